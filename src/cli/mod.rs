@@ -1,0 +1,581 @@
+//! The thin command-line layer: parses arguments, calls the library, prints
+//! diagnostics and summaries. Exit codes: 0 ok, 1 diagnostics, 2 usage or I/O.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use neuroc::diag::{self, Code, Diagnostic, Diagnostics};
+use neuroc::ir::{self, Model, NodeKind, Ty};
+use neuroc::runtime::{self, output, Method, Probe};
+use neuroc::source::Span;
+use neuroc::syntax::ast::{self, ModelKind};
+use neuroc::units::{self, Dim};
+use neuroc::Compiled;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "neuroc",
+    version,
+    about = "Compile and run .neuro brain models: units checked, schemes derived.",
+    long_about = "neuroc compiles .neuro models (channels, neurons, rate models, and more) with \
+                  physical units checked at compile time, then simulates them.\n\n\
+                  Examples:\n  \
+                  neuroc check examples/hodgkin_huxley.neuro\n  \
+                  neuroc run examples/hodgkin_huxley.neuro -o out/\n  \
+                  neuroc run examples/hodgkin_huxley.neuro --set I_amp=8.5uA/cm^2 --duration 500ms\n  \
+                  neuroc explain examples/hodgkin_huxley.neuro\n\n\
+                  Exit codes: 0 success, 1 the model has errors, 2 usage or file errors."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse, resolve and unit-check files; print diagnostics only.
+    Check {
+        /// .neuro files to check
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Simulate a model and write what was recorded.
+    ///
+    /// Settings come from the file's `simulate NAME { dt = ..., duration = ..., method = ... }`
+    /// block; flags override them. Every duration takes a unit: `--dt 0.01ms`.
+    Run {
+        /// the .neuro file
+        file: PathBuf,
+        /// which model to run (default: the `simulate` block's, or the only one)
+        #[arg(long)]
+        model: Option<String>,
+        /// time step, with a unit (default 0.01ms)
+        #[arg(long)]
+        dt: Option<String>,
+        /// simulated time, with a unit (default 100ms)
+        #[arg(long)]
+        duration: Option<String>,
+        /// integration method: euler or rk4 (default rk4)
+        #[arg(long)]
+        method: Option<String>,
+        /// override a parameter or input: --set I_ext=8.5uA/cm^2 (repeatable)
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// variables to record (default: the model's non-gate states)
+        #[arg(long, num_args = 1..)]
+        record: Vec<String>,
+        /// record every this long, with a unit (default: every step)
+        #[arg(long)]
+        sample: Option<String>,
+        /// output directory
+        #[arg(short, long, default_value = "out")]
+        output: PathBuf,
+        /// output format
+        #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
+        format: FormatArg,
+        /// no progress bar
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Print the resolved model: parameters in your units and SI, states,
+    /// derived gate forms, ODEs and events.
+    Explain {
+        file: PathBuf,
+        /// only this model
+        #[arg(long)]
+        model: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Csv,
+    Npy,
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Check { files } => check(&files),
+        Command::Run { file, model, dt, duration, method, set, record, sample, output, format, quiet } => {
+            let opts = RunOpts { model, dt, duration, method, set, record, sample, output, format, quiet };
+            run(&file, &opts)
+        }
+        Command::Explain { file, model } => explain(&file, model.as_deref()),
+    }
+}
+
+/// Reads a source file, or says why not (exit code 2).
+fn read(path: &Path) -> Result<String, i32> {
+    if path.is_dir() {
+        eprintln!("error: `{}` is a directory, not a .neuro file", path.display());
+        return Err(2);
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", path.display());
+            return Err(2);
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            eprintln!(
+                "error: `{}` is not UTF-8 text (invalid byte at offset {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            );
+            Err(2)
+        }
+    }
+}
+
+fn compile_path(path: &Path) -> Result<Compiled, i32> {
+    let text = read(path)?;
+    let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    Ok(neuroc::compile_source(&path.display().to_string(), &text, Some(canon)))
+}
+
+fn report(c: &Compiled, diags: &[Diagnostic]) {
+    diag::render_stderr(&c.sources, diags);
+}
+
+fn check(files: &[PathBuf]) -> i32 {
+    let mut worst = 0;
+    for f in files {
+        let c = match compile_path(f) {
+            Ok(c) => c,
+            Err(code) => {
+                worst = worst.max(code);
+                continue;
+            }
+        };
+        report(&c, &c.diagnostics.list);
+        if c.diagnostics.has_errors() {
+            eprintln!("{}: {} error(s)", f.display(), c.diagnostics.error_count());
+            worst = worst.max(1);
+        } else {
+            println!("{}: ok ({} model{})", f.display(), c.models.len(), if c.models.len() == 1 { "" } else { "s" });
+        }
+    }
+    worst
+}
+
+struct RunOpts {
+    model: Option<String>,
+    dt: Option<String>,
+    duration: Option<String>,
+    method: Option<String>,
+    set: Vec<String>,
+    record: Vec<String>,
+    sample: Option<String>,
+    output: PathBuf,
+    format: FormatArg,
+    quiet: bool,
+}
+
+/// Collects diagnostics of the run's configuration against the compiled file.
+struct RunCtx {
+    c: Compiled,
+    diags: Diagnostics,
+}
+
+impl RunCtx {
+    fn fail(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    /// A CLI argument as a source file, so diagnostics can point into it.
+    fn arg_source(&mut self, label: &str, text: &str) -> usize {
+        self.c.sources.add(label, text, None)
+    }
+
+    /// Evaluates a constant given on the command line, with a dimension check.
+    fn constant_arg(&mut self, label: &str, text: &str, want: Dim, what: &str) -> Option<f64> {
+        let file = self.arg_source(label, text);
+        let (expr, d) = neuroc::syntax::parse_expr(file, text);
+        self.diags.extend(d);
+        let expr = expr?;
+        self.constant(&expr, want, what)
+    }
+
+    fn constant(&mut self, expr: &ast::Expr, want: Dim, what: &str) -> Option<f64> {
+        let (v, d) = ir::lower::lower_constant(expr);
+        self.diags.extend(d);
+        let (v, dim) = v?;
+        if dim != want {
+            self.fail(
+                Diagnostic::error(
+                    Code::ValueDimension,
+                    format!("{what} must be {} ({}), not {}", ir::lower::quantity_desc(&want), units::pretty(&want), units::pretty(&dim)),
+                )
+                .at(expr.span, format!("this is {}", ir::lower::quantity_desc(&dim)))
+                .help(format!("give it a unit of {}, e.g. `{}`", ir::lower::quantity_desc(&want), example_unit(&want))),
+            );
+            return None;
+        }
+        Some(v)
+    }
+}
+
+fn example_unit(d: &Dim) -> String {
+    let (u, _) = units::display_unit(d);
+    format!("1 {u}")
+}
+
+fn run(path: &Path, o: &RunOpts) -> i32 {
+    let c = match compile_path(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    report(&c, &c.diagnostics.list);
+    if c.diagnostics.has_errors() {
+        return 1;
+    }
+    let mut ctx = RunCtx { c, diags: Diagnostics::default() };
+    let result = configure_and_run(&mut ctx, o);
+    if !ctx.diags.is_empty() {
+        report(&ctx.c, &ctx.diags.list);
+    }
+    match result {
+        Some(code) => code,
+        None => 1,
+    }
+}
+
+/// Picks the model: `--model`, else the `simulate` block's, else the only one.
+fn pick_model<'c>(ctx: &mut RunCtx, wanted: Option<&str>) -> Option<(String, Option<&'c ast::Simulate>)>
+where
+{
+    let _ = &ctx;
+    let _ = wanted;
+    None
+}
+
+fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
+    let _ = pick_model;
+    let c = &ctx.c;
+    let root_span = Span::new(c.root, 0..0);
+    let sim_block = match &o.model {
+        Some(name) => c.library.simulate.iter().find(|s| &s.target.name == name).cloned(),
+        None => c.library.simulate.first().cloned(),
+    };
+    let name = match (&o.model, &sim_block) {
+        (Some(n), _) => n.clone(),
+        (None, Some(s)) => s.target.name.clone(),
+        (None, None) => {
+            let root: Vec<&ast::Model> = c.library.root_models.iter().map(|&i| &c.library.models[i]).collect();
+            let runnable: Vec<&&ast::Model> = root.iter().filter(|m| matches!(m.kind, ModelKind::Neuron | ModelKind::Rate)).collect();
+            match runnable.as_slice() {
+                [one] => one.name.name.clone(),
+                [] if root.len() == 1 => root[0].name.name.clone(),
+                _ => {
+                    let names: Vec<String> = root.iter().map(|m| m.name.name.clone()).collect();
+                    ctx.fail(
+                        Diagnostic::error(
+                            Code::NoModel,
+                            if names.is_empty() { "this file has no model to run".to_string() } else { format!("which model? this file has {}", names.join(", ")) },
+                        )
+                        .at(root_span, "")
+                        .help("choose one with `--model NAME`, or add `simulate NAME { dt = 0.01 ms, duration = 100 ms }`"),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    let Some(ast_model) = c.library.get(&name) else {
+        let names = c.library.all_names();
+        let mut d = Diagnostic::error(Code::NoModel, format!("no model named `{name}`"));
+        d = match &sim_block {
+            Some(s) if o.model.is_none() => d.at(s.target.span, "named by this simulate block"),
+            _ => d.at(root_span, ""),
+        };
+        d = match ir::lower::did_you_mean(&name, names.iter().map(String::as_str)) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help(format!("models here: {}", names.join(", "))),
+        };
+        ctx.fail(d);
+        return None;
+    };
+    let kind = ast_model.kind;
+    let model_span = ast_model.name.span;
+    if !matches!(kind, ModelKind::Neuron | ModelKind::Rate) {
+        let help = match kind {
+            ModelKind::Channel => "a channel runs inside a neuron: `neuron N { state V = -65 mV; use Channel; ... }`",
+            _ => "this kind parses and is checked; its simulation comes in a later release (see docs/language.md)",
+        };
+        ctx.fail(
+            Diagnostic::error(Code::NotSimulatedYet, format!("{} models are not simulated yet", kind.keyword()))
+                .at(model_span, format!("`{name}` is a {}", kind.keyword()))
+                .help(help),
+        );
+        return None;
+    }
+    let Some(model) = c.model(&name).cloned().or_else(|| {
+        let (m, _) = ir::lower::lower_model(&c.library, ast_model);
+        m
+    }) else {
+        return Some(1);
+    };
+    if let Some(p) = model.pending.first() {
+        ctx.fail(
+            Diagnostic::error(Code::NotSimulatedYet, format!("a {} is not simulated yet", p.what))
+                .at(p.span, "not simulated yet")
+                .help("kinetic schemes are checked but cannot run in this release"),
+        );
+        return None;
+    }
+    let mut model = model;
+
+    // Settings: the simulate block, then flags.
+    let mut dt = 1e-5;
+    let mut duration = 0.1;
+    let mut method = model.method.as_ref().and_then(|(m, _)| Method::parse(m)).unwrap_or(Method::Rk4);
+    let time = units::dims::time();
+    if let Some(s) = &sim_block {
+        for b in &s.settings {
+            match b.name.name.as_str() {
+                "dt" => dt = ctx.constant(&b.value, time, "`dt`")?,
+                "duration" => duration = ctx.constant(&b.value, time, "`duration`")?,
+                "seed" => {
+                    ctx.constant(&b.value, Dim::NONE, "`seed`")?;
+                }
+                "method" => match &b.value.kind {
+                    ast::ExprKind::Name(n) if Method::parse(n).is_some() => method = Method::parse(n)?,
+                    _ => {
+                        ctx.fail(unknown_method(b.value.span, &ctx.c.sources.snippet(b.value.span).to_string()));
+                        return None;
+                    }
+                },
+                other => {
+                    ctx.fail(
+                        Diagnostic::error(Code::BadSetting, format!("unknown simulation setting `{other}`"))
+                            .at(b.name.span, "not a setting")
+                            .help("settings: dt, duration, method, seed"),
+                    );
+                    return None;
+                }
+            }
+        }
+    }
+    if let Some(t) = &o.dt {
+        dt = ctx.constant_arg("--dt", t, time, "`--dt`")?;
+    }
+    if let Some(t) = &o.duration {
+        duration = ctx.constant_arg("--duration", t, time, "`--duration`")?;
+    }
+    if let Some(m) = &o.method {
+        match Method::parse(m) {
+            Some(x) => method = x,
+            None => {
+                let f = ctx.arg_source("--method", m);
+                ctx.fail(unknown_method(Span::new(f, 0..m.len()), m));
+                return None;
+            }
+        }
+    }
+    if !(dt > 0.0 && dt.is_finite()) || !(duration >= 0.0 && duration.is_finite()) || duration / dt > 1e10 {
+        ctx.fail(
+            Diagnostic::error(
+                Code::BadSetting,
+                format!("dt = {} ms and duration = {} ms cannot be simulated", units::format_number(dt * 1e3), units::format_number(duration * 1e3)),
+            )
+            .at(sim_block.as_ref().map_or(root_span, |s| s.span), "settings")
+            .help("dt must be positive, duration non-negative, and at most 1e10 steps"),
+        );
+        return None;
+    }
+    let sample_every = match &o.sample {
+        Some(s) => {
+            let every = ctx.constant_arg("--sample", s, time, "`--sample`")?;
+            ((every / dt).round() as usize).max(1)
+        }
+        None => 1,
+    };
+
+    // Overrides.
+    let mut param_overrides = vec![None; model.params.len()];
+    let mut value_overrides = vec![None; model.values.len()];
+    for s in &o.set {
+        let file = ctx.arg_source("--set", s);
+        let Some((name, value)) = s.split_once('=') else {
+            ctx.fail(
+                Diagnostic::error(Code::UnknownOverride, format!("`--set {s}` needs NAME=VALUE"))
+                    .at(Span::new(file, 0..s.len()), "no `=`")
+                    .help("for example: --set I_ext=8.5uA/cm^2"),
+            );
+            return None;
+        };
+        let name = name.trim();
+        let target = if let Some(i) = model.param(name) {
+            Some((true, i, model.params[i].dim))
+        } else if let Some(i) = model.values.iter().position(|v| v.name == name && v.kind == ir::ValueKind::Input) {
+            Some((false, i, model.values[i].dim))
+        } else {
+            None
+        };
+        let Some((is_param, i, dim)) = target else {
+            let mut names: Vec<String> = model.params.iter().map(|p| p.name.clone()).collect();
+            names.extend(model.values.iter().filter(|v| v.kind == ir::ValueKind::Input).map(|v| v.name.clone()));
+            let mut d = Diagnostic::error(Code::UnknownOverride, format!("`{name}` is not a parameter or input of `{}`", model.name))
+                .at(Span::new(file, 0..name.len()), "unknown name");
+            d = match ir::lower::did_you_mean(name, names.iter().map(String::as_str)) {
+                Some(x) => d.help(format!("did you mean `{x}`?")),
+                None => d.help(format!("parameters and inputs: {}", names.join(", "))),
+            };
+            ctx.fail(d);
+            return None;
+        };
+        let offset = s.len() - value.len();
+        let vtext = format!("{}{}", " ".repeat(offset), value);
+        let vfile = ctx.arg_source("--set", &vtext);
+        let (expr, d) = neuroc::syntax::parse_expr(vfile, &vtext);
+        ctx.diags.extend(d);
+        let expr = expr?;
+        let v = ctx.constant(&expr, dim, &format!("`{name}`"))?;
+        let node = model.arena.add(NodeKind::Const(v), Ty::Num(dim), expr.span);
+        if is_param {
+            param_overrides[i] = Some(node);
+        } else {
+            value_overrides[i] = Some(node);
+        }
+    }
+
+    // What to record.
+    let mut record = Vec::new();
+    if o.record.is_empty() {
+        for (i, s) in model.states.iter().enumerate() {
+            if s.gate.is_none() {
+                record.push(Probe::State(i));
+            }
+        }
+    }
+    for r in &o.record {
+        if let Some(i) = model.state(r) {
+            record.push(Probe::State(i));
+        } else if let Some(i) = model.value(r) {
+            record.push(Probe::Value(i));
+        } else {
+            let file = ctx.arg_source("--record", r);
+            let mut names: Vec<String> = model.states.iter().map(|s| s.name.clone()).collect();
+            names.extend(model.values.iter().map(|v| v.name.clone()));
+            let mut d = Diagnostic::error(Code::UnknownRecord, format!("`{r}` is not a state or value of `{}`", model.name))
+                .at(Span::new(file, 0..r.len()), "cannot record this");
+            d = match ir::lower::did_you_mean(r, names.iter().map(String::as_str)) {
+                Some(x) => d.help(format!("did you mean `{x}`?")),
+                None => d.help(format!("recordable: {}", names.join(", "))),
+            };
+            ctx.fail(d);
+            return None;
+        }
+    }
+
+    let cfg = runtime::Config {
+        dt,
+        duration,
+        method,
+        record: record.clone(),
+        sample_every,
+        param_overrides,
+        value_overrides,
+        progress: !o.quiet,
+    };
+    let start = std::time::Instant::now();
+    let rec = match runtime::simulate(&model, &cfg) {
+        Ok(r) => r,
+        Err(d) => {
+            ctx.fail(d);
+            return None;
+        }
+    };
+    let wall = start.elapsed().as_secs_f64();
+    let columns: Vec<output::Column> = record
+        .iter()
+        .zip(&rec.traces)
+        .map(|(p, (name, samples))| {
+            let (unit, dim) = match p {
+                Probe::State(i) => (model.states[*i].unit.clone(), model.states[*i].dim),
+                Probe::Value(i) => (model.values[*i].unit.clone(), model.values[*i].dim),
+            };
+            let (text, scale) = match unit {
+                Some(u) if u.scale.is_finite() && u.scale != 0.0 && !u.text.contains("degC") => (u.text, u.scale),
+                _ => units::display_unit(&dim),
+            };
+            output::Column { name, unit: text, scale, samples }
+        })
+        .collect();
+    let format = match o.format {
+        FormatArg::Csv => output::Format::Csv,
+        FormatArg::Npy => output::Format::Npy,
+    };
+    let files = match output::write(&o.output, &rec, &columns, format) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: cannot write to `{}`: {e}", o.output.display());
+            return Some(2);
+        }
+    };
+    println!(
+        "{}: {} spike{} in {} ms ({}, dt = {} ms, {} steps) in {:.3} s; wrote {} file{} to {}",
+        model.name,
+        rec.spikes.len(),
+        if rec.spikes.len() == 1 { "" } else { "s" },
+        units::format_number(duration * 1e3),
+        method.name(),
+        units::format_number(dt * 1e3),
+        rec.steps,
+        wall,
+        files.len(),
+        if files.len() == 1 { "" } else { "s" },
+        o.output.display()
+    );
+    Some(0)
+}
+
+fn unknown_method(span: Span, name: &str) -> Diagnostic {
+    let mut d = Diagnostic::error(Code::UnknownMethod, format!("unknown integration method `{name}`")).at(span, "not a method");
+    d = match ir::lower::did_you_mean(name, Method::NAMES.iter().copied()) {
+        Some(s) => d.help(format!("did you mean `{s}`? methods: {}", Method::NAMES.join(", "))),
+        None => d.help(format!("methods: {}", Method::NAMES.join(", "))),
+    };
+    d
+}
+
+fn explain(path: &Path, only: Option<&str>) -> i32 {
+    let c = match compile_path(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    report(&c, &c.diagnostics.list);
+    if c.diagnostics.has_errors() {
+        return 1;
+    }
+    let mut shown = 0;
+    for m in &c.models {
+        if only.is_some_and(|n| n != m.name) {
+            continue;
+        }
+        print!("{}", neuroc::explain::explain(m));
+        shown += 1;
+    }
+    if shown == 0 {
+        if let Some(n) = only {
+            eprintln!("error: no model named `{n}` in {}", path.display());
+            return 2;
+        }
+    }
+    0
+}
+
+#[allow(dead_code)]
+fn model_kind(m: &Model) -> &'static str {
+    m.kind.keyword()
+}

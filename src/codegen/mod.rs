@@ -1,0 +1,4 @@
+//! Back ends. Today: the reference interpreter ([`interp`]), the oracle that
+//! later back ends (the Cranelift JIT, native runners) are tested against.
+
+pub mod interp;

@@ -1,0 +1,1882 @@
+//! AST -> IR for one model: name resolution, `fn` inlining, channel
+//! flattening, and dimension checking, in one walk.
+//!
+//! Pre: the file parsed and its imports were loaded into a [`Library`].
+//! Post: an [`ir::Model`](super::Model) satisfying `Model::validate`, or
+//! diagnostics (E02xx names, E03xx units) explaining why not.
+//!
+//! Declarations are collected first (so order in the file does not matter),
+//! then lowered on demand: asking for a parameter or derived value lowers it
+//! and its dependencies first, which yields dependency order and finds
+//! cycles (E0205).
+
+use super::*;
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::resolve::Library;
+use crate::syntax::ast::{self, ExprKind, UnOp};
+use crate::units::{self, dims, lookup_unit, quantity_name, Dim, Rational};
+use std::collections::HashMap;
+
+/// Lowers one model of the library to IR.
+pub fn lower_model(lib: &Library, model: &ast::Model) -> (Option<Model>, Diagnostics) {
+    let mut lw = Lower {
+        lib,
+        m: Model::new(model.name.name.clone(), model.kind, model.span),
+        diags: Diagnostics::default(),
+        spaces: Vec::new(),
+        hints: HashMap::new(),
+        fn_stack: Vec::new(),
+        currents: Slot::Todo,
+        state_space: HashMap::new(),
+        init_tried: std::collections::HashSet::new(),
+        init_busy: std::collections::HashSet::new(),
+    };
+    lw.run(model);
+    let Lower { m, diags, .. } = lw;
+    if diags.has_errors() {
+        (None, diags)
+    } else {
+        (Some(m), diags)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Slot {
+    Todo,
+    Busy,
+    Done(usize),
+    Failed,
+}
+
+#[derive(Clone, Copy)]
+enum Decl<'a> {
+    Param { ast: &'a ast::Binding },
+    State { index: usize },
+    Value { ast: &'a ast::Binding, kind: ValueKind },
+    Fn(&'a ast::FnDef),
+    /// Resolves to another namespace's symbol (a channel's `V`).
+    Alias { space: usize, name: &'static str },
+    /// An alias after resolution.
+    Resolved(Var),
+}
+
+struct Entry<'a> {
+    decl: Decl<'a>,
+    slot: Slot,
+    span: Span,
+}
+
+/// The symbols of the model itself (space 0) or of one used channel.
+struct Space<'a> {
+    prefix: String,
+    entries: HashMap<String, Entry<'a>>,
+    order: Vec<String>,
+    /// The channel's `current` names, in order.
+    currents: Vec<String>,
+}
+
+/// Whether an expression may depend on things that change in time.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Constant,
+    Dynamic,
+}
+
+struct Scope<'s> {
+    space: usize,
+    locals: &'s [(String, ExprId)],
+    mode: Mode,
+}
+
+struct Lower<'a> {
+    lib: &'a Library,
+    m: Model,
+    diags: Diagnostics,
+    spaces: Vec<Space<'a>>,
+    /// The unit text of literals and names, for messages in the user's units.
+    hints: HashMap<ExprId, String>,
+    fn_stack: Vec<String>,
+    currents: Slot,
+    /// The space each state was declared in.
+    state_space: HashMap<usize, usize>,
+    /// States whose initial value was lowered (or tried).
+    init_tried: std::collections::HashSet<usize>,
+    init_busy: std::collections::HashSet<usize>,
+}
+
+const METHODS: &[&str] = &["euler", "rk4"];
+
+fn is_point(kind: ast::ModelKind) -> bool {
+    use ast::ModelKind::*;
+    matches!(kind, Channel | Neuron | Synapse | Plasticity | Rate)
+}
+
+impl<'a> Lower<'a> {
+    fn err(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn run(&mut self, model: &'a ast::Model) {
+        self.spaces.push(Space {
+            prefix: String::new(),
+            entries: HashMap::new(),
+            order: vec![],
+            currents: vec![],
+        });
+        if !is_point(model.kind) {
+            self.structural(model);
+            return;
+        }
+        // Ambient symbols a standalone channel or synapse sees.
+        match model.kind {
+            ast::ModelKind::Channel => self.synthetic_state(0, "V", model.name.span),
+            ast::ModelKind::Synapse => self.synthetic_state(0, "V_post", model.name.span),
+            _ => {}
+        }
+        self.collect(0, model);
+        // Channels in `use`.
+        let uses: Vec<&'a ast::Ident> = model
+            .stmts
+            .iter()
+            .filter_map(|s| match &s.kind {
+                ast::StmtKind::Use(names) => Some(names.iter()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        for u in uses {
+            self.use_channel(model, u);
+        }
+        self.lower_all(model);
+    }
+
+    /// A voltage the model can read although it does not declare it.
+    fn synthetic_state(&mut self, space: usize, name: &str, span: Span) {
+        let init = self.m.arena.add(NodeKind::Const(0.0), Ty::Num(dims::voltage()), span);
+        let index = self.m.states.len();
+        self.m.states.push(State {
+            name: name.to_string(),
+            init,
+            dim: dims::voltage(),
+            unit: Some(UnitHint { text: "mV".into(), scale: 1e-3 }),
+            span,
+            rhs: None,
+            rhs_span: span,
+            gate: None,
+        });
+        self.spaces[space]
+            .entries
+            .insert(name.to_string(), Entry { decl: Decl::State { index }, slot: Slot::Done(index), span });
+    }
+
+    fn declare(&mut self, space: usize, name: &ast::Ident, decl: Decl<'a>) -> bool {
+        if let Some(prev) = self.spaces[space].entries.get(&name.name) {
+            let prev_span = prev.span;
+            self.err(
+                Diagnostic::error(Code::Duplicate, format!("`{}` is defined twice", name.name))
+                    .at(name.span, "defined again here")
+                    .with_label(prev_span, "first defined here")
+                    .help("give each parameter, state, value and function its own name"),
+            );
+            return false;
+        }
+        let slot = match decl {
+            Decl::State { index } => Slot::Done(index),
+            _ => Slot::Todo,
+        };
+        let sp = &mut self.spaces[space];
+        sp.entries.insert(name.name.clone(), Entry { decl, slot, span: name.span });
+        sp.order.push(name.name.clone());
+        true
+    }
+
+    fn add_state(&mut self, space: usize, name: &ast::Ident) -> Option<usize> {
+        let index = self.m.states.len();
+        if !self.declare(space, name, Decl::State { index }) {
+            return None;
+        }
+        let prefix = self.spaces[space].prefix.clone();
+        self.state_space.insert(index, space);
+        self.m.states.push(State {
+            name: format!("{prefix}{}", name.name),
+            init: ExprId(u32::MAX),
+            dim: Dim::NONE,
+            unit: None,
+            span: name.span,
+            rhs: None,
+            rhs_span: name.span,
+            gate: None,
+        });
+        Some(index)
+    }
+
+    /// Registers every declaration of a model in a space.
+    fn collect(&mut self, space: usize, model: &'a ast::Model) {
+        for stmt in &model.stmts {
+            match &stmt.kind {
+                ast::StmtKind::Parameter(bs) => {
+                    for b in bs {
+                        self.declare(space, &b.name, Decl::Param { ast: b });
+                    }
+                }
+                ast::StmtKind::Input(bs) => {
+                    for b in bs {
+                        self.declare(space, &b.name, Decl::Value { ast: b, kind: ValueKind::Input });
+                    }
+                }
+                ast::StmtKind::Derived(b) => {
+                    self.declare(space, &b.name, Decl::Value { ast: b, kind: ValueKind::Derived });
+                }
+                ast::StmtKind::Current(b) => {
+                    if self.declare(space, &b.name, Decl::Value { ast: b, kind: ValueKind::Current }) {
+                        self.spaces[space].currents.push(b.name.name.clone());
+                    }
+                }
+                ast::StmtKind::Fn(f) | ast::StmtKind::DerivedFn(f) => {
+                    self.declare(space, &f.name, Decl::Fn(f));
+                }
+                ast::StmtKind::State(decls) => {
+                    for d in decls {
+                        self.add_state(space, &d.name);
+                    }
+                }
+                ast::StmtKind::Gate(g) => {
+                    self.add_state(space, &g.name);
+                }
+                ast::StmtKind::Use(_)
+                | ast::StmtKind::Ode { .. }
+                | ast::StmtKind::SpikeWhen { .. }
+                | ast::StmtKind::On { .. }
+                | ast::StmtKind::Method(_) => {}
+                ast::StmtKind::Kinetic(_) => self.m.pending.push(Pending {
+                    what: "kinetic scheme".into(),
+                    span: stmt.span,
+                }),
+                _ => self.err(
+                    Diagnostic::error(
+                        Code::NotHere,
+                        format!("this statement does not belong in a `{}`", model.kind.keyword()),
+                    )
+                    .at(stmt.span, "not allowed here")
+                    .help("populations, connections, domains and the like belong in network, field, density or brain models"),
+                ),
+            }
+        }
+    }
+
+    fn use_channel(&mut self, host: &'a ast::Model, name: &'a ast::Ident) {
+        let Some(ch) = self.lib.get(&name.name) else {
+            let mut d = Diagnostic::error(Code::UnknownModel, format!("no channel named `{}`", name.name))
+                .at(name.span, "not found");
+            let candidates = self.lib.names_of(ast::ModelKind::Channel);
+            d = match did_you_mean(&name.name, candidates.iter().map(String::as_str)) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help("define the channel in this file or import the file that defines it: `import \"hh.neuro\"`"),
+            };
+            self.err(d);
+            return;
+        };
+        if ch.kind != ast::ModelKind::Channel {
+            self.err(
+                Diagnostic::error(
+                    Code::WrongKind,
+                    format!("`{}` is a {}, not a channel", name.name, ch.kind.keyword()),
+                )
+                .at(name.span, "`use` takes channels")
+                .with_label(ch.name.span, "defined here"),
+            );
+            return;
+        }
+        if host.kind != ast::ModelKind::Neuron {
+            self.err(
+                Diagnostic::error(Code::NotHere, "only neurons `use` channels")
+                    .at(name.span, "used here")
+                    .help("move the `use` into a neuron model"),
+            );
+            return;
+        }
+        if self.m.channels.contains(&name.name) {
+            self.err(
+                Diagnostic::error(Code::Duplicate, format!("channel `{}` is used twice", name.name))
+                    .at(name.span, "used again here"),
+            );
+            return;
+        }
+        self.m.channels.push(name.name.clone());
+        let space = self.spaces.len();
+        self.spaces.push(Space {
+            prefix: format!("{}.", name.name),
+            entries: HashMap::new(),
+            order: vec![],
+            currents: vec![],
+        });
+        for ambient in ["V", "celsius"] {
+            let e = Entry {
+                decl: Decl::Alias { space: 0, name: if ambient == "V" { "V" } else { "celsius" } },
+                slot: Slot::Todo,
+                span: name.span,
+            };
+            self.spaces[space].entries.insert(ambient.to_string(), e);
+        }
+        self.collect(space, ch);
+        self.lower_all(ch);
+        // lower_all of the channel used `space` via the spaces stack below
+        let _ = space;
+    }
+
+    /// Lowers all declarations, ODEs, gates and events of the model in the
+    /// last space registered for it.
+    fn lower_all(&mut self, model: &'a ast::Model) {
+        let space = self.space_of(model);
+        let names: Vec<String> = self.spaces[space].order.clone();
+        for name in &names {
+            self.force(space, name);
+        }
+        for stmt in &model.stmts {
+            match &stmt.kind {
+                ast::StmtKind::State(decls) => {
+                    for d in decls {
+                        self.state_init(space, d);
+                    }
+                }
+                ast::StmtKind::Gate(g) => self.gate(space, g, stmt.span),
+                _ => {}
+            }
+        }
+        for stmt in &model.stmts {
+            match &stmt.kind {
+                ast::StmtKind::Ode { factor, state, rhs } => self.ode(space, factor.as_ref(), state, rhs, stmt.span),
+                ast::StmtKind::SpikeWhen { lhs, rhs, direction } => {
+                    self.spike_when(space, lhs, rhs, *direction, stmt.span)
+                }
+                ast::StmtKind::On { trigger, actions } => self.on_event(space, model.kind, trigger, actions, stmt.span),
+                ast::StmtKind::Method(m) => {
+                    if METHODS.contains(&m.name.as_str()) {
+                        self.m.method = Some((m.name.clone(), m.span));
+                    } else {
+                        self.unknown_method(&m.name, m.span);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if space == 0 {
+            self.finish_states();
+        }
+    }
+
+    fn unknown_method(&mut self, name: &str, span: Span) {
+        let mut d = Diagnostic::error(Code::UnknownMethod, format!("unknown integration method `{name}`"))
+            .at(span, "not a method");
+        d = match did_you_mean(name, METHODS.iter().copied()) {
+            Some(s) => d.help(format!("did you mean `{s}`? methods: {}", METHODS.join(", "))),
+            None => d.help(format!("methods: {}", METHODS.join(", "))),
+        };
+        self.err(d);
+    }
+
+    /// The space a model's declarations were collected in: the model itself
+    /// is space 0, a channel the space with its prefix.
+    fn space_of(&self, model: &ast::Model) -> usize {
+        let prefix = format!("{}.", model.name.name);
+        self.spaces.iter().position(|s| s.prefix == prefix).unwrap_or(0)
+    }
+
+    /// Lowers a declaration on demand; returns the variable it became.
+    fn force(&mut self, space: usize, name: &str) -> Option<Var> {
+        let (decl, slot, span) = {
+            let e = self.spaces.get(space)?.entries.get(name)?;
+            (e.decl, e.slot, e.span)
+        };
+        let var_of = |decl: &Decl, i: usize| match decl {
+            Decl::Param { .. } => Var::Param(i),
+            Decl::State { .. } => Var::State(i),
+            Decl::Resolved(v) => *v,
+            _ => Var::Value(i),
+        };
+        match slot {
+            Slot::Done(i) => return Some(var_of(&decl, i)),
+            Slot::Failed => return None,
+            Slot::Busy => {
+                let prefix = self.spaces[space].prefix.clone();
+                self.err(
+                    Diagnostic::error(Code::Cycle, format!("`{prefix}{name}` is defined in terms of itself"))
+                        .at(span, "this definition depends on itself")
+                        .help("break the cycle: one of the values must be a state (with an ODE) or a constant"),
+                );
+                self.set_slot(space, name, Slot::Failed);
+                return None;
+            }
+            Slot::Todo => {}
+        }
+        self.set_slot(space, name, Slot::Busy);
+        let prefix = self.spaces[space].prefix.clone();
+        let result = match decl {
+            Decl::Param { ast } => {
+                let scope = Scope { space, locals: &[], mode: Mode::Constant };
+                let value = self.expr(&scope, &ast.value);
+                match self.m.arena.ty(value) {
+                    Ty::Num(dim) => {
+                        let unit = self.hint_of(&ast.value);
+                        self.m.params.push(Param {
+                            name: format!("{prefix}{name}"),
+                            value,
+                            dim,
+                            unit,
+                            span: ast.name.span,
+                        });
+                        Some(self.m.params.len() - 1)
+                    }
+                    Ty::Bool => {
+                        self.bool_as_number(value);
+                        None
+                    }
+                    Ty::Error => None,
+                }
+            }
+            Decl::Value { ast, kind } => {
+                let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
+                let expr = self.expr(&scope, &ast.value);
+                match self.m.arena.ty(expr) {
+                    Ty::Num(dim) => {
+                        let unit = self.hint_of(&ast.value);
+                        self.m.values.push(Value {
+                            name: format!("{prefix}{name}"),
+                            kind,
+                            expr,
+                            dim,
+                            unit,
+                            span: ast.name.span,
+                        });
+                        Some(self.m.values.len() - 1)
+                    }
+                    Ty::Bool => {
+                        self.bool_as_number(expr);
+                        None
+                    }
+                    Ty::Error => None,
+                }
+            }
+            Decl::Alias { space: target, name: target_name } => {
+                let var = if target_name == "celsius" && !self.spaces[target].entries.contains_key("celsius") {
+                    Some(Var::Param(self.ambient_celsius(span)))
+                } else {
+                    self.force(target, target_name)
+                };
+                match var {
+                    Some(v) => {
+                        if let Some(e) = self.spaces[space].entries.get_mut(name) {
+                            e.decl = Decl::Resolved(v);
+                            e.slot = Slot::Done(0);
+                        }
+                    }
+                    None => {
+                        if target_name == "V" {
+                            self.err(
+                                Diagnostic::error(Code::MissingAmbient, "this channel needs a membrane potential `V`")
+                                    .at(span, "used in a neuron without a state `V`")
+                                    .help("declare the membrane potential as `state V = -65 mV` in the neuron"),
+                            );
+                        }
+                        self.set_slot(space, name, Slot::Failed);
+                    }
+                }
+                return var;
+            }
+            Decl::Fn(_) | Decl::State { .. } | Decl::Resolved(_) => {
+                self.set_slot(space, name, Slot::Todo);
+                return None;
+            }
+        };
+        self.set_slot(space, name, result.map_or(Slot::Failed, Slot::Done));
+        result.map(|i| var_of(&decl, i))
+    }
+
+    fn set_slot(&mut self, space: usize, name: &str, slot: Slot) {
+        if let Some(e) = self.spaces.get_mut(space).and_then(|s| s.entries.get_mut(name)) {
+            e.slot = slot;
+        }
+    }
+
+    fn state_index(&self, space: usize, name: &str) -> Option<usize> {
+        match self.spaces.get(space)?.entries.get(name)?.decl {
+            Decl::State { index } => Some(index),
+            _ => None,
+        }
+    }
+
+    fn state_init(&mut self, space: usize, d: &'a ast::StateDecl) {
+        let Some(index) = self.state_index(space, &d.name.name) else { return };
+        if !self.init_tried.insert(index) {
+            return;
+        }
+        let Some(init) = &d.init else {
+            self.err(
+                Diagnostic::error(Code::NoInitialValue, format!("state `{}` has no initial value", d.name.name))
+                    .at(d.name.span, "needs a value at t = 0")
+                    .help(format!("give it one, with its unit: `state {} = -65 mV`", d.name.name)),
+            );
+            return;
+        };
+        let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
+        self.init_busy.insert(index);
+        let e = self.expr(&scope, init);
+        self.init_busy.remove(&index);
+        match self.m.arena.ty(e) {
+            Ty::Num(dim) => {
+                let unit = self.hint_of(init);
+                let s = &mut self.m.states[index];
+                s.init = e;
+                s.dim = dim;
+                s.unit = unit;
+            }
+            Ty::Bool => self.bool_as_number(e),
+            Ty::Error => {}
+        }
+    }
+
+    fn gate(&mut self, space: usize, g: &'a ast::Gate, span: Span) {
+        let Some(index) = self.state_index(space, &g.name.name) else { return };
+        let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
+        let mut fields: HashMap<&str, (ExprId, Span)> = HashMap::new();
+        for b in &g.bindings {
+            let key = b.name.name.as_str();
+            if !matches!(key, "alpha" | "beta" | "inf" | "tau") {
+                self.err(
+                    Diagnostic::error(Code::BadGate, format!("a gate has no field `{key}`"))
+                        .at(b.name.span, "unknown gate field")
+                        .help("a gate is given by `alpha` and `beta` (rates), or by `inf` and `tau`"),
+                );
+                continue;
+            }
+            if fields.contains_key(key) {
+                self.err(
+                    Diagnostic::error(Code::Duplicate, format!("gate field `{key}` given twice"))
+                        .at(b.name.span, "given again here"),
+                );
+                continue;
+            }
+            let e = self.expr(&scope, &b.value);
+            fields.insert(key, (e, b.name.span));
+        }
+        let rate = dims::rate();
+        let want = |k: &str| match k {
+            "alpha" | "beta" => (rate, "a rate (1/time), e.g. `0.1 /ms`"),
+            "inf" => (Dim::NONE, "dimensionless (a fraction between 0 and 1)"),
+            _ => (dims::time(), "a time, e.g. `5 ms`"),
+        };
+        for (k, (e, s)) in fields.iter() {
+            let (d, words) = want(k);
+            if let Ty::Num(have) = self.m.arena.ty(*e) {
+                if have != d {
+                    let desc = self.describe(*e);
+                    self.err(
+                        Diagnostic::error(Code::GateDimension, format!("gate `{k}` must be {words}"))
+                            .at(self.m.arena.span(*e), format!("this is {desc}"))
+                            .with_label(*s, format!("`{k}` of gate `{}`", g.name.name))
+                            .help("alpha and beta are rates in 1/time; inf is a fraction; tau is a time"),
+                    );
+                    return;
+                }
+            } else {
+                return;
+            }
+        }
+        let form = match (fields.get("alpha"), fields.get("beta"), fields.get("inf"), fields.get("tau")) {
+            (Some(a), Some(b), None, None) => GateForm::AlphaBeta { alpha: a.0, beta: b.0 },
+            (None, None, Some(i), Some(t)) => GateForm::InfTau { inf: i.0, tau: t.0 },
+            _ => {
+                self.err(
+                    Diagnostic::error(
+                        Code::BadGate,
+                        format!("gate `{}` needs `alpha` and `beta`, or `inf` and `tau`", g.name.name),
+                    )
+                    .at(g.name.span, "incomplete gate")
+                    .help("for example: `gate h { alpha = 0.07 /ms * exp(-(V + 65 mV) / 20 mV); beta = 1 /ms / (1 + exp(-(V + 35 mV) / 10 mV)) }`"),
+                );
+                return;
+            }
+        };
+        // dx/dt and x(0) from the gate's form; synthesized nodes carry the gate's span.
+        let a = &mut self.m.arena;
+        let x = a.add(NodeKind::Var(Var::State(index)), Ty::Num(Dim::NONE), g.name.span);
+        let one = a.add(NodeKind::Const(1.0), Ty::Num(Dim::NONE), span);
+        let (rhs, init) = match form {
+            GateForm::AlphaBeta { alpha, beta } => {
+                let one_minus = a.add(NodeKind::Bin(ast::BinOp::Sub, one, x), Ty::Num(Dim::NONE), span);
+                let up = a.add(NodeKind::Bin(ast::BinOp::Mul, alpha, one_minus), Ty::Num(rate), span);
+                let down = a.add(NodeKind::Bin(ast::BinOp::Mul, beta, x), Ty::Num(rate), span);
+                let rhs = a.add(NodeKind::Bin(ast::BinOp::Sub, up, down), Ty::Num(rate), span);
+                let sum = a.add(NodeKind::Bin(ast::BinOp::Add, alpha, beta), Ty::Num(rate), span);
+                let init = a.add(NodeKind::Bin(ast::BinOp::Div, alpha, sum), Ty::Num(Dim::NONE), span);
+                (rhs, init)
+            }
+            GateForm::InfTau { inf, tau } => {
+                let diff = a.add(NodeKind::Bin(ast::BinOp::Sub, inf, x), Ty::Num(Dim::NONE), span);
+                let rhs = a.add(NodeKind::Bin(ast::BinOp::Div, diff, tau), Ty::Num(rate), span);
+                (rhs, inf)
+            }
+        };
+        let channel = self.spaces[space].prefix.trim_end_matches('.').to_string();
+        self.m.gates.push(Gate {
+            state: index,
+            channel,
+            power: g.power.map_or(1, |p| p.0),
+            form,
+            span,
+        });
+        let gi = self.m.gates.len() - 1;
+        let s = &mut self.m.states[index];
+        s.init = init;
+        s.dim = Dim::NONE;
+        s.rhs = Some(rhs);
+        s.rhs_span = span;
+        s.gate = Some(gi);
+    }
+
+    fn ode(&mut self, space: usize, factor: Option<&'a ast::Expr>, state: &ast::Ident, rhs: &'a ast::Expr, span: Span) {
+        let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
+        let Some(index) = self.state_index(space, &state.name) else {
+            let what = match self.spaces[space].entries.get(&state.name).map(|e| e.decl) {
+                Some(Decl::Param { .. }) => "a parameter",
+                Some(Decl::Value { kind: ValueKind::Input, .. }) => "an input",
+                Some(Decl::Value { .. }) => "a derived value",
+                Some(Decl::Fn(_)) => "a function",
+                _ => "not declared",
+            };
+            self.err(
+                Diagnostic::error(Code::OdeNotState, format!("`d{}/dt`: `{}` is not a state", state.name, state.name))
+                    .at(state.span, format!("`{}` is {what}", state.name))
+                    .help(format!("declare it as a state with an initial value: `state {} = ...`", state.name)),
+            );
+            // still check the right side for other errors
+            self.expr(&scope, rhs);
+            return;
+        };
+        if self.m.states[index].rhs.is_some() {
+            let prev = self.m.states[index].rhs_span;
+            self.err(
+                Diagnostic::error(Code::DuplicateOde, format!("state `{}` has two ODEs", state.name))
+                    .at(span, "second ODE")
+                    .with_label(prev, "first ODE"),
+            );
+            return;
+        }
+        let mut e = self.expr(&scope, rhs);
+        if let Some(f) = factor {
+            let fe = self.expr(&scope, f);
+            e = self.binary(ast::BinOp::Div, e, fe, span);
+        }
+        let Ty::Num(have) = self.m.arena.ty(e) else {
+            if self.m.arena.ty(e) == Ty::Bool {
+                self.bool_as_number(e);
+            }
+            return;
+        };
+        let Some(sdim) = self.ensure_state_dim(index) else {
+            return; // no initial value: reported there, dimension unknown
+        };
+        let Some(want) = sdim.div(&dims::time()) else { return };
+        if have != want {
+            let sunit = self.m.states[index].unit.as_ref().map(|u| u.text.clone());
+            let want_desc = match &sunit {
+                Some(u) => format!("{u}/ms"),
+                None => units::pretty(&want),
+            };
+            let want_q = quantity_desc(&want);
+            let have_desc = self.describe(e);
+            self.err(
+                Diagnostic::error(
+                    Code::OdeDimension,
+                    format!("`d{}/dt` must be in {want_desc} ({want_q}), but the right side is {have_desc}", state.name),
+                )
+                .at(self.m.arena.span(e), format!("this is {have_desc}"))
+                .with_label(state.span, format!("`{}` is {}", state.name, sunit.unwrap_or_else(|| units::pretty(&sdim))))
+                .help("the right side of dX/dt must have the unit of X per time; check for a missing capacitance or time constant"),
+            );
+            return;
+        }
+        let s = &mut self.m.states[index];
+        s.rhs = Some(e);
+        s.rhs_span = span;
+    }
+
+    fn spike_when(&mut self, space: usize, lhs: &'a ast::Expr, rhs: &'a ast::Expr, direction: ast::Direction, span: Span) {
+        let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
+        let l = self.expr(&scope, lhs);
+        let r = self.expr(&scope, rhs);
+        let level = self.binary(ast::BinOp::Sub, l, r, span);
+        if self.m.arena.ty(level) == Ty::Error {
+            return;
+        }
+        self.m.events.push(Event {
+            trigger: Trigger::Crossing { level, direction },
+            actions: vec![Action::Emit { span }],
+            span,
+        });
+    }
+
+    fn on_event(
+        &mut self,
+        space: usize,
+        kind: ast::ModelKind,
+        trigger: &'a ast::Trigger,
+        actions: &'a [ast::Action],
+        span: Span,
+    ) {
+        let mut locals: Vec<(String, ExprId)> = Vec::new();
+        let trig = match trigger {
+            ast::Trigger::Spike { weight, .. } => {
+                let mut weight_dim = None;
+                if let Some((w, unit)) = weight {
+                    let (_, dim) = self.unit(unit);
+                    let d = dim.unwrap_or(Dim::NONE);
+                    weight_dim = Some(d);
+                    let node = self.m.arena.add(NodeKind::Var(Var::EventArg(0)), Ty::Num(d), w.span);
+                    self.hints.insert(node, unit.text.clone());
+                    locals.push((w.name.clone(), node));
+                }
+                Trigger::Spike { weight_dim }
+            }
+            ast::Trigger::Condition(c) => {
+                let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
+                let cond = self.expr(&scope, c);
+                match self.m.arena.ty(cond) {
+                    Ty::Bool => {}
+                    Ty::Num(_) => {
+                        self.err(
+                            Diagnostic::error(Code::NotBoolean, "an event needs a condition")
+                                .at(c.span, "this is a number, not a condition")
+                                .help("compare it: `on V >= V_th { ... }`"),
+                        );
+                        return;
+                    }
+                    Ty::Error => return,
+                }
+                let level = match self.m.arena.kind(cond).clone() {
+                    NodeKind::Bin(ast::BinOp::Ge | ast::BinOp::Gt, a, b) => {
+                        Some(self.binary(ast::BinOp::Sub, a, b, c.span))
+                    }
+                    NodeKind::Bin(ast::BinOp::Le | ast::BinOp::Lt, a, b) => {
+                        Some(self.binary(ast::BinOp::Sub, b, a, c.span))
+                    }
+                    _ => None,
+                };
+                Trigger::Condition { cond, level }
+            }
+        };
+        let scope = Scope { space, locals: &locals, mode: Mode::Dynamic };
+        let mut out = Vec::new();
+        for a in actions {
+            match a {
+                ast::Action::Emit { what, span } => {
+                    if what.name != "spike" {
+                        self.err(
+                            Diagnostic::error(Code::UnknownName, format!("cannot emit `{}`", what.name))
+                                .at(what.span, "only `spike` can be emitted")
+                                .help("write `emit spike`"),
+                        );
+                    }
+                    out.push(Action::Emit { span: *span });
+                }
+                ast::Action::Refractory { duration, span } => {
+                    let d = self.expr(&scope, duration);
+                    if let Ty::Num(dim) = self.m.arena.ty(d) {
+                        if dim != dims::time() {
+                            let desc = self.describe(d);
+                            self.err(
+                                Diagnostic::error(Code::ValueDimension, "a refractory period must be a time")
+                                    .at(duration.span, format!("this is {desc}"))
+                                    .help("write it with a time unit: `refractory 2 ms`"),
+                            );
+                        }
+                    }
+                    out.push(Action::Refractory { duration: d, span: *span });
+                }
+                ast::Action::Assign { target, op, value, span } => {
+                    let v = self.expr(&scope, value);
+                    let Some(index) = self.state_index(space, &target.name) else {
+                        if kind == ast::ModelKind::Plasticity && *op == ast::AssignOp::Set
+                            && !self.spaces[space].entries.contains_key(&target.name)
+                        {
+                            out.push(Action::Output { name: target.name.clone(), value: v, span: *span });
+                            continue;
+                        }
+                        let what = match self.spaces[space].entries.get(&target.name).map(|e| e.decl) {
+                            Some(Decl::Param { .. }) => Some("a parameter"),
+                            Some(Decl::Value { kind: ValueKind::Input, .. }) => Some("an input"),
+                            Some(Decl::Value { .. }) => Some("a derived value"),
+                            Some(Decl::Fn(_)) => Some("a function"),
+                            _ => None,
+                        };
+                        let d = match what {
+                            Some(w) => Diagnostic::error(
+                                Code::AssignNotState,
+                                format!("an event cannot change `{}`: it is {w}", target.name),
+                            )
+                            .at(target.span, format!("{w}, constant during the run"))
+                            .help("events change states only; to make it change, declare it as a `state`"),
+                            None => self.unknown_name(space, &target.name, target.span, &locals),
+                        };
+                        self.err(d);
+                        continue;
+                    };
+                    let sdim = self.m.states[index].dim;
+                    let x = self.m.arena.add(NodeKind::Var(Var::State(index)), Ty::Num(sdim), target.span);
+                    let value = match op {
+                        ast::AssignOp::Set => v,
+                        ast::AssignOp::Add => self.binary(ast::BinOp::Add, x, v, *span),
+                        ast::AssignOp::Sub => self.binary(ast::BinOp::Sub, x, v, *span),
+                        ast::AssignOp::Mul => self.binary(ast::BinOp::Mul, x, v, *span),
+                        ast::AssignOp::Div => self.binary(ast::BinOp::Div, x, v, *span),
+                    };
+                    match self.m.arena.ty(value) {
+                        Ty::Num(d) if d == sdim => out.push(Action::Assign { state: index, value, span: *span }),
+                        Ty::Num(_) => {
+                            let have = self.describe(v);
+                            let sunit = self.m.states[index]
+                                .unit
+                                .as_ref()
+                                .map(|u| u.text.clone())
+                                .unwrap_or_else(|| units::pretty(&sdim));
+                            self.err(
+                                Diagnostic::error(
+                                    Code::ValueDimension,
+                                    format!("`{}` is {sunit}, but it is assigned {have}", target.name),
+                                )
+                                .at(value_span(&self.m.arena, v), format!("this is {have}"))
+                                .with_label(target.span, format!("{sunit} ({})", quantity_desc(&sdim)))
+                                .help("the new value must have the state's unit (for `*=` and `/=`: a plain number)"),
+                            );
+                        }
+                        Ty::Bool => self.bool_as_number(value),
+                        Ty::Error => {}
+                    }
+                }
+            }
+        }
+        self.m.events.push(Event { trigger: trig, actions: out, span });
+    }
+
+    /// After every declaration is lowered: the initial-value order, and
+    /// warnings for states that never change.
+    fn finish_states(&mut self) {
+        let assigned: Vec<usize> = self
+            .m
+            .events
+            .iter()
+            .flat_map(|e| e.actions.iter())
+            .filter_map(|a| match a {
+                Action::Assign { state, .. } => Some(*state),
+                _ => None,
+            })
+            .collect();
+        let synthetic = matches!(self.m.kind, ast::ModelKind::Channel | ast::ModelKind::Synapse);
+        for (i, s) in self.m.states.iter().enumerate() {
+            if s.rhs.is_none() && !assigned.contains(&i) && !(synthetic && i == 0) && s.init != ExprId(u32::MAX) {
+                self.diags.push(
+                    Diagnostic::warning(Code::StateNeverChanges, format!("state `{}` never changes", s.name))
+                        .at(s.span, "no ODE and no event changes it")
+                        .help(format!("add `d{}/dt = ...`, or make it a `parameter`", s.name)),
+                );
+            }
+        }
+        if self.m.states.iter().any(|s| s.init == ExprId(u32::MAX)) {
+            return; // reported already
+        }
+        // Initial values may refer to other states (gates start at their
+        // steady state at V(0)): order them, and find cycles.
+        let n = self.m.states.len();
+        let mut deps: Vec<Vec<usize>> = Vec::with_capacity(n);
+        for s in &self.m.states {
+            deps.push(self.state_deps(s.init));
+        }
+        let mut mark = vec![0u8; n];
+        let mut order = Vec::new();
+        for start in 0..n {
+            if let Err(i) = visit(start, &deps, &mut mark, &mut order) {
+                let s = &self.m.states[i];
+                self.diags.push(
+                    Diagnostic::error(Code::Cycle, format!("the initial value of `{}` depends on itself", s.name))
+                        .at(self.m.arena.span(s.init), "cyclic initial value")
+                        .help("give one of the states a value that does not depend on the others"),
+                );
+                return;
+            }
+        }
+        self.m.init_order = order;
+
+        fn visit(i: usize, deps: &[Vec<usize>], mark: &mut [u8], order: &mut Vec<usize>) -> Result<(), usize> {
+            match mark[i] {
+                2 => return Ok(()),
+                1 => return Err(i),
+                _ => {}
+            }
+            mark[i] = 1;
+            for &d in &deps[i] {
+                visit(d, deps, mark, order)?;
+            }
+            mark[i] = 2;
+            order.push(i);
+            Ok(())
+        }
+    }
+
+    /// States an expression depends on, through derived values too.
+    fn state_deps(&self, id: ExprId) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut stack = vec![id];
+        let mut seen_values = Vec::new();
+        while let Some(e) = stack.pop() {
+            match self.m.arena.kind(e) {
+                NodeKind::Var(Var::State(i)) => {
+                    if !out.contains(i) {
+                        out.push(*i)
+                    }
+                }
+                NodeKind::Var(Var::Value(v)) => {
+                    if !seen_values.contains(v) {
+                        seen_values.push(*v);
+                        if let Some(val) = self.m.values.get(*v) {
+                            stack.push(val.expr);
+                        }
+                    }
+                }
+                _ => stack.extend(self.m.arena.children(e)),
+            }
+        }
+        out
+    }
+
+    /// Network, field, density and brain models: their parameters are
+    /// lowered and checked; the rest is recorded for the stages that
+    /// simulate them. Model names they refer to must exist.
+    fn structural(&mut self, model: &'a ast::Model) {
+        for stmt in &model.stmts {
+            match &stmt.kind {
+                ast::StmtKind::Parameter(bs) => {
+                    for b in bs {
+                        self.declare(0, &b.name, Decl::Param { ast: b });
+                    }
+                }
+                ast::StmtKind::Population { model: m, .. } => {
+                    self.require_model(m);
+                    self.m.pending.push(Pending { what: "population".into(), span: stmt.span });
+                }
+                ast::StmtKind::Connect { via, .. } => {
+                    self.require_model(via);
+                    self.m.pending.push(Pending { what: "connection".into(), span: stmt.span });
+                }
+                other => self.m.pending.push(Pending { what: stmt_word(other).into(), span: stmt.span }),
+            }
+        }
+        let names = self.spaces[0].order.clone();
+        for n in &names {
+            self.force(0, n);
+        }
+    }
+
+    fn require_model(&mut self, name: &ast::Ident) {
+        if self.lib.get(&name.name).is_none() {
+            let all = self.lib.all_names();
+            let mut d = Diagnostic::error(Code::UnknownModel, format!("no model named `{}`", name.name))
+                .at(name.span, "not found");
+            if let Some(s) = did_you_mean(&name.name, all.iter().map(String::as_str)) {
+                d = d.help(format!("did you mean `{s}`?"));
+            } else {
+                d = d.help("define it in this file or import the file that defines it");
+            }
+            self.err(d);
+        }
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn expr(&mut self, scope: &Scope, e: &'a ast::Expr) -> ExprId {
+        let span = e.span;
+        match &e.kind {
+            ExprKind::Number { value, unit } => {
+                let (mut v, mut dim) = (*value, Dim::NONE);
+                if let Some(u) = unit {
+                    let (def, d) = self.unit(u);
+                    let Some(d) = d else { return self.error_node(span) };
+                    v = v * def.0 + def.1;
+                    dim = d;
+                    if !v.is_finite() {
+                        self.err(
+                            Diagnostic::error(Code::BadNumber, "this value overflows after unit conversion")
+                                .at(span, "too large in SI units")
+                                .help("use a smaller number or a different prefix"),
+                        );
+                        return self.error_node(span);
+                    }
+                }
+                let id = self.m.arena.add(NodeKind::Const(v), Ty::Num(dim), span);
+                if let Some(u) = unit {
+                    self.hints.insert(id, u.text.clone());
+                }
+                id
+            }
+            ExprKind::Bool(b) => self.m.arena.add(NodeKind::Const(if *b { 1.0 } else { 0.0 }), Ty::Bool, span),
+            ExprKind::Name(n) => self.name(scope, n, span),
+            ExprKind::Unary(UnOp::Neg, x) => {
+                let x = self.expr(scope, x);
+                match self.m.arena.ty(x) {
+                    Ty::Num(d) => {
+                        let id = self.m.arena.add(NodeKind::Neg(x), Ty::Num(d), span);
+                        if let Some(h) = self.hints.get(&x).cloned() {
+                            self.hints.insert(id, h);
+                        }
+                        id
+                    }
+                    Ty::Bool => {
+                        self.bool_as_number(x);
+                        self.error_node(span)
+                    }
+                    Ty::Error => self.error_node(span),
+                }
+            }
+            ExprKind::Unary(UnOp::Not, x) => {
+                let x = self.expr(scope, x);
+                match self.m.arena.ty(x) {
+                    Ty::Bool => self.m.arena.add(NodeKind::Not(x), Ty::Bool, span),
+                    Ty::Num(_) => {
+                        self.err(
+                            Diagnostic::error(Code::NotBoolean, "`not` needs a condition")
+                                .at(self.m.arena.span(x), "this is a number")
+                                .help("compare it first: `not (V > 0 mV)`"),
+                        );
+                        self.error_node(span)
+                    }
+                    Ty::Error => self.error_node(span),
+                }
+            }
+            ExprKind::Binary(op, l, r) => {
+                let l = self.expr(scope, l);
+                let r = self.expr(scope, r);
+                self.binary(*op, l, r, span)
+            }
+            ExprKind::If(c, a, b) => {
+                let c = self.expr(scope, c);
+                let a = self.expr(scope, a);
+                let b = self.expr(scope, b);
+                match self.m.arena.ty(c) {
+                    Ty::Bool => {}
+                    Ty::Num(_) => {
+                        self.err(
+                            Diagnostic::error(Code::NotBoolean, "`if` needs a condition")
+                                .at(self.m.arena.span(c), "this is a number, not a condition")
+                                .help("compare it: `if t > 10 ms then ... else ...`"),
+                        );
+                        return self.error_node(span);
+                    }
+                    Ty::Error => return self.error_node(span),
+                }
+                match (self.m.arena.ty(a), self.m.arena.ty(b)) {
+                    (Ty::Num(x), Ty::Num(y)) if x == y => self.m.arena.add(NodeKind::If(c, a, b), Ty::Num(x), span),
+                    (Ty::Bool, Ty::Bool) => self.m.arena.add(NodeKind::If(c, a, b), Ty::Bool, span),
+                    (Ty::Error, _) | (_, Ty::Error) => self.error_node(span),
+                    _ => {
+                        let (da, db) = (self.describe(a), self.describe(b));
+                        self.err(
+                            Diagnostic::error(Code::DimensionMismatch, format!("the branches of `if` differ: {da} and {db}"))
+                                .at(self.m.arena.span(b), format!("this is {db}"))
+                                .with_label(self.m.arena.span(a), format!("this is {da}"))
+                                .help("both branches must have the same dimension"),
+                        );
+                        self.error_node(span)
+                    }
+                }
+            }
+            ExprKind::Call(callee, args) => self.call(scope, callee, args, span),
+            ExprKind::Str(_) => {
+                self.err(
+                    Diagnostic::error(Code::NotHere, "a string is not a value")
+                        .at(span, "strings name data files in `brain` models only")
+                        .help("remove the quotes if you meant a name"),
+                );
+                self.error_node(span)
+            }
+            ExprKind::Index(..) | ExprKind::Member(..) => {
+                self.err(
+                    Diagnostic::error(Code::NotHere, "indexing and `.` are not available in this kind of model")
+                        .at(span, "only `brain` and `network` models have indexed nodes")
+                        .help("refer to a channel's value by its plain name inside the channel"),
+                );
+                self.error_node(span)
+            }
+            ExprKind::Error => self.error_node(span),
+        }
+    }
+
+    fn error_node(&mut self, span: Span) -> ExprId {
+        self.m.arena.add(NodeKind::Const(f64::NAN), Ty::Error, span)
+    }
+
+    fn bool_as_number(&mut self, id: ExprId) {
+        self.err(
+            Diagnostic::error(Code::BooleanAsNumber, "a condition is used as a number")
+                .at(self.m.arena.span(id), "this is true or false, not a number")
+                .help("use `if cond then a else b`, or `step(x)` for a 0/1 switch"),
+        );
+    }
+
+    /// Resolves a unit: (scale, offset) and its dimension, or reports it.
+    fn unit(&mut self, u: &ast::UnitExpr) -> ((f64, f64), Option<Dim>) {
+        let mut scale = 1.0;
+        let mut dim = Dim::NONE;
+        let mut offset = 0.0;
+        for f in &u.factors {
+            let Some(def) = lookup_unit(&f.name) else {
+                let mut d = Diagnostic::error(Code::UnknownUnit, format!("unknown unit `{}`", f.name))
+                    .at(f.span, "not a unit");
+                let names = units::unit_names();
+                let known_name = self.spaces.iter().any(|s| s.entries.contains_key(&f.name));
+                d = if known_name || f.span.start > u.span.start && u.text.starts_with('/') {
+                    d.help(format!(
+                        "a name written straight after a number is read as its unit; to divide by `{0}` put spaces around `/`: `1 / {0}`",
+                        f.name
+                    ))
+                } else if let Some(s) = did_you_mean(&f.name, names.iter().map(String::as_str)) {
+                    d.help(format!("did you mean `{s}`?"))
+                } else {
+                    d.help("units are SI names with an optional prefix: mV, ms, uF/cm^2, mS/cm^2, nA, Mohm, Hz, mM, degC")
+                };
+                self.err(d);
+                return ((f64::NAN, 0.0), None);
+            };
+            let Some(p) = Rational::new(f.power.0, f.power.1) else {
+                return ((f64::NAN, 0.0), None);
+            };
+            let Some(fd) = def.dim.powr(p) else { return ((f64::NAN, 0.0), None) };
+            let Some(nd) = dim.mul(&fd) else { return ((f64::NAN, 0.0), None) };
+            dim = nd;
+            scale *= def.scale.powf(p.to_f64());
+            if u.factors.len() == 1 && p == Rational::ONE {
+                offset = def.offset;
+            }
+        }
+        ((scale, offset), Some(dim))
+    }
+
+    fn name(&mut self, scope: &Scope, n: &str, span: Span) -> ExprId {
+        if let Some((_, id)) = scope.locals.iter().rev().find(|(k, _)| k == n) {
+            return *id;
+        }
+        let entry = self.spaces.get(scope.space).and_then(|s| s.entries.get(n)).map(|e| e.decl);
+        let var = match entry {
+            Some(Decl::Fn(_)) => {
+                self.err(
+                    Diagnostic::error(Code::Arity, format!("`{n}` is a function; call it with arguments"))
+                        .at(span, "a function, not a value")
+                        .help(format!("write `{n}(...)`")),
+                );
+                return self.error_node(span);
+            }
+            Some(_) => match self.force(scope.space, n) {
+                Some(v) => v,
+                None => return self.error_node(span),
+            },
+            None => match n {
+                "t" => Var::Time,
+                "pi" => return self.m.arena.add(NodeKind::Const(std::f64::consts::PI), Ty::Num(Dim::NONE), span),
+                "celsius" if scope.space == 0 => {
+                    // the model's temperature: 6.3 degC unless it declares one
+                    let idx = self.ambient_celsius(span);
+                    Var::Param(idx)
+                }
+                "currents" if scope.space == 0 && !self.m.channels.is_empty() => match self.currents_value(span) {
+                    Some(i) => Var::Value(i),
+                    None => return self.error_node(span),
+                },
+                _ => {
+                    let d = self.unknown_name(scope.space, n, span, scope.locals);
+                    self.err(d);
+                    return self.error_node(span);
+                }
+            },
+        };
+        if scope.mode == Mode::Constant && !matches!(var, Var::Param(_)) {
+            self.err(
+                Diagnostic::error(Code::NotHere, format!("a parameter cannot depend on `{n}`, which changes in time"))
+                    .at(span, "not a constant")
+                    .help("make the dependent quantity a derived value: `name = expr` without `parameter`"),
+            );
+            return self.error_node(span);
+        }
+        let (ty, hint) = match var {
+            Var::Param(i) => self.m.params.get(i).map(|p| (Ty::Num(p.dim), p.unit.clone())).unwrap_or((Ty::Error, None)),
+            Var::State(i) => match self.ensure_state_dim(i) {
+                Some(d) => (Ty::Num(d), self.m.states[i].unit.clone()),
+                None => (Ty::Error, None),
+            },
+            Var::Value(i) => self.m.values.get(i).map(|v| (Ty::Num(v.dim), v.unit.clone())).unwrap_or((Ty::Error, None)),
+            Var::Time => (Ty::Num(dims::time()), Some(UnitHint { text: "ms".into(), scale: 1e-3 })),
+            Var::EventArg(_) => (Ty::Error, None),
+        };
+        let id = self.m.arena.add(NodeKind::Var(var), ty, span);
+        if let Some(h) = hint {
+            self.hints.insert(id, h.text);
+        }
+        id
+    }
+
+    /// A state's dimension, lowering its initial value first if needed
+    /// (states may be used above their declaration; gates are dimensionless).
+    fn ensure_state_dim(&mut self, index: usize) -> Option<Dim> {
+        let s = self.m.states.get(index)?;
+        if s.gate.is_some() || s.init != ExprId(u32::MAX) {
+            return Some(s.dim);
+        }
+        let space = *self.state_space.get(&index)?;
+        let local = s.name.strip_prefix(self.spaces[space].prefix.as_str())?.to_string();
+        match self.find_state_decl(space, &local)? {
+            StateSource::Gate => Some(Dim::NONE),
+            StateSource::Decl(d) => {
+                if self.init_busy.contains(&index) {
+                    let span = self.m.states[index].span;
+                    self.err(
+                        Diagnostic::error(Code::Cycle, format!("the initial value of `{local}` depends on itself"))
+                            .at(span, "cyclic initial value")
+                            .help("give the state an initial value that does not refer to itself"),
+                    );
+                    return None;
+                }
+                self.state_init(space, d);
+                let s = &self.m.states[index];
+                (s.init != ExprId(u32::MAX)).then_some(s.dim)
+            }
+        }
+    }
+
+    fn find_state_decl(&self, space: usize, n: &str) -> Option<StateSource<'a>> {
+        let model = if space == 0 {
+            self.lib.get(&self.m.name)?
+        } else {
+            let name = self.spaces[space].prefix.trim_end_matches('.');
+            self.lib.get(name)?
+        };
+        for s in &model.stmts {
+            match &s.kind {
+                ast::StmtKind::State(ds) => {
+                    if let Some(d) = ds.iter().find(|d| d.name.name == n) {
+                        return Some(StateSource::Decl(d));
+                    }
+                }
+                ast::StmtKind::Gate(g) if g.name.name == n => return Some(StateSource::Gate),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    fn ambient_celsius(&mut self, span: Span) -> usize {
+        if let Some(i) = self.m.param("celsius") {
+            return i;
+        }
+        let value = self.m.arena.add(NodeKind::Const(273.15 + 6.3), Ty::Num(dims::temperature()), span);
+        self.m.params.push(Param {
+            name: "celsius".into(),
+            value,
+            dim: dims::temperature(),
+            unit: Some(UnitHint { text: "degC".into(), scale: 1.0 }),
+            span,
+        });
+        self.m.params.len() - 1
+    }
+
+    /// `currents`: the sum of the currents of every channel in `use`.
+    fn currents_value(&mut self, span: Span) -> Option<usize> {
+        match self.currents {
+            Slot::Done(i) => return Some(i),
+            Slot::Failed | Slot::Busy => return None,
+            Slot::Todo => {}
+        }
+        self.currents = Slot::Busy;
+        let mut sum: Option<ExprId> = None;
+        let mut first: Option<(Dim, Span, String)> = None;
+        for sp in 1..self.spaces.len() {
+            let names = self.spaces[sp].currents.clone();
+            for c in names {
+                let Some(Var::Value(i)) = self.force(sp, &c) else { continue };
+                let (dim, vspan, vname) = {
+                    let v = &self.m.values[i];
+                    (v.dim, v.span, v.name.clone())
+                };
+                if let Some((d0, s0, n0)) = &first {
+                    if *d0 != dim {
+                        self.err(
+                            Diagnostic::error(
+                                Code::CurrentDimension,
+                                format!("channel currents disagree: `{n0}` is {} but `{vname}` is {}", quantity_desc(d0), quantity_desc(&dim)),
+                            )
+                            .at(vspan, format!("{}", units::pretty(&dim)))
+                            .with_label(*s0, units::pretty(d0))
+                            .help("all channels of one neuron must give currents of one kind (e.g. all densities in uA/cm^2)"),
+                        );
+                        self.currents = Slot::Failed;
+                        return None;
+                    }
+                } else {
+                    first = Some((dim, vspan, vname.clone()));
+                }
+                let var = self.m.arena.add(NodeKind::Var(Var::Value(i)), Ty::Num(dim), span);
+                sum = Some(match sum {
+                    None => var,
+                    Some(s) => self.m.arena.add(NodeKind::Bin(ast::BinOp::Add, s, var), Ty::Num(dim), span),
+                });
+            }
+        }
+        let (Some(expr), Some((dim, _, _))) = (sum, first) else {
+            self.err(
+                Diagnostic::error(Code::UnknownName, "`currents` is used, but no channel defines a current")
+                    .at(span, "nothing to sum")
+                    .help("each channel in `use` needs a `current i = ...`"),
+            );
+            self.currents = Slot::Failed;
+            return None;
+        };
+        self.m.values.push(Value {
+            name: "currents".into(),
+            kind: ValueKind::Current,
+            expr,
+            dim,
+            unit: None,
+            span,
+        });
+        let i = self.m.values.len() - 1;
+        self.currents = Slot::Done(i);
+        Some(i)
+    }
+
+    fn unknown_name(&self, space: usize, n: &str, span: Span, locals: &[(String, ExprId)]) -> Diagnostic {
+        let mut candidates: Vec<String> = self.spaces[space].entries.keys().cloned().collect();
+        candidates.extend(locals.iter().map(|(k, _)| k.clone()));
+        candidates.push("t".into());
+        if space == 0 && !self.m.channels.is_empty() {
+            candidates.push("currents".into());
+        }
+        let mut d = Diagnostic::error(Code::UnknownName, format!("unknown name `{n}`")).at(span, "not defined");
+        if let Some(s) = did_you_mean(n, candidates.iter().map(String::as_str)) {
+            d = d.help(format!("did you mean `{s}`?"));
+        } else if n == "currents" {
+            d = d.help("`currents` is the sum of the currents of the channels in `use`; this model uses none");
+        } else if lookup_unit(n).is_some() {
+            d = d.help(format!("`{n}` is a unit; units follow a number: `1 {n}`"));
+        } else {
+            d = d.help("declare it as a `parameter`, `state`, `input` or derived value (`name = expr`)");
+        }
+        d
+    }
+
+    fn call(&mut self, scope: &Scope, callee: &'a ast::Expr, args: &'a [ast::Expr], span: Span) -> ExprId {
+        let ExprKind::Name(fname) = &callee.kind else {
+            self.err(
+                Diagnostic::error(Code::UnknownFunction, "only named functions can be called")
+                    .at(callee.span, "not a function name"),
+            );
+            return self.error_node(span);
+        };
+        let user = match self.spaces.get(scope.space).and_then(|s| s.entries.get(fname.as_str())).map(|e| e.decl) {
+            Some(Decl::Fn(f)) => Some(f),
+            Some(_) => {
+                self.err(
+                    Diagnostic::error(Code::UnknownFunction, format!("`{fname}` is a value, not a function"))
+                        .at(callee.span, "cannot be called")
+                        .help("define a function with `fn name(x) = ...`"),
+                );
+                return self.error_node(span);
+            }
+            None => None,
+        };
+        let arg_ids: Vec<ExprId> = args.iter().map(|a| self.expr(scope, a)).collect();
+        if arg_ids.iter().any(|a| self.m.arena.ty(*a) == Ty::Error) {
+            return self.error_node(span);
+        }
+        if let Some(f) = user {
+            return self.inline(scope, f, &arg_ids, callee.span, span);
+        }
+        self.builtin(fname, &arg_ids, callee.span, span)
+    }
+
+    fn arity_error(&mut self, name: &str, want: usize, got: usize, callee: Span, span: Span, def: Option<Span>) -> ExprId {
+        let mut d = Diagnostic::error(
+            Code::Arity,
+            format!("`{name}` takes {want} argument{}, but {got} {} given", plural(want), if got == 1 { "was" } else { "were" }),
+        )
+        .at(span, format!("{got} argument{}", plural(got)))
+        .help(format!("call it with {want} argument{}", plural(want)));
+        if let Some(s) = def {
+            d = d.with_label(s, "defined here");
+        } else {
+            d = d.with_label(callee, "builtin function");
+        }
+        self.err(d);
+        self.error_node(span)
+    }
+
+    fn inline(&mut self, scope: &Scope, f: &'a ast::FnDef, args: &[ExprId], callee: Span, span: Span) -> ExprId {
+        if f.params.len() != args.len() {
+            return self.arity_error(&f.name.name, f.params.len(), args.len(), callee, span, Some(f.name.span));
+        }
+        let key = format!("{}{}", self.spaces[scope.space].prefix, f.name.name);
+        if self.fn_stack.contains(&key) {
+            self.err(
+                Diagnostic::error(Code::Cycle, format!("function `{}` calls itself", f.name.name))
+                    .at(callee, "recursive call")
+                    .with_label(f.name.span, "defined here")
+                    .help("functions are inlined and cannot be recursive"),
+            );
+            return self.error_node(span);
+        }
+        if args.iter().any(|a| self.m.arena.ty(*a) == Ty::Bool) {
+            let a = args.iter().find(|a| self.m.arena.ty(**a) == Ty::Bool).copied().unwrap_or(args[0]);
+            self.bool_as_number(a);
+            return self.error_node(span);
+        }
+        let locals: Vec<(String, ExprId)> = f.params.iter().map(|p| p.name.clone()).zip(args.iter().copied()).collect();
+        self.fn_stack.push(key);
+        let before = self.diags.list.len();
+        let inner = Scope { space: scope.space, locals: &locals, mode: scope.mode };
+        let body = self.expr(&inner, &f.body);
+        self.fn_stack.pop();
+        // errors inside the body: point at the call too
+        for d in &mut self.diags.list[before..] {
+            if !d.secondary.iter().any(|(s, _)| *s == callee) {
+                d.secondary.push((callee, format!("in this call of `{}`", f.name.name)));
+            }
+        }
+        body
+    }
+
+    fn builtin(&mut self, name: &str, args: &[ExprId], callee: Span, span: Span) -> ExprId {
+        let one = |b| (b, 1usize);
+        let (b, n) = match name {
+            "exp" => one(Builtin::Exp),
+            "log" | "ln" => one(Builtin::Log),
+            "log10" => one(Builtin::Log10),
+            "sin" => one(Builtin::Sin),
+            "cos" => one(Builtin::Cos),
+            "tan" => one(Builtin::Tan),
+            "tanh" => one(Builtin::Tanh),
+            "sinh" => one(Builtin::Sinh),
+            "cosh" => one(Builtin::Cosh),
+            "atan" => one(Builtin::Atan),
+            "sqrt" => one(Builtin::Sqrt),
+            "abs" => one(Builtin::Abs),
+            "step" => one(Builtin::Step),
+            "sign" => one(Builtin::Sign),
+            "min" => (Builtin::Min, 2),
+            "max" => (Builtin::Max, 2),
+            "vtrap" => (Builtin::Efun, 2),
+            "pow" => (Builtin::Exp, 2),
+            _ => {
+                let mut names: Vec<String> = BUILTINS.iter().map(|s| s.to_string()).collect();
+                for sp in &self.spaces {
+                    for (k, e) in &sp.entries {
+                        if matches!(e.decl, Decl::Fn(_)) {
+                            names.push(k.clone());
+                        }
+                    }
+                }
+                let mut d = Diagnostic::error(Code::UnknownFunction, format!("unknown function `{name}`"))
+                    .at(callee, "not a function");
+                d = match did_you_mean(name, names.iter().map(String::as_str)) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help(format!("builtins: {}; define your own with `fn name(x) = ...`", BUILTINS.join(", "))),
+                };
+                self.err(d);
+                return self.error_node(span);
+            }
+        };
+        if args.len() != n {
+            return self.arity_error(name, n, args.len(), callee, span, None);
+        }
+        if let Some(a) = args.iter().find(|a| self.m.arena.ty(**a) == Ty::Bool) {
+            self.bool_as_number(*a);
+            return self.error_node(span);
+        }
+        let dims_of: Vec<Dim> = args.iter().filter_map(|a| self.m.arena.ty(*a).dim()).collect();
+        match name {
+            "pow" => self.binary(ast::BinOp::Pow, args[0], args[1], span),
+            "vtrap" => {
+                // vtrap(x, y) = x / (exp(x / y) - 1) = y * efun(x / y)
+                if dims_of[0] != dims_of[1] {
+                    return self.mismatch("vtrap", args[0], args[1], span);
+                }
+                let u = self.binary(ast::BinOp::Div, args[0], args[1], span);
+                let e = self.m.arena.add(NodeKind::Call(Builtin::Efun, vec![u]), Ty::Num(Dim::NONE), span);
+                self.binary(ast::BinOp::Mul, args[1], e, span)
+            }
+            "min" | "max" => {
+                if dims_of[0] != dims_of[1] {
+                    return self.mismatch(name, args[0], args[1], span);
+                }
+                self.m.arena.add(NodeKind::Call(b, args.to_vec()), Ty::Num(dims_of[0]), span)
+            }
+            "sqrt" => match dims_of[0].powr(Rational::new(1, 2).unwrap_or(Rational::ONE)) {
+                Some(d) => self.m.arena.add(NodeKind::Call(b, args.to_vec()), Ty::Num(d), span),
+                None => self.error_node(span),
+            },
+            "abs" => self.m.arena.add(NodeKind::Call(b, args.to_vec()), Ty::Num(dims_of[0]), span),
+            "step" | "sign" => self.m.arena.add(NodeKind::Call(b, args.to_vec()), Ty::Num(Dim::NONE), span),
+            _ => {
+                if !dims_of[0].is_dimensionless() {
+                    let desc = self.describe(args[0]);
+                    self.err(
+                        Diagnostic::error(Code::NeedsDimensionless, format!("`{name}` needs a dimensionless argument, not {desc}"))
+                            .at(self.m.arena.span(args[0]), format!("this is {desc}"))
+                            .with_label(callee, format!("`{name}` of a dimensioned value"))
+                            .help(format!(
+                                "divide by a scale of the same unit, e.g. `{name}(x / {})`",
+                                self.hints.get(&args[0]).map(|h| format!("1 {h}")).unwrap_or_else(|| "(1 mV)".into())
+                            )),
+                    );
+                    return self.error_node(span);
+                }
+                self.m.arena.add(NodeKind::Call(b, args.to_vec()), Ty::Num(Dim::NONE), span)
+            }
+        }
+    }
+
+    fn mismatch(&mut self, what: &str, a: ExprId, b: ExprId, span: Span) -> ExprId {
+        let (da, db) = (self.describe(a), self.describe(b));
+        self.err(
+            Diagnostic::error(Code::DimensionMismatch, format!("the arguments of `{what}` differ: {da} and {db}"))
+                .at(self.m.arena.span(b), format!("this is {db}"))
+                .with_label(self.m.arena.span(a), format!("this is {da}"))
+                .help("both arguments must have the same dimension"),
+        );
+        self.error_node(span)
+    }
+
+    /// A checked binary operation.
+    fn binary(&mut self, op: ast::BinOp, l: ExprId, r: ExprId, span: Span) -> ExprId {
+        use ast::BinOp::*;
+        let (tl, tr) = (self.m.arena.ty(l), self.m.arena.ty(r));
+        if tl == Ty::Error || tr == Ty::Error {
+            return self.error_node(span);
+        }
+        if matches!(op, And | Or) {
+            for (t, id) in [(tl, l), (tr, r)] {
+                if t != Ty::Bool {
+                    self.err(
+                        Diagnostic::error(Code::NotBoolean, format!("`{}` needs conditions on both sides", op.symbol()))
+                            .at(self.m.arena.span(id), "this is a number")
+                            .help("compare numbers first: `V > 0 mV and t > 5 ms`"),
+                    );
+                    return self.error_node(span);
+                }
+            }
+            return self.m.arena.add(NodeKind::Bin(op, l, r), Ty::Bool, span);
+        }
+        for id in [l, r] {
+            if self.m.arena.ty(id) == Ty::Bool {
+                self.bool_as_number(id);
+                return self.error_node(span);
+            }
+        }
+        let (Some(dl), Some(dr)) = (tl.dim(), tr.dim()) else { return self.error_node(span) };
+        let ty = match op {
+            Add | Sub | Lt | Le | Gt | Ge | Eq | Ne => {
+                if dl != dr {
+                    let (a, b) = (self.describe(l), self.describe(r));
+                    let verb = match op {
+                        Add => "add",
+                        Sub => "subtract",
+                        _ => "compare",
+                    };
+                    let (prep, x, y) = if op == Sub { ("from", b.clone(), a.clone()) } else { ("and", a.clone(), b.clone()) };
+                    self.err(
+                        Diagnostic::error(Code::DimensionMismatch, format!("cannot {verb} {x} {prep} {y}"))
+                            .at(self.m.arena.span(r), format!("this is {b}"))
+                            .with_label(self.m.arena.span(l), format!("this is {a}"))
+                            .help(format!("both sides of `{}` must have the same dimension", op.symbol())),
+                    );
+                    return self.error_node(span);
+                }
+                if op.is_comparison() {
+                    Ty::Bool
+                } else {
+                    Ty::Num(dl)
+                }
+            }
+            Mul => match dl.mul(&dr) {
+                Some(d) => Ty::Num(d),
+                None => return self.exponent_overflow(span),
+            },
+            Div => match dl.div(&dr) {
+                Some(d) => Ty::Num(d),
+                None => return self.exponent_overflow(span),
+            },
+            Pow => {
+                if !dr.is_dimensionless() {
+                    let desc = self.describe(r);
+                    self.err(
+                        Diagnostic::error(Code::NeedsDimensionless, format!("an exponent must be dimensionless, not {desc}"))
+                            .at(self.m.arena.span(r), format!("this is {desc}"))
+                            .help("divide the exponent by a scale of the same unit"),
+                    );
+                    return self.error_node(span);
+                }
+                if dl.is_dimensionless() {
+                    Ty::Num(Dim::NONE)
+                } else {
+                    let Some(p) = self.const_fold(r) else {
+                        let desc = self.describe(l);
+                        self.err(
+                            Diagnostic::error(
+                                Code::NonConstantExponent,
+                                format!("the exponent of a dimensioned base ({desc}) must be a constant number"),
+                            )
+                            .at(self.m.arena.span(r), "not a constant")
+                            .with_label(self.m.arena.span(l), format!("this is {desc}"))
+                            .help("the result's unit depends on the exponent, so it must be known at compile time: write a number such as `^3` or `^0.5`"),
+                        );
+                        return self.error_node(span);
+                    };
+                    let Some(q) = Rational::from_f64(p, 100) else {
+                        self.err(
+                            Diagnostic::error(Code::BadExponent, format!("exponent {p} of a dimensioned base is not a simple fraction"))
+                                .at(self.m.arena.span(r), "use an integer or a fraction like 1/2")
+                                .help("units can only be raised to rational powers with small denominators"),
+                        );
+                        return self.error_node(span);
+                    };
+                    match dl.powr(q) {
+                        Some(d) => Ty::Num(d),
+                        None => return self.exponent_overflow(span),
+                    }
+                }
+            }
+            And | Or => Ty::Bool,
+        };
+        self.m.arena.add(NodeKind::Bin(op, l, r), ty, span)
+    }
+
+    fn exponent_overflow(&mut self, span: Span) -> ExprId {
+        self.err(
+            Diagnostic::error(Code::BadExponent, "unit exponents grow too large")
+                .at(span, "here")
+                .help("simplify the expression"),
+        );
+        self.error_node(span)
+    }
+
+    /// The value of an expression made of literals only.
+    fn const_fold(&self, id: ExprId) -> Option<f64> {
+        let a = &self.m.arena;
+        Some(match a.kind(id) {
+            NodeKind::Const(v) => *v,
+            NodeKind::Neg(x) => -self.const_fold(*x)?,
+            NodeKind::Bin(op, l, r) => {
+                let (x, y) = (self.const_fold(*l)?, self.const_fold(*r)?);
+                match op {
+                    ast::BinOp::Add => x + y,
+                    ast::BinOp::Sub => x - y,
+                    ast::BinOp::Mul => x * y,
+                    ast::BinOp::Div => x / y,
+                    ast::BinOp::Pow => x.powf(y),
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// The unit hint of a declaration's value, when it is a literal or a
+    /// name with one.
+    fn hint_of(&self, e: &ast::Expr) -> Option<UnitHint> {
+        match &e.kind {
+            ExprKind::Number { unit: Some(u), .. } => {
+                let mut scale = 1.0;
+                for f in &u.factors {
+                    let def = lookup_unit(&f.name)?;
+                    scale *= def.scale.powf(f.power.0 as f64 / f.power.1 as f64);
+                }
+                let offset = if u.factors.len() == 1 { lookup_unit(&u.factors[0].name)?.offset } else { 0.0 };
+                if offset != 0.0 {
+                    return Some(UnitHint { text: u.text.clone(), scale: 1.0 });
+                }
+                Some(UnitHint { text: u.text.clone(), scale })
+            }
+            ExprKind::Unary(UnOp::Neg, x) => self.hint_of(x),
+            ExprKind::Name(n) => {
+                let i = self.m.param(n)?;
+                self.m.params[i].unit.clone()
+            }
+            ExprKind::Binary(ast::BinOp::Add | ast::BinOp::Sub, l, r) => self.hint_of(l).or_else(|| self.hint_of(r)),
+            _ => None,
+        }
+    }
+
+    /// How to show an expression's unit in a message: the user's own units
+    /// where known, with what the dimension measures.
+    fn describe(&self, id: ExprId) -> String {
+        let ty = self.m.arena.ty(id);
+        let Some(dim) = ty.dim() else { return "a condition".into() };
+        let own = self.user_units(id, 0);
+        let q = quantity_desc(&dim);
+        match own {
+            Some(u) if u != "1" => {
+                let si = units::pretty(&dim);
+                if u == si || dim.is_dimensionless() {
+                    format!("{u} ({q})")
+                } else {
+                    format!("{u} ({q}, {si})")
+                }
+            }
+            _ => {
+                if dim.is_dimensionless() {
+                    "dimensionless".into()
+                } else {
+                    format!("{} ({q})", units::pretty(&dim))
+                }
+            }
+        }
+    }
+
+    fn user_units(&self, id: ExprId, depth: usize) -> Option<String> {
+        if depth > 6 {
+            return None;
+        }
+        if let Some(h) = self.hints.get(&id) {
+            return Some(h.clone());
+        }
+        let a = &self.m.arena;
+        match a.kind(id) {
+            NodeKind::Neg(x) => self.user_units(*x, depth + 1),
+            NodeKind::Bin(ast::BinOp::Add | ast::BinOp::Sub, l, r) => {
+                self.user_units(*l, depth + 1).or_else(|| self.user_units(*r, depth + 1))
+            }
+            NodeKind::Bin(op @ (ast::BinOp::Mul | ast::BinOp::Div), l, r) => {
+                let dl = a.ty(*l).dim()?;
+                let dr = a.ty(*r).dim()?;
+                let lu = if dl.is_dimensionless() { None } else { Some(self.user_units(*l, depth + 1)?) };
+                let ru = if dr.is_dimensionless() { None } else { Some(self.user_units(*r, depth + 1)?) };
+                match (lu, ru, op) {
+                    (Some(x), Some(y), ast::BinOp::Mul) => Some(format!("{x}*{y}")),
+                    (Some(x), Some(y), _) => Some(if y.contains(['*', '/']) { format!("{x}/({y})") } else { format!("{x}/{y}") }),
+                    (Some(x), None, _) => Some(x),
+                    (None, Some(y), ast::BinOp::Mul) => Some(y),
+                    (None, Some(y), _) => Some(if y.contains(['*', '/']) { format!("1/({y})") } else { format!("1/{y}") }),
+                    (None, None, _) => Some("1".into()),
+                }
+            }
+            NodeKind::If(_, x, _) => self.user_units(*x, depth + 1),
+            NodeKind::Const(_) if a.ty(id).dim().is_some_and(|d| d.is_dimensionless()) => Some("1".into()),
+            _ => None,
+        }
+    }
+}
+
+enum StateSource<'a> {
+    Decl(&'a ast::StateDecl),
+    Gate,
+}
+
+fn value_span(a: &Arena, id: ExprId) -> Span {
+    a.span(id)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// What a dimension measures, or its SI form when it has no common name.
+pub fn quantity_desc(d: &Dim) -> String {
+    quantity_name(d).map(str::to_string).unwrap_or_else(|| units::pretty(d))
+}
+
+fn stmt_word(s: &ast::StmtKind) -> &'static str {
+    use ast::StmtKind::*;
+    match s {
+        State(_) => "state",
+        Ode { .. } => "ODE",
+        Domain { .. } => "domain",
+        Kernel(_) => "kernel",
+        Variable { .. } => "density variable",
+        Boundary(_) => "boundary condition",
+        Output { .. } => "output",
+        Couple { .. } => "coupling",
+        Observe(_) => "observation model",
+        Data(_) => "data files",
+        Drive { .. } => "drive",
+        Record(_) => "recording",
+        Derived(_) | DerivedFn(_) => "definition",
+        _ => "statement",
+    }
+}
+
+pub const BUILTINS: &[&str] = &[
+    "exp", "log", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "atan", "abs", "min", "max", "step", "sign",
+    "vtrap", "pow",
+];
+
+/// The closest candidate by edit distance, if it is close enough.
+pub fn did_you_mean<'s>(name: &str, candidates: impl Iterator<Item = &'s str>) -> Option<String> {
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        if c.is_empty() || c == name {
+            continue;
+        }
+        let d = edit_distance(&name.to_lowercase(), &c.to_lowercase());
+        let limit = (name.chars().count().max(c.chars().count()) / 3).max(1);
+        if d <= limit && best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c.to_string())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// Lowers and evaluates a constant expression (a simulation setting or a
+/// `--set` value): literals, units, arithmetic and builtins, no names.
+pub fn lower_constant(e: &ast::Expr) -> (Option<(f64, Dim)>, Diagnostics) {
+    let lib = Library::default();
+    let mut lw = Lower {
+        lib: &lib,
+        m: Model::new(String::new(), ast::ModelKind::Rate, e.span),
+        diags: Diagnostics::default(),
+        spaces: vec![Space { prefix: String::new(), entries: HashMap::new(), order: vec![], currents: vec![] }],
+        hints: HashMap::new(),
+        fn_stack: Vec::new(),
+        currents: Slot::Todo,
+        state_space: HashMap::new(),
+        init_tried: std::collections::HashSet::new(),
+        init_busy: std::collections::HashSet::new(),
+    };
+    let scope = Scope { space: 0, locals: &[], mode: Mode::Constant };
+    let id = lw.expr(&scope, e);
+    let result = match lw.m.arena.ty(id) {
+        Ty::Num(d) if !lw.diags.has_errors() => {
+            let env = crate::codegen::interp::Env { t: 0.0, states: &[], params: &[], values: &[], args: &[] };
+            Some((crate::codegen::interp::eval(&lw.m, id, &env), d))
+        }
+        Ty::Bool => {
+            lw.bool_as_number(id);
+            None
+        }
+        _ => None,
+    };
+    (result, lw.diags)
+}

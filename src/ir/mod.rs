@@ -1,0 +1,466 @@
+//! The typed IR: one resolved, unit-checked, flattened model.
+//!
+//! Expressions live in an [`Arena`] of [`Node`]s named by [`ExprId`]; every
+//! node has a span (synthesized nodes inherit their origin's) and a type
+//! ([`Ty`]: a number of some [`Dim`], a truth value, or an error after a
+//! reported diagnostic). Values are SI `f64`. User functions are inlined at
+//! each call, so the IR has no calls but to builtins. A `neuron` that `use`s
+//! channels is flattened: channel symbols are renamed `Channel.name` and the
+//! gates become states.
+//!
+//! Invariants after [`lower::lower_model`] returned without errors (checked
+//! by [`Model::validate`]): every `ExprId` is in the arena; `values` and
+//! `params` are in dependency order (each refers only to earlier entries);
+//! every state has an initial value; every ODE right side has the state's
+//! dimension per time; no node has type `Ty::Error`.
+
+pub mod lower;
+mod print;
+
+pub use print::{print_expr, Printer};
+
+use crate::source::Span;
+use crate::syntax::ast::{BinOp, Direction, ModelKind};
+use crate::units::Dim;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ExprId(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Ty {
+    Num(Dim),
+    Bool,
+    Error,
+}
+
+impl Ty {
+    pub fn dim(&self) -> Option<Dim> {
+        match self {
+            Ty::Num(d) => Some(*d),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Var {
+    Param(usize),
+    State(usize),
+    /// A derived value or an input, index into `Model::values`.
+    Value(usize),
+    Time,
+    /// A value bound by an event (`on spike(w: nS)`), by index in the event.
+    EventArg(usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    Exp,
+    Log,
+    Log10,
+    Sqrt,
+    Sin,
+    Cos,
+    Tan,
+    Tanh,
+    Sinh,
+    Cosh,
+    Atan,
+    Abs,
+    Min,
+    Max,
+    /// Heaviside: 1 for x >= 0, else 0.
+    Step,
+    /// u / (exp(u) - 1), continuous at u = 0 (`vtrap(x, y) = y * efun(x / y)`).
+    Efun,
+    /// d efun / du, continuous at u = 0.
+    EfunPrime,
+    /// sign(x): -1, 0, 1.
+    Sign,
+}
+
+impl Builtin {
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::Exp => "exp",
+            Builtin::Log => "log",
+            Builtin::Log10 => "log10",
+            Builtin::Sqrt => "sqrt",
+            Builtin::Sin => "sin",
+            Builtin::Cos => "cos",
+            Builtin::Tan => "tan",
+            Builtin::Tanh => "tanh",
+            Builtin::Sinh => "sinh",
+            Builtin::Cosh => "cosh",
+            Builtin::Atan => "atan",
+            Builtin::Abs => "abs",
+            Builtin::Min => "min",
+            Builtin::Max => "max",
+            Builtin::Step => "step",
+            Builtin::Efun => "efun",
+            Builtin::EfunPrime => "efun_prime",
+            Builtin::Sign => "sign",
+        }
+    }
+
+    pub fn eval(self, a: &[f64]) -> f64 {
+        let x = a.first().copied().unwrap_or(f64::NAN);
+        let y = a.get(1).copied().unwrap_or(f64::NAN);
+        match self {
+            Builtin::Exp => x.exp(),
+            Builtin::Log => x.ln(),
+            Builtin::Log10 => x.log10(),
+            Builtin::Sqrt => x.sqrt(),
+            Builtin::Sin => x.sin(),
+            Builtin::Cos => x.cos(),
+            Builtin::Tan => x.tan(),
+            Builtin::Tanh => x.tanh(),
+            Builtin::Sinh => x.sinh(),
+            Builtin::Cosh => x.cosh(),
+            Builtin::Atan => x.atan(),
+            Builtin::Abs => x.abs(),
+            Builtin::Min => x.min(y),
+            Builtin::Max => x.max(y),
+            Builtin::Step => {
+                if x >= 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Builtin::Sign => {
+                if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            }
+            Builtin::Efun => efun(x),
+            Builtin::EfunPrime => efun_prime(x),
+        }
+    }
+}
+
+/// u / (e^u - 1), with its Taylor series near 0 where the quotient cancels.
+pub fn efun(u: f64) -> f64 {
+    if u.abs() < 1e-4 {
+        1.0 - u / 2.0 + u * u / 12.0
+    } else {
+        u / u.exp_m1()
+    }
+}
+
+/// d/du [u / (e^u - 1)] = (e^u - 1 - u e^u) / (e^u - 1)^2.
+pub fn efun_prime(u: f64) -> f64 {
+    if u.abs() < 1e-3 {
+        -0.5 + u / 6.0 - u * u * u / 180.0
+    } else if u > 700.0 {
+        -(u - 1.0) * (-u).exp()
+    } else {
+        let em1 = u.exp_m1();
+        (em1 - u * u.exp()) / (em1 * em1)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum NodeKind {
+    Const(f64),
+    Var(Var),
+    Neg(ExprId),
+    Not(ExprId),
+    Bin(BinOp, ExprId, ExprId),
+    Call(Builtin, Vec<ExprId>),
+    If(ExprId, ExprId, ExprId),
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub ty: Ty,
+    pub span: Span,
+}
+
+/// Dense storage of expression nodes.
+#[derive(Clone, Debug, Default)]
+pub struct Arena {
+    nodes: Vec<Node>,
+}
+
+impl Arena {
+    pub fn add(&mut self, kind: NodeKind, ty: Ty, span: Span) -> ExprId {
+        let id = ExprId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX)); // ok: saturates; validate() catches
+        self.nodes.push(Node { kind, ty, span });
+        id
+    }
+
+    pub fn get(&self, id: ExprId) -> Option<&Node> {
+        self.nodes.get(id.0 as usize)
+    }
+
+    pub fn kind(&self, id: ExprId) -> &NodeKind {
+        static ZERO: NodeKind = NodeKind::Const(f64::NAN);
+        self.get(id).map(|n| &n.kind).unwrap_or(&ZERO)
+    }
+
+    pub fn ty(&self, id: ExprId) -> Ty {
+        self.get(id).map(|n| n.ty).unwrap_or(Ty::Error)
+    }
+
+    pub fn span(&self, id: ExprId) -> Span {
+        self.get(id).map(|n| n.span).unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The constant value of a node that is a literal.
+    pub fn as_const(&self, id: ExprId) -> Option<f64> {
+        match self.kind(id) {
+            NodeKind::Const(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Children of a node, in order.
+    pub fn children(&self, id: ExprId) -> Vec<ExprId> {
+        match self.kind(id) {
+            NodeKind::Const(_) | NodeKind::Var(_) => vec![],
+            NodeKind::Neg(a) | NodeKind::Not(a) => vec![*a],
+            NodeKind::Bin(_, a, b) => vec![*a, *b],
+            NodeKind::Call(_, args) => args.clone(),
+            NodeKind::If(c, a, b) => vec![*c, *a, *b],
+        }
+    }
+}
+
+/// Where a name's unit came from, for printing values the way the user wrote them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnitHint {
+    pub text: String,
+    /// SI value of one of this unit.
+    pub scale: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: String,
+    pub value: ExprId,
+    pub dim: Dim,
+    pub unit: Option<UnitHint>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Gate {
+    pub state: usize,
+    pub channel: String,
+    pub power: u32,
+    pub form: GateForm,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum GateForm {
+    AlphaBeta { alpha: ExprId, beta: ExprId },
+    InfTau { inf: ExprId, tau: ExprId },
+}
+
+#[derive(Clone, Debug)]
+pub struct State {
+    pub name: String,
+    pub init: ExprId,
+    pub dim: Dim,
+    pub unit: Option<UnitHint>,
+    pub span: Span,
+    /// dX/dt, if the state has an ODE.
+    pub rhs: Option<ExprId>,
+    pub rhs_span: Span,
+    /// Index into `Model::gates` when the state is a gate.
+    pub gate: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    Derived,
+    Input,
+    Current,
+}
+
+#[derive(Clone, Debug)]
+pub struct Value {
+    pub name: String,
+    pub kind: ValueKind,
+    pub expr: ExprId,
+    pub dim: Dim,
+    pub unit: Option<UnitHint>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum Trigger {
+    /// `spike when lhs crosses rhs`: fires when `level = lhs - rhs` changes
+    /// sign in `direction` between two steps.
+    Crossing { level: ExprId, direction: Direction },
+    /// `on cond { ... }`: fires at the end of a step where `cond` holds.
+    /// `level` (`a - b` for a comparison `a >= b`) locates the crossing.
+    Condition { cond: ExprId, level: Option<ExprId> },
+    /// `on spike(w: unit)`: a presynaptic event (networks, later).
+    Spike { weight_dim: Option<Dim> },
+}
+
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// `state = value`; `+=` etc. are expanded into `value`.
+    Assign { state: usize, value: ExprId, span: Span },
+    Emit { span: Span },
+    Refractory { duration: ExprId, span: Span },
+    /// `name = value` in a plasticity event: a value handed to the synapse.
+    Output { name: String, value: ExprId, span: Span },
+}
+
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub trigger: Trigger,
+    pub actions: Vec<Action>,
+    pub span: Span,
+}
+
+/// A statement of a kind whose semantics a later stage provides.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    pub what: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub name: String,
+    pub kind: ModelKind,
+    pub span: Span,
+    pub arena: Arena,
+    pub params: Vec<Param>,
+    pub states: Vec<State>,
+    pub values: Vec<Value>,
+    pub gates: Vec<Gate>,
+    pub events: Vec<Event>,
+    pub channels: Vec<String>,
+    pub method: Option<(String, Span)>,
+    pub pending: Vec<Pending>,
+    /// The order in which initial values are computed (dependencies first).
+    pub init_order: Vec<usize>,
+}
+
+impl Model {
+    pub fn new(name: String, kind: ModelKind, span: Span) -> Model {
+        Model {
+            name,
+            kind,
+            span,
+            arena: Arena::default(),
+            params: vec![],
+            states: vec![],
+            values: vec![],
+            gates: vec![],
+            events: vec![],
+            channels: vec![],
+            method: None,
+            pending: vec![],
+            init_order: vec![],
+        }
+    }
+
+    pub fn param(&self, name: &str) -> Option<usize> {
+        self.params.iter().position(|p| p.name == name)
+    }
+
+    pub fn state(&self, name: &str) -> Option<usize> {
+        self.states.iter().position(|s| s.name == name)
+    }
+
+    pub fn value(&self, name: &str) -> Option<usize> {
+        self.values.iter().position(|v| v.name == name)
+    }
+
+    /// The name of a variable as the user knows it.
+    pub fn var_name(&self, v: Var) -> String {
+        match v {
+            Var::Param(i) => self.params.get(i).map(|p| p.name.clone()),
+            Var::State(i) => self.states.get(i).map(|s| s.name.clone()),
+            Var::Value(i) => self.values.get(i).map(|s| s.name.clone()),
+            Var::Time => Some("t".into()),
+            Var::EventArg(i) => Some(format!("arg{i}")),
+        }
+        .unwrap_or_else(|| "?".into())
+    }
+
+    /// Checks the IR invariants listed in the module doc. Returns the first
+    /// violation found; used after every pass in tests.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.arena.len() as u32;
+        for i in 0..n {
+            let id = ExprId(i);
+            for c in self.arena.children(id) {
+                if c.0 >= i {
+                    return Err(format!("node {i} refers forward to {}", c.0));
+                }
+            }
+            if let NodeKind::Var(v) = self.arena.kind(id) {
+                let ok = match v {
+                    Var::Param(k) => *k < self.params.len(),
+                    Var::State(k) => *k < self.states.len(),
+                    Var::Value(k) => *k < self.values.len(),
+                    Var::Time | Var::EventArg(_) => true,
+                };
+                if !ok {
+                    return Err(format!("node {i} names a missing variable {v:?}"));
+                }
+            }
+            if self.arena.ty(id) == Ty::Error {
+                return Err(format!("node {i} has an error type"));
+            }
+        }
+        for (k, p) in self.params.iter().enumerate() {
+            if let Some(bad) = self.refs(p.value).into_iter().find(|v| match v {
+                Var::Param(j) => *j >= k,
+                _ => true,
+            }) {
+                return Err(format!("parameter {} depends on {bad:?}", p.name));
+            }
+        }
+        for (k, v) in self.values.iter().enumerate() {
+            if let Some(bad) = self.refs(v.expr).into_iter().find(|r| matches!(r, Var::Value(j) if *j >= k)) {
+                return Err(format!("value {} depends on a later {bad:?}", v.name));
+            }
+        }
+        for s in &self.states {
+            if let (Some(rhs), Some(want)) = (s.rhs, s.dim.div(&crate::units::dims::time())) {
+                if self.arena.ty(rhs) != Ty::Num(want) {
+                    return Err(format!("dim of d{}/dt", s.name));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Variables an expression refers to directly (not through values).
+    pub fn refs(&self, id: ExprId) -> Vec<Var> {
+        let mut out = Vec::new();
+        let mut stack = vec![id];
+        while let Some(e) = stack.pop() {
+            if let NodeKind::Var(v) = self.arena.kind(e) {
+                if !out.contains(v) {
+                    out.push(*v);
+                }
+            }
+            stack.extend(self.arena.children(e));
+        }
+        out
+    }
+}

@@ -1,0 +1,76 @@
+//! Prints IR expressions back as readable formulas (SI numbers), for
+//! `explain` and for tests.
+
+use super::{ExprId, Model, NodeKind};
+use crate::syntax::ast::BinOp;
+use crate::units::format_number;
+
+/// Prints expressions of one model.
+pub struct Printer<'m> {
+    pub model: &'m Model,
+}
+
+/// Prints one expression of a model.
+pub fn print_expr(model: &Model, id: ExprId) -> String {
+    Printer { model }.expr(id)
+}
+
+fn prec(op: BinOp) -> u8 {
+    match op {
+        BinOp::Or => 1,
+        BinOp::And => 2,
+        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => 4,
+        BinOp::Add | BinOp::Sub => 5,
+        BinOp::Mul | BinOp::Div => 6,
+        BinOp::Pow => 8,
+    }
+}
+
+impl Printer<'_> {
+    pub fn expr(&self, id: ExprId) -> String {
+        self.at(id, 0)
+    }
+
+    fn node_prec(&self, id: ExprId) -> u8 {
+        match self.model.arena.kind(id) {
+            NodeKind::Bin(op, _, _) => prec(*op),
+            NodeKind::Neg(_) => 7,
+            NodeKind::Not(_) => 3,
+            NodeKind::If(..) => 0,
+            NodeKind::Const(v) if *v < 0.0 => 7,
+            _ => 9,
+        }
+    }
+
+    fn at(&self, id: ExprId, min: u8) -> String {
+        let a = &self.model.arena;
+        let p = self.node_prec(id);
+        let s = match a.kind(id) {
+            NodeKind::Const(v) => format_number(*v),
+            NodeKind::Var(v) => self.model.var_name(*v),
+            NodeKind::Neg(x) => format!("-{}", self.at(*x, 8)),
+            NodeKind::Not(x) => format!("not {}", self.at(*x, 4)),
+            NodeKind::Bin(op, l, r) => {
+                let q = prec(*op);
+                let (lmin, rmin) = match op {
+                    BinOp::Pow => (q + 1, q),
+                    _ => (q, q + 1),
+                };
+                let sep = if matches!(op, BinOp::Pow) { "" } else { " " };
+                format!("{}{sep}{}{sep}{}", self.at(*l, lmin), op.symbol(), self.at(*r, rmin))
+            }
+            NodeKind::Call(f, args) => {
+                let args: Vec<String> = args.iter().map(|x| self.at(*x, 0)).collect();
+                format!("{}({})", f.name(), args.join(", "))
+            }
+            NodeKind::If(c, x, y) => {
+                format!("if {} then {} else {}", self.at(*c, 0), self.at(*x, 0), self.at(*y, 0))
+            }
+        };
+        if p < min {
+            format!("({s})")
+        } else {
+            s
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! # neuroc: a unit-checked modeling language and compiler for brain models
+//!
+//! The pipeline, one module per stage (see `docs/ARCHITECTURE.md`):
+//!
+//! ```text
+//! .neuro text --syntax--> AST (+ E01xx)            src/syntax   (pest grammar in grammar/neuro.pest)
+//!             --resolve--> Library of models       src/resolve  (imports, stdlib; E0202, E0204)
+//!             --ir::lower--> typed IR per model     src/ir       (names, units, flattening; E02xx, E03xx)
+//!             --symbolic--> derivatives, folding    src/symbolic
+//!             --runtime--> simulation + recorders   src/runtime  (reference interpreter in src/codegen)
+//! ```
+//!
+//! Architecture invariants:
+//! - No stage panics on user input: each returns its result and its
+//!   diagnostics and keeps going after an error; the pipeline stops between
+//!   stages when there is an error.
+//! - Values are SI `f64` from the IR on; units are converted only when
+//!   reading literals and when writing output.
+//! - The library does no I/O except `resolve` reading imports and
+//!   `runtime::output` writing results.
+
+pub mod codegen;
+pub mod diag;
+pub mod explain;
+pub mod ir;
+pub mod resolve;
+pub mod runtime;
+pub mod source;
+pub mod symbolic;
+pub mod syntax;
+pub mod units;
+
+use diag::{Code, Diagnostic, Diagnostics};
+use source::{FileId, SourceMap};
+
+/// A compiled file: its sources, library, the IR of the root file's models,
+/// and every diagnostic.
+pub struct Compiled {
+    pub sources: SourceMap,
+    pub root: FileId,
+    pub library: resolve::Library,
+    pub models: Vec<ir::Model>,
+    pub diagnostics: Diagnostics,
+}
+
+impl Compiled {
+    pub fn model(&self, name: &str) -> Option<&ir::Model> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    /// The diagnostics rendered as plain text.
+    pub fn render(&self) -> String {
+        diag::render_plain(&self.sources, &self.diagnostics.list)
+    }
+}
+
+/// Compiles source text given in memory (imports resolve against the
+/// standard library, or next to `path` when given).
+pub fn compile_source(name: &str, text: &str, path: Option<std::path::PathBuf>) -> Compiled {
+    let mut sources = SourceMap::new();
+    let root = sources.add(name, text, path);
+    compile(sources, root)
+}
+
+/// Parses, resolves and lowers every model of the root file.
+pub fn compile(mut sources: SourceMap, root: FileId) -> Compiled {
+    let (library, mut diagnostics) = resolve::load(&mut sources, root);
+    let mut models = Vec::new();
+    if library.root_models.is_empty() && library.simulate.is_empty() && !diagnostics.has_errors() {
+        diagnostics.push(
+            Diagnostic::warning(Code::NoItems, "this file defines no models")
+                .at(source::Span::new(root, 0..0), "empty")
+                .help("a model starts with its kind and name: `neuron HH { ... }`; see docs/language.md"),
+        );
+    }
+    for &i in &library.root_models {
+        let (m, d) = ir::lower::lower_model(&library, &library.models[i]);
+        diagnostics.extend(d);
+        if let Some(m) = m {
+            if let Err(e) = m.validate() {
+                diagnostics.push(Diagnostic::internal(format!("IR invalid after lowering `{}`: {e}", m.name)));
+            }
+            models.push(m);
+        }
+    }
+    diagnostics.sort();
+    Compiled { sources, root, library, models, diagnostics }
+}
+
+/// Checks source text and returns the rendered diagnostics (empty if clean).
+pub fn check(text: &str) -> String {
+    compile_source("input.neuro", text, None).render()
+}

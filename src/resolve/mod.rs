@@ -1,0 +1,128 @@
+//! Resolve: loads a file and everything it imports into a [`Library`] of
+//! models. Diagnostics: E0202 (a model defined twice), E0204 (an import that
+//! cannot be found).
+//!
+//! `import "x.neuro"` looks next to the importing file first, then in the
+//! standard library, which is compiled into the binary so that `neuroc`
+//! works from any directory. Each file is loaded once; import cycles are
+//! harmless.
+
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::source::{FileId, SourceMap};
+use crate::syntax::{self, ast};
+use std::path::{Path, PathBuf};
+
+/// The standard library: (file name, text).
+pub const STDLIB: &[(&str, &str)] = &[
+    ("hh.neuro", include_str!("../../stdlib/hh.neuro")),
+    ("lif.neuro", include_str!("../../stdlib/lif.neuro")),
+    ("wilson_cowan.neuro", include_str!("../../stdlib/wilson_cowan.neuro")),
+];
+
+/// Every model visible from the root file, and the `simulate` blocks of the
+/// root file.
+#[derive(Default)]
+pub struct Library {
+    pub models: Vec<ast::Model>,
+    /// Models defined in the root file itself (indices into `models`).
+    pub root_models: Vec<usize>,
+    pub simulate: Vec<ast::Simulate>,
+}
+
+impl Library {
+    pub fn get(&self, name: &str) -> Option<&ast::Model> {
+        self.models.iter().find(|m| m.name.name == name)
+    }
+
+    pub fn all_names(&self) -> Vec<String> {
+        self.models.iter().map(|m| m.name.name.clone()).collect()
+    }
+
+    pub fn names_of(&self, kind: ast::ModelKind) -> Vec<String> {
+        self.models.iter().filter(|m| m.kind == kind).map(|m| m.name.name.clone()).collect()
+    }
+}
+
+/// Parses `root` and its imports.
+pub fn load(sources: &mut SourceMap, root: FileId) -> (Library, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let mut lib = Library::default();
+    let mut loaded: Vec<String> = vec![key_of(sources, root)];
+    let mut queue = vec![(root, true)];
+    while let Some((file, is_root)) = queue.pop() {
+        let text = sources.text(file).to_string();
+        let (ast, d) = syntax::parse(file, &text);
+        diags.extend(d);
+        for item in ast.items {
+            match item {
+                ast::Item::Import(imp) => {
+                    let Some((name, text, path)) = find_import(sources, file, &imp.path) else {
+                        diags.push(
+                            Diagnostic::error(Code::ImportNotFound, format!("cannot find `{}`", imp.path))
+                                .at(imp.span, "imported here")
+                                .help(format!(
+                                    "imports are looked up next to this file, then in the standard library ({})",
+                                    STDLIB.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                                )),
+                        );
+                        continue;
+                    };
+                    let key = path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| format!("<stdlib>/{name}"));
+                    if loaded.contains(&key) {
+                        continue;
+                    }
+                    loaded.push(key);
+                    let id = sources.add(name, text, path);
+                    queue.push((id, false));
+                }
+                ast::Item::Model(m) => {
+                    if let Some(prev) = lib.get(&m.name.name) {
+                        diags.push(
+                            Diagnostic::error(Code::Duplicate, format!("a model named `{}` already exists", m.name.name))
+                                .at(m.name.span, "defined again here")
+                                .with_label(prev.name.span, "first defined here")
+                                .help("rename one of them"),
+                        );
+                        continue;
+                    }
+                    if is_root {
+                        lib.root_models.push(lib.models.len());
+                    }
+                    lib.models.push(m);
+                }
+                ast::Item::Simulate(s) => {
+                    if is_root {
+                        lib.simulate.push(s);
+                    }
+                }
+            }
+        }
+    }
+    (lib, diags)
+}
+
+fn key_of(sources: &SourceMap, file: FileId) -> String {
+    sources
+        .path(file)
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()).display().to_string())
+        .unwrap_or_else(|| format!("<memory>/{}", sources.name(file)))
+}
+
+/// Finds an import: (display name, text, path on disk if any).
+fn find_import(sources: &SourceMap, from: FileId, wanted: &str) -> Option<(String, String, Option<PathBuf>)> {
+    if let Some(dir) = sources.path(from).and_then(Path::parent) {
+        let candidate = dir.join(wanted);
+        let is_self = candidate.canonicalize().ok().as_deref() == sources.path(from);
+        if candidate.is_file() && !is_self {
+            let text = std::fs::read_to_string(&candidate).ok()?;
+            let canon = candidate.canonicalize().unwrap_or(candidate.clone());
+            return Some((candidate.display().to_string(), text, Some(canon)));
+        }
+    }
+    let base = wanted.strip_prefix("stdlib/").unwrap_or(wanted);
+    let base = if base.ends_with(".neuro") { base.to_string() } else { format!("{base}.neuro") };
+    STDLIB
+        .iter()
+        .find(|(n, _)| *n == base)
+        .map(|(n, t)| (format!("<stdlib>/{n}"), t.to_string(), None))
+}

@@ -1,0 +1,323 @@
+//! Syntax: source text -> [`ast::File`] plus diagnostics. Never fails.
+//!
+//! Steps: a cheap pre-scan bounds nesting (so neither pest nor the later
+//! recursive passes can exhaust the stack), then pest parses one top-level
+//! item at a time; after an error the parser skips to the next line that
+//! starts a top-level item and goes on. Diagnostics: E01xx.
+
+pub mod ast;
+mod lower;
+
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::source::{FileId, Span};
+use pest::Parser as _;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "grammar/neuro.pest"]
+pub(crate) struct NeuroParser;
+
+/// Brackets may nest this deep; beyond it the input is rejected (E0102).
+pub const MAX_NESTING: usize = 64;
+/// Operators allowed in one logical line (bounds expression-tree depth).
+pub const MAX_OPERATORS: usize = 1000;
+
+const TOP_LEVEL: &[&str] = &[
+    "import", "simulate", "channel", "neuron", "synapse", "plasticity", "rate", "field", "density",
+    "network", "brain",
+];
+
+/// Parses a whole file. Returns every item that parsed, and a diagnostic for
+/// each part that did not.
+pub fn parse(file: FileId, text: &str) -> (ast::File, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    if let Some(d) = prescan(file, text) {
+        diags.push(d);
+        return (ast::File::default(), diags);
+    }
+    pest::set_error_detail(true);
+    let mut items = Vec::new();
+    let mut pos = skip_blank(text, 0);
+    while pos < text.len() {
+        match NeuroParser::parse(Rule::item, &text[pos..]) {
+            Ok(mut pairs) => {
+                let Some(pair) = pairs.next() else { break };
+                let end = pos + pair.as_span().end();
+                let lw = lower::Lowerer::new(file, pos);
+                if let Some(item) = lw.item(pair) {
+                    items.push(item);
+                }
+                diags.list.extend(lw.finish());
+                let after = skip_inline_blank(text, end);
+                if after < text.len() && !text[after..].starts_with(['\n', '\r', ';']) {
+                    diags.push(
+                        Diagnostic::error(Code::Syntax, "expected the end of the line")
+                            .at(span_at(file, text, after), "unexpected text after this item")
+                            .help("put each top-level item (model, import, simulate) on its own line"),
+                    );
+                    pos = next_item_start(text, after);
+                } else {
+                    pos = skip_blank(text, after);
+                }
+            }
+            Err(err) => {
+                diags.push(syntax_error(file, text, pos, &err));
+                let err_pos = pos + error_offset(&err);
+                pos = next_item_start(text, err_pos.max(pos + 1));
+            }
+        }
+    }
+    (ast::File { items }, diags)
+}
+
+/// Parses a lone expression (a `--set` value or a CLI argument).
+pub fn parse_expr(file: FileId, text: &str) -> (Option<ast::Expr>, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    if let Some(d) = prescan(file, text) {
+        diags.push(d);
+        return (None, diags);
+    }
+    pest::set_error_detail(true);
+    match NeuroParser::parse(Rule::expr_only, text) {
+        Ok(mut pairs) => {
+            let lw = lower::Lowerer::new(file, 0);
+            let expr = pairs
+                .next()
+                .and_then(|p| p.into_inner().next())
+                .map(|p| lw.expr(p));
+            diags.list.extend(lw.finish());
+            (expr, diags)
+        }
+        Err(err) => {
+            diags.push(syntax_error(file, text, 0, &err));
+            (None, diags)
+        }
+    }
+}
+
+/// Rejects inputs nested deeper than the compiler's recursion can take.
+fn prescan(file: FileId, text: &str) -> Option<Diagnostic> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut operators = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(
+                        Diagnostic::error(
+                            Code::TooDeep,
+                            format!("brackets nested more than {MAX_NESTING} deep"),
+                        )
+                        .at(span_at(file, text, i), "this bracket is too deep")
+                        .help("split the expression into named derived values"),
+                    );
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\n' if depth == 0 && !continues(bytes, i) => operators = 0,
+            b'+' | b'-' | b'*' | b'/' | b'^' | b'<' | b'>' | b'=' => {
+                operators += 1;
+            }
+            b'i' if bytes[i..].starts_with(b"if") => operators += 1,
+            b'n' if bytes[i..].starts_with(b"not") => operators += 1,
+            _ => {}
+        }
+        if operators > MAX_OPERATORS {
+            return Some(
+                Diagnostic::error(
+                    Code::TooDeep,
+                    format!("more than {MAX_OPERATORS} operators in one expression"),
+                )
+                .at(span_at(file, text, i), "the expression is too long here")
+                .help("split the expression into named derived values"),
+            );
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether the line ending at `nl` continues on the next line (its last
+/// significant character is an operator, comma, `then` or `else`).
+fn continues(bytes: &[u8], nl: usize) -> bool {
+    let line_start = bytes[..nl].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let line = &bytes[line_start..nl];
+    let code_end = line.iter().position(|&b| b == b'#').unwrap_or(line.len());
+    let code = line[..code_end].trim_ascii_end();
+    matches!(
+        code.last(),
+        Some(b'+' | b'-' | b'*' | b'/' | b'^' | b'<' | b'>' | b'=' | b',' | b'\\')
+    ) || code.ends_with(b"then")
+        || code.ends_with(b"else")
+        || code.ends_with(b"and")
+        || code.ends_with(b"or")
+}
+
+fn skip_inline_blank(text: &str, mut pos: usize) -> usize {
+    let bytes = text.as_bytes();
+    while pos < bytes.len() && matches!(bytes[pos], b' ' | b'\t') {
+        pos += 1;
+    }
+    if pos < bytes.len() && bytes[pos] == b'#' {
+        while pos < bytes.len() && bytes[pos] != b'\n' {
+            pos += 1;
+        }
+    }
+    pos
+}
+
+fn skip_blank(text: &str, mut pos: usize) -> usize {
+    let bytes = text.as_bytes();
+    loop {
+        pos = skip_inline_blank(text, pos);
+        if pos < bytes.len() && matches!(bytes[pos], b'\n' | b'\r' | b';') {
+            pos += 1;
+        } else {
+            return pos;
+        }
+    }
+}
+
+/// The start of the next line (after `from`) that begins with a top-level
+/// keyword, or the end of the text.
+fn next_item_start(text: &str, from: usize) -> usize {
+    let mut pos = from.min(text.len());
+    while let Some(nl) = text[pos..].find('\n') {
+        pos += nl + 1;
+        let line = &text[pos..];
+        let starts_item = TOP_LEVEL.iter().any(|kw| {
+            line.starts_with(kw)
+                && !line[kw.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if starts_item {
+            return pos;
+        }
+    }
+    text.len()
+}
+
+/// A one-character span at `pos` (zero-width at the end of the text).
+fn span_at(file: FileId, text: &str, pos: usize) -> Span {
+    let pos = pos.min(text.len());
+    let end = text[pos..].chars().next().map_or(pos, |c| pos + c.len_utf8());
+    Span::new(file, pos..end)
+}
+
+fn error_offset(err: &pest::error::Error<Rule>) -> usize {
+    match err.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((a, _)) => a,
+    }
+}
+
+fn syntax_error(file: FileId, text: &str, base: usize, err: &pest::error::Error<Rule>) -> Diagnostic {
+    let pos = base + error_offset(err);
+    let mut expected: Vec<String> = Vec::new();
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &err.variant {
+        for r in positives {
+            if let Some(name) = rule_name(*r) {
+                expected.push(name.to_string());
+            }
+        }
+    }
+    if let Some(attempts) = err.parse_attempts() {
+        for tok in attempts.expected_tokens() {
+            let s = tok.to_string();
+            if s != "BUILTIN_RULE" && !s.trim().is_empty() {
+                let shown = match s.as_str() {
+                    "\n" | "\r\n" => "end of line".to_string(),
+                    _ => format!("`{s}`"),
+                };
+                expected.push(shown);
+            }
+        }
+    }
+    expected.sort();
+    expected.dedup();
+    let found = describe_found(text, pos);
+    let message = if expected.is_empty() {
+        format!("unexpected {found}")
+    } else {
+        format!("expected {}, found {found}", join_or(&expected))
+    };
+    Diagnostic::error(Code::Syntax, message)
+        .at(span_at(file, text, pos), "unexpected here")
+        .help(syntax_help(text, pos))
+}
+
+fn describe_found(text: &str, pos: usize) -> String {
+    let rest = &text[pos.min(text.len())..];
+    match rest.chars().next() {
+        None => "end of file".to_string(),
+        Some('\n') | Some('\r') => "end of line".to_string(),
+        Some(c) if c.is_alphanumeric() || c == '_' => {
+            let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').collect();
+            format!("`{word}`")
+        }
+        Some(c) => format!("`{c}`"),
+    }
+}
+
+fn syntax_help(text: &str, pos: usize) -> String {
+    let before = text[..pos.min(text.len())].trim_end_matches([' ', '\t']);
+    if before.ends_with(|c: char| c.is_ascii_digit()) && text[pos..].starts_with(|c: char| c.is_alphabetic()) {
+        return "a unit follows its number directly: `-65 mV`, `120 mS/cm^2`".into();
+    }
+    "see docs/language.md for the syntax of each statement".into()
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [a] => a.clone(),
+        [rest @ .., last] => {
+            let shown: Vec<&str> = rest.iter().take(8).map(String::as_str).collect();
+            if rest.len() > 8 {
+                format!("{}, ... or {last}", shown.join(", "))
+            } else {
+                format!("{} or {last}", shown.join(", "))
+            }
+        }
+    }
+}
+
+/// User-facing names of grammar rules that can appear in "expected ...".
+fn rule_name(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::expr | Rule::paren | Rule::quantity | Rule::if_expr => "an expression",
+        Rule::ident => "a name",
+        Rule::number | Rule::integer => "a number",
+        Rule::string => "a string",
+        Rule::unit | Rule::unit_factor | Rule::unit_name => "a unit",
+        Rule::model_kind => "a model kind (channel, neuron, synapse, ...)",
+        Rule::import => "`import`",
+        Rule::simulate => "`simulate`",
+        Rule::model => "a model",
+        Rule::ode_lhs => "`dX/dt`",
+        Rule::assign_op => "an assignment (`=`, `+=`, ...)",
+        Rule::direction => "`upward` or `downward`",
+        Rule::EOI => "end of file",
+        Rule::call_args => "`(`",
+        Rule::binding | Rule::setting => "`name = value`",
+        Rule::add | Rule::sub | Rule::mul | Rule::div | Rule::pow => "an operator",
+        Rule::eq | Rule::ne | Rule::lt | Rule::le | Rule::gt | Rule::ge => "a comparison",
+        _ => return None,
+    })
+}
