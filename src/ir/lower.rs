@@ -822,6 +822,29 @@ impl<'a> Lower<'a> {
                         continue;
                     };
                     let sdim = self.m.states[index].dim;
+                    let want = if matches!(op, ast::AssignOp::Mul | ast::AssignOp::Div) { Dim::NONE } else { sdim };
+                    if let Ty::Num(have) = self.m.arena.ty(v) {
+                        if have != want {
+                            let have_s = self.describe(v);
+                            let sunit = self.m.states[index]
+                                .unit
+                                .as_ref()
+                                .map(|u| u.text.clone())
+                                .unwrap_or_else(|| units::pretty(&sdim));
+                            let msg = if want == sdim {
+                                format!("`{}` is in {sunit}, but `{}` gives it {have_s}", target.name, op.symbol())
+                            } else {
+                                format!("`{}` scales `{}` by a plain number, not {have_s}", op.symbol(), target.name)
+                            };
+                            self.err(
+                                Diagnostic::error(Code::ValueDimension, msg)
+                                    .at(value_span(&self.m.arena, v), format!("this is {have_s}"))
+                                    .with_label(target.span, format!("{sunit} ({})", quantity_desc(&sdim)))
+                                    .help("the new value must have the state's unit (for `*=` and `/=`: a plain number)"),
+                            );
+                            continue;
+                        }
+                    }
                     let x = self.m.arena.add(NodeKind::Var(Var::State(index)), Ty::Num(sdim), target.span);
                     let value = match op {
                         ast::AssignOp::Set => v,
@@ -872,7 +895,12 @@ impl<'a> Lower<'a> {
             })
             .collect();
         let synthetic = matches!(self.m.kind, ast::ModelKind::Channel | ast::ModelKind::Synapse);
+        // after an error an ODE may be missing only because it failed to lower
+        let quiet = self.diags.has_errors();
         for (i, s) in self.m.states.iter().enumerate() {
+            if quiet {
+                break;
+            }
             if s.rhs.is_none() && !assigned.contains(&i) && !(synthetic && i == 0) && s.init != ExprId(u32::MAX) {
                 self.diags.push(
                     Diagnostic::warning(Code::StateNeverChanges, format!("state `{}` never changes", s.name))
@@ -1295,10 +1323,14 @@ impl<'a> Lower<'a> {
         self.currents = Slot::Busy;
         let mut sum: Option<ExprId> = None;
         let mut first: Option<(Dim, Span, String)> = None;
+        let mut failed = false;
         for sp in 1..self.spaces.len() {
             let names = self.spaces[sp].currents.clone();
             for c in names {
-                let Some(Var::Value(i)) = self.force(sp, &c) else { continue };
+                let Some(Var::Value(i)) = self.force(sp, &c) else {
+                    failed = true;
+                    continue;
+                };
                 let (dim, vspan, vname) = {
                     let v = &self.m.values[i];
                     (v.dim, v.span, v.name.clone())
@@ -1328,6 +1360,10 @@ impl<'a> Lower<'a> {
             }
         }
         let (Some(expr), Some((dim, _, _))) = (sum, first) else {
+            if failed {
+                self.currents = Slot::Failed;
+                return None;
+            }
             self.err(
                 Diagnostic::error(Code::UnknownName, "`currents` is used, but no channel defines a current")
                     .at(span, "nothing to sum")
@@ -1824,8 +1860,9 @@ pub fn did_you_mean<'s>(name: &str, candidates: impl Iterator<Item = &'s str>) -
         if c.is_empty() || c == name {
             continue;
         }
-        let d = edit_distance(&name.to_lowercase(), &c.to_lowercase());
-        let limit = (name.chars().count().max(c.chars().count()) / 3).max(1);
+        // case matters (mS is not MS), so exact-case distance first
+        let d = edit_distance(name, c) * 2 + usize::from(edit_distance(&name.to_lowercase(), &c.to_lowercase()) > 0);
+        let limit = 2 * (name.chars().count().max(c.chars().count()) / 3).max(1) + 1;
         if d <= limit && best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
             best = Some((d, c));
         }
@@ -1833,20 +1870,29 @@ pub fn did_you_mean<'s>(name: &str, candidates: impl Iterator<Item = &'s str>) -
     best.map(|(_, c)| c.to_string())
 }
 
+/// Edit distance counting a swap of two neighbours as one edit
+/// (optimal string alignment).
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
     for i in 1..=a.len() {
-        cur[0] = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
         }
-        std::mem::swap(&mut prev, &mut cur);
     }
-    prev[b.len()]
+    d[a.len()][b.len()]
 }
 
 /// Lowers and evaluates a constant expression (a simulation setting or a

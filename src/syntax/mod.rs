@@ -196,6 +196,9 @@ fn skip_blank(text: &str, mut pos: usize) -> usize {
 /// keyword, or the end of the text.
 fn next_item_start(text: &str, from: usize) -> usize {
     let mut pos = from.min(text.len());
+    while !text.is_char_boundary(pos) {
+        pos += 1;
+    }
     while let Some(nl) = text[pos..].find('\n') {
         pos += nl + 1;
         let line = &text[pos..];
@@ -228,19 +231,26 @@ fn error_offset(err: &pest::error::Error<Rule>) -> usize {
 }
 
 fn syntax_error(file: FileId, text: &str, base: usize, err: &pest::error::Error<Rule>) -> Diagnostic {
-    let pos = base + error_offset(err);
+    let attempts = err.parse_attempts();
+    let furthest = attempts.as_ref().map_or(0, |a| a.max_position).max(error_offset(err));
+    let pos = base + furthest;
     let mut expected: Vec<String> = Vec::new();
-    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &err.variant {
+    let at_furthest = furthest == error_offset(err);
+    if let (true, pest::error::ErrorVariant::ParsingError { positives, .. }) = (at_furthest, &err.variant) {
         for r in positives {
             if let Some(name) = rule_name(*r) {
                 expected.push(name.to_string());
             }
         }
     }
-    if let Some(attempts) = err.parse_attempts() {
+    if let Some(attempts) = attempts {
         for tok in attempts.expected_tokens() {
             let s = tok.to_string();
-            if s != "BUILTIN_RULE" && !s.trim().is_empty() {
+            let noise = s == "BUILTIN_RULE"
+                || s.contains("..")
+                || matches!(s.as_str(), "#" | "\\" | "\"" | "_" | ".")
+                || (s.trim().is_empty() && s != "\n" && s != "\r\n");
+            if !noise {
                 let shown = match s.as_str() {
                     "\n" | "\r\n" => "end of line".to_string(),
                     _ => format!("`{s}`"),

@@ -1,0 +1,287 @@
+//! Golden diagnostics: each bad input and its rendered message, side by side
+//! in `tests/snapshots/`. One helper, `check`, for every case.
+
+fn check(name: &str, src: &str) {
+    let rendered = neuroc::check(src);
+    assert!(!rendered.is_empty(), "{name}: expected a diagnostic");
+    insta::assert_snapshot!(name, format!("{src}\n---- diagnostics ----\n{rendered}"));
+}
+
+#[test]
+fn syntax_error_names_expected_tokens() {
+    check("syntax_expected", "neuron N {\n    parameter tau 20 ms\n}\n");
+}
+
+#[test]
+fn syntax_error_recovers_and_reports_later_items() {
+    check(
+        "syntax_recovery",
+        "rate A {\n    state x = 0 +\n}\n\nrate B {\n    state y = 1\n    dy/dt = -y / tua\n}\n",
+    );
+}
+
+#[test]
+fn unknown_identifier_suggests() {
+    check(
+        "unknown_name",
+        "rate R {\n    parameter tau = 10 ms\n    state x = 0\n    dx/dt = -x / tua\n}\n",
+    );
+}
+
+#[test]
+fn unknown_unit() {
+    check("unknown_unit", "rate R {\n    parameter g = 3 mQ\n    state x = 0\n    dx/dt = -x * g\n}\n");
+}
+
+#[test]
+fn unit_misspelled_suggests() {
+    check("unit_typo", "rate R {\n    parameter tau = 10 mss\n    state x = 1\n    dx/dt = -x / tau\n}\n");
+}
+
+#[test]
+fn glued_division_reads_as_unit() {
+    check(
+        "glued_division",
+        "rate R {\n    parameter tau = 10 ms\n    state x = 1\n    dx/dt = -x * 1/tau\n}\n",
+    );
+}
+
+#[test]
+fn adding_voltage_and_time() {
+    check("mv_plus_ms", "rate R {\n    state x = 0\n    y = 1 mV + 2 ms\n    dx/dt = y / 1 mV / 1 s\n}\n");
+}
+
+#[test]
+fn exp_of_dimensioned_argument() {
+    check(
+        "exp_dimensioned",
+        "neuron N {\n    state V = -65 mV\n    a = exp(V)\n    dV/dt = -V * a / 10 ms\n}\n",
+    );
+}
+
+#[test]
+fn ode_right_side_wrong_dimension() {
+    check(
+        "ode_dimension",
+        "neuron N {\n    parameter C = 1 uF/cm^2\n    state V = -65 mV\n    input I = 1 uA/cm^2\n    dV/dt = I - V / 10 ms * C\n}\n",
+    );
+}
+
+#[test]
+fn ode_missing_capacitance() {
+    check(
+        "ode_missing_capacitance",
+        "neuron N {\n    parameter g = 0.3 mS/cm^2\n    state V = -65 mV\n    dV/dt = -g * V\n}\n",
+    );
+}
+
+#[test]
+fn state_without_initial_value() {
+    check("no_initial_value", "neuron N {\n    state V\n    dV/dt = -V / 10 ms\n}\n");
+}
+
+#[test]
+fn duplicate_definition() {
+    check(
+        "duplicate",
+        "rate R {\n    parameter tau = 10 ms\n    state x = 1\n    parameter tau = 20 ms\n    dx/dt = -x / tau\n}\n",
+    );
+}
+
+#[test]
+fn cyclic_derived_values() {
+    check("cycle", "rate R {\n    state x = 1\n    a = b + x\n    b = 2 * a\n    dx/dt = -a / 1 s\n}\n");
+}
+
+#[test]
+fn wrong_number_of_arguments() {
+    check(
+        "arity",
+        "rate R {\n    fn f(u, w) = u * w\n    state x = 1\n    dx/dt = -f(x) / 1 s\n}\n",
+    );
+}
+
+#[test]
+fn builtin_wrong_number_of_arguments() {
+    check("arity_builtin", "rate R {\n    state x = 1\n    dx/dt = -exp(x, 2) / 1 s\n}\n");
+}
+
+#[test]
+fn gate_without_rates() {
+    check(
+        "gate_incomplete",
+        "channel K {\n    parameter g = 36 mS/cm^2\n    gate n {\n        alpha = 0.1 /ms\n    }\n    current i = g * n^4 * (V + 77 mV)\n}\n",
+    );
+}
+
+#[test]
+fn gate_rate_wrong_dimension() {
+    check(
+        "gate_dimension",
+        "channel K {\n    gate n {\n        alpha = 0.1\n        beta = 0.125 /ms\n    }\n    current i = 1 mS/cm^2 * n * V\n}\n",
+    );
+}
+
+#[test]
+fn unknown_channel_in_use() {
+    check(
+        "unknown_channel",
+        "import \"hh.neuro\"\n\nneuron N {\n    parameter C = 1 uF/cm^2\n    state V = -65 mV\n    use NaX, Kdr\n    dV/dt = -currents / C\n}\n",
+    );
+}
+
+#[test]
+fn use_of_a_neuron_as_channel() {
+    check(
+        "use_wrong_kind",
+        "import \"lif.neuro\"\n\nneuron N {\n    state V = -65 mV\n    use LIF\n    dV/dt = -V / 10 ms\n}\n",
+    );
+}
+
+#[test]
+fn import_of_missing_file() {
+    check("import_missing", "import \"nowhere.neuro\"\n\nrate R {\n    state x = 1\n    dx/dt = -x / 1 s\n}\n");
+}
+
+#[test]
+fn non_constant_exponent_on_dimensioned_base() {
+    check(
+        "nonconstant_exponent",
+        "neuron N {\n    parameter n = 2\n    state V = -65 mV\n    a = V^n\n    dV/dt = -a / 1 mV / 10 ms\n}\n",
+    );
+}
+
+#[test]
+fn irrational_exponent_on_dimensioned_base() {
+    check(
+        "bad_exponent",
+        "neuron N {\n    state V = -65 mV\n    a = V^0.3183\n    dV/dt = -V / 10 ms\n}\n",
+    );
+}
+
+#[test]
+fn event_assigns_a_parameter() {
+    check(
+        "assign_parameter",
+        "neuron N {\n    parameter V_th = -50 mV\n    state V = -65 mV\n    dV/dt = (-40 mV - V) / 10 ms\n    on V >= V_th { V_th = -40 mV }\n}\n",
+    );
+}
+
+#[test]
+fn ode_for_a_parameter() {
+    check(
+        "ode_not_state",
+        "rate R {\n    parameter tau = 10 ms\n    state x = 1\n    dx/dt = -x / tau\n    dtau/dt = 1\n}\n",
+    );
+}
+
+#[test]
+fn event_assignment_wrong_unit() {
+    check(
+        "assign_dimension",
+        "neuron N {\n    state V = -65 mV\n    dV/dt = (-40 mV - V) / 10 ms\n    on V >= -50 mV { V += 1 nS }\n}\n",
+    );
+}
+
+#[test]
+fn event_condition_is_a_number() {
+    check(
+        "condition_number",
+        "neuron N {\n    state V = -65 mV\n    dV/dt = (-40 mV - V) / 10 ms\n    on V { emit spike }\n}\n",
+    );
+}
+
+#[test]
+fn comparison_used_as_number() {
+    check(
+        "bool_as_number",
+        "neuron N {\n    state V = -65 mV\n    s = (V > 0 mV) * 2\n    dV/dt = -V / 10 ms * s\n}\n",
+    );
+}
+
+#[test]
+fn if_branches_disagree() {
+    check(
+        "if_branches",
+        "neuron N {\n    state V = -65 mV\n    I = if t > 10 ms then 1 nA else 0 mV\n    dV/dt = -V / 10 ms\n}\n",
+    );
+}
+
+#[test]
+fn unknown_function_suggests() {
+    check("unknown_function", "rate R {\n    state x = 1\n    dx/dt = -expp(x) / 1 s\n}\n");
+}
+
+#[test]
+fn refractory_needs_time() {
+    check(
+        "refractory_dimension",
+        "neuron N {\n    state V = -65 mV\n    dV/dt = (-40 mV - V) / 10 ms\n    on V >= -50 mV { V = -65 mV; refractory 2 mV }\n}\n",
+    );
+}
+
+#[test]
+fn channels_with_different_current_kinds() {
+    check(
+        "current_dimension",
+        "channel A {\n    current i = 1 mS/cm^2 * (V + 60 mV)\n}\nchannel B {\n    current i = 1 nS * (V + 60 mV)\n}\nneuron N {\n    parameter C = 1 uF/cm^2\n    state V = -65 mV\n    use A, B\n    dV/dt = -currents / C\n}\n",
+    );
+}
+
+#[test]
+fn channel_in_neuron_without_voltage() {
+    check(
+        "missing_voltage",
+        "channel L {\n    parameter g = 0.3 mS/cm^2\n    current i = g * (V + 54 mV)\n}\nneuron N {\n    parameter C = 1 uF/cm^2\n    state U = -65 mV\n    use L\n    dU/dt = -currents / C\n}\n",
+    );
+}
+
+#[test]
+fn network_statement_in_a_neuron() {
+    check(
+        "not_here",
+        "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n    population E = 100 x N\n}\n",
+    );
+}
+
+#[test]
+fn model_defined_twice() {
+    check(
+        "duplicate_model",
+        "rate R {\n    state x = 1\n    dx/dt = -x / 1 s\n}\nrate R {\n    state y = 1\n    dy/dt = -y / 1 s\n}\n",
+    );
+}
+
+#[test]
+fn state_that_never_changes_warns() {
+    check("never_changes", "rate R {\n    state x = 1, y = 2\n    dx/dt = -x / 1 s\n}\n");
+}
+
+#[test]
+fn brackets_nested_too_deep() {
+    let src = format!("rate R {{\n    state x = {}1{}\n}}\n", "(".repeat(70), ")".repeat(70));
+    check("too_deep", &src);
+}
+
+#[test]
+fn number_too_large() {
+    check("huge_number", "rate R {\n    parameter a = 1e999\n    state x = 1\n    dx/dt = -a * x / 1 s\n}\n");
+}
+
+#[test]
+fn unknown_method() {
+    check("unknown_method", "rate R {\n    method = rk5\n    state x = 1\n    dx/dt = -x / 1 s\n}\n");
+}
+
+#[test]
+fn parameter_depending_on_state() {
+    check(
+        "parameter_not_constant",
+        "neuron N {\n    state V = -65 mV\n    parameter E = V + 1 mV\n    dV/dt = (E - V) / 10 ms\n}\n",
+    );
+}
+
+#[test]
+fn unknown_model_in_network() {
+    check("unknown_model", "network Net {\n    population E = 100 x LFI\n}\nneuron LIF {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\n");
+}
