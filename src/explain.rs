@@ -21,18 +21,41 @@ pub fn explain(model: &Model) -> String {
                 Some(u) => format_value(*v, &u.text, u.scale),
                 None => format_number(*v),
             };
-            let _ = writeln!(out, "    {:<14} = {:<18} [{}; SI {}]", p.name, user, ir::lower::quantity_desc(&p.dim), si.trim());
+            let _ = writeln!(
+                out,
+                "    {:<14} = {:<18} [{}; SI {}]",
+                p.name,
+                user,
+                ir::lower::quantity_desc(&p.dim),
+                si.trim()
+            );
         }
     }
     let _ = writeln!(out, "  states:");
     for i in 0..m.states.len() {
         let s = m.states[i].clone();
-        let unit = s.unit.as_ref().map(|u| u.text.clone()).unwrap_or_else(|| units::pretty(&s.dim));
-        let _ = writeln!(out, "    {} [{}, {}]", s.name, ir::lower::quantity_desc(&s.dim), unit);
+        let unit = s
+            .unit
+            .as_ref()
+            .map(|u| u.text.clone())
+            .unwrap_or_else(|| units::pretty(&s.dim));
+        let _ = writeln!(
+            out,
+            "    {} [{}, {}]",
+            s.name,
+            ir::lower::quantity_desc(&s.dim),
+            unit
+        );
         let _ = writeln!(out, "      initial: {}", ir::print_expr(&m, s.init));
         if let Some(g) = s.gate.and_then(|g| m.gates.get(g).cloned()) {
             let local = s.name.rsplit('.').next().unwrap_or(&s.name).to_string();
-            let _ = writeln!(out, "      gate of {} (power {}), {} form", g.channel, g.power, form_name(&g.form));
+            let _ = writeln!(
+                out,
+                "      gate of {} (power {}), {} form",
+                g.channel,
+                g.power,
+                form_name(&g.form)
+            );
             let span = g.span;
             let (inf, tau) = match g.form {
                 GateForm::AlphaBeta { alpha, beta } => {
@@ -47,8 +70,16 @@ pub fn explain(model: &Model) -> String {
                 }
                 GateForm::InfTau { inf, tau } => (inf, tau),
             };
-            let _ = writeln!(out, "      derived: {local}_inf = {}", ir::print_expr(&m, inf));
-            let _ = writeln!(out, "               tau_{local} = {}", ir::print_expr(&m, tau));
+            let _ = writeln!(
+                out,
+                "      derived: {local}_inf = {}",
+                ir::print_expr(&m, inf)
+            );
+            let _ = writeln!(
+                out,
+                "               tau_{local} = {}",
+                ir::print_expr(&m, tau)
+            );
         }
         match s.rhs {
             Some(r) => {
@@ -80,9 +111,12 @@ pub fn explain(model: &Model) -> String {
         let _ = writeln!(out, "  events:");
         for e in &m.events {
             let head = match &e.trigger {
-                Trigger::Crossing { level, direction } => {
-                    format!("when {} crosses 0 {:?}", ir::print_expr(&m, *level), direction).to_lowercase()
-                }
+                Trigger::Crossing { level, direction } => format!(
+                    "when {} crosses 0 {:?}",
+                    ir::print_expr(&m, *level),
+                    direction
+                )
+                .to_lowercase(),
                 Trigger::Condition { cond, .. } => format!("on {}", ir::print_expr(&m, *cond)),
                 Trigger::Spike { .. } => "on a presynaptic spike".into(),
             };
@@ -94,15 +128,27 @@ pub fn explain(model: &Model) -> String {
                         format!("{} = {}", m.states[*state].name, ir::print_expr(&m, *value))
                     }
                     Action::Emit { .. } => "emit spike".into(),
-                    Action::Refractory { duration, .. } => format!("refractory {}", ir::print_expr(&m, *duration)),
-                    Action::Output { name, value, .. } => format!("{name} = {}", ir::print_expr(&m, *value)),
+                    Action::Refractory { duration, .. } => {
+                        format!("refractory {}", ir::print_expr(&m, *duration))
+                    }
+                    Action::Output { name, value, .. } => {
+                        format!("{name} = {}", ir::print_expr(&m, *value))
+                    }
                 })
                 .collect();
             let _ = writeln!(out, "    {head}: {}", acts.join("; "));
         }
     }
     if !m.pending.is_empty() {
-        let _ = writeln!(out, "  not simulated yet: {}", m.pending.iter().map(|p| p.what.as_str()).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(
+            out,
+            "  not simulated yet: {}",
+            m.pending
+                .iter()
+                .map(|p| p.what.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     out
 }

@@ -78,13 +78,22 @@ pub fn compile(mut sources: SourceMap, root: FileId) -> Compiled {
         diagnostics.extend(d);
         if let Some(m) = m {
             if let Err(e) = m.validate() {
-                diagnostics.push(Diagnostic::internal(format!("IR invalid after lowering `{}`: {e}", m.name)));
+                diagnostics.push(Diagnostic::internal(format!(
+                    "IR invalid after lowering `{}`: {e}",
+                    m.name
+                )));
             }
             models.push(m);
         }
     }
     diagnostics.sort();
-    Compiled { sources, root, library, models, diagnostics }
+    Compiled {
+        sources,
+        root,
+        library,
+        models,
+        diagnostics,
+    }
 }
 
 /// Checks source text and returns the rendered diagnostics (empty if clean).

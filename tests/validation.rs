@@ -14,7 +14,10 @@ fn hh_rk4_matches_converged_reference() {
     cfg.sample_every = 100; // every 0.1 ms, the reference trace's grid
     let rec = run(&m, &cfg);
 
-    let expected: Vec<f64> = read_csv(&reference("hh/spikes_converged.csv")).iter().map(|r| r[0]).collect();
+    let expected: Vec<f64> = read_csv(&reference("hh/spikes_converged.csv"))
+        .iter()
+        .map(|r| r[0])
+        .collect();
     assert_eq!(expected.len(), 13);
     let ours: Vec<f64> = rec.spikes.iter().map(|t| t * 1e3).collect();
     assert_eq!(ours.len(), expected.len(), "spike count: {ours:?}");
@@ -63,7 +66,10 @@ fn wilson_cowan_limit_cycle_period_and_range() {
     let e = &rec.traces[0].1;
     let t: Vec<f64> = rec.t.iter().map(|t| t * 1e3 / tau_ms).collect();
     // discard the transient from E = I = 0: keep the last 60 tau
-    let start = t.iter().position(|&x| x > t[t.len() - 1] - 60.0).unwrap_or(0);
+    let start = t
+        .iter()
+        .position(|&x| x > t[t.len() - 1] - 60.0)
+        .unwrap_or(0);
     let mid = (0.10256 + 0.26966) / 2.0;
     let mut crossings = Vec::new();
     for i in start.max(1)..e.len() {
@@ -98,14 +104,20 @@ fn wilson_cowan_follows_reference_trace() {
     let _ = m;
     let tau_ms = 10.0;
     let dt_tau = trace[1][0] - trace[0][0];
-    let mut cfg = config(&m2, dt_tau * tau_ms / 10.0, trace[trace.len() - 1][0] * tau_ms, Method::Rk4, &["E", "I"]);
+    let mut cfg = config(
+        &m2,
+        dt_tau * tau_ms / 10.0,
+        trace[trace.len() - 1][0] * tau_ms,
+        Method::Rk4,
+        &["E", "I"],
+    );
     cfg.sample_every = 10;
     let rec = run(&m2, &cfg);
     let n = rec.t.len().min(trace.len());
     let mut worst: f64 = 0.0;
-    for k in 0..n {
-        worst = worst.max((rec.traces[0].1[k] - trace[k][1]).abs());
-        worst = worst.max((rec.traces[1].1[k] - trace[k][2]).abs());
+    for (k, row) in trace.iter().enumerate().take(n) {
+        worst = worst.max((rec.traces[0].1[k] - row[1]).abs());
+        worst = worst.max((rec.traces[1].1[k] - row[2]).abs());
     }
     // the trace spans several periods; RK4 at dt = tau/2000 is accurate to ~1e-9
     assert!(worst < 1e-6, "max deviation {worst}");

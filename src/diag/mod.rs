@@ -78,8 +78,11 @@ impl Diagnostic {
 
     /// An internal fault, reported instead of panicking.
     pub fn internal(what: impl Into<String>) -> Diagnostic {
-        Diagnostic::error(Code::Internal, format!("internal compiler error: {}", what.into()))
-            .help("this is a bug in neuroc; please report it with the input that caused it")
+        Diagnostic::error(
+            Code::Internal,
+            format!("internal compiler error: {}", what.into()),
+        )
+        .help("this is a bug in neuroc; please report it with the input that caused it")
     }
 
     fn to_codespan(&self) -> cs::Diagnostic<usize> {
@@ -168,7 +171,12 @@ fn emit(writer: &mut dyn termcolor::WriteColor, sources: &SourceMap, diags: &[Di
         let rendered = term::emit(writer, &config, sources.files(), &d.to_codespan());
         if rendered.is_err() {
             // A span outside its file: print the message without a snippet.
-            let mut text = format!("{}[{}]: {}\n", severity_word(d.severity), d.code.as_str(), d.message);
+            let mut text = format!(
+                "{}[{}]: {}\n",
+                severity_word(d.severity),
+                d.code.as_str(),
+                d.message
+            );
             if let Some(help) = &d.help {
                 text.push_str(&format!("  = help: {help}\n"));
             }
@@ -183,5 +191,3 @@ fn severity_word(s: Severity) -> &'static str {
         Severity::Warning => "warning",
     }
 }
-
-

@@ -318,11 +318,24 @@ pub enum Trigger {
 #[derive(Clone, Debug)]
 pub enum Action {
     /// `state = value`; `+=` etc. are expanded into `value`.
-    Assign { state: usize, value: ExprId, span: Span },
-    Emit { span: Span },
-    Refractory { duration: ExprId, span: Span },
+    Assign {
+        state: usize,
+        value: ExprId,
+        span: Span,
+    },
+    Emit {
+        span: Span,
+    },
+    Refractory {
+        duration: ExprId,
+        span: Span,
+    },
     /// `name = value` in a plasticity event: a value handed to the synapse.
-    Output { name: String, value: ExprId, span: Span },
+    Output {
+        name: String,
+        value: ExprId,
+        span: Span,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -435,7 +448,11 @@ impl Model {
             }
         }
         for (k, v) in self.values.iter().enumerate() {
-            if let Some(bad) = self.refs(v.expr).into_iter().find(|r| matches!(r, Var::Value(j) if *j >= k)) {
+            if let Some(bad) = self
+                .refs(v.expr)
+                .into_iter()
+                .find(|r| matches!(r, Var::Value(j) if *j >= k))
+            {
                 return Err(format!("value {} depends on a later {bad:?}", v.name));
             }
         }

@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 pub const STDLIB: &[(&str, &str)] = &[
     ("hh.neuro", include_str!("../../stdlib/hh.neuro")),
     ("lif.neuro", include_str!("../../stdlib/lif.neuro")),
-    ("wilson_cowan.neuro", include_str!("../../stdlib/wilson_cowan.neuro")),
+    (
+        "wilson_cowan.neuro",
+        include_str!("../../stdlib/wilson_cowan.neuro"),
+    ),
 ];
 
 /// Every model visible from the root file, and the `simulate` blocks of the
@@ -39,7 +42,11 @@ impl Library {
     }
 
     pub fn names_of(&self, kind: ast::ModelKind) -> Vec<String> {
-        self.models.iter().filter(|m| m.kind == kind).map(|m| m.name.name.clone()).collect()
+        self.models
+            .iter()
+            .filter(|m| m.kind == kind)
+            .map(|m| m.name.name.clone())
+            .collect()
     }
 }
 
@@ -67,7 +74,10 @@ pub fn load(sources: &mut SourceMap, root: FileId) -> (Library, Diagnostics) {
                         );
                         continue;
                     };
-                    let key = path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| format!("<stdlib>/{name}"));
+                    let key = path
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| format!("<stdlib>/{name}"));
                     if loaded.contains(&key) {
                         continue;
                     }
@@ -78,10 +88,13 @@ pub fn load(sources: &mut SourceMap, root: FileId) -> (Library, Diagnostics) {
                 ast::Item::Model(m) => {
                     if let Some(prev) = lib.get(&m.name.name) {
                         diags.push(
-                            Diagnostic::error(Code::Duplicate, format!("a model named `{}` already exists", m.name.name))
-                                .at(m.name.span, "defined again here")
-                                .with_label(prev.name.span, "first defined here")
-                                .help("rename one of them"),
+                            Diagnostic::error(
+                                Code::Duplicate,
+                                format!("a model named `{}` already exists", m.name.name),
+                            )
+                            .at(m.name.span, "defined again here")
+                            .with_label(prev.name.span, "first defined here")
+                            .help("rename one of them"),
                         );
                         continue;
                     }
@@ -104,12 +117,21 @@ pub fn load(sources: &mut SourceMap, root: FileId) -> (Library, Diagnostics) {
 fn key_of(sources: &SourceMap, file: FileId) -> String {
     sources
         .path(file)
-        .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()).display().to_string())
+        .map(|p| {
+            p.canonicalize()
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string()
+        })
         .unwrap_or_else(|| format!("<memory>/{}", sources.name(file)))
 }
 
 /// Finds an import: (display name, text, path on disk if any).
-fn find_import(sources: &SourceMap, from: FileId, wanted: &str) -> Option<(String, String, Option<PathBuf>)> {
+fn find_import(
+    sources: &SourceMap,
+    from: FileId,
+    wanted: &str,
+) -> Option<(String, String, Option<PathBuf>)> {
     if let Some(dir) = sources.path(from).and_then(Path::parent) {
         let candidate = dir.join(wanted);
         let is_self = candidate.canonicalize().ok().as_deref() == sources.path(from);
@@ -120,7 +142,11 @@ fn find_import(sources: &SourceMap, from: FileId, wanted: &str) -> Option<(Strin
         }
     }
     let base = wanted.strip_prefix("stdlib/").unwrap_or(wanted);
-    let base = if base.ends_with(".neuro") { base.to_string() } else { format!("{base}.neuro") };
+    let base = if base.ends_with(".neuro") {
+        base.to_string()
+    } else {
+        format!("{base}.neuro")
+    };
     STDLIB
         .iter()
         .find(|(n, _)| *n == base)

@@ -91,7 +91,13 @@ impl Sim<'_> {
     fn deriv(&mut self, t: f64, y: &[f64], out: &mut [f64]) {
         let mut values = std::mem::take(&mut self.values);
         eval_values(self.m, t, y, &self.params, &self.value_exprs, &mut values);
-        let env = Env { t, states: y, params: &self.params, values: &values, args: &[] };
+        let env = Env {
+            t,
+            states: y,
+            params: &self.params,
+            values: &values,
+            args: &[],
+        };
         let refractory = t < self.refractory_until;
         for (i, s) in self.m.states.iter().enumerate() {
             out[i] = match s.rhs {
@@ -102,7 +108,15 @@ impl Sim<'_> {
         self.values = values;
     }
 
-    fn step(&mut self, method: Method, t: f64, dt: f64, y: &mut [f64], k: &mut [Vec<f64>; 4], tmp: &mut [f64]) {
+    fn step(
+        &mut self,
+        method: Method,
+        t: f64,
+        dt: f64,
+        y: &mut [f64],
+        k: &mut [Vec<f64>; 4],
+        tmp: &mut [f64],
+    ) {
         let n = y.len();
         match method {
             Method::Euler => {
@@ -139,8 +153,21 @@ impl Sim<'_> {
             Trigger::Condition { level: Some(l), .. } => *l,
             _ => return f64::NAN,
         };
-        eval_values(self.m, t, y, &self.params, &self.value_exprs, &mut self.values);
-        let env = Env { t, states: y, params: &self.params, values: &self.values, args: &[] };
+        eval_values(
+            self.m,
+            t,
+            y,
+            &self.params,
+            &self.value_exprs,
+            &mut self.values,
+        );
+        let env = Env {
+            t,
+            states: y,
+            params: &self.params,
+            values: &self.values,
+            args: &[],
+        };
         eval(self.m, id, &env)
     }
 }
@@ -151,20 +178,32 @@ pub fn initial_state(m: &Model, params: &[f64], value_exprs: &[ExprId]) -> Vec<f
     let mut values = Vec::new();
     for &i in &m.init_order {
         eval_values(m, 0.0, &y, params, value_exprs, &mut values);
-        let env = Env { t: 0.0, states: &y, params, values: &values, args: &[] };
+        let env = Env {
+            t: 0.0,
+            states: &y,
+            params,
+            values: &values,
+            args: &[],
+        };
         y[i] = eval(m, m.states[i].init, &env);
     }
     y
 }
 
 /// Runs a point model. Fails with E0506 when a state stops being finite.
-pub fn simulate(m: &Model, cfg: &Config) -> Result<Recording, Diagnostic> {
+pub fn simulate(m: &Model, cfg: &Config) -> Result<Recording, Box<Diagnostic>> {
     let params = eval_params(m, &cfg.param_overrides);
     let value_exprs: Vec<ExprId> = m
         .values
         .iter()
         .enumerate()
-        .map(|(i, v)| cfg.value_overrides.get(i).copied().flatten().unwrap_or(v.expr))
+        .map(|(i, v)| {
+            cfg.value_overrides
+                .get(i)
+                .copied()
+                .flatten()
+                .unwrap_or(v.expr)
+        })
         .collect();
     let mut y = initial_state(m, &params, &value_exprs);
     let n = y.len();
@@ -179,13 +218,21 @@ pub fn simulate(m: &Model, cfg: &Config) -> Result<Recording, Diagnostic> {
     let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
     let every = cfg.sample_every.max(1);
     let mut rec = Recording {
-        traces: cfg.record.iter().map(|p| (probe_name(m, p), Vec::new())).collect(),
+        traces: cfg
+            .record
+            .iter()
+            .map(|p| (probe_name(m, p), Vec::new()))
+            .collect(),
         steps,
         ..Recording::default()
     };
     let mut k = [vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]];
     let mut tmp = vec![0.0; n];
-    let mut levels: Vec<f64> = m.events.iter().map(|e| sim.level(0.0, &y, &e.trigger)).collect();
+    let mut levels: Vec<f64> = m
+        .events
+        .iter()
+        .map(|e| sim.level(0.0, &y, &e.trigger))
+        .collect();
     let bar = progress_bar(cfg.progress, steps);
     record(&mut sim, &mut rec, 0.0, &y, &cfg.record);
     for step in 0..steps {
@@ -197,16 +244,23 @@ pub fn simulate(m: &Model, cfg: &Config) -> Result<Recording, Diagnostic> {
                 b.abandon();
             }
             let s = &m.states[i];
-            return Err(Diagnostic::error(
-                Code::NumericalBlowUp,
-                format!("`{}` became {} at t = {} ms", s.name, y[i], crate::units::format_number(t1 * 1e3)),
-            )
-            .at(s.span, "this state diverged")
-            .help(format!(
+            return Err(Box::new(
+                Diagnostic::error(
+                    Code::NumericalBlowUp,
+                    format!(
+                        "`{}` became {} at t = {} ms",
+                        s.name,
+                        y[i],
+                        crate::units::format_number(t1 * 1e3)
+                    ),
+                )
+                .at(s.span, "this state diverged")
+                .help(format!(
                 "the step dt = {} ms may be too large for `{}`; try a smaller --dt or --method rk4",
                 crate::units::format_number(cfg.dt * 1e3),
                 cfg.method.name()
-            )));
+            )),
+            ));
         }
         fire_events(&mut sim, t, t1, &mut y, &mut levels, &mut rec);
         if (step + 1) % every == 0 {
@@ -224,7 +278,14 @@ pub fn simulate(m: &Model, cfg: &Config) -> Result<Recording, Diagnostic> {
     Ok(rec)
 }
 
-fn fire_events(sim: &mut Sim, t0: f64, t1: f64, y: &mut [f64], levels: &mut [f64], rec: &mut Recording) {
+fn fire_events(
+    sim: &mut Sim,
+    t0: f64,
+    t1: f64,
+    y: &mut [f64],
+    levels: &mut [f64],
+    rec: &mut Recording,
+) {
     let m = sim.m;
     for (ei, ev) in m.events.iter().enumerate() {
         let prev = levels[ei];
@@ -253,9 +314,19 @@ fn fire_events(sim: &mut Sim, t0: f64, t1: f64, y: &mut [f64], levels: &mut [f64
                     continue;
                 }
                 eval_values(m, t1, y, &sim.params, &sim.value_exprs, &mut sim.values);
-                let env = Env { t: t1, states: y, params: &sim.params, values: &sim.values, args: &[] };
+                let env = Env {
+                    t: t1,
+                    states: y,
+                    params: &sim.params,
+                    values: &sim.values,
+                    args: &[],
+                };
                 let holds = eval(m, *cond, &env) != 0.0;
-                let t_event = if level.is_some() && prev < 0.0 { crossing_time() } else { t1 };
+                let t_event = if level.is_some() && prev < 0.0 {
+                    crossing_time()
+                } else {
+                    t1
+                };
                 (holds, t_event)
             }
             Trigger::Spike { .. } => (false, t1),
@@ -267,12 +338,24 @@ fn fire_events(sim: &mut Sim, t0: f64, t1: f64, y: &mut [f64], levels: &mut [f64
             match a {
                 Action::Assign { state, value, .. } => {
                     eval_values(m, t1, y, &sim.params, &sim.value_exprs, &mut sim.values);
-                    let env = Env { t: t1, states: y, params: &sim.params, values: &sim.values, args: &[] };
+                    let env = Env {
+                        t: t1,
+                        states: y,
+                        params: &sim.params,
+                        values: &sim.values,
+                        args: &[],
+                    };
                     y[*state] = eval(m, *value, &env);
                 }
                 Action::Emit { .. } => rec.spikes.push(t_event),
                 Action::Refractory { duration, .. } => {
-                    let env = Env { t: t1, states: y, params: &sim.params, values: &sim.values, args: &[] };
+                    let env = Env {
+                        t: t1,
+                        states: y,
+                        params: &sim.params,
+                        values: &sim.values,
+                        args: &[],
+                    };
                     let d = eval(m, *duration, &env);
                     sim.refractory_until = t_event + d;
                     for c in sim.clamped.iter_mut() {
@@ -319,7 +402,9 @@ fn progress_bar(enabled: bool, steps: usize) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let bar = indicatif::ProgressBar::new(steps as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {percent}% steps, eta {eta}") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:40} {percent}% steps, eta {eta}",
+    ) {
         bar.set_style(style);
     }
     Some(bar)

@@ -138,15 +138,29 @@ impl AssignOp {
 #[derive(Clone, Debug)]
 pub enum Trigger {
     /// `on spike` or `on spike(w: nS)`: a presynaptic event with a weight.
-    Spike { weight: Option<(Ident, UnitExpr)>, span: Span },
+    Spike {
+        weight: Option<(Ident, UnitExpr)>,
+        span: Span,
+    },
     Condition(Expr),
 }
 
 #[derive(Clone, Debug)]
 pub enum Action {
-    Assign { target: Ident, op: AssignOp, value: Expr, span: Span },
-    Emit { what: Ident, span: Span },
-    Refractory { duration: Expr, span: Span },
+    Assign {
+        target: Ident,
+        op: AssignOp,
+        value: Expr,
+        span: Span,
+    },
+    Emit {
+        what: Ident,
+        span: Span,
+    },
+    Refractory {
+        duration: Expr,
+        span: Span,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -173,7 +187,11 @@ pub enum BoundaryPart {
 
 #[derive(Clone, Debug)]
 pub enum DataEntry {
-    File { key: Ident, path: String, span: Span },
+    File {
+        key: Ident,
+        path: String,
+        span: Span,
+    },
     Setting(Binding),
 }
 
@@ -194,20 +212,61 @@ pub enum StmtKind {
     Use(Vec<Ident>),
     Kinetic(Vec<Reaction>),
     /// `factor * dX/dt = rhs` (factor is usually absent)
-    Ode { factor: Option<Expr>, state: Ident, rhs: Expr },
-    SpikeWhen { lhs: Expr, rhs: Expr, direction: Direction },
-    On { trigger: Trigger, actions: Vec<Action> },
+    Ode {
+        factor: Option<Expr>,
+        state: Ident,
+        rhs: Expr,
+    },
+    SpikeWhen {
+        lhs: Expr,
+        rhs: Expr,
+        direction: Direction,
+    },
+    On {
+        trigger: Trigger,
+        actions: Vec<Action>,
+    },
     Method(Ident),
-    Population { name: Ident, size: u64, model: Ident },
-    Connect { from: Vec<Ident>, to: Vec<Ident>, via: Ident, settings: Vec<Binding> },
-    Drive { targets: Vec<Ident>, source: Ident, settings: Vec<Binding> },
+    Population {
+        name: Ident,
+        size: u64,
+        model: Ident,
+    },
+    Connect {
+        from: Vec<Ident>,
+        to: Vec<Ident>,
+        via: Ident,
+        settings: Vec<Binding>,
+    },
+    Drive {
+        targets: Vec<Ident>,
+        source: Ident,
+        settings: Vec<Binding>,
+    },
     Record(Vec<Probe>),
-    Domain { var: Ident, interval: Interval, periodic: bool, settings: Vec<Binding> },
+    Domain {
+        var: Ident,
+        interval: Interval,
+        periodic: bool,
+        settings: Vec<Binding>,
+    },
     Kernel(FnDef),
-    Variable { var: Ident, interval: Interval, settings: Vec<Binding> },
+    Variable {
+        var: Ident,
+        interval: Interval,
+        settings: Vec<Binding>,
+    },
     Boundary(Vec<BoundaryPart>),
-    Output { name: Ident, flux_at: Option<Ident>, value: Option<Expr> },
-    Couple { target: Vec<Ident>, op: AssignOp, value: Expr },
+    Output {
+        name: Ident,
+        flux_at: Option<Ident>,
+        value: Option<Expr>,
+    },
+    Couple {
+        target: Vec<Ident>,
+        op: AssignOp,
+        value: Expr,
+    },
     Observe(Binding),
     Data(Vec<DataEntry>),
     /// `name(args) = body` without `fn`: a function-valued definition
@@ -266,14 +325,20 @@ impl BinOp {
     }
 
     pub fn is_comparison(self) -> bool {
-        matches!(self, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne)
+        matches!(
+            self,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne
+        )
     }
 }
 
 #[derive(Clone, Debug)]
 pub enum ExprKind {
     /// A literal with an optional unit: `-65 mV` is `Neg(Number(65, mV))`.
-    Number { value: f64, unit: Option<UnitExpr> },
+    Number {
+        value: f64,
+        unit: Option<UnitExpr>,
+    },
     Str(String),
     Bool(bool),
     Name(String),

@@ -43,8 +43,8 @@ impl Dim {
     /// `None` when an exponent overflows.
     pub fn mul(&self, other: &Dim) -> Option<Dim> {
         let mut out = [Rational::ZERO; 7];
-        for i in 0..7 {
-            out[i] = self.0[i].add(other.0[i])?;
+        for (o, (a, b)) in out.iter_mut().zip(self.0.iter().zip(other.0.iter())) {
+            *o = a.checked_add(*b)?;
         }
         Some(Dim(out))
     }
@@ -55,8 +55,8 @@ impl Dim {
 
     pub fn powr(&self, p: Rational) -> Option<Dim> {
         let mut out = [Rational::ZERO; 7];
-        for i in 0..7 {
-            out[i] = self.0[i].mul(p)?;
+        for (o, a) in out.iter_mut().zip(self.0.iter()) {
+            *o = a.checked_mul(p)?;
         }
         Some(Dim(out))
     }
@@ -134,7 +134,11 @@ const PREFIXES: &[(&str, f64)] = &[
 /// Resolves one unit name (`mV`, `uF`, `Mohm`, `degC`).
 pub fn lookup_unit(name: &str) -> Option<UnitDef> {
     if name == "degC" {
-        return Some(UnitDef { scale: 1.0, dim: dims::temperature(), offset: 273.15 });
+        return Some(UnitDef {
+            scale: 1.0,
+            dim: dims::temperature(),
+            offset: 273.15,
+        });
     }
     let base = |n: &str| {
         UNITS
@@ -143,12 +147,20 @@ pub fn lookup_unit(name: &str) -> Option<UnitDef> {
             .map(|(_, s, d)| (*s, Dim::from_ints(*d)))
     };
     if let Some((scale, dim)) = base(name) {
-        return Some(UnitDef { scale, dim, offset: 0.0 });
+        return Some(UnitDef {
+            scale,
+            dim,
+            offset: 0.0,
+        });
     }
     for (p, f) in PREFIXES {
         if let Some(rest) = name.strip_prefix(p) {
             if let Some((scale, dim)) = base(rest) {
-                return Some(UnitDef { scale: scale * f, dim, offset: 0.0 });
+                return Some(UnitDef {
+                    scale: scale * f,
+                    dim,
+                    offset: 0.0,
+                });
             }
         }
     }
@@ -191,7 +203,10 @@ pub fn quantity_name(d: &Dim) -> Option<&'static str> {
         ([1, 0, -1, 0, 0, 0, 0], "speed"),
         ([-2, -1, 2, 1, 0, 0, 0], "rate per voltage"),
     ];
-    table.iter().find(|(e, _)| Dim::from_ints(*e) == *d).map(|(_, n)| *n)
+    table
+        .iter()
+        .find(|(e, _)| Dim::from_ints(*e) == *d)
+        .map(|(_, n)| *n)
 }
 
 /// The dimension written with SI units: `V`, `A/m^2`, `S/m^2`, `1/s`.

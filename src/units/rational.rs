@@ -56,12 +56,15 @@ impl Rational {
         self.den == 1
     }
 
-    pub fn add(self, o: Rational) -> Option<Rational> {
-        let n = self.num.checked_mul(o.den)?.checked_add(o.num.checked_mul(self.den)?)?;
+    pub fn checked_add(self, o: Rational) -> Option<Rational> {
+        let n = self
+            .num
+            .checked_mul(o.den)?
+            .checked_add(o.num.checked_mul(self.den)?)?;
         Rational::new(n, self.den.checked_mul(o.den)?)
     }
 
-    pub fn mul(self, o: Rational) -> Option<Rational> {
+    pub fn checked_mul(self, o: Rational) -> Option<Rational> {
         Rational::new(self.num.checked_mul(o.num)?, self.den.checked_mul(o.den)?)
     }
 

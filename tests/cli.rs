@@ -1,0 +1,296 @@
+//! The `neuroc` binary, run as a user would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn neuroc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_neuroc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run neuroc")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("neuroc-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn check_accepts_every_stdlib_and_example_file() {
+    let mut files: Vec<String> = Vec::new();
+    for dir in ["stdlib", "examples"] {
+        for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)).unwrap() {
+            files.push(e.unwrap().path().display().to_string());
+        }
+    }
+    let args: Vec<&str> = std::iter::once("check")
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let o = neuroc(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(text(&o).matches(": ok").count(), files.len());
+}
+
+#[test]
+fn run_hh_example_writes_csv_with_units() {
+    let out = tmp("hh");
+    let o = neuroc(&[
+        "run",
+        "examples/hodgkin_huxley.neuro",
+        "-o",
+        out.to_str().unwrap(),
+        "--sample",
+        "0.1ms",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("13 spikes"), "{}", text(&o));
+    let v = std::fs::read_to_string(out.join("V.csv")).unwrap();
+    assert_eq!(v.lines().next(), Some("t_ms,V_mV"));
+    assert_eq!(v.lines().count(), 1 + 2001);
+    assert!(v.lines().nth(1).unwrap().starts_with("0,-65"));
+    let spikes = std::fs::read_to_string(out.join("spikes.csv")).unwrap();
+    assert_eq!(spikes.lines().next(), Some("neuron,t_ms"));
+    assert_eq!(spikes.lines().count(), 14);
+}
+
+#[test]
+fn set_overrides_a_parameter_with_units() {
+    let out = tmp("set");
+    // below the repetitive-firing threshold (6.2 uA/cm^2): at most a couple of onset spikes
+    let o = neuroc(&[
+        "run",
+        "examples/hodgkin_huxley.neuro",
+        "-o",
+        out.to_str().unwrap(),
+        "--set",
+        "I_amp=2uA/cm^2",
+        "--dt",
+        "0.02ms",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(" 0 spikes"), "{}", text(&o));
+    // same in other units: 0.02 nA per 1000 um^2 is 2 uA/cm^2
+    let o = neuroc(&[
+        "run",
+        "examples/hodgkin_huxley.neuro",
+        "-o",
+        out.to_str().unwrap(),
+        "--set",
+        "I_amp=0.02nA/(1000um^2)",
+        "--dt",
+        "0.02ms",
+    ]);
+    assert!(
+        o.status.success() && text(&o).contains(" 0 spikes"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn set_with_wrong_unit_is_a_diagnostic() {
+    let o = neuroc(&[
+        "run",
+        "examples/hodgkin_huxley.neuro",
+        "-o",
+        tmp("badset").to_str().unwrap(),
+        "--set",
+        "I_amp=8mV",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("E0307"), "{}", text(&o));
+}
+
+#[test]
+fn set_unknown_name_suggests() {
+    let o = neuroc(&[
+        "run",
+        "examples/hodgkin_huxley.neuro",
+        "-o",
+        tmp("unk").to_str().unwrap(),
+        "--set",
+        "I_amq=8uA/cm^2",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let t = text(&o);
+    assert!(t.contains("E0504") && t.contains("I_amp"), "{t}");
+}
+
+#[test]
+fn dt_without_time_unit_is_rejected() {
+    let o = neuroc(&[
+        "run",
+        "examples/lif.neuro",
+        "-o",
+        tmp("dt").to_str().unwrap(),
+        "--dt",
+        "0.1",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("E0307"), "{}", text(&o));
+}
+
+#[test]
+fn unknown_method_and_record() {
+    let o = neuroc(&[
+        "run",
+        "examples/lif.neuro",
+        "-o",
+        tmp("m").to_str().unwrap(),
+        "--method",
+        "rk5",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("E0401") && text(&o).contains("rk4"),
+        "{}",
+        text(&o)
+    );
+    let o = neuroc(&[
+        "run",
+        "examples/lif.neuro",
+        "-o",
+        tmp("r").to_str().unwrap(),
+        "--record",
+        "W",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("E0505"), "{}", text(&o));
+}
+
+#[test]
+fn npy_output_and_recorded_values() {
+    let out = tmp("npy");
+    let o = neuroc(&[
+        "run",
+        "examples/hodgkin_huxley.neuro",
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "npy",
+        "--duration",
+        "20ms",
+        "--record",
+        "V",
+        "NaT.m",
+        "I_ext",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    for f in ["V.npy", "NaT.m.npy", "I_ext.npy", "spikes.npy"] {
+        let bytes = std::fs::read(out.join(f)).unwrap();
+        assert!(bytes.starts_with(b"\x93NUMPY"), "{f}");
+    }
+}
+
+#[test]
+fn euler_method_flag() {
+    let out = tmp("euler");
+    let o = neuroc(&[
+        "run",
+        "examples/wilson_cowan.neuro",
+        "-o",
+        out.to_str().unwrap(),
+        "--method",
+        "euler",
+        "--dt",
+        "0.01ms",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("euler"));
+    let e = std::fs::read_to_string(out.join("E.csv")).unwrap();
+    assert_eq!(e.lines().next(), Some("t_ms,E"));
+}
+
+#[test]
+fn explain_shows_derived_gate_forms_and_values_in_user_units() {
+    let o = neuroc(&["explain", "examples/hodgkin_huxley.neuro"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("NaT.gbar"), "{t}");
+    assert!(t.contains("120 mS/cm^2"), "{t}");
+    assert!(t.contains("m_inf"), "{t}");
+    assert!(t.contains("tau_m"), "{t}");
+    assert!(t.contains("dV/dt"), "{t}");
+}
+
+#[test]
+fn missing_file_directory_and_non_utf8() {
+    let o = neuroc(&["check", "no/such/file.neuro"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("cannot read"));
+    let o = neuroc(&["check", "examples"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("directory"));
+    let d = tmp("bytes");
+    let bad = d.join("bad.neuro");
+    std::fs::write(&bad, b"rate R {\n \xff\xfe }\n").unwrap();
+    let o = neuroc(&["check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("UTF-8"), "{}", text(&o));
+}
+
+#[test]
+fn empty_file_warns_and_cannot_run() {
+    let d = tmp("empty");
+    let f = d.join("empty.neuro");
+    std::fs::write(&f, "").unwrap();
+    let o = neuroc(&["check", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).contains("W0101"), "{}", text(&o));
+    let o = neuroc(&["run", f.to_str().unwrap(), "-o", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("E0502"), "{}", text(&o));
+}
+
+#[test]
+fn model_with_errors_exits_1() {
+    let d = tmp("err");
+    let f = d.join("bad.neuro");
+    std::fs::write(&f, "rate R {\n    state x = 1 mV + 1 ms\n}\n").unwrap();
+    let o = neuroc(&["check", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("E0301"));
+}
+
+#[test]
+fn later_kinds_are_checked_but_not_simulated_yet() {
+    let d = tmp("net");
+    let f = d.join("net.neuro");
+    std::fs::write(
+        &f,
+        "import \"lif.neuro\"\nnetwork Net {\n    population E = 800 x LIF\n    record spikes(E)\n}\nsimulate Net { dt = 0.1 ms, duration = 1 s }\n",
+    )
+    .unwrap();
+    let o = neuroc(&["check", f.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = neuroc(&["run", f.to_str().unwrap(), "-o", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("E0501") && text(&o).contains("not simulated yet"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn help_teaches() {
+    let o = neuroc(&["--help"]);
+    assert!(o.status.success());
+    let t = text(&o);
+    assert!(t.contains("Examples") && t.contains("run"), "{t}");
+    let o = neuroc(&["run", "--help"]);
+    assert!(text(&o).contains("--set"));
+    let o = neuroc(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+}
