@@ -1,13 +1,16 @@
-//! `neuroc explain`: the resolved model as the compiler sees it, with values
-//! in the user's units and in SI, and what was derived (gate forms).
+//! `neuroc explain`: the resolved model as the compiler sees it: values in
+//! the user's units and in SI, each state's equation, the class the
+//! analysis found, the method chosen and why, and what was derived (gate
+//! forms, exact propagators as expressions and as numbers for the step).
 
 use crate::ir::{self, Action, GateForm, Model, Trigger, ValueKind};
-use crate::symbolic::Builder;
+use crate::schemes::{self, Block, Method};
 use crate::units::{self, format_number, format_value};
 use std::fmt::Write;
 
-/// A readable report of one model.
-pub fn explain(model: &Model) -> String {
+/// A readable report of one model, with the schemes `method` derives and
+/// propagators evaluated for the step `dt` (SI seconds).
+pub fn explain(model: &Model, method: Method, dt: f64) -> String {
     let mut m = model.clone();
     let mut out = String::new();
     let _ = writeln!(out, "{} {}", m.kind.keyword(), m.name);
@@ -31,55 +34,32 @@ pub fn explain(model: &Model) -> String {
             );
         }
     }
+    let (plan, diags) = schemes::derive_plan(&mut m, method);
     let _ = writeln!(out, "  states:");
     for i in 0..m.states.len() {
         let s = m.states[i].clone();
-        let unit = s
-            .unit
-            .as_ref()
-            .map(|u| u.text.clone())
-            .unwrap_or_else(|| units::pretty(&s.dim));
-        let _ = writeln!(
-            out,
-            "    {} [{}, {}]",
-            s.name,
-            ir::lower::quantity_desc(&s.dim),
-            unit
-        );
-        let _ = writeln!(out, "      initial: {}", ir::print_expr(&m, s.init));
+        let unit = s.unit.as_ref().map(|u| u.text.clone()).unwrap_or_else(|| units::pretty(&s.dim));
+        let _ = writeln!(out, "    {} [{}, {}]", s.name, ir::lower::quantity_desc(&s.dim), unit);
+        if s.kinetic.is_some() && m.arena.as_const(s.init).is_some_and(f64::is_nan) {
+            let _ = writeln!(out, "      initial: steady state of its kinetic scheme");
+        } else {
+            let _ = writeln!(out, "      initial: {}", ir::print_expr(&m, s.init));
+        }
         if let Some(g) = s.gate.and_then(|g| m.gates.get(g).cloned()) {
-            let local = s.name.rsplit('.').next().unwrap_or(&s.name).to_string();
-            let _ = writeln!(
-                out,
-                "      gate of {} (power {}), {} form",
-                g.channel,
-                g.power,
-                form_name(&g.form)
-            );
-            let span = g.span;
-            let (inf, tau) = match g.form {
+            let _ = writeln!(out, "      gate of {} (power {}), {} form", g.channel, g.power, form_name(&g.form));
+            match g.form {
                 GateForm::AlphaBeta { alpha, beta } => {
                     let _ = writeln!(out, "        alpha = {}", ir::print_expr(&m, alpha));
                     let _ = writeln!(out, "        beta  = {}", ir::print_expr(&m, beta));
-                    let mut b = Builder { m: &mut m };
-                    let sum = b.add(alpha, beta, span);
-                    let inf = b.div(alpha, sum, span);
-                    let one = b.constant(1.0, units::Dim::NONE, span);
-                    let tau = b.div(one, sum, span);
-                    (inf, tau)
                 }
-                GateForm::InfTau { inf, tau } => (inf, tau),
-            };
-            let _ = writeln!(
-                out,
-                "      derived: {local}_inf = {}",
-                ir::print_expr(&m, inf)
-            );
-            let _ = writeln!(
-                out,
-                "               tau_{local} = {}",
-                ir::print_expr(&m, tau)
-            );
+                GateForm::InfTau { inf, tau } => {
+                    let _ = writeln!(out, "        inf = {}", ir::print_expr(&m, inf));
+                    let _ = writeln!(out, "        tau = {}", ir::print_expr(&m, tau));
+                }
+            }
+            for (name, e) in schemes::gate_formulas(&mut m, &g.form, &s.name, g.span) {
+                let _ = writeln!(out, "      derived: {name} = {}", ir::print_expr(&m, e));
+            }
         }
         match s.rhs {
             Some(r) => {
@@ -89,6 +69,56 @@ pub fn explain(model: &Model) -> String {
                 let _ = writeln!(out, "      (no ODE)");
             }
         }
+        if let Some(r) = plan.as_ref().and_then(|p| p.report.iter().find(|r| r.state == i)) {
+            if r.class != schemes::Class::NoOde {
+                let _ = writeln!(out, "      class: {}", r.class.describe());
+                let _ = writeln!(out, "      method: {} ({})", r.method.name(), r.reason);
+                for (name, e) in &r.formulas {
+                    let _ = writeln!(out, "        {name} = {}", ir::print_expr(&m, *e));
+                }
+            }
+        }
+    }
+    for k in &m.kinetics {
+        let _ = writeln!(out, "  kinetic scheme of {} ({} species, occupancies sum to 1):", k.channel, k.species.len());
+        for r in &k.reactions {
+            let _ = writeln!(
+                out,
+                "    {} <-> {}: forward {}, backward {}",
+                m.states[r.from].name,
+                m.states[r.to].name,
+                ir::print_expr(&m, r.forward),
+                ir::print_expr(&m, r.backward)
+            );
+        }
+    }
+    if let Some(plan) = &plan {
+        for b in &plan.blocks {
+            if let Block::Exact { states, a } = b {
+                let env = crate::codegen::interp::Env { t: 0.0, states: &[], params: &params, values: &[], args: &[] };
+                let k = states.len();
+                let mat = schemes::linalg::Mat {
+                    n: k,
+                    a: a.iter().map(|e| crate::codegen::interp::eval(&m, *e, &env)).collect(),
+                };
+                let (phi, psi) = schemes::linalg::propagators(&mat, dt);
+                let names: Vec<&str> = states.iter().map(|&i| m.states[i].name.as_str()).collect();
+                let _ = writeln!(
+                    out,
+                    "  exact propagator of ({}) for dt = {} ms: y(t+dt) = P y(t) + Q b (SI)",
+                    names.join(", "),
+                    format_number(dt * 1e3)
+                );
+                for r in 0..k {
+                    let row: Vec<String> = (0..k).map(|c| format!("{:.12e}", phi.get(r, c))).collect();
+                    let qrow: Vec<String> = (0..k).map(|c| format!("{:.12e}", psi.get(r, c))).collect();
+                    let _ = writeln!(out, "    P[{}] = [{}]   Q[{}] = [{}]", names[r], row.join(", "), names[r], qrow.join(", "));
+                }
+            }
+        }
+    }
+    for d in &diags.list {
+        let _ = writeln!(out, "  scheme error [{}]: {}", d.code.as_str(), d.message);
     }
     if !m.values.is_empty() {
         let _ = writeln!(out, "  values (in evaluation order):");
@@ -111,13 +141,14 @@ pub fn explain(model: &Model) -> String {
         let _ = writeln!(out, "  events:");
         for e in &m.events {
             let head = match &e.trigger {
-                Trigger::Crossing { level, direction } => format!(
-                    "when {} crosses 0 {:?}",
-                    ir::print_expr(&m, *level),
-                    direction
-                )
-                .to_lowercase(),
-                Trigger::Condition { cond, .. } => format!("on {}", ir::print_expr(&m, *cond)),
+                Trigger::Crossing { level, direction } => {
+                    let dir = match direction {
+                        crate::syntax::ast::Direction::Upward => "upward",
+                        crate::syntax::ast::Direction::Downward => "downward",
+                    };
+                    format!("when {} crosses 0 {dir}", ir::print_expr(&m, *level))
+                }
+                Trigger::Condition { cond, .. } => format!("when {} becomes true", ir::print_expr(&m, *cond)),
                 Trigger::Spike { .. } => "on a presynaptic spike".into(),
             };
             let acts: Vec<String> = e
@@ -128,26 +159,19 @@ pub fn explain(model: &Model) -> String {
                         format!("{} = {}", m.states[*state].name, ir::print_expr(&m, *value))
                     }
                     Action::Emit { .. } => "emit spike".into(),
-                    Action::Refractory { duration, .. } => {
-                        format!("refractory {}", ir::print_expr(&m, *duration))
-                    }
-                    Action::Output { name, value, .. } => {
-                        format!("{name} = {}", ir::print_expr(&m, *value))
-                    }
+                    Action::Refractory { duration, .. } => format!("refractory {}", ir::print_expr(&m, *duration)),
+                    Action::Output { name, value, .. } => format!("{name} = {}", ir::print_expr(&m, *value)),
                 })
                 .collect();
             let _ = writeln!(out, "    {head}: {}", acts.join("; "));
         }
+        let _ = writeln!(out, "    (crossing times are located inside the step by root finding)");
     }
     if !m.pending.is_empty() {
         let _ = writeln!(
             out,
             "  not simulated yet: {}",
-            m.pending
-                .iter()
-                .map(|p| p.what.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            m.pending.iter().map(|p| p.what.as_str()).collect::<Vec<_>>().join(", ")
         );
     }
     out

@@ -25,6 +25,7 @@ pub mod explain;
 pub mod ir;
 pub mod resolve;
 pub mod runtime;
+pub mod schemes;
 pub mod source;
 pub mod symbolic;
 pub mod syntax;
@@ -33,13 +34,17 @@ pub mod units;
 use diag::{Code, Diagnostic, Diagnostics};
 use source::{FileId, SourceMap};
 
-/// A compiled file: its sources, library, the IR of the root file's models,
-/// and every diagnostic.
+/// A compiled file: its sources, library, the IR of its models, and every
+/// diagnostic.
 pub struct Compiled {
     pub sources: SourceMap,
     pub root: FileId,
     pub library: resolve::Library,
+    /// Every model of the file and its imports that lowered without errors.
     pub models: Vec<ir::Model>,
+    /// The models the file is about: its own, and the targets of its
+    /// `simulate` blocks (which may be imported).
+    pub shown: Vec<String>,
     pub diagnostics: Diagnostics,
 }
 
@@ -62,10 +67,9 @@ pub fn compile_source(name: &str, text: &str, path: Option<std::path::PathBuf>) 
     compile(sources, root)
 }
 
-/// Parses, resolves and lowers every model of the root file.
+/// Parses, resolves and lowers every model the root file can reach.
 pub fn compile(mut sources: SourceMap, root: FileId) -> Compiled {
     let (library, mut diagnostics) = resolve::load(&mut sources, root);
-    let mut models = Vec::new();
     if library.root_models.is_empty() && library.simulate.is_empty() && !diagnostics.has_errors() {
         diagnostics.push(
             Diagnostic::warning(Code::NoItems, "this file defines no models")
@@ -73,27 +77,26 @@ pub fn compile(mut sources: SourceMap, root: FileId) -> Compiled {
                 .help("a model starts with its kind and name: `neuron HH { ... }`; see docs/language.md"),
         );
     }
-    for &i in &library.root_models {
-        let (m, d) = ir::lower::lower_model(&library, &library.models[i]);
+    let mut shown: Vec<String> = library.root_models.iter().map(|&i| library.models[i].name.name.clone()).collect();
+    for s in &library.simulate {
+        if !shown.contains(&s.target.name) {
+            shown.push(s.target.name.clone());
+        }
+    }
+    // Every reachable model is checked, so errors in imports surface too.
+    let mut models = Vec::new();
+    for model in &library.models {
+        let (m, d) = ir::lower::lower_model(&library, model);
         diagnostics.extend(d);
         if let Some(m) = m {
             if let Err(e) = m.validate() {
-                diagnostics.push(Diagnostic::internal(format!(
-                    "IR invalid after lowering `{}`: {e}",
-                    m.name
-                )));
+                diagnostics.push(Diagnostic::internal(format!("IR invalid after lowering `{}`: {e}", m.name)));
             }
             models.push(m);
         }
     }
     diagnostics.sort();
-    Compiled {
-        sources,
-        root,
-        library,
-        models,
-        diagnostics,
-    }
+    Compiled { sources, root, library, models, shown, diagnostics }
 }
 
 /// Checks source text and returns the rendered diagnostics (empty if clean).

@@ -84,24 +84,21 @@ fn exercise(src: &str) {
     let c = neuroc::compile_source("fuzz.neuro", src, None);
     let _ = c.render();
     for m in &c.models {
-        let _ = neuroc::explain::explain(m);
+        let _ = neuroc::explain::explain(m, neuroc::schemes::Method::Auto, 1e-4);
         if matches!(
             m.kind,
             neuroc::syntax::ast::ModelKind::Neuron | neuroc::syntax::ast::ModelKind::Rate
         ) && m.pending.is_empty()
         {
-            for method in [neuroc::runtime::Method::Euler, neuroc::runtime::Method::Rk4] {
-                let cfg = neuroc::runtime::Config {
-                    dt: 1e-5,
-                    duration: 1e-4,
-                    method,
-                    record: vec![],
-                    sample_every: 1,
-                    param_overrides: vec![None; m.params.len()],
-                    value_overrides: vec![None; m.values.len()],
-                    progress: false,
-                };
-                let _ = neuroc::runtime::simulate(m, &cfg);
+            for method in ["auto", "euler", "rk4", "rk45", "trapezoidal", "exact"] {
+                let mut m = m.clone();
+                let method = neuroc::schemes::Method::parse(method).unwrap();
+                let (plan, _) = neuroc::schemes::derive_plan(&mut m, method);
+                let _ = neuroc::explain::explain(&m, method, 1e-4);
+                if let Some(plan) = plan {
+                    let cfg = neuroc::runtime::Config::new(&m, 1e-5, 1e-4);
+                    let _ = neuroc::runtime::simulate(&m, &plan, &cfg);
+                }
             }
         }
     }

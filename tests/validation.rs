@@ -3,16 +3,16 @@
 mod common;
 
 use common::*;
-use neuroc::runtime::Method;
+use neuroc::schemes::Method;
 
 /// The HH example under RK4 at dt = 0.001 ms against the converged solution
 /// (Brian2 RK4 at dt = 0.0005 ms, itself converged to 1e-4 ms).
 #[test]
 fn hh_rk4_matches_converged_reference() {
     let m = model_from_file("examples/hodgkin_huxley.neuro", "Squid");
-    let mut cfg = config(&m, 0.001, 200.0, Method::Rk4, &["V"]);
+    let mut cfg = config(&m, 0.001, 200.0, &["V"]);
     cfg.sample_every = 100; // every 0.1 ms, the reference trace's grid
-    let rec = run(&m, &cfg);
+    let rec = run(&m, Method::Rk4, &cfg);
 
     let expected: Vec<f64> = read_csv(&reference("hh/spikes_converged.csv"))
         .iter()
@@ -42,7 +42,7 @@ fn hh_rk4_matches_converged_reference() {
 #[test]
 fn hh_forward_euler_fires_the_same_spike_count() {
     let m = model_from_file("examples/hodgkin_huxley.neuro", "Squid");
-    let rec = run(&m, &config(&m, 0.001, 200.0, Method::Euler, &[]));
+    let rec = run(&m, Method::Euler, &config(&m, 0.001, 200.0, &[]));
     assert_eq!(rec.spikes.len(), 13);
 }
 
@@ -50,7 +50,7 @@ fn hh_forward_euler_fires_the_same_spike_count() {
 fn hh_rests_at_minus_65_mv_without_input() {
     // EL = -54.387 mV is the value that makes -65 mV the resting potential.
     let m = model_from_file("stdlib/hh.neuro", "HH");
-    let rec = run(&m, &config(&m, 0.01, 50.0, Method::Rk4, &["V"]));
+    let rec = run(&m, Method::Rk4, &config(&m, 0.01, 50.0, &["V"]));
     let v_end = rec.traces[0].1.last().copied().unwrap_or(f64::NAN) * 1e3;
     assert!((v_end + 65.0).abs() < 0.01, "rest {v_end} mV");
     assert!(rec.spikes.is_empty());
@@ -62,7 +62,7 @@ fn hh_rests_at_minus_65_mv_without_input() {
 fn wilson_cowan_limit_cycle_period_and_range() {
     let m = model_from_file("stdlib/wilson_cowan.neuro", "WilsonCowan");
     let tau_ms = 10.0;
-    let rec = run(&m, &config(&m, 0.01, 1500.0, Method::Rk4, &["E"]));
+    let rec = run(&m, Method::Rk4, &config(&m, 0.01, 1500.0, &["E"]));
     let e = &rec.traces[0].1;
     let t: Vec<f64> = rec.t.iter().map(|t| t * 1e3 / tau_ms).collect();
     // discard the transient from E = I = 0: keep the last 60 tau
@@ -108,11 +108,10 @@ fn wilson_cowan_follows_reference_trace() {
         &m2,
         dt_tau * tau_ms / 10.0,
         trace[trace.len() - 1][0] * tau_ms,
-        Method::Rk4,
         &["E", "I"],
     );
     cfg.sample_every = 10;
-    let rec = run(&m2, &cfg);
+    let rec = run(&m2, Method::Rk4, &cfg);
     let n = rec.t.len().min(trace.len());
     let mut worst: f64 = 0.0;
     for (k, row) in trace.iter().enumerate().take(n) {
@@ -127,7 +126,7 @@ fn wilson_cowan_follows_reference_trace() {
 #[test]
 fn lif_first_spike_time_is_analytic() {
     let m = model_from_file("examples/lif.neuro", "DrivenLIF");
-    let rec = run(&m, &config(&m, 0.01, 100.0, Method::Rk4, &[]));
+    let rec = run(&m, Method::Rk4, &config(&m, 0.01, 100.0, &[]));
     let expected = 20.0 * (25.0f64 / 5.0).ln();
     let first = rec.spikes[0] * 1e3;
     // linear interpolation of the crossing: error O(dt^2 V'') ~ 1e-4 ms at dt = 0.01 ms

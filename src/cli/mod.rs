@@ -4,7 +4,8 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use neuroc::diag::{self, Code, Diagnostic, Diagnostics};
 use neuroc::ir::{self, NodeKind, Ty};
-use neuroc::runtime::{self, output, Method, Probe};
+use neuroc::runtime::{self, output, Probe};
+use neuroc::schemes::{self, Method};
 use neuroc::source::Span;
 use neuroc::syntax::ast::{self, ModelKind};
 use neuroc::units::{self, Dim};
@@ -54,7 +55,8 @@ enum Command {
         /// simulated time, with a unit (default 100ms)
         #[arg(long)]
         duration: Option<String>,
-        /// integration method: euler or rk4 (default rk4)
+        /// integration method: auto (default), euler, rk2, rk4, rk45, backward_euler,
+        /// trapezoidal, exp_euler (cnexp), exact, kinetic
         #[arg(long)]
         method: Option<String>,
         /// override a parameter or input: --set I_ext=8.5uA/cm^2 (repeatable)
@@ -76,13 +78,21 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
-    /// Print the resolved model: parameters in your units and SI, states,
-    /// derived gate forms, ODEs and events.
+    /// Print the resolved model: parameters in your units and SI, each
+    /// state's equation, the class the analysis found, the method chosen and
+    /// why, derived gate forms and exact propagators.
     Explain {
         file: PathBuf,
         /// only this model
         #[arg(long)]
         model: Option<String>,
+        /// the method to explain (default: the model's, else auto)
+        #[arg(long)]
+        method: Option<String>,
+        /// the step propagators are evaluated for, with a unit (default: the
+        /// simulate block's, else 0.01ms)
+        #[arg(long)]
+        dt: Option<String>,
     },
 }
 
@@ -130,7 +140,7 @@ pub fn main() -> i32 {
             };
             run(&file, &opts)
         }
-        Command::Explain { file, model } => explain(&file, model.as_deref()),
+        Command::Explain { file, model, method, dt } => explain(&file, model.as_deref(), method.as_deref(), dt.as_deref()),
     }
 }
 
@@ -192,12 +202,8 @@ fn check(files: &[PathBuf]) -> i32 {
             eprintln!("{}: {} error(s)", f.display(), c.diagnostics.error_count());
             worst = worst.max(1);
         } else {
-            println!(
-                "{}: ok ({} model{})",
-                f.display(),
-                c.models.len(),
-                if c.models.len() == 1 { "" } else { "s" }
-            );
+            let n = c.shown.len();
+            println!("{}: ok ({n} model{})", f.display(), if n == 1 { "" } else { "s" });
         }
     }
     worst
@@ -261,7 +267,7 @@ impl RunCtx {
                     format!("this is {}", ir::lower::quantity_desc(&dim)),
                 )
                 .help(format!(
-                    "give it a unit of {}, e.g. `{}`",
+                    "give it a unit of {}, e.g. {}",
                     ir::lower::quantity_desc(&want),
                     example_unit(&want)
                 )),
@@ -398,7 +404,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         .method
         .as_ref()
         .and_then(|(m, _)| Method::parse(m))
-        .unwrap_or(Method::Rk4);
+        .unwrap_or(Method::Auto);
     let time = units::dims::time();
     if let Some(s) = &sim_block {
         for b in &s.settings {
@@ -569,18 +575,21 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         }
     }
 
+    let (plan, d) = schemes::derive_plan(&mut model, method);
+    ctx.diags.extend(d);
+    let plan = plan?;
     let cfg = runtime::Config {
         dt,
         duration,
-        method,
         record: record.clone(),
         sample_every,
         param_overrides,
         value_overrides,
+        rtol: 1e-8,
         progress: !o.quiet,
     };
     let start = std::time::Instant::now();
-    let rec = match runtime::simulate(&model, &cfg) {
+    let rec = match runtime::simulate(&model, &plan, &cfg) {
         Ok(r) => r,
         Err(d) => {
             ctx.fail(*d);
@@ -627,7 +636,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         rec.spikes.len(),
         if rec.spikes.len() == 1 { "" } else { "s" },
         units::format_number(duration * 1e3),
-        method.name(),
+        plan.summary(method),
         units::format_number(dt * 1e3),
         rec.steps,
         wall,
@@ -639,22 +648,10 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
 }
 
 fn unknown_method(span: Span, name: &str) -> Diagnostic {
-    let mut d = Diagnostic::error(
-        Code::UnknownMethod,
-        format!("unknown integration method `{name}`"),
-    )
-    .at(span, "not a method");
-    d = match ir::lower::did_you_mean(name, Method::NAMES.iter().copied()) {
-        Some(s) => d.help(format!(
-            "did you mean `{s}`? methods: {}",
-            Method::NAMES.join(", ")
-        )),
-        None => d.help(format!("methods: {}", Method::NAMES.join(", "))),
-    };
-    d
+    schemes::unknown_method(name, span)
 }
 
-fn explain(path: &Path, only: Option<&str>) -> i32 {
+fn explain(path: &Path, only: Option<&str>, method: Option<&str>, dt: Option<&str>) -> i32 {
     let c = match compile_path(path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -663,13 +660,56 @@ fn explain(path: &Path, only: Option<&str>) -> i32 {
     if c.diagnostics.has_errors() {
         return 1;
     }
+    let mut ctx = RunCtx { c, diags: Diagnostics::default() };
+    let asked = match method {
+        Some(name) => match Method::parse(name) {
+            Some(m) => Some(m),
+            None => {
+                let f = ctx.arg_source("--method", name);
+                ctx.fail(unknown_method(Span::new(f, 0..name.len()), name));
+                report(&ctx.c, &ctx.diags.list);
+                return 1;
+            }
+        },
+        None => None,
+    };
     let mut shown = 0;
-    for m in &c.models {
-        if only.is_some_and(|n| n != m.name) {
+    let names = ctx.c.shown.clone();
+    for name in &names {
+        if only.is_some_and(|n| n != name) {
             continue;
         }
-        print!("{}", neuroc::explain::explain(m));
+        let Some(m) = ctx.c.model(name).cloned() else { continue };
+        let block = ctx.c.library.simulate.iter().find(|s| &s.target.name == name).cloned();
+        let mut step = 1e-5;
+        let mut block_method = None;
+        for b in block.iter().flat_map(|s| s.settings.iter()) {
+            match (b.name.name.as_str(), &b.value.kind) {
+                ("dt", _) => {
+                    if let Some(v) = ctx.constant(&b.value, units::dims::time(), "`dt`") {
+                        step = v;
+                    }
+                }
+                ("method", ast::ExprKind::Name(n)) => block_method = Method::parse(n),
+                _ => {}
+            }
+        }
+        if let Some(text) = dt {
+            match ctx.constant_arg("--dt", text, units::dims::time(), "`--dt`") {
+                Some(v) => step = v,
+                None => {
+                    report(&ctx.c, &ctx.diags.list);
+                    return 1;
+                }
+            }
+        }
+        let model_method = m.method.as_ref().and_then(|(n, _)| Method::parse(n));
+        let chosen = asked.or(block_method).or(model_method).unwrap_or(Method::Auto);
+        print!("{}", neuroc::explain::explain(&m, chosen, step));
         shown += 1;
+    }
+    if !ctx.diags.is_empty() {
+        report(&ctx.c, &ctx.diags.list);
     }
     if shown == 0 {
         if let Some(n) = only {

@@ -58,6 +58,8 @@ codes! {
     BooleanAsNumber = "E0310", "truth value used as a number";
     CurrentDimension = "E0311", "channel currents disagree in dimension";
     UnknownMethod = "E0401", "unknown integration method";
+    SchemeNotApplicable = "E0402", "integration method does not apply";
+    SolverFailed = "E0403", "implicit solver did not converge";
     NotSimulatedYet = "E0501", "model kind not simulated yet";
     NoModel = "E0502", "no model to simulate";
     BadSetting = "E0503", "bad simulation setting";
@@ -66,5 +68,6 @@ codes! {
     NumericalBlowUp = "E0506", "simulation diverged";
     Internal = "E0999", "internal compiler error";
     StateNeverChanges = "W0201", "state never changes";
+    UnitShadowsName = "W0301", "a unit hides a declared name";
     NoItems = "W0101", "file defines nothing";
 }

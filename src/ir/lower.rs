@@ -30,6 +30,7 @@ pub fn lower_model(lib: &Library, model: &ast::Model) -> (Option<Model>, Diagnos
         state_space: HashMap::new(),
         init_tried: std::collections::HashSet::new(),
         init_busy: std::collections::HashSet::new(),
+        implicit_species: std::collections::HashSet::new(),
     };
     lw.run(model);
     let Lower { m, diags, .. } = lw;
@@ -112,9 +113,10 @@ struct Lower<'a> {
     /// States whose initial value was lowered (or tried).
     init_tried: std::collections::HashSet<usize>,
     init_busy: std::collections::HashSet<usize>,
+    /// Kinetic species not declared as states: they start at steady state.
+    implicit_species: std::collections::HashSet<usize>,
 }
 
-const METHODS: &[&str] = &["euler", "rk4"];
 
 fn is_point(kind: ast::ModelKind) -> bool {
     use ast::ModelKind::*;
@@ -179,6 +181,8 @@ impl<'a> Lower<'a> {
             rhs: None,
             rhs_span: span,
             gate: None,
+            kinetic: None,
+            method: None,
         });
         self.spaces[space].entries.insert(
             name.to_string(),
@@ -234,6 +238,8 @@ impl<'a> Lower<'a> {
             rhs: None,
             rhs_span: name.span,
             gate: None,
+            kinetic: None,
+            method: None,
         });
         Some(index)
     }
@@ -251,6 +257,13 @@ impl<'a> Lower<'a> {
                     for b in bs {
                         self.declare(space, &b.name, Decl::Value { ast: b, kind: ValueKind::Input });
                     }
+                }
+                ast::StmtKind::Derived(b) if STATEMENT_WORDS.contains(&b.name.name.as_str()) => {
+                    self.err(
+                        Diagnostic::error(Code::Syntax, format!("`{}` needs a name", b.name.name))
+                            .at(b.name.span, "a statement keyword, not a name")
+                            .help(format!("write `{} x = ...`", b.name.name)),
+                    );
                 }
                 ast::StmtKind::Derived(b) => {
                     self.declare(space, &b.name, Decl::Value { ast: b, kind: ValueKind::Derived });
@@ -276,10 +289,18 @@ impl<'a> Lower<'a> {
                 | ast::StmtKind::SpikeWhen { .. }
                 | ast::StmtKind::On { .. }
                 | ast::StmtKind::Method(_) => {}
-                ast::StmtKind::Kinetic(_) => self.m.pending.push(Pending {
-                    what: "kinetic scheme".into(),
-                    span: stmt.span,
-                }),
+                ast::StmtKind::Kinetic(reactions) => {
+                    for r in reactions {
+                        for sp in [&r.from, &r.to] {
+                            let known = self.spaces[space].entries.contains_key(&sp.name);
+                            if !known {
+                                if let Some(i) = self.add_state(space, sp) {
+                                    self.implicit_species.insert(i);
+                                }
+                            }
+                        }
+                    }
+                }
                 _ => self.err(
                     Diagnostic::error(
                         Code::NotHere,
@@ -344,6 +365,8 @@ impl<'a> Lower<'a> {
             order: vec![],
             currents: vec![],
         });
+        self.collect(space, ch);
+        // The host's V and temperature, unless the channel declares its own.
         for ambient in ["V", "celsius"] {
             let e = Entry {
                 decl: Decl::Alias {
@@ -353,9 +376,8 @@ impl<'a> Lower<'a> {
                 slot: Slot::Todo,
                 span: name.span,
             };
-            self.spaces[space].entries.insert(ambient.to_string(), e);
+            self.spaces[space].entries.entry(ambient.to_string()).or_insert(e);
         }
-        self.collect(space, ch);
         self.lower_all(ch);
         // lower_all of the channel used `space` via the spaces stack below
         let _ = space;
@@ -377,13 +399,24 @@ impl<'a> Lower<'a> {
                     }
                 }
                 ast::StmtKind::Gate(g) => self.gate(space, g, stmt.span),
+                ast::StmtKind::Kinetic(reactions) => self.kinetic(space, reactions, stmt.span),
                 _ => {}
             }
         }
         for stmt in &model.stmts {
             match &stmt.kind {
-                ast::StmtKind::Ode { factor, state, rhs } => {
-                    self.ode(space, factor.as_ref(), state, rhs, stmt.span)
+                ast::StmtKind::Ode {
+                    factor,
+                    state,
+                    rhs,
+                    method,
+                } => {
+                    self.ode(space, factor.as_ref(), state, rhs, stmt.span);
+                    if let (Some(m), Some(i)) = (method, self.state_index(space, &state.name)) {
+                        if self.check_method(&m.name, m.span) {
+                            self.m.states[i].method = Some((m.name.clone(), m.span));
+                        }
+                    }
                 }
                 ast::StmtKind::SpikeWhen {
                     lhs,
@@ -394,10 +427,8 @@ impl<'a> Lower<'a> {
                     self.on_event(space, model.kind, trigger, actions, stmt.span)
                 }
                 ast::StmtKind::Method(m) => {
-                    if METHODS.contains(&m.name.as_str()) {
+                    if self.check_method(&m.name, m.span) {
                         self.m.method = Some((m.name.clone(), m.span));
-                    } else {
-                        self.unknown_method(&m.name, m.span);
                     }
                 }
                 _ => {}
@@ -408,20 +439,13 @@ impl<'a> Lower<'a> {
         }
     }
 
-    fn unknown_method(&mut self, name: &str, span: Span) {
-        let mut d = Diagnostic::error(
-            Code::UnknownMethod,
-            format!("unknown integration method `{name}`"),
-        )
-        .at(span, "not a method");
-        d = match did_you_mean(name, METHODS.iter().copied()) {
-            Some(s) => d.help(format!(
-                "did you mean `{s}`? methods: {}",
-                METHODS.join(", ")
-            )),
-            None => d.help(format!("methods: {}", METHODS.join(", "))),
-        };
-        self.err(d);
+    /// Whether `name` is an integration method; reports E0401 if not.
+    fn check_method(&mut self, name: &str, span: Span) -> bool {
+        if crate::schemes::Method::parse(name).is_some() {
+            return true;
+        }
+        self.err(crate::schemes::unknown_method(name, span));
+        false
     }
 
     /// The space a model's declarations were collected in: the model itself
@@ -751,7 +775,10 @@ impl<'a> Lower<'a> {
                 (rhs, inf)
             }
         };
-        let channel = self.spaces[space].prefix.trim_end_matches('.').to_string();
+        let channel = match self.spaces[space].prefix.trim_end_matches('.') {
+            "" => self.m.name.clone(),
+            p => p.to_string(),
+        };
         self.m.gates.push(Gate {
             state: index,
             channel,
@@ -766,6 +793,90 @@ impl<'a> Lower<'a> {
         s.rhs = Some(rhs);
         s.rhs_span = span;
         s.gate = Some(gi);
+    }
+
+    /// A kinetic scheme: species occupancies with
+    /// `dX/dt = sum of (in-flux - out-flux)` built from the reactions.
+    fn kinetic(&mut self, space: usize, reactions: &'a [ast::Reaction], span: Span) {
+        let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
+        let mut species: Vec<usize> = Vec::new();
+        let mut lowered = Vec::new();
+        for r in reactions {
+            let mut ends = [0usize; 2];
+            for (k, sp) in [&r.from, &r.to].into_iter().enumerate() {
+                let Some(i) = self.state_index(space, &sp.name) else {
+                    self.err(
+                        Diagnostic::error(Code::OdeNotState, format!("`{}` in a kinetic scheme is not a state", sp.name))
+                            .at(sp.span, "already defined as something else")
+                            .help("species of a kinetic scheme are occupancies: use a fresh name, or declare it with `state`"),
+                    );
+                    return;
+                };
+                ends[k] = i;
+                if !species.contains(&i) {
+                    species.push(i);
+                }
+            }
+            let f = self.expr(&scope, &r.forward);
+            let b = self.expr(&scope, &r.backward);
+            for (e, which) in [(f, "forward"), (b, "backward")] {
+                match self.m.arena.ty(e) {
+                    Ty::Num(d) if d == dims::rate() => {}
+                    Ty::Num(_) => {
+                        let desc = self.describe(e);
+                        self.err(
+                            Diagnostic::error(Code::GateDimension, format!("a {which} rate must be a rate (1/time), not {desc}"))
+                                .at(self.m.arena.span(e), format!("this is {desc}"))
+                                .help("write reaction rates with a unit of 1/time, e.g. `0.1 /ms`"),
+                        );
+                        return;
+                    }
+                    _ => return,
+                }
+            }
+            lowered.push(Reaction { from: ends[0], to: ends[1], forward: f, backward: b, span: r.span });
+        }
+        let k = self.m.kinetics.len();
+        let none = Ty::Num(Dim::NONE);
+        let rate = Ty::Num(dims::rate());
+        let mut rhs: HashMap<usize, ExprId> = HashMap::new();
+        for r in &lowered {
+            let a = &mut self.m.arena;
+            let x_from = a.add(NodeKind::Var(Var::State(r.from)), none, r.span);
+            let x_to = a.add(NodeKind::Var(Var::State(r.to)), none, r.span);
+            let out = a.add(NodeKind::Bin(ast::BinOp::Mul, r.forward, x_from), rate, r.span);
+            let back = a.add(NodeKind::Bin(ast::BinOp::Mul, r.backward, x_to), rate, r.span);
+            let flux = a.add(NodeKind::Bin(ast::BinOp::Sub, out, back), rate, r.span);
+            for (sp, op) in [(r.from, ast::BinOp::Sub), (r.to, ast::BinOp::Add)] {
+                let next = match rhs.get(&sp) {
+                    Some(prev) => self.m.arena.add(NodeKind::Bin(op, *prev, flux), rate, r.span),
+                    None if op == ast::BinOp::Add => flux,
+                    None => self.m.arena.add(NodeKind::Neg(flux), rate, r.span),
+                };
+                rhs.insert(sp, next);
+            }
+        }
+        let channel = match self.spaces[space].prefix.trim_end_matches('.') {
+            "" => self.m.name.clone(),
+            p => p.to_string(),
+        };
+        for &i in &species {
+            let implicit = self.implicit_species.contains(&i);
+            // NaN marks "start at the scheme's steady state" for the runtime
+            let init = implicit.then(|| self.m.arena.add(NodeKind::Const(f64::NAN), none, span));
+            let s = &mut self.m.states[i];
+            if let Some(init) = init {
+                s.init = init;
+                s.dim = Dim::NONE;
+            }
+            if s.rhs.is_some() {
+                continue;
+            }
+            s.rhs = rhs.get(&i).copied();
+            s.rhs_span = span;
+            s.kinetic = Some(k);
+        }
+        self.m.kinetics.push(Kinetic { channel, species, reactions: lowered, span });
     }
 
     fn ode(
@@ -1317,6 +1428,17 @@ impl<'a> Lower<'a> {
                     .add(NodeKind::Const(if *b { 1.0 } else { 0.0 }), Ty::Bool, span)
             }
             ExprKind::Name(n) => self.name(scope, n, span),
+            ExprKind::Unary(UnOp::Neg, inner) if has_offset_unit(inner) => {
+                // `-10 degC` is 263.15 K: negate the number, then convert
+                let ExprKind::Number { value, unit: Some(u) } = &inner.kind else {
+                    return self.error_node(span);
+                };
+                let ((scale, offset), dim) = self.unit(u);
+                let Some(dim) = dim else { return self.error_node(span) };
+                let id = self.m.arena.add(NodeKind::Const(-value * scale + offset), Ty::Num(dim), span);
+                self.hints.insert(id, u.text.clone());
+                id
+            }
             ExprKind::Unary(UnOp::Neg, x) => {
                 let x = self.expr(scope, x);
                 match self.m.arena.ty(x) {
@@ -1439,9 +1561,11 @@ impl<'a> Lower<'a> {
                         .at(f.span, "not a unit");
                 let names = units::unit_names();
                 let known_name = self.spaces.iter().any(|s| s.entries.contains_key(&f.name));
-                d = if known_name || f.span.start > u.span.start && u.text.starts_with('/') {
+                let op = unit_operator_before(u, f);
+                d = if known_name || (op.is_some() && did_you_mean(&f.name, names.iter().map(String::as_str)).is_none()) {
+                    let op = op.unwrap_or('*');
                     d.help(format!(
-                        "a name written straight after a number is read as its unit; to divide by `{0}` put spaces around `/`: `1 / {0}`",
+                        "a name written straight after a number is read as its unit; to use the value `{0}`, put spaces around `{op}`: `x {op} {0}`",
                         f.name
                     ))
                 } else if let Some(s) = did_you_mean(&f.name, names.iter().map(String::as_str)) {
@@ -1452,13 +1576,28 @@ impl<'a> Lower<'a> {
                 self.err(d);
                 return ((f64::NAN, 0.0), None);
             };
-            let Some(p) = Rational::new(f.power.0, f.power.1) else {
-                return ((f64::NAN, 0.0), None);
-            };
-            let Some(fd) = def.dim.powr(p) else {
-                return ((f64::NAN, 0.0), None);
-            };
-            let Some(nd) = dim.mul(&fd) else {
+            if self.spaces.iter().any(|s| s.entries.contains_key(&f.name)) {
+                self.diags.push(
+                    Diagnostic::warning(
+                        Code::UnitShadowsName,
+                        format!("`{}` here is the unit, not the value declared with that name", f.name),
+                    )
+                    .at(f.span, "read as a unit")
+                    .help(format!(
+                        "a name written straight after a number is its unit; to use the value `{0}`, put spaces around the operator: `x / {0}`",
+                        f.name
+                    )),
+                );
+            }
+            let combined = Rational::new(f.power.0, f.power.1)
+                .and_then(|p| Some((p, def.dim.powr(p)?)))
+                .and_then(|(p, fd)| Some((p, dim.mul(&fd)?)));
+            let Some((p, nd)) = combined else {
+                self.err(
+                    Diagnostic::error(Code::BadExponent, "unit exponents grow too large")
+                        .at(u.span, "this unit")
+                        .help("write units with small integer or fractional powers, e.g. `cm^2`, `s^(1/2)`"),
+                );
                 return ((f64::NAN, 0.0), None);
             };
             dim = nd;
@@ -1612,6 +1751,9 @@ impl<'a> Lower<'a> {
                     }
                 }
                 ast::StmtKind::Gate(g) if g.name.name == n => return Some(StateSource::Gate),
+                ast::StmtKind::Kinetic(rs) if rs.iter().any(|r| r.from.name == n || r.to.name == n) => {
+                    return Some(StateSource::Gate)
+                }
                 _ => {}
             }
         }
@@ -2293,6 +2435,21 @@ impl<'a> Lower<'a> {
     }
 }
 
+fn has_offset_unit(e: &ast::Expr) -> bool {
+    matches!(&e.kind, ExprKind::Number { unit: Some(u), .. }
+        if u.factors.len() == 1 && lookup_unit(&u.factors[0].name).is_some_and(|d| d.offset != 0.0))
+}
+
+/// Keywords that begin statements; `parameter = 3` is a mistake, not a
+/// derived value named `parameter`.
+const STATEMENT_WORDS: &[&str] = &["parameter", "state", "input", "fn", "gate", "current", "use", "kinetic"];
+
+/// The operator written right before a unit factor (`/` in `1/tau`).
+fn unit_operator_before(u: &ast::UnitExpr, f: &ast::UnitFactor) -> Option<char> {
+    let offset = (f.span.start.checked_sub(u.span.start)?) as usize;
+    u.text.get(..offset)?.chars().last().filter(|c| matches!(c, '/' | '*'))
+}
+
 enum StateSource<'a> {
     Decl(&'a ast::StateDecl),
     Gate,
@@ -2353,7 +2510,8 @@ pub fn did_you_mean<'s>(name: &str, candidates: impl Iterator<Item = &'s str>) -
         let d = edit_distance(name, c) * 2
             + usize::from(edit_distance(&name.to_lowercase(), &c.to_lowercase()) > 0);
         let limit = 2 * (name.chars().count().max(c.chars().count()) / 3).max(1) + 1;
-        if d <= limit && best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
+        let longest = name.chars().count().max(c.chars().count());
+        if d <= limit && d < 2 * longest - 1 && best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
             best = Some((d, c));
         }
     }
@@ -2407,6 +2565,7 @@ pub fn lower_constant(e: &ast::Expr) -> (Option<(f64, Dim)>, Diagnostics) {
         state_space: HashMap::new(),
         init_tried: std::collections::HashSet::new(),
         init_busy: std::collections::HashSet::new(),
+        implicit_species: std::collections::HashSet::new(),
     };
     let scope = Scope {
         space: 0,

@@ -284,6 +284,30 @@ pub struct State {
     pub rhs_span: Span,
     /// Index into `Model::gates` when the state is a gate.
     pub gate: Option<usize>,
+    /// Index into `Model::kinetics` when the state is a species of a kinetic scheme.
+    pub kinetic: Option<usize>,
+    /// The integration method asked for this state (`dX/dt = ... method rk4`).
+    pub method: Option<(String, Span)>,
+}
+
+/// A kinetic (Markov) scheme: occupancies of `species` move along
+/// reversible reactions; their sum is conserved.
+#[derive(Clone, Debug)]
+pub struct Kinetic {
+    pub channel: String,
+    pub species: Vec<usize>,
+    pub reactions: Vec<Reaction>,
+    pub span: Span,
+}
+
+/// `from <-> to (forward, backward)`, rates in 1/time.
+#[derive(Clone, Debug)]
+pub struct Reaction {
+    pub from: usize,
+    pub to: usize,
+    pub forward: ExprId,
+    pub backward: ExprId,
+    pub span: Span,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -362,6 +386,7 @@ pub struct Model {
     pub states: Vec<State>,
     pub values: Vec<Value>,
     pub gates: Vec<Gate>,
+    pub kinetics: Vec<Kinetic>,
     pub events: Vec<Event>,
     pub channels: Vec<String>,
     pub method: Option<(String, Span)>,
@@ -381,6 +406,7 @@ impl Model {
             states: vec![],
             values: vec![],
             gates: vec![],
+            kinetics: vec![],
             events: vec![],
             channels: vec![],
             method: None,

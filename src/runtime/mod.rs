@@ -1,46 +1,26 @@
-//! Runtime: simulates a point model with the reference interpreter, and
-//! writes what was recorded.
+//! Runtime: simulates a point model with the reference interpreter, by the
+//! [`Plan`] the schemes derived, and writes what was recorded.
 //!
-//! One step of length `dt` from `t`: integrate every state's ODE (forward
-//! Euler or classic RK4; states clamped by a refractory period are held),
-//! then test events on the new state. A threshold crossing is located by
-//! linear interpolation of its level between the two steps, so spike times
-//! are not quantized to `dt`. Event actions run in the order written; a
-//! `refractory T` holds the states the event assigned for `T` and mutes
-//! condition events meanwhile.
+//! A step of the grid `[t, t + dt]` is advanced by every block of the plan
+//! from the same old state. Events are located inside the step: when an
+//! event's level changes sign (or its condition becomes true), the crossing
+//! time is found by root finding (Illinois) on the level of the state
+//! advanced by the same scheme over a shorter step, so spike times are not
+//! quantized to `dt` and are exact for exact schemes. The event's actions
+//! run at that time and the rest of the step is integrated from there. A
+//! `refractory T` holds the states the event assigned until the period ends
+//! (the step is split there too) and mutes condition events meanwhile.
+//! Conditions fire when they become true (false before, true after).
 
 pub mod output;
 
 use crate::codegen::interp::{eval, eval_params, eval_values, Env};
 use crate::diag::{Code, Diagnostic};
 use crate::ir::{Action, ExprId, Model, Trigger};
+use crate::schemes::linalg::{self, Mat};
+use crate::schemes::{Block, Method, Plan};
 use crate::syntax::ast::Direction;
-
-/// Integration methods of the reference interpreter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    Euler,
-    Rk4,
-}
-
-impl Method {
-    pub const NAMES: &'static [&'static str] = &["euler", "rk4"];
-
-    pub fn parse(s: &str) -> Option<Method> {
-        match s {
-            "euler" => Some(Method::Euler),
-            "rk4" => Some(Method::Rk4),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Euler => "euler",
-            Method::Rk4 => "rk4",
-        }
-    }
-}
+use std::collections::HashMap;
 
 /// A variable to record: a state or a value (derived, input, current).
 #[derive(Clone, Debug, PartialEq)]
@@ -55,7 +35,6 @@ pub struct Config {
     pub dt: f64,
     /// Simulated time, SI seconds.
     pub duration: f64,
-    pub method: Method,
     pub record: Vec<Probe>,
     /// Record every n-th step (1: every step).
     pub sample_every: usize,
@@ -63,7 +42,25 @@ pub struct Config {
     pub param_overrides: Vec<Option<ExprId>>,
     /// Replaces value i's expression (inputs set from the command line).
     pub value_overrides: Vec<Option<ExprId>>,
+    /// Relative tolerance of the adaptive method (rk45).
+    pub rtol: f64,
     pub progress: bool,
+}
+
+impl Config {
+    /// Defaults for a model: record nothing, no overrides.
+    pub fn new(m: &Model, dt: f64, duration: f64) -> Config {
+        Config {
+            dt,
+            duration,
+            record: vec![],
+            sample_every: 1,
+            param_overrides: vec![None; m.params.len()],
+            value_overrides: vec![None; m.values.len()],
+            rtol: 1e-8,
+            progress: false,
+        }
+    }
 }
 
 /// What a run produced. Times in SI seconds, values in SI.
@@ -76,169 +73,468 @@ pub struct Recording {
     pub steps: usize,
 }
 
-struct Sim<'m> {
+/// Integrates one model by a plan.
+pub struct Stepper<'m> {
     m: &'m Model,
+    plan: &'m Plan,
     params: Vec<f64>,
     value_exprs: Vec<ExprId>,
     values: Vec<f64>,
     /// States held (derivative zero) until `refractory_until`.
     clamped: Vec<bool>,
     refractory_until: f64,
+    /// Whether the interval being advanced starts inside a refractory
+    /// period (then clamped states are held for all of it: the event loop
+    /// splits steps at the period's end).
+    holding: bool,
+    /// Exact propagators by (block, step bits, clamp mask).
+    propagators: HashMap<(usize, u64, Vec<bool>), (Mat, Mat, Vec<usize>)>,
+    /// Constant matrices of exact blocks, evaluated once.
+    exact_a: Vec<Option<Mat>>,
+    /// Last accepted internal step of rk45, and the error scales.
+    rk45_h: f64,
+    scale: Vec<f64>,
+    rtol: f64,
 }
 
-impl Sim<'_> {
-    /// dy/dt at (t, y); also leaves the values at (t, y) in `self.values`.
-    fn deriv(&mut self, t: f64, y: &[f64], out: &mut [f64]) {
-        let mut values = std::mem::take(&mut self.values);
-        eval_values(self.m, t, y, &self.params, &self.value_exprs, &mut values);
-        let env = Env {
-            t,
-            states: y,
-            params: &self.params,
-            values: &values,
-            args: &[],
+impl<'m> Stepper<'m> {
+    pub fn new(m: &'m Model, plan: &'m Plan, cfg: &Config) -> Stepper<'m> {
+        let params = eval_params(m, &cfg.param_overrides);
+        let value_exprs: Vec<ExprId> = m
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| cfg.value_overrides.get(i).copied().flatten().unwrap_or(v.expr))
+            .collect();
+        let n = m.states.len();
+        let mut s = Stepper {
+            m,
+            plan,
+            params,
+            value_exprs,
+            values: Vec::new(),
+            clamped: vec![false; n],
+            refractory_until: f64::NEG_INFINITY,
+            holding: false,
+            propagators: HashMap::new(),
+            exact_a: Vec::new(),
+            rk45_h: cfg.dt,
+            scale: vec![0.0; n],
+            rtol: cfg.rtol,
         };
-        let refractory = t < self.refractory_until;
+        s.exact_a = plan
+            .blocks
+            .iter()
+            .map(|b| match b {
+                Block::Exact { states, a } => {
+                    let k = states.len();
+                    let env = Env { t: 0.0, states: &[], params: &s.params, values: &[], args: &[] };
+                    Some(Mat { n: k, a: a.iter().map(|e| eval(m, *e, &env)).collect() })
+                }
+                _ => None,
+            })
+            .collect();
+        s
+    }
+
+    fn env_values(&mut self, t: f64, y: &[f64]) {
+        eval_values(self.m, t, y, &self.params, &self.value_exprs, &mut self.values);
+    }
+
+    fn eval_at(&self, e: ExprId, t: f64, y: &[f64]) -> f64 {
+        eval(self.m, e, &Env { t, states: y, params: &self.params, values: &self.values, args: &[] })
+    }
+
+    /// dy/dt at (t, y) for every state (0 for clamped states and states
+    /// without an ODE).
+    pub fn rhs(&mut self, t: f64, y: &[f64], out: &mut [f64]) {
+        self.env_values(t, y);
         for (i, s) in self.m.states.iter().enumerate() {
             out[i] = match s.rhs {
-                Some(r) if !(refractory && self.clamped[i]) => eval(self.m, r, &env),
+                Some(r) if !(self.holding && self.clamped[i]) => self.eval_at(r, t, y),
                 _ => 0.0,
             };
         }
-        self.values = values;
     }
 
-    fn step(
-        &mut self,
-        method: Method,
-        t: f64,
-        dt: f64,
-        y: &mut [f64],
-        k: &mut [Vec<f64>; 4],
-        tmp: &mut [f64],
-    ) {
+    /// The state at t + h from the state y at t.
+    pub fn advance(&mut self, t: f64, y: &[f64], h: f64) -> Result<Vec<f64>, String> {
+        self.holding = t < self.refractory_until;
+        let mut out = y.to_vec();
+        for (bi, block) in self.plan.blocks.iter().enumerate() {
+            match block {
+                Block::Explicit { method, states } => self.explicit(*method, states, t, y, h, &mut out)?,
+                Block::Implicit { theta, states, jac } => self.implicit(*theta, states, jac, t, y, h, &mut out)?,
+                Block::ExpEuler { state, rate } => {
+                    let i = *state;
+                    if self.clamped[i] && self.holding {
+                        continue;
+                    }
+                    self.env_values(t, y);
+                    let Some(r) = self.m.states[i].rhs else { continue };
+                    let f = self.eval_at(r, t, y);
+                    let b = self.eval_at(*rate, t, y);
+                    // x(h) = x + (f / b)(1 - e^{-b h}); the limit b -> 0 is Euler
+                    out[i] = if (b * h).abs() > 1e-12 { y[i] - f / b * (-b * h).exp_m1() } else { y[i] + f * h };
+                }
+                Block::Exact { states, .. } => self.exact(bi, states, t, y, h, &mut out),
+                Block::Kinetic { kinetic } => self.kinetic(*kinetic, t, y, h, &mut out),
+            }
+        }
+        Ok(out)
+    }
+
+    fn explicit(&mut self, method: Method, states: &[usize], t: f64, y: &[f64], h: f64, out: &mut [f64]) -> Result<(), String> {
         let n = y.len();
+        let mut k1 = vec![0.0; n];
+        self.rhs(t, y, &mut k1);
+        let stage = |y: &[f64], k: &[f64], c: f64| {
+            let mut z = y.to_vec();
+            for &i in states {
+                z[i] = y[i] + c * k[i];
+            }
+            z
+        };
         match method {
             Method::Euler => {
-                self.deriv(t, y, &mut k[0]);
-                for i in 0..n {
-                    y[i] += dt * k[0][i];
+                for &i in states {
+                    out[i] = y[i] + h * k1[i];
                 }
             }
-            Method::Rk4 => {
-                let [k1, k2, k3, k4] = k;
-                self.deriv(t, y, k1);
-                for i in 0..n {
-                    tmp[i] = y[i] + 0.5 * dt * k1[i];
+            Method::Rk2 => {
+                let mut k2 = vec![0.0; n];
+                self.rhs(t + 0.5 * h, &stage(y, &k1, 0.5 * h), &mut k2);
+                for &i in states {
+                    out[i] = y[i] + h * k2[i];
                 }
-                self.deriv(t + 0.5 * dt, tmp, k2);
-                for i in 0..n {
-                    tmp[i] = y[i] + 0.5 * dt * k2[i];
+            }
+            Method::Rk45 => {
+                let z = self.dormand_prince(states, t, y, h)?;
+                for &i in states {
+                    out[i] = z[i];
                 }
-                self.deriv(t + 0.5 * dt, tmp, k3);
-                for i in 0..n {
-                    tmp[i] = y[i] + dt * k3[i];
+            }
+            _ => {
+                let (mut k2, mut k3, mut k4) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+                self.rhs(t + 0.5 * h, &stage(y, &k1, 0.5 * h), &mut k2);
+                self.rhs(t + 0.5 * h, &stage(y, &k2, 0.5 * h), &mut k3);
+                self.rhs(t + h, &stage(y, &k3, h), &mut k4);
+                for &i in states {
+                    out[i] = y[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
                 }
-                self.deriv(t + dt, tmp, k4);
-                for i in 0..n {
-                    y[i] += dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Dormand & Prince (1980) 5(4) with step-size control, over [t, t + h].
+    fn dormand_prince(&mut self, states: &[usize], t: f64, y: &[f64], h: f64) -> Result<Vec<f64>, String> {
+        const C: [f64; 7] = [0.0, 0.2, 0.3, 0.8, 8.0 / 9.0, 1.0, 1.0];
+        const A: [[f64; 6]; 7] = [
+            [0.0; 6],
+            [0.2, 0.0, 0.0, 0.0, 0.0, 0.0],
+            [3.0 / 40.0, 9.0 / 40.0, 0.0, 0.0, 0.0, 0.0],
+            [44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0, 0.0, 0.0, 0.0],
+            [19372.0 / 6561.0, -25360.0 / 2187.0, 64448.0 / 6561.0, -212.0 / 729.0, 0.0, 0.0],
+            [9017.0 / 3168.0, -355.0 / 33.0, 46732.0 / 5247.0, 49.0 / 176.0, -5103.0 / 18656.0, 0.0],
+            [35.0 / 384.0, 0.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0],
+        ];
+        const E: [f64; 7] = [
+            71.0 / 57600.0,
+            0.0,
+            -71.0 / 16695.0,
+            71.0 / 1920.0,
+            -17253.0 / 339200.0,
+            22.0 / 525.0,
+            -1.0 / 40.0,
+        ];
+        let n = y.len();
+        let mut z = y.to_vec();
+        let mut s = 0.0;
+        let mut hh = self.rk45_h.min(h).max(h * 1e-9);
+        let mut k = vec![vec![0.0; n]; 7];
+        let mut guard = 0;
+        while s < h * (1.0 - 1e-12) {
+            guard += 1;
+            if guard > 1_000_000 {
+                return Err("rk45 took more than a million sub-steps in one step".into());
+            }
+            hh = hh.min(h - s);
+            for st in 0..7 {
+                let mut w = z.clone();
+                for &i in states {
+                    w[i] = z[i] + hh * (0..st).map(|j| A[st][j] * k[j][i]).sum::<f64>();
+                }
+                let mut out = vec![0.0; n];
+                self.rhs(t + s + C[st] * hh, &w, &mut out);
+                k[st] = out;
+            }
+            let mut err: f64 = 0.0;
+            let mut next = z.clone();
+            for &i in states {
+                next[i] = z[i] + hh * (0..6).map(|j| A[6][j] * k[j][i]).sum::<f64>();
+                let e = hh * (0..7).map(|j| E[j] * k[j][i]).sum::<f64>();
+                self.scale[i] = self.scale[i].max(z[i].abs()).max(next[i].abs());
+                let tol = self.rtol * self.scale[i].max(1e-300);
+                err = err.max((e / tol).abs());
+            }
+            if !err.is_finite() {
+                hh *= 0.1;
+                if hh < h * 1e-14 {
+                    return Err("rk45 step size underflow".into());
+                }
+                continue;
+            }
+            let factor = (0.9 * err.max(1e-10).powf(-0.2)).clamp(0.2, 5.0);
+            if err <= 1.0 {
+                s += hh;
+                z = next;
+                self.rk45_h = hh * factor;
+            }
+            hh *= factor;
+        }
+        Ok(z)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn implicit(
+        &mut self,
+        theta: f64,
+        states: &[usize],
+        jac: &[ExprId],
+        t: f64,
+        y: &[f64],
+        h: f64,
+        out: &mut [f64],
+    ) -> Result<(), String> {
+        let n = y.len();
+        let k = states.len();
+        let mut f0 = vec![0.0; n];
+        self.rhs(t, y, &mut f0);
+        let mut z = y.to_vec();
+        for &i in states {
+            z[i] = y[i] + h * f0[i];
+        }
+        let held = |s: &Self, i: usize| s.clamped[i] && s.holding;
+        for _ in 0..50 {
+            let mut f1 = vec![0.0; n];
+            self.rhs(t + h, &z, &mut f1);
+            let mut g = vec![0.0; k];
+            let mut jm = Mat::identity(k);
+            for (r, &i) in states.iter().enumerate() {
+                if held(self, i) {
+                    continue;
+                }
+                g[r] = z[i] - y[i] - h * ((1.0 - theta) * f0[i] + theta * f1[i]);
+                for c in 0..k {
+                    let d = self.eval_at(jac[r * k + c], t + h, &z);
+                    let id = if r == c { 1.0 } else { 0.0 };
+                    jm.set(r, c, id - h * theta * d);
+                }
+            }
+            let Some(dz) = linalg::solve(&jm, &g) else {
+                return Err("the Newton matrix I - h theta J is singular".into());
+            };
+            let mut small = true;
+            for (r, &i) in states.iter().enumerate() {
+                z[i] -= dz[r];
+                if dz[r].abs() > 1e-12 * (z[i].abs() + 1e-30) && dz[r] != 0.0 {
+                    small = false;
+                }
+            }
+            if small {
+                for &i in states {
+                    out[i] = z[i];
+                }
+                return Ok(());
+            }
+        }
+        Err("Newton iterations did not converge in 50 iterations".into())
+    }
+
+    fn exact(&mut self, bi: usize, states: &[usize], t: f64, y: &[f64], h: f64, out: &mut [f64]) {
+        let mask: Vec<bool> = states.iter().map(|&i| self.holding && self.clamped[i]).collect();
+        let key = (bi, h.to_bits(), mask.clone());
+        if !self.propagators.contains_key(&key) {
+            let Some(a) = self.exact_a.get(bi).and_then(|a| a.clone()) else { return };
+            let free: Vec<usize> = (0..states.len()).filter(|&r| !mask[r]).collect();
+            let mut sub = Mat::zeros(free.len());
+            for (r, &fr) in free.iter().enumerate() {
+                for (c, &fc) in free.iter().enumerate() {
+                    sub.set(r, c, a.get(fr, fc));
+                }
+            }
+            let (phi, psi) = linalg::propagators(&sub, h);
+            if self.propagators.len() > 4096 {
+                self.propagators.clear();
+            }
+            self.propagators.insert(key.clone(), (phi, psi, free));
+        }
+        let n = y.len();
+        let mut f = vec![0.0; n];
+        self.rhs(t, y, &mut f);
+        let Some(a) = self.exact_a.get(bi).and_then(|a| a.as_ref()) else { return };
+        let Some((phi, psi, free)) = self.propagators.get(&key) else { return };
+        // b = f - A y over the free states: the part constant over the step
+        let yb: Vec<f64> = free.iter().map(|&r| y[states[r]]).collect();
+        let b: Vec<f64> = free
+            .iter()
+            .map(|&r| f[states[r]] - free.iter().map(|&c| a.get(r, c) * y[states[c]]).sum::<f64>())
+            .collect();
+        let p1 = phi.mul_vec(&yb);
+        let p2 = psi.mul_vec(&b);
+        for (k, &r) in free.iter().enumerate() {
+            out[states[r]] = p1[k] + p2[k];
+        }
+    }
+
+    /// The rate matrix Q of a kinetic scheme at (t, y): dp/dt = Q p.
+    fn rate_matrix(&mut self, k: usize, t: f64, y: &[f64]) -> Mat {
+        let kin = &self.m.kinetics[k];
+        self.env_values(t, y);
+        let pos = |s: usize| kin.species.iter().position(|&x| x == s).unwrap_or(0);
+        let mut q = Mat::zeros(kin.species.len());
+        for r in &kin.reactions {
+            let (a, b) = (pos(r.from), pos(r.to));
+            let kf = self.eval_at(r.forward, t, y);
+            let kb = self.eval_at(r.backward, t, y);
+            q.set(b, a, q.get(b, a) + kf);
+            q.set(a, a, q.get(a, a) - kf);
+            q.set(a, b, q.get(a, b) + kb);
+            q.set(b, b, q.get(b, b) - kb);
+        }
+        q
+    }
+
+    fn kinetic(&mut self, k: usize, t: f64, y: &[f64], h: f64, out: &mut [f64]) {
+        let q = self.rate_matrix(k, t, y);
+        let e = linalg::expm(&q.scale(h));
+        let species = self.m.kinetics[k].species.clone();
+        let p: Vec<f64> = species.iter().map(|&s| y[s]).collect();
+        let p1 = e.mul_vec(&p);
+        for (i, &s) in species.iter().enumerate() {
+            out[s] = p1[i];
+        }
+    }
+
+    /// Kinetic species without initial values start at the steady state of
+    /// their scheme at t = 0.
+    fn kinetic_steady_states(&mut self, y: &mut [f64]) {
+        for k in 0..self.m.kinetics.len() {
+            let species = self.m.kinetics[k].species.clone();
+            if species.iter().all(|&s| y[s].is_finite()) {
+                continue;
+            }
+            let q = self.rate_matrix(k, 0.0, y);
+            let n = species.len();
+            let mut mm = q.clone();
+            for c in 0..n {
+                mm.set(n - 1, c, 1.0);
+            }
+            let mut rhs = vec![0.0; n];
+            rhs[n - 1] = 1.0;
+            if let Some(p) = linalg::solve(&mm, &rhs) {
+                for (i, &s) in species.iter().enumerate() {
+                    if !y[s].is_finite() {
+                        y[s] = p[i];
+                    }
                 }
             }
         }
     }
 
-    fn level(&mut self, t: f64, y: &[f64], trig: &Trigger) -> f64 {
+    fn level(&mut self, trig: &Trigger, t: f64, y: &[f64]) -> f64 {
         let id = match trig {
             Trigger::Crossing { level, .. } => *level,
             Trigger::Condition { level: Some(l), .. } => *l,
             _ => return f64::NAN,
         };
-        eval_values(
-            self.m,
-            t,
-            y,
-            &self.params,
-            &self.value_exprs,
-            &mut self.values,
-        );
-        let env = Env {
-            t,
-            states: y,
-            params: &self.params,
-            values: &self.values,
-            args: &[],
-        };
-        eval(self.m, id, &env)
+        self.env_values(t, y);
+        self.eval_at(id, t, y)
+    }
+
+    fn holds(&mut self, trig: &Trigger, t: f64, y: &[f64]) -> bool {
+        match trig {
+            Trigger::Condition { cond, .. } => {
+                self.env_values(t, y);
+                self.eval_at(*cond, t, y) != 0.0
+            }
+            _ => false,
+        }
+    }
+
+    /// The first time in (0, h] at which `level(advance(y, s))` reaches 0,
+    /// given g0 < 0 <= g1 (levels oriented upward).
+    fn locate(&mut self, trig: &Trigger, sign: f64, t: f64, y: &[f64], h: f64, g0: f64, g1: f64) -> Result<f64, String> {
+        let (mut a, mut b, mut ga, mut gb) = (0.0, h, g0, g1);
+        let mut side = 0i8;
+        for _ in 0..100 {
+            if (b - a) <= 1e-14 * h.max(1e-300) {
+                break;
+            }
+            let s = if gb != ga { (a * gb - b * ga) / (gb - ga) } else { 0.5 * (a + b) };
+            let s = if s > a && s < b { s } else { 0.5 * (a + b) };
+            let ys = self.advance(t, y, s)?;
+            let g = sign * self.level(trig, t + s, &ys);
+            if g >= 0.0 {
+                b = s;
+                gb = g;
+                if side == 1 {
+                    ga *= 0.5; // Illinois: keep the stale end from stalling
+                }
+                side = 1;
+            } else {
+                a = s;
+                ga = g;
+                if side == -1 {
+                    gb *= 0.5;
+                }
+                side = -1;
+            }
+            if g == 0.0 {
+                break;
+            }
+        }
+        Ok(b)
     }
 }
 
-/// The initial state: parameters, then states in dependency order.
-pub fn initial_state(m: &Model, params: &[f64], value_exprs: &[ExprId]) -> Vec<f64> {
+/// The initial state: parameters, then states in dependency order, then
+/// kinetic steady states.
+pub fn initial_state(stepper: &mut Stepper) -> Vec<f64> {
+    let m = stepper.m;
     let mut y = vec![f64::NAN; m.states.len()];
-    let mut values = Vec::new();
     for &i in &m.init_order {
-        eval_values(m, 0.0, &y, params, value_exprs, &mut values);
-        let env = Env {
-            t: 0.0,
-            states: &y,
-            params,
-            values: &values,
-            args: &[],
-        };
-        y[i] = eval(m, m.states[i].init, &env);
+        stepper.env_values(0.0, &y);
+        y[i] = stepper.eval_at(m.states[i].init, 0.0, &y);
     }
+    stepper.kinetic_steady_states(&mut y);
     y
 }
 
-/// Runs a point model. Fails with E0506 when a state stops being finite.
-pub fn simulate(m: &Model, cfg: &Config) -> Result<Recording, Box<Diagnostic>> {
-    let params = eval_params(m, &cfg.param_overrides);
-    let value_exprs: Vec<ExprId> = m
-        .values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            cfg.value_overrides
-                .get(i)
-                .copied()
-                .flatten()
-                .unwrap_or(v.expr)
-        })
-        .collect();
-    let mut y = initial_state(m, &params, &value_exprs);
-    let n = y.len();
-    let mut sim = Sim {
-        m,
-        params,
-        value_exprs,
-        values: Vec::new(),
-        clamped: vec![false; n],
-        refractory_until: f64::NEG_INFINITY,
-    };
+/// Runs a point model by a plan. Fails with E0506 when a state stops being
+/// finite, E0403 when an implicit solve fails.
+pub fn simulate(m: &Model, plan: &Plan, cfg: &Config) -> Result<Recording, Box<Diagnostic>> {
+    let mut st = Stepper::new(m, plan, cfg);
+    let mut y = initial_state(&mut st);
     let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
     let every = cfg.sample_every.max(1);
     let mut rec = Recording {
-        traces: cfg
-            .record
-            .iter()
-            .map(|p| (probe_name(m, p), Vec::new()))
-            .collect(),
+        traces: cfg.record.iter().map(|p| (probe_name(m, p), Vec::new())).collect(),
         steps,
         ..Recording::default()
     };
-    let mut k = [vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]];
-    let mut tmp = vec![0.0; n];
-    let mut levels: Vec<f64> = m
-        .events
-        .iter()
-        .map(|e| sim.level(0.0, &y, &e.trigger))
-        .collect();
     let bar = progress_bar(cfg.progress, steps);
-    record(&mut sim, &mut rec, 0.0, &y, &cfg.record);
+    record(&mut st, &mut rec, 0.0, &y, &cfg.record);
     for step in 0..steps {
-        let t = step as f64 * cfg.dt;
-        sim.step(cfg.method, t, cfg.dt, &mut y, &mut k, &mut tmp);
+        let t0 = step as f64 * cfg.dt;
         let t1 = (step + 1) as f64 * cfg.dt;
+        if let Err(e) = step_with_events(&mut st, t0, t1, &mut y, &mut rec) {
+            if let Some(b) = &bar {
+                b.abandon();
+            }
+            return Err(Box::new(e));
+        }
         if let Some(i) = y.iter().position(|v| !v.is_finite()) {
             if let Some(b) = &bar {
                 b.abandon();
@@ -247,24 +543,17 @@ pub fn simulate(m: &Model, cfg: &Config) -> Result<Recording, Box<Diagnostic>> {
             return Err(Box::new(
                 Diagnostic::error(
                     Code::NumericalBlowUp,
-                    format!(
-                        "`{}` became {} at t = {} ms",
-                        s.name,
-                        y[i],
-                        crate::units::format_number(t1 * 1e3)
-                    ),
+                    format!("`{}` became {} at t = {} ms", s.name, y[i], crate::units::format_number(t1 * 1e3)),
                 )
                 .at(s.span, "this state diverged")
                 .help(format!(
-                "the step dt = {} ms may be too large for `{}`; try a smaller --dt or --method rk4",
-                crate::units::format_number(cfg.dt * 1e3),
-                cfg.method.name()
-            )),
+                    "the step dt = {} ms may be too large; try a smaller --dt, or --method auto / trapezoidal",
+                    crate::units::format_number(cfg.dt * 1e3)
+                )),
             ));
         }
-        fire_events(&mut sim, t, t1, &mut y, &mut levels, &mut rec);
         if (step + 1) % every == 0 {
-            record(&mut sim, &mut rec, t1, &y, &cfg.record);
+            record(&mut st, &mut rec, t1, &y, &cfg.record);
         }
         if let Some(b) = &bar {
             if step % 1024 == 0 {
@@ -278,112 +567,113 @@ pub fn simulate(m: &Model, cfg: &Config) -> Result<Recording, Box<Diagnostic>> {
     Ok(rec)
 }
 
-fn fire_events(
-    sim: &mut Sim,
-    t0: f64,
-    t1: f64,
-    y: &mut [f64],
-    levels: &mut [f64],
-    rec: &mut Recording,
-) {
-    let m = sim.m;
-    for (ei, ev) in m.events.iter().enumerate() {
-        let prev = levels[ei];
-        let now = sim.level(t1, y, &ev.trigger);
-        levels[ei] = now;
-        let crossing_time = || {
-            if prev.is_finite() && now.is_finite() && prev != now {
-                let frac = (prev / (prev - now)).clamp(0.0, 1.0);
-                t0 + frac * (t1 - t0)
-            } else {
-                t1
-            }
-        };
-        let (fires, t_event) = match &ev.trigger {
-            Trigger::Crossing { direction, .. } => {
-                let up = prev < 0.0 && now >= 0.0;
-                let down = prev > 0.0 && now <= 0.0;
-                let fires = match direction {
-                    Direction::Upward => up,
-                    Direction::Downward => down,
-                };
-                (fires, crossing_time())
-            }
-            Trigger::Condition { cond, level } => {
-                if t1 <= sim.refractory_until {
-                    continue;
+/// Advances [t0, t1], firing events at their located times.
+fn step_with_events(st: &mut Stepper, t0: f64, t1: f64, y: &mut Vec<f64>, rec: &mut Recording) -> Result<(), Diagnostic> {
+    let m = st.m;
+    let eps = 1e-12 * (t1 - t0);
+    let mut t = t0;
+    let mut fired = 0;
+    let fail = |msg: String, t: f64| {
+        Diagnostic::error(Code::SolverFailed, format!("integration failed at t = {} ms: {msg}", crate::units::format_number(t * 1e3)))
+            .at(m.span, "in this model")
+            .help("try a smaller --dt, or another method")
+    };
+    while t < t1 - eps {
+        if t >= st.refractory_until - eps {
+            st.clamped.iter_mut().for_each(|c| *c = false);
+        }
+        let t_end = if st.refractory_until > t + eps && st.refractory_until < t1 - eps { st.refractory_until } else { t1 };
+        let h = t_end - t;
+        let y_try = st.advance(t, y, h).map_err(|e| fail(e, t))?;
+        let refractory = t < st.refractory_until - eps;
+        // The earliest event in (t, t_end].
+        let mut first: Option<(f64, usize)> = None;
+        for (ei, ev) in m.events.iter().enumerate() {
+            let (fires, sign, g0, g1) = match &ev.trigger {
+                Trigger::Crossing { direction, .. } => {
+                    let g0 = st.level(&ev.trigger, t, y);
+                    let g1 = st.level(&ev.trigger, t_end, &y_try);
+                    match direction {
+                        Direction::Upward => (g0 < 0.0 && g1 >= 0.0, 1.0, g0, g1),
+                        Direction::Downward => (g0 > 0.0 && g1 <= 0.0, -1.0, -g0, -g1),
+                    }
                 }
-                eval_values(m, t1, y, &sim.params, &sim.value_exprs, &mut sim.values);
-                let env = Env {
-                    t: t1,
-                    states: y,
-                    params: &sim.params,
-                    values: &sim.values,
-                    args: &[],
-                };
-                let holds = eval(m, *cond, &env) != 0.0;
-                let t_event = if level.is_some() && prev < 0.0 {
-                    crossing_time()
-                } else {
-                    t1
-                };
-                (holds, t_event)
+                Trigger::Condition { level, .. } => {
+                    if refractory {
+                        continue;
+                    }
+                    let before = st.holds(&ev.trigger, t, y);
+                    let after = st.holds(&ev.trigger, t_end, &y_try);
+                    let (g0, g1) = if level.is_some() {
+                        (st.level(&ev.trigger, t, y), st.level(&ev.trigger, t_end, &y_try))
+                    } else {
+                        (f64::NAN, f64::NAN)
+                    };
+                    (!before && after, 1.0, g0, g1)
+                }
+                Trigger::Spike { .. } => continue,
+            };
+            if !fires {
+                continue;
             }
-            Trigger::Spike { .. } => (false, t1),
-        };
-        if !fires {
+            let s = if g0 < 0.0 && g1 >= 0.0 { st.locate(&ev.trigger, sign, t, y, h, g0, g1).map_err(|e| fail(e, t))? } else { h };
+            if first.is_none_or(|(fs, _)| s < fs) {
+                first = Some((s, ei));
+            }
+        }
+        let Some((s, ei)) = first else {
+            *y = y_try;
+            t = t_end;
             continue;
+        };
+        fired += 1;
+        if fired > 10_000 {
+            return Err(Diagnostic::error(Code::NumericalBlowUp, "more than 10000 events in one step")
+                .at(m.events[ei].span, "this event keeps firing")
+                .help("an event's actions should make its condition false (e.g. reset below threshold)"));
         }
-        for a in &ev.actions {
-            match a {
-                Action::Assign { state, value, .. } => {
-                    eval_values(m, t1, y, &sim.params, &sim.value_exprs, &mut sim.values);
-                    let env = Env {
-                        t: t1,
-                        states: y,
-                        params: &sim.params,
-                        values: &sim.values,
-                        args: &[],
-                    };
-                    y[*state] = eval(m, *value, &env);
-                }
-                Action::Emit { .. } => rec.spikes.push(t_event),
-                Action::Refractory { duration, .. } => {
-                    let env = Env {
-                        t: t1,
-                        states: y,
-                        params: &sim.params,
-                        values: &sim.values,
-                        args: &[],
-                    };
-                    let d = eval(m, *duration, &env);
-                    sim.refractory_until = t_event + d;
-                    for c in sim.clamped.iter_mut() {
-                        *c = false;
-                    }
-                    for b in &ev.actions {
-                        if let Action::Assign { state, .. } = b {
-                            sim.clamped[*state] = true;
-                        }
-                    }
-                }
-                Action::Output { .. } => {}
+        *y = if s >= h { y_try } else { st.advance(t, y, s).map_err(|e| fail(e, t))? };
+        t += s;
+        fire(st, ei, t, y, rec);
+    }
+    Ok(())
+}
+
+fn fire(st: &mut Stepper, ei: usize, t: f64, y: &mut [f64], rec: &mut Recording) {
+    let m = st.m;
+    let ev = &m.events[ei];
+    for a in &ev.actions {
+        match a {
+            Action::Assign { state, value, .. } => {
+                st.env_values(t, y);
+                y[*state] = st.eval_at(*value, t, y);
             }
+            Action::Emit { .. } => rec.spikes.push(t),
+            Action::Refractory { duration, .. } => {
+                st.env_values(t, y);
+                let d = st.eval_at(*duration, t, y);
+                st.refractory_until = t + d;
+                st.clamped.iter_mut().for_each(|c| *c = false);
+                for b in &ev.actions {
+                    if let Action::Assign { state, .. } = b {
+                        st.clamped[*state] = true;
+                    }
+                }
+            }
+            Action::Output { .. } => {}
         }
-        // the level after the actions (a reset moves it below threshold)
-        levels[ei] = sim.level(t1, y, &ev.trigger);
     }
 }
 
-fn record(sim: &mut Sim, rec: &mut Recording, t: f64, y: &[f64], probes: &[Probe]) {
+fn record(st: &mut Stepper, rec: &mut Recording, t: f64, y: &[f64], probes: &[Probe]) {
     rec.t.push(t);
     if probes.iter().any(|p| matches!(p, Probe::Value(_))) {
-        eval_values(sim.m, t, y, &sim.params, &sim.value_exprs, &mut sim.values);
+        st.env_values(t, y);
     }
     for (p, (_, trace)) in probes.iter().zip(rec.traces.iter_mut()) {
         let v = match p {
             Probe::State(i) => y.get(*i).copied(),
-            Probe::Value(i) => sim.values.get(*i).copied(),
+            Probe::Value(i) => st.values.get(*i).copied(),
         };
         trace.push(v.unwrap_or(f64::NAN));
     }
@@ -402,9 +692,7 @@ fn progress_bar(enabled: bool, steps: usize) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let bar = indicatif::ProgressBar::new(steps as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {bar:40} {percent}% steps, eta {eta}",
-    ) {
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {percent}% steps, eta {eta}") {
         bar.set_style(style);
     }
     Some(bar)

@@ -63,6 +63,11 @@ impl Builder<'_> {
         match self.m.arena.kind(a).clone() {
             NodeKind::Const(x) => self.constant(-x, d, span),
             NodeKind::Neg(inner) => inner,
+            // -((-x) * y) = x * y, -((-x) / y) = x / y
+            NodeKind::Bin(op @ (BinOp::Mul | BinOp::Div), l, r) if matches!(self.m.arena.kind(l), NodeKind::Neg(_)) => {
+                let NodeKind::Neg(inner) = *self.m.arena.kind(l) else { return a };
+                self.m.arena.add(NodeKind::Bin(op, inner, r), Ty::Num(d), span)
+            }
             _ => self.m.arena.add(NodeKind::Neg(a), Ty::Num(d), span),
         }
     }

@@ -216,6 +216,8 @@ pub enum StmtKind {
         factor: Option<Expr>,
         state: Ident,
         rhs: Expr,
+        /// `dX/dt = ... method rk4`
+        method: Option<Ident>,
     },
     SpikeWhen {
         lhs: Expr,

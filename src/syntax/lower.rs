@@ -205,6 +205,7 @@ impl Lowerer {
                 let mut factor = None;
                 let mut state = None;
                 let mut rhs = None;
+                let mut method = None;
                 for p in pair.into_inner() {
                     match p.as_rule() {
                         Rule::ode_factor => {
@@ -212,6 +213,7 @@ impl Lowerer {
                             factor = Some(self.primary(f));
                         }
                         Rule::ode_lhs => state = p.into_inner().next().map(|i| self.ident(i)),
+                        Rule::ode_method => method = self.parts(p).next().map(|i| self.ident(i)),
                         _ => rhs = Some(self.expr(p)),
                     }
                 }
@@ -219,6 +221,7 @@ impl Lowerer {
                     factor,
                     state: state?,
                     rhs: rhs?,
+                    method,
                 }
             }
             Rule::spike_when => {

@@ -235,11 +235,11 @@ pub fn pretty(d: &Dim) -> String {
         ("V", [2, 1, -3, -1, 0, 0, 0]),
         ("m^3", [3, 0, 0, 0, 0, 0, 0]),
     ];
+    if let Some((n, _)) = named.iter().find(|(_, e)| Dim::from_ints(*e) == *d) {
+        return (*n).into();
+    }
     for (n, e) in named {
         let u = Dim::from_ints(*e);
-        if u == *d {
-            return (*n).into();
-        }
         if u.inv().as_ref() == Some(d) {
             return format!("1/{n}");
         }

@@ -2,7 +2,8 @@
 #![allow(dead_code)]
 
 use neuroc::ir::Model;
-use neuroc::runtime::{self, Config, Method, Probe, Recording};
+use neuroc::runtime::{self, Config, Probe, Recording};
+use neuroc::schemes::{self, Method};
 use std::path::PathBuf;
 
 pub fn repo(path: &str) -> PathBuf {
@@ -34,27 +35,25 @@ pub fn model_from_source(text: &str, name: &str) -> Model {
         .clone()
 }
 
-pub fn config(m: &Model, dt_ms: f64, duration_ms: f64, method: Method, record: &[&str]) -> Config {
-    Config {
-        dt: dt_ms * 1e-3,
-        duration: duration_ms * 1e-3,
-        method,
-        record: record
-            .iter()
-            .map(|r| match m.state(r) {
-                Some(i) => Probe::State(i),
-                None => Probe::Value(m.value(r).expect("recordable name")),
-            })
-            .collect(),
-        sample_every: 1,
-        param_overrides: vec![None; m.params.len()],
-        value_overrides: vec![None; m.values.len()],
-        progress: false,
-    }
+/// A configuration recording the named states or values.
+pub fn config(m: &Model, dt_ms: f64, duration_ms: f64, record: &[&str]) -> Config {
+    let mut cfg = Config::new(m, dt_ms * 1e-3, duration_ms * 1e-3);
+    cfg.record = record
+        .iter()
+        .map(|r| match m.state(r) {
+            Some(i) => Probe::State(i),
+            None => Probe::Value(m.value(r).expect("recordable name")),
+        })
+        .collect();
+    cfg
 }
 
-pub fn run(m: &Model, cfg: &Config) -> Recording {
-    runtime::simulate(m, cfg).unwrap_or_else(|d| panic!("simulation failed: {}", d.message))
+/// Derives the plan for `method` and runs.
+pub fn run(m: &Model, method: Method, cfg: &Config) -> Recording {
+    let mut m = m.clone();
+    let (plan, d) = schemes::derive_plan(&mut m, method);
+    let plan = plan.unwrap_or_else(|| panic!("no plan: {:?}", d.list.iter().map(|x| &x.message).collect::<Vec<_>>()));
+    runtime::simulate(&m, &plan, cfg).unwrap_or_else(|d| panic!("simulation failed: {}", d.message))
 }
 
 /// Reads a numeric CSV (skipping `#` comments and the header) into rows.
