@@ -10,6 +10,7 @@ use std::fmt::Write;
 
 /// A readable report of one model, with the schemes `method` derives and
 /// propagators evaluated for the step `dt` (SI seconds).
+#[allow(clippy::needless_range_loop)] // `r` indexes the rows of two matrices
 pub fn explain(model: &Model, method: Method, dt: f64) -> String {
     let mut m = model.clone();
     let mut out = String::new();
@@ -112,7 +113,14 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
                 for r in 0..k {
                     let row: Vec<String> = (0..k).map(|c| format!("{:.12e}", phi.get(r, c))).collect();
                     let qrow: Vec<String> = (0..k).map(|c| format!("{:.12e}", psi.get(r, c))).collect();
-                    let _ = writeln!(out, "    P[{}] = [{}]   Q[{}] = [{}]", names[r], row.join(", "), names[r], qrow.join(", "));
+                    let _ = writeln!(
+                        out,
+                        "    P[{}] = [{}]   Q[{}] = [{}]",
+                        names[r],
+                        row.join(", "),
+                        names[r],
+                        qrow.join(", ")
+                    );
                 }
             }
         }

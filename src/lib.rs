@@ -19,6 +19,9 @@
 //! - The library does no I/O except `resolve` reading imports and
 //!   `runtime::output` writing results.
 
+// A Diagnostic is large, and errors are rare: passing it by value is fine.
+#![allow(clippy::result_large_err)]
+
 pub mod codegen;
 pub mod diag;
 pub mod explain;
@@ -70,7 +73,7 @@ pub fn compile_source(name: &str, text: &str, path: Option<std::path::PathBuf>) 
 /// Parses, resolves and lowers every model the root file can reach.
 pub fn compile(mut sources: SourceMap, root: FileId) -> Compiled {
     let (library, mut diagnostics) = resolve::load(&mut sources, root);
-    if library.root_models.is_empty() && library.simulate.is_empty() && !diagnostics.has_errors() {
+    if library.models.is_empty() && library.simulate.is_empty() && !diagnostics.has_errors() {
         diagnostics.push(
             Diagnostic::warning(Code::NoItems, "this file defines no models")
                 .at(source::Span::new(root, 0..0), "empty")

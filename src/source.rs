@@ -21,11 +21,7 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: FileId, range: Range<usize>) -> Span {
-        Span {
-            file,
-            start: clamp_u32(range.start),
-            end: clamp_u32(range.end.max(range.start)),
-        }
+        Span { file, start: clamp_u32(range.start), end: clamp_u32(range.end.max(range.start)) }
     }
 
     pub fn range(self) -> Range<usize> {
@@ -37,11 +33,7 @@ impl Span {
         if self.file != other.file {
             return self;
         }
-        Span {
-            file: self.file,
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
+        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
     }
 }
 
@@ -73,17 +65,11 @@ impl SourceMap {
     }
 
     pub fn text(&self, file: FileId) -> &str {
-        self.files
-            .get(file)
-            .map(|f| f.source().as_str())
-            .unwrap_or("")
+        self.files.get(file).map(|f| f.source().as_str()).unwrap_or("")
     }
 
     pub fn name(&self, file: FileId) -> &str {
-        self.files
-            .get(file)
-            .map(|f| f.name().as_str())
-            .unwrap_or("<unknown>")
+        self.files.get(file).map(|f| f.name().as_str()).unwrap_or("<unknown>")
     }
 
     pub fn path(&self, file: FileId) -> Option<&std::path::Path> {

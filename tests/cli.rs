@@ -12,11 +12,7 @@ fn neuroc(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -34,9 +30,7 @@ fn check_accepts_every_stdlib_and_example_file() {
             files.push(e.unwrap().path().display().to_string());
         }
     }
-    let args: Vec<&str> = std::iter::once("check")
-        .chain(files.iter().map(String::as_str))
-        .collect();
+    let args: Vec<&str> = std::iter::once("check").chain(files.iter().map(String::as_str)).collect();
     let o = neuroc(&args);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(text(&o).matches(": ok").count(), files.len());
@@ -45,14 +39,7 @@ fn check_accepts_every_stdlib_and_example_file() {
 #[test]
 fn run_hh_example_writes_csv_with_units() {
     let out = tmp("hh");
-    let o = neuroc(&[
-        "run",
-        "examples/hodgkin_huxley.neuro",
-        "-o",
-        out.to_str().unwrap(),
-        "--sample",
-        "0.1ms",
-    ]);
+    let o = neuroc(&["run", "examples/hodgkin_huxley.neuro", "-o", out.to_str().unwrap(), "--sample", "0.1ms"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("13 spikes"), "{}", text(&o));
     let v = std::fs::read_to_string(out.join("V.csv")).unwrap();
@@ -91,23 +78,13 @@ fn set_overrides_a_parameter_with_units() {
         "--dt",
         "0.02ms",
     ]);
-    assert!(
-        o.status.success() && text(&o).contains(" 0 spikes"),
-        "{}",
-        text(&o)
-    );
+    assert!(o.status.success() && text(&o).contains(" 0 spikes"), "{}", text(&o));
 }
 
 #[test]
 fn set_with_wrong_unit_is_a_diagnostic() {
-    let o = neuroc(&[
-        "run",
-        "examples/hodgkin_huxley.neuro",
-        "-o",
-        tmp("badset").to_str().unwrap(),
-        "--set",
-        "I_amp=8mV",
-    ]);
+    let o =
+        neuroc(&["run", "examples/hodgkin_huxley.neuro", "-o", tmp("badset").to_str().unwrap(), "--set", "I_amp=8mV"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("E0307"), "{}", text(&o));
 }
@@ -129,42 +106,17 @@ fn set_unknown_name_suggests() {
 
 #[test]
 fn dt_without_time_unit_is_rejected() {
-    let o = neuroc(&[
-        "run",
-        "examples/lif.neuro",
-        "-o",
-        tmp("dt").to_str().unwrap(),
-        "--dt",
-        "0.1",
-    ]);
+    let o = neuroc(&["run", "examples/lif.neuro", "-o", tmp("dt").to_str().unwrap(), "--dt", "0.1"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("E0307"), "{}", text(&o));
 }
 
 #[test]
 fn unknown_method_and_record() {
-    let o = neuroc(&[
-        "run",
-        "examples/lif.neuro",
-        "-o",
-        tmp("m").to_str().unwrap(),
-        "--method",
-        "rk5",
-    ]);
+    let o = neuroc(&["run", "examples/lif.neuro", "-o", tmp("m").to_str().unwrap(), "--method", "rk5"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o).contains("E0401") && text(&o).contains("rk4"),
-        "{}",
-        text(&o)
-    );
-    let o = neuroc(&[
-        "run",
-        "examples/lif.neuro",
-        "-o",
-        tmp("r").to_str().unwrap(),
-        "--record",
-        "W",
-    ]);
+    assert!(text(&o).contains("E0401") && text(&o).contains("rk4"), "{}", text(&o));
+    let o = neuroc(&["run", "examples/lif.neuro", "-o", tmp("r").to_str().unwrap(), "--record", "W"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("E0505"), "{}", text(&o));
 }
@@ -276,11 +228,7 @@ fn later_kinds_are_checked_but_not_simulated_yet() {
     assert!(o.status.success(), "{}", text(&o));
     let o = neuroc(&["run", f.to_str().unwrap(), "-o", d.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o).contains("E0501") && text(&o).contains("not simulated yet"),
-        "{}",
-        text(&o)
-    );
+    assert!(text(&o).contains("E0501") && text(&o).contains("not simulated yet"), "{}", text(&o));
 }
 
 #[test]

@@ -9,66 +9,42 @@ fn check(name: &str, src: &str) {
 
 #[test]
 fn syntax_error_names_expected_tokens() {
-    check(
-        "syntax_expected",
-        "neuron N {\n    parameter tau 20 ms\n}\n",
-    );
+    check("syntax_expected", "neuron N {\n    parameter tau 20 ms\n}\n");
 }
 
 #[test]
 fn syntax_error_recovers_and_reports_later_items() {
-    check(
-        "syntax_recovery",
-        "rate A {\n    state x = 0 +\n}\n\nrate B {\n    state y = 1\n    dy/dt = -y / tua\n}\n",
-    );
+    check("syntax_recovery", "rate A {\n    state x = 0 +\n}\n\nrate B {\n    state y = 1\n    dy/dt = -y / tua\n}\n");
 }
 
 #[test]
 fn unknown_identifier_suggests() {
-    check(
-        "unknown_name",
-        "rate R {\n    parameter tau = 10 ms\n    state x = 0\n    dx/dt = -x / tua\n}\n",
-    );
+    check("unknown_name", "rate R {\n    parameter tau = 10 ms\n    state x = 0\n    dx/dt = -x / tua\n}\n");
 }
 
 #[test]
 fn unknown_unit() {
-    check(
-        "unknown_unit",
-        "rate R {\n    parameter g = 3 mQ\n    state x = 0\n    dx/dt = -x * g\n}\n",
-    );
+    check("unknown_unit", "rate R {\n    parameter g = 3 mQ\n    state x = 0\n    dx/dt = -x * g\n}\n");
 }
 
 #[test]
 fn unit_misspelled_suggests() {
-    check(
-        "unit_typo",
-        "rate R {\n    parameter tau = 10 mss\n    state x = 1\n    dx/dt = -x / tau\n}\n",
-    );
+    check("unit_typo", "rate R {\n    parameter tau = 10 mss\n    state x = 1\n    dx/dt = -x / tau\n}\n");
 }
 
 #[test]
 fn glued_division_reads_as_unit() {
-    check(
-        "glued_division",
-        "rate R {\n    parameter tau = 10 ms\n    state x = 1\n    dx/dt = -x * 1/tau\n}\n",
-    );
+    check("glued_division", "rate R {\n    parameter tau = 10 ms\n    state x = 1\n    dx/dt = -x * 1/tau\n}\n");
 }
 
 #[test]
 fn adding_voltage_and_time() {
-    check(
-        "mv_plus_ms",
-        "rate R {\n    state x = 0\n    y = 1 mV + 2 ms\n    dx/dt = y / 1 mV / 1 s\n}\n",
-    );
+    check("mv_plus_ms", "rate R {\n    state x = 0\n    y = 1 mV + 2 ms\n    dx/dt = y / 1 mV / 1 s\n}\n");
 }
 
 #[test]
 fn exp_of_dimensioned_argument() {
-    check(
-        "exp_dimensioned",
-        "neuron N {\n    state V = -65 mV\n    a = exp(V)\n    dV/dt = -V * a / 10 ms\n}\n",
-    );
+    check("exp_dimensioned", "neuron N {\n    state V = -65 mV\n    a = exp(V)\n    dV/dt = -V * a / 10 ms\n}\n");
 }
 
 #[test]
@@ -89,10 +65,7 @@ fn ode_missing_capacitance() {
 
 #[test]
 fn state_without_initial_value() {
-    check(
-        "no_initial_value",
-        "neuron N {\n    state V\n    dV/dt = -V / 10 ms\n}\n",
-    );
+    check("no_initial_value", "neuron N {\n    state V\n    dV/dt = -V / 10 ms\n}\n");
 }
 
 #[test]
@@ -105,26 +78,17 @@ fn duplicate_definition() {
 
 #[test]
 fn cyclic_derived_values() {
-    check(
-        "cycle",
-        "rate R {\n    state x = 1\n    a = b + x\n    b = 2 * a\n    dx/dt = -a / 1 s\n}\n",
-    );
+    check("cycle", "rate R {\n    state x = 1\n    a = b + x\n    b = 2 * a\n    dx/dt = -a / 1 s\n}\n");
 }
 
 #[test]
 fn wrong_number_of_arguments() {
-    check(
-        "arity",
-        "rate R {\n    fn f(u, w) = u * w\n    state x = 1\n    dx/dt = -f(x) / 1 s\n}\n",
-    );
+    check("arity", "rate R {\n    fn f(u, w) = u * w\n    state x = 1\n    dx/dt = -f(x) / 1 s\n}\n");
 }
 
 #[test]
 fn builtin_wrong_number_of_arguments() {
-    check(
-        "arity_builtin",
-        "rate R {\n    state x = 1\n    dx/dt = -exp(x, 2) / 1 s\n}\n",
-    );
+    check("arity_builtin", "rate R {\n    state x = 1\n    dx/dt = -exp(x, 2) / 1 s\n}\n");
 }
 
 #[test]
@@ -161,10 +125,7 @@ fn use_of_a_neuron_as_channel() {
 
 #[test]
 fn import_of_missing_file() {
-    check(
-        "import_missing",
-        "import \"nowhere.neuro\"\n\nrate R {\n    state x = 1\n    dx/dt = -x / 1 s\n}\n",
-    );
+    check("import_missing", "import \"nowhere.neuro\"\n\nrate R {\n    state x = 1\n    dx/dt = -x / 1 s\n}\n");
 }
 
 #[test]
@@ -177,10 +138,7 @@ fn non_constant_exponent_on_dimensioned_base() {
 
 #[test]
 fn irrational_exponent_on_dimensioned_base() {
-    check(
-        "bad_exponent",
-        "neuron N {\n    state V = -65 mV\n    a = V^0.3183\n    dV/dt = -V / 10 ms\n}\n",
-    );
+    check("bad_exponent", "neuron N {\n    state V = -65 mV\n    a = V^0.3183\n    dV/dt = -V / 10 ms\n}\n");
 }
 
 #[test]
@@ -233,10 +191,7 @@ fn if_branches_disagree() {
 
 #[test]
 fn unknown_function_suggests() {
-    check(
-        "unknown_function",
-        "rate R {\n    state x = 1\n    dx/dt = -expp(x) / 1 s\n}\n",
-    );
+    check("unknown_function", "rate R {\n    state x = 1\n    dx/dt = -expp(x) / 1 s\n}\n");
 }
 
 #[test]
@@ -265,10 +220,7 @@ fn channel_in_neuron_without_voltage() {
 
 #[test]
 fn network_statement_in_a_neuron() {
-    check(
-        "not_here",
-        "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n    population E = 100 x N\n}\n",
-    );
+    check("not_here", "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n    population E = 100 x N\n}\n");
 }
 
 #[test]
@@ -281,36 +233,23 @@ fn model_defined_twice() {
 
 #[test]
 fn state_that_never_changes_warns() {
-    check(
-        "never_changes",
-        "rate R {\n    state x = 1, y = 2\n    dx/dt = -x / 1 s\n}\n",
-    );
+    check("never_changes", "rate R {\n    state x = 1, y = 2\n    dx/dt = -x / 1 s\n}\n");
 }
 
 #[test]
 fn brackets_nested_too_deep() {
-    let src = format!(
-        "rate R {{\n    state x = {}1{}\n}}\n",
-        "(".repeat(70),
-        ")".repeat(70)
-    );
+    let src = format!("rate R {{\n    state x = {}1{}\n}}\n", "(".repeat(70), ")".repeat(70));
     check("too_deep", &src);
 }
 
 #[test]
 fn number_too_large() {
-    check(
-        "huge_number",
-        "rate R {\n    parameter a = 1e999\n    state x = 1\n    dx/dt = -a * x / 1 s\n}\n",
-    );
+    check("huge_number", "rate R {\n    parameter a = 1e999\n    state x = 1\n    dx/dt = -a * x / 1 s\n}\n");
 }
 
 #[test]
 fn unknown_method() {
-    check(
-        "unknown_method",
-        "rate R {\n    method = rk5\n    state x = 1\n    dx/dt = -x / 1 s\n}\n",
-    );
+    check("unknown_method", "rate R {\n    method = rk5\n    state x = 1\n    dx/dt = -x / 1 s\n}\n");
 }
 
 #[test]

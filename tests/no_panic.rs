@@ -85,10 +85,8 @@ fn exercise(src: &str) {
     let _ = c.render();
     for m in &c.models {
         let _ = neuroc::explain::explain(m, neuroc::schemes::Method::Auto, 1e-4);
-        if matches!(
-            m.kind,
-            neuroc::syntax::ast::ModelKind::Neuron | neuroc::syntax::ast::ModelKind::Rate
-        ) && m.pending.is_empty()
+        if matches!(m.kind, neuroc::syntax::ast::ModelKind::Neuron | neuroc::syntax::ast::ModelKind::Rate)
+            && m.pending.is_empty()
         {
             for method in ["auto", "euler", "rk4", "rk45", "trapezoidal", "exact"] {
                 let mut m = m.clone();
@@ -197,11 +195,7 @@ proptest! {
 
 #[test]
 fn deep_nesting_is_rejected_not_overflowed() {
-    let deep = format!(
-        "rate R {{\n    state x = {}1{}\n}}\n",
-        "(".repeat(100_000),
-        ")".repeat(100_000)
-    );
+    let deep = format!("rate R {{\n    state x = {}1{}\n}}\n", "(".repeat(100_000), ")".repeat(100_000));
     assert!(neuroc::check(&deep).contains("E0102"));
     let unclosed = format!("rate R {{ x = {}", "(".repeat(100_000));
     assert!(neuroc::check(&unclosed).contains("E0102"));
@@ -211,11 +205,7 @@ fn deep_nesting_is_rejected_not_overflowed() {
     assert!(neuroc::check(&power).contains("E0102"));
     let chain = format!("rate R {{\n    y = 1{}\n}}\n", " + 1".repeat(100_000));
     assert!(neuroc::check(&chain).contains("E0102"));
-    let ifs = format!(
-        "rate R {{\n    y = {}1{}\n}}\n",
-        "if true then ".repeat(20_000),
-        " else 0".repeat(20_000)
-    );
+    let ifs = format!("rate R {{\n    y = {}1{}\n}}\n", "if true then ".repeat(20_000), " else 0".repeat(20_000));
     assert!(neuroc::check(&ifs).contains("E0102"));
 }
 
@@ -226,30 +216,18 @@ fn huge_literals_are_diagnosed() {
         "9".repeat(100_000)
     );
     assert!(neuroc::check(&long).contains("E0103"));
-    let overflow_after_units =
-        "rate R {\n    parameter a = 1e300 GV\n    state x = 1\n    dx/dt = -x / 1 s\n}\n";
+    let overflow_after_units = "rate R {\n    parameter a = 1e300 GV\n    state x = 1\n    dx/dt = -x / 1 s\n}\n";
     assert!(neuroc::check(overflow_after_units).contains("E0103"));
 }
 
 #[test]
 fn every_stdlib_and_example_file_is_clean() {
     for dir in ["stdlib", "examples"] {
-        for entry in
-            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/").to_string() + dir).unwrap()
-        {
+        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/").to_string() + dir).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            let c = neuroc::compile_source(
-                &path.display().to_string(),
-                &text,
-                Some(path.canonicalize().unwrap()),
-            );
-            assert!(
-                c.diagnostics.is_empty(),
-                "{}:\n{}",
-                path.display(),
-                c.render()
-            );
+            let c = neuroc::compile_source(&path.display().to_string(), &text, Some(path.canonicalize().unwrap()));
+            assert!(c.diagnostics.is_empty(), "{}:\n{}", path.display(), c.render());
         }
     }
 }

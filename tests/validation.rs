@@ -14,10 +14,7 @@ fn hh_rk4_matches_converged_reference() {
     cfg.sample_every = 100; // every 0.1 ms, the reference trace's grid
     let rec = run(&m, Method::Rk4, &cfg);
 
-    let expected: Vec<f64> = read_csv(&reference("hh/spikes_converged.csv"))
-        .iter()
-        .map(|r| r[0])
-        .collect();
+    let expected: Vec<f64> = read_csv(&reference("hh/spikes_converged.csv")).iter().map(|r| r[0]).collect();
     assert_eq!(expected.len(), 13);
     let ours: Vec<f64> = rec.spikes.iter().map(|t| t * 1e3).collect();
     assert_eq!(ours.len(), expected.len(), "spike count: {ours:?}");
@@ -66,10 +63,7 @@ fn wilson_cowan_limit_cycle_period_and_range() {
     let e = &rec.traces[0].1;
     let t: Vec<f64> = rec.t.iter().map(|t| t * 1e3 / tau_ms).collect();
     // discard the transient from E = I = 0: keep the last 60 tau
-    let start = t
-        .iter()
-        .position(|&x| x > t[t.len() - 1] - 60.0)
-        .unwrap_or(0);
+    let start = t.iter().position(|&x| x > t[t.len() - 1] - 60.0).unwrap_or(0);
     let mid = (0.10256 + 0.26966) / 2.0;
     let mut crossings = Vec::new();
     for i in start.max(1)..e.len() {
@@ -96,20 +90,12 @@ fn wilson_cowan_follows_reference_trace() {
     let m = model_from_file("stdlib/wilson_cowan.neuro", "WilsonCowan");
     let trace = read_csv(&reference("wilson_cowan/trace_P1.25.csv"));
     let src = std::fs::read_to_string(repo("stdlib/wilson_cowan.neuro")).unwrap();
-    let src = src.replace(
-        "state E = 0, I = 0",
-        &format!("state E = {}, I = {}", trace[0][1], trace[0][2]),
-    );
+    let src = src.replace("state E = 0, I = 0", &format!("state E = {}, I = {}", trace[0][1], trace[0][2]));
     let m2 = model_from_source(&src, "WilsonCowan");
     let _ = m;
     let tau_ms = 10.0;
     let dt_tau = trace[1][0] - trace[0][0];
-    let mut cfg = config(
-        &m2,
-        dt_tau * tau_ms / 10.0,
-        trace[trace.len() - 1][0] * tau_ms,
-        &["E", "I"],
-    );
+    let mut cfg = config(&m2, dt_tau * tau_ms / 10.0, trace[trace.len() - 1][0] * tau_ms, &["E", "I"]);
     cfg.sample_every = 10;
     let rec = run(&m2, Method::Rk4, &cfg);
     let n = rec.t.len().min(trace.len());

@@ -113,44 +113,20 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Check { files } => check(&files),
-        Command::Run {
-            file,
-            model,
-            dt,
-            duration,
-            method,
-            set,
-            record,
-            sample,
-            output,
-            format,
-            quiet,
-        } => {
-            let opts = RunOpts {
-                model,
-                dt,
-                duration,
-                method,
-                set,
-                record,
-                sample,
-                output,
-                format,
-                quiet,
-            };
+        Command::Run { file, model, dt, duration, method, set, record, sample, output, format, quiet } => {
+            let opts = RunOpts { model, dt, duration, method, set, record, sample, output, format, quiet };
             run(&file, &opts)
         }
-        Command::Explain { file, model, method, dt } => explain(&file, model.as_deref(), method.as_deref(), dt.as_deref()),
+        Command::Explain { file, model, method, dt } => {
+            explain(&file, model.as_deref(), method.as_deref(), dt.as_deref())
+        }
     }
 }
 
 /// Reads a source file, or says why not (exit code 2).
 fn read(path: &Path) -> Result<String, i32> {
     if path.is_dir() {
-        eprintln!(
-            "error: `{}` is a directory, not a .neuro file",
-            path.display()
-        );
+        eprintln!("error: `{}` is a directory, not a .neuro file", path.display());
         return Err(2);
     }
     let bytes = match std::fs::read(path) {
@@ -176,11 +152,7 @@ fn read(path: &Path) -> Result<String, i32> {
 fn compile_path(path: &Path) -> Result<Compiled, i32> {
     let text = read(path)?;
     let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    Ok(neuroc::compile_source(
-        &path.display().to_string(),
-        &text,
-        Some(canon),
-    ))
+    Ok(neuroc::compile_source(&path.display().to_string(), &text, Some(canon)))
 }
 
 fn report(c: &Compiled, diags: &[Diagnostic]) {
@@ -262,10 +234,7 @@ impl RunCtx {
                         units::pretty(&dim)
                     ),
                 )
-                .at(
-                    expr.span,
-                    format!("this is {}", ir::lower::quantity_desc(&dim)),
-                )
+                .at(expr.span, format!("this is {}", ir::lower::quantity_desc(&dim)))
                 .help(format!(
                     "give it a unit of {}, e.g. {}",
                     ir::lower::quantity_desc(&want),
@@ -292,10 +261,7 @@ fn run(path: &Path, o: &RunOpts) -> i32 {
     if c.diagnostics.has_errors() {
         return 1;
     }
-    let mut ctx = RunCtx {
-        c,
-        diags: Diagnostics::default(),
-    };
+    let mut ctx = RunCtx { c, diags: Diagnostics::default() };
     let result = configure_and_run(&mut ctx, o);
     if !ctx.diags.is_empty() {
         report(&ctx.c, &ctx.diags.list);
@@ -307,28 +273,16 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     let c = &ctx.c;
     let root_span = Span::new(c.root, 0..0);
     let sim_block = match &o.model {
-        Some(name) => c
-            .library
-            .simulate
-            .iter()
-            .find(|s| &s.target.name == name)
-            .cloned(),
+        Some(name) => c.library.simulate.iter().find(|s| &s.target.name == name).cloned(),
         None => c.library.simulate.first().cloned(),
     };
     let name = match (&o.model, &sim_block) {
         (Some(n), _) => n.clone(),
         (None, Some(s)) => s.target.name.clone(),
         (None, None) => {
-            let root: Vec<&ast::Model> = c
-                .library
-                .root_models
-                .iter()
-                .map(|&i| &c.library.models[i])
-                .collect();
-            let runnable: Vec<&&ast::Model> = root
-                .iter()
-                .filter(|m| matches!(m.kind, ModelKind::Neuron | ModelKind::Rate))
-                .collect();
+            let root: Vec<&ast::Model> = c.library.root_models.iter().map(|&i| &c.library.models[i]).collect();
+            let runnable: Vec<&&ast::Model> =
+                root.iter().filter(|m| matches!(m.kind, ModelKind::Neuron | ModelKind::Rate)).collect();
             match runnable.as_slice() {
                 [one] => one.name.name.clone(),
                 [] if root.len() == 1 => root[0].name.name.clone(),
@@ -369,12 +323,9 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
             _ => "this kind parses and is checked; its simulation comes in a later release (see docs/language.md)",
         };
         ctx.fail(
-            Diagnostic::error(
-                Code::NotSimulatedYet,
-                format!("{} models are not simulated yet", kind.keyword()),
-            )
-            .at(model_span, format!("`{name}` is a {}", kind.keyword()))
-            .help(help),
+            Diagnostic::error(Code::NotSimulatedYet, format!("{} models are not simulated yet", kind.keyword()))
+                .at(model_span, format!("`{name}` is a {}", kind.keyword()))
+                .help(help),
         );
         return None;
     }
@@ -386,12 +337,9 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     };
     if let Some(p) = model.pending.first() {
         ctx.fail(
-            Diagnostic::error(
-                Code::NotSimulatedYet,
-                format!("a {} is not simulated yet", p.what),
-            )
-            .at(p.span, "not simulated yet")
-            .help("kinetic schemes are checked but cannot run in this release"),
+            Diagnostic::error(Code::NotSimulatedYet, format!("a {} is not simulated yet", p.what))
+                .at(p.span, "not simulated yet")
+                .help("kinetic schemes are checked but cannot run in this release"),
         );
         return None;
     }
@@ -400,11 +348,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     // Settings: the simulate block, then flags.
     let mut dt = 1e-5;
     let mut duration = 0.1;
-    let mut method = model
-        .method
-        .as_ref()
-        .and_then(|(m, _)| Method::parse(m))
-        .unwrap_or(Method::Auto);
+    let mut method = model.method.as_ref().and_then(|(m, _)| Method::parse(m)).unwrap_or(Method::Auto);
     let time = units::dims::time();
     if let Some(s) = &sim_block {
         for b in &s.settings {
@@ -415,9 +359,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
                     ctx.constant(&b.value, Dim::NONE, "`seed`")?;
                 }
                 "method" => match &b.value.kind {
-                    ast::ExprKind::Name(n) if Method::parse(n).is_some() => {
-                        method = Method::parse(n)?
-                    }
+                    ast::ExprKind::Name(n) if Method::parse(n).is_some() => method = Method::parse(n)?,
                     _ => {
                         let d = unknown_method(b.value.span, ctx.c.sources.snippet(b.value.span));
                         ctx.fail(d);
@@ -426,12 +368,9 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
                 },
                 other => {
                     ctx.fail(
-                        Diagnostic::error(
-                            Code::BadSetting,
-                            format!("unknown simulation setting `{other}`"),
-                        )
-                        .at(b.name.span, "not a setting")
-                        .help("settings: dt, duration, method, seed"),
+                        Diagnostic::error(Code::BadSetting, format!("unknown simulation setting `{other}`"))
+                            .at(b.name.span, "not a setting")
+                            .help("settings: dt, duration, method, seed"),
                     );
                     return None;
                 }
@@ -454,9 +393,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
             }
         }
     }
-    if !(dt > 0.0 && dt.is_finite() && duration >= 0.0 && duration.is_finite())
-        || duration / dt > 1e10
-    {
+    if !(dt > 0.0 && dt.is_finite() && duration >= 0.0 && duration.is_finite()) || duration / dt > 1e10 {
         ctx.fail(
             Diagnostic::error(
                 Code::BadSetting,
@@ -486,36 +423,23 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         let file = ctx.arg_source("--set", s);
         let Some((name, value)) = s.split_once('=') else {
             ctx.fail(
-                Diagnostic::error(
-                    Code::UnknownOverride,
-                    format!("`--set {s}` needs NAME=VALUE"),
-                )
-                .at(Span::new(file, 0..s.len()), "no `=`")
-                .help("for example: --set I_ext=8.5uA/cm^2"),
+                Diagnostic::error(Code::UnknownOverride, format!("`--set {s}` needs NAME=VALUE"))
+                    .at(Span::new(file, 0..s.len()), "no `=`")
+                    .help("for example: --set I_ext=8.5uA/cm^2"),
             );
             return None;
         };
         let name = name.trim();
         let target = if let Some(i) = model.param(name) {
             Some((true, i, model.params[i].dim))
-        } else if let Some(i) = model
-            .values
-            .iter()
-            .position(|v| v.name == name && v.kind == ir::ValueKind::Input)
-        {
+        } else if let Some(i) = model.values.iter().position(|v| v.name == name && v.kind == ir::ValueKind::Input) {
             Some((false, i, model.values[i].dim))
         } else {
             None
         };
         let Some((is_param, i, dim)) = target else {
             let mut names: Vec<String> = model.params.iter().map(|p| p.name.clone()).collect();
-            names.extend(
-                model
-                    .values
-                    .iter()
-                    .filter(|v| v.kind == ir::ValueKind::Input)
-                    .map(|v| v.name.clone()),
-            );
+            names.extend(model.values.iter().filter(|v| v.kind == ir::ValueKind::Input).map(|v| v.name.clone()));
             let mut d = Diagnostic::error(
                 Code::UnknownOverride,
                 format!("`{name}` is not a parameter or input of `{}`", model.name),
@@ -561,11 +485,9 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
             let file = ctx.arg_source("--record", r);
             let mut names: Vec<String> = model.states.iter().map(|s| s.name.clone()).collect();
             names.extend(model.values.iter().map(|v| v.name.clone()));
-            let mut d = Diagnostic::error(
-                Code::UnknownRecord,
-                format!("`{r}` is not a state or value of `{}`", model.name),
-            )
-            .at(Span::new(file, 0..r.len()), "cannot record this");
+            let mut d =
+                Diagnostic::error(Code::UnknownRecord, format!("`{r}` is not a state or value of `{}`", model.name))
+                    .at(Span::new(file, 0..r.len()), "cannot record this");
             d = match ir::lower::did_you_mean(r, names.iter().map(String::as_str)) {
                 Some(x) => d.help(format!("did you mean `{x}`?")),
                 None => d.help(format!("recordable: {}", names.join(", "))),
@@ -606,17 +528,10 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
                 Probe::Value(i) => (model.values[*i].unit.clone(), model.values[*i].dim),
             };
             let (text, scale) = match unit {
-                Some(u) if u.scale.is_finite() && u.scale != 0.0 && !u.text.contains("degC") => {
-                    (u.text, u.scale)
-                }
+                Some(u) if u.scale.is_finite() && u.scale != 0.0 && !u.text.contains("degC") => (u.text, u.scale),
                 _ => units::display_unit(&dim),
             };
-            output::Column {
-                name,
-                unit: text,
-                scale,
-                samples,
-            }
+            output::Column { name, unit: text, scale, samples }
         })
         .collect();
     let format = match o.format {

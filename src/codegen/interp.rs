@@ -91,13 +91,7 @@ pub fn eval_params(m: &Model, overrides: &[Option<ExprId>]) -> Vec<f64> {
     let mut out = Vec::with_capacity(m.params.len());
     for (i, p) in m.params.iter().enumerate() {
         let expr = overrides.get(i).copied().flatten().unwrap_or(p.value);
-        let env = Env {
-            t: 0.0,
-            states: &[],
-            params: &out,
-            values: &[],
-            args: &[],
-        };
+        let env = Env { t: 0.0, states: &[], params: &out, values: &[], args: &[] };
         let v = eval(m, expr, &env);
         out.push(v);
     }
@@ -105,23 +99,10 @@ pub fn eval_params(m: &Model, overrides: &[Option<ExprId>]) -> Vec<f64> {
 }
 
 /// Evaluates every derived value and input, in dependency order, into `out`.
-pub fn eval_values(
-    m: &Model,
-    t: f64,
-    states: &[f64],
-    params: &[f64],
-    exprs: &[ExprId],
-    out: &mut Vec<f64>,
-) {
+pub fn eval_values(m: &Model, t: f64, states: &[f64], params: &[f64], exprs: &[ExprId], out: &mut Vec<f64>) {
     out.clear();
     for e in exprs {
-        let env = Env {
-            t,
-            states,
-            params,
-            values: out,
-            args: &[],
-        };
+        let env = Env { t, states, params, values: out, args: &[] };
         let v = eval(m, *e, &env);
         out.push(v);
     }

@@ -33,11 +33,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     pub fn error(code: Code, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
-            severity: if code.as_str().starts_with('W') {
-                Severity::Warning
-            } else {
-                Severity::Error
-            },
+            severity: if code.as_str().starts_with('W') { Severity::Warning } else { Severity::Error },
             code,
             message: message.into(),
             primary: None,
@@ -78,11 +74,8 @@ impl Diagnostic {
 
     /// An internal fault, reported instead of panicking.
     pub fn internal(what: impl Into<String>) -> Diagnostic {
-        Diagnostic::error(
-            Code::Internal,
-            format!("internal compiler error: {}", what.into()),
-        )
-        .help("this is a bug in neuroc; please report it with the input that caused it")
+        Diagnostic::error(Code::Internal, format!("internal compiler error: {}", what.into()))
+            .help("this is a bug in neuroc; please report it with the input that caused it")
     }
 
     fn to_codespan(&self) -> cs::Diagnostic<usize> {
@@ -137,12 +130,8 @@ impl Diagnostics {
 
     /// Sorts by file and position so output is stable.
     pub fn sort(&mut self) {
-        self.list.sort_by_key(|d| {
-            d.primary
-                .as_ref()
-                .map(|(s, _)| (s.file, s.start, s.end))
-                .unwrap_or((usize::MAX, 0, 0))
-        });
+        self.list
+            .sort_by_key(|d| d.primary.as_ref().map(|(s, _)| (s.file, s.start, s.end)).unwrap_or((usize::MAX, 0, 0)));
     }
 }
 
@@ -171,12 +160,7 @@ fn emit(writer: &mut dyn termcolor::WriteColor, sources: &SourceMap, diags: &[Di
         let rendered = term::emit(writer, &config, sources.files(), &d.to_codespan());
         if rendered.is_err() {
             // A span outside its file: print the message without a snippet.
-            let mut text = format!(
-                "{}[{}]: {}\n",
-                severity_word(d.severity),
-                d.code.as_str(),
-                d.message
-            );
+            let mut text = format!("{}[{}]: {}\n", severity_word(d.severity), d.code.as_str(), d.message);
             if let Some(help) = &d.help {
                 text.push_str(&format!("  = help: {help}\n"));
             }

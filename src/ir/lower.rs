@@ -117,7 +117,6 @@ struct Lower<'a> {
     implicit_species: std::collections::HashSet<usize>,
 }
 
-
 fn is_point(kind: ast::ModelKind) -> bool {
     use ast::ModelKind::*;
     matches!(kind, Channel | Neuron | Synapse | Plasticity | Rate)
@@ -129,12 +128,7 @@ impl<'a> Lower<'a> {
     }
 
     fn run(&mut self, model: &'a ast::Model) {
-        self.spaces.push(Space {
-            prefix: String::new(),
-            entries: HashMap::new(),
-            order: vec![],
-            currents: vec![],
-        });
+        self.spaces.push(Space { prefix: String::new(), entries: HashMap::new(), order: vec![], currents: vec![] });
         if !is_point(model.kind) {
             self.structural(model);
             return;
@@ -164,19 +158,13 @@ impl<'a> Lower<'a> {
 
     /// A voltage the model can read although it does not declare it.
     fn synthetic_state(&mut self, space: usize, name: &str, span: Span) {
-        let init = self
-            .m
-            .arena
-            .add(NodeKind::Const(0.0), Ty::Num(dims::voltage()), span);
+        let init = self.m.arena.add(NodeKind::Const(0.0), Ty::Num(dims::voltage()), span);
         let index = self.m.states.len();
         self.m.states.push(State {
             name: name.to_string(),
             init,
             dim: dims::voltage(),
-            unit: Some(UnitHint {
-                text: "mV".into(),
-                scale: 1e-3,
-            }),
+            unit: Some(UnitHint { text: "mV".into(), scale: 1e-3 }),
             span,
             rhs: None,
             rhs_span: span,
@@ -184,14 +172,9 @@ impl<'a> Lower<'a> {
             kinetic: None,
             method: None,
         });
-        self.spaces[space].entries.insert(
-            name.to_string(),
-            Entry {
-                decl: Decl::State { index },
-                slot: Slot::Done(index),
-                span,
-            },
-        );
+        self.spaces[space]
+            .entries
+            .insert(name.to_string(), Entry { decl: Decl::State { index }, slot: Slot::Done(index), span });
     }
 
     fn declare(&mut self, space: usize, name: &ast::Ident, decl: Decl<'a>) -> bool {
@@ -210,14 +193,7 @@ impl<'a> Lower<'a> {
             _ => Slot::Todo,
         };
         let sp = &mut self.spaces[space];
-        sp.entries.insert(
-            name.name.clone(),
-            Entry {
-                decl,
-                slot,
-                span: name.span,
-            },
-        );
+        sp.entries.insert(name.name.clone(), Entry { decl, slot, span: name.span });
         sp.order.push(name.name.clone());
         true
     }
@@ -315,15 +291,14 @@ impl<'a> Lower<'a> {
 
     fn use_channel(&mut self, host: &'a ast::Model, name: &'a ast::Ident) {
         let Some(ch) = self.lib.get(&name.name) else {
-            let mut d = Diagnostic::error(
-                Code::UnknownModel,
-                format!("no channel named `{}`", name.name),
-            )
-            .at(name.span, "not found");
+            let mut d = Diagnostic::error(Code::UnknownModel, format!("no channel named `{}`", name.name))
+                .at(name.span, "not found");
             let candidates = self.lib.names_of(ast::ModelKind::Channel);
             d = match did_you_mean(&name.name, candidates.iter().map(String::as_str)) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help("define the channel in this file or import the file that defines it: `import \"hh.neuro\"`"),
+                None => {
+                    d.help("define the channel in this file or import the file that defines it: `import \"hh.neuro\"`")
+                }
             };
             self.err(d);
             return;
@@ -349,11 +324,8 @@ impl<'a> Lower<'a> {
         }
         if self.m.channels.contains(&name.name) {
             self.err(
-                Diagnostic::error(
-                    Code::Duplicate,
-                    format!("channel `{}` is used twice", name.name),
-                )
-                .at(name.span, "used again here"),
+                Diagnostic::error(Code::Duplicate, format!("channel `{}` is used twice", name.name))
+                    .at(name.span, "used again here"),
             );
             return;
         }
@@ -369,10 +341,7 @@ impl<'a> Lower<'a> {
         // The host's V and temperature, unless the channel declares its own.
         for ambient in ["V", "celsius"] {
             let e = Entry {
-                decl: Decl::Alias {
-                    space: 0,
-                    name: if ambient == "V" { "V" } else { "celsius" },
-                },
+                decl: Decl::Alias { space: 0, name: if ambient == "V" { "V" } else { "celsius" } },
                 slot: Slot::Todo,
                 span: name.span,
             };
@@ -405,12 +374,7 @@ impl<'a> Lower<'a> {
         }
         for stmt in &model.stmts {
             match &stmt.kind {
-                ast::StmtKind::Ode {
-                    factor,
-                    state,
-                    rhs,
-                    method,
-                } => {
+                ast::StmtKind::Ode { factor, state, rhs, method } => {
                     self.ode(space, factor.as_ref(), state, rhs, stmt.span);
                     if let (Some(m), Some(i)) = (method, self.state_index(space, &state.name)) {
                         if self.check_method(&m.name, m.span) {
@@ -418,18 +382,12 @@ impl<'a> Lower<'a> {
                         }
                     }
                 }
-                ast::StmtKind::SpikeWhen {
-                    lhs,
-                    rhs,
-                    direction,
-                } => self.spike_when(space, lhs, rhs, *direction, stmt.span),
-                ast::StmtKind::On { trigger, actions } => {
-                    self.on_event(space, model.kind, trigger, actions, stmt.span)
+                ast::StmtKind::SpikeWhen { lhs, rhs, direction } => {
+                    self.spike_when(space, lhs, rhs, *direction, stmt.span)
                 }
-                ast::StmtKind::Method(m) => {
-                    if self.check_method(&m.name, m.span) {
-                        self.m.method = Some((m.name.clone(), m.span));
-                    }
+                ast::StmtKind::On { trigger, actions } => self.on_event(space, model.kind, trigger, actions, stmt.span),
+                ast::StmtKind::Method(m) if self.check_method(&m.name, m.span) => {
+                    self.m.method = Some((m.name.clone(), m.span));
                 }
                 _ => {}
             }
@@ -452,10 +410,7 @@ impl<'a> Lower<'a> {
     /// is space 0, a channel the space with its prefix.
     fn space_of(&self, model: &ast::Model) -> usize {
         let prefix = format!("{}.", model.name.name);
-        self.spaces
-            .iter()
-            .position(|s| s.prefix == prefix)
-            .unwrap_or(0)
+        self.spaces.iter().position(|s| s.prefix == prefix).unwrap_or(0)
     }
 
     /// Lowers a declaration on demand; returns the variable it became.
@@ -489,11 +444,7 @@ impl<'a> Lower<'a> {
         let prefix = self.spaces[space].prefix.clone();
         let result = match decl {
             Decl::Param { ast } => {
-                let scope = Scope {
-                    space,
-                    locals: &[],
-                    mode: Mode::Constant,
-                };
+                let scope = Scope { space, locals: &[], mode: Mode::Constant };
                 let value = self.expr(&scope, &ast.value);
                 match self.m.arena.ty(value) {
                     Ty::Num(dim) => {
@@ -515,11 +466,7 @@ impl<'a> Lower<'a> {
                 }
             }
             Decl::Value { ast, kind } => {
-                let scope = Scope {
-                    space,
-                    locals: &[],
-                    mode: Mode::Dynamic,
-                };
+                let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
                 let expr = self.expr(&scope, &ast.value);
                 match self.m.arena.ty(expr) {
                     Ty::Num(dim) => {
@@ -541,13 +488,8 @@ impl<'a> Lower<'a> {
                     Ty::Error => None,
                 }
             }
-            Decl::Alias {
-                space: target,
-                name: target_name,
-            } => {
-                let var = if target_name == "celsius"
-                    && !self.spaces[target].entries.contains_key("celsius")
-                {
+            Decl::Alias { space: target, name: target_name } => {
+                let var = if target_name == "celsius" && !self.spaces[target].entries.contains_key("celsius") {
                     Some(Var::Param(self.ambient_celsius(span)))
                 } else {
                     self.force(target, target_name)
@@ -582,11 +524,7 @@ impl<'a> Lower<'a> {
     }
 
     fn set_slot(&mut self, space: usize, name: &str, slot: Slot) {
-        if let Some(e) = self
-            .spaces
-            .get_mut(space)
-            .and_then(|s| s.entries.get_mut(name))
-        {
+        if let Some(e) = self.spaces.get_mut(space).and_then(|s| s.entries.get_mut(name)) {
             e.slot = slot;
         }
     }
@@ -607,23 +545,13 @@ impl<'a> Lower<'a> {
         }
         let Some(init) = &d.init else {
             self.err(
-                Diagnostic::error(
-                    Code::NoInitialValue,
-                    format!("state `{}` has no initial value", d.name.name),
-                )
-                .at(d.name.span, "needs a value at t = 0")
-                .help(format!(
-                    "give it one, with its unit: `state {} = -65 mV`",
-                    d.name.name
-                )),
+                Diagnostic::error(Code::NoInitialValue, format!("state `{}` has no initial value", d.name.name))
+                    .at(d.name.span, "needs a value at t = 0")
+                    .help(format!("give it one, with its unit: `state {} = -65 mV`", d.name.name)),
             );
             return;
         };
-        let scope = Scope {
-            space,
-            locals: &[],
-            mode: Mode::Dynamic,
-        };
+        let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
         self.init_busy.insert(index);
         let e = self.expr(&scope, init);
         self.init_busy.remove(&index);
@@ -644,11 +572,7 @@ impl<'a> Lower<'a> {
         let Some(index) = self.state_index(space, &g.name.name) else {
             return;
         };
-        let scope = Scope {
-            space,
-            locals: &[],
-            mode: Mode::Dynamic,
-        };
+        let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
         let mut fields: HashMap<&str, (ExprId, Span)> = HashMap::new();
         for b in &g.bindings {
             let key = b.name.name.as_str();
@@ -656,9 +580,7 @@ impl<'a> Lower<'a> {
                 self.err(
                     Diagnostic::error(Code::BadGate, format!("a gate has no field `{key}`"))
                         .at(b.name.span, "unknown gate field")
-                        .help(
-                            "a gate is given by `alpha` and `beta` (rates), or by `inf` and `tau`",
-                        ),
+                        .help("a gate is given by `alpha` and `beta` (rates), or by `inf` and `tau`"),
                 );
                 continue;
             }
@@ -684,15 +606,10 @@ impl<'a> Lower<'a> {
                 if have != d {
                     let desc = self.describe(*e);
                     self.err(
-                        Diagnostic::error(
-                            Code::GateDimension,
-                            format!("gate `{k}` must be {words}"),
-                        )
-                        .at(self.m.arena.span(*e), format!("this is {desc}"))
-                        .with_label(*s, format!("`{k}` of gate `{}`", g.name.name))
-                        .help(
-                            "alpha and beta are rates in 1/time; inf is a fraction; tau is a time",
-                        ),
+                        Diagnostic::error(Code::GateDimension, format!("gate `{k}` must be {words}"))
+                            .at(self.m.arena.span(*e), format!("this is {desc}"))
+                            .with_label(*s, format!("`{k}` of gate `{}`", g.name.name))
+                            .help("alpha and beta are rates in 1/time; inf is a fraction; tau is a time"),
                     );
                     return;
                 }
@@ -700,16 +617,8 @@ impl<'a> Lower<'a> {
                 return;
             }
         }
-        let form = match (
-            fields.get("alpha"),
-            fields.get("beta"),
-            fields.get("inf"),
-            fields.get("tau"),
-        ) {
-            (Some(a), Some(b), None, None) => GateForm::AlphaBeta {
-                alpha: a.0,
-                beta: b.0,
-            },
+        let form = match (fields.get("alpha"), fields.get("beta"), fields.get("inf"), fields.get("tau")) {
+            (Some(a), Some(b), None, None) => GateForm::AlphaBeta { alpha: a.0, beta: b.0 },
             (None, None, Some(i), Some(t)) => GateForm::InfTau { inf: i.0, tau: t.0 },
             _ => {
                 self.err(
@@ -725,53 +634,21 @@ impl<'a> Lower<'a> {
         };
         // dx/dt and x(0) from the gate's form; synthesized nodes carry the gate's span.
         let a = &mut self.m.arena;
-        let x = a.add(
-            NodeKind::Var(Var::State(index)),
-            Ty::Num(Dim::NONE),
-            g.name.span,
-        );
+        let x = a.add(NodeKind::Var(Var::State(index)), Ty::Num(Dim::NONE), g.name.span);
         let one = a.add(NodeKind::Const(1.0), Ty::Num(Dim::NONE), span);
         let (rhs, init) = match form {
             GateForm::AlphaBeta { alpha, beta } => {
-                let one_minus = a.add(
-                    NodeKind::Bin(ast::BinOp::Sub, one, x),
-                    Ty::Num(Dim::NONE),
-                    span,
-                );
-                let up = a.add(
-                    NodeKind::Bin(ast::BinOp::Mul, alpha, one_minus),
-                    Ty::Num(rate),
-                    span,
-                );
+                let one_minus = a.add(NodeKind::Bin(ast::BinOp::Sub, one, x), Ty::Num(Dim::NONE), span);
+                let up = a.add(NodeKind::Bin(ast::BinOp::Mul, alpha, one_minus), Ty::Num(rate), span);
                 let down = a.add(NodeKind::Bin(ast::BinOp::Mul, beta, x), Ty::Num(rate), span);
-                let rhs = a.add(
-                    NodeKind::Bin(ast::BinOp::Sub, up, down),
-                    Ty::Num(rate),
-                    span,
-                );
-                let sum = a.add(
-                    NodeKind::Bin(ast::BinOp::Add, alpha, beta),
-                    Ty::Num(rate),
-                    span,
-                );
-                let init = a.add(
-                    NodeKind::Bin(ast::BinOp::Div, alpha, sum),
-                    Ty::Num(Dim::NONE),
-                    span,
-                );
+                let rhs = a.add(NodeKind::Bin(ast::BinOp::Sub, up, down), Ty::Num(rate), span);
+                let sum = a.add(NodeKind::Bin(ast::BinOp::Add, alpha, beta), Ty::Num(rate), span);
+                let init = a.add(NodeKind::Bin(ast::BinOp::Div, alpha, sum), Ty::Num(Dim::NONE), span);
                 (rhs, init)
             }
             GateForm::InfTau { inf, tau } => {
-                let diff = a.add(
-                    NodeKind::Bin(ast::BinOp::Sub, inf, x),
-                    Ty::Num(Dim::NONE),
-                    span,
-                );
-                let rhs = a.add(
-                    NodeKind::Bin(ast::BinOp::Div, diff, tau),
-                    Ty::Num(rate),
-                    span,
-                );
+                let diff = a.add(NodeKind::Bin(ast::BinOp::Sub, inf, x), Ty::Num(Dim::NONE), span);
+                let rhs = a.add(NodeKind::Bin(ast::BinOp::Div, diff, tau), Ty::Num(rate), span);
                 (rhs, inf)
             }
         };
@@ -779,13 +656,7 @@ impl<'a> Lower<'a> {
             "" => self.m.name.clone(),
             p => p.to_string(),
         };
-        self.m.gates.push(Gate {
-            state: index,
-            channel,
-            power: g.power.map_or(1, |p| p.0),
-            form,
-            span,
-        });
+        self.m.gates.push(Gate { state: index, channel, power: g.power.map_or(1, |p| p.0), form, span });
         let gi = self.m.gates.len() - 1;
         let s = &mut self.m.states[index];
         s.init = init;
@@ -806,9 +677,14 @@ impl<'a> Lower<'a> {
             for (k, sp) in [&r.from, &r.to].into_iter().enumerate() {
                 let Some(i) = self.state_index(space, &sp.name) else {
                     self.err(
-                        Diagnostic::error(Code::OdeNotState, format!("`{}` in a kinetic scheme is not a state", sp.name))
-                            .at(sp.span, "already defined as something else")
-                            .help("species of a kinetic scheme are occupancies: use a fresh name, or declare it with `state`"),
+                        Diagnostic::error(
+                            Code::OdeNotState,
+                            format!("`{}` in a kinetic scheme is not a state", sp.name),
+                        )
+                        .at(sp.span, "already defined as something else")
+                        .help(
+                            "species of a kinetic scheme are occupancies: use a fresh name, or declare it with `state`",
+                        ),
                     );
                     return;
                 };
@@ -825,9 +701,12 @@ impl<'a> Lower<'a> {
                     Ty::Num(_) => {
                         let desc = self.describe(e);
                         self.err(
-                            Diagnostic::error(Code::GateDimension, format!("a {which} rate must be a rate (1/time), not {desc}"))
-                                .at(self.m.arena.span(e), format!("this is {desc}"))
-                                .help("write reaction rates with a unit of 1/time, e.g. `0.1 /ms`"),
+                            Diagnostic::error(
+                                Code::GateDimension,
+                                format!("a {which} rate must be a rate (1/time), not {desc}"),
+                            )
+                            .at(self.m.arena.span(e), format!("this is {desc}"))
+                            .help("write reaction rates with a unit of 1/time, e.g. `0.1 /ms`"),
                         );
                         return;
                     }
@@ -879,40 +758,20 @@ impl<'a> Lower<'a> {
         self.m.kinetics.push(Kinetic { channel, species, reactions: lowered, span });
     }
 
-    fn ode(
-        &mut self,
-        space: usize,
-        factor: Option<&'a ast::Expr>,
-        state: &ast::Ident,
-        rhs: &'a ast::Expr,
-        span: Span,
-    ) {
-        let scope = Scope {
-            space,
-            locals: &[],
-            mode: Mode::Dynamic,
-        };
+    fn ode(&mut self, space: usize, factor: Option<&'a ast::Expr>, state: &ast::Ident, rhs: &'a ast::Expr, span: Span) {
+        let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
         let Some(index) = self.state_index(space, &state.name) else {
             let what = match self.spaces[space].entries.get(&state.name).map(|e| e.decl) {
                 Some(Decl::Param { .. }) => "a parameter",
-                Some(Decl::Value {
-                    kind: ValueKind::Input,
-                    ..
-                }) => "an input",
+                Some(Decl::Value { kind: ValueKind::Input, .. }) => "an input",
                 Some(Decl::Value { .. }) => "a derived value",
                 Some(Decl::Fn(_)) => "a function",
                 _ => "not declared",
             };
             self.err(
-                Diagnostic::error(
-                    Code::OdeNotState,
-                    format!("`d{}/dt`: `{}` is not a state", state.name, state.name),
-                )
-                .at(state.span, format!("`{}` is {what}", state.name))
-                .help(format!(
-                    "declare it as a state with an initial value: `state {} = ...`",
-                    state.name
-                )),
+                Diagnostic::error(Code::OdeNotState, format!("`d{}/dt`: `{}` is not a state", state.name, state.name))
+                    .at(state.span, format!("`{}` is {what}", state.name))
+                    .help(format!("declare it as a state with an initial value: `state {} = ...`", state.name)),
             );
             // still check the right side for other errors
             self.expr(&scope, rhs);
@@ -921,12 +780,9 @@ impl<'a> Lower<'a> {
         if self.m.states[index].rhs.is_some() {
             let prev = self.m.states[index].rhs_span;
             self.err(
-                Diagnostic::error(
-                    Code::DuplicateOde,
-                    format!("state `{}` has two ODEs", state.name),
-                )
-                .at(span, "second ODE")
-                .with_label(prev, "first ODE"),
+                Diagnostic::error(Code::DuplicateOde, format!("state `{}` has two ODEs", state.name))
+                    .at(span, "second ODE")
+                    .with_label(prev, "first ODE"),
             );
             return;
         }
@@ -979,11 +835,7 @@ impl<'a> Lower<'a> {
         direction: ast::Direction,
         span: Span,
     ) {
-        let scope = Scope {
-            space,
-            locals: &[],
-            mode: Mode::Dynamic,
-        };
+        let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
         let l = self.expr(&scope, lhs);
         let r = self.expr(&scope, rhs);
         let level = self.binary(ast::BinOp::Sub, l, r, span);
@@ -1013,21 +865,16 @@ impl<'a> Lower<'a> {
                     let (_, dim) = self.unit(unit);
                     let d = dim.unwrap_or(Dim::NONE);
                     weight_dim = Some(d);
-                    let node =
-                        self.m
-                            .arena
-                            .add(NodeKind::Var(Var::EventArg(0)), Ty::Num(d), w.span);
+                    let arg = self.m.event_args.len();
+                    self.m.event_args.push(w.name.clone());
+                    let node = self.m.arena.add(NodeKind::Var(Var::EventArg(arg)), Ty::Num(d), w.span);
                     self.hints.insert(node, unit.text.clone());
                     locals.push((w.name.clone(), node));
                 }
                 Trigger::Spike { weight_dim }
             }
             ast::Trigger::Condition(c) => {
-                let scope = Scope {
-                    space,
-                    locals: &[],
-                    mode: Mode::Dynamic,
-                };
+                let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
                 let cond = self.expr(&scope, c);
                 match self.m.arena.ty(cond) {
                     Ty::Bool => {}
@@ -1053,23 +900,16 @@ impl<'a> Lower<'a> {
                 Trigger::Condition { cond, level }
             }
         };
-        let scope = Scope {
-            space,
-            locals: &locals,
-            mode: Mode::Dynamic,
-        };
+        let scope = Scope { space, locals: &locals, mode: Mode::Dynamic };
         let mut out = Vec::new();
         for a in actions {
             match a {
                 ast::Action::Emit { what, span } => {
                     if what.name != "spike" {
                         self.err(
-                            Diagnostic::error(
-                                Code::UnknownName,
-                                format!("cannot emit `{}`", what.name),
-                            )
-                            .at(what.span, "only `spike` can be emitted")
-                            .help("write `emit spike`"),
+                            Diagnostic::error(Code::UnknownName, format!("cannot emit `{}`", what.name))
+                                .at(what.span, "only `spike` can be emitted")
+                                .help("write `emit spike`"),
                         );
                     }
                     out.push(Action::Emit { span: *span });
@@ -1080,50 +920,31 @@ impl<'a> Lower<'a> {
                         if dim != dims::time() {
                             let desc = self.describe(d);
                             self.err(
-                                Diagnostic::error(
-                                    Code::ValueDimension,
-                                    "a refractory period must be a time",
-                                )
-                                .at(duration.span, format!("this is {desc}"))
-                                .help("write it with a time unit: `refractory 2 ms`"),
+                                Diagnostic::error(Code::ValueDimension, "a refractory period must be a time")
+                                    .at(duration.span, format!("this is {desc}"))
+                                    .help("write it with a time unit: `refractory 2 ms`"),
                             );
                         }
                     }
-                    out.push(Action::Refractory {
-                        duration: d,
-                        span: *span,
-                    });
+                    out.push(Action::Refractory { duration: d, span: *span });
                 }
-                ast::Action::Assign {
-                    target,
-                    op,
-                    value,
-                    span,
-                } => {
+                ast::Action::Assign { target, op, value, span } => {
                     let v = self.expr(&scope, value);
                     let Some(index) = self.state_index(space, &target.name) else {
                         if kind == ast::ModelKind::Plasticity
                             && *op == ast::AssignOp::Set
                             && !self.spaces[space].entries.contains_key(&target.name)
                         {
-                            out.push(Action::Output {
-                                name: target.name.clone(),
-                                value: v,
-                                span: *span,
-                            });
+                            out.push(Action::Output { name: target.name.clone(), value: v, span: *span });
                             continue;
                         }
-                        let what =
-                            match self.spaces[space].entries.get(&target.name).map(|e| e.decl) {
-                                Some(Decl::Param { .. }) => Some("a parameter"),
-                                Some(Decl::Value {
-                                    kind: ValueKind::Input,
-                                    ..
-                                }) => Some("an input"),
-                                Some(Decl::Value { .. }) => Some("a derived value"),
-                                Some(Decl::Fn(_)) => Some("a function"),
-                                _ => None,
-                            };
+                        let what = match self.spaces[space].entries.get(&target.name).map(|e| e.decl) {
+                            Some(Decl::Param { .. }) => Some("a parameter"),
+                            Some(Decl::Value { kind: ValueKind::Input, .. }) => Some("an input"),
+                            Some(Decl::Value { .. }) => Some("a derived value"),
+                            Some(Decl::Fn(_)) => Some("a function"),
+                            _ => None,
+                        };
                         let d = match what {
                             Some(w) => Diagnostic::error(
                                 Code::AssignNotState,
@@ -1137,11 +958,7 @@ impl<'a> Lower<'a> {
                         continue;
                     };
                     let sdim = self.m.states[index].dim;
-                    let want = if matches!(op, ast::AssignOp::Mul | ast::AssignOp::Div) {
-                        Dim::NONE
-                    } else {
-                        sdim
-                    };
+                    let want = if matches!(op, ast::AssignOp::Mul | ast::AssignOp::Div) { Dim::NONE } else { sdim };
                     if let Ty::Num(have) = self.m.arena.ty(v) {
                         if have != want {
                             let have_s = self.describe(v);
@@ -1151,32 +968,22 @@ impl<'a> Lower<'a> {
                                 .map(|u| u.text.clone())
                                 .unwrap_or_else(|| units::pretty(&sdim));
                             let msg = if want == sdim {
-                                format!(
-                                    "`{}` is in {sunit}, but `{}` gives it {have_s}",
-                                    target.name,
-                                    op.symbol()
-                                )
+                                format!("`{}` is in {sunit}, but `{}` gives it {have_s}", target.name, op.symbol())
                             } else {
-                                format!(
-                                    "`{}` scales `{}` by a plain number, not {have_s}",
-                                    op.symbol(),
-                                    target.name
-                                )
+                                format!("`{}` scales `{}` by a plain number, not {have_s}", op.symbol(), target.name)
                             };
                             self.err(
                                 Diagnostic::error(Code::ValueDimension, msg)
                                     .at(value_span(&self.m.arena, v), format!("this is {have_s}"))
                                     .with_label(target.span, format!("{sunit} ({})", quantity_desc(&sdim)))
-                                    .help("the new value must have the state's unit (for `*=` and `/=`: a plain number)"),
+                                    .help(
+                                        "the new value must have the state's unit (for `*=` and `/=`: a plain number)",
+                                    ),
                             );
                             continue;
                         }
                     }
-                    let x = self.m.arena.add(
-                        NodeKind::Var(Var::State(index)),
-                        Ty::Num(sdim),
-                        target.span,
-                    );
+                    let x = self.m.arena.add(NodeKind::Var(Var::State(index)), Ty::Num(sdim), target.span);
                     let value = match op {
                         ast::AssignOp::Set => v,
                         ast::AssignOp::Add => self.binary(ast::BinOp::Add, x, v, *span),
@@ -1185,11 +992,7 @@ impl<'a> Lower<'a> {
                         ast::AssignOp::Div => self.binary(ast::BinOp::Div, x, v, *span),
                     };
                     match self.m.arena.ty(value) {
-                        Ty::Num(d) if d == sdim => out.push(Action::Assign {
-                            state: index,
-                            value,
-                            span: *span,
-                        }),
+                        Ty::Num(d) if d == sdim => out.push(Action::Assign { state: index, value, span: *span }),
                         Ty::Num(_) => {
                             let have = self.describe(v);
                             let sunit = self.m.states[index]
@@ -1213,11 +1016,7 @@ impl<'a> Lower<'a> {
                 }
             }
         }
-        self.m.events.push(Event {
-            trigger: trig,
-            actions: out,
-            span,
-        });
+        self.m.events.push(Event { trigger: trig, actions: out, span });
     }
 
     /// After every declaration is lowered: the initial-value order, and
@@ -1233,31 +1032,18 @@ impl<'a> Lower<'a> {
                 _ => None,
             })
             .collect();
-        let synthetic = matches!(
-            self.m.kind,
-            ast::ModelKind::Channel | ast::ModelKind::Synapse
-        );
+        let synthetic = matches!(self.m.kind, ast::ModelKind::Channel | ast::ModelKind::Synapse);
         // after an error an ODE may be missing only because it failed to lower
         let quiet = self.diags.has_errors();
         for (i, s) in self.m.states.iter().enumerate() {
             if quiet {
                 break;
             }
-            if s.rhs.is_none()
-                && !assigned.contains(&i)
-                && !(synthetic && i == 0)
-                && s.init != ExprId(u32::MAX)
-            {
+            if s.rhs.is_none() && !assigned.contains(&i) && !(synthetic && i == 0) && s.init != ExprId(u32::MAX) {
                 self.diags.push(
-                    Diagnostic::warning(
-                        Code::StateNeverChanges,
-                        format!("state `{}` never changes", s.name),
-                    )
-                    .at(s.span, "no ODE and no event changes it")
-                    .help(format!(
-                        "add `d{}/dt = ...`, or make it a `parameter`",
-                        s.name
-                    )),
+                    Diagnostic::warning(Code::StateNeverChanges, format!("state `{}` never changes", s.name))
+                        .at(s.span, "no ODE and no event changes it")
+                        .help(format!("add `d{}/dt = ...`, or make it a `parameter`", s.name)),
                 );
             }
         }
@@ -1277,24 +1063,16 @@ impl<'a> Lower<'a> {
             if let Err(i) = visit(start, &deps, &mut mark, &mut order) {
                 let s = &self.m.states[i];
                 self.diags.push(
-                    Diagnostic::error(
-                        Code::Cycle,
-                        format!("the initial value of `{}` depends on itself", s.name),
-                    )
-                    .at(self.m.arena.span(s.init), "cyclic initial value")
-                    .help("give one of the states a value that does not depend on the others"),
+                    Diagnostic::error(Code::Cycle, format!("the initial value of `{}` depends on itself", s.name))
+                        .at(self.m.arena.span(s.init), "cyclic initial value")
+                        .help("give one of the states a value that does not depend on the others"),
                 );
                 return;
             }
         }
         self.m.init_order = order;
 
-        fn visit(
-            i: usize,
-            deps: &[Vec<usize>],
-            mark: &mut [u8],
-            order: &mut Vec<usize>,
-        ) -> Result<(), usize> {
+        fn visit(i: usize, deps: &[Vec<usize>], mark: &mut [u8], order: &mut Vec<usize>) -> Result<(), usize> {
             match mark[i] {
                 2 => return Ok(()),
                 1 => return Err(i),
@@ -1349,22 +1127,13 @@ impl<'a> Lower<'a> {
                 }
                 ast::StmtKind::Population { model: m, .. } => {
                     self.require_model(m);
-                    self.m.pending.push(Pending {
-                        what: "population".into(),
-                        span: stmt.span,
-                    });
+                    self.m.pending.push(Pending { what: "population".into(), span: stmt.span });
                 }
                 ast::StmtKind::Connect { via, .. } => {
                     self.require_model(via);
-                    self.m.pending.push(Pending {
-                        what: "connection".into(),
-                        span: stmt.span,
-                    });
+                    self.m.pending.push(Pending { what: "connection".into(), span: stmt.span });
                 }
-                other => self.m.pending.push(Pending {
-                    what: stmt_word(other).into(),
-                    span: stmt.span,
-                }),
+                other => self.m.pending.push(Pending { what: stmt_word(other).into(), span: stmt.span }),
             }
         }
         let names = self.spaces[0].order.clone();
@@ -1376,11 +1145,8 @@ impl<'a> Lower<'a> {
     fn require_model(&mut self, name: &ast::Ident) {
         if self.lib.get(&name.name).is_none() {
             let all = self.lib.all_names();
-            let mut d = Diagnostic::error(
-                Code::UnknownModel,
-                format!("no model named `{}`", name.name),
-            )
-            .at(name.span, "not found");
+            let mut d = Diagnostic::error(Code::UnknownModel, format!("no model named `{}`", name.name))
+                .at(name.span, "not found");
             if let Some(s) = did_you_mean(&name.name, all.iter().map(String::as_str)) {
                 d = d.help(format!("did you mean `{s}`?"));
             } else {
@@ -1406,12 +1172,9 @@ impl<'a> Lower<'a> {
                     dim = d;
                     if !v.is_finite() {
                         self.err(
-                            Diagnostic::error(
-                                Code::BadNumber,
-                                "this value overflows after unit conversion",
-                            )
-                            .at(span, "too large in SI units")
-                            .help("use a smaller number or a different prefix"),
+                            Diagnostic::error(Code::BadNumber, "this value overflows after unit conversion")
+                                .at(span, "too large in SI units")
+                                .help("use a smaller number or a different prefix"),
                         );
                         return self.error_node(span);
                     }
@@ -1422,11 +1185,7 @@ impl<'a> Lower<'a> {
                 }
                 id
             }
-            ExprKind::Bool(b) => {
-                self.m
-                    .arena
-                    .add(NodeKind::Const(if *b { 1.0 } else { 0.0 }), Ty::Bool, span)
-            }
+            ExprKind::Bool(b) => self.m.arena.add(NodeKind::Const(if *b { 1.0 } else { 0.0 }), Ty::Bool, span),
             ExprKind::Name(n) => self.name(scope, n, span),
             ExprKind::Unary(UnOp::Neg, inner) if has_offset_unit(inner) => {
                 // `-10 degC` is 263.15 K: negate the number, then convert
@@ -1493,9 +1252,7 @@ impl<'a> Lower<'a> {
                     Ty::Error => return self.error_node(span),
                 }
                 match (self.m.arena.ty(a), self.m.arena.ty(b)) {
-                    (Ty::Num(x), Ty::Num(y)) if x == y => {
-                        self.m.arena.add(NodeKind::If(c, a, b), Ty::Num(x), span)
-                    }
+                    (Ty::Num(x), Ty::Num(y)) if x == y => self.m.arena.add(NodeKind::If(c, a, b), Ty::Num(x), span),
                     (Ty::Bool, Ty::Bool) => self.m.arena.add(NodeKind::If(c, a, b), Ty::Bool, span),
                     (Ty::Error, _) | (_, Ty::Error) => self.error_node(span),
                     _ => {
@@ -1524,12 +1281,9 @@ impl<'a> Lower<'a> {
             }
             ExprKind::Index(..) | ExprKind::Member(..) => {
                 self.err(
-                    Diagnostic::error(
-                        Code::NotHere,
-                        "indexing and `.` are not available in this kind of model",
-                    )
-                    .at(span, "only `brain` and `network` models have indexed nodes")
-                    .help("refer to a channel's value by its plain name inside the channel"),
+                    Diagnostic::error(Code::NotHere, "indexing and `.` are not available in this kind of model")
+                        .at(span, "only `brain` and `network` models have indexed nodes")
+                        .help("refer to a channel's value by its plain name inside the channel"),
                 );
                 self.error_node(span)
             }
@@ -1557,12 +1311,12 @@ impl<'a> Lower<'a> {
         for f in &u.factors {
             let Some(def) = lookup_unit(&f.name) else {
                 let mut d =
-                    Diagnostic::error(Code::UnknownUnit, format!("unknown unit `{}`", f.name))
-                        .at(f.span, "not a unit");
+                    Diagnostic::error(Code::UnknownUnit, format!("unknown unit `{}`", f.name)).at(f.span, "not a unit");
                 let names = units::unit_names();
                 let known_name = self.spaces.iter().any(|s| s.entries.contains_key(&f.name));
                 let op = unit_operator_before(u, f);
-                d = if known_name || (op.is_some() && did_you_mean(&f.name, names.iter().map(String::as_str)).is_none()) {
+                d = if known_name || (op.is_some() && did_you_mean(&f.name, names.iter().map(String::as_str)).is_none())
+                {
                     let op = op.unwrap_or('*');
                     d.help(format!(
                         "a name written straight after a number is read as its unit; to use the value `{0}`, put spaces around `{op}`: `x {op} {0}`",
@@ -1571,7 +1325,9 @@ impl<'a> Lower<'a> {
                 } else if let Some(s) = did_you_mean(&f.name, names.iter().map(String::as_str)) {
                     d.help(format!("did you mean `{s}`?"))
                 } else {
-                    d.help("units are SI names with an optional prefix: mV, ms, uF/cm^2, mS/cm^2, nA, Mohm, Hz, mM, degC")
+                    d.help(
+                        "units are SI names with an optional prefix: mV, ms, uF/cm^2, mS/cm^2, nA, Mohm, Hz, mM, degC",
+                    )
                 };
                 self.err(d);
                 return ((f64::NAN, 0.0), None);
@@ -1613,20 +1369,13 @@ impl<'a> Lower<'a> {
         if let Some((_, id)) = scope.locals.iter().rev().find(|(k, _)| k == n) {
             return *id;
         }
-        let entry = self
-            .spaces
-            .get(scope.space)
-            .and_then(|s| s.entries.get(n))
-            .map(|e| e.decl);
+        let entry = self.spaces.get(scope.space).and_then(|s| s.entries.get(n)).map(|e| e.decl);
         let var = match entry {
             Some(Decl::Fn(_)) => {
                 self.err(
-                    Diagnostic::error(
-                        Code::Arity,
-                        format!("`{n}` is a function; call it with arguments"),
-                    )
-                    .at(span, "a function, not a value")
-                    .help(format!("write `{n}(...)`")),
+                    Diagnostic::error(Code::Arity, format!("`{n}` is a function; call it with arguments"))
+                        .at(span, "a function, not a value")
+                        .help(format!("write `{n}(...)`")),
                 );
                 return self.error_node(span);
             }
@@ -1636,24 +1385,16 @@ impl<'a> Lower<'a> {
             },
             None => match n {
                 "t" => Var::Time,
-                "pi" => {
-                    return self.m.arena.add(
-                        NodeKind::Const(std::f64::consts::PI),
-                        Ty::Num(Dim::NONE),
-                        span,
-                    )
-                }
+                "pi" => return self.m.arena.add(NodeKind::Const(std::f64::consts::PI), Ty::Num(Dim::NONE), span),
                 "celsius" if scope.space == 0 => {
                     // the model's temperature: 6.3 degC unless it declares one
                     let idx = self.ambient_celsius(span);
                     Var::Param(idx)
                 }
-                "currents" if scope.space == 0 && !self.m.channels.is_empty() => {
-                    match self.currents_value(span) {
-                        Some(i) => Var::Value(i),
-                        None => return self.error_node(span),
-                    }
-                }
+                "currents" if scope.space == 0 && !self.m.channels.is_empty() => match self.currents_value(span) {
+                    Some(i) => Var::Value(i),
+                    None => return self.error_node(span),
+                },
                 _ => {
                     let d = self.unknown_name(scope.space, n, span, scope.locals);
                     self.err(d);
@@ -1670,29 +1411,17 @@ impl<'a> Lower<'a> {
             return self.error_node(span);
         }
         let (ty, hint) = match var {
-            Var::Param(i) => self
-                .m
-                .params
-                .get(i)
-                .map(|p| (Ty::Num(p.dim), p.unit.clone()))
-                .unwrap_or((Ty::Error, None)),
+            Var::Param(i) => {
+                self.m.params.get(i).map(|p| (Ty::Num(p.dim), p.unit.clone())).unwrap_or((Ty::Error, None))
+            }
             Var::State(i) => match self.ensure_state_dim(i) {
                 Some(d) => (Ty::Num(d), self.m.states[i].unit.clone()),
                 None => (Ty::Error, None),
             },
-            Var::Value(i) => self
-                .m
-                .values
-                .get(i)
-                .map(|v| (Ty::Num(v.dim), v.unit.clone()))
-                .unwrap_or((Ty::Error, None)),
-            Var::Time => (
-                Ty::Num(dims::time()),
-                Some(UnitHint {
-                    text: "ms".into(),
-                    scale: 1e-3,
-                }),
-            ),
+            Var::Value(i) => {
+                self.m.values.get(i).map(|v| (Ty::Num(v.dim), v.unit.clone())).unwrap_or((Ty::Error, None))
+            }
+            Var::Time => (Ty::Num(dims::time()), Some(UnitHint { text: "ms".into(), scale: 1e-3 })),
             Var::EventArg(_) => (Ty::Error, None),
         };
         let id = self.m.arena.add(NodeKind::Var(var), ty, span);
@@ -1710,22 +1439,16 @@ impl<'a> Lower<'a> {
             return Some(s.dim);
         }
         let space = *self.state_space.get(&index)?;
-        let local = s
-            .name
-            .strip_prefix(self.spaces[space].prefix.as_str())?
-            .to_string();
+        let local = s.name.strip_prefix(self.spaces[space].prefix.as_str())?.to_string();
         match self.find_state_decl(space, &local)? {
             StateSource::Gate => Some(Dim::NONE),
             StateSource::Decl(d) => {
                 if self.init_busy.contains(&index) {
                     let span = self.m.states[index].span;
                     self.err(
-                        Diagnostic::error(
-                            Code::Cycle,
-                            format!("the initial value of `{local}` depends on itself"),
-                        )
-                        .at(span, "cyclic initial value")
-                        .help("give the state an initial value that does not refer to itself"),
+                        Diagnostic::error(Code::Cycle, format!("the initial value of `{local}` depends on itself"))
+                            .at(span, "cyclic initial value")
+                            .help("give the state an initial value that does not refer to itself"),
                     );
                     return None;
                 }
@@ -1764,19 +1487,12 @@ impl<'a> Lower<'a> {
         if let Some(i) = self.m.param("celsius") {
             return i;
         }
-        let value = self.m.arena.add(
-            NodeKind::Const(273.15 + 6.3),
-            Ty::Num(dims::temperature()),
-            span,
-        );
+        let value = self.m.arena.add(NodeKind::Const(273.15 + 6.3), Ty::Num(dims::temperature()), span);
         self.m.params.push(Param {
             name: "celsius".into(),
             value,
             dim: dims::temperature(),
-            unit: Some(UnitHint {
-                text: "degC".into(),
-                scale: 1.0,
-            }),
+            unit: Some(UnitHint { text: "degC".into(), scale: 1.0 }),
             span,
         });
         self.m.params.len() - 1
@@ -1821,17 +1537,10 @@ impl<'a> Lower<'a> {
                 } else {
                     first = Some((dim, vspan, vname.clone()));
                 }
-                let var = self
-                    .m
-                    .arena
-                    .add(NodeKind::Var(Var::Value(i)), Ty::Num(dim), span);
+                let var = self.m.arena.add(NodeKind::Var(Var::Value(i)), Ty::Num(dim), span);
                 sum = Some(match sum {
                     None => var,
-                    Some(s) => {
-                        self.m
-                            .arena
-                            .add(NodeKind::Bin(ast::BinOp::Add, s, var), Ty::Num(dim), span)
-                    }
+                    Some(s) => self.m.arena.add(NodeKind::Bin(ast::BinOp::Add, s, var), Ty::Num(dim), span),
                 });
             }
         }
@@ -1841,44 +1550,27 @@ impl<'a> Lower<'a> {
                 return None;
             }
             self.err(
-                Diagnostic::error(
-                    Code::UnknownName,
-                    "`currents` is used, but no channel defines a current",
-                )
-                .at(span, "nothing to sum")
-                .help("each channel in `use` needs a `current i = ...`"),
+                Diagnostic::error(Code::UnknownName, "`currents` is used, but no channel defines a current")
+                    .at(span, "nothing to sum")
+                    .help("each channel in `use` needs a `current i = ...`"),
             );
             self.currents = Slot::Failed;
             return None;
         };
-        self.m.values.push(Value {
-            name: "currents".into(),
-            kind: ValueKind::Current,
-            expr,
-            dim,
-            unit: None,
-            span,
-        });
+        self.m.values.push(Value { name: "currents".into(), kind: ValueKind::Current, expr, dim, unit: None, span });
         let i = self.m.values.len() - 1;
         self.currents = Slot::Done(i);
         Some(i)
     }
 
-    fn unknown_name(
-        &self,
-        space: usize,
-        n: &str,
-        span: Span,
-        locals: &[(String, ExprId)],
-    ) -> Diagnostic {
+    fn unknown_name(&self, space: usize, n: &str, span: Span, locals: &[(String, ExprId)]) -> Diagnostic {
         let mut candidates: Vec<String> = self.spaces[space].entries.keys().cloned().collect();
         candidates.extend(locals.iter().map(|(k, _)| k.clone()));
         candidates.push("t".into());
         if space == 0 && !self.m.channels.is_empty() {
             candidates.push("currents".into());
         }
-        let mut d = Diagnostic::error(Code::UnknownName, format!("unknown name `{n}`"))
-            .at(span, "not defined");
+        let mut d = Diagnostic::error(Code::UnknownName, format!("unknown name `{n}`")).at(span, "not defined");
         if let Some(s) = did_you_mean(n, candidates.iter().map(String::as_str)) {
             d = d.help(format!("did you mean `{s}`?"));
         } else if n == "currents" {
@@ -1886,20 +1578,12 @@ impl<'a> Lower<'a> {
         } else if lookup_unit(n).is_some() {
             d = d.help(format!("`{n}` is a unit; units follow a number: `1 {n}`"));
         } else {
-            d = d.help(
-                "declare it as a `parameter`, `state`, `input` or derived value (`name = expr`)",
-            );
+            d = d.help("declare it as a `parameter`, `state`, `input` or derived value (`name = expr`)");
         }
         d
     }
 
-    fn call(
-        &mut self,
-        scope: &Scope,
-        callee: &'a ast::Expr,
-        args: &'a [ast::Expr],
-        span: Span,
-    ) -> ExprId {
+    fn call(&mut self, scope: &Scope, callee: &'a ast::Expr, args: &'a [ast::Expr], span: Span) -> ExprId {
         let ExprKind::Name(fname) = &callee.kind else {
             self.err(
                 Diagnostic::error(Code::UnknownFunction, "only named functions can be called")
@@ -1907,21 +1591,13 @@ impl<'a> Lower<'a> {
             );
             return self.error_node(span);
         };
-        let user = match self
-            .spaces
-            .get(scope.space)
-            .and_then(|s| s.entries.get(fname.as_str()))
-            .map(|e| e.decl)
-        {
+        let user = match self.spaces.get(scope.space).and_then(|s| s.entries.get(fname.as_str())).map(|e| e.decl) {
             Some(Decl::Fn(f)) => Some(f),
             Some(_) => {
                 self.err(
-                    Diagnostic::error(
-                        Code::UnknownFunction,
-                        format!("`{fname}` is a value, not a function"),
-                    )
-                    .at(callee.span, "cannot be called")
-                    .help("define a function with `fn name(x) = ...`"),
+                    Diagnostic::error(Code::UnknownFunction, format!("`{fname}` is a value, not a function"))
+                        .at(callee.span, "cannot be called")
+                        .help("define a function with `fn name(x) = ...`"),
                 );
                 return self.error_node(span);
             }
@@ -1965,66 +1641,35 @@ impl<'a> Lower<'a> {
         self.error_node(span)
     }
 
-    fn inline(
-        &mut self,
-        scope: &Scope,
-        f: &'a ast::FnDef,
-        args: &[ExprId],
-        callee: Span,
-        span: Span,
-    ) -> ExprId {
+    fn inline(&mut self, scope: &Scope, f: &'a ast::FnDef, args: &[ExprId], callee: Span, span: Span) -> ExprId {
         if f.params.len() != args.len() {
-            return self.arity_error(
-                &f.name.name,
-                f.params.len(),
-                args.len(),
-                callee,
-                span,
-                Some(f.name.span),
-            );
+            return self.arity_error(&f.name.name, f.params.len(), args.len(), callee, span, Some(f.name.span));
         }
         let key = format!("{}{}", self.spaces[scope.space].prefix, f.name.name);
         if self.fn_stack.contains(&key) {
             self.err(
-                Diagnostic::error(
-                    Code::Cycle,
-                    format!("function `{}` calls itself", f.name.name),
-                )
-                .at(callee, "recursive call")
-                .with_label(f.name.span, "defined here")
-                .help("functions are inlined and cannot be recursive"),
+                Diagnostic::error(Code::Cycle, format!("function `{}` calls itself", f.name.name))
+                    .at(callee, "recursive call")
+                    .with_label(f.name.span, "defined here")
+                    .help("functions are inlined and cannot be recursive"),
             );
             return self.error_node(span);
         }
         if args.iter().any(|a| self.m.arena.ty(*a) == Ty::Bool) {
-            let a = args
-                .iter()
-                .find(|a| self.m.arena.ty(**a) == Ty::Bool)
-                .copied()
-                .unwrap_or(args[0]);
+            let a = args.iter().find(|a| self.m.arena.ty(**a) == Ty::Bool).copied().unwrap_or(args[0]);
             self.bool_as_number(a);
             return self.error_node(span);
         }
-        let locals: Vec<(String, ExprId)> = f
-            .params
-            .iter()
-            .map(|p| p.name.clone())
-            .zip(args.iter().copied())
-            .collect();
+        let locals: Vec<(String, ExprId)> = f.params.iter().map(|p| p.name.clone()).zip(args.iter().copied()).collect();
         self.fn_stack.push(key);
         let before = self.diags.list.len();
-        let inner = Scope {
-            space: scope.space,
-            locals: &locals,
-            mode: scope.mode,
-        };
+        let inner = Scope { space: scope.space, locals: &locals, mode: scope.mode };
         let body = self.expr(&inner, &f.body);
         self.fn_stack.pop();
         // errors inside the body: point at the call too
         for d in &mut self.diags.list[before..] {
             if !d.secondary.iter().any(|(s, _)| *s == callee) {
-                d.secondary
-                    .push((callee, format!("in this call of `{}`", f.name.name)));
+                d.secondary.push((callee, format!("in this call of `{}`", f.name.name)));
             }
         }
         body
@@ -2060,15 +1705,13 @@ impl<'a> Lower<'a> {
                         }
                     }
                 }
-                let mut d =
-                    Diagnostic::error(Code::UnknownFunction, format!("unknown function `{name}`"))
-                        .at(callee, "not a function");
+                let mut d = Diagnostic::error(Code::UnknownFunction, format!("unknown function `{name}`"))
+                    .at(callee, "not a function");
                 d = match did_you_mean(name, names.iter().map(String::as_str)) {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help(format!(
-                        "builtins: {}; define your own with `fn name(x) = ...`",
-                        BUILTINS.join(", ")
-                    )),
+                    None => {
+                        d.help(format!("builtins: {}; define your own with `fn name(x) = ...`", BUILTINS.join(", ")))
+                    }
                 };
                 self.err(d);
                 return self.error_node(span);
@@ -2081,10 +1724,7 @@ impl<'a> Lower<'a> {
             self.bool_as_number(*a);
             return self.error_node(span);
         }
-        let dims_of: Vec<Dim> = args
-            .iter()
-            .filter_map(|a| self.m.arena.ty(*a).dim())
-            .collect();
+        let dims_of: Vec<Dim> = args.iter().filter_map(|a| self.m.arena.ty(*a).dim()).collect();
         match name {
             "pow" => self.binary(ast::BinOp::Pow, args[0], args[1], span),
             "vtrap" => {
@@ -2093,37 +1733,21 @@ impl<'a> Lower<'a> {
                     return self.mismatch("vtrap", args[0], args[1], span);
                 }
                 let u = self.binary(ast::BinOp::Div, args[0], args[1], span);
-                let e = self.m.arena.add(
-                    NodeKind::Call(Builtin::Efun, vec![u]),
-                    Ty::Num(Dim::NONE),
-                    span,
-                );
+                let e = self.m.arena.add(NodeKind::Call(Builtin::Efun, vec![u]), Ty::Num(Dim::NONE), span);
                 self.binary(ast::BinOp::Mul, args[1], e, span)
             }
             "min" | "max" => {
                 if dims_of[0] != dims_of[1] {
                     return self.mismatch(name, args[0], args[1], span);
                 }
-                self.m
-                    .arena
-                    .add(NodeKind::Call(b, args.to_vec()), Ty::Num(dims_of[0]), span)
+                self.m.arena.add(NodeKind::Call(b, args.to_vec()), Ty::Num(dims_of[0]), span)
             }
             "sqrt" => match dims_of[0].powr(Rational::new(1, 2).unwrap_or(Rational::ONE)) {
-                Some(d) => self
-                    .m
-                    .arena
-                    .add(NodeKind::Call(b, args.to_vec()), Ty::Num(d), span),
+                Some(d) => self.m.arena.add(NodeKind::Call(b, args.to_vec()), Ty::Num(d), span),
                 None => self.error_node(span),
             },
-            "abs" => self
-                .m
-                .arena
-                .add(NodeKind::Call(b, args.to_vec()), Ty::Num(dims_of[0]), span),
-            "step" | "sign" => {
-                self.m
-                    .arena
-                    .add(NodeKind::Call(b, args.to_vec()), Ty::Num(Dim::NONE), span)
-            }
+            "abs" => self.m.arena.add(NodeKind::Call(b, args.to_vec()), Ty::Num(dims_of[0]), span),
+            "step" | "sign" => self.m.arena.add(NodeKind::Call(b, args.to_vec()), Ty::Num(Dim::NONE), span),
             _ => {
                 if !dims_of[0].is_dimensionless() {
                     let desc = self.describe(args[0]);
@@ -2136,17 +1760,12 @@ impl<'a> Lower<'a> {
                         .with_label(callee, format!("`{name}` of a dimensioned value"))
                         .help(format!(
                             "divide by a scale of the same unit, e.g. `{name}(x / {})`",
-                            self.hints
-                                .get(&args[0])
-                                .map(|h| format!("1 {h}"))
-                                .unwrap_or_else(|| "(1 mV)".into())
+                            self.hints.get(&args[0]).map(|h| format!("1 {h}")).unwrap_or_else(|| "(1 mV)".into())
                         )),
                     );
                     return self.error_node(span);
                 }
-                self.m
-                    .arena
-                    .add(NodeKind::Call(b, args.to_vec()), Ty::Num(Dim::NONE), span)
+                self.m.arena.add(NodeKind::Call(b, args.to_vec()), Ty::Num(Dim::NONE), span)
             }
         }
     }
@@ -2154,13 +1773,10 @@ impl<'a> Lower<'a> {
     fn mismatch(&mut self, what: &str, a: ExprId, b: ExprId, span: Span) -> ExprId {
         let (da, db) = (self.describe(a), self.describe(b));
         self.err(
-            Diagnostic::error(
-                Code::DimensionMismatch,
-                format!("the arguments of `{what}` differ: {da} and {db}"),
-            )
-            .at(self.m.arena.span(b), format!("this is {db}"))
-            .with_label(self.m.arena.span(a), format!("this is {da}"))
-            .help("both arguments must have the same dimension"),
+            Diagnostic::error(Code::DimensionMismatch, format!("the arguments of `{what}` differ: {da} and {db}"))
+                .at(self.m.arena.span(b), format!("this is {db}"))
+                .with_label(self.m.arena.span(a), format!("this is {da}"))
+                .help("both arguments must have the same dimension"),
         );
         self.error_node(span)
     }
@@ -2206,22 +1822,13 @@ impl<'a> Lower<'a> {
                         Sub => "subtract",
                         _ => "compare",
                     };
-                    let (prep, x, y) = if op == Sub {
-                        ("from", b.clone(), a.clone())
-                    } else {
-                        ("and", a.clone(), b.clone())
-                    };
+                    let (prep, x, y) =
+                        if op == Sub { ("from", b.clone(), a.clone()) } else { ("and", a.clone(), b.clone()) };
                     self.err(
-                        Diagnostic::error(
-                            Code::DimensionMismatch,
-                            format!("cannot {verb} {x} {prep} {y}"),
-                        )
-                        .at(self.m.arena.span(r), format!("this is {b}"))
-                        .with_label(self.m.arena.span(l), format!("this is {a}"))
-                        .help(format!(
-                            "both sides of `{}` must have the same dimension",
-                            op.symbol()
-                        )),
+                        Diagnostic::error(Code::DimensionMismatch, format!("cannot {verb} {x} {prep} {y}"))
+                            .at(self.m.arena.span(r), format!("this is {b}"))
+                            .with_label(self.m.arena.span(l), format!("this is {a}"))
+                            .help(format!("both sides of `{}` must have the same dimension", op.symbol())),
                     );
                     return self.error_node(span);
                 }
@@ -2270,9 +1877,12 @@ impl<'a> Lower<'a> {
                     };
                     let Some(q) = Rational::from_f64(p, 100) else {
                         self.err(
-                            Diagnostic::error(Code::BadExponent, format!("exponent {p} of a dimensioned base is not a simple fraction"))
-                                .at(self.m.arena.span(r), "use an integer or a fraction like 1/2")
-                                .help("units can only be raised to rational powers with small denominators"),
+                            Diagnostic::error(
+                                Code::BadExponent,
+                                format!("exponent {p} of a dimensioned base is not a simple fraction"),
+                            )
+                            .at(self.m.arena.span(r), "use an integer or a fraction like 1/2")
+                            .help("units can only be raised to rational powers with small denominators"),
                         );
                         return self.error_node(span);
                     };
@@ -2327,30 +1937,18 @@ impl<'a> Lower<'a> {
                     let def = lookup_unit(&f.name)?;
                     scale *= def.scale.powf(f.power.0 as f64 / f.power.1 as f64);
                 }
-                let offset = if u.factors.len() == 1 {
-                    lookup_unit(&u.factors[0].name)?.offset
-                } else {
-                    0.0
-                };
+                let offset = if u.factors.len() == 1 { lookup_unit(&u.factors[0].name)?.offset } else { 0.0 };
                 if offset != 0.0 {
-                    return Some(UnitHint {
-                        text: u.text.clone(),
-                        scale: 1.0,
-                    });
+                    return Some(UnitHint { text: u.text.clone(), scale: 1.0 });
                 }
-                Some(UnitHint {
-                    text: u.text.clone(),
-                    scale,
-                })
+                Some(UnitHint { text: u.text.clone(), scale })
             }
             ExprKind::Unary(UnOp::Neg, x) => self.hint_of(x),
             ExprKind::Name(n) => {
                 let i = self.m.param(n)?;
                 self.m.params[i].unit.clone()
             }
-            ExprKind::Binary(ast::BinOp::Add | ast::BinOp::Sub, l, r) => {
-                self.hint_of(l).or_else(|| self.hint_of(r))
-            }
+            ExprKind::Binary(ast::BinOp::Add | ast::BinOp::Sub, l, r) => self.hint_of(l).or_else(|| self.hint_of(r)),
             _ => None,
         }
     }
@@ -2393,43 +1991,29 @@ impl<'a> Lower<'a> {
         let a = &self.m.arena;
         match a.kind(id) {
             NodeKind::Neg(x) => self.user_units(*x, depth + 1),
-            NodeKind::Bin(ast::BinOp::Add | ast::BinOp::Sub, l, r) => self
-                .user_units(*l, depth + 1)
-                .or_else(|| self.user_units(*r, depth + 1)),
+            NodeKind::Bin(ast::BinOp::Add | ast::BinOp::Sub, l, r) => {
+                self.user_units(*l, depth + 1).or_else(|| self.user_units(*r, depth + 1))
+            }
             NodeKind::Bin(op @ (ast::BinOp::Mul | ast::BinOp::Div), l, r) => {
                 let dl = a.ty(*l).dim()?;
                 let dr = a.ty(*r).dim()?;
-                let lu = if dl.is_dimensionless() {
-                    None
-                } else {
-                    Some(self.user_units(*l, depth + 1)?)
-                };
-                let ru = if dr.is_dimensionless() {
-                    None
-                } else {
-                    Some(self.user_units(*r, depth + 1)?)
-                };
+                let lu = if dl.is_dimensionless() { None } else { Some(self.user_units(*l, depth + 1)?) };
+                let ru = if dr.is_dimensionless() { None } else { Some(self.user_units(*r, depth + 1)?) };
                 match (lu, ru, op) {
                     (Some(x), Some(y), ast::BinOp::Mul) => Some(format!("{x}*{y}")),
-                    (Some(x), Some(y), _) => Some(if y.contains(['*', '/']) {
-                        format!("{x}/({y})")
-                    } else {
-                        format!("{x}/{y}")
-                    }),
+                    (Some(x), Some(y), _) => {
+                        Some(if y.contains(['*', '/']) { format!("{x}/({y})") } else { format!("{x}/{y}") })
+                    }
                     (Some(x), None, _) => Some(x),
                     (None, Some(y), ast::BinOp::Mul) => Some(y),
-                    (None, Some(y), _) => Some(if y.contains(['*', '/']) {
-                        format!("1/({y})")
-                    } else {
-                        format!("1/{y}")
-                    }),
+                    (None, Some(y), _) => {
+                        Some(if y.contains(['*', '/']) { format!("1/({y})") } else { format!("1/{y}") })
+                    }
                     (None, None, _) => Some("1".into()),
                 }
             }
             NodeKind::If(_, x, _) => self.user_units(*x, depth + 1),
-            NodeKind::Const(_) if a.ty(id).dim().is_some_and(|d| d.is_dimensionless()) => {
-                Some("1".into())
-            }
+            NodeKind::Const(_) if a.ty(id).dim().is_some_and(|d| d.is_dimensionless()) => Some("1".into()),
             _ => None,
         }
     }
@@ -2469,9 +2053,7 @@ fn plural(n: usize) -> &'static str {
 
 /// What a dimension measures, or its SI form when it has no common name.
 pub fn quantity_desc(d: &Dim) -> String {
-    quantity_name(d)
-        .map(str::to_string)
-        .unwrap_or_else(|| units::pretty(d))
+    quantity_name(d).map(str::to_string).unwrap_or_else(|| units::pretty(d))
 }
 
 fn stmt_word(s: &ast::StmtKind) -> &'static str {
@@ -2495,8 +2077,8 @@ fn stmt_word(s: &ast::StmtKind) -> &'static str {
 }
 
 pub const BUILTINS: &[&str] = &[
-    "exp", "log", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "atan", "abs",
-    "min", "max", "step", "sign", "vtrap", "pow",
+    "exp", "log", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "atan", "abs", "min", "max", "step",
+    "sign", "vtrap", "pow",
 ];
 
 /// The closest candidate by edit distance, if it is close enough.
@@ -2507,8 +2089,7 @@ pub fn did_you_mean<'s>(name: &str, candidates: impl Iterator<Item = &'s str>) -
             continue;
         }
         // case matters (mS is not MS), so exact-case distance first
-        let d = edit_distance(name, c) * 2
-            + usize::from(edit_distance(&name.to_lowercase(), &c.to_lowercase()) > 0);
+        let d = edit_distance(name, c) * 2 + usize::from(edit_distance(&name.to_lowercase(), &c.to_lowercase()) > 0);
         let limit = 2 * (name.chars().count().max(c.chars().count()) / 3).max(1) + 1;
         let longest = name.chars().count().max(c.chars().count());
         if d <= limit && d < 2 * longest - 1 && best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
@@ -2533,9 +2114,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -2553,12 +2132,7 @@ pub fn lower_constant(e: &ast::Expr) -> (Option<(f64, Dim)>, Diagnostics) {
         lib: &lib,
         m: Model::new(String::new(), ast::ModelKind::Rate, e.span),
         diags: Diagnostics::default(),
-        spaces: vec![Space {
-            prefix: String::new(),
-            entries: HashMap::new(),
-            order: vec![],
-            currents: vec![],
-        }],
+        spaces: vec![Space { prefix: String::new(), entries: HashMap::new(), order: vec![], currents: vec![] }],
         hints: HashMap::new(),
         fn_stack: Vec::new(),
         currents: Slot::Todo,
@@ -2567,21 +2141,11 @@ pub fn lower_constant(e: &ast::Expr) -> (Option<(f64, Dim)>, Diagnostics) {
         init_busy: std::collections::HashSet::new(),
         implicit_species: std::collections::HashSet::new(),
     };
-    let scope = Scope {
-        space: 0,
-        locals: &[],
-        mode: Mode::Constant,
-    };
+    let scope = Scope { space: 0, locals: &[], mode: Mode::Constant };
     let id = lw.expr(&scope, e);
     let result = match lw.m.arena.ty(id) {
         Ty::Num(d) if !lw.diags.has_errors() => {
-            let env = crate::codegen::interp::Env {
-                t: 0.0,
-                states: &[],
-                params: &[],
-                values: &[],
-                args: &[],
-            };
+            let env = crate::codegen::interp::Env { t: 0.0, states: &[], params: &[], values: &[], args: &[] };
             Some((crate::codegen::interp::eval(&lw.m, id, &env), d))
         }
         Ty::Bool => {

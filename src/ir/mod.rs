@@ -49,7 +49,7 @@ pub enum Var {
     /// A derived value or an input, index into `Model::values`.
     Value(usize),
     Time,
-    /// A value bound by an event (`on spike(w: nS)`), by index in the event.
+    /// A value bound by an event (`on spike(w: nS)`), by index into `Model::event_args`.
     EventArg(usize),
 }
 
@@ -393,6 +393,8 @@ pub struct Model {
     pub pending: Vec<Pending>,
     /// The order in which initial values are computed (dependencies first).
     pub init_order: Vec<usize>,
+    /// Names of values bound by events (`on spike(w: nS)`), by `Var::EventArg` index.
+    pub event_args: Vec<String>,
 }
 
 impl Model {
@@ -412,6 +414,7 @@ impl Model {
             method: None,
             pending: vec![],
             init_order: vec![],
+            event_args: vec![],
         }
     }
 
@@ -434,7 +437,7 @@ impl Model {
             Var::State(i) => self.states.get(i).map(|s| s.name.clone()),
             Var::Value(i) => self.values.get(i).map(|s| s.name.clone()),
             Var::Time => Some("t".into()),
-            Var::EventArg(i) => Some(format!("arg{i}")),
+            Var::EventArg(i) => self.event_args.get(i).cloned(),
         }
         .unwrap_or_else(|| "?".into())
     }
@@ -474,11 +477,7 @@ impl Model {
             }
         }
         for (k, v) in self.values.iter().enumerate() {
-            if let Some(bad) = self
-                .refs(v.expr)
-                .into_iter()
-                .find(|r| matches!(r, Var::Value(j) if *j >= k))
-            {
+            if let Some(bad) = self.refs(v.expr).into_iter().find(|r| matches!(r, Var::Value(j) if *j >= k)) {
                 return Err(format!("value {} depends on a later {bad:?}", v.name));
             }
         }

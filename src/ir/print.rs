@@ -57,24 +57,14 @@ impl Printer<'_> {
                     _ => (q, q + 1),
                 };
                 let sep = if matches!(op, BinOp::Pow) { "" } else { " " };
-                format!(
-                    "{}{sep}{}{sep}{}",
-                    self.at(*l, lmin),
-                    op.symbol(),
-                    self.at(*r, rmin)
-                )
+                format!("{}{sep}{}{sep}{}", self.at(*l, lmin), op.symbol(), self.at(*r, rmin))
             }
             NodeKind::Call(f, args) => {
                 let args: Vec<String> = args.iter().map(|x| self.at(*x, 0)).collect();
                 format!("{}({})", f.name(), args.join(", "))
             }
             NodeKind::If(c, x, y) => {
-                format!(
-                    "if {} then {} else {}",
-                    self.at(*c, 0),
-                    self.at(*x, 0),
-                    self.at(*y, 0)
-                )
+                format!("if {} then {} else {}", self.at(*c, 0), self.at(*x, 0), self.at(*y, 0))
             }
         };
         if p < min {

@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 pub const STDLIB: &[(&str, &str)] = &[
     ("hh.neuro", include_str!("../../stdlib/hh.neuro")),
     ("lif.neuro", include_str!("../../stdlib/lif.neuro")),
-    (
-        "wilson_cowan.neuro",
-        include_str!("../../stdlib/wilson_cowan.neuro"),
-    ),
+    ("wilson_cowan.neuro", include_str!("../../stdlib/wilson_cowan.neuro")),
+    ("markov.neuro", include_str!("../../stdlib/markov.neuro")),
+    ("traub.neuro", include_str!("../../stdlib/traub.neuro")),
+    ("adex.neuro", include_str!("../../stdlib/adex.neuro")),
+    ("izhikevich.neuro", include_str!("../../stdlib/izhikevich.neuro")),
 ];
 
 /// Every model visible from the root file, and the `simulate` blocks of the
@@ -42,11 +43,7 @@ impl Library {
     }
 
     pub fn names_of(&self, kind: ast::ModelKind) -> Vec<String> {
-        self.models
-            .iter()
-            .filter(|m| m.kind == kind)
-            .map(|m| m.name.name.clone())
-            .collect()
+        self.models.iter().filter(|m| m.kind == kind).map(|m| m.name.name.clone()).collect()
     }
 }
 
@@ -74,10 +71,8 @@ pub fn load(sources: &mut SourceMap, root: FileId) -> (Library, Diagnostics) {
                         );
                         continue;
                     };
-                    let key = path
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_else(|| format!("<stdlib>/{name}"));
+                    let key =
+                        path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| format!("<stdlib>/{name}"));
                     if loaded.contains(&key) {
                         continue;
                     }
@@ -117,21 +112,12 @@ pub fn load(sources: &mut SourceMap, root: FileId) -> (Library, Diagnostics) {
 fn key_of(sources: &SourceMap, file: FileId) -> String {
     sources
         .path(file)
-        .map(|p| {
-            p.canonicalize()
-                .unwrap_or_else(|_| p.to_path_buf())
-                .display()
-                .to_string()
-        })
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()).display().to_string())
         .unwrap_or_else(|| format!("<memory>/{}", sources.name(file)))
 }
 
 /// Finds an import: (display name, text, path on disk if any).
-fn find_import(
-    sources: &SourceMap,
-    from: FileId,
-    wanted: &str,
-) -> Option<(String, String, Option<PathBuf>)> {
+fn find_import(sources: &SourceMap, from: FileId, wanted: &str) -> Option<(String, String, Option<PathBuf>)> {
     if let Some(dir) = sources.path(from).and_then(Path::parent) {
         let candidate = dir.join(wanted);
         let is_self = candidate.canonicalize().ok().as_deref() == sources.path(from);
@@ -142,13 +128,6 @@ fn find_import(
         }
     }
     let base = wanted.strip_prefix("stdlib/").unwrap_or(wanted);
-    let base = if base.ends_with(".neuro") {
-        base.to_string()
-    } else {
-        format!("{base}.neuro")
-    };
-    STDLIB
-        .iter()
-        .find(|(n, _)| *n == base)
-        .map(|(n, t)| (format!("<stdlib>/{n}"), t.to_string(), None))
+    let base = if base.ends_with(".neuro") { base.to_string() } else { format!("{base}.neuro") };
+    STDLIB.iter().find(|(n, _)| *n == base).map(|(n, t)| (format!("<stdlib>/{n}"), t.to_string(), None))
 }

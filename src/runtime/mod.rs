@@ -73,6 +73,9 @@ pub struct Recording {
     pub steps: usize,
 }
 
+/// (block, step length bits, clamped mask) -> (Phi, Psi, free states).
+type PropagatorKey = (usize, u64, Vec<bool>);
+
 /// Integrates one model by a plan.
 pub struct Stepper<'m> {
     m: &'m Model,
@@ -88,13 +91,19 @@ pub struct Stepper<'m> {
     /// splits steps at the period's end).
     holding: bool,
     /// Exact propagators by (block, step bits, clamp mask).
-    propagators: HashMap<(usize, u64, Vec<bool>), (Mat, Mat, Vec<usize>)>,
+    propagators: HashMap<PropagatorKey, (Mat, Mat, Vec<usize>)>,
     /// Constant matrices of exact blocks, evaluated once.
     exact_a: Vec<Option<Mat>>,
     /// Last accepted internal step of rk45, and the error scales.
     rk45_h: f64,
     scale: Vec<f64>,
     rtol: f64,
+    /// Times where an input switches (`step(t - t_on)`, `t >= t_on`), sorted:
+    /// steps are split there, so a switch costs no order of accuracy.
+    breakpoints: Vec<f64>,
+    /// Stage times are kept inside this window: the open interval being
+    /// advanced, so a switch at its end is seen from the correct side.
+    window: (f64, f64),
 }
 
 impl<'m> Stepper<'m> {
@@ -121,7 +130,10 @@ impl<'m> Stepper<'m> {
             rk45_h: cfg.dt,
             scale: vec![0.0; n],
             rtol: cfg.rtol,
+            breakpoints: Vec::new(),
+            window: (f64::NEG_INFINITY, f64::INFINITY),
         };
+        s.breakpoints = s.find_breakpoints(cfg.duration);
         s.exact_a = plan
             .blocks
             .iter()
@@ -137,6 +149,54 @@ impl<'m> Stepper<'m> {
         s
     }
 
+    /// Switch times of inputs: the zeros of `step(g)` arguments and of
+    /// comparisons `a < b` where g = a - b depends on time (and constants)
+    /// only, affinely.
+    fn find_breakpoints(&self, horizon: f64) -> Vec<f64> {
+        let m = self.m;
+        let mut out = Vec::new();
+        for i in 0..m.arena.len() {
+            let id = ExprId(i as u32);
+            let g = match m.arena.kind(id) {
+                crate::ir::NodeKind::Call(crate::ir::Builtin::Step, args) => args.first().map(|a| (*a, None)),
+                crate::ir::NodeKind::Bin(op, a, b) if op.is_comparison() => Some((*a, Some(*b))),
+                _ => None,
+            };
+            let Some((a, b)) = g else { continue };
+            let deps = |e: ExprId| crate::schemes::deps(m, e);
+            let mut vars = deps(a);
+            if let Some(b) = b {
+                vars.extend(deps(b));
+            }
+            if !vars.contains(&crate::ir::Var::Time)
+                || !vars.iter().all(|v| matches!(v, crate::ir::Var::Time | crate::ir::Var::Param(_)))
+            {
+                continue;
+            }
+            let at = |t: f64| {
+                let env = Env { t, states: &[], params: &self.params, values: &[], args: &[] };
+                let x = eval(m, a, &env);
+                x - b.map_or(0.0, |b| eval(m, b, &env))
+            };
+            let (g0, g1, gh) = (at(0.0), at(horizon.max(1e-3)), at(0.5 * horizon.max(1e-3)));
+            let slope = (g1 - g0) / horizon.max(1e-3);
+            let affine = ((g0 + g1) * 0.5 - gh).abs() <= 1e-9 * (g0.abs() + g1.abs() + 1e-300);
+            if slope != 0.0 && slope.is_finite() && affine {
+                let t = -g0 / slope;
+                if t > 0.0 && t < horizon && !out.iter().any(|x: &f64| (x - t).abs() < 1e-15) {
+                    out.push(t);
+                }
+            }
+        }
+        out.sort_by(f64::total_cmp);
+        out
+    }
+
+    /// The next input switch after t (strictly), if any.
+    fn next_breakpoint(&self, t: f64, eps: f64) -> Option<f64> {
+        self.breakpoints.iter().copied().find(|&b| b > t + eps)
+    }
+
     fn env_values(&mut self, t: f64, y: &[f64]) {
         eval_values(self.m, t, y, &self.params, &self.value_exprs, &mut self.values);
     }
@@ -148,6 +208,7 @@ impl<'m> Stepper<'m> {
     /// dy/dt at (t, y) for every state (0 for clamped states and states
     /// without an ODE).
     pub fn rhs(&mut self, t: f64, y: &[f64], out: &mut [f64]) {
+        let t = t.clamp(self.window.0, self.window.1);
         self.env_values(t, y);
         for (i, s) in self.m.states.iter().enumerate() {
             out[i] = match s.rhs {
@@ -160,6 +221,9 @@ impl<'m> Stepper<'m> {
     /// The state at t + h from the state y at t.
     pub fn advance(&mut self, t: f64, y: &[f64], h: f64) -> Result<Vec<f64>, String> {
         self.holding = t < self.refractory_until;
+        // 1e-9 of the step: far below any scheme's error, enough to stay on
+        // one side of a switch
+        self.window = (t + 1e-9 * h, t + h - 1e-9 * h);
         let mut out = y.to_vec();
         for (bi, block) in self.plan.blocks.iter().enumerate() {
             match block {
@@ -184,7 +248,15 @@ impl<'m> Stepper<'m> {
         Ok(out)
     }
 
-    fn explicit(&mut self, method: Method, states: &[usize], t: f64, y: &[f64], h: f64, out: &mut [f64]) -> Result<(), String> {
+    fn explicit(
+        &mut self,
+        method: Method,
+        states: &[usize],
+        t: f64,
+        y: &[f64],
+        h: f64,
+        out: &mut [f64],
+    ) -> Result<(), String> {
         let n = y.len();
         let mut k1 = vec![0.0; n];
         self.rhs(t, y, &mut k1);
@@ -239,15 +311,8 @@ impl<'m> Stepper<'m> {
             [9017.0 / 3168.0, -355.0 / 33.0, 46732.0 / 5247.0, 49.0 / 176.0, -5103.0 / 18656.0, 0.0],
             [35.0 / 384.0, 0.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0],
         ];
-        const E: [f64; 7] = [
-            71.0 / 57600.0,
-            0.0,
-            -71.0 / 16695.0,
-            71.0 / 1920.0,
-            -17253.0 / 339200.0,
-            22.0 / 525.0,
-            -1.0 / 40.0,
-        ];
+        const E: [f64; 7] =
+            [71.0 / 57600.0, 0.0, -71.0 / 16695.0, 71.0 / 1920.0, -17253.0 / 339200.0, 22.0 / 525.0, -1.0 / 40.0];
         let n = y.len();
         let mut z = y.to_vec();
         let mut s = 0.0;
@@ -338,7 +403,9 @@ impl<'m> Stepper<'m> {
             let mut small = true;
             for (r, &i) in states.iter().enumerate() {
                 z[i] -= dz[r];
-                if dz[r].abs() > 1e-12 * (z[i].abs() + 1e-30) && dz[r] != 0.0 {
+                self.scale[i] = self.scale[i].max(z[i].abs()).max(y[i].abs());
+                // converged to 1e-12 of the state's typical size
+                if dz[r].abs() > 1e-12 * self.scale[i] {
                     small = false;
                 }
             }
@@ -465,8 +532,8 @@ impl<'m> Stepper<'m> {
 
     /// The first time in (0, h] at which `level(advance(y, s))` reaches 0,
     /// given g0 < 0 <= g1 (levels oriented upward).
-    fn locate(&mut self, trig: &Trigger, sign: f64, t: f64, y: &[f64], h: f64, g0: f64, g1: f64) -> Result<f64, String> {
-        let (mut a, mut b, mut ga, mut gb) = (0.0, h, g0, g1);
+    fn locate(&mut self, trig: &Trigger, sign: f64, t: f64, y: &[f64], h: f64, g: (f64, f64)) -> Result<f64, String> {
+        let (mut a, mut b, mut ga, mut gb) = (0.0, h, g.0, g.1);
         let mut side = 0i8;
         for _ in 0..100 {
             if (b - a) <= 1e-14 * h.max(1e-300) {
@@ -568,23 +635,58 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &Config) -> Result<Recording, Box<D
 }
 
 /// Advances [t0, t1], firing events at their located times.
-fn step_with_events(st: &mut Stepper, t0: f64, t1: f64, y: &mut Vec<f64>, rec: &mut Recording) -> Result<(), Diagnostic> {
+fn step_with_events(
+    st: &mut Stepper,
+    t0: f64,
+    t1: f64,
+    y: &mut Vec<f64>,
+    rec: &mut Recording,
+) -> Result<(), Diagnostic> {
     let m = st.m;
     let eps = 1e-12 * (t1 - t0);
     let mut t = t0;
     let mut fired = 0;
+    let mut shrunk = 0;
     let fail = |msg: String, t: f64| {
-        Diagnostic::error(Code::SolverFailed, format!("integration failed at t = {} ms: {msg}", crate::units::format_number(t * 1e3)))
-            .at(m.span, "in this model")
-            .help("try a smaller --dt, or another method")
+        Diagnostic::error(
+            Code::SolverFailed,
+            format!("integration failed at t = {} ms: {msg}", crate::units::format_number(t * 1e3)),
+        )
+        .at(m.span, "in this model")
+        .help("try a smaller --dt, or another method")
     };
     while t < t1 - eps {
         if t >= st.refractory_until - eps {
             st.clamped.iter_mut().for_each(|c| *c = false);
         }
-        let t_end = if st.refractory_until > t + eps && st.refractory_until < t1 - eps { st.refractory_until } else { t1 };
-        let h = t_end - t;
-        let y_try = st.advance(t, y, h).map_err(|e| fail(e, t))?;
+        let mut t_end =
+            if st.refractory_until > t + eps && st.refractory_until < t1 - eps { st.refractory_until } else { t1 };
+        if let Some(b) = st.next_breakpoint(t, eps) {
+            if b < t_end - eps {
+                t_end = b;
+            }
+        }
+        let mut h = t_end - t;
+        let mut y_try = st.advance(t, y, h).map_err(|e| fail(e, t))?;
+        if !y_try.iter().all(|v| v.is_finite()) && !m.events.is_empty() {
+            // The state runs away within the step (an exponential upstroke):
+            // advance only as far as it stays finite, so that a threshold
+            // crossing on the way can still be located.
+            let (mut lo, mut hi) = (0.0, h);
+            for _ in 0..60 {
+                let mid = 0.5 * (lo + hi);
+                match st.advance(t, y, mid) {
+                    Ok(z) if z.iter().all(|v| v.is_finite()) => lo = mid,
+                    _ => hi = mid,
+                }
+            }
+            shrunk += 1;
+            if lo > 0.0 && shrunk < 100 {
+                h = lo;
+                t_end = t + lo;
+                y_try = st.advance(t, y, h).map_err(|e| fail(e, t))?;
+            }
+        }
         let refractory = t < st.refractory_until - eps;
         // The earliest event in (t, t_end].
         let mut first: Option<(f64, usize)> = None;
@@ -616,7 +718,11 @@ fn step_with_events(st: &mut Stepper, t0: f64, t1: f64, y: &mut Vec<f64>, rec: &
             if !fires {
                 continue;
             }
-            let s = if g0 < 0.0 && g1 >= 0.0 { st.locate(&ev.trigger, sign, t, y, h, g0, g1).map_err(|e| fail(e, t))? } else { h };
+            let s = if g0 < 0.0 && g1 >= 0.0 {
+                st.locate(&ev.trigger, sign, t, y, h, (g0, g1)).map_err(|e| fail(e, t))?
+            } else {
+                h
+            };
             if first.is_none_or(|(fs, _)| s < fs) {
                 first = Some((s, ei));
             }
@@ -692,7 +798,9 @@ fn progress_bar(enabled: bool, steps: usize) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let bar = indicatif::ProgressBar::new(steps as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {percent}% steps, eta {eta}") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {percent}% steps, eta {eta}")
+    {
         bar.set_style(style);
     }
     Some(bar)

@@ -22,10 +22,7 @@ pub struct Column<'a> {
 
 /// `uA/cm^2` -> `uA_per_cm2`, for headers and file names.
 pub fn header_unit(unit: &str) -> String {
-    unit.replace('/', "_per_")
-        .replace('^', "")
-        .replace('*', "_")
-        .replace('µ', "u")
+    unit.replace('/', "_per_").replace('^', "").replace('*', "_").replace('µ', "u")
 }
 
 fn header(name: &str, unit: &str) -> String {
@@ -37,22 +34,12 @@ fn header(name: &str, unit: &str) -> String {
 }
 
 /// Writes every column and the spikes into `dir`; returns the files written.
-pub fn write(
-    dir: &Path,
-    rec: &Recording,
-    columns: &[Column],
-    format: Format,
-) -> std::io::Result<Vec<PathBuf>> {
+pub fn write(dir: &Path, rec: &Recording, columns: &[Column], format: Format) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();
     for c in columns {
         let file = dir.join(format!("{}.{}", c.name, ext(format)));
-        let rows: Vec<[f64; 2]> = rec
-            .t
-            .iter()
-            .zip(c.samples)
-            .map(|(t, v)| [t * 1e3, v / c.scale])
-            .collect();
+        let rows: Vec<[f64; 2]> = rec.t.iter().zip(c.samples).map(|(t, v)| [t * 1e3, v / c.scale]).collect();
         match format {
             Format::Csv => write_csv(&file, &["t_ms".into(), header(c.name, &c.unit)], &rows)?,
             Format::Npy => write_npy(&file, &rows)?,
@@ -84,10 +71,7 @@ fn ext(f: Format) -> &'static str {
 }
 
 fn fmt(v: f64) -> String {
-    format!("{v:.9}")
-        .trim_end_matches('0')
-        .trim_end_matches('.')
-        .to_string()
+    format!("{v:.9}").trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 fn write_csv(file: &Path, head: &[String], rows: &[[f64; 2]]) -> std::io::Result<()> {
@@ -101,7 +85,7 @@ fn write_csv(file: &Path, head: &[String], rows: &[[f64; 2]]) -> std::io::Result
 
 fn write_npy(file: &Path, rows: &[[f64; 2]]) -> std::io::Result<()> {
     let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-    let arr = ndarray::Array2::from_shape_vec((rows.len(), 2), flat)
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let arr =
+        ndarray::Array2::from_shape_vec((rows.len(), 2), flat).map_err(|e| std::io::Error::other(e.to_string()))?;
     ndarray_npy::write_npy(file, &arr).map_err(|e| std::io::Error::other(e.to_string()))
 }

@@ -57,9 +57,7 @@ impl Mat {
 
     /// The infinity norm (largest absolute row sum).
     pub fn norm_inf(&self) -> f64 {
-        (0..self.n)
-            .map(|i| (0..self.n).map(|j| self.a[i * self.n + j].abs()).sum::<f64>())
-            .fold(0.0, f64::max)
+        (0..self.n).map(|i| (0..self.n).map(|j| self.a[i * self.n + j].abs()).sum::<f64>()).fold(0.0, f64::max)
     }
 }
 

@@ -87,7 +87,8 @@ impl Method {
 /// E0401 with the list of methods.
 pub fn unknown_method(name: &str, span: Span) -> Diagnostic {
     let names: Vec<&str> = METHODS.iter().map(|(n, _, _)| *n).collect();
-    let d = Diagnostic::error(Code::UnknownMethod, format!("unknown integration method `{name}`")).at(span, "not a method");
+    let d =
+        Diagnostic::error(Code::UnknownMethod, format!("unknown integration method `{name}`")).at(span, "not a method");
     match crate::ir::lower::did_you_mean(name, names.iter().copied()) {
         Some(s) => d.help(format!("did you mean `{s}`? methods: {}", names.join(", "))),
         None => d.help(format!("methods: {}", names.join(", "))),
@@ -124,15 +125,30 @@ impl Class {
 /// One group of states updated together by one method.
 #[derive(Clone, Debug)]
 pub enum Block {
-    Explicit { method: Method, states: Vec<usize> },
+    Explicit {
+        method: Method,
+        states: Vec<usize>,
+    },
     /// theta = 1: backward Euler; theta = 1/2: trapezoidal. `jac` is the
     /// block's Jacobian, row-major over `states`.
-    Implicit { theta: f64, states: Vec<usize>, jac: Vec<ExprId> },
+    Implicit {
+        theta: f64,
+        states: Vec<usize>,
+        jac: Vec<ExprId>,
+    },
     /// `rate` is b = -∂f/∂x.
-    ExpEuler { state: usize, rate: ExprId },
+    ExpEuler {
+        state: usize,
+        rate: ExprId,
+    },
     /// `a` is the constant matrix A, row-major over `states`.
-    Exact { states: Vec<usize>, a: Vec<ExprId> },
-    Kinetic { kinetic: usize },
+    Exact {
+        states: Vec<usize>,
+        a: Vec<ExprId>,
+    },
+    Kinetic {
+        kinetic: usize,
+    },
 }
 
 impl Block {
@@ -191,7 +207,7 @@ pub struct Analysis {
 }
 
 /// Variables an expression depends on, through derived values.
-fn deps(m: &Model, e: ExprId) -> Vec<Var> {
+pub fn deps(m: &Model, e: ExprId) -> Vec<Var> {
     let mut out = Vec::new();
     let mut stack = vec![e];
     let mut seen = Vec::new();
@@ -236,9 +252,12 @@ pub fn classify(m: &mut Model) -> Result<Analysis, Diagnostic> {
         let mut row = Vec::with_capacity(n);
         for j in 0..n {
             let d = symbolic::diff(m, rhs, Var::State(j)).map_err(|e| {
-                Diagnostic::error(Code::SchemeNotApplicable, format!("cannot differentiate d{}/dt: {e}", m.states[i].name))
-                    .at(m.states[i].rhs_span, "here")
-                    .help("choose an explicit method (euler, rk4) for this equation")
+                Diagnostic::error(
+                    Code::SchemeNotApplicable,
+                    format!("cannot differentiate d{}/dt: {e}", m.states[i].name),
+                )
+                .at(m.states[i].rhs_span, "here")
+                .help("choose an explicit method (euler, rk4) for this equation")
             })?;
             row.push(symbolic::simplify(m, d));
         }
@@ -274,6 +293,7 @@ pub fn classify(m: &mut Model) -> Result<Analysis, Diagnostic> {
 /// Derives the plan. `default` is the model-wide method (from the command
 /// line, else the model's `method =`, else auto); per-equation methods
 /// override it.
+#[allow(clippy::needless_range_loop)] // `i` names a state across several tables
 pub fn derive_plan(m: &mut Model, default: Method) -> (Option<Plan>, Diagnostics) {
     let mut diags = Diagnostics::default();
     let an = match classify(m) {
@@ -323,7 +343,13 @@ pub fn derive_plan(m: &mut Model, default: Method) -> (Option<Plan>, Diagnostics
     let mut done = vec![false; n];
     for i in 0..n {
         let Some((method, reason)) = chosen[i].clone() else {
-            report.push(StateReport { state: i, class: Class::NoOde, method: Method::Auto, reason: "changed by events only".into(), formulas: vec![] });
+            report.push(StateReport {
+                state: i,
+                class: Class::NoOde,
+                method: Method::Auto,
+                reason: "changed by events only".into(),
+                formulas: vec![],
+            });
             continue;
         };
         let mut formulas = Vec::new();
@@ -417,7 +443,8 @@ pub fn derive_plan(m: &mut Model, default: Method) -> (Option<Plan>, Diagnostics
     }
     // Explicit and implicit methods: one block per method.
     for method in [Method::Euler, Method::Rk2, Method::Rk4, Method::Rk45, Method::BackwardEuler, Method::Trapezoidal] {
-        let states: Vec<usize> = (0..n).filter(|&i| !done[i] && matches!(&chosen[i], Some((x, _)) if *x == method)).collect();
+        let states: Vec<usize> =
+            (0..n).filter(|&i| !done[i] && matches!(&chosen[i], Some((x, _)) if *x == method)).collect();
         if states.is_empty() {
             continue;
         }

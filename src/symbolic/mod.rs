@@ -37,10 +37,7 @@ impl Builder<'_> {
             (Some(x), Some(y)) => self.constant(x + y, d, span),
             (Some(0.0), _) => b,
             (_, Some(0.0)) => a,
-            _ => self
-                .m
-                .arena
-                .add(NodeKind::Bin(BinOp::Add, a, b), Ty::Num(d), span),
+            _ => self.m.arena.add(NodeKind::Bin(BinOp::Add, a, b), Ty::Num(d), span),
         }
     }
 
@@ -51,10 +48,7 @@ impl Builder<'_> {
             (_, Some(0.0)) => a,
             (Some(0.0), _) => self.neg(b, span),
             _ if a == b => self.constant(0.0, d, span),
-            _ => self
-                .m
-                .arena
-                .add(NodeKind::Bin(BinOp::Sub, a, b), Ty::Num(d), span),
+            _ => self.m.arena.add(NodeKind::Bin(BinOp::Sub, a, b), Ty::Num(d), span),
         }
     }
 
@@ -82,10 +76,7 @@ impl Builder<'_> {
             (Some(x), _) if x == 1.0 && self.dim(a).is_dimensionless() => b,
             (_, Some(y)) if y == 1.0 && self.dim(b).is_dimensionless() => a,
             (Some(x), _) if x == -1.0 && self.dim(a).is_dimensionless() => self.neg(b, span),
-            _ => self
-                .m
-                .arena
-                .add(NodeKind::Bin(BinOp::Mul, a, b), Ty::Num(d), span),
+            _ => self.m.arena.add(NodeKind::Bin(BinOp::Mul, a, b), Ty::Num(d), span),
         }
     }
 
@@ -97,10 +88,7 @@ impl Builder<'_> {
         match (self.m.arena.as_const(a), self.m.arena.as_const(b)) {
             (Some(x), Some(y)) => self.constant(x / y, d, span),
             (_, Some(y)) if y == 1.0 && self.dim(b).is_dimensionless() => a,
-            _ => self
-                .m
-                .arena
-                .add(NodeKind::Bin(BinOp::Div, a, b), Ty::Num(d), span),
+            _ => self.m.arena.add(NodeKind::Bin(BinOp::Div, a, b), Ty::Num(d), span),
         }
     }
 
@@ -112,29 +100,19 @@ impl Builder<'_> {
         if p == 1.0 {
             return a;
         }
-        let d = Rational::from_f64(p, 100)
-            .and_then(|q| self.dim(a).powr(q))
-            .unwrap_or(Dim::NONE);
+        let d = Rational::from_f64(p, 100).and_then(|q| self.dim(a).powr(q)).unwrap_or(Dim::NONE);
         if let Some(x) = self.m.arena.as_const(a) {
             return self.constant(x.powf(p), d, span);
         }
         let e = self.constant(p, Dim::NONE, span);
-        self.m
-            .arena
-            .add(NodeKind::Bin(BinOp::Pow, a, e), Ty::Num(d), span)
+        self.m.arena.add(NodeKind::Bin(BinOp::Pow, a, e), Ty::Num(d), span)
     }
 
     pub fn call(&mut self, f: Builtin, args: Vec<ExprId>, dim: Dim, span: Span) -> ExprId {
-        if let Some(vals) = args
-            .iter()
-            .map(|a| self.m.arena.as_const(*a))
-            .collect::<Option<Vec<f64>>>()
-        {
+        if let Some(vals) = args.iter().map(|a| self.m.arena.as_const(*a)).collect::<Option<Vec<f64>>>() {
             return self.constant(f.eval(&vals), dim, span);
         }
-        self.m
-            .arena
-            .add(NodeKind::Call(f, args), Ty::Num(dim), span)
+        self.m.arena.add(NodeKind::Call(f, args), Ty::Num(dim), span)
     }
 }
 
@@ -142,11 +120,7 @@ impl Builder<'_> {
 /// their definitions. Errors name what cannot be differentiated.
 pub fn diff(m: &mut Model, e: ExprId, wrt: Var) -> Result<ExprId, String> {
     let mut memo = HashMap::new();
-    Diff {
-        wrt,
-        memo: &mut memo,
-    }
-    .go(m, e)
+    Diff { wrt, memo: &mut memo }.go(m, e)
 }
 
 struct Diff<'a> {
@@ -277,17 +251,11 @@ impl Diff<'_> {
                     Builtin::Abs => bl.call(Builtin::Sign, vec![u], Dim::NONE, span),
                     Builtin::Step | Builtin::Sign => bl.constant(0.0, Dim::NONE, span),
                     Builtin::Efun => bl.call(Builtin::EfunPrime, vec![u], Dim::NONE, span),
-                    Builtin::EfunPrime => {
-                        return Err("vtrap/efun can be differentiated once only".into())
-                    }
+                    Builtin::EfunPrime => return Err("vtrap/efun can be differentiated once only".into()),
                     Builtin::Min | Builtin::Max => {
                         let v = *args.get(1).ok_or("min/max needs two arguments")?;
                         let dv = self.go(m, v)?;
-                        let op = if f == Builtin::Min {
-                            BinOp::Le
-                        } else {
-                            BinOp::Ge
-                        };
+                        let op = if f == Builtin::Min { BinOp::Le } else { BinOp::Ge };
                         let c = m.arena.add(NodeKind::Bin(op, u, v), Ty::Bool, span);
                         let t = m.arena.ty(du);
                         let r = m.arena.add(NodeKind::If(c, du, dv), t, span);
@@ -350,10 +318,7 @@ fn simplify_memo(m: &mut Model, e: ExprId, memo: &mut HashMap<ExprId, ExprId>) -
             }
         }
         NodeKind::Call(f, args) => {
-            let args: Vec<ExprId> = args
-                .into_iter()
-                .map(|a| simplify_memo(m, a, memo))
-                .collect();
+            let args: Vec<ExprId> = args.into_iter().map(|a| simplify_memo(m, a, memo)).collect();
             let dim = ty.dim().unwrap_or(Dim::NONE);
             Builder { m }.call(f, args, dim, span)
         }

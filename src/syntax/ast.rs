@@ -147,20 +147,9 @@ pub enum Trigger {
 
 #[derive(Clone, Debug)]
 pub enum Action {
-    Assign {
-        target: Ident,
-        op: AssignOp,
-        value: Expr,
-        span: Span,
-    },
-    Emit {
-        what: Ident,
-        span: Span,
-    },
-    Refractory {
-        duration: Expr,
-        span: Span,
-    },
+    Assign { target: Ident, op: AssignOp, value: Expr, span: Span },
+    Emit { what: Ident, span: Span },
+    Refractory { duration: Expr, span: Span },
 }
 
 #[derive(Clone, Debug)]
@@ -187,11 +176,7 @@ pub enum BoundaryPart {
 
 #[derive(Clone, Debug)]
 pub enum DataEntry {
-    File {
-        key: Ident,
-        path: String,
-        span: Span,
-    },
+    File { key: Ident, path: String, span: Span },
     Setting(Binding),
 }
 
@@ -327,10 +312,7 @@ impl BinOp {
     }
 
     pub fn is_comparison(self) -> bool {
-        matches!(
-            self,
-            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne
-        )
+        matches!(self, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne)
     }
 }
 

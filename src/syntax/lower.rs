@@ -37,11 +37,7 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
 
 impl Lowerer {
     pub(super) fn new(file: FileId, offset: usize) -> Lowerer {
-        Lowerer {
-            file,
-            offset,
-            errs: RefCell::new(Vec::new()),
-        }
+        Lowerer { file, offset, errs: RefCell::new(Vec::new()) }
     }
 
     pub(super) fn finish(self) -> Vec<Diagnostic> {
@@ -54,16 +50,13 @@ impl Lowerer {
     }
 
     fn ident(&self, pair: Pair<Rule>) -> Ident {
-        Ident {
-            name: pair.as_str().to_string(),
-            span: self.span(&pair),
-        }
+        Ident { name: pair.as_str().to_string(), span: self.span(&pair) }
     }
 
     fn internal(&self, pair: &Pair<Rule>, what: &str) {
-        self.errs.borrow_mut().push(
-            Diagnostic::internal(format!("unexpected parse shape: {what}")).at(self.span(pair), ""),
-        );
+        self.errs
+            .borrow_mut()
+            .push(Diagnostic::internal(format!("unexpected parse shape: {what}")).at(self.span(pair), ""));
     }
 
     pub(super) fn item(&self, pair: Pair<Rule>) -> Option<Item> {
@@ -71,22 +64,13 @@ impl Lowerer {
         match pair.as_rule() {
             Rule::import => {
                 let path = pair.into_inner().find(|p| p.as_rule() == Rule::string)?;
-                Some(Item::Import(Import {
-                    path: string_text(&path),
-                    span,
-                }))
+                Some(Item::Import(Import { path: string_text(&path), span }))
             }
             Rule::simulate => {
-                let mut inner = pair
-                    .into_inner()
-                    .filter(|p| p.as_rule() != Rule::kw_simulate);
+                let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_simulate);
                 let target = self.ident(inner.next()?);
                 let settings = inner.map(|p| self.binding(p)).collect();
-                Some(Item::Simulate(Simulate {
-                    target,
-                    settings,
-                    span,
-                }))
+                Some(Item::Simulate(Simulate { target, settings, span }))
             }
             Rule::model => {
                 let mut inner = pair.into_inner();
@@ -104,12 +88,7 @@ impl Lowerer {
                 };
                 let name = self.ident(inner.next()?);
                 let stmts = inner.filter_map(|p| self.stmt(p)).collect();
-                Some(Item::Model(Model {
-                    kind,
-                    name,
-                    stmts,
-                    span,
-                }))
+                Some(Item::Model(Model { kind, name, stmts, span }))
             }
             _ => {
                 self.internal(&pair, "item");
@@ -127,9 +106,7 @@ impl Lowerer {
         let span = self.span(&pair);
         let rule = pair.as_rule();
         let kind = match rule {
-            Rule::parameter => {
-                StmtKind::Parameter(self.parts(pair).map(|p| self.binding(p)).collect())
-            }
+            Rule::parameter => StmtKind::Parameter(self.parts(pair).map(|p| self.binding(p)).collect()),
             Rule::input => StmtKind::Input(self.parts(pair).map(|p| self.binding(p)).collect()),
             Rule::state => StmtKind::State(
                 self.parts(pair)
@@ -137,10 +114,7 @@ impl Lowerer {
                         let mut it = p.into_inner();
                         let name = it.next().map(|n| self.ident(n));
                         let init = it.next().map(|e| self.expr(e));
-                        StateDecl {
-                            name: name.unwrap_or_else(|| self.missing(span)),
-                            init,
-                        }
+                        StateDecl { name: name.unwrap_or_else(|| self.missing(span)), init }
                     })
                     .collect(),
             ),
@@ -156,11 +130,7 @@ impl Lowerer {
                     match p.as_rule() {
                         Rule::gate_power => {
                             let s = self.span(&p);
-                            let text = p
-                                .into_inner()
-                                .next()
-                                .map(|i| i.as_str().to_string())
-                                .unwrap_or_default();
+                            let text = p.into_inner().next().map(|i| i.as_str().to_string()).unwrap_or_default();
                             match text.parse::<u32>() {
                                 Ok(n) => power = Some((n, s)),
                                 Err(_) => self.errs.borrow_mut().push(
@@ -173,11 +143,7 @@ impl Lowerer {
                         _ => bindings.push(self.binding(p)),
                     }
                 }
-                StmtKind::Gate(Gate {
-                    name,
-                    power,
-                    bindings,
-                })
+                StmtKind::Gate(Gate { name, power, bindings })
             }
             Rule::current => {
                 let mut it = self.parts(pair);
@@ -217,12 +183,7 @@ impl Lowerer {
                         _ => rhs = Some(self.expr(p)),
                     }
                 }
-                StmtKind::Ode {
-                    factor,
-                    state: state?,
-                    rhs: rhs?,
-                    method,
-                }
+                StmtKind::Ode { factor, state: state?, rhs: rhs?, method }
             }
             Rule::spike_when => {
                 let mut lhs = None;
@@ -239,11 +200,7 @@ impl Lowerer {
                         _ => rhs = Some(self.expr(p)),
                     }
                 }
-                StmtKind::SpikeWhen {
-                    lhs: lhs?,
-                    rhs: rhs?,
-                    direction,
-                }
+                StmtKind::SpikeWhen { lhs: lhs?, rhs: rhs?, direction }
             }
             Rule::on_event => {
                 let mut it = self.parts(pair);
@@ -255,10 +212,7 @@ impl Lowerer {
                         (Some(n), Some(u)) => Some((self.ident(n), self.unit(u))),
                         _ => None,
                     };
-                    Trigger::Spike {
-                        weight,
-                        span: tspan,
-                    }
+                    Trigger::Spike { weight, span: tspan }
                 } else {
                     Trigger::Condition(self.expr(trig))
                 };
@@ -280,27 +234,16 @@ impl Lowerer {
                 let to = self.ident_list(it.next()?);
                 let via = self.ident(it.next()?);
                 let settings = it.next().map(|s| self.settings(s)).unwrap_or_default();
-                StmtKind::Connect {
-                    from,
-                    to,
-                    via,
-                    settings,
-                }
+                StmtKind::Connect { from, to, via, settings }
             }
             Rule::drive => {
                 let mut it = self.parts(pair);
                 let targets = self.ident_list(it.next()?);
                 let source = self.ident(it.next()?);
                 let settings = it.next().map(|s| self.settings(s)).unwrap_or_default();
-                StmtKind::Drive {
-                    targets,
-                    source,
-                    settings,
-                }
+                StmtKind::Drive { targets, source, settings }
             }
-            Rule::record => {
-                StmtKind::Record(self.parts(pair).filter_map(|p| self.probe(p)).collect())
-            }
+            Rule::record => StmtKind::Record(self.parts(pair).filter_map(|p| self.probe(p)).collect()),
             Rule::domain => {
                 let mut it = self.parts(pair);
                 let var = self.ident(it.next()?);
@@ -313,23 +256,14 @@ impl Lowerer {
                         _ => settings.push(self.binding(p)),
                     }
                 }
-                StmtKind::Domain {
-                    var,
-                    interval,
-                    periodic,
-                    settings,
-                }
+                StmtKind::Domain { var, interval, periodic, settings }
             }
             Rule::variable_stmt => {
                 let mut it = self.parts(pair);
                 let var = self.ident(it.next()?);
                 let interval = self.interval(it.next()?)?;
                 let settings = it.map(|p| self.binding(p)).collect();
-                StmtKind::Variable {
-                    var,
-                    interval,
-                    settings,
-                }
+                StmtKind::Variable { var, interval, settings }
             }
             Rule::boundary => StmtKind::Boundary(
                 pair.into_inner()
@@ -356,17 +290,9 @@ impl Lowerer {
                 let v = it.next()?;
                 if v.as_rule() == Rule::flux_at {
                     let at = self.parts(v).next().map(|i| self.ident(i));
-                    StmtKind::Output {
-                        name,
-                        flux_at: at,
-                        value: None,
-                    }
+                    StmtKind::Output { name, flux_at: at, value: None }
                 } else {
-                    StmtKind::Output {
-                        name,
-                        flux_at: None,
-                        value: Some(self.expr(v)),
-                    }
+                    StmtKind::Output { name, flux_at: None, value: Some(self.expr(v)) }
                 }
             }
             Rule::couple => {
@@ -386,11 +312,7 @@ impl Lowerer {
                             let key = self.ident(p);
                             let s = it.next()?;
                             let span = key.span.join(self.span(&s));
-                            entries.push(DataEntry::File {
-                                key,
-                                path: string_text(&s),
-                                span,
-                            });
+                            entries.push(DataEntry::File { key, path: string_text(&s), span });
                         }
                         _ => entries.push(DataEntry::Setting(self.binding(p))),
                     }
@@ -413,10 +335,7 @@ impl Lowerer {
     }
 
     fn missing(&self, span: Span) -> Ident {
-        Ident {
-            name: String::new(),
-            span,
-        }
+        Ident { name: String::new(), span }
     }
 
     fn fn_def(&self, pair: Pair<Rule>) -> Option<FnDef> {
@@ -447,20 +366,15 @@ impl Lowerer {
                 let mut t = p.into_inner();
                 let id = self.ident(t.next()?);
                 let range = match (t.next(), t.next()) {
-                    (Some(a), Some(b)) => Some((
-                        a.as_str().parse().unwrap_or(u64::MAX),
-                        b.as_str().parse().unwrap_or(u64::MAX),
-                    )),
+                    (Some(a), Some(b)) => {
+                        Some((a.as_str().parse().unwrap_or(u64::MAX), b.as_str().parse().unwrap_or(u64::MAX)))
+                    }
                     _ => None,
                 };
                 targets.push((id, range));
             }
         }
-        Some(Probe {
-            name,
-            targets,
-            settings,
-        })
+        Some(Probe { name, targets, settings })
     }
 
     fn interval(&self, pair: Pair<Rule>) -> Option<Interval> {
@@ -469,12 +383,7 @@ impl Lowerer {
         let lo = self.expr(it.next()?);
         let hi = self.expr(it.next()?);
         let close = it.next()?;
-        Some(Interval {
-            lo,
-            hi,
-            lo_closed: open.as_str() == "[",
-            hi_closed: close.as_str() == "]",
-        })
+        Some(Interval { lo, hi, lo_closed: open.as_str() == "[", hi_closed: close.as_str() == "]" })
     }
 
     fn action(&self, pair: Pair<Rule>) -> Option<Action> {
@@ -482,24 +391,13 @@ impl Lowerer {
         let rule = pair.as_rule();
         let mut it = self.parts(pair);
         Some(match rule {
-            Rule::emit => Action::Emit {
-                what: self.ident(it.next()?),
-                span,
-            },
-            Rule::refractory => Action::Refractory {
-                duration: self.expr(it.next()?),
-                span,
-            },
+            Rule::emit => Action::Emit { what: self.ident(it.next()?), span },
+            Rule::refractory => Action::Refractory { duration: self.expr(it.next()?), span },
             _ => {
                 let target = self.ident(it.next()?);
                 let op = assign_op(it.next()?.as_str());
                 let value = self.expr(it.next()?);
-                Action::Assign {
-                    target,
-                    op,
-                    value,
-                    span,
-                }
+                Action::Assign { target, op, value, span }
             }
         })
     }
@@ -507,14 +405,8 @@ impl Lowerer {
     fn binding(&self, pair: Pair<Rule>) -> Binding {
         let span = self.span(&pair);
         let mut it = pair.into_inner();
-        let name = it
-            .next()
-            .map(|p| self.ident(p))
-            .unwrap_or_else(|| self.missing(span));
-        let value = it.next().map(|p| self.expr(p)).unwrap_or(Expr {
-            kind: ExprKind::Error,
-            span,
-        });
+        let name = it.next().map(|p| self.ident(p)).unwrap_or_else(|| self.missing(span));
+        let value = it.next().map(|p| self.expr(p)).unwrap_or(Expr { kind: ExprKind::Error, span });
         Binding { name, value }
     }
 
@@ -531,28 +423,16 @@ impl Lowerer {
             .map_prefix(|op, rhs| {
                 let span = self.span(&op).join(rhs.span);
                 match op.as_rule() {
-                    Rule::neg => Expr {
-                        kind: ExprKind::Unary(UnOp::Neg, Box::new(rhs)),
-                        span,
-                    },
-                    Rule::not => Expr {
-                        kind: ExprKind::Unary(UnOp::Not, Box::new(rhs)),
-                        span,
-                    },
+                    Rule::neg => Expr { kind: ExprKind::Unary(UnOp::Neg, Box::new(rhs)), span },
+                    Rule::not => Expr { kind: ExprKind::Unary(UnOp::Not, Box::new(rhs)), span },
                     _ => rhs,
                 }
             })
             .map_postfix(|lhs, op| {
                 let span = lhs.span.join(self.span(&op));
                 let kind = match op.as_rule() {
-                    Rule::call_args => ExprKind::Call(
-                        Box::new(lhs),
-                        op.into_inner().map(|a| self.expr(a)).collect(),
-                    ),
-                    Rule::index => ExprKind::Index(
-                        Box::new(lhs),
-                        op.into_inner().map(|a| self.expr(a)).collect(),
-                    ),
+                    Rule::call_args => ExprKind::Call(Box::new(lhs), op.into_inner().map(|a| self.expr(a)).collect()),
+                    Rule::index => ExprKind::Index(Box::new(lhs), op.into_inner().map(|a| self.expr(a)).collect()),
                     _ => match op.into_inner().next() {
                         Some(m) => ExprKind::Member(Box::new(lhs), self.ident(m)),
                         None => ExprKind::Error,
@@ -577,10 +457,7 @@ impl Lowerer {
                     Rule::div => BinOp::Div,
                     _ => BinOp::Pow,
                 };
-                Expr {
-                    kind: ExprKind::Binary(bin, Box::new(lhs), Box::new(rhs)),
-                    span,
-                }
+                Expr { kind: ExprKind::Binary(bin, Box::new(lhs), Box::new(rhs)), span }
             })
             .parse(pairs)
     }
@@ -618,11 +495,9 @@ impl Lowerer {
             Rule::if_expr => {
                 let mut it = self.parts(pair);
                 match (it.next(), it.next(), it.next()) {
-                    (Some(c), Some(a), Some(b)) => ExprKind::If(
-                        Box::new(self.expr(c)),
-                        Box::new(self.expr(a)),
-                        Box::new(self.expr(b)),
-                    ),
+                    (Some(c), Some(a), Some(b)) => {
+                        ExprKind::If(Box::new(self.expr(c)), Box::new(self.expr(a)), Box::new(self.expr(b)))
+                    }
                     _ => ExprKind::Error,
                 }
             }
@@ -646,30 +521,16 @@ impl Lowerer {
                 Rule::unit_factor => {
                     let fspan = self.span(&p);
                     let mut it = p.into_inner();
-                    let name = it
-                        .next()
-                        .map(|n| n.as_str().to_string())
-                        .unwrap_or_default();
-                    let (mut num, den) = it
-                        .next()
-                        .map(|e| parse_unit_exp(e.as_str()))
-                        .unwrap_or((1, 1));
+                    let name = it.next().map(|n| n.as_str().to_string()).unwrap_or_default();
+                    let (mut num, den) = it.next().map(|e| parse_unit_exp(e.as_str())).unwrap_or((1, 1));
                     num *= sign;
-                    factors.push(UnitFactor {
-                        name,
-                        power: (num, den),
-                        span: fspan,
-                    });
+                    factors.push(UnitFactor { name, power: (num, den), span: fspan });
                     sign = 1;
                 }
                 _ => {}
             }
         }
-        UnitExpr {
-            factors,
-            text,
-            span,
-        }
+        UnitExpr { factors, text, span }
     }
 }
 
@@ -693,10 +554,7 @@ fn assign_op(s: &str) -> AssignOp {
 
 fn string_text(pair: &Pair<Rule>) -> String {
     let s = pair.as_str();
-    s.strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .unwrap_or(s)
-        .to_string()
+    s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s).to_string()
 }
 
 fn is_keyword(rule: Rule) -> bool {

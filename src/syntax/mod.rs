@@ -60,13 +60,8 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Diagnostics) {
                 if after < text.len() && !text[after..].starts_with(['\n', '\r', ';']) {
                     diags.push(
                         Diagnostic::error(Code::Syntax, "expected the end of the line")
-                            .at(
-                                span_at(file, text, after),
-                                "unexpected text after this item",
-                            )
-                            .help(
-                                "put each top-level item (model, import, simulate) on its own line",
-                            ),
+                            .at(span_at(file, text, after), "unexpected text after this item")
+                            .help("put each top-level item (model, import, simulate) on its own line"),
                     );
                     pos = next_item_start(text, after);
                 } else {
@@ -94,10 +89,7 @@ pub fn parse_expr(file: FileId, text: &str) -> (Option<ast::Expr>, Diagnostics) 
     match NeuroParser::parse(Rule::expr_only, text) {
         Ok(mut pairs) => {
             let lw = lower::Lowerer::new(file, 0);
-            let expr = pairs
-                .next()
-                .and_then(|p| p.into_inner().next())
-                .map(|p| lw.expr(p));
+            let expr = pairs.next().and_then(|p| p.into_inner().next()).map(|p| lw.expr(p));
             diags.list.extend(lw.finish());
             (expr, diags)
         }
@@ -132,12 +124,9 @@ fn prescan(file: FileId, text: &str) -> Option<Diagnostic> {
                 depth += 1;
                 if depth > MAX_NESTING {
                     return Some(
-                        Diagnostic::error(
-                            Code::TooDeep,
-                            format!("brackets nested more than {MAX_NESTING} deep"),
-                        )
-                        .at(span_at(file, text, i), "this bracket is too deep")
-                        .help("split the expression into named derived values"),
+                        Diagnostic::error(Code::TooDeep, format!("brackets nested more than {MAX_NESTING} deep"))
+                            .at(span_at(file, text, i), "this bracket is too deep")
+                            .help("split the expression into named derived values"),
                     );
                 }
             }
@@ -152,12 +141,9 @@ fn prescan(file: FileId, text: &str) -> Option<Diagnostic> {
         }
         if operators > MAX_OPERATORS {
             return Some(
-                Diagnostic::error(
-                    Code::TooDeep,
-                    format!("more than {MAX_OPERATORS} operators in one expression"),
-                )
-                .at(span_at(file, text, i), "the expression is too long here")
-                .help("split the expression into named derived values"),
+                Diagnostic::error(Code::TooDeep, format!("more than {MAX_OPERATORS} operators in one expression"))
+                    .at(span_at(file, text, i), "the expression is too long here")
+                    .help("split the expression into named derived values"),
             );
         }
         i += 1;
@@ -168,17 +154,12 @@ fn prescan(file: FileId, text: &str) -> Option<Diagnostic> {
 /// Whether the line ending at `nl` continues on the next line (its last
 /// significant character is an operator, comma, `then` or `else`).
 fn continues(bytes: &[u8], nl: usize) -> bool {
-    let line_start = bytes[..nl]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
+    let line_start = bytes[..nl].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
     let line = &bytes[line_start..nl];
     let code_end = line.iter().position(|&b| b == b'#').unwrap_or(line.len());
     let code = line[..code_end].trim_ascii_end();
-    matches!(
-        code.last(),
-        Some(b'+' | b'-' | b'*' | b'/' | b'^' | b'<' | b'>' | b'=' | b',' | b'\\')
-    ) || code.ends_with(b"then")
+    matches!(code.last(), Some(b'+' | b'-' | b'*' | b'/' | b'^' | b'<' | b'>' | b'=' | b',' | b'\\'))
+        || code.ends_with(b"then")
         || code.ends_with(b"else")
         || code.ends_with(b"and")
         || code.ends_with(b"or")
@@ -221,10 +202,7 @@ fn next_item_start(text: &str, from: usize) -> usize {
         let line = &text[pos..];
         let starts_item = TOP_LEVEL.iter().any(|kw| {
             line.starts_with(kw)
-                && !line[kw.len()..]
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !line[kw.len()..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
         });
         if starts_item {
             return pos;
@@ -236,10 +214,7 @@ fn next_item_start(text: &str, from: usize) -> usize {
 /// A one-character span at `pos` (zero-width at the end of the text).
 fn span_at(file: FileId, text: &str, pos: usize) -> Span {
     let pos = pos.min(text.len());
-    let end = text[pos..]
-        .chars()
-        .next()
-        .map_or(pos, |c| pos + c.len_utf8());
+    let end = text[pos..].chars().next().map_or(pos, |c| pos + c.len_utf8());
     Span::new(file, pos..end)
 }
 
@@ -250,23 +225,13 @@ fn error_offset(err: &pest::error::Error<Rule>) -> usize {
     }
 }
 
-fn syntax_error(
-    file: FileId,
-    text: &str,
-    base: usize,
-    err: &pest::error::Error<Rule>,
-) -> Diagnostic {
+fn syntax_error(file: FileId, text: &str, base: usize, err: &pest::error::Error<Rule>) -> Diagnostic {
     let attempts = err.parse_attempts();
-    let furthest = attempts
-        .as_ref()
-        .map_or(0, |a| a.max_position)
-        .max(error_offset(err));
+    let furthest = attempts.as_ref().map_or(0, |a| a.max_position).max(error_offset(err));
     let pos = base + furthest;
     let mut expected: Vec<String> = Vec::new();
     let at_furthest = furthest == error_offset(err);
-    if let (true, pest::error::ErrorVariant::ParsingError { positives, .. }) =
-        (at_furthest, &err.variant)
-    {
+    if let (true, pest::error::ErrorVariant::ParsingError { positives, .. }) = (at_furthest, &err.variant) {
         for r in positives {
             if let Some(name) = rule_name(*r) {
                 expected.push(name.to_string());
@@ -308,10 +273,7 @@ fn describe_found(text: &str, pos: usize) -> String {
         None => "end of file".to_string(),
         Some('\n') | Some('\r') => "end of line".to_string(),
         Some(c) if c.is_alphanumeric() || c == '_' => {
-            let word: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
-                .collect();
+            let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').collect();
             format!("`{word}`")
         }
         Some(c) => format!("`{c}`"),
@@ -320,9 +282,7 @@ fn describe_found(text: &str, pos: usize) -> String {
 
 fn syntax_help(text: &str, pos: usize) -> String {
     let before = text[..pos.min(text.len())].trim_end_matches([' ', '\t']);
-    if before.ends_with(|c: char| c.is_ascii_digit())
-        && text[pos..].starts_with(|c: char| c.is_alphabetic())
-    {
+    if before.ends_with(|c: char| c.is_ascii_digit()) && text[pos..].starts_with(|c: char| c.is_alphabetic()) {
         return "a unit follows its number directly: `-65 mV`, `120 mS/cm^2`".into();
     }
     "see docs/language.md for the syntax of each statement".into()

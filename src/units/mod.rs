@@ -134,33 +134,16 @@ const PREFIXES: &[(&str, f64)] = &[
 /// Resolves one unit name (`mV`, `uF`, `Mohm`, `degC`).
 pub fn lookup_unit(name: &str) -> Option<UnitDef> {
     if name == "degC" {
-        return Some(UnitDef {
-            scale: 1.0,
-            dim: dims::temperature(),
-            offset: 273.15,
-        });
+        return Some(UnitDef { scale: 1.0, dim: dims::temperature(), offset: 273.15 });
     }
-    let base = |n: &str| {
-        UNITS
-            .iter()
-            .find(|(u, _, _)| *u == n)
-            .map(|(_, s, d)| (*s, Dim::from_ints(*d)))
-    };
+    let base = |n: &str| UNITS.iter().find(|(u, _, _)| *u == n).map(|(_, s, d)| (*s, Dim::from_ints(*d)));
     if let Some((scale, dim)) = base(name) {
-        return Some(UnitDef {
-            scale,
-            dim,
-            offset: 0.0,
-        });
+        return Some(UnitDef { scale, dim, offset: 0.0 });
     }
     for (p, f) in PREFIXES {
         if let Some(rest) = name.strip_prefix(p) {
             if let Some((scale, dim)) = base(rest) {
-                return Some(UnitDef {
-                    scale: scale * f,
-                    dim,
-                    offset: 0.0,
-                });
+                return Some(UnitDef { scale: scale * f, dim, offset: 0.0 });
             }
         }
     }
@@ -203,10 +186,7 @@ pub fn quantity_name(d: &Dim) -> Option<&'static str> {
         ([1, 0, -1, 0, 0, 0, 0], "speed"),
         ([-2, -1, 2, 1, 0, 0, 0], "rate per voltage"),
     ];
-    table
-        .iter()
-        .find(|(e, _)| Dim::from_ints(*e) == *d)
-        .map(|(_, n)| *n)
+    table.iter().find(|(e, _)| Dim::from_ints(*e) == *d).map(|(_, n)| *n)
 }
 
 /// The dimension written with SI units: `V`, `A/m^2`, `S/m^2`, `1/s`.
@@ -324,7 +304,12 @@ pub fn format_number(v: f64) -> String {
         let s = s.trim_end_matches('0').trim_end_matches('.');
         s.to_string()
     } else {
-        format!("{v:e}")
+        // 12 significant digits, trailing zeros of the mantissa dropped
+        let s = format!("{v:.11e}");
+        match s.split_once('e') {
+            Some((mant, exp)) => format!("{}e{exp}", mant.trim_end_matches('0').trim_end_matches('.')),
+            None => s,
+        }
     }
 }
 

@@ -57,10 +57,7 @@ impl Rational {
     }
 
     pub fn checked_add(self, o: Rational) -> Option<Rational> {
-        let n = self
-            .num
-            .checked_mul(o.den)?
-            .checked_add(o.num.checked_mul(self.den)?)?;
+        let n = self.num.checked_mul(o.den)?.checked_add(o.num.checked_mul(self.den)?)?;
         Rational::new(n, self.den.checked_mul(o.den)?)
     }
 

@@ -21,18 +21,14 @@ pub fn model_from_file(path: &str, name: &str) -> Model {
     let text = std::fs::read_to_string(&p).expect("read model file");
     let c = neuroc::compile_source(path, &text, Some(p.canonicalize().expect("canonical path")));
     assert!(!c.diagnostics.has_errors(), "{}", c.render());
-    c.model(name)
-        .unwrap_or_else(|| panic!("model {name} in {path}"))
-        .clone()
+    c.model(name).unwrap_or_else(|| panic!("model {name} in {path}")).clone()
 }
 
 /// Compiles source text and returns the named model.
 pub fn model_from_source(text: &str, name: &str) -> Model {
     let c = neuroc::compile_source("test.neuro", text, None);
     assert!(!c.diagnostics.has_errors(), "{}", c.render());
-    c.model(name)
-        .unwrap_or_else(|| panic!("model {name}"))
-        .clone()
+    c.model(name).unwrap_or_else(|| panic!("model {name}")).clone()
 }
 
 /// A configuration recording the named states or values.
@@ -63,10 +59,6 @@ pub fn read_csv(path: &std::path::Path) -> Vec<Vec<f64>> {
         .filter(|l| !l.starts_with('#'))
         .skip(1)
         .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            l.split(',')
-                .map(|x| x.trim().parse::<f64>().unwrap_or(f64::NAN))
-                .collect()
-        })
+        .map(|l| l.split(',').map(|x| x.trim().parse::<f64>().unwrap_or(f64::NAN)).collect())
         .collect()
 }
