@@ -92,6 +92,13 @@ pub fn compile(mut sources: SourceMap, root: FileId) -> Compiled {
         let (m, d) = ir::lower::lower_model(&library, model);
         diagnostics.extend(d);
         if let Some(m) = m {
+            // The schemes the model asks for must apply (E0402), also on `check`.
+            if matches!(m.kind, syntax::ast::ModelKind::Neuron | syntax::ast::ModelKind::Rate) {
+                let asked =
+                    m.method.as_ref().and_then(|(n, _)| schemes::Method::parse(n)).unwrap_or(schemes::Method::Auto);
+                let (_, d) = schemes::derive_plan(&mut m.clone(), asked);
+                diagnostics.extend(d);
+            }
             if let Err(e) = m.validate() {
                 diagnostics.push(Diagnostic::internal(format!("IR invalid after lowering `{}`: {e}", m.name)));
             }

@@ -264,3 +264,21 @@ fn parameter_depending_on_state() {
 fn unknown_model_in_network() {
     check("unknown_model", "network Net {\n    population E = 100 x LFI\n}\nneuron LIF {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\n");
 }
+
+#[test]
+fn method_that_does_not_apply() {
+    check("method_not_applicable", "rate R {\n    state x = 0.5\n    dx/dt = x * (1 - x) / 1 s  method exact\n}\n");
+}
+
+#[test]
+fn q10_without_reference_temperature() {
+    check(
+        "q10_alone",
+        "channel K {\n    gate n { inf = 0.5; tau = 1 ms; q10 = 3 }\n    current i = 1 mS/cm^2 * n * V\n}\n",
+    );
+}
+
+#[test]
+fn unit_hides_a_parameter() {
+    check("unit_shadows_name", "rate R {\n    parameter N = 4\n    state x = 1\n    dx/dt = -x * 2/N / 1 s\n}\n");
+}

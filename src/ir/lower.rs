@@ -576,11 +576,11 @@ impl<'a> Lower<'a> {
         let mut fields: HashMap<&str, (ExprId, Span)> = HashMap::new();
         for b in &g.bindings {
             let key = b.name.name.as_str();
-            if !matches!(key, "alpha" | "beta" | "inf" | "tau") {
+            if !matches!(key, "alpha" | "beta" | "inf" | "tau" | "q10" | "T0") {
                 self.err(
                     Diagnostic::error(Code::BadGate, format!("a gate has no field `{key}`"))
                         .at(b.name.span, "unknown gate field")
-                        .help("a gate is given by `alpha` and `beta` (rates), or by `inf` and `tau`"),
+                        .help("a gate is given by `alpha` and `beta` (rates), or by `inf` and `tau`; optionally `q10` and `T0`"),
                 );
                 continue;
             }
@@ -598,6 +598,8 @@ impl<'a> Lower<'a> {
         let want = |k: &str| match k {
             "alpha" | "beta" => (rate, "a rate (1/time), e.g. `0.1 /ms`"),
             "inf" => (Dim::NONE, "dimensionless (a fraction between 0 and 1)"),
+            "q10" => (Dim::NONE, "a plain number (the rate factor per 10 degrees)"),
+            "T0" => (dims::temperature(), "a temperature, e.g. `6.3 degC`"),
             _ => (dims::time(), "a time, e.g. `5 ms`"),
         };
         for (k, (e, s)) in fields.iter() {
@@ -628,6 +630,35 @@ impl<'a> Lower<'a> {
                     )
                     .at(g.name.span, "incomplete gate")
                     .help("for example: `gate h { alpha = 0.07 /ms * exp(-(V + 65 mV) / 20 mV); beta = 1 /ms / (1 + exp(-(V + 35 mV) / 10 mV)) }`"),
+                );
+                return;
+            }
+        };
+        // Temperature: rates scale by q10^((celsius - T0) / 10 K).
+        let form = match (fields.get("q10").copied(), fields.get("T0").copied()) {
+            (None, None) => form,
+            (Some((q, _)), Some((t0, _))) => {
+                let celsius = self.name(&scope, "celsius", span);
+                let diff = self.binary(ast::BinOp::Sub, celsius, t0, span);
+                let ten = self.m.arena.add(NodeKind::Const(10.0), Ty::Num(dims::temperature()), span);
+                let expo = self.binary(ast::BinOp::Div, diff, ten, span);
+                let factor = self.binary(ast::BinOp::Pow, q, expo, span);
+                match form {
+                    GateForm::AlphaBeta { alpha, beta } => GateForm::AlphaBeta {
+                        alpha: self.binary(ast::BinOp::Mul, alpha, factor, span),
+                        beta: self.binary(ast::BinOp::Mul, beta, factor, span),
+                    },
+                    GateForm::InfTau { inf, tau } => {
+                        GateForm::InfTau { inf, tau: self.binary(ast::BinOp::Div, tau, factor, span) }
+                    }
+                }
+            }
+            (q, t) => {
+                let at = q.or(t).map_or(g.name.span, |x| x.1);
+                self.err(
+                    Diagnostic::error(Code::BadGate, "`q10` and `T0` go together")
+                        .at(at, "given alone")
+                        .help("give both: `q10 = 3, T0 = 6.3 degC` (rates scale by q10^((celsius - T0) / 10 K))"),
                 );
                 return;
             }
@@ -817,7 +848,10 @@ impl<'a> Lower<'a> {
                     format!("`d{}/dt` must be in {want_desc} ({want_q}), but the right side is {have_desc}", state.name),
                 )
                 .at(self.m.arena.span(e), format!("this is {have_desc}"))
-                .with_label(state.span, format!("`{}` is {}", state.name, sunit.unwrap_or_else(|| units::pretty(&sdim))))
+                .with_label(
+                    state.span,
+                    format!("`{}` is {}", state.name, sunit.unwrap_or_else(|| quantity_desc(&sdim))),
+                )
                 .help("the right side of dX/dt must have the unit of X per time; check for a missing capacitance or time constant"),
             );
             return;
@@ -1962,22 +1996,19 @@ impl<'a> Lower<'a> {
         };
         let own = self.user_units(id, 0);
         let q = quantity_desc(&dim);
+        let si = units::pretty(&dim);
         match own {
             Some(u) if u != "1" => {
-                let si = units::pretty(&dim);
-                if u == si || dim.is_dimensionless() {
+                let u = if u.starts_with('/') { format!("1{u}") } else { u };
+                if u == si || dim.is_dimensionless() || q == si {
                     format!("{u} ({q})")
                 } else {
                     format!("{u} ({q}, {si})")
                 }
             }
-            _ => {
-                if dim.is_dimensionless() {
-                    "dimensionless".into()
-                } else {
-                    format!("{} ({q})", units::pretty(&dim))
-                }
-            }
+            _ if dim.is_dimensionless() => "dimensionless".into(),
+            _ if q == si => si,
+            _ => format!("{si} ({q})"),
         }
     }
 

@@ -33,6 +33,9 @@ impl Builder<'_> {
 
     pub fn add(&mut self, a: ExprId, b: ExprId, span: Span) -> ExprId {
         let d = self.dim(a);
+        if let NodeKind::Neg(nb) = *self.m.arena.kind(b) {
+            return self.sub(a, nb, span);
+        }
         match (self.m.arena.as_const(a), self.m.arena.as_const(b)) {
             (Some(x), Some(y)) => self.constant(x + y, d, span),
             (Some(0.0), _) => b,
@@ -76,6 +79,7 @@ impl Builder<'_> {
             (Some(x), _) if x == 1.0 && self.dim(a).is_dimensionless() => b,
             (_, Some(y)) if y == 1.0 && self.dim(b).is_dimensionless() => a,
             (Some(x), _) if x == -1.0 && self.dim(a).is_dimensionless() => self.neg(b, span),
+            (_, Some(y)) if y == -1.0 && self.dim(b).is_dimensionless() => self.neg(a, span),
             _ => self.m.arena.add(NodeKind::Bin(BinOp::Mul, a, b), Ty::Num(d), span),
         }
     }
