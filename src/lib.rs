@@ -26,6 +26,7 @@ pub mod codegen;
 pub mod diag;
 pub mod explain;
 pub mod ir;
+pub mod kernel;
 pub mod resolve;
 pub mod runtime;
 pub mod schemes;
@@ -106,6 +107,10 @@ pub fn compile(mut sources: SourceMap, root: FileId) -> Compiled {
         }
     }
     diagnostics.sort();
+    // A channel lowered alone and inside each neuron that uses it reports
+    // its problems once.
+    let mut seen = std::collections::HashSet::new();
+    diagnostics.list.retain(|d| seen.insert((d.code, d.message.clone(), d.primary.as_ref().map(|p| p.0))));
     Compiled { sources, root, library, models, shown, diagnostics }
 }
 

@@ -77,6 +77,17 @@ enum Command {
         /// no progress bar
         #[arg(short, long)]
         quiet: bool,
+        /// jit (default): Cranelift fused kernels; interp: the same kernels
+        /// interpreted; reference: the reference interpreter (one neuron,
+        /// events located by root finding, every method)
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        /// threads for populations (default: 1)
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// number of neurons (default: the simulate block's `n`, else 1)
+        #[arg(long)]
+        neurons: Option<usize>,
     },
     /// Print the resolved model: parameters in your units and SI, each
     /// state's equation, the class the analysis found, the method chosen and
@@ -96,6 +107,13 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum BackendArg {
+    Jit,
+    Interp,
+    Reference,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum FormatArg {
     Csv,
@@ -113,8 +131,37 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Check { files } => check(&files),
-        Command::Run { file, model, dt, duration, method, set, record, sample, output, format, quiet } => {
-            let opts = RunOpts { model, dt, duration, method, set, record, sample, output, format, quiet };
+        Command::Run {
+            file,
+            model,
+            dt,
+            duration,
+            method,
+            set,
+            record,
+            sample,
+            output,
+            format,
+            quiet,
+            backend,
+            threads,
+            neurons,
+        } => {
+            let opts = RunOpts {
+                model,
+                dt,
+                duration,
+                method,
+                set,
+                record,
+                sample,
+                output,
+                format,
+                quiet,
+                backend,
+                threads,
+                neurons,
+            };
             run(&file, &opts)
         }
         Command::Explain { file, model, method, dt } => {
@@ -192,6 +239,9 @@ struct RunOpts {
     output: PathBuf,
     format: FormatArg,
     quiet: bool,
+    backend: Option<BackendArg>,
+    threads: usize,
+    neurons: Option<usize>,
 }
 
 /// Collects diagnostics of the run's configuration against the compiled file.
@@ -350,9 +400,49 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     let mut duration = 0.1;
     let mut method = model.method.as_ref().and_then(|(m, _)| Method::parse(m)).unwrap_or(Method::Auto);
     let time = units::dims::time();
+    let mut n_neurons: usize = 1;
+    // parameters spread over the population: (parameter, lo, hi)
+    let mut spreads: Vec<(usize, f64, f64)> = Vec::new();
+    let mut block_constants: Vec<(usize, f64, Span)> = Vec::new();
     if let Some(s) = &sim_block {
         for b in &s.settings {
+            if let Some(p) = model.param(&b.name.name) {
+                let dim = model.params[p].dim;
+                let what = format!("`{}`", b.name.name);
+                match &b.value.kind {
+                    ast::ExprKind::Call(f, args) if matches!(&f.kind, ast::ExprKind::Name(x) if x == "linspace") => {
+                        if args.len() != 2 {
+                            ctx.fail(
+                                Diagnostic::error(Code::BadSetting, "`linspace` takes two values: `linspace(lo, hi)`")
+                                    .at(b.value.span, "spread a parameter over the population")
+                                    .help("e.g. `I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`"),
+                            );
+                            return None;
+                        }
+                        let lo = ctx.constant(&args[0], dim, &what)?;
+                        let hi = ctx.constant(&args[1], dim, &what)?;
+                        spreads.push((p, lo, hi));
+                    }
+                    _ => {
+                        let v = ctx.constant(&b.value, dim, &what)?;
+                        block_constants.push((p, v, b.value.span));
+                    }
+                }
+                continue;
+            }
             match b.name.name.as_str() {
+                "n" => {
+                    let v = ctx.constant(&b.value, Dim::NONE, "`n`")?;
+                    if !(v >= 1.0 && v.fract() == 0.0 && v <= 1e9) {
+                        ctx.fail(
+                            Diagnostic::error(Code::BadSetting, "`n` must be a whole number of neurons, at least 1")
+                                .at(b.value.span, "not a neuron count")
+                                .help("e.g. `n = 100000`"),
+                        );
+                        return None;
+                    }
+                    n_neurons = v as usize;
+                }
                 "dt" => dt = ctx.constant(&b.value, time, "`dt`")?,
                 "duration" => duration = ctx.constant(&b.value, time, "`duration`")?,
                 "seed" => {
@@ -370,7 +460,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
                     ctx.fail(
                         Diagnostic::error(Code::BadSetting, format!("unknown simulation setting `{other}`"))
                             .at(b.name.span, "not a setting")
-                            .help("settings: dt, duration, method, seed"),
+                            .help("settings: dt, duration, method, seed, n, and parameters of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)"),
                     );
                     return None;
                 }
@@ -419,6 +509,13 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     // Overrides.
     let mut param_overrides = vec![None; model.params.len()];
     let mut value_overrides = vec![None; model.values.len()];
+    for (p, v, span) in &block_constants {
+        let node = model.arena.add(NodeKind::Const(*v), Ty::Num(model.params[*p].dim), *span);
+        param_overrides[*p] = Some(node);
+    }
+    if let Some(n) = o.neurons {
+        n_neurons = n.max(1);
+    }
     for s in &o.set {
         let file = ctx.arg_source("--set", s);
         let Some((name, value)) = s.split_once('=') else {
@@ -510,12 +607,76 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         rtol: 1e-8,
         progress: !o.quiet,
     };
+    // Which back end: the JIT unless the run needs the reference runtime.
+    let wants_values = record.iter().any(|p| matches!(p, Probe::Value(_)));
+    let mut backend = o.backend.unwrap_or(BackendArg::Jit);
+    if backend != BackendArg::Reference && wants_values && n_neurons == 1 {
+        if o.backend.is_some() {
+            eprintln!("note: recording derived values uses the reference interpreter");
+        }
+        backend = BackendArg::Reference;
+    }
+    if backend == BackendArg::Reference && (n_neurons > 1 || !spreads.is_empty()) {
+        ctx.fail(
+            Diagnostic::error(Code::BadSetting, "the reference interpreter simulates one neuron")
+                .at(sim_block.as_ref().map_or(root_span, |s| s.span), format!("{n_neurons} neurons asked for"))
+                .help("use --backend jit (the default) or interp for populations"),
+        );
+        return None;
+    }
+    let per_neuron: Vec<(usize, Vec<f64>)> = spreads
+        .iter()
+        .map(|&(p, lo, hi)| {
+            let n = n_neurons;
+            let vals = (0..n).map(|i| if n == 1 { lo } else { lo + (hi - lo) * i as f64 / (n - 1) as f64 }).collect();
+            (p, vals)
+        })
+        .collect();
     let start = std::time::Instant::now();
-    let rec = match runtime::simulate(&model, &plan, &cfg) {
-        Ok(r) => r,
-        Err(d) => {
-            ctx.fail(*d);
-            return None;
+    let mut backend_note = String::new();
+    let rec = loop {
+        if backend == BackendArg::Reference {
+            match runtime::simulate(&model, &plan, &cfg) {
+                Ok(r) => break r,
+                Err(d) => {
+                    ctx.fail(*d);
+                    return None;
+                }
+            }
+        }
+        let pop = runtime::population::PopConfig {
+            n: n_neurons,
+            dt,
+            duration,
+            per_neuron: per_neuron.clone(),
+            param_overrides: cfg.param_overrides.clone(),
+            record: record.clone(),
+            sample_every,
+            threads: o.threads.max(1),
+            backend: if backend == BackendArg::Interp {
+                runtime::population::Backend::Interp
+            } else {
+                runtime::population::Backend::Jit
+            },
+            optimize: false,
+        };
+        match runtime::population::simulate(&model, &plan, &pop) {
+            Ok(r) => {
+                backend_note = if backend == BackendArg::Jit {
+                    format!(", jit {:.1} ms, {} kernel ops", r.compile_seconds * 1e3, r.kernel_insts)
+                } else {
+                    format!(", kernel interpreter, {} kernel ops", r.kernel_insts)
+                };
+                break r.rec;
+            }
+            Err(d) if o.backend.is_none() && n_neurons == 1 && d.code == Code::NotInKernel => {
+                eprintln!("note: {}; running on the reference interpreter", d.message);
+                backend = BackendArg::Reference;
+            }
+            Err(d) => {
+                ctx.fail(*d);
+                return None;
+            }
         }
     };
     let wall = start.elapsed().as_secs_f64();
@@ -545,9 +706,10 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
             return Some(2);
         }
     };
+    let who = if n_neurons > 1 { format!("{} x {}", n_neurons, model.name) } else { model.name.clone() };
     println!(
-        "{}: {} spike{} in {} ms ({}, dt = {} ms, {} steps) in {:.3} s; wrote {} file{} to {}",
-        model.name,
+        "{}: {} spike{} in {} ms ({}, dt = {} ms, {} steps{backend_note}) in {:.3} s; wrote {} file{} to {}",
+        who,
         rec.spikes.len(),
         if rec.spikes.len() == 1 { "" } else { "s" },
         units::format_number(duration * 1e3),

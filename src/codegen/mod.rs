@@ -2,3 +2,4 @@
 //! later back ends (the Cranelift JIT, native runners) are tested against.
 
 pub mod interp;
+pub mod jit;

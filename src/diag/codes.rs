@@ -60,6 +60,7 @@ codes! {
     UnknownMethod = "E0401", "unknown integration method";
     SchemeNotApplicable = "E0402", "integration method does not apply";
     SolverFailed = "E0403", "implicit solver did not converge";
+    NotInKernel = "E0404", "model cannot run as a fused kernel";
     NotSimulatedYet = "E0501", "model kind not simulated yet";
     NoModel = "E0502", "no model to simulate";
     BadSetting = "E0503", "bad simulation setting";

@@ -387,7 +387,16 @@ impl<'a> Lower<'a> {
                 }
                 ast::StmtKind::On { trigger, actions } => self.on_event(space, model.kind, trigger, actions, stmt.span),
                 ast::StmtKind::Method(m) if self.check_method(&m.name, m.span) => {
-                    self.m.method = Some((m.name.clone(), m.span));
+                    if space == 0 {
+                        self.m.method = Some((m.name.clone(), m.span));
+                    } else {
+                        // a channel's method applies to its own states only
+                        for (&i, &sp) in &self.state_space {
+                            if sp == space && self.m.states[i].method.is_none() {
+                                self.m.states[i].method = Some((m.name.clone(), m.span));
+                            }
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -719,6 +728,16 @@ impl<'a> Lower<'a> {
                     );
                     return;
                 };
+                if !self.implicit_species.contains(&i)
+                    && self.ensure_state_dim(i).is_some_and(|d| !d.is_dimensionless())
+                {
+                    self.err(
+                        Diagnostic::error(Code::ValueDimension, format!("species `{}` must be dimensionless", sp.name))
+                            .at(sp.span, "an occupancy: a fraction of channels, without unit")
+                            .help("kinetic schemes move fractions that sum to 1; drop the unit of its `state`"),
+                    );
+                    return;
+                }
                 ends[k] = i;
                 if !species.contains(&i) {
                     species.push(i);
@@ -1026,7 +1045,12 @@ impl<'a> Lower<'a> {
                         ast::AssignOp::Div => self.binary(ast::BinOp::Div, x, v, *span),
                     };
                     match self.m.arena.ty(value) {
-                        Ty::Num(d) if d == sdim => out.push(Action::Assign { state: index, value, span: *span }),
+                        Ty::Num(d) if d == sdim => out.push(Action::Assign {
+                            state: index,
+                            value,
+                            span: *span,
+                            held: *op == ast::AssignOp::Set,
+                        }),
                         Ty::Num(_) => {
                             let have = self.describe(v);
                             let sunit = self.m.states[index]
@@ -1366,7 +1390,10 @@ impl<'a> Lower<'a> {
                 self.err(d);
                 return ((f64::NAN, 0.0), None);
             };
-            if self.spaces.iter().any(|s| s.entries.contains_key(&f.name)) {
+            // `2/N`: a name glued to an operator is likely meant as a value
+            let glued =
+                unit_operator_before(u, f).is_some() || (u.text.starts_with('/') && f.span.start == u.span.start + 1);
+            if glued && self.spaces.iter().any(|s| s.entries.contains_key(&f.name)) {
                 self.diags.push(
                     Diagnostic::warning(
                         Code::UnitShadowsName,
@@ -2057,7 +2084,7 @@ fn has_offset_unit(e: &ast::Expr) -> bool {
 
 /// Keywords that begin statements; `parameter = 3` is a mistake, not a
 /// derived value named `parameter`.
-const STATEMENT_WORDS: &[&str] = &["parameter", "state", "input", "fn", "gate", "current", "use", "kinetic"];
+const STATEMENT_WORDS: &[&str] = &["parameter", "state", "input", "fn", "gate", "current", "use", "kinetic", "method"];
 
 /// The operator written right before a unit factor (`/` in `1/tau`).
 fn unit_operator_before(u: &ast::UnitExpr, f: &ast::UnitFactor) -> Option<char> {

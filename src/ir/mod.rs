@@ -341,11 +341,14 @@ pub enum Trigger {
 
 #[derive(Clone, Debug)]
 pub enum Action {
-    /// `state = value`; `+=` etc. are expanded into `value`.
+    /// `state = value`; `+=` etc. are expanded into `value`. `held`: the
+    /// event sets the state (`=`), so a refractory period holds it there;
+    /// a jump (`+=`, ...) lets it evolve.
     Assign {
         state: usize,
         value: ExprId,
         span: Span,
+        held: bool,
     },
     Emit {
         span: Span,

@@ -13,6 +13,7 @@
 //! Conditions fire when they become true (false before, true after).
 
 pub mod output;
+pub mod population;
 
 use crate::codegen::interp::{eval, eval_params, eval_values, Env};
 use crate::diag::{Code, Diagnostic};
@@ -70,6 +71,8 @@ pub struct Recording {
     /// (name, samples) for each probe.
     pub traces: Vec<(String, Vec<f64>)>,
     pub spikes: Vec<f64>,
+    /// The neuron of each spike (empty for a single neuron: all 0).
+    pub spike_ids: Vec<usize>,
     pub steps: usize,
 }
 
@@ -234,15 +237,20 @@ impl<'m> Stepper<'m> {
                     if self.clamped[i] && self.holding {
                         continue;
                     }
-                    self.env_values(t, y);
+                    // inputs are read inside the step, not at its edge
+                    let te = t.clamp(self.window.0, self.window.1);
+                    self.env_values(te, y);
                     let Some(r) = self.m.states[i].rhs else { continue };
-                    let f = self.eval_at(r, t, y);
-                    let b = self.eval_at(*rate, t, y);
+                    let f = self.eval_at(r, te, y);
+                    let b = self.eval_at(*rate, te, y);
                     // x(h) = x + (f / b)(1 - e^{-b h}); the limit b -> 0 is Euler
                     out[i] = if (b * h).abs() > 1e-12 { y[i] - f / b * (-b * h).exp_m1() } else { y[i] + f * h };
                 }
                 Block::Exact { states, .. } => self.exact(bi, states, t, y, h, &mut out),
-                Block::Kinetic { kinetic } => self.kinetic(*kinetic, t, y, h, &mut out),
+                Block::Kinetic { kinetic } => {
+                    let te = t.clamp(self.window.0, self.window.1);
+                    self.kinetic(*kinetic, te, y, h, &mut out)
+                }
             }
         }
         Ok(out)
@@ -584,6 +592,16 @@ pub fn initial_state(stepper: &mut Stepper) -> Vec<f64> {
 pub fn simulate(m: &Model, plan: &Plan, cfg: &Config) -> Result<Recording, Box<Diagnostic>> {
     let mut st = Stepper::new(m, plan, cfg);
     let mut y = initial_state(&mut st);
+    if let Some(k) = m.kinetics.iter().find(|k| k.species.iter().any(|&s| !y[s].is_finite())) {
+        return Err(Box::new(
+            Diagnostic::error(
+                Code::SolverFailed,
+                format!("the kinetic scheme of `{}` has no unique steady state", k.channel),
+            )
+            .at(k.span, "its species cannot start at steady state")
+            .help("connect all species by reactions, or declare each species with `state X = ...`"),
+        ));
+    }
     let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
     let every = cfg.sample_every.max(1);
     let mut rec = Recording {
@@ -761,7 +779,7 @@ fn fire(st: &mut Stepper, ei: usize, t: f64, y: &mut [f64], rec: &mut Recording)
                 st.refractory_until = t + d;
                 st.clamped.iter_mut().for_each(|c| *c = false);
                 for b in &ev.actions {
-                    if let Action::Assign { state, .. } = b {
+                    if let Action::Assign { state, held: true, .. } = b {
                         st.clamped[*state] = true;
                     }
                 }

@@ -46,7 +46,12 @@ pub fn write(dir: &Path, rec: &Recording, columns: &[Column], format: Format) ->
         }
         written.push(file);
     }
-    let spikes: Vec<[f64; 2]> = rec.spikes.iter().map(|t| [0.0, t * 1e3]).collect();
+    let spikes: Vec<[f64; 2]> = rec
+        .spikes
+        .iter()
+        .enumerate()
+        .map(|(k, t)| [rec.spike_ids.get(k).copied().unwrap_or(0) as f64, t * 1e3])
+        .collect();
     let file = dir.join(format!("spikes.{}", ext(format)));
     match format {
         Format::Csv => {

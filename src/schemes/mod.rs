@@ -191,6 +191,8 @@ impl Plan {
         }
         if requested == Method::Auto {
             format!("auto: {}", used.join(" + "))
+        } else if used.len() > 1 {
+            used.join(" + ")
         } else {
             requested.name().to_string()
         }

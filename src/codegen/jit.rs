@@ -1,0 +1,455 @@
+//! The Cranelift back end: compiles a [`Kernel`] to one native function
+//! that advances a range of neurons one step.
+//!
+//! ```text
+//! fn(states: *const *mut f64, params: *const *const f64, n: i64, t: f64,
+//!    spike_idx: *mut i64, spike_t: *mut f64) -> i64   // number of spikes
+//! ```
+//!
+//! The loop body is the kernel's instructions, emitted twice: on `f64x2`
+//! vectors (two neurons per iteration, the widest Cranelift's x86-64 back
+//! end takes) and on scalars for an odd last neuron. The math functions are
+//! the same straight-line operations as [`kmath`](crate::kernel::kmath), so
+//! the JIT and the kernel interpreter agree bit for bit. Spikes are written
+//! as a compact list (neuron index, time) without branches: every lane
+//! stores, the count advances by the lane's fire bit.
+
+use crate::kernel::{kmath, Cmp, Inst, Kernel};
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{
+    types, AbiParam, BlockArg, Endianness, InstBuilder, MemFlagsData, Type, UserFuncName, Value,
+};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{Linkage, Module};
+
+/// The native entry point of a kernel.
+pub type KernelFn = unsafe extern "C" fn(*const *mut f64, *const *const f64, i64, f64, *mut i64, *mut f64) -> i64;
+
+/// A compiled kernel; owns its code.
+pub struct Compiled {
+    _module: JITModule,
+    func: KernelFn,
+    /// The Cranelift IR, for `explain --ir`.
+    pub ir: String,
+    /// Compilation time, seconds.
+    pub compile_seconds: f64,
+}
+
+// The code is immutable after finalization and the function is pure over its
+// arguments, so it may be called from several threads at once.
+unsafe impl Send for Compiled {}
+unsafe impl Sync for Compiled {}
+
+impl Compiled {
+    /// Advances neurons `0..n` of the arrays one step from time `t`.
+    ///
+    /// # Safety
+    /// `states` and `params` must hold the kernel's numbers of pointers, each
+    /// to at least `n` f64; `spike_idx` and `spike_t` room for
+    /// `n * emitting events` entries.
+    pub unsafe fn call(
+        &self,
+        states: &[*mut f64],
+        params: &[*const f64],
+        n: usize,
+        t: f64,
+        spike_idx: &mut [i64],
+        spike_t: &mut [f64],
+    ) -> usize {
+        let count = unsafe {
+            (self.func)(states.as_ptr(), params.as_ptr(), n as i64, t, spike_idx.as_mut_ptr(), spike_t.as_mut_ptr())
+        };
+        count.max(0) as usize
+    }
+}
+
+/// Compiles a kernel. `speed` selects Cranelift's `opt_level = "speed"`.
+pub fn compile(kernel: &Kernel, speed: bool) -> Result<Compiled, String> {
+    let start = std::time::Instant::now();
+    let mut flags = settings::builder();
+    let set =
+        |f: &mut settings::Builder, k: &str, v: &str| f.set(k, v).map_err(|e| format!("cranelift setting {k}: {e}"));
+    set(&mut flags, "opt_level", if speed { "speed" } else { "none" })?;
+    set(&mut flags, "use_colocated_libcalls", "false")?;
+    set(&mut flags, "is_pic", "false")?;
+    let isa = cranelift_native::builder()
+        .map_err(|e| format!("this machine is not supported by Cranelift: {e}"))?
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| format!("cranelift: {e}"))?;
+    let mut module = JITModule::new(JITBuilder::with_isa(isa, cranelift_module::default_libcall_names()));
+    let ptr = types::I64;
+    let mut sig = module.make_signature();
+    for ty in [ptr, ptr, types::I64, types::F64, ptr, ptr] {
+        sig.params.push(AbiParam::new(ty));
+    }
+    sig.returns.push(AbiParam::new(types::I64));
+    let id = module.declare_function("neuroc_kernel", Linkage::Local, &sig).map_err(|e| e.to_string())?;
+    let mut ctx = module.make_context();
+    ctx.func.signature = sig;
+    ctx.func.name = UserFuncName::user(0, id.as_u32());
+    let mut fctx = FunctionBuilderContext::new();
+    {
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        emit_function(&mut b, kernel);
+        b.finalize(module.isa().frontend_config());
+    }
+    let ir = ctx.func.display().to_string();
+    module.define_function(id, &mut ctx).map_err(|e| format!("cranelift could not compile the kernel: {e:?}"))?;
+    module.finalize_definitions().map_err(|e| e.to_string())?;
+    let code = module.get_finalized_function(id);
+    // SAFETY: the function was declared with exactly this signature.
+    let func = unsafe { std::mem::transmute::<*const u8, KernelFn>(code) };
+    Ok(Compiled { _module: module, func, ir, compile_seconds: start.elapsed().as_secs_f64() })
+}
+
+fn emit_function(b: &mut FunctionBuilder, k: &Kernel) {
+    let entry = b.create_block();
+    let head = b.create_block();
+    let vec_body = b.create_block();
+    let tail_check = b.create_block();
+    let tail_body = b.create_block();
+    let exit = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    let i_head = b.append_block_param(head, types::I64);
+    let c_head = b.append_block_param(head, types::I64);
+    let i_tail = b.append_block_param(tail_check, types::I64);
+    let c_tail = b.append_block_param(tail_check, types::I64);
+    let c_exit = b.append_block_param(exit, types::I64);
+
+    b.switch_to_block(entry);
+    let p = b.block_params(entry).to_vec();
+    let (states_pp, params_pp, n, t, sidx, stime) = (p[0], p[1], p[2], p[3], p[4], p[5]);
+    let flags = MemFlagsData::new().with_notrap();
+    let state_ptrs: Vec<Value> =
+        (0..k.states.len()).map(|s| b.ins().load(types::I64, flags, states_pp, (8 * s) as i32)).collect();
+    let param_ptrs: Vec<Value> =
+        (0..k.params.len()).map(|s| b.ins().load(types::I64, flags, params_pp, (8 * s) as i32)).collect();
+    let zero = b.ins().iconst(types::I64, 0);
+    b.ins().jump(head, &[BlockArg::Value(zero), BlockArg::Value(zero)]);
+
+    // head: two neurons left?
+    b.switch_to_block(head);
+    let i2 = b.ins().iadd_imm_s(i_head, 2);
+    let room = b.ins().icmp(cranelift_codegen::ir::condcodes::IntCC::SignedLessThanOrEqual, i2, n);
+    b.ins().brif(room, vec_body, &[], tail_check, &[BlockArg::Value(i_head), BlockArg::Value(c_head)]);
+
+    b.switch_to_block(vec_body);
+    let count = emit_body(b, k, Lanes::Two, i_head, c_head, t, &state_ptrs, &param_ptrs, sidx, stime);
+    b.ins().jump(head, &[BlockArg::Value(i2), BlockArg::Value(count)]);
+
+    b.switch_to_block(tail_check);
+    let more = b.ins().icmp(cranelift_codegen::ir::condcodes::IntCC::SignedLessThan, i_tail, n);
+    b.ins().brif(more, tail_body, &[], exit, &[BlockArg::Value(c_tail)]);
+
+    b.switch_to_block(tail_body);
+    let count = emit_body(b, k, Lanes::One, i_tail, c_tail, t, &state_ptrs, &param_ptrs, sidx, stime);
+    b.ins().jump(exit, &[BlockArg::Value(count)]);
+
+    b.switch_to_block(exit);
+    b.ins().return_(&[c_exit]);
+    b.seal_all_blocks();
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Lanes {
+    One,
+    Two,
+}
+
+impl Lanes {
+    fn num(self) -> Type {
+        match self {
+            Lanes::One => types::F64,
+            Lanes::Two => types::F64X2,
+        }
+    }
+    fn int(self) -> Type {
+        match self {
+            Lanes::One => types::I64,
+            Lanes::Two => types::I64X2,
+        }
+    }
+}
+
+/// Emits the kernel for the neurons at index `i` (one or two lanes);
+/// returns the new spike count.
+#[allow(clippy::too_many_arguments)]
+fn emit_body(
+    b: &mut FunctionBuilder,
+    k: &Kernel,
+    lanes: Lanes,
+    i: Value,
+    count: Value,
+    t: Value,
+    state_ptrs: &[Value],
+    param_ptrs: &[Value],
+    sidx: Value,
+    stime: Value,
+) -> Value {
+    let flags = MemFlagsData::new().with_notrap();
+    let offset = b.ins().ishl_imm_u(i, 3);
+    let mut e = Emitter { b, lanes, vals: Vec::with_capacity(k.insts.len()) };
+    for inst in &k.insts {
+        let v = match *inst {
+            Inst::State(s) => {
+                let addr = e.b.ins().iadd(state_ptrs[s as usize], offset);
+                e.b.ins().load(lanes.num(), flags, addr, 0)
+            }
+            Inst::Param(s) => {
+                let addr = e.b.ins().iadd(param_ptrs[s as usize], offset);
+                e.b.ins().load(lanes.num(), flags, addr, 0)
+            }
+            Inst::Time => e.splat(t),
+            ref other => e.inst(other),
+        };
+        e.vals.push(v);
+    }
+    for (s, &v) in k.stores.iter().enumerate() {
+        let addr = e.b.ins().iadd(state_ptrs[s], offset);
+        let val = e.vals[v as usize];
+        e.b.ins().store(flags, val, addr, 0);
+    }
+    let mut count = count;
+    for ev in k.events.iter().filter(|ev| ev.emits) {
+        let fire = e.vals[ev.fire as usize];
+        let time = e.vals[ev.time as usize];
+        let n_lanes = if lanes == Lanes::Two { 2 } else { 1 };
+        for lane in 0..n_lanes {
+            let (bit, tl) = if lanes == Lanes::Two {
+                let m = e.b.ins().extractlane(fire, lane as u8);
+                let bit = e.b.ins().band_imm_u(m, 1);
+                (bit, e.b.ins().extractlane(time, lane as u8))
+            } else {
+                (e.b.ins().uextend(types::I64, fire), time)
+            };
+            let slot = e.b.ins().ishl_imm_u(count, 3);
+            let ia = e.b.ins().iadd(sidx, slot);
+            let ta = e.b.ins().iadd(stime, slot);
+            let idx = e.b.ins().iadd_imm_s(i, lane);
+            e.b.ins().store(flags, idx, ia, 0);
+            e.b.ins().store(flags, tl, ta, 0);
+            count = e.b.ins().iadd(count, bit);
+        }
+    }
+    count
+}
+
+struct Emitter<'a, 'b> {
+    b: &'a mut FunctionBuilder<'b>,
+    lanes: Lanes,
+    vals: Vec<Value>,
+}
+
+impl Emitter<'_, '_> {
+    fn v(&self, x: u32) -> Value {
+        self.vals[x as usize]
+    }
+
+    fn splat(&mut self, scalar: Value) -> Value {
+        match self.lanes {
+            Lanes::One => scalar,
+            Lanes::Two => self.b.ins().splat(types::F64X2, scalar),
+        }
+    }
+
+    fn konst(&mut self, c: f64) -> Value {
+        let s = self.b.ins().f64const(c);
+        self.splat(s)
+    }
+
+    fn int_konst(&mut self, c: i64) -> Value {
+        let s = self.b.ins().iconst(types::I64, c);
+        match self.lanes {
+            Lanes::One => s,
+            Lanes::Two => self.b.ins().splat(types::I64X2, s),
+        }
+    }
+
+    fn bits_to_int(&mut self, x: Value) -> Value {
+        let f = MemFlagsData::new().with_endianness(Endianness::Little);
+        self.b.ins().bitcast(self.lanes.int(), f, x)
+    }
+
+    fn bits_to_float(&mut self, x: Value) -> Value {
+        let f = MemFlagsData::new().with_endianness(Endianness::Little);
+        self.b.ins().bitcast(self.lanes.num(), f, x)
+    }
+
+    /// A mask (i8 for one lane, i64x2 for two) selecting between numbers.
+    fn select(&mut self, mask: Value, a: Value, c: Value) -> Value {
+        match self.lanes {
+            Lanes::One => self.b.ins().select(mask, a, c),
+            Lanes::Two => {
+                let m = self.bits_to_float(mask);
+                self.b.ins().bitselect(m, a, c)
+            }
+        }
+    }
+
+    fn cmp(&mut self, cc: FloatCC, a: Value, c: Value) -> Value {
+        self.b.ins().fcmp(cc, a, c)
+    }
+
+    fn exp(&mut self, x: Value) -> Value {
+        let lo = self.konst(kmath::EXP_LO);
+        let hi = self.konst(kmath::EXP_HI);
+        let xl = self.b.ins().fmax(x, lo);
+        let xc = self.b.ins().fmin(xl, hi);
+        let log2e = self.konst(kmath::LOG2E);
+        let shifter = self.konst(kmath::SHIFTER);
+        let xm = self.b.ins().fmul(xc, log2e);
+        let t = self.b.ins().fadd(xm, shifter);
+        let kf = self.b.ins().fsub(t, shifter);
+        let ln2hi = self.konst(kmath::LN2_HI);
+        let ln2lo = self.konst(kmath::LN2_LO);
+        let a = self.b.ins().fmul(kf, ln2hi);
+        let r0 = self.b.ins().fsub(xc, a);
+        let c = self.b.ins().fmul(kf, ln2lo);
+        let r = self.b.ins().fsub(r0, c);
+        let p = self.exp_poly(r);
+        let tb = self.bits_to_int(t);
+        let sb = self.int_konst(kmath::SHIFTER.to_bits() as i64);
+        let ki = self.b.ins().isub(tb, sb);
+        let k1023 = self.int_konst(1023);
+        let kb = self.b.ins().iadd(ki, k1023);
+        let sh = self.b.ins().ishl_imm_u(kb, 52);
+        let scale = self.bits_to_float(sh);
+        let y = self.b.ins().fmul(p, scale);
+        let over = self.cmp(FloatCC::GreaterThan, x, hi);
+        let inf = self.konst(f64::INFINITY);
+        let y = self.select(over, inf, y);
+        let under = self.cmp(FloatCC::LessThan, x, lo);
+        let z = self.konst(0.0);
+        self.select(under, z, y)
+    }
+
+    fn exp_poly(&mut self, r: Value) -> Value {
+        let c: Vec<Value> = kmath::EXP_C.iter().map(|&x| self.konst(x)).collect();
+        let ins = |e: &mut Self, a: Value, m: Value, x: Value| {
+            let t = e.b.ins().fmul(m, x);
+            e.b.ins().fadd(a, t)
+        };
+        let r2 = self.b.ins().fmul(r, r);
+        let r4 = self.b.ins().fmul(r2, r2);
+        let r8 = self.b.ins().fmul(r4, r4);
+        let p01 = ins(self, c[0], c[1], r);
+        let p23 = ins(self, c[2], c[3], r);
+        let p45 = ins(self, c[4], c[5], r);
+        let p67 = ins(self, c[6], c[7], r);
+        let p89 = ins(self, c[8], c[9], r);
+        let pab = ins(self, c[10], c[11], r);
+        let pcd = ins(self, c[12], c[13], r);
+        let q0 = ins(self, p01, p23, r2);
+        let q1 = ins(self, p45, p67, r2);
+        let q2 = ins(self, p89, pab, r2);
+        let s0 = ins(self, q0, q1, r4);
+        let s1 = ins(self, q2, pcd, r4);
+        ins(self, s0, s1, r8)
+    }
+
+    fn inst(&mut self, inst: &Inst) -> Value {
+        match *inst {
+            Inst::Const(c) => self.konst(c),
+            Inst::Neg(a) => {
+                let a = self.v(a);
+                self.b.ins().fneg(a)
+            }
+            Inst::Add(a, c) => {
+                let (a, c) = (self.v(a), self.v(c));
+                self.b.ins().fadd(a, c)
+            }
+            Inst::Sub(a, c) => {
+                let (a, c) = (self.v(a), self.v(c));
+                self.b.ins().fsub(a, c)
+            }
+            Inst::Mul(a, c) => {
+                let (a, c) = (self.v(a), self.v(c));
+                self.b.ins().fmul(a, c)
+            }
+            Inst::Div(a, c) => {
+                let (a, c) = (self.v(a), self.v(c));
+                self.b.ins().fdiv(a, c)
+            }
+            Inst::Min(a, c) => {
+                let (a, c) = (self.v(a), self.v(c));
+                self.b.ins().fmin(a, c)
+            }
+            Inst::Max(a, c) => {
+                let (a, c) = (self.v(a), self.v(c));
+                self.b.ins().fmax(a, c)
+            }
+            Inst::Sqrt(a) => {
+                let a = self.v(a);
+                self.b.ins().sqrt(a)
+            }
+            Inst::Abs(a) => {
+                let a = self.v(a);
+                self.b.ins().fabs(a)
+            }
+            Inst::Exp(a) => {
+                let a = self.v(a);
+                self.exp(a)
+            }
+            Inst::Efun(a) => {
+                // |u| < 1e-4 ? 1 - u/2 + u^2/12 : u / (e^u - 1)
+                let u = self.v(a);
+                let e = self.exp(u);
+                let one = self.konst(1.0);
+                let em1 = self.b.ins().fsub(e, one);
+                let direct = self.b.ins().fdiv(u, em1);
+                let half = self.konst(0.5);
+                let uh = self.b.ins().fmul(u, half);
+                let s0 = self.b.ins().fsub(one, uh);
+                let uu = self.b.ins().fmul(u, u);
+                let twelfth = self.konst(1.0 / 12.0);
+                let q = self.b.ins().fmul(uu, twelfth);
+                let series = self.b.ins().fadd(s0, q);
+                let au = self.b.ins().fabs(u);
+                let small_c = self.konst(kmath::EFUN_SMALL);
+                let small = self.cmp(FloatCC::LessThan, au, small_c);
+                self.select(small, series, direct)
+            }
+            Inst::Step(a) => {
+                let x = self.v(a);
+                let z = self.konst(0.0);
+                let one = self.konst(1.0);
+                let ge = self.cmp(FloatCC::GreaterThanOrEqual, x, z);
+                self.select(ge, one, z)
+            }
+            Inst::Cmp(c, a, d) => {
+                let (a, d) = (self.v(a), self.v(d));
+                let cc = match c {
+                    Cmp::Lt => FloatCC::LessThan,
+                    Cmp::Le => FloatCC::LessThanOrEqual,
+                    Cmp::Gt => FloatCC::GreaterThan,
+                    Cmp::Ge => FloatCC::GreaterThanOrEqual,
+                    Cmp::Eq => FloatCC::Equal,
+                    Cmp::Ne => FloatCC::NotEqual,
+                };
+                self.cmp(cc, a, d)
+            }
+            Inst::And(a, c) => {
+                let (a, c) = (self.v(a), self.v(c));
+                self.b.ins().band(a, c)
+            }
+            Inst::Or(a, c) => {
+                let (a, c) = (self.v(a), self.v(c));
+                self.b.ins().bor(a, c)
+            }
+            Inst::Not(a) => {
+                let a = self.v(a);
+                match self.lanes {
+                    Lanes::One => self.b.ins().bxor_imm_u(a, 1),
+                    Lanes::Two => self.b.ins().bnot(a),
+                }
+            }
+            Inst::Select(m, a, c) => {
+                let (m, a, c) = (self.v(m), self.v(a), self.v(c));
+                self.select(m, a, c)
+            }
+            Inst::State(_) | Inst::Param(_) | Inst::Time => self.konst(f64::NAN),
+        }
+    }
+}

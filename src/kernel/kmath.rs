@@ -1,0 +1,173 @@
+//! The math functions of kernels, written once as straight-line IEEE
+//! operations (no FMA, no branches but selects) so that the kernel
+//! interpreter (this file) and the Cranelift back end (which emits the same
+//! operations) agree bit for bit.
+//!
+//! Accuracy, tested in `tests/kernel.rs` against the platform's libm:
+//! - `exp`: within 2 ulp for x in [-708, 709]; +inf above 709 and 0 below
+//!   -708 (the true overflow is at 709.78 and the results below -708 are
+//!   subnormal, which kernels flush to zero); NaN gives NaN.
+//! - `efun(u) = u / (e^u - 1)`: the series 1 - u/2 + u^2/12 for |u| < 1e-4,
+//!   else the quotient (relative error below ~1e-12 just above the switch,
+//!   where e^u - 1 cancels).
+
+/// 1.5 * 2^52: adding it rounds to an integer kept in the low mantissa bits.
+pub const SHIFTER: f64 = 6755399441055744.0;
+pub const LOG2E: f64 = std::f64::consts::LOG2_E;
+/// ln 2 split so that k * LN2_HI is exact for |k| < 2^11 (Cody & Waite 1980).
+pub const LN2_HI: f64 = 0.693_147_180_369_123_8;
+pub const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+pub const EXP_HI: f64 = 709.0;
+pub const EXP_LO: f64 = -708.0;
+
+/// Taylor coefficients 1/k! of e^r, k = 0..=13.
+pub const EXP_C: [f64; 14] = [
+    1.0,
+    1.0,
+    0.5,
+    1.0 / 6.0,
+    1.0 / 24.0,
+    1.0 / 120.0,
+    1.0 / 720.0,
+    1.0 / 5040.0,
+    1.0 / 40320.0,
+    1.0 / 362880.0,
+    1.0 / 3628800.0,
+    1.0 / 39916800.0,
+    1.0 / 479001600.0,
+    1.0 / 6227020800.0,
+];
+
+/// Clamps without losing NaN (NaN stays NaN), as the JIT's fmax/fmin do.
+pub fn clamp(x: f64, lo: f64, hi: f64) -> f64 {
+    fmin(fmax(x, lo), hi)
+}
+
+/// Minimum with NaN propagation and -0 < +0 (Cranelift `fmin`).
+pub fn fmin(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == b {
+        if a.is_sign_negative() {
+            a
+        } else {
+            b
+        }
+    } else if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// Maximum with NaN propagation and -0 < +0 (Cranelift `fmax`).
+pub fn fmax(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == b {
+        if a.is_sign_negative() {
+            b
+        } else {
+            a
+        }
+    } else if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// e^x: x = k ln2 + r with |r| <= ln2/2, e^r by an Estrin-form Taylor
+/// polynomial of degree 13, then scaled by 2^k built from exponent bits.
+pub fn exp(x: f64) -> f64 {
+    let xc = clamp(x, EXP_LO, EXP_HI);
+    let t = xc * LOG2E + SHIFTER;
+    let k = t - SHIFTER;
+    let r = (xc - k * LN2_HI) - k * LN2_LO;
+    let p = exp_poly(r);
+    let ki = (t.to_bits() as i64).wrapping_sub(SHIFTER.to_bits() as i64);
+    let scale = f64::from_bits((ki.wrapping_add(1023) as u64) << 52);
+    let y = p * scale;
+    let y = if x > EXP_HI { f64::INFINITY } else { y };
+    if x < EXP_LO {
+        0.0
+    } else {
+        y
+    }
+}
+
+/// e^r for |r| <= ln2/2, Estrin's scheme (depth 4 instead of 13).
+pub fn exp_poly(r: f64) -> f64 {
+    let c = &EXP_C;
+    let r2 = r * r;
+    let r4 = r2 * r2;
+    let r8 = r4 * r4;
+    let p01 = c[0] + c[1] * r;
+    let p23 = c[2] + c[3] * r;
+    let p45 = c[4] + c[5] * r;
+    let p67 = c[6] + c[7] * r;
+    let p89 = c[8] + c[9] * r;
+    let pab = c[10] + c[11] * r;
+    let pcd = c[12] + c[13] * r;
+    let q0 = p01 + p23 * r2;
+    let q1 = p45 + p67 * r2;
+    let q2 = p89 + pab * r2;
+    let s0 = q0 + q1 * r4;
+    let s1 = q2 + pcd * r4;
+    s0 + s1 * r8
+}
+
+/// Below this |u|, efun uses its series.
+pub const EFUN_SMALL: f64 = 1e-4;
+
+/// u / (e^u - 1), continuous at 0.
+pub fn efun(u: f64) -> f64 {
+    let direct = u / (exp(u) - 1.0);
+    let series = 1.0 - u * 0.5 + u * u * (1.0 / 12.0);
+    if u.abs() < EFUN_SMALL {
+        series
+    } else {
+        direct
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ulps(a: f64, b: f64) -> u64 {
+        if a == b {
+            return 0;
+        }
+        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs()
+    }
+
+    #[test]
+    fn exp_is_within_2_ulp() {
+        let mut worst = 0;
+        let mut x = -708.0;
+        while x < 709.0 {
+            worst = worst.max(ulps(exp(x), x.exp()));
+            x += 0.0137;
+        }
+        for i in 0..20000 {
+            let x = (i as f64 - 10000.0) * 1e-4;
+            worst = worst.max(ulps(exp(x), x.exp()));
+        }
+        assert!(worst <= 2, "worst {worst} ulp");
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp(800.0), f64::INFINITY);
+        assert_eq!(exp(-800.0), 0.0);
+        assert!(exp(f64::NAN).is_nan());
+        assert_eq!(exp(f64::INFINITY), f64::INFINITY);
+        assert_eq!(exp(f64::NEG_INFINITY), 0.0);
+    }
+
+    #[test]
+    fn efun_is_continuous_and_accurate() {
+        for u in [-30.0f64, -1.0, -1e-3, -1.01e-4, -0.99e-4, 0.0, 1e-8, 0.99e-4, 1.01e-4, 0.5, 40.0] {
+            let want = if u == 0.0 { 1.0 } else { u / u.exp_m1() };
+            assert!((efun(u) - want).abs() <= 1e-11 * want.abs(), "u = {u}: {} vs {want}", efun(u));
+        }
+    }
+}

@@ -1,0 +1,599 @@
+//! Kernels: one time step of one population, as ONE fused straight-line
+//! program per neuron over structure-of-arrays state.
+//!
+//! Input: a model, its [`Plan`](crate::schemes::Plan), the step `dt`, the
+//! parameter values, and which parameters vary per neuron. Output: a
+//! [`Kernel`]: SSA instructions ([`Inst`]) that read a neuron's states and
+//! per-neuron parameters, compute the derived schemes' updates, test the
+//! events, and say what to store. Population-wide constants are folded in;
+//! identical subexpressions are built once (value numbering), so shared
+//! terms across channels and gates, and `exp` of the same argument, are
+//! computed once; a division by a constant becomes a multiplication.
+//!
+//! Both back ends consume the same kernel: [`interp`] (the oracle, in Rust,
+//! with the math of [`kmath`]) and `codegen::jit` (Cranelift), so the two
+//! cannot drift apart: they agree bit for bit.
+//!
+//! Semantics of a kernel step (differs from the reference runtime, which
+//! locates events by root finding and restarts the step there): every block
+//! of the plan updates from the old state; states assigned by a refractory
+//! event are held while `t < refractory_until`; events are tested on the new
+//! state, their time is the linear interpolation of the level within the
+//! step, and their assignments replace the new values.
+
+pub mod interp;
+pub mod kmath;
+
+use crate::codegen::interp::{eval, Env};
+use crate::ir::{Action, Builtin, ExprId, Model, NodeKind, Trigger, Var};
+use crate::schemes::{linalg, Block, Method, Plan};
+use crate::syntax::ast::{BinOp, Direction};
+use std::collections::HashMap;
+
+/// An SSA value: the index of the instruction that computes it.
+pub type Val = u32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cmp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Inst {
+    Const(f64),
+    /// The neuron's state i at the start of the step.
+    State(u32),
+    /// The neuron's per-neuron parameter i.
+    Param(u32),
+    /// The time at the start of the step.
+    Time,
+    Neg(Val),
+    Add(Val, Val),
+    Sub(Val, Val),
+    Mul(Val, Val),
+    Div(Val, Val),
+    Min(Val, Val),
+    Max(Val, Val),
+    Sqrt(Val),
+    Abs(Val),
+    Exp(Val),
+    Efun(Val),
+    /// 1 if x >= 0 else 0.
+    Step(Val),
+    /// A truth mask.
+    Cmp(Cmp, Val, Val),
+    And(Val, Val),
+    Or(Val, Val),
+    Not(Val),
+    /// mask ? a : b
+    Select(Val, Val, Val),
+}
+
+impl Inst {
+    /// Whether the value is a truth mask rather than a number.
+    pub fn is_mask(&self) -> bool {
+        matches!(self, Inst::Cmp(..) | Inst::And(..) | Inst::Or(..) | Inst::Not(..))
+    }
+
+    fn key(&self) -> (u8, u64, u32, u32) {
+        use Inst::*;
+        match *self {
+            Const(c) => (0, c.to_bits(), 0, 0),
+            State(i) => (1, i as u64, 0, 0),
+            Param(i) => (2, i as u64, 0, 0),
+            Time => (3, 0, 0, 0),
+            Neg(a) => (4, 0, a, 0),
+            Add(a, b) => (5, 0, a, b),
+            Sub(a, b) => (6, 0, a, b),
+            Mul(a, b) => (7, 0, a, b),
+            Div(a, b) => (8, 0, a, b),
+            Min(a, b) => (9, 0, a, b),
+            Max(a, b) => (10, 0, a, b),
+            Sqrt(a) => (11, 0, a, 0),
+            Abs(a) => (12, 0, a, 0),
+            Exp(a) => (13, 0, a, 0),
+            Efun(a) => (14, 0, a, 0),
+            Step(a) => (15, 0, a, 0),
+            Cmp(c, a, b) => (16, c as u64, a, b),
+            And(a, b) => (17, 0, a, b),
+            Or(a, b) => (18, 0, a, b),
+            Not(a) => (19, 0, a, 0),
+            Select(c, a, b) => (20, c as u64, a, b),
+        }
+    }
+}
+
+/// One event of the kernel.
+#[derive(Clone, Debug)]
+pub struct KEvent {
+    /// A mask: the event fires this step.
+    pub fire: Val,
+    /// Its time within the step, [t, t + dt].
+    pub time: Val,
+    pub emits: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Kernel {
+    pub insts: Vec<Inst>,
+    /// Names of the state arrays (the model's states, then
+    /// `refractory_until` when the model has a refractory period).
+    pub states: Vec<String>,
+    /// Names of the per-neuron parameter arrays.
+    pub params: Vec<String>,
+    /// The values stored into each state array at the end of the step.
+    pub stores: Vec<Val>,
+    pub events: Vec<KEvent>,
+    pub dt: f64,
+}
+
+/// Why a model cannot become a kernel.
+#[derive(Clone, Debug)]
+pub struct Unsupported(pub String);
+
+/// Builds a kernel. `values` are the parameter values (SI), `per_neuron`
+/// the parameters read from arrays instead of folded in.
+pub fn build(m: &Model, plan: &Plan, params: &[f64], per_neuron: &[usize], dt: f64) -> Result<Kernel, Unsupported> {
+    let mut b =
+        Builder { m, params, per_neuron, insts: Vec::new(), numbering: HashMap::new(), value_memo: HashMap::new() };
+    let n = m.states.len();
+    let refractory = m.events.iter().any(|e| e.actions.iter().any(|a| matches!(a, Action::Refractory { .. })));
+    let mut state_names: Vec<String> = m.states.iter().map(|s| s.name.clone()).collect();
+    if refractory {
+        state_names.push("refractory_until".into());
+    }
+    let old: Vec<Val> = (0..n).map(|i| b.push(Inst::State(i as u32))).collect();
+    let t0 = b.push(Inst::Time);
+    let dtv = b.konst(dt);
+    // Schemes see time inside the open step, 1e-9 dt from its ends, so an
+    // input that switches at a step boundary is seen from the correct side.
+    let eps = b.konst(1e-9 * dt);
+    let t_lo = b.bin(Inst::Add, t0, eps);
+    let env0 = Frame { states: old.clone(), t: t_lo };
+
+    // Blocks, all from the old state.
+    let mut new = old.clone();
+    for block in &plan.blocks {
+        match block {
+            Block::ExpEuler { state, rate } => {
+                let i = *state;
+                let Some(rhs) = m.states[i].rhs else { continue };
+                let f = b.expr(rhs, &env0)?;
+                let r = b.expr(*rate, &env0)?;
+                // x + (f / r) (1 - e^{-r dt}); Euler when |r dt| is tiny
+                let rdt = b.bin(Inst::Mul, r, dtv);
+                let nrdt = b.un(Inst::Neg, rdt);
+                let e = b.un(Inst::Exp, nrdt);
+                let one = b.konst(1.0);
+                let em1 = b.bin(Inst::Sub, e, one);
+                let q = b.bin(Inst::Div, f, r);
+                let qe = b.bin(Inst::Mul, q, em1);
+                let exp_update = b.bin(Inst::Sub, old[i], qe);
+                let fdt = b.bin(Inst::Mul, f, dtv);
+                let euler = b.bin(Inst::Add, old[i], fdt);
+                let absr = b.un(Inst::Abs, rdt);
+                let tiny = b.konst(1e-12);
+                let small = b.push_raw(Inst::Cmp(Cmp::Le, absr, tiny));
+                new[i] = b.push_raw(Inst::Select(small, euler, exp_update));
+            }
+            Block::Exact { states, a } => {
+                let k = states.len();
+                let env = Env { t: 0.0, states: &[], params, values: &[], args: &[] };
+                let mut mat = linalg::Mat::zeros(k);
+                for (idx, e) in a.iter().enumerate() {
+                    if !crate::schemes::deps(m, *e)
+                        .iter()
+                        .all(|v| matches!(v, Var::Param(p) if !per_neuron.contains(p)))
+                    {
+                        return Err(Unsupported("an exact block whose matrix varies per neuron".into()));
+                    }
+                    mat.a[idx] = eval(m, *e, &env);
+                }
+                let (phi, psi) = linalg::propagators(&mat, dt);
+                // b = f - A y at the old state; y' = Phi y + Psi b
+                let mut bvec = Vec::with_capacity(k);
+                for (r, &i) in states.iter().enumerate() {
+                    let Some(rhs) = m.states[i].rhs else { return Err(Unsupported("exact block without ODE".into())) };
+                    let mut acc = b.expr(rhs, &env0)?;
+                    for (c, &j) in states.iter().enumerate() {
+                        let coef = mat.get(r, c);
+                        if coef != 0.0 {
+                            let kc = b.konst(coef);
+                            let term = b.bin(Inst::Mul, kc, old[j]);
+                            acc = b.bin(Inst::Sub, acc, term);
+                        }
+                    }
+                    bvec.push(acc);
+                }
+                for (r, &i) in states.iter().enumerate() {
+                    let mut acc = b.konst(0.0);
+                    for (c, &j) in states.iter().enumerate() {
+                        for (mat, v) in [(&phi, old[j]), (&psi, bvec[c])] {
+                            let coef = mat.get(r, c);
+                            if coef != 0.0 {
+                                let kc = b.konst(coef);
+                                let term = b.bin(Inst::Mul, kc, v);
+                                acc = b.bin(Inst::Add, acc, term);
+                            }
+                        }
+                    }
+                    new[i] = acc;
+                }
+            }
+            Block::Explicit { method, states } => {
+                let rhs_at = |b: &mut Builder, frame: &Frame, i: usize| -> Result<Val, Unsupported> {
+                    match m.states[i].rhs {
+                        Some(r) => b.expr(r, frame),
+                        None => Ok(b.konst(0.0)),
+                    }
+                };
+                let stage = |b: &mut Builder, base: &[Val], k: &[Val], c: f64, t: Val| -> Frame {
+                    let mut s = base.to_vec();
+                    let cdt = b.konst(c * dt);
+                    for (slot, &i) in states.iter().enumerate() {
+                        let inc = b.bin(Inst::Mul, cdt, k[slot]);
+                        s[i] = b.bin(Inst::Add, base[i], inc);
+                    }
+                    Frame { states: s, t }
+                };
+                let k1: Vec<Val> = states.iter().map(|&i| rhs_at(&mut b, &env0, i)).collect::<Result<_, _>>()?;
+                let half = b.konst(0.5 * dt);
+                let th = b.bin(Inst::Add, t0, half);
+                let t1 = b.bin(Inst::Add, t0, dtv);
+                let t1 = b.bin(Inst::Sub, t1, eps);
+                let ks: Vec<Vec<Val>> = match method {
+                    Method::Euler => vec![k1],
+                    Method::Rk2 => {
+                        let f2 = stage(&mut b, &old, &k1, 0.5, th);
+                        let k2 = states.iter().map(|&i| rhs_at(&mut b, &f2, i)).collect::<Result<_, _>>()?;
+                        vec![k2]
+                    }
+                    Method::Rk4 => {
+                        let f2 = stage(&mut b, &old, &k1, 0.5, th);
+                        let k2: Vec<Val> = states.iter().map(|&i| rhs_at(&mut b, &f2, i)).collect::<Result<_, _>>()?;
+                        let f3 = stage(&mut b, &old, &k2, 0.5, th);
+                        let k3: Vec<Val> = states.iter().map(|&i| rhs_at(&mut b, &f3, i)).collect::<Result<_, _>>()?;
+                        let f4 = stage(&mut b, &old, &k3, 1.0, t1);
+                        let k4: Vec<Val> = states.iter().map(|&i| rhs_at(&mut b, &f4, i)).collect::<Result<_, _>>()?;
+                        // (k1 + 2 k2 + 2 k3 + k4) / 6, summed in the reference's order
+                        let mut out = Vec::new();
+                        for s in 0..states.len() {
+                            let two = b.konst(2.0);
+                            let a2 = b.bin(Inst::Mul, two, ks_at(&k2, s));
+                            let a3 = b.bin(Inst::Mul, two, ks_at(&k3, s));
+                            let s1 = b.bin(Inst::Add, k1[s], a2);
+                            let s2 = b.bin(Inst::Add, s1, a3);
+                            let s3 = b.bin(Inst::Add, s2, k4[s]);
+                            out.push(s3);
+                        }
+                        let sixth = b.konst(dt / 6.0);
+                        for (slot, &i) in states.iter().enumerate() {
+                            let inc = b.bin(Inst::Mul, sixth, out[slot]);
+                            new[i] = b.bin(Inst::Add, old[i], inc);
+                        }
+                        continue;
+                    }
+                    other => return Err(Unsupported(format!("the `{}` method in a kernel", other.name()))),
+                };
+                for (slot, &i) in states.iter().enumerate() {
+                    let inc = b.bin(Inst::Mul, dtv, ks[0][slot]);
+                    new[i] = b.bin(Inst::Add, old[i], inc);
+                }
+            }
+            Block::Implicit { .. } => return Err(Unsupported("implicit methods in a kernel".into())),
+            Block::Kinetic { .. } => return Err(Unsupported("kinetic schemes in a kernel".into())),
+        }
+    }
+
+    // Refractory: held states keep their old values while t < refractory_until.
+    let ref_slot = n;
+    let mut ref_new = None;
+    if refractory {
+        let until = b.push(Inst::State(ref_slot as u32));
+        let holding = b.push_raw(Inst::Cmp(Cmp::Lt, t0, until));
+        for e in &m.events {
+            if !e.actions.iter().any(|a| matches!(a, Action::Refractory { .. })) {
+                continue;
+            }
+            for a in &e.actions {
+                if let Action::Assign { state, held: true, .. } = a {
+                    new[*state] = b.push_raw(Inst::Select(holding, old[*state], new[*state]));
+                }
+            }
+        }
+        ref_new = Some((until, holding));
+    }
+
+    // Events on the new state.
+    let t1 = b.bin(Inst::Add, t0, dtv);
+    let mut events = Vec::new();
+    let mut ref_value = ref_new.map(|(u, _)| u);
+    for e in &m.events {
+        let env_new = Frame { states: new.clone(), t: t1 };
+        let (fire, level) = match &e.trigger {
+            Trigger::Crossing { level, direction } => {
+                let l0 = b.expr(*level, &env0)?;
+                let l1 = b.expr(*level, &env_new)?;
+                let zero = b.konst(0.0);
+                let fire = match direction {
+                    Direction::Upward => {
+                        let a = b.push_raw(Inst::Cmp(Cmp::Lt, l0, zero));
+                        let c = b.push_raw(Inst::Cmp(Cmp::Ge, l1, zero));
+                        b.push_raw(Inst::And(a, c))
+                    }
+                    Direction::Downward => {
+                        let a = b.push_raw(Inst::Cmp(Cmp::Gt, l0, zero));
+                        let c = b.push_raw(Inst::Cmp(Cmp::Le, l1, zero));
+                        b.push_raw(Inst::And(a, c))
+                    }
+                };
+                (fire, Some((l0, l1)))
+            }
+            Trigger::Condition { cond, level } => {
+                let c0 = b.expr(*cond, &env0)?;
+                let c1 = b.expr(*cond, &env_new)?;
+                let not0 = b.push_raw(Inst::Not(c0));
+                let mut fire = b.push_raw(Inst::And(not0, c1));
+                if let Some((_, holding)) = ref_new {
+                    let free = b.push_raw(Inst::Not(holding));
+                    fire = b.push_raw(Inst::And(fire, free));
+                }
+                let lv = match level {
+                    Some(l) => Some((b.expr(*l, &env0)?, b.expr(*l, &env_new)?)),
+                    None => None,
+                };
+                (fire, lv)
+            }
+            Trigger::Spike { .. } => continue,
+        };
+        // t_event = t0 + dt * l0 / (l0 - l1), clamped to the step
+        let time = match level {
+            Some((l0, l1)) => {
+                let d = b.bin(Inst::Sub, l0, l1);
+                let frac = b.bin(Inst::Div, l0, d);
+                let zero = b.konst(0.0);
+                let one = b.konst(1.0);
+                let lo = b.bin(Inst::Max, frac, zero);
+                let fr = b.bin(Inst::Min, lo, one);
+                let off = b.bin(Inst::Mul, fr, dtv);
+                b.bin(Inst::Add, t0, off)
+            }
+            None => t1,
+        };
+        let mut emits = false;
+        for a in &e.actions {
+            match a {
+                Action::Assign { state, value, .. } => {
+                    let frame = Frame { states: new.clone(), t: t1 };
+                    let v = b.expr(*value, &frame)?;
+                    new[*state] = b.push_raw(Inst::Select(fire, v, new[*state]));
+                }
+                Action::Refractory { duration, .. } => {
+                    let frame = Frame { states: new.clone(), t: t1 };
+                    let d = b.expr(*duration, &frame)?;
+                    let until = b.bin(Inst::Add, time, d);
+                    let prev = ref_value.unwrap_or(t0);
+                    ref_value = Some(b.push_raw(Inst::Select(fire, until, prev)));
+                }
+                Action::Emit { .. } => emits = true,
+                Action::Output { .. } => {}
+            }
+        }
+        events.push(KEvent { fire, time, emits });
+    }
+    let mut stores = new;
+    if refractory {
+        stores.push(ref_value.unwrap_or(t0));
+    }
+    let params_names = per_neuron.iter().map(|&p| m.params[p].name.clone()).collect();
+    Ok(Kernel { insts: b.insts, states: state_names, params: params_names, stores, events, dt })
+}
+
+fn ks_at(k: &[Val], s: usize) -> Val {
+    k[s]
+}
+
+/// The values expressions see: states (old, a stage, or new) and time.
+struct Frame {
+    states: Vec<Val>,
+    t: Val,
+}
+
+struct Builder<'m> {
+    m: &'m Model,
+    params: &'m [f64],
+    per_neuron: &'m [usize],
+    insts: Vec<Inst>,
+    numbering: HashMap<(u8, u64, u32, u32), Val>,
+    /// (frame states, frame time, value index) -> Val: derived values are
+    /// built once per frame.
+    value_memo: HashMap<(Vec<Val>, Val, usize), Val>,
+}
+
+impl Builder<'_> {
+    fn push_raw(&mut self, inst: Inst) -> Val {
+        let key = inst.key();
+        if let Some(v) = self.numbering.get(&key) {
+            return *v;
+        }
+        let v = self.insts.len() as Val;
+        self.insts.push(inst);
+        self.numbering.insert(key, v);
+        v
+    }
+
+    fn push(&mut self, inst: Inst) -> Val {
+        self.push_raw(inst)
+    }
+
+    fn konst(&mut self, c: f64) -> Val {
+        self.push_raw(Inst::Const(c))
+    }
+
+    fn as_const(&self, v: Val) -> Option<f64> {
+        match self.insts[v as usize] {
+            Inst::Const(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// A unary operation, folded when its operand is constant.
+    fn un(&mut self, op: fn(Val) -> Inst, a: Val) -> Val {
+        let inst = op(a);
+        if let Some(x) = self.as_const(a) {
+            let folded = interp::apply(&inst, &|v| if v == a { x } else { f64::NAN });
+            return self.konst(folded);
+        }
+        self.push_raw(inst)
+    }
+
+    /// A binary operation: folded on constants, x * 1 and x + 0 dropped,
+    /// division by a constant turned into multiplication by its reciprocal.
+    fn bin(&mut self, op: fn(Val, Val) -> Inst, a: Val, b: Val) -> Val {
+        let inst = op(a, b);
+        let (ca, cb) = (self.as_const(a), self.as_const(b));
+        if let (Some(x), Some(y)) = (ca, cb) {
+            let folded = interp::apply(&inst, &|v| if v == a { x } else { y });
+            return self.konst(folded);
+        }
+        match (inst, ca, cb) {
+            (Inst::Mul(..), Some(1.0), _) | (Inst::Add(..), Some(0.0), _) => return b,
+            (Inst::Mul(..), _, Some(1.0)) | (Inst::Add(..), _, Some(0.0)) | (Inst::Sub(..), _, Some(0.0)) => return a,
+            (Inst::Div(..), _, Some(y)) if y != 0.0 && y.is_finite() => {
+                let r = self.konst(1.0 / y);
+                return self.push_raw(Inst::Mul(a, r));
+            }
+            _ => {}
+        }
+        self.push_raw(inst)
+    }
+
+    fn expr(&mut self, e: ExprId, f: &Frame) -> Result<Val, Unsupported> {
+        let m = self.m;
+        Ok(match m.arena.kind(e) {
+            NodeKind::Const(c) => self.konst(*c),
+            NodeKind::Var(Var::Param(p)) => match self.per_neuron.iter().position(|q| q == p) {
+                Some(slot) => self.push(Inst::Param(slot as u32)),
+                None => self.konst(self.params.get(*p).copied().unwrap_or(f64::NAN)),
+            },
+            NodeKind::Var(Var::State(i)) => f.states[*i],
+            NodeKind::Var(Var::Time) => f.t,
+            NodeKind::Var(Var::Value(k)) => {
+                let key = (f.states.clone(), f.t, *k);
+                if let Some(v) = self.value_memo.get(&key) {
+                    return Ok(*v);
+                }
+                let expr = m.values.get(*k).map(|v| v.expr).ok_or_else(|| Unsupported("missing value".into()))?;
+                let v = self.expr(expr, f)?;
+                self.value_memo.insert(key, v);
+                v
+            }
+            NodeKind::Var(Var::EventArg(_)) => return Err(Unsupported("presynaptic event arguments".into())),
+            NodeKind::Neg(a) => {
+                let a = self.expr(*a, f)?;
+                self.un(Inst::Neg, a)
+            }
+            NodeKind::Not(a) => {
+                let a = self.expr(*a, f)?;
+                self.push_raw(Inst::Not(a))
+            }
+            NodeKind::Bin(op, a, b) => {
+                let x = self.expr(*a, f)?;
+                let y = self.expr(*b, f)?;
+                match op {
+                    BinOp::Add => self.bin(Inst::Add, x, y),
+                    BinOp::Sub => self.bin(Inst::Sub, x, y),
+                    BinOp::Mul => self.bin(Inst::Mul, x, y),
+                    BinOp::Div => self.bin(Inst::Div, x, y),
+                    BinOp::Pow => self.pow(x, y)?,
+                    BinOp::Lt => self.push_raw(Inst::Cmp(Cmp::Lt, x, y)),
+                    BinOp::Le => self.push_raw(Inst::Cmp(Cmp::Le, x, y)),
+                    BinOp::Gt => self.push_raw(Inst::Cmp(Cmp::Gt, x, y)),
+                    BinOp::Ge => self.push_raw(Inst::Cmp(Cmp::Ge, x, y)),
+                    BinOp::Eq => self.push_raw(Inst::Cmp(Cmp::Eq, x, y)),
+                    BinOp::Ne => self.push_raw(Inst::Cmp(Cmp::Ne, x, y)),
+                    BinOp::And => self.push_raw(Inst::And(x, y)),
+                    BinOp::Or => self.push_raw(Inst::Or(x, y)),
+                }
+            }
+            NodeKind::Call(fun, args) => {
+                let vals: Vec<Val> = args.iter().map(|a| self.expr(*a, f)).collect::<Result<_, _>>()?;
+                let a = vals.first().copied().unwrap_or(0);
+                match fun {
+                    Builtin::Exp => self.un(Inst::Exp, a),
+                    Builtin::Efun => self.un(Inst::Efun, a),
+                    Builtin::Sqrt => self.un(Inst::Sqrt, a),
+                    Builtin::Abs => self.un(Inst::Abs, a),
+                    Builtin::Step => self.un(Inst::Step, a),
+                    Builtin::Min => self.bin(Inst::Min, a, vals[1]),
+                    Builtin::Max => self.bin(Inst::Max, a, vals[1]),
+                    Builtin::Tanh => {
+                        // tanh x = 1 - 2 / (e^{2x} + 1)
+                        let two = self.konst(2.0);
+                        let x2 = self.bin(Inst::Mul, two, a);
+                        let e = self.un(Inst::Exp, x2);
+                        let one = self.konst(1.0);
+                        let d = self.bin(Inst::Add, e, one);
+                        let q = self.bin(Inst::Div, two, d);
+                        self.bin(Inst::Sub, one, q)
+                    }
+                    other => {
+                        if let Some(x) = self.as_const(a) {
+                            let y = vals.get(1).and_then(|v| self.as_const(*v)).unwrap_or(f64::NAN);
+                            return Ok(self.konst(other.eval(&[x, y])));
+                        }
+                        return Err(Unsupported(format!("`{}` in a kernel", other.name())));
+                    }
+                }
+            }
+            NodeKind::If(c, a, b) => {
+                let c = self.expr(*c, f)?;
+                let x = self.expr(*a, f)?;
+                let y = self.expr(*b, f)?;
+                self.push_raw(Inst::Select(c, x, y))
+            }
+        })
+    }
+
+    /// x^y: small integer powers by multiplication, else exp(y ln x) when x
+    /// is constant.
+    fn pow(&mut self, x: Val, y: Val) -> Result<Val, Unsupported> {
+        match (self.as_const(x), self.as_const(y)) {
+            (Some(a), Some(b)) => Ok(self.konst(a.powf(b))),
+            (_, Some(p)) if p.fract() == 0.0 && p.abs() <= 16.0 => {
+                let n = p.abs() as u32;
+                let mut acc = self.konst(1.0);
+                // square-and-multiply, low bit first
+                let mut base = x;
+                let mut e = n;
+                let mut first = true;
+                while e > 0 {
+                    if e & 1 == 1 {
+                        acc = if first { base } else { self.bin(Inst::Mul, acc, base) };
+                        first = false;
+                    }
+                    e >>= 1;
+                    if e > 0 {
+                        base = self.bin(Inst::Mul, base, base);
+                    }
+                }
+                if p < 0.0 {
+                    let one = self.konst(1.0);
+                    acc = self.bin(Inst::Div, one, acc);
+                }
+                Ok(acc)
+            }
+            (Some(a), None) if a > 0.0 => {
+                let ln = self.konst(a.ln());
+                let e = self.bin(Inst::Mul, y, ln);
+                Ok(self.un(Inst::Exp, e))
+            }
+            _ => Err(Unsupported("x^y with a varying base and exponent in a kernel".into())),
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Populations: N copies of a point model advanced by a fused kernel, on the
+//! kernel interpreter or the JIT, in structure-of-arrays state.
+//!
+//! Neurons of one population are independent (networks come later), so a
+//! run splits the neurons into contiguous chunks, one per thread, and each
+//! thread advances its chunk through all steps. Spikes are merged in
+//! (step, neuron) order, so the output does not depend on the number of
+//! threads; the JIT's vector and scalar paths compute the same IEEE
+//! operations, so it does not depend on where chunks start either.
+
+use super::{Probe, Recording};
+use crate::codegen::interp::{eval, eval_params, eval_values, Env};
+use crate::codegen::jit;
+use crate::diag::{Code, Diagnostic};
+use crate::ir::{ExprId, Model};
+use crate::kernel::{self, Kernel};
+use crate::schemes::Plan;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The kernel interpreter (the JIT's oracle).
+    Interp,
+    /// Cranelift native code.
+    Jit,
+}
+
+#[derive(Clone, Debug)]
+pub struct PopConfig {
+    pub n: usize,
+    /// Step and duration, SI seconds.
+    pub dt: f64,
+    pub duration: f64,
+    /// Parameters that differ per neuron: (parameter, value for each neuron).
+    pub per_neuron: Vec<(usize, Vec<f64>)>,
+    /// Constant parameter overrides (`--set`).
+    pub param_overrides: Vec<Option<ExprId>>,
+    /// States of neuron 0 to record at every `sample_every`-th step.
+    pub record: Vec<Probe>,
+    pub sample_every: usize,
+    pub threads: usize,
+    pub backend: Backend,
+    /// Cranelift's `opt_level = "speed"` instead of `"none"`.
+    pub optimize: bool,
+}
+
+/// What a population run produced, with how long the compilation took.
+pub struct PopRun {
+    pub rec: Recording,
+    /// (neuron, time) of every spike, in (step, neuron) order.
+    pub spikes: Vec<(usize, f64)>,
+    pub compile_seconds: f64,
+    pub kernel_insts: usize,
+    pub ir: Option<String>,
+}
+
+/// Builds the kernel of a model for a population configuration.
+pub fn build_kernel(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<(Kernel, Vec<f64>), Box<Diagnostic>> {
+    let params = eval_params(m, &cfg.param_overrides);
+    let per: Vec<usize> = cfg.per_neuron.iter().map(|(p, _)| *p).collect();
+    let k = kernel::build(m, plan, &params, &per, cfg.dt).map_err(|kernel::Unsupported(why)| {
+        Box::new(
+            Diagnostic::error(Code::NotInKernel, format!("`{}` cannot run as a fused kernel: {why}", m.name))
+                .at(m.span, "this model")
+                .help("use `--backend reference`, or a method the kernels support: auto, exp_euler, exact, euler, rk2, rk4"),
+        )
+    })?;
+    Ok((k, params))
+}
+
+/// Initial states of every neuron, as arrays (SoA).
+fn initial_states(m: &Model, k: &Kernel, params: &[f64], cfg: &PopConfig) -> Vec<Vec<f64>> {
+    let n = cfg.n;
+    let exprs: Vec<ExprId> = m.values.iter().map(|v| v.expr).collect();
+    let init_one = |p: &[f64]| {
+        let mut y = vec![f64::NAN; m.states.len()];
+        let mut values = Vec::new();
+        for &i in &m.init_order {
+            eval_values(m, 0.0, &y, p, &exprs, &mut values);
+            y[i] = eval(m, m.states[i].init, &Env { t: 0.0, states: &y, params: p, values: &values, args: &[] });
+        }
+        y
+    };
+    let varies = !cfg.per_neuron.is_empty()
+        && m.states.iter().any(|s| {
+            crate::schemes::deps(m, s.init)
+                .iter()
+                .any(|v| matches!(v, crate::ir::Var::Param(p) if cfg.per_neuron.iter().any(|(q, _)| q == p)))
+        });
+    let mut out = vec![vec![0.0; n]; k.states.len()];
+    if varies {
+        let mut p = params.to_vec();
+        for i in 0..n {
+            for (q, vals) in &cfg.per_neuron {
+                p[*q] = vals[i];
+            }
+            for (s, v) in init_one(&p).into_iter().enumerate() {
+                out[s][i] = v;
+            }
+        }
+    } else {
+        let y = init_one(params);
+        for (s, v) in y.into_iter().enumerate() {
+            out[s].iter_mut().for_each(|x| *x = v);
+        }
+    }
+    if k.states.len() > m.states.len() {
+        // refractory_until: never refractory at the start
+        out[m.states.len()].iter_mut().for_each(|x| *x = f64::NEG_INFINITY);
+    }
+    out
+}
+
+/// What one thread returns: spikes as (step, neuron, time), and the
+/// recording (made by the first chunk only).
+type ChunkResult = (Vec<(usize, usize, f64)>, Recording);
+
+/// Runs a population.
+pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<Diagnostic>> {
+    let (k, params) = build_kernel(m, plan, cfg)?;
+    let (compiled, ir) = match cfg.backend {
+        Backend::Jit => {
+            let c = jit::compile(&k, cfg.optimize).map_err(|e| {
+                Box::new(Diagnostic::internal(format!("JIT compilation failed: {e}")).at(m.span, "this model"))
+            })?;
+            let ir = c.ir.clone();
+            (Some(c), Some(ir))
+        }
+        Backend::Interp => (None, None),
+    };
+    let mut states = initial_states(m, &k, &params, cfg);
+    let per: Vec<Vec<f64>> = cfg.per_neuron.iter().map(|(_, v)| v.clone()).collect();
+    let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
+    let n = cfg.n;
+    let threads = cfg.threads.clamp(1, n.max(1));
+    let chunk = n.div_ceil(threads).max(1);
+    let every = cfg.sample_every.max(1);
+    let emitting = k.events.iter().filter(|e| e.emits).count().max(1);
+
+    // Split the arrays into per-thread chunks.
+    let mut state_chunks: Vec<Vec<&mut [f64]>> = (0..threads).map(|_| Vec::new()).collect();
+    for arr in states.iter_mut() {
+        for (c, piece) in arr.chunks_mut(chunk).enumerate() {
+            if let Some(v) = state_chunks.get_mut(c) {
+                v.push(piece);
+            }
+        }
+    }
+    let param_chunks: Vec<Vec<&[f64]>> = (0..threads)
+        .map(|c| per.iter().map(|arr| &arr[(c * chunk).min(n)..((c + 1) * chunk).min(n)]).collect())
+        .collect();
+    let record = &cfg.record;
+    let results: Vec<ChunkResult> = std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for (c, (mut sts, prs)) in state_chunks.into_iter().zip(param_chunks).enumerate() {
+            let k = &k;
+            let compiled = compiled.as_ref();
+            handles.push(scope.spawn(move || {
+                let base = c * chunk;
+                let len = sts.first().map_or(0, |s| s.len());
+                let mut spikes: Vec<(usize, usize, f64)> = Vec::new();
+                let mut rec = Recording::default();
+                let mut idx = vec![0i64; len * emitting];
+                let mut tim = vec![0.0f64; len * emitting];
+                let mut step_spikes = Vec::new();
+                let sample = |rec: &mut Recording, sts: &[&mut [f64]], t: f64| {
+                    if c == 0 && len > 0 {
+                        rec.t.push(t);
+                        for (p, slot) in record.iter().zip(0..) {
+                            if rec.traces.len() <= slot {
+                                rec.traces.push((String::new(), Vec::new()));
+                            }
+                            let v = match p {
+                                Probe::State(s) => sts.get(*s).map_or(f64::NAN, |a| a[0]),
+                                Probe::Value(_) => f64::NAN,
+                            };
+                            rec.traces[slot].1.push(v);
+                        }
+                    }
+                };
+                sample(&mut rec, &sts, 0.0);
+                for step in 0..steps {
+                    let t = step as f64 * cfg.dt;
+                    match compiled {
+                        Some(code) => {
+                            let sp: Vec<*mut f64> = sts.iter_mut().map(|s| s.as_mut_ptr()).collect();
+                            let pp: Vec<*const f64> = prs.iter().map(|s| s.as_ptr()).collect();
+                            // SAFETY: one pointer per kernel array, each with `len` values;
+                            // spike buffers hold len * emitting entries.
+                            let count = unsafe { code.call(&sp, &pp, len, t, &mut idx, &mut tim) };
+                            for s in 0..count {
+                                spikes.push((step, base + idx[s] as usize, tim[s]));
+                            }
+                        }
+                        None => {
+                            step_spikes.clear();
+                            kernel::interp::step(k, &mut sts, &prs, t, &mut step_spikes);
+                            spikes.extend(step_spikes.iter().map(|&(i, ts)| (step, base + i, ts)));
+                        }
+                    }
+                    if (step + 1) % every == 0 {
+                        sample(&mut rec, &sts, (step + 1) as f64 * cfg.dt);
+                    }
+                }
+                (spikes, rec)
+            }));
+        }
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let mut all: Vec<(usize, usize, f64)> = Vec::new();
+    let mut rec = Recording { steps, ..Recording::default() };
+    for (c, (s, r)) in results.into_iter().enumerate() {
+        all.extend(s);
+        if c == 0 {
+            rec.t = r.t;
+            rec.traces = r.traces;
+        }
+    }
+    for (slot, p) in cfg.record.iter().enumerate() {
+        if let Some(tr) = rec.traces.get_mut(slot) {
+            tr.0 = super::probe_name(m, p);
+        } else {
+            rec.traces.push((super::probe_name(m, p), vec![]));
+        }
+    }
+    all.sort_by_key(|&(step, i, _)| (step, i));
+    rec.spikes = all.iter().map(|x| x.2).collect();
+    rec.spike_ids = all.iter().map(|x| x.1).collect();
+    let spikes = all.iter().map(|&(_, i, t)| (i, t)).collect();
+    Ok(PopRun {
+        rec,
+        spikes,
+        compile_seconds: compiled.as_ref().map_or(0.0, |c| c.compile_seconds),
+        kernel_insts: k.insts.len(),
+        ir,
+    })
+}
