@@ -274,7 +274,8 @@ impl Diff<'_> {
                 let da = self.go(m, a)?;
                 let db = self.go(m, b)?;
                 let t = m.arena.ty(da);
-                if da == db {
+                let same_const = matches!((m.arena.as_const(da), m.arena.as_const(db)), (Some(x), Some(y)) if x == y);
+                if da == db || same_const {
                     da
                 } else {
                     m.arena.add(NodeKind::If(c, da, db), t, span)
@@ -330,7 +331,12 @@ fn simplify_memo(m: &mut Model, e: ExprId, memo: &mut HashMap<ExprId, ExprId>) -
             let c = simplify_memo(m, c, memo);
             let a = simplify_memo(m, a, memo);
             let b = simplify_memo(m, b, memo);
-            m.arena.add(NodeKind::If(c, a, b), ty, span)
+            let same_const = matches!((m.arena.as_const(a), m.arena.as_const(b)), (Some(x), Some(y)) if x == y);
+            if a == b || same_const {
+                a
+            } else {
+                m.arena.add(NodeKind::If(c, a, b), ty, span)
+            }
         }
         NodeKind::Not(a) => {
             let a = simplify_memo(m, a, memo);
