@@ -104,6 +104,9 @@ enum Command {
         /// simulate block's, else 0.01ms)
         #[arg(long)]
         dt: Option<String>,
+        /// also print the fused kernel and its Cranelift IR
+        #[arg(long)]
+        ir: bool,
     },
 }
 
@@ -164,8 +167,8 @@ pub fn main() -> i32 {
             };
             run(&file, &opts)
         }
-        Command::Explain { file, model, method, dt } => {
-            explain(&file, model.as_deref(), method.as_deref(), dt.as_deref())
+        Command::Explain { file, model, method, dt, ir } => {
+            explain(&file, model.as_deref(), method.as_deref(), dt.as_deref(), ir)
         }
     }
 }
@@ -724,11 +727,38 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     Some(0)
 }
 
+/// The fused kernel of a model and the Cranelift IR it compiles to.
+fn print_kernel(m: &neuroc::ir::Model, method: Method, dt: f64) {
+    let mut m = m.clone();
+    let (plan, _) = schemes::derive_plan(&mut m, method);
+    let Some(plan) = plan else { return };
+    let params = neuroc::codegen::interp::eval_params(&m, &[]);
+    match neuroc::kernel::build(&m, &plan, &params, &[], dt) {
+        Ok(k) => {
+            println!("  fused kernel ({} ops, dt = {} ms):", k.insts.len(), units::format_number(dt * 1e3));
+            for (i, inst) in k.insts.iter().enumerate() {
+                println!("    v{i} = {inst:?}");
+            }
+            for (s, v) in k.states.iter().zip(&k.stores) {
+                println!("    store {s} <- v{v}");
+            }
+            match neuroc::codegen::jit::compile(&k, false) {
+                Ok(c) => {
+                    println!("  Cranelift IR (compiled in {:.2} ms):", c.compile_seconds * 1e3);
+                    print!("{}", c.ir);
+                }
+                Err(e) => println!("  JIT: {e}"),
+            }
+        }
+        Err(neuroc::kernel::Unsupported(why)) => println!("  no fused kernel: {why}"),
+    }
+}
+
 fn unknown_method(span: Span, name: &str) -> Diagnostic {
     schemes::unknown_method(name, span)
 }
 
-fn explain(path: &Path, only: Option<&str>, method: Option<&str>, dt: Option<&str>) -> i32 {
+fn explain(path: &Path, only: Option<&str>, method: Option<&str>, dt: Option<&str>, ir: bool) -> i32 {
     let c = match compile_path(path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -783,6 +813,9 @@ fn explain(path: &Path, only: Option<&str>, method: Option<&str>, dt: Option<&st
         let model_method = m.method.as_ref().and_then(|(n, _)| Method::parse(n));
         let chosen = asked.or(block_method).or(model_method).unwrap_or(Method::Auto);
         print!("{}", neuroc::explain::explain(&m, chosen, step));
+        if ir {
+            print_kernel(&m, chosen, step);
+        }
         shown += 1;
     }
     if !ctx.diags.is_empty() {

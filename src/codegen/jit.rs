@@ -105,18 +105,24 @@ pub fn compile(kernel: &Kernel, speed: bool) -> Result<Compiled, String> {
 }
 
 fn emit_function(b: &mut FunctionBuilder, k: &Kernel) {
+    use cranelift_codegen::ir::condcodes::IntCC;
     let entry = b.create_block();
-    let head = b.create_block();
-    let vec_body = b.create_block();
+    let head4 = b.create_block();
+    let body4 = b.create_block();
+    let head2 = b.create_block();
+    let body2 = b.create_block();
     let tail_check = b.create_block();
     let tail_body = b.create_block();
     let exit = b.create_block();
     b.append_block_params_for_function_params(entry);
-    let i_head = b.append_block_param(head, types::I64);
-    let c_head = b.append_block_param(head, types::I64);
-    let i_tail = b.append_block_param(tail_check, types::I64);
-    let c_tail = b.append_block_param(tail_check, types::I64);
+    let i4 = b.append_block_param(head4, types::I64);
+    let c4 = b.append_block_param(head4, types::I64);
+    let ih2 = b.append_block_param(head2, types::I64);
+    let ch2 = b.append_block_param(head2, types::I64);
+    let it = b.append_block_param(tail_check, types::I64);
+    let ct = b.append_block_param(tail_check, types::I64);
     let c_exit = b.append_block_param(exit, types::I64);
+    let arg = BlockArg::Value;
 
     b.switch_to_block(entry);
     let p = b.block_params(entry).to_vec();
@@ -126,30 +132,48 @@ fn emit_function(b: &mut FunctionBuilder, k: &Kernel) {
         (0..k.states.len()).map(|s| b.ins().load(types::I64, flags, states_pp, (8 * s) as i32)).collect();
     let param_ptrs: Vec<Value> =
         (0..k.params.len()).map(|s| b.ins().load(types::I64, flags, params_pp, (8 * s) as i32)).collect();
+    let ptrs = Ptrs { states: &state_ptrs, params: &param_ptrs, t, sidx, stime };
     let zero = b.ins().iconst(types::I64, 0);
-    b.ins().jump(head, &[BlockArg::Value(zero), BlockArg::Value(zero)]);
+    b.ins().jump(head4, &[arg(zero), arg(zero)]);
 
-    // head: two neurons left?
-    b.switch_to_block(head);
-    let i2 = b.ins().iadd_imm_s(i_head, 2);
-    let room = b.ins().icmp(cranelift_codegen::ir::condcodes::IntCC::SignedLessThanOrEqual, i2, n);
-    b.ins().brif(room, vec_body, &[], tail_check, &[BlockArg::Value(i_head), BlockArg::Value(c_head)]);
+    // Four neurons at a time: two independent f64x2 groups, interleaved
+    // instruction by instruction so the CPU can overlap their latencies.
+    b.switch_to_block(head4);
+    let next4 = b.ins().iadd_imm_s(i4, 4);
+    let room4 = b.ins().icmp(IntCC::SignedLessThanOrEqual, next4, n);
+    b.ins().brif(room4, body4, &[], head2, &[arg(i4), arg(c4)]);
+    b.switch_to_block(body4);
+    let count = emit_body(b, k, Lanes::Two, 2, i4, c4, &ptrs);
+    b.ins().jump(head4, &[arg(next4), arg(count)]);
 
-    b.switch_to_block(vec_body);
-    let count = emit_body(b, k, Lanes::Two, i_head, c_head, t, &state_ptrs, &param_ptrs, sidx, stime);
-    b.ins().jump(head, &[BlockArg::Value(i2), BlockArg::Value(count)]);
+    // Then two, then one.
+    b.switch_to_block(head2);
+    let next2 = b.ins().iadd_imm_s(ih2, 2);
+    let room2 = b.ins().icmp(IntCC::SignedLessThanOrEqual, next2, n);
+    b.ins().brif(room2, body2, &[], tail_check, &[arg(ih2), arg(ch2)]);
+    b.switch_to_block(body2);
+    let count = emit_body(b, k, Lanes::Two, 1, ih2, ch2, &ptrs);
+    b.ins().jump(tail_check, &[arg(next2), arg(count)]);
 
     b.switch_to_block(tail_check);
-    let more = b.ins().icmp(cranelift_codegen::ir::condcodes::IntCC::SignedLessThan, i_tail, n);
-    b.ins().brif(more, tail_body, &[], exit, &[BlockArg::Value(c_tail)]);
-
+    let more = b.ins().icmp(IntCC::SignedLessThan, it, n);
+    b.ins().brif(more, tail_body, &[], exit, &[arg(ct)]);
     b.switch_to_block(tail_body);
-    let count = emit_body(b, k, Lanes::One, i_tail, c_tail, t, &state_ptrs, &param_ptrs, sidx, stime);
-    b.ins().jump(exit, &[BlockArg::Value(count)]);
+    let count = emit_body(b, k, Lanes::One, 1, it, ct, &ptrs);
+    b.ins().jump(exit, &[arg(count)]);
 
     b.switch_to_block(exit);
     b.ins().return_(&[c_exit]);
     b.seal_all_blocks();
+}
+
+/// The function's pointers and time, shared by every body.
+struct Ptrs<'a> {
+    states: &'a [Value],
+    params: &'a [Value],
+    t: Value,
+    sidx: Value,
+    stime: Value,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -173,64 +197,73 @@ impl Lanes {
     }
 }
 
-/// Emits the kernel for the neurons at index `i` (one or two lanes);
-/// returns the new spike count.
-#[allow(clippy::too_many_arguments)]
+/// Emits the kernel for `groups` groups of `lanes` neurons starting at
+/// index `i`; returns the new spike count.
 fn emit_body(
     b: &mut FunctionBuilder,
     k: &Kernel,
     lanes: Lanes,
+    groups: usize,
     i: Value,
     count: Value,
-    t: Value,
-    state_ptrs: &[Value],
-    param_ptrs: &[Value],
-    sidx: Value,
-    stime: Value,
+    p: &Ptrs,
 ) -> Value {
     let flags = MemFlagsData::new().with_notrap();
-    let offset = b.ins().ishl_imm_u(i, 3);
-    let mut e = Emitter { b, lanes, vals: Vec::with_capacity(k.insts.len()) };
+    let width = if lanes == Lanes::Two { 2 } else { 1 };
+    let offsets: Vec<Value> = (0..groups)
+        .map(|g| {
+            let ig = b.ins().iadd_imm_s(i, (g * width) as i64);
+            b.ins().ishl_imm_u(ig, 3)
+        })
+        .collect();
+    let mut e =
+        Emitter { b, lanes, g: 0, vals: vec![Vec::with_capacity(k.insts.len()); groups], consts: Default::default() };
     for inst in &k.insts {
-        let v = match *inst {
-            Inst::State(s) => {
-                let addr = e.b.ins().iadd(state_ptrs[s as usize], offset);
-                e.b.ins().load(lanes.num(), flags, addr, 0)
-            }
-            Inst::Param(s) => {
-                let addr = e.b.ins().iadd(param_ptrs[s as usize], offset);
-                e.b.ins().load(lanes.num(), flags, addr, 0)
-            }
-            Inst::Time => e.splat(t),
-            ref other => e.inst(other),
-        };
-        e.vals.push(v);
+        for (g, &offset) in offsets.iter().enumerate() {
+            e.g = g;
+            let v = match *inst {
+                Inst::State(s) => {
+                    let addr = e.b.ins().iadd(p.states[s as usize], offset);
+                    e.b.ins().load(lanes.num(), flags, addr, 0)
+                }
+                Inst::Param(s) => {
+                    let addr = e.b.ins().iadd(p.params[s as usize], offset);
+                    e.b.ins().load(lanes.num(), flags, addr, 0)
+                }
+                Inst::Time => e.splat(p.t),
+                ref other => e.inst(other),
+            };
+            e.vals[g].push(v);
+        }
     }
-    for (s, &v) in k.stores.iter().enumerate() {
-        let addr = e.b.ins().iadd(state_ptrs[s], offset);
-        let val = e.vals[v as usize];
-        e.b.ins().store(flags, val, addr, 0);
+    for (g, &offset) in offsets.iter().enumerate() {
+        for (s, &v) in k.stores.iter().enumerate() {
+            let addr = e.b.ins().iadd(p.states[s], offset);
+            let val = e.vals[g][v as usize];
+            e.b.ins().store(flags, val, addr, 0);
+        }
     }
     let mut count = count;
-    for ev in k.events.iter().filter(|ev| ev.emits) {
-        let fire = e.vals[ev.fire as usize];
-        let time = e.vals[ev.time as usize];
-        let n_lanes = if lanes == Lanes::Two { 2 } else { 1 };
-        for lane in 0..n_lanes {
-            let (bit, tl) = if lanes == Lanes::Two {
-                let m = e.b.ins().extractlane(fire, lane as u8);
-                let bit = e.b.ins().band_imm_u(m, 1);
-                (bit, e.b.ins().extractlane(time, lane as u8))
-            } else {
-                (e.b.ins().uextend(types::I64, fire), time)
-            };
-            let slot = e.b.ins().ishl_imm_u(count, 3);
-            let ia = e.b.ins().iadd(sidx, slot);
-            let ta = e.b.ins().iadd(stime, slot);
-            let idx = e.b.ins().iadd_imm_s(i, lane);
-            e.b.ins().store(flags, idx, ia, 0);
-            e.b.ins().store(flags, tl, ta, 0);
-            count = e.b.ins().iadd(count, bit);
+    for (g, _) in offsets.iter().enumerate() {
+        for ev in k.events.iter().filter(|ev| ev.emits) {
+            let fire = e.vals[g][ev.fire as usize];
+            let time = e.vals[g][ev.time as usize];
+            for lane in 0..width {
+                let (bit, tl) = if lanes == Lanes::Two {
+                    let m = e.b.ins().extractlane(fire, lane as u8);
+                    let bit = e.b.ins().band_imm_u(m, 1);
+                    (bit, e.b.ins().extractlane(time, lane as u8))
+                } else {
+                    (e.b.ins().uextend(types::I64, fire), time)
+                };
+                let slot = e.b.ins().ishl_imm_u(count, 3);
+                let ia = e.b.ins().iadd(p.sidx, slot);
+                let ta = e.b.ins().iadd(p.stime, slot);
+                let idx = e.b.ins().iadd_imm_s(i, (g * width + lane) as i64);
+                e.b.ins().store(flags, idx, ia, 0);
+                e.b.ins().store(flags, tl, ta, 0);
+                count = e.b.ins().iadd(count, bit);
+            }
         }
     }
     count
@@ -239,12 +272,16 @@ fn emit_body(
 struct Emitter<'a, 'b> {
     b: &'a mut FunctionBuilder<'b>,
     lanes: Lanes,
-    vals: Vec<Value>,
+    /// The group being emitted, and each group's values.
+    g: usize,
+    vals: Vec<Vec<Value>>,
+    /// Constants materialized in this body, by bits: each is built once.
+    consts: std::collections::HashMap<u64, Value>,
 }
 
 impl Emitter<'_, '_> {
     fn v(&self, x: u32) -> Value {
-        self.vals[x as usize]
+        self.vals[self.g][x as usize]
     }
 
     fn splat(&mut self, scalar: Value) -> Value {
@@ -255,8 +292,21 @@ impl Emitter<'_, '_> {
     }
 
     fn konst(&mut self, c: f64) -> Value {
-        let s = self.b.ins().f64const(c);
-        self.splat(s)
+        if let Some(v) = self.consts.get(&c.to_bits()) {
+            return *v;
+        }
+        let v = match self.lanes {
+            Lanes::One => self.b.ins().f64const(c),
+            Lanes::Two => {
+                // one load from the constant pool, not a move and a shuffle
+                let mut bytes = c.to_le_bytes().to_vec();
+                bytes.extend_from_slice(&c.to_le_bytes());
+                let handle = self.b.func.dfg.constants.insert(cranelift_codegen::ir::ConstantData::from(bytes));
+                self.b.ins().vconst(types::F64X2, handle)
+            }
+        };
+        self.consts.insert(c.to_bits(), v);
+        v
     }
 
     fn int_konst(&mut self, c: i64) -> Value {
@@ -295,19 +345,16 @@ impl Emitter<'_, '_> {
     fn exp(&mut self, x: Value) -> Value {
         let lo = self.konst(kmath::EXP_LO);
         let hi = self.konst(kmath::EXP_HI);
-        let xl = self.b.ins().fmax(x, lo);
-        let xc = self.b.ins().fmin(xl, hi);
+        let xc = x;
         let log2e = self.konst(kmath::LOG2E);
         let shifter = self.konst(kmath::SHIFTER);
-        let xm = self.b.ins().fmul(xc, log2e);
-        let t = self.b.ins().fadd(xm, shifter);
+        let t = self.b.ins().fma(xc, log2e, shifter);
         let kf = self.b.ins().fsub(t, shifter);
         let ln2hi = self.konst(kmath::LN2_HI);
         let ln2lo = self.konst(kmath::LN2_LO);
-        let a = self.b.ins().fmul(kf, ln2hi);
-        let r0 = self.b.ins().fsub(xc, a);
-        let c = self.b.ins().fmul(kf, ln2lo);
-        let r = self.b.ins().fsub(r0, c);
+        let nk = self.b.ins().fneg(kf);
+        let r0 = self.b.ins().fma(nk, ln2hi, xc);
+        let r = self.b.ins().fma(nk, ln2lo, r0);
         let p = self.exp_poly(r);
         let tb = self.bits_to_int(t);
         let sb = self.int_konst(kmath::SHIFTER.to_bits() as i64);
@@ -327,10 +374,8 @@ impl Emitter<'_, '_> {
 
     fn exp_poly(&mut self, r: Value) -> Value {
         let c: Vec<Value> = kmath::EXP_C.iter().map(|&x| self.konst(x)).collect();
-        let ins = |e: &mut Self, a: Value, m: Value, x: Value| {
-            let t = e.b.ins().fmul(m, x);
-            e.b.ins().fadd(a, t)
-        };
+        // a + m x, fused (as f64::mul_add in kmath)
+        let ins = |e: &mut Self, a: Value, m: Value, x: Value| e.b.ins().fma(m, x, a);
         let r2 = self.b.ins().fmul(r, r);
         let r4 = self.b.ins().fmul(r2, r2);
         let r8 = self.b.ins().fmul(r4, r4);

@@ -1,5 +1,5 @@
 //! The math functions of kernels, written once as straight-line IEEE
-//! operations (no FMA, no branches but selects) so that the kernel
+//! operations (fused multiply-adds, no branches but selects) so that the kernel
 //! interpreter (this file) and the Cranelift back end (which emits the same
 //! operations) agree bit for bit.
 //!
@@ -79,11 +79,14 @@ pub fn fmax(a: f64, b: f64) -> f64 {
 
 /// e^x: x = k ln2 + r with |r| <= ln2/2, e^r by an Estrin-form Taylor
 /// polynomial of degree 13, then scaled by 2^k built from exponent bits.
+///
+/// No clamping is needed: outside [-708, 709] (and for infinities) the
+/// bits are garbage but the final selects replace them; NaN propagates
+/// through the polynomial.
 pub fn exp(x: f64) -> f64 {
-    let xc = clamp(x, EXP_LO, EXP_HI);
-    let t = xc * LOG2E + SHIFTER;
+    let t = x.mul_add(LOG2E, SHIFTER);
     let k = t - SHIFTER;
-    let r = (xc - k * LN2_HI) - k * LN2_LO;
+    let r = (-k).mul_add(LN2_LO, (-k).mul_add(LN2_HI, x));
     let p = exp_poly(r);
     let ki = (t.to_bits() as i64).wrapping_sub(SHIFTER.to_bits() as i64);
     let scale = f64::from_bits((ki.wrapping_add(1023) as u64) << 52);
@@ -102,19 +105,19 @@ pub fn exp_poly(r: f64) -> f64 {
     let r2 = r * r;
     let r4 = r2 * r2;
     let r8 = r4 * r4;
-    let p01 = c[0] + c[1] * r;
-    let p23 = c[2] + c[3] * r;
-    let p45 = c[4] + c[5] * r;
-    let p67 = c[6] + c[7] * r;
-    let p89 = c[8] + c[9] * r;
-    let pab = c[10] + c[11] * r;
-    let pcd = c[12] + c[13] * r;
-    let q0 = p01 + p23 * r2;
-    let q1 = p45 + p67 * r2;
-    let q2 = p89 + pab * r2;
-    let s0 = q0 + q1 * r4;
-    let s1 = q2 + pcd * r4;
-    s0 + s1 * r8
+    let p01 = c[1].mul_add(r, c[0]);
+    let p23 = c[3].mul_add(r, c[2]);
+    let p45 = c[5].mul_add(r, c[4]);
+    let p67 = c[7].mul_add(r, c[6]);
+    let p89 = c[9].mul_add(r, c[8]);
+    let pab = c[11].mul_add(r, c[10]);
+    let pcd = c[13].mul_add(r, c[12]);
+    let q0 = p23.mul_add(r2, p01);
+    let q1 = p67.mul_add(r2, p45);
+    let q2 = pab.mul_add(r2, p89);
+    let s0 = q1.mul_add(r4, q0);
+    let s1 = pcd.mul_add(r4, q2);
+    s1.mul_add(r8, s0)
 }
 
 /// Below this |u|, efun uses its series.
