@@ -30,6 +30,7 @@ fn peak_rss_mib() -> f64 {
 }
 
 /// Hand-written HH step (SI units), exponential Euler, with a chosen exp.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn hh_step(
     v: &mut [f64],
