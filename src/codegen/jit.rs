@@ -96,7 +96,13 @@ pub fn compile(kernel: &Kernel, speed: bool) -> Result<Compiled, String> {
         b.finalize(module.isa().frontend_config());
     }
     let ir = ctx.func.display().to_string();
+    ctx.set_disasm(std::env::var_os("NEUROC_DISASM").is_some());
     module.define_function(id, &mut ctx).map_err(|e| format!("cranelift could not compile the kernel: {e:?}"))?;
+    if let Some(code) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
+        if std::env::var_os("NEUROC_DISASM").is_some() {
+            eprintln!("{code}");
+        }
+    }
     module.finalize_definitions().map_err(|e| e.to_string())?;
     let code = module.get_finalized_function(id);
     // SAFETY: the function was declared with exactly this signature.
@@ -216,8 +222,7 @@ fn emit_body(
             b.ins().ishl_imm_u(ig, 3)
         })
         .collect();
-    let mut e =
-        Emitter { b, lanes, g: 0, vals: vec![Vec::with_capacity(k.insts.len()); groups], consts: Default::default() };
+    let mut e = Emitter { b, lanes, g: 0, vals: vec![Vec::with_capacity(k.insts.len()); groups] };
     for inst in &k.insts {
         for (g, &offset) in offsets.iter().enumerate() {
             e.g = g;
@@ -275,8 +280,6 @@ struct Emitter<'a, 'b> {
     /// The group being emitted, and each group's values.
     g: usize,
     vals: Vec<Vec<Value>>,
-    /// Constants materialized in this body, by bits: each is built once.
-    consts: std::collections::HashMap<u64, Value>,
 }
 
 impl Emitter<'_, '_> {
@@ -292,9 +295,9 @@ impl Emitter<'_, '_> {
     }
 
     fn konst(&mut self, c: f64) -> Value {
-        if let Some(v) = self.consts.get(&c.to_bits()) {
-            return *v;
-        }
+        // Not cached across the body: a constant kept live would be spilled
+        // and reloaded; a fresh load from the constant pool costs the same
+        // and needs no register in between.
         let v = match self.lanes {
             Lanes::One => self.b.ins().f64const(c),
             Lanes::Two => {
@@ -305,7 +308,6 @@ impl Emitter<'_, '_> {
                 self.b.ins().vconst(types::F64X2, handle)
             }
         };
-        self.consts.insert(c.to_bits(), v);
         v
     }
 
