@@ -374,6 +374,88 @@ impl Emitter<'_, '_> {
         self.select(under, z, y)
     }
 
+    /// ln x, the operations of `kmath::log`.
+    fn log(&mut self, x: Value) -> Value {
+        let minpos = self.konst(f64::MIN_POSITIVE);
+        let small = self.cmp(FloatCC::LessThan, x, minpos);
+        let two54 = self.konst(kmath::TWO54);
+        let xsc = self.b.ins().fmul(x, two54);
+        let xs = self.select(small, xsc, x);
+        let bits = self.bits_to_int(xs);
+        let mant = self.int_konst(0x000f_ffff_ffff_ffff);
+        let one_bits = self.int_konst(0x3ff0_0000_0000_0000);
+        let mb = self.b.ins().band(bits, mant);
+        let mb = self.b.ins().bor(mb, one_bits);
+        let m = self.bits_to_float(mb);
+        let eb = self.b.ins().ushr_imm_u(bits, 52);
+        let magic = self.int_konst(0x4330_0000_0000_0000);
+        let eb = self.b.ins().bor(eb, magic);
+        let ebf = self.bits_to_float(eb);
+        let bias = self.konst(kmath::EXP_BIAS_SHIFT);
+        let e0 = self.b.ins().fsub(ebf, bias);
+        let k54 = self.konst(54.0);
+        let zero = self.konst(0.0);
+        let adj = self.select(small, k54, zero);
+        let e1 = self.b.ins().fsub(e0, adj);
+        let sqrt2 = self.konst(std::f64::consts::SQRT_2);
+        let big = self.cmp(FloatCC::GreaterThan, m, sqrt2);
+        let half = self.konst(0.5);
+        let mh = self.b.ins().fmul(m, half);
+        let m = self.select(big, mh, m);
+        let one = self.konst(1.0);
+        let zero = self.konst(0.0);
+        let inc = self.select(big, one, zero);
+        let e = self.b.ins().fadd(e1, inc);
+        let one = self.konst(1.0);
+        let f = self.b.ins().fsub(m, one);
+        let two = self.konst(2.0);
+        let den = self.b.ins().fadd(two, f);
+        let s = self.b.ins().fdiv(f, den);
+        let z = self.b.ins().fmul(s, s);
+        let p = self.log_poly(z);
+        let r = self.b.ins().fmul(z, p);
+        let fr = self.b.ins().fsub(f, r);
+        let t = self.b.ins().fmul(s, fr);
+        let nt = self.b.ins().fneg(t);
+        let ln2lo = self.konst(kmath::LN2_LO);
+        let lo = self.b.ins().fma(e, ln2lo, nt);
+        let nlo = self.b.ins().fneg(lo);
+        let inner = self.b.ins().fsub(f, nlo);
+        let ln2hi = self.konst(kmath::LN2_HI);
+        let y = self.b.ins().fma(e, ln2hi, inner);
+        let zero = self.konst(0.0);
+        let is_zero = self.cmp(FloatCC::Equal, x, zero);
+        let ninf = self.konst(f64::NEG_INFINITY);
+        let y = self.select(is_zero, ninf, y);
+        let inf = self.konst(f64::INFINITY);
+        let is_inf = self.cmp(FloatCC::Equal, x, inf);
+        let inf = self.konst(f64::INFINITY);
+        let y = self.select(is_inf, inf, y);
+        let zero = self.konst(0.0);
+        let neg = self.cmp(FloatCC::LessThan, x, zero);
+        let nan = self.konst(f64::NAN);
+        let y = self.select(neg, nan, y);
+        let is_nan = self.cmp(FloatCC::Unordered, x, x);
+        self.select(is_nan, x, y)
+    }
+
+    fn log_poly(&mut self, z: Value) -> Value {
+        let c: Vec<Value> = kmath::LOG_C.iter().map(|&x| self.konst(x)).collect();
+        let ins = |e: &mut Self, a: Value, m: Value, x: Value| e.b.ins().fma(m, x, a);
+        let z2 = self.b.ins().fmul(z, z);
+        let z4 = self.b.ins().fmul(z2, z2);
+        let z8 = self.b.ins().fmul(z4, z4);
+        let p01 = ins(self, c[0], c[1], z);
+        let p23 = ins(self, c[2], c[3], z);
+        let p45 = ins(self, c[4], c[5], z);
+        let p67 = ins(self, c[6], c[7], z);
+        let p89 = ins(self, c[8], c[9], z);
+        let q0 = ins(self, p01, p23, z2);
+        let q1 = ins(self, p45, p67, z2);
+        let s0 = ins(self, q0, q1, z4);
+        ins(self, s0, p89, z8)
+    }
+
     fn exp_poly(&mut self, r: Value) -> Value {
         let c: Vec<Value> = kmath::EXP_C.iter().map(|&x| self.konst(x)).collect();
         // a + m x, fused (as f64::mul_add in kmath)
@@ -438,6 +520,10 @@ impl Emitter<'_, '_> {
             Inst::Exp(a) => {
                 let a = self.v(a);
                 self.exp(a)
+            }
+            Inst::Log(a) => {
+                let a = self.v(a);
+                self.log(a)
             }
             Inst::Efun(a) => {
                 // |u| < 1e-4 ? 1 - u/2 + u^2/12 : u / (e^u - 1)

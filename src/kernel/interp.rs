@@ -19,6 +19,7 @@ pub fn apply(inst: &Inst, get: &dyn Fn(Val) -> f64) -> f64 {
         Inst::Sqrt(a) => get(a).sqrt(),
         Inst::Abs(a) => get(a).abs(),
         Inst::Exp(a) => kmath::exp(get(a)),
+        Inst::Log(a) => kmath::log(get(a)),
         Inst::Efun(a) => kmath::efun(get(a)),
         Inst::Step(a) => truth(get(a) >= 0.0),
         Inst::Cmp(c, a, b) => {

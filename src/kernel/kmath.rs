@@ -120,6 +120,74 @@ pub fn exp_poly(r: f64) -> f64 {
     s1.mul_add(r8, s0)
 }
 
+/// 2/(2k+1), k = 1..=10: log(1+f) = f - s (f - R), R = z P(z), s = f/(2+f), z = s^2.
+pub const LOG_C: [f64; 10] = [
+    2.0 / 3.0,
+    2.0 / 5.0,
+    2.0 / 7.0,
+    2.0 / 9.0,
+    2.0 / 11.0,
+    2.0 / 13.0,
+    2.0 / 15.0,
+    2.0 / 17.0,
+    2.0 / 19.0,
+    2.0 / 21.0,
+];
+/// 2^52 + 1023: subtracting it from the float whose mantissa holds the
+/// biased exponent gives the exponent as a float.
+pub const EXP_BIAS_SHIFT: f64 = 4503599627371519.0;
+pub const TWO54: f64 = 18014398509481984.0;
+
+/// ln x: x = 2^e m with m in [sqrt(1/2), sqrt(2)), then the atanh series
+/// of log(1 + f), f = m - 1 (as fdlibm's log). Subnormals are scaled by
+/// 2^54 first; x < 0 and NaN give NaN, 0 gives -inf, +inf gives +inf.
+/// All integer work is on bits, so vector back ends need no conversions.
+pub fn log(x: f64) -> f64 {
+    let small = x < f64::MIN_POSITIVE;
+    let xs = if small { x * TWO54 } else { x };
+    let bits = xs.to_bits();
+    let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    let ebits = f64::from_bits((bits >> 52) | 0x4330_0000_0000_0000);
+    let e0 = ebits - EXP_BIAS_SHIFT;
+    let e1 = e0 - if small { 54.0 } else { 0.0 };
+    let big = m > std::f64::consts::SQRT_2;
+    let m = if big { m * 0.5 } else { m };
+    let e = e1 + if big { 1.0 } else { 0.0 };
+    let f = m - 1.0;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let p = log_poly(z);
+    let r = z * p;
+    let t = s * (f - r);
+    let lo = e.mul_add(LN2_LO, -t);
+    let y = e.mul_add(LN2_HI, f - (-lo));
+    let y = if x == 0.0 { f64::NEG_INFINITY } else { y };
+    let y = if x == f64::INFINITY { f64::INFINITY } else { y };
+    let y = if x < 0.0 { f64::NAN } else { y };
+    if x.is_nan() {
+        x
+    } else {
+        y
+    }
+}
+
+/// P(z) = sum LOG_C[k] z^k, Estrin's scheme.
+pub fn log_poly(z: f64) -> f64 {
+    let c = &LOG_C;
+    let z2 = z * z;
+    let z4 = z2 * z2;
+    let z8 = z4 * z4;
+    let p01 = c[1].mul_add(z, c[0]);
+    let p23 = c[3].mul_add(z, c[2]);
+    let p45 = c[5].mul_add(z, c[4]);
+    let p67 = c[7].mul_add(z, c[6]);
+    let p89 = c[9].mul_add(z, c[8]);
+    let q0 = p23.mul_add(z2, p01);
+    let q1 = p67.mul_add(z2, p45);
+    let s0 = q1.mul_add(z4, q0);
+    p89.mul_add(z8, s0)
+}
+
 /// Below this |u|, efun uses its series.
 pub const EFUN_SMALL: f64 = 1e-4;
 
@@ -164,6 +232,28 @@ mod tests {
         assert!(exp(f64::NAN).is_nan());
         assert_eq!(exp(f64::INFINITY), f64::INFINITY);
         assert_eq!(exp(f64::NEG_INFINITY), 0.0);
+    }
+
+    #[test]
+    fn log_is_within_2_ulp() {
+        let mut worst = 0;
+        let mut x = 1e-300f64;
+        while x < 1e300 {
+            worst = worst.max(ulps(log(x), x.ln()));
+            x *= 1.0137;
+        }
+        for i in 1..20000 {
+            let x = 0.5 + i as f64 * 1e-4;
+            worst = worst.max(ulps(log(x), x.ln()));
+        }
+        assert!(worst <= 2, "worst {worst} ulp");
+        assert_eq!(log(1.0), 0.0);
+        assert_eq!(log(0.0), f64::NEG_INFINITY);
+        assert!(log(-1.0).is_nan());
+        assert!(log(f64::NAN).is_nan());
+        assert_eq!(log(f64::INFINITY), f64::INFINITY);
+        let sub = 1e-310f64;
+        assert!(ulps(log(sub), sub.ln()) <= 2);
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub enum Inst {
     Sqrt(Val),
     Abs(Val),
     Exp(Val),
+    Log(Val),
     Efun(Val),
     /// 1 if x >= 0 else 0.
     Step(Val),
@@ -99,6 +100,7 @@ impl Inst {
             Exp(a) => (13, 0, a, 0),
             Efun(a) => (14, 0, a, 0),
             Step(a) => (15, 0, a, 0),
+            Log(a) => (21, 0, a, 0),
             Cmp(c, a, b) => (16, c as u64, a, b),
             And(a, b) => (17, 0, a, b),
             Or(a, b) => (18, 0, a, b),
@@ -526,6 +528,12 @@ impl Builder<'_> {
                 let a = vals.first().copied().unwrap_or(0);
                 match fun {
                     Builtin::Exp => self.un(Inst::Exp, a),
+                    Builtin::Log => self.un(Inst::Log, a),
+                    Builtin::Log10 => {
+                        let l = self.un(Inst::Log, a);
+                        let c = self.konst(1.0 / std::f64::consts::LN_10);
+                        self.bin(Inst::Mul, l, c)
+                    }
                     Builtin::Efun => self.un(Inst::Efun, a),
                     Builtin::Sqrt => self.un(Inst::Sqrt, a),
                     Builtin::Abs => self.un(Inst::Abs, a),
@@ -593,7 +601,13 @@ impl Builder<'_> {
                 let e = self.bin(Inst::Mul, y, ln);
                 Ok(self.un(Inst::Exp, e))
             }
-            _ => Err(Unsupported("x^y with a varying base and exponent in a kernel".into())),
+            // x^y = e^{y ln x}: defined for x > 0 (NaN for x < 0, as powf
+            // with a non-integer exponent)
+            _ => {
+                let l = self.un(Inst::Log, x);
+                let e = self.bin(Inst::Mul, y, l);
+                Ok(self.un(Inst::Exp, e))
+            }
         }
     }
 }
