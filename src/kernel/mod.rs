@@ -393,7 +393,76 @@ pub fn build(m: &Model, plan: &Plan, params: &[f64], per_neuron: &[usize], dt: f
         stores.push(ref_value.unwrap_or(t0));
     }
     let params_names = per_neuron.iter().map(|&p| m.params[p].name.clone()).collect();
-    Ok(Kernel { insts: b.insts, states: state_names, params: params_names, stores, events, dt })
+    let kernel = Kernel { insts: b.insts, states: state_names, params: params_names, stores, events, dt };
+    Ok(eliminate_dead(kernel))
+}
+
+/// The operands of an instruction.
+fn operands(inst: &Inst) -> Vec<Val> {
+    use Inst::*;
+    match *inst {
+        Const(_) | State(_) | Param(_) | Time => vec![],
+        Neg(a) | Sqrt(a) | Abs(a) | Exp(a) | Log(a) | Efun(a) | Step(a) | Not(a) => vec![a],
+        Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Min(a, b) | Max(a, b) | Cmp(_, a, b) | And(a, b) | Or(a, b) => {
+            vec![a, b]
+        }
+        Select(c, a, b) => vec![c, a, b],
+    }
+}
+
+/// Drops instructions nothing stored or tested depends on (rewrites leave
+/// some behind) and renumbers the rest, keeping their order.
+fn eliminate_dead(mut k: Kernel) -> Kernel {
+    let mut live = vec![false; k.insts.len()];
+    let mut stack: Vec<Val> = k.stores.clone();
+    for e in &k.events {
+        stack.push(e.fire);
+        stack.push(e.time);
+    }
+    while let Some(v) = stack.pop() {
+        if !std::mem::replace(&mut live[v as usize], true) {
+            stack.extend(operands(&k.insts[v as usize]));
+        }
+    }
+    let mut new_index = vec![0 as Val; k.insts.len()];
+    let mut insts = Vec::new();
+    for (i, inst) in k.insts.iter().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        let r = |v: Val| new_index[v as usize];
+        use Inst::*;
+        let renamed = match *inst {
+            Const(_) | State(_) | Param(_) | Time => *inst,
+            Neg(a) => Neg(r(a)),
+            Sqrt(a) => Sqrt(r(a)),
+            Abs(a) => Abs(r(a)),
+            Exp(a) => Exp(r(a)),
+            Log(a) => Log(r(a)),
+            Efun(a) => Efun(r(a)),
+            Step(a) => Step(r(a)),
+            Not(a) => Not(r(a)),
+            Add(a, b) => Add(r(a), r(b)),
+            Sub(a, b) => Sub(r(a), r(b)),
+            Mul(a, b) => Mul(r(a), r(b)),
+            Div(a, b) => Div(r(a), r(b)),
+            Min(a, b) => Min(r(a), r(b)),
+            Max(a, b) => Max(r(a), r(b)),
+            Cmp(c, a, b) => Cmp(c, r(a), r(b)),
+            And(a, b) => And(r(a), r(b)),
+            Or(a, b) => Or(r(a), r(b)),
+            Select(c, a, b) => Select(r(c), r(a), r(b)),
+        };
+        new_index[i] = insts.len() as Val;
+        insts.push(renamed);
+    }
+    k.stores = k.stores.iter().map(|&v| new_index[v as usize]).collect();
+    for e in &mut k.events {
+        e.fire = new_index[e.fire as usize];
+        e.time = new_index[e.time as usize];
+    }
+    k.insts = insts;
+    k
 }
 
 fn ks_at(k: &[Val], s: usize) -> Val {
@@ -444,12 +513,30 @@ impl Builder<'_> {
         }
     }
 
-    /// A unary operation, folded when its operand is constant.
+    /// A unary operation, folded when its operand is constant. Negations
+    /// are pushed into their operands (exact in IEEE arithmetic): --x = x,
+    /// -((-a) - b) = a + b, -(x * c) = x * (-c).
     fn un(&mut self, op: fn(Val) -> Inst, a: Val) -> Val {
         let inst = op(a);
         if let Some(x) = self.as_const(a) {
             let folded = interp::apply(&inst, &|v| if v == a { x } else { f64::NAN });
             return self.konst(folded);
+        }
+        if let Inst::Neg(_) = inst {
+            match self.insts[a as usize] {
+                Inst::Neg(x) => return x,
+                Inst::Sub(l, r) => {
+                    if let Inst::Neg(x) = self.insts[l as usize] {
+                        return self.bin(Inst::Add, x, r);
+                    }
+                    return self.bin(Inst::Sub, r, l);
+                }
+                Inst::Mul(x, c) if self.as_const(c).is_some() => {
+                    let nc = self.konst(-self.as_const(c).unwrap_or(0.0));
+                    return self.bin(Inst::Mul, x, nc);
+                }
+                _ => {}
+            }
         }
         self.push_raw(inst)
     }
@@ -462,6 +549,13 @@ impl Builder<'_> {
         if let (Some(x), Some(y)) = (ca, cb) {
             let folded = interp::apply(&inst, &|v| if v == a { x } else { y });
             return self.konst(folded);
+        }
+        // (-x) * c = x * (-c)
+        if let (Inst::Mul(..), Some(c)) = (inst, cb) {
+            if let Inst::Neg(x) = self.insts[a as usize] {
+                let nc = self.konst(-c);
+                return self.bin(Inst::Mul, x, nc);
+            }
         }
         match (inst, ca, cb) {
             (Inst::Mul(..), Some(1.0), _) | (Inst::Add(..), Some(0.0), _) => return b,
