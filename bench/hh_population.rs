@@ -121,6 +121,7 @@ fn main() {
         duration: steps as f64 * dt,
         per_neuron: vec![(amp_param, amps.clone())],
         param_overrides: vec![None; m.params.len()],
+        value_overrides: vec![None; m.values.len()],
         record: vec![],
         sample_every: 1,
         threads,

@@ -173,7 +173,10 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
                 .collect();
             let _ = writeln!(out, "    {head}: {}", acts.join("; "));
         }
-        let _ = writeln!(out, "    (crossing times are located inside the step by root finding)");
+        let _ = writeln!(
+            out,
+            "    (the reference runtime locates crossing times by root finding; kernels interpolate within the step)"
+        );
     }
     if !m.pending.is_empty() {
         let _ = writeln!(

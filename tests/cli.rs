@@ -242,3 +242,50 @@ fn help_teaches() {
     let o = neuroc(&["frobnicate"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn set_input_and_record_values_on_the_jit() {
+    let out = tmp("setinput");
+    let o = neuroc(&["run", "examples/lif.neuro", "-o", out.to_str().unwrap(), "--set", "I=0nA"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(" 0 spikes") && text(&o).contains("jit"), "{}", text(&o));
+    let o = neuroc(&[
+        "run",
+        "examples/hodgkin_huxley.neuro",
+        "-o",
+        out.to_str().unwrap(),
+        "--neurons",
+        "3",
+        "--duration",
+        "20ms",
+        "--record",
+        "V",
+        "currents",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let c = std::fs::read_to_string(out.join("currents.csv")).unwrap();
+    assert!(c.lines().skip(1).all(|l| !l.contains("NaN")), "{c}");
+}
+
+#[test]
+fn population_from_the_simulate_block() {
+    let out = tmp("pop");
+    let o = neuroc(&[
+        "run",
+        "examples/hh_population.neuro",
+        "-o",
+        out.to_str().unwrap(),
+        "--neurons",
+        "200",
+        "--duration",
+        "60ms",
+        "--threads",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let spikes = std::fs::read_to_string(out.join("spikes.csv")).unwrap();
+    // neurons above the rheobase fire, neuron 0 (0 uA/cm^2) does not
+    let ids: std::collections::BTreeSet<u64> =
+        spikes.lines().skip(1).filter_map(|l| l.split(',').next()?.parse().ok()).collect();
+    assert!(!ids.contains(&0) && ids.contains(&199) && ids.len() > 100, "{} neurons spiked", ids.len());
+}

@@ -23,6 +23,7 @@ fn pop_config(
         duration: steps as f64 * dt_ms * 1e-3,
         per_neuron: vec![],
         param_overrides: vec![None; m.params.len()],
+        value_overrides: vec![None; m.values.len()],
         record: (0..m.states.len()).map(Probe::State).collect(),
         sample_every: 1,
         threads,
@@ -239,14 +240,14 @@ fn jit_math_functions_handle_every_input() {
     {
         let mut states: Vec<&mut [f64]> = vec![&mut ys_i, &mut zs_i];
         let params: Vec<&[f64]> = vec![&inputs];
-        neuroc::kernel::interp::step(&k, &mut states, &params, 0.0, &mut Vec::new());
+        neuroc::kernel::interp::step(&k, &mut states, &params, 0.0, 1.0, &mut Vec::new());
     }
     let mut ys_j = vec![0.0; n];
     let mut zs_j = vec![0.0; n];
     let mut idx = vec![0i64; n];
     let mut tim = vec![0.0; n];
     // SAFETY: two state arrays and one parameter array of n values each.
-    unsafe { jit.call(&[ys_j.as_mut_ptr(), zs_j.as_mut_ptr()], &[inputs.as_ptr()], n, 0.0, &mut idx, &mut tim) };
+    unsafe { jit.call(&[ys_j.as_mut_ptr(), zs_j.as_mut_ptr()], &[inputs.as_ptr()], n, (0.0, 1.0), &mut idx, &mut tim) };
     let ulps = |a: f64, b: f64| (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs();
     for (k, &x) in inputs.iter().enumerate() {
         for (name, i, j, want) in [("log", ys_i[k], ys_j[k], x.ln()), ("exp", zs_i[k], zs_j[k], x.exp())] {
@@ -260,4 +261,55 @@ fn jit_math_functions_handle_every_input() {
             }
         }
     }
+}
+
+/// A condition on time that becomes true exactly on a grid point fires once,
+/// whatever the rounding of t + dt (the host gives the step's end time).
+#[test]
+fn time_condition_on_a_grid_point_fires() {
+    let m = model_from_source("rate T {\n    state x = 0\n    on t >= 2.49 ms { x += 1 }\n}\n", "T");
+    for backend in [Backend::Interp, Backend::Jit] {
+        let cfg = pop_config(&m, 3, 0.01, 400, backend, 1);
+        let r = run_pop(&m, Method::Auto, &cfg);
+        let last = *r.rec.traces[0].1.last().unwrap();
+        assert_eq!(last, 1.0, "{backend:?}");
+    }
+}
+
+/// Inputs set from the command line, kinetic species starting at steady
+/// state, recorded derived values, integer powers of negative numbers, and
+/// divergence: the kernels handle them like the reference runtime.
+#[test]
+fn kernels_handle_overrides_kinetics_values_and_divergence() {
+    // input override: no drive, no spikes
+    let m = model_from_file("examples/lif.neuro", "DrivenLIF");
+    let i = m.value("I").unwrap();
+    let mut mm = m.clone();
+    let zero = mm.arena.add(neuroc::ir::NodeKind::Const(0.0), neuroc::ir::Ty::Num(m.values[i].dim), m.span);
+    let mut cfg = pop_config(&mm, 2, 0.1, 2000, Backend::Jit, 1);
+    cfg.value_overrides[i] = Some(zero);
+    assert!(run_pop(&mm, Method::Auto, &cfg).spikes.is_empty());
+
+    // kinetic species integrated by rk4 in a kernel start at their steady state
+    let src = "import \"markov.neuro\"\nimport \"hh.neuro\"\nneuron M {\n    parameter C = 1 uF/cm^2\n    state V = -65 mV\n    use NaMarkov, Kdr, Leak\n    input I = 10 uA/cm^2\n    dV/dt = (I - currents) / C\n    spike when V crosses 0 mV upward\n}\n";
+    let m = model_from_source(src, "M");
+    let mut cfg = pop_config(&m, 1, 0.01, 5000, Backend::Jit, 1);
+    cfg.record = vec![Probe::State(0), Probe::Value(m.value("currents").unwrap())];
+    let r = run_pop(&m, Method::Rk4, &cfg);
+    assert!(r.spikes.len() >= 2, "{} spikes", r.spikes.len());
+    assert!(r.rec.traces[1].1.iter().all(|v| v.is_finite()), "recorded currents");
+
+    // (x - 1)^17 of a negative number
+    let m = model_from_source("rate P {\n    state x = 0.1\n    dx/dt = ((x - 1)^17 - x) / 10 ms\n}\n", "P");
+    let cfg = pop_config(&m, 1, 0.1, 10, Backend::Jit, 1);
+    let r = run_pop(&m, Method::Rk4, &cfg);
+    assert!(r.rec.traces[0].1.iter().all(|v| v.is_finite()));
+
+    // divergence is an error, not silent infinities
+    let m = model_from_source("rate B {\n    state x = 1\n    dx/dt = x^2 / 1 ms\n}\n", "B");
+    let mut mm = m.clone();
+    let (plan, _) = schemes::derive_plan(&mut mm, Method::Euler);
+    let cfg = pop_config(&mm, 1, 0.1, 2000, Backend::Jit, 1);
+    let err = population::simulate(&mm, &plan.unwrap(), &cfg).err().expect("diverges");
+    assert_eq!(err.code, neuroc::diag::Code::NumericalBlowUp);
 }

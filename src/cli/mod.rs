@@ -597,6 +597,15 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         }
     }
 
+    // `--set` wins over a spread in the simulate block; one neuron takes the
+    // spread's first value.
+    spreads.retain(|(p, _, _)| param_overrides[*p].is_none());
+    if n_neurons == 1 {
+        for (p, lo, _) in spreads.drain(..) {
+            let node = model.arena.add(NodeKind::Const(lo), Ty::Num(model.params[p].dim), model.params[p].span);
+            param_overrides[p] = Some(node);
+        }
+    }
     let (plan, d) = schemes::derive_plan(&mut model, method);
     ctx.diags.extend(d);
     let plan = plan?;
@@ -610,15 +619,8 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         rtol: 1e-8,
         progress: !o.quiet,
     };
-    // Which back end: the JIT unless the run needs the reference runtime.
-    let wants_values = record.iter().any(|p| matches!(p, Probe::Value(_)));
+    // Which back end: the JIT unless asked otherwise.
     let mut backend = o.backend.unwrap_or(BackendArg::Jit);
-    if backend != BackendArg::Reference && wants_values && n_neurons == 1 {
-        if o.backend.is_some() {
-            eprintln!("note: recording derived values uses the reference interpreter");
-        }
-        backend = BackendArg::Reference;
-    }
     if backend == BackendArg::Reference && (n_neurons > 1 || !spreads.is_empty()) {
         ctx.fail(
             Diagnostic::error(Code::BadSetting, "the reference interpreter simulates one neuron")
@@ -653,6 +655,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
             duration,
             per_neuron: per_neuron.clone(),
             param_overrides: cfg.param_overrides.clone(),
+            value_overrides: cfg.value_overrides.clone(),
             record: record.clone(),
             sample_every,
             threads: o.threads.max(1),
@@ -733,7 +736,7 @@ fn print_kernel(m: &neuroc::ir::Model, method: Method, dt: f64) {
     let (plan, _) = schemes::derive_plan(&mut m, method);
     let Some(plan) = plan else { return };
     let params = neuroc::codegen::interp::eval_params(&m, &[]);
-    match neuroc::kernel::build(&m, &plan, &params, &[], dt) {
+    match neuroc::kernel::build(&m, &plan, &params, &[], &[], dt) {
         Ok(k) => {
             println!("  fused kernel ({} ops, dt = {} ms):", k.insts.len(), units::format_number(dt * 1e3));
             for (i, inst) in k.insts.iter().enumerate() {

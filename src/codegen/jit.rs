@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! fn(states: *const *mut f64, params: *const *const f64, n: i64, t: f64,
-//!    spike_idx: *mut i64, spike_t: *mut f64) -> i64   // number of spikes
+//!    t_next: f64, spike_idx: *mut i64, spike_t: *mut f64) -> i64   // number of spikes
 //! ```
 //!
 //! The loop body is the kernel's instructions, emitted twice: on `f64x2`
@@ -25,7 +25,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module};
 
 /// The native entry point of a kernel.
-pub type KernelFn = unsafe extern "C" fn(*const *mut f64, *const *const f64, i64, f64, *mut i64, *mut f64) -> i64;
+pub type KernelFn = unsafe extern "C" fn(*const *mut f64, *const *const f64, i64, f64, f64, *mut i64, *mut f64) -> i64;
 
 /// A compiled kernel; owns its code.
 pub struct Compiled {
@@ -43,7 +43,7 @@ unsafe impl Send for Compiled {}
 unsafe impl Sync for Compiled {}
 
 impl Compiled {
-    /// Advances neurons `0..n` of the arrays one step from time `t`.
+    /// Advances neurons `0..n` of the arrays one step from time `t` to `t_next`.
     ///
     /// # Safety
     /// `states` and `params` must hold the kernel's numbers of pointers, each
@@ -54,12 +54,20 @@ impl Compiled {
         states: &[*mut f64],
         params: &[*const f64],
         n: usize,
-        t: f64,
+        (t, t_next): (f64, f64),
         spike_idx: &mut [i64],
         spike_t: &mut [f64],
     ) -> usize {
         let count = unsafe {
-            (self.func)(states.as_ptr(), params.as_ptr(), n as i64, t, spike_idx.as_mut_ptr(), spike_t.as_mut_ptr())
+            (self.func)(
+                states.as_ptr(),
+                params.as_ptr(),
+                n as i64,
+                t,
+                t_next,
+                spike_idx.as_mut_ptr(),
+                spike_t.as_mut_ptr(),
+            )
         };
         count.max(0) as usize
     }
@@ -81,7 +89,7 @@ pub fn compile(kernel: &Kernel, speed: bool) -> Result<Compiled, String> {
     let mut module = JITModule::new(JITBuilder::with_isa(isa, cranelift_module::default_libcall_names()));
     let ptr = types::I64;
     let mut sig = module.make_signature();
-    for ty in [ptr, ptr, types::I64, types::F64, ptr, ptr] {
+    for ty in [ptr, ptr, types::I64, types::F64, types::F64, ptr, ptr] {
         sig.params.push(AbiParam::new(ty));
     }
     sig.returns.push(AbiParam::new(types::I64));
@@ -132,13 +140,13 @@ fn emit_function(b: &mut FunctionBuilder, k: &Kernel) {
 
     b.switch_to_block(entry);
     let p = b.block_params(entry).to_vec();
-    let (states_pp, params_pp, n, t, sidx, stime) = (p[0], p[1], p[2], p[3], p[4], p[5]);
+    let (states_pp, params_pp, n, t, t_next, sidx, stime) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
     let flags = MemFlagsData::new().with_notrap();
     let state_ptrs: Vec<Value> =
         (0..k.states.len()).map(|s| b.ins().load(types::I64, flags, states_pp, (8 * s) as i32)).collect();
     let param_ptrs: Vec<Value> =
         (0..k.params.len()).map(|s| b.ins().load(types::I64, flags, params_pp, (8 * s) as i32)).collect();
-    let ptrs = Ptrs { states: &state_ptrs, params: &param_ptrs, t, sidx, stime };
+    let ptrs = Ptrs { states: &state_ptrs, params: &param_ptrs, t, t_next, sidx, stime };
     let zero = b.ins().iconst(types::I64, 0);
     b.ins().jump(head4, &[arg(zero), arg(zero)]);
 
@@ -178,6 +186,7 @@ struct Ptrs<'a> {
     states: &'a [Value],
     params: &'a [Value],
     t: Value,
+    t_next: Value,
     sidx: Value,
     stime: Value,
 }
@@ -236,6 +245,7 @@ fn emit_body(
                     e.b.ins().load(lanes.num(), flags, addr, 0)
                 }
                 Inst::Time => e.splat(p.t),
+                Inst::TimeNext => e.splat(p.t_next),
                 ref other => e.inst(other),
             };
             e.vals[g].push(v);
@@ -582,7 +592,7 @@ impl Emitter<'_, '_> {
                 let (m, a, c) = (self.v(m), self.v(a), self.v(c));
                 self.select(m, a, c)
             }
-            Inst::State(_) | Inst::Param(_) | Inst::Time => self.konst(f64::NAN),
+            Inst::State(_) | Inst::Param(_) | Inst::Time | Inst::TimeNext => self.konst(f64::NAN),
         }
     }
 }

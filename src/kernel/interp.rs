@@ -8,7 +8,7 @@ pub fn apply(inst: &Inst, get: &dyn Fn(Val) -> f64) -> f64 {
     let truth = |b: bool| if b { 1.0 } else { 0.0 };
     match *inst {
         Inst::Const(c) => c,
-        Inst::State(_) | Inst::Param(_) | Inst::Time => f64::NAN,
+        Inst::State(_) | Inst::Param(_) | Inst::Time | Inst::TimeNext => f64::NAN,
         Inst::Neg(a) => -get(a),
         Inst::Add(a, b) => get(a) + get(b),
         Inst::Sub(a, b) => get(a) - get(b),
@@ -49,9 +49,10 @@ pub fn apply(inst: &Inst, get: &dyn Fn(Val) -> f64) -> f64 {
 /// Spikes of one step: (neuron, time).
 pub type Spikes = Vec<(usize, f64)>;
 
-/// Advances neurons `range` of a population one step from time `t`.
+/// Advances the neurons one step from `t` to `t_next` (the grid's next
+/// point, so that consecutive steps agree on their shared end).
 /// `states[k][i]` is state k of neuron i; `params[k][i]` likewise.
-pub fn step(kernel: &Kernel, states: &mut [&mut [f64]], params: &[&[f64]], t: f64, spikes: &mut Spikes) {
+pub fn step(kernel: &Kernel, states: &mut [&mut [f64]], params: &[&[f64]], t: f64, t_next: f64, spikes: &mut Spikes) {
     let n = states.first().map_or(0, |s| s.len());
     let mut vals = vec![0.0f64; kernel.insts.len()];
     for i in 0..n {
@@ -60,6 +61,7 @@ pub fn step(kernel: &Kernel, states: &mut [&mut [f64]], params: &[&[f64]], t: f6
                 Inst::State(k) => states[k as usize][i],
                 Inst::Param(k) => params[k as usize][i],
                 Inst::Time => t,
+                Inst::TimeNext => t_next,
                 ref other => apply(other, &|x| vals[x as usize]),
             };
         }

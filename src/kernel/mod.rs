@@ -52,6 +52,9 @@ pub enum Inst {
     Param(u32),
     /// The time at the start of the step.
     Time,
+    /// The time at the end of the step (given by the host, so that it is
+    /// exactly the next step's start).
+    TimeNext,
     Neg(Val),
     Add(Val, Val),
     Sub(Val, Val),
@@ -88,6 +91,7 @@ impl Inst {
             State(i) => (1, i as u64, 0, 0),
             Param(i) => (2, i as u64, 0, 0),
             Time => (3, 0, 0, 0),
+            TimeNext => (22, 0, 0, 0),
             Neg(a) => (4, 0, a, 0),
             Add(a, b) => (5, 0, a, b),
             Sub(a, b) => (6, 0, a, b),
@@ -140,9 +144,25 @@ pub struct Unsupported(pub String);
 
 /// Builds a kernel. `values` are the parameter values (SI), `per_neuron`
 /// the parameters read from arrays instead of folded in.
-pub fn build(m: &Model, plan: &Plan, params: &[f64], per_neuron: &[usize], dt: f64) -> Result<Kernel, Unsupported> {
-    let mut b =
-        Builder { m, params, per_neuron, insts: Vec::new(), numbering: HashMap::new(), value_memo: HashMap::new() };
+/// `value_overrides[k]` replaces value k's expression (an input set from
+/// the command line).
+pub fn build(
+    m: &Model,
+    plan: &Plan,
+    params: &[f64],
+    per_neuron: &[usize],
+    value_overrides: &[Option<ExprId>],
+    dt: f64,
+) -> Result<Kernel, Unsupported> {
+    let mut b = Builder {
+        m,
+        params,
+        per_neuron,
+        value_overrides,
+        insts: Vec::new(),
+        numbering: HashMap::new(),
+        value_memo: HashMap::new(),
+    };
     let n = m.states.len();
     let refractory = m.events.iter().any(|e| e.actions.iter().any(|a| matches!(a, Action::Refractory { .. })));
     let mut state_names: Vec<String> = m.states.iter().map(|s| s.name.clone()).collect();
@@ -157,6 +177,10 @@ pub fn build(m: &Model, plan: &Plan, params: &[f64], per_neuron: &[usize], dt: f
     let eps = b.konst(1e-9 * dt);
     let t_lo = b.bin(Inst::Add, t0, eps);
     let env0 = Frame { states: old.clone(), t: t_lo };
+    // events compare the exact ends of the step, so that a condition true at
+    // a step's end is also true at the next step's start
+    let t_next = b.push(Inst::TimeNext);
+    let env_start = Frame { states: old.clone(), t: t0 };
 
     // Blocks, all from the old state.
     let mut new = old.clone();
@@ -246,8 +270,7 @@ pub fn build(m: &Model, plan: &Plan, params: &[f64], per_neuron: &[usize], dt: f
                 let k1: Vec<Val> = states.iter().map(|&i| rhs_at(&mut b, &env0, i)).collect::<Result<_, _>>()?;
                 let half = b.konst(0.5 * dt);
                 let th = b.bin(Inst::Add, t0, half);
-                let t1 = b.bin(Inst::Add, t0, dtv);
-                let t1 = b.bin(Inst::Sub, t1, eps);
+                let t1 = b.bin(Inst::Sub, t_next, eps);
                 let ks: Vec<Vec<Val>> = match method {
                     Method::Euler => vec![k1],
                     Method::Rk2 => {
@@ -312,43 +335,52 @@ pub fn build(m: &Model, plan: &Plan, params: &[f64], per_neuron: &[usize], dt: f
     }
 
     // Events on the new state.
-    let t1 = b.bin(Inst::Add, t0, dtv);
+    let t1 = t_next;
     let mut events = Vec::new();
     let mut ref_value = ref_new.map(|(u, _)| u);
     for e in &m.events {
         let env_new = Frame { states: new.clone(), t: t1 };
         let (fire, level) = match &e.trigger {
             Trigger::Crossing { level, direction } => {
-                let l0 = b.expr(*level, &env0)?;
+                let l0 = b.expr(*level, &env_start)?;
                 let l1 = b.expr(*level, &env_new)?;
                 let zero = b.konst(0.0);
                 let fire = match direction {
+                    // A level that ran away to NaN within the step (an
+                    // exponential upstroke) counts as crossed: not(l1 < 0).
                     Direction::Upward => {
                         let a = b.push_raw(Inst::Cmp(Cmp::Lt, l0, zero));
-                        let c = b.push_raw(Inst::Cmp(Cmp::Ge, l1, zero));
+                        let below = b.push_raw(Inst::Cmp(Cmp::Lt, l1, zero));
+                        let c = b.push_raw(Inst::Not(below));
                         b.push_raw(Inst::And(a, c))
                     }
                     Direction::Downward => {
                         let a = b.push_raw(Inst::Cmp(Cmp::Gt, l0, zero));
-                        let c = b.push_raw(Inst::Cmp(Cmp::Le, l1, zero));
+                        let above = b.push_raw(Inst::Cmp(Cmp::Gt, l1, zero));
+                        let c = b.push_raw(Inst::Not(above));
                         b.push_raw(Inst::And(a, c))
                     }
                 };
                 (fire, Some((l0, l1)))
             }
             Trigger::Condition { cond, level } => {
-                let c0 = b.expr(*cond, &env0)?;
-                let c1 = b.expr(*cond, &env_new)?;
+                let c0 = b.expr(*cond, &env_start)?;
+                let mut c1 = b.expr(*cond, &env_new)?;
+                let lv = match level {
+                    Some(l) => Some((b.expr(*l, &env_start)?, b.expr(*l, &env_new)?)),
+                    None => None,
+                };
+                if let Some((_, l1)) = lv {
+                    // a level that ran away to NaN within the step counts as crossed
+                    let nan = b.push_raw(Inst::Cmp(Cmp::Ne, l1, l1));
+                    c1 = b.push_raw(Inst::Or(c1, nan));
+                }
                 let not0 = b.push_raw(Inst::Not(c0));
                 let mut fire = b.push_raw(Inst::And(not0, c1));
                 if let Some((_, holding)) = ref_new {
                     let free = b.push_raw(Inst::Not(holding));
                     fire = b.push_raw(Inst::And(fire, free));
                 }
-                let lv = match level {
-                    Some(l) => Some((b.expr(*l, &env0)?, b.expr(*l, &env_new)?)),
-                    None => None,
-                };
                 (fire, lv)
             }
             Trigger::Spike { .. } => continue,
@@ -362,6 +394,9 @@ pub fn build(m: &Model, plan: &Plan, params: &[f64], per_neuron: &[usize], dt: f
                 let one = b.konst(1.0);
                 let lo = b.bin(Inst::Max, frac, zero);
                 let fr = b.bin(Inst::Min, lo, one);
+                // no interpolation through a NaN level: the end of the step
+                let bad = b.push_raw(Inst::Cmp(Cmp::Ne, fr, fr));
+                let fr = b.push_raw(Inst::Select(bad, one, fr));
                 let off = b.bin(Inst::Mul, fr, dtv);
                 b.bin(Inst::Add, t0, off)
             }
@@ -401,7 +436,7 @@ pub fn build(m: &Model, plan: &Plan, params: &[f64], per_neuron: &[usize], dt: f
 fn operands(inst: &Inst) -> Vec<Val> {
     use Inst::*;
     match *inst {
-        Const(_) | State(_) | Param(_) | Time => vec![],
+        Const(_) | State(_) | Param(_) | Time | TimeNext => vec![],
         Neg(a) | Sqrt(a) | Abs(a) | Exp(a) | Log(a) | Efun(a) | Step(a) | Not(a) => vec![a],
         Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Min(a, b) | Max(a, b) | Cmp(_, a, b) | And(a, b) | Or(a, b) => {
             vec![a, b]
@@ -433,7 +468,7 @@ fn eliminate_dead(mut k: Kernel) -> Kernel {
         let r = |v: Val| new_index[v as usize];
         use Inst::*;
         let renamed = match *inst {
-            Const(_) | State(_) | Param(_) | Time => *inst,
+            Const(_) | State(_) | Param(_) | Time | TimeNext => *inst,
             Neg(a) => Neg(r(a)),
             Sqrt(a) => Sqrt(r(a)),
             Abs(a) => Abs(r(a)),
@@ -479,6 +514,7 @@ struct Builder<'m> {
     m: &'m Model,
     params: &'m [f64],
     per_neuron: &'m [usize],
+    value_overrides: &'m [Option<ExprId>],
     insts: Vec<Inst>,
     numbering: HashMap<(u8, u64, u32, u32), Val>,
     /// (frame states, frame time, value index) -> Val: derived values are
@@ -584,7 +620,10 @@ impl Builder<'_> {
                 if let Some(v) = self.value_memo.get(&key) {
                     return Ok(*v);
                 }
-                let expr = m.values.get(*k).map(|v| v.expr).ok_or_else(|| Unsupported("missing value".into()))?;
+                let expr = match self.value_overrides.get(*k).copied().flatten() {
+                    Some(e) => e,
+                    None => m.values.get(*k).map(|v| v.expr).ok_or_else(|| Unsupported("missing value".into()))?,
+                };
                 let v = self.expr(expr, f)?;
                 self.value_memo.insert(key, v);
                 v
@@ -667,7 +706,7 @@ impl Builder<'_> {
     fn pow(&mut self, x: Val, y: Val) -> Result<Val, Unsupported> {
         match (self.as_const(x), self.as_const(y)) {
             (Some(a), Some(b)) => Ok(self.konst(a.powf(b))),
-            (_, Some(p)) if p.fract() == 0.0 && p.abs() <= 16.0 => {
+            (_, Some(p)) if p.fract() == 0.0 && p.abs() <= 1e6 => {
                 let n = p.abs() as u32;
                 let mut acc = self.konst(1.0);
                 // square-and-multiply, low bit first

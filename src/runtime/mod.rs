@@ -495,27 +495,7 @@ impl<'m> Stepper<'m> {
     /// Kinetic species without initial values start at the steady state of
     /// their scheme at t = 0.
     fn kinetic_steady_states(&mut self, y: &mut [f64]) {
-        for k in 0..self.m.kinetics.len() {
-            let species = self.m.kinetics[k].species.clone();
-            if species.iter().all(|&s| y[s].is_finite()) {
-                continue;
-            }
-            let q = self.rate_matrix(k, 0.0, y);
-            let n = species.len();
-            let mut mm = q.clone();
-            for c in 0..n {
-                mm.set(n - 1, c, 1.0);
-            }
-            let mut rhs = vec![0.0; n];
-            rhs[n - 1] = 1.0;
-            if let Some(p) = linalg::solve(&mm, &rhs) {
-                for (i, &s) in species.iter().enumerate() {
-                    if !y[s].is_finite() {
-                        y[s] = p[i];
-                    }
-                }
-            }
-        }
+        kinetic_steady_states(self.m, &self.params, &self.value_exprs, y);
     }
 
     fn level(&mut self, trig: &Trigger, t: f64, y: &[f64]) -> f64 {
@@ -571,6 +551,44 @@ impl<'m> Stepper<'m> {
             }
         }
         Ok(b)
+    }
+}
+
+/// Puts the species of kinetic schemes that have no initial value (NaN) at
+/// the steady state of their rates at t = 0: Q p = 0 with sum p = 1. A
+/// scheme without a unique steady state is left at NaN (the caller reports).
+pub fn kinetic_steady_states(m: &Model, params: &[f64], value_exprs: &[ExprId], y: &mut [f64]) {
+    for kin in &m.kinetics {
+        if kin.species.iter().all(|&s| y[s].is_finite()) {
+            continue;
+        }
+        let mut values = Vec::new();
+        eval_values(m, 0.0, y, params, value_exprs, &mut values);
+        let env = Env { t: 0.0, states: y, params, values: &values, args: &[] };
+        let n = kin.species.len();
+        let pos = |s: usize| kin.species.iter().position(|&x| x == s).unwrap_or(0);
+        let mut q = Mat::zeros(n);
+        for r in &kin.reactions {
+            let (a, b) = (pos(r.from), pos(r.to));
+            let kf = eval(m, r.forward, &env);
+            let kb = eval(m, r.backward, &env);
+            q.set(b, a, q.get(b, a) + kf);
+            q.set(a, a, q.get(a, a) - kf);
+            q.set(a, b, q.get(a, b) + kb);
+            q.set(b, b, q.get(b, b) - kb);
+        }
+        for c in 0..n {
+            q.set(n - 1, c, 1.0);
+        }
+        let mut rhs = vec![0.0; n];
+        rhs[n - 1] = 1.0;
+        if let Some(p) = linalg::solve(&q, &rhs) {
+            for (i, &s) in kin.species.iter().enumerate() {
+                if !y[s].is_finite() {
+                    y[s] = p[i];
+                }
+            }
+        }
     }
 }
 

@@ -34,6 +34,8 @@ pub struct PopConfig {
     pub per_neuron: Vec<(usize, Vec<f64>)>,
     /// Constant parameter overrides (`--set`).
     pub param_overrides: Vec<Option<ExprId>>,
+    /// Input overrides (`--set` of an input).
+    pub value_overrides: Vec<Option<ExprId>>,
     /// States of neuron 0 to record at every `sample_every`-th step.
     pub record: Vec<Probe>,
     pub sample_every: usize,
@@ -57,20 +59,26 @@ pub struct PopRun {
 pub fn build_kernel(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<(Kernel, Vec<f64>), Box<Diagnostic>> {
     let params = eval_params(m, &cfg.param_overrides);
     let per: Vec<usize> = cfg.per_neuron.iter().map(|(p, _)| *p).collect();
-    let k = kernel::build(m, plan, &params, &per, cfg.dt).map_err(|kernel::Unsupported(why)| {
-        Box::new(
-            Diagnostic::error(Code::NotInKernel, format!("`{}` cannot run as a fused kernel: {why}", m.name))
-                .at(m.span, "this model")
-                .help("use `--backend reference`, or a method the kernels support: auto, exp_euler, exact, euler, rk2, rk4"),
-        )
-    })?;
+    let k =
+        kernel::build(m, plan, &params, &per, &cfg.value_overrides, cfg.dt).map_err(|kernel::Unsupported(why)| {
+            let help = if cfg.n > 1 {
+                "kernels support the methods exp_euler, exact, euler, rk2 and rk4; choose one with `--method`"
+            } else {
+                "use `--backend reference`, or a method the kernels support: exp_euler, exact, euler, rk2, rk4"
+            };
+            Box::new(
+                Diagnostic::error(Code::NotInKernel, format!("`{}` cannot run as a fused kernel: {why}", m.name))
+                    .at(m.span, "this model")
+                    .help(help),
+            )
+        })?;
     Ok((k, params))
 }
 
 /// Initial states of every neuron, as arrays (SoA).
 fn initial_states(m: &Model, k: &Kernel, params: &[f64], cfg: &PopConfig) -> Vec<Vec<f64>> {
     let n = cfg.n;
-    let exprs: Vec<ExprId> = m.values.iter().map(|v| v.expr).collect();
+    let exprs = value_exprs(m, cfg);
     let init_one = |p: &[f64]| {
         let mut y = vec![f64::NAN; m.states.len()];
         let mut values = Vec::new();
@@ -78,6 +86,7 @@ fn initial_states(m: &Model, k: &Kernel, params: &[f64], cfg: &PopConfig) -> Vec
             eval_values(m, 0.0, &y, p, &exprs, &mut values);
             y[i] = eval(m, m.states[i].init, &Env { t: 0.0, states: &y, params: p, values: &values, args: &[] });
         }
+        super::kinetic_steady_states(m, p, &exprs, &mut y);
         y
     };
     let varies = !cfg.per_neuron.is_empty()
@@ -110,9 +119,15 @@ fn initial_states(m: &Model, k: &Kernel, params: &[f64], cfg: &PopConfig) -> Vec
     out
 }
 
-/// What one thread returns: spikes as (step, neuron, time), and the
-/// recording (made by the first chunk only).
-type ChunkResult = (Vec<(usize, usize, f64)>, Recording);
+/// The expressions of values, with inputs overridden.
+fn value_exprs(m: &Model, cfg: &PopConfig) -> Vec<ExprId> {
+    m.values.iter().enumerate().map(|(i, v)| cfg.value_overrides.get(i).copied().flatten().unwrap_or(v.expr)).collect()
+}
+
+/// What one thread returns: spikes as (step, neuron, time), the recording
+/// (made by the first chunk only), and the first neuron found diverged, if
+/// any, with the step.
+type ChunkResult = (Vec<(usize, usize, f64)>, Recording, Option<(usize, usize)>);
 
 /// Runs a population.
 pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<Diagnostic>> {
@@ -149,11 +164,21 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
         .map(|c| per.iter().map(|arr| &arr[(c * chunk).min(n)..((c + 1) * chunk).min(n)]).collect())
         .collect();
     let record = &cfg.record;
+    let n_model_states = m.states.len();
+    // parameters of neuron 0, for values recorded from it
+    let mut params0 = params.clone();
+    for (p, vals) in &cfg.per_neuron {
+        if let Some(v) = vals.first() {
+            params0[*p] = *v;
+        }
+    }
+    let exprs = value_exprs(m, cfg);
     let results: Vec<ChunkResult> = std::thread::scope(|scope| {
         let mut handles = Vec::new();
         for (c, (mut sts, prs)) in state_chunks.into_iter().zip(param_chunks).enumerate() {
             let k = &k;
             let compiled = compiled.as_ref();
+            let (params0, exprs) = (&params0, &exprs);
             handles.push(scope.spawn(move || {
                 let base = c * chunk;
                 let len = sts.first().map_or(0, |s| s.len());
@@ -162,53 +187,82 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
                 let mut idx = vec![0i64; len * emitting];
                 let mut tim = vec![0.0f64; len * emitting];
                 let mut step_spikes = Vec::new();
-                let sample = |rec: &mut Recording, sts: &[&mut [f64]], t: f64| {
-                    if c == 0 && len > 0 {
-                        rec.t.push(t);
-                        for (p, slot) in record.iter().zip(0..) {
-                            if rec.traces.len() <= slot {
-                                rec.traces.push((String::new(), Vec::new()));
-                            }
-                            let v = match p {
-                                Probe::State(s) => sts.get(*s).map_or(f64::NAN, |a| a[0]),
-                                Probe::Value(_) => f64::NAN,
-                            };
-                            rec.traces[slot].1.push(v);
-                        }
+                let mut values = Vec::new();
+                let mut sample = |rec: &mut Recording, sts: &[&mut [f64]], t: f64| {
+                    if c != 0 || len == 0 {
+                        return;
                     }
+                    rec.t.push(t);
+                    let y0: Vec<f64> = sts.iter().take(n_model_states).map(|a| a[0]).collect();
+                    if record.iter().any(|p| matches!(p, Probe::Value(_))) {
+                        eval_values(m, t, &y0, params0, exprs, &mut values);
+                    }
+                    for (slot, p) in record.iter().enumerate() {
+                        if rec.traces.len() <= slot {
+                            rec.traces.push((String::new(), Vec::new()));
+                        }
+                        let v = match p {
+                            Probe::State(s) => y0.get(*s).copied().unwrap_or(f64::NAN),
+                            Probe::Value(i) => values.get(*i).copied().unwrap_or(f64::NAN),
+                        };
+                        rec.traces[slot].1.push(v);
+                    }
+                };
+                let diverged = |sts: &[&mut [f64]]| {
+                    sts.iter().take(n_model_states).find_map(|a| a.iter().position(|v| !v.is_finite()))
                 };
                 sample(&mut rec, &sts, 0.0);
                 for step in 0..steps {
                     let t = step as f64 * cfg.dt;
+                    let t_next = (step + 1) as f64 * cfg.dt;
                     match compiled {
                         Some(code) => {
                             let sp: Vec<*mut f64> = sts.iter_mut().map(|s| s.as_mut_ptr()).collect();
                             let pp: Vec<*const f64> = prs.iter().map(|s| s.as_ptr()).collect();
                             // SAFETY: one pointer per kernel array, each with `len` values;
                             // spike buffers hold len * emitting entries.
-                            let count = unsafe { code.call(&sp, &pp, len, t, &mut idx, &mut tim) };
+                            let count = unsafe { code.call(&sp, &pp, len, (t, t_next), &mut idx, &mut tim) };
                             for s in 0..count {
                                 spikes.push((step, base + idx[s] as usize, tim[s]));
                             }
                         }
                         None => {
                             step_spikes.clear();
-                            kernel::interp::step(k, &mut sts, &prs, t, &mut step_spikes);
+                            kernel::interp::step(k, &mut sts, &prs, t, t_next, &mut step_spikes);
                             spikes.extend(step_spikes.iter().map(|&(i, ts)| (step, base + i, ts)));
                         }
                     }
                     if (step + 1) % every == 0 {
-                        sample(&mut rec, &sts, (step + 1) as f64 * cfg.dt);
+                        sample(&mut rec, &sts, t_next);
+                    }
+                    // a diverged neuron stops the run (checked every 1000 steps and at the end)
+                    if (step + 1) % 1000 == 0 || step + 1 == steps {
+                        if let Some(i) = diverged(&sts) {
+                            return (spikes, rec, Some((base + i, step + 1)));
+                        }
                     }
                 }
-                (spikes, rec)
+                (spikes, rec, None)
             }));
         }
         handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
     });
+    if let Some((i, step)) = results.iter().filter_map(|r| r.2).min_by_key(|x| x.1) {
+        return Err(Box::new(
+            Diagnostic::error(
+                Code::NumericalBlowUp,
+                format!(
+                    "neuron {i} diverged (a state is not finite) by t = {} ms",
+                    crate::units::format_number(step as f64 * cfg.dt * 1e3)
+                ),
+            )
+            .at(m.span, "in this model")
+            .help("try a smaller --dt, or --backend reference to see which state and when"),
+        ));
+    }
     let mut all: Vec<(usize, usize, f64)> = Vec::new();
     let mut rec = Recording { steps, ..Recording::default() };
-    for (c, (s, r)) in results.into_iter().enumerate() {
+    for (c, (s, r, _)) in results.into_iter().enumerate() {
         all.extend(s);
         if c == 0 {
             rec.t = r.t;
