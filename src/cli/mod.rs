@@ -46,48 +46,8 @@ enum Command {
     Run {
         /// the .neuro file
         file: PathBuf,
-        /// which model to run (default: the `simulate` block's, or the only one)
-        #[arg(long)]
-        model: Option<String>,
-        /// time step, with a unit (default 0.01ms)
-        #[arg(long)]
-        dt: Option<String>,
-        /// simulated time, with a unit (default 100ms)
-        #[arg(long)]
-        duration: Option<String>,
-        /// integration method: auto (default), euler, rk2, rk4, rk45, backward_euler,
-        /// trapezoidal, exp_euler (cnexp), exact, kinetic
-        #[arg(long)]
-        method: Option<String>,
-        /// override a parameter or input: --set I_ext=8.5uA/cm^2 (repeatable)
-        #[arg(long = "set", value_name = "NAME=VALUE")]
-        set: Vec<String>,
-        /// variables to record (default: the model's non-gate states)
-        #[arg(long, num_args = 1..)]
-        record: Vec<String>,
-        /// record every this long, with a unit (default: every step)
-        #[arg(long)]
-        sample: Option<String>,
-        /// output directory
-        #[arg(short, long, default_value = "out")]
-        output: PathBuf,
-        /// output format
-        #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
-        format: FormatArg,
-        /// no progress bar
-        #[arg(short, long)]
-        quiet: bool,
-        /// jit (default): Cranelift fused kernels; interp: the same kernels
-        /// interpreted; reference: the reference interpreter (one neuron,
-        /// events located by root finding, every method)
-        #[arg(long, value_enum)]
-        backend: Option<BackendArg>,
-        /// threads for populations (default: 1)
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
-        /// number of neurons (default: the simulate block's `n`, else 1)
-        #[arg(long)]
-        neurons: Option<usize>,
+        #[command(flatten)]
+        opts: RunOpts,
     },
     /// Print the resolved model: parameters in your units and SI, each
     /// state's equation, the class the analysis found, the method chosen and
@@ -134,39 +94,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Check { files } => check(&files),
-        Command::Run {
-            file,
-            model,
-            dt,
-            duration,
-            method,
-            set,
-            record,
-            sample,
-            output,
-            format,
-            quiet,
-            backend,
-            threads,
-            neurons,
-        } => {
-            let opts = RunOpts {
-                model,
-                dt,
-                duration,
-                method,
-                set,
-                record,
-                sample,
-                output,
-                format,
-                quiet,
-                backend,
-                threads,
-                neurons,
-            };
-            run(&file, &opts)
-        }
+        Command::Run { file, opts } => run(&file, &opts),
         Command::Explain { file, model, method, dt, ir } => {
             explain(&file, model.as_deref(), method.as_deref(), dt.as_deref(), ir)
         }
@@ -231,19 +159,49 @@ fn check(files: &[PathBuf]) -> i32 {
     worst
 }
 
+#[derive(clap::Args)]
 struct RunOpts {
+    /// which model to run (default: the `simulate` block's, or the only one)
+    #[arg(long)]
     model: Option<String>,
+    /// time step, with a unit (default 0.01ms)
+    #[arg(long)]
     dt: Option<String>,
+    /// simulated time, with a unit (default 100ms)
+    #[arg(long)]
     duration: Option<String>,
+    /// integration method: auto (default), euler, rk2, rk4, rk45, backward_euler,
+    /// trapezoidal, exp_euler (cnexp), exact, kinetic
+    #[arg(long)]
     method: Option<String>,
+    /// override a parameter or input: --set I_ext=8.5uA/cm^2 (repeatable)
+    #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
+    /// variables to record (default: the model's non-gate states)
+    #[arg(long, num_args = 1..)]
     record: Vec<String>,
+    /// record every this long, with a unit (default: every step)
+    #[arg(long)]
     sample: Option<String>,
+    /// output directory
+    #[arg(short, long, default_value = "out")]
     output: PathBuf,
+    /// output format
+    #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
     format: FormatArg,
+    /// no progress bar
+    #[arg(short, long)]
     quiet: bool,
+    /// jit (default): Cranelift fused kernels; interp: the same kernels
+    /// interpreted; reference: the reference interpreter (one neuron,
+    /// events located by root finding, every method)
+    #[arg(long, value_enum)]
     backend: Option<BackendArg>,
+    /// threads for populations (default: 1)
+    #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// number of neurons (default: the simulate block's `n`, else 1)
+    #[arg(long)]
     neurons: Option<usize>,
 }
 
