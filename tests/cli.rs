@@ -289,3 +289,22 @@ fn population_from_the_simulate_block() {
         spikes.lines().skip(1).filter_map(|l| l.split(',').next()?.parse().ok()).collect();
     assert!(!ids.contains(&0) && ids.contains(&199) && ids.len() > 100, "{} neurons spiked", ids.len());
 }
+
+#[test]
+fn plot_writes_svg_for_each_recording() {
+    let out = tmp("plot");
+    let o = neuroc(&["run", "examples/lif.neuro", "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = neuroc(&["plot", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    for f in ["V.svg", "spikes.svg"] {
+        let svg = std::fs::read_to_string(out.join(f)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{f}");
+    }
+    let v = std::fs::read_to_string(out.join("V.svg")).unwrap();
+    assert!(v.contains("<polyline") && v.contains("V (mV)"));
+    let empty = tmp("plot-empty");
+    let o = neuroc(&["plot", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no recordings"));
+}

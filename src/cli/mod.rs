@@ -1,6 +1,8 @@
 //! The thin command-line layer: parses arguments, calls the library, prints
 //! diagnostics and summaries. Exit codes: 0 ok, 1 diagnostics, 2 usage or I/O.
 
+mod plot;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use neuroc::diag::{self, Code, Diagnostic, Diagnostics};
 use neuroc::ir::{self, NodeKind, Ty};
@@ -23,7 +25,8 @@ use std::path::{Path, PathBuf};
                   neuroc check examples/hodgkin_huxley.neuro\n  \
                   neuroc run examples/hodgkin_huxley.neuro -o out/\n  \
                   neuroc run examples/hodgkin_huxley.neuro --set I_amp=8.5uA/cm^2 --duration 500ms\n  \
-                  neuroc explain examples/hodgkin_huxley.neuro\n\n\
+                  neuroc explain examples/hodgkin_huxley.neuro\n  \
+                  neuroc plot out/\n\n\
                   Exit codes: 0 success, 1 the model has errors, 2 usage or file errors."
 )]
 struct Cli {
@@ -48,6 +51,11 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         opts: RunOpts,
+    },
+    /// Plot what `run` wrote: each `NAME.csv` becomes `NAME.svg` (spikes as a raster).
+    Plot {
+        /// the directory `run -o` wrote
+        dir: PathBuf,
     },
     /// Print the resolved model: parameters in your units and SI, each
     /// state's equation, the class the analysis found, the method chosen and
@@ -95,6 +103,18 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Check { files } => check(&files),
         Command::Run { file, opts } => run(&file, &opts),
+        Command::Plot { dir } => match plot::plot_dir(&dir) {
+            Ok(files) => {
+                for f in &files {
+                    println!("wrote {}", f.display());
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        },
         Command::Explain { file, model, method, dt, ir } => {
             explain(&file, model.as_deref(), method.as_deref(), dt.as_deref(), ir)
         }
