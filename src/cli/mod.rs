@@ -217,9 +217,9 @@ struct RunOpts {
     /// events located by root finding, every method)
     #[arg(long, value_enum)]
     backend: Option<BackendArg>,
-    /// threads for populations (default: 1)
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
+    /// threads for populations (default: every core; results do not depend on it)
+    #[arg(long)]
+    threads: Option<usize>,
     /// number of neurons (default: the simulate block's `n`, else 1)
     #[arg(long)]
     neurons: Option<usize>,
@@ -636,7 +636,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
             value_overrides: cfg.value_overrides.clone(),
             record: record.clone(),
             sample_every,
-            threads: o.threads.max(1),
+            threads: o.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1),
             backend: if backend == BackendArg::Interp {
                 runtime::population::Backend::Interp
             } else {

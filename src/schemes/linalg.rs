@@ -178,7 +178,7 @@ mod tests {
     #[test]
     fn solve_with_pivoting() {
         let m = Mat { n: 2, a: vec![0.0, 2.0, 3.0, 1.0] };
-        let x = solve(&m, &[4.0, 5.0]).unwrap();
+        let x = solve(&m, &[4.0, 5.0]).unwrap(); // ok: unit test
         assert!((x[0] - 1.0).abs() < 1e-15 && (x[1] - 2.0).abs() < 1e-15);
         assert!(solve(&Mat::zeros(2), &[1.0, 1.0]).is_none());
     }

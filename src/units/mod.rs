@@ -319,14 +319,14 @@ mod tests {
 
     #[test]
     fn prefixed_units_fold_to_si() {
-        let mv = lookup_unit("mV").unwrap();
+        let mv = lookup_unit("mV").unwrap(); // ok: unit test
         assert_eq!(mv.scale, 1e-3);
         assert_eq!(mv.dim, dims::voltage());
-        let ms_cm2 = lookup_unit("mS").unwrap().scale / lookup_unit("cm").unwrap().scale.powi(2);
+        let ms_cm2 = lookup_unit("mS").unwrap().scale / lookup_unit("cm").unwrap().scale.powi(2); // ok: unit test
         assert!((ms_cm2 - 10.0).abs() < 1e-12);
-        assert_eq!(lookup_unit("Mohm").unwrap().scale, 1e6);
-        assert_eq!(lookup_unit("µF").unwrap().scale, 1e-6);
-        assert_eq!(lookup_unit("mM").unwrap().scale, 1.0);
+        assert_eq!(lookup_unit("Mohm").unwrap().scale, 1e6); // ok: unit test
+        assert_eq!(lookup_unit("µF").unwrap().scale, 1e-6); // ok: unit test
+        assert_eq!(lookup_unit("mM").unwrap().scale, 1.0); // ok: unit test
         assert!(lookup_unit("mV2").is_none());
         assert!(lookup_unit("tau").is_none());
     }
@@ -337,7 +337,7 @@ mod tests {
         let cd = Dim::from_ints([-2, 0, 0, 1, 0, 0, 0]);
         assert_eq!(pretty(&cd), "A/m^2");
         assert_eq!(pretty(&dims::rate()), "1/s");
-        let half = dims::time().powr(Rational::new(1, 2).unwrap()).unwrap();
+        let half = dims::time().powr(Rational::new(1, 2).unwrap()).unwrap(); // ok: unit test
         assert_eq!(pretty(&half), "s^1/2");
     }
 }
