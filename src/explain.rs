@@ -96,7 +96,9 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
     if let Some(plan) = &plan {
         for b in &plan.blocks {
             if let Block::Exact { states, a } = b {
-                let env = crate::codegen::interp::Env { t: 0.0, states: &[], params: &params, values: &[], args: &[] };
+                let values = crate::codegen::interp::constant_values(&m, &params);
+                let env =
+                    crate::codegen::interp::Env { t: 0.0, states: &[], params: &params, values: &values, args: &[] };
                 let k = states.len();
                 let mat = schemes::linalg::Mat {
                     n: k,

@@ -313,3 +313,18 @@ fn kernels_handle_overrides_kinetics_values_and_divergence() {
     let err = population::simulate(&mm, &plan.unwrap(), &cfg).err().expect("diverges");
     assert_eq!(err.code, neuroc::diag::Code::NumericalBlowUp);
 }
+
+/// An exact block whose matrix uses a derived constant (`k = 2 / tau`).
+#[test]
+fn exact_blocks_with_derived_constants() {
+    let m = model_from_source(
+        "rate D {\n    parameter tau = 10 ms\n    k = 2 / tau\n    state x = 1\n    dx/dt = -k * x\n}\n",
+        "D",
+    );
+    let cfg = pop_config(&m, 1, 0.5, 40, Backend::Jit, 1);
+    let r = run_pop(&m, Method::Auto, &cfg);
+    for (k, x) in r.rec.traces[0].1.iter().enumerate() {
+        let exact = (-2.0 * k as f64 * 0.5 / 10.0).exp();
+        assert!((x - exact).abs() < 1e-12, "step {k}: {x} vs {exact}");
+    }
+}

@@ -596,6 +596,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         value_overrides,
         rtol: 1e-8,
         progress: !o.quiet,
+        input_spikes: Vec::new(),
     };
     // Which back end: the JIT unless asked otherwise.
     let mut backend = o.backend.unwrap_or(BackendArg::Jit);

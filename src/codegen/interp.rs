@@ -98,6 +98,16 @@ pub fn eval_params(m: &Model, overrides: &[Option<ExprId>]) -> Vec<f64> {
     out
 }
 
+/// The values that depend on parameters only (others come out NaN): what a
+/// constant matrix entry built from derived values needs.
+pub fn constant_values(m: &Model, params: &[f64]) -> Vec<f64> {
+    let states = vec![f64::NAN; m.states.len()];
+    let exprs: Vec<ExprId> = m.values.iter().map(|v| v.expr).collect();
+    let mut out = Vec::new();
+    eval_values(m, f64::NAN, &states, params, &exprs, &mut out);
+    out
+}
+
 /// Evaluates every derived value and input, in dependency order, into `out`.
 pub fn eval_values(m: &Model, t: f64, states: &[f64], params: &[f64], exprs: &[ExprId], out: &mut Vec<f64>) {
     out.clear();

@@ -914,17 +914,19 @@ impl<'a> Lower<'a> {
         let trig = match trigger {
             ast::Trigger::Spike { weight, .. } => {
                 let mut weight_dim = None;
+                let mut arg_index = None;
                 if let Some((w, unit)) = weight {
                     let (_, dim) = self.unit(unit);
                     let d = dim.unwrap_or(Dim::NONE);
                     weight_dim = Some(d);
                     let arg = self.m.event_args.len();
+                    arg_index = Some(arg);
                     self.m.event_args.push(w.name.clone());
                     let node = self.m.arena.add(NodeKind::Var(Var::EventArg(arg)), Ty::Num(d), w.span);
                     self.hints.insert(node, unit.text.clone());
                     locals.push((w.name.clone(), node));
                 }
-                Trigger::Spike { weight_dim }
+                Trigger::Spike { weight_dim, arg: arg_index }
             }
             ast::Trigger::Condition(c) => {
                 let scope = Scope { space, locals: &[], mode: Mode::Dynamic };

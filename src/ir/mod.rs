@@ -335,8 +335,9 @@ pub enum Trigger {
     /// `on cond { ... }`: fires at the end of a step where `cond` holds.
     /// `level` (`a - b` for a comparison `a >= b`) locates the crossing.
     Condition { cond: ExprId, level: Option<ExprId> },
-    /// `on spike(w: unit)`: a presynaptic event (networks, later).
-    Spike { weight_dim: Option<Dim> },
+    /// `on spike(w: unit)`: a presynaptic spike arrives; `arg` is the index
+    /// of `w` in `Model::event_args`.
+    Spike { weight_dim: Option<Dim>, arg: Option<usize> },
 }
 
 #[derive(Clone, Debug)]

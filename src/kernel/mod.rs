@@ -209,7 +209,8 @@ pub fn build(
             }
             Block::Exact { states, a } => {
                 let k = states.len();
-                let env = Env { t: 0.0, states: &[], params, values: &[], args: &[] };
+                let values = crate::codegen::interp::constant_values(m, params);
+                let env = Env { t: 0.0, states: &[], params, values: &values, args: &[] };
                 let mut mat = linalg::Mat::zeros(k);
                 for (idx, e) in a.iter().enumerate() {
                     if !crate::schemes::deps(m, *e)

@@ -21,6 +21,8 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("traub.neuro", include_str!("../../stdlib/traub.neuro")),
     ("adex.neuro", include_str!("../../stdlib/adex.neuro")),
     ("izhikevich.neuro", include_str!("../../stdlib/izhikevich.neuro")),
+    ("synapses.neuro", include_str!("../../stdlib/synapses.neuro")),
+    ("plasticity.neuro", include_str!("../../stdlib/plasticity.neuro")),
 ];
 
 /// Every model visible from the root file, and the `simulate` blocks of the

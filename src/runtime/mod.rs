@@ -46,6 +46,9 @@ pub struct Config {
     /// Relative tolerance of the adaptive method (rk45).
     pub rtol: f64,
     pub progress: bool,
+    /// Presynaptic spikes delivered to the model's `on spike(w)` events:
+    /// (time, weight), SI, sorted by time.
+    pub input_spikes: Vec<(f64, f64)>,
 }
 
 impl Config {
@@ -60,6 +63,7 @@ impl Config {
             value_overrides: vec![None; m.values.len()],
             rtol: 1e-8,
             progress: false,
+            input_spikes: Vec::new(),
         }
     }
 }
@@ -74,6 +78,9 @@ pub struct Recording {
     /// The neuron of each spike (empty for a single neuron: all 0).
     pub spike_ids: Vec<usize>,
     pub steps: usize,
+    /// Values events hand on (`release = u * R` in a plasticity model):
+    /// (name, time, value).
+    pub outputs: Vec<(String, f64, f64)>,
 }
 
 /// (block, step length bits, clamped mask) -> (Phi, Psi, free states).
@@ -107,6 +114,11 @@ pub struct Stepper<'m> {
     /// Stage times are kept inside this window: the open interval being
     /// advanced, so a switch at its end is seen from the correct side.
     window: (f64, f64),
+    /// Values of event arguments (`w` in `on spike(w: nS)`).
+    args: Vec<f64>,
+    input_spikes: Vec<(f64, f64)>,
+    /// The first input spike not delivered yet.
+    next_input: usize,
 }
 
 impl<'m> Stepper<'m> {
@@ -135,6 +147,9 @@ impl<'m> Stepper<'m> {
             rtol: cfg.rtol,
             breakpoints: Vec::new(),
             window: (f64::NEG_INFINITY, f64::INFINITY),
+            args: vec![0.0; m.event_args.len()],
+            input_spikes: cfg.input_spikes.clone(),
+            next_input: 0,
         };
         s.breakpoints = s.find_breakpoints(cfg.duration);
         s.exact_a = plan
@@ -143,7 +158,8 @@ impl<'m> Stepper<'m> {
             .map(|b| match b {
                 Block::Exact { states, a } => {
                     let k = states.len();
-                    let env = Env { t: 0.0, states: &[], params: &s.params, values: &[], args: &[] };
+                    let values = crate::codegen::interp::constant_values(m, &s.params);
+                    let env = Env { t: 0.0, states: &[], params: &s.params, values: &values, args: &[] };
                     Some(Mat { n: k, a: a.iter().map(|e| eval(m, *e, &env)).collect() })
                 }
                 _ => None,
@@ -205,7 +221,7 @@ impl<'m> Stepper<'m> {
     }
 
     fn eval_at(&self, e: ExprId, t: f64, y: &[f64]) -> f64 {
-        eval(self.m, e, &Env { t, states: y, params: &self.params, values: &self.values, args: &[] })
+        eval(self.m, e, &Env { t, states: y, params: &self.params, values: &self.values, args: &self.args })
     }
 
     /// dy/dt at (t, y) for every state (0 for clamped states and states
@@ -695,8 +711,14 @@ fn step_with_events(
         if t >= st.refractory_until - eps {
             st.clamped.iter_mut().for_each(|c| *c = false);
         }
+        deliver_input_spikes(st, t, eps, y, rec);
         let mut t_end =
             if st.refractory_until > t + eps && st.refractory_until < t1 - eps { st.refractory_until } else { t1 };
+        if let Some(&(ts, _)) = st.input_spikes.get(st.next_input) {
+            if ts < t_end - eps {
+                t_end = ts;
+            }
+        }
         if let Some(b) = st.next_breakpoint(t, eps) {
             if b < t_end - eps {
                 t_end = b;
@@ -778,7 +800,28 @@ fn step_with_events(
         t += s;
         fire(st, ei, t, y, rec);
     }
+    // spikes arriving at the step's end count for the sample taken there
+    deliver_input_spikes(st, t1, eps, y, rec);
     Ok(())
+}
+
+/// Delivers the presynaptic spikes due by `t` to the `on spike(w)` events.
+fn deliver_input_spikes(st: &mut Stepper, t: f64, eps: f64, y: &mut [f64], rec: &mut Recording) {
+    let m = st.m;
+    while let Some(&(ts, w)) = st.input_spikes.get(st.next_input) {
+        if ts > t + eps {
+            break;
+        }
+        st.next_input += 1;
+        for (ei, ev) in m.events.iter().enumerate() {
+            if let Trigger::Spike { arg, .. } = ev.trigger {
+                if let Some(a) = arg {
+                    st.args[a] = w;
+                }
+                fire(st, ei, t, y, rec);
+            }
+        }
+    }
 }
 
 fn fire(st: &mut Stepper, ei: usize, t: f64, y: &mut [f64], rec: &mut Recording) {
@@ -802,7 +845,11 @@ fn fire(st: &mut Stepper, ei: usize, t: f64, y: &mut [f64], rec: &mut Recording)
                     }
                 }
             }
-            Action::Output { .. } => {}
+            Action::Output { name, value, .. } => {
+                st.env_values(t, y);
+                let v = st.eval_at(*value, t, y);
+                rec.outputs.push((name.clone(), t, v));
+            }
         }
     }
 }
