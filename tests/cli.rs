@@ -308,3 +308,16 @@ fn plot_writes_svg_for_each_recording() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("no recordings"));
 }
+
+#[test]
+fn overflowing_parameter_is_reported() {
+    let d = tmp("overflow");
+    let f = d.join("o.neuro");
+    std::fs::write(&f, "rate O {\n    parameter p = 1e308 * 1e308\n    state x = 1\n    dx/dt = -p * x / 1 s\n}\n")
+        .unwrap();
+    for backend in ["jit", "reference"] {
+        let o = neuroc(&["run", f.to_str().unwrap(), "-o", d.to_str().unwrap(), "--backend", backend]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(text(&o).contains("E0103"), "{}", text(&o));
+    }
+}

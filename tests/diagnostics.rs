@@ -282,3 +282,8 @@ fn q10_without_reference_temperature() {
 fn unit_hides_a_parameter() {
     check("unit_shadows_name", "rate R {\n    parameter N = 4\n    state x = 1\n    dx/dt = -x * 2/N / 1 s\n}\n");
 }
+
+#[test]
+fn unit_exponent_out_of_range() {
+    check("unit_exponent", "rate R {\n    parameter a = 1 ms^(1/0)\n    state x = 1\n    dx/dt = -x / a\n}\n");
+}

@@ -231,3 +231,14 @@ fn every_stdlib_and_example_file_is_clean() {
         }
     }
 }
+
+#[test]
+fn long_models_are_not_rejected_as_too_complex() {
+    // 400 one-line equations: the operator bound is per expression, not per model
+    let mut src = String::from("rate Big {\n");
+    for i in 0..400 {
+        src.push_str(&format!("    state x{i} = 1\n    dx{i}/dt = -x{i} / 1 ms + 0.5 / 1 ms - 0.5 / 1 ms\n"));
+    }
+    src.push_str("}\n");
+    assert_eq!(neuroc::check(&src), "");
+}

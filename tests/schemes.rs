@@ -52,15 +52,17 @@ fn rk45_meets_its_tolerance_at_any_step() {
 }
 
 #[test]
-fn exponential_euler_is_first_order_with_a_varying_input() {
-    // dx/dt = t - x, x(0) = 0: x = t - 1 + e^{-t}; the input t is frozen over a step
-    let src = "rate Ramp {\n    state x = 0\n    dx/dt = (t / 1 s - x) / 1 s\n}\n";
-    let exact = 2.0 - 1.0 + (-2.0f64).exp();
-    for method in [Method::ExpEuler, Method::Exact] {
+fn varying_input_orders_of_exponential_euler_and_exact() {
+    // dx/dt = sin(t) - x, x(0) = 0: x = (sin t - cos t + e^{-t}) / 2. Exponential
+    // Euler freezes the input at the step's start (order 1); the exact
+    // propagator reads it at the step's middle (order 2).
+    let src = "rate Forced {\n    state x = 0\n    dx/dt = (sin(t / 1 s) - x) / 1 s\n}\n";
+    let exact = (2.0f64.sin() - 2.0f64.cos() + (-2.0f64).exp()) / 2.0;
+    for (method, order) in [(Method::ExpEuler, 1.0), (Method::Exact, 2.0)] {
         let errs: Vec<f64> =
-            [100.0, 50.0, 25.0].iter().map(|&dt| final_error(src, "Ramp", method, dt, 2000.0, exact)).collect();
+            [100.0, 50.0, 25.0].iter().map(|&dt| final_error(src, "Forced", method, dt, 2000.0, exact)).collect();
         for p in orders(&errs) {
-            assert!((p - 1.0).abs() < 0.15, "{method:?}: order {p} ({errs:?})");
+            assert!((p - order).abs() < 0.15, "{method:?}: order {p} ({errs:?})");
         }
     }
 }
@@ -232,4 +234,29 @@ fn input_switch_inside_a_step_is_resolved() {
         let tol = if method == Method::Rk4 { 1e-3 } else { 1e-12 };
         assert!((x - exact).abs() < tol, "{method:?}: {x} vs {exact}");
     }
+}
+
+/// Events on the reference runtime: a strict `<` fires once; two events at
+/// the same time both fire; one spike per firing however many `emit`s; an
+/// input switch through a derived value still splits the step.
+#[test]
+fn reference_event_edge_cases() {
+    let once = "rate D {\n    state x = 1, c = 0\n    dx/dt = -1 / 1 ms\n    on x < 0.25 { c += 1; emit spike; emit spike }\n}\n";
+    let m = model_from_source(once, "D");
+    let rec = run(&m, Method::Auto, &config(&m, 0.05, 2.0, &["c"]));
+    assert_eq!(*rec.traces[0].1.last().unwrap(), 1.0);
+    assert_eq!(rec.spikes.len(), 1);
+    assert!((rec.spikes[0] * 1e3 - 0.75).abs() < 1e-9, "{}", rec.spikes[0] * 1e3);
+
+    let both = "rate Two {\n    state x = 0, c = 0\n    dx/dt = 1 / 1 ms\n    spike when x crosses 0.55 upward\n    on x >= 0.55 { c += 1 }\n}\n";
+    let m = model_from_source(both, "Two");
+    let rec = run(&m, Method::Auto, &config(&m, 0.1, 1.0, &["c"]));
+    assert_eq!(rec.spikes.len(), 1);
+    assert_eq!(*rec.traces[0].1.last().unwrap(), 1.0);
+
+    let via = "rate Via {\n    parameter t_on = 0.55 ms\n    s = t - t_on\n    input u = step(s)\n    state x = 0\n    dx/dt = (u - x) / 1 ms\n}\n";
+    let m = model_from_source(via, "Via");
+    let rec = run(&m, Method::Auto, &config(&m, 1.0, 1.0, &["x"]));
+    let exact = 1.0 - (-0.45f64).exp();
+    assert!((rec.traces[0].1[1] - exact).abs() < 1e-12, "{}", rec.traces[0].1[1]);
 }

@@ -35,6 +35,8 @@ pub struct Compiled {
     pub ir: String,
     /// Compilation time, seconds.
     pub compile_seconds: f64,
+    n_states: usize,
+    n_params: usize,
 }
 
 // The code is immutable after finalization and the function is pure over its
@@ -58,6 +60,7 @@ impl Compiled {
         spike_idx: &mut [i64],
         spike_t: &mut [f64],
     ) -> usize {
+        assert!(states.len() == self.n_states && params.len() == self.n_params, "kernel called with wrong arrays"); // ok: a caller bug, never user input
         let count = unsafe {
             (self.func)(
                 states.as_ptr(),
@@ -115,7 +118,14 @@ pub fn compile(kernel: &Kernel, speed: bool) -> Result<Compiled, String> {
     let code = module.get_finalized_function(id);
     // SAFETY: the function was declared with exactly this signature.
     let func = unsafe { std::mem::transmute::<*const u8, KernelFn>(code) };
-    Ok(Compiled { _module: module, func, ir, compile_seconds: start.elapsed().as_secs_f64() })
+    Ok(Compiled {
+        _module: module,
+        func,
+        ir,
+        compile_seconds: start.elapsed().as_secs_f64(),
+        n_states: kernel.states.len(),
+        n_params: kernel.params.len(),
+    })
 }
 
 fn emit_function(b: &mut FunctionBuilder, k: &Kernel) {

@@ -625,6 +625,10 @@ impl<'a> Lower<'a> {
                     return;
                 }
             } else {
+                let (e, ty) = (*e, self.m.arena.ty(*e));
+                if ty == Ty::Bool {
+                    self.bool_as_number(e);
+                }
                 return;
             }
         }
@@ -760,7 +764,11 @@ impl<'a> Lower<'a> {
                         );
                         return;
                     }
-                    _ => return,
+                    Ty::Bool => {
+                        self.bool_as_number(e);
+                        return;
+                    }
+                    Ty::Error => return,
                 }
             }
             lowered.push(Reaction { from: ends[0], to: ends[1], forward: f, backward: b, span: r.span });
@@ -980,6 +988,8 @@ impl<'a> Lower<'a> {
                                     .help("write it with a time unit: `refractory 2 ms`"),
                             );
                         }
+                    } else if self.m.arena.ty(d) == Ty::Bool {
+                        self.bool_as_number(d);
                     }
                     out.push(Action::Refractory { duration: d, span: *span });
                 }

@@ -222,11 +222,15 @@ pub fn build(
                     mat.a[idx] = eval(m, *e, &env);
                 }
                 let (phi, psi) = linalg::propagators(&mat, dt);
-                // b = f - A y at the old state; y' = Phi y + Psi b
+                // b = f - A y at the old state and the middle of the step
+                // (exact for constant forcing, second order for smooth)
+                let half = b.konst(0.5 * dt);
+                let t_mid = b.bin(Inst::Add, t0, half);
+                let env_mid = Frame { states: old.clone(), t: t_mid };
                 let mut bvec = Vec::with_capacity(k);
                 for (r, &i) in states.iter().enumerate() {
                     let Some(rhs) = m.states[i].rhs else { return Err(Unsupported("exact block without ODE".into())) };
-                    let mut acc = b.expr(rhs, &env0)?;
+                    let mut acc = b.expr(rhs, &env_mid)?;
                     for (c, &j) in states.iter().enumerate() {
                         let coef = mat.get(r, c);
                         if coef != 0.0 {
@@ -609,6 +613,11 @@ impl Builder<'_> {
     fn expr(&mut self, e: ExprId, f: &Frame) -> Result<Val, Unsupported> {
         let m = self.m;
         Ok(match m.arena.kind(e) {
+            // `true` and `false` are masks, not numbers
+            NodeKind::Const(c) if m.arena.ty(e) == crate::ir::Ty::Bool => {
+                let z = self.konst(0.0);
+                self.push_raw(Inst::Cmp(if *c != 0.0 { Cmp::Eq } else { Cmp::Ne }, z, z))
+            }
             NodeKind::Const(c) => self.konst(*c),
             NodeKind::Var(Var::Param(p)) => match self.per_neuron.iter().position(|q| q == p) {
                 Some(slot) => self.push(Inst::Param(slot as u32)),
@@ -697,7 +706,15 @@ impl Builder<'_> {
                 let c = self.expr(*c, f)?;
                 let x = self.expr(*a, f)?;
                 let y = self.expr(*b, f)?;
-                self.push_raw(Inst::Select(c, x, y))
+                if m.arena.ty(e) == crate::ir::Ty::Bool {
+                    // an `if` of conditions: (c and x) or (not c and y)
+                    let cx = self.push_raw(Inst::And(c, x));
+                    let nc = self.push_raw(Inst::Not(c));
+                    let ny = self.push_raw(Inst::And(nc, y));
+                    self.push_raw(Inst::Or(cx, ny))
+                } else {
+                    self.push_raw(Inst::Select(c, x, y))
+                }
             }
         })
     }

@@ -192,8 +192,11 @@ impl<'m> Stepper<'m> {
             {
                 continue;
             }
+            let nan_states = vec![f64::NAN; m.states.len()];
             let at = |t: f64| {
-                let env = Env { t, states: &[], params: &self.params, values: &[], args: &[] };
+                let mut values = Vec::new();
+                eval_values(m, t, &nan_states, &self.params, &self.value_exprs, &mut values);
+                let env = Env { t, states: &nan_states, params: &self.params, values: &values, args: &[] };
                 let x = eval(m, a, &env);
                 x - b.map_or(0.0, |b| eval(m, b, &env))
             };
@@ -463,7 +466,9 @@ impl<'m> Stepper<'m> {
         }
         let n = y.len();
         let mut f = vec![0.0; n];
-        self.rhs(t, y, &mut f);
+        // the forcing b is read at the middle of the step: exact when it is
+        // constant, second order when it varies smoothly in time
+        self.rhs(t + 0.5 * h, y, &mut f);
         let Some(a) = self.exact_a.get(bi).and_then(|a| a.as_ref()) else { return };
         let Some((phi, psi, free)) = self.propagators.get(&key) else { return };
         // b = f - A y over the free states: the part constant over the step
@@ -623,8 +628,21 @@ pub fn initial_state(stepper: &mut Stepper) -> Vec<f64> {
 
 /// Runs a point model by a plan. Fails with E0506 when a state stops being
 /// finite, E0403 when an implicit solve fails.
+/// E0103 for a parameter whose value is not a finite number (`1e308 * 1e308`).
+pub fn check_params(m: &Model, params: &[f64]) -> Result<(), Box<Diagnostic>> {
+    match m.params.iter().zip(params).find(|(_, v)| !v.is_finite()) {
+        None => Ok(()),
+        Some((p, v)) => Err(Box::new(
+            Diagnostic::error(Code::BadNumber, format!("parameter `{}` evaluates to {v}", p.name))
+                .at(p.span, "not a finite number")
+                .help("check the parameter's expression for an overflow or a division by zero"),
+        )),
+    }
+}
+
 pub fn simulate(m: &Model, plan: &Plan, cfg: &Config) -> Result<Recording, Box<Diagnostic>> {
     let mut st = Stepper::new(m, plan, cfg);
+    check_params(m, &st.params)?;
     let mut y = initial_state(&mut st);
     if let Some(k) = m.kinetics.iter().find(|k| k.species.iter().any(|&s| !y[s].is_finite())) {
         return Err(Box::new(
@@ -746,8 +764,8 @@ fn step_with_events(
             }
         }
         let refractory = t < st.refractory_until - eps;
-        // The earliest event in (t, t_end].
-        let mut first: Option<(f64, usize)> = None;
+        // Every event that fires in (t, t_end], with its located time.
+        let mut found: Vec<(f64, usize)> = Vec::new();
         for (ei, ev) in m.events.iter().enumerate() {
             let (fires, sign, g0, g1) = match &ev.trigger {
                 Trigger::Crossing { direction, .. } => {
@@ -776,29 +794,46 @@ fn step_with_events(
             if !fires {
                 continue;
             }
-            let s = if g0 < 0.0 && g1 >= 0.0 {
+            let mut s = if g0 < 0.0 && g1 >= 0.0 {
                 st.locate(&ev.trigger, sign, t, y, h, (g0, g1)).map_err(|e| fail(e, t))?
             } else {
                 h
             };
-            if first.is_none_or(|(fs, _)| s < fs) {
-                first = Some((s, ei));
+            if matches!(ev.trigger, Trigger::Condition { .. }) && s < h {
+                // the root may sit exactly on the level where a strict `<`
+                // is still false: step just past it, to where the condition holds
+                let mut k = 0;
+                while k < 60 {
+                    let ys = st.advance(t, y, s).map_err(|e| fail(e, t))?;
+                    if st.holds(&ev.trigger, t + s, &ys) {
+                        break;
+                    }
+                    s = (s + h * 1e-15 * 2f64.powi(k)).min(h);
+                    k += 1;
+                }
             }
+            found.push((s, ei));
         }
-        let Some((s, ei)) = first else {
+        let Some(s) = found.iter().map(|f| f.0).min_by(f64::total_cmp) else {
             *y = y_try;
             t = t_end;
             continue;
         };
         fired += 1;
         if fired > 10_000 {
+            let ei = found[0].1;
             return Err(Diagnostic::error(Code::NumericalBlowUp, "more than 10000 events in one step")
                 .at(m.events[ei].span, "this event keeps firing")
                 .help("an event's actions should make its condition false (e.g. reset below threshold)"));
         }
         *y = if s >= h { y_try } else { st.advance(t, y, s).map_err(|e| fail(e, t))? };
         t += s;
-        fire(st, ei, t, y, rec);
+        // events at the same time fire together, in the order written
+        for &(se, ei) in &found {
+            if se <= s + 1e-12 * h {
+                fire(st, ei, t, y, rec);
+            }
+        }
     }
     // spikes arriving at the step's end count for the sample taken there
     deliver_input_spikes(st, t1, eps, y, rec);
@@ -827,13 +862,19 @@ fn deliver_input_spikes(st: &mut Stepper, t: f64, eps: f64, y: &mut [f64], rec: 
 fn fire(st: &mut Stepper, ei: usize, t: f64, y: &mut [f64], rec: &mut Recording) {
     let m = st.m;
     let ev = &m.events[ei];
+    let mut emitted = false;
     for a in &ev.actions {
         match a {
             Action::Assign { state, value, .. } => {
                 st.env_values(t, y);
                 y[*state] = st.eval_at(*value, t, y);
             }
-            Action::Emit { .. } => rec.spikes.push(t),
+            // one spike per firing, however many `emit`s
+            Action::Emit { .. } if !emitted => {
+                emitted = true;
+                rec.spikes.push(t);
+            }
+            Action::Emit { .. } => {}
             Action::Refractory { duration, .. } => {
                 st.env_values(t, y);
                 let d = st.eval_at(*duration, t, y);

@@ -89,12 +89,14 @@ fn initial_states(m: &Model, k: &Kernel, params: &[f64], cfg: &PopConfig) -> Vec
         super::kinetic_steady_states(m, p, &exprs, &mut y);
         y
     };
+    // kinetic species start at a steady state that depends on every rate
     let varies = !cfg.per_neuron.is_empty()
-        && m.states.iter().any(|s| {
-            crate::schemes::deps(m, s.init)
-                .iter()
-                .any(|v| matches!(v, crate::ir::Var::Param(p) if cfg.per_neuron.iter().any(|(q, _)| q == p)))
-        });
+        && (!m.kinetics.is_empty()
+            || m.states.iter().any(|s| {
+                crate::schemes::deps(m, s.init)
+                    .iter()
+                    .any(|v| matches!(v, crate::ir::Var::Param(p) if cfg.per_neuron.iter().any(|(q, _)| q == p)))
+            }));
     let mut out = vec![vec![0.0; n]; k.states.len()];
     if varies {
         let mut p = params.to_vec();
@@ -132,6 +134,7 @@ type ChunkResult = (Vec<(usize, usize, f64)>, Recording, Option<(usize, usize)>)
 /// Runs a population.
 pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<Diagnostic>> {
     let (k, params) = build_kernel(m, plan, cfg)?;
+    super::check_params(m, &params)?;
     let (compiled, ir) = match cfg.backend {
         Backend::Jit => {
             let c = jit::compile(&k, cfg.optimize).map_err(|e| {
@@ -146,8 +149,9 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
     let per: Vec<Vec<f64>> = cfg.per_neuron.iter().map(|(_, v)| v.clone()).collect();
     let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
     let n = cfg.n;
-    let threads = cfg.threads.clamp(1, n.max(1));
-    let chunk = n.div_ceil(threads).max(1);
+    let chunk = n.div_ceil(cfg.threads.clamp(1, n.max(1))).max(1);
+    // as many threads as non-empty chunks
+    let threads = n.div_ceil(chunk).max(1);
     let every = cfg.sample_every.max(1);
     let emitting = k.events.iter().filter(|e| e.emits).count().max(1);
 

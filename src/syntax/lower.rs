@@ -522,7 +522,23 @@ impl Lowerer {
                     let fspan = self.span(&p);
                     let mut it = p.into_inner();
                     let name = it.next().map(|n| n.as_str().to_string()).unwrap_or_default();
-                    let (mut num, den) = it.next().map(|e| parse_unit_exp(e.as_str())).unwrap_or((1, 1));
+                    let (mut num, den) = match it.next() {
+                        None => (1, 1),
+                        Some(e) => match parse_unit_exp(e.as_str()) {
+                            Some(p) => p,
+                            None => {
+                                self.errs.borrow_mut().push(
+                                    Diagnostic::error(
+                                        Code::BadExponent,
+                                        format!("unit exponent `{}` is not usable", e.as_str()),
+                                    )
+                                    .at(self.span(&e), "not a small integer or fraction")
+                                    .help("unit exponents are small integers or fractions: `cm^2`, `s^(1/2)`"),
+                                );
+                                (1, 1)
+                            }
+                        },
+                    };
                     num *= sign;
                     factors.push(UnitFactor { name, power: (num, den), span: fspan });
                     sign = 1;
@@ -534,12 +550,13 @@ impl Lowerer {
     }
 }
 
-fn parse_unit_exp(s: &str) -> (i64, i64) {
+/// `2`, `-1`, `(1/2)`: numerator and denominator, each at most 1000 in size.
+fn parse_unit_exp(s: &str) -> Option<(i64, i64)> {
     let s = s.trim_start_matches('(').trim_end_matches(')');
     let (num, den) = s.split_once('/').unwrap_or((s, "1"));
-    let num = num.parse::<i64>().unwrap_or(i64::MAX).clamp(-1000, 1000);
-    let den = den.parse::<i64>().unwrap_or(1).clamp(1, 1000);
-    (num, den)
+    let num = num.parse::<i64>().ok().filter(|n| n.abs() <= 1000)?;
+    let den = den.parse::<i64>().ok().filter(|d| (1..=1000).contains(d))?;
+    Some((num, den))
 }
 
 fn assign_op(s: &str) -> AssignOp {

@@ -104,6 +104,8 @@ pub fn parse_expr(file: FileId, text: &str) -> (Option<ast::Expr>, Diagnostics) 
 fn prescan(file: FileId, text: &str) -> Option<Diagnostic> {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
+    // brackets inside which a line break does not end the expression
+    let mut paren = 0usize;
     let mut operators = 0usize;
     let mut i = 0;
     while i < bytes.len() {
@@ -122,6 +124,9 @@ fn prescan(file: FileId, text: &str) -> Option<Diagnostic> {
             }
             b'(' | b'[' | b'{' => {
                 depth += 1;
+                if bytes[i] != b'{' {
+                    paren += 1;
+                }
                 if depth > MAX_NESTING {
                     return Some(
                         Diagnostic::error(Code::TooDeep, format!("brackets nested more than {MAX_NESTING} deep"))
@@ -130,8 +135,13 @@ fn prescan(file: FileId, text: &str) -> Option<Diagnostic> {
                     );
                 }
             }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            b'\n' if depth == 0 && !continues(bytes, i) => operators = 0,
+            b')' | b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                if bytes[i] != b'}' {
+                    paren = paren.saturating_sub(1);
+                }
+            }
+            b'\n' if paren == 0 && !continues(bytes, i) => operators = 0,
             b'+' | b'-' | b'*' | b'/' | b'^' | b'<' | b'>' | b'=' => {
                 operators += 1;
             }
