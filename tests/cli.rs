@@ -321,3 +321,21 @@ fn overflowing_parameter_is_reported() {
         assert!(text(&o).contains("E0103"), "{}", text(&o));
     }
 }
+
+#[test]
+fn spike_trains_drive_synapses_and_plasticity() {
+    let d = tmp("trains");
+    let tm = d.join("tm.neuro");
+    std::fs::write(&tm, "import \"plasticity.neuro\"\nsimulate TMDepressing { dt = 0.1 ms, duration = 200 ms, spikes = regular(20 ms) }\n").unwrap();
+    let o = neuroc(&["run", tm.to_str().unwrap(), "-o", d.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = std::fs::read_to_string(d.join("outputs.csv")).unwrap();
+    assert_eq!(out.lines().next(), Some("name,t_ms,value"));
+    assert_eq!(out.lines().count(), 1 + 10);
+    assert!(out.lines().nth(1).unwrap().starts_with("release,20,0.5"));
+    let syn = d.join("syn.neuro");
+    std::fs::write(&syn, "import \"synapses.neuro\"\nsimulate ExpCond { dt = 0.1 ms, duration = 100 ms, spikes = at(10 ms, 30 ms), weight = 2 mV }\n").unwrap();
+    let o = neuroc(&["run", syn.to_str().unwrap(), "-o", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("E0307") && text(&o).contains("weight"), "{}", text(&o));
+}

@@ -348,7 +348,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     };
     let kind = ast_model.kind;
     let model_span = ast_model.name.span;
-    if !matches!(kind, ModelKind::Neuron | ModelKind::Rate) {
+    if !matches!(kind, ModelKind::Neuron | ModelKind::Rate | ModelKind::Synapse | ModelKind::Plasticity) {
         let help = match kind {
             ModelKind::Channel => "a channel runs inside a neuron: `neuron N { state V = -65 mV; use Channel; ... }`",
             _ => "this kind parses and is checked; its simulation comes in a later release (see docs/language.md)",
@@ -360,10 +360,8 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         );
         return None;
     }
-    let Some(model) = c.model(&name).cloned().or_else(|| {
-        let (m, _) = ir::lower::lower_model(&c.library, ast_model);
-        m
-    }) else {
+    // every reachable model was lowered by `compile`; errors were reported
+    let Some(model) = c.model(&name).cloned() else {
         return Some(1);
     };
     if let Some(p) = model.pending.first() {
@@ -382,6 +380,9 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     let mut method = model.method.as_ref().and_then(|(m, _)| Method::parse(m)).unwrap_or(Method::Auto);
     let time = units::dims::time();
     let mut n_neurons: usize = 1;
+    let mut seed: u64 = 1;
+    let mut spike_train: Option<ast::Expr> = None;
+    let mut weight_setting: Option<ast::Expr> = None;
     // parameters spread over the population: (parameter, lo, hi)
     let mut spreads: Vec<(usize, f64, f64)> = Vec::new();
     let mut block_constants: Vec<(usize, f64, Span)> = Vec::new();
@@ -427,8 +428,10 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
                 "dt" => dt = ctx.constant(&b.value, time, "`dt`")?,
                 "duration" => duration = ctx.constant(&b.value, time, "`duration`")?,
                 "seed" => {
-                    ctx.constant(&b.value, Dim::NONE, "`seed`")?;
+                    seed = ctx.constant(&b.value, Dim::NONE, "`seed`")? as u64;
                 }
+                "spikes" => spike_train = Some(b.value.clone()),
+                "weight" => weight_setting = Some(b.value.clone()),
                 "method" => match &b.value.kind {
                     ast::ExprKind::Name(n) if Method::parse(n).is_some() => method = Method::parse(n)?,
                     _ => {
@@ -441,7 +444,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
                     ctx.fail(
                         Diagnostic::error(Code::BadSetting, format!("unknown simulation setting `{other}`"))
                             .at(b.name.span, "not a setting")
-                            .help("settings: dt, duration, method, seed, n, and parameters of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)"),
+                            .help("settings: dt, duration, method, seed, n, spikes, weight, and parameters of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)"),
                     );
                     return None;
                 }
@@ -584,6 +587,39 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
             param_overrides[p] = Some(node);
         }
     }
+    // A presynaptic spike train from the simulate block.
+    let mut input_spikes: Vec<(f64, f64)> = Vec::new();
+    if let Some(train) = &spike_train {
+        let handler = model.events.iter().find_map(|e| match e.trigger {
+            ir::Trigger::Spike { weight_dim, .. } => Some(weight_dim),
+            _ => None,
+        });
+        let Some(weight_dim) = handler else {
+            ctx.fail(
+                Diagnostic::error(
+                    Code::BadSetting,
+                    format!("`{}` has no `on spike` event to receive spikes", model.name),
+                )
+                .at(train.span, "a spike train for a model that cannot receive it")
+                .help("add `on spike(w: nS) { g += w }` to the model, or remove `spikes`"),
+            );
+            return None;
+        };
+        let w = match (&weight_setting, weight_dim) {
+            (Some(e), Some(d)) => ctx.constant(e, d, "`weight`")?,
+            (None, Some(d)) if !d.is_dimensionless() => {
+                ctx.fail(
+                    Diagnostic::error(Code::BadSetting, "the spikes need a `weight`")
+                        .at(train.span, "spikes without a weight")
+                        .help(format!("add `weight = ...` in {}", units::pretty(&d))),
+                );
+                return None;
+            }
+            _ => 1.0,
+        };
+        let times = spike_times(ctx, train, duration, seed)?;
+        input_spikes = times.into_iter().map(|t| (t, w)).collect();
+    }
     let (plan, d) = schemes::derive_plan(&mut model, method);
     ctx.diags.extend(d);
     let plan = plan?;
@@ -596,10 +632,20 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         value_overrides,
         rtol: 1e-8,
         progress: !o.quiet,
-        input_spikes: Vec::new(),
+        input_spikes,
     };
-    // Which back end: the JIT unless asked otherwise.
-    let mut backend = o.backend.unwrap_or(BackendArg::Jit);
+    // Which back end: the JIT unless asked otherwise; spike trains and
+    // synapse or plasticity models run on the reference interpreter.
+    let needs_reference = !cfg.input_spikes.is_empty() || matches!(kind, ModelKind::Synapse | ModelKind::Plasticity);
+    if needs_reference && matches!(o.backend, Some(BackendArg::Jit | BackendArg::Interp)) {
+        ctx.fail(
+            Diagnostic::error(Code::BadSetting, "spike trains and synapse models run on the reference interpreter")
+                .at(sim_block.as_ref().map_or(root_span, |s| s.span), "needs --backend reference")
+                .help("drop --backend, or use --backend reference"),
+        );
+        return None;
+    }
+    let mut backend = if needs_reference { BackendArg::Reference } else { o.backend.unwrap_or(BackendArg::Jit) };
     if backend == BackendArg::Reference && (n_neurons > 1 || !spreads.is_empty()) {
         ctx.fail(
             Diagnostic::error(Code::BadSetting, "the reference interpreter simulates one neuron")
@@ -691,6 +737,12 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
             return Some(2);
         }
     };
+    if !rec.outputs.is_empty() {
+        if let Err(e) = output::write_outputs(&o.output, &rec.outputs) {
+            eprintln!("error: cannot write to `{}`: {e}", o.output.display());
+            return Some(2);
+        }
+    }
     let who = if n_neurons > 1 { format!("{} x {}", n_neurons, model.name) } else { model.name.clone() };
     println!(
         "{}: {} spike{} in {} ms ({}, dt = {} ms, {} steps{backend_note}) in {:.3} s; wrote {} file{} to {}",
@@ -733,6 +785,37 @@ fn print_kernel(m: &neuroc::ir::Model, method: Method, dt: f64) {
             }
         }
         Err(neuroc::kernel::Unsupported(why)) => println!("  no fused kernel: {why}"),
+    }
+}
+
+/// The times of `spikes = regular(20 ms)`, `poisson(20 Hz)` or
+/// `at(5 ms, 12 ms, ...)`, SI seconds.
+fn spike_times(ctx: &mut RunCtx, e: &ast::Expr, duration: f64, seed: u64) -> Option<Vec<f64>> {
+    let fail = |ctx: &mut RunCtx| {
+        ctx.fail(
+            Diagnostic::error(Code::BadSetting, "`spikes` is `regular(period)`, `poisson(rate)` or `at(t1, t2, ...)`")
+                .at(e.span, "not a spike train")
+                .help("e.g. `spikes = regular(20 ms)`, with `weight = 1 nS`"),
+        );
+        None
+    };
+    let ast::ExprKind::Call(f, args) = &e.kind else { return fail(ctx) };
+    let ast::ExprKind::Name(name) = &f.kind else { return fail(ctx) };
+    let time = units::dims::time();
+    match (name.as_str(), args.as_slice()) {
+        ("regular", [p]) => Some(runtime::spikegen::regular(ctx.constant(p, time, "the period")?, duration)),
+        ("poisson", [r]) => {
+            Some(runtime::spikegen::poisson(ctx.constant(r, units::dims::rate(), "the rate")?, duration, seed))
+        }
+        ("at", ts) if !ts.is_empty() => {
+            let mut out = Vec::new();
+            for t in ts {
+                out.push(ctx.constant(t, time, "a spike time")?);
+            }
+            out.sort_by(f64::total_cmp);
+            Some(out)
+        }
+        _ => fail(ctx),
     }
 }
 

@@ -14,6 +14,7 @@
 
 pub mod output;
 pub mod population;
+pub mod spikegen;
 
 use crate::codegen::interp::{eval, eval_params, eval_values, Env};
 use crate::diag::{Code, Diagnostic};

@@ -68,6 +68,20 @@ pub fn write(dir: &Path, rec: &Recording, columns: &[Column], format: Format) ->
     Ok(written)
 }
 
+/// `outputs.csv`: values events handed on (`release` of a plasticity
+/// model), one row per event: `name,t_ms,value`.
+pub fn write_outputs(dir: &Path, outputs: &[(String, f64, f64)]) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let file = dir.join("outputs.csv");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&file)?);
+    writeln!(w, "name,t_ms,value")?;
+    for (name, t, v) in outputs {
+        writeln!(w, "{name},{},{}", fmt(t * 1e3), fmt(*v))?;
+    }
+    w.flush()?;
+    Ok(file)
+}
+
 fn ext(f: Format) -> &'static str {
     match f {
         Format::Csv => "csv",
