@@ -96,6 +96,25 @@ fn exercise(src: &str) {
                 if let Some(plan) = plan {
                     let cfg = neuroc::runtime::Config::new(&m, 1e-5, 1e-4);
                     let _ = neuroc::runtime::simulate(&m, &plan, &cfg);
+                    // the fused kernels, interpreted and compiled
+                    for backend in
+                        [neuroc::runtime::population::Backend::Interp, neuroc::runtime::population::Backend::Jit]
+                    {
+                        let pop = neuroc::runtime::population::PopConfig {
+                            n: 3,
+                            dt: 1e-5,
+                            duration: 5e-5,
+                            per_neuron: vec![],
+                            param_overrides: vec![None; m.params.len()],
+                            value_overrides: vec![None; m.values.len()],
+                            record: vec![],
+                            sample_every: 1,
+                            threads: 2,
+                            backend,
+                            optimize: false,
+                        };
+                        let _ = neuroc::runtime::population::simulate(&m, &plan, &pop);
+                    }
                 }
             }
         }
@@ -173,7 +192,7 @@ fn apply(src: &str, muts: &[Mutation]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1500, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn mutated_stdlib_never_panics(file in 0usize..STDLIB.len(), muts in prop::collection::vec(mutation(), 1..6)) {
