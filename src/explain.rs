@@ -44,7 +44,11 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
         if s.kinetic.is_some() && m.arena.as_const(s.init).is_some_and(f64::is_nan) {
             let _ = writeln!(out, "      initial: steady state of its kinetic scheme");
         } else {
-            let _ = writeln!(out, "      initial: {}", ir::print_expr(&m, s.init));
+            let init = match (m.arena.as_const(s.init), &s.unit) {
+                (Some(v), Some(u)) if u.text != "degC" => format_value(v, &u.text, u.scale),
+                _ => ir::print_expr(&m, s.init),
+            };
+            let _ = writeln!(out, "      initial: {init}");
         }
         if let Some(g) = s.gate.and_then(|g| m.gates.get(g).cloned()) {
             let _ = writeln!(out, "      gate of {} (power {}), {} form", g.channel, g.power, form_name(&g.form));
