@@ -44,7 +44,12 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
         if s.kinetic.is_some() && m.arena.as_const(s.init).is_some_and(f64::is_nan) {
             let _ = writeln!(out, "      initial: steady state of its kinetic scheme");
         } else {
-            let init = match (m.arena.as_const(s.init), &s.unit) {
+            // a constant (no names) is shown in the state's unit
+            let constant = m.refs(s.init).is_empty().then(|| {
+                let env = crate::codegen::interp::Env { t: 0.0, states: &[], params: &params, values: &[], args: &[] };
+                crate::codegen::interp::eval(&m, s.init, &env)
+            });
+            let init = match (constant, &s.unit) {
                 (Some(v), Some(u)) if u.text != "degC" => format_value(v, &u.text, u.scale),
                 _ => ir::print_expr(&m, s.init),
             };
