@@ -6,8 +6,13 @@
 //! .neuro text --syntax--> AST (+ E01xx)            src/syntax   (pest grammar in grammar/neuro.pest)
 //!             --resolve--> Library of models       src/resolve  (imports, stdlib; E0202, E0204)
 //!             --ir::lower--> typed IR per model     src/ir       (names, units, flattening; E02xx, E03xx)
-//!             --symbolic--> derivatives, folding    src/symbolic
-//!             --runtime--> simulation + recorders   src/runtime  (reference interpreter in src/codegen)
+//!             --schemes--> a Plan per model         src/schemes  (equation classes, methods; E0402) using src/symbolic
+//!             then either
+//!             --runtime--> reference simulation     src/runtime  (events by root finding; src/codegen/interp)
+//!             or
+//!             --kernel--> fused step per neuron     src/kernel   (value numbering, kmath)
+//!             --codegen::jit--> native code         src/codegen/jit.rs (Cranelift, f64x2)
+//!             --runtime::population--> N neurons    src/runtime/population.rs (threads)
 //! ```
 //!
 //! Architecture invariants:

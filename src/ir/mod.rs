@@ -332,8 +332,9 @@ pub enum Trigger {
     /// `spike when lhs crosses rhs`: fires when `level = lhs - rhs` changes
     /// sign in `direction` between two steps.
     Crossing { level: ExprId, direction: Direction },
-    /// `on cond { ... }`: fires at the end of a step where `cond` holds.
-    /// `level` (`a - b` for a comparison `a >= b`) locates the crossing.
+    /// `on cond { ... }`: fires when `cond` becomes true (false before,
+    /// true after). `level` (`a - b` for a comparison `a >= b`) locates the
+    /// time it became true.
     Condition { cond: ExprId, level: Option<ExprId> },
     /// `on spike(w: unit)`: a presynaptic spike arrives; `arg` is the index
     /// of `w` in `Model::event_args`.
