@@ -122,6 +122,7 @@ fn main() {
         per_neuron: vec![(amp_param, amps.clone())],
         param_overrides: vec![None; m.params.len()],
         value_overrides: vec![None; m.values.len()],
+        init_per_neuron: vec![],
         record: vec![],
         sample_every: 1,
         threads,

@@ -339,3 +339,37 @@ fn spike_trains_drive_synapses_and_plasticity() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("E0307") && text(&o).contains("weight"), "{}", text(&o));
 }
+
+#[test]
+fn random_spreads_are_seeded_and_reproducible() {
+    let d = tmp("spread");
+    let f = d.join("pop.neuro");
+    let write = |seed: u32| {
+        std::fs::write(
+            &f,
+            format!(
+                "import \"lif.neuro\"\nsimulate LIF {{\n    n = 500, seed = {seed}\n    V = uniform(-70 mV, -51 mV)\n    R = normal(100 Mohm, 5 Mohm)\n    dt = 0.1 ms, duration = 20 ms\n}}\n"
+            ),
+        )
+        .unwrap();
+    };
+    let run = |out: &str| {
+        let o = neuroc(&["run", f.to_str().unwrap(), "-o", d.join(out).to_str().unwrap(), "--threads", "2"]);
+        assert!(o.status.success(), "{}", text(&o));
+        std::fs::read_to_string(d.join(out).join("spikes.csv")).unwrap()
+    };
+    write(1);
+    let a = run("a");
+    let b = run("b");
+    write(2);
+    let c = run("c");
+    // LIF neurons with no input relax from their random start; none spike,
+    // but neuron 0's trace starts at its own draw
+    assert_eq!(a, b, "same seed, same output");
+    let va = std::fs::read_to_string(d.join("a").join("V.csv")).unwrap();
+    let vc = std::fs::read_to_string(d.join("c").join("V.csv")).unwrap();
+    let start = |s: &str| s.lines().nth(1).unwrap().split(',').nth(1).unwrap().parse::<f64>().unwrap();
+    assert!((-70.0..-51.0).contains(&start(&va)), "{}", start(&va));
+    assert_ne!(start(&va), start(&vc), "a different seed draws differently");
+    let _ = c;
+}

@@ -24,6 +24,7 @@ fn pop_config(
         per_neuron: vec![],
         param_overrides: vec![None; m.params.len()],
         value_overrides: vec![None; m.values.len()],
+        init_per_neuron: vec![],
         record: (0..m.states.len()).map(Probe::State).collect(),
         sample_every: 1,
         threads,

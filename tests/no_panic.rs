@@ -107,6 +107,7 @@ fn exercise(src: &str) {
                             per_neuron: vec![],
                             param_overrides: vec![None; m.params.len()],
                             value_overrides: vec![None; m.values.len()],
+                            init_per_neuron: vec![],
                             record: vec![],
                             sample_every: 1,
                             threads: 2,

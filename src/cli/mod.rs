@@ -6,6 +6,7 @@ mod plot;
 use clap::{Parser, Subcommand, ValueEnum};
 use neuroc::diag::{self, Code, Diagnostic, Diagnostics};
 use neuroc::ir::{self, NodeKind, Ty};
+use neuroc::runtime::spikegen::Spread;
 use neuroc::runtime::{self, output, Probe};
 use neuroc::schemes::{self, Method};
 use neuroc::source::Span;
@@ -76,6 +77,13 @@ enum Command {
         #[arg(long)]
         ir: bool,
     },
+}
+
+/// What a `simulate` setting spreads over the population.
+#[derive(Clone, Copy)]
+enum Target {
+    Param(usize),
+    State(usize),
 }
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -383,31 +391,54 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     let mut seed: u64 = 1;
     let mut spike_train: Option<ast::Expr> = None;
     let mut weight_setting: Option<ast::Expr> = None;
-    // parameters spread over the population: (parameter, lo, hi)
-    let mut spreads: Vec<(usize, f64, f64)> = Vec::new();
+    // parameters and initial values spread over the population
+    let mut spreads: Vec<(Target, Spread)> = Vec::new();
     let mut block_constants: Vec<(usize, f64, Span)> = Vec::new();
     if let Some(s) = &sim_block {
         for b in &s.settings {
-            if let Some(p) = model.param(&b.name.name) {
-                let dim = model.params[p].dim;
+            let target = match (model.param(&b.name.name), model.state(&b.name.name)) {
+                (Some(p), _) => Some(Target::Param(p)),
+                (None, Some(s)) => Some(Target::State(s)),
+                _ => None,
+            };
+            if let Some(target) = target {
+                let dim = match target {
+                    Target::Param(p) => model.params[p].dim,
+                    Target::State(s) => model.states[s].dim,
+                };
                 let what = format!("`{}`", b.name.name);
-                match &b.value.kind {
-                    ast::ExprKind::Call(f, args) if matches!(&f.kind, ast::ExprKind::Name(x) if x == "linspace") => {
-                        if args.len() != 2 {
-                            ctx.fail(
-                                Diagnostic::error(Code::BadSetting, "`linspace` takes two values: `linspace(lo, hi)`")
-                                    .at(b.value.span, "spread a parameter over the population")
-                                    .help("e.g. `I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`"),
-                            );
-                            return None;
+                let dist = match &b.value.kind {
+                    ast::ExprKind::Call(f, args) => match &f.kind {
+                        ast::ExprKind::Name(x) if matches!(x.as_str(), "linspace" | "uniform" | "normal") => {
+                            if args.len() != 2 {
+                                ctx.fail(
+                                    Diagnostic::error(Code::BadSetting, format!("`{x}` takes two values"))
+                                        .at(b.value.span, "spread over the population")
+                                        .help("`linspace(lo, hi)`, `uniform(lo, hi)` or `normal(mean, sd)`"),
+                                );
+                                return None;
+                            }
+                            let a = ctx.constant(&args[0], dim, &what)?;
+                            let c = ctx.constant(&args[1], dim, &what)?;
+                            Some(match x.as_str() {
+                                "linspace" => Spread::Linspace(a, c),
+                                "uniform" => Spread::Uniform(a, c),
+                                _ => Spread::Normal(a, c),
+                            })
                         }
-                        let lo = ctx.constant(&args[0], dim, &what)?;
-                        let hi = ctx.constant(&args[1], dim, &what)?;
-                        spreads.push((p, lo, hi));
-                    }
-                    _ => {
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                match (dist, target) {
+                    (Some(d), _) => spreads.push((target, d)),
+                    (None, Target::Param(p)) => {
                         let v = ctx.constant(&b.value, dim, &what)?;
                         block_constants.push((p, v, b.value.span));
+                    }
+                    (None, Target::State(_)) => {
+                        let v = ctx.constant(&b.value, dim, &what)?;
+                        spreads.push((target, Spread::Linspace(v, v)));
                     }
                 }
                 continue;
@@ -578,13 +609,22 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         }
     }
 
-    // `--set` wins over a spread in the simulate block; one neuron takes the
-    // spread's first value.
-    spreads.retain(|(p, _, _)| param_overrides[*p].is_none());
-    if n_neurons == 1 {
-        for (p, lo, _) in spreads.drain(..) {
-            let node = model.arena.add(NodeKind::Const(lo), Ty::Num(model.params[p].dim), model.params[p].span);
-            param_overrides[p] = Some(node);
+    // `--set` wins over a spread in the simulate block. Values are drawn
+    // once, per quantity, from the seed.
+    spreads.retain(|(t, _)| !matches!(t, Target::Param(p) if param_overrides[*p].is_some()));
+    let mut per_neuron: Vec<(usize, Vec<f64>)> = Vec::new();
+    let mut init_per_neuron: Vec<(usize, Vec<f64>)> = Vec::new();
+    for (k, (target, dist)) in spreads.iter().enumerate() {
+        let vals = runtime::spikegen::spread(*dist, n_neurons, seed, k as u64 + 1);
+        match *target {
+            // one neuron: a parameter is an override
+            Target::Param(p) if n_neurons == 1 => {
+                let node =
+                    model.arena.add(NodeKind::Const(vals[0]), Ty::Num(model.params[p].dim), model.params[p].span);
+                param_overrides[p] = Some(node);
+            }
+            Target::Param(p) => per_neuron.push((p, vals)),
+            Target::State(s) => init_per_neuron.push((s, vals)),
         }
     }
     // A presynaptic spike train from the simulate block.
@@ -633,6 +673,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         rtol: 1e-8,
         progress: !o.quiet,
         input_spikes,
+        init_overrides: init_per_neuron.iter().map(|(s, v)| (*s, v[0])).collect(),
     };
     // Which back end: the JIT unless asked otherwise; spike trains and
     // synapse or plasticity models run on the reference interpreter.
@@ -646,7 +687,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         return None;
     }
     let mut backend = if needs_reference { BackendArg::Reference } else { o.backend.unwrap_or(BackendArg::Jit) };
-    if backend == BackendArg::Reference && (n_neurons > 1 || !spreads.is_empty()) {
+    if backend == BackendArg::Reference && (n_neurons > 1 || !per_neuron.is_empty()) {
         ctx.fail(
             Diagnostic::error(Code::BadSetting, "the reference interpreter simulates one neuron")
                 .at(sim_block.as_ref().map_or(root_span, |s| s.span), format!("{n_neurons} neurons asked for"))
@@ -654,14 +695,6 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         );
         return None;
     }
-    let per_neuron: Vec<(usize, Vec<f64>)> = spreads
-        .iter()
-        .map(|&(p, lo, hi)| {
-            let n = n_neurons;
-            let vals = (0..n).map(|i| if n == 1 { lo } else { lo + (hi - lo) * i as f64 / (n - 1) as f64 }).collect();
-            (p, vals)
-        })
-        .collect();
     let start = std::time::Instant::now();
     let mut backend_note = String::new();
     let rec = loop {
@@ -681,6 +714,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
             per_neuron: per_neuron.clone(),
             param_overrides: cfg.param_overrides.clone(),
             value_overrides: cfg.value_overrides.clone(),
+            init_per_neuron: init_per_neuron.clone(),
             record: record.clone(),
             sample_every,
             threads: o.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1),

@@ -50,6 +50,8 @@ pub struct Config {
     /// Presynaptic spikes delivered to the model's `on spike(w)` events:
     /// (time, weight), SI, sorted by time.
     pub input_spikes: Vec<(f64, f64)>,
+    /// Initial values replaced after the model's own: (state, SI value).
+    pub init_overrides: Vec<(usize, f64)>,
 }
 
 impl Config {
@@ -65,6 +67,7 @@ impl Config {
             rtol: 1e-8,
             progress: false,
             input_spikes: Vec::new(),
+            init_overrides: Vec::new(),
         }
     }
 }
@@ -645,6 +648,11 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &Config) -> Result<Recording, Box<D
     let mut st = Stepper::new(m, plan, cfg);
     check_params(m, &st.params)?;
     let mut y = initial_state(&mut st);
+    for &(s, v) in &cfg.init_overrides {
+        if let Some(slot) = y.get_mut(s) {
+            *slot = v;
+        }
+    }
     if let Some(k) = m.kinetics.iter().find(|k| k.species.iter().any(|&s| !y[s].is_finite())) {
         return Err(Box::new(
             Diagnostic::error(

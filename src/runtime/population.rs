@@ -36,6 +36,8 @@ pub struct PopConfig {
     pub param_overrides: Vec<Option<ExprId>>,
     /// Input overrides (`--set` of an input).
     pub value_overrides: Vec<Option<ExprId>>,
+    /// Initial values that differ per neuron: (state, value for each neuron).
+    pub init_per_neuron: Vec<(usize, Vec<f64>)>,
     /// States of neuron 0 to record at every `sample_every`-th step.
     pub record: Vec<Probe>,
     pub sample_every: usize,
@@ -112,6 +114,13 @@ fn initial_states(m: &Model, k: &Kernel, params: &[f64], cfg: &PopConfig) -> Vec
         let y = init_one(params);
         for (s, v) in y.into_iter().enumerate() {
             out[s].iter_mut().for_each(|x| *x = v);
+        }
+    }
+    for (s, vals) in &cfg.init_per_neuron {
+        if let Some(arr) = out.get_mut(*s) {
+            for (x, v) in arr.iter_mut().zip(vals) {
+                *x = *v;
+            }
         }
     }
     if k.states.len() > m.states.len() {

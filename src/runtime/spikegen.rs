@@ -1,5 +1,7 @@
-//! Presynaptic spike trains for driving a single model: regular, Poisson,
-//! or listed times. Seeded and reproducible.
+//! Generators: presynaptic spike trains for driving a single model
+//! (regular, Poisson, listed times), and values spread over a population
+//! (evenly, uniform, normal). Seeded and reproducible; values are drawn up
+//! front, so they do not depend on the number of threads.
 
 /// SplitMix64 (Steele, Lea & Flood 2014): a small, statistically sound
 /// 64-bit generator, used here to draw Poisson trains from a seed.
@@ -49,6 +51,36 @@ pub fn poisson(rate: f64, until: f64, seed: u64) -> Vec<f64> {
     }
 }
 
+/// How a value is spread over the neurons of a population.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Spread {
+    /// Evenly from lo to hi.
+    Linspace(f64, f64),
+    /// Uniformly random in [lo, hi).
+    Uniform(f64, f64),
+    /// Normal with mean and standard deviation.
+    Normal(f64, f64),
+}
+
+/// One value for each of `n` neurons. `stream` separates the random
+/// streams of different spread quantities under one seed.
+pub fn spread(s: Spread, n: usize, seed: u64, stream: u64) -> Vec<f64> {
+    let mut rng = SplitMix64::new(seed ^ stream.wrapping_mul(0xd1b5_4a32_d192_ed03));
+    match s {
+        Spread::Linspace(lo, hi) => {
+            (0..n).map(|i| if n == 1 { lo } else { lo + (hi - lo) * i as f64 / (n - 1) as f64 }).collect()
+        }
+        Spread::Uniform(lo, hi) => (0..n).map(|_| lo + (hi - lo) * (1.0 - rng.next_open01())).collect(),
+        Spread::Normal(mu, sigma) => (0..n)
+            .map(|_| {
+                // Box-Muller, one of the pair
+                let (u1, u2) = (rng.next_open01(), rng.next_open01());
+                mu + sigma * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +97,24 @@ mod tests {
         let cv = var.sqrt() / mean;
         assert!((cv - 1.0).abs() < 0.05, "cv {cv}");
         assert_eq!(train, poisson(50.0, 200.0, 7), "same seed, same train");
+    }
+
+    #[test]
+    fn spreads_have_their_moments() {
+        let n = 20_000;
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let sd = |v: &[f64]| {
+            let m = mean(v);
+            (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+        };
+        let u = spread(Spread::Uniform(2.0, 4.0), n, 1, 0);
+        assert!(u.iter().all(|x| (2.0..4.0).contains(x)));
+        // standard errors: 0.58/sqrt(n) = 0.004 for the mean
+        assert!((mean(&u) - 3.0).abs() < 0.02 && (sd(&u) - 2.0 / 12f64.sqrt()).abs() < 0.02);
+        let g = spread(Spread::Normal(-5.0, 2.0), n, 1, 1);
+        assert!((mean(&g) + 5.0).abs() < 0.05 && (sd(&g) - 2.0).abs() < 0.05);
+        assert_eq!(spread(Spread::Linspace(0.0, 1.0), 5, 9, 9), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        assert_ne!(spread(Spread::Uniform(0.0, 1.0), 3, 1, 0), spread(Spread::Uniform(0.0, 1.0), 3, 1, 1));
     }
 
     #[test]
