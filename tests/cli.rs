@@ -221,7 +221,7 @@ fn later_kinds_are_checked_but_not_simulated_yet() {
     let f = d.join("net.neuro");
     std::fs::write(
         &f,
-        "import \"lif.neuro\"\nnetwork Net {\n    population E = 800 x LIF\n    record spikes(E)\n}\nsimulate Net { dt = 0.1 ms, duration = 1 s }\n",
+        "field Ring {\n    domain x in [0 mm, 10 mm) periodic, cells = 512\n    parameter tau = 10 ms\n}\nsimulate Ring { dt = 0.1 ms, duration = 1 s }\n",
     )
     .unwrap();
     let o = neuroc(&["check", f.to_str().unwrap()]);
@@ -229,6 +229,16 @@ fn later_kinds_are_checked_but_not_simulated_yet() {
     let o = neuroc(&["run", f.to_str().unwrap(), "-o", d.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("E0501") && text(&o).contains("not simulated yet"), "{}", text(&o));
+    // a network statement without simulation yet
+    let g = d.join("drive.neuro");
+    std::fs::write(
+        &g,
+        "import \"lif.neuro\"\nnetwork Net {\n    population E = 80 x LIF\n    drive E with poisson(rate = 20 Hz, n = 100, w = 0.1 mV)\n}\nsimulate Net { dt = 0.1 ms, duration = 10 ms }\n",
+    )
+    .unwrap();
+    let o = neuroc(&["run", g.to_str().unwrap(), "-o", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("E0501"), "{}", text(&o));
 }
 
 #[test]

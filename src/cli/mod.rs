@@ -356,6 +356,10 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     };
     let kind = ast_model.kind;
     let model_span = ast_model.name.span;
+    if kind == ModelKind::Network {
+        let net = ast_model.clone();
+        return run_network(ctx, o, &net, sim_block.as_ref());
+    }
     if !matches!(kind, ModelKind::Neuron | ModelKind::Rate | ModelKind::Synapse | ModelKind::Plasticity) {
         let help = match kind {
             ModelKind::Channel => "a channel runs inside a neuron: `neuron N { state V = -65 mV; use Channel; ... }`",
@@ -820,6 +824,203 @@ fn print_kernel(m: &neuroc::ir::Model, method: Method, dt: f64) {
         }
         Err(neuroc::kernel::Unsupported(why)) => println!("  no fused kernel: {why}"),
     }
+}
+
+/// Runs a `network` model: its populations, connections, and the simulate
+/// block's dt, duration, seed and initial-value spreads.
+fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast::Simulate>) -> Option<i32> {
+    use neuroc::runtime::network::{self, Connection, NetConfig, Network, Population};
+    let time = units::dims::time();
+    let mut dt = 1e-4;
+    let mut duration = 1.0;
+    let mut seed = 1u64;
+    let mut init: Vec<(String, Spread)> = Vec::new();
+    let mut pops: Vec<Population> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for stmt in &net.stmts {
+        if let ast::StmtKind::Population { name, size, model } = &stmt.kind {
+            let Some(m) = ctx.c.model(&model.name).cloned() else { return Some(1) };
+            if m.kind != ModelKind::Neuron && m.kind != ModelKind::Rate {
+                ctx.fail(
+                    Diagnostic::error(
+                        Code::WrongKind,
+                        format!("`{}` is a {}, not a neuron", model.name, m.kind.keyword()),
+                    )
+                    .at(model.span, "populations are made of neurons")
+                    .help("use a neuron model"),
+                );
+                return None;
+            }
+            names.push(name.name.clone());
+            pops.push(Population { name: name.name.clone(), model: m, count: (*size).clamp(1, 100_000_000) as usize });
+        }
+    }
+    let find = |ctx: &mut RunCtx, names: &[String], id: &ast::Ident| -> Option<usize> {
+        let found = names.iter().position(|n| *n == id.name);
+        if found.is_none() {
+            ctx.fail(
+                Diagnostic::error(Code::UnknownName, format!("no population named `{}`", id.name))
+                    .at(id.span, "not a population of this network")
+                    .help(format!("populations: {}", names.join(", "))),
+            );
+        }
+        found
+    };
+    // (port, source populations, target populations, settings, span)
+    type Pending = (ast::Ident, Vec<usize>, Vec<usize>, Vec<ast::Binding>, Span);
+    let mut conns: Vec<Pending> = Vec::new();
+    for stmt in &net.stmts {
+        match &stmt.kind {
+            ast::StmtKind::Connect { from, to, via, settings } => {
+                let mut a = Vec::new();
+                for f in from {
+                    a.push(find(ctx, &names, f)?);
+                }
+                let mut b = Vec::new();
+                for t in to {
+                    b.push(find(ctx, &names, t)?);
+                }
+                conns.push((via.clone(), a, b, settings.clone(), stmt.span));
+            }
+            ast::StmtKind::Population { .. } | ast::StmtKind::Record(_) => {}
+            _ => {
+                ctx.fail(
+                    Diagnostic::error(Code::NotSimulatedYet, "this network statement is not simulated yet")
+                        .at(stmt.span, "not simulated yet")
+                        .help("networks run populations, `connect` and `record spikes(...)` today"),
+                );
+                return None;
+            }
+        }
+    }
+    if let Some(s) = sim {
+        for b in &s.settings {
+            match (b.name.name.as_str(), &b.value.kind) {
+                ("dt", _) => dt = ctx.constant(&b.value, time, "`dt`")?,
+                ("duration", _) => duration = ctx.constant(&b.value, time, "`duration`")?,
+                ("seed", _) => seed = ctx.constant(&b.value, Dim::NONE, "`seed`")? as u64,
+                (state, ast::ExprKind::Call(f, args)) if args.len() == 2 => {
+                    let Some(dim) = pops.iter().find_map(|p| p.model.state(state).map(|i| p.model.states[i].dim))
+                    else {
+                        ctx.fail(
+                            Diagnostic::error(Code::BadSetting, format!("no population has a state `{state}`"))
+                                .at(b.name.span, "not a state")
+                                .help("spread initial values of a state: `V = uniform(-70 mV, -50 mV)`"),
+                        );
+                        return None;
+                    };
+                    let x = ctx.constant(&args[0], dim, "the spread")?;
+                    let y = ctx.constant(&args[1], dim, "the spread")?;
+                    let spread = match &f.kind {
+                        ast::ExprKind::Name(n) if n == "uniform" => Spread::Uniform(x, y),
+                        ast::ExprKind::Name(n) if n == "normal" => Spread::Normal(x, y),
+                        _ => Spread::Linspace(x, y),
+                    };
+                    init.push((state.to_string(), spread));
+                }
+                (other, _) => {
+                    ctx.fail(
+                        Diagnostic::error(Code::BadSetting, format!("unknown network setting `{other}`"))
+                            .at(b.name.span, "not a setting")
+                            .help("settings: dt, duration, seed, and initial-value spreads `STATE = uniform(lo, hi)`"),
+                    );
+                    return None;
+                }
+            }
+        }
+    }
+    if let Some(t) = &o.dt {
+        dt = ctx.constant_arg("--dt", t, time, "`--dt`")?;
+    }
+    if let Some(t) = &o.duration {
+        duration = ctx.constant_arg("--duration", t, time, "`--duration`")?;
+    }
+    let mut connections = Vec::new();
+    for (via, from, to, settings, span) in &conns {
+        for &b in to {
+            let target = &pops[b].model;
+            let Some((_, wdim)) = network::ports(target).into_iter().find(|(p, _)| *p == via.name) else {
+                ctx.fail(
+                    Diagnostic::error(Code::UnknownName, format!("`{}` has no input port `{}`", target.name, via.name))
+                        .at(via.span, "not a port of the target")
+                        .help("declare it in the neuron: `on spike exc(w: nS) { g += w }`"),
+                );
+                return None;
+            };
+            let (mut p, mut w, mut delay) = (1.0, 0.0, dt);
+            for s in settings {
+                match s.name.name.as_str() {
+                    "p" => p = ctx.constant(&s.value, Dim::NONE, "`p`")?,
+                    "w" => w = ctx.constant(&s.value, wdim.unwrap_or(Dim::NONE), "`w`")?,
+                    "delay" => delay = ctx.constant(&s.value, time, "`delay`")?,
+                    other => {
+                        ctx.fail(
+                            Diagnostic::error(Code::BadSetting, format!("unknown connection setting `{other}`"))
+                                .at(s.name.span, "not a setting")
+                                .help("connections take p (probability), w (weight) and delay"),
+                        );
+                        return None;
+                    }
+                }
+            }
+            if !(0.0..=1.0).contains(&p) {
+                ctx.fail(
+                    Diagnostic::error(Code::BadSetting, format!("connection probability {p} is not in [0, 1]"))
+                        .at(*span, "this connection")
+                        .help("p is a probability"),
+                );
+                return None;
+            }
+            for &a in from {
+                connections.push(Connection { from: a, to: b, port: via.name.clone(), p, w, delay, span: *span });
+            }
+        }
+    }
+    let network = Network { name: net.name.name.clone(), populations: pops, connections };
+    let cfg = NetConfig { dt, duration, seed, jit: o.backend != Some(BackendArg::Interp), init };
+    let start = std::time::Instant::now();
+    let run = match network::simulate(&network, &cfg, net.name.span) {
+        Ok(r) => r,
+        Err(d) => {
+            ctx.fail(*d);
+            return None;
+        }
+    };
+    let wall = start.elapsed().as_secs_f64();
+    let rec = runtime::Recording {
+        spikes: run.spikes.iter().map(|s| s.1).collect(),
+        spike_ids: run.spikes.iter().map(|s| s.0).collect(),
+        ..runtime::Recording::default()
+    };
+    let format = match o.format {
+        FormatArg::Csv => output::Format::Csv,
+        FormatArg::Npy => output::Format::Npy,
+    };
+    if let Err(e) = output::write(&o.output, &rec, &[], format) {
+        eprintln!("error: cannot write to `{}`: {e}", o.output.display());
+        return Some(2);
+    }
+    let rates: Vec<String> = network
+        .populations
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let lo = run.offsets[k];
+            let count = run.spikes.iter().filter(|s| s.0 >= lo && s.0 < lo + p.count).count();
+            format!("{} {} neurons {:.2} Hz", p.name, p.count, count as f64 / p.count as f64 / duration)
+        })
+        .collect();
+    println!(
+        "{}: {}; {} synapses; {} ms (dt = {} ms) in {:.2} s; wrote spikes to {}",
+        network.name,
+        rates.join(", "),
+        run.synapses,
+        units::format_number(duration * 1e3),
+        units::format_number(dt * 1e3),
+        wall,
+        o.output.display()
+    );
+    Some(0)
 }
 
 /// The times of `spikes = regular(20 ms)`, `poisson(20 Hz)` or

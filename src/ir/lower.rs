@@ -920,7 +920,7 @@ impl<'a> Lower<'a> {
     ) {
         let mut locals: Vec<(String, ExprId)> = Vec::new();
         let trig = match trigger {
-            ast::Trigger::Spike { weight, .. } => {
+            ast::Trigger::Spike { weight, port, .. } => {
                 let mut weight_dim = None;
                 let mut arg_index = None;
                 if let Some((w, unit)) = weight {
@@ -934,7 +934,7 @@ impl<'a> Lower<'a> {
                     self.hints.insert(node, unit.text.clone());
                     locals.push((w.name.clone(), node));
                 }
-                Trigger::Spike { weight_dim, arg: arg_index }
+                Trigger::Spike { weight_dim, arg: arg_index, port: port.as_ref().map(|p| p.name.clone()) }
             }
             ast::Trigger::Condition(c) => {
                 let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
@@ -1200,7 +1200,16 @@ impl<'a> Lower<'a> {
                     self.m.pending.push(Pending { what: "population".into(), span: stmt.span });
                 }
                 ast::StmtKind::Connect { via, .. } => {
-                    self.require_model(via);
+                    // `via` names a synapse model, or an input port of the
+                    // target neurons (`on spike exc(w: nS)`)
+                    let is_port = self.lib.models.iter().any(|m| {
+                        m.stmts.iter().any(|st| {
+                            matches!(&st.kind, ast::StmtKind::On { trigger: ast::Trigger::Spike { port: Some(p), .. }, .. } if p.name == via.name)
+                        })
+                    });
+                    if !is_port {
+                        self.require_model(via);
+                    }
                     self.m.pending.push(Pending { what: "connection".into(), span: stmt.span });
                 }
                 other => self.m.pending.push(Pending { what: stmt_word(other).into(), span: stmt.span }),

@@ -338,7 +338,7 @@ pub enum Trigger {
     Condition { cond: ExprId, level: Option<ExprId> },
     /// `on spike(w: unit)`: a presynaptic spike arrives; `arg` is the index
     /// of `w` in `Model::event_args`.
-    Spike { weight_dim: Option<Dim>, arg: Option<usize> },
+    Spike { weight_dim: Option<Dim>, arg: Option<usize>, port: Option<String> },
 }
 
 #[derive(Clone, Debug)]

@@ -154,6 +154,23 @@ pub fn build(
     value_overrides: &[Option<ExprId>],
     dt: f64,
 ) -> Result<Kernel, Unsupported> {
+    build_with_ports(m, plan, params, per_neuron, value_overrides, &[], dt)
+}
+
+/// [`build`], for neurons in a network: `ports` name the `on spike PORT(w)`
+/// events that receive input. Each port reads one more per-neuron array
+/// (after the per-neuron parameters): the sum of the weights arriving at
+/// the start of the step, applied once through the event's actions, which
+/// must be jumps (`+=`, `-=`; exact when linear in `w`).
+pub fn build_with_ports(
+    m: &Model,
+    plan: &Plan,
+    params: &[f64],
+    per_neuron: &[usize],
+    value_overrides: &[Option<ExprId>],
+    ports: &[String],
+    dt: f64,
+) -> Result<Kernel, Unsupported> {
     let mut b = Builder {
         m,
         params,
@@ -162,6 +179,7 @@ pub fn build(
         insts: Vec::new(),
         numbering: HashMap::new(),
         value_memo: HashMap::new(),
+        event_args: HashMap::new(),
     };
     let n = m.states.len();
     let refractory = m.events.iter().any(|e| e.actions.iter().any(|a| matches!(a, Action::Refractory { .. })));
@@ -169,8 +187,39 @@ pub fn build(
     if refractory {
         state_names.push("refractory_until".into());
     }
-    let old: Vec<Val> = (0..n).map(|i| b.push(Inst::State(i as u32))).collect();
+    let raw_old: Vec<Val> = (0..n).map(|i| b.push(Inst::State(i as u32))).collect();
     let t0 = b.push(Inst::Time);
+    // Synaptic input arriving at the start of the step.
+    let mut old = raw_old.clone();
+    for (k, port) in ports.iter().enumerate() {
+        let input = b.push(Inst::Param((per_neuron.len() + k) as u32));
+        for e in &m.events {
+            let Trigger::Spike { port: Some(p), arg, .. } = &e.trigger else { continue };
+            if p != port {
+                continue;
+            }
+            if let Some(a) = arg {
+                b.event_args.insert(*a, input);
+            }
+            for a in &e.actions {
+                match a {
+                    Action::Assign { state, value, held: false, .. } => {
+                        let frame = Frame { states: old.clone(), t: t0 };
+                        old[*state] = b.expr(*value, &frame)?;
+                    }
+                    Action::Assign { .. } => {
+                        return Err(Unsupported(format!(
+                            "port `{port}` sets a state with `=`; input ports take jumps (`+=`, `-=`)"
+                        )))
+                    }
+                    Action::Emit { .. } | Action::Refractory { .. } => {
+                        return Err(Unsupported(format!("port `{port}` emits or starts a refractory period")))
+                    }
+                    Action::Output { .. } => {}
+                }
+            }
+        }
+    }
     let dtv = b.konst(dt);
     // Schemes see time inside the open step, 1e-9 dt from its ends, so an
     // input that switches at a step boundary is seen from the correct side.
@@ -180,7 +229,9 @@ pub fn build(
     // events compare the exact ends of the step, so that a condition true at
     // a step's end is also true at the next step's start
     let t_next = b.push(Inst::TimeNext);
-    let env_start = Frame { states: old.clone(), t: t0 };
+    // event levels at the start use the state before the input, so that a
+    // jump across a threshold counts as a crossing
+    let env_start = Frame { states: raw_old.clone(), t: t0 };
 
     // Blocks, all from the old state.
     let mut new = old.clone();
@@ -332,7 +383,9 @@ pub fn build(
             }
             for a in &e.actions {
                 if let Action::Assign { state, held: true, .. } = a {
-                    new[*state] = b.push_raw(Inst::Select(holding, old[*state], new[*state]));
+                    // held at the value before this step's input (input to a
+                    // held state during the refractory period is discarded)
+                    new[*state] = b.push_raw(Inst::Select(holding, raw_old[*state], new[*state]));
                 }
             }
         }
@@ -432,7 +485,11 @@ pub fn build(
     if refractory {
         stores.push(ref_value.unwrap_or(t0));
     }
-    let params_names = per_neuron.iter().map(|&p| m.params[p].name.clone()).collect();
+    let params_names = per_neuron
+        .iter()
+        .map(|&p| m.params[p].name.clone())
+        .chain(ports.iter().map(|p| format!("input {p}")))
+        .collect();
     let kernel = Kernel { insts: b.insts, states: state_names, params: params_names, stores, events, dt };
     Ok(eliminate_dead(kernel))
 }
@@ -525,6 +582,8 @@ struct Builder<'m> {
     /// (frame states, frame time, value index) -> Val: derived values are
     /// built once per frame.
     value_memo: HashMap<(Vec<Val>, Val, usize), Val>,
+    /// Values of event arguments (a port's summed input).
+    event_args: HashMap<usize, Val>,
 }
 
 impl Builder<'_> {
@@ -638,7 +697,10 @@ impl Builder<'_> {
                 self.value_memo.insert(key, v);
                 v
             }
-            NodeKind::Var(Var::EventArg(_)) => return Err(Unsupported("presynaptic event arguments".into())),
+            NodeKind::Var(Var::EventArg(a)) => match self.event_args.get(a) {
+                Some(v) => *v,
+                None => return Err(Unsupported("presynaptic event arguments outside an input port".into())),
+            },
             NodeKind::Neg(a) => {
                 let a = self.expr(*a, f)?;
                 self.un(Inst::Neg, a)

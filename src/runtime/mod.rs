@@ -12,6 +12,7 @@
 //! (the step is split there too) and mutes condition events meanwhile.
 //! Conditions fire when they become true (false before, true after).
 
+pub mod network;
 pub mod output;
 pub mod population;
 pub mod spikegen;

@@ -139,6 +139,8 @@ impl AssignOp {
 pub enum Trigger {
     /// `on spike` or `on spike(w: nS)`: a presynaptic event with a weight.
     Spike {
+        /// `on spike exc(w: nS)`: the port connections name with `via exc`.
+        port: Option<Ident>,
         weight: Option<(Ident, UnitExpr)>,
         span: Span,
     },

@@ -207,12 +207,21 @@ impl Lowerer {
                 let trig = it.next()?;
                 let trigger = if trig.as_rule() == Rule::spike_trigger {
                     let tspan = self.span(&trig);
-                    let mut tt = self.parts(trig);
+                    let mut port = None;
+                    let mut rest = Vec::new();
+                    for p in self.parts(trig) {
+                        if p.as_rule() == Rule::spike_port {
+                            port = p.into_inner().next().map(|i| self.ident(i));
+                        } else {
+                            rest.push(p);
+                        }
+                    }
+                    let mut tt = rest.into_iter();
                     let weight = match (tt.next(), tt.next()) {
                         (Some(n), Some(u)) => Some((self.ident(n), self.unit(u))),
                         _ => None,
                     };
-                    Trigger::Spike { weight, span: tspan }
+                    Trigger::Spike { port, weight, span: tspan }
                 } else {
                     Trigger::Condition(self.expr(trig))
                 };

@@ -1,0 +1,275 @@
+//! Networks: populations of point models connected by spikes.
+//!
+//! Each population runs its fused kernel (JIT or interpreter) with one
+//! input array per port that receives connections (`on spike exc(w: nS)`).
+//! Connections are drawn once from the seed (fixed probability, no
+//! self-connections within a population) and stored by source (CSR). A
+//! spike of neuron i at step s adds its weight to the target's port
+//! accumulator for step s + delay/dt (at least one step later), in a ring
+//! buffer per population and port; the kernel applies a step's summed input
+//! at the start of the step.
+
+use super::spikegen::{spread, SplitMix64, Spread};
+use crate::codegen::interp::{eval, eval_params, eval_values, Env};
+use crate::codegen::jit;
+use crate::diag::{Code, Diagnostic};
+use crate::ir::{ExprId, Model, Trigger};
+use crate::kernel::{self, Kernel};
+use crate::schemes::{self, Method};
+use crate::source::Span;
+
+/// A population: `count` neurons of a model.
+#[derive(Clone, Debug)]
+pub struct Population {
+    pub name: String,
+    pub model: Model,
+    pub count: usize,
+}
+
+/// `connect from -> to via port (p = ..., w = ..., delay = ...)`.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub from: usize,
+    pub to: usize,
+    pub port: String,
+    pub p: f64,
+    pub w: f64,
+    pub delay: f64,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub name: String,
+    pub populations: Vec<Population>,
+    pub connections: Vec<Connection>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    pub dt: f64,
+    pub duration: f64,
+    pub seed: u64,
+    pub jit: bool,
+    /// Initial values spread over every population that has the state.
+    pub init: Vec<(String, Spread)>,
+}
+
+/// What a network run produced.
+pub struct NetRun {
+    /// (global neuron index, time in s), in (step, population, neuron) order.
+    pub spikes: Vec<(usize, f64)>,
+    /// First global index of each population.
+    pub offsets: Vec<usize>,
+    pub synapses: usize,
+    pub compile_seconds: f64,
+}
+
+struct Runner {
+    kernel: Kernel,
+    code: Option<jit::Compiled>,
+    states: Vec<Vec<f64>>,
+    /// ring[port][slot][neuron]
+    ring: Vec<Vec<Vec<f64>>>,
+    ports: Vec<String>,
+}
+
+/// Compressed connectivity of one connection: targets of source i are
+/// `targets[offsets[i]..offsets[i + 1]]`.
+struct Csr {
+    offsets: Vec<usize>,
+    targets: Vec<u32>,
+    delay_steps: usize,
+    port: usize,
+}
+
+fn fail(span: Span, msg: String, help: &str) -> Box<Diagnostic> {
+    Box::new(Diagnostic::error(Code::NotInKernel, msg).at(span, "in this network").help(help))
+}
+
+/// Builds and runs a network.
+pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Box<Diagnostic>> {
+    let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
+    let mut offsets = Vec::new();
+    let mut total = 0;
+    for p in &net.populations {
+        offsets.push(total);
+        total += p.count;
+    }
+    // Ports each population receives on, and the longest delay into it.
+    let mut runners = Vec::new();
+    let mut compile_seconds = 0.0;
+    for (pi, pop) in net.populations.iter().enumerate() {
+        let mut ports: Vec<String> = Vec::new();
+        for c in net.connections.iter().filter(|c| c.to == pi) {
+            if !ports.contains(&c.port) {
+                ports.push(c.port.clone());
+            }
+        }
+        let max_delay =
+            net.connections.iter().filter(|c| c.to == pi).map(|c| delay_steps(c.delay, cfg.dt)).max().unwrap_or(1);
+        let mut m = pop.model.clone();
+        let (plan, d) = schemes::derive_plan(&mut m, Method::Auto);
+        let Some(plan) = plan else {
+            return Err(Box::new(d.list.into_iter().next().unwrap_or_else(|| Diagnostic::internal("no plan"))));
+        };
+        let params = eval_params(&m, &[]);
+        super::check_params(&m, &params)?;
+        let no_values: Vec<Option<ExprId>> = vec![None; m.values.len()];
+        let kernel = kernel::build_with_ports(&m, &plan, &params, &[], &no_values, &ports, cfg.dt).map_err(
+            |kernel::Unsupported(why)| {
+                fail(
+                    span,
+                    format!("population `{}` cannot run as a fused kernel: {why}", pop.name),
+                    "use a method the kernels support",
+                )
+            },
+        )?;
+        let code = if cfg.jit {
+            let c =
+                jit::compile(&kernel, false).map_err(|e| fail(span, format!("JIT: {e}"), "try --backend interp"))?;
+            compile_seconds += c.compile_seconds;
+            Some(c)
+        } else {
+            None
+        };
+        let states = initial_states(&m, &kernel, &params, pop.count, cfg, pi);
+        let ring = vec![vec![vec![0.0; pop.count]; max_delay + 1]; ports.len()];
+        runners.push(Runner { kernel, code, states, ring, ports });
+    }
+    // Connectivity, drawn once.
+    let mut csrs: Vec<Vec<Csr>> = (0..net.populations.len()).map(|_| Vec::new()).collect();
+    let mut synapses = 0;
+    for (ci, c) in net.connections.iter().enumerate() {
+        let (na, nb) = (net.populations[c.from].count, net.populations[c.to].count);
+        let mut rng = SplitMix64::new(cfg.seed ^ (ci as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut offsets = Vec::with_capacity(na + 1);
+        let mut targets = Vec::new();
+        offsets.push(0);
+        for i in 0..na {
+            for j in 0..nb {
+                if c.from == c.to && i == j {
+                    continue;
+                }
+                if 1.0 - rng.next_open01() < c.p {
+                    targets.push(j as u32);
+                }
+            }
+            offsets.push(targets.len());
+        }
+        synapses += targets.len();
+        let port = runners[c.to].ports.iter().position(|p| *p == c.port).unwrap_or(0);
+        csrs[c.from].push(Csr { offsets, targets, delay_steps: delay_steps(c.delay, cfg.dt), port });
+    }
+    let conn_of: Vec<Vec<usize>> = (0..net.populations.len())
+        .map(|pi| net.connections.iter().enumerate().filter(|(_, c)| c.from == pi).map(|(k, _)| k).collect())
+        .collect();
+    let mut spikes_out = Vec::new();
+    let mut step_spikes: Vec<Vec<(usize, f64)>> = vec![Vec::new(); runners.len()];
+    for step in 0..steps {
+        let t = step as f64 * cfg.dt;
+        let t_next = (step + 1) as f64 * cfg.dt;
+        for (pi, r) in runners.iter_mut().enumerate() {
+            let n = net.populations[pi].count;
+            let slots = r.ring.first().map_or(1, |p| p.len());
+            let now = step % slots;
+            step_spikes[pi].clear();
+            match &r.code {
+                Some(code) => {
+                    let sp: Vec<*mut f64> = r.states.iter_mut().map(|s| s.as_mut_ptr()).collect();
+                    let pp: Vec<*const f64> = r.ring.iter().map(|port| port[now].as_ptr()).collect();
+                    let emitting = r.kernel.events.iter().filter(|e| e.emits).count().max(1);
+                    let mut idx = vec![0i64; n * emitting];
+                    let mut tim = vec![0.0; n * emitting];
+                    // SAFETY: one pointer per kernel state and input array, each of n values.
+                    let count = unsafe { code.call(&sp, &pp, n, (t, t_next), &mut idx, &mut tim) };
+                    for k in 0..count {
+                        step_spikes[pi].push((idx[k] as usize, tim[k]));
+                    }
+                }
+                None => {
+                    let mut sts: Vec<&mut [f64]> = r.states.iter_mut().map(|s| s.as_mut_slice()).collect();
+                    let prs: Vec<&[f64]> = r.ring.iter().map(|port| port[now].as_slice()).collect();
+                    kernel::interp::step(&r.kernel, &mut sts, &prs, t, t_next, &mut step_spikes[pi]);
+                }
+            }
+            for port in r.ring.iter_mut() {
+                port[now].iter_mut().for_each(|x| *x = 0.0);
+            }
+        }
+        // Deliver this step's spikes.
+        for (pi, spikes) in step_spikes.iter().enumerate() {
+            for &(i, ts) in spikes {
+                spikes_out.push((offsets[pi] + i, ts));
+                for (k, &ci) in conn_of[pi].iter().enumerate() {
+                    let c = &net.connections[ci];
+                    let csr = &csrs[pi][k];
+                    let target = &mut runners[c.to];
+                    let slots = target.ring[csr.port].len();
+                    let slot = (step + csr.delay_steps) % slots;
+                    let acc = &mut target.ring[csr.port][slot];
+                    for &j in &csr.targets[csr.offsets[i]..csr.offsets[i + 1]] {
+                        acc[j as usize] += c.w;
+                    }
+                }
+            }
+        }
+        // a diverged neuron stops the run
+        if (step + 1) % 1000 == 0 || step + 1 == steps {
+            for (pi, r) in runners.iter().enumerate() {
+                let nm = net.populations[pi].model.states.len();
+                if let Some(i) = r.states.iter().take(nm).find_map(|a| a.iter().position(|v| !v.is_finite())) {
+                    return Err(Box::new(
+                        Diagnostic::error(
+                            Code::NumericalBlowUp,
+                            format!(
+                                "neuron {i} of `{}` diverged by t = {} ms",
+                                net.populations[pi].name,
+                                crate::units::format_number(t_next * 1e3)
+                            ),
+                        )
+                        .at(span, "in this network")
+                        .help("check the weights and the step"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(NetRun { spikes: spikes_out, offsets, synapses, compile_seconds })
+}
+
+fn delay_steps(delay: f64, dt: f64) -> usize {
+    ((delay / dt).round() as usize).max(1)
+}
+
+fn initial_states(m: &Model, k: &Kernel, params: &[f64], n: usize, cfg: &NetConfig, pi: usize) -> Vec<Vec<f64>> {
+    let exprs: Vec<ExprId> = m.values.iter().map(|v| v.expr).collect();
+    let mut y = vec![f64::NAN; m.states.len()];
+    let mut values = Vec::new();
+    for &i in &m.init_order {
+        eval_values(m, 0.0, &y, params, &exprs, &mut values);
+        y[i] = eval(m, m.states[i].init, &Env { t: 0.0, states: &y, params, values: &values, args: &[] });
+    }
+    super::kinetic_steady_states(m, params, &exprs, &mut y);
+    let mut out: Vec<Vec<f64>> = y.iter().map(|&v| vec![v; n]).collect();
+    while out.len() < k.states.len() {
+        out.push(vec![f64::NEG_INFINITY; n]); // refractory_until
+    }
+    for (si, (name, s)) in cfg.init.iter().enumerate() {
+        if let Some(state) = m.state(name) {
+            out[state] = spread(*s, n, cfg.seed, 1000 + (pi as u64) * 64 + si as u64);
+        }
+    }
+    out
+}
+
+/// The ports of a model's `on spike PORT(w)` events: (port, weight dimension).
+pub fn ports(m: &Model) -> Vec<(String, Option<crate::units::Dim>)> {
+    m.events
+        .iter()
+        .filter_map(|e| match &e.trigger {
+            Trigger::Spike { port: Some(p), weight_dim, .. } => Some((p.clone(), *weight_dim)),
+            _ => None,
+        })
+        .collect()
+}
