@@ -869,6 +869,9 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
     // (port, source populations, target populations, settings, span)
     type Pending = (ast::Ident, Vec<usize>, Vec<usize>, Vec<ast::Binding>, Span);
     let mut conns: Vec<Pending> = Vec::new();
+    // (target populations, generator, settings, port, span)
+    type PendingDrive = (Vec<usize>, ast::Ident, Vec<ast::Binding>, Option<ast::Ident>, Span);
+    let mut drives_pending: Vec<PendingDrive> = Vec::new();
     for stmt in &net.stmts {
         match &stmt.kind {
             ast::StmtKind::Connect { from, to, via, settings } => {
@@ -881,6 +884,24 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                     b.push(find(ctx, &names, t)?);
                 }
                 conns.push((via.clone(), a, b, settings.clone(), stmt.span));
+            }
+            ast::StmtKind::Drive { targets, source, settings, via } => {
+                if source.name != "poisson" {
+                    ctx.fail(
+                        Diagnostic::error(
+                            Code::NotSimulatedYet,
+                            format!("`{}` drives are not simulated yet", source.name),
+                        )
+                        .at(source.span, "not a generator")
+                        .help("drive with `poisson(rate = ..., n = ..., w = ...) via PORT`"),
+                    );
+                    return None;
+                }
+                let mut b = Vec::new();
+                for t in targets {
+                    b.push(find(ctx, &names, t)?);
+                }
+                drives_pending.push((b, source.clone(), settings.clone(), via.clone(), stmt.span));
             }
             ast::StmtKind::Population { .. } | ast::StmtKind::Record(_) => {}
             _ => {
@@ -976,7 +997,49 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
             }
         }
     }
-    let network = Network { name: net.name.name.clone(), populations: pops, connections };
+    let mut drives = Vec::new();
+    for (to, source, settings, via, span) in &drives_pending {
+        let Some(via) = via else {
+            ctx.fail(
+                Diagnostic::error(Code::BadSetting, "a drive needs the port it feeds")
+                    .at(*span, "which input port?")
+                    .help(
+                    "end it with `via PORT`, e.g. `drive E with poisson(rate = 20 Hz, n = 100, w = 0.1 mV) via exc`",
+                ),
+            );
+            return None;
+        };
+        for &b in to {
+            let target = &pops[b].model;
+            let Some((_, wdim)) = network::ports(target).into_iter().find(|(p, _)| *p == via.name) else {
+                ctx.fail(
+                    Diagnostic::error(Code::UnknownName, format!("`{}` has no input port `{}`", target.name, via.name))
+                        .at(via.span, "not a port of the target")
+                        .help("declare it in the neuron: `on spike exc(w: nS) { g += w }`"),
+                );
+                return None;
+            };
+            let (mut rate, mut n, mut w) = (0.0, 1.0, 0.0);
+            for st in settings {
+                match st.name.name.as_str() {
+                    "rate" => rate = ctx.constant(&st.value, units::dims::rate(), "`rate`")?,
+                    "n" => n = ctx.constant(&st.value, Dim::NONE, "`n`")?,
+                    "w" => w = ctx.constant(&st.value, wdim.unwrap_or(Dim::NONE), "`w`")?,
+                    other => {
+                        ctx.fail(
+                            Diagnostic::error(Code::BadSetting, format!("unknown drive setting `{other}`"))
+                                .at(st.name.span, "not a setting")
+                                .help("poisson drives take rate, n (sources per neuron) and w"),
+                        );
+                        return None;
+                    }
+                }
+            }
+            let _ = source;
+            drives.push(network::Drive { to: b, port: via.name.clone(), rate, n, w });
+        }
+    }
+    let network = Network { name: net.name.name.clone(), populations: pops, connections, drives };
     let cfg = NetConfig { dt, duration, seed, jit: o.backend != Some(BackendArg::Interp), init };
     let start = std::time::Instant::now();
     let run = match network::simulate(&network, &cfg, net.name.span) {

@@ -38,11 +38,23 @@ pub struct Connection {
     pub span: Span,
 }
 
+/// `drive P with poisson(rate = ..., n = ..., w = ...) via port`: each neuron
+/// of P receives n independent Poisson trains of the given rate.
+#[derive(Clone, Debug)]
+pub struct Drive {
+    pub to: usize,
+    pub port: String,
+    pub rate: f64,
+    pub n: f64,
+    pub w: f64,
+}
+
 #[derive(Clone, Debug)]
 pub struct Network {
     pub name: String,
     pub populations: Vec<Population>,
     pub connections: Vec<Connection>,
+    pub drives: Vec<Drive>,
 }
 
 #[derive(Clone, Debug)]
@@ -101,9 +113,11 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
     let mut compile_seconds = 0.0;
     for (pi, pop) in net.populations.iter().enumerate() {
         let mut ports: Vec<String> = Vec::new();
-        for c in net.connections.iter().filter(|c| c.to == pi) {
-            if !ports.contains(&c.port) {
-                ports.push(c.port.clone());
+        let incoming = net.connections.iter().filter(|c| c.to == pi).map(|c| &c.port);
+        let driven = net.drives.iter().filter(|d| d.to == pi).map(|d| &d.port);
+        for port in incoming.chain(driven) {
+            if !ports.contains(port) {
+                ports.push(port.clone());
             }
         }
         let max_delay =
@@ -164,11 +178,26 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
     let conn_of: Vec<Vec<usize>> = (0..net.populations.len())
         .map(|pi| net.connections.iter().enumerate().filter(|(_, c)| c.from == pi).map(|(k, _)| k).collect())
         .collect();
+    // Poisson drives: a stream each, drawn neuron by neuron, step by step
+    let mut drive_rngs: Vec<SplitMix64> = (0..net.drives.len())
+        .map(|k| SplitMix64::new(cfg.seed ^ (0x5eed_0000 + k as u64).wrapping_mul(0xbf58_476d_1ce4_e5b9)))
+        .collect();
+    let drive_ports: Vec<usize> =
+        net.drives.iter().map(|d| runners[d.to].ports.iter().position(|p| *p == d.port).unwrap_or(0)).collect();
     let mut spikes_out = Vec::new();
     let mut step_spikes: Vec<Vec<(usize, f64)>> = vec![Vec::new(); runners.len()];
     for step in 0..steps {
         let t = step as f64 * cfg.dt;
         let t_next = (step + 1) as f64 * cfg.dt;
+        for (k, d) in net.drives.iter().enumerate() {
+            let r = &mut runners[d.to];
+            let slots = r.ring.first().map_or(1, |p| p.len());
+            let acc = &mut r.ring[drive_ports[k]][step % slots];
+            let lambda = d.n * d.rate * cfg.dt;
+            for x in acc.iter_mut() {
+                *x += d.w * poisson_count(&mut drive_rngs[k], lambda) as f64;
+            }
+        }
         for (pi, r) in runners.iter_mut().enumerate() {
             let n = net.populations[pi].count;
             let slots = r.ring.first().map_or(1, |p| p.len());
@@ -236,6 +265,27 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         }
     }
     Ok(NetRun { spikes: spikes_out, offsets, synapses, compile_seconds })
+}
+
+/// A Poisson count of mean `lambda`: Knuth's product of uniforms up to
+/// lambda = 30, above it the normal approximation (rounded, at least 0).
+fn poisson_count(rng: &mut SplitMix64, lambda: f64) -> u64 {
+    if lambda <= 0.0 {
+        return 0;
+    }
+    if lambda <= 30.0 {
+        let limit = (-lambda).exp();
+        let mut k = 0;
+        let mut p = rng.next_open01();
+        while p > limit {
+            k += 1;
+            p *= rng.next_open01();
+        }
+        return k;
+    }
+    let (u1, u2) = (rng.next_open01(), rng.next_open01());
+    let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+    (lambda + lambda.sqrt() * z).round().max(0.0) as u64
 }
 
 fn delay_steps(delay: f64, dt: f64) -> usize {

@@ -231,6 +231,8 @@ pub enum StmtKind {
         targets: Vec<Ident>,
         source: Ident,
         settings: Vec<Binding>,
+        /// `via PORT`: the input port of the targets.
+        via: Option<Ident>,
     },
     Record(Vec<Probe>),
     Domain {

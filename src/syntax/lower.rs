@@ -249,8 +249,16 @@ impl Lowerer {
                 let mut it = self.parts(pair);
                 let targets = self.ident_list(it.next()?);
                 let source = self.ident(it.next()?);
-                let settings = it.next().map(|s| self.settings(s)).unwrap_or_default();
-                StmtKind::Drive { targets, source, settings }
+                let mut settings = Vec::new();
+                let mut via = None;
+                for p in it {
+                    if p.as_rule() == Rule::drive_via {
+                        via = self.parts(p).next().map(|i| self.ident(i));
+                    } else {
+                        settings = self.settings(p);
+                    }
+                }
+                StmtKind::Drive { targets, source, settings, via }
             }
             Rule::record => StmtKind::Record(self.parts(pair).filter_map(|p| self.probe(p)).collect()),
             Rule::domain => {
