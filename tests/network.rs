@@ -124,3 +124,158 @@ fn poisson_driven_lif_matches_siegert() {
     let cv = cvs.iter().sum::<f64>() / cvs.len() as f64;
     assert!(((cv - cv_ref) / cv_ref).abs() < 0.1, "CV {cv} vs {cv_ref}");
 }
+
+/// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): enough for a
+/// mean-field rate checked to 20%, and checked below against the Siegert
+/// values of the reference.
+fn erf(x: f64) -> f64 {
+    let s = x.signum();
+    let x = x.abs();
+    let t = 1.0 / (1.0 + 0.3275911 * x);
+    let y = 1.0
+        - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592)
+            * t
+            * (-x * x).exp();
+    s * y
+}
+
+/// The Siegert rate (Hz) of a LIF with tau = 20 ms, theta = 20 mV,
+/// V_r = 10 mV, t_ref = 2 ms under white noise (mu, sigma in mV).
+fn siegert(mu: f64, sigma: f64) -> f64 {
+    let (a, b) = ((10.0 - mu) / sigma, (20.0 - mu) / sigma);
+    let n = 4000;
+    let h = (b - a) / n as f64;
+    let f = |u: f64| (u * u).exp() * (1.0 + erf(u));
+    let mut s = f(a) + f(b);
+    for k in 1..n {
+        s += f(a + k as f64 * h) * if k % 2 == 1 { 4.0 } else { 2.0 };
+    }
+    1.0 / (0.002 + 0.02 * std::f64::consts::PI.sqrt() * s * h / 3.0)
+}
+
+/// Brunel's self-consistent rate for relative inhibition g and
+/// nu_ext = 20 Hz: mu = C_E J tau (nu_ext + nu (1 - g/4)), sigma^2 =
+/// C_E J^2 tau (nu_ext + nu (1 + g^2/4)).
+fn mean_field_rate(g: f64) -> f64 {
+    let mut nu = 10.0;
+    for _ in 0..300 {
+        let mu = 2.0 * (20.0 + nu * (1.0 - g / 4.0));
+        let sigma = (0.2 * (20.0 + nu * (1.0 + g * g / 4.0))).sqrt();
+        nu = 0.9 * nu + 0.1 * siegert(mu, sigma);
+    }
+    nu
+}
+
+/// Runs one network of examples/brunel2000.neuro for `ms` milliseconds;
+/// returns every spike as (neuron, t_ms).
+fn brunel(model: &str, ms: u32) -> Vec<(usize, f64)> {
+    let text = std::fs::read_to_string(repo("examples/brunel2000.neuro")).unwrap();
+    let text = text.replace("duration = 1 s", &format!("duration = {ms} ms"));
+    let dir = std::env::temp_dir().join(format!("neuroc-brunel-{}-{model}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("brunel.neuro");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_neuroc"))
+        .args(["run", file.to_str().unwrap(), "--model", model, "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(out.join("spikes.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut it = l.split(',');
+            (it.next().unwrap().parse().unwrap(), it.next().unwrap().parse().unwrap())
+        })
+        .collect()
+}
+
+/// Power of the population rate (0.5 ms bins after `from` ms) at its
+/// strongest frequency, over the median power: a measure of oscillation.
+fn oscillation(spikes: &[(usize, f64)], from: f64, to: f64) -> (f64, f64) {
+    let bins = ((to - from) / 0.5) as usize;
+    let mut h = vec![0.0; bins];
+    for &(_, t) in spikes {
+        if t > from && t < to {
+            h[(((t - from) / 0.5) as usize).min(bins - 1)] += 1.0;
+        }
+    }
+    let mean = h.iter().sum::<f64>() / bins as f64;
+    let mut power: Vec<(f64, f64)> = (1..bins / 2)
+        .map(|k| {
+            let (mut re, mut im) = (0.0, 0.0);
+            for (n, x) in h.iter().enumerate() {
+                let ph = 2.0 * std::f64::consts::PI * (k * n) as f64 / bins as f64;
+                re += (x - mean) * ph.cos();
+                im -= (x - mean) * ph.sin();
+            }
+            (k as f64 / (bins as f64 * 0.5e-3), re * re + im * im)
+        })
+        .collect();
+    let (f_peak, p_peak) = power.iter().cloned().fold((0.0, 0.0), |a, b| if b.1 > a.1 { b } else { a });
+    power.sort_by(|a, b| a.1.total_cmp(&b.1));
+    (f_peak, p_peak / power[power.len() / 2].1)
+}
+
+#[test]
+fn siegert_helper_matches_the_reference_grid() {
+    let grid = std::fs::read_to_string(repo("../shared/reference/density/siegert_grid.csv")).unwrap();
+    for line in grid.lines().skip(2) {
+        let v: Vec<f64> = line.split(',').map(|x| x.parse().unwrap_or(f64::NAN)).collect();
+        // the erf approximation's absolute error is amplified by e^{u^2}
+        // for small sigma; the network's sigma is about 8 mV
+        if v[2] > 0.1 && v[1] >= 4.0 {
+            assert!(
+                (siegert(v[0], v[1]) - v[2]).abs() < 1e-3 * v[2],
+                "mu {} sigma {}: {} vs {}",
+                v[0],
+                v[1],
+                siegert(v[0], v[1]),
+                v[2]
+            );
+        }
+    }
+}
+
+/// Brunel model A, g = 5, nu_ext = 2 nu_thr: the rate settles at the
+/// mean-field prediction (within 20%). The CV of ISIs and the synchrony are
+/// printed, not asserted: this engine finds a CV near 0.4 and a strongly
+/// fluctuating population rate where Brunel reports an asynchronous
+/// irregular state (CV > 0.8); that discrepancy is open.
+#[test]
+fn brunel_ai_regime_rate() {
+    let spikes = brunel("BrunelAI", 500);
+    let predicted = mean_field_rate(5.0);
+    let rate = spikes.iter().filter(|s| s.1 > 100.0).count() as f64 / 12500.0 / 0.4;
+    assert!(((rate - predicted) / predicted).abs() < 0.2, "rate {rate} Hz vs mean field {predicted} Hz");
+    let mut per: Vec<Vec<f64>> = vec![Vec::new(); 12500];
+    for &(i, t) in &spikes {
+        if t > 100.0 {
+            per[i].push(t);
+        }
+    }
+    let cvs: Vec<f64> = per
+        .iter()
+        .filter(|s| s.len() > 5)
+        .map(|s| {
+            let isi: Vec<f64> = s.windows(2).map(|w| w[1] - w[0]).collect();
+            let m = isi.iter().sum::<f64>() / isi.len() as f64;
+            (isi.iter().map(|x| (x - m).powi(2)).sum::<f64>() / isi.len() as f64).sqrt() / m
+        })
+        .collect();
+    let cv = cvs.iter().sum::<f64>() / cvs.len() as f64;
+    let (f, ratio) = oscillation(&spikes, 100.0, 500.0);
+    eprintln!("AI: rate {rate:.2} Hz (mean field {predicted:.2}), CV {cv:.2}, spectral peak {f:.0} Hz at {ratio:.1}x the median");
+    assert!(cv > 0.0 && cv.is_finite());
+}
+
+/// g = 3: synchronous regular, a clear peak in the population-rate spectrum.
+#[test]
+fn brunel_sr_regime_oscillates() {
+    let spikes = brunel("BrunelSR", 250);
+    let (f, ratio) = oscillation(&spikes, 50.0, 250.0);
+    eprintln!("SR: spectral peak {f:.0} Hz at {ratio:.1}x the median power");
+    assert!(ratio > 100.0, "no clear oscillation: peak {ratio}x at {f} Hz");
+}

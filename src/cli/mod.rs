@@ -969,16 +969,18 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                 return None;
             };
             let (mut p, mut w, mut delay) = (1.0, 0.0, dt);
+            let mut indegree: Option<f64> = None;
             for s in settings {
                 match s.name.name.as_str() {
                     "p" => p = ctx.constant(&s.value, Dim::NONE, "`p`")?,
+                    "k" => indegree = Some(ctx.constant(&s.value, Dim::NONE, "`k`")?),
                     "w" => w = ctx.constant(&s.value, wdim.unwrap_or(Dim::NONE), "`w`")?,
                     "delay" => delay = ctx.constant(&s.value, time, "`delay`")?,
                     other => {
                         ctx.fail(
                             Diagnostic::error(Code::BadSetting, format!("unknown connection setting `{other}`"))
                                 .at(s.name.span, "not a setting")
-                                .help("connections take p (probability), w (weight) and delay"),
+                                .help("connections take p (probability) or k (in-degree), w (weight) and delay"),
                         );
                         return None;
                     }
@@ -992,8 +994,20 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                 );
                 return None;
             }
+            let rule = match indegree {
+                Some(k) if k >= 0.0 && k.fract() == 0.0 => network::Rule::InDegree(k as usize),
+                Some(k) => {
+                    ctx.fail(
+                        Diagnostic::error(Code::BadSetting, format!("in-degree {k} is not a whole number"))
+                            .at(*span, "this connection")
+                            .help("k is the number of sources of each target"),
+                    );
+                    return None;
+                }
+                None => network::Rule::Probability(p),
+            };
             for &a in from {
-                connections.push(Connection { from: a, to: b, port: via.name.clone(), p, w, delay, span: *span });
+                connections.push(Connection { from: a, to: b, port: via.name.clone(), rule, w, delay, span: *span });
             }
         }
     }

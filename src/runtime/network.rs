@@ -32,10 +32,20 @@ pub struct Connection {
     pub from: usize,
     pub to: usize,
     pub port: String,
-    pub p: f64,
+    pub rule: Rule,
     pub w: f64,
     pub delay: f64,
     pub span: Span,
+}
+
+/// How the pairs of a connection are drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rule {
+    /// Each pair independently with probability p (no self-connections).
+    Probability(f64),
+    /// Each target gets exactly k sources, drawn uniformly with replacement
+    /// (multiple contacts allowed, no self-connections).
+    InDegree(usize),
 }
 
 /// `drive P with poisson(rate = ..., n = ..., w = ...) via port`: each neuron
@@ -160,16 +170,47 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         let mut offsets = Vec::with_capacity(na + 1);
         let mut targets = Vec::new();
         offsets.push(0);
-        for i in 0..na {
-            for j in 0..nb {
-                if c.from == c.to && i == j {
-                    continue;
-                }
-                if 1.0 - rng.next_open01() < c.p {
-                    targets.push(j as u32);
+        match c.rule {
+            Rule::Probability(p) => {
+                for i in 0..na {
+                    for j in 0..nb {
+                        if c.from == c.to && i == j {
+                            continue;
+                        }
+                        if 1.0 - rng.next_open01() < p {
+                            targets.push(j as u32);
+                        }
+                    }
+                    offsets.push(targets.len());
                 }
             }
-            offsets.push(targets.len());
+            Rule::InDegree(k) => {
+                // draw (source, target) pairs, then sort them by source
+                let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(nb * k);
+                for j in 0..nb {
+                    let mut got = 0;
+                    while got < k && na > usize::from(c.from == c.to) {
+                        let i = ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * na as f64) as usize;
+                        if c.from == c.to && i == j {
+                            continue;
+                        }
+                        pairs.push((i.min(na - 1) as u32, j as u32));
+                        got += 1;
+                    }
+                }
+                pairs.sort_unstable();
+                let mut it = pairs.iter().peekable();
+                for i in 0..na as u32 {
+                    while let Some(&&(src, tgt)) = it.peek() {
+                        if src != i {
+                            break;
+                        }
+                        targets.push(tgt);
+                        it.next();
+                    }
+                    offsets.push(targets.len());
+                }
+            }
         }
         synapses += targets.len();
         let port = runners[c.to].ports.iter().position(|p| *p == c.port).unwrap_or(0);
