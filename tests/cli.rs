@@ -383,3 +383,22 @@ fn random_spreads_are_seeded_and_reproducible() {
     assert_ne!(start(&va), start(&vc), "a different seed draws differently");
     let _ = c;
 }
+
+#[test]
+fn network_errors_name_ports_and_populations() {
+    let d = tmp("neterr");
+    let f = d.join("n.neuro");
+    let model = "neuron P {\n    state V = 0 mV\n    dV/dt = -V / 10 ms\n    on spike exc(w: mV) { V += w }\n    on V >= 1 mV { V = 0 mV; emit spike }\n}\n";
+    std::fs::write(&f, format!("{model}network N {{\n    population A = 10 x P\n    connect A -> A via inh (p = 0.5, w = 1 mV)\n}}\nsimulate N {{ dt = 0.1 ms, duration = 5 ms }}\n")).unwrap();
+    let o = neuroc(&["run", f.to_str().unwrap(), "-o", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("no input port or model named `inh`"), "{}", text(&o));
+    std::fs::write(&f, format!("{model}network N {{\n    population A = 10 x P\n    connect A -> B via exc (p = 0.5, w = 1 mV)\n}}\nsimulate N {{ dt = 0.1 ms, duration = 5 ms }}\n")).unwrap();
+    let o = neuroc(&["run", f.to_str().unwrap(), "-o", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("no population named `B`"), "{}", text(&o));
+    std::fs::write(&f, format!("{model}network N {{\n    population A = 10 x P\n    connect A -> A via exc (p = 0.5, w = 1 nS)\n}}\nsimulate N {{ dt = 0.1 ms, duration = 5 ms }}\n")).unwrap();
+    let o = neuroc(&["run", f.to_str().unwrap(), "-o", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("E0307"), "{}", text(&o));
+}

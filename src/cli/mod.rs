@@ -960,14 +960,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
     for (via, from, to, settings, span) in &conns {
         for &b in to {
             let target = &pops[b].model;
-            let Some((_, wdim)) = network::ports(target).into_iter().find(|(p, _)| *p == via.name) else {
-                ctx.fail(
-                    Diagnostic::error(Code::UnknownName, format!("`{}` has no input port `{}`", target.name, via.name))
-                        .at(via.span, "not a port of the target")
-                        .help("declare it in the neuron: `on spike exc(w: nS) { g += w }`"),
-                );
-                return None;
-            };
+            let wdim = port_weight(ctx, target, via)?;
             let (mut p, mut w, mut delay) = (1.0, 0.0, dt);
             let mut indegree: Option<f64> = None;
             for s in settings {
@@ -1025,14 +1018,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
         };
         for &b in to {
             let target = &pops[b].model;
-            let Some((_, wdim)) = network::ports(target).into_iter().find(|(p, _)| *p == via.name) else {
-                ctx.fail(
-                    Diagnostic::error(Code::UnknownName, format!("`{}` has no input port `{}`", target.name, via.name))
-                        .at(via.span, "not a port of the target")
-                        .help("declare it in the neuron: `on spike exc(w: nS) { g += w }`"),
-                );
-                return None;
-            };
+            let wdim = port_weight(ctx, target, via)?;
             let (mut rate, mut n, mut w) = (0.0, 1.0, 0.0);
             for st in settings {
                 match st.name.name.as_str() {
@@ -1098,6 +1084,22 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
         o.output.display()
     );
     Some(0)
+}
+
+/// The weight unit of input port `via` of a target model (E0201 if it has
+/// no such port).
+fn port_weight(ctx: &mut RunCtx, target: &ir::Model, via: &ast::Ident) -> Option<Option<Dim>> {
+    match neuroc::runtime::network::ports(target).into_iter().find(|(p, _)| *p == via.name) {
+        Some((_, wdim)) => Some(wdim),
+        None => {
+            ctx.fail(
+                Diagnostic::error(Code::UnknownName, format!("`{}` has no input port `{}`", target.name, via.name))
+                    .at(via.span, "not a port of the target")
+                    .help("declare it in the neuron: `on spike exc(w: nS) { g += w }`"),
+            );
+            None
+        }
+    }
 }
 
 /// The times of `spikes = regular(20 ms)`, `poisson(20 Hz)` or

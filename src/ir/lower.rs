@@ -1207,8 +1207,15 @@ impl<'a> Lower<'a> {
                             matches!(&st.kind, ast::StmtKind::On { trigger: ast::Trigger::Spike { port: Some(p), .. }, .. } if p.name == via.name)
                         })
                     });
-                    if !is_port {
-                        self.require_model(via);
+                    if !is_port && self.lib.get(&via.name).is_none() {
+                        self.err(
+                            Diagnostic::error(
+                                Code::UnknownModel,
+                                format!("no input port or model named `{}`", via.name),
+                            )
+                            .at(via.span, "not found")
+                            .help("`via` names an input port of the target neurons (`on spike exc(w: nS) { ... }`)"),
+                        );
                     }
                     self.m.pending.push(Pending { what: "connection".into(), span: stmt.span });
                 }
