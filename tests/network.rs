@@ -125,45 +125,85 @@ fn poisson_driven_lif_matches_siegert() {
     assert!(((cv - cv_ref) / cv_ref).abs() < 0.1, "CV {cv} vs {cv_ref}");
 }
 
-/// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): enough for a
-/// mean-field rate checked to 20%, and checked below against the Siegert
-/// values of the reference.
-fn erf(x: f64) -> f64 {
-    let s = x.signum();
-    let x = x.abs();
-    let t = 1.0 / (1.0 + 0.3275911 * x);
-    let y = 1.0
-        - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592)
-            * t
-            * (-x * x).exp();
-    s * y
+/// e^{u^2} (1 + erf u), the Siegert integrand: erf by its Taylor series
+/// for |u| < 2.5, and for u <= -2.5 the continued fraction of
+/// e^{x^2} erfc(x) = 1 / sqrt(pi) / (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...))))
+/// at x = -u, which keeps full relative accuracy far into the tail.
+fn erfcx_neg(u: f64) -> f64 {
+    let sqrt_pi = std::f64::consts::PI.sqrt();
+    if u <= -2.5 {
+        let x = -u;
+        let mut frac = x;
+        for k in (1..=80).rev() {
+            frac = x + 0.5 * k as f64 / frac;
+        }
+        return 1.0 / (sqrt_pi * frac);
+    }
+    if u >= 2.5 {
+        // erf u = 1 - erfc u, with erfc u tiny next to 2
+        return 2.0 * (u * u).exp() - erfcx_neg(-u);
+    }
+    let (mut term, mut sum) = (u, u);
+    for n in 1..60 {
+        term *= -u * u / n as f64;
+        sum += term / (2 * n + 1) as f64;
+    }
+    (u * u).exp() * (1.0 + 2.0 / sqrt_pi * sum)
 }
 
 /// The Siegert rate (Hz) of a LIF with tau = 20 ms, theta = 20 mV,
-/// V_r = 10 mV, t_ref = 2 ms under white noise (mu, sigma in mV).
-fn siegert(mu: f64, sigma: f64) -> f64 {
+/// V_r = 10 mV, t_ref = 2 ms under white noise (mu, sigma in mV), and the
+/// CV of its ISIs (Brunel 2000, eq. 21):
+/// CV^2 = 2 pi (nu tau)^2 int_{y_r}^{y_th} e^{x^2} int_{-inf}^x e^{y^2} (1 + erf y)^2 dy dx.
+fn siegert_cv(mu: f64, sigma: f64) -> (f64, f64) {
     let (a, b) = ((10.0 - mu) / sigma, (20.0 - mu) / sigma);
     let n = 4000;
     let h = (b - a) / n as f64;
-    let f = |u: f64| (u * u).exp() * (1.0 + erf(u));
-    let mut s = f(a) + f(b);
+    let mut s = erfcx_neg(a) + erfcx_neg(b);
     for k in 1..n {
-        s += f(a + k as f64 * h) * if k % 2 == 1 { 4.0 } else { 2.0 };
+        s += erfcx_neg(a + k as f64 * h) * if k % 2 == 1 { 4.0 } else { 2.0 };
     }
-    1.0 / (0.002 + 0.02 * std::f64::consts::PI.sqrt() * s * h / 3.0)
+    let nu = 1.0 / (0.002 + 0.02 * std::f64::consts::PI.sqrt() * s * h / 3.0);
+    // inner integral by the trapezoid rule, carried along x, from where its
+    // integrand (~ e^{-y^2} / (pi y^2)) is negligible; e^{x^2} stays finite
+    // for the grid's y_r >= -20
+    let inner = |y: f64| erfcx_neg(y).powi(2) * (-y * y).exp();
+    let dy = 1e-3;
+    let (mut y, mut acc) = (a.min(-6.0) - 6.0, 0.0);
+    let mut outer = 0.0;
+    for k in 0..=n {
+        let x = a + k as f64 * h;
+        while y + dy <= x {
+            acc += 0.5 * (inner(y) + inner(y + dy)) * dy;
+            y += dy;
+        }
+        let at_x = acc + 0.5 * (inner(y) + inner(x)) * (x - y);
+        let w = if k == 0 || k == n {
+            1.0
+        } else if k % 2 == 1 {
+            4.0
+        } else {
+            2.0
+        };
+        outer += w * (x * x).exp() * at_x;
+    }
+    let cv2 = 2.0 * std::f64::consts::PI * (nu * 0.02).powi(2) * outer * h / 3.0;
+    (nu, cv2.sqrt())
 }
 
-/// Brunel's self-consistent rate for relative inhibition g and
+/// Brunel's self-consistent state for relative inhibition g and
 /// nu_ext = 20 Hz: mu = C_E J tau (nu_ext + nu (1 - g/4)), sigma^2 =
-/// C_E J^2 tau (nu_ext + nu (1 + g^2/4)).
-fn mean_field_rate(g: f64) -> f64 {
+/// C_E J^2 tau (nu_ext + nu (1 + g^2/4)); returns the rate (Hz) and the CV
+/// of ISIs there.
+fn mean_field(g: f64) -> (f64, f64) {
+    let moments = |nu: f64| (2.0 * (20.0 + nu * (1.0 - g / 4.0)), (0.2 * (20.0 + nu * (1.0 + g * g / 4.0))).sqrt());
     let mut nu = 10.0;
     for _ in 0..300 {
-        let mu = 2.0 * (20.0 + nu * (1.0 - g / 4.0));
-        let sigma = (0.2 * (20.0 + nu * (1.0 + g * g / 4.0))).sqrt();
-        nu = 0.9 * nu + 0.1 * siegert(mu, sigma);
+        let (mu, sigma) = moments(nu);
+        nu = 0.9 * nu + 0.1 * siegert_cv(mu, sigma).0;
     }
-    nu
+    let (mu, sigma) = moments(nu);
+    siegert_cv(mu, sigma)
 }
 
 /// Runs one network of examples/brunel2000.neuro for `ms` milliseconds;
@@ -219,35 +259,37 @@ fn oscillation(spikes: &[(usize, f64)], from: f64, to: f64) -> (f64, f64) {
     (f_peak, p_peak / power[power.len() / 2].1)
 }
 
+/// The rate and CV helpers against the reference grid (scipy's erfcx and
+/// mpmath), wherever the neuron fires at all.
 #[test]
 fn siegert_helper_matches_the_reference_grid() {
     let grid = std::fs::read_to_string(repo("../shared/reference/density/siegert_grid.csv")).unwrap();
+    let mut checked = 0;
     for line in grid.lines().skip(2) {
         let v: Vec<f64> = line.split(',').map(|x| x.parse().unwrap_or(f64::NAN)).collect();
-        // the erf approximation's absolute error is amplified by e^{u^2}
-        // for small sigma; the network's sigma is about 8 mV
-        if v[2] > 0.1 && v[1] >= 4.0 {
-            assert!(
-                (siegert(v[0], v[1]) - v[2]).abs() < 1e-3 * v[2],
-                "mu {} sigma {}: {} vs {}",
-                v[0],
-                v[1],
-                siegert(v[0], v[1]),
-                v[2]
-            );
+        if v[2] > 0.1 {
+            let (nu, cv) = siegert_cv(v[0], v[1]);
+            assert!((nu - v[2]).abs() < 1e-4 * v[2], "mu {} sigma {}: rate {nu} vs {}", v[0], v[1], v[2]);
+            assert!((cv - v[4]).abs() < 1e-3 * v[4], "mu {} sigma {}: CV {cv} vs {}", v[0], v[1], v[4]);
+            checked += 1;
         }
     }
+    assert!(checked >= 5, "only {checked} grid points fire");
 }
 
 /// Brunel model A, g = 5, nu_ext = 2 nu_thr: the rate settles at the
 /// mean-field prediction (within 20%). The CV of ISIs and the synchrony are
-/// printed, not asserted: this engine finds a CV near 0.4 and a strongly
-/// fluctuating population rate where Brunel reports an asynchronous
-/// irregular state (CV > 0.8); that discrepancy is open.
+/// printed, not asserted. The stationary state Brunel describes would have
+/// the diffusion CV at the self-consistent point, 0.68 (not the > 0.8 the
+/// issue asks for); this engine finds a CV near 0.4 and a fast (100-150 Hz)
+/// population oscillation, and so did an independent single-file
+/// simulation of the same network with NEST's iaf_psc_delta update
+/// (CV 0.40, 1 ms Fano factor 90-150, for delivery 1.5 and 1.6 ms after the
+/// emitting step). The network, at this size, sits on the synchronous side.
 #[test]
 fn brunel_ai_regime_rate() {
     let spikes = brunel("BrunelAI", 500);
-    let predicted = mean_field_rate(5.0);
+    let (predicted, cv_theory) = mean_field(5.0);
     let rate = spikes.iter().filter(|s| s.1 > 100.0).count() as f64 / 12500.0 / 0.4;
     assert!(((rate - predicted) / predicted).abs() < 0.2, "rate {rate} Hz vs mean field {predicted} Hz");
     let mut per: Vec<Vec<f64>> = vec![Vec::new(); 12500];
@@ -267,7 +309,7 @@ fn brunel_ai_regime_rate() {
         .collect();
     let cv = cvs.iter().sum::<f64>() / cvs.len() as f64;
     let (f, ratio) = oscillation(&spikes, 100.0, 500.0);
-    eprintln!("AI: rate {rate:.2} Hz (mean field {predicted:.2}), CV {cv:.2}, spectral peak {f:.0} Hz at {ratio:.1}x the median");
+    eprintln!("AI: rate {rate:.2} Hz (mean field {predicted:.2}), CV {cv:.2} (mean field {cv_theory:.2}), spectral peak {f:.0} Hz at {ratio:.1}x the median");
     assert!(cv > 0.0 && cv.is_finite());
 }
 
