@@ -277,27 +277,20 @@ fn siegert_helper_matches_the_reference_grid() {
     assert!(checked >= 5, "only {checked} grid points fire");
 }
 
-/// Brunel model A, g = 5, nu_ext = 2 nu_thr: the rate settles at the
-/// mean-field prediction (within 20%). The CV of ISIs and the synchrony are
-/// printed, not asserted. The stationary state Brunel describes would have
-/// the diffusion CV at the self-consistent point, 0.68 (not the > 0.8 the
-/// issue asks for); this engine finds a CV near 0.4 and a fast (100-150 Hz)
-/// population oscillation, and so did an independent single-file
-/// simulation of the same network with NEST's iaf_psc_delta update
-/// (CV 0.40, 1 ms Fano factor 90-150, for delivery 1.5 and 1.6 ms after the
-/// emitting step). The network, at this size, sits on the synchronous side.
-#[test]
-fn brunel_ai_regime_rate() {
-    let spikes = brunel("BrunelAI", 500);
-    let (predicted, cv_theory) = mean_field(5.0);
-    let rate = spikes.iter().filter(|s| s.1 > 100.0).count() as f64 / 12500.0 / 0.4;
-    assert!(((rate - predicted) / predicted).abs() < 0.2, "rate {rate} Hz vs mean field {predicted} Hz");
-    let mut per: Vec<Vec<f64>> = vec![Vec::new(); 12500];
-    for &(i, t) in &spikes {
-        if t > 100.0 {
+/// Rate (Hz per neuron), mean CV of ISIs (neurons with more than 5 spikes)
+/// and the Fano factor of the population count in 1 ms bins, over
+/// (`from`, `to`) ms, for `n` neurons.
+fn statistics(spikes: &[(usize, f64)], n: usize, from: f64, to: f64) -> (f64, f64, f64) {
+    let mut per: Vec<Vec<f64>> = vec![Vec::new(); n];
+    let last = (to - from) as usize - 1;
+    let mut bins = vec![0.0; last + 1];
+    for &(i, t) in spikes {
+        if t > from && t < to {
             per[i].push(t);
+            bins[((t - from) as usize).min(last)] += 1.0;
         }
     }
+    let rate = bins.iter().sum::<f64>() / n as f64 / ((to - from) * 1e-3);
     let cvs: Vec<f64> = per
         .iter()
         .filter(|s| s.len() > 5)
@@ -307,10 +300,104 @@ fn brunel_ai_regime_rate() {
             (isi.iter().map(|x| (x - m).powi(2)).sum::<f64>() / isi.len() as f64).sqrt() / m
         })
         .collect();
-    let cv = cvs.iter().sum::<f64>() / cvs.len() as f64;
+    let mean = bins.iter().sum::<f64>() / bins.len() as f64;
+    let var = bins.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / bins.len() as f64;
+    (rate, cvs.iter().sum::<f64>() / cvs.len() as f64, var / mean)
+}
+
+/// Brunel's model A written out plainly, sharing no code with the engine:
+/// NEST's `iaf_psc_delta` on a 0.1 ms grid (V <- V e^{-dt/tau} + input;
+/// input during the 2 ms refractory period is dropped), fixed in-degree
+/// drawn per target, a spike of step n delivered at step n + 15, the
+/// external drive a Poisson count per neuron and step. Returns (neuron,
+/// step-end time in ms) of every spike.
+fn plain_brunel(g: f64, ms: usize, seed: u64) -> Vec<(usize, f64)> {
+    let mut state = seed;
+    let mut next = move || {
+        // SplitMix64 (Steele, Lea & Flood 2014)
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let (ne, n, delay, refractory) = (10_000, 12_500, 15, 20);
+    let mut targets: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for post in 0..n {
+        for (lo, count, k) in [(0, ne, 1000), (ne, n - ne, 250)] {
+            let mut got = 0;
+            while got < k {
+                let pre = lo + (next() * count as f64) as usize;
+                if pre != post {
+                    targets[pre].push(post as u32);
+                    got += 1;
+                }
+            }
+        }
+    }
+    let mut v: Vec<f64> = (0..n).map(|_| 20.0 * next()).collect();
+    let mut held = vec![0; n];
+    let mut ring = vec![vec![0.0; n]; delay + 1];
+    let (decay, no_input) = ((-0.1f64 / 20.0).exp(), (-2.0f64).exp()); // C_E nu_ext dt = 2
+    let mut spikes = Vec::new();
+    for step in 0..ms * 10 {
+        let now = step % (delay + 1);
+        let mut fired = Vec::new();
+        for i in 0..n {
+            let (mut count, mut p) = (0, next());
+            while p > no_input {
+                count += 1;
+                p *= next();
+            }
+            let input = std::mem::take(&mut ring[now][i]) + 0.1 * count as f64;
+            if held[i] > 0 {
+                held[i] -= 1;
+                continue;
+            }
+            v[i] = v[i] * decay + input;
+            if v[i] >= 20.0 {
+                v[i] = 10.0;
+                held[i] = refractory;
+                fired.push(i);
+            }
+        }
+        let later = (step + delay) % (delay + 1);
+        for &i in &fired {
+            spikes.push((i, (step + 1) as f64 * 0.1));
+            let w = if i < ne { 0.1 } else { -0.1 * g };
+            for &j in &targets[i] {
+                ring[later][j as usize] += w;
+            }
+        }
+    }
+    spikes
+}
+
+/// Brunel model A, g = 5, nu_ext = 2 nu_thr. The rate settles at the
+/// mean-field prediction (within 20%). The stationary state Brunel
+/// describes would have the diffusion CV at the self-consistent point,
+/// 0.68 (not the > 0.8 the issue asks for); the engine instead finds a CV
+/// near 0.4 and a fast (100-150 Hz) population oscillation. So does the
+/// plain simulation above, and the test asserts that the engine agrees
+/// with it (rate, CV, synchrony) rather than with the paper's label: the
+/// network at this size sits on the synchronous side.
+#[test]
+fn brunel_ai_regime_agrees_with_mean_field_rate_and_a_plain_simulation() {
+    let spikes = brunel("BrunelAI", 500);
+    let (predicted, cv_theory) = mean_field(5.0);
+    let (rate, cv, fano) = statistics(&spikes, 12_500, 100.0, 500.0);
+    let (plain_rate, plain_cv, plain_fano) = statistics(&plain_brunel(5.0, 500, 7), 12_500, 100.0, 500.0);
     let (f, ratio) = oscillation(&spikes, 100.0, 500.0);
-    eprintln!("AI: rate {rate:.2} Hz (mean field {predicted:.2}), CV {cv:.2} (mean field {cv_theory:.2}), spectral peak {f:.0} Hz at {ratio:.1}x the median");
-    assert!(cv > 0.0 && cv.is_finite());
+    eprintln!(
+        "AI: rate {rate:.2} Hz (mean field {predicted:.2}, plain {plain_rate:.2}), CV {cv:.2} (mean field \
+         {cv_theory:.2}, plain {plain_cv:.2}), Fano (1 ms) {fano:.0} (plain {plain_fano:.0}), spectral peak {f:.0} Hz \
+         at {ratio:.1}x the median"
+    );
+    assert!(((rate - predicted) / predicted).abs() < 0.2, "rate {rate} Hz vs mean field {predicted} Hz");
+    assert!(((rate - plain_rate) / plain_rate).abs() < 0.05, "rate {rate} Hz vs plain {plain_rate} Hz");
+    assert!((cv - plain_cv).abs() < 0.05, "CV {cv} vs plain {plain_cv}");
+    // independent Poisson neurons would give 1; seeds spread it 90-150
+    assert!(fano / plain_fano > 0.5 && fano / plain_fano < 2.0, "Fano {fano} vs plain {plain_fano}");
 }
 
 /// g = 3: synchronous regular, a clear peak in the population-rate spectrum.
