@@ -273,24 +273,22 @@ pub fn build_with_ports(
                     mat.a[idx] = eval(m, *e, &env);
                 }
                 let (phi, psi) = linalg::propagators(&mat, dt);
-                // b = f - A y at the old state and the middle of the step
-                // (exact for constant forcing, second order for smooth)
+                // b = f - A y, read at the middle of the step (exact for
+                // constant forcing, second order for smooth). f is affine in
+                // the block's states, so b is f with those states at zero:
+                // folded to a constant when nothing else drives the block.
                 let half = b.konst(0.5 * dt);
                 let t_mid = b.bin(Inst::Add, t0, half);
-                let env_mid = Frame { states: old.clone(), t: t_mid };
+                let mut at_zero = old.clone();
+                let zero = b.konst(0.0);
+                for &j in states {
+                    at_zero[j] = zero;
+                }
+                let env_mid = Frame { states: at_zero, t: t_mid };
                 let mut bvec = Vec::with_capacity(k);
-                for (r, &i) in states.iter().enumerate() {
+                for &i in states {
                     let Some(rhs) = m.states[i].rhs else { return Err(Unsupported("exact block without ODE".into())) };
-                    let mut acc = b.expr(rhs, &env_mid)?;
-                    for (c, &j) in states.iter().enumerate() {
-                        let coef = mat.get(r, c);
-                        if coef != 0.0 {
-                            let kc = b.konst(coef);
-                            let term = b.bin(Inst::Mul, kc, old[j]);
-                            acc = b.bin(Inst::Sub, acc, term);
-                        }
-                    }
-                    bvec.push(acc);
+                    bvec.push(b.expr(rhs, &env_mid)?);
                 }
                 for (r, &i) in states.iter().enumerate() {
                     let mut acc = b.konst(0.0);
