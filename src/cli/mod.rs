@@ -1073,17 +1073,29 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
             format!("{} {} neurons {:.2} Hz", p.name, p.count, count as f64 / p.count as f64 / duration)
         })
         .collect();
+    let per_synapse = run.connectivity_bytes as f64 / run.synapses.max(1) as f64;
+    let memory = peak_memory_mib().map_or(String::new(), |m| format!("; peak memory {m:.0} MiB"));
+    let compiled =
+        if cfg.jit { format!(" after {:.1} ms of JIT compilation", run.compile_seconds * 1e3) } else { String::new() };
     println!(
-        "{}: {}; {} synapses; {} ms (dt = {} ms) in {:.2} s; wrote spikes to {}",
+        "{}: {}; {} synapses ({per_synapse:.1} B each); {} ms (dt = {} ms) in {:.2} s{compiled}{memory}; wrote spikes \
+         to {}",
         network.name,
         rates.join(", "),
         run.synapses,
         units::format_number(duration * 1e3),
         units::format_number(dt * 1e3),
-        wall,
+        wall - run.compile_seconds,
         o.output.display()
     );
     Some(0)
+}
+
+/// The process's peak resident memory (Linux: VmHWM), MiB.
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse::<f64>().ok()?;
+    Some(kb / 1024.0)
 }
 
 /// The weight unit of input port `via` of a target model (E0201 if it has

@@ -84,6 +84,9 @@ pub struct NetRun {
     /// First global index of each population.
     pub offsets: Vec<usize>,
     pub synapses: usize,
+    /// Bytes of connectivity (CSR offsets and targets), for the per-synapse
+    /// figure `run` prints.
+    pub connectivity_bytes: usize,
     pub compile_seconds: f64,
 }
 
@@ -94,6 +97,9 @@ struct Runner {
     /// ring[port][slot][neuron]
     ring: Vec<Vec<Vec<f64>>>,
     ports: Vec<String>,
+    /// The JIT kernel's event buffers (neuron, time), room for every
+    /// emitting event of every neuron; allocated once.
+    events: (Vec<i64>, Vec<f64>),
 }
 
 /// Compressed connectivity of one connection: targets of source i are
@@ -159,11 +165,13 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         };
         let states = initial_states(&m, &kernel, &params, pop.count, cfg, pi);
         let ring = vec![vec![vec![0.0; pop.count]; max_delay + 1]; ports.len()];
-        runners.push(Runner { kernel, code, states, ring, ports });
+        let emitting = kernel.events.iter().filter(|e| e.emits).count().max(1);
+        let events = (vec![0; pop.count * emitting], vec![0.0; pop.count * emitting]);
+        runners.push(Runner { kernel, code, states, ring, ports, events });
     }
     // Connectivity, drawn once.
     let mut csrs: Vec<Vec<Csr>> = (0..net.populations.len()).map(|_| Vec::new()).collect();
-    let mut synapses = 0;
+    let (mut synapses, mut connectivity_bytes) = (0, 0);
     for (ci, c) in net.connections.iter().enumerate() {
         let (na, nb) = (net.populations[c.from].count, net.populations[c.to].count);
         let mut rng = SplitMix64::new(cfg.seed ^ (ci as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -213,6 +221,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
             }
         }
         synapses += targets.len();
+        connectivity_bytes += offsets.len() * std::mem::size_of::<usize>() + targets.len() * std::mem::size_of::<u32>();
         let port = runners[c.to].ports.iter().position(|p| *p == c.port).unwrap_or(0);
         csrs[c.from].push(Csr { offsets, targets, delay_steps: delay_steps(c.delay, cfg.dt), port });
     }
@@ -248,11 +257,9 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                 Some(code) => {
                     let sp: Vec<*mut f64> = r.states.iter_mut().map(|s| s.as_mut_ptr()).collect();
                     let pp: Vec<*const f64> = r.ring.iter().map(|port| port[now].as_ptr()).collect();
-                    let emitting = r.kernel.events.iter().filter(|e| e.emits).count().max(1);
-                    let mut idx = vec![0i64; n * emitting];
-                    let mut tim = vec![0.0; n * emitting];
+                    let (idx, tim) = &mut r.events;
                     // SAFETY: one pointer per kernel state and input array, each of n values.
-                    let count = unsafe { code.call(&sp, &pp, n, (t, t_next), &mut idx, &mut tim) };
+                    let count = unsafe { code.call(&sp, &pp, n, (t, t_next), idx, tim) };
                     for k in 0..count {
                         step_spikes[pi].push((idx[k] as usize, tim[k]));
                     }
@@ -305,7 +312,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
             }
         }
     }
-    Ok(NetRun { spikes: spikes_out, offsets, synapses, compile_seconds })
+    Ok(NetRun { spikes: spikes_out, offsets, synapses, connectivity_bytes, compile_seconds })
 }
 
 /// A Poisson count of mean `lambda`: Knuth's product of uniforms up to

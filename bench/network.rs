@@ -1,0 +1,107 @@
+//! Benchmark: the Brette et al. (2007) networks, examples/cuba.neuro and
+//! examples/cobahh.neuro, run by the `neuroc` binary as a user runs them.
+//!
+//!   cargo bench --bench network                    # 1 s and 10 s simulated
+//!   NEUROC_BENCH_SECONDS=1 cargo bench --bench network
+//!
+//! Per run it prints the run-only wall time (compilation excluded), the JIT
+//! compile time, the peak memory of the process and the bytes per synapse,
+//! as `neuroc run` reports them. Two kinds of ratio:
+//! - against the reference interpreter back end (`--backend interp`), run
+//!   here in the same session on a 50 ms slice and scaled;
+//! - against Brian2 C++ standalone and NEST, 1 thread, from the figures in
+//!   `../shared/reference/network/README.md` (measured on this class of
+//!   machine, not in this run: rerun them where you have them installed).
+//!
+//! Networks run on one thread; threads for networks are not built yet.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Brian2 C++ standalone and NEST run-only seconds, 1 thread, from the
+/// reference README (1 s and 10 s simulated).
+fn reference_seconds(model: &str, seconds: u32) -> Option<(f64, f64)> {
+    match (model, seconds) {
+        ("COBAHH", 1) => Some((4.3, 30.0)),
+        ("COBAHH", 10) => Some((43.0, 255.0)),
+        ("CUBA", 1) => Some((0.096, 0.76)),
+        ("CUBA", 10) => Some((0.72, 8.0)),
+        _ => None,
+    }
+}
+
+struct Run {
+    seconds: f64,
+    compile_ms: f64,
+    peak_mib: f64,
+    bytes_per_synapse: f64,
+}
+
+/// Runs `example` for `duration` (a `.neuro` duration literal) and reads
+/// `neuroc run`'s summary line.
+fn run(example: &str, duration: &str, interp: bool) -> Run {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("examples").join(example)).expect("example");
+    let text = text.replace("duration = 1 s", &format!("duration = {duration}"));
+    let dir = std::env::temp_dir().join(format!("neuroc-bench-net-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join(example);
+    std::fs::write(&file, text).expect("write model");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_neuroc"));
+    cmd.arg("run").arg(&file).arg("-o").arg(dir.join("out"));
+    if interp {
+        cmd.args(["--backend", "interp"]);
+    }
+    let out = cmd.output().expect("run neuroc");
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{line}{}", String::from_utf8_lossy(&out.stderr));
+    let number_before = |marker: &str| -> f64 {
+        let end = line.find(marker).unwrap_or_else(|| panic!("no `{marker}` in: {line}"));
+        let start = line[..end].rfind([' ', '(']).map_or(0, |k| k + 1);
+        line[start..end].trim().parse().unwrap_or(f64::NAN)
+    };
+    let after = |marker: &str| -> f64 {
+        let start = line.find(marker).unwrap_or_else(|| panic!("no `{marker}` in: {line}")) + marker.len();
+        line[start..].split_whitespace().next().and_then(|x| x.parse().ok()).unwrap_or(f64::NAN)
+    };
+    Run {
+        seconds: after(" ms) in "),
+        compile_ms: if interp { 0.0 } else { number_before(" ms of JIT") },
+        peak_mib: number_before(" MiB"),
+        bytes_per_synapse: number_before(" B each"),
+    }
+}
+
+fn main() {
+    let lengths: Vec<u32> = match std::env::var("NEUROC_BENCH_SECONDS") {
+        Ok(s) => s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
+        Err(_) => vec![1, 10],
+    };
+    println!("networks, 1 thread, dt = 0.1 ms; reference figures: ../shared/reference/network/README.md\n");
+    println!(
+        "{:<8} {:>6} {:>9} {:>11} {:>9} {:>8} {:>10} {:>10} {:>10}",
+        "model", "sim s", "run s", "compile ms", "peak MiB", "B/syn", "interp x", "Brian2 x", "NEST x"
+    );
+    for (model, example) in [("CUBA", "cuba.neuro"), ("COBAHH", "cobahh.neuro")] {
+        // the interpreter baseline on a 50 ms slice, scaled per simulated second
+        let slice = run(example, "50 ms", true).seconds / 0.05;
+        for &length in &lengths {
+            let r = run(example, &format!("{length} s"), false);
+            let per_second = r.seconds / length as f64;
+            let (brian, nest) = reference_seconds(model, length).map_or((f64::NAN, f64::NAN), |(b, n)| (b, n));
+            println!(
+                "{:<8} {:>6} {:>9.3} {:>11.1} {:>9.0} {:>8.1} {:>10.1} {:>10.2} {:>10.2}",
+                model,
+                length,
+                r.seconds,
+                r.compile_ms,
+                r.peak_mib,
+                r.bytes_per_synapse,
+                slice / per_second,
+                brian / r.seconds,
+                nest / r.seconds,
+            );
+        }
+    }
+    println!("\nratios above 1 mean neuroc is faster; Brian2/NEST ratios compare with another machine's run");
+}
