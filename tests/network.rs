@@ -408,3 +408,102 @@ fn brunel_sr_regime_oscillates() {
     eprintln!("SR: spectral peak {f:.0} Hz at {ratio:.1}x the median power");
     assert!(ratio > 100.0, "no clear oscillation: peak {ratio}x at {f} Hz");
 }
+
+/// Writes `src` to a fresh directory and runs `neuroc run` on it with
+/// `args`; returns the output and the output directory.
+fn run_source(tag: &str, src: &str, args: &[&str]) -> (std::process::Output, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("neuroc-net-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("net.neuro");
+    std::fs::write(&file, src).unwrap();
+    let out = dir.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_neuroc"))
+        .args(["run", file.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    (o, out)
+}
+
+const RANDOM_NET: &str = "neuron Cell {
+    parameter tau = 20 ms
+    state V = 0 mV
+    dV/dt = -V / tau
+    on spike exc(w: mV) { V += w }
+    on V >= 20 mV { V = 0 mV; emit spike }
+}
+network Random {
+    population A = 200 x Cell
+    population B = 100 x Cell
+    connect A -> B via exc (k = 50, w = normal(1 mV, 0.2 mV), delay = uniform(1 ms, 3 ms))
+}
+simulate Random { dt = 0.1 ms, duration = 1 ms, seed = SEED }
+";
+
+/// Per-synapse weights and delays: their sample moments, the in-degree,
+/// and the same synapses for the same seed (different for another).
+#[test]
+fn random_weights_and_delays_follow_their_distributions() {
+    let table = |seed: u32| {
+        let (o, out) =
+            run_source(&format!("random{seed}"), &RANDOM_NET.replace("SEED", &seed.to_string()), &["--save-synapses"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out.join("synapses.csv")).unwrap()
+    };
+    let text = table(1);
+    let rows: Vec<Vec<f64>> =
+        text.lines().skip(1).map(|l| l.split(',').map(|x| x.parse().unwrap()).collect()).collect();
+    assert_eq!(rows.len(), 100 * 50);
+    let mut indegree = [0; 100];
+    for r in &rows {
+        assert!(r[0] < 200.0 && (200.0..300.0).contains(&r[1]), "pre {} post {}", r[0], r[1]);
+        indegree[r[1] as usize - 200] += 1;
+    }
+    assert!(indegree.iter().all(|&k| k == 50), "in-degrees {indegree:?}");
+    let n = rows.len() as f64;
+    let mean = |c: usize| rows.iter().map(|r| r[c]).sum::<f64>() / n;
+    let sd = |c: usize| (rows.iter().map(|r| (r[c] - mean(c)).powi(2)).sum::<f64>() / n).sqrt();
+    // 5000 draws: standard errors 0.003 mV (mean) and 0.002 mV (sd) for the weights
+    assert!((mean(2) * 1e3 - 1.0).abs() < 0.015 && (sd(2) * 1e3 - 0.2).abs() < 0.01, "{} {}", mean(2), sd(2));
+    // delays on the 0.1 ms grid within [1, 3] ms, mean 2 ms (standard error 0.008 ms)
+    assert!(rows.iter().all(|r| (1.0..=3.0).contains(&r[3]) && ((r[3] * 10.0).round() - r[3] * 10.0).abs() < 1e-9));
+    assert!((mean(3) - 2.0).abs() < 0.04, "mean delay {}", mean(3));
+    assert_eq!(text, table(1), "the same seed draws the same synapses");
+    assert_ne!(text, table(2), "another seed draws other synapses");
+}
+
+/// The per-synapse delivery path (weights and delays stored per synapse)
+/// gives the same spikes as the shared-weight path when every draw is the
+/// same value.
+#[test]
+fn per_synapse_delivery_matches_shared_weights() {
+    let cuba =
+        std::fs::read_to_string(repo("examples/cuba.neuro")).unwrap().replace("duration = 1 s", "duration = 200 ms");
+    let spread = cuba
+        .replace("w = 1.62 mV)", "w = uniform(1.62 mV, 1.62 mV), delay = uniform(0.1 ms, 0.1 ms))")
+        .replace("w = -9 mV)", "w = normal(-9 mV, 0 mV))");
+    assert_ne!(cuba, spread);
+    let spikes = |tag: &str, src: &str| {
+        let (o, out) = run_source(tag, src, &[]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out.join("spikes.csv")).unwrap()
+    };
+    let fixed = spikes("fixed", &cuba);
+    assert!(fixed.lines().count() > 500, "too few spikes to compare");
+    assert_eq!(fixed, spikes("spread", &spread));
+}
+
+/// Random delays must be bounded; spreads must be known functions.
+#[test]
+fn bad_random_settings_are_diagnosed() {
+    for (bad, code, tag) in [
+        ("delay = uniform(1 ms, 3 ms)", "delay = normal(2 ms, 1 ms)", "normal-delay"),
+        ("seed = SEED", "seed = 1, V = gauss(0 mV, 1 mV)", "unknown-spread"),
+    ] {
+        let src = RANDOM_NET.replace("SEED", "1").replace(bad.replace("SEED", "1").as_str(), code);
+        let (o, _) = run_source(tag, &src, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{tag}: {err}");
+        assert!(err.contains("error[E") && err.contains("help"), "{tag}: {err}");
+    }
+}

@@ -231,6 +231,10 @@ struct RunOpts {
     /// number of neurons (default: the simulate block's `n`, else 1)
     #[arg(long)]
     neurons: Option<usize>,
+    /// networks: also write every synapse to synapses.csv (pre, post,
+    /// weight, delay_ms; neurons numbered as in spikes.csv)
+    #[arg(long)]
+    save_synapses: bool,
 }
 
 /// Collects diagnostics of the run's configuration against the compiled file.
@@ -256,6 +260,32 @@ impl RunCtx {
         self.diags.extend(d);
         let expr = expr?;
         self.constant(&expr, want, what)
+    }
+
+    /// `linspace(lo, hi)`, `uniform(lo, hi)` or `normal(mean, sd)` in unit
+    /// `want`: `Some(None)` when `expr` is not one of them, `None` (with a
+    /// diagnostic) when it is one, badly formed.
+    fn spread(&mut self, expr: &ast::Expr, want: Dim, what: &str) -> Option<Option<Spread>> {
+        let ast::ExprKind::Call(f, args) = &expr.kind else { return Some(None) };
+        let ast::ExprKind::Name(x) = &f.kind else { return Some(None) };
+        if !matches!(x.as_str(), "linspace" | "uniform" | "normal") {
+            return Some(None);
+        }
+        if args.len() != 2 {
+            self.fail(
+                Diagnostic::error(Code::BadSetting, format!("`{x}` takes two values"))
+                    .at(expr.span, "a spread")
+                    .help("`linspace(lo, hi)`, `uniform(lo, hi)` or `normal(mean, sd)`"),
+            );
+            return None;
+        }
+        let a = self.constant(&args[0], want, what)?;
+        let c = self.constant(&args[1], want, what)?;
+        Some(Some(match x.as_str() {
+            "linspace" => Spread::Linspace(a, c),
+            "uniform" => Spread::Uniform(a, c),
+            _ => Spread::Normal(a, c),
+        }))
     }
 
     fn constant(&mut self, expr: &ast::Expr, want: Dim, what: &str) -> Option<f64> {
@@ -411,29 +441,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
                     Target::State(s) => model.states[s].dim,
                 };
                 let what = format!("`{}`", b.name.name);
-                let dist = match &b.value.kind {
-                    ast::ExprKind::Call(f, args) => match &f.kind {
-                        ast::ExprKind::Name(x) if matches!(x.as_str(), "linspace" | "uniform" | "normal") => {
-                            if args.len() != 2 {
-                                ctx.fail(
-                                    Diagnostic::error(Code::BadSetting, format!("`{x}` takes two values"))
-                                        .at(b.value.span, "spread over the population")
-                                        .help("`linspace(lo, hi)`, `uniform(lo, hi)` or `normal(mean, sd)`"),
-                                );
-                                return None;
-                            }
-                            let a = ctx.constant(&args[0], dim, &what)?;
-                            let c = ctx.constant(&args[1], dim, &what)?;
-                            Some(match x.as_str() {
-                                "linspace" => Spread::Linspace(a, c),
-                                "uniform" => Spread::Uniform(a, c),
-                                _ => Spread::Normal(a, c),
-                            })
-                        }
-                        _ => None,
-                    },
-                    _ => None,
-                };
+                let dist = ctx.spread(&b.value, dim, &what)?;
                 match (dist, target) {
                     (Some(d), _) => spreads.push((target, d)),
                     (None, Target::Param(p)) => {
@@ -920,7 +928,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                 ("dt", _) => dt = ctx.constant(&b.value, time, "`dt`")?,
                 ("duration", _) => duration = ctx.constant(&b.value, time, "`duration`")?,
                 ("seed", _) => seed = ctx.constant(&b.value, Dim::NONE, "`seed`")? as u64,
-                (state, ast::ExprKind::Call(f, args)) if args.len() == 2 => {
+                (state, ast::ExprKind::Call(..)) => {
                     let Some(dim) = pops.iter().find_map(|p| p.model.state(state).map(|i| p.model.states[i].dim))
                     else {
                         ctx.fail(
@@ -930,12 +938,13 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                         );
                         return None;
                     };
-                    let x = ctx.constant(&args[0], dim, "the spread")?;
-                    let y = ctx.constant(&args[1], dim, "the spread")?;
-                    let spread = match &f.kind {
-                        ast::ExprKind::Name(n) if n == "uniform" => Spread::Uniform(x, y),
-                        ast::ExprKind::Name(n) if n == "normal" => Spread::Normal(x, y),
-                        _ => Spread::Linspace(x, y),
+                    let Some(spread) = ctx.spread(&b.value, dim, "the spread")? else {
+                        ctx.fail(
+                            Diagnostic::error(Code::BadSetting, format!("`{state}` is spread by an unknown function"))
+                                .at(b.value.span, "not a spread")
+                                .help("`uniform(lo, hi)`, `normal(mean, sd)` or `linspace(lo, hi)`"),
+                        );
+                        return None;
                     };
                     init.push((state.to_string(), spread));
                 }
@@ -962,13 +971,31 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
             let target = &pops[b].model;
             let wdim = port_weight(ctx, target, via)?;
             let (mut p, mut w, mut delay) = (1.0, 0.0, dt);
+            let (mut w_spread, mut delay_range) = (None, None);
             let mut indegree: Option<f64> = None;
             for s in settings {
                 match s.name.name.as_str() {
                     "p" => p = ctx.constant(&s.value, Dim::NONE, "`p`")?,
                     "k" => indegree = Some(ctx.constant(&s.value, Dim::NONE, "`k`")?),
-                    "w" => w = ctx.constant(&s.value, wdim.unwrap_or(Dim::NONE), "`w`")?,
-                    "delay" => delay = ctx.constant(&s.value, time, "`delay`")?,
+                    "w" => {
+                        let wd = wdim.unwrap_or(Dim::NONE);
+                        match ctx.spread(&s.value, wd, "`w`")? {
+                            Some(sp) => w_spread = Some(sp),
+                            None => w = ctx.constant(&s.value, wd, "`w`")?,
+                        }
+                    }
+                    "delay" => match ctx.spread(&s.value, time, "`delay`")? {
+                        Some(Spread::Uniform(lo, hi)) if lo >= 0.0 && lo <= hi => delay_range = Some((lo, hi)),
+                        Some(_) => {
+                            ctx.fail(
+                                Diagnostic::error(Code::BadSetting, "random delays are drawn from `uniform(lo, hi)`")
+                                    .at(s.value.span, "not a bounded, non-negative range")
+                                    .help("the ring buffers are sized from the largest delay: `delay = uniform(1 ms, 3 ms)`"),
+                            );
+                            return None;
+                        }
+                        None => delay = ctx.constant(&s.value, time, "`delay`")?,
+                    },
                     other => {
                         ctx.fail(
                             Diagnostic::error(Code::BadSetting, format!("unknown connection setting `{other}`"))
@@ -1000,7 +1027,17 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                 None => network::Rule::Probability(p),
             };
             for &a in from {
-                connections.push(Connection { from: a, to: b, port: via.name.clone(), rule, w, delay, span: *span });
+                connections.push(Connection {
+                    from: a,
+                    to: b,
+                    port: via.name.clone(),
+                    rule,
+                    w,
+                    delay,
+                    w_spread,
+                    delay_range,
+                    span: *span,
+                });
             }
         }
     }
@@ -1040,7 +1077,8 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
         }
     }
     let network = Network { name: net.name.name.clone(), populations: pops, connections, drives };
-    let cfg = NetConfig { dt, duration, seed, jit: o.backend != Some(BackendArg::Interp), init };
+    let keep_synapses = o.save_synapses;
+    let cfg = NetConfig { dt, duration, seed, jit: o.backend != Some(BackendArg::Interp), init, keep_synapses };
     let start = std::time::Instant::now();
     let run = match network::simulate(&network, &cfg, net.name.span) {
         Ok(r) => r,
@@ -1062,6 +1100,12 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
     if let Err(e) = output::write(&o.output, &rec, &[], format) {
         eprintln!("error: cannot write to `{}`: {e}", o.output.display());
         return Some(2);
+    }
+    if keep_synapses {
+        if let Err(e) = write_synapses(&o.output.join("synapses.csv"), &run.synapse_table) {
+            eprintln!("error: cannot write to `{}`: {e}", o.output.display());
+            return Some(2);
+        }
     }
     let rates: Vec<String> = network
         .populations
@@ -1089,6 +1133,18 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
         o.output.display()
     );
     Some(0)
+}
+
+/// synapses.csv: one row per synapse, weights in SI (V, S or A as the
+/// port's unit), delays in ms.
+fn write_synapses(path: &std::path::Path, table: &[(usize, usize, f64, f64)]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(f, "pre,post,weight,delay_ms")?;
+    for &(pre, post, w, d) in table {
+        writeln!(f, "{pre},{post},{w:e},{}", units::format_number(d * 1e3))?;
+    }
+    f.flush()
 }
 
 /// The process's peak resident memory (Linux: VmHWM), MiB.

@@ -35,6 +35,10 @@ pub struct Connection {
     pub rule: Rule,
     pub w: f64,
     pub delay: f64,
+    /// Per-synapse weights drawn from this spread instead of `w`.
+    pub w_spread: Option<Spread>,
+    /// Per-synapse delays drawn uniformly from [lo, hi) instead of `delay`.
+    pub delay_range: Option<(f64, f64)>,
     pub span: Span,
 }
 
@@ -75,6 +79,8 @@ pub struct NetConfig {
     pub jit: bool,
     /// Initial values spread over every population that has the state.
     pub init: Vec<(String, Spread)>,
+    /// Keep every synapse (pre, post, weight, delay) in the result.
+    pub keep_synapses: bool,
 }
 
 /// What a network run produced.
@@ -88,6 +94,9 @@ pub struct NetRun {
     /// figure `run` prints.
     pub connectivity_bytes: usize,
     pub compile_seconds: f64,
+    /// (global pre, global post, weight in SI, delay in s) of every synapse,
+    /// connection by connection in CSR order, when `keep_synapses` is set.
+    pub synapse_table: Vec<(usize, usize, f64, f64)>,
 }
 
 struct Runner {
@@ -109,6 +118,10 @@ struct Csr {
     targets: Vec<u32>,
     delay_steps: usize,
     port: usize,
+    /// Per-synapse weights and delays (steps), parallel to `targets`, when
+    /// the connection draws them.
+    weights: Option<Vec<f64>>,
+    delays: Option<Vec<u32>>,
 }
 
 fn fail(span: Span, msg: String, help: &str) -> Box<Diagnostic> {
@@ -136,8 +149,13 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                 ports.push(port.clone());
             }
         }
-        let max_delay =
-            net.connections.iter().filter(|c| c.to == pi).map(|c| delay_steps(c.delay, cfg.dt)).max().unwrap_or(1);
+        let max_delay = net
+            .connections
+            .iter()
+            .filter(|c| c.to == pi)
+            .map(|c| delay_steps(c.delay_range.map_or(c.delay, |r| r.1), cfg.dt))
+            .max()
+            .unwrap_or(1);
         let mut m = pop.model.clone();
         let (plan, d) = schemes::derive_plan(&mut m, Method::Auto);
         let Some(plan) = plan else {
@@ -172,6 +190,8 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
     // Connectivity, drawn once.
     let mut csrs: Vec<Vec<Csr>> = (0..net.populations.len()).map(|_| Vec::new()).collect();
     let (mut synapses, mut connectivity_bytes) = (0, 0);
+    let offsets_of = offsets.clone();
+    let mut synapse_table = Vec::new();
     for (ci, c) in net.connections.iter().enumerate() {
         let (na, nb) = (net.populations[c.from].count, net.populations[c.to].count);
         let mut rng = SplitMix64::new(cfg.seed ^ (ci as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -220,10 +240,32 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                 }
             }
         }
+        // per-synapse weights and delays, from streams of their own, in CSR order
+        let weights = c.w_spread.map(|sp| spread(sp, targets.len(), cfg.seed, 0x3e19_0000 + ci as u64));
+        let delays = c.delay_range.map(|(lo, hi)| {
+            spread(Spread::Uniform(lo, hi), targets.len(), cfg.seed, 0xde1a_0000 + ci as u64)
+                .into_iter()
+                .map(|d| delay_steps(d, cfg.dt) as u32)
+                .collect::<Vec<u32>>()
+        });
         synapses += targets.len();
-        connectivity_bytes += offsets.len() * std::mem::size_of::<usize>() + targets.len() * std::mem::size_of::<u32>();
+        connectivity_bytes += offsets.len() * std::mem::size_of::<usize>()
+            + targets.len() * std::mem::size_of::<u32>()
+            + weights.as_ref().map_or(0, |w| w.len() * std::mem::size_of::<f64>())
+            + delays.as_ref().map_or(0, |d| d.len() * std::mem::size_of::<u32>());
         let port = runners[c.to].ports.iter().position(|p| *p == c.port).unwrap_or(0);
-        csrs[c.from].push(Csr { offsets, targets, delay_steps: delay_steps(c.delay, cfg.dt), port });
+        let fixed_delay = delay_steps(c.delay, cfg.dt);
+        if cfg.keep_synapses {
+            let (from0, to0) = (offsets_of[c.from], offsets_of[c.to]);
+            for i in 0..na {
+                for k in offsets[i]..offsets[i + 1] {
+                    let w = weights.as_ref().map_or(c.w, |w| w[k]);
+                    let d = delays.as_ref().map_or(fixed_delay, |d| d[k] as usize) as f64 * cfg.dt;
+                    synapse_table.push((from0 + i, to0 + targets[k] as usize, w, d));
+                }
+            }
+        }
+        csrs[c.from].push(Csr { offsets, targets, delay_steps: fixed_delay, port, weights, delays });
     }
     let conn_of: Vec<Vec<usize>> = (0..net.populations.len())
         .map(|pi| net.connections.iter().enumerate().filter(|(_, c)| c.from == pi).map(|(k, _)| k).collect())
@@ -282,11 +324,23 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                     let c = &net.connections[ci];
                     let csr = &csrs[pi][k];
                     let target = &mut runners[c.to];
-                    let slots = target.ring[csr.port].len();
-                    let slot = (step + csr.delay_steps) % slots;
-                    let acc = &mut target.ring[csr.port][slot];
-                    for &j in &csr.targets[csr.offsets[i]..csr.offsets[i + 1]] {
-                        acc[j as usize] += c.w;
+                    let ring = &mut target.ring[csr.port];
+                    let slots = ring.len();
+                    let range = csr.offsets[i]..csr.offsets[i + 1];
+                    match (&csr.weights, &csr.delays) {
+                        (None, None) => {
+                            let acc = &mut ring[(step + csr.delay_steps) % slots];
+                            for &j in &csr.targets[range] {
+                                acc[j as usize] += c.w;
+                            }
+                        }
+                        (weights, delays) => {
+                            for k in range {
+                                let d = delays.as_ref().map_or(csr.delay_steps, |d| d[k] as usize);
+                                let w = weights.as_ref().map_or(c.w, |w| w[k]);
+                                ring[(step + d) % slots][csr.targets[k] as usize] += w;
+                            }
+                        }
                     }
                 }
             }
@@ -312,7 +366,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
             }
         }
     }
-    Ok(NetRun { spikes: spikes_out, offsets, synapses, connectivity_bytes, compile_seconds })
+    Ok(NetRun { spikes: spikes_out, offsets, synapses, connectivity_bytes, compile_seconds, synapse_table })
 }
 
 /// A Poisson count of mean `lambda`: Knuth's product of uniforms up to
