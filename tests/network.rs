@@ -507,3 +507,34 @@ fn bad_random_settings_are_diagnosed() {
         assert!(err.contains("error[E") && err.contains("help"), "{tag}: {err}");
     }
 }
+
+/// `rule = one_to_one` joins neuron i to neuron i; populations of other
+/// sizes and unknown rules are diagnosed.
+#[test]
+fn one_to_one_joins_equal_indices() {
+    let src = RANDOM_NET
+        .replace("SEED", "1")
+        .replace("population A = 200 x Cell", "population A = 100 x Cell")
+        .replace("k = 50", "rule = one_to_one");
+    let (o, out) = run_source("one-to-one", &src, &["--save-synapses"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<(usize, usize)> = std::fs::read_to_string(out.join("synapses.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut it = l.split(',');
+            (it.next().unwrap().parse().unwrap(), it.next().unwrap().parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows, (0..100).map(|i| (i, 100 + i)).collect::<Vec<_>>());
+    for (bad, tag) in [
+        (RANDOM_NET.replace("k = 50", "rule = one_to_one"), "one-to-one-sizes"),
+        (RANDOM_NET.replace("k = 50", "rule = ring"), "unknown-rule"),
+    ] {
+        let (o, _) = run_source(tag, &bad.replace("SEED", "1"), &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{tag}: {err}");
+        assert!(err.contains("error[E0503]") && err.contains("help"), "{tag}: {err}");
+    }
+}

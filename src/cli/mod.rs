@@ -973,8 +973,21 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
             let (mut p, mut w, mut delay) = (1.0, 0.0, dt);
             let (mut w_spread, mut delay_range) = (None, None);
             let mut indegree: Option<f64> = None;
+            let mut one_to_one = false;
             for s in settings {
                 match s.name.name.as_str() {
+                    "rule" => match &s.value.kind {
+                        ast::ExprKind::Name(r) if r == "one_to_one" => one_to_one = true,
+                        ast::ExprKind::Name(r) if r == "all_to_all" => p = 1.0,
+                        _ => {
+                            ctx.fail(
+                                Diagnostic::error(Code::BadSetting, "unknown connection rule")
+                                    .at(s.value.span, "not a rule")
+                                    .help("`rule = one_to_one` or `rule = all_to_all`; `p = ...` or `k = ...` for random rules"),
+                            );
+                            return None;
+                        }
+                    },
                     "p" => p = ctx.constant(&s.value, Dim::NONE, "`p`")?,
                     "k" => indegree = Some(ctx.constant(&s.value, Dim::NONE, "`k`")?),
                     "w" => {
@@ -1000,7 +1013,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                         ctx.fail(
                             Diagnostic::error(Code::BadSetting, format!("unknown connection setting `{other}`"))
                                 .at(s.name.span, "not a setting")
-                                .help("connections take p (probability) or k (in-degree), w (weight) and delay"),
+                                .help("connections take p (probability), k (in-degree) or rule, w (weight) and delay"),
                         );
                         return None;
                     }
@@ -1014,7 +1027,24 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                 );
                 return None;
             }
+            if one_to_one {
+                if let Some(&a) = from.iter().find(|&&a| pops[a].count != pops[b].count) {
+                    ctx.fail(
+                        Diagnostic::error(
+                            Code::BadSetting,
+                            format!(
+                                "one_to_one joins populations of equal size, not {} ({}) to {} ({})",
+                                pops[a].name, pops[a].count, pops[b].name, pops[b].count
+                            ),
+                        )
+                        .at(*span, "this connection")
+                        .help("give both populations the same number of neurons"),
+                    );
+                    return None;
+                }
+            }
             let rule = match indegree {
+                _ if one_to_one => network::Rule::OneToOne,
                 Some(k) if k >= 0.0 && k.fract() == 0.0 => network::Rule::InDegree(k as usize),
                 Some(k) => {
                     ctx.fail(

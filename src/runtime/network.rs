@@ -50,6 +50,8 @@ pub enum Rule {
     /// Each target gets exactly k sources, drawn uniformly with replacement
     /// (multiple contacts allowed, no self-connections).
     InDegree(usize),
+    /// Source i to target i (populations of equal size).
+    OneToOne,
 }
 
 /// `drive P with poisson(rate = ..., n = ..., w = ...) via port`: each neuron
@@ -211,6 +213,13 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                     }
                     offsets.push(targets.len());
                 }
+            }
+            Rule::OneToOne => {
+                for i in 0..na.min(nb) {
+                    targets.push(i as u32);
+                    offsets.push(targets.len());
+                }
+                offsets.resize(na + 1, targets.len());
             }
             Rule::InDegree(k) => {
                 // draw (source, target) pairs, then sort them by source
