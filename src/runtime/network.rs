@@ -2,12 +2,13 @@
 //!
 //! Each population runs its fused kernel (JIT or interpreter) with one
 //! input array per port that receives connections (`on spike exc(w: nS)`).
-//! Connections are drawn once from the seed (fixed probability, no
-//! self-connections within a population) and stored by source (CSR). A
-//! spike of neuron i at step s adds its weight to the target's port
-//! accumulator for step s + delay/dt (at least one step later), in a ring
-//! buffer per population and port; the kernel applies a step's summed input
-//! at the start of the step.
+//! Connections are drawn once from the seed (fixed probability or fixed
+//! in-degree without self-connections within a population, or one-to-one)
+//! and stored by source (CSR), with per-synapse weights and delays only
+//! when the connection draws them. A spike of neuron i at step s adds its
+//! weight to the target's port accumulator for step s + delay/dt (at least
+//! one step later), in a ring buffer per population and port; the kernel
+//! applies a step's summed input at the start of the step.
 
 use super::spikegen::{spread, SplitMix64, Spread};
 use crate::codegen::interp::{eval, eval_params, eval_values, Env};
@@ -192,7 +193,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
     // Connectivity, drawn once.
     let mut csrs: Vec<Vec<Csr>> = (0..net.populations.len()).map(|_| Vec::new()).collect();
     let (mut synapses, mut connectivity_bytes) = (0, 0);
-    let offsets_of = offsets.clone();
+    let first_index = offsets.clone();
     let mut synapse_table = Vec::new();
     for (ci, c) in net.connections.iter().enumerate() {
         let (na, nb) = (net.populations[c.from].count, net.populations[c.to].count);
@@ -265,7 +266,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         let port = runners[c.to].ports.iter().position(|p| *p == c.port).unwrap_or(0);
         let fixed_delay = delay_steps(c.delay, cfg.dt);
         if cfg.keep_synapses {
-            let (from0, to0) = (offsets_of[c.from], offsets_of[c.to]);
+            let (from0, to0) = (first_index[c.from], first_index[c.to]);
             for i in 0..na {
                 for k in offsets[i]..offsets[i + 1] {
                     let w = weights.as_ref().map_or(c.w, |w| w[k]);
