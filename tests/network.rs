@@ -8,32 +8,53 @@ fn repo(p: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
 }
 
-/// Runs an example with another seed; returns (E rate, I rate) in Hz and
-/// the spike file's text.
-fn rates(example: &str, seed: u32, tag: &str) -> (f64, f64, String) {
-    let text = std::fs::read_to_string(repo(example)).unwrap();
-    let text = text.replace("seed = 1", &format!("seed = {seed}"));
-    let dir = std::env::temp_dir().join(format!("neuroc-net-{}-{tag}-{seed}", std::process::id()));
+/// Writes `src` to a fresh directory and runs `neuroc run` on it with
+/// `args`; returns the output and the output directory.
+fn run_source(tag: &str, src: &str, args: &[&str]) -> (std::process::Output, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("neuroc-net-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("net.neuro");
-    // imports resolve next to the file, then in the standard library
-    std::fs::write(&file, text).unwrap();
+    std::fs::write(&file, src).unwrap();
     let out = dir.join("out");
     let o = Command::new(env!("CARGO_BIN_EXE_neuroc"))
         .args(["run", file.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .args(args)
         .output()
         .unwrap();
+    (o, out)
+}
+
+/// `run_source` that must succeed; returns spikes.csv as (neuron, t_ms).
+fn spikes_of(tag: &str, src: &str, args: &[&str]) -> Vec<(usize, f64)> {
+    let (o, out) = run_source(tag, src, args);
     assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    let spikes = std::fs::read_to_string(out.join("spikes.csv")).unwrap();
-    let (mut e, mut i) = (0usize, 0usize);
-    for line in spikes.lines().skip(1) {
-        let id: usize = line.split(',').next().unwrap().parse().unwrap();
-        if id < 3200 {
-            e += 1;
-        } else {
-            i += 1;
-        }
-    }
+    first_columns(&out.join("spikes.csv"))
+}
+
+/// The first two columns of a CSV file with a header, parsed.
+fn first_columns<A: std::str::FromStr, B: std::str::FromStr>(path: &std::path::Path) -> Vec<(A, B)>
+where
+    A::Err: std::fmt::Debug,
+    B::Err: std::fmt::Debug,
+{
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut it = l.split(',');
+            (it.next().unwrap().parse().unwrap(), it.next().unwrap().parse().unwrap())
+        })
+        .collect()
+}
+
+/// Runs an example with another seed; returns (E rate, I rate) in Hz and
+/// the spikes.
+fn rates(example: &str, seed: u32, tag: &str) -> (f64, f64, Vec<(usize, f64)>) {
+    let text = std::fs::read_to_string(repo(example)).unwrap().replace("seed = 1", &format!("seed = {seed}"));
+    let spikes = spikes_of(&format!("{tag}-{seed}"), &text, &[]);
+    let e = spikes.iter().filter(|s| s.0 < 3200).count();
+    let i = spikes.len() - e;
     (e as f64 / 3200.0, i as f64 / 800.0, spikes)
 }
 
@@ -90,22 +111,9 @@ fn poisson_driven_lif_matches_siegert() {
         .collect();
     let (siegert, cv_ref) = (row[2], row[4]);
     let src = "neuron DeltaLIF {\n    parameter tau = 20 ms, V_th = 20 mV, V_r = 10 mV, t_ref = 2 ms\n    state V = 0 mV\n    dV/dt = -V / tau\n    on spike exc(w: mV) { V += w }\n    on spike inh(w: mV) { V -= w }\n    on V >= V_th { V = V_r; emit spike; refractory t_ref }\n}\nnetwork Driven {\n    population P = 300 x DeltaLIF\n    drive P with poisson(rate = 67.5 kHz, w = 0.1 mV) via exc\n    drive P with poisson(rate = 57.5 kHz, w = 0.1 mV) via inh\n}\nsimulate Driven { dt = 0.025 ms, duration = 1.5 s, seed = 1, V = uniform(0 mV, 20 mV) }\n";
-    let dir = std::env::temp_dir().join(format!("neuroc-siegert-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("driven.neuro");
-    std::fs::write(&file, src).unwrap();
-    let out = dir.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_neuroc"))
-        .args(["run", file.to_str().unwrap(), "-o", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let spikes = std::fs::read_to_string(out.join("spikes.csv")).unwrap();
     let mut per: Vec<Vec<f64>> = vec![Vec::new(); 300];
-    for line in spikes.lines().skip(1) {
-        let mut it = line.split(',');
-        let id: usize = it.next().unwrap().parse().unwrap();
-        per[id].push(it.next().unwrap().parse().unwrap());
+    for (id, t) in spikes_of("siegert", src, &[]) {
+        per[id].push(t);
     }
     // skip the first 200 ms (the start from uniform V)
     let rate = per.iter().map(|s| s.iter().filter(|&&t| t > 200.0).count()).sum::<usize>() as f64 / 300.0 / 1.3;
@@ -211,25 +219,7 @@ fn mean_field(g: f64) -> (f64, f64) {
 fn brunel(model: &str, ms: u32) -> Vec<(usize, f64)> {
     let text = std::fs::read_to_string(repo("examples/brunel2000.neuro")).unwrap();
     let text = text.replace("duration = 1 s", &format!("duration = {ms} ms"));
-    let dir = std::env::temp_dir().join(format!("neuroc-brunel-{}-{model}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("brunel.neuro");
-    std::fs::write(&file, text).unwrap();
-    let out = dir.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_neuroc"))
-        .args(["run", file.to_str().unwrap(), "--model", model, "-o", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    std::fs::read_to_string(out.join("spikes.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let mut it = l.split(',');
-            (it.next().unwrap().parse().unwrap(), it.next().unwrap().parse().unwrap())
-        })
-        .collect()
+    spikes_of(&format!("brunel-{model}"), &text, &["--model", model])
 }
 
 /// Power of the population rate (0.5 ms bins after `from` ms) at its
@@ -409,22 +399,6 @@ fn brunel_sr_regime_oscillates() {
     assert!(ratio > 100.0, "no clear oscillation: peak {ratio}x at {f} Hz");
 }
 
-/// Writes `src` to a fresh directory and runs `neuroc run` on it with
-/// `args`; returns the output and the output directory.
-fn run_source(tag: &str, src: &str, args: &[&str]) -> (std::process::Output, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("neuroc-net-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("net.neuro");
-    std::fs::write(&file, src).unwrap();
-    let out = dir.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_neuroc"))
-        .args(["run", file.to_str().unwrap(), "-o", out.to_str().unwrap()])
-        .args(args)
-        .output()
-        .unwrap();
-    (o, out)
-}
-
 const RANDOM_NET: &str = "neuron Cell {
     parameter tau = 20 ms
     state V = 0 mV
@@ -483,14 +457,9 @@ fn per_synapse_delivery_matches_shared_weights() {
         .replace("w = 1.62 mV)", "w = uniform(1.62 mV, 1.62 mV), delay = uniform(0.1 ms, 0.1 ms))")
         .replace("w = -9 mV)", "w = normal(-9 mV, 0 mV))");
     assert_ne!(cuba, spread);
-    let spikes = |tag: &str, src: &str| {
-        let (o, out) = run_source(tag, src, &[]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        std::fs::read_to_string(out.join("spikes.csv")).unwrap()
-    };
-    let fixed = spikes("fixed", &cuba);
-    assert!(fixed.lines().count() > 500, "too few spikes to compare");
-    assert_eq!(fixed, spikes("spread", &spread));
+    let fixed = spikes_of("fixed", &cuba, &[]);
+    assert!(fixed.len() > 500, "too few spikes to compare");
+    assert_eq!(fixed, spikes_of("spread", &spread, &[]));
 }
 
 /// Random delays must be bounded; spreads must be known functions.
@@ -518,15 +487,7 @@ fn one_to_one_joins_equal_indices() {
         .replace("k = 50", "rule = one_to_one");
     let (o, out) = run_source("one-to-one", &src, &["--save-synapses"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let rows: Vec<(usize, usize)> = std::fs::read_to_string(out.join("synapses.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let mut it = l.split(',');
-            (it.next().unwrap().parse().unwrap(), it.next().unwrap().parse().unwrap())
-        })
-        .collect();
+    let rows: Vec<(usize, usize)> = first_columns(&out.join("synapses.csv"));
     assert_eq!(rows, (0..100).map(|i| (i, 100 + i)).collect::<Vec<_>>());
     for (bad, tag) in [
         (RANDOM_NET.replace("k = 50", "rule = one_to_one"), "one-to-one-sizes"),
