@@ -28,6 +28,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod codegen;
+pub mod density;
 pub mod diag;
 pub mod explain;
 pub mod ir;

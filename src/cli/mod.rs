@@ -1,6 +1,7 @@
 //! The thin command-line layer: parses arguments, calls the library, prints
 //! diagnostics and summaries. Exit codes: 0 ok, 1 diagnostics, 2 usage or I/O.
 
+mod density;
 mod plot;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -390,6 +391,9 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         let net = ast_model.clone();
         return run_network(ctx, o, &net, sim_block.as_ref());
     }
+    if kind == ModelKind::Density {
+        return density::run(ctx, o, &name, sim_block.as_ref());
+    }
     if !matches!(kind, ModelKind::Neuron | ModelKind::Rate | ModelKind::Synapse | ModelKind::Plasticity) {
         let help = match kind {
             ModelKind::Channel => "a channel runs inside a neuron: `neuron N { state V = -65 mV; use Channel; ... }`",
@@ -543,53 +547,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     if let Some(n) = o.neurons {
         n_neurons = n.max(1);
     }
-    for s in &o.set {
-        let file = ctx.arg_source("--set", s);
-        let Some((name, value)) = s.split_once('=') else {
-            ctx.fail(
-                Diagnostic::error(Code::UnknownOverride, format!("`--set {s}` needs NAME=VALUE"))
-                    .at(Span::new(file, 0..s.len()), "no `=`")
-                    .help("for example: --set I_ext=8.5uA/cm^2"),
-            );
-            return None;
-        };
-        let name = name.trim();
-        let target = if let Some(i) = model.param(name) {
-            Some((true, i, model.params[i].dim))
-        } else if let Some(i) = model.values.iter().position(|v| v.name == name && v.kind == ir::ValueKind::Input) {
-            Some((false, i, model.values[i].dim))
-        } else {
-            None
-        };
-        let Some((is_param, i, dim)) = target else {
-            let mut names: Vec<String> = model.params.iter().map(|p| p.name.clone()).collect();
-            names.extend(model.values.iter().filter(|v| v.kind == ir::ValueKind::Input).map(|v| v.name.clone()));
-            let mut d = Diagnostic::error(
-                Code::UnknownOverride,
-                format!("`{name}` is not a parameter or input of `{}`", model.name),
-            )
-            .at(Span::new(file, 0..name.len()), "unknown name");
-            d = match ir::lower::did_you_mean(name, names.iter().map(String::as_str)) {
-                Some(x) => d.help(format!("did you mean `{x}`?")),
-                None => d.help(format!("parameters and inputs: {}", names.join(", "))),
-            };
-            ctx.fail(d);
-            return None;
-        };
-        let offset = s.len() - value.len();
-        let vtext = format!("{}{}", " ".repeat(offset), value);
-        let vfile = ctx.arg_source("--set", &vtext);
-        let (expr, d) = neuroc::syntax::parse_expr(vfile, &vtext);
-        ctx.diags.extend(d);
-        let expr = expr?;
-        let v = ctx.constant(&expr, dim, &format!("`{name}`"))?;
-        let node = model.arena.add(NodeKind::Const(v), Ty::Num(dim), expr.span);
-        if is_param {
-            param_overrides[i] = Some(node);
-        } else {
-            value_overrides[i] = Some(node);
-        }
-    }
+    apply_sets(ctx, &mut model, &o.set, &mut param_overrides, &mut value_overrides)?;
 
     // What to record.
     let mut record = Vec::new();
@@ -805,6 +763,65 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         o.output.display()
     );
     Some(0)
+}
+
+/// `--set NAME=VALUE` flags: overrides of parameters and inputs, checked
+/// against the model's names and dimensions.
+fn apply_sets(
+    ctx: &mut RunCtx,
+    model: &mut ir::Model,
+    sets: &[String],
+    param_overrides: &mut [Option<ir::ExprId>],
+    value_overrides: &mut [Option<ir::ExprId>],
+) -> Option<()> {
+    for s in sets {
+        let file = ctx.arg_source("--set", s);
+        let Some((name, value)) = s.split_once('=') else {
+            ctx.fail(
+                Diagnostic::error(Code::UnknownOverride, format!("`--set {s}` needs NAME=VALUE"))
+                    .at(Span::new(file, 0..s.len()), "no `=`")
+                    .help("for example: --set I_ext=8.5uA/cm^2"),
+            );
+            return None;
+        };
+        let name = name.trim();
+        let target = if let Some(i) = model.param(name) {
+            Some((true, i, model.params[i].dim))
+        } else if let Some(i) = model.values.iter().position(|v| v.name == name && v.kind == ir::ValueKind::Input) {
+            Some((false, i, model.values[i].dim))
+        } else {
+            None
+        };
+        let Some((is_param, i, dim)) = target else {
+            let mut names: Vec<String> = model.params.iter().map(|p| p.name.clone()).collect();
+            names.extend(model.values.iter().filter(|v| v.kind == ir::ValueKind::Input).map(|v| v.name.clone()));
+            let mut d = Diagnostic::error(
+                Code::UnknownOverride,
+                format!("`{name}` is not a parameter or input of `{}`", model.name),
+            )
+            .at(Span::new(file, 0..name.len()), "unknown name");
+            d = match ir::lower::did_you_mean(name, names.iter().map(String::as_str)) {
+                Some(x) => d.help(format!("did you mean `{x}`?")),
+                None => d.help(format!("parameters and inputs: {}", names.join(", "))),
+            };
+            ctx.fail(d);
+            return None;
+        };
+        let offset = s.len() - value.len();
+        let vtext = format!("{}{}", " ".repeat(offset), value);
+        let vfile = ctx.arg_source("--set", &vtext);
+        let (expr, d) = neuroc::syntax::parse_expr(vfile, &vtext);
+        ctx.diags.extend(d);
+        let expr = expr?;
+        let v = ctx.constant(&expr, dim, &format!("`{name}`"))?;
+        let node = model.arena.add(NodeKind::Const(v), Ty::Num(dim), expr.span);
+        if is_param {
+            param_overrides[i] = Some(node);
+        } else {
+            value_overrides[i] = Some(node);
+        }
+    }
+    Some(())
 }
 
 /// The fused kernel of a model and the Cranelift IR it compiles to.
@@ -1289,6 +1306,14 @@ fn explain(path: &Path, only: Option<&str>, method: Option<&str>, dt: Option<&st
         }
         let model_method = m.method.as_ref().and_then(|(n, _)| Method::parse(n));
         let chosen = asked.or(block_method).or(model_method).unwrap_or(Method::Auto);
+        if m.density.is_some() {
+            match density::explain(&m) {
+                Ok(text) => print!("{text}"),
+                Err(d) => ctx.fail(d),
+            }
+            shown += 1;
+            continue;
+        }
         print!("{}", neuroc::explain::explain(&m, chosen, step));
         if ir {
             print_kernel(&m, chosen, step);

@@ -129,6 +129,10 @@ impl<'a> Lower<'a> {
 
     fn run(&mut self, model: &'a ast::Model) {
         self.spaces.push(Space { prefix: String::new(), entries: HashMap::new(), order: vec![], currents: vec![] });
+        if model.kind == ast::ModelKind::Density {
+            self.density(model);
+            return;
+        }
         if !is_point(model.kind) {
             self.structural(model);
             return;
@@ -260,6 +264,8 @@ impl<'a> Lower<'a> {
                 ast::StmtKind::Gate(g) => {
                     self.add_state(space, &g.name);
                 }
+                ast::StmtKind::Variable { .. } | ast::StmtKind::Boundary(_) | ast::StmtKind::Output { .. }
+                    if model.kind == ast::ModelKind::Density => {}
                 ast::StmtKind::Use(_)
                 | ast::StmtKind::Ode { .. }
                 | ast::StmtKind::SpikeWhen { .. }
@@ -1225,6 +1231,266 @@ impl<'a> Lower<'a> {
         let names = self.spaces[0].order.clone();
         for n in &names {
             self.force(0, n);
+        }
+    }
+
+    /// A population density: `variable V in [lo, V_th] cells = N`, `drift`
+    /// and `diffusion` (values, or functions of the variable), `threshold`,
+    /// `reset`, `refractory` and `output rate = flux at V_th`. The variable
+    /// becomes state 0 so drift and diffusion lower as ordinary expressions.
+    fn density(&mut self, model: &'a ast::Model) {
+        let mut variable = None;
+        let mut threshold: Option<&'a ast::Binding> = None;
+        let mut reset: Option<&'a ast::Binding> = None;
+        let mut refractory: Option<&'a ast::Expr> = None;
+        let mut output: Option<(&'a ast::Ident, Option<&'a ast::Ident>, Span)> = None;
+        for stmt in &model.stmts {
+            match &stmt.kind {
+                ast::StmtKind::Variable { var, interval, settings } => {
+                    if variable.is_some() {
+                        self.err(
+                            Diagnostic::error(Code::BadDensity, "a density has one variable")
+                                .at(stmt.span, "second variable")
+                                .help("a Fokker-Planck density here is one-dimensional: keep one `variable`"),
+                        );
+                    }
+                    variable = Some((var, interval, settings, stmt.span));
+                }
+                ast::StmtKind::Boundary(parts) => {
+                    for part in parts {
+                        match part {
+                            ast::BoundaryPart::Threshold(b) => {
+                                self.declare(0, &b.name, Decl::Param { ast: b });
+                                threshold = Some(b);
+                            }
+                            ast::BoundaryPart::Reset(b) => {
+                                self.declare(0, &b.name, Decl::Param { ast: b });
+                                reset = Some(b);
+                            }
+                            ast::BoundaryPart::Refractory(e) => refractory = Some(e),
+                        }
+                    }
+                }
+                ast::StmtKind::Output { name, flux_at, value } => {
+                    if value.is_some() {
+                        self.err(
+                            Diagnostic::error(Code::BadDensity, "a density's output is the flux at its threshold")
+                                .at(stmt.span, "not a flux")
+                                .help("write `output rate = flux at V_th`"),
+                        );
+                    }
+                    output = Some((name, flux_at.as_ref(), stmt.span));
+                }
+                ast::StmtKind::State(_)
+                | ast::StmtKind::Gate(_)
+                | ast::StmtKind::Ode { .. }
+                | ast::StmtKind::On { .. }
+                | ast::StmtKind::SpikeWhen { .. }
+                | ast::StmtKind::Kinetic(_)
+                | ast::StmtKind::Use(_)
+                | ast::StmtKind::Current(_) => self.err(
+                    Diagnostic::error(Code::NotHere, "this statement does not belong in a `density`")
+                        .at(stmt.span, "not allowed here")
+                        .help("a density is defined by `variable`, `drift`, `diffusion`, `threshold`/`reset`/`refractory` and `output`; the compiler derives its dynamics"),
+                ),
+                _ => {}
+            }
+        }
+        let missing = |what: &str, example: &str| {
+            Diagnostic::error(Code::BadDensity, format!("density `{}` has no {what}", model.name.name))
+                .at(model.name.span, format!("{what} missing"))
+                .help(format!("add `{example}`"))
+        };
+        let Some((var, interval, settings, _)) = variable else {
+            self.err(missing("variable", "variable V in [-30 mV, V_th] cells = 400"));
+            return;
+        };
+        let (Some(threshold), Some(reset)) = (threshold, reset) else {
+            self.err(missing("threshold and reset", "threshold V_th = 20 mV, reset V_r = 10 mV, refractory 2 ms"));
+            return;
+        };
+        // Everything else the model declares: parameters, inputs, values, functions.
+        self.collect(0, model);
+        let constant = Scope { space: 0, locals: &[], mode: Mode::Constant };
+        let lo = self.expr(&constant, &interval.lo);
+        let hi = self.expr(&constant, &interval.hi);
+        let (Ty::Num(vdim), Ty::Num(hdim)) = (self.m.arena.ty(lo), self.m.arena.ty(hi)) else { return };
+        if vdim != hdim {
+            self.err(
+                Diagnostic::error(Code::DimensionMismatch, "the variable's bounds differ in dimension")
+                    .at(interval.lo.span, units::pretty(&vdim))
+                    .with_label(interval.hi.span, units::pretty(&hdim))
+                    .help("give both bounds the same kind of unit: `[-30 mV, V_th]`"),
+            );
+            return;
+        }
+        // the variable, as state 0
+        let init = self.m.arena.add(NodeKind::Const(f64::NAN), Ty::Num(vdim), var.span);
+        let unit = self.hint_of(&interval.lo).or_else(|| self.hint_of(&interval.hi));
+        let index = self.m.states.len();
+        self.m.states.push(State {
+            name: var.name.clone(),
+            init,
+            dim: vdim,
+            unit,
+            span: var.span,
+            rhs: None,
+            rhs_span: var.span,
+            gate: None,
+            kinetic: None,
+            method: None,
+        });
+        if !self.declare(0, var, Decl::State { index }) {
+            return;
+        }
+        let names = self.spaces[0].order.clone();
+        for n in &names {
+            self.force(0, n);
+        }
+        let per_time = |d: Dim| d.div(&dims::time());
+        let (Some(drift_dim), Some(diffusion_dim)) = (per_time(vdim), vdim.mul(&vdim).and_then(per_time)) else {
+            return;
+        };
+        let drift = self.density_term(model, "drift", var, drift_dim);
+        let diffusion = self.density_term(model, "diffusion", var, diffusion_dim);
+        let bound = |lw: &mut Self, b: &'a ast::Binding| -> Option<usize> {
+            match lw.force(0, &b.name.name)? {
+                Var::Param(i) if lw.m.params[i].dim == vdim => Some(i),
+                Var::Param(i) => {
+                    let have = lw.m.params[i].dim;
+                    lw.err(
+                        Diagnostic::error(
+                            Code::ValueDimension,
+                            format!("`{}` must have the variable's dimension ({})", b.name.name, units::pretty(&vdim)),
+                        )
+                        .at(b.value.span, format!("this is {}", units::pretty(&have)))
+                        .help(format!("give it the unit of `{}`", var.name)),
+                    );
+                    None
+                }
+                _ => None,
+            }
+        };
+        let th = bound(self, threshold);
+        let rs = bound(self, reset);
+        let refractory = match refractory {
+            Some(e) => {
+                let id = self.expr(&constant, e);
+                self.expect_dim(id, dims::time(), "the refractory period", e.span)
+            }
+            None => Some(self.m.arena.add(NodeKind::Const(0.0), Ty::Num(dims::time()), model.name.span)),
+        };
+        let (mut cells, mut grading) = (None, None);
+        for b in settings {
+            let id = self.expr(&constant, &b.value);
+            let slot = match b.name.name.as_str() {
+                "cells" => &mut cells,
+                "grading" => &mut grading,
+                other => {
+                    self.err(
+                        Diagnostic::error(Code::BadDensity, format!("unknown grid setting `{other}`"))
+                            .at(b.name.span, "not a grid setting")
+                            .help("grid settings: `cells = 400` (how many finite volumes), `grading = 4` (cells at the threshold this many times finer than at the lower edge)"),
+                    );
+                    continue;
+                }
+            };
+            *slot = self.expect_dim(id, Dim::NONE, &format!("`{}`", b.name.name), b.value.span);
+        }
+        let out_name = match output {
+            Some((name, Some(at), span)) if at.name != threshold.name.name => {
+                self.err(
+                    Diagnostic::error(
+                        Code::BadDensity,
+                        format!("the output is the flux at the threshold `{}`", threshold.name.name),
+                    )
+                    .at(at.span, "not the threshold")
+                    .with_label(span, "this output")
+                    .help(format!("write `output {} = flux at {}`", name.name, threshold.name.name)),
+                );
+                return;
+            }
+            Some((name, _, _)) => name.name.clone(),
+            None => "rate".to_string(),
+        };
+        if let (Some(drift), Some(diffusion), Some(th), Some(reset), Some(refractory)) =
+            (drift, diffusion, th, rs, refractory)
+        {
+            self.m.density = Some(crate::ir::Density {
+                var: index,
+                lo,
+                hi,
+                drift,
+                diffusion,
+                threshold: th,
+                reset,
+                refractory,
+                cells,
+                grading,
+                output: out_name,
+                span: model.span,
+            });
+        }
+    }
+
+    /// `drift` or `diffusion`: a value, or a function of the variable alone.
+    fn density_term(&mut self, model: &'a ast::Model, name: &str, var: &ast::Ident, want: Dim) -> Option<ExprId> {
+        let dynamic = Scope { space: 0, locals: &[], mode: Mode::Dynamic };
+        let decl = self.spaces[0].entries.get(name).map(|e| (e.decl, e.span));
+        let v = self.m.arena.add(NodeKind::Var(Var::State(0)), Ty::Num(self.m.states[0].dim), var.span);
+        let (id, span) = match decl {
+            Some((Decl::Fn(f), span)) => (self.inline(&dynamic, f, &[v], f.name.span, f.name.span), span),
+            Some((Decl::Value { .. }, span)) => match self.force(0, name) {
+                Some(x) => {
+                    let ty = self.m.values.get(match x {
+                        Var::Value(i) => i,
+                        _ => return None,
+                    });
+                    let ty = ty.map(|v| Ty::Num(v.dim)).unwrap_or(Ty::Error);
+                    (self.m.arena.add(NodeKind::Var(x), ty, span), span)
+                }
+                None => return None,
+            },
+            _ => {
+                let example =
+                    if name == "drift" { "drift(V) = (mu - V) / tau" } else { "diffusion = sigma^2 / (2 * tau)" };
+                self.err(
+                    Diagnostic::error(Code::BadDensity, format!("density `{}` has no {name}", model.name.name))
+                        .at(model.name.span, format!("{name} missing"))
+                        .help(format!("add `{example}`")),
+                );
+                return None;
+            }
+        };
+        let what = format!("the {name}");
+        self.expect_dim(id, want, &what, span)
+    }
+
+    /// `Some(id)` when `id` has dimension `want`; else E0307.
+    fn expect_dim(&mut self, id: ExprId, want: Dim, what: &str, span: Span) -> Option<ExprId> {
+        match self.m.arena.ty(id) {
+            Ty::Num(d) if d == want => Some(id),
+            Ty::Num(d) => {
+                self.err(
+                    Diagnostic::error(
+                        Code::ValueDimension,
+                        format!(
+                            "{what} must be {} ({}), not {}",
+                            quantity_desc(&want),
+                            units::pretty(&want),
+                            units::pretty(&d)
+                        ),
+                    )
+                    .at(span, format!("this is {}", quantity_desc(&d)))
+                    .help(format!("check its units: {what} is in {}", units::pretty(&want))),
+                );
+                None
+            }
+            Ty::Bool => {
+                self.bool_as_number(id);
+                None
+            }
+            Ty::Error => None,
         }
     }
 

@@ -400,6 +400,35 @@ pub struct Model {
     pub init_order: Vec<usize>,
     /// Names of values bound by events (`on spike(w: nS)`), by `Var::EventArg` index.
     pub event_args: Vec<String>,
+    /// What a `density` model adds: its variable, grid, drift, diffusion and boundaries.
+    pub density: Option<Density>,
+}
+
+/// A population density (Fokker-Planck) model: the probability density
+/// p(V, t) of one state variable obeys `dp/dt = -d/dV J`, with the flux
+/// `J = drift(V) p - diffusion(V) dp/dV`. The variable is state 0 of the
+/// model so that `drift` and `diffusion` are ordinary expressions in it.
+#[derive(Clone, Debug)]
+pub struct Density {
+    /// The state that stands for the density's variable.
+    pub var: usize,
+    /// The grid's lower edge (reflecting) and upper edge (the threshold).
+    pub lo: ExprId,
+    pub hi: ExprId,
+    /// Drift A(V) in [var]/time and diffusion D(V) in [var]^2/time.
+    pub drift: ExprId,
+    pub diffusion: ExprId,
+    /// Parameters: the threshold (the grid's upper edge), where the absorbed
+    /// flux is reinjected, and after how long.
+    pub threshold: usize,
+    pub reset: usize,
+    pub refractory: ExprId,
+    /// `cells = N` (default 400) and `grading = g` (default 1: uniform).
+    pub cells: Option<ExprId>,
+    pub grading: Option<ExprId>,
+    /// The output's name (`output rate = flux at V_th`).
+    pub output: String,
+    pub span: Span,
 }
 
 impl Model {
@@ -420,6 +449,7 @@ impl Model {
             pending: vec![],
             init_order: vec![],
             event_args: vec![],
+            density: None,
         }
     }
 

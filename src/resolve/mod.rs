@@ -23,6 +23,7 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("izhikevich.neuro", include_str!("../../stdlib/izhikevich.neuro")),
     ("synapses.neuro", include_str!("../../stdlib/synapses.neuro")),
     ("plasticity.neuro", include_str!("../../stdlib/plasticity.neuro")),
+    ("lif_density.neuro", include_str!("../../stdlib/lif_density.neuro")),
 ];
 
 /// Every model visible from the root file, and the `simulate` blocks of the

@@ -927,7 +927,7 @@ pub fn probe_name(m: &Model, p: &Probe) -> String {
     .unwrap_or_default()
 }
 
-fn progress_bar(enabled: bool, steps: usize) -> Option<indicatif::ProgressBar> {
+pub fn progress_bar(enabled: bool, steps: usize) -> Option<indicatif::ProgressBar> {
     if !enabled || steps < 200_000 {
         return None;
     }

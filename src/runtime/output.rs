@@ -108,3 +108,44 @@ fn write_npy(file: &Path, rows: &[[f64; 2]]) -> std::io::Result<()> {
         ndarray::Array2::from_shape_vec((rows.len(), 2), flat).map_err(|e| std::io::Error::other(e.to_string()))?;
     ndarray_npy::write_npy(file, &arr).map_err(|e| std::io::Error::other(e.to_string()))
 }
+
+/// A table of equally long columns as `NAME.csv` (with `head` as its
+/// header) or `NAME.npy` (rows x columns); values already in display units.
+pub fn write_table(
+    dir: &Path,
+    name: &str,
+    head: &[String],
+    columns: &[&[f64]],
+    format: Format,
+) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let file = dir.join(format!("{name}.{}", ext(format)));
+    let rows = columns.first().map_or(0, |c| c.len());
+    match format {
+        Format::Csv => {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&file)?);
+            writeln!(w, "{}", head.join(","))?;
+            for r in 0..rows {
+                let line: Vec<String> = columns.iter().map(|c| fmt_any(c[r])).collect();
+                writeln!(w, "{}", line.join(","))?;
+            }
+            w.flush()?;
+        }
+        Format::Npy => {
+            let flat: Vec<f64> = (0..rows).flat_map(|r| columns.iter().map(move |c| c[r])).collect();
+            let arr = ndarray::Array2::from_shape_vec((rows, columns.len()), flat)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            ndarray_npy::write_npy(&file, &arr).map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+    }
+    Ok(file)
+}
+
+/// Nine decimals, or scientific notation for values that would round to 0.
+fn fmt_any(v: f64) -> String {
+    if v != 0.0 && v.abs() < 1e-6 {
+        format!("{v:e}")
+    } else {
+        fmt(v)
+    }
+}

@@ -1,0 +1,326 @@
+//! Population densities: the Fokker-Planck equation of a one-dimensional
+//! integrate-and-fire population, derived from a `density` model.
+//!
+//! The model gives a drift A(V, t) and a diffusion D(V, t), a threshold, a
+//! reset and a refractory period; the population's density p(V, t) obeys
+//!
+//! ```text
+//! dp/dt = -dJ/dV + r(t - t_ref) δ(V - V_r),   J = A p - D dp/dV,   r(t) = J(V_th, t)
+//! ```
+//!
+//! [`fv`] discretizes it (Scharfetter-Gummel fluxes, implicit steps); this
+//! module binds a compiled model to it: evaluates the parameters, checks the
+//! grid, and evaluates drift and diffusion at the cell faces, again whenever
+//! an input that they depend on changes in time.
+
+pub mod fv;
+
+pub use fv::{Fluxes, Grid, Scheme, Solver};
+
+use crate::codegen::interp::{self, Env};
+use crate::diag::{Code, Diagnostic};
+use crate::ir::{self, ExprId, Model, Var};
+use crate::units;
+
+/// A density model with its parameters evaluated.
+pub struct Density<'m> {
+    pub m: &'m Model,
+    def: &'m ir::Density,
+    pub params: Vec<f64>,
+    values: Vec<ExprId>,
+    /// Whether drift or diffusion change in time (through `t` or an input).
+    pub time_dependent: bool,
+    pub lo: f64,
+    pub threshold: f64,
+    pub reset: f64,
+    pub t_ref: f64,
+    pub cells: usize,
+    pub grading: f64,
+}
+
+/// How the population starts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Initial {
+    /// The stationary density of the inputs at t = 0.
+    Stationary,
+    /// Every neuron at this value of the variable.
+    At(f64),
+}
+
+pub struct Config {
+    pub dt: f64,
+    pub duration: f64,
+    pub scheme: Scheme,
+    pub initial: Initial,
+    /// Record every this many steps (rates averaged over the interval).
+    pub sample_every: usize,
+    pub progress: bool,
+}
+
+/// What a run recorded.
+#[derive(Clone, Debug, Default)]
+pub struct Trace {
+    /// Ends of the recording intervals (s).
+    pub t: Vec<f64>,
+    /// The threshold flux averaged over each interval (1/s).
+    pub rate: Vec<f64>,
+    /// Mean of the variable over the non-refractory density.
+    pub mean: Vec<f64>,
+    /// Fraction of the population in its refractory period.
+    pub refractory: Vec<f64>,
+    /// The largest |total mass - 1| seen.
+    pub mass_error: f64,
+    /// The density at the end, per cell.
+    pub final_p: Vec<f64>,
+    pub grid: Option<Grid>,
+    /// The initial stationary rate, when the run started stationary.
+    pub initial_rate: Option<f64>,
+}
+
+impl<'m> Density<'m> {
+    /// Evaluates the parameters (with overrides) and checks the grid.
+    pub fn bind(
+        m: &'m Model,
+        param_overrides: &[Option<ExprId>],
+        value_overrides: &[Option<ExprId>],
+    ) -> Result<Density<'m>, Diagnostic> {
+        let def = m.density.as_ref().ok_or_else(|| Diagnostic::internal("a density model without its definition"))?;
+        let params = interp::eval_params(m, param_overrides);
+        let values: Vec<ExprId> = m
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| value_overrides.get(i).copied().flatten().unwrap_or(v.expr))
+            .collect();
+        let constant =
+            |id: ExprId| interp::eval(m, id, &Env { t: 0.0, states: &[], params: &params, values: &[], args: &[] });
+        let lo = constant(def.lo);
+        let hi = constant(def.hi);
+        let threshold = params[def.threshold];
+        let reset = params[def.reset];
+        let t_ref = constant(def.refractory);
+        let cells = def.cells.map(constant).unwrap_or(400.0);
+        let grading = def.grading.map(constant).unwrap_or(1.0);
+        let unit = m.states[def.var].unit.clone().unwrap_or(ir::UnitHint { text: String::new(), scale: 1.0 });
+        let show = |x: f64| format!("{} {}", units::format_number(x / unit.scale), unit.text);
+        let bad =
+            |span, msg: String, help: &str| Err(Diagnostic::error(Code::BadDensity, msg).at(span, "here").help(help));
+        if (hi - threshold).abs() > 1e-12 * threshold.abs().max(1e-300) {
+            return bad(
+                m.arena.span(def.hi),
+                format!("the grid ends at {}, not at the threshold {}", show(hi), show(threshold)),
+                "end the variable's interval at the threshold: `variable V in [-30 mV, V_th]`",
+            );
+        }
+        if !(lo < hi && lo.is_finite()) {
+            return bad(
+                m.arena.span(def.lo),
+                format!("the grid [{}, {}] is empty", show(lo), show(hi)),
+                "the lower bound must lie below the threshold",
+            );
+        }
+        if !(reset > lo && reset < hi) {
+            return bad(
+                m.arena.span(def.lo),
+                format!("the reset {} lies outside the grid ({}, {})", show(reset), show(lo), show(hi)),
+                "lower the grid's lower bound below the reset",
+            );
+        }
+        if !((3.0..=1e7).contains(&cells) && cells.fract() == 0.0) {
+            let span = def.cells.map_or(def.span, |c| m.arena.span(c));
+            return bad(
+                span,
+                format!("`cells = {}` is not a usable number of cells", units::format_number(cells)),
+                "a whole number from 3 to 10,000,000, e.g. `cells = 400`",
+            );
+        }
+        if !(grading > 0.0 && grading.is_finite()) {
+            let span = def.grading.map_or(def.span, |c| m.arena.span(c));
+            return bad(span, "`grading` must be a positive number".into(), "`grading = 1` is a uniform grid; `grading = 4` makes the cell at the threshold 4 times finer than the lowest");
+        }
+        if !(t_ref >= 0.0 && t_ref.is_finite()) {
+            return bad(
+                m.arena.span(def.refractory),
+                "the refractory period must be zero or positive".into(),
+                "e.g. `refractory 2 ms`",
+            );
+        }
+        let mut d = Density {
+            m,
+            def,
+            params,
+            values,
+            time_dependent: false,
+            lo,
+            threshold,
+            reset,
+            t_ref,
+            cells: cells as usize,
+            grading,
+        };
+        d.time_dependent = d.depends_on_time(def.drift) || d.depends_on_time(def.diffusion);
+        Ok(d)
+    }
+
+    /// Whether an expression reads the variable (directly or through values).
+    fn depends_on_var(&self, id: ExprId) -> bool {
+        self.m.refs(id).into_iter().any(|v| match v {
+            Var::State(i) => i == self.def.var,
+            Var::Value(i) => self.values.get(i).is_some_and(|&e| self.depends_on_var(e)),
+            _ => false,
+        })
+    }
+
+    /// Whether drift or diffusion read `t` other than through values that
+    /// are uniform in the variable (then every step re-evaluates them).
+    fn reads_time_per_face(&self, id: ExprId) -> bool {
+        self.m.refs(id).into_iter().any(|v| match v {
+            Var::Time => true,
+            Var::Value(i) => self.values.get(i).is_some_and(|&e| self.depends_on_var(e) && self.reads_time_per_face(e)),
+            _ => false,
+        })
+    }
+
+    /// The values that are uniform in the variable, at time t (others NaN):
+    /// when these have not changed since the last step, neither have the
+    /// drift and diffusion.
+    fn uniform_values(&self, t: f64, out: &mut Vec<f64>) {
+        let states = vec![f64::NAN; self.m.states.len()];
+        interp::eval_values(self.m, t, &states, &self.params, &self.values, out);
+    }
+
+    fn depends_on_time(&self, id: ExprId) -> bool {
+        self.m.refs(id).into_iter().any(|v| match v {
+            Var::Time => true,
+            Var::Value(i) => self.values.get(i).is_some_and(|&e| self.depends_on_time(e)),
+            _ => false,
+        })
+    }
+
+    pub fn grid(&self) -> Grid {
+        Grid::new(self.lo, self.threshold, self.cells, self.grading)
+    }
+
+    /// Drift and diffusion at every face of `grid` at time `t`.
+    pub fn coefficients(&self, grid: &Grid, t: f64) -> Result<(Vec<f64>, Vec<f64>), Diagnostic> {
+        let n = grid.faces.len();
+        let (mut drift, mut diffusion) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut states = vec![0.0; self.m.states.len()];
+        let mut vals = Vec::new();
+        for &x in &grid.faces {
+            states[self.def.var] = x;
+            interp::eval_values(self.m, t, &states, &self.params, &self.values, &mut vals);
+            let env = Env { t, states: &states, params: &self.params, values: &vals, args: &[] };
+            let a = interp::eval(self.m, self.def.drift, &env);
+            let dd = interp::eval(self.m, self.def.diffusion, &env);
+            if !(a.is_finite() && dd > 0.0 && dd.is_finite()) {
+                let unit = self.m.states[self.def.var]
+                    .unit
+                    .clone()
+                    .unwrap_or(ir::UnitHint { text: String::new(), scale: 1.0 });
+                let (what, id) =
+                    if a.is_finite() { ("diffusion", self.def.diffusion) } else { ("drift", self.def.drift) };
+                return Err(Diagnostic::error(
+                    Code::BadDensity,
+                    format!(
+                        "the {what} is {} at {} {} (t = {} ms)",
+                        if what == "drift" { units::format_number(a) } else { units::format_number(dd) },
+                        units::format_number(x / unit.scale),
+                        unit.text,
+                        units::format_number(t * 1e3)
+                    ),
+                )
+                .at(self.m.arena.span(id), format!("the {what}"))
+                .help("the drift must be finite and the diffusion positive everywhere on the grid; narrow the grid or fix the expression"));
+            }
+            drift.push(a);
+            diffusion.push(dd);
+        }
+        Ok((drift, diffusion))
+    }
+
+    pub fn fluxes(&self, grid: &Grid, t: f64) -> Result<Fluxes, Diagnostic> {
+        let (a, d) = self.coefficients(grid, t)?;
+        Ok(Fluxes::scharfetter_gummel(grid, &a, &d))
+    }
+
+    /// The stationary density and rate of the inputs at time `t`.
+    pub fn stationary(&self, t: f64) -> Result<(Grid, Vec<f64>, f64), Diagnostic> {
+        let grid = self.grid();
+        let f = self.fluxes(&grid, t)?;
+        let (p, r) = fv::stationary(&grid, &f, self.reset, self.t_ref).ok_or_else(|| self.no_stationary())?;
+        Ok((grid, p, r))
+    }
+
+    fn no_stationary(&self) -> Diagnostic {
+        Diagnostic::error(Code::NumericalBlowUp, "the stationary density is out of floating-point range")
+            .at(self.def.span, "this density")
+            .help("the rate is too small to represent (below about 1e-300 per second); raise the input or the noise")
+    }
+
+    /// Simulates the population; see [`Config`].
+    pub fn simulate(&self, cfg: &Config) -> Result<Trace, Diagnostic> {
+        let grid = self.grid();
+        let f = self.fluxes(&grid, 0.0)?;
+        let mut solver = Solver::new(grid.clone(), f, cfg.dt, cfg.scheme, self.reset, self.t_ref);
+        let mut trace = Trace::default();
+        match cfg.initial {
+            Initial::Stationary => {
+                trace.initial_rate = Some(solver.start_stationary(self.reset).ok_or_else(|| self.no_stationary())?)
+            }
+            Initial::At(x) => solver.start_at(x.clamp(self.lo, self.threshold)),
+        }
+        let steps = (cfg.duration / cfg.dt).round() as usize;
+        let every = cfg.sample_every.max(1);
+        let bar = crate::runtime::progress_bar(cfg.progress && steps >= 100_000, steps);
+        let mut sum = 0.0;
+        let per_face = self.reads_time_per_face(self.def.drift) || self.reads_time_per_face(self.def.diffusion);
+        let (mut seen, mut now) = (Vec::new(), Vec::new());
+        self.uniform_values(0.0, &mut seen);
+        for k in 1..=steps {
+            let t = k as f64 * cfg.dt;
+            if self.time_dependent {
+                let changed = per_face || {
+                    self.uniform_values(t, &mut now);
+                    let same = now.iter().zip(&seen).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
+                    std::mem::swap(&mut now, &mut seen);
+                    !same
+                };
+                if changed {
+                    solver.set_fluxes(self.fluxes(&grid, t)?);
+                }
+            }
+            sum += solver.step();
+            let (m, refr) = solver.mass();
+            trace.mass_error = trace.mass_error.max((m + refr - 1.0).abs());
+            if k % every == 0 {
+                trace.t.push(t);
+                trace.rate.push(sum / every as f64);
+                sum = 0.0;
+                let mean =
+                    solver.p.iter().enumerate().map(|(i, p)| p * grid.width(i) * grid.center(i)).sum::<f64>() / m;
+                trace.mean.push(mean);
+                trace.refractory.push(refr);
+            }
+            if let Some(b) = &bar {
+                if k % 4096 == 0 {
+                    b.set_position(k as u64);
+                }
+            }
+            if k % 1024 == 0 && !solver.p.iter().all(|x| x.is_finite()) {
+                return Err(Diagnostic::error(
+                    Code::NumericalBlowUp,
+                    format!("the density diverged at t = {} ms", units::format_number(t * 1e3)),
+                )
+                .at(self.def.span, "this density")
+                .help("this should not happen with implicit steps; check that drift and diffusion are finite"));
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        trace.final_p = solver.p;
+        trace.grid = Some(grid);
+        Ok(trace)
+    }
+}
