@@ -278,3 +278,80 @@ fn exponential_if_density_matches_the_quadrature_of_its_stationary_flux() {
     assert!(want > 1.0 && want < 100.0, "quadrature rate {want} Hz");
     assert!((rate / want - 1.0).abs() < 0.005, "density {rate} Hz vs quadrature {want} Hz");
 }
+
+/// A density model with one line replaced, compiled: its error codes.
+fn codes_of(src: &str) -> Vec<&'static str> {
+    let c = neuroc::compile_source("bad.neuro", src, None);
+    c.diagnostics.list.iter().filter(|d| d.is_error()).map(|d| d.code.as_str()).collect()
+}
+
+const GOOD: &str = "density D {
+    parameter tau = 20 ms
+    input mu = 20 mV, sigma = 5 mV
+    variable V in [-30 mV, V_th] cells = 400
+    drift(V) = (mu - V) / tau
+    diffusion = sigma^2 / (2 * tau)
+    threshold V_th = 20 mV, reset V_r = 10 mV, refractory 2 ms
+    output rate = flux at V_th
+}";
+
+fn with(old: &str, new: &str) -> String {
+    assert!(GOOD.contains(old), "{old}");
+    GOOD.replace(old, new)
+}
+
+#[test]
+fn malformed_densities_are_diagnosed_at_compile_time() {
+    assert!(codes_of(GOOD).is_empty(), "{:?}", codes_of(GOOD));
+    let cases = [
+        (with("    variable V in [-30 mV, V_th] cells = 400\n", ""), "E0216"),
+        (with("drift(V) = (mu - V) / tau", "drift(V) = mu - V"), "E0307"),
+        (with("diffusion = sigma^2 / (2 * tau)", "diffusion = sigma / tau"), "E0307"),
+        (with("    drift(V) = (mu - V) / tau\n", ""), "E0216"),
+        (with("flux at V_th", "flux at V_r"), "E0216"),
+        (with("cells = 400", "cells = 400, spacing = 2"), "E0216"),
+        (
+            with(
+                "threshold V_th = 20 mV, reset V_r = 10 mV, refractory 2 ms",
+                "threshold V_th = 20 mV, reset V_r = 10 ms",
+            ),
+            "E0307",
+        ),
+        (with("refractory 2 ms", "refractory 2 mV"), "E0307"),
+        (with("[-30 mV, V_th]", "[-30 ms, V_th]"), "E0301"),
+        (with("    output rate", "    dV/dt = -V / tau\n    output rate"), "E0214"),
+        (with("drift(V) = (mu - V) / tau", "drift(V) = (mu - V) / tau + nope"), "E0201"),
+    ];
+    for (src, code) in cases {
+        let got = codes_of(&src);
+        assert!(got.contains(&code), "expected {code}, got {got:?} for\n{src}");
+    }
+}
+
+#[test]
+fn densities_that_cannot_run_are_diagnosed_before_running() {
+    let bind_err = |src: &str| -> String {
+        let c = neuroc::compile_source("bad.neuro", src, None);
+        assert!(!c.diagnostics.has_errors(), "{}", c.render());
+        let m = c.model("D").unwrap();
+        match Density::bind(m, &vec![None; m.params.len()], &vec![None; m.values.len()]) {
+            Ok(d) => match d.stationary(0.0) {
+                Ok(_) => "ok".into(),
+                Err(e) => format!("{} {}", e.code.as_str(), e.message),
+            },
+            Err(e) => format!("{} {}", e.code.as_str(), e.message),
+        }
+    };
+    assert_eq!(bind_err(GOOD), "ok");
+    for (old, new, want) in [
+        ("[-30 mV, V_th]", "[-30 mV, 25 mV]", "not at the threshold"),
+        ("[-30 mV, V_th]", "[15 mV, V_th]", "outside the grid"),
+        ("cells = 400", "cells = 2.5", "not a usable number of cells"),
+        ("cells = 400", "cells = 40, grading = -1", "grading"),
+        ("diffusion = sigma^2 / (2 * tau)", "diffusion = (sigma^2 - 2 mV * V) / (2 * tau)", "the diffusion is"),
+        ("drift(V) = (mu - V) / tau", "drift(V) = (mu - V) / tau * sqrt(V / 1 mV)", "the drift is"),
+    ] {
+        let got = bind_err(&with(old, new));
+        assert!(got.starts_with("E0216") && got.contains(want), "{new}: {got}");
+    }
+}
