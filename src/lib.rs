@@ -31,6 +31,7 @@ pub mod codegen;
 pub mod density;
 pub mod diag;
 pub mod explain;
+pub mod field;
 pub mod ir;
 pub mod kernel;
 pub mod resolve;

@@ -45,3 +45,151 @@ fn jansen_rit_alpha_rhythm_matches_the_reference() {
     // the reference samples at 1 kHz and so sees slightly less than the true extremes
     assert!((ptp_mv / rptp - 1.0).abs() < 0.01, "{ptp_mv} mV vs the reference trace's {rptp} mV");
 }
+
+mod fields {
+    use super::common::model_from_file;
+    use neuroc::field::{dominant_mode, Config, Field, Stepper};
+    use neuroc::ir::Model;
+
+    fn ring(name: &str) -> Model {
+        model_from_file("examples/neural_field_ring.neuro", name)
+    }
+
+    fn bind(m: &Model) -> Field<'_> {
+        Field::bind(m, &vec![None; m.params.len()], &vec![None; m.values.len()])
+            .unwrap_or_else(|d| panic!("{}", d.message))
+    }
+
+    /// A deterministic pseudo-random source profile.
+    fn profile(n: usize) -> Vec<f64> {
+        let mut s = neuroc::runtime::spikegen::SplitMix64::new(7);
+        (0..n).map(|_| s.next_open01() - 0.3).collect()
+    }
+
+    #[test]
+    fn fft_convolution_equals_the_direct_sum() {
+        // 1D: the Mexican hat on 256 cells
+        let m = ring("Turing");
+        let f = bind(&m);
+        let src = profile(f.cells());
+        let (a, b) = (f.conv(0, &src), f.direct_conv(0, &src));
+        let scale = b.iter().fold(0.0f64, |x, y| x.max(y.abs()));
+        let err = a.iter().zip(&b).fold(0.0f64, |x, (p, q)| x.max((p - q).abs()));
+        assert!(err <= 1e-12 * scale.max(1.0), "1D: max difference {err:e} (scale {scale})");
+        // 2D: a sheet with unequal sides, so the axes cannot be swapped unnoticed
+        let src2 = "field Sheet {
+            domain x in [0 mm, 8 mm) periodic, cells = 32
+            domain y in [0 mm, 6 mm) periodic, cells = 24
+            kernel w(d) = exp(-d^2 / (2 * (0.7 mm)^2)) / 1 mm^2 - 0.3 * exp(-d / 2 mm) / 1 mm^2
+            state u = 0
+            du/dt = (-u + conv(w, u)) / 10 ms
+        }";
+        let c = neuroc::compile_source("sheet.neuro", src2, None);
+        assert!(!c.diagnostics.has_errors(), "{}", c.render());
+        let m2 = c.model("Sheet").unwrap().clone();
+        let f2 = bind(&m2);
+        assert_eq!(f2.cells(), 32 * 24);
+        let src = profile(f2.cells());
+        let (a, b) = (f2.conv(0, &src), f2.direct_conv(0, &src));
+        let scale = b.iter().fold(0.0f64, |x, y| x.max(y.abs()));
+        let err = a.iter().zip(&b).fold(0.0f64, |x, (p, q)| x.max((p - q).abs()));
+        assert!(err <= 1e-12 * scale.max(1.0), "2D: max difference {err:e} (scale {scale})");
+        // a constant source: the kernel's integral (Gaussian 2 pi s^2 minus
+        // exponential 2 pi l^2 = 0.3 * 2 pi 4 mm^2 ... in 1/mm^2 units)
+        let ones = vec![1.0; f2.cells()];
+        let total = f2.conv(0, &ones)[0];
+        let sum: f64 = f2.kernel[0].iter().sum();
+        assert!((total - sum).abs() < 1e-12 * sum.abs().max(1.0));
+    }
+
+    #[test]
+    fn turing_pattern_grows_at_the_kernels_critical_wavenumber() {
+        let m = ring("Turing");
+        let f = bind(&m);
+        // the prediction: the mode where the sampled kernel's transform
+        // peaks, against the analytic transform of the two Gaussians,
+        // w_hat(k) = a_e exp(-k^2 s_e^2 / 2) - a_i exp(-k^2 s_i^2 / 2)
+        let (mode, kc) = f.critical_mode(0);
+        let (se, si): (f64, f64) = (0.5e-3, 1e-3);
+        let kc_exact = (2.0 * (1.0 * si * si / (2.0 * se * se)).ln() / (si * si - se * se)).sqrt();
+        let spacing = 2.0 * std::f64::consts::PI / 27.73e-3;
+        assert!((kc - kc_exact).abs() < 0.5 * spacing, "predicted k {kc} vs analytic {kc_exact} (/m)");
+        assert_eq!(mode, 6);
+        let what = |k: f64| 2.0 * (-k * k * se * se / 2.0).exp() - (-k * k * si * si / 2.0).exp();
+        for (k, w) in f.spectrum(0).into_iter().take(20) {
+            assert!((w - what(k)).abs() < 1e-6, "w_hat({k}) = {w}, analytic {}", what(k));
+        }
+        // the simulation: a homogeneous state with 1e-3 noise
+        let n = f.cells();
+        let mut rng = neuroc::runtime::spikegen::SplitMix64::new(3);
+        let noise: Vec<f64> = (0..n).map(|_| 0.3 + 1e-3 * (2.0 * rng.next_open01() - 1.0)).collect();
+        let u = m.state("u").unwrap();
+        let cfg = Config {
+            dt: 0.5e-3,
+            duration: 2.0,
+            stepper: Stepper::Rk4,
+            sample_every: 200,
+            init_overrides: vec![(u, noise)],
+        };
+        let tr = f.simulate(&cfg).unwrap();
+        let last = &tr.frames.last().unwrap()[0];
+        let (lo, hi) = last.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        assert!(hi - lo > 0.05, "no pattern grew: u between {lo} and {hi}");
+        let (m_pattern, _) = dominant_mode(last);
+        println!("Turing: u in [{lo:.3}, {hi:.3}], {m_pattern} periods, predicted mode {mode} (k = {kc:.1} /m)");
+        assert_eq!(
+            m_pattern, mode,
+            "the pattern has {m_pattern} periods, the linear stability analysis predicts {mode}"
+        );
+    }
+
+    /// Circular mean position of a profile on a ring of length `len`.
+    fn position(u: &[f64], len: f64) -> f64 {
+        let n = u.len() as f64;
+        let (mut c, mut s) = (0.0, 0.0);
+        let floor = u.iter().cloned().fold(f64::MAX, f64::min);
+        for (i, &x) in u.iter().enumerate() {
+            let ang = 2.0 * std::f64::consts::PI * (i as f64 + 0.5) / n;
+            c += (x - floor) * ang.cos();
+            s += (x - floor) * ang.sin();
+        }
+        (s.atan2(c) / (2.0 * std::f64::consts::PI)).rem_euclid(1.0) * len
+    }
+
+    #[test]
+    fn a_bump_stays_put_and_with_adaptation_travels() {
+        let m = ring("Bump");
+        let f = bind(&m);
+        let cfg =
+            Config { dt: 0.5e-3, duration: 0.5, stepper: Stepper::Rk4, sample_every: 100, init_overrides: vec![] };
+        let tr = f.simulate(&cfg).unwrap();
+        let active = |u: &[f64]| u.iter().filter(|&&x| x > 0.2).count();
+        let last = &tr.frames.last().unwrap()[0];
+        let mid = &tr.frames[tr.frames.len() / 2][0];
+        assert!(active(last) > 5 && active(last) < 128, "not a bump: {} cells active", active(last));
+        assert_eq!(active(last).abs_diff(active(mid)), 0, "the bump's width changes");
+        let x = position(last, 20.0);
+        println!("bump: {} cells above threshold, centre {x:.3} mm", active(last));
+        assert!((x - 10.0).abs() < 0.1, "the bump drifted to {x} mm");
+
+        let m = ring("Wave");
+        let f = bind(&m);
+        let cfg =
+            Config { dt: 0.5e-3, duration: 1.0, stepper: Stepper::Rk4, sample_every: 100, init_overrides: vec![] };
+        let tr = f.simulate(&cfg).unwrap();
+        let pos: Vec<f64> = tr.frames.iter().map(|fr| position(&fr[0], 20.0)).collect();
+        // unwrap around the ring, then speeds over the last 500 ms
+        let mut x = vec![pos[0]];
+        for w in pos.windows(2) {
+            let mut d = w[1] - w[0];
+            d -= 20.0 * (d / 20.0).round();
+            x.push(x.last().unwrap() + d);
+        }
+        let speeds: Vec<f64> = x.windows(2).skip(5).map(|w| (w[1] - w[0]) / 0.05).collect(); // mm/s
+        let mean = speeds.iter().sum::<f64>() / speeds.len() as f64;
+        println!("wave: {mean:.2} mm/s, speeds {speeds:.2?}");
+        assert!(mean > 5.0, "the wave does not travel: {mean} mm/s");
+        assert!(speeds.iter().all(|s| (s / mean - 1.0).abs() < 0.05), "speed not constant: {speeds:?}");
+        assert!(active(&tr.frames.last().unwrap()[0]) > 3, "the wave died out");
+    }
+}

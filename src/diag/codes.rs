@@ -47,6 +47,7 @@ codes! {
     NotHere = "E0214", "not allowed in this kind of model";
     MissingAmbient = "E0215", "host model lacks a required symbol";
     BadDensity = "E0216", "incomplete or malformed density model";
+    BadField = "E0217", "malformed neural field";
     DimensionMismatch = "E0301", "dimension mismatch";
     UnknownUnit = "E0302", "unknown unit";
     NeedsDimensionless = "E0303", "argument must be dimensionless";

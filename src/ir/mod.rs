@@ -402,6 +402,42 @@ pub struct Model {
     pub event_args: Vec<String>,
     /// What a `density` model adds: its variable, grid, drift, diffusion and boundaries.
     pub density: Option<Density>,
+    /// What a `field` model adds: its domain, kernels and convolutions.
+    pub field: Option<Field>,
+}
+
+/// A neural field: states defined at every point of a periodic domain (a
+/// ring, or a torus in 2D), coupled through convolutions with kernels.
+/// Coordinates, the kernel's distance argument and each convolution's
+/// result are states without ODEs that the runtime fills per cell.
+#[derive(Clone, Debug, Default)]
+pub struct Field {
+    pub coords: Vec<Coord>,
+    /// The state standing for a kernel's argument: the distance |x - y|.
+    pub dist: usize,
+    /// Each kernel's value at distance `dist`.
+    pub kernels: Vec<(String, ExprId)>,
+    pub convs: Vec<Conv>,
+}
+
+/// One periodic coordinate: `domain x in [lo, hi) periodic, cells = N`.
+#[derive(Clone, Debug)]
+pub struct Coord {
+    pub state: usize,
+    pub lo: ExprId,
+    pub hi: ExprId,
+    pub cells: Option<ExprId>,
+    pub span: Span,
+}
+
+/// `conv(kernel, source)`: the integral of kernel(|x - y|) source(y) dy
+/// over the domain, held in state `state`.
+#[derive(Clone, Debug)]
+pub struct Conv {
+    pub kernel: usize,
+    pub source: ExprId,
+    pub state: usize,
+    pub span: Span,
 }
 
 /// A population density (Fokker-Planck) model: the probability density
@@ -450,6 +486,7 @@ impl Model {
             init_order: vec![],
             event_args: vec![],
             density: None,
+            field: None,
         }
     }
 
