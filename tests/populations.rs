@@ -193,3 +193,42 @@ mod fields {
         assert!(active(&tr.frames.last().unwrap()[0]) > 3, "the wave died out");
     }
 }
+
+#[test]
+fn malformed_fields_are_diagnosed() {
+    let good = "field F {
+    domain x in [0 mm, 10 mm) periodic, cells = 64
+    kernel w(d) = exp(-d / 1 mm) / 1 mm
+    fn f(v) = v^2
+    state u = 0
+    du/dt = (-u + conv(w, f(u))) / 10 ms
+}";
+    let codes = |src: &str| -> Vec<&'static str> {
+        let c = neuroc::compile_source("bad.neuro", src, None);
+        c.diagnostics.list.iter().filter(|d| d.is_error()).map(|d| d.code.as_str()).collect()
+    };
+    assert!(codes(good).is_empty(), "{:?}", codes(good));
+    for (old, new, code) in [
+        ("[0 mm, 10 mm) periodic", "[0 mm, 10 mm]", "E0217"),
+        ("[0 mm, 10 mm) periodic", "[0 mm, 10 mm) periodic, cell = 3", "E0217"),
+        ("conv(w, f(u))", "conv(f, u)", "E0217"),
+        ("conv(w, f(u))", "conv(w)", "E0206"),
+        ("conv(w, f(u))", "conv(w, f(u)) / 1 mm", "E0301"),
+        ("kernel w(d) = exp(-d / 1 mm) / 1 mm", "kernel w(d) = exp(-d) / 1 mm", "E0303"),
+        ("    domain x in [0 mm, 10 mm) periodic, cells = 64\n", "", "E0217"),
+        ("[0 mm, 10 mm)", "[0 mm, 10 ms)", "E0301"),
+    ] {
+        assert!(good.contains(old), "{old}");
+        let src = good.replace(old, new);
+        let got = codes(&src);
+        assert!(got.contains(&code), "expected {code}, got {got:?} for\n{src}");
+    }
+    // a kernel that is infinite at distance 0 cannot be sampled
+    let c = neuroc::compile_source("bad.neuro", &good.replace("exp(-d / 1 mm) / 1 mm", "1 / d"), None);
+    assert!(!c.diagnostics.has_errors(), "{}", c.render());
+    let m = c.model("F").unwrap();
+    let e = neuroc::field::Field::bind(m, &vec![None; m.params.len()], &vec![None; m.values.len()])
+        .err()
+        .expect("an error");
+    assert_eq!(e.code.as_str(), "E0217");
+}

@@ -2,6 +2,7 @@
 //! diagnostics and summaries. Exit codes: 0 ok, 1 diagnostics, 2 usage or I/O.
 
 mod density;
+mod field;
 mod plot;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -393,6 +394,9 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     }
     if kind == ModelKind::Density {
         return density::run(ctx, o, &name, sim_block.as_ref());
+    }
+    if kind == ModelKind::Field {
+        return field::run(ctx, o, &name, sim_block.as_ref());
     }
     if !matches!(kind, ModelKind::Neuron | ModelKind::Rate | ModelKind::Synapse | ModelKind::Plasticity) {
         let help = match kind {
@@ -1311,6 +1315,11 @@ fn explain(path: &Path, only: Option<&str>, method: Option<&str>, dt: Option<&st
                 Ok(text) => print!("{text}"),
                 Err(d) => ctx.fail(d),
             }
+            shown += 1;
+            continue;
+        }
+        if m.field.is_some() {
+            print!("{}", field::explain(&m));
             shown += 1;
             continue;
         }

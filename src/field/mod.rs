@@ -18,6 +18,9 @@ use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 use std::sync::Arc;
 
+/// Forward and inverse transforms along one axis.
+type FftPair = (Arc<dyn Fft<f64>>, Arc<dyn Fft<f64>>);
+
 /// A field model with its parameters evaluated and its grid built.
 pub struct Field<'m> {
     pub m: &'m Model,
@@ -32,7 +35,7 @@ pub struct Field<'m> {
     /// volume), and its transform.
     pub kernel: Vec<Vec<f64>>,
     kernel_hat: Vec<Vec<Complex<f64>>>,
-    fft: Vec<(Arc<dyn Fft<f64>>, Arc<dyn Fft<f64>>)>,
+    fft: Vec<FftPair>,
 }
 
 /// The integration method of a field.
@@ -263,10 +266,8 @@ impl<'m> Field<'m> {
     fn initial(&self, cfg: &Config) -> Result<Vec<Vec<f64>>, Diagnostic> {
         let n = self.cells();
         let mut arrays = vec![vec![0.0; n]; self.m.states.len()];
-        for idx in 0..n {
-            for (c, x) in self.def.coords.iter().zip(self.center(idx)) {
-                arrays[c.state][idx] = x;
-            }
+        for (axis, c) in self.def.coords.iter().enumerate() {
+            arrays[c.state] = (0..n).map(|idx| self.center(idx)[axis]).collect();
         }
         let mut cells = Cells::new(self.m, n);
         for &s in &self.m.init_order {

@@ -1125,12 +1125,9 @@ impl<'a> Lower<'a> {
             let filled = self.m.field.as_ref().is_some_and(|f| {
                 i == f.dist || f.coords.iter().any(|c| c.state == i) || f.convs.iter().any(|c| c.state == i)
             });
-            if s.rhs.is_none()
-                && !assigned.contains(&i)
-                && !(synthetic && i == 0)
-                && !filled
-                && s.init != ExprId(u32::MAX)
-            {
+            let changes = s.rhs.is_some() || assigned.contains(&i);
+            let runtime_fills = (synthetic && i == 0) || filled;
+            if !changes && !runtime_fills && s.init != ExprId(u32::MAX) {
                 self.diags.push(
                     Diagnostic::warning(Code::StateNeverChanges, format!("state `{}` never changes", s.name))
                         .at(s.span, "no ODE and no event changes it")
