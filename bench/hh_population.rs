@@ -125,6 +125,7 @@ fn main() {
         init_per_neuron: vec![],
         record: vec![],
         sample_every: 1,
+        mean_of: vec![],
         threads,
         backend,
         optimize,

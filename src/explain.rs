@@ -18,7 +18,8 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
     let params = crate::codegen::interp::eval_params(&m, &[]);
     if !m.params.is_empty() {
         let _ = writeln!(out, "  parameters:");
-        for (p, v) in m.params.iter().zip(&params) {
+        // `(phi argument)`: the compiler's placeholder while deriving `expected`
+        for (p, v) in m.params.iter().zip(&params).filter(|(p, _)| !p.name.starts_with('(')) {
             let si = format!("{} {}", format_number(*v), units::pretty(&p.dim));
             let user = match &p.unit {
                 Some(u) if u.text == "degC" => format!("{} degC", format_number(v - 273.15)),

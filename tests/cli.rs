@@ -219,11 +219,8 @@ fn model_with_errors_exits_1() {
 fn later_kinds_are_checked_but_not_simulated_yet() {
     let d = tmp("net");
     let f = d.join("net.neuro");
-    std::fs::write(
-        &f,
-        "field Ring {\n    domain x in [0 mm, 10 mm) periodic, cells = 512\n    parameter tau = 10 ms\n}\nsimulate Ring { dt = 0.1 ms, duration = 1 s }\n",
-    )
-    .unwrap();
+    std::fs::write(&f, "brain Whole {\n    parameter G = 0.1\n}\nsimulate Whole { dt = 0.1 ms, duration = 1 s }\n")
+        .unwrap();
     let o = neuroc(&["check", f.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     let o = neuroc(&["run", f.to_str().unwrap(), "-o", d.to_str().unwrap()]);
@@ -401,4 +398,41 @@ fn network_errors_name_ports_and_populations() {
     let o = neuroc(&["run", f.to_str().unwrap(), "-o", d.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("E0307"), "{}", text(&o));
+}
+
+#[test]
+fn density_and_field_examples_run_and_write_their_files() {
+    let d = tmp("populations");
+    let o = neuroc(&["run", "examples/lif_density.neuro", "-o", d.to_str().unwrap(), "-q"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rate = std::fs::read_to_string(d.join("rate.csv")).unwrap();
+    assert!(rate.starts_with("t_ms,rate_Hz,mean_V_mV,refractory_fraction\n"), "{rate}");
+    assert_eq!(rate.lines().count(), 1 + 220, "one row per 1 ms bin");
+    let last: f64 = rate.lines().last().unwrap().split(',').nth(1).unwrap().parse().unwrap();
+    assert!((last - 27.34).abs() < 0.2, "final rate {last}");
+    assert!(std::fs::read_to_string(d.join("density.csv")).unwrap().lines().count() == 401);
+    let o = neuroc(&["explain", "examples/lif_density.neuro"]);
+    assert!(text(&o).contains("Scharfetter-Gummel") && text(&o).contains("stationary rate"), "{}", text(&o));
+    // a bad scheme name for a density is E0401
+    let o = neuroc(&["run", "examples/lif_density.neuro", "-o", d.to_str().unwrap(), "--method", "rk4"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("E0401"), "{}", text(&o));
+
+    let o = neuroc(&[
+        "run",
+        "examples/neural_field_ring.neuro",
+        "--model",
+        "Turing",
+        "-o",
+        d.to_str().unwrap(),
+        "--duration",
+        "50ms",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let u = std::fs::read_to_string(d.join("u.csv")).unwrap();
+    let header = u.lines().next().unwrap();
+    assert_eq!(header.split(',').count(), 257, "t_ms and 256 cells");
+    assert_eq!(u.lines().count(), 1 + 51);
+    let o = neuroc(&["explain", "examples/neural_field_ring.neuro", "--model", "Turing"]);
+    assert!(text(&o).contains("peaks at mode 6"), "{}", text(&o));
 }

@@ -27,6 +27,7 @@ fn pop_config(
         init_per_neuron: vec![],
         record: (0..m.states.len()).map(Probe::State).collect(),
         sample_every: 1,
+        mean_of: vec![],
         threads,
         backend,
         optimize: false,

@@ -110,6 +110,7 @@ fn exercise(src: &str) {
                             init_per_neuron: vec![],
                             record: vec![],
                             sample_every: 1,
+                            mean_of: vec![],
                             threads: 2,
                             backend,
                             optimize: false,

@@ -232,3 +232,56 @@ fn malformed_fields_are_diagnosed() {
         .expect("an error");
     assert_eq!(e.code.as_str(), "E0217");
 }
+
+#[test]
+fn renormalized_rate_matches_the_monte_carlo_where_first_order_fails() {
+    use neuroc::runtime::population::{self, Backend, PopConfig};
+    use neuroc::runtime::spikegen::{spread, Spread};
+    let file = "examples/renormalized_rate.neuro";
+    let steady = |name: &str| -> f64 {
+        let m = model_from_file(file, name);
+        let rec = run(&m, Method::Auto, &config(&m, 0.1, 150.0, &["r"]));
+        *rec.traces[0].1.last().unwrap()
+    };
+    let (first, second) = (steady("FirstOrder"), steady("Renormalized"));
+    // the Monte Carlo: 20,000 units, each with its own standard normal z
+    let mut m = model_from_file(file, "Units");
+    let plan = neuroc::schemes::derive_plan(&mut m, Method::Auto).0.expect("plan");
+    let n = 20_000;
+    let z = m.param("z").unwrap();
+    let r = m.state("r").unwrap();
+    let cfg = PopConfig {
+        n,
+        dt: 1e-4,
+        duration: 0.15,
+        per_neuron: vec![(z, spread(Spread::Normal(0.0, 1.0), n, 1, 1))],
+        param_overrides: vec![None; m.params.len()],
+        value_overrides: vec![None; m.values.len()],
+        init_per_neuron: vec![],
+        record: vec![],
+        sample_every: 100,
+        mean_of: vec![r],
+        threads: 2,
+        backend: Backend::Jit,
+        optimize: false,
+    };
+    let run = population::simulate(&m, &plan, &cfg).unwrap_or_else(|d| panic!("{}", d.message));
+    let mc = *run.means[0].1.last().unwrap();
+    // and the exact Gaussian average of phi, by quadrature
+    let phi = |x: f64| 100.0 / (1.0 + (-(x - 10.0) / 2.0).exp());
+    let h = 1e-3;
+    let exact: f64 = (-8000..=8000)
+        .map(|i| {
+            let zz = i as f64 * h;
+            phi(5.0 + 1.4 * zz) * (-zz * zz / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt() * h
+        })
+        .sum();
+    println!("rates (Hz): first order {first:.4}, renormalized {second:.4}, Monte Carlo {mc:.4}, exact {exact:.4}");
+    assert!((first / mc - 1.0).abs() > 0.10, "first order is not off: {first} vs {mc}");
+    assert!((second / mc - 1.0).abs() < 0.02, "renormalized {second} vs Monte Carlo {mc}");
+    assert!((second / exact - 1.0).abs() < 0.005, "renormalized {second} vs exact {exact}");
+    assert!((mc / exact - 1.0).abs() < 0.015, "Monte Carlo {mc} vs exact {exact}");
+    // the population mean does not depend on the thread count
+    let one = population::simulate(&m, &plan, &PopConfig { threads: 1, ..cfg.clone() }).unwrap();
+    assert_eq!(one.means[0].1.last().unwrap().to_bits(), mc.to_bits());
+}

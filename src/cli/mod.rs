@@ -671,6 +671,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     }
     let start = std::time::Instant::now();
     let mut backend_note = String::new();
+    let mut pop_means: Vec<(String, Vec<f64>)> = Vec::new();
     let rec = loop {
         if backend == BackendArg::Reference {
             match runtime::simulate(&model, &plan, &cfg) {
@@ -691,6 +692,12 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
             init_per_neuron: init_per_neuron.clone(),
             record: record.clone(),
             sample_every,
+            // a population also records the mean of every recorded state
+            mean_of: if n_neurons > 1 {
+                record.iter().filter_map(|p| if let Probe::State(s) = p { Some(*s) } else { None }).collect()
+            } else {
+                vec![]
+            },
             threads: o.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1),
             backend: if backend == BackendArg::Interp {
                 runtime::population::Backend::Interp
@@ -706,6 +713,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
                 } else {
                     format!(", kernel interpreter, {} kernel ops", r.kernel_insts)
                 };
+                pop_means = r.means;
                 break r.rec;
             }
             Err(d) if o.backend.is_none() && n_neurons == 1 && d.code == Code::NotInKernel => {
@@ -745,6 +753,28 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
             return Some(2);
         }
     };
+    let mut files = files;
+    for ((name, trace), s) in pop_means.iter().zip(record.iter().filter_map(|p| match p {
+        Probe::State(s) => Some(*s),
+        _ => None,
+    })) {
+        let st = &model.states[s];
+        let (text, scale) = match &st.unit {
+            Some(u) if u.scale.is_finite() && u.scale != 0.0 && !u.text.contains("degC") => (u.text.clone(), u.scale),
+            _ => units::display_unit(&st.dim),
+        };
+        let u = output::header_unit(&text);
+        let head = if u.is_empty() || u == "1" { name.clone() } else { format!("{name}_{u}") };
+        let t_ms: Vec<f64> = rec.t.iter().map(|t| t * 1e3).collect();
+        let vals: Vec<f64> = trace.iter().map(|v| v / scale).collect();
+        match output::write_table(&o.output, name, &["t_ms".into(), head], &[&t_ms, &vals], format) {
+            Ok(f) => files.push(f),
+            Err(e) => {
+                eprintln!("error: cannot write to `{}`: {e}", o.output.display());
+                return Some(2);
+            }
+        }
+    }
     if !rec.outputs.is_empty() {
         if let Err(e) = output::write_outputs(&o.output, &rec.outputs) {
             eprintln!("error: cannot write to `{}`: {e}", o.output.display());

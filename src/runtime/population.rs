@@ -41,6 +41,10 @@ pub struct PopConfig {
     /// States of neuron 0 to record at every `sample_every`-th step.
     pub record: Vec<Probe>,
     pub sample_every: usize,
+    /// States whose mean over the whole population is recorded at every
+    /// sample (summed in fixed blocks of neurons, so the result does not
+    /// depend on the thread count).
+    pub mean_of: Vec<usize>,
     pub threads: usize,
     pub backend: Backend,
     /// Cranelift's `opt_level = "speed"` instead of `"none"`.
@@ -55,7 +59,13 @@ pub struct PopRun {
     pub compile_seconds: f64,
     pub kernel_insts: usize,
     pub ir: Option<String>,
+    /// `mean_of`'s population means, one trace per state, at `rec.t`.
+    pub means: Vec<(String, Vec<f64>)>,
 }
+
+/// Neurons per partial sum of a population mean; thread chunks are
+/// multiples of it.
+const MEAN_BLOCK: usize = 256;
 
 /// Builds the kernel of a model for a population configuration.
 pub fn build_kernel(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<(Kernel, Vec<f64>), Box<Diagnostic>> {
@@ -138,7 +148,9 @@ fn value_exprs(m: &Model, cfg: &PopConfig) -> Vec<ExprId> {
 /// What one thread returns: spikes as (step, neuron, time), the recording
 /// (made by the first chunk only), and the first neuron found diverged, if
 /// any, with the step.
-type ChunkResult = (Vec<(usize, usize, f64)>, Recording, Option<(usize, usize)>);
+/// A chunk's spikes, its recording (chunk 0 only), where it diverged, and
+/// per sample, per `mean_of` state, its block sums.
+type ChunkResult = (Vec<(usize, usize, f64)>, Recording, Option<(usize, usize)>, Vec<Vec<Vec<f64>>>);
 
 /// Runs a population.
 pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<Diagnostic>> {
@@ -158,7 +170,10 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
     let per: Vec<Vec<f64>> = cfg.per_neuron.iter().map(|(_, v)| v.clone()).collect();
     let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
     let n = cfg.n;
-    let chunk = n.div_ceil(cfg.threads.clamp(1, n.max(1))).max(1);
+    let mut chunk = n.div_ceil(cfg.threads.clamp(1, n.max(1))).max(1);
+    if !cfg.mean_of.is_empty() {
+        chunk = chunk.div_ceil(MEAN_BLOCK) * MEAN_BLOCK;
+    }
     // as many threads as non-empty chunks
     let threads = n.div_ceil(chunk).max(1);
     let every = cfg.sample_every.max(1);
@@ -201,7 +216,19 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
                 let mut tim = vec![0.0f64; len * emitting];
                 let mut step_spikes = Vec::new();
                 let mut values = Vec::new();
+                let mut block_sums: Vec<Vec<Vec<f64>>> = Vec::new();
                 let mut sample = |rec: &mut Recording, sts: &[&mut [f64]], t: f64| {
+                    if !cfg.mean_of.is_empty() {
+                        block_sums.push(
+                            cfg.mean_of
+                                .iter()
+                                .map(|&s| {
+                                    sts.get(s)
+                                        .map_or(vec![], |a| a.chunks(MEAN_BLOCK).map(|b| b.iter().sum()).collect())
+                                })
+                                .collect(),
+                        );
+                    }
                     if c != 0 || len == 0 {
                         return;
                     }
@@ -251,11 +278,11 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
                     // a diverged neuron stops the run (checked every 1000 steps and at the end)
                     if (step + 1) % 1000 == 0 || step + 1 == steps {
                         if let Some(i) = diverged(&sts) {
-                            return (spikes, rec, Some((base + i, step + 1)));
+                            return (spikes, rec, Some((base + i, step + 1)), vec![]);
                         }
                     }
                 }
-                (spikes, rec, None)
+                (spikes, rec, None, block_sums)
             }));
         }
         handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
@@ -275,7 +302,19 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
     }
     let mut all: Vec<(usize, usize, f64)> = Vec::new();
     let mut rec = Recording { steps, ..Recording::default() };
-    for (c, (s, r, _)) in results.into_iter().enumerate() {
+    let mut means: Vec<(String, Vec<f64>)> = cfg
+        .mean_of
+        .iter()
+        .map(|&s| (format!("mean_{}", m.states.get(s).map_or("?", |x| x.name.as_str())), vec![]))
+        .collect();
+    let samples = results.first().map_or(0, |r| r.3.len());
+    for k in 0..samples {
+        for (j, (_, trace)) in means.iter_mut().enumerate() {
+            let total: f64 = results.iter().flat_map(|r| r.3.get(k).and_then(|x| x.get(j)).into_iter().flatten()).sum();
+            trace.push(total / n.max(1) as f64);
+        }
+    }
+    for (c, (s, r, _, _)) in results.into_iter().enumerate() {
         all.extend(s);
         if c == 0 {
             rec.t = r.t;
@@ -298,6 +337,7 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
         spikes,
         compile_seconds: compiled.as_ref().map_or(0.0, |c| c.compile_seconds),
         kernel_insts: k.insts.len(),
+        means,
         ir,
     })
 }

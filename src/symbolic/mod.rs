@@ -346,3 +346,53 @@ fn simplify_memo(m: &mut Model, e: ExprId, memo: &mut HashMap<ExprId, ExprId>) -
     memo.insert(e, r);
     r
 }
+
+/// `e` with every occurrence of `var` replaced by the expression `with`,
+/// rebuilt through the folding builders.
+pub fn substitute(m: &mut Model, e: ExprId, var: Var, with: ExprId) -> ExprId {
+    let mut memo = HashMap::new();
+    substitute_memo(m, e, var, with, &mut memo)
+}
+
+fn substitute_memo(m: &mut Model, e: ExprId, var: Var, with: ExprId, memo: &mut HashMap<ExprId, ExprId>) -> ExprId {
+    if let Some(r) = memo.get(&e) {
+        return *r;
+    }
+    let span = m.arena.span(e);
+    let ty = m.arena.ty(e);
+    let mut sub = |m: &mut Model, x: ExprId| substitute_memo(m, x, var, with, memo);
+    let r = match m.arena.kind(e).clone() {
+        NodeKind::Var(v) if v == var => with,
+        NodeKind::Const(_) | NodeKind::Var(_) => e,
+        NodeKind::Neg(a) => {
+            let a = sub(m, a);
+            Builder { m }.neg(a, span)
+        }
+        NodeKind::Not(a) => {
+            let a = sub(m, a);
+            m.arena.add(NodeKind::Not(a), ty, span)
+        }
+        NodeKind::Bin(op, a, b) => {
+            let (a, b) = (sub(m, a), sub(m, b));
+            let mut bl = Builder { m };
+            match op {
+                BinOp::Add => bl.add(a, b, span),
+                BinOp::Sub => bl.sub(a, b, span),
+                BinOp::Mul => bl.mul(a, b, span),
+                BinOp::Div => bl.div(a, b, span),
+                _ => bl.m.arena.add(NodeKind::Bin(op, a, b), ty, span),
+            }
+        }
+        NodeKind::Call(f, args) => {
+            let args: Vec<ExprId> = args.into_iter().map(|a| sub(m, a)).collect();
+            let dim = ty.dim().unwrap_or(Dim::NONE);
+            Builder { m }.call(f, args, dim, span)
+        }
+        NodeKind::If(c, a, b) => {
+            let (c, a, b) = (sub(m, c), sub(m, a), sub(m, b));
+            m.arena.add(NodeKind::If(c, a, b), ty, span)
+        }
+    };
+    memo.insert(e, r);
+    r
+}
