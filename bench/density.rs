@@ -61,7 +61,11 @@ fn main() {
     };
     let (t_run, tr) = best_of(3, || d.simulate(&cfg(steps as f64 * 0.1e-3)).expect("run"));
     let per_step = t_run / steps as f64;
-    println!("density, one 400-cell step (CN, 0.1 ms): {:>10.2} us   (mass conserved to {:.0e})", per_step * 1e6, tr.mass_error);
+    println!(
+        "density, one 400-cell step (CN, 0.1 ms): {:>10.2} us   (mass conserved to {:.0e})",
+        per_step * 1e6,
+        tr.mass_error
+    );
     // steps until the rate stays within 1% of the steady value
     let settled = tr.rate.iter().rposition(|r| (r / rate - 1.0).abs() > 0.01).map_or(0, |k| k + 1);
     let t_density = settled as f64 * per_step;
@@ -89,7 +93,11 @@ fn main() {
     let wall = t.elapsed().as_secs_f64();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let spikes = std::fs::read_to_string(dir.join("out/spikes.csv")).expect("spikes");
-    let late = spikes.lines().skip(1).filter(|l| l.split(',').nth(1).and_then(|t| t.parse::<f64>().ok()).is_some_and(|t| t > 200.0)).count();
+    let late = spikes
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(1).and_then(|t| t.parse::<f64>().ok()).is_some_and(|t| t > 200.0))
+        .count();
     let mc_rate = late as f64 / 1000.0 / 0.8;
     let per_neuron_second = wall / 1000.0;
     let needed = CV * CV / (1e-4 * SIEGERT);
@@ -99,7 +107,11 @@ fn main() {
         wall,
         (mc_rate / SIEGERT - 1.0) * 100.0
     );
-    println!("Monte Carlo, to 1% statistical error:    {:>10.3} s    ({needed:.0} neuron-seconds at {:.2} ms each)", t_mc, per_neuron_second * 1e3);
+    println!(
+        "Monte Carlo, to 1% statistical error:    {:>10.3} s    ({needed:.0} neuron-seconds at {:.2} ms each)",
+        t_mc,
+        per_neuron_second * 1e3
+    );
     println!("\nratio, Monte Carlo / density (stationary solve): {:>8.0}x", t_mc / t_stat);
     println!("ratio, Monte Carlo / density (time stepping):    {:>8.0}x   (target: at least 100x)", t_mc / t_density);
     let _ = std::fs::remove_dir_all(&dir);

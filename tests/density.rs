@@ -355,3 +355,82 @@ fn densities_that_cannot_run_are_diagnosed_before_running() {
         assert!(got.starts_with("E0216") && got.contains(want), "{new}: {got}");
     }
 }
+
+#[test]
+fn recurrent_brunel_density_settles_at_the_mean_field_rate() {
+    // Brunel (2000) model A in the AI regime (g = 5, nu_ext = 2 nu_thr) as
+    // one density whose input moments depend on its own rate; the mean
+    // field is computed independently in tests/common (Siegert integral,
+    // fixed-point iteration).
+    let src = "density BrunelAI {
+        parameter tau = 20 ms, J = 0.1 mV, C_E = 1000, gamma = 0.25, g = 5, nu_ext = 20 Hz
+        mu = C_E * J * tau * (nu_ext + rate * (1 - g * gamma))
+        sigma2 = C_E * J^2 * tau * (nu_ext + rate * (1 + g^2 * gamma))
+        variable V in [-40 mV, V_th] cells = 600
+        drift(V) = (mu - V) / tau
+        diffusion = sigma2 / (2 * tau)
+        threshold V_th = 20 mV, reset V_r = 10 mV, refractory 2 ms
+        output rate = flux at V_th
+    }";
+    let mut m = common::model_from_source(src, "BrunelAI");
+    let d = bind(&mut m, &[]);
+    assert!(d.feedback && d.time_dependent);
+    let (want, _) = common::mean_field(5.0);
+    let (_, _, r) = d.stationary(0.0).unwrap();
+    assert!((r / want - 1.0).abs() < 0.005, "self-consistent density rate {r} Hz vs mean field {want} Hz");
+    // from a quiet start the recurrent population finds the same state
+    let cfg = Config {
+        dt: 0.1e-3,
+        duration: 0.3,
+        scheme: Scheme::CrankNicolson,
+        initial: Initial::At(0.0),
+        sample_every: 10,
+        progress: false,
+    };
+    let tr = d.simulate(&cfg).unwrap();
+    let last = *tr.rate.last().unwrap();
+    assert!((last / r - 1.0).abs() < 1e-3, "time stepping settles at {last} Hz, stationary {r} Hz");
+    assert!(tr.mass_error < 1e-12);
+}
+
+#[test]
+fn a_density_derived_from_a_neuron_equals_the_written_one() {
+    // stdlib LIF (E_L = -70, V_th = -50, V_r = -60 mV, R = 100 Mohm) with a
+    // white-noise input of mean 0.2 nA and sd 0.05 nA over tau_m: drift
+    // (E_L - V + R I)/tau_m, diffusion (R sd)^2 / (2 tau_m), i.e. mu = 20 mV
+    // and sigma = 5 mV above rest
+    let src = "import \"lif.neuro\"
+    density LIFPop {
+        use LIF
+        variable V in [-100 mV, V_th] cells = 400
+        input I = white(0.2 nA, 0.05 nA, 20 ms)
+    }";
+    let mut m = common::model_from_source(src, "LIFPop");
+    let d = bind(&mut m, &[]);
+    assert!((d.threshold + 0.050).abs() < 1e-15 && (d.reset + 0.060).abs() < 1e-15 && (d.t_ref - 0.002).abs() < 1e-15);
+    let (_, _, r) = d.stationary(0.0).unwrap();
+    let want = stationary_rate(20.0, 5.0, 400, 1.0);
+    assert!((r / want - 1.0).abs() < 1e-9, "derived {r} Hz vs written {want} Hz");
+    assert!((r / 27.34056735308 - 1.0).abs() < 0.01);
+    // the input can be set like any input: a larger mean raises the rate
+    let mut m2 = common::model_from_source(src, "LIFPop");
+    let d2 = bind(&mut m2, &[("I", 0.3e-9)]);
+    let want30 = siegert_rows().iter().find(|r| r[0] == 30.0 && r[1] == 5.0).unwrap()[2];
+    assert!((d2.stationary(0.0).unwrap().2 / want30 - 1.0).abs() < 0.01);
+
+    let codes = |s: &str| -> Vec<&'static str> {
+        let c = neuroc::compile_source("bad.neuro", s, None);
+        c.diagnostics.list.iter().filter(|d| d.is_error()).map(|d| d.code.as_str()).collect()
+    };
+    for (old, new, code) in [
+        ("use LIF", "use LIFExp", "E0216"),                                       // two states
+        ("variable V in", "variable U in", "E0216"),                              // not the neuron's state
+        ("input I = white(0.2 nA, 0.05 nA, 20 ms)", "input I = 0.2 nA", "E0216"), // no noise
+        ("input I = white(0.2 nA, 0.05 nA, 20 ms)", "input I = white(0.2 nA, 0.05 mV, 20 ms)", "E0307"),
+        ("use LIF", "use NoSuch", "E0203"),
+    ] {
+        let bad = src.replace(old, new);
+        let got = codes(&bad);
+        assert!(got.contains(&code), "expected {code}, got {got:?} for {new}");
+    }
+}

@@ -177,7 +177,8 @@ pub(super) fn explain(m: &ir::Model) -> Result<String, Diagnostic> {
     use std::fmt::Write;
     let d = density::Density::bind(m, &vec![None; m.params.len()], &vec![None; m.values.len()])?;
     let grid = d.grid();
-    let (a, dd) = d.coefficients(&grid, 0.0)?;
+    let r0 = if d.feedback { d.stationary(0.0).map(|x| x.2).unwrap_or(0.0) } else { 0.0 };
+    let (a, dd) = d.coefficients(&grid, 0.0, r0)?;
     let unit = m.states[0].unit.clone().unwrap_or(ir::UnitHint { text: String::new(), scale: 1.0 });
     let show = |x: f64| format!("{} {}", units::format_number(x / unit.scale), unit.text);
     let var = &m.states[0].name;
@@ -185,6 +186,13 @@ pub(super) fn explain(m: &ir::Model) -> Result<String, Diagnostic> {
     let _ = writeln!(s, "density {}: p({var}, t), Fokker-Planck", m.name);
     let _ =
         writeln!(s, "  dp/dt = -dJ/d{var} + r(t - t_ref) delta({var} - reset),  J = drift * p - diffusion * dp/d{var}");
+    if let Some(def) = &m.density {
+        let _ = writeln!(s, "  drift = {}", ir::print_expr(m, def.drift));
+        let _ = writeln!(s, "  diffusion = {}", ir::print_expr(m, def.diffusion));
+    }
+    if d.feedback {
+        let _ = writeln!(s, "  recurrent: drift or diffusion read the output of the previous step; the stationary rate is self-consistent");
+    }
     let widths: Vec<f64> = (0..grid.cells()).map(|i| grid.width(i)).collect();
     let (hmin, hmax) = widths.iter().fold((f64::MAX, 0.0f64), |(a, b), &h| (a.min(h), b.max(h)));
     let _ = writeln!(

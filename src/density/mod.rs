@@ -19,6 +19,7 @@ pub use fv::{Fluxes, Grid, Scheme, Solver};
 
 use crate::codegen::interp::{self, Env};
 use crate::diag::{Code, Diagnostic};
+use crate::field::cells::{CellEnv, Cells};
 use crate::ir::{self, ExprId, Model, Var};
 use crate::units;
 
@@ -28,8 +29,12 @@ pub struct Density<'m> {
     def: &'m ir::Density,
     pub params: Vec<f64>,
     values: Vec<ExprId>,
-    /// Whether drift or diffusion change in time (through `t` or an input).
+    /// Whether drift or diffusion change in time (through `t`, an input or
+    /// the output).
     pub time_dependent: bool,
+    /// Whether drift or diffusion read the population's own output (a
+    /// recurrent population): its value of the previous step.
+    pub feedback: bool,
     pub lo: f64,
     pub threshold: f64,
     pub reset: f64,
@@ -96,8 +101,8 @@ impl<'m> Density<'m> {
             |id: ExprId| interp::eval(m, id, &Env { t: 0.0, states: &[], params: &params, values: &[], args: &[] });
         let lo = constant(def.lo);
         let hi = constant(def.hi);
-        let threshold = params[def.threshold];
-        let reset = params[def.reset];
+        let threshold = constant(def.threshold);
+        let reset = constant(def.reset);
         let t_ref = constant(def.refractory);
         let cells = def.cells.map(constant).unwrap_or(400.0);
         let grading = def.grading.map(constant).unwrap_or(1.0);
@@ -151,6 +156,7 @@ impl<'m> Density<'m> {
             params,
             values,
             time_dependent: false,
+            feedback: false,
             lo,
             threshold,
             reset,
@@ -158,7 +164,8 @@ impl<'m> Density<'m> {
             cells: cells as usize,
             grading,
         };
-        d.time_dependent = d.depends_on_time(def.drift) || d.depends_on_time(def.diffusion);
+        d.feedback = d.reads_output(def.drift) || d.reads_output(def.diffusion);
+        d.time_dependent = d.feedback || d.depends_on_time(def.drift) || d.depends_on_time(def.diffusion);
         Ok(d)
     }
 
@@ -184,9 +191,18 @@ impl<'m> Density<'m> {
     /// The values that are uniform in the variable, at time t (others NaN):
     /// when these have not changed since the last step, neither have the
     /// drift and diffusion.
-    fn uniform_values(&self, t: f64, out: &mut Vec<f64>) {
-        let states = vec![f64::NAN; self.m.states.len()];
+    fn uniform_values(&self, t: f64, rate: f64, out: &mut Vec<f64>) {
+        let mut states = vec![f64::NAN; self.m.states.len()];
+        states[self.def.output_state] = rate;
         interp::eval_values(self.m, t, &states, &self.params, &self.values, out);
+    }
+
+    fn reads_output(&self, id: ExprId) -> bool {
+        self.m.refs(id).into_iter().any(|v| match v {
+            Var::State(i) => i == self.def.output_state,
+            Var::Value(i) => self.values.get(i).is_some_and(|&e| self.reads_output(e)),
+            _ => false,
+        })
     }
 
     fn depends_on_time(&self, id: ExprId) -> bool {
@@ -201,54 +217,91 @@ impl<'m> Density<'m> {
         Grid::new(self.lo, self.threshold, self.cells, self.grading)
     }
 
-    /// Drift and diffusion at every face of `grid` at time `t`.
-    pub fn coefficients(&self, grid: &Grid, t: f64) -> Result<(Vec<f64>, Vec<f64>), Diagnostic> {
+    /// Drift and diffusion at every face of `grid` at time `t`, with the
+    /// output (for a recurrent population) at `rate`.
+    pub fn coefficients(&self, grid: &Grid, t: f64, rate: f64) -> Result<(Vec<f64>, Vec<f64>), Diagnostic> {
+        // all faces at once, as arrays (the field's evaluator)
         let n = grid.faces.len();
-        let (mut drift, mut diffusion) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let mut states = vec![0.0; self.m.states.len()];
-        let mut vals = Vec::new();
-        for &x in &grid.faces {
-            states[self.def.var] = x;
-            interp::eval_values(self.m, t, &states, &self.params, &self.values, &mut vals);
-            let env = Env { t, states: &states, params: &self.params, values: &vals, args: &[] };
-            let a = interp::eval(self.m, self.def.drift, &env);
-            let dd = interp::eval(self.m, self.def.diffusion, &env);
-            if !(a.is_finite() && dd > 0.0 && dd.is_finite()) {
-                let unit = self.m.states[self.def.var]
-                    .unit
-                    .clone()
-                    .unwrap_or(ir::UnitHint { text: String::new(), scale: 1.0 });
-                let (what, id) =
-                    if a.is_finite() { ("diffusion", self.def.diffusion) } else { ("drift", self.def.drift) };
-                return Err(Diagnostic::error(
-                    Code::BadDensity,
-                    format!(
-                        "the {what} is {} at {} {} (t = {} ms)",
-                        if what == "drift" { units::format_number(a) } else { units::format_number(dd) },
-                        units::format_number(x / unit.scale),
-                        unit.text,
-                        units::format_number(t * 1e3)
-                    ),
-                )
-                .at(self.m.arena.span(id), format!("the {what}"))
-                .help("the drift must be finite and the diffusion positive everywhere on the grid; narrow the grid or fix the expression"));
-            }
-            drift.push(a);
-            diffusion.push(dd);
+        let mut states = vec![vec![f64::NAN; n]; self.m.states.len()];
+        states[self.def.var] = grid.faces.clone();
+        states[self.def.output_state] = vec![rate; n];
+        let mut cells = Cells::new(self.m, n);
+        let env = CellEnv { t, states: &states, params: &self.params, values: &self.values };
+        let drift = cells.eval(self.m, self.def.drift, &env).to_vec();
+        let diffusion = cells.eval(self.m, self.def.diffusion, &env).to_vec();
+        let bad = drift.iter().zip(&diffusion).position(|(a, dd)| !(a.is_finite() && *dd > 0.0 && dd.is_finite()));
+        if let Some(k) = bad {
+            let (a, dd, x) = (drift[k], diffusion[k], grid.faces[k]);
+            let unit =
+                self.m.states[self.def.var].unit.clone().unwrap_or(ir::UnitHint { text: String::new(), scale: 1.0 });
+            let (what, id) = if a.is_finite() { ("diffusion", self.def.diffusion) } else { ("drift", self.def.drift) };
+            return Err(Diagnostic::error(
+                Code::BadDensity,
+                format!(
+                    "the {what} is {} at {} {} (t = {} ms)",
+                    if what == "drift" { units::format_number(a) } else { units::format_number(dd) },
+                    units::format_number(x / unit.scale),
+                    unit.text,
+                    units::format_number(t * 1e3)
+                ),
+            )
+            .at(self.m.arena.span(id), format!("the {what}"))
+            .help("the drift must be finite and the diffusion positive everywhere on the grid; narrow the grid or fix the expression"));
         }
         Ok((drift, diffusion))
     }
 
-    pub fn fluxes(&self, grid: &Grid, t: f64) -> Result<Fluxes, Diagnostic> {
-        let (a, d) = self.coefficients(grid, t)?;
+    pub fn fluxes(&self, grid: &Grid, t: f64, rate: f64) -> Result<Fluxes, Diagnostic> {
+        let (a, d) = self.coefficients(grid, t, rate)?;
         Ok(Fluxes::scharfetter_gummel(grid, &a, &d))
     }
 
-    /// The stationary density and rate of the inputs at time `t`.
+    /// The stationary density and rate of the inputs at time `t`. A
+    /// recurrent population's rate is self-consistent: the root of
+    /// `Phi(r) - r`, with `Phi(r)` the stationary rate for inputs computed
+    /// with output r, found by bracketing from r = 0 and bisecting.
     pub fn stationary(&self, t: f64) -> Result<(Grid, Vec<f64>, f64), Diagnostic> {
         let grid = self.grid();
-        let f = self.fluxes(&grid, t)?;
-        let (p, r) = fv::stationary(&grid, &f, self.reset, self.t_ref).ok_or_else(|| self.no_stationary())?;
+        let phi = |r: f64| -> Result<(Vec<f64>, f64), Diagnostic> {
+            let f = self.fluxes(&grid, t, r)?;
+            fv::stationary(&grid, &f, self.reset, self.t_ref).ok_or_else(|| self.no_stationary())
+        };
+        if !self.feedback {
+            let (p, r) = phi(0.0)?;
+            return Ok((grid, p, r));
+        }
+        let top = if self.t_ref > 0.0 { 1.0 / self.t_ref } else { 1e4 };
+        let (mut lo, mut hi) = (0.0, 1.0f64.min(top));
+        if phi(lo)?.1 <= lo {
+            let (p, r) = phi(lo)?;
+            return Ok((grid, p, r));
+        }
+        while phi(hi)?.1 > hi {
+            if hi >= top {
+                return Err(Diagnostic::error(
+                    Code::NumericalBlowUp,
+                    "the recurrent population has no self-consistent rate below its maximum",
+                )
+                .at(self.def.span, "this density")
+                .help("the feedback drives the rate past 1/t_ref: weaken the recurrent coupling"));
+            }
+            lo = hi;
+            hi = (2.0 * hi).min(top);
+        }
+        for _ in 0..80 {
+            let mid = 0.5 * (lo + hi);
+            if phi(mid)?.1 > mid {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+            if hi - lo <= 1e-13 * hi {
+                break;
+            }
+        }
+        let r = 0.5 * (lo + hi);
+        let (p, _) = phi(r)?;
+        // the density that goes with r, normalized with r itself
         Ok((grid, p, r))
     }
 
@@ -261,7 +314,11 @@ impl<'m> Density<'m> {
     /// Simulates the population; see [`Config`].
     pub fn simulate(&self, cfg: &Config) -> Result<Trace, Diagnostic> {
         let grid = self.grid();
-        let f = self.fluxes(&grid, 0.0)?;
+        let r0 = match cfg.initial {
+            Initial::Stationary if self.feedback => self.stationary(0.0)?.2,
+            _ => 0.0,
+        };
+        let f = self.fluxes(&grid, 0.0, r0)?;
         let mut solver = Solver::new(grid.clone(), f, cfg.dt, cfg.scheme, self.reset, self.t_ref);
         let mut trace = Trace::default();
         match cfg.initial {
@@ -270,27 +327,29 @@ impl<'m> Density<'m> {
             }
             Initial::At(x) => solver.start_at(x.clamp(self.lo, self.threshold)),
         }
+        let mut last_rate = trace.initial_rate.unwrap_or(0.0);
         let steps = (cfg.duration / cfg.dt).round() as usize;
         let every = cfg.sample_every.max(1);
         let bar = crate::runtime::progress_bar(cfg.progress && steps >= 100_000, steps);
         let mut sum = 0.0;
         let per_face = self.reads_time_per_face(self.def.drift) || self.reads_time_per_face(self.def.diffusion);
         let (mut seen, mut now) = (Vec::new(), Vec::new());
-        self.uniform_values(0.0, &mut seen);
+        self.uniform_values(0.0, last_rate, &mut seen);
         for k in 1..=steps {
             let t = k as f64 * cfg.dt;
             if self.time_dependent {
                 let changed = per_face || {
-                    self.uniform_values(t, &mut now);
+                    self.uniform_values(t, last_rate, &mut now);
                     let same = now.iter().zip(&seen).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
                     std::mem::swap(&mut now, &mut seen);
                     !same
                 };
                 if changed {
-                    solver.set_fluxes(self.fluxes(&grid, t)?);
+                    solver.set_fluxes(self.fluxes(&grid, t, last_rate)?);
                 }
             }
-            sum += solver.step();
+            last_rate = solver.step();
+            sum += last_rate;
             let (m, refr) = solver.mass();
             trace.mass_error = trace.mass_error.max((m + refr - 1.0).abs());
             if k % every == 0 {

@@ -456,14 +456,16 @@ pub struct Density {
     pub diffusion: ExprId,
     /// Parameters: the threshold (the grid's upper edge), where the absorbed
     /// flux is reinjected, and after how long.
-    pub threshold: usize,
-    pub reset: usize,
+    pub threshold: ExprId,
+    pub reset: ExprId,
     pub refractory: ExprId,
     /// `cells = N` (default 400) and `grading = g` (default 1: uniform).
     pub cells: Option<ExprId>,
     pub grading: Option<ExprId>,
-    /// The output's name (`output rate = flux at V_th`).
+    /// The output's name (`output rate = flux at V_th`), and the state that
+    /// holds its value of the previous step for drift and diffusion to read.
     pub output: String,
+    pub output_state: usize,
     pub span: Span,
 }
 

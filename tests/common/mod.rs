@@ -62,3 +62,84 @@ pub fn read_csv(path: &std::path::Path) -> Vec<Vec<f64>> {
         .map(|l| l.split(',').map(|x| x.trim().parse::<f64>().unwrap_or(f64::NAN)).collect())
         .collect()
 }
+
+/// e^{u^2} (1 + erf u), the Siegert integrand: erf by its Taylor series
+/// for |u| < 2.5, and for u <= -2.5 the continued fraction of
+/// e^{x^2} erfc(x) = 1 / sqrt(pi) / (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...))))
+/// at x = -u, which keeps full relative accuracy far into the tail.
+pub fn erfcx_neg(u: f64) -> f64 {
+    let sqrt_pi = std::f64::consts::PI.sqrt();
+    if u <= -2.5 {
+        let x = -u;
+        let mut frac = x;
+        for k in (1..=80).rev() {
+            frac = x + 0.5 * k as f64 / frac;
+        }
+        return 1.0 / (sqrt_pi * frac);
+    }
+    if u >= 2.5 {
+        // erf u = 1 - erfc u, with erfc u tiny next to 2
+        return 2.0 * (u * u).exp() - erfcx_neg(-u);
+    }
+    let (mut term, mut sum) = (u, u);
+    for n in 1..60 {
+        term *= -u * u / n as f64;
+        sum += term / (2 * n + 1) as f64;
+    }
+    (u * u).exp() * (1.0 + 2.0 / sqrt_pi * sum)
+}
+
+/// The Siegert rate (Hz) of a LIF with tau = 20 ms, theta = 20 mV,
+/// V_r = 10 mV, t_ref = 2 ms under white noise (mu, sigma in mV), and the
+/// CV of its ISIs (Brunel 2000, eq. 21):
+/// CV^2 = 2 pi (nu tau)^2 int_{y_r}^{y_th} e^{x^2} int_{-inf}^x e^{y^2} (1 + erf y)^2 dy dx.
+pub fn siegert_cv(mu: f64, sigma: f64) -> (f64, f64) {
+    let (a, b) = ((10.0 - mu) / sigma, (20.0 - mu) / sigma);
+    let n = 4000;
+    let h = (b - a) / n as f64;
+    let mut s = erfcx_neg(a) + erfcx_neg(b);
+    for k in 1..n {
+        s += erfcx_neg(a + k as f64 * h) * if k % 2 == 1 { 4.0 } else { 2.0 };
+    }
+    let nu = 1.0 / (0.002 + 0.02 * std::f64::consts::PI.sqrt() * s * h / 3.0);
+    // inner integral by the trapezoid rule, carried along x, from where its
+    // integrand (~ e^{-y^2} / (pi y^2)) is negligible; e^{x^2} stays finite
+    // for the grid's y_r >= -20
+    let inner = |y: f64| erfcx_neg(y).powi(2) * (-y * y).exp();
+    let dy = 1e-3;
+    let (mut y, mut acc) = (a.min(-6.0) - 6.0, 0.0);
+    let mut outer = 0.0;
+    for k in 0..=n {
+        let x = a + k as f64 * h;
+        while y + dy <= x {
+            acc += 0.5 * (inner(y) + inner(y + dy)) * dy;
+            y += dy;
+        }
+        let at_x = acc + 0.5 * (inner(y) + inner(x)) * (x - y);
+        let w = if k == 0 || k == n {
+            1.0
+        } else if k % 2 == 1 {
+            4.0
+        } else {
+            2.0
+        };
+        outer += w * (x * x).exp() * at_x;
+    }
+    let cv2 = 2.0 * std::f64::consts::PI * (nu * 0.02).powi(2) * outer * h / 3.0;
+    (nu, cv2.sqrt())
+}
+
+/// Brunel's self-consistent state for relative inhibition g and
+/// nu_ext = 20 Hz: mu = C_E J tau (nu_ext + nu (1 - g/4)), sigma^2 =
+/// C_E J^2 tau (nu_ext + nu (1 + g^2/4)); returns the rate (Hz) and the CV
+/// of ISIs there.
+pub fn mean_field(g: f64) -> (f64, f64) {
+    let moments = |nu: f64| (2.0 * (20.0 + nu * (1.0 - g / 4.0)), (0.2 * (20.0 + nu * (1.0 + g * g / 4.0))).sqrt());
+    let mut nu = 10.0;
+    for _ in 0..300 {
+        let (mu, sigma) = moments(nu);
+        nu = 0.9 * nu + 0.1 * siegert_cv(mu, sigma).0;
+    }
+    let (mu, sigma) = moments(nu);
+    siegert_cv(mu, sigma)
+}
