@@ -434,3 +434,48 @@ fn a_density_derived_from_a_neuron_equals_the_written_one() {
         assert!(got.contains(&code), "expected {code}, got {got:?} for {new}");
     }
 }
+
+#[test]
+fn a_density_driven_by_another_models_output_follows_it() {
+    // the stdlib Wilson-Cowan oscillator runs beside the density (RK4, the
+    // density's step) and its E drives the density's mean input
+    let src = "import \"wilson_cowan.neuro\"
+    density Driven {
+        use WilsonCowan
+        parameter tau_m = 20 ms
+        mu = 10 mV + 40 mV * E
+        variable V in [-30 mV, V_th] cells = 300
+        drift(V) = (mu - V) / tau_m
+        diffusion = (5 mV)^2 / (2 * tau_m)
+        threshold V_th = 20 mV, reset V_r = 10 mV, refractory 2 ms
+    }";
+    let mut m = common::model_from_source(src, "Driven");
+    let d = bind(&mut m, &[]);
+    assert_eq!(d.ode.len(), 2);
+    let cfg = Config {
+        dt: 0.1e-3,
+        duration: 0.5,
+        scheme: Scheme::CrankNicolson,
+        initial: Initial::At(0.0),
+        sample_every: 1,
+        progress: false,
+    };
+    let tr = d.simulate(&cfg).unwrap();
+    assert!(tr.mass_error < 1e-12);
+    // E inside equals the oscillator run alone (same RK4, same step)
+    let wc = common::model_from_file("examples/wilson_cowan.neuro", "WilsonCowan");
+    let alone = common::run(&wc, neuroc::schemes::Method::Rk4, &common::config(&wc, 0.1, 500.0, &["E"]));
+    let inside = &tr.states.iter().find(|(n, _)| n == "E").unwrap().1;
+    for (k, e) in inside.iter().enumerate() {
+        assert!((e - alone.traces[0].1[k + 1]).abs() < 1e-12, "E differs at step {}", k + 1);
+    }
+    // the population rate oscillates with the oscillator's period (4.9959 tau)
+    let from = 2000; // after 200 ms
+    let (t, r): (Vec<f64>, Vec<f64>) = tr.t[from..].iter().zip(&tr.rate[from..]).map(|(a, b)| (*a, *b)).unzip();
+    let mean = r.iter().sum::<f64>() / r.len() as f64;
+    let ups: Vec<f64> = (1..r.len()).filter(|&k| r[k - 1] < mean && r[k] >= mean).map(|k| t[k]).collect();
+    let period = (ups[ups.len() - 1] - ups[0]) / (ups.len() - 1) as f64;
+    assert!((period / (4.995894 * 0.01) - 1.0).abs() < 0.01, "rate period {period} s");
+    let (lo, hi) = r.iter().fold((f64::MAX, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+    assert!(hi > 2.0 * lo, "the rate hardly follows the drive: {lo} to {hi} Hz");
+}

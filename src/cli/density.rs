@@ -16,7 +16,8 @@ pub(super) fn run(ctx: &mut RunCtx, o: &RunOpts, name: &str, sim: Option<&ast::S
         return Some(1); // errors were reported by compile
     };
     let time = units::dims::time();
-    let var_dim = model.states[0].dim;
+    let var_index = model.density.as_ref().map_or(0, |x| x.var);
+    let var_dim = model.states[var_index].dim;
     let (mut dt, mut duration) = (0.05e-3, 0.2);
     let mut scheme = Scheme::CrankNicolson;
     let mut initial = Initial::Stationary;
@@ -115,7 +116,7 @@ pub(super) fn run(ctx: &mut RunCtx, o: &RunOpts, name: &str, sim: Option<&ast::S
     let wall = start.elapsed().as_secs_f64();
     let steps = (duration / dt).round() as usize;
     let grid = trace.grid.clone().unwrap_or_else(|| d.grid());
-    let unit = model.states[0].unit.clone().unwrap_or_else(|| {
+    let unit = model.states[var_index].unit.clone().unwrap_or_else(|| {
         let (text, scale) = units::display_unit(&var_dim);
         ir::UnitHint { text, scale }
     });
@@ -127,17 +128,25 @@ pub(super) fn run(ctx: &mut RunCtx, o: &RunOpts, name: &str, sim: Option<&ast::S
     let t_ms: Vec<f64> = trace.t.iter().map(|t| t * 1e3).collect();
     let mean: Vec<f64> = trace.mean.iter().map(|v| v / unit.scale).collect();
     let out_name = model.density.as_ref().map_or("rate", |x| x.output.as_str()).to_string();
-    let var = model.states[0].name.clone();
+    let var = model.states[var_index].name.clone();
     let centers: Vec<f64> = (0..grid.cells()).map(|i| grid.center(i) / unit.scale).collect();
     let p: Vec<f64> = trace.final_p.iter().map(|p| p * unit.scale).collect();
-    let written = output::write_table(
-        &o.output,
-        &out_name,
-        &["t_ms".into(), format!("{out_name}_Hz"), format!("mean_{var}_{u}"), "refractory_fraction".into()],
-        &[&t_ms, &trace.rate, &mean, &trace.refractory],
-        format,
-    )
-    .and_then(|a| {
+    let mut head =
+        vec!["t_ms".into(), format!("{out_name}_Hz"), format!("mean_{var}_{u}"), "refractory_fraction".into()];
+    let mut cols: Vec<Vec<f64>> = vec![t_ms, trace.rate.clone(), mean, trace.refractory.clone()];
+    // the ODE states beside the density, in their units
+    for (name, vals) in &trace.states {
+        let Some(st) = model.states.iter().find(|s| &s.name == name) else { continue };
+        let (text, scale) = match &st.unit {
+            Some(u) if u.scale.is_finite() && u.scale != 0.0 => (u.text.clone(), u.scale),
+            _ => units::display_unit(&st.dim),
+        };
+        let hu = output::header_unit(&text);
+        head.push(if hu.is_empty() || hu == "1" { name.clone() } else { format!("{name}_{hu}") });
+        cols.push(vals.iter().map(|v| v / scale).collect());
+    }
+    let refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
+    let written = output::write_table(&o.output, &out_name, &head, &refs, format).and_then(|a| {
         let b = output::write_table(
             &o.output,
             "density",
@@ -178,10 +187,11 @@ pub(super) fn explain(m: &ir::Model) -> Result<String, Diagnostic> {
     let d = density::Density::bind(m, &vec![None; m.params.len()], &vec![None; m.values.len()])?;
     let grid = d.grid();
     let r0 = if d.feedback { d.stationary(0.0).map(|x| x.2).unwrap_or(0.0) } else { 0.0 };
-    let (a, dd) = d.coefficients(&grid, 0.0, r0)?;
-    let unit = m.states[0].unit.clone().unwrap_or(ir::UnitHint { text: String::new(), scale: 1.0 });
+    let (a, dd) = d.coefficients(&grid, 0.0, &d.base(r0))?;
+    let var_index = m.density.as_ref().map_or(0, |x| x.var);
+    let unit = m.states[var_index].unit.clone().unwrap_or(ir::UnitHint { text: String::new(), scale: 1.0 });
     let show = |x: f64| format!("{} {}", units::format_number(x / unit.scale), unit.text);
-    let var = &m.states[0].name;
+    let var = &m.states[var_index].name;
     let mut s = String::new();
     let _ = writeln!(s, "density {}: p({var}, t), Fokker-Planck", m.name);
     let _ =

@@ -35,6 +35,10 @@ pub struct Density<'m> {
     /// Whether drift or diffusion read the population's own output (a
     /// recurrent population): its value of the previous step.
     pub feedback: bool,
+    /// States with ODEs that run beside the density (RK4, one step per
+    /// density step), and the initial value of every state.
+    pub ode: Vec<usize>,
+    init: Vec<f64>,
     pub lo: f64,
     pub threshold: f64,
     pub reset: f64,
@@ -80,6 +84,9 @@ pub struct Trace {
     pub grid: Option<Grid>,
     /// The initial stationary rate, when the run started stationary.
     pub initial_rate: Option<f64>,
+    /// The ODE states beside the density (its own and those of `use`d rate
+    /// models), sampled with the rate.
+    pub states: Vec<(String, Vec<f64>)>,
 }
 
 impl<'m> Density<'m> {
@@ -157,6 +164,8 @@ impl<'m> Density<'m> {
             values,
             time_dependent: false,
             feedback: false,
+            ode: m.states.iter().enumerate().filter(|(_, s)| s.rhs.is_some()).map(|(i, _)| i).collect(),
+            init: vec![f64::NAN; m.states.len()],
             lo,
             threshold,
             reset,
@@ -165,7 +174,19 @@ impl<'m> Density<'m> {
             grading,
         };
         d.feedback = d.reads_output(def.drift) || d.reads_output(def.diffusion);
-        d.time_dependent = d.feedback || d.depends_on_time(def.drift) || d.depends_on_time(def.diffusion);
+        d.time_dependent =
+            d.feedback || !d.ode.is_empty() || d.depends_on_time(def.drift) || d.depends_on_time(def.diffusion);
+        let mut init = vec![f64::NAN; m.states.len()];
+        init[def.output_state] = 0.0;
+        let order: Vec<usize> =
+            if m.init_order.is_empty() { (0..m.states.len()).collect() } else { m.init_order.clone() };
+        for s in order {
+            if s != def.var && s != def.output_state {
+                let env = Env { t: 0.0, states: &init, params: &d.params, values: &[], args: &[] };
+                init[s] = interp::eval(m, m.states[s].init, &env);
+            }
+        }
+        d.init = init;
         Ok(d)
     }
 
@@ -191,9 +212,9 @@ impl<'m> Density<'m> {
     /// The values that are uniform in the variable, at time t (others NaN):
     /// when these have not changed since the last step, neither have the
     /// drift and diffusion.
-    fn uniform_values(&self, t: f64, rate: f64, out: &mut Vec<f64>) {
-        let mut states = vec![f64::NAN; self.m.states.len()];
-        states[self.def.output_state] = rate;
+    fn uniform_values(&self, t: f64, base: &[f64], out: &mut Vec<f64>) {
+        let mut states = base.to_vec();
+        states[self.def.var] = f64::NAN;
         interp::eval_values(self.m, t, &states, &self.params, &self.values, out);
     }
 
@@ -219,12 +240,11 @@ impl<'m> Density<'m> {
 
     /// Drift and diffusion at every face of `grid` at time `t`, with the
     /// output (for a recurrent population) at `rate`.
-    pub fn coefficients(&self, grid: &Grid, t: f64, rate: f64) -> Result<(Vec<f64>, Vec<f64>), Diagnostic> {
+    pub fn coefficients(&self, grid: &Grid, t: f64, base: &[f64]) -> Result<(Vec<f64>, Vec<f64>), Diagnostic> {
         // all faces at once, as arrays (the field's evaluator)
         let n = grid.faces.len();
-        let mut states = vec![vec![f64::NAN; n]; self.m.states.len()];
+        let mut states: Vec<Vec<f64>> = base.iter().map(|&x| vec![x; n]).collect();
         states[self.def.var] = grid.faces.clone();
-        states[self.def.output_state] = vec![rate; n];
         let mut cells = Cells::new(self.m, n);
         let env = CellEnv { t, states: &states, params: &self.params, values: &self.values };
         let drift = cells.eval(self.m, self.def.drift, &env).to_vec();
@@ -251,8 +271,16 @@ impl<'m> Density<'m> {
         Ok((drift, diffusion))
     }
 
-    pub fn fluxes(&self, grid: &Grid, t: f64, rate: f64) -> Result<Fluxes, Diagnostic> {
-        let (a, d) = self.coefficients(grid, t, rate)?;
+    /// The scalar states (every state but the variable): the ODE states'
+    /// initial values, and the output at `rate`.
+    pub fn base(&self, rate: f64) -> Vec<f64> {
+        let mut y = self.init.clone();
+        y[self.def.output_state] = rate;
+        y
+    }
+
+    pub fn fluxes(&self, grid: &Grid, t: f64, base: &[f64]) -> Result<Fluxes, Diagnostic> {
+        let (a, d) = self.coefficients(grid, t, base)?;
         Ok(Fluxes::scharfetter_gummel(grid, &a, &d))
     }
 
@@ -263,7 +291,7 @@ impl<'m> Density<'m> {
     pub fn stationary(&self, t: f64) -> Result<(Grid, Vec<f64>, f64), Diagnostic> {
         let grid = self.grid();
         let phi = |r: f64| -> Result<(Vec<f64>, f64), Diagnostic> {
-            let f = self.fluxes(&grid, t, r)?;
+            let f = self.fluxes(&grid, t, &self.base(r))?;
             fv::stationary(&grid, &f, self.reset, self.t_ref).ok_or_else(|| self.no_stationary())
         };
         if !self.feedback {
@@ -311,6 +339,33 @@ impl<'m> Density<'m> {
             .help("the rate is too small to represent (below about 1e-300 per second); raise the input or the noise")
     }
 
+    /// One RK4 step of the ODE states from t to t + dt (the density's own
+    /// variable is not among them; the output holds its last value).
+    fn advance_odes(&self, y: &mut [f64], t: f64, dt: f64) {
+        let mut vals = Vec::new();
+        let mut rates = |y: &[f64], t: f64| -> Vec<f64> {
+            interp::eval_values(self.m, t, y, &self.params, &self.values, &mut vals);
+            let env = Env { t, states: y, params: &self.params, values: &vals, args: &[] };
+            self.ode.iter().map(|&i| self.m.states[i].rhs.map_or(0.0, |r| interp::eval(self.m, r, &env))).collect()
+        };
+        let y0 = y.to_vec();
+        let mut stage = y0.clone();
+        let mut acc = vec![0.0; self.ode.len()];
+        let mut k = vec![0.0; self.ode.len()];
+        for (c, w) in [(0.0, 1.0), (0.5, 2.0), (0.5, 2.0), (1.0, 1.0)] {
+            for (j, &i) in self.ode.iter().enumerate() {
+                stage[i] = y0[i] + c * dt * k[j];
+            }
+            k = rates(&stage, t + c * dt);
+            for (a, kj) in acc.iter_mut().zip(&k) {
+                *a += w * kj;
+            }
+        }
+        for (j, &i) in self.ode.iter().enumerate() {
+            y[i] = y0[i] + dt / 6.0 * acc[j];
+        }
+    }
+
     /// Simulates the population; see [`Config`].
     pub fn simulate(&self, cfg: &Config) -> Result<Trace, Diagnostic> {
         let grid = self.grid();
@@ -318,7 +373,8 @@ impl<'m> Density<'m> {
             Initial::Stationary if self.feedback => self.stationary(0.0)?.2,
             _ => 0.0,
         };
-        let f = self.fluxes(&grid, 0.0, r0)?;
+        let mut y = self.base(r0);
+        let f = self.fluxes(&grid, 0.0, &y)?;
         let mut solver = Solver::new(grid.clone(), f, cfg.dt, cfg.scheme, self.reset, self.t_ref);
         let mut trace = Trace::default();
         match cfg.initial {
@@ -327,29 +383,34 @@ impl<'m> Density<'m> {
             }
             Initial::At(x) => solver.start_at(x.clamp(self.lo, self.threshold)),
         }
-        let mut last_rate = trace.initial_rate.unwrap_or(0.0);
+        y[self.def.output_state] = trace.initial_rate.unwrap_or(0.0);
+        let out = self.def.output_state;
+        trace.states = self.ode.iter().map(|&i| (self.m.states[i].name.clone(), Vec::new())).collect();
         let steps = (cfg.duration / cfg.dt).round() as usize;
         let every = cfg.sample_every.max(1);
         let bar = crate::runtime::progress_bar(cfg.progress && steps >= 100_000, steps);
         let mut sum = 0.0;
         let per_face = self.reads_time_per_face(self.def.drift) || self.reads_time_per_face(self.def.diffusion);
         let (mut seen, mut now) = (Vec::new(), Vec::new());
-        self.uniform_values(0.0, last_rate, &mut seen);
+        self.uniform_values(0.0, &y, &mut seen);
         for k in 1..=steps {
             let t = k as f64 * cfg.dt;
+            if !self.ode.is_empty() {
+                self.advance_odes(&mut y, t - cfg.dt, cfg.dt);
+            }
             if self.time_dependent {
                 let changed = per_face || {
-                    self.uniform_values(t, last_rate, &mut now);
+                    self.uniform_values(t, &y, &mut now);
                     let same = now.iter().zip(&seen).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
                     std::mem::swap(&mut now, &mut seen);
                     !same
                 };
                 if changed {
-                    solver.set_fluxes(self.fluxes(&grid, t, last_rate)?);
+                    solver.set_fluxes(self.fluxes(&grid, t, &y)?);
                 }
             }
-            last_rate = solver.step();
-            sum += last_rate;
+            y[out] = solver.step();
+            sum += y[out];
             let (m, refr) = solver.mass();
             trace.mass_error = trace.mass_error.max((m + refr - 1.0).abs());
             if k % every == 0 {
@@ -360,6 +421,9 @@ impl<'m> Density<'m> {
                     solver.p.iter().enumerate().map(|(i, p)| p * grid.width(i) * grid.center(i)).sum::<f64>() / m;
                 trace.mean.push(mean);
                 trace.refractory.push(refr);
+                for ((_, tr), &i) in trace.states.iter_mut().zip(&self.ode) {
+                    tr.push(y[i]);
+                }
             }
             if let Some(b) = &bar {
                 if k % 4096 == 0 {

@@ -1134,7 +1134,7 @@ impl<'a> Lower<'a> {
             }
             let filled = self.m.field.as_ref().is_some_and(|f| {
                 i == f.dist || f.coords.iter().any(|c| c.state == i) || f.convs.iter().any(|c| c.state == i)
-            });
+            }) || self.m.density.as_ref().is_some_and(|d| i == d.var || i == d.output_state);
             let changes = s.rhs.is_some() || assigned.contains(&i);
             let runtime_fills = (synthetic && i == 0) || filled;
             if !changes && !runtime_fills && s.init != ExprId(u32::MAX) {
@@ -1319,9 +1319,7 @@ impl<'a> Lower<'a> {
                         }
                     }
                 }
-                ast::StmtKind::State(_)
-                | ast::StmtKind::Gate(_)
-                | ast::StmtKind::Ode { .. }
+                ast::StmtKind::Gate(_)
                 | ast::StmtKind::On { .. }
                 | ast::StmtKind::SpikeWhen { .. }
                 | ast::StmtKind::Kinetic(_)
@@ -1342,7 +1340,12 @@ impl<'a> Lower<'a> {
             self.err(missing("variable", "variable V in [-30 mV, V_th] cells = 400"));
             return;
         };
-        // the neuron a density may be derived from
+        // `use` of rate models: their states and equations run beside the
+        // density and drive it; `use` of a neuron: the density derives from it
+        let lib = self.lib;
+        let drivers: Vec<&'a ast::Model> =
+            uses.iter().filter_map(|u| lib.get(&u.name)).filter(|m| m.kind == ast::ModelKind::Rate).collect();
+        uses.retain(|u| lib.get(&u.name).is_none_or(|m| m.kind != ast::ModelKind::Rate));
         let neuron = match uses.as_slice() {
             [] => None,
             [one] => match self.density_neuron(one, var) {
@@ -1365,6 +1368,9 @@ impl<'a> Lower<'a> {
         // Everything else the model declares (parameters, inputs, values,
         // functions), then what the neuron declares that the density does not.
         self.collect(0, model);
+        for d in &drivers {
+            self.collect(0, d);
+        }
         if let Some(n) = &neuron {
             self.collect_missing(n.model);
         }
@@ -1416,6 +1422,17 @@ impl<'a> Lower<'a> {
         if !self.declare(0, &out_ident, Decl::State { index: out_state }) {
             return;
         }
+        // the ODE states of the density itself and of the models driving it
+        let with_odes: Vec<&'a ast::Model> = std::iter::once(model).chain(drivers.iter().copied()).collect();
+        for src in &with_odes {
+            for stmt in &src.stmts {
+                if let ast::StmtKind::State(decls) = &stmt.kind {
+                    for d in decls {
+                        self.state_init(0, d);
+                    }
+                }
+            }
+        }
         let names = self.spaces[0].order.clone();
         for n in &names {
             self.force(0, n);
@@ -1441,14 +1458,14 @@ impl<'a> Lower<'a> {
                 }
                 self.expect_dim(e, drift_dim, &format!("`{}`'s d{}/dt", n.model.name.name, var.name), n.rhs.span)
             }
-            _ => self.density_term(model, "drift", var, drift_dim),
+            _ => self.density_term(model, "drift", var, index, drift_dim),
         };
         let diffusion = match (&neuron, drift) {
             (Some(_), Some(drift)) if !declares(self, "diffusion") => {
                 self.white_diffusion(model, drift, &noisy, diffusion_dim)
             }
             (Some(_), None) => None,
-            _ => self.density_term(model, "diffusion", var, diffusion_dim),
+            _ => self.density_term(model, "diffusion", var, index, diffusion_dim),
         };
         // threshold and reset: the boundary's parameters, or the neuron's event
         let bound = |lw: &mut Self, b: &'a ast::Binding| -> Option<ExprId> {
@@ -1522,6 +1539,13 @@ impl<'a> Lower<'a> {
                 return;
             }
         }
+        for src in &with_odes {
+            for stmt in &src.stmts {
+                if let ast::StmtKind::Ode { factor, state, rhs, .. } = &stmt.kind {
+                    self.ode(0, factor.as_ref(), state, rhs, stmt.span);
+                }
+            }
+        }
         if let (Some(drift), Some(diffusion), Some(th), Some(reset), Some(refractory)) =
             (drift, diffusion, th, rs, refractory)
         {
@@ -1540,6 +1564,7 @@ impl<'a> Lower<'a> {
                 output_state: out_state,
                 span: model.span,
             });
+            self.finish_states();
         }
     }
 
@@ -1959,10 +1984,17 @@ impl<'a> Lower<'a> {
     }
 
     /// `drift` or `diffusion`: a value, or a function of the variable alone.
-    fn density_term(&mut self, model: &'a ast::Model, name: &str, var: &ast::Ident, want: Dim) -> Option<ExprId> {
+    fn density_term(
+        &mut self,
+        model: &'a ast::Model,
+        name: &str,
+        var: &ast::Ident,
+        index: usize,
+        want: Dim,
+    ) -> Option<ExprId> {
         let dynamic = Scope { space: 0, locals: &[], mode: Mode::Dynamic };
         let decl = self.spaces[0].entries.get(name).map(|e| (e.decl, e.span));
-        let v = self.m.arena.add(NodeKind::Var(Var::State(0)), Ty::Num(self.m.states[0].dim), var.span);
+        let v = self.m.arena.add(NodeKind::Var(Var::State(index)), Ty::Num(self.m.states[index].dim), var.span);
         let (id, span) = match decl {
             Some((Decl::Fn(f), span)) => (self.inline(&dynamic, f, &[v], f.name.span, f.name.span), span),
             Some((Decl::Value { .. }, span)) => match self.force(0, name) {
