@@ -1542,6 +1542,14 @@ impl<'a> Lower<'a> {
         for src in &with_odes {
             for stmt in &src.stmts {
                 if let ast::StmtKind::Ode { factor, state, rhs, .. } = &stmt.kind {
+                    if state.name == var.name || state.name == out_ident.name {
+                        self.err(
+                            Diagnostic::error(Code::NotHere, format!("`d{}/dt` does not belong in a `density`", state.name))
+                                .at(stmt.span, "not allowed here")
+                                .help("the density's variable moves by its drift and diffusion, and its output is the threshold flux: write `drift(V) = ...` instead"),
+                        );
+                        continue;
+                    }
                     self.ode(0, factor.as_ref(), state, rhs, stmt.span);
                 }
             }
