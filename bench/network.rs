@@ -13,7 +13,8 @@
 //!   `../shared/reference/network/README.md` (measured on this class of
 //!   machine, not in this run: rerun them where you have them installed).
 //!
-//! Networks run on one thread; threads for networks are not built yet.
+//! Each length runs on 1 and on 2 threads (`--threads`); the spikes are the
+//! same (tests/network.rs checks it), only the wall time differs.
 
 use std::path::Path;
 use std::process::Command;
@@ -39,7 +40,7 @@ struct Run {
 
 /// Runs `example` for `duration` (a `.neuro` duration literal) and reads
 /// `neuroc run`'s summary line.
-fn run(example: &str, duration: &str, interp: bool) -> Run {
+fn run(example: &str, duration: &str, interp: bool, threads: usize) -> Run {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(root.join("examples").join(example)).expect("example");
     let text = text.replace("duration = 1 s", &format!("duration = {duration}"));
@@ -52,6 +53,7 @@ fn run(example: &str, duration: &str, interp: bool) -> Run {
     if interp {
         cmd.args(["--backend", "interp"]);
     }
+    cmd.args(["--threads", &threads.to_string()]);
     let out = cmd.output().expect("run neuroc");
     let line = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{line}{}", String::from_utf8_lossy(&out.stderr));
@@ -77,30 +79,48 @@ fn main() {
         Ok(s) => s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
         Err(_) => vec![1, 10],
     };
-    println!("networks, 1 thread, dt = 0.1 ms; reference figures: ../shared/reference/network/README.md\n");
+    println!("networks, dt = 0.1 ms; reference figures (1 thread): ../shared/reference/network/README.md\n");
     println!(
-        "{:<8} {:>6} {:>9} {:>11} {:>9} {:>8} {:>10} {:>10} {:>10}",
-        "model", "sim s", "run s", "compile ms", "peak MiB", "B/syn", "interp x", "Brian2 x", "NEST x"
+        "{:<8} {:>6} {:>8} {:>9} {:>11} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10}",
+        "model",
+        "sim s",
+        "threads",
+        "run s",
+        "compile ms",
+        "peak MiB",
+        "B/syn",
+        "interp x",
+        "1 thr / n",
+        "Brian2 x",
+        "NEST x"
     );
     for (model, example) in [("CUBA", "cuba.neuro"), ("COBAHH", "cobahh.neuro")] {
         // the interpreter baseline on a 50 ms slice, scaled per simulated second
-        let slice = run(example, "50 ms", true).seconds / 0.05;
+        let slice = run(example, "50 ms", true, 1).seconds / 0.05;
         for &length in &lengths {
-            let r = run(example, &format!("{length} s"), false);
-            let per_second = r.seconds / length as f64;
-            let (brian, nest) = reference_seconds(model, length).map_or((f64::NAN, f64::NAN), |(b, n)| (b, n));
-            println!(
-                "{:<8} {:>6} {:>9.3} {:>11.1} {:>9.0} {:>8.1} {:>10.1} {:>10.2} {:>10.2}",
-                model,
-                length,
-                r.seconds,
-                r.compile_ms,
-                r.peak_mib,
-                r.bytes_per_synapse,
-                slice / per_second,
-                brian / r.seconds,
-                nest / r.seconds,
-            );
+            let mut one_thread = f64::NAN;
+            for threads in [1, 2] {
+                let r = run(example, &format!("{length} s"), false, threads);
+                if threads == 1 {
+                    one_thread = r.seconds;
+                }
+                let per_second = r.seconds / length as f64;
+                let (brian, nest) = reference_seconds(model, length).map_or((f64::NAN, f64::NAN), |(b, n)| (b, n));
+                println!(
+                    "{:<8} {:>6} {:>8} {:>9.3} {:>11.1} {:>9.0} {:>8.1} {:>10.1} {:>10.2} {:>10.2} {:>10.2}",
+                    model,
+                    length,
+                    threads,
+                    r.seconds,
+                    r.compile_ms,
+                    r.peak_mib,
+                    r.bytes_per_synapse,
+                    slice / per_second,
+                    one_thread / r.seconds,
+                    brian / r.seconds,
+                    nest / r.seconds,
+                );
+            }
         }
     }
     println!("\nratios above 1 mean neuroc is faster; Brian2/NEST ratios compare with another machine's run");

@@ -478,4 +478,18 @@ fn a_density_driven_by_another_models_output_follows_it() {
     assert!((period / (4.995894 * 0.01) - 1.0).abs() < 0.01, "rate period {period} s");
     let (lo, hi) = r.iter().fold((f64::MAX, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
     assert!(hi > 2.0 * lo, "the rate hardly follows the drive: {lo} to {hi} Hz");
+    // the same drive read directly in drift(V), and an ODE state of the
+    // density's own whose initial value reads a value: the same rates
+    let direct = src
+        .replace("    mu = 10 mV + 40 mV * E\n", "    E0 = E\n    state s = E0\n    ds/dt = (E - s) / 1 ms\n")
+        .replace("drift(V) = (mu - V) / tau_m", "drift(V) = (10 mV + 40 mV * E - V) / tau_m");
+    assert!(direct.contains("state s = E0") && direct.contains("40 mV * E - V"));
+    let mut m2 = common::model_from_source(&direct, "Driven");
+    let d2 = bind(&mut m2, &[]);
+    let tr2 = d2.simulate(&cfg).unwrap();
+    for (k, (a, b)) in tr.rate.iter().zip(&tr2.rate).enumerate() {
+        assert!((a - b).abs() <= 1e-9 * a.abs().max(1e-3), "step {k}: {a} vs {b}");
+    }
+    let s = &tr2.states.iter().find(|(n, _)| n == "s").unwrap().1;
+    assert!(s.iter().all(|x| x.is_finite()));
 }

@@ -417,3 +417,30 @@ fn one_to_one_joins_equal_indices() {
         assert!(err.contains("error[E0503]") && err.contains("help"), "{tag}: {err}");
     }
 }
+
+/// The same seed gives the same spikes on 1 and 2 threads (and on 3, which
+/// splits the populations unevenly), for LIF and HH networks, with
+/// per-synapse weights and delays and Poisson drives.
+#[test]
+fn spikes_do_not_depend_on_the_thread_count() {
+    let cases = [
+        ("examples/cuba.neuro", "200 ms"),
+        ("examples/cobahh.neuro", "100 ms"),
+        ("examples/brunel2000.neuro", "100 ms"),
+    ];
+    for (example, duration) in cases {
+        let text = std::fs::read_to_string(repo(example))
+            .unwrap()
+            .replace("duration = 1 s", &format!("duration = {duration}"));
+        let tag = example.trim_start_matches("examples/").trim_end_matches(".neuro");
+        let one = spikes_of(&format!("{tag}-t1"), &text, &["--threads", "1"]);
+        assert!(one.len() > 100, "{example}: only {} spikes", one.len());
+        for threads in ["2", "3"] {
+            let many = spikes_of(&format!("{tag}-t{threads}"), &text, &["--threads", threads]);
+            assert_eq!(one.len(), many.len(), "{example}: spike counts with {threads} threads");
+            for (a, b) in one.iter().zip(&many) {
+                assert!(a.0 == b.0 && a.1 == b.1, "{example}, {threads} threads: {a:?} vs {b:?}");
+            }
+        }
+    }
+}

@@ -227,7 +227,9 @@ struct RunOpts {
     /// events located by root finding, every method)
     #[arg(long, value_enum)]
     backend: Option<BackendArg>,
-    /// threads for populations (default: every core; results do not depend on it)
+    /// threads (results do not depend on it). Default: every core for
+    /// populations; for networks, more than one only when a step has enough
+    /// work to pay for the synchronization (about 5 x 10^5 kernel operations)
     #[arg(long)]
     threads: Option<usize>,
     /// number of neurons (default: the simulate block's `n`, else 1)
@@ -1159,7 +1161,9 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
     }
     let network = Network { name: net.name.name.clone(), populations: pops, connections, drives };
     let keep_synapses = o.save_synapses;
-    let cfg = NetConfig { dt, duration, seed, jit: o.backend != Some(BackendArg::Interp), init, keep_synapses };
+    let threads = o.threads.unwrap_or(0); // 0: the runtime decides from the work per step
+    let cfg =
+        NetConfig { dt, duration, seed, jit: o.backend != Some(BackendArg::Interp), init, keep_synapses, threads };
     let start = std::time::Instant::now();
     let run = match network::simulate(&network, &cfg, net.name.span) {
         Ok(r) => r,

@@ -177,12 +177,13 @@ pub fn stationary(grid: &Grid, f: &Fluxes, reset: f64, t_ref: f64) -> Option<(Ve
         flux -= source[j] * scale; // J_j = J_{j+1} - S_j
         let flux_j = flux.max(0.0);
         p[j - 1] = (flux_j + f.b[j] * p[j]) / f.a[j];
-        if p[j - 1] > 1e250 {
+        // one cell multiplies p by up to e^|Pe|: rescale well before overflow
+        if p[j - 1] > 1e150 {
             for x in &mut p[j - 1..] {
-                *x *= 1e-250;
+                *x *= 1e-150;
             }
-            scale *= 1e-250;
-            flux *= 1e-250;
+            scale *= 1e-150;
+            flux *= 1e-150;
         }
     }
     let mass: f64 = p.iter().enumerate().map(|(i, x)| x * grid.width(i)).sum();

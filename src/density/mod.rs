@@ -133,7 +133,7 @@ impl<'m> Density<'m> {
         }
         if !(reset > lo && reset < hi) {
             return bad(
-                m.arena.span(def.lo),
+                m.arena.span(def.reset),
                 format!("the reset {} lies outside the grid ({}, {})", show(reset), show(lo), show(hi)),
                 "lower the grid's lower bound below the reset",
             );
@@ -180,9 +180,11 @@ impl<'m> Density<'m> {
         init[def.output_state] = 0.0;
         let order: Vec<usize> =
             if m.init_order.is_empty() { (0..m.states.len()).collect() } else { m.init_order.clone() };
+        let mut vals = Vec::new();
         for s in order {
             if s != def.var && s != def.output_state {
-                let env = Env { t: 0.0, states: &init, params: &d.params, values: &[], args: &[] };
+                interp::eval_values(m, 0.0, &init, &d.params, &d.values, &mut vals);
+                let env = Env { t: 0.0, states: &init, params: &d.params, values: &vals, args: &[] };
                 init[s] = interp::eval(m, m.states[s].init, &env);
             }
         }
@@ -289,16 +291,22 @@ impl<'m> Density<'m> {
     /// `Phi(r) - r`, with `Phi(r)` the stationary rate for inputs computed
     /// with output r, found by bracketing from r = 0 and bisecting.
     pub fn stationary(&self, t: f64) -> Result<(Grid, Vec<f64>, f64), Diagnostic> {
+        self.stationary_with(t, self.t_ref)
+    }
+
+    /// `stationary` with the refractory period the time stepping realizes
+    /// (`t_ref` rounded up to one step when shorter).
+    fn stationary_with(&self, t: f64, t_ref: f64) -> Result<(Grid, Vec<f64>, f64), Diagnostic> {
         let grid = self.grid();
         let phi = |r: f64| -> Result<(Vec<f64>, f64), Diagnostic> {
             let f = self.fluxes(&grid, t, &self.base(r))?;
-            fv::stationary(&grid, &f, self.reset, self.t_ref).ok_or_else(|| self.no_stationary())
+            fv::stationary(&grid, &f, self.reset, t_ref).ok_or_else(|| self.no_stationary())
         };
         if !self.feedback {
             let (p, r) = phi(0.0)?;
             return Ok((grid, p, r));
         }
-        let top = if self.t_ref > 0.0 { 1.0 / self.t_ref } else { 1e4 };
+        let top = if t_ref > 0.0 { 1.0 / t_ref } else { 1e4 };
         let (mut lo, mut hi) = (0.0, 1.0f64.min(top));
         if phi(lo)?.1 <= lo {
             let (p, r) = phi(lo)?;
@@ -369,8 +377,17 @@ impl<'m> Density<'m> {
     /// Simulates the population; see [`Config`].
     pub fn simulate(&self, cfg: &Config) -> Result<Trace, Diagnostic> {
         let grid = self.grid();
+        if self.t_ref / cfg.dt > 1e8 {
+            return Err(Diagnostic::error(
+                Code::BadDensity,
+                format!("the refractory period is {:e} steps long", self.t_ref / cfg.dt),
+            )
+            .at(self.m.arena.span(self.def.refractory), "the refractory period")
+            .help("the delay line holds one slot per step: use a larger dt or a shorter refractory period"));
+        }
+        let t_ref_steps = self.t_ref.max(cfg.dt); // shorter than a step: one step
         let r0 = match cfg.initial {
-            Initial::Stationary if self.feedback => self.stationary(0.0)?.2,
+            Initial::Stationary if self.feedback => self.stationary_with(0.0, t_ref_steps)?.2,
             _ => 0.0,
         };
         let mut y = self.base(r0);
@@ -393,13 +410,19 @@ impl<'m> Density<'m> {
         let per_face = self.reads_time_per_face(self.def.drift) || self.reads_time_per_face(self.def.diffusion);
         let (mut seen, mut now) = (Vec::new(), Vec::new());
         self.uniform_values(0.0, &y, &mut seen);
+        let mut y_seen = y.clone();
         for k in 1..=steps {
             let t = k as f64 * cfg.dt;
             if !self.ode.is_empty() {
                 self.advance_odes(&mut y, t - cfg.dt, cfg.dt);
             }
             if self.time_dependent {
-                let changed = per_face || {
+                // the scalar states (ODE states, the output) and the values
+                // uniform in the variable: if none changed, neither did
+                // drift and diffusion
+                let moved = y.iter().zip(&y_seen).any(|(a, b)| a != b && !(a.is_nan() && b.is_nan()));
+                y_seen.copy_from_slice(&y);
+                let changed = per_face || moved || {
                     self.uniform_values(t, &y, &mut now);
                     let same = now.iter().zip(&seen).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
                     std::mem::swap(&mut now, &mut seen);

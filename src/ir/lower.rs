@@ -31,6 +31,7 @@ pub fn lower_model(lib: &Library, model: &ast::Model) -> (Option<Model>, Diagnos
         init_tried: std::collections::HashSet::new(),
         init_busy: std::collections::HashSet::new(),
         implicit_species: std::collections::HashSet::new(),
+        drivers: Vec::new(),
     };
     lw.run(model);
     let Lower { m, diags, .. } = lw;
@@ -125,6 +126,8 @@ struct Lower<'a> {
     init_busy: std::collections::HashSet<usize>,
     /// Kinetic species not declared as states: they start at steady state.
     implicit_species: std::collections::HashSet<usize>,
+    /// Rate models a density `use`s: their states live in space 0.
+    drivers: Vec<&'a ast::Model>,
 }
 
 fn is_point(kind: ast::ModelKind) -> bool {
@@ -1371,6 +1374,7 @@ impl<'a> Lower<'a> {
         for d in &drivers {
             self.collect(0, d);
         }
+        self.drivers = drivers.clone();
         if let Some(n) = &neuron {
             self.collect_missing(n.model);
         }
@@ -1706,14 +1710,22 @@ impl<'a> Lower<'a> {
             self.err(
                 Diagnostic::error(Code::BadDensity, format!("density `{}` has no noise", model.name.name))
                     .at(model.name.span, "no diffusion")
-                    .help("declare the neuron's input as white noise, `input I = white(0.2 nA, 0.05 nA, 20 ms)` (mean, standard deviation, correlation time), or give `diffusion = ...`"),
+                    .help("declare the neuron's input as white noise in the density, `input I = white(0.2 nA, 0.05 nA, 20 ms)`: the input is mean + sd sqrt(tau) xi(t); or give `diffusion = ...`"),
             );
             return None;
         }
         let dynamic = Scope { space: 0, locals: &[], mode: Mode::Dynamic };
         let mut total: Option<ExprId> = None;
         for (input, sd, tau) in noisy {
-            let Some(Var::Value(i)) = self.force(0, &input.name) else { continue };
+            let Some(Var::Value(i)) = self.force(0, &input.name) else {
+                if !self.diags.has_errors() {
+                    self.err(
+                        Diagnostic::internal(format!("noisy input `{}` did not lower to a value", input.name))
+                            .at(input.span, "this input"),
+                    );
+                }
+                return None;
+            };
             let slope = match crate::symbolic::diff(&mut self.m, drift, Var::Value(i)) {
                 Ok(d) => d,
                 Err(why) => {
@@ -1727,7 +1739,7 @@ impl<'a> Lower<'a> {
             let tau_id = self.expr(&dynamic, tau);
             let idim = self.m.values[i].dim;
             self.expect_dim(sd_id, idim, "the noise's standard deviation", sd.span)?;
-            self.expect_dim(tau_id, dims::time(), "the noise's correlation time", tau.span)?;
+            self.expect_dim(tau_id, dims::time(), "the noise's time scale", tau.span)?;
             let span = input.span;
             let sq = self.binary(ast::BinOp::Mul, slope, slope, span);
             let sd2 = self.binary(ast::BinOp::Mul, sd_id, sd_id, span);
@@ -2386,7 +2398,9 @@ impl<'a> Lower<'a> {
             let name = self.spaces[space].prefix.trim_end_matches('.');
             self.lib.get(name)?
         };
-        for s in &model.stmts {
+        // a density's states may come from the rate models it `use`s
+        let extra = if space == 0 { self.drivers.as_slice() } else { &[] };
+        for s in model.stmts.iter().chain(extra.iter().flat_map(|m| m.stmts.iter())) {
             match &s.kind {
                 ast::StmtKind::State(ds) => {
                     if let Some(d) = ds.iter().find(|d| d.name.name == n) {
@@ -3068,6 +3082,7 @@ pub fn lower_constant(e: &ast::Expr) -> (Option<(f64, Dim)>, Diagnostics) {
         init_tried: std::collections::HashSet::new(),
         init_busy: std::collections::HashSet::new(),
         implicit_species: std::collections::HashSet::new(),
+        drivers: Vec::new(),
     };
     let scope = Scope { space: 0, locals: &[], mode: Mode::Constant };
     let id = lw.expr(&scope, e);

@@ -84,6 +84,8 @@ pub struct NetConfig {
     pub init: Vec<(String, Spread)>,
     /// Keep every synapse (pre, post, weight, delay) in the result.
     pub keep_synapses: bool,
+    /// Threads (results do not depend on it); 0 chooses from the work per step.
+    pub threads: usize,
 }
 
 /// What a network run produced.
@@ -109,9 +111,6 @@ struct Runner {
     /// ring[port][slot][neuron]
     ring: Vec<Vec<Vec<f64>>>,
     ports: Vec<String>,
-    /// The JIT kernel's event buffers (neuron, time), room for every
-    /// emitting event of every neuron; allocated once.
-    events: (Vec<i64>, Vec<f64>),
 }
 
 /// Compressed connectivity of one connection: targets of source i are
@@ -125,6 +124,58 @@ struct Csr {
     /// the connection draws them.
     weights: Option<Vec<f64>>,
     delays: Option<Vec<u32>>,
+}
+
+/// One worker's spikes of a step, per population: (neuron, time).
+type StepSpikes = Vec<Vec<(usize, f64)>>;
+
+/// A raw pointer the worker threads share; each touches its own chunk.
+#[derive(Clone, Copy)]
+struct Ptr(*mut f64);
+// SAFETY: workers write disjoint chunks between barriers; see `simulate`.
+unsafe impl Send for Ptr {}
+unsafe impl Sync for Ptr {}
+
+/// A population's state arrays and input ring (`ring[port][slot]`).
+struct PopView {
+    states: Vec<Ptr>,
+    ring: Vec<Vec<Ptr>>,
+}
+
+/// A barrier that spins briefly before yielding: a network step is short,
+/// and sleeping on a condition variable would cost more than the step.
+struct SpinBarrier {
+    n: usize,
+    count: std::sync::atomic::AtomicUsize,
+    generation: std::sync::atomic::AtomicUsize,
+}
+
+impl SpinBarrier {
+    fn new(n: usize) -> SpinBarrier {
+        SpinBarrier { n, count: 0.into(), generation: 0.into() }
+    }
+
+    fn wait(&self) {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
+        if self.n <= 1 {
+            return;
+        }
+        let gen = self.generation.load(Acquire);
+        if self.count.fetch_add(1, AcqRel) + 1 == self.n {
+            self.count.store(0, Release);
+            self.generation.fetch_add(1, Release);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Acquire) == gen {
+            spins += 1;
+            if spins < 2000 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
 }
 
 fn fail(span: Span, msg: String, help: &str) -> Box<Diagnostic> {
@@ -186,9 +237,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         };
         let states = initial_states(&m, &kernel, &params, pop.count, cfg, pi);
         let ring = vec![vec![vec![0.0; pop.count]; max_delay + 1]; ports.len()];
-        let emitting = kernel.events.iter().filter(|e| e.emits).count().max(1);
-        let events = (vec![0; pop.count * emitting], vec![0.0; pop.count * emitting]);
-        runners.push(Runner { kernel, code, states, ring, ports, events });
+        runners.push(Runner { kernel, code, states, ring, ports });
     }
     // Connectivity, drawn once.
     let mut csrs: Vec<Vec<Csr>> = (0..net.populations.len()).map(|_| Vec::new()).collect();
@@ -286,96 +335,194 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         .collect();
     let drive_ports: Vec<usize> =
         net.drives.iter().map(|d| runners[d.to].ports.iter().position(|p| *p == d.port).unwrap_or(0)).collect();
-    let mut spikes_out = Vec::new();
-    let mut step_spikes: Vec<Vec<(usize, f64)>> = vec![Vec::new(); runners.len()];
-    for step in 0..steps {
+    // Threads: each owns a contiguous chunk of every population (worker 0
+    // is this thread). A step: this thread adds the drives; barrier; every
+    // worker steps its chunks and clears their input slot; barrier; this
+    // thread delivers the spikes in (population, neuron) order. Chunks only
+    // split the work: the results do not depend on the thread count.
+    let threads = match cfg.threads {
+        0 => {
+            // two barriers per step cost a few microseconds: worth it only
+            // when a step has about half a million kernel operations or more
+            let work: usize = runners.iter().zip(&net.populations).map(|(r, p)| r.kernel.insts.len() * p.count).sum();
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (work / 250_000).clamp(1, cores)
+        }
+        t => t.clamp(1, 64),
+    };
+    let chunks: Vec<Vec<(usize, usize)>> = net
+        .populations
+        .iter()
+        .map(|p| {
+            let size = p.count.div_ceil(threads).div_ceil(2) * 2;
+            (0..threads).map(|w| ((w * size).min(p.count), ((w + 1) * size).min(p.count))).collect()
+        })
+        .collect();
+    // raw views of the arrays the workers write (disjoint chunks)
+    let views: Vec<PopView> = runners
+        .iter_mut()
+        .map(|r| PopView {
+            states: r.states.iter_mut().map(|s| Ptr(s.as_mut_ptr())).collect(),
+            ring: r.ring.iter_mut().map(|port| port.iter_mut().map(|slot| Ptr(slot.as_mut_ptr())).collect()).collect(),
+        })
+        .collect();
+    let kernels: Vec<(&Kernel, Option<&jit::Compiled>)> =
+        runners.iter().map(|r| (&r.kernel, r.code.as_ref())).collect();
+    let slots_of: Vec<usize> = runners.iter().map(|r| r.ring.first().map_or(1, |p| p.len())).collect();
+    let emitting: Vec<usize> =
+        runners.iter().map(|r| r.kernel.events.iter().filter(|e| e.emits).count().max(1)).collect();
+    let outputs: Vec<std::sync::Mutex<StepSpikes>> =
+        (0..threads).map(|_| std::sync::Mutex::new(vec![Vec::new(); runners.len()])).collect();
+    let barrier = SpinBarrier::new(threads);
+    let step_now = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let work = |w: usize, step: usize, bufs: &mut Vec<(Vec<i64>, Vec<f64>)>| {
         let t = step as f64 * cfg.dt;
         let t_next = (step + 1) as f64 * cfg.dt;
-        for (k, d) in net.drives.iter().enumerate() {
-            let r = &mut runners[d.to];
-            let slots = r.ring.first().map_or(1, |p| p.len());
-            let acc = &mut r.ring[drive_ports[k]][step % slots];
-            let lambda = d.n * d.rate * cfg.dt;
-            for x in acc.iter_mut() {
-                *x += d.w * poisson_count(&mut drive_rngs[k], lambda) as f64;
+        let mut out = outputs[w].lock().unwrap_or_else(|e| e.into_inner());
+        for (pi, view) in views.iter().enumerate() {
+            let (a, b) = chunks[pi][w];
+            out[pi].clear();
+            if a >= b {
+                continue;
             }
-        }
-        for (pi, r) in runners.iter_mut().enumerate() {
-            let n = net.populations[pi].count;
-            let slots = r.ring.first().map_or(1, |p| p.len());
-            let now = step % slots;
-            step_spikes[pi].clear();
-            match &r.code {
-                Some(code) => {
-                    let sp: Vec<*mut f64> = r.states.iter_mut().map(|s| s.as_mut_ptr()).collect();
-                    let pp: Vec<*const f64> = r.ring.iter().map(|port| port[now].as_ptr()).collect();
-                    let (idx, tim) = &mut r.events;
-                    // SAFETY: one pointer per kernel state and input array, each of n values.
-                    let count = unsafe { code.call(&sp, &pp, n, (t, t_next), idx, tim) };
-                    for k in 0..count {
-                        step_spikes[pi].push((idx[k] as usize, tim[k]));
-                    }
-                }
-                None => {
-                    let mut sts: Vec<&mut [f64]> = r.states.iter_mut().map(|s| s.as_mut_slice()).collect();
-                    let prs: Vec<&[f64]> = r.ring.iter().map(|port| port[now].as_slice()).collect();
-                    kernel::interp::step(&r.kernel, &mut sts, &prs, t, t_next, &mut step_spikes[pi]);
-                }
-            }
-            for port in r.ring.iter_mut() {
-                port[now].iter_mut().for_each(|x| *x = 0.0);
-            }
-        }
-        // Deliver this step's spikes.
-        for (pi, spikes) in step_spikes.iter().enumerate() {
-            for &(i, ts) in spikes {
-                spikes_out.push((offsets[pi] + i, ts));
-                for (k, &ci) in conn_of[pi].iter().enumerate() {
-                    let c = &net.connections[ci];
-                    let csr = &csrs[pi][k];
-                    let target = &mut runners[c.to];
-                    let ring = &mut target.ring[csr.port];
-                    let slots = ring.len();
-                    let range = csr.offsets[i]..csr.offsets[i + 1];
-                    match (&csr.weights, &csr.delays) {
-                        (None, None) => {
-                            let acc = &mut ring[(step + csr.delay_steps) % slots];
-                            for &j in &csr.targets[range] {
-                                acc[j as usize] += c.w;
-                            }
-                        }
-                        (weights, delays) => {
-                            for k in range {
-                                let d = delays.as_ref().map_or(csr.delay_steps, |d| d[k] as usize);
-                                let w = weights.as_ref().map_or(c.w, |w| w[k]);
-                                ring[(step + d) % slots][csr.targets[k] as usize] += w;
-                            }
+            let now = step % slots_of[pi];
+            let n = b - a;
+            let (kernel, code) = kernels[pi];
+            // SAFETY: [a, b) of every array belongs to this worker alone
+            // while the step runs; the arrays outlive the threads.
+            unsafe {
+                match code {
+                    Some(code) => {
+                        let sp: Vec<*mut f64> = view.states.iter().map(|p| p.0.add(a)).collect();
+                        let pp: Vec<*const f64> =
+                            view.ring.iter().map(|port| port[now].0.add(a) as *const f64).collect();
+                        let (idx, tim) = &mut bufs[pi];
+                        let count = code.call(&sp, &pp, n, (t, t_next), idx, tim);
+                        for k in 0..count {
+                            out[pi].push((a + idx[k] as usize, tim[k]));
                         }
                     }
+                    None => {
+                        let mut sts: Vec<&mut [f64]> =
+                            view.states.iter().map(|p| std::slice::from_raw_parts_mut(p.0.add(a), n)).collect();
+                        let prs: Vec<&[f64]> =
+                            view.ring.iter().map(|port| std::slice::from_raw_parts(port[now].0.add(a), n)).collect();
+                        let mut local = Vec::new();
+                        kernel::interp::step(kernel, &mut sts, &prs, t, t_next, &mut local);
+                        out[pi].extend(local.into_iter().map(|(i, ts)| (a + i, ts)));
+                    }
+                }
+                for port in &view.ring {
+                    std::slice::from_raw_parts_mut(port[now].0.add(a), n).iter_mut().for_each(|x| *x = 0.0);
                 }
             }
         }
-        // a diverged neuron stops the run
-        if (step + 1) % 1000 == 0 || step + 1 == steps {
-            for (pi, r) in runners.iter().enumerate() {
-                let nm = net.populations[pi].model.states.len();
-                if let Some(i) = r.states.iter().take(nm).find_map(|a| a.iter().position(|v| !v.is_finite())) {
-                    return Err(Box::new(
-                        Diagnostic::error(
-                            Code::NumericalBlowUp,
-                            format!(
-                                "neuron {i} of `{}` diverged by t = {} ms",
-                                net.populations[pi].name,
-                                crate::units::format_number(t_next * 1e3)
-                            ),
-                        )
-                        .at(span, "in this network")
-                        .help("check the weights and the step"),
-                    ));
+    };
+    let buffers = |w: usize| -> Vec<(Vec<i64>, Vec<f64>)> {
+        chunks
+            .iter()
+            .zip(&emitting)
+            .map(|(c, &e)| (vec![0; (c[w].1 - c[w].0) * e], vec![0.0; (c[w].1 - c[w].0) * e]))
+            .collect()
+    };
+    let mut spikes_out = Vec::new();
+    let result: Result<(), Box<Diagnostic>> = std::thread::scope(|scope| {
+        for w in 1..threads {
+            let (barrier, done, step_now, work) = (&barrier, &done, &step_now, &work);
+            let mut bufs = buffers(w);
+            scope.spawn(move || loop {
+                barrier.wait();
+                if done.load(std::sync::atomic::Ordering::Acquire) {
+                    return;
+                }
+                work(w, step_now.load(std::sync::atomic::Ordering::Acquire), &mut bufs);
+                barrier.wait();
+            });
+        }
+        let mut bufs = buffers(0);
+        let finish = |r| {
+            done.store(true, std::sync::atomic::Ordering::Release);
+            barrier.wait();
+            r
+        };
+        for step in 0..steps {
+            let t_next = (step + 1) as f64 * cfg.dt;
+            for (k, d) in net.drives.iter().enumerate() {
+                let lambda = d.n * d.rate * cfg.dt;
+                let slot = views[d.to].ring[drive_ports[k]][step % slots_of[d.to]].0;
+                for i in 0..net.populations[d.to].count {
+                    // SAFETY: the workers wait at the barrier; i < count
+                    unsafe { *slot.add(i) += d.w * poisson_count(&mut drive_rngs[k], lambda) as f64 };
+                }
+            }
+            step_now.store(step, std::sync::atomic::Ordering::Release);
+            barrier.wait();
+            work(0, step, &mut bufs);
+            barrier.wait();
+            // Deliver this step's spikes, chunk by chunk: neuron order.
+            for pi in 0..views.len() {
+                for out in &outputs {
+                    let out = out.lock().unwrap_or_else(|e| e.into_inner());
+                    for &(i, ts) in &out[pi] {
+                        spikes_out.push((offsets[pi] + i, ts));
+                        for (k, &ci) in conn_of[pi].iter().enumerate() {
+                            let c = &net.connections[ci];
+                            let csr = &csrs[pi][k];
+                            let ring = &views[c.to].ring[csr.port];
+                            let slots = ring.len();
+                            let range = csr.offsets[i]..csr.offsets[i + 1];
+                            // SAFETY: the workers wait at the barrier; targets < count
+                            unsafe {
+                                match (&csr.weights, &csr.delays) {
+                                    (None, None) => {
+                                        let acc = ring[(step + csr.delay_steps) % slots].0;
+                                        for &j in &csr.targets[range] {
+                                            *acc.add(j as usize) += c.w;
+                                        }
+                                    }
+                                    (weights, delays) => {
+                                        for k in range {
+                                            let d = delays.as_ref().map_or(csr.delay_steps, |d| d[k] as usize);
+                                            let w = weights.as_ref().map_or(c.w, |w| w[k]);
+                                            *ring[(step + d) % slots].0.add(csr.targets[k] as usize) += w;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            // a diverged neuron stops the run
+            if (step + 1) % 1000 == 0 || step + 1 == steps {
+                for (pi, v) in views.iter().enumerate() {
+                    let nm = net.populations[pi].model.states.len();
+                    let n = net.populations[pi].count;
+                    // SAFETY: the workers wait at the barrier
+                    let bad = v.states.iter().take(nm).find_map(|p| unsafe {
+                        std::slice::from_raw_parts(p.0, n).iter().position(|x| !x.is_finite())
+                    });
+                    if let Some(i) = bad {
+                        return finish(Err(Box::new(
+                            Diagnostic::error(
+                                Code::NumericalBlowUp,
+                                format!(
+                                    "neuron {i} of `{}` diverged by t = {} ms",
+                                    net.populations[pi].name,
+                                    crate::units::format_number(t_next * 1e3)
+                                ),
+                            )
+                            .at(span, "in this network")
+                            .help("check the weights and the step"),
+                        )));
+                    }
                 }
             }
         }
-    }
+        finish(Ok(()))
+    });
+    result?;
     Ok(NetRun { spikes: spikes_out, offsets, synapses, connectivity_bytes, compile_seconds, synapse_table })
 }
 
