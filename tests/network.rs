@@ -444,3 +444,36 @@ fn spikes_do_not_depend_on_the_thread_count() {
         }
     }
 }
+
+/// `connect ... via Exc`, a synapse model the target neuron does not use:
+/// the compiler inserts it into the neuron, one set of states shared by all
+/// its synapses (lumping). The spikes equal those of the same network
+/// written by hand with an input port, bit for bit.
+#[test]
+fn synapse_models_on_connections_are_lumped_into_the_target() {
+    let src = "channel Leak {\n    parameter g = 10 nS, E = -70 mV\n    current i = g * (V - E)\n}\n\
+synapse Exc {\n    parameter tau = 5 ms, E = 0 mV\n    state g = 0 nS\n    dg/dt = -g / tau\n    on spike(w: nS) { g += w }\n    current i = g * (V_post - E)\n}\n\
+neuron Pacer {\n    parameter C = 200 pF, I_e = 300 pA\n    state V = -70 mV\n    use Leak\n    dV/dt = (I_e - currents) / C\n    on V >= -50 mV { V = -70 mV; emit spike; refractory 2 ms }\n}\n\
+neuron Target {\n    parameter C = 200 pF\n    state V = -70 mV\n    use Leak\n    dV/dt = -currents / C\n    on V >= -50 mV { V = -70 mV; emit spike; refractory 2 ms }\n}\n\
+neuron TargetPort {\n    parameter C = 200 pF, E_s = 0 mV, tau_s = 5 ms\n    state V = -70 mV, g = 0 nS\n    use Leak\n    dV/dt = -(currents + g * (V - E_s)) / C\n    dg/dt = -g / tau_s\n    on spike exc(w: nS) { g += w }\n    on V >= -50 mV { V = -70 mV; emit spike; refractory 2 ms }\n}\n\
+network A {\n    population S = 5 x Pacer\n    population T = 3 x Target\n    connect S -> T via Exc (rule = all_to_all, w = 12 nS, delay = 1 ms)\n}\n\
+network B {\n    population S = 5 x Pacer\n    population T = 3 x TargetPort\n    connect S -> T via exc (rule = all_to_all, w = 12 nS, delay = 1 ms)\n}\n\
+simulate A { dt = 0.1 ms, duration = 500 ms, seed = 1, V = uniform(-70 mV, -50 mV) }\n\
+simulate B { dt = 0.1 ms, duration = 500 ms, seed = 1, V = uniform(-70 mV, -50 mV) }\n";
+    let a = spikes_of("lump-a", src, &["--model", "A"]);
+    let b = spikes_of("lump-b", src, &["--model", "B"]);
+    let targets = a.iter().filter(|s| s.0 >= 5).count();
+    assert!(targets > 50, "the targets barely fire: {targets} spikes");
+    assert_eq!(a, b);
+    // a synapse whose spikes saturate cannot be lumped: E0404, named
+    let saturating = src.replace("on spike(w: nS) { g += w }", "on spike(w: nS) { g += w * (1 - g / 50 nS) }");
+    let (o, _) = run_source("lump-bad", &saturating, &["--model", "A"]);
+    let text = String::from_utf8_lossy(&o.stderr).to_string() + &String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("E0404") && text.contains("cannot be lumped"), "{text}");
+    // a target whose equations ignore `currents` cannot take the current
+    let deaf = src.replace("    dV/dt = -currents / C\n", "    dV/dt = -(V + 70 mV) / 20 ms\n");
+    let (o, _) = run_source("lump-deaf", &deaf, &["--model", "A"]);
+    let text = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(text.contains("E0215") && text.contains("currents"), "{text}");
+}

@@ -100,3 +100,57 @@ fn tsodyks_markram_steady_state_matches_the_closed_form() {
         assert!((release[0] - u_big).abs() < 1e-12, "{name}: first release {}", release[0]);
     }
 }
+
+#[test]
+fn every_stdlib_synapse_can_be_lumped_and_a_saturating_one_cannot() {
+    let c = neuroc::compile_source("t.neuro", "import \"synapses.neuro\"", None);
+    assert!(!c.diagnostics.has_errors(), "{}", c.render());
+    for name in ["ExpCond", "AlphaCond", "BiexpCond", "AMPA", "GABA_A", "GABA_B", "NMDA", "ExpCurr"] {
+        let m = c.model(name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(neuroc::runtime::network::lumpable(m), Ok(()), "{name}");
+    }
+    let bad = [
+        ("on spike(w: nS) { g += w * (1 - g / 10 nS) }", "depends on the synapse's state"),
+        ("on spike(w: nS) { g = w }", "sets"),
+        ("on spike(w: nS) { g += w^2 / 1 nS }", "not linear in its weight"),
+    ];
+    for (event, why) in bad {
+        let src = format!(
+            "synapse S {{\n    parameter tau = 5 ms, E = 0 mV\n    state g = 0 nS\n    dg/dt = -g / tau\n    {event}\n    current i = g * (V_post - E)\n}}\n"
+        );
+        let c = neuroc::compile_source("t.neuro", &src, None);
+        assert!(!c.diagnostics.has_errors(), "{}", c.render());
+        let got = neuroc::runtime::network::lumpable(c.model("S").unwrap());
+        assert!(got.as_ref().is_err_and(|e| e.contains(why)), "{event}: {got:?}");
+    }
+    // nonlinear kinetics: a conductance that saturates between spikes
+    let src = "synapse S {\n    parameter tau = 5 ms, E = 0 mV\n    state g = 0 nS\n    dg/dt = -g * g / (tau * 1 nS)\n    on spike(w: nS) { g += w }\n    current i = g * (V_post - E)\n}\n";
+    let c = neuroc::compile_source("t.neuro", src, None);
+    let got = neuroc::runtime::network::lumpable(c.model("S").unwrap());
+    assert!(got.as_ref().is_err_and(|e| e.contains("not linear")), "{got:?}");
+}
+
+#[test]
+fn nmda_coincidence_example_conducts_only_with_a_spike_and_depolarization() {
+    let m = common::model_from_file("examples/nmda_coincidence.neuro", "Cell");
+    let mut cfg = common::config(&m, 0.05, 1400.0, &["V", "NMDA.i", "NMDA.block"]);
+    cfg.input_spikes = vec![(0.05, 1e-9), (1.0, 1e-9)]; // as the example's simulate block
+    let rec = common::run(&m, neuroc::schemes::Method::Auto, &cfg);
+    let (t, v, i, block) = (&rec.t, &rec.traces[0].1, &rec.traces[1].1, &rec.traces[2].1);
+    let peak = |lo: f64, hi: f64| -> f64 {
+        t.iter().zip(i).filter(|(x, _)| **x >= lo && **x < hi).map(|(_, y)| y.abs()).fold(0.0, f64::max)
+    };
+    let pre_only = peak(0.0, 0.7);
+    let depol_only = peak(0.7, 1.0);
+    let both = peak(1.0, 1.2);
+    assert!(both > 4.0 * pre_only, "spike + depolarization {both:e} A vs spike alone {pre_only:e} A");
+    assert!(depol_only < 0.01 * both, "depolarization alone {depol_only:e} A vs both {both:e} A");
+    // the depolarized membrane is near -30 mV, the rest -80 mV
+    let at = |s: f64| v[t.iter().position(|&x| x >= s).unwrap()];
+    assert!((at(0.69) + 0.080).abs() < 1e-3 && (at(0.99) + 0.030).abs() < 2e-3, "{} {}", at(0.69), at(0.99));
+    // the block is the Jahr-Stevens formula at the recorded V
+    for (vv, b) in v.iter().zip(block) {
+        let want = 1.0 / (1.0 + 1.0 / 3.57 * (-0.062 * vv * 1e3).exp());
+        assert!((b - want).abs() < 1e-12, "block {b} vs {want} at {vv} V");
+    }
+}

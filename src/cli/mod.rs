@@ -975,6 +975,59 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
             }
         }
     }
+    // Connections `via` a synapse model the target neuron does not use: the
+    // compiler inserts the synapse into the neuron (one set of states per
+    // neuron, shared by all such synapses: lumping), when its kinetics are
+    // linear; the neuron's `currents` then include the synapse's current.
+    let mut inserted: Vec<Vec<ast::Ident>> = vec![Vec::new(); pops.len()];
+    for (via, _, to, _, _) in &conns {
+        let Some(syn) = ctx.c.library.get(&via.name) else { continue };
+        if syn.kind != ModelKind::Synapse {
+            continue;
+        }
+        for &b in to {
+            let has_port = network::ports(&pops[b].model).iter().any(|(p, _)| *p == via.name);
+            if !has_port && !inserted[b].iter().any(|x| x.name == via.name) {
+                inserted[b].push(via.clone());
+            }
+        }
+    }
+    for (b, syns) in inserted.iter().enumerate() {
+        if syns.is_empty() {
+            continue;
+        }
+        for syn in syns {
+            let Some(sm) = ctx.c.model(&syn.name).cloned() else { return Some(1) };
+            if let Err(why) = network::lumpable(&sm) {
+                ctx.fail(
+                    Diagnostic::error(Code::NotInKernel, format!("synapse `{}` cannot be lumped: {why}", syn.name))
+                        .at(syn.span, "a synapse model on a connection")
+                        .help("synapses on connections share one set of states per target neuron, which needs linear kinetics; per-synapse states are not built yet"),
+                );
+                return None;
+            }
+        }
+        let target = pops[b].model.name.clone();
+        let Some(neuron_ast) = ctx.c.library.get(&target).cloned() else { return Some(1) };
+        let mut with = neuron_ast.clone();
+        with.stmts.push(ast::Stmt { kind: ast::StmtKind::Use(syns.clone()), span: syns[0].span });
+        let (m, d) = ir::lower::lower_model(&ctx.c.library, &with);
+        let errors = d.has_errors();
+        ctx.diags.extend(d);
+        let m = m.filter(|_| !errors)?;
+        if !uses_currents(&m) {
+            ctx.fail(
+                Diagnostic::error(
+                    Code::MissingAmbient,
+                    format!("`{target}` has no `currents` in its equations to take the synapse's current"),
+                )
+                .at(syns[0].span, "a synapse model on a connection")
+                .help("write the membrane equation with `currents` (the sum of inserted channels' and synapses' currents, outward positive): `dV/dt = (I_e - currents) / C_m`"),
+            );
+            return None;
+        }
+        pops[b].model = m;
+    }
     if let Some(s) = sim {
         for b in &s.settings {
             match (b.name.name.as_str(), &b.value.kind) {
@@ -1241,6 +1294,14 @@ fn peak_memory_mib() -> Option<f64> {
 
 /// The weight unit of input port `via` of a target model (E0201 if it has
 /// no such port).
+/// Whether a neuron's equations read `currents` (directly or through values).
+fn uses_currents(m: &ir::Model) -> bool {
+    let Some(c) = m.value("currents") else { return false };
+    let mut exprs: Vec<ir::ExprId> = m.states.iter().filter_map(|s| s.rhs).collect();
+    exprs.extend(m.values.iter().filter(|v| v.name != "currents").map(|v| v.expr));
+    exprs.iter().any(|&e| m.refs(e).contains(&ir::Var::Value(c)))
+}
+
 fn port_weight(ctx: &mut RunCtx, target: &ir::Model, via: &ast::Ident) -> Option<Option<Dim>> {
     match neuroc::runtime::network::ports(target).into_iter().find(|(p, _)| *p == via.name) {
         Some((_, wdim)) => Some(wdim),

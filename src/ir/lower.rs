@@ -329,13 +329,13 @@ impl<'a> Lower<'a> {
             self.err(d);
             return;
         };
-        if ch.kind != ast::ModelKind::Channel {
+        if !matches!(ch.kind, ast::ModelKind::Channel | ast::ModelKind::Synapse) {
             self.err(
                 Diagnostic::error(
                     Code::WrongKind,
-                    format!("`{}` is a {}, not a channel", name.name, ch.kind.keyword()),
+                    format!("`{}` is a {}, not a channel or synapse", name.name, ch.kind.keyword()),
                 )
-                .at(name.span, "`use` takes channels")
+                .at(name.span, "`use` takes channels and synapses")
                 .with_label(ch.name.span, "defined here"),
             );
             return;
@@ -364,10 +364,14 @@ impl<'a> Lower<'a> {
             currents: vec![],
         });
         self.collect(space, ch);
-        // The host's V and temperature, unless the channel declares its own.
-        for ambient in ["V", "celsius"] {
+        // The host's V and temperature, unless the channel declares its own;
+        // a synapse reads the host's V as `V_post`.
+        for ambient in ["V", "celsius", "V_post"] {
+            if ambient == "V_post" && ch.kind != ast::ModelKind::Synapse {
+                continue;
+            }
             let e = Entry {
-                decl: Decl::Alias { space: 0, name: if ambient == "V" { "V" } else { "celsius" } },
+                decl: Decl::Alias { space: 0, name: if ambient == "celsius" { "celsius" } else { "V" } },
                 slot: Slot::Todo,
                 span: name.span,
             };
@@ -960,7 +964,15 @@ impl<'a> Lower<'a> {
                     self.hints.insert(node, unit.text.clone());
                     locals.push((w.name.clone(), node));
                 }
-                Trigger::Spike { weight_dim, arg: arg_index, port: port.as_ref().map(|p| p.name.clone()) }
+                // a synapse inside a neuron receives on a port named after it
+                let port = match port {
+                    Some(p) => Some(p.name.clone()),
+                    None if space != 0 && kind == ast::ModelKind::Synapse => {
+                        Some(self.spaces[space].prefix.trim_end_matches('.').to_string())
+                    }
+                    None => None,
+                };
+                Trigger::Spike { weight_dim, arg: arg_index, port }
             }
             ast::Trigger::Condition(c) => {
                 let scope = Scope { space, locals: &[], mode: Mode::Dynamic };

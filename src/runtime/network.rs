@@ -582,3 +582,80 @@ pub fn ports(m: &Model) -> Vec<(String, Option<crate::units::Dim>)> {
         })
         .collect()
 }
+
+/// Whether every synapse of this model onto one neuron can share one set of
+/// states (lumping, as NEST and Brian2 do for linear synapses): the state
+/// equations are linear in the synapse's states, a spike adds to them an
+/// amount linear in its weight and independent of them, and the currents
+/// are linear in them. Then the sum of the synapses' states obeys the same
+/// equations as each one. `Err` says what breaks it.
+pub fn lumpable(m: &Model) -> Result<(), String> {
+    use crate::ir::{Action, NodeKind, ValueKind, Var};
+    let mut m = m.clone();
+    let own: Vec<usize> = (0..m.states.len()).filter(|&i| m.states[i].name != "V_post").collect();
+    let mentions_own = |m: &Model, e: ExprId| m.refs(e).iter().any(|v| matches!(v, Var::State(k) if own.contains(k)));
+    let linear_in_own = |m: &mut Model, e: ExprId, what: &str| -> Result<(), String> {
+        for &u in &own {
+            let d = crate::symbolic::diff(m, e, Var::State(u)).map_err(|why| format!("{what}: {why}"))?;
+            if mentions_own(m, d) {
+                return Err(format!("{what} is not linear in `{}`", m.states[u].name));
+            }
+        }
+        Ok(())
+    };
+    for &s in &own {
+        if let Some(rhs) = m.states[s].rhs {
+            let what = format!("d{}/dt", m.states[s].name);
+            linear_in_own(&mut m, rhs, &what)?;
+            // a constant term would grow with the number of synapses lumped
+            let at_zero = (0..own.len()).fold(rhs, |e, k| {
+                let zero = m.arena.add(NodeKind::Const(0.0), m.arena.ty(e), m.span);
+                crate::symbolic::substitute(&mut m, e, Var::State(own[k]), zero)
+            });
+            if !matches!(m.arena.kind(at_zero), NodeKind::Const(c) if *c == 0.0) {
+                return Err(format!("d{}/dt does not vanish with the synapse's states", m.states[s].name));
+            }
+        }
+    }
+    let events: Vec<(Vec<Action>, Option<usize>)> = m
+        .events
+        .iter()
+        .filter_map(|e| match e.trigger {
+            Trigger::Spike { arg, .. } => Some((e.actions.clone(), arg)),
+            _ => None,
+        })
+        .collect();
+    for (actions, arg) in events {
+        for a in actions {
+            let Action::Assign { state, value, held, .. } = a else { continue };
+            let name = m.states[state].name.clone();
+            if held {
+                return Err(format!("a spike sets `{name}` instead of adding to it"));
+            }
+            // value = state + increment, the increment free of the states:
+            // d value / d state = 1, d value / d other states = 0
+            for &u in &own {
+                let d =
+                    crate::symbolic::diff(&mut m, value, Var::State(u)).map_err(|why| format!("`{name}`: {why}"))?;
+                let want = if u == state { 1.0 } else { 0.0 };
+                if !matches!(m.arena.kind(d), NodeKind::Const(c) if *c == want) {
+                    return Err(format!("a spike's increment of `{name}` depends on the synapse's state"));
+                }
+            }
+            let inc = value;
+            if let Some(k) = arg {
+                let d =
+                    crate::symbolic::diff(&mut m, inc, Var::EventArg(k)).map_err(|why| format!("`{name}`: {why}"))?;
+                if m.refs(d).iter().any(|v| matches!(v, Var::EventArg(_))) {
+                    return Err(format!("a spike's increment of `{name}` is not linear in its weight"));
+                }
+            }
+        }
+    }
+    let currents: Vec<(String, ExprId)> =
+        m.values.iter().filter(|v| v.kind == ValueKind::Current).map(|v| (v.name.clone(), v.expr)).collect();
+    for (name, e) in currents {
+        linear_in_own(&mut m, e, &format!("current `{name}`"))?;
+    }
+    Ok(())
+}
