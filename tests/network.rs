@@ -477,3 +477,52 @@ simulate B { dt = 0.1 ms, duration = 500 ms, seed = 1, V = uniform(-70 mV, -50 m
     let text = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(text.contains("E0215") && text.contains("currents"), "{text}");
 }
+
+/// `record rate(E, bin = ...)` and `record V(E[a:b])`: the binned rate adds
+/// up to the spike count, and a recorded neuron sits at its reset right
+/// after each of its spikes (CUBA: V_r = -60 mV, 5 ms refractory).
+#[test]
+fn network_recorders_write_rates_and_states() {
+    let text = std::fs::read_to_string(repo("examples/cuba.neuro"))
+        .unwrap()
+        .replace("duration = 1 s", "duration = 300 ms")
+        .replace("    record spikes(E, I)", "    record spikes(E, I), rate(E, bin = 5 ms), V(E[0:4])");
+    let (o, out) = run_source("recorders", &text, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let read = |f: &str| -> Vec<Vec<f64>> {
+        std::fs::read_to_string(out.join(f))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+            .collect()
+    };
+    let spikes = read("spikes.csv");
+    let rate = read("rate_E.csv");
+    assert_eq!(rate.len(), 60);
+    let counted: f64 = rate.iter().map(|r| r[1] * 3200.0 * 0.005).sum();
+    let e_spikes = spikes.iter().filter(|s| s[0] < 3200.0).count() as f64;
+    assert!((counted - e_spikes).abs() < 1e-6, "{counted} vs {e_spikes}");
+    let v = read("V_E.csv");
+    assert_eq!(v.len(), 3001, "every step and t = 0");
+    assert_eq!(v[0].len(), 5, "t and four neurons");
+    let mut checked = 0;
+    for s in spikes.iter().filter(|s| s[0] < 4.0) {
+        let (neuron, t) = (s[0] as usize, s[1]);
+        let k = ((t / 0.1).ceil() as usize).min(v.len() - 1);
+        assert!(
+            (v[k][1 + neuron] + 60.0).abs() < 1e-9,
+            "neuron {neuron} after its spike at {t} ms: {} mV",
+            v[k][1 + neuron]
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "no recorded neuron spiked");
+    // an unknown state, and a range past the population, are diagnosed
+    for (rec, code) in [("W(E[0:4])", "E0505"), ("V(E[3190:3300])", "E0503")] {
+        let bad = text.replace("V(E[0:4])", rec);
+        let (o, _) = run_source("recorders-bad", &bad, &[]);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.code() == Some(1) && err.contains(code), "{rec}: {err}");
+    }
+}

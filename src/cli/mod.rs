@@ -1212,11 +1212,105 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
             drives.push(network::Drive { to: b, port: via.name.clone(), rate, n, w });
         }
     }
+    // Recorders: `rate(E, bin = 1 ms)` (binned population rates, from the
+    // spikes) and `V(E[0:10], every = 1 ms)` (sampled states); spikes are
+    // always written.
+    let mut rate_probes: Vec<(usize, f64)> = Vec::new();
+    let mut probes: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let mut every: Option<f64> = None;
+    for stmt in &net.stmts {
+        let ast::StmtKind::Record(list) = &stmt.kind else { continue };
+        for probe in list {
+            let pname = probe.name.name.as_str();
+            let mut bin = 1e-3;
+            for b in &probe.settings {
+                match (pname, b.name.name.as_str()) {
+                    ("rate", "bin") => bin = ctx.constant(&b.value, time, "`bin`")?,
+                    (_, "every") if pname != "rate" && pname != "spikes" => {
+                        every = Some(ctx.constant(&b.value, time, "`every`")?)
+                    }
+                    (_, other) => {
+                        ctx.fail(
+                            Diagnostic::error(Code::BadSetting, format!("unknown recorder setting `{other}`"))
+                                .at(b.name.span, "not a setting")
+                                .help("`rate(E, bin = 1 ms)`; `V(E[0:10], every = 1 ms)`"),
+                        );
+                        return None;
+                    }
+                }
+            }
+            if !(bin > 0.0 && bin.is_finite()) {
+                ctx.fail(
+                    Diagnostic::error(Code::BadSetting, "a rate's bin must be a positive duration")
+                        .at(probe.name.span, "this recorder")
+                        .help("e.g. `rate(E, bin = 1 ms)`"),
+                );
+                return None;
+            }
+            for (target, range) in &probe.targets {
+                let pi = find(ctx, &names, target)?;
+                match pname {
+                    "spikes" => {}
+                    "rate" => rate_probes.push((pi, bin)),
+                    state => {
+                        let m = &pops[pi].model;
+                        let Some(si) = m.state(state) else {
+                            let states: Vec<&str> = m.states.iter().map(|x| x.name.as_str()).collect();
+                            ctx.fail(
+                                Diagnostic::error(
+                                    Code::UnknownRecord,
+                                    format!("`{}` has no state `{state}` to record", m.name),
+                                )
+                                .at(probe.name.span, "not a state")
+                                .help(format!("states: {}; or `spikes(...)`, `rate(...)`", states.join(", "))),
+                            );
+                            return None;
+                        };
+                        let n = pops[pi].count;
+                        let (a, b) = match range {
+                            Some((a, b)) => (*a as usize, *b as usize),
+                            None => (0, n.min(10)),
+                        };
+                        if !(a < b && b <= n) {
+                            ctx.fail(
+                                Diagnostic::error(
+                                    Code::BadSetting,
+                                    format!("neurons [{a}:{b}] are not within `{}` (0 to {n})", target.name),
+                                )
+                                .at(target.span, "this range")
+                                .help(format!("a range [first:end) within 0..{n}, e.g. `{}[0:10]`", target.name)),
+                            );
+                            return None;
+                        }
+                        probes.push((pi, si, a, b));
+                    }
+                }
+            }
+        }
+    }
+    let sample_every = match (&o.sample, every) {
+        (Some(text), _) => ((ctx.constant_arg("--sample", text, time, "`--sample`")? / dt).round() as usize).max(1),
+        (None, Some(e)) => ((e / dt).round() as usize).max(1),
+        (None, None) => 1,
+    };
+    let probe_meta: Vec<(String, String, ir::State, usize)> = probes
+        .iter()
+        .map(|&(pi, si, a, _)| (names[pi].clone(), pops[pi].model.name.clone(), pops[pi].model.states[si].clone(), a))
+        .collect();
     let network = Network { name: net.name.name.clone(), populations: pops, connections, drives };
     let keep_synapses = o.save_synapses;
     let threads = o.threads.unwrap_or(0); // 0: the runtime decides from the work per step
-    let cfg =
-        NetConfig { dt, duration, seed, jit: o.backend != Some(BackendArg::Interp), init, keep_synapses, threads };
+    let cfg = NetConfig {
+        dt,
+        duration,
+        seed,
+        jit: o.backend != Some(BackendArg::Interp),
+        init,
+        keep_synapses,
+        threads,
+        probes,
+        sample_every,
+    };
     let start = std::time::Instant::now();
     let run = match network::simulate(&network, &cfg, net.name.span) {
         Ok(r) => r,
@@ -1238,6 +1332,46 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
     if let Err(e) = output::write(&o.output, &rec, &[], format) {
         eprintln!("error: cannot write to `{}`: {e}", o.output.display());
         return Some(2);
+    }
+    // binned population rates
+    for &(pi, bin) in &rate_probes {
+        let bins = ((duration / bin).floor() as usize).max(1);
+        let mut counts = vec![0.0; bins];
+        let (first, n) = (run.offsets[pi], network.populations[pi].count);
+        for &(id, t) in &run.spikes {
+            if id >= first && id < first + n {
+                counts[((t / bin) as usize).min(bins - 1)] += 1.0;
+            }
+        }
+        let t_ms: Vec<f64> = (1..=bins).map(|k| k as f64 * bin * 1e3).collect();
+        let hz: Vec<f64> = counts.iter().map(|c| c / (n as f64 * bin)).collect();
+        let name = format!("rate_{}", network.populations[pi].name);
+        if let Err(e) = output::write_table(&o.output, &name, &["t_ms".into(), "rate_Hz".into()], &[&t_ms, &hz], format)
+        {
+            eprintln!("error: cannot write to `{}`: {e}", o.output.display());
+            return Some(2);
+        }
+    }
+    // sampled states
+    for (k, (pop, _, st, first)) in probe_meta.iter().enumerate() {
+        let (text, scale) = match &st.unit {
+            Some(u) if u.scale.is_finite() && u.scale != 0.0 && !u.text.contains("degC") => (u.text.clone(), u.scale),
+            _ => units::display_unit(&st.dim),
+        };
+        let u = output::header_unit(&text);
+        let samples = &run.probe_values[k];
+        let width = samples.first().map_or(0, |r| r.len());
+        let mut head = vec!["t_ms".to_string()];
+        let mut cols: Vec<Vec<f64>> = vec![run.probe_t.iter().map(|t| t * 1e3).collect()];
+        for j in 0..width {
+            head.push(format!("{}_{u}@{}", st.name, first + j));
+            cols.push(samples.iter().map(|r| r[j] / scale).collect());
+        }
+        let refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
+        if let Err(e) = output::write_table(&o.output, &format!("{}_{pop}", st.name), &head, &refs, format) {
+            eprintln!("error: cannot write to `{}`: {e}", o.output.display());
+            return Some(2);
+        }
     }
     if keep_synapses {
         if let Err(e) = write_synapses(&o.output.join("synapses.csv"), &run.synapse_table) {

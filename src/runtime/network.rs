@@ -86,6 +86,10 @@ pub struct NetConfig {
     pub keep_synapses: bool,
     /// Threads (results do not depend on it); 0 chooses from the work per step.
     pub threads: usize,
+    /// States to sample: (population, state, first neuron, end neuron), every
+    /// `sample_every` steps.
+    pub probes: Vec<(usize, usize, usize, usize)>,
+    pub sample_every: usize,
 }
 
 /// What a network run produced.
@@ -102,6 +106,10 @@ pub struct NetRun {
     /// (global pre, global post, weight in SI, delay in s) of every synapse,
     /// connection by connection in CSR order, when `keep_synapses` is set.
     pub synapse_table: Vec<(usize, usize, f64, f64)>,
+    /// Sample times (s) of the probes, and per probe, per sample, the values
+    /// of its neurons.
+    pub probe_t: Vec<f64>,
+    pub probe_values: Vec<Vec<Vec<f64>>>,
 }
 
 struct Runner {
@@ -427,6 +435,22 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
             .collect()
     };
     let mut spikes_out = Vec::new();
+    let (mut probe_t, mut probe_values) = (Vec::new(), vec![Vec::new(); cfg.probes.len()]);
+    let sample = |t: f64, probe_t: &mut Vec<f64>, probe_values: &mut Vec<Vec<Vec<f64>>>| {
+        probe_t.push(t);
+        for (k, &(pi, st, a, b)) in cfg.probes.iter().enumerate() {
+            let n = net.populations.get(pi).map_or(0, |p| p.count);
+            let row = match views.get(pi).and_then(|v| v.states.get(st)) {
+                // SAFETY: called only while the workers wait; a <= b <= n
+                Some(p) => unsafe { std::slice::from_raw_parts(p.0, n)[a.min(n)..b.min(n)].to_vec() },
+                None => vec![],
+            };
+            probe_values[k].push(row);
+        }
+    };
+    if !cfg.probes.is_empty() {
+        sample(0.0, &mut probe_t, &mut probe_values);
+    }
     let result: Result<(), Box<Diagnostic>> = std::thread::scope(|scope| {
         for w in 1..threads {
             let (barrier, done, step_now, work) = (&barrier, &done, &step_now, &work);
@@ -494,6 +518,9 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                     }
                 }
             }
+            if !cfg.probes.is_empty() && (step + 1) % cfg.sample_every.max(1) == 0 {
+                sample(t_next, &mut probe_t, &mut probe_values);
+            }
             // a diverged neuron stops the run
             if (step + 1) % 1000 == 0 || step + 1 == steps {
                 for (pi, v) in views.iter().enumerate() {
@@ -523,7 +550,16 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         finish(Ok(()))
     });
     result?;
-    Ok(NetRun { spikes: spikes_out, offsets, synapses, connectivity_bytes, compile_seconds, synapse_table })
+    Ok(NetRun {
+        spikes: spikes_out,
+        offsets,
+        synapses,
+        connectivity_bytes,
+        compile_seconds,
+        synapse_table,
+        probe_t,
+        probe_values,
+    })
 }
 
 /// A Poisson count of mean `lambda`: Knuth's product of uniforms up to
