@@ -927,15 +927,15 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
         }
         found
     };
-    // (port, source populations, target populations, settings, span)
-    type Pending = (ast::Ident, Vec<usize>, Vec<usize>, Vec<ast::Binding>, Span);
+    // (port, source populations, target populations, settings, span, file)
+    type Pending = (ast::Ident, Vec<usize>, Vec<usize>, Vec<ast::Binding>, Span, Option<(String, Span)>);
     let mut conns: Vec<Pending> = Vec::new();
     // (target populations, generator, settings, port, span)
     type PendingDrive = (Vec<usize>, ast::Ident, Vec<ast::Binding>, Option<ast::Ident>, Span);
     let mut drives_pending: Vec<PendingDrive> = Vec::new();
     for stmt in &net.stmts {
         match &stmt.kind {
-            ast::StmtKind::Connect { from, to, via, settings } => {
+            ast::StmtKind::Connect { from, to, via, settings, file } => {
                 let mut a = Vec::new();
                 for f in from {
                     a.push(find(ctx, &names, f)?);
@@ -944,7 +944,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                 for t in to {
                     b.push(find(ctx, &names, t)?);
                 }
-                conns.push((via.clone(), a, b, settings.clone(), stmt.span));
+                conns.push((via.clone(), a, b, settings.clone(), stmt.span, file.clone()));
             }
             ast::StmtKind::Drive { targets, source, settings, via } => {
                 if source.name != "poisson" {
@@ -980,7 +980,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
     // neuron, shared by all such synapses: lumping), when its kinetics are
     // linear; the neuron's `currents` then include the synapse's current.
     let mut inserted: Vec<Vec<ast::Ident>> = vec![Vec::new(); pops.len()];
-    for (via, _, to, _, _) in &conns {
+    for (via, _, to, _, _, _) in &conns {
         let Some(syn) = ctx.c.library.get(&via.name) else { continue };
         if syn.kind != ModelKind::Synapse {
             continue;
@@ -1072,7 +1072,35 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
         duration = ctx.constant_arg("--duration", t, time, "`--duration`")?;
     }
     let mut connections = Vec::new();
-    for (via, from, to, settings, span) in &conns {
+    for (via, from, to, settings, span, file) in &conns {
+        // `file "conn.csv"`: the synapses listed there, between one source
+        // and one target population
+        let table = match file {
+            None => None,
+            Some((path, fspan)) => {
+                if from.len() != 1 || to.len() != 1 {
+                    ctx.fail(
+                        Diagnostic::error(Code::BadSetting, "a connection file joins one population to one population")
+                            .at(*span, "several populations")
+                            .help("write one `connect A -> B via PORT file \"a_to_b.csv\"` per pair"),
+                    );
+                    return None;
+                }
+                let base = ctx.c.sources.path(fspan.file).and_then(|p| p.parent().map(|d| d.to_path_buf()));
+                let full = base.map_or_else(|| PathBuf::from(path), |d| d.join(path));
+                match read_synapse_table(&full, pops[from[0]].count, pops[to[0]].count) {
+                    Ok(t) => Some(std::sync::Arc::new(t)),
+                    Err(why) => {
+                        ctx.fail(
+                            Diagnostic::error(Code::BadSetting, format!("cannot use `{}`: {why}", full.display()))
+                                .at(*fspan, "this file")
+                                .help("a CSV with a header `pre,post[,weight][,delay_ms]` (neurons numbered within the source and the target population from 0, weights in SI units), or an NPY array of those columns"),
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
         for &b in to {
             let target = &pops[b].model;
             let wdim = port_weight(ctx, target, via)?;
@@ -1149,7 +1177,20 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                     return None;
                 }
             }
+            if table.is_some()
+                && (indegree.is_some() || one_to_one || p != 1.0 || w_spread.is_some() || delay_range.is_some())
+            {
+                ctx.fail(
+                    Diagnostic::error(Code::BadSetting, "a connection from a file takes only `w` and `delay`")
+                        .at(*span, "this connection")
+                        .help(
+                            "the file lists the synapses; `w` and `delay` apply where it has no weight or delay column",
+                        ),
+                );
+                return None;
+            }
             let rule = match indegree {
+                _ if table.is_some() => network::Rule::Table,
                 _ if one_to_one => network::Rule::OneToOne,
                 Some(k) if k >= 0.0 && k.fract() == 0.0 => network::Rule::InDegree(k as usize),
                 Some(k) => {
@@ -1172,6 +1213,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                     delay,
                     w_spread,
                     delay_range,
+                    table: table.clone(),
                     span: *span,
                 });
             }
@@ -1428,6 +1470,75 @@ fn peak_memory_mib() -> Option<f64> {
 
 /// The weight unit of input port `via` of a target model (E0201 if it has
 /// no such port).
+/// Reads a connection file: CSV with a header naming `pre`, `post` and
+/// optionally `weight` (SI) and `delay_ms`, or an NPY array with those
+/// columns in that order. Indices are within the source (`na`) and target
+/// (`nb`) populations.
+fn read_synapse_table(path: &Path, na: usize, nb: usize) -> Result<neuroc::runtime::network::SynapseTable, String> {
+    use neuroc::runtime::network;
+    let rows: Vec<Vec<f64>>;
+    let mut cols = vec!["pre".to_string(), "post".into(), "weight".into(), "delay_ms".into()];
+    if path.extension().is_some_and(|e| e == "npy") {
+        let arr: ndarray::Array2<f64> = ndarray_npy::read_npy(path).map_err(|e| e.to_string())?;
+        if !(2..=4).contains(&arr.ncols()) {
+            return Err(format!("the array has {} columns, not 2 to 4", arr.ncols()));
+        }
+        cols.truncate(arr.ncols());
+        rows = arr.rows().into_iter().map(|r| r.to_vec()).collect();
+    } else {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
+        let header = lines.next().ok_or("the file is empty")?;
+        cols = header.split(',').map(|c| c.trim().to_string()).collect();
+        let mut out = Vec::new();
+        for (k, line) in lines.enumerate() {
+            let row: Result<Vec<f64>, _> = line.split(',').map(|x| x.trim().parse::<f64>()).collect();
+            let row = row.map_err(|_| format!("row {} is not numbers: `{line}`", k + 1))?;
+            if row.len() != cols.len() {
+                return Err(format!("row {} has {} values, the header {}", k + 1, row.len(), cols.len()));
+            }
+            out.push(row);
+        }
+        rows = out;
+    }
+    let col = |name: &str| cols.iter().position(|c| c == name);
+    let (Some(pre), Some(post)) = (col("pre"), col("post")) else {
+        return Err(format!("no `pre` and `post` columns (the header is `{}`)", cols.join(",")));
+    };
+    if let Some(bad) = cols.iter().find(|c| !["pre", "post", "weight", "delay_ms"].contains(&c.as_str())) {
+        return Err(format!("unknown column `{bad}`"));
+    }
+    let (wc, dc) = (col("weight"), col("delay_ms"));
+    let mut t = network::SynapseTable {
+        pairs: Vec::with_capacity(rows.len()),
+        weights: wc.map(|_| Vec::with_capacity(rows.len())),
+        delays: dc.map(|_| Vec::with_capacity(rows.len())),
+    };
+    for (k, r) in rows.iter().enumerate() {
+        let index = |x: f64, n: usize, what: &str| -> Result<u32, String> {
+            if x >= 0.0 && x.fract() == 0.0 && (x as usize) < n {
+                Ok(x as u32)
+            } else {
+                Err(format!("row {}: {what} {x} is not a neuron of its population (0 to {})", k + 1, n - 1))
+            }
+        };
+        t.pairs.push((index(r[pre], na, "pre")?, index(r[post], nb, "post")?));
+        if let (Some(c), Some(w)) = (wc, t.weights.as_mut()) {
+            if !r[c].is_finite() {
+                return Err(format!("row {}: the weight is not a number", k + 1));
+            }
+            w.push(r[c]);
+        }
+        if let (Some(c), Some(d)) = (dc, t.delays.as_mut()) {
+            if !(r[c] >= 0.0 && r[c] <= 1e6) {
+                return Err(format!("row {}: the delay {} ms is not between 0 and 10^6 ms", k + 1, r[c]));
+            }
+            d.push(r[c] * 1e-3);
+        }
+    }
+    Ok(t)
+}
+
 /// Whether a neuron's equations read `currents` (directly or through values).
 fn uses_currents(m: &ir::Model) -> bool {
     let Some(c) = m.value("currents") else { return false };

@@ -40,6 +40,8 @@ pub struct Connection {
     pub w_spread: Option<Spread>,
     /// Per-synapse delays drawn uniformly from [lo, hi) instead of `delay`.
     pub delay_range: Option<(f64, f64)>,
+    /// `Rule::Table`'s synapses.
+    pub table: Option<std::sync::Arc<SynapseTable>>,
     pub span: Span,
 }
 
@@ -53,6 +55,17 @@ pub enum Rule {
     InDegree(usize),
     /// Source i to target i (populations of equal size).
     OneToOne,
+    /// The synapses listed in `Connection::table` (read from a file).
+    Table,
+}
+
+/// Synapses given one by one: (pre, post) within the source and target
+/// populations, with optional per-synapse weights (SI) and delays (s).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SynapseTable {
+    pub pairs: Vec<(u32, u32)>,
+    pub weights: Option<Vec<f64>>,
+    pub delays: Option<Vec<f64>>,
 }
 
 /// `drive P with poisson(rate = ..., n = ..., w = ...) via port`: each neuron
@@ -215,7 +228,11 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
             .connections
             .iter()
             .filter(|c| c.to == pi)
-            .map(|c| delay_steps(c.delay_range.map_or(c.delay, |r| r.1), cfg.dt))
+            .map(|c| {
+                let table_max =
+                    c.table.as_ref().and_then(|t| t.delays.as_ref()).map(|d| d.iter().cloned().fold(0.0, f64::max));
+                delay_steps(table_max.unwrap_or(c.delay_range.map_or(c.delay, |r| r.1)), cfg.dt)
+            })
             .max()
             .unwrap_or(1);
         let mut m = pop.model.clone();
@@ -272,6 +289,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                     offsets.push(targets.len());
                 }
             }
+            Rule::Table => {} // below
             Rule::OneToOne => {
                 for i in 0..na.min(nb) {
                     targets.push(i as u32);
@@ -307,13 +325,38 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                 }
             }
         }
+        // a table's synapses, sorted by source (stably: the file's order within a source)
+        let mut table_weights = None;
+        let mut table_delays = None;
+        if let (Rule::Table, Some(t)) = (c.rule, &c.table) {
+            let mut order: Vec<usize> = (0..t.pairs.len()).collect();
+            order.sort_by_key(|&k| t.pairs[k].0);
+            targets = order.iter().map(|&k| t.pairs[k].1).collect();
+            offsets.clear();
+            offsets.push(0);
+            let mut k = 0;
+            for i in 0..na as u32 {
+                while k < order.len() && t.pairs[order[k]].0 == i {
+                    k += 1;
+                }
+                offsets.push(k);
+            }
+            table_weights = t.weights.as_ref().map(|w| order.iter().map(|&k| w[k]).collect::<Vec<f64>>());
+            table_delays = t
+                .delays
+                .as_ref()
+                .map(|d| order.iter().map(|&k| delay_steps(d[k], cfg.dt) as u32).collect::<Vec<u32>>());
+        }
         // per-synapse weights and delays, from streams of their own, in CSR order
-        let weights = c.w_spread.map(|sp| spread(sp, targets.len(), cfg.seed, 0x3e19_0000 + ci as u64));
-        let delays = c.delay_range.map(|(lo, hi)| {
-            spread(Spread::Uniform(lo, hi), targets.len(), cfg.seed, 0xde1a_0000 + ci as u64)
-                .into_iter()
-                .map(|d| delay_steps(d, cfg.dt) as u32)
-                .collect::<Vec<u32>>()
+        let weights =
+            table_weights.or_else(|| c.w_spread.map(|sp| spread(sp, targets.len(), cfg.seed, 0x3e19_0000 + ci as u64)));
+        let delays = table_delays.or_else(|| {
+            c.delay_range.map(|(lo, hi)| {
+                spread(Spread::Uniform(lo, hi), targets.len(), cfg.seed, 0xde1a_0000 + ci as u64)
+                    .into_iter()
+                    .map(|d| delay_steps(d, cfg.dt) as u32)
+                    .collect::<Vec<u32>>()
+            })
         });
         synapses += targets.len();
         connectivity_bytes += offsets.len() * std::mem::size_of::<usize>()

@@ -225,6 +225,8 @@ pub enum StmtKind {
         from: Vec<Ident>,
         to: Vec<Ident>,
         via: Ident,
+        /// `file "conn.csv"`: the synapses listed in a file, and its span.
+        file: Option<(String, crate::source::Span)>,
         settings: Vec<Binding>,
     },
     Drive {

@@ -242,8 +242,18 @@ impl Lowerer {
                 let from = self.ident_list(it.next()?);
                 let to = self.ident_list(it.next()?);
                 let via = self.ident(it.next()?);
-                let settings = it.next().map(|s| self.settings(s)).unwrap_or_default();
-                StmtKind::Connect { from, to, via, settings }
+                let mut file = None;
+                let mut settings = Vec::new();
+                for part in it {
+                    if part.as_rule() == Rule::connect_file {
+                        let span = self.span(&part);
+                        let text = part.into_inner().next().map(|s| s.as_str().trim_matches('"').to_string());
+                        file = text.map(|t| (t, span));
+                    } else {
+                        settings = self.settings(part);
+                    }
+                }
+                StmtKind::Connect { from, to, via, file, settings }
             }
             Rule::drive => {
                 let mut it = self.parts(pair);
