@@ -180,7 +180,13 @@ fn expr() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 60, failure_persistence: None, ..ProptestConfig::default() })]
+    // a fixed seed: the same 60 models on every run, so CI cannot flake
+    #![proptest_config(ProptestConfig {
+        cases: 60,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x6e65_7572_6f63),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn random_models_jit_equals_interpreter(f in expr(), g in expr(), method in 0usize..3) {
@@ -190,11 +196,20 @@ proptest! {
         let m = model_from_source(&src, "R");
         let method = [Method::Rk4, Method::Euler, Method::Rk2][method];
         let cfg = pop_config(&m, 3, 1.0, 50, Backend::Interp, 1);
-        let interp = run_pop(&m, method, &cfg);
         let mut jcfg = cfg.clone();
         jcfg.backend = Backend::Jit;
-        let jit = run_pop(&m, method, &jcfg);
-        assert_identical(&interp, &jit, &src);
+        let run = |cfg: &PopConfig| {
+            let mut mm = m.clone();
+            let (plan, _) = schemes::derive_plan(&mut mm, method);
+            population::simulate(&mm, &plan.expect("plan"), cfg)
+        };
+        // a random model may diverge (exp of a growing state): then both
+        // back ends must say so, at the same neuron and time
+        match (run(&cfg), run(&jcfg)) {
+            (Ok(interp), Ok(jit)) => assert_identical(&interp, &jit, &src),
+            (Err(a), Err(b)) => assert_eq!(a.message, b.message, "{src}"),
+            (a, b) => panic!("{src}: interpreter {:?}, JIT {:?}", a.map(|_| ()).map_err(|d| d.message), b.map(|_| ()).map_err(|d| d.message)),
+        }
     }
 }
 

@@ -194,7 +194,13 @@ fn apply(src: &str, muts: &[Mutation]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1000, failure_persistence: None, ..ProptestConfig::default() })]
+    // a fixed seed: the same cases on every run, so CI cannot flake
+    #![proptest_config(ProptestConfig {
+        cases: 1000,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x6e6f_7061_6e69),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn mutated_stdlib_never_panics(file in 0usize..STDLIB.len(), muts in prop::collection::vec(mutation(), 1..6)) {

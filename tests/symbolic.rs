@@ -43,7 +43,13 @@ fn model_source(f: &str) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+    // a fixed seed: the same cases on every run, so CI cannot flake
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x7379_6d62),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn derivative_matches_central_difference(f in expr(), x0 in -1.0f64..1.0, y0 in -1.0f64..1.0) {
