@@ -602,3 +602,120 @@ fn connections_from_files_reproduce_the_saved_network() {
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.code() == Some(1) && err.contains("row 2") && err.contains("E0503"), "{err}");
 }
+
+/// A log-log plot (SVG) of series over K, for the balanced-state figure.
+fn loglog_svg(title: &str, ks: &[f64], series: &[(&str, &str, Vec<f64>)]) -> String {
+    let (w, h, m) = (640.0, 420.0, 60.0);
+    let all: Vec<f64> = series.iter().flat_map(|s| s.2.iter().copied()).filter(|v| *v > 0.0).collect();
+    let (ylo, yhi) = all.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v.log10()), b.max(v.log10())));
+    let (ylo, yhi) = (ylo.floor(), yhi.ceil());
+    let (xlo, xhi) = (ks[0].log10(), ks[ks.len() - 1].log10());
+    let x = |k: f64| m + (k.log10() - xlo) / (xhi - xlo) * (w - 2.0 * m);
+    let y = |v: f64| h - m - (v.max(1e-300).log10() - ylo) / (yhi - ylo) * (h - 2.0 * m);
+    let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"20\" text-anchor=\"middle\">{title}</text>\n", w / 2.0);
+    s += &format!("<line x1=\"{m}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"black\"/><line x1=\"{m}\" y1=\"{m}\" x2=\"{m}\" y2=\"{0}\" stroke=\"black\"/>\n", h - m, w - m);
+    for &k in ks {
+        s += &format!("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{k}</text>\n", x(k), h - m + 16.0);
+    }
+    for e in ylo as i32..=yhi as i32 {
+        s += &format!("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">1e{e}</text>\n", m - 6.0, y(10f64.powi(e)) + 4.0);
+    }
+    s += &format!("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">in-degree K</text>\n", w / 2.0, h - 15.0);
+    for (n, (name, color, vals)) in series.iter().enumerate() {
+        let pts: Vec<String> = ks.iter().zip(vals).map(|(&k, &v)| format!("{:.1},{:.1}", x(k), y(v))).collect();
+        s += &format!("<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>\n", pts.join(" "));
+        s += &format!("<text x=\"{}\" y=\"{}\" fill=\"{color}\">{name}</text>\n", m + 10.0, m + 16.0 * n as f64);
+    }
+    s + "</svg>\n"
+}
+
+/// The balanced state (van Vreeswijk & Sompolinsky): with weights J0/sqrt(K)
+/// the excitatory and inhibitory inputs grow like sqrt(K) while their sum
+/// and its fluctuations stay of order one. K = 100 ... 1600 on
+/// examples/balanced_state.neuro; the means and SDs of the recorded inputs
+/// of 100 neurons over 100-300 ms go to target/tmp/balanced_state.{csv,svg}.
+#[test]
+fn balanced_state_inputs_cancel_as_k_grows() {
+    let ks = [100.0, 200.0, 400.0, 800.0, 1600.0];
+    let mut rows = Vec::new();
+    for &k in &ks {
+        let (o, out) = run_source(
+            &format!("balanced-{k}"),
+            &std::fs::read_to_string(repo("examples/balanced_state.neuro")).unwrap(),
+            &["--set", &format!("K={k}")],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let read = |f: &str| -> Vec<Vec<f64>> {
+            std::fs::read_to_string(out.join(f))
+                .unwrap()
+                .lines()
+                .skip(1)
+                .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+                .filter(|r: &Vec<f64>| r[0] >= 100.0)
+                .collect()
+        };
+        let (e, i, x) = (read("I_e_E.csv"), read("I_i_E.csv"), read("I_x_E.csv"));
+        let n = e[0].len() - 1;
+        let mean = |a: &[Vec<f64>]| a.iter().map(|r| r[1..].iter().sum::<f64>()).sum::<f64>() / (a.len() * n) as f64;
+        let (me, mi, mx) = (mean(&e), mean(&i), mean(&x));
+        // the temporal SD of each neuron's total input, averaged over neurons
+        let sd = (1..=n)
+            .map(|j| {
+                let tot: Vec<f64> = (0..e.len()).map(|t| e[t][j] + i[t][j] + x[t][j]).collect();
+                let m = tot.iter().sum::<f64>() / tot.len() as f64;
+                (tot.iter().map(|v| (v - m).powi(2)).sum::<f64>() / tot.len() as f64).sqrt()
+            })
+            .sum::<f64>()
+            / n as f64;
+        let spikes = std::fs::read_to_string(out.join("spikes.csv")).unwrap();
+        let late_e = spikes
+            .lines()
+            .skip(1)
+            .filter(|l| {
+                l.split_once(',')
+                    .is_some_and(|(id, t)| id.parse::<usize>().unwrap() < 4000 && t.parse::<f64>().unwrap() >= 100.0)
+            })
+            .count();
+        let nu_e = late_e as f64 / 4000.0 / 0.2;
+        rows.push((k, me, mi, mx, me + mi + mx, sd, nu_e));
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let mut csv = String::from("K,mean_exc_mV,mean_inh_mV,mean_ext_mV,mean_total_mV,sd_total_mV,rate_E_Hz\n");
+    for r in &rows {
+        csv += &format!("{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3}\n", r.0, r.1, r.2, r.3, r.4, r.5, r.6);
+    }
+    std::fs::write(dir.join("balanced_state.csv"), &csv).unwrap();
+    let svg = loglog_svg(
+        "balanced state: inputs (mV) against the in-degree K, weights J0/sqrt(K)",
+        &ks,
+        &[
+            ("excitatory mean", "firebrick", rows.iter().map(|r| r.1).collect()),
+            ("|inhibitory mean|", "steelblue", rows.iter().map(|r| -r.2).collect()),
+            ("total mean", "black", rows.iter().map(|r| r.4.abs()).collect()),
+            ("total SD", "gray", rows.iter().map(|r| r.5).collect()),
+        ],
+    );
+    std::fs::write(dir.join("balanced_state.svg"), svg).unwrap();
+    println!("{csv}");
+    let (first, last) = (rows[0], rows[rows.len() - 1]);
+    // each mean input is K nu J0/sqrt(K) tau_s = sqrt(K) J0 nu tau_s: it grows
+    for r in &rows {
+        let want = r.0.sqrt() * 100.0 * r.6 * 0.002;
+        assert!(
+            (r.1 / want - 1.0).abs() < 0.05,
+            "K = {}: excitatory mean {} mV, sqrt(K) J0 nu tau_s = {want}",
+            r.0,
+            r.1
+        );
+    }
+    assert!(last.1 / first.1 > 4.0 && -last.2 / -first.2 > 4.0, "E and I inputs grow with K: {rows:?}");
+    // ... while their sum stays of the order of the threshold, far below each
+    for r in &rows {
+        assert!(r.4.abs() < 25.0 && r.4.abs() < 0.3 * r.1, "K = {}: total {} mV against E {} mV", r.0, r.4, r.1);
+    }
+    let totals: Vec<f64> = rows.iter().map(|r| r.4).collect();
+    let (tlo, thi) = totals.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    assert!(thi / tlo < 1.6, "the total mean input drifts with K: {totals:?}");
+    // and its fluctuations grow far slower than the inputs themselves
+    assert!(last.5 / first.5 < 2.0, "the SD of the total grows with K: {rows:?}");
+}

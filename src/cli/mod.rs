@@ -245,6 +245,8 @@ struct RunOpts {
 struct RunCtx {
     c: Compiled,
     diags: Diagnostics,
+    /// Parameters a setting may refer to (a network's `parameter K = 100`).
+    scope: Vec<ast::Binding>,
 }
 
 impl RunCtx {
@@ -293,7 +295,7 @@ impl RunCtx {
     }
 
     fn constant(&mut self, expr: &ast::Expr, want: Dim, what: &str) -> Option<f64> {
-        let (v, d) = ir::lower::lower_constant(expr);
+        let (v, d) = if self.scope.is_empty() { ir::lower::lower_constant(expr) } else { self.scoped_constant(expr) };
         self.diags.extend(d);
         let (v, dim) = v?;
         if dim != want {
@@ -320,6 +322,29 @@ impl RunCtx {
     }
 }
 
+impl RunCtx {
+    /// A constant that may name the parameters in `scope`: lowered as one
+    /// more parameter of a model holding them, so names and units are
+    /// checked as everywhere else.
+    fn scoped_constant(&self, expr: &ast::Expr) -> (Option<(f64, Dim)>, Diagnostics) {
+        let span = expr.span;
+        let value = ast::Binding { name: ast::Ident { name: "(setting)".into(), span }, value: expr.clone() };
+        let mut stmts: Vec<ast::Stmt> = self
+            .scope
+            .iter()
+            .map(|b| ast::Stmt { kind: ast::StmtKind::Parameter(vec![b.clone()]), span: b.name.span })
+            .collect();
+        stmts.push(ast::Stmt { kind: ast::StmtKind::Parameter(vec![value]), span });
+        let model =
+            ast::Model { kind: ModelKind::Rate, name: ast::Ident { name: "(settings)".into(), span }, stmts, span };
+        let (m, d) = ir::lower::lower_model(&self.c.library, &model);
+        let Some(m) = m else { return (None, d) };
+        let params = neuroc::codegen::interp::eval_params(&m, &[]);
+        let out = m.param("(setting)").map(|i| (params[i], m.params[i].dim));
+        (out, d)
+    }
+}
+
 fn example_unit(d: &Dim) -> String {
     let (u, _) = units::display_unit(d);
     format!("1 {u}")
@@ -334,7 +359,7 @@ fn run(path: &Path, o: &RunOpts) -> i32 {
     if c.diagnostics.has_errors() {
         return 1;
     }
-    let mut ctx = RunCtx { c, diags: Diagnostics::default() };
+    let mut ctx = RunCtx { c, diags: Diagnostics::default(), scope: Vec::new() };
     let result = configure_and_run(&mut ctx, o);
     if !ctx.diags.is_empty() {
         report(&ctx.c, &ctx.diags.list);
@@ -965,6 +990,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                 drives_pending.push((b, source.clone(), settings.clone(), via.clone(), stmt.span));
             }
             ast::StmtKind::Population { .. } | ast::StmtKind::Record(_) => {}
+            ast::StmtKind::Parameter(bs) => ctx.scope.extend(bs.iter().cloned()),
             _ => {
                 ctx.fail(
                     Diagnostic::error(Code::NotSimulatedYet, "this network statement is not simulated yet")
@@ -1027,6 +1053,31 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
             return None;
         }
         pops[b].model = m;
+    }
+    // `--set NAME=VALUE` of a network parameter
+    for text in &o.set {
+        let Some((name, value)) = text.split_once('=') else { continue };
+        let name = name.trim();
+        let Some(k) = ctx.scope.iter().position(|b| b.name.name == name) else {
+            let names: Vec<String> = ctx.scope.iter().map(|b| b.name.name.clone()).collect();
+            let file = ctx.arg_source("--set", text);
+            ctx.fail(
+                Diagnostic::error(Code::UnknownOverride, format!("`{name}` is not a parameter of `{}`", net.name.name))
+                    .at(Span::new(file, 0..name.len()), "unknown name")
+                    .help(if names.is_empty() {
+                        "this network has no parameters".to_string()
+                    } else {
+                        format!("parameters: {}", names.join(", "))
+                    }),
+            );
+            return None;
+        };
+        let offset = text.len() - value.len();
+        let vtext = format!("{}{}", " ".repeat(offset), value);
+        let vfile = ctx.arg_source("--set", &vtext);
+        let (expr, d) = neuroc::syntax::parse_expr(vfile, &vtext);
+        ctx.diags.extend(d);
+        ctx.scope[k].value = expr?;
     }
     if let Some(s) = sim {
         for b in &s.settings {
@@ -1605,7 +1656,7 @@ fn explain(path: &Path, only: Option<&str>, method: Option<&str>, dt: Option<&st
     if c.diagnostics.has_errors() {
         return 1;
     }
-    let mut ctx = RunCtx { c, diags: Diagnostics::default() };
+    let mut ctx = RunCtx { c, diags: Diagnostics::default(), scope: Vec::new() };
     let asked = match method {
         Some(name) => match Method::parse(name) {
             Some(m) => Some(m),
