@@ -719,3 +719,67 @@ fn balanced_state_inputs_cancel_as_k_grows() {
     // and its fluctuations grow far slower than the inputs themselves
     assert!(last.5 / first.5 < 2.0, "the SD of the total grows with K: {rows:?}");
 }
+
+/// `connect ... (plasticity = TMFacilitating)`: every weight a presynaptic
+/// spike delivers is scaled by the Tsodyks-Markram release, the model's
+/// states advanced exactly between that neuron's spikes. A target that
+/// just accumulates its input shows the sum of w * release over the
+/// spikes, against the recursion computed here from the spike times.
+#[test]
+fn short_term_plasticity_scales_the_weights_on_a_connection() {
+    let src = "import \"plasticity.neuro\"\n\
+neuron Pacer {\n    parameter tau = 20 ms, I = 25 mV\n    state V = 0 mV\n    dV/dt = (I - V) / tau\n    on V >= 20 mV { V = 0 mV; emit spike; refractory 2 ms }\n}\n\
+neuron Acc {\n    state acc = 0 nS\n    on spike exc(w: nS) { acc += w }\n}\n\
+network Stp {\n    population S = 3 x Pacer\n    population T = 3 x Acc\n    connect S -> T via exc (rule = one_to_one, w = 2 nS, delay = 1 ms, plasticity = TMFacilitating)\n    record acc(T[0:3])\n}\n\
+simulate Stp { dt = 0.1 ms, duration = 400 ms, seed = 1, V = uniform(0 mV, 15 mV) }\n";
+    let (o, out) = run_source("stp", src, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let spikes: Vec<(usize, f64)> = std::fs::read_to_string(out.join("spikes.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (a, b) = l.split_once(',').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        })
+        .collect();
+    let acc: Vec<Vec<f64>> = std::fs::read_to_string(out.join("acc_T.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+        .collect();
+    let (u0, tau_rec, tau_fac) = (0.1, 100.0, 1000.0); // TMFacilitating, ms
+    for n in 0..3 {
+        let times: Vec<f64> = spikes.iter().filter(|s| s.0 == n).map(|s| s.1).collect();
+        assert!(times.len() > 10, "neuron {n}: {} spikes", times.len());
+        let (mut r, mut u, mut last, mut total) = (1.0f64, 0.0f64, 0.0f64, 0.0f64);
+        let mut releases = Vec::new();
+        for &t in &times {
+            // delivered 1 ms later: only spikes whose delivery step is inside the run
+            let dt = t - last;
+            r = 1.0 - (1.0 - r) * (-dt / tau_rec).exp();
+            u *= (-dt / tau_fac).exp();
+            u += u0 * (1.0 - u);
+            let release = u * r;
+            r -= u * r;
+            last = t;
+            releases.push(release);
+            if t + 1.0 < 399.9 {
+                total += 2.0 * release;
+            }
+        }
+        let got = acc.last().unwrap()[1 + n];
+        assert!((got - total).abs() < 1e-9 * total, "neuron {n}: accumulated {got} nS, recursion {total} nS");
+        // facilitation: later releases are larger than the first
+        assert!(releases[5] > 2.0 * releases[0], "{releases:?}");
+    }
+    // a plasticity model that is not linear between spikes is refused
+    let bad = src.replace("plasticity = TMFacilitating", "plasticity = Sat").replace(
+        "network Stp",
+        "plasticity Sat {\n    state R = 1\n    dR/dt = (1 - R * R) / 100 ms\n    on spike { release = R; R -= 0.5 * R }\n}\nnetwork Stp",
+    );
+    let (o, _) = run_source("stp-bad", &bad, &[]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.code() == Some(1) && err.contains("E0404") && err.contains("not linear"), "{err}");
+}

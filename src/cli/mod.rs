@@ -1159,8 +1159,36 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
             let (mut w_spread, mut delay_range) = (None, None);
             let mut indegree: Option<f64> = None;
             let mut one_to_one = false;
+            let mut stp: Option<std::sync::Arc<network::Stp>> = None;
             for s in settings {
                 match s.name.name.as_str() {
+                    "plasticity" => {
+                        let model = match &s.value.kind {
+                            ast::ExprKind::Name(n) => {
+                                ctx.c.model(n).filter(|m| m.kind == ModelKind::Plasticity).cloned()
+                            }
+                            _ => None,
+                        };
+                        let Some(model) = model else {
+                            ctx.fail(
+                                Diagnostic::error(Code::UnknownModel, "`plasticity` names a plasticity model")
+                                    .at(s.value.span, "not a plasticity model")
+                                    .help("e.g. `plasticity = TMDepressing` after `import \"plasticity.neuro\"`"),
+                            );
+                            return None;
+                        };
+                        match network::Stp::new(&model) {
+                            Ok(x) => stp = Some(std::sync::Arc::new(x)),
+                            Err(why) => {
+                                ctx.fail(
+                                    Diagnostic::error(Code::NotInKernel, format!("plasticity `{}` cannot run on a connection: {why}", model.name))
+                                        .at(s.value.span, "this plasticity")
+                                        .help("connections integrate plasticity exactly between spikes, which needs equations linear with constant coefficients"),
+                                );
+                                return None;
+                            }
+                        }
+                    }
                     "rule" => match &s.value.kind {
                         ast::ExprKind::Name(r) if r == "one_to_one" => one_to_one = true,
                         ast::ExprKind::Name(r) if r == "all_to_all" => p = 1.0,
@@ -1265,6 +1293,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                     w_spread,
                     delay_range,
                     table: table.clone(),
+                    stp: stp.clone(),
                     span: *span,
                 });
             }

@@ -42,6 +42,8 @@ pub struct Connection {
     pub delay_range: Option<(f64, f64)>,
     /// `Rule::Table`'s synapses.
     pub table: Option<std::sync::Arc<SynapseTable>>,
+    /// Short-term plasticity: its release scales every weight.
+    pub stp: Option<std::sync::Arc<Stp>>,
     pub span: Span,
 }
 
@@ -478,6 +480,17 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
             .collect()
     };
     let mut spikes_out = Vec::new();
+    // plasticity state per connection and presynaptic neuron, and the time
+    // of that neuron's last spike
+    let mut stp_state: Vec<Option<(Vec<Vec<f64>>, Vec<f64>)>> = net
+        .connections
+        .iter()
+        .map(|c| {
+            c.stp
+                .as_ref()
+                .map(|s| (vec![s.initial(); net.populations[c.from].count], vec![0.0; net.populations[c.from].count]))
+        })
+        .collect();
     let (mut probe_t, mut probe_values) = (Vec::new(), vec![Vec::new(); cfg.probes.len()]);
     let sample = |t: f64, probe_t: &mut Vec<f64>, probe_values: &mut Vec<Vec<Vec<f64>>>| {
         probe_t.push(t);
@@ -539,19 +552,28 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                             let ring = &views[c.to].ring[csr.port];
                             let slots = ring.len();
                             let range = csr.offsets[i]..csr.offsets[i + 1];
+                            let scale = match (&c.stp, &mut stp_state[ci]) {
+                                (Some(stp), Some((ys, last))) => {
+                                    stp.advance(&mut ys[i], ts - last[i]);
+                                    last[i] = ts;
+                                    stp.spike(&mut ys[i], ts)
+                                }
+                                _ => 1.0,
+                            };
                             // SAFETY: the workers wait at the barrier; targets < count
                             unsafe {
                                 match (&csr.weights, &csr.delays) {
                                     (None, None) => {
                                         let acc = ring[(step + csr.delay_steps) % slots].0;
+                                        let w = c.w * scale;
                                         for &j in &csr.targets[range] {
-                                            *acc.add(j as usize) += c.w;
+                                            *acc.add(j as usize) += w;
                                         }
                                     }
                                     (weights, delays) => {
                                         for k in range {
                                             let d = delays.as_ref().map_or(csr.delay_steps, |d| d[k] as usize);
-                                            let w = weights.as_ref().map_or(c.w, |w| w[k]);
+                                            let w = weights.as_ref().map_or(c.w, |w| w[k]) * scale;
                                             *ring[(step + d) % slots].0.add(csr.targets[k] as usize) += w;
                                         }
                                     }
@@ -737,4 +759,108 @@ pub fn lumpable(m: &Model) -> Result<(), String> {
         linear_in_own(&mut m, e, &format!("current `{name}`"))?;
     }
     Ok(())
+}
+
+/// Short-term plasticity on a connection (`plasticity = TsodyksMarkram`):
+/// a `plasticity` model whose states evolve linearly between spikes, kept
+/// per presynaptic neuron (its dynamics depend only on that neuron's
+/// spikes), advanced exactly over each interspike interval, and whose
+/// spike event's `release` scales the weight delivered.
+#[derive(Clone, Debug)]
+pub struct Stp {
+    model: Model,
+    params: Vec<f64>,
+    /// y' = A y + b between spikes.
+    a: crate::schemes::linalg::Mat,
+    b: Vec<f64>,
+    init: Vec<f64>,
+    actions: Vec<crate::ir::Action>,
+}
+
+impl Stp {
+    pub fn new(m: &Model) -> Result<Stp, String> {
+        use crate::ir::{NodeKind, Var};
+        use crate::schemes::linalg::Mat;
+        let mut model = m.clone();
+        let params = eval_params(&model, &[]);
+        let n = model.states.len();
+        let mut a = Mat::zeros(n);
+        let mut b = vec![0.0; n];
+        let zeros = vec![0.0; n];
+        for i in 0..n {
+            let Some(rhs) = model.states[i].rhs else { continue };
+            for j in 0..n {
+                let d = crate::symbolic::diff(&mut model, rhs, Var::State(j)).map_err(|e| e.to_string())?;
+                if model.refs(d).iter().any(|v| matches!(v, Var::State(_) | Var::Time | Var::Value(_))) {
+                    if !matches!(model.arena.kind(d), NodeKind::Const(_)) {
+                        return Err(format!("d{}/dt is not linear with constant coefficients", model.states[i].name));
+                    }
+                }
+                let env = Env { t: 0.0, states: &zeros, params: &params, values: &[], args: &[] };
+                a.set(i, j, eval(&model, d, &env));
+            }
+            let mut vals = Vec::new();
+            eval_values(
+                &model,
+                0.0,
+                &zeros,
+                &params,
+                &model.values.iter().map(|v| v.expr).collect::<Vec<_>>(),
+                &mut vals,
+            );
+            let env = Env { t: 0.0, states: &zeros, params: &params, values: &vals, args: &[] };
+            b[i] = eval(&model, rhs, &env);
+        }
+        let mut init = vec![0.0; n];
+        for &s in &model.init_order {
+            let env = Env { t: 0.0, states: &init, params: &params, values: &[], args: &[] };
+            init[s] = eval(&model, model.states[s].init, &env);
+        }
+        let actions = model
+            .events
+            .iter()
+            .find(|e| matches!(e.trigger, Trigger::Spike { .. }))
+            .map(|e| e.actions.clone())
+            .ok_or("it has no `on spike` event")?;
+        if !a.a.iter().chain(&b).chain(&init).all(|x| x.is_finite()) {
+            return Err("its coefficients or initial values are not finite".into());
+        }
+        Ok(Stp { model, params, a, b, init, actions })
+    }
+
+    pub fn initial(&self) -> Vec<f64> {
+        self.init.clone()
+    }
+
+    /// Advances `y` over `h` seconds without spikes, exactly.
+    pub fn advance(&self, y: &mut [f64], h: f64) {
+        if h <= 0.0 {
+            return;
+        }
+        let (phi, psi) = crate::schemes::linalg::propagators(&self.a, h);
+        let n = y.len();
+        let old = y.to_vec();
+        for i in 0..n {
+            y[i] = (0..n).map(|j| phi.get(i, j) * old[j] + psi.get(i, j) * self.b[j]).sum();
+        }
+    }
+
+    /// A presynaptic spike: runs the event in order; returns its `release`
+    /// (1 when the event hands none on).
+    pub fn spike(&self, y: &mut [f64], t: f64) -> f64 {
+        use crate::ir::Action;
+        let mut release = 1.0;
+        for a in &self.actions {
+            let env = Env { t, states: y, params: &self.params, values: &[], args: &[] };
+            match a {
+                Action::Assign { state, value, .. } => {
+                    let v = eval(&self.model, *value, &env);
+                    y[*state] = v;
+                }
+                Action::Output { value, .. } => release = eval(&self.model, *value, &env),
+                _ => {}
+            }
+        }
+        release
+    }
 }
