@@ -149,6 +149,10 @@ struct Csr {
     delays: Option<Vec<u32>>,
 }
 
+/// A connection's plasticity states per presynaptic neuron, and the time of
+/// each neuron's last spike.
+type StpState = (Vec<Vec<f64>>, Vec<f64>);
+
 /// One worker's spikes of a step, per population: (neuron, time).
 type StepSpikes = Vec<Vec<(usize, f64)>>;
 
@@ -482,7 +486,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
     let mut spikes_out = Vec::new();
     // plasticity state per connection and presynaptic neuron, and the time
     // of that neuron's last spike
-    let mut stp_state: Vec<Option<(Vec<Vec<f64>>, Vec<f64>)>> = net
+    let mut stp_state: Vec<Option<StpState>> = net
         .connections
         .iter()
         .map(|c| {
@@ -787,14 +791,13 @@ impl Stp {
         let mut a = Mat::zeros(n);
         let mut b = vec![0.0; n];
         let zeros = vec![0.0; n];
-        for i in 0..n {
+        for (i, bi) in b.iter_mut().enumerate() {
             let Some(rhs) = model.states[i].rhs else { continue };
             for j in 0..n {
                 let d = crate::symbolic::diff(&mut model, rhs, Var::State(j)).map_err(|e| e.to_string())?;
-                if model.refs(d).iter().any(|v| matches!(v, Var::State(_) | Var::Time | Var::Value(_))) {
-                    if !matches!(model.arena.kind(d), NodeKind::Const(_)) {
-                        return Err(format!("d{}/dt is not linear with constant coefficients", model.states[i].name));
-                    }
+                let varies = model.refs(d).iter().any(|v| matches!(v, Var::State(_) | Var::Time | Var::Value(_)));
+                if varies && !matches!(model.arena.kind(d), NodeKind::Const(_)) {
+                    return Err(format!("d{}/dt is not linear with constant coefficients", model.states[i].name));
                 }
                 let env = Env { t: 0.0, states: &zeros, params: &params, values: &[], args: &[] };
                 a.set(i, j, eval(&model, d, &env));
@@ -809,7 +812,7 @@ impl Stp {
                 &mut vals,
             );
             let env = Env { t: 0.0, states: &zeros, params: &params, values: &vals, args: &[] };
-            b[i] = eval(&model, rhs, &env);
+            *bi = eval(&model, rhs, &env);
         }
         let mut init = vec![0.0; n];
         for &s in &model.init_order {
