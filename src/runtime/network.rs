@@ -843,8 +843,8 @@ impl Stp {
         let (phi, psi) = crate::schemes::linalg::propagators(&self.a, h);
         let n = y.len();
         let old = y.to_vec();
-        for i in 0..n {
-            y[i] = (0..n).map(|j| phi.get(i, j) * old[j] + psi.get(i, j) * self.b[j]).sum();
+        for (i, yi) in y.iter_mut().enumerate() {
+            *yi = (0..n).map(|j| phi.get(i, j) * old[j] + psi.get(i, j) * self.b[j]).sum();
         }
     }
 
