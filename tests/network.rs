@@ -783,3 +783,44 @@ simulate Stp { dt = 0.1 ms, duration = 400 ms, seed = 1, V = uniform(0 mV, 15 mV
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.code() == Some(1) && err.contains("E0404") && err.contains("not linear"), "{err}");
 }
+
+/// `drive P with spikes(times = ..., w = ...) via PORT`: every neuron of P
+/// receives the listed spikes, each at the step that contains it.
+#[test]
+fn spike_list_drives_deliver_their_times() {
+    let src = "neuron Acc {\n    state acc = 0 nS\n    on spike exc(w: nS) { acc += w }\n}\n\
+network Listen {\n    population P = 4 x Acc\n    drive P with spikes(times = at(5 ms, 12.55 ms, 30 ms, 12.58 ms), w = 1.5 nS) via exc\n    drive P with spikes(times = regular(10 ms), w = 0.25 nS) via exc\n    record acc(P[0:4])\n}\n\
+simulate Listen { dt = 0.1 ms, duration = 50 ms }\n";
+    let (o, out) = run_source("spike-list", src, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let acc: Vec<Vec<f64>> = std::fs::read_to_string(out.join("acc_P.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+        .collect();
+    // the input of step k (from k dt to (k + 1) dt) shows at t = (k + 1) dt
+    let want = |t_ms: f64| -> f64 {
+        let listed = [5.0, 12.55, 30.0, 12.58]
+            .iter()
+            .filter(|&&s| (s / 0.1f64 + 1e-9).floor() * 0.1 + 0.1 <= t_ms + 1e-9)
+            .count();
+        let regular = (1..=5).filter(|k| (*k as f64 * 10.0) + 0.1 <= t_ms + 1e-9).count();
+        1.5 * listed as f64 + 0.25 * regular as f64
+    };
+    for row in &acc {
+        for n in 0..4 {
+            assert!(
+                (row[1 + n] - want(row[0])).abs() < 1e-9,
+                "t = {} ms, neuron {n}: {} nS, want {}",
+                row[0],
+                row[1 + n],
+                want(row[0])
+            );
+        }
+    }
+    assert!((acc.last().unwrap()[1] - (6.0 + 1.0)).abs() < 1e-9, "the spike at 50 ms falls after the last step");
+    // a spike-list drive without times is diagnosed
+    let (o, _) = run_source("spike-list-bad", &src.replace("spikes(times = regular(10 ms), w", "spikes(w"), &[]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs its `times`"));
+}

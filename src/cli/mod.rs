@@ -972,14 +972,14 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                 conns.push((via.clone(), a, b, settings.clone(), stmt.span, file.clone()));
             }
             ast::StmtKind::Drive { targets, source, settings, via } => {
-                if source.name != "poisson" {
+                if source.name != "poisson" && source.name != "spikes" {
                     ctx.fail(
                         Diagnostic::error(
                             Code::NotSimulatedYet,
                             format!("`{}` drives are not simulated yet", source.name),
                         )
                         .at(source.span, "not a generator")
-                        .help("drive with `poisson(rate = ..., n = ..., w = ...) via PORT`"),
+                        .help("drive with `poisson(rate = ..., n = ..., w = ...) via PORT` or `spikes(times = at(5 ms, 12 ms), w = ...) via PORT`"),
                     );
                     return None;
                 }
@@ -1315,23 +1315,37 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
             let target = &pops[b].model;
             let wdim = port_weight(ctx, target, via)?;
             let (mut rate, mut n, mut w) = (0.0, 1.0, 0.0);
+            let mut times = None;
+            let list = source.name == "spikes";
             for st in settings {
                 match st.name.name.as_str() {
-                    "rate" => rate = ctx.constant(&st.value, units::dims::rate(), "`rate`")?,
-                    "n" => n = ctx.constant(&st.value, Dim::NONE, "`n`")?,
+                    "rate" if !list => rate = ctx.constant(&st.value, units::dims::rate(), "`rate`")?,
+                    "n" if !list => n = ctx.constant(&st.value, Dim::NONE, "`n`")?,
+                    "times" if list => {
+                        let mut ts = spike_times(ctx, &st.value, duration, seed)?;
+                        ts.sort_by(f64::total_cmp);
+                        times = Some(ts);
+                    }
                     "w" => w = ctx.constant(&st.value, wdim.unwrap_or(Dim::NONE), "`w`")?,
                     other => {
                         ctx.fail(
                             Diagnostic::error(Code::BadSetting, format!("unknown drive setting `{other}`"))
                                 .at(st.name.span, "not a setting")
-                                .help("poisson drives take rate, n (sources per neuron) and w"),
+                                .help("`poisson(rate = ..., n = ..., w = ...)` or `spikes(times = at(5 ms, 12 ms), w = ...)` (also `regular(20 ms)`, `poisson(20 Hz)`)"),
                         );
                         return None;
                     }
                 }
             }
-            let _ = source;
-            drives.push(network::Drive { to: b, port: via.name.clone(), rate, n, w });
+            if list && times.is_none() {
+                ctx.fail(
+                    Diagnostic::error(Code::BadSetting, "a spike-list drive needs its `times`")
+                        .at(source.span, "which times?")
+                        .help("`spikes(times = at(5 ms, 12 ms), w = 1 nS)`"),
+                );
+                return None;
+            }
+            drives.push(network::Drive { to: b, port: via.name.clone(), rate, n, w, times: times.clone() });
         }
     }
     // Recorders: `rate(E, bin = 1 ms)` (binned population rates, from the

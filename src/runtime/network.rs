@@ -79,6 +79,9 @@ pub struct Drive {
     pub rate: f64,
     pub n: f64,
     pub w: f64,
+    /// `spikes(times = ...)`: these spike times (s, sorted) reach every
+    /// neuron of the population, instead of Poisson trains.
+    pub times: Option<Vec<f64>>,
 }
 
 #[derive(Clone, Debug)]
@@ -533,6 +536,20 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         for step in 0..steps {
             let t_next = (step + 1) as f64 * cfg.dt;
             for (k, d) in net.drives.iter().enumerate() {
+                if let Some(times) = &d.times {
+                    // the spikes in [t, t + dt) arrive at this step
+                    let t = step as f64 * cfg.dt;
+                    let count =
+                        times.iter().filter(|&&s| s >= t - 1e-12 * cfg.dt && s < t_next - 1e-12 * cfg.dt).count();
+                    if count > 0 {
+                        let slot = views[d.to].ring[drive_ports[k]][step % slots_of[d.to]].0;
+                        for i in 0..net.populations[d.to].count {
+                            // SAFETY: the workers wait at the barrier; i < count
+                            unsafe { *slot.add(i) += d.w * count as f64 };
+                        }
+                    }
+                    continue;
+                }
                 let lambda = d.n * d.rate * cfg.dt;
                 let slot = views[d.to].ring[drive_ports[k]][step % slots_of[d.to]].0;
                 for i in 0..net.populations[d.to].count {
