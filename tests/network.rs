@@ -824,3 +824,27 @@ simulate Listen { dt = 0.1 ms, duration = 50 ms }\n";
     let (o, _) = run_source("spike-list-bad", &src.replace("spikes(times = regular(10 ms), w", "spikes(w"), &[]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("needs its `times`"));
 }
+
+/// Parameters per neuron in a network (`I = linspace(...)`, `tau = normal(...)`
+/// in the simulate block): each pacemaker fires at the LIF rate of its own
+/// drive, 1 / (t_ref + tau ln(I / (I - theta))); the same on 1 and 2 threads.
+#[test]
+fn network_parameters_vary_per_neuron() {
+    let src = "neuron Pacer {\n    parameter tau = 20 ms, I = 25 mV\n    state V = 0 mV\n    dV/dt = (I - V) / tau\n    on V >= 20 mV { V = 0 mV; emit spike; refractory 2 ms }\n}\n\
+network Ladder {\n    population P = 11 x Pacer\n    record spikes(P)\n}\n\
+simulate Ladder { dt = 0.01 ms, duration = 1 s, I = linspace(21 mV, 41 mV) }\n";
+    let one = spikes_of("ladder-1", src, &["--threads", "1"]);
+    let two = spikes_of("ladder-2", src, &["--threads", "2"]);
+    assert_eq!(one, two);
+    for n in 0..11 {
+        let i = 21.0 + 2.0 * n as f64;
+        let period = 2.0 + 20.0 * (i / (i - 20.0)).ln();
+        let count = one.iter().filter(|s| s.0 == n).count() as f64;
+        let want = (1000.0 / period).floor();
+        assert!((count - want).abs() <= 1.0, "neuron {n} (I = {i} mV): {count} spikes, want {want}");
+    }
+    // a spread of a parameter no population has is diagnosed
+    let bad = src.replace("I = linspace(21 mV, 41 mV)", "J = linspace(21 mV, 41 mV)");
+    let (o, _) = run_source("ladder-bad", &bad, &[]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("E0503"));
+}

@@ -921,6 +921,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
     let mut duration = 1.0;
     let mut seed = 1u64;
     let mut init: Vec<(String, Spread)> = Vec::new();
+    let mut param_spreads: Vec<(String, Spread)> = Vec::new();
     let mut pops: Vec<Population> = Vec::new();
     let mut names: Vec<String> = Vec::new();
     for stmt in &net.stmts {
@@ -1085,6 +1086,22 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                 ("dt", _) => dt = ctx.constant(&b.value, time, "`dt`")?,
                 ("duration", _) => duration = ctx.constant(&b.value, time, "`duration`")?,
                 ("seed", _) => seed = ctx.constant(&b.value, Dim::NONE, "`seed`")? as u64,
+                // a parameter of some population: per neuron, from a spread or a constant
+                (param, _)
+                    if pops.iter().any(|p| p.model.param(param).is_some())
+                        && !pops.iter().any(|p| p.model.state(param).is_some()) =>
+                {
+                    let dim = pops.iter().find_map(|p| p.model.param(param).map(|i| p.model.params[i].dim));
+                    let dim = dim.unwrap_or(Dim::NONE);
+                    let spread = match ctx.spread(&b.value, dim, &format!("`{param}`"))? {
+                        Some(sp) => sp,
+                        None => {
+                            let v = ctx.constant(&b.value, dim, &format!("`{param}`"))?;
+                            Spread::Linspace(v, v)
+                        }
+                    };
+                    param_spreads.push((param.to_string(), spread));
+                }
                 (state, ast::ExprKind::Call(..)) => {
                     let Some(dim) = pops.iter().find_map(|p| p.model.state(state).map(|i| p.model.states[i].dim))
                     else {
@@ -1109,7 +1126,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                     ctx.fail(
                         Diagnostic::error(Code::BadSetting, format!("unknown network setting `{other}`"))
                             .at(b.name.span, "not a setting")
-                            .help("settings: dt, duration, seed, and initial-value spreads `STATE = uniform(lo, hi)`"),
+                            .help("settings: dt, duration, seed, initial-value spreads `STATE = uniform(lo, hi)`, and parameters per neuron `tau_m = normal(20 ms, 2 ms)`"),
                     );
                     return None;
                 }
@@ -1442,6 +1459,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
         seed,
         jit: o.backend != Some(BackendArg::Interp),
         init,
+        params: param_spreads,
         keep_synapses,
         threads,
         probes,

@@ -100,6 +100,8 @@ pub struct NetConfig {
     pub jit: bool,
     /// Initial values spread over every population that has the state.
     pub init: Vec<(String, Spread)>,
+    /// Parameters spread over every population that has them (per neuron).
+    pub params: Vec<(String, Spread)>,
     /// Keep every synapse (pre, post, weight, delay) in the result.
     pub keep_synapses: bool,
     /// Threads (results do not depend on it); 0 chooses from the work per step.
@@ -132,6 +134,8 @@ pub struct NetRun {
 
 struct Runner {
     kernel: Kernel,
+    /// Per-neuron parameter arrays, in the kernel's order (before the ports).
+    param_arrays: Vec<Vec<f64>>,
     code: Option<jit::Compiled>,
     states: Vec<Vec<f64>>,
     /// ring[port][slot][neuron]
@@ -166,9 +170,11 @@ struct Ptr(*mut f64);
 unsafe impl Send for Ptr {}
 unsafe impl Sync for Ptr {}
 
-/// A population's state arrays and input ring (`ring[port][slot]`).
+/// A population's state arrays, per-neuron parameters and input ring
+/// (`ring[port][slot]`).
 struct PopView {
     states: Vec<Ptr>,
+    params: Vec<Ptr>,
     ring: Vec<Vec<Ptr>>,
 }
 
@@ -252,7 +258,17 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         let params = eval_params(&m, &[]);
         super::check_params(&m, &params)?;
         let no_values: Vec<Option<ExprId>> = vec![None; m.values.len()];
-        let kernel = kernel::build_with_ports(&m, &plan, &params, &[], &no_values, &ports, cfg.dt).map_err(
+        // per-neuron parameters: (index, values), drawn from streams of their own
+        let spread_params: Vec<(usize, Vec<f64>)> = cfg
+            .params
+            .iter()
+            .enumerate()
+            .filter_map(|(k, (name, sp))| {
+                m.param(name).map(|i| (i, spread(*sp, pop.count, cfg.seed, 0x9a4a_0000 + (pi as u64) * 64 + k as u64)))
+            })
+            .collect();
+        let per_neuron: Vec<usize> = spread_params.iter().map(|(i, _)| *i).collect();
+        let kernel = kernel::build_with_ports(&m, &plan, &params, &per_neuron, &no_values, &ports, cfg.dt).map_err(
             |kernel::Unsupported(why)| {
                 fail(
                     span,
@@ -271,7 +287,8 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         };
         let states = initial_states(&m, &kernel, &params, pop.count, cfg, pi);
         let ring = vec![vec![vec![0.0; pop.count]; max_delay + 1]; ports.len()];
-        runners.push(Runner { kernel, code, states, ring, ports });
+        let param_arrays = spread_params.into_iter().map(|(_, v)| v).collect();
+        runners.push(Runner { kernel, code, states, ring, ports, param_arrays });
     }
     // Connectivity, drawn once.
     let mut csrs: Vec<Vec<Csr>> = (0..net.populations.len()).map(|_| Vec::new()).collect();
@@ -423,6 +440,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         .iter_mut()
         .map(|r| PopView {
             states: r.states.iter_mut().map(|s| Ptr(s.as_mut_ptr())).collect(),
+            params: r.param_arrays.iter_mut().map(|s| Ptr(s.as_mut_ptr())).collect(),
             ring: r.ring.iter_mut().map(|port| port.iter_mut().map(|slot| Ptr(slot.as_mut_ptr())).collect()).collect(),
         })
         .collect();
@@ -455,8 +473,12 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                 match code {
                     Some(code) => {
                         let sp: Vec<*mut f64> = view.states.iter().map(|p| p.0.add(a)).collect();
-                        let pp: Vec<*const f64> =
-                            view.ring.iter().map(|port| port[now].0.add(a) as *const f64).collect();
+                        let pp: Vec<*const f64> = view
+                            .params
+                            .iter()
+                            .map(|p| p.0.add(a) as *const f64)
+                            .chain(view.ring.iter().map(|port| port[now].0.add(a) as *const f64))
+                            .collect();
                         let (idx, tim) = &mut bufs[pi];
                         let count = code.call(&sp, &pp, n, (t, t_next), idx, tim);
                         for k in 0..count {
@@ -466,8 +488,12 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                     None => {
                         let mut sts: Vec<&mut [f64]> =
                             view.states.iter().map(|p| std::slice::from_raw_parts_mut(p.0.add(a), n)).collect();
-                        let prs: Vec<&[f64]> =
-                            view.ring.iter().map(|port| std::slice::from_raw_parts(port[now].0.add(a), n)).collect();
+                        let prs: Vec<&[f64]> = view
+                            .params
+                            .iter()
+                            .map(|p| &*std::slice::from_raw_parts(p.0.add(a), n))
+                            .chain(view.ring.iter().map(|port| std::slice::from_raw_parts(port[now].0.add(a), n)))
+                            .collect();
                         let mut local = Vec::new();
                         kernel::interp::step(kernel, &mut sts, &prs, t, t_next, &mut local);
                         out[pi].extend(local.into_iter().map(|(i, ts)| (a + i, ts)));
