@@ -491,7 +491,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                         let prs: Vec<&[f64]> = view
                             .params
                             .iter()
-                            .map(|p| &*std::slice::from_raw_parts(p.0.add(a), n))
+                            .map(|p| std::slice::from_raw_parts(p.0.add(a), n))
                             .chain(view.ring.iter().map(|port| std::slice::from_raw_parts(port[now].0.add(a), n)))
                             .collect();
                         let mut local = Vec::new();
