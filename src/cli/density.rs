@@ -66,32 +66,12 @@ pub(super) fn run(ctx: &mut RunCtx, o: &RunOpts, name: &str, sim: Option<&ast::S
             }
         }
     }
-    if let Some(t) = &o.dt {
-        dt = ctx.constant_arg("--dt", t, time, "`--dt`")?;
-    }
-    if let Some(t) = &o.duration {
-        duration = ctx.constant_arg("--duration", t, time, "`--duration`")?;
-    }
     if let Some(m) = &o.method {
         let f = ctx.arg_source("--method", m);
         scheme = scheme_of(ctx, m, Span::new(f, 0..m.len()))?;
     }
     let root = sim.map_or(model.span, |s| s.span);
-    if !(dt > 0.0 && dt.is_finite() && duration >= 0.0 && duration.is_finite()) || duration / dt > 1e9 {
-        ctx.fail(
-            Diagnostic::error(
-                Code::BadSetting,
-                format!(
-                    "dt = {} ms and duration = {} ms cannot be simulated",
-                    units::format_number(dt * 1e3),
-                    units::format_number(duration * 1e3)
-                ),
-            )
-            .at(root, "settings")
-            .help("dt must be positive, duration non-negative, and at most 1e9 steps"),
-        );
-        return None;
-    }
+    super::time_flags(ctx, o, &mut dt, &mut duration, 1e9, root)?;
     let sample_every = match &o.sample {
         Some(s) => ((ctx.constant_arg("--sample", s, time, "`--sample`")? / dt).round() as usize).max(1),
         None => ((1e-3 / dt).round() as usize).max(1), // 1 ms bins

@@ -529,12 +529,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
             }
         }
     }
-    if let Some(t) = &o.dt {
-        dt = ctx.constant_arg("--dt", t, time, "`--dt`")?;
-    }
-    if let Some(t) = &o.duration {
-        duration = ctx.constant_arg("--duration", t, time, "`--duration`")?;
-    }
+    time_flags(ctx, o, &mut dt, &mut duration, 1e10, sim_block.as_ref().map_or(root_span, |s| s.span))?;
     if let Some(m) = &o.method {
         match Method::parse(m) {
             Some(x) => method = x,
@@ -544,21 +539,6 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
                 return None;
             }
         }
-    }
-    if !(dt > 0.0 && dt.is_finite() && duration >= 0.0 && duration.is_finite()) || duration / dt > 1e10 {
-        ctx.fail(
-            Diagnostic::error(
-                Code::BadSetting,
-                format!(
-                    "dt = {} ms and duration = {} ms cannot be simulated",
-                    units::format_number(dt * 1e3),
-                    units::format_number(duration * 1e3)
-                ),
-            )
-            .at(sim_block.as_ref().map_or(root_span, |s| s.span), "settings")
-            .help("dt must be positive, duration non-negative, and at most 1e10 steps"),
-        );
-        return None;
     }
     let sample_every = match &o.sample {
         Some(s) => {
@@ -824,6 +804,42 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         o.output.display()
     );
     Some(0)
+}
+
+/// `--dt` and `--duration` over the simulate block's values, then the check
+/// that the run is possible (at most `max_steps` steps); E0503 at `span`.
+fn time_flags(
+    ctx: &mut RunCtx,
+    o: &RunOpts,
+    dt: &mut f64,
+    duration: &mut f64,
+    max_steps: f64,
+    span: Span,
+) -> Option<()> {
+    let time = units::dims::time();
+    if let Some(t) = &o.dt {
+        *dt = ctx.constant_arg("--dt", t, time, "`--dt`")?;
+    }
+    if let Some(t) = &o.duration {
+        *duration = ctx.constant_arg("--duration", t, time, "`--duration`")?;
+    }
+    let (dt, duration) = (*dt, *duration);
+    if !(dt > 0.0 && dt.is_finite() && duration >= 0.0 && duration.is_finite()) || duration / dt > max_steps {
+        ctx.fail(
+            Diagnostic::error(
+                Code::BadSetting,
+                format!(
+                    "dt = {} ms and duration = {} ms cannot be simulated",
+                    units::format_number(dt * 1e3),
+                    units::format_number(duration * 1e3)
+                ),
+            )
+            .at(span, "settings")
+            .help(format!("dt must be positive, duration non-negative, and at most {max_steps:e} steps")),
+        );
+        return None;
+    }
+    Some(())
 }
 
 /// `--set NAME=VALUE` flags: overrides of parameters and inputs, checked
@@ -1133,12 +1149,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
             }
         }
     }
-    if let Some(t) = &o.dt {
-        dt = ctx.constant_arg("--dt", t, time, "`--dt`")?;
-    }
-    if let Some(t) = &o.duration {
-        duration = ctx.constant_arg("--duration", t, time, "`--duration`")?;
-    }
+    time_flags(ctx, o, &mut dt, &mut duration, 1e9, sim.map_or(net.span, |s| s.span))?;
     let mut connections = Vec::new();
     for (via, from, to, settings, span, file) in &conns {
         // `file "conn.csv"`: the synapses listed there, between one source

@@ -117,3 +117,16 @@ pub fn eval_values(m: &Model, t: f64, states: &[f64], params: &[f64], exprs: &[E
         out.push(v);
     }
 }
+
+/// Parameters evaluated with their overrides, and every value's expression
+/// with its override: what a model bound to a run reads.
+pub fn bind(
+    m: &Model,
+    param_overrides: &[Option<ExprId>],
+    value_overrides: &[Option<ExprId>],
+) -> (Vec<f64>, Vec<ExprId>) {
+    let params = eval_params(m, param_overrides);
+    let values =
+        m.values.iter().enumerate().map(|(i, v)| value_overrides.get(i).copied().flatten().unwrap_or(v.expr)).collect();
+    (params, values)
+}

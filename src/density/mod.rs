@@ -97,13 +97,7 @@ impl<'m> Density<'m> {
         value_overrides: &[Option<ExprId>],
     ) -> Result<Density<'m>, Diagnostic> {
         let def = m.density.as_ref().ok_or_else(|| Diagnostic::internal("a density model without its definition"))?;
-        let params = interp::eval_params(m, param_overrides);
-        let values: Vec<ExprId> = m
-            .values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| value_overrides.get(i).copied().flatten().unwrap_or(v.expr))
-            .collect();
+        let (params, values) = interp::bind(m, param_overrides, value_overrides);
         let constant =
             |id: ExprId| interp::eval(m, id, &Env { t: 0.0, states: &[], params: &params, values: &[], args: &[] });
         let lo = constant(def.lo);

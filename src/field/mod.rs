@@ -72,13 +72,7 @@ impl<'m> Field<'m> {
         value_overrides: &[Option<ExprId>],
     ) -> Result<Field<'m>, Diagnostic> {
         let def = m.field.as_ref().ok_or_else(|| Diagnostic::internal("a field without its domain"))?;
-        let params = interp::eval_params(m, param_overrides);
-        let values: Vec<ExprId> = m
-            .values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| value_overrides.get(i).copied().flatten().unwrap_or(v.expr))
-            .collect();
+        let (params, values) = interp::bind(m, param_overrides, value_overrides);
         let constant =
             |id: ExprId| interp::eval(m, id, &Env { t: 0.0, states: &[], params: &params, values: &[], args: &[] });
         let (mut shape, mut lo, mut h) = (Vec::new(), Vec::new(), Vec::new());
