@@ -9,6 +9,12 @@ const STDLIB: &[&str] = &[
     include_str!("../stdlib/lif.neuro"),
     include_str!("../stdlib/wilson_cowan.neuro"),
     include_str!("../examples/hodgkin_huxley.neuro"),
+    include_str!("../stdlib/lif_density.neuro"),
+    include_str!("../examples/lif_density.neuro"),
+    include_str!("../examples/neural_field_ring.neuro"),
+    include_str!("../examples/renormalized_rate.neuro"),
+    include_str!("../examples/nmda_coincidence.neuro"),
+    include_str!("../stdlib/jansen_rit.neuro"),
 ];
 
 const TOKENS: &[&str] = &[
@@ -84,6 +90,41 @@ fn exercise(src: &str) {
     let c = neuroc::compile_source("fuzz.neuro", src, None);
     let _ = c.render();
     for m in &c.models {
+        let none = (vec![None; m.params.len()], vec![None; m.values.len()]);
+        if m.density.is_some() {
+            if let Ok(d) = neuroc::density::Density::bind(m, &none.0, &none.1) {
+                if d.cells <= 100_000 {
+                    let _ = d.stationary(0.0);
+                    for initial in [neuroc::density::Initial::Stationary, neuroc::density::Initial::At(d.reset)] {
+                        let cfg = neuroc::density::Config {
+                            dt: 1e-4,
+                            duration: 1e-3,
+                            scheme: neuroc::density::Scheme::CrankNicolson,
+                            initial,
+                            sample_every: 1,
+                            progress: false,
+                        };
+                        let _ = d.simulate(&cfg);
+                    }
+                }
+            }
+            continue;
+        }
+        if m.field.is_some() {
+            if let Ok(f) = neuroc::field::Field::bind(m, &none.0, &none.1) {
+                if f.cells() <= 4096 {
+                    let cfg = neuroc::field::Config {
+                        dt: 1e-4,
+                        duration: 5e-4,
+                        stepper: neuroc::field::Stepper::Rk4,
+                        sample_every: 1,
+                        init_overrides: vec![],
+                    };
+                    let _ = f.simulate(&cfg);
+                }
+            }
+            continue;
+        }
         let _ = neuroc::explain::explain(m, neuroc::schemes::Method::Auto, 1e-4);
         if matches!(m.kind, neuroc::syntax::ast::ModelKind::Neuron | neuroc::syntax::ast::ModelKind::Rate)
             && m.pending.is_empty()

@@ -132,12 +132,12 @@ impl<'m> Density<'m> {
                 "lower the grid's lower bound below the reset",
             );
         }
-        if !((3.0..=1e7).contains(&cells) && cells.fract() == 0.0) {
+        if !((3.0..=1e6).contains(&cells) && cells.fract() == 0.0) {
             let span = def.cells.map_or(def.span, |c| m.arena.span(c));
             return bad(
                 span,
                 format!("`cells = {}` is not a usable number of cells", units::format_number(cells)),
-                "a whole number from 3 to 10,000,000, e.g. `cells = 400`",
+                "a whole number from 3 to 1,000,000, e.g. `cells = 400`",
             );
         }
         if !(grading > 0.0 && grading.is_finite()) {
