@@ -143,6 +143,59 @@ mod fields {
         );
     }
 
+    #[test]
+    fn a_sheet_grows_a_pattern_at_the_critical_wavenumber_in_2d() {
+        let m = model_from_file("examples/neural_field_sheet.neuro", "Sheet");
+        let f = bind(&m);
+        assert_eq!(f.shape, vec![64, 64]);
+        let (mode, kc) = f.critical_mode(0);
+        let len = 18.49e-3;
+        let spacing = 2.0 * std::f64::consts::PI / len;
+        // the analytic peak of a_e e^{-k^2 s_e^2/2} - a_i e^{-k^2 s_i^2/2}, in 2D as in 1D
+        let (se, si): (f64, f64) = (0.5e-3, 1e-3);
+        let kc_exact = (2.0 * (si * si / (2.0 * se * se)).ln() / (si * si - se * se)).sqrt();
+        assert!((kc - kc_exact).abs() < 0.5 * spacing, "{kc} vs {kc_exact}");
+        let n = f.cells();
+        let mut rng = neuroc::runtime::spikegen::SplitMix64::new(11);
+        let noise: Vec<f64> = (0..n).map(|_| 0.3 + 1e-3 * (2.0 * rng.next_open01() - 1.0)).collect();
+        let u = m.state("u").unwrap();
+        let cfg = Config {
+            dt: 0.5e-3,
+            duration: 1.0,
+            stepper: Stepper::Rk4,
+            sample_every: 2000,
+            init_overrides: vec![(u, noise)],
+        };
+        let tr = f.simulate(&cfg).unwrap();
+        let last = &tr.frames.last().unwrap()[0];
+        let (lo, hi) = last.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        assert!(hi - lo > 0.05, "no pattern: {lo} to {hi}");
+        // the 2D power spectrum's peak, as a radial wavenumber
+        use rustfft::num_complex::Complex;
+        let mean = last.iter().sum::<f64>() / n as f64;
+        let mut grid: Vec<Complex<f64>> = last.iter().map(|&x| Complex::new(x - mean, 0.0)).collect();
+        let mut planner = rustfft::FftPlanner::new();
+        let fft = planner.plan_fft_forward(64);
+        for r in 0..64 {
+            fft.process(&mut grid[r * 64..(r + 1) * 64]);
+        }
+        let mut col = vec![Complex::new(0.0, 0.0); 64];
+        for c in 0..64 {
+            for r in 0..64 {
+                col[r] = grid[r * 64 + c];
+            }
+            fft.process(&mut col);
+            for r in 0..64 {
+                grid[r * 64 + c] = col[r];
+            }
+        }
+        let wrap = |i: usize| if i > 32 { i as f64 - 64.0 } else { i as f64 };
+        let (best, _) = (0..n).map(|i| (i, grid[i].norm_sqr())).max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+        let k_pattern = spacing * (wrap(best / 64).powi(2) + wrap(best % 64).powi(2)).sqrt();
+        println!("sheet: pattern k = {k_pattern:.0} /m, predicted {kc:.0} /m (mode {mode}), spacing {spacing:.0} /m");
+        assert!((k_pattern - kc).abs() <= spacing, "the pattern's wavenumber {k_pattern} vs the critical {kc}");
+    }
+
     /// Circular mean position of a profile on a ring of length `len`.
     fn position(u: &[f64], len: f64) -> f64 {
         let n = u.len() as f64;
