@@ -435,4 +435,12 @@ fn density_and_field_examples_run_and_write_their_files() {
     assert_eq!(u.lines().count(), 1 + 51);
     let o = neuroc(&["explain", "examples/neural_field_ring.neuro", "--model", "Turing"]);
     assert!(text(&o).contains("peaks at mode 6"), "{}", text(&o));
+    // plots: the field as a space-time image, the density's columns one by one
+    let o = neuroc(&["plot", d.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    for f in ["u.svg", "rate-rate_Hz.svg", "rate-mean_V_mV.svg", "density.svg"] {
+        let svg = std::fs::read_to_string(d.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{f}");
+    }
+    assert!(std::fs::read_to_string(d.join("u.svg")).unwrap().matches("<rect").count() > 1000, "an image of cells");
 }

@@ -1,7 +1,10 @@
-//! `neuroc plot DIR`: SVG plots of what `run` wrote. Each `NAME.csv` with a
-//! `t_ms` column becomes `NAME.svg` (a line plot); `spikes.csv` becomes
-//! `spikes.svg` (a raster). SVG needs no fonts on the machine: the viewer
-//! draws the text.
+//! `neuroc plot DIR`: SVG plots of what `run` wrote. `spikes.csv` becomes a
+//! raster; a `t_ms` column and one more a line plot; several columns of one
+//! quantity (`V_mV@0`, `V_mV@1`, ...) overlaid lines, or, past a dozen (a
+//! field's cells), a space-time image; several quantities one plot each
+//! (`NAME-COLUMN.svg`); `x, y, value` columns (a sheet) an image; any other
+//! two columns (`V_mV,p_per_mV`) a line plot against the first. SVG needs
+//! no fonts on the machine: the viewer draws the text.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -27,20 +30,42 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, String> {
         let mut lines = text.lines();
         let Some(header) = lines.next() else { continue };
         let cols: Vec<&str> = header.split(',').collect();
-        let rows: Vec<(f64, f64)> = lines
+        let rows: Vec<Vec<f64>> = lines
             .filter_map(|l| {
-                let mut it = l.split(',');
-                Some((it.next()?.trim().parse().ok()?, it.next()?.trim().parse().ok()?))
+                let r: Option<Vec<f64>> = l.split(',').map(|x| x.trim().parse().ok()).collect();
+                r.filter(|r| r.len() == cols.len())
             })
             .collect();
-        let svg = match cols.as_slice() {
-            ["neuron", "t_ms"] => raster(&rows),
-            ["t_ms", y] => line_plot(&rows, y),
+        let column = |k: usize| -> Vec<(f64, f64)> { rows.iter().map(|r| (r[0], r[k])).collect() };
+        let stem = csv.with_extension("");
+        let mut out: Vec<(PathBuf, String)> = Vec::new();
+        match cols.as_slice() {
+            ["neuron", "t_ms"] => out.push((csv.with_extension("svg"), raster(&column(1)))),
+            ["t_ms", y] => out.push((csv.with_extension("svg"), line_plot(&column(1), "t (ms)", y))),
+            ["t_ms", ys @ ..] => {
+                let quantity = |c: &str| c.split('@').next().unwrap_or(c).to_string();
+                let same = ys.iter().all(|c| quantity(c) == quantity(ys[0]));
+                if same && ys.len() > 12 {
+                    out.push((csv.with_extension("svg"), space_time(&rows, &quantity(ys[0]))));
+                } else if same {
+                    out.push((csv.with_extension("svg"), lines_plot(&rows, &quantity(ys[0]))));
+                } else {
+                    for (k, y) in ys.iter().enumerate() {
+                        let file = PathBuf::from(format!("{}-{}.svg", stem.display(), y.replace(['/', '@'], "_")));
+                        out.push((file, line_plot(&column(k + 1), "t (ms)", y)));
+                    }
+                }
+            }
+            [x, y, v] if x.starts_with('x') && y.starts_with('y') => {
+                out.push((csv.with_extension("svg"), sheet(&rows, v)))
+            }
+            [x, y] => out.push((csv.with_extension("svg"), line_plot(&column(1), &label(x), y))),
             _ => continue,
-        };
-        let out = csv.with_extension("svg");
-        std::fs::write(&out, svg).map_err(|e| format!("cannot write `{}`: {e}", out.display()))?;
-        written.push(out);
+        }
+        for (file, svg) in out {
+            std::fs::write(&file, svg).map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+            written.push(file);
+        }
     }
     if written.is_empty() {
         return Err(format!("no recordings (`t_ms,...` or `neuron,t_ms` CSV files) in `{}`", dir.display()));
@@ -121,15 +146,101 @@ fn map(v: f64, r: (f64, f64), lo: f64, hi: f64) -> f64 {
     lo + (v - r.0) / (r.1 - r.0) * (hi - lo)
 }
 
-fn line_plot(rows: &[(f64, f64)], ylabel: &str) -> String {
+/// `V_mV` -> `V (mV)`, `p_per_mV` -> `p (1/mV)`.
+fn label(column: &str) -> String {
+    if let Some(unit) = column.strip_prefix("p_per_") {
+        return format!("p (1/{unit})");
+    }
+    match column.split_once('_') {
+        Some((name, unit)) if !unit.is_empty() => format!("{name} ({})", unit.replace("_per_", "/")),
+        _ => column.to_string(),
+    }
+}
+
+const COLORS: [&str; 6] = ["steelblue", "firebrick", "seagreen", "darkorange", "purple", "gray"];
+
+/// Several columns of one quantity against t, overlaid.
+fn lines_plot(rows: &[Vec<f64>], ylabel: &str) -> String {
+    let x = range(rows.iter().map(|r| r[0]));
+    let y = range(rows.iter().flat_map(|r| r[1..].iter().copied()));
+    let mut out = String::new();
+    frame(&mut out, x, y, "t (ms)", &label(ylabel));
+    let stride = (rows.len() / 3000).max(1);
+    let ncols = rows.first().map_or(1, |r| r.len());
+    for k in 1..ncols {
+        let mut pts = String::new();
+        for r in rows.iter().step_by(stride).filter(|r| r[k].is_finite()) {
+            let _ = write!(pts, "{:.1},{:.1} ", map(r[0], x, LEFT, W - RIGHT), map(r[k], y, H - BOTTOM, TOP));
+        }
+        let color = COLORS[(k - 1) % COLORS.len()];
+        let _ = writeln!(out, r#"<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="1"/>"#);
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Blue (low) to red (high).
+fn color(v: f64, r: (f64, f64)) -> String {
+    let f = ((v - r.0) / (r.1 - r.0)).clamp(0.0, 1.0);
+    format!("rgb({},{},{})", (255.0 * f) as u8, (80.0 * (1.0 - (2.0 * f - 1.0).abs())) as u8, (255.0 * (1.0 - f)) as u8)
+}
+
+/// A field on a ring over time: t across, the cell up, the value as color
+/// (at most 200 times and 128 cells drawn).
+fn space_time(rows: &[Vec<f64>], quantity: &str) -> String {
+    let cells = rows.first().map_or(0, |r| r.len() - 1);
+    let t = range(rows.iter().map(|r| r[0]));
+    let v = range(rows.iter().flat_map(|r| r[1..].iter().copied()));
+    let mut out = String::new();
+    frame(&mut out, t, (0.0, cells as f64), "t (ms)", &format!("cell ({}: blue low, red high)", label(quantity)));
+    let (ts, cs) = (rows.len().div_ceil(200).max(1), cells.div_ceil(128).max(1));
+    let (w, h) = ((W - LEFT - RIGHT) / rows.len().div_ceil(ts) as f64, (H - TOP - BOTTOM) / cells.div_ceil(cs) as f64);
+    for (i, r) in rows.iter().step_by(ts).enumerate() {
+        for (j, c) in (1..=cells).step_by(cs).enumerate() {
+            let _ = writeln!(
+                out,
+                r#"<rect x="{:.2}" y="{:.2}" width="{:.2}" height="{:.2}" fill="{}"/>"#,
+                LEFT + i as f64 * w,
+                H - BOTTOM - (j + 1) as f64 * h,
+                w + 0.3,
+                h + 0.3,
+                color(r[c], v)
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// A sheet's final frame: rows `x, y, value`.
+fn sheet(rows: &[Vec<f64>], quantity: &str) -> String {
+    let x = range(rows.iter().map(|r| r[0]));
+    let y = range(rows.iter().map(|r| r[1]));
+    let v = range(rows.iter().map(|r| r[2]));
+    let side = (rows.len() as f64).sqrt().max(1.0);
+    let (w, h) = ((W - LEFT - RIGHT) / side, (H - TOP - BOTTOM) / side);
+    let mut out = String::new();
+    frame(&mut out, x, y, "x", &format!("y ({}: blue low, red high)", label(quantity)));
+    for r in rows.iter().take(200_000) {
+        let _ = writeln!(
+            out,
+            r#"<rect x="{:.2}" y="{:.2}" width="{:.2}" height="{:.2}" fill="{}"/>"#,
+            map(r[0], x, LEFT, W - RIGHT) - w / 2.0,
+            map(r[1], y, H - BOTTOM, TOP) - h / 2.0,
+            w + 0.3,
+            h + 0.3,
+            color(r[2], v)
+        );
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+fn line_plot(rows: &[(f64, f64)], xlabel: &str, ylabel: &str) -> String {
     let x = range(rows.iter().map(|r| r.0));
     let y = range(rows.iter().map(|r| r.1));
     let mut out = String::new();
-    let ylabel = match ylabel.split_once('_') {
-        Some((name, unit)) if !unit.is_empty() => format!("{name} ({})", unit.replace("_per_", "/")),
-        _ => ylabel.to_string(),
-    };
-    frame(&mut out, x, y, "t (ms)", &ylabel);
+    frame(&mut out, x, y, xlabel, &label(ylabel));
     // at most ~4 points per pixel column
     let stride = (rows.len() / 3000).max(1);
     let mut pts = String::new();
