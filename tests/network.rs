@@ -848,3 +848,37 @@ simulate Ladder { dt = 0.01 ms, duration = 1 s, I = linspace(21 mV, 41 mV) }\n";
     let (o, _) = run_source("ladder-bad", &bad, &[]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("E0503"));
 }
+
+/// What the review of the network runtime found, as bad inputs: each is a
+/// diagnostic, none a panic, a hang or a silently wrong file.
+#[test]
+fn network_settings_that_cannot_work_are_diagnosed() {
+    let base = "neuron Acc {\n    parameter tau = 20 ms, E_L = 0 mV\n    state acc = E_L\n    dacc/dt = -acc / tau\n    on spike exc(w: mV) { acc += w }\n    on acc >= 20 mV { acc = 0 mV; emit spike }\n}\n\
+network N {\n    population P = 20 x Acc\n    connect P -> P via exc (p = 0.5, w = 1 mV, delay = 1 ms)\n    drive P with poisson(rate = 1 kHz, w = 2 mV) via exc\n    record rate(P, bin = 3 ms)\n}\n\
+simulate N { dt = 0.1 ms, duration = 10 ms }\n";
+    let (o, out) = run_source("review-ok", base, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // 10 ms in 3 ms bins: four bins, the last 1 ms wide and ending at 10 ms
+    let rate = std::fs::read_to_string(out.join("rate_P.csv")).unwrap();
+    let ends: Vec<f64> = rate.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(ends, vec![3.0, 6.0, 9.0, 10.0]);
+    let cases = [
+        ("delay = 1 ms)", "delay = -1 ms)", "cannot be negative"),
+        ("delay = 1 ms)", "delay = 1e6 s)", ""), // longer than the run: never arrives, no huge buffer
+        ("population P = 20 x Acc", "population P = 0 x Acc", "a population of 0 neurons"),
+        ("record rate(P, bin = 3 ms)", "record rate(P, bin = 3 ms), rate(P)", "recorded twice"),
+        ("simulate N { dt = 0.1 ms, duration = 10 ms }", "simulate N { dt = 0.1 ms, duration = 10 ms, E_L = uniform(0 mV, 5 mV) }", "computed from it once"),
+    ];
+    for (old, new, want) in cases {
+        assert!(base.contains(old), "{old}");
+        let (o, _) = run_source("review-bad", &base.replace(old, new), &[]);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        if want.is_empty() {
+            assert!(o.status.success(), "{new}: {err}");
+        } else {
+            assert!(o.status.code() == Some(1) && err.contains(want), "{new}: {err}");
+        }
+    }
+    let (o, _) = run_source("review-set", base, &["--set", "K"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs NAME=VALUE"));
+}

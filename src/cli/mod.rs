@@ -955,7 +955,15 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                 return None;
             }
             names.push(name.name.clone());
-            pops.push(Population { name: name.name.clone(), model: m, count: (*size).clamp(1, 100_000_000) as usize });
+            if !(1..=100_000_000).contains(size) {
+                ctx.fail(
+                    Diagnostic::error(Code::BadSetting, format!("a population of {size} neurons"))
+                        .at(stmt.span, "this population")
+                        .help("a population has from 1 to 100,000,000 neurons"),
+                );
+                return None;
+            }
+            pops.push(Population { name: name.name.clone(), model: m, count: *size as usize });
         }
     }
     let find = |ctx: &mut RunCtx, names: &[String], id: &ast::Ident| -> Option<usize> {
@@ -1073,7 +1081,15 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
     }
     // `--set NAME=VALUE` of a network parameter
     for text in &o.set {
-        let Some((name, value)) = text.split_once('=') else { continue };
+        let Some((name, value)) = text.split_once('=') else {
+            let file = ctx.arg_source("--set", text);
+            ctx.fail(
+                Diagnostic::error(Code::UnknownOverride, format!("`--set {text}` needs NAME=VALUE"))
+                    .at(Span::new(file, 0..text.len()), "no `=`")
+                    .help("for example: --set K=1600"),
+            );
+            return None;
+        };
         let name = name.trim();
         let Some(k) = ctx.scope.iter().position(|b| b.name.name == name) else {
             let names: Vec<String> = ctx.scope.iter().map(|b| b.name.name.clone()).collect();
@@ -1248,7 +1264,17 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                             );
                             return None;
                         }
-                        None => delay = ctx.constant(&s.value, time, "`delay`")?,
+                        None => {
+                            delay = ctx.constant(&s.value, time, "`delay`")?;
+                            if delay < 0.0 {
+                                ctx.fail(
+                                    Diagnostic::error(Code::BadSetting, "a delay cannot be negative")
+                                        .at(s.value.span, "negative")
+                                        .help("delays are rounded to whole steps, at least one"),
+                                );
+                                return None;
+                            }
+                        }
                     },
                     other => {
                         ctx.fail(
@@ -1299,7 +1325,9 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
             let rule = match indegree {
                 _ if table.is_some() => network::Rule::Table,
                 _ if one_to_one => network::Rule::OneToOne,
-                Some(k) if k >= 0.0 && k.fract() == 0.0 => network::Rule::InDegree(k as usize),
+                Some(k) if k >= 0.0 && k.fract() == 0.0 && k * pops[b].count as f64 <= 2e9 => {
+                    network::Rule::InDegree(k as usize)
+                }
                 Some(k) => {
                     ctx.fail(
                         Diagnostic::error(Code::BadSetting, format!("in-degree {k} is not a whole number"))
@@ -1415,6 +1443,17 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                 let pi = find(ctx, &names, target)?;
                 match pname {
                     "spikes" => {}
+                    "rate" if rate_probes.iter().any(|&(p, _)| p == pi) => {
+                        ctx.fail(
+                            Diagnostic::error(
+                                Code::BadSetting,
+                                format!("the rate of `{}` is recorded twice", target.name),
+                            )
+                            .at(probe.name.span, "a second recorder writing the same file")
+                            .help("record one rate per population"),
+                        );
+                        return None;
+                    }
                     "rate" => rate_probes.push((pi, bin)),
                     state => {
                         let m = &pops[pi].model;
@@ -1446,6 +1485,17 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                             );
                             return None;
                         }
+                        if probes.iter().any(|&(p, s, _, _)| p == pi && s == si) {
+                            ctx.fail(
+                                Diagnostic::error(
+                                    Code::BadSetting,
+                                    format!("`{state}` of `{}` is recorded twice", target.name),
+                                )
+                                .at(probe.name.span, "a second recorder writing the same file")
+                                .help(format!("record one range: `{state}({}[a:b])`", target.name)),
+                            );
+                            return None;
+                        }
                         probes.push((pi, si, a, b));
                     }
                 }
@@ -1461,6 +1511,53 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
         .iter()
         .map(|&(pi, si, a, _)| (names[pi].clone(), pops[pi].model.name.clone(), pops[pi].model.states[si].clone(), a))
         .collect();
+    // A parameter given per neuron reaches the kernels' arithmetic, not other
+    // parameters or initial values computed from it: refuse those cases.
+    for (name, _) in &param_spreads {
+        for p in &pops {
+            let m = &p.model;
+            let Some(i) = m.param(name) else { continue };
+            let reads = |e: ir::ExprId| -> bool {
+                let mut stack = vec![e];
+                let mut seen = 0;
+                while let Some(x) = stack.pop() {
+                    seen += 1;
+                    if seen > 100_000 {
+                        return false;
+                    }
+                    for v in m.refs(x) {
+                        match v {
+                            ir::Var::Param(k) if k == i => return true,
+                            ir::Var::Value(k) => stack.extend(m.values.get(k).map(|v| v.expr)),
+                            _ => {}
+                        }
+                    }
+                }
+                false
+            };
+            let user = m
+                .params
+                .iter()
+                .enumerate()
+                .find(|(k, q)| *k != i && reads(q.value))
+                .map(|(_, q)| format!("parameter `{}`", q.name))
+                .or_else(|| {
+                    m.states.iter().find(|st| reads(st.init)).map(|st| format!("the initial value of `{}`", st.name))
+                });
+            if let Some(user) = user {
+                let span = sim.map_or(net.span, |s| s.span);
+                ctx.fail(
+                    Diagnostic::error(
+                        Code::BadSetting,
+                        format!("`{name}` cannot vary per neuron in `{}`: {user} is computed from it once", m.name),
+                    )
+                    .at(span, "this setting")
+                    .help("spread the dependent quantity itself, or make it a derived value (`name = expr`), which the kernels evaluate per neuron"),
+                );
+                return None;
+            }
+        }
+    }
     let network = Network { name: net.name.name.clone(), populations: pops, connections, drives };
     let keep_synapses = o.save_synapses;
     let threads = o.threads.unwrap_or(0); // 0: the runtime decides from the work per step
@@ -1500,7 +1597,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
     }
     // binned population rates
     for &(pi, bin) in &rate_probes {
-        let bins = ((duration / bin).floor() as usize).max(1);
+        let bins = ((duration / bin - 1e-9).ceil().max(1.0) as usize).min(10_000_000);
         let mut counts = vec![0.0; bins];
         let (first, n) = (run.offsets[pi], network.populations[pi].count);
         for &(id, t) in &run.spikes {
@@ -1508,8 +1605,14 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                 counts[((t / bin) as usize).min(bins - 1)] += 1.0;
             }
         }
-        let t_ms: Vec<f64> = (1..=bins).map(|k| k as f64 * bin * 1e3).collect();
-        let hz: Vec<f64> = counts.iter().map(|c| c / (n as f64 * bin)).collect();
+        // the last bin may be shorter: it ends with the run
+        let end = |k: usize| (k as f64 * bin).min(duration);
+        let t_ms: Vec<f64> = (1..=bins).map(|k| end(k) * 1e3).collect();
+        let hz: Vec<f64> = counts
+            .iter()
+            .enumerate()
+            .map(|(k, c)| c / (n as f64 * (end(k + 1) - k as f64 * bin).max(1e-300)))
+            .collect();
         let name = format!("rate_{}", network.populations[pi].name);
         if let Err(e) = output::write_table(&o.output, &name, &["t_ms".into(), "rate_Hz".into()], &[&t_ms, &hz], format)
         {
@@ -1551,7 +1654,12 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
         .map(|(k, p)| {
             let lo = run.offsets[k];
             let count = run.spikes.iter().filter(|s| s.0 >= lo && s.0 < lo + p.count).count();
-            format!("{} {} neurons {:.2} Hz", p.name, p.count, count as f64 / p.count as f64 / duration)
+            format!(
+                "{} {} neurons {:.2} Hz",
+                p.name,
+                p.count,
+                count as f64 / p.count as f64 / duration.max(f64::MIN_POSITIVE)
+            )
         })
         .collect();
     let per_synapse = run.connectivity_bytes as f64 / run.synapses.max(1) as f64;

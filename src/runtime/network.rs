@@ -184,16 +184,33 @@ struct SpinBarrier {
     n: usize,
     count: std::sync::atomic::AtomicUsize,
     generation: std::sync::atomic::AtomicUsize,
+    /// Set when a thread panicked: waiting stops, so the others can leave.
+    broken: std::sync::atomic::AtomicBool,
+}
+
+/// Breaks the barrier if its thread unwinds, so no thread waits forever.
+struct BreakOnPanic<'a>(&'a SpinBarrier);
+
+impl Drop for BreakOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.broken.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
 }
 
 impl SpinBarrier {
     fn new(n: usize) -> SpinBarrier {
-        SpinBarrier { n, count: 0.into(), generation: 0.into() }
+        SpinBarrier { n, count: 0.into(), generation: 0.into(), broken: false.into() }
+    }
+
+    fn is_broken(&self) -> bool {
+        self.broken.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn wait(&self) {
         use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
-        if self.n <= 1 {
+        if self.n <= 1 || self.is_broken() {
             return;
         }
         let gen = self.generation.load(Acquire);
@@ -203,7 +220,7 @@ impl SpinBarrier {
             return;
         }
         let mut spins = 0u32;
-        while self.generation.load(Acquire) == gen {
+        while self.generation.load(Acquire) == gen && !self.is_broken() {
             spins += 1;
             if spins < 2000 {
                 std::hint::spin_loop();
@@ -286,7 +303,8 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
             None
         };
         let states = initial_states(&m, &kernel, &params, pop.count, cfg, pi);
-        let ring = vec![vec![vec![0.0; pop.count]; max_delay + 1]; ports.len()];
+        // a delay past the end of the run never arrives: no slot for it
+        let ring = vec![vec![vec![0.0; pop.count]; max_delay.min(steps + 1) + 1]; ports.len()];
         let param_arrays = spread_params.into_iter().map(|(_, v)| v).collect();
         runners.push(Runner { kernel, code, states, ring, ports, param_arrays });
     }
@@ -545,8 +563,9 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
             let (barrier, done, step_now, work) = (&barrier, &done, &step_now, &work);
             let mut bufs = buffers(w);
             scope.spawn(move || loop {
+                let _guard = BreakOnPanic(barrier);
                 barrier.wait();
-                if done.load(std::sync::atomic::Ordering::Acquire) {
+                if done.load(std::sync::atomic::Ordering::Acquire) || barrier.is_broken() {
                     return;
                 }
                 work(w, step_now.load(std::sync::atomic::Ordering::Acquire), &mut bufs);
@@ -565,8 +584,8 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                 if let Some(times) = &d.times {
                     // the spikes in [t, t + dt) arrive at this step
                     let t = step as f64 * cfg.dt;
-                    let count =
-                        times.iter().filter(|&&s| s >= t - 1e-12 * cfg.dt && s < t_next - 1e-12 * cfg.dt).count();
+                    let (a, b) = (t - 1e-12 * cfg.dt, t_next - 1e-12 * cfg.dt);
+                    let count = times.partition_point(|&s| s < b) - times.partition_point(|&s| s < a);
                     if count > 0 {
                         let slot = views[d.to].ring[drive_ports[k]][step % slots_of[d.to]].0;
                         for i in 0..net.populations[d.to].count {
@@ -584,9 +603,15 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                 }
             }
             step_now.store(step, std::sync::atomic::Ordering::Release);
+            let _guard = BreakOnPanic(&barrier);
             barrier.wait();
             work(0, step, &mut bufs);
             barrier.wait();
+            if barrier.is_broken() {
+                return finish(Err(Box::new(
+                    Diagnostic::internal("a network worker thread failed").at(span, "this network"),
+                )));
+            }
             // Deliver this step's spikes, chunk by chunk: neuron order.
             for pi in 0..views.len() {
                 for out in &outputs {
@@ -610,6 +635,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                             // SAFETY: the workers wait at the barrier; targets < count
                             unsafe {
                                 match (&csr.weights, &csr.delays) {
+                                    (None, None) if csr.delay_steps >= slots => {} // after the end
                                     (None, None) => {
                                         let acc = ring[(step + csr.delay_steps) % slots].0;
                                         let w = c.w * scale;
@@ -620,6 +646,9 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                                     (weights, delays) => {
                                         for k in range {
                                             let d = delays.as_ref().map_or(csr.delay_steps, |d| d[k] as usize);
+                                            if d >= slots {
+                                                continue; // arrives after the end
+                                            }
                                             let w = weights.as_ref().map_or(c.w, |w| w[k]) * scale;
                                             *ring[(step + d) % slots].0.add(csr.targets[k] as usize) += w;
                                         }
@@ -696,7 +725,12 @@ fn poisson_count(rng: &mut SplitMix64, lambda: f64) -> u64 {
 }
 
 fn delay_steps(delay: f64, dt: f64) -> usize {
-    ((delay / dt).round() as usize).max(1)
+    let steps = (delay / dt).round();
+    if steps.is_finite() && steps < 1e15 {
+        (steps as usize).max(1)
+    } else {
+        usize::MAX / 4
+    }
 }
 
 fn initial_states(m: &Model, k: &Kernel, params: &[f64], n: usize, cfg: &NetConfig, pi: usize) -> Vec<Vec<f64>> {
@@ -741,7 +775,26 @@ pub fn lumpable(m: &Model) -> Result<(), String> {
     use crate::ir::{Action, NodeKind, ValueKind, Var};
     let mut m = m.clone();
     let own: Vec<usize> = (0..m.states.len()).filter(|&i| m.states[i].name != "V_post").collect();
-    let mentions_own = |m: &Model, e: ExprId| m.refs(e).iter().any(|v| matches!(v, Var::State(k) if own.contains(k)));
+    // through values too: a state hidden behind a derived value counts
+    fn reads_state(m: &Model, e: ExprId, own: &[usize], depth: usize) -> bool {
+        depth < 64
+            && m.refs(e).iter().any(|v| match v {
+                Var::State(k) => own.contains(k),
+                Var::Value(k) => m.values.get(*k).is_some_and(|x| reads_state(m, x.expr, own, depth + 1)),
+                _ => false,
+            })
+    }
+    let mentions_own = |m: &Model, e: ExprId| reads_state(m, e, &own, 0);
+    if m.events.iter().any(|e| !matches!(e.trigger, Trigger::Spike { .. })) {
+        return Err("it has events other than `on spike`".into());
+    }
+    let params = eval_params(&m, &[]);
+    for &s in &own {
+        let env = Env { t: 0.0, states: &[], params: &params, values: &[], args: &[] };
+        if eval(&m, m.states[s].init, &env) != 0.0 {
+            return Err(format!("`{}` does not start at 0", m.states[s].name));
+        }
+    }
     let linear_in_own = |m: &mut Model, e: ExprId, what: &str| -> Result<(), String> {
         for &u in &own {
             let d = crate::symbolic::diff(m, e, Var::State(u)).map_err(|why| format!("{what}: {why}"))?;
@@ -804,6 +857,15 @@ pub fn lumpable(m: &Model) -> Result<(), String> {
         m.values.iter().filter(|v| v.kind == ValueKind::Current).map(|v| (v.name.clone(), v.expr)).collect();
     for (name, e) in currents {
         linear_in_own(&mut m, e, &format!("current `{name}`"))?;
+        // and zero without the synapse's states: else it would count once, not per synapse
+        let at_zero = own.iter().fold(e, |x, &k| {
+            let zero = m.arena.add(NodeKind::Const(0.0), m.arena.ty(m.states[k].init), m.span);
+            crate::symbolic::substitute(&mut m, x, Var::State(k), zero)
+        });
+        let at_zero = crate::symbolic::simplify(&mut m, at_zero);
+        if !matches!(m.arena.kind(at_zero), NodeKind::Const(c) if *c == 0.0) {
+            return Err(format!("current `{name}` does not vanish with the synapse's states"));
+        }
     }
     Ok(())
 }
@@ -862,12 +924,18 @@ impl Stp {
             let env = Env { t: 0.0, states: &init, params: &params, values: &[], args: &[] };
             init[s] = eval(&model, model.states[s].init, &env);
         }
-        let actions = model
+        if model.states.iter().filter_map(|s| s.rhs).any(|r| model.refs(r).contains(&Var::Time)) {
+            return Err("its equations read `t`: they must be autonomous between spikes".into());
+        }
+        let event = model
             .events
             .iter()
             .find(|e| matches!(e.trigger, Trigger::Spike { .. }))
-            .map(|e| e.actions.clone())
             .ok_or("it has no `on spike` event")?;
+        if matches!(event.trigger, Trigger::Spike { arg: Some(_), .. }) {
+            return Err("its `on spike` takes a weight; on a connection the weight is the connection's".into());
+        }
+        let actions = event.actions.clone();
         if !a.a.iter().chain(&b).chain(&init).all(|x| x.is_finite()) {
             return Err("its coefficients or initial values are not finite".into());
         }
