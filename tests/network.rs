@@ -867,7 +867,11 @@ simulate N { dt = 0.1 ms, duration = 10 ms }\n";
         ("delay = 1 ms)", "delay = 1e6 s)", ""), // longer than the run: never arrives, no huge buffer
         ("population P = 20 x Acc", "population P = 0 x Acc", "a population of 0 neurons"),
         ("record rate(P, bin = 3 ms)", "record rate(P, bin = 3 ms), rate(P)", "recorded twice"),
-        ("simulate N { dt = 0.1 ms, duration = 10 ms }", "simulate N { dt = 0.1 ms, duration = 10 ms, E_L = uniform(0 mV, 5 mV) }", "computed from it once"),
+        (
+            "simulate N { dt = 0.1 ms, duration = 10 ms }",
+            "simulate N { dt = 0.1 ms, duration = 10 ms, E_L = uniform(0 mV, 5 mV) }",
+            "computed from it once",
+        ),
     ];
     for (old, new, want) in cases {
         assert!(base.contains(old), "{old}");
