@@ -443,4 +443,15 @@ fn density_and_field_examples_run_and_write_their_files() {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{f}");
     }
     assert!(std::fs::read_to_string(d.join("u.svg")).unwrap().matches("<rect").count() > 1000, "an image of cells");
+    // odd files do not make `plot` panic: a lone `t_ms` column, short rows
+    let odd = tmp("plot-odd");
+    std::fs::write(odd.join("a.csv"), "t_ms\n1\n2\n").unwrap();
+    std::fs::write(odd.join("b.csv"), "t_ms,V_mV,W_mV\n1,2\n3,NaN,4\n").unwrap();
+    std::fs::write(odd.join("c.csv"), "x_mm,y_mm,u\n").unwrap();
+    let o = neuroc(&["plot", odd.to_str().unwrap()]);
+    assert!(o.status.code().is_some_and(|c| c <= 2), "{}", text(&o));
+    // a density started outside its grid, and a bad --sample
+    let o =
+        neuroc(&["run", "examples/lif_density.neuro", "--model", "FromLIF", "-o", d.to_str().unwrap(), "--sample=0ms"]);
+    assert!(text(&o).contains("positive duration"), "{}", text(&o));
 }

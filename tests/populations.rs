@@ -338,3 +338,28 @@ fn renormalized_rate_matches_the_monte_carlo_where_first_order_fails() {
     let one = population::simulate(&m, &plan, &PopConfig { threads: 1, ..cfg.clone() }).unwrap();
     assert_eq!(one.means[0].1.last().unwrap().to_bits(), mc.to_bits());
 }
+
+#[test]
+fn second_review_inputs_are_diagnosed_not_panics() {
+    let errors = |src: &str| -> Vec<&'static str> {
+        let c = neuroc::compile_source("bad.neuro", src, None);
+        let _ = c.render();
+        c.diagnostics.list.iter().filter(|d| d.is_error()).map(|d| d.code.as_str()).collect()
+    };
+    // a domain named like a parameter: a duplicate, no panic
+    let got = errors("field F {\n    parameter x = 1 mm\n    domain x in [0 mm, 10 mm) periodic, cells = 16\n    state u = 0\n    du/dt = -u / 1 ms\n}\n");
+    assert!(got.contains(&"E0202"), "{got:?}");
+    // a condition as the grid's bound
+    let got = errors("density D {\n    variable V in [1 mV > 0 mV, V_th]\n    drift(V) = -V / 20 ms\n    diffusion = 1 mV^2 / 20 ms\n    threshold V_th = 20 mV, reset V_r = 10 mV\n}\n");
+    assert!(got.contains(&"E0310"), "{got:?}");
+    // a state beside the density that reads its variable
+    let got = errors("density D {\n    state s = 0 mV\n    ds/dt = (V - s) / 10 ms\n    variable V in [-30 mV, V_th]\n    drift(V) = (s - V) / 20 ms\n    diffusion = 1 mV^2 / 20 ms\n    threshold V_th = 20 mV, reset V_r = 10 mV\n}\n");
+    assert!(got.contains(&"E0216"), "{got:?}");
+    // a driver with an event
+    let got = errors("rate R {\n    state x = 0\n    dx/dt = -x / 1 s\n    on x >= 1 { x = 0 }\n}\ndensity D {\n    use R\n    variable V in [-30 mV, V_th]\n    drift(V) = (x * 1 mV - V) / 20 ms\n    diffusion = 1 mV^2 / 20 ms\n    threshold V_th = 20 mV, reset V_r = 10 mV\n}\n");
+    assert!(got.contains(&"E0214"), "{got:?}");
+    // conditions passed to expected() and conv()
+    let got =
+        errors("rate R {\n    fn phi(x) = x^2\n    state r = 0\n    dr/dt = (expected(phi, 1 > 0, 1) - r) / 1 s\n}\n");
+    assert!(got.contains(&"E0310"), "{got:?}");
+}

@@ -16,7 +16,13 @@ pub(super) fn run(ctx: &mut RunCtx, o: &RunOpts, name: &str, sim: Option<&ast::S
         return Some(1); // errors were reported by compile
     };
     let time = units::dims::time();
-    let var_index = model.density.as_ref().map_or(0, |x| x.var);
+    let Some(var_index) = model.density.as_ref().map(|x| x.var) else {
+        ctx.fail(
+            Diagnostic::internal(format!("density `{name}` lowered without its definition"))
+                .at(model.span, "this model"),
+        );
+        return None;
+    };
     let var_dim = model.states[var_index].dim;
     let (mut dt, mut duration) = (0.05e-3, 0.2);
     let mut scheme = Scheme::CrankNicolson;
@@ -53,7 +59,18 @@ pub(super) fn run(ctx: &mut RunCtx, o: &RunOpts, name: &str, sim: Option<&ast::S
                 }
                 "initial" => match &b.value.kind {
                     ast::ExprKind::Name(n) if n == "stationary" => initial = Initial::Stationary,
-                    _ => initial = Initial::At(ctx.constant(&b.value, var_dim, "`initial`")?),
+                    _ => {
+                        let v = ctx.constant(&b.value, var_dim, "`initial`")?;
+                        if !v.is_finite() {
+                            ctx.fail(
+                                Diagnostic::error(Code::BadSetting, "`initial` is not a number")
+                                    .at(b.value.span, "not finite")
+                                    .help("`initial = stationary`, or a value of the variable on the grid"),
+                            );
+                            return None;
+                        }
+                        initial = Initial::At(v);
+                    }
                 },
                 other => {
                     ctx.fail(
@@ -72,10 +89,7 @@ pub(super) fn run(ctx: &mut RunCtx, o: &RunOpts, name: &str, sim: Option<&ast::S
     }
     let root = sim.map_or(model.span, |s| s.span);
     super::time_flags(ctx, o, &mut dt, &mut duration, 1e9, root)?;
-    let sample_every = match &o.sample {
-        Some(s) => ((ctx.constant_arg("--sample", s, time, "`--sample`")? / dt).round() as usize).max(1),
-        None => ((1e-3 / dt).round() as usize).max(1), // 1 ms bins
-    };
+    let sample_every = super::sample_steps(ctx, o, dt, duration, ((1e-3 / dt).round() as usize).max(1))?;
     apply_sets(ctx, &mut model, &o.set, &mut param_overrides, &mut value_overrides)?;
     let d = match density::Density::bind(&model, &param_overrides, &value_overrides) {
         Ok(d) => d,
@@ -84,6 +98,17 @@ pub(super) fn run(ctx: &mut RunCtx, o: &RunOpts, name: &str, sim: Option<&ast::S
             return None;
         }
     };
+    if let Initial::At(v) = initial {
+        if !(v >= d.lo && v <= d.threshold) {
+            let span = sim.map_or(model.span, |s| s.span);
+            ctx.fail(
+                Diagnostic::error(Code::BadSetting, "`initial` lies outside the grid")
+                    .at(span, "these settings")
+                    .help("start the population between the grid's lower edge and the threshold"),
+            );
+            return None;
+        }
+    }
     let cfg = density::Config { dt, duration, scheme, initial, sample_every, progress: !o.quiet };
     let start = std::time::Instant::now();
     let trace = match d.simulate(&cfg) {

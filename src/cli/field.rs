@@ -82,10 +82,7 @@ pub(super) fn run(ctx: &mut RunCtx, o: &RunOpts, name: &str, sim: Option<&ast::S
     }
     let root = sim.map_or(model.span, |s| s.span);
     super::time_flags(ctx, o, &mut dt, &mut duration, 1e8, root)?;
-    let sample_every = match &o.sample {
-        Some(s) => ((ctx.constant_arg("--sample", s, time, "`--sample`")? / dt).round() as usize).max(1),
-        None => ((1e-3 / dt).round() as usize).max(1),
-    };
+    let sample_every = super::sample_steps(ctx, o, dt, duration, ((1e-3 / dt).round() as usize).max(1))?;
     apply_sets(ctx, &mut model, &o.set, &mut param_overrides, &mut value_overrides)?;
     let f = match field::Field::bind(&model, &param_overrides, &value_overrides) {
         Ok(f) => f,

@@ -806,6 +806,25 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     Some(0)
 }
 
+/// `--sample`: every how many steps to record (at least one, at most the
+/// whole run); `default` steps when not given. E0503 for a value that is not
+/// a positive duration.
+fn sample_steps(ctx: &mut RunCtx, o: &RunOpts, dt: f64, duration: f64, default: usize) -> Option<usize> {
+    let steps = ((duration / dt).round() as usize).max(1);
+    let Some(text) = &o.sample else { return Some(default.clamp(1, steps)) };
+    let every = ctx.constant_arg("--sample", text, units::dims::time(), "`--sample`")?;
+    if !(every > 0.0 && every.is_finite()) {
+        let file = ctx.arg_source("--sample", text);
+        ctx.fail(
+            Diagnostic::error(Code::BadSetting, "`--sample` must be a positive duration")
+                .at(Span::new(file, 0..text.len()), "not a positive duration")
+                .help("e.g. --sample 1ms"),
+        );
+        return None;
+    }
+    Some(((every / dt).round() as usize).clamp(1, steps))
+}
+
 /// `--dt` and `--duration` over the simulate block's values, then the check
 /// that the run is possible (at most `max_steps` steps); E0503 at `span`.
 fn time_flags(

@@ -42,7 +42,7 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, String> {
         match cols.as_slice() {
             ["neuron", "t_ms"] => out.push((csv.with_extension("svg"), raster(&column(1)))),
             ["t_ms", y] => out.push((csv.with_extension("svg"), line_plot(&column(1), "t (ms)", y))),
-            ["t_ms", ys @ ..] => {
+            ["t_ms", ys @ ..] if !ys.is_empty() => {
                 let quantity = |c: &str| c.split('@').next().unwrap_or(c).to_string();
                 let same = ys.iter().all(|c| quantity(c) == quantity(ys[0]));
                 if same && ys.len() > 12 {
@@ -217,11 +217,17 @@ fn sheet(rows: &[Vec<f64>], quantity: &str) -> String {
     let x = range(rows.iter().map(|r| r[0]));
     let y = range(rows.iter().map(|r| r[1]));
     let v = range(rows.iter().map(|r| r[2]));
-    let side = (rows.len() as f64).sqrt().max(1.0);
-    let (w, h) = ((W - LEFT - RIGHT) / side, (H - TOP - BOTTOM) / side);
+    // cells along each axis: the distinct coordinates
+    let distinct = |k: usize| {
+        let mut v: Vec<f64> = rows.iter().map(|r| r[k]).filter(|x| x.is_finite()).collect();
+        v.sort_by(f64::total_cmp);
+        v.dedup();
+        v.len().max(1) as f64
+    };
+    let (w, h) = ((W - LEFT - RIGHT) / distinct(0), (H - TOP - BOTTOM) / distinct(1));
     let mut out = String::new();
     frame(&mut out, x, y, "x", &format!("y ({}: blue low, red high)", label(quantity)));
-    for r in rows.iter().take(200_000) {
+    for r in rows.iter().take(1_000_000) {
         let _ = writeln!(
             out,
             r#"<rect x="{:.2}" y="{:.2}" width="{:.2}" height="{:.2}" fill="{}"/>"#,

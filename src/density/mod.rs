@@ -414,7 +414,12 @@ impl<'m> Density<'m> {
                 // the scalar states (ODE states, the output) and the values
                 // uniform in the variable: if none changed, neither did
                 // drift and diffusion
-                let moved = y.iter().zip(&y_seen).any(|(a, b)| a != b && !(a.is_nan() && b.is_nan()));
+                // the output counts only when drift or diffusion read it
+                let moved = y
+                    .iter()
+                    .zip(&y_seen)
+                    .enumerate()
+                    .any(|(i, (a, b))| (i != out || self.feedback) && a != b && !(a.is_nan() && b.is_nan()));
                 y_seen.copy_from_slice(&y);
                 let changed = per_face || moved || {
                     self.uniform_values(t, &y, &mut now);
@@ -424,6 +429,7 @@ impl<'m> Density<'m> {
                 };
                 if changed {
                     solver.set_fluxes(self.fluxes(&grid, t, &y)?);
+                    self.uniform_values(t, &y, &mut seen);
                 }
             }
             y[out] = solver.step();

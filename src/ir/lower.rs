@@ -1384,6 +1384,55 @@ impl<'a> Lower<'a> {
         // functions), then what the neuron declares that the density does not.
         self.collect(0, model);
         for d in &drivers {
+            // a driver runs its states and equations only
+            if let Some(st) = d.stmts.iter().find(|st| {
+                matches!(
+                    st.kind,
+                    ast::StmtKind::Gate(_)
+                        | ast::StmtKind::Kinetic(_)
+                        | ast::StmtKind::On { .. }
+                        | ast::StmtKind::SpikeWhen { .. }
+                        | ast::StmtKind::Method(_)
+                        | ast::StmtKind::Use(_)
+                )
+            }) {
+                self.err(
+                    Diagnostic::error(
+                        Code::NotHere,
+                        format!("`{}` cannot drive a density: it has gates, events, kinetics or channels", d.name.name),
+                    )
+                    .at(st.span, "not supported beside a density")
+                    .help("a rate model that drives a density has parameters, inputs, values and ODEs only"),
+                );
+                return;
+            }
+            if let Some(n) = &neuron {
+                let names = |m: &ast::Model| -> Vec<String> {
+                    m.stmts
+                        .iter()
+                        .flat_map(|st| match &st.kind {
+                            ast::StmtKind::Parameter(bs) | ast::StmtKind::Input(bs) => {
+                                bs.iter().map(|b| b.name.name.clone()).collect()
+                            }
+                            ast::StmtKind::Derived(b) => vec![b.name.name.clone()],
+                            ast::StmtKind::Fn(f) => vec![f.name.name.clone()],
+                            _ => vec![],
+                        })
+                        .collect()
+                };
+                let theirs = names(n.model);
+                if let Some(clash) = names(d).into_iter().find(|x| theirs.contains(x)) {
+                    self.err(
+                        Diagnostic::error(
+                            Code::Duplicate,
+                            format!("`{clash}` is declared by both `{}` and `{}`", d.name.name, n.model.name.name),
+                        )
+                        .at(d.name.span, "a driver")
+                        .help("rename one of them; a density sees both models' names"),
+                    );
+                    return;
+                }
+            }
             self.collect(0, d);
         }
         self.drivers = drivers.clone();
@@ -1393,7 +1442,14 @@ impl<'a> Lower<'a> {
         let constant = Scope { space: 0, locals: &[], mode: Mode::Constant };
         let lo = self.expr(&constant, &interval.lo);
         let hi = self.expr(&constant, &interval.hi);
-        let (Ty::Num(vdim), Ty::Num(hdim)) = (self.m.arena.ty(lo), self.m.arena.ty(hi)) else { return };
+        let (Ty::Num(vdim), Ty::Num(hdim)) = (self.m.arena.ty(lo), self.m.arena.ty(hi)) else {
+            for b in [lo, hi] {
+                if self.m.arena.ty(b) == Ty::Bool {
+                    self.bool_as_number(b);
+                }
+            }
+            return;
+        };
         if vdim != hdim {
             self.err(
                 Diagnostic::error(Code::DimensionMismatch, "the variable's bounds differ in dimension")
@@ -1555,6 +1611,24 @@ impl<'a> Lower<'a> {
                 return;
             }
         }
+        let reads_var = |lw: &Self, e: ExprId| -> bool {
+            let mut stack = vec![e];
+            let mut seen = 0;
+            while let Some(x) = stack.pop() {
+                seen += 1;
+                if seen > 100_000 {
+                    return false;
+                }
+                for v in lw.m.refs(x) {
+                    match v {
+                        Var::State(k) if k == index => return true,
+                        Var::Value(k) => stack.extend(lw.m.values.get(k).map(|v| v.expr)),
+                        _ => {}
+                    }
+                }
+            }
+            false
+        };
         for src in &with_odes {
             for stmt in &src.stmts {
                 if let ast::StmtKind::Ode { factor, state, rhs, .. } = &stmt.kind {
@@ -1567,6 +1641,19 @@ impl<'a> Lower<'a> {
                         continue;
                     }
                     self.ode(0, factor.as_ref(), state, rhs, stmt.span);
+                    let read = self.state_index(0, &state.name).and_then(|i| {
+                        let st = &self.m.states[i];
+                        st.rhs
+                            .filter(|&r| reads_var(self, r))
+                            .or(Some(st.init).filter(|&e| e != ExprId(u32::MAX) && reads_var(self, e)))
+                    });
+                    if read.is_some() {
+                        self.err(
+                            Diagnostic::error(Code::BadDensity, format!("`{}` reads the density's variable `{}`", state.name, var.name))
+                                .at(stmt.span, "an equation beside the density")
+                                .help(format!("states beside a density are the same for the whole population: they cannot depend on `{}`", var.name)),
+                        );
+                    }
                 }
             }
         }
@@ -1805,6 +1892,11 @@ impl<'a> Lower<'a> {
         let m = self.expr(scope, mean);
         let v = self.expr(scope, var);
         let (Ty::Num(md), Ty::Num(vd)) = (self.m.arena.ty(m), self.m.arena.ty(v)) else {
+            for x in [m, v] {
+                if self.m.arena.ty(x) == Ty::Bool {
+                    self.bool_as_number(x);
+                }
+            }
             return self.error_node(span);
         };
         if md.mul(&md) != Some(vd) {
@@ -1908,7 +2000,6 @@ impl<'a> Lower<'a> {
                 );
                 continue;
             }
-            coord_dim = Some(d);
             let mut cells = None;
             for b in settings {
                 if b.name.name != "cells" {
@@ -1925,6 +2016,7 @@ impl<'a> Lower<'a> {
             let unit = self.hint_of(&interval.hi).or_else(|| self.hint_of(&interval.lo));
             let state = self.filled_state(&var.name, d, unit, var.span);
             if self.declare(0, var, Decl::State { index: state }) {
+                coord_dim = Some(d);
                 field.coords.push(crate::ir::Coord { state, lo, hi, cells, span: stmt.span });
             }
         }
@@ -2000,6 +2092,11 @@ impl<'a> Lower<'a> {
         let src = self.expr(scope, source);
         let kbody = self.m.field.as_ref().map(|f| f.kernels[kernel].1).unwrap_or(src);
         let (Ty::Num(kd), Ty::Num(sd)) = (self.m.arena.ty(kbody), self.m.arena.ty(src)) else {
+            for x in [kbody, src] {
+                if self.m.arena.ty(x) == Ty::Bool {
+                    self.bool_as_number(x);
+                }
+            }
             return self.error_node(span);
         };
         let x = self.m.states[field.dist].dim;

@@ -285,7 +285,15 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
                 (spikes, rec, None, block_sums)
             }));
         }
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        // a thread that panicked reports itself as diverged at step 0,
+        // which the caller turns into a diagnostic instead of missing spikes
+        handles
+            .into_iter()
+            .enumerate()
+            .map(|(c, h)| {
+                h.join().unwrap_or_else(|_| (Vec::new(), Recording::default(), Some((c * chunk, 0)), Vec::new()))
+            })
+            .collect()
     });
     if let Some((i, step)) = results.iter().filter_map(|r| r.2).min_by_key(|x| x.1) {
         return Err(Box::new(
