@@ -455,3 +455,15 @@ fn density_and_field_examples_run_and_write_their_files() {
         neuroc(&["run", "examples/lif_density.neuro", "--model", "FromLIF", "-o", d.to_str().unwrap(), "--sample=0ms"]);
     assert!(text(&o).contains("positive duration"), "{}", text(&o));
 }
+
+#[test]
+fn explain_describes_a_network() {
+    let o = neuroc(&["explain", "examples/cuba.neuro"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("network CUBA") && t.contains("delivered to the input port `exc` of E (CubaLIF), I (CubaLIF)"),
+        "{t}"
+    );
+    assert!(!t.contains("not simulated yet"), "{t}");
+}

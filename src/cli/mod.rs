@@ -806,6 +806,70 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     Some(0)
 }
 
+/// `explain` for a network: its statements, each population's ports, and
+/// for every connection how it is delivered (a port, or a synapse model
+/// inserted into the target and lumped, or why it cannot be).
+fn explain_network(ctx: &RunCtx, name: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("network {name}\n");
+    let Some(net) = ctx.c.library.get(name) else { return out };
+    let mut models: Vec<(String, String)> = Vec::new(); // population -> model
+    for stmt in &net.stmts {
+        let text = ctx.c.sources.snippet(stmt.span).split_whitespace().collect::<Vec<_>>().join(" ");
+        match &stmt.kind {
+            ast::StmtKind::Population { name, model, .. } => {
+                models.push((name.name.clone(), model.name.clone()));
+                let ports = ctx.c.model(&model.name).map(neuroc::runtime::network::ports).unwrap_or_default();
+                let ports: Vec<String> = ports
+                    .iter()
+                    .map(|(p, d)| match d {
+                        Some(d) => format!("{p} ({})", units::pretty(d)),
+                        None => p.clone(),
+                    })
+                    .collect();
+                let _ = writeln!(out, "  {text}");
+                if !ports.is_empty() {
+                    let _ = writeln!(out, "    input ports: {}", ports.join(", "));
+                }
+            }
+            ast::StmtKind::Connect { via, to, .. } => {
+                let _ = writeln!(out, "  {text}");
+                let how = match ctx.c.model(&via.name).filter(|m| m.kind == ModelKind::Synapse) {
+                    Some(syn) => match neuroc::runtime::network::lumpable(syn) {
+                        Ok(()) => format!(
+                            "synapse `{}` inserted into each target neuron that lacks it; its synapses onto a neuron share one set of states (exact: linear kinetics, additive weight-linear spikes, linear currents); its current joins `currents`",
+                            via.name
+                        ),
+                        Err(why) => format!("synapse `{}` cannot be lumped ({why}): E0404 when run", via.name),
+                    },
+                    None => {
+                        let targets: Vec<String> = to
+                            .iter()
+                            .map(|t| match models.iter().find(|(p, _)| *p == t.name) {
+                                Some((p, m)) => format!("{p} ({m})"),
+                                None => t.name.clone(),
+                            })
+                            .collect();
+                        format!("delivered to the input port `{}` of {}", via.name, targets.join(", "))
+                    }
+                };
+                let _ = writeln!(out, "    {how}; stored by source (CSR), delayed through ring buffers");
+            }
+            ast::StmtKind::Parameter(_) | ast::StmtKind::Drive { .. } | ast::StmtKind::Record(_) => {
+                let _ = writeln!(out, "  {text}");
+            }
+            _ => {
+                let _ = writeln!(out, "  {text}    (not simulated yet)");
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  each population runs as one fused kernel (see its neuron above); spikes are delivered in neuron order, so results do not depend on --threads"
+    );
+    out
+}
+
 /// `--sample`: every how many steps to record (at least one, at most the
 /// whole run); `default` steps when not given. E0503 for a value that is not
 /// a positive duration.
@@ -1900,6 +1964,11 @@ fn explain(path: &Path, only: Option<&str>, method: Option<&str>, dt: Option<&st
         }
         let model_method = m.method.as_ref().and_then(|(n, _)| Method::parse(n));
         let chosen = asked.or(block_method).or(model_method).unwrap_or(Method::Auto);
+        if m.kind == ModelKind::Network {
+            print!("{}", explain_network(&ctx, name));
+            shown += 1;
+            continue;
+        }
         if m.density.is_some() {
             match density::explain(&m) {
                 Ok(text) => print!("{text}"),
