@@ -1600,24 +1600,7 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
         for p in &pops {
             let m = &p.model;
             let Some(i) = m.param(name) else { continue };
-            let reads = |e: ir::ExprId| -> bool {
-                let mut stack = vec![e];
-                let mut seen = 0;
-                while let Some(x) = stack.pop() {
-                    seen += 1;
-                    if seen > 100_000 {
-                        return false;
-                    }
-                    for v in m.refs(x) {
-                        match v {
-                            ir::Var::Param(k) if k == i => return true,
-                            ir::Var::Value(k) => stack.extend(m.values.get(k).map(|v| v.expr)),
-                            _ => {}
-                        }
-                    }
-                }
-                false
-            };
+            let reads = |e: ir::ExprId| m.reads(e, |v| v == ir::Var::Param(i));
             let user = m
                 .params
                 .iter()

@@ -188,11 +188,7 @@ impl<'m> Density<'m> {
 
     /// Whether an expression reads the variable (directly or through values).
     fn depends_on_var(&self, id: ExprId) -> bool {
-        self.m.refs(id).into_iter().any(|v| match v {
-            Var::State(i) => i == self.def.var,
-            Var::Value(i) => self.values.get(i).is_some_and(|&e| self.depends_on_var(e)),
-            _ => false,
-        })
+        self.m.reads_through(id, &self.values, |v| v == Var::State(self.def.var))
     }
 
     /// Whether drift or diffusion read `t` other than through values that
@@ -215,19 +211,11 @@ impl<'m> Density<'m> {
     }
 
     fn reads_output(&self, id: ExprId) -> bool {
-        self.m.refs(id).into_iter().any(|v| match v {
-            Var::State(i) => i == self.def.output_state,
-            Var::Value(i) => self.values.get(i).is_some_and(|&e| self.reads_output(e)),
-            _ => false,
-        })
+        self.m.reads_through(id, &self.values, |v| v == Var::State(self.def.output_state))
     }
 
     fn depends_on_time(&self, id: ExprId) -> bool {
-        self.m.refs(id).into_iter().any(|v| match v {
-            Var::Time => true,
-            Var::Value(i) => self.values.get(i).is_some_and(|&e| self.depends_on_time(e)),
-            _ => false,
-        })
+        self.m.reads_through(id, &self.values, |v| v == Var::Time)
     }
 
     pub fn grid(&self) -> Grid {

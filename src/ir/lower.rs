@@ -1611,24 +1611,7 @@ impl<'a> Lower<'a> {
                 return;
             }
         }
-        let reads_var = |lw: &Self, e: ExprId| -> bool {
-            let mut stack = vec![e];
-            let mut seen = 0;
-            while let Some(x) = stack.pop() {
-                seen += 1;
-                if seen > 100_000 {
-                    return false;
-                }
-                for v in lw.m.refs(x) {
-                    match v {
-                        Var::State(k) if k == index => return true,
-                        Var::Value(k) => stack.extend(lw.m.values.get(k).map(|v| v.expr)),
-                        _ => {}
-                    }
-                }
-            }
-            false
-        };
+        let reads_var = |lw: &Self, e: ExprId| lw.m.reads(e, |v| v == Var::State(index));
         for src in &with_odes {
             for stmt in &src.stmts {
                 if let ast::StmtKind::Ode { factor, state, rhs, .. } = &stmt.kind {

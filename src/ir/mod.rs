@@ -565,6 +565,36 @@ impl Model {
         Ok(())
     }
 
+    /// Whether `e` reads a variable for which `hit` holds, directly or
+    /// through the definitions of the values it reads; `values[i]` is the
+    /// expression value i stands for (the model's own, or an override).
+    pub fn reads_through(&self, e: ExprId, values: &[ExprId], hit: impl Fn(Var) -> bool) -> bool {
+        let mut stack = vec![e];
+        let mut seen = vec![false; values.len()];
+        while let Some(x) = stack.pop() {
+            for v in self.refs(x) {
+                if hit(v) {
+                    return true;
+                }
+                if let Var::Value(k) = v {
+                    if let (Some(done), Some(&def)) = (seen.get_mut(k), values.get(k)) {
+                        if !*done {
+                            *done = true;
+                            stack.push(def);
+                        }
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// `reads_through` the model's own value definitions.
+    pub fn reads(&self, e: ExprId, hit: impl Fn(Var) -> bool) -> bool {
+        let values: Vec<ExprId> = self.values.iter().map(|v| v.expr).collect();
+        self.reads_through(e, &values, hit)
+    }
+
     /// Variables an expression refers to directly (not through values).
     pub fn refs(&self, id: ExprId) -> Vec<Var> {
         let mut out = Vec::new();

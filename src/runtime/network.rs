@@ -776,15 +776,7 @@ pub fn lumpable(m: &Model) -> Result<(), String> {
     let mut m = m.clone();
     let own: Vec<usize> = (0..m.states.len()).filter(|&i| m.states[i].name != "V_post").collect();
     // through values too: a state hidden behind a derived value counts
-    fn reads_state(m: &Model, e: ExprId, own: &[usize], depth: usize) -> bool {
-        depth < 64
-            && m.refs(e).iter().any(|v| match v {
-                Var::State(k) => own.contains(k),
-                Var::Value(k) => m.values.get(*k).is_some_and(|x| reads_state(m, x.expr, own, depth + 1)),
-                _ => false,
-            })
-    }
-    let mentions_own = |m: &Model, e: ExprId| reads_state(m, e, &own, 0);
+    let mentions_own = |m: &Model, e: ExprId| m.reads(e, |v| matches!(v, Var::State(k) if own.contains(&k)));
     if m.events.iter().any(|e| !matches!(e.trigger, Trigger::Spike { .. })) {
         return Err("it has events other than `on spike`".into());
     }
