@@ -62,23 +62,18 @@ pub(super) fn run(ctx: &mut RunCtx, o: &RunOpts, name: &str, sim: Option<&ast::S
                     _ => {
                         let v = ctx.constant(&b.value, var_dim, "`initial`")?;
                         if !v.is_finite() {
-                            ctx.fail(
-                                Diagnostic::error(Code::BadSetting, "`initial` is not a number")
-                                    .at(b.value.span, "not finite")
-                                    .help("`initial = stationary`, or a value of the variable on the grid"),
+                            return ctx.reject(
+                                "`initial` is not a number",
+                                b.value.span,
+                                "not finite",
+                                "`initial = stationary`, or a value of the variable on the grid",
                             );
-                            return None;
                         }
                         initial = Initial::At(v);
                     }
                 },
                 other => {
-                    ctx.fail(
-                        Diagnostic::error(Code::BadSetting, format!("unknown simulation setting `{other}`"))
-                            .at(b.name.span, "not a setting")
-                            .help("density settings: dt, duration, method (crank_nicolson, backward_euler), initial (`stationary` or a value of the variable), and parameters of the model"),
-                    );
-                    return None;
+                    return ctx.reject(format!("unknown simulation setting `{other}`"), b.name.span, "not a setting", "density settings: dt, duration, method (crank_nicolson, backward_euler), initial (`stationary` or a value of the variable), and parameters of the model");
                 }
             }
         }
@@ -101,12 +96,12 @@ pub(super) fn run(ctx: &mut RunCtx, o: &RunOpts, name: &str, sim: Option<&ast::S
     if let Initial::At(v) = initial {
         if !(v >= d.lo && v <= d.threshold) {
             let span = sim.map_or(model.span, |s| s.span);
-            ctx.fail(
-                Diagnostic::error(Code::BadSetting, "`initial` lies outside the grid")
-                    .at(span, "these settings")
-                    .help("start the population between the grid's lower edge and the threshold"),
+            return ctx.reject(
+                "`initial` lies outside the grid",
+                span,
+                "these settings",
+                "start the population between the grid's lower edge and the threshold",
             );
-            return None;
         }
     }
     let cfg = density::Config { dt, duration, scheme, initial, sample_every, progress: !o.quiet };

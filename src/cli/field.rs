@@ -66,12 +66,7 @@ pub(super) fn run(ctx: &mut RunCtx, o: &RunOpts, name: &str, sim: Option<&ast::S
                     method = stepper(ctx, &text, b.value.span)?;
                 }
                 other => {
-                    ctx.fail(
-                        Diagnostic::error(Code::BadSetting, format!("unknown simulation setting `{other}`"))
-                            .at(b.name.span, "not a setting")
-                            .help("field settings: dt, duration, method (rk4, euler), seed, parameters, and states' initial values per cell (`u = uniform(0.29, 0.31)`)"),
-                    );
-                    return None;
+                    return ctx.reject(format!("unknown simulation setting `{other}`"), b.name.span, "not a setting", "field settings: dt, duration, method (rk4, euler), seed, parameters, and states' initial values per cell (`u = uniform(0.29, 0.31)`)");
                 }
             }
         }

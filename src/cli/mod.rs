@@ -254,6 +254,18 @@ impl RunCtx {
         self.diags.push(d);
     }
 
+    /// A bad simulation setting (E0503) at `span`; `None` to return.
+    fn reject<T>(
+        &mut self,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Option<T> {
+        self.fail(Diagnostic::error(Code::BadSetting, message).at(span, label).help(help));
+        None
+    }
+
     /// A CLI argument as a source file, so diagnostics can point into it.
     fn arg_source(&mut self, label: &str, text: &str) -> usize {
         self.c.sources.add(label, text, None)
@@ -494,12 +506,12 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
                 "n" => {
                     let v = ctx.constant(&b.value, Dim::NONE, "`n`")?;
                     if !(v >= 1.0 && v.fract() == 0.0 && v <= 1e9) {
-                        ctx.fail(
-                            Diagnostic::error(Code::BadSetting, "`n` must be a whole number of neurons, at least 1")
-                                .at(b.value.span, "not a neuron count")
-                                .help("e.g. `n = 100000`"),
+                        return ctx.reject(
+                            "`n` must be a whole number of neurons, at least 1",
+                            b.value.span,
+                            "not a neuron count",
+                            "e.g. `n = 100000`",
                         );
-                        return None;
                     }
                     n_neurons = v as usize;
                 }
@@ -519,12 +531,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
                     }
                 },
                 other => {
-                    ctx.fail(
-                        Diagnostic::error(Code::BadSetting, format!("unknown simulation setting `{other}`"))
-                            .at(b.name.span, "not a setting")
-                            .help("settings: dt, duration, method, seed, n, spikes, weight, and parameters of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)"),
-                    );
-                    return None;
+                    return ctx.reject(format!("unknown simulation setting `{other}`"), b.name.span, "not a setting", "settings: dt, duration, method, seed, n, spikes, weight, and parameters of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)");
                 }
             }
         }
@@ -629,12 +636,12 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         let w = match (&weight_setting, weight_dim) {
             (Some(e), Some(d)) => ctx.constant(e, d, "`weight`")?,
             (None, Some(d)) if !d.is_dimensionless() => {
-                ctx.fail(
-                    Diagnostic::error(Code::BadSetting, "the spikes need a `weight`")
-                        .at(train.span, "spikes without a weight")
-                        .help(format!("add `weight = ...` in {}", units::pretty(&d))),
+                return ctx.reject(
+                    "the spikes need a `weight`",
+                    train.span,
+                    "spikes without a weight",
+                    format!("add `weight = ...` in {}", units::pretty(&d)),
                 );
-                return None;
             }
             _ => 1.0,
         };
@@ -660,21 +667,21 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     // synapse or plasticity models run on the reference interpreter.
     let needs_reference = !cfg.input_spikes.is_empty() || matches!(kind, ModelKind::Synapse | ModelKind::Plasticity);
     if needs_reference && matches!(o.backend, Some(BackendArg::Jit | BackendArg::Interp)) {
-        ctx.fail(
-            Diagnostic::error(Code::BadSetting, "spike trains and synapse models run on the reference interpreter")
-                .at(sim_block.as_ref().map_or(root_span, |s| s.span), "needs --backend reference")
-                .help("drop --backend, or use --backend reference"),
+        return ctx.reject(
+            "spike trains and synapse models run on the reference interpreter",
+            sim_block.as_ref().map_or(root_span, |s| s.span),
+            "needs --backend reference",
+            "drop --backend, or use --backend reference",
         );
-        return None;
     }
     let mut backend = if needs_reference { BackendArg::Reference } else { o.backend.unwrap_or(BackendArg::Jit) };
     if backend == BackendArg::Reference && (n_neurons > 1 || !per_neuron.is_empty()) {
-        ctx.fail(
-            Diagnostic::error(Code::BadSetting, "the reference interpreter simulates one neuron")
-                .at(sim_block.as_ref().map_or(root_span, |s| s.span), format!("{n_neurons} neurons asked for"))
-                .help("use --backend jit (the default) or interp for populations"),
+        return ctx.reject(
+            "the reference interpreter simulates one neuron",
+            sim_block.as_ref().map_or(root_span, |s| s.span),
+            format!("{n_neurons} neurons asked for"),
+            "use --backend jit (the default) or interp for populations",
         );
-        return None;
     }
     let start = std::time::Instant::now();
     let mut backend_note = String::new();
@@ -879,12 +886,12 @@ fn sample_steps(ctx: &mut RunCtx, o: &RunOpts, dt: f64, duration: f64, default: 
     let every = ctx.constant_arg("--sample", text, units::dims::time(), "`--sample`")?;
     if !(every > 0.0 && every.is_finite()) {
         let file = ctx.arg_source("--sample", text);
-        ctx.fail(
-            Diagnostic::error(Code::BadSetting, "`--sample` must be a positive duration")
-                .at(Span::new(file, 0..text.len()), "not a positive duration")
-                .help("e.g. --sample 1ms"),
+        return ctx.reject(
+            "`--sample` must be a positive duration",
+            Span::new(file, 0..text.len()),
+            "not a positive duration",
+            "e.g. --sample 1ms",
         );
-        return None;
     }
     Some(((every / dt).round() as usize).clamp(1, steps))
 }
@@ -1039,12 +1046,12 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
             }
             names.push(name.name.clone());
             if !(1..=100_000_000).contains(size) {
-                ctx.fail(
-                    Diagnostic::error(Code::BadSetting, format!("a population of {size} neurons"))
-                        .at(stmt.span, "this population")
-                        .help("a population has from 1 to 100,000,000 neurons"),
+                return ctx.reject(
+                    format!("a population of {size} neurons"),
+                    stmt.span,
+                    "this population",
+                    "a population has from 1 to 100,000,000 neurons",
                 );
-                return None;
             }
             pops.push(Population { name: name.name.clone(), model: m, count: *size as usize });
         }
@@ -1220,30 +1227,25 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                 (state, ast::ExprKind::Call(..)) => {
                     let Some(dim) = pops.iter().find_map(|p| p.model.state(state).map(|i| p.model.states[i].dim))
                     else {
-                        ctx.fail(
-                            Diagnostic::error(Code::BadSetting, format!("no population has a state `{state}`"))
-                                .at(b.name.span, "not a state")
-                                .help("spread initial values of a state: `V = uniform(-70 mV, -50 mV)`"),
+                        return ctx.reject(
+                            format!("no population has a state `{state}`"),
+                            b.name.span,
+                            "not a state",
+                            "spread initial values of a state: `V = uniform(-70 mV, -50 mV)`",
                         );
-                        return None;
                     };
                     let Some(spread) = ctx.spread(&b.value, dim, "the spread")? else {
-                        ctx.fail(
-                            Diagnostic::error(Code::BadSetting, format!("`{state}` is spread by an unknown function"))
-                                .at(b.value.span, "not a spread")
-                                .help("`uniform(lo, hi)`, `normal(mean, sd)` or `linspace(lo, hi)`"),
+                        return ctx.reject(
+                            format!("`{state}` is spread by an unknown function"),
+                            b.value.span,
+                            "not a spread",
+                            "`uniform(lo, hi)`, `normal(mean, sd)` or `linspace(lo, hi)`",
                         );
-                        return None;
                     };
                     init.push((state.to_string(), spread));
                 }
                 (other, _) => {
-                    ctx.fail(
-                        Diagnostic::error(Code::BadSetting, format!("unknown network setting `{other}`"))
-                            .at(b.name.span, "not a setting")
-                            .help("settings: dt, duration, seed, initial-value spreads `STATE = uniform(lo, hi)`, and parameters per neuron `tau_m = normal(20 ms, 2 ms)`"),
-                    );
-                    return None;
+                    return ctx.reject(format!("unknown network setting `{other}`"), b.name.span, "not a setting", "settings: dt, duration, seed, initial-value spreads `STATE = uniform(lo, hi)`, and parameters per neuron `tau_m = normal(20 ms, 2 ms)`");
                 }
             }
         }
@@ -1257,24 +1259,19 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
             None => None,
             Some((path, fspan)) => {
                 if from.len() != 1 || to.len() != 1 {
-                    ctx.fail(
-                        Diagnostic::error(Code::BadSetting, "a connection file joins one population to one population")
-                            .at(*span, "several populations")
-                            .help("write one `connect A -> B via PORT file \"a_to_b.csv\"` per pair"),
+                    return ctx.reject(
+                        "a connection file joins one population to one population",
+                        *span,
+                        "several populations",
+                        "write one `connect A -> B via PORT file \"a_to_b.csv\"` per pair",
                     );
-                    return None;
                 }
                 let base = ctx.c.sources.path(fspan.file).and_then(|p| p.parent().map(|d| d.to_path_buf()));
                 let full = base.map_or_else(|| PathBuf::from(path), |d| d.join(path));
                 match read_synapse_table(&full, pops[from[0]].count, pops[to[0]].count) {
                     Ok(t) => Some(std::sync::Arc::new(t)),
                     Err(why) => {
-                        ctx.fail(
-                            Diagnostic::error(Code::BadSetting, format!("cannot use `{}`: {why}", full.display()))
-                                .at(*fspan, "this file")
-                                .help("a CSV with a header `pre,post[,weight][,delay_ms]` (neurons numbered within the source and the target population from 0, weights in SI units), or an NPY array of those columns"),
-                        );
-                        return None;
+                        return ctx.reject(format!("cannot use `{}`: {why}", full.display()), *fspan, "this file", "a CSV with a header `pre,post[,weight][,delay_ms]` (neurons numbered within the source and the target population from 0, weights in SI units), or an NPY array of those columns");
                     }
                 }
             }
@@ -1316,18 +1313,15 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                             }
                         }
                     }
-                    "rule" => match &s.value.kind {
-                        ast::ExprKind::Name(r) if r == "one_to_one" => one_to_one = true,
-                        ast::ExprKind::Name(r) if r == "all_to_all" => p = 1.0,
-                        _ => {
-                            ctx.fail(
-                                Diagnostic::error(Code::BadSetting, "unknown connection rule")
-                                    .at(s.value.span, "not a rule")
-                                    .help("`rule = one_to_one` or `rule = all_to_all`; `p = ...` or `k = ...` for random rules"),
-                            );
-                            return None;
+                    "rule" => {
+                        match &s.value.kind {
+                            ast::ExprKind::Name(r) if r == "one_to_one" => one_to_one = true,
+                            ast::ExprKind::Name(r) if r == "all_to_all" => p = 1.0,
+                            _ => {
+                                return ctx.reject("unknown connection rule", s.value.span, "not a rule", "`rule = one_to_one` or `rule = all_to_all`; `p = ...` or `k = ...` for random rules");
+                            }
                         }
-                    },
+                    }
                     "p" => p = ctx.constant(&s.value, Dim::NONE, "`p`")?,
                     "k" => indegree = Some(ctx.constant(&s.value, Dim::NONE, "`k`")?),
                     "w" => {
@@ -1340,42 +1334,42 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                     "delay" => match ctx.spread(&s.value, time, "`delay`")? {
                         Some(Spread::Uniform(lo, hi)) if lo >= 0.0 && lo <= hi => delay_range = Some((lo, hi)),
                         Some(_) => {
-                            ctx.fail(
-                                Diagnostic::error(Code::BadSetting, "random delays are drawn from `uniform(lo, hi)`")
-                                    .at(s.value.span, "not a bounded, non-negative range")
-                                    .help("the ring buffers are sized from the largest delay: `delay = uniform(1 ms, 3 ms)`"),
+                            return ctx.reject(
+                                "random delays are drawn from `uniform(lo, hi)`",
+                                s.value.span,
+                                "not a bounded, non-negative range",
+                                "the ring buffers are sized from the largest delay: `delay = uniform(1 ms, 3 ms)`",
                             );
-                            return None;
                         }
                         None => {
                             delay = ctx.constant(&s.value, time, "`delay`")?;
                             if delay < 0.0 {
-                                ctx.fail(
-                                    Diagnostic::error(Code::BadSetting, "a delay cannot be negative")
-                                        .at(s.value.span, "negative")
-                                        .help("delays are rounded to whole steps, at least one"),
+                                return ctx.reject(
+                                    "a delay cannot be negative",
+                                    s.value.span,
+                                    "negative",
+                                    "delays are rounded to whole steps, at least one",
                                 );
-                                return None;
                             }
                         }
                     },
                     other => {
-                        ctx.fail(
-                            Diagnostic::error(Code::BadSetting, format!("unknown connection setting `{other}`"))
-                                .at(s.name.span, "not a setting")
-                                .help("connections take p (probability), k (in-degree) or rule, w (weight) and delay"),
+                        return ctx.reject(
+                            format!("unknown connection setting `{other}`"),
+                            s.name.span,
+                            "not a setting",
+                            "connections take p (probability), k (in-degree) or rule, w (weight) and delay",
                         );
-                        return None;
                     }
                 }
             }
             if !(0.0..=1.0).contains(&p) {
-                ctx.fail(
-                    Diagnostic::error(Code::BadSetting, format!("connection probability {p} is not in [0, 1]"))
-                        .at(*span, "this connection")
-                        .help("p is a probability"),
+                return ctx.reject(
+                    format!("connection probability {p} is not in [0, 1]"),
+                    *span,
+                    "this connection",
+                    "p is a probability",
                 );
-                return None;
             }
             if one_to_one {
                 if let Some(&a) = from.iter().find(|&&a| pops[a].count != pops[b].count) {
@@ -1412,12 +1406,12 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                     network::Rule::InDegree(k as usize)
                 }
                 Some(k) => {
-                    ctx.fail(
-                        Diagnostic::error(Code::BadSetting, format!("in-degree {k} is not a whole number"))
-                            .at(*span, "this connection")
-                            .help("k is the number of sources of each target"),
+                    return ctx.reject(
+                        format!("in-degree {k} is not a whole number"),
+                        *span,
+                        "this connection",
+                        "k is the number of sources of each target",
                     );
-                    return None;
                 }
                 None => network::Rule::Probability(p),
             };
@@ -1467,22 +1461,17 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                     }
                     "w" => w = ctx.constant(&st.value, wdim.unwrap_or(Dim::NONE), "`w`")?,
                     other => {
-                        ctx.fail(
-                            Diagnostic::error(Code::BadSetting, format!("unknown drive setting `{other}`"))
-                                .at(st.name.span, "not a setting")
-                                .help("`poisson(rate = ..., n = ..., w = ...)` or `spikes(times = at(5 ms, 12 ms), w = ...)` (also `regular(20 ms)`, `poisson(20 Hz)`)"),
-                        );
-                        return None;
+                        return ctx.reject(format!("unknown drive setting `{other}`"), st.name.span, "not a setting", "`poisson(rate = ..., n = ..., w = ...)` or `spikes(times = at(5 ms, 12 ms), w = ...)` (also `regular(20 ms)`, `poisson(20 Hz)`)");
                     }
                 }
             }
             if list && times.is_none() {
-                ctx.fail(
-                    Diagnostic::error(Code::BadSetting, "a spike-list drive needs its `times`")
-                        .at(source.span, "which times?")
-                        .help("`spikes(times = at(5 ms, 12 ms), w = 1 nS)`"),
+                return ctx.reject(
+                    "a spike-list drive needs its `times`",
+                    source.span,
+                    "which times?",
+                    "`spikes(times = at(5 ms, 12 ms), w = 1 nS)`",
                 );
-                return None;
             }
             drives.push(network::Drive { to: b, port: via.name.clone(), rate, n, w, times: times.clone() });
         }
@@ -1505,22 +1494,22 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                         every = Some(ctx.constant(&b.value, time, "`every`")?)
                     }
                     (_, other) => {
-                        ctx.fail(
-                            Diagnostic::error(Code::BadSetting, format!("unknown recorder setting `{other}`"))
-                                .at(b.name.span, "not a setting")
-                                .help("`rate(E, bin = 1 ms)`; `V(E[0:10], every = 1 ms)`"),
+                        return ctx.reject(
+                            format!("unknown recorder setting `{other}`"),
+                            b.name.span,
+                            "not a setting",
+                            "`rate(E, bin = 1 ms)`; `V(E[0:10], every = 1 ms)`",
                         );
-                        return None;
                     }
                 }
             }
             if !(bin > 0.0 && bin.is_finite()) {
-                ctx.fail(
-                    Diagnostic::error(Code::BadSetting, "a rate's bin must be a positive duration")
-                        .at(probe.name.span, "this recorder")
-                        .help("e.g. `rate(E, bin = 1 ms)`"),
+                return ctx.reject(
+                    "a rate's bin must be a positive duration",
+                    probe.name.span,
+                    "this recorder",
+                    "e.g. `rate(E, bin = 1 ms)`",
                 );
-                return None;
             }
             for (target, range) in &probe.targets {
                 let pi = find(ctx, &names, target)?;
