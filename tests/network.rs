@@ -489,14 +489,7 @@ fn network_recorders_write_rates_and_states() {
         .replace("    record spikes(E, I)", "    record spikes(E, I), rate(E, bin = 5 ms), V(E[0:4])");
     let (o, out) = run_source("recorders", &text, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let read = |f: &str| -> Vec<Vec<f64>> {
-        std::fs::read_to_string(out.join(f))
-            .unwrap()
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
-            .collect()
-    };
+    let read = |f: &str| common::read_csv(&out.join(f));
     let spikes = read("spikes.csv");
     let rate = read("rate_E.csv");
     assert_eq!(rate.len(), 60);
@@ -540,7 +533,7 @@ fn connections_from_files_reproduce_the_saved_network() {
     let (o, out) = run_source("files-orig", &text, &["--save-synapses"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let original = spikes_of("files-orig2", &text, &[]);
-    let table = std::fs::read_to_string(out.join("synapses.csv")).unwrap();
+    let table = common::read_csv(&out.join("synapses.csv"));
     let dir = std::env::temp_dir().join(format!("neuroc-net-files-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // E is 0..3200, I 3200..4000; connections in declaration order
@@ -552,12 +545,8 @@ fn connections_from_files_reproduce_the_saved_network() {
             .enumerate()
     {
         let rows: Vec<[f64; 4]> = table
-            .lines()
-            .skip(1)
-            .map(|l| {
-                let v: Vec<f64> = l.split(',').map(|x| x.parse().unwrap()).collect();
-                [v[0], v[1], v[2], v[3]]
-            })
+            .iter()
+            .map(|v| [v[0], v[1], v[2], v[3]])
             .filter(|r| src.contains(&(r[0] as usize)) && dst.contains(&(r[1] as usize)))
             .map(|r| [r[0] - src.start as f64, r[1] - dst.start as f64, r[2], r[3]])
             .collect();
@@ -646,13 +635,7 @@ fn balanced_state_inputs_cancel_as_k_grows() {
         );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let read = |f: &str| -> Vec<Vec<f64>> {
-            std::fs::read_to_string(out.join(f))
-                .unwrap()
-                .lines()
-                .skip(1)
-                .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
-                .filter(|r: &Vec<f64>| r[0] >= 100.0)
-                .collect()
+            common::read_csv(&out.join(f)).into_iter().filter(|r| r[0] >= 100.0).collect()
         };
         let (e, i, x) = (read("I_e_E.csv"), read("I_i_E.csv"), read("I_x_E.csv"));
         let n = e[0].len() - 1;
@@ -667,15 +650,8 @@ fn balanced_state_inputs_cancel_as_k_grows() {
             })
             .sum::<f64>()
             / n as f64;
-        let spikes = std::fs::read_to_string(out.join("spikes.csv")).unwrap();
-        let late_e = spikes
-            .lines()
-            .skip(1)
-            .filter(|l| {
-                l.split_once(',')
-                    .is_some_and(|(id, t)| id.parse::<usize>().unwrap() < 4000 && t.parse::<f64>().unwrap() >= 100.0)
-            })
-            .count();
+        let spikes: Vec<(usize, f64)> = first_columns(&out.join("spikes.csv"));
+        let late_e = spikes.iter().filter(|&&(id, t)| id < 4000 && t >= 100.0).count();
         let nu_e = late_e as f64 / 4000.0 / 0.2;
         rows.push((k, me, mi, mx, me + mi + mx, sd, nu_e));
     }
@@ -734,21 +710,8 @@ network Stp {\n    population S = 3 x Pacer\n    population T = 3 x Acc\n    con
 simulate Stp { dt = 0.1 ms, duration = 400 ms, seed = 1, V = uniform(0 mV, 15 mV) }\n";
     let (o, out) = run_source("stp", src, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let spikes: Vec<(usize, f64)> = std::fs::read_to_string(out.join("spikes.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let (a, b) = l.split_once(',').unwrap();
-            (a.parse().unwrap(), b.parse().unwrap())
-        })
-        .collect();
-    let acc: Vec<Vec<f64>> = std::fs::read_to_string(out.join("acc_T.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
-        .collect();
+    let spikes: Vec<(usize, f64)> = first_columns(&out.join("spikes.csv"));
+    let acc = common::read_csv(&out.join("acc_T.csv"));
     let (u0, tau_rec, tau_fac) = (0.1, 100.0, 1000.0); // TMFacilitating, ms
     for n in 0..3 {
         let times: Vec<f64> = spikes.iter().filter(|s| s.0 == n).map(|s| s.1).collect();
@@ -793,12 +756,7 @@ network Listen {\n    population P = 4 x Acc\n    drive P with spikes(times = at
 simulate Listen { dt = 0.1 ms, duration = 50 ms }\n";
     let (o, out) = run_source("spike-list", src, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let acc: Vec<Vec<f64>> = std::fs::read_to_string(out.join("acc_P.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
-        .collect();
+    let acc = common::read_csv(&out.join("acc_P.csv"));
     // the input of step k (from k dt to (k + 1) dt) shows at t = (k + 1) dt
     let want = |t_ms: f64| -> f64 {
         let listed = [5.0, 12.55, 30.0, 12.58]
@@ -859,8 +817,7 @@ simulate N { dt = 0.1 ms, duration = 10 ms }\n";
     let (o, out) = run_source("review-ok", base, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // 10 ms in 3 ms bins: four bins, the last 1 ms wide and ending at 10 ms
-    let rate = std::fs::read_to_string(out.join("rate_P.csv")).unwrap();
-    let ends: Vec<f64> = rate.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+    let ends: Vec<f64> = common::read_csv(&out.join("rate_P.csv")).iter().map(|r| r[0]).collect();
     assert_eq!(ends, vec![3.0, 6.0, 9.0, 10.0]);
     let cases = [
         ("delay = 1 ms)", "delay = -1 ms)", "cannot be negative"),
