@@ -9,11 +9,22 @@
 //! (scalar), one with the kernels' polynomial exp compiled for the CPU's
 //! vector extensions (AVX2/AVX-512 + FMA where present), which LLVM
 //! auto-vectorizes: the native ceiling Cranelift is compared with.
+//!
+//! The example tabulates its rates in V (`table V in [-100 mV, 100 mV],
+//! step = 0.1 mV`); the JIT is timed with the tables and without them
+//! (every rate computed exactly, as the two hand loops above do), and a
+//! third hand loop reads a table of the same spacing (alpha, beta and
+//! e^{-(alpha + beta) dt} per gate, interpolated linearly), compiled for
+//! the CPU's vector extensions: like against like for the tabulated JIT.
 
 use neuroc::kernel::kmath;
 use neuroc::runtime::population::{self, Backend, PopConfig};
 use neuroc::schemes::{self, Method};
 use std::time::Instant;
+
+/// The current switches on at the start (the example waits 10 ms): the
+/// timed steps are of firing neurons, whose V sweeps the whole table.
+const T_ON: f64 = 0.0;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -49,7 +60,7 @@ fn hh_step(
     const ENA: f64 = 0.05;
     const EK: f64 = -0.077;
     const EL: f64 = -0.054387;
-    let on = if t >= 0.01 { 1.0 } else { 0.0 };
+    let on = if t >= T_ON { 1.0 } else { 0.0 };
     for i in 0..v.len() {
         let vm = v[i] * 1e3; // mV
         let efun = |u: f64| if u.abs() < 1e-4 { 1.0 - u * 0.5 + u * u / 12.0 } else { u / (exp(u) - 1.0) };
@@ -75,6 +86,119 @@ fn hh_step(
         h[i] = gate(hi, ah, bh);
         n[i] = gate(ni, an, bn);
     }
+}
+
+/// The hand loop's rate table: per row of V (mV, from -100 in steps of
+/// 0.1), for m, h, n: (alpha, beta, e^{-(alpha + beta) dt}) and the
+/// differences to the next row.
+struct HandTable {
+    rows: usize,
+    /// rows x 9 values, then rows x 9 differences
+    y: Vec<f64>,
+    dy: Vec<f64>,
+}
+
+const TAB_LO: f64 = -100.0;
+const TAB_STEP: f64 = 0.1;
+
+fn hand_table(dt: f64) -> HandTable {
+    let rows = 2001;
+    let efun = |u: f64| if u.abs() < 1e-4 { 1.0 - u * 0.5 + u * u / 12.0 } else { u / (u.exp() - 1.0) };
+    let mut y = vec![0.0; rows * 9];
+    for r in 0..rows {
+        let vm = TAB_LO + r as f64 * TAB_STEP;
+        let rates = [
+            (1e3 * 0.1 * 10.0 * efun(-(vm + 40.0) / 10.0), 1e3 * 4.0 * (-(vm + 65.0) / 18.0).exp()),
+            (1e3 * 0.07 * (-(vm + 65.0) / 20.0).exp(), 1e3 / (1.0 + (-(vm + 35.0) / 10.0).exp())),
+            (1e3 * 0.01 * 10.0 * efun(-(vm + 55.0) / 10.0), 1e3 * 0.125 * (-(vm + 65.0) / 80.0).exp()),
+        ];
+        for (g, (a, b)) in rates.into_iter().enumerate() {
+            y[r * 9 + 3 * g] = a;
+            y[r * 9 + 3 * g + 1] = b;
+            y[r * 9 + 3 * g + 2] = (-(a + b) * dt).exp();
+        }
+    }
+    let dy = (0..rows * 9).map(|k| if k + 9 < rows * 9 { y[k + 9] - y[k] } else { 0.0 }).collect();
+    HandTable { rows, y, dy }
+}
+
+/// Hand-written HH step with tabulated rates; V's own propagator exact.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn hh_step_table(
+    v: &mut [f64],
+    m: &mut [f64],
+    h: &mut [f64],
+    n: &mut [f64],
+    amp: &[f64],
+    t: f64,
+    dt: f64,
+    tab: &HandTable,
+    exp: impl Fn(f64) -> f64,
+) {
+    const C: f64 = 0.01;
+    const GNA: f64 = 1200.0;
+    const GK: f64 = 360.0;
+    const GL: f64 = 3.0;
+    const ENA: f64 = 0.05;
+    const EK: f64 = -0.077;
+    const EL: f64 = -0.054387;
+    let on = if t >= T_ON { 1.0 } else { 0.0 };
+    let top = (tab.rows - 1) as f64;
+    for i in 0..v.len() {
+        let u = ((v[i] * 1e3 - TAB_LO) * (1.0 / TAB_STEP)).clamp(0.0, top);
+        let fl = u.floor();
+        let f = u - fl;
+        let row = fl as usize * 9;
+        let col = |c: usize| f.mul_add(tab.dy[row + c], tab.y[row + c]);
+        let gate = |x: f64, c: usize| {
+            let (a, b, e) = (col(c), col(c + 1), col(c + 2));
+            let inf = a / (a + b);
+            inf + (x - inf) * e
+        };
+        let (mi, hi, ni) = (m[i], h[i], n[i]);
+        let gna = GNA * mi * mi * mi * hi;
+        let gk = GK * ni * ni * ni * ni;
+        let g = gna + gk + GL;
+        let drive = gna * ENA + gk * EK + GL * EL + amp[i] * on;
+        let vinf = drive / g;
+        v[i] = vinf + (v[i] - vinf) * exp(-g / C * dt);
+        m[i] = gate(mi, 0);
+        h[i] = gate(hi, 3);
+        n[i] = gate(ni, 6);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn hh_step_table_avx512(
+    v: &mut [f64],
+    m: &mut [f64],
+    h: &mut [f64],
+    n: &mut [f64],
+    amp: &[f64],
+    t: f64,
+    dt: f64,
+    tab: &HandTable,
+) {
+    hh_step_table(v, m, h, n, amp, t, dt, tab, kmath::exp)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn hh_step_table_avx2(
+    v: &mut [f64],
+    m: &mut [f64],
+    h: &mut [f64],
+    n: &mut [f64],
+    amp: &[f64],
+    t: f64,
+    dt: f64,
+    tab: &HandTable,
+) {
+    hh_step_table(v, m, h, n, amp, t, dt, tab, kmath::exp)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -105,6 +229,8 @@ fn main() {
     let dt = 1e-5;
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hh_population.neuro");
     let text = std::fs::read_to_string(path).expect("examples/hh_population.neuro");
+    assert!(text.contains("parameter t_on = 10 ms"), "the example's t_on");
+    let text = text.replace("parameter t_on = 10 ms", "parameter t_on = 0 ms");
 
     // Source to first simulated step: parse, check, derive, JIT-compile.
     let t_front = Instant::now();
@@ -113,6 +239,9 @@ fn main() {
     let (plan, _) = schemes::derive_plan(&mut m, Method::Auto);
     let plan = plan.expect("plan");
     let front_ms = t_front.elapsed().as_secs_f64() * 1e3;
+    assert!(!m.tables.is_empty(), "the example tabulates its rates");
+    let mut exact = m.clone();
+    exact.tables.clear();
     let amp_param = m.param("I_amp").expect("I_amp");
     let amps: Vec<f64> = (0..n).map(|i| 0.2 * i as f64 / (n.max(2) - 1) as f64).collect();
     let cfg = |backend, threads, optimize, steps: usize| PopConfig {
@@ -130,23 +259,28 @@ fn main() {
         backend,
         optimize,
     };
+    let t_build = Instant::now();
     let (kernel, _) = population::build_kernel(&m, &plan, &cfg(Backend::Jit, 1, false, 1)).expect("kernel");
+    let table_ms = t_build.elapsed().as_secs_f64() * 1e3;
+    let (exact_kernel, _) = population::build_kernel(&exact, &plan, &cfg(Backend::Jit, 1, false, 1)).expect("kernel");
     let mut compile = Vec::new();
-    for opt in [false, true] {
-        let c = neuroc::codegen::jit::compile(&kernel, opt).expect("jit");
+    for (k, opt) in [(&kernel, false), (&kernel, true), (&exact_kernel, false)] {
+        let c = neuroc::codegen::jit::compile(k, opt).expect("jit");
         compile.push(c.compile_seconds * 1e3);
     }
-    let run = |backend, threads, optimize, steps: usize| {
+    let run = |model: &neuroc::ir::Model, backend, threads, optimize, steps: usize| {
         let start = Instant::now();
-        let r = population::simulate(&m, &plan, &cfg(backend, threads, optimize, steps)).expect("run");
+        let r = population::simulate(model, &plan, &cfg(backend, threads, optimize, steps)).expect("run");
         let wall = start.elapsed().as_secs_f64() - r.compile_seconds;
         (wall * 1e9 / (n * steps) as f64, r.spikes.len())
     };
-    let (jit_none, spikes_jit) = run(Backend::Jit, 1, false, steps);
-    let (jit_speed, _) = run(Backend::Jit, 1, true, steps);
-    let (jit_2t, _) = run(Backend::Jit, 2, false, steps);
+    let (jit_none, spikes_jit) = run(&m, Backend::Jit, 1, false, steps);
+    let (jit_speed, _) = run(&m, Backend::Jit, 1, true, steps);
+    let (jit_2t, _) = run(&m, Backend::Jit, 2, false, steps);
+    let (jit_exact, _) = run(&exact, Backend::Jit, 1, false, steps);
+    let (jit_exact_speed, _) = run(&exact, Backend::Jit, 1, true, steps);
     let interp_steps = (steps / 50).max(2);
-    let (interp, _) = run(Backend::Interp, 1, false, interp_steps);
+    let (interp, _) = run(&m, Backend::Interp, 1, false, interp_steps);
 
     // Hand-written baselines.
     let fresh = || (vec![-0.065; n], vec![0.0529324852; n], vec![0.5961207; n], vec![0.3176769; n]);
@@ -176,25 +310,78 @@ fn main() {
             native = (t, "AVX2 + FMA");
         }
     }
+    let tab = hand_table(dt);
+    let (mut v, mut mm, mut h, mut nn) = fresh();
+    let table_libm = time_per_neuron_step(n, steps, |s| {
+        hh_step_table(&mut v, &mut mm, &mut h, &mut nn, &amps, s as f64 * dt, dt, &tab, f64::exp)
+    });
+    #[allow(unused_mut)]
+    let mut table_native = f64::NAN;
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (mut v, mut mm, mut h, mut nn) = fresh();
+        if native.1 == "AVX-512 + FMA" {
+            // SAFETY: the CPU has the features the function is compiled for.
+            table_native = time_per_neuron_step(n, steps, |s| unsafe {
+                hh_step_table_avx512(&mut v, &mut mm, &mut h, &mut nn, &amps, s as f64 * dt, dt, &tab)
+            });
+        } else if native.1 == "AVX2 + FMA" {
+            // SAFETY: as above.
+            table_native = time_per_neuron_step(n, steps, |s| unsafe {
+                hh_step_table_avx2(&mut v, &mut mm, &mut h, &mut nn, &amps, s as f64 * dt, dt, &tab)
+            });
+        }
+    }
 
     println!("HH population: N = {n}, {steps} steps of {} ms ({} spikes under the JIT)", dt * 1e3, spikes_jit);
-    println!("  source to first step, front end + schemes: {front_ms:.2} ms; + JIT: {:.2} ms", front_ms + compile[0]);
     println!(
-        "  JIT compile time: {:.2} ms (opt none), {:.2} ms (opt speed); {} kernel ops",
+        "  source to first step: front end + schemes {front_ms:.2} ms, + kernel with its rate table {table_ms:.2} ms, + JIT {:.2} ms = {:.2} ms",
+        compile[0],
+        front_ms + table_ms + compile[0]
+    );
+    let t = &kernel.tables[0];
+    println!(
+        "  JIT compile time: {:.2} ms (opt none), {:.2} ms (opt speed); {} kernel ops; without tables {:.2} ms, {} ops",
         compile[0],
         compile[1],
-        kernel.insts.len()
+        kernel.insts.len(),
+        compile[2],
+        exact_kernel.insts.len()
+    );
+    println!(
+        "  rate table: {} columns x {} rows ({:.0} KiB); largest interpolation error {:.1e} of a column's scale",
+        t.cols,
+        t.rows,
+        t.bytes() as f64 / 1024.0,
+        t.worst_relative()
     );
     println!("  ns per neuron-step:");
-    println!("    JIT f64x2, opt none       {jit_none:8.2}");
-    println!("    JIT f64x2, opt speed      {jit_speed:8.2}");
-    println!("    JIT, 2 threads            {jit_2t:8.2}   (speed-up {:.2}x)", jit_none / jit_2t);
-    println!("    kernel interpreter        {interp:8.2}   ({interp_steps} steps)");
-    println!("    hand Rust, libm exp       {libm:8.2}");
-    println!("    hand Rust, {:<14} {:8.2}   (LLVM auto-vectorized)", native.1, native.0);
-    println!("  ratios:");
-    println!("    JIT vs hand libm loop:       {:.2}x faster", libm / jit_none);
-    println!("    JIT vs native vectorized:    {:.2}x slower", jit_none / native.0);
-    println!("    JIT vs kernel interpreter:   {:.1}x faster", interp / jit_none);
+    println!("    JIT f64x2, tables, opt none   {jit_none:8.2}");
+    println!("    JIT f64x2, tables, opt speed  {jit_speed:8.2}");
+    println!("    JIT, tables, 2 threads        {jit_2t:8.2}   (speed-up {:.2}x)", jit_none / jit_2t);
+    println!("    JIT f64x2, exact, opt none    {jit_exact:8.2}");
+    println!("    JIT f64x2, exact, opt speed   {jit_exact_speed:8.2}");
+    println!("    kernel interpreter, tables    {interp:8.2}   ({interp_steps} steps)");
+    println!("    hand Rust, exact, libm exp    {libm:8.2}");
+    println!("    hand Rust, exact, {:<14} {:8.2}   (LLVM auto-vectorized)", native.1, native.0);
+    println!("    hand Rust, tables, libm exp   {table_libm:8.2}");
+    println!("    hand Rust, tables, {:<13} {:8.2}   (LLVM auto-vectorized)", native.1, table_native);
+    // "1.70x faster" or "1.33x slower": how `ours` compares with `theirs`
+    let ratio = |ours: f64, theirs: f64| {
+        if ours <= theirs {
+            format!("{:.2}x faster", theirs / ours)
+        } else {
+            format!("{:.2}x slower", ours / theirs)
+        }
+    };
+    println!("  ratios (JIT with tables unless said):");
+    println!("    JIT vs hand exact libm loop:        {}", ratio(jit_none, libm));
+    println!("    JIT vs hand exact vectorized loop:  {}", ratio(jit_none, native.0));
+    println!("    JIT vs hand tabulated libm loop:    {}", ratio(jit_none, table_libm));
+    println!("    JIT vs hand tabulated vectorized:   {}", ratio(jit_none, table_native));
+    println!("    JIT exact vs hand exact libm loop:  {}", ratio(jit_exact, libm));
+    println!("    JIT exact vs hand exact vectorized: {}", ratio(jit_exact, native.0));
+    println!("    tables vs exact (JIT):              {}", ratio(jit_none, jit_exact));
+    println!("    JIT vs kernel interpreter:          {}", ratio(jit_none, interp));
     println!("  peak memory: {:.1} MiB (state {:.1} MiB)", peak_rss_mib(), (n * 6 * 8) as f64 / 1048576.0);
 }

@@ -190,6 +190,14 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
             "    (the reference runtime locates crossing times by root finding; kernels interpolate within the step)"
         );
     }
+    if !m.tables.is_empty() {
+        let _ = writeln!(
+            out,
+            "  rate tables (jit and interp back ends, dt = {} ms; `--no-tables` computes exactly):",
+            format_number(dt * 1e3)
+        );
+        let _ = write!(out, "{}", describe_tables(&m, plan.as_ref(), &params, dt));
+    }
     if !m.pending.is_empty() {
         let _ = writeln!(
             out,
@@ -198,6 +206,28 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
         );
     }
     out
+}
+
+/// What the kernel tabulates for each `table` statement, and how well.
+fn describe_tables(m: &Model, plan: Option<&schemes::Plan>, params: &[f64], dt: f64) -> String {
+    if let Err(d) = crate::kernel::check_tables(m, params) {
+        return format!("    {}\n", d.message);
+    }
+    let Some(plan) = plan else { return "    not built: the model has no integration plan\n".into() };
+    match crate::kernel::build(m, plan, params, &[], &[], dt) {
+        Ok(k) => m
+            .tables
+            .iter()
+            .map(|spec| match k.tables.iter().find(|t| t.state == spec.state) {
+                Some(t) => t.describe(m),
+                None => format!(
+                    "    {}: nothing costly depends on it alone; no table is built\n",
+                    m.states[spec.state].name
+                ),
+            })
+            .collect(),
+        Err(crate::kernel::Unsupported(why)) => format!("    not built: no fused kernel ({why})\n"),
+    }
 }
 
 fn form_name(f: &GateForm) -> &'static str {

@@ -287,3 +287,19 @@ fn unit_hides_a_parameter() {
 fn unit_exponent_out_of_range() {
     check("unit_exponent", "rate R {\n    parameter a = 1 ms^(1/0)\n    state x = 1\n    dx/dt = -x / a\n}\n");
 }
+
+#[test]
+fn rate_table_in_something_that_is_not_a_state() {
+    check(
+        "table_not_state",
+        "neuron N {\n    parameter g = 1 mS/cm^2\n    state V = -65 mV\n    dV/dt = -g * V / 1 uF/cm^2\n    table g in [-100 mV, 100 mV], step = 1 mV\n}\n",
+    );
+}
+
+#[test]
+fn rate_table_without_step() {
+    check(
+        "table_without_step",
+        "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n    table V in [-100 mV, 100 mV]\n}\n",
+    );
+}

@@ -239,6 +239,11 @@ struct RunOpts {
     /// weight, delay_ms; neurons numbered as in spikes.csv)
     #[arg(long)]
     save_synapses: bool,
+    /// compute every rate exactly: ignore the models' `table V in [...]`
+    /// statements (rate tables serve the jit and interp back ends; the
+    /// reference back end never uses them)
+    #[arg(long)]
+    no_tables: bool,
 }
 
 /// Collects diagnostics of the run's configuration against the compiled file.
@@ -462,6 +467,9 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
         return None;
     }
     let mut model = model;
+    if o.no_tables {
+        model.tables.clear();
+    }
 
     // Settings: the simulate block, then flags.
     let mut dt = 1e-5;
@@ -727,6 +735,10 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
                 } else {
                     format!(", kernel interpreter, {} kernel ops", r.kernel_insts)
                 };
+                for note in &r.tables {
+                    backend_note.push_str("; ");
+                    backend_note.push_str(note);
+                }
                 pop_means = r.means;
                 break r.rec;
             }
@@ -1032,7 +1044,10 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
     let mut names: Vec<String> = Vec::new();
     for stmt in &net.stmts {
         if let ast::StmtKind::Population { name, size, model } = &stmt.kind {
-            let Some(m) = ctx.c.model(&model.name).cloned() else { return Some(1) };
+            let Some(mut m) = ctx.c.model(&model.name).cloned() else { return Some(1) };
+            if o.no_tables {
+                m.tables.clear();
+            }
             if m.kind != ModelKind::Neuron && m.kind != ModelKind::Rate {
                 ctx.fail(
                     Diagnostic::error(

@@ -14,7 +14,7 @@
 //! as a compact list (neuron index, time) without branches: every lane
 //! stores, the count advances by the lane's fire bit.
 
-use crate::kernel::{kmath, Cmp, Inst, Kernel};
+use crate::kernel::{kmath, table, Cmp, Inst, Kernel, Val};
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{
     types, AbiParam, BlockArg, Endianness, InstBuilder, MemFlagsData, Type, UserFuncName, Value,
@@ -23,6 +23,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module};
+use std::collections::HashMap;
 
 /// The native entry point of a kernel.
 pub type KernelFn = unsafe extern "C" fn(*const *mut f64, *const *const f64, i64, f64, f64, *mut i64, *mut f64) -> i64;
@@ -37,6 +38,8 @@ pub struct Compiled {
     pub compile_seconds: f64,
     n_states: usize,
     n_params: usize,
+    /// The rate tables the code reads (their addresses are baked in).
+    _tables: Vec<Box<[f64]>>,
 }
 
 // The code is immutable after finalization and the function is pure over its
@@ -101,9 +104,11 @@ pub fn compile(kernel: &Kernel, speed: bool) -> Result<Compiled, String> {
     ctx.func.signature = sig;
     ctx.func.name = UserFuncName::user(0, id.as_u32());
     let mut fctx = FunctionBuilderContext::new();
+    let tables: Vec<Box<[f64]>> = kernel.tables.iter().map(|t| t.data.clone().into_boxed_slice()).collect();
+    let table_addrs: Vec<i64> = tables.iter().map(|t| t.as_ptr() as i64).collect();
     {
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-        emit_function(&mut b, kernel);
+        emit_function(&mut b, kernel, &table_addrs);
         b.finalize(module.isa().frontend_config());
     }
     let ir = ctx.func.display().to_string();
@@ -125,10 +130,11 @@ pub fn compile(kernel: &Kernel, speed: bool) -> Result<Compiled, String> {
         compile_seconds: start.elapsed().as_secs_f64(),
         n_states: kernel.states.len(),
         n_params: kernel.params.len(),
+        _tables: tables,
     })
 }
 
-fn emit_function(b: &mut FunctionBuilder, k: &Kernel) {
+fn emit_function(b: &mut FunctionBuilder, k: &Kernel, table_addrs: &[i64]) {
     use cranelift_codegen::ir::condcodes::IntCC;
     let entry = b.create_block();
     let head4 = b.create_block();
@@ -156,7 +162,7 @@ fn emit_function(b: &mut FunctionBuilder, k: &Kernel) {
         (0..k.states.len()).map(|s| b.ins().load(types::I64, flags, states_pp, (8 * s) as i32)).collect();
     let param_ptrs: Vec<Value> =
         (0..k.params.len()).map(|s| b.ins().load(types::I64, flags, params_pp, (8 * s) as i32)).collect();
-    let ptrs = Ptrs { states: &state_ptrs, params: &param_ptrs, t, t_next, sidx, stime };
+    let ptrs = Ptrs { states: &state_ptrs, params: &param_ptrs, t, t_next, sidx, stime, tables: table_addrs };
     let zero = b.ins().iconst(types::I64, 0);
     b.ins().jump(head4, &[arg(zero), arg(zero)]);
 
@@ -199,6 +205,8 @@ struct Ptrs<'a> {
     t_next: Value,
     sidx: Value,
     stime: Value,
+    /// Each rate table's address.
+    tables: &'a [i64],
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -241,7 +249,8 @@ fn emit_body(
             b.ins().ishl_imm_u(ig, 3)
         })
         .collect();
-    let mut e = Emitter { b, lanes, g: 0, vals: vec![Vec::with_capacity(k.insts.len()); groups] };
+    let mut e =
+        Emitter { b, lanes, g: 0, vals: vec![Vec::with_capacity(k.insts.len()); groups], located: HashMap::new() };
     for inst in &k.insts {
         for (g, &offset) in offsets.iter().enumerate() {
             e.g = g;
@@ -256,6 +265,9 @@ fn emit_body(
                 }
                 Inst::Time => e.splat(p.t),
                 Inst::TimeNext => e.splat(p.t_next),
+                Inst::Lookup { table, col, at } => {
+                    e.lookup(&k.tables[table as usize], p.tables[table as usize], at, col)
+                }
                 ref other => e.inst(other),
             };
             e.vals[g].push(v);
@@ -300,6 +312,9 @@ struct Emitter<'a, 'b> {
     /// The group being emitted, and each group's values.
     g: usize,
     vals: Vec<Vec<Value>>,
+    /// (table address, argument, group) -> the fraction within the row and
+    /// each lane's row address: computed once for all of a table's columns.
+    located: HashMap<(i64, Val, usize), (Value, Vec<Value>)>,
 }
 
 impl Emitter<'_, '_> {
@@ -362,6 +377,78 @@ impl Emitter<'_, '_> {
 
     fn cmp(&mut self, cc: FloatCC, a: Value, c: Value) -> Value {
         self.b.ins().fcmp(cc, a, c)
+    }
+
+    /// Column `col` of a rate table at the argument `at`: the operations of
+    /// `Table::locate` and `Table::interpolate`, the row found once per
+    /// table and group. With two lanes each lane's (y, dy) pair is one
+    /// 16-byte load; two unpacks make the y and dy vectors.
+    fn lookup(&mut self, t: &table::Table, addr: i64, at: Val, col: u32) -> Value {
+        let flags = MemFlagsData::new().with_notrap().with_readonly();
+        let key = (addr, at, self.g);
+        let (frac, rows) = match self.located.get(&key) {
+            Some(found) => found.clone(),
+            None => {
+                let x = self.v(at);
+                let lo = self.konst(t.lo);
+                let d = self.b.ins().fsub(x, lo);
+                let inv = self.konst(t.inv_step);
+                let u = self.b.ins().fmul(d, inv);
+                let zero = self.konst(0.0);
+                let u = self.b.ins().fmax(u, zero);
+                let top = self.konst((t.rows - 1) as f64);
+                let u = self.b.ins().fmin(u, top);
+                let fl = self.b.ins().floor(u);
+                let frac = self.b.ins().fsub(u, fl);
+                let two52 = self.konst(table::TWO52);
+                let shifted = self.b.ins().fadd(fl, two52);
+                let bits = self.bits_to_int(shifted);
+                let lanes = if self.lanes == Lanes::Two { 2 } else { 1 };
+                let base = self.b.ins().iconst(types::I64, addr);
+                let last = self.b.ins().iconst(types::I64, (t.rows - 1) as i64);
+                let row_bytes = (t.cols * 16) as i64;
+                let rows: Vec<Value> = (0..lanes)
+                    .map(|lane| {
+                        let li =
+                            if self.lanes == Lanes::Two { self.b.ins().extractlane(bits, lane as u8) } else { bits };
+                        let li = self.b.ins().band_imm_u(li, table::MANTISSA as i64);
+                        let li = self.b.ins().umin(li, last);
+                        let off = self.b.ins().imul_imm_u(li, row_bytes);
+                        self.b.ins().iadd(base, off)
+                    })
+                    .collect();
+                self.located.insert(key, (frac, rows.clone()));
+                (frac, rows)
+            }
+        };
+        let offset = (col * 16) as i32;
+        let (y, dy) = match self.lanes {
+            Lanes::One => {
+                let y = self.b.ins().load(types::F64, flags, rows[0], offset);
+                let dy = self.b.ins().load(types::F64, flags, rows[0], offset + 8);
+                (y, dy)
+            }
+            Lanes::Two => {
+                let little = MemFlagsData::new().with_endianness(Endianness::Little);
+                let pairs: Vec<Value> = rows
+                    .iter()
+                    .map(|&r| {
+                        let p = self.b.ins().load(types::F64X2, flags, r, offset);
+                        self.b.ins().bitcast(types::I8X16, little, p)
+                    })
+                    .collect();
+                // bytes 0-7 of each pair (punpcklqdq), then bytes 8-15 (punpckhqdq)
+                let low: Vec<u8> = (0..8).chain(16..24).collect();
+                let high: Vec<u8> = (8..16).chain(24..32).collect();
+                let mut unpack = |mask: Vec<u8>| {
+                    let imm = self.b.func.dfg.immediates.push(cranelift_codegen::ir::ConstantData::from(mask));
+                    let v = self.b.ins().shuffle(pairs[0], pairs[1], imm);
+                    self.b.ins().bitcast(types::F64X2, little, v)
+                };
+                (unpack(low), unpack(high))
+            }
+        };
+        self.b.ins().fma(frac, dy, y)
     }
 
     fn exp(&mut self, x: Value) -> Value {
@@ -602,7 +689,7 @@ impl Emitter<'_, '_> {
                 let (m, a, c) = (self.v(m), self.v(a), self.v(c));
                 self.select(m, a, c)
             }
-            Inst::State(_) | Inst::Param(_) | Inst::Time | Inst::TimeNext => self.konst(f64::NAN),
+            Inst::State(_) | Inst::Param(_) | Inst::Time | Inst::TimeNext | Inst::Lookup { .. } => self.konst(f64::NAN),
         }
     }
 }

@@ -48,6 +48,7 @@ codes! {
     MissingAmbient = "E0215", "host model lacks a required symbol";
     BadDensity = "E0216", "incomplete or malformed density model";
     BadField = "E0217", "malformed neural field";
+    BadTable = "E0218", "malformed rate table";
     DimensionMismatch = "E0301", "dimension mismatch";
     UnknownUnit = "E0302", "unknown unit";
     NeedsDimensionless = "E0303", "argument must be dimensionless";

@@ -174,6 +174,66 @@ impl<'a> Lower<'a> {
             self.use_channel(model, u);
         }
         self.lower_all(model);
+        if model.kind == ast::ModelKind::Neuron {
+            self.rate_tables(model);
+        }
+    }
+
+    /// `table V in [lo, hi], step = h`: the state, and its bounds and step
+    /// as constant expressions in the state's dimension. The numbers are
+    /// checked when the kernel is built (they may use parameters).
+    fn rate_tables(&mut self, model: &'a ast::Model) {
+        let constant = Scope { space: 0, locals: &[], mode: Mode::Constant };
+        for stmt in &model.stmts {
+            let ast::StmtKind::Table { var, interval, settings } = &stmt.kind else { continue };
+            let Some(state) = self.state_index(0, &var.name) else {
+                self.err(
+                    Diagnostic::error(Code::BadTable, format!("`{}` is not a state of this neuron", var.name))
+                        .at(var.span, "a table's argument is a state")
+                        .help("tabulate the rates in the membrane potential: `table V in [-100 mV, 100 mV], step = 0.1 mV`"),
+                );
+                continue;
+            };
+            if let Some(prev) = self.m.tables.iter().find(|t| t.state == state) {
+                let prev = prev.span;
+                self.err(
+                    Diagnostic::error(Code::BadTable, format!("two tables in `{}`", var.name))
+                        .at(stmt.span, "second table")
+                        .with_label(prev, "first table")
+                        .help("keep one `table` per state"),
+                );
+                continue;
+            }
+            let dim = self.m.states[state].dim;
+            let what = |w: &str| format!("the table's {w}");
+            let lo = self.expr(&constant, &interval.lo);
+            let lo = self.expect_dim(lo, dim, &what("lower bound"), interval.lo.span);
+            let hi = self.expr(&constant, &interval.hi);
+            let hi = self.expect_dim(hi, dim, &what("upper bound"), interval.hi.span);
+            let mut step = None;
+            for b in settings {
+                if b.name.name != "step" {
+                    self.err(
+                        Diagnostic::error(Code::BadTable, format!("unknown table setting `{}`", b.name.name))
+                            .at(b.name.span, "not a table setting")
+                            .help("a table has one setting, the spacing of its points: `step = 0.1 mV`"),
+                    );
+                    continue;
+                }
+                let id = self.expr(&constant, &b.value);
+                step = self.expect_dim(id, dim, &what("step"), b.value.span);
+            }
+            if settings.iter().all(|b| b.name.name != "step") {
+                self.err(
+                    Diagnostic::error(Code::BadTable, "a table needs the spacing of its points")
+                        .at(stmt.span, "no `step`")
+                        .help(format!("add it: `table {} in [-100 mV, 100 mV], step = 0.1 mV`", var.name)),
+                );
+            }
+            if let (Some(lo), Some(hi), Some(step)) = (lo, hi, step) {
+                self.m.tables.push(crate::ir::RateTable { state, lo, hi, step, span: stmt.span });
+            }
+        }
     }
 
     /// A voltage the model can read although it does not declare it.
@@ -283,6 +343,7 @@ impl<'a> Lower<'a> {
                 ast::StmtKind::Variable { .. } | ast::StmtKind::Boundary(_) | ast::StmtKind::Output { .. }
                     if model.kind == ast::ModelKind::Density => {}
                 ast::StmtKind::Domain { .. } if model.kind == ast::ModelKind::Field => {}
+                ast::StmtKind::Table { .. } if model.kind == ast::ModelKind::Neuron && space == 0 => {}
                 ast::StmtKind::Kernel(f) if model.kind == ast::ModelKind::Field => {
                     self.declare(space, &f.name, Decl::Fn(f));
                 }

@@ -404,6 +404,23 @@ pub struct Model {
     pub density: Option<Density>,
     /// What a `field` model adds: its domain, kernels and convolutions.
     pub field: Option<Field>,
+    /// `table V in [lo, hi], step = h`: rate tables for the kernel back ends.
+    pub tables: Vec<RateTable>,
+}
+
+/// `table V in [lo, hi], step = h` (NEURON's `TABLE ... FROM lo TO hi`):
+/// the kernel back ends tabulate every expensive quantity that depends on
+/// state `state` alone (rates, steady states, gate propagators) at the
+/// points `lo, lo + h, ..., hi` and interpolate linearly in between. The
+/// bounds and step are constant expressions with the state's dimension,
+/// evaluated when the kernel is built.
+#[derive(Clone, Debug)]
+pub struct RateTable {
+    pub state: usize,
+    pub lo: ExprId,
+    pub hi: ExprId,
+    pub step: ExprId,
+    pub span: Span,
 }
 
 /// A neural field: states defined at every point of a periodic domain (a
@@ -489,6 +506,7 @@ impl Model {
             event_args: vec![],
             density: None,
             field: None,
+            tables: vec![],
         }
     }
 

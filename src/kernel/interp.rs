@@ -8,7 +8,8 @@ pub fn apply(inst: &Inst, get: &dyn Fn(Val) -> f64) -> f64 {
     let truth = |b: bool| if b { 1.0 } else { 0.0 };
     match *inst {
         Inst::Const(c) => c,
-        Inst::State(_) | Inst::Param(_) | Inst::Time | Inst::TimeNext => f64::NAN,
+        // inputs, and table lookups: read by `step`, never folded
+        Inst::State(_) | Inst::Param(_) | Inst::Time | Inst::TimeNext | Inst::Lookup { .. } => f64::NAN,
         Inst::Neg(a) => -get(a),
         Inst::Add(a, b) => get(a) + get(b),
         Inst::Sub(a, b) => get(a) - get(b),
@@ -62,6 +63,11 @@ pub fn step(kernel: &Kernel, states: &mut [&mut [f64]], params: &[&[f64]], t: f6
                 Inst::Param(k) => params[k as usize][i],
                 Inst::Time => t,
                 Inst::TimeNext => t_next,
+                Inst::Lookup { table, col, at } => {
+                    let tab = &kernel.tables[table as usize];
+                    let (row, frac) = tab.locate(vals[at as usize]);
+                    tab.interpolate(row, frac, col as usize)
+                }
                 ref other => apply(other, &|x| vals[x as usize]),
             };
         }

@@ -23,6 +23,7 @@
 
 pub mod interp;
 pub mod kmath;
+pub mod table;
 
 use crate::codegen::interp::{eval, Env};
 use crate::ir::{Action, Builtin, ExprId, Model, NodeKind, Trigger, Var};
@@ -76,6 +77,13 @@ pub enum Inst {
     Not(Val),
     /// mask ? a : b
     Select(Val, Val, Val),
+    /// Column `col` of rate table `table`, interpolated at `at`
+    /// (see [`table`]).
+    Lookup {
+        table: u32,
+        col: u32,
+        at: Val,
+    },
 }
 
 impl Inst {
@@ -110,6 +118,7 @@ impl Inst {
             Or(a, b) => (18, 0, a, b),
             Not(a) => (19, 0, a, 0),
             Select(c, a, b) => (20, c as u64, a, b),
+            Lookup { table, col, at } => (23, ((table as u64) << 32) | col as u64, at, 0),
         }
     }
 }
@@ -136,6 +145,8 @@ pub struct Kernel {
     pub stores: Vec<Val>,
     pub events: Vec<KEvent>,
     pub dt: f64,
+    /// Rate tables read by [`Inst::Lookup`].
+    pub tables: Vec<table::Table>,
 }
 
 /// Why a model cannot become a kernel.
@@ -488,8 +499,41 @@ pub fn build_with_ports(
         .map(|&p| m.params[p].name.clone())
         .chain(ports.iter().map(|p| format!("input {p}")))
         .collect();
-    let kernel = Kernel { insts: b.insts, states: state_names, params: params_names, stores, events, dt };
+    let mut kernel =
+        Kernel { insts: b.insts, states: state_names, params: params_names, stores, events, dt, tables: Vec::new() };
+    let grids = table_grids(m, params).map_err(|(_, why)| Unsupported(format!("rate table: {why}")))?;
+    for (spec, grid) in m.tables.iter().zip(grids) {
+        table::tabulate(&mut kernel, old[spec.state], grid, spec.state, &m.states[spec.state].name);
+    }
     Ok(eliminate_dead(kernel))
+}
+
+/// The grids of a model's rate tables (`table V in [lo, hi], step = h`)
+/// for parameter values `params`, or the span and reason of a bad one.
+pub fn table_grids(m: &Model, params: &[f64]) -> Result<Vec<table::Grid>, (crate::source::Span, String)> {
+    if m.tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = crate::codegen::interp::constant_values(m, params);
+    let env = Env { t: 0.0, states: &[], params, values: &values, args: &[] };
+    m.tables
+        .iter()
+        .map(|t| {
+            let (lo, hi, step) = (eval(m, t.lo, &env), eval(m, t.hi, &env), eval(m, t.step, &env));
+            table::Grid::new(lo, hi, step).map_err(|why| (t.span, why))
+        })
+        .collect()
+}
+
+/// E0218 for a rate table whose numbers make no grid.
+pub fn check_tables(m: &Model, params: &[f64]) -> Result<(), Box<crate::diag::Diagnostic>> {
+    table_grids(m, params).map(|_| ()).map_err(|(span, why)| {
+        Box::new(
+            crate::diag::Diagnostic::error(crate::diag::Code::BadTable, format!("this rate table is malformed: {why}"))
+                .at(span, "this table")
+                .help("give a lower bound below the upper one and a positive step that divides the interval: `table V in [-100 mV, 100 mV], step = 0.1 mV`"),
+        )
+    })
 }
 
 /// The operands of an instruction.
@@ -497,6 +541,7 @@ fn operands(inst: &Inst) -> Vec<Val> {
     use Inst::*;
     match *inst {
         Const(_) | State(_) | Param(_) | Time | TimeNext => vec![],
+        Lookup { at, .. } => vec![at],
         Neg(a) | Sqrt(a) | Abs(a) | Exp(a) | Log(a) | Efun(a) | Step(a) | Not(a) => vec![a],
         Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Min(a, b) | Max(a, b) | Cmp(_, a, b) | And(a, b) | Or(a, b) => {
             vec![a, b]
@@ -505,9 +550,8 @@ fn operands(inst: &Inst) -> Vec<Val> {
     }
 }
 
-/// Drops instructions nothing stored or tested depends on (rewrites leave
-/// some behind) and renumbers the rest, keeping their order.
-fn eliminate_dead(mut k: Kernel) -> Kernel {
+/// Which instructions something stored or tested depends on.
+fn liveness(k: &Kernel) -> Vec<bool> {
     let mut live = vec![false; k.insts.len()];
     let mut stack: Vec<Val> = k.stores.clone();
     for e in &k.events {
@@ -519,6 +563,13 @@ fn eliminate_dead(mut k: Kernel) -> Kernel {
             stack.extend(operands(&k.insts[v as usize]));
         }
     }
+    live
+}
+
+/// Drops instructions nothing stored or tested depends on (rewrites leave
+/// some behind) and renumbers the rest, keeping their order.
+fn eliminate_dead(mut k: Kernel) -> Kernel {
+    let live = liveness(&k);
     let mut new_index = vec![0 as Val; k.insts.len()];
     let mut insts = Vec::new();
     for (i, inst) in k.insts.iter().enumerate() {
@@ -547,6 +598,7 @@ fn eliminate_dead(mut k: Kernel) -> Kernel {
             And(a, b) => And(r(a), r(b)),
             Or(a, b) => Or(r(a), r(b)),
             Select(c, a, b) => Select(r(c), r(a), r(b)),
+            Lookup { table, col, at } => Lookup { table, col, at: r(at) },
         };
         new_index[i] = insts.len() as Val;
         insts.push(renamed);

@@ -274,6 +274,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         };
         let params = eval_params(&m, &[]);
         super::check_params(&m, &params)?;
+        kernel::check_tables(&m, &params)?;
         let no_values: Vec<Option<ExprId>> = vec![None; m.values.len()];
         // per-neuron parameters: (index, values), drawn from streams of their own
         let spread_params: Vec<(usize, Vec<f64>)> = cfg

@@ -58,6 +58,8 @@ pub struct PopRun {
     pub spikes: Vec<(usize, f64)>,
     pub compile_seconds: f64,
     pub kernel_insts: usize,
+    /// One line per rate table (see [`kernel::table::Table::summary`]).
+    pub tables: Vec<String>,
     pub ir: Option<String>,
     /// `mean_of`'s population means, one trace per state, at `rec.t`.
     pub means: Vec<(String, Vec<f64>)>,
@@ -70,6 +72,7 @@ const MEAN_BLOCK: usize = 256;
 /// Builds the kernel of a model for a population configuration.
 pub fn build_kernel(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<(Kernel, Vec<f64>), Box<Diagnostic>> {
     let params = eval_params(m, &cfg.param_overrides);
+    kernel::check_tables(m, &params)?;
     let per: Vec<usize> = cfg.per_neuron.iter().map(|(p, _)| *p).collect();
     let k =
         kernel::build(m, plan, &params, &per, &cfg.value_overrides, cfg.dt).map_err(|kernel::Unsupported(why)| {
@@ -85,6 +88,21 @@ pub fn build_kernel(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<(Kernel, 
             )
         })?;
     Ok((k, params))
+}
+
+/// What each of the model's rate tables became: its summary, or that
+/// nothing depends on its state alone.
+pub fn table_notes(m: &Model, k: &Kernel) -> Vec<String> {
+    m.tables
+        .iter()
+        .map(|spec| match k.tables.iter().find(|t| t.state == spec.state) {
+            Some(t) => t.summary(m),
+            None => format!(
+                "rate table in {}: nothing costly depends on it alone, no table built",
+                m.states[spec.state].name
+            ),
+        })
+        .collect()
 }
 
 /// Initial states of every neuron, as arrays (SoA).
@@ -345,6 +363,7 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
         spikes,
         compile_seconds: compiled.as_ref().map_or(0.0, |c| c.compile_seconds),
         kernel_insts: k.insts.len(),
+        tables: table_notes(m, &k),
         means,
         ir,
     })

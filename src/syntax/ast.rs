@@ -249,6 +249,12 @@ pub enum StmtKind {
         interval: Interval,
         settings: Vec<Binding>,
     },
+    /// `table V in [lo, hi], step = h`: rate tables in a neuron's state.
+    Table {
+        var: Ident,
+        interval: Interval,
+        settings: Vec<Binding>,
+    },
     Boundary(Vec<BoundaryPart>),
     Output {
         name: Ident,

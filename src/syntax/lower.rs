@@ -292,6 +292,13 @@ impl Lowerer {
                 let settings = it.map(|p| self.binding(p)).collect();
                 StmtKind::Variable { var, interval, settings }
             }
+            Rule::table_stmt => {
+                let mut it = self.parts(pair);
+                let var = self.ident(it.next()?);
+                let interval = self.interval(it.next()?)?;
+                let settings = it.map(|p| self.binding(p)).collect();
+                StmtKind::Table { var, interval, settings }
+            }
             Rule::boundary => StmtKind::Boundary(
                 pair.into_inner()
                     .filter_map(|part| {
