@@ -92,10 +92,8 @@ fn hh_step(
 /// 0.1), for m, h, n: (alpha, beta, e^{-(alpha + beta) dt}) and the
 /// differences to the next row.
 struct HandTable {
-    rows: usize,
-    /// rows x 9 values, then rows x 9 differences
-    y: Vec<f64>,
-    dy: Vec<f64>,
+    /// per row: 9 values, then their 9 differences to the next row
+    rows: Vec<[f64; 18]>,
 }
 
 const TAB_LO: f64 = -100.0;
@@ -118,8 +116,17 @@ fn hand_table(dt: f64) -> HandTable {
             y[r * 9 + 3 * g + 2] = (-(a + b) * dt).exp();
         }
     }
-    let dy = (0..rows * 9).map(|k| if k + 9 < rows * 9 { y[k + 9] - y[k] } else { 0.0 }).collect();
-    HandTable { rows, y, dy }
+    let rows = (0..rows)
+        .map(|r| {
+            let mut row = [0.0; 18];
+            for c in 0..9 {
+                row[c] = y[r * 9 + c];
+                row[9 + c] = if r + 1 < rows { y[(r + 1) * 9 + c] - y[r * 9 + c] } else { 0.0 };
+            }
+            row
+        })
+        .collect();
+    HandTable { rows }
 }
 
 /// Hand-written HH step with tabulated rates; V's own propagator exact.
@@ -144,13 +151,13 @@ fn hh_step_table(
     const EK: f64 = -0.077;
     const EL: f64 = -0.054387;
     let on = if t >= T_ON { 1.0 } else { 0.0 };
-    let top = (tab.rows - 1) as f64;
+    let top = (tab.rows.len() - 1) as f64;
     for i in 0..v.len() {
         let u = ((v[i] * 1e3 - TAB_LO) * (1.0 / TAB_STEP)).clamp(0.0, top);
         let fl = u.floor();
         let f = u - fl;
-        let row = fl as usize * 9;
-        let col = |c: usize| f.mul_add(tab.dy[row + c], tab.y[row + c]);
+        let row = &tab.rows[fl as usize];
+        let col = |c: usize| f.mul_add(row[9 + c], row[c]);
         let gate = |x: f64, c: usize| {
             let (a, b, e) = (col(c), col(c + 1), col(c + 2));
             let inf = a / (a + b);
