@@ -215,6 +215,10 @@ fn describe_tables(m: &Model, plan: Option<&schemes::Plan>, params: &[f64], dt: 
     }
     let Some(plan) = plan else { return "    not built: the model has no integration plan\n".into() };
     match crate::kernel::build(m, plan, params, &[], &[], dt) {
+        Ok(k) if crate::kernel::check_built_tables(m, &k).is_err() => {
+            let d = crate::kernel::check_built_tables(m, &k).err().map(|d| d.message).unwrap_or_default();
+            format!("    {d}\n")
+        }
         Ok(k) => m
             .tables
             .iter()

@@ -559,4 +559,30 @@ neuron N {
         let err = population::simulate(&mm, &plan.unwrap(), &cfg).err().expect("an error");
         assert_eq!(err.code.as_str(), "E0218", "{new}: {}", err.message);
     }
+    // a rate with a pole on the grid (-40 mV is the 601st point): E0218,
+    // not NaN spread over the two intervals around it
+    let pole = "neuron P {
+    state V = -65 mV, m = 0.05
+    alpha = 0.1 /ms/mV * (V + 40 mV) / (1 - exp(-(V + 40 mV) / 10 mV))
+    dm/dt = alpha * (1 - m) - 4 /ms * m
+    dV/dt = -(V + 65 mV) / 10 ms
+    table V in [-100 mV, 100 mV], step = 0.1 mV
+}";
+    let c = compile(pole);
+    assert!(!c.diagnostics.has_errors(), "{}", c.render());
+    let mut m = c.model("P").unwrap().clone();
+    let (plan, _) = schemes::derive_plan(&mut m, Method::Auto);
+    let mut cfg = pop_config(&m, 4, 0.01, 10, Backend::Jit, 1);
+    cfg.record = vec![];
+    let err = population::simulate(&m, &plan.unwrap(), &cfg).err().expect("an error");
+    assert_eq!(err.code.as_str(), "E0218", "{}", err.message);
+    assert!(err.message.contains("-40 mV"), "{}", err.message);
+    // off the pole it runs
+    let shifted = pole.replace("[-100 mV, 100 mV]", "[-100.05 mV, 99.95 mV]");
+    let c = compile(&shifted);
+    let mut m = c.model("P").unwrap().clone();
+    let (plan, _) = schemes::derive_plan(&mut m, Method::Auto);
+    if let Err(e) = population::simulate(&m, &plan.unwrap(), &cfg) {
+        panic!("off the pole: {}", e.message);
+    }
 }

@@ -525,6 +525,30 @@ pub fn table_grids(m: &Model, params: &[f64]) -> Result<Vec<table::Grid>, (crate
         .collect()
 }
 
+/// E0218 for a rate table with a value that is not finite at one of its
+/// points (a pole such as `(V + 40 mV) / (1 - exp(-(V + 40 mV) / 10 mV))`
+/// at -40 mV): the interpolation would spread it over two intervals.
+pub fn check_built_tables(m: &Model, k: &Kernel) -> Result<(), Box<crate::diag::Diagnostic>> {
+    for t in &k.tables {
+        let Some((col, at)) = t.first_non_finite() else { continue };
+        let span = m.tables.iter().find(|s| s.state == t.state).map_or(m.span, |s| s.span);
+        let unit = m.states[t.state].unit.as_ref();
+        let shown = match unit {
+            Some(u) if u.text != "degC" => crate::units::format_value(at, &u.text, u.scale),
+            _ => crate::units::format_number(at),
+        };
+        return Err(Box::new(
+            crate::diag::Diagnostic::error(
+                crate::diag::Code::BadTable,
+                format!("tabulated quantity {col} is not finite at {} = {shown}", t.arg_name),
+            )
+            .at(span, "this table")
+            .help("a rate has a pole on the table's grid: write it with `vtrap` or `efun` (finite at the pole), or move the grid off the pole"),
+        ));
+    }
+    Ok(())
+}
+
 /// E0218 for a rate table whose numbers make no grid.
 pub fn check_tables(m: &Model, params: &[f64]) -> Result<(), Box<crate::diag::Diagnostic>> {
     table_grids(m, params).map(|_| ()).map_err(|(span, why)| {

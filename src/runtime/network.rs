@@ -295,6 +295,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
                 )
             },
         )?;
+        kernel::check_built_tables(&m, &kernel)?;
         let code = if cfg.jit {
             let c =
                 jit::compile(&kernel, false).map_err(|e| fail(span, format!("JIT: {e}"), "try --backend interp"))?;

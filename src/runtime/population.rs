@@ -87,6 +87,7 @@ pub fn build_kernel(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<(Kernel, 
                     .help(help),
             )
         })?;
+    kernel::check_built_tables(m, &k)?;
     Ok((k, params))
 }
 
