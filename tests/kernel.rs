@@ -179,6 +179,32 @@ fn expr() -> impl Strategy<Value = String> {
     })
 }
 
+/// Model `R` of `src` under the kernel interpreter and the JIT, with
+/// method 0, 1 or 2 (rk4, euler, rk2): equal bit for bit. A random model
+/// may diverge (exp of a growing state): then both back ends must say so,
+/// at the same neuron and time.
+fn backends_agree(src: &str, method: usize) {
+    let m = model_from_source(src, "R");
+    let method = [Method::Rk4, Method::Euler, Method::Rk2][method];
+    let cfg = pop_config(&m, 3, 1.0, 50, Backend::Interp, 1);
+    let mut jcfg = cfg.clone();
+    jcfg.backend = Backend::Jit;
+    let run = |cfg: &PopConfig| {
+        let mut mm = m.clone();
+        let (plan, _) = schemes::derive_plan(&mut mm, method);
+        population::simulate(&mm, &plan.expect("plan"), cfg)
+    };
+    match (run(&cfg), run(&jcfg)) {
+        (Ok(interp), Ok(jit)) => assert_identical(&interp, &jit, src),
+        (Err(a), Err(b)) => assert_eq!(a.message, b.message, "{src}"),
+        (a, b) => panic!(
+            "{src}: interpreter {:?}, JIT {:?}",
+            a.map(|_| ()).map_err(|d| d.message),
+            b.map(|_| ()).map_err(|d| d.message)
+        ),
+    }
+}
+
 proptest! {
     // a fixed seed: the same 60 models on every run, so CI cannot flake
     #![proptest_config(ProptestConfig {
@@ -193,23 +219,7 @@ proptest! {
         let src = format!(
             "rate R {{\n    parameter k = 0.7\n    state x = 0.2, y = -0.4\n    dx/dt = ({f}) / 1 s\n    dy/dt = (({g}) - y) / 1 s\n}}\n"
         );
-        let m = model_from_source(&src, "R");
-        let method = [Method::Rk4, Method::Euler, Method::Rk2][method];
-        let cfg = pop_config(&m, 3, 1.0, 50, Backend::Interp, 1);
-        let mut jcfg = cfg.clone();
-        jcfg.backend = Backend::Jit;
-        let run = |cfg: &PopConfig| {
-            let mut mm = m.clone();
-            let (plan, _) = schemes::derive_plan(&mut mm, method);
-            population::simulate(&mm, &plan.expect("plan"), cfg)
-        };
-        // a random model may diverge (exp of a growing state): then both
-        // back ends must say so, at the same neuron and time
-        match (run(&cfg), run(&jcfg)) {
-            (Ok(interp), Ok(jit)) => assert_identical(&interp, &jit, &src),
-            (Err(a), Err(b)) => assert_eq!(a.message, b.message, "{src}"),
-            (a, b) => panic!("{src}: interpreter {:?}, JIT {:?}", a.map(|_| ()).map_err(|d| d.message), b.map(|_| ()).map_err(|d| d.message)),
-        }
+        backends_agree(&src, method);
     }
 }
 
@@ -229,22 +239,7 @@ proptest! {
         let src = format!(
             "neuron R {{\n    parameter k = 0.7\n    state x = 0.2, y = -0.4\n    dx/dt = ({f}) / 1 s\n    dy/dt = (({g}) - y) / 1 s\n    table x in [-1, 1], step = 0.05\n}}\n"
         );
-        let m = model_from_source(&src, "R");
-        let method = [Method::Rk4, Method::Euler, Method::Rk2][method];
-        let mut cfg = pop_config(&m, 3, 1.0, 50, Backend::Interp, 1);
-        cfg.init_per_neuron = vec![];
-        let mut jcfg = cfg.clone();
-        jcfg.backend = Backend::Jit;
-        let run = |cfg: &PopConfig| {
-            let mut mm = m.clone();
-            let (plan, _) = schemes::derive_plan(&mut mm, method);
-            population::simulate(&mm, &plan.expect("plan"), cfg)
-        };
-        match (run(&cfg), run(&jcfg)) {
-            (Ok(interp), Ok(jit)) => assert_identical(&interp, &jit, &src),
-            (Err(a), Err(b)) => assert_eq!(a.message, b.message, "{src}"),
-            (a, b) => panic!("{src}: interpreter {:?}, JIT {:?}", a.map(|_| ()).map_err(|d| d.message), b.map(|_| ()).map_err(|d| d.message)),
-        }
+        backends_agree(&src, method);
     }
 }
 
