@@ -440,7 +440,10 @@ fn rate_table_error_falls_as_the_step_squared() {
         .map(|h| {
             let k = build(&tabulated_hh(Some(&format!("table V in [-100 mV, 100 mV], step = {h}"))));
             assert_eq!(k.tables.len(), 1);
-            assert_eq!(k.tables[0].cols, 9, "alpha, beta and e^(-(alpha + beta) dt) - 1 of three gates");
+            assert_eq!(
+                k.tables[0].cols, 9,
+                "alpha, beta and (1 - e^(-(alpha + beta) dt)) / (alpha + beta) of three gates"
+            );
             k.tables[0].errors.iter().map(|e| e.abs).collect()
         })
         .collect();

@@ -253,21 +253,21 @@ pub fn build_with_ports(
                 let Some(rhs) = m.states[i].rhs else { continue };
                 let f = b.expr(rhs, &env0)?;
                 let r = b.expr(*rate, &env0)?;
-                // x + (f / r) (1 - e^{-r dt}); Euler when |r dt| is tiny
+                // x + f g with g = (1 - e^{-r dt}) / r, or dt (Euler) when
+                // |r dt| is tiny. g depends on the rate alone: for a gate a
+                // function of V, which a rate table then holds whole.
                 let rdt = b.bin(Inst::Mul, r, dtv);
                 let nrdt = b.un(Inst::Neg, rdt);
                 let e = b.un(Inst::Exp, nrdt);
                 let one = b.konst(1.0);
-                let em1 = b.bin(Inst::Sub, e, one);
-                let q = b.bin(Inst::Div, f, r);
-                let qe = b.bin(Inst::Mul, q, em1);
-                let exp_update = b.bin(Inst::Sub, old[i], qe);
-                let fdt = b.bin(Inst::Mul, f, dtv);
-                let euler = b.bin(Inst::Add, old[i], fdt);
+                let one_minus_e = b.bin(Inst::Sub, one, e);
+                let g_exp = b.bin(Inst::Div, one_minus_e, r);
                 let absr = b.un(Inst::Abs, rdt);
                 let tiny = b.konst(1e-12);
                 let small = b.push_raw(Inst::Cmp(Cmp::Le, absr, tiny));
-                new[i] = b.push_raw(Inst::Select(small, euler, exp_update));
+                let g = b.push_raw(Inst::Select(small, dtv, g_exp));
+                let fg = b.bin(Inst::Mul, f, g);
+                new[i] = b.bin(Inst::Add, old[i], fg);
             }
             Block::Exact { states, a } => {
                 let k = states.len();
