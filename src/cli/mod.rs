@@ -739,6 +739,9 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
                     backend_note.push_str("; ");
                     backend_note.push_str(note);
                 }
+                for w in r.warnings {
+                    ctx.fail(w);
+                }
                 pop_means = r.means;
                 break r.rec;
             }
@@ -1644,13 +1647,16 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
         sample_every,
     };
     let start = std::time::Instant::now();
-    let run = match network::simulate(&network, &cfg, net.name.span) {
+    let mut run = match network::simulate(&network, &cfg, net.name.span) {
         Ok(r) => r,
         Err(d) => {
             ctx.fail(*d);
             return None;
         }
     };
+    for w in std::mem::take(&mut run.warnings) {
+        ctx.fail(w);
+    }
     let wall = start.elapsed().as_secs_f64();
     let rec = runtime::Recording {
         spikes: run.spikes.iter().map(|s| s.1).collect(),

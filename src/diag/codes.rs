@@ -73,5 +73,6 @@ codes! {
     Internal = "E0999", "internal compiler error";
     StateNeverChanges = "W0201", "state never changes";
     UnitShadowsName = "W0301", "a unit hides a declared name";
+    TableRangeLeft = "W0401", "a rate table's argument left its range";
     NoItems = "W0101", "file defines nothing";
 }

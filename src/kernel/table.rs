@@ -105,7 +105,7 @@ impl Table {
     /// largest interpolation error.
     pub fn describe(&self, m: &crate::ir::Model) -> String {
         use std::fmt::Write;
-        let hi = self.lo + (self.rows - 1) as f64 * self.step;
+        let (_, hi) = self.range();
         let mut out = format!(
             "    {} in [{}, {}], step {}: {} points, {} columns ({} KiB); outside the range the end values hold\n",
             self.arg_name,
@@ -134,8 +134,13 @@ impl Table {
         out
     }
 
+    /// The argument's range, [lo, hi] (SI).
+    pub fn range(&self) -> (f64, f64) {
+        (self.lo, self.lo + (self.rows - 1) as f64 * self.step)
+    }
+
     /// A value of the argument in its state's unit.
-    fn in_units(&self, m: &crate::ir::Model, x: f64) -> String {
+    pub fn in_units(&self, m: &crate::ir::Model, x: f64) -> String {
         match m.states.get(self.state).and_then(|s| s.unit.as_ref()) {
             Some(u) if u.text != "degC" => crate::units::format_value(x, &u.text, u.scale),
             _ => crate::units::format_number(x),

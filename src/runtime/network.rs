@@ -114,6 +114,8 @@ pub struct NetConfig {
 
 /// What a network run produced.
 pub struct NetRun {
+    /// W0401 per population whose rate table's argument left its range.
+    pub warnings: Vec<Diagnostic>,
     /// (global neuron index, time in s), in (step, population, neuron) order.
     pub spikes: Vec<(usize, f64)>,
     /// First global index of each population.
@@ -471,6 +473,9 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         runners.iter().map(|r| r.kernel.events.iter().filter(|e| e.emits).count().max(1)).collect();
     let outputs: Vec<std::sync::Mutex<StepSpikes>> =
         (0..threads).map(|_| std::sync::Mutex::new(vec![Vec::new(); runners.len()])).collect();
+    // per worker and population: the first lookup outside a rate table
+    let excursions: Vec<std::sync::Mutex<Vec<Option<super::population::Excursion>>>> =
+        (0..threads).map(|_| std::sync::Mutex::new(vec![None; runners.len()])).collect();
     let barrier = SpinBarrier::new(threads);
     let step_now = std::sync::atomic::AtomicUsize::new(0);
     let done = std::sync::atomic::AtomicBool::new(false);
@@ -487,6 +492,16 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
             let now = step % slots_of[pi];
             let n = b - a;
             let (kernel, code) = kernels[pi];
+            if !kernel.tables.is_empty() {
+                let mut seen = excursions[w].lock().unwrap_or_else(|e| e.into_inner());
+                if seen[pi].is_none() {
+                    // SAFETY: as below; read before this worker's step writes
+                    let state = |i: usize| {
+                        view.states.get(i).map(|p| unsafe { std::slice::from_raw_parts(p.0.add(a) as *const f64, n) })
+                    };
+                    seen[pi] = super::population::excursion(kernel, state).map(|(ti, i, v)| (ti, step, a + i, v));
+                }
+            }
             // SAFETY: [a, b) of every array belongs to this worker alone
             // while the step runs; the arrays outlive the threads.
             unsafe {
@@ -693,8 +708,19 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         finish(Ok(()))
     });
     result?;
+    let mut warnings = Vec::new();
+    for (pi, pop) in net.populations.iter().enumerate() {
+        let first = excursions
+            .iter()
+            .filter_map(|e| e.lock().unwrap_or_else(|e| e.into_inner())[pi])
+            .min_by_key(|x| (x.1, x.2));
+        if let Some(first) = first {
+            warnings.push(super::population::excursion_warning(&pop.model, &runners[pi].kernel, first, cfg.dt));
+        }
+    }
     Ok(NetRun {
         spikes: spikes_out,
+        warnings,
         offsets,
         synapses,
         connectivity_bytes,

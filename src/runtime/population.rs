@@ -60,6 +60,8 @@ pub struct PopRun {
     pub kernel_insts: usize,
     /// One line per rate table (see [`kernel::table::Table::summary`]).
     pub tables: Vec<String>,
+    /// W0401 when a lookup fell outside a rate table.
+    pub warnings: Vec<Diagnostic>,
     pub ir: Option<String>,
     /// `mean_of`'s population means, one trace per state, at `rec.t`.
     pub means: Vec<(String, Vec<f64>)>,
@@ -169,7 +171,44 @@ fn value_exprs(m: &Model, cfg: &PopConfig) -> Vec<ExprId> {
 /// any, with the step.
 /// A chunk's spikes, its recording (chunk 0 only), where it diverged, and
 /// per sample, per `mean_of` state, its block sums.
-type ChunkResult = (Vec<(usize, usize, f64)>, Recording, Option<(usize, usize)>, Vec<Vec<Vec<f64>>>);
+/// Last, the first lookup outside a rate table: (table, step, neuron, value).
+type ChunkResult = (Vec<(usize, usize, f64)>, Recording, Option<(usize, usize)>, Vec<Vec<Vec<f64>>>, Option<Excursion>);
+
+/// A rate table's argument outside its range: (table, step, neuron, value).
+pub(crate) type Excursion = (usize, usize, usize, f64);
+
+/// The first neuron whose argument of a table of `k` lies outside the
+/// table (NaN excepted: divergence is reported on its own), as (table,
+/// neuron, value); `state(i)` gives state array i.
+pub(crate) fn excursion<'a>(k: &Kernel, state: impl Fn(usize) -> Option<&'a [f64]>) -> Option<(usize, usize, f64)> {
+    k.tables.iter().enumerate().find_map(|(ti, t)| {
+        let (lo, hi) = t.range();
+        let arr = state(t.state)?;
+        arr.iter().position(|&v| v < lo || v > hi).map(|i| (ti, i, arr[i]))
+    })
+}
+
+/// W0401 for the earliest excursion of any chunk.
+pub(crate) fn excursion_warning(m: &Model, k: &Kernel, first: Excursion, dt: f64) -> Diagnostic {
+    let (ti, step, neuron, value) = first;
+    let t = &k.tables[ti];
+    let (lo, hi) = t.range();
+    let span = m.tables.iter().find(|s| s.state == t.state).map_or(m.span, |s| s.span);
+    Diagnostic::warning(
+        Code::TableRangeLeft,
+        format!(
+            "{} left its rate table's range [{}, {}]: neuron {neuron} had {} = {} at t = {} ms",
+            t.arg_name,
+            t.in_units(m, lo),
+            t.in_units(m, hi),
+            t.arg_name,
+            t.in_units(m, value),
+            crate::units::format_number(step as f64 * dt * 1e3)
+        ),
+    )
+    .at(span, "this table")
+    .help("outside its range a table holds its end values: widen the range, or run with --no-tables")
+}
 
 /// Runs a population.
 pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<Diagnostic>> {
@@ -270,8 +309,14 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
                 let diverged = |sts: &[&mut [f64]]| {
                     sts.iter().take(n_model_states).find_map(|a| a.iter().position(|v| !v.is_finite()))
                 };
+                // the tables read the states at the start of each step:
+                // look for arguments outside them until the first is found
+                let mut left: Option<Excursion> = None;
                 sample(&mut rec, &sts, 0.0);
                 for step in 0..steps {
+                    if left.is_none() && !k.tables.is_empty() {
+                        left = excursion(k, |i| sts.get(i).map(|a| &a[..])).map(|(ti, i, v)| (ti, step, base + i, v));
+                    }
                     let t = step as f64 * cfg.dt;
                     let t_next = (step + 1) as f64 * cfg.dt;
                     match compiled {
@@ -297,11 +342,11 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
                     // a diverged neuron stops the run (checked every 1000 steps and at the end)
                     if (step + 1) % 1000 == 0 || step + 1 == steps {
                         if let Some(i) = diverged(&sts) {
-                            return (spikes, rec, Some((base + i, step + 1)), vec![]);
+                            return (spikes, rec, Some((base + i, step + 1)), vec![], None);
                         }
                     }
                 }
-                (spikes, rec, None, block_sums)
+                (spikes, rec, None, block_sums, left)
             }));
         }
         // a thread that panicked reports itself as diverged at step 0,
@@ -310,7 +355,7 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
             .into_iter()
             .enumerate()
             .map(|(c, h)| {
-                h.join().unwrap_or_else(|_| (Vec::new(), Recording::default(), Some((c * chunk, 0)), Vec::new()))
+                h.join().unwrap_or_else(|_| (Vec::new(), Recording::default(), Some((c * chunk, 0)), Vec::new(), None))
             })
             .collect()
     });
@@ -341,7 +386,14 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
             trace.push(total / n.max(1) as f64);
         }
     }
-    for (c, (s, r, _, _)) in results.into_iter().enumerate() {
+    let warnings: Vec<Diagnostic> = results
+        .iter()
+        .filter_map(|r| r.4)
+        .min_by_key(|x| (x.1, x.2))
+        .map(|first| excursion_warning(m, &k, first, cfg.dt))
+        .into_iter()
+        .collect();
+    for (c, (s, r, _, _, _)) in results.into_iter().enumerate() {
         all.extend(s);
         if c == 0 {
             rec.t = r.t;
@@ -365,6 +417,7 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
         compile_seconds: compiled.as_ref().map_or(0.0, |c| c.compile_seconds),
         kernel_insts: k.insts.len(),
         tables: table_notes(m, &k),
+        warnings,
         means,
         ir,
     })
