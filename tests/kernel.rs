@@ -465,6 +465,14 @@ fn rate_table_error_falls_as_the_step_squared() {
     let exact = build(&exact_model);
     assert!(exact.tables.is_empty());
     let tabulated = build(&tabulated_hh(Some("table V in [-100 mV, 100 mV], step = 0.1 mV")));
+    let mut names = tabulated.tables[0].names.clone();
+    names.sort();
+    let mut expected: Vec<String> = ["NaT.m", "NaT.h", "Kdr.n"]
+        .iter()
+        .flat_map(|g| ["alpha", "beta", "g"].map(|w| format!("{w} of {g}")))
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
     assert!(tabulated.insts.len() + 30 < exact.insts.len(), "{} vs {} ops", tabulated.insts.len(), exact.insts.len());
     assert!(!tabulated.insts.iter().any(|i| matches!(i, neuroc::kernel::Inst::Efun(_))), "efun left in the kernel");
     // trajectories: 50 ms (40 of firing) against the exact kernel

@@ -191,6 +191,7 @@ pub fn build_with_ports(
         numbering: HashMap::new(),
         value_memo: HashMap::new(),
         event_args: HashMap::new(),
+        names: HashMap::new(),
     };
     let n = m.states.len();
     let refractory = m.events.iter().any(|e| e.actions.iter().any(|a| matches!(a, Action::Refractory { .. })));
@@ -253,6 +254,18 @@ pub fn build_with_ports(
                 let Some(rhs) = m.states[i].rhs else { continue };
                 let f = b.expr(rhs, &env0)?;
                 let r = b.expr(*rate, &env0)?;
+                let name = &m.states[i].name;
+                if let Some(gate) = m.states[i].gate.and_then(|g| m.gates.get(g)) {
+                    let (first, second) = match gate.form {
+                        crate::ir::GateForm::AlphaBeta { alpha, beta } => (("alpha", alpha), ("beta", beta)),
+                        crate::ir::GateForm::InfTau { inf, tau } => (("inf", inf), ("tau", tau)),
+                    };
+                    for (what, e) in [first, second] {
+                        let v = b.expr(e, &env0)?;
+                        b.name(v, format!("{what} of {name}"));
+                    }
+                }
+                b.name(r, format!("rate of {name}"));
                 // x + f g with g = (1 - e^{-r dt}) / r, or dt (Euler) when
                 // |r dt| is tiny. g depends on the rate alone: for a gate a
                 // function of V, which a rate table then holds whole.
@@ -266,6 +279,7 @@ pub fn build_with_ports(
                 let tiny = b.konst(1e-12);
                 let small = b.push_raw(Inst::Cmp(Cmp::Le, absr, tiny));
                 let g = b.push_raw(Inst::Select(small, dtv, g_exp));
+                b.name(g, format!("g of {name}"));
                 let fg = b.bin(Inst::Mul, f, g);
                 new[i] = b.bin(Inst::Add, old[i], fg);
             }
@@ -503,7 +517,7 @@ pub fn build_with_ports(
         Kernel { insts: b.insts, states: state_names, params: params_names, stores, events, dt, tables: Vec::new() };
     let grids = table_grids(m, params).map_err(|(_, why)| Unsupported(format!("rate table: {why}")))?;
     for (spec, grid) in m.tables.iter().zip(grids) {
-        table::tabulate(&mut kernel, old[spec.state], grid, spec.state, &m.states[spec.state].name);
+        table::tabulate(&mut kernel, old[spec.state], grid, spec.state, &m.states[spec.state].name, &b.names);
     }
     Ok(eliminate_dead(kernel))
 }
@@ -658,9 +672,17 @@ struct Builder<'m> {
     value_memo: HashMap<(Vec<Val>, Val, usize), Val>,
     /// Values of event arguments (a port's summed input).
     event_args: HashMap<usize, Val>,
+    /// Names of values, for the columns of rate tables: derived values,
+    /// gates' rates, exponential Euler's g.
+    names: HashMap<Val, String>,
 }
 
 impl Builder<'_> {
+    /// Names value `v` unless it has a name already.
+    fn name(&mut self, v: Val, name: String) {
+        self.names.entry(v).or_insert(name);
+    }
+
     fn push_raw(&mut self, inst: Inst) -> Val {
         let key = inst.key();
         if let Some(v) = self.numbering.get(&key) {
@@ -769,6 +791,9 @@ impl Builder<'_> {
                 };
                 let v = self.expr(expr, f)?;
                 self.value_memo.insert(key, v);
+                if let Some(value) = m.values.get(*k) {
+                    self.name(v, value.name.clone());
+                }
                 v
             }
             NodeKind::Var(Var::EventArg(a)) => match self.event_args.get(a) {

@@ -35,6 +35,9 @@ pub struct Table {
     pub inv_step: f64,
     pub rows: usize,
     pub cols: usize,
+    /// What each column is (`alpha of NaT.m`, `g of NaT.h`, a derived
+    /// value's name), or `column k`.
+    pub names: Vec<String>,
     /// Row-major: row k holds, per column, the pair (y_k, y_{k+1} - y_k);
     /// the last row's differences are 0.
     pub data: Vec<f64>,
@@ -116,13 +119,15 @@ impl Table {
             self.cols,
             self.bytes().div_ceil(1024)
         );
+        let width = self.names.iter().map(|n| n.chars().count() + 1).max().unwrap_or(0);
         for (c, e) in self.errors.iter().enumerate() {
             let (lo, hi) = (0..self.rows)
                 .map(|r| self.data[(r * self.cols + c) * 2])
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
             let _ = writeln!(
                 out,
-                "      column {c}: from {} to {} (SI); interpolation error {:.2e} ({:.1e} of its scale) at {} = {}",
+                "      {:<width$} from {} to {} (SI); interpolation error {:.2e} ({:.1e} of its scale) at {} = {}",
+                format!("{}:", self.names[c]),
                 crate::units::format_number(lo),
                 crate::units::format_number(hi),
                 e.abs,
@@ -230,7 +235,14 @@ fn units_free(x: f64) -> String {
 /// Replaces the expensive functions of `arg` in `k` (before dead-code
 /// elimination) by lookups in a new table; returns how many columns it
 /// took (0: nothing to tabulate, no table added).
-pub fn tabulate(k: &mut Kernel, arg: Val, grid: Grid, state: usize, arg_name: &str) -> usize {
+pub fn tabulate(
+    k: &mut Kernel,
+    arg: Val,
+    grid: Grid,
+    state: usize,
+    arg_name: &str,
+    names: &std::collections::HashMap<Val, String>,
+) -> usize {
     let n = k.insts.len();
     let live = super::liveness(k);
     // which values depend on the argument (and constants) only
@@ -348,6 +360,11 @@ pub fn tabulate(k: &mut Kernel, arg: Val, grid: Grid, state: usize, arg_name: &s
         inv_step: 1.0 / grid.step,
         rows: grid.rows,
         cols: ncols,
+        names: cols
+            .iter()
+            .enumerate()
+            .map(|(c, v)| names.get(&(*v as Val)).cloned().unwrap_or_else(|| format!("column {c}")))
+            .collect(),
         data,
         errors: Vec::new(),
     };
@@ -399,6 +416,7 @@ mod tests {
             inv_step: 1.0,
             rows: 4,
             cols: 1,
+            names: vec!["x^2".into()],
             data,
             errors: vec![],
         }
