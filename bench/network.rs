@@ -15,6 +15,11 @@
 //!
 //! Each length runs on 1 and on 2 threads (`--threads`); the spikes are the
 //! same (tests/network.rs checks it), only the wall time differs.
+//!
+//! `COBAHH+tab` is COBAHH with its neuron's rates tabulated in V
+//! (`table V in [-100 mV, 100 mV], step = 0.1 mV` added to a copy of the
+//! stdlib neuron): Brian2 and NEST compute every rate, so its ratios to
+//! them compare a tabulated run with exact ones.
 
 use std::path::Path;
 use std::process::Command;
@@ -23,8 +28,8 @@ use std::process::Command;
 /// reference README (1 s and 10 s simulated).
 fn reference_seconds(model: &str, seconds: u32) -> Option<(f64, f64)> {
     match (model, seconds) {
-        ("COBAHH", 1) => Some((4.3, 30.0)),
-        ("COBAHH", 10) => Some((43.0, 255.0)),
+        ("COBAHH" | "COBAHH+tab", 1) => Some((4.3, 30.0)),
+        ("COBAHH" | "COBAHH+tab", 10) => Some((43.0, 255.0)),
         ("CUBA", 1) => Some((0.096, 0.76)),
         ("CUBA", 10) => Some((0.72, 8.0)),
         _ => None,
@@ -38,15 +43,29 @@ struct Run {
     bytes_per_synapse: f64,
 }
 
-/// Runs `example` for `duration` (a `.neuro` duration literal) and reads
-/// `neuroc run`'s summary line.
-fn run(example: &str, duration: &str, interp: bool, threads: usize) -> Run {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("examples").join(example)).expect("example");
+/// A file of the repository.
+fn source(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).expect(path)
+}
+
+/// COBAHH with a copy of the stdlib neuron that tabulates its rates.
+fn tabulated_cobahh() -> String {
+    let stdlib = source("stdlib/traub.neuro");
+    let start = stdlib.find("neuron HHTraub {").expect("the stdlib neuron");
+    let neuron = &stdlib[start..];
+    let neuron = neuron[..neuron.find("\n}").expect("its end") + 2]
+        .replace("neuron HHTraub {", "neuron Tab {")
+        .replace("    spike when", "    table V in [-100 mV, 100 mV], step = 0.1 mV\n    spike when");
+    format!("{}\n{neuron}\n", source("examples/cobahh.neuro").replace(" x HHTraub", " x Tab"))
+}
+
+/// Runs the network of `text` for `duration` (a `.neuro` duration literal)
+/// and reads `neuroc run`'s summary line.
+fn run(text: &str, duration: &str, interp: bool, threads: usize) -> Run {
     let text = text.replace("duration = 1 s", &format!("duration = {duration}"));
     let dir = std::env::temp_dir().join(format!("neuroc-bench-net-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join(example);
+    let file = dir.join("net.neuro");
     std::fs::write(&file, text).expect("write model");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_neuroc"));
     cmd.arg("run").arg(&file).arg("-o").arg(dir.join("out"));
@@ -81,7 +100,7 @@ fn main() {
     };
     println!("networks, dt = 0.1 ms; reference figures (1 thread): ../shared/reference/network/README.md\n");
     println!(
-        "{:<8} {:>6} {:>8} {:>9} {:>11} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10}",
+        "{:<10} {:>6} {:>8} {:>9} {:>11} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10}",
         "model",
         "sim s",
         "threads",
@@ -94,7 +113,12 @@ fn main() {
         "Brian2 x",
         "NEST x"
     );
-    for (model, example) in [("CUBA", "cuba.neuro"), ("COBAHH", "cobahh.neuro")] {
+    let models = [
+        ("CUBA", source("examples/cuba.neuro")),
+        ("COBAHH", source("examples/cobahh.neuro")),
+        ("COBAHH+tab", tabulated_cobahh()),
+    ];
+    for (model, example) in &models {
         // the interpreter baseline on a 50 ms slice, scaled per simulated second
         let slice = run(example, "50 ms", true, 1).seconds / 0.05;
         for &length in &lengths {
@@ -107,7 +131,7 @@ fn main() {
                 let per_second = r.seconds / length as f64;
                 let (brian, nest) = reference_seconds(model, length).map_or((f64::NAN, f64::NAN), |(b, n)| (b, n));
                 println!(
-                    "{:<8} {:>6} {:>8} {:>9.3} {:>11.1} {:>9.0} {:>8.1} {:>10.1} {:>10.2} {:>10.2} {:>10.2}",
+                    "{:<10} {:>6} {:>8} {:>9.3} {:>11.1} {:>9.0} {:>8.1} {:>10.1} {:>10.2} {:>10.2} {:>10.2}",
                     model,
                     length,
                     threads,
