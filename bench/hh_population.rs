@@ -40,6 +40,32 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// The hand loops' neurons: V (volts) and the three gates.
+struct Cells {
+    v: Vec<f64>,
+    m: Vec<f64>,
+    h: Vec<f64>,
+    n: Vec<f64>,
+}
+
+impl Cells {
+    /// `n` neurons at rest.
+    fn at_rest(n: usize) -> Cells {
+        Cells { v: vec![-0.065; n], m: vec![0.0529324852; n], h: vec![0.5961207; n], n: vec![0.3176769; n] }
+    }
+}
+
+/// One hand-written HH step, with the rates computed (`tab` = None) or
+/// read from a table, and a chosen exp.
+#[inline(always)]
+fn hand_step(c: &mut Cells, amp: &[f64], t: f64, dt: f64, tab: Option<&HandTable>, exp: impl Fn(f64) -> f64) {
+    let Cells { v, m, h, n } = c;
+    match tab {
+        None => hh_step(v, m, h, n, amp, t, dt, exp),
+        Some(tab) => hh_step_table(v, m, h, n, amp, t, dt, tab, exp),
+    }
+}
+
 /// Hand-written HH step (SI units), exponential Euler, with a chosen exp.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -176,49 +202,19 @@ fn hh_step_table(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn hh_step_table_avx512(
-    v: &mut [f64],
-    m: &mut [f64],
-    h: &mut [f64],
-    n: &mut [f64],
-    amp: &[f64],
-    t: f64,
-    dt: f64,
-    tab: &HandTable,
-) {
-    hh_step_table(v, m, h, n, amp, t, dt, tab, kmath::exp)
+/// `hand_step` with the kernels' polynomial exp, compiled for a CPU's
+/// vector extensions (LLVM auto-vectorizes the loop).
+macro_rules! native_step {
+    ($name:ident, $features:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name(c: &mut Cells, amp: &[f64], t: f64, dt: f64, tab: Option<&HandTable>) {
+            hand_step(c, amp, t, dt, tab, kmath::exp)
+        }
+    };
 }
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn hh_step_table_avx2(
-    v: &mut [f64],
-    m: &mut [f64],
-    h: &mut [f64],
-    n: &mut [f64],
-    amp: &[f64],
-    t: f64,
-    dt: f64,
-    tab: &HandTable,
-) {
-    hh_step_table(v, m, h, n, amp, t, dt, tab, kmath::exp)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn hh_step_avx2(v: &mut [f64], m: &mut [f64], h: &mut [f64], n: &mut [f64], amp: &[f64], t: f64, dt: f64) {
-    hh_step(v, m, h, n, amp, t, dt, kmath::exp)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-unsafe fn hh_step_avx512(v: &mut [f64], m: &mut [f64], h: &mut [f64], n: &mut [f64], amp: &[f64], t: f64, dt: f64) {
-    hh_step(v, m, h, n, amp, t, dt, kmath::exp)
-}
+native_step!(hand_step_avx512, "avx512f,avx512dq,avx2,fma");
+native_step!(hand_step_avx2, "avx2,fma");
 
 fn time_per_neuron_step(n: usize, steps: usize, mut f: impl FnMut(usize)) -> f64 {
     // one warm-up step
@@ -289,56 +285,38 @@ fn main() {
     let interp_steps = (steps / 50).max(2);
     let (interp, _) = run(&m, Backend::Interp, 1, false, interp_steps);
 
-    // Hand-written baselines.
-    let fresh = || (vec![-0.065; n], vec![0.0529324852; n], vec![0.5961207; n], vec![0.3176769; n]);
-    let (mut v, mut mm, mut h, mut nn) = fresh();
-    let libm = time_per_neuron_step(n, steps, |s| {
-        hh_step(&mut v, &mut mm, &mut h, &mut nn, &amps, s as f64 * dt, dt, f64::exp)
-    });
+    // Hand-written baselines: exact rates and a table, scalar libm and
+    // compiled for the CPU's widest vectors.
+    let tab = hand_table(dt);
+    let hand = |tab: Option<&HandTable>| {
+        let mut c = Cells::at_rest(n);
+        time_per_neuron_step(n, steps, |s| hand_step(&mut c, &amps, s as f64 * dt, dt, tab, f64::exp))
+    };
+    let (libm, table_libm) = (hand(None), hand(Some(&tab)));
+    type NativeStep = unsafe fn(&mut Cells, &[f64], f64, f64, Option<&HandTable>);
     #[allow(unused_mut)]
-    let mut native = (f64::NAN, "none");
+    let mut cpu: Option<(NativeStep, &str)> = None;
     #[cfg(target_arch = "x86_64")]
     {
-        let (mut v, mut mm, mut h, mut nn) = fresh();
         if is_x86_feature_detected!("avx512f")
             && is_x86_feature_detected!("avx512dq")
             && is_x86_feature_detected!("fma")
         {
-            // SAFETY: the CPU has the features the function is compiled for.
-            let t = time_per_neuron_step(n, steps, |s| unsafe {
-                hh_step_avx512(&mut v, &mut mm, &mut h, &mut nn, &amps, s as f64 * dt, dt)
-            });
-            native = (t, "AVX-512 + FMA");
+            cpu = Some((hand_step_avx512, "AVX-512 + FMA"));
         } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            // SAFETY: as above.
-            let t = time_per_neuron_step(n, steps, |s| unsafe {
-                hh_step_avx2(&mut v, &mut mm, &mut h, &mut nn, &amps, s as f64 * dt, dt)
-            });
-            native = (t, "AVX2 + FMA");
+            cpu = Some((hand_step_avx2, "AVX2 + FMA"));
         }
     }
-    let tab = hand_table(dt);
-    let (mut v, mut mm, mut h, mut nn) = fresh();
-    let table_libm = time_per_neuron_step(n, steps, |s| {
-        hh_step_table(&mut v, &mut mm, &mut h, &mut nn, &amps, s as f64 * dt, dt, &tab, f64::exp)
-    });
-    #[allow(unused_mut)]
-    let mut table_native = f64::NAN;
-    #[cfg(target_arch = "x86_64")]
-    {
-        let (mut v, mut mm, mut h, mut nn) = fresh();
-        if native.1 == "AVX-512 + FMA" {
+    let vectorized = |tab: Option<&HandTable>| match cpu {
+        Some((f, name)) => {
+            let mut c = Cells::at_rest(n);
             // SAFETY: the CPU has the features the function is compiled for.
-            table_native = time_per_neuron_step(n, steps, |s| unsafe {
-                hh_step_table_avx512(&mut v, &mut mm, &mut h, &mut nn, &amps, s as f64 * dt, dt, &tab)
-            });
-        } else if native.1 == "AVX2 + FMA" {
-            // SAFETY: as above.
-            table_native = time_per_neuron_step(n, steps, |s| unsafe {
-                hh_step_table_avx2(&mut v, &mut mm, &mut h, &mut nn, &amps, s as f64 * dt, dt, &tab)
-            });
+            (time_per_neuron_step(n, steps, |s| unsafe { f(&mut c, &amps, s as f64 * dt, dt, tab) }), name)
         }
-    }
+        None => (f64::NAN, "none"),
+    };
+    let native = vectorized(None);
+    let table_native = vectorized(Some(&tab)).0;
 
     println!("HH population: N = {n}, {steps} steps of {} ms ({} spikes under the JIT)", dt * 1e3, spikes_jit);
     println!(
