@@ -40,6 +40,25 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+// The squid axon's constants, SI: F/m^2, S/m^2, V.
+const C: f64 = 0.01;
+const GNA: f64 = 1200.0;
+const GK: f64 = 360.0;
+const GL: f64 = 3.0;
+const ENA: f64 = 0.05;
+const EK: f64 = -0.077;
+const EL: f64 = -0.054387;
+
+/// V after one exponential-Euler step, given the gates and the input.
+#[inline(always)]
+fn membrane(v: f64, (m, h, n): (f64, f64, f64), input: f64, dt: f64, exp: &impl Fn(f64) -> f64) -> f64 {
+    let gna = GNA * m * m * m * h;
+    let gk = GK * n * n * n * n;
+    let g = gna + gk + GL;
+    let vinf = (gna * ENA + gk * EK + GL * EL + input) / g;
+    vinf + (v - vinf) * exp(-g / C * dt)
+}
+
 /// The hand loops' neurons: V (volts) and the three gates.
 struct Cells {
     v: Vec<f64>,
@@ -59,33 +78,16 @@ impl Cells {
 /// read from a table, and a chosen exp.
 #[inline(always)]
 fn hand_step(c: &mut Cells, amp: &[f64], t: f64, dt: f64, tab: Option<&HandTable>, exp: impl Fn(f64) -> f64) {
-    let Cells { v, m, h, n } = c;
     match tab {
-        None => hh_step(v, m, h, n, amp, t, dt, exp),
-        Some(tab) => hh_step_table(v, m, h, n, amp, t, dt, tab, exp),
+        None => hh_step(c, amp, t, dt, exp),
+        Some(tab) => hh_step_table(c, amp, t, dt, tab, exp),
     }
 }
 
 /// Hand-written HH step (SI units), exponential Euler, with a chosen exp.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn hh_step(
-    v: &mut [f64],
-    m: &mut [f64],
-    h: &mut [f64],
-    n: &mut [f64],
-    amp: &[f64],
-    t: f64,
-    dt: f64,
-    exp: impl Fn(f64) -> f64,
-) {
-    const C: f64 = 0.01; // F/m^2
-    const GNA: f64 = 1200.0;
-    const GK: f64 = 360.0;
-    const GL: f64 = 3.0;
-    const ENA: f64 = 0.05;
-    const EK: f64 = -0.077;
-    const EL: f64 = -0.054387;
+fn hh_step(c: &mut Cells, amp: &[f64], t: f64, dt: f64, exp: impl Fn(f64) -> f64) {
+    let Cells { v, m, h, n } = c;
     let on = if t >= T_ON { 1.0 } else { 0.0 };
     for i in 0..v.len() {
         let vm = v[i] * 1e3; // mV
@@ -102,12 +104,7 @@ fn hh_step(
             inf + (x - inf) * exp(-s * dt)
         };
         let (mi, hi, ni) = (m[i], h[i], n[i]);
-        let gna = GNA * mi * mi * mi * hi;
-        let gk = GK * ni * ni * ni * ni;
-        let g = gna + gk + GL;
-        let drive = gna * ENA + gk * EK + GL * EL + amp[i] * on;
-        let vinf = drive / g;
-        v[i] = vinf + (v[i] - vinf) * exp(-g / C * dt);
+        v[i] = membrane(v[i], (mi, hi, ni), amp[i] * on, dt, &exp);
         m[i] = gate(mi, am, bm);
         h[i] = gate(hi, ah, bh);
         n[i] = gate(ni, an, bn);
@@ -156,26 +153,9 @@ fn hand_table(dt: f64) -> HandTable {
 }
 
 /// Hand-written HH step with tabulated rates; V's own propagator exact.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn hh_step_table(
-    v: &mut [f64],
-    m: &mut [f64],
-    h: &mut [f64],
-    n: &mut [f64],
-    amp: &[f64],
-    t: f64,
-    dt: f64,
-    tab: &HandTable,
-    exp: impl Fn(f64) -> f64,
-) {
-    const C: f64 = 0.01;
-    const GNA: f64 = 1200.0;
-    const GK: f64 = 360.0;
-    const GL: f64 = 3.0;
-    const ENA: f64 = 0.05;
-    const EK: f64 = -0.077;
-    const EL: f64 = -0.054387;
+fn hh_step_table(c: &mut Cells, amp: &[f64], t: f64, dt: f64, tab: &HandTable, exp: impl Fn(f64) -> f64) {
+    let Cells { v, m, h, n } = c;
     let on = if t >= T_ON { 1.0 } else { 0.0 };
     let top = (tab.rows.len() - 1) as f64;
     for i in 0..v.len() {
@@ -190,12 +170,7 @@ fn hh_step_table(
             inf + (x - inf) * e
         };
         let (mi, hi, ni) = (m[i], h[i], n[i]);
-        let gna = GNA * mi * mi * mi * hi;
-        let gk = GK * ni * ni * ni * ni;
-        let g = gna + gk + GL;
-        let drive = gna * ENA + gk * EK + GL * EL + amp[i] * on;
-        let vinf = drive / g;
-        v[i] = vinf + (v[i] - vinf) * exp(-g / C * dt);
+        v[i] = membrane(v[i], (mi, hi, ni), amp[i] * on, dt, &exp);
         m[i] = gate(mi, 0);
         h[i] = gate(hi, 3);
         n[i] = gate(ni, 6);
