@@ -467,3 +467,27 @@ fn explain_describes_a_network() {
     );
     assert!(!t.contains("not simulated yet"), "{t}");
 }
+
+/// `run` says what its rate table is; `--no-tables` and the reference back
+/// end compute exactly and say so; `explain` lists the columns.
+#[test]
+fn rate_tables_on_the_command_line() {
+    let out = tmp("tables");
+    let o_dir = out.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "examples/hh_population.neuro", "--duration", "20ms", "-q", "-o", o_dir];
+        args.extend_from_slice(extra);
+        let o = neuroc(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        text(&o)
+    };
+    let tabulated = run(&["--neurons", "10"]);
+    assert!(tabulated.contains("rate table in V: 9 columns at 2001 points 0.1 mV apart"), "{tabulated}");
+    let exact = run(&["--neurons", "10", "--no-tables"]);
+    assert!(!exact.contains("rate table"), "{exact}");
+    let reference = run(&["--neurons", "1", "--backend", "reference"]);
+    assert!(reference.contains("rate tables unused"), "{reference}");
+    let o = neuroc(&["explain", "examples/hh_population.neuro"]);
+    let t = text(&o);
+    assert!(t.contains("rate tables") && t.contains("alpha of NaT.m:") && t.contains("g of Kdr.n:"), "{t}");
+}

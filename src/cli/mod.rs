@@ -696,6 +696,9 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     let mut pop_means: Vec<(String, Vec<f64>)> = Vec::new();
     let rec = loop {
         if backend == BackendArg::Reference {
+            if !model.tables.is_empty() {
+                backend_note = "; rate tables unused: the reference interpreter computes every rate".into();
+            }
             match runtime::simulate(&model, &plan, &cfg) {
                 Ok(r) => break r,
                 Err(d) => {
