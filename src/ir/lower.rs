@@ -210,8 +210,23 @@ impl<'a> Lower<'a> {
             let lo = self.expect_dim(lo, dim, &what("lower bound"), interval.lo.span);
             let hi = self.expr(&constant, &interval.hi);
             let hi = self.expect_dim(hi, dim, &what("upper bound"), interval.hi.span);
+            if !interval.lo_closed || !interval.hi_closed {
+                self.err(
+                    Diagnostic::error(Code::BadTable, "a table's range includes both ends")
+                        .at(stmt.span, "an open end")
+                        .help(format!("write it closed: `table {} in [-100 mV, 100 mV], step = 0.1 mV`", var.name)),
+                );
+            }
             let mut step = None;
-            for b in settings {
+            for (k, b) in settings.iter().enumerate() {
+                if b.name.name == "step" && settings[..k].iter().any(|p| p.name.name == "step") {
+                    self.err(
+                        Diagnostic::error(Code::BadTable, "a table has one `step`")
+                            .at(b.name.span, "a second step")
+                            .help("keep one: `step = 0.1 mV`"),
+                    );
+                    continue;
+                }
                 if b.name.name != "step" {
                     self.err(
                         Diagnostic::error(Code::BadTable, format!("unknown table setting `{}`", b.name.name))
@@ -344,6 +359,14 @@ impl<'a> Lower<'a> {
                     if model.kind == ast::ModelKind::Density => {}
                 ast::StmtKind::Domain { .. } if model.kind == ast::ModelKind::Field => {}
                 ast::StmtKind::Table { .. } if model.kind == ast::ModelKind::Neuron && space == 0 => {}
+                ast::StmtKind::Table { .. } => self.err(
+                    Diagnostic::error(
+                        Code::NotHere,
+                        format!("rate tables belong in neurons, not in a `{}`", model.kind.keyword()),
+                    )
+                    .at(stmt.span, "not allowed here")
+                    .help("put `table V in [-100 mV, 100 mV], step = 0.1 mV` in the neuron; it covers its channels' rates too"),
+                ),
                 ast::StmtKind::Kernel(f) if model.kind == ast::ModelKind::Field => {
                     self.declare(space, &f.name, Decl::Fn(f));
                 }

@@ -94,9 +94,10 @@ impl Table {
     /// points 0.1 mV apart (281 KiB), interpolation error <= 3.8e-6`.
     pub fn summary(&self, m: &crate::ir::Model) -> String {
         format!(
-            "rate table in {}: {} columns at {} points {} apart ({} KiB), interpolation error <= {:.1e} of a column's scale",
+            "rate table in {}: {} column{} at {} points {} apart ({} KiB), interpolation error <= {:.1e} of a column's scale",
             self.arg_name,
             self.cols,
+            if self.cols == 1 { "" } else { "s" },
             self.rows,
             self.in_units(m, self.step),
             self.bytes().div_ceil(1024),
@@ -110,13 +111,14 @@ impl Table {
         use std::fmt::Write;
         let (_, hi) = self.range();
         let mut out = format!(
-            "    {} in [{}, {}], step {}: {} points, {} columns ({} KiB); outside the range the end values hold\n",
+            "    {} in [{}, {}], step {}: {} points, {} column{} ({} KiB); outside the range the end values hold\n",
             self.arg_name,
             self.in_units(m, self.lo),
             self.in_units(m, hi),
             self.in_units(m, self.step),
             self.rows,
             self.cols,
+            if self.cols == 1 { "" } else { "s" },
             self.bytes().div_ceil(1024)
         );
         let width = self.names.iter().map(|n| n.chars().count() + 1).max().unwrap_or(0);
@@ -235,14 +237,14 @@ fn units_free(x: f64) -> String {
 /// Replaces the expensive functions of `arg` in `k` (before dead-code
 /// elimination) by lookups in a new table; returns how many columns it
 /// took (0: nothing to tabulate, no table added).
-pub fn tabulate(
-    k: &mut Kernel,
-    arg: Val,
-    grid: Grid,
-    state: usize,
-    arg_name: &str,
-    names: &std::collections::HashMap<Val, String>,
-) -> usize {
+/// What the kernel builder knows about its values: names for the columns,
+/// and values that must stay exact (event levels at the start of a step).
+pub struct Known<'a> {
+    pub names: &'a std::collections::HashMap<Val, String>,
+    pub exact: &'a std::collections::HashSet<Val>,
+}
+
+pub fn tabulate(k: &mut Kernel, arg: Val, grid: Grid, state: usize, arg_name: &str, known: Known) -> usize {
     let n = k.insts.len();
     let live = super::liveness(k);
     // which values depend on the argument (and constants) only
@@ -306,7 +308,7 @@ pub fn tabulate(
             .iter()
             .any(|&o| in_set(o as usize) && !column[o as usize] && cost_given[o as usize]);
         cost_given[v] = expensive[v] || inner;
-        if outside[v] && live[v] && cost_given[v] && v as Val != arg {
+        if outside[v] && live[v] && cost_given[v] && v as Val != arg && !known.exact.contains(&(v as Val)) {
             column[v] = true;
         }
     }
@@ -363,7 +365,7 @@ pub fn tabulate(
         names: cols
             .iter()
             .enumerate()
-            .map(|(c, v)| names.get(&(*v as Val)).cloned().unwrap_or_else(|| format!("column {c}")))
+            .map(|(c, v)| known.names.get(&(*v as Val)).cloned().unwrap_or_else(|| format!("column {c}")))
             .collect(),
         data,
         errors: Vec::new(),
@@ -382,8 +384,12 @@ pub fn tabulate(
             eval_at(x, &mut vals);
             let (row, frac) = table.locate(x);
             for (c, &v) in cols.iter().enumerate() {
+                // a removable singularity between the points ((V + 40 mV) /
+                // (1 - exp(...)) at -40 mV) is NaN there and nowhere else
+                if !vals[v].is_finite() {
+                    continue;
+                }
                 let err = (table.interpolate(row, frac, c) - vals[v]).abs();
-                // a NaN error (a pole inside the table) is the worst error
                 if err > errors[c].abs || (err.is_nan() && !errors[c].abs.is_nan()) {
                     errors[c].abs = err;
                     errors[c].at = x;
