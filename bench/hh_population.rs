@@ -309,10 +309,10 @@ fn main() {
         exact_kernel.insts.len()
     );
     println!(
-        "  rate table: {} columns x {} rows ({:.0} KiB); largest interpolation error {:.1e} of a column's scale",
+        "  rate table: {} columns x {} rows ({} KiB); largest interpolation error {:.1e} of a column's scale",
         t.cols,
         t.rows,
-        t.bytes() as f64 / 1024.0,
+        t.bytes().div_ceil(1024),
         t.worst_relative()
     );
     println!("  ns per neuron-step:");

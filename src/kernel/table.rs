@@ -91,7 +91,7 @@ impl Table {
     }
 
     /// One line for a run's log: `rate table in V: 9 columns at 2001
-    /// points 0.1 mV apart (281 KiB), interpolation error <= 3.8e-6`.
+    /// points 0.1 mV apart (282 KiB), interpolation error <= 3.8e-6`.
     pub fn summary(&self, m: &crate::ir::Model) -> String {
         format!(
             "rate table in {}: {} column{} at {} points {} apart ({} KiB), interpolation error <= {:.1e} of a column's scale",
