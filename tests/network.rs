@@ -868,7 +868,10 @@ fn tabulated_cobahh_keeps_its_rates() {
     assert!(within(e, ref_e, 0.15) && within(i, ref_i, 0.15), "E {e} Hz vs {ref_e}, I {i} Hz vs {ref_i}");
     // 50 ms on both kernel back ends: the same spikes
     let short = src.replace("duration = 1 s", "duration = 50 ms");
-    let jit = spikes_of("cobahh-table-jit", &short, &[]);
+    let (o, out) = run_source("cobahh-table-jit", &short, &[]);
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("  E: rate table in V: ") && said.contains("  I: rate table in V: "), "{said}");
+    let jit: Vec<(usize, f64)> = first_columns(&out.join("spikes.csv"));
     let interp = spikes_of("cobahh-table-interp", &short, &["--backend", "interp"]);
     assert!(jit.len() > 100 && jit == interp, "{} vs {} spikes", jit.len(), interp.len());
     // a table that the spikes leave: a warning, and the run completes

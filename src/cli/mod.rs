@@ -1756,6 +1756,9 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
         wall - run.compile_seconds,
         o.output.display()
     );
+    for note in &run.tables {
+        println!("  {note}");
+    }
     Some(0)
 }
 

@@ -32,6 +32,7 @@ pub fn lower_model(lib: &Library, model: &ast::Model) -> (Option<Model>, Diagnos
         init_busy: std::collections::HashSet::new(),
         implicit_species: std::collections::HashSet::new(),
         drivers: Vec::new(),
+        constant_what: None,
     };
     lw.run(model);
     let Lower { m, diags, .. } = lw;
@@ -128,6 +129,9 @@ struct Lower<'a> {
     implicit_species: std::collections::HashSet<usize>,
     /// Rate models a density `use`s: their states live in space 0.
     drivers: Vec<&'a ast::Model>,
+    /// What a constant expression being lowered is, when it is not a
+    /// parameter (for the message when it reads a state).
+    constant_what: Option<&'static str>,
 }
 
 fn is_point(kind: ast::ModelKind) -> bool {
@@ -206,6 +210,7 @@ impl<'a> Lower<'a> {
             }
             let dim = self.m.states[state].dim;
             let what = |w: &str| format!("the table's {w}");
+            self.constant_what = Some("a table's range and step");
             let lo = self.expr(&constant, &interval.lo);
             let lo = self.expect_dim(lo, dim, &what("lower bound"), interval.lo.span);
             let hi = self.expr(&constant, &interval.hi);
@@ -245,6 +250,7 @@ impl<'a> Lower<'a> {
                         .help(format!("add it: `table {} in [-100 mV, 100 mV], step = 0.1 mV`", var.name)),
                 );
             }
+            self.constant_what = None;
             if let (Some(lo), Some(hi), Some(step)) = (lo, hi, step) {
                 self.m.tables.push(crate::ir::RateTable { state, lo, hi, step, span: stmt.span });
             }
@@ -2511,11 +2517,20 @@ impl<'a> Lower<'a> {
             },
         };
         if scope.mode == Mode::Constant && !matches!(var, Var::Param(_)) {
-            self.err(
-                Diagnostic::error(Code::NotHere, format!("a parameter cannot depend on `{n}`, which changes in time"))
-                    .at(span, "not a constant")
-                    .help("make the dependent quantity a derived value: `name = expr` without `parameter`"),
-            );
+            let d = match self.constant_what {
+                Some(what) => {
+                    Diagnostic::error(Code::NotHere, format!("{what} cannot depend on `{n}`, which changes in time"))
+                        .at(span, "not a constant")
+                        .help("write it with numbers, units and parameters")
+                }
+                None => Diagnostic::error(
+                    Code::NotHere,
+                    format!("a parameter cannot depend on `{n}`, which changes in time"),
+                )
+                .at(span, "not a constant")
+                .help("make the dependent quantity a derived value: `name = expr` without `parameter`"),
+            };
+            self.err(d);
             return self.error_node(span);
         }
         let (ty, hint) = match var {
@@ -3259,6 +3274,7 @@ pub fn lower_constant(e: &ast::Expr) -> (Option<(f64, Dim)>, Diagnostics) {
         init_busy: std::collections::HashSet::new(),
         implicit_species: std::collections::HashSet::new(),
         drivers: Vec::new(),
+        constant_what: None,
     };
     let scope = Scope { space: 0, locals: &[], mode: Mode::Constant };
     let id = lw.expr(&scope, e);

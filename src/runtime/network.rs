@@ -116,6 +116,8 @@ pub struct NetConfig {
 pub struct NetRun {
     /// W0401 per population whose rate table's argument left its range.
     pub warnings: Vec<Diagnostic>,
+    /// One line per population's rate table (`E: rate table in V: ...`).
+    pub tables: Vec<String>,
     /// (global neuron index, time in s), in (step, population, neuron) order.
     pub spikes: Vec<(usize, f64)>,
     /// First global index of each population.
@@ -248,6 +250,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
     }
     // Ports each population receives on, and the longest delay into it.
     let mut runners = Vec::new();
+    let mut table_notes = Vec::new();
     let mut compile_seconds = 0.0;
     for (pi, pop) in net.populations.iter().enumerate() {
         let mut ports: Vec<String> = Vec::new();
@@ -298,6 +301,8 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
             },
         )?;
         kernel::check_built_tables(&m, &kernel)?;
+        table_notes
+            .extend(super::population::table_notes(&m, &kernel).into_iter().map(|n| format!("{}: {n}", pop.name)));
         let code = if cfg.jit {
             let c =
                 jit::compile(&kernel, false).map_err(|e| fail(span, format!("JIT: {e}"), "try --backend interp"))?;
@@ -721,6 +726,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
     Ok(NetRun {
         spikes: spikes_out,
         warnings,
+        tables: table_notes,
         offsets,
         synapses,
         connectivity_bytes,
