@@ -210,7 +210,7 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
 
 /// What the kernel tabulates for each `table` statement, and how well.
 fn describe_tables(m: &Model, plan: Option<&schemes::Plan>, params: &[f64], dt: f64) -> String {
-    if let Err(d) = crate::kernel::check_tables(m, params) {
+    if let Err(d) = crate::kernel::check_tables(m, params, &[]) {
         return format!("    {}\n", d.message);
     }
     let Some(plan) = plan else { return "    not built: the model has no integration plan\n".into() };

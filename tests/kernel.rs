@@ -580,6 +580,15 @@ neuron N {
         let err = population::simulate(&mm, &plan.unwrap(), &cfg).err().expect("an error");
         assert_eq!(err.code.as_str(), "E0218", "{new}: {}", err.message);
     }
+    // a range that differs from neuron to neuron: one table cannot serve
+    let c = compile(good);
+    let mut m = c.model("N").unwrap().clone();
+    let (plan, _) = schemes::derive_plan(&mut m, Method::Auto);
+    let mut cfg = pop_config(&m, 4, 0.01, 10, Backend::Jit, 1);
+    cfg.record = vec![];
+    cfg.per_neuron = vec![(m.param("lo").unwrap(), vec![-0.1, -0.11, -0.12, -0.13])];
+    let err = population::simulate(&m, plan.as_ref().unwrap(), &cfg).err().expect("an error");
+    assert_eq!(err.code.as_str(), "E0218", "{}", err.message);
     // a rate with a pole on the grid (-40 mV is the 601st point): E0218,
     // not NaN spread over the two intervals around it
     let pole = "neuron P {

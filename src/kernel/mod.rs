@@ -581,8 +581,28 @@ pub fn check_built_tables(m: &Model, k: &Kernel) -> Result<(), Box<crate::diag::
     Ok(())
 }
 
-/// E0218 for a rate table whose numbers make no grid.
-pub fn check_tables(m: &Model, params: &[f64]) -> Result<(), Box<crate::diag::Diagnostic>> {
+/// E0218 for a rate table whose numbers make no grid, or whose range
+/// uses a parameter spread over the population (`per_neuron`): one table
+/// serves every neuron.
+pub fn check_tables(m: &Model, params: &[f64], per_neuron: &[usize]) -> Result<(), Box<crate::diag::Diagnostic>> {
+    for t in &m.tables {
+        let spread = [t.lo, t.hi, t.step].iter().flat_map(|&e| crate::schemes::deps(m, e)).find_map(|v| match v {
+            Var::Param(p) if per_neuron.contains(&p) => Some(p),
+            _ => None,
+        });
+        if let Some(p) = spread {
+            return Err(Box::new(
+                crate::diag::Diagnostic::error(
+                    crate::diag::Code::BadTable,
+                    format!("this rate table's range uses `{}`, which differs from neuron to neuron", m.params[p].name),
+                )
+                .at(t.span, "one table for the whole population")
+                .help(
+                    "give the table a range that covers every neuron, with numbers or parameters the population shares",
+                ),
+            ));
+        }
+    }
     table_grids(m, params).map(|_| ()).map_err(|(span, why)| {
         Box::new(
             crate::diag::Diagnostic::error(crate::diag::Code::BadTable, format!("this rate table is malformed: {why}"))

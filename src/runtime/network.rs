@@ -279,7 +279,6 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         };
         let params = eval_params(&m, &[]);
         super::check_params(&m, &params)?;
-        kernel::check_tables(&m, &params)?;
         let no_values: Vec<Option<ExprId>> = vec![None; m.values.len()];
         // per-neuron parameters: (index, values), drawn from streams of their own
         let spread_params: Vec<(usize, Vec<f64>)> = cfg
@@ -291,6 +290,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
             })
             .collect();
         let per_neuron: Vec<usize> = spread_params.iter().map(|(i, _)| *i).collect();
+        kernel::check_tables(&m, &params, &per_neuron)?;
         let kernel = kernel::build_with_ports(&m, &plan, &params, &per_neuron, &no_values, &ports, cfg.dt).map_err(
             |kernel::Unsupported(why)| {
                 fail(

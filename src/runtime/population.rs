@@ -74,8 +74,8 @@ const MEAN_BLOCK: usize = 256;
 /// Builds the kernel of a model for a population configuration.
 pub fn build_kernel(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<(Kernel, Vec<f64>), Box<Diagnostic>> {
     let params = eval_params(m, &cfg.param_overrides);
-    kernel::check_tables(m, &params)?;
     let per: Vec<usize> = cfg.per_neuron.iter().map(|(p, _)| *p).collect();
+    kernel::check_tables(m, &params, &per)?;
     let k =
         kernel::build(m, plan, &params, &per, &cfg.value_overrides, cfg.dt).map_err(|kernel::Unsupported(why)| {
             let help = if cfg.n > 1 {
