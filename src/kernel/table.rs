@@ -217,7 +217,7 @@ impl Grid {
         }
         let intervals = ((hi - lo) / step).round();
         if intervals < 1.0 || intervals + 1.0 > MAX_ROWS as f64 {
-            return Err(format!("it would have {} points; a table has 2 to {MAX_ROWS}", units_free(intervals + 1.0)));
+            return Err(format!("it would have {} points; a table has 2 to {MAX_ROWS}", point_count(intervals + 1.0)));
         }
         if ((hi - lo) / step - intervals).abs() > 1e-6 {
             return Err("its step does not divide the interval evenly".into());
@@ -226,7 +226,8 @@ impl Grid {
     }
 }
 
-fn units_free(x: f64) -> String {
+/// A number of points, as a whole number while it is one.
+fn point_count(x: f64) -> String {
     if x < 1e15 {
         format!("{}", x as u64)
     } else {
@@ -234,9 +235,6 @@ fn units_free(x: f64) -> String {
     }
 }
 
-/// Replaces the expensive functions of `arg` in `k` (before dead-code
-/// elimination) by lookups in a new table; returns how many columns it
-/// took (0: nothing to tabulate, no table added).
 /// What the kernel builder knows about its values: names for the columns,
 /// and values that must stay exact (event levels at the start of a step).
 pub struct Known<'a> {
@@ -244,6 +242,9 @@ pub struct Known<'a> {
     pub exact: &'a std::collections::HashSet<Val>,
 }
 
+/// Replaces the expensive functions of `arg` in `k` (before dead-code
+/// elimination) by lookups in a new table; returns how many columns it
+/// took (0: nothing to tabulate, no table added).
 pub fn tabulate(k: &mut Kernel, arg: Val, grid: Grid, state: usize, arg_name: &str, known: Known) -> usize {
     let n = k.insts.len();
     let live = super::liveness(k);
