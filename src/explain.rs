@@ -219,15 +219,12 @@ fn describe_tables(m: &Model, plan: Option<&schemes::Plan>, params: &[f64], dt: 
             let d = crate::kernel::check_built_tables(m, &k).err().map(|d| d.message).unwrap_or_default();
             format!("    {d}\n")
         }
-        Ok(k) => m
-            .tables
-            .iter()
-            .map(|spec| match k.tables.iter().find(|t| t.state == spec.state) {
+        Ok(k) => crate::kernel::table::built(m, &k)
+            .map(|(state, t)| match t {
                 Some(t) => t.describe(m),
-                None => format!(
-                    "    {}: nothing costly depends on it alone; no table is built\n",
-                    m.states[spec.state].name
-                ),
+                None => {
+                    format!("    {}: nothing costly depends on it alone; no table is built\n", m.states[state].name)
+                }
             })
             .collect(),
         Err(crate::kernel::Unsupported(why)) => format!("    not built: no fused kernel ({why})\n"),

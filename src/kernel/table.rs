@@ -235,6 +235,12 @@ fn point_count(x: f64) -> String {
     }
 }
 
+/// Each `table` statement of `m` with the table kernel `k` built for it
+/// (none when nothing costly depends on its state alone).
+pub fn built<'a>(m: &'a crate::ir::Model, k: &'a Kernel) -> impl Iterator<Item = (usize, Option<&'a Table>)> + 'a {
+    m.tables.iter().map(move |spec| (spec.state, k.tables.iter().find(|t| t.state == spec.state)))
+}
+
 /// What the kernel builder knows about its values: names for the columns,
 /// and values that must stay exact (event levels at the start of a step).
 pub struct Known<'a> {

@@ -96,14 +96,12 @@ pub fn build_kernel(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<(Kernel, 
 /// What each of the model's rate tables became: its summary, or that
 /// nothing depends on its state alone.
 pub fn table_notes(m: &Model, k: &Kernel) -> Vec<String> {
-    m.tables
-        .iter()
-        .map(|spec| match k.tables.iter().find(|t| t.state == spec.state) {
+    kernel::table::built(m, k)
+        .map(|(state, t)| match t {
             Some(t) => t.summary(m),
-            None => format!(
-                "rate table in {}: nothing costly depends on it alone, no table built",
-                m.states[spec.state].name
-            ),
+            None => {
+                format!("rate table in {}: nothing costly depends on it alone, no table built", m.states[state].name)
+            }
         })
         .collect()
 }
