@@ -17,9 +17,9 @@
 //! same (tests/network.rs checks it), only the wall time differs.
 //!
 //! `COBAHH+tab` is COBAHH with its neuron's rates tabulated in V
-//! (`table V in [-100 mV, 100 mV], step = 0.1 mV` added to a copy of the
-//! stdlib neuron): Brian2 and NEST compute every rate, so its ratios to
-//! them compare a tabulated run with exact ones.
+//! (`--table "V in [-100 mV, 100 mV], step = 0.1 mV"`): Brian2 and NEST
+//! compute every rate, so its ratios to them compare a tabulated run with
+//! exact ones.
 
 use std::path::Path;
 use std::process::Command;
@@ -48,27 +48,16 @@ fn source(path: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).expect(path)
 }
 
-/// COBAHH with a copy of the stdlib neuron that tabulates its rates.
-fn tabulated_cobahh() -> String {
-    let stdlib = source("stdlib/traub.neuro");
-    let start = stdlib.find("neuron HHTraub {").expect("the stdlib neuron");
-    let neuron = &stdlib[start..];
-    let neuron = neuron[..neuron.find("\n}").expect("its end") + 2]
-        .replace("neuron HHTraub {", "neuron Tab {")
-        .replace("    spike when", "    table V in [-100 mV, 100 mV], step = 0.1 mV\n    spike when");
-    format!("{}\n{neuron}\n", source("examples/cobahh.neuro").replace(" x HHTraub", " x Tab"))
-}
-
 /// Runs the network of `text` for `duration` (a `.neuro` duration literal)
-/// and reads `neuroc run`'s summary line.
-fn run(text: &str, duration: &str, interp: bool, threads: usize) -> Run {
+/// with `extra` flags, and reads `neuroc run`'s summary line.
+fn run(text: &str, extra: &[&str], duration: &str, interp: bool, threads: usize) -> Run {
     let text = text.replace("duration = 1 s", &format!("duration = {duration}"));
     let dir = std::env::temp_dir().join(format!("neuroc-bench-net-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("net.neuro");
     std::fs::write(&file, text).expect("write model");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_neuroc"));
-    cmd.arg("run").arg(&file).arg("-o").arg(dir.join("out"));
+    cmd.arg("run").arg(&file).arg("-o").arg(dir.join("out")).args(extra);
     if interp {
         cmd.args(["--backend", "interp"]);
     }
@@ -113,18 +102,20 @@ fn main() {
         "Brian2 x",
         "NEST x"
     );
+    let cobahh = source("examples/cobahh.neuro");
+    let tabulated: &[&str] = &["--table", "V in [-100 mV, 100 mV], step = 0.1 mV"];
     let models = [
-        ("CUBA", source("examples/cuba.neuro")),
-        ("COBAHH", source("examples/cobahh.neuro")),
-        ("COBAHH+tab", tabulated_cobahh()),
+        ("CUBA", source("examples/cuba.neuro"), &[][..]),
+        ("COBAHH", cobahh.clone(), &[][..]),
+        ("COBAHH+tab", cobahh, tabulated),
     ];
-    for (model, example) in &models {
+    for (model, example, extra) in &models {
         // the interpreter baseline on a 50 ms slice, scaled per simulated second
-        let slice = run(example, "50 ms", true, 1).seconds / 0.05;
+        let slice = run(example, extra, "50 ms", true, 1).seconds / 0.05;
         for &length in &lengths {
             let mut one_thread = f64::NAN;
             for threads in [1, 2] {
-                let r = run(example, &format!("{length} s"), false, threads);
+                let r = run(example, extra, &format!("{length} s"), false, threads);
                 if threads == 1 {
                     one_thread = r.seconds;
                 }

@@ -490,4 +490,23 @@ fn rate_tables_on_the_command_line() {
     let o = neuroc(&["explain", "examples/hh_population.neuro"]);
     let t = text(&o);
     assert!(t.contains("rate tables") && t.contains("alpha of NaT.m:") && t.contains("g of Kdr.n:"), "{t}");
+    // --table tabulates a model that has no table statement
+    let hh = |spec: &str| {
+        neuroc(&["run", "examples/hodgkin_huxley.neuro", "--method", "auto", "-q", "-o", o_dir, "--table", spec])
+    };
+    let o = hh("V in [-100 mV, 100 mV], step = 0.5 mV");
+    assert!(o.status.success() && text(&o).contains("rate table in V: 9 columns at 401 points"), "{}", text(&o));
+    for (spec, code) in [
+        ("W in [-100 mV, 100 mV], step = 0.5 mV", "E0218"),
+        ("V in [-100 mV, 100 ms], step = 0.5 mV", "E0307"),
+        ("V in [-100 mV, 100 mV), step = 0.5 mV", "E0218"),
+        ("V in [-100 mV, 100 mV], steps = 0.5 mV", "E0218"),
+        ("V in [-100 mV, 100 mV], step = 0.3 mV", "E0218"),
+        ("V in [-100 mV, 100 mV", "E0101"),
+    ] {
+        let o = hh(spec);
+        assert!(!o.status.success() && text(&o).contains(code), "{spec}: {}", text(&o));
+    }
+    let o = neuroc(&["run", "examples/hh_population.neuro", "--no-tables", "--table", "V in [-1 V, 1 V], step = 1 mV"]);
+    assert!(!o.status.success() && text(&o).contains("cannot be used with"), "{}", text(&o));
 }

@@ -242,8 +242,14 @@ struct RunOpts {
     /// compute every rate exactly: ignore the models' `table V in [...]`
     /// statements (rate tables serve the jit and interp back ends; the
     /// reference back end never uses them)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "table")]
     no_tables: bool,
+    /// tabulate the rates in a state without editing the model, as the
+    /// model's own `table` statement would (replacing it): --table "V in
+    /// [-100 mV, 100 mV], step = 0.1 mV". For a network, every population
+    /// whose neuron has the state (repeatable)
+    #[arg(long, value_name = "SPEC")]
+    table: Vec<String>,
 }
 
 /// Collects diagnostics of the run's configuration against the compiled file.
@@ -269,6 +275,62 @@ impl RunCtx {
     ) -> Option<T> {
         self.fail(Diagnostic::error(Code::BadSetting, message).at(span, label).help(help));
         None
+    }
+
+    /// `--table SPEC`: adds (or replaces) a rate table in every model of
+    /// `models` that has the state; E0218 when none has it.
+    fn table_flags(&mut self, specs: &[String], models: &mut [&mut ir::Model]) -> Option<()> {
+        for spec in specs {
+            let text = format!("table {spec}");
+            let file = self.arg_source("--table", &text);
+            let (parsed, d) = neuroc::syntax::parse_table(file, &text);
+            let errors = d.has_errors();
+            self.diags.extend(d);
+            let (var, interval, settings) = parsed?;
+            if errors {
+                return None;
+            }
+            let whole = Span::new(file, 0..text.len());
+            let bad = |message: String, help: &str| {
+                Diagnostic::error(Code::BadTable, message).at(whole, "this table").help(help.to_string())
+            };
+            let step = match settings.as_slice() {
+                [b] if b.name.name == "step" => &b.value,
+                _ => {
+                    self.fail(bad(
+                        "a table has one setting, `step`".into(),
+                        "--table \"V in [-100 mV, 100 mV], step = 0.1 mV\"",
+                    ));
+                    return None;
+                }
+            };
+            if !interval.lo_closed || !interval.hi_closed {
+                self.fail(bad("a table's range includes both ends".into(), "write it closed: `[-100 mV, 100 mV]`"));
+                return None;
+            }
+            let mut found = false;
+            for m in models.iter_mut() {
+                let Some(state) = m.states.iter().position(|st| st.name == var.name) else { continue };
+                found = true;
+                let dim = m.states[state].dim;
+                let lo = self.constant(&interval.lo, dim, "the table's lower bound")?;
+                let hi = self.constant(&interval.hi, dim, "the table's upper bound")?;
+                let h = self.constant(step, dim, "the table's step")?;
+                let mut node = |v: f64| m.arena.add(ir::NodeKind::Const(v), ir::Ty::Num(dim), whole);
+                let (lo, hi, step) = (node(lo), node(hi), node(h));
+                m.tables.retain(|t| t.state != state);
+                m.tables.push(ir::RateTable { state, lo, hi, step, span: whole });
+            }
+            if !found {
+                let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+                self.fail(bad(
+                    format!("no state `{}` in {}", var.name, names.join(", ")),
+                    "name a state of the neuron, usually the membrane potential: --table \"V in [-100 mV, 100 mV], step = 0.1 mV\"",
+                ));
+                return None;
+            }
+        }
+        Some(())
     }
 
     /// A CLI argument as a source file, so diagnostics can point into it.
@@ -470,6 +532,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
     if o.no_tables {
         model.tables.clear();
     }
+    ctx.table_flags(&o.table, &mut [&mut model])?;
 
     // Settings: the simulate block, then flags.
     let mut dt = 1e-5;
@@ -1633,6 +1696,10 @@ fn run_network(ctx: &mut RunCtx, o: &RunOpts, net: &ast::Model, sim: Option<&ast
                 return None;
             }
         }
+    }
+    {
+        let mut models: Vec<&mut ir::Model> = pops.iter_mut().map(|p| &mut p.model).collect();
+        ctx.table_flags(&o.table, &mut models)?;
     }
     let network = Network { name: net.name.name.clone(), populations: pops, connections, drives };
     let keep_synapses = o.save_synapses;

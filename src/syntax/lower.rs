@@ -102,7 +102,7 @@ impl Lowerer {
         pair.into_inner().filter(|p| !is_keyword(p.as_rule()))
     }
 
-    fn stmt(&self, pair: Pair<Rule>) -> Option<Stmt> {
+    pub(super) fn stmt(&self, pair: Pair<Rule>) -> Option<Stmt> {
         let span = self.span(&pair);
         let rule = pair.as_rule();
         let kind = match rule {

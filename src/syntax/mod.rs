@@ -100,6 +100,33 @@ pub fn parse_expr(file: FileId, text: &str) -> (Option<ast::Expr>, Diagnostics) 
     }
 }
 
+/// Parses a `table` statement on its own (`text` starts with `table`), as
+/// `neuroc run --table` gets it: the state, the range and the settings.
+pub fn parse_table(file: FileId, text: &str) -> (Option<(ast::Ident, ast::Interval, Vec<ast::Binding>)>, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    if let Some(d) = prescan(file, text) {
+        diags.push(d);
+        return (None, diags);
+    }
+    pest::set_error_detail(true);
+    match NeuroParser::parse(Rule::table_only, text) {
+        Ok(mut pairs) => {
+            let lw = lower::Lowerer::new(file, 0);
+            let stmt = pairs.next().and_then(|p| p.into_inner().next()).and_then(|p| lw.stmt(p));
+            diags.list.extend(lw.finish());
+            let table = stmt.and_then(|s| match s.kind {
+                ast::StmtKind::Table { var, interval, settings } => Some((var, interval, settings)),
+                _ => None,
+            });
+            (table, diags)
+        }
+        Err(err) => {
+            diags.push(syntax_error(file, text, 0, &err));
+            (None, diags)
+        }
+    }
+}
+
 /// Rejects inputs nested deeper than the compiler's recursion can take.
 fn prescan(file: FileId, text: &str) -> Option<Diagnostic> {
     let bytes = text.as_bytes();
