@@ -80,45 +80,38 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Diagnostics) {
 
 /// Parses a lone expression (a `--set` value or a CLI argument).
 pub fn parse_expr(file: FileId, text: &str) -> (Option<ast::Expr>, Diagnostics) {
-    let mut diags = Diagnostics::default();
-    if let Some(d) = prescan(file, text) {
-        diags.push(d);
-        return (None, diags);
-    }
-    pest::set_error_detail(true);
-    match NeuroParser::parse(Rule::expr_only, text) {
-        Ok(mut pairs) => {
-            let lw = lower::Lowerer::new(file, 0);
-            let expr = pairs.next().and_then(|p| p.into_inner().next()).map(|p| lw.expr(p));
-            diags.list.extend(lw.finish());
-            (expr, diags)
-        }
-        Err(err) => {
-            diags.push(syntax_error(file, text, 0, &err));
-            (None, diags)
-        }
-    }
+    parse_alone(file, text, Rule::expr_only, |lw, p| Some(lw.expr(p)))
 }
 
 /// Parses a `table` statement on its own (`text` starts with `table`), as
 /// `neuroc run --table` gets it: the state, the range and the settings.
 pub fn parse_table(file: FileId, text: &str) -> (Option<(ast::Ident, ast::Interval, Vec<ast::Binding>)>, Diagnostics) {
+    parse_alone(file, text, Rule::table_only, |lw, p| match lw.stmt(p)?.kind {
+        ast::StmtKind::Table { var, interval, settings } => Some((var, interval, settings)),
+        _ => None,
+    })
+}
+
+/// Parses `text` with the rule `rule` (`SOI ~ x ~ EOI`) and lowers its one
+/// inner pair with `lower`.
+fn parse_alone<T>(
+    file: FileId,
+    text: &str,
+    rule: Rule,
+    lower: impl FnOnce(&lower::Lowerer, pest::iterators::Pair<Rule>) -> Option<T>,
+) -> (Option<T>, Diagnostics) {
     let mut diags = Diagnostics::default();
     if let Some(d) = prescan(file, text) {
         diags.push(d);
         return (None, diags);
     }
     pest::set_error_detail(true);
-    match NeuroParser::parse(Rule::table_only, text) {
+    match NeuroParser::parse(rule, text) {
         Ok(mut pairs) => {
             let lw = lower::Lowerer::new(file, 0);
-            let stmt = pairs.next().and_then(|p| p.into_inner().next()).and_then(|p| lw.stmt(p));
+            let value = pairs.next().and_then(|p| p.into_inner().next()).and_then(|p| lower(&lw, p));
             diags.list.extend(lw.finish());
-            let table = stmt.and_then(|s| match s.kind {
-                ast::StmtKind::Table { var, interval, settings } => Some((var, interval, settings)),
-                _ => None,
-            });
-            (table, diags)
+            (value, diags)
         }
         Err(err) => {
             diags.push(syntax_error(file, text, 0, &err));
