@@ -215,18 +215,17 @@ fn describe_tables(m: &Model, plan: Option<&schemes::Plan>, params: &[f64], dt: 
     }
     let Some(plan) = plan else { return "    not built: the model has no integration plan\n".into() };
     match crate::kernel::build(m, plan, params, &[], &[], dt) {
-        Ok(k) if crate::kernel::check_built_tables(m, &k).is_err() => {
-            let d = crate::kernel::check_built_tables(m, &k).err().map(|d| d.message).unwrap_or_default();
-            format!("    {d}\n")
-        }
-        Ok(k) => crate::kernel::table::built(m, &k)
-            .map(|(state, t)| match t {
-                Some(t) => t.describe(m),
-                None => {
-                    format!("    {}: nothing costly depends on it alone; no table is built\n", m.states[state].name)
-                }
-            })
-            .collect(),
+        Ok(k) => match crate::kernel::check_built_tables(m, &k) {
+            Err(d) => format!("    {}\n", d.message),
+            Ok(()) => crate::kernel::table::built(m, &k)
+                .map(|(state, t)| match t {
+                    Some(t) => t.describe(m),
+                    None => {
+                        format!("    {}: nothing costly depends on it alone; no table is built\n", m.states[state].name)
+                    }
+                })
+                .collect(),
+        },
         Err(crate::kernel::Unsupported(why)) => format!("    not built: no fused kernel ({why})\n"),
     }
 }

@@ -294,20 +294,12 @@ impl RunCtx {
             let bad = |message: String, help: &str| {
                 Diagnostic::error(Code::BadTable, message).at(whole, "this table").help(help.to_string())
             };
-            let step = match settings.as_slice() {
-                [b] if b.name.name == "step" => &b.value,
-                _ => {
-                    self.fail(bad(
-                        "a table has one setting, `step`".into(),
-                        "--table \"V in [-100 mV, 100 mV], step = 0.1 mV\"",
-                    ));
-                    return None;
-                }
-            };
-            if !interval.lo_closed || !interval.hi_closed {
-                self.fail(bad("a table's range includes both ends".into(), "write it closed: `[-100 mV, 100 mV]`"));
+            let (step, form) = ir::lower::table_step(whole, &var, &interval, &settings);
+            if !form.is_empty() {
+                self.diags.extend(Diagnostics { list: form });
                 return None;
             }
+            let step = step?;
             let mut found = false;
             for m in models.iter_mut() {
                 let Some(state) = m.states.iter().position(|st| st.name == var.name) else { continue };

@@ -215,41 +215,14 @@ impl<'a> Lower<'a> {
             let lo = self.expect_dim(lo, dim, &what("lower bound"), interval.lo.span);
             let hi = self.expr(&constant, &interval.hi);
             let hi = self.expect_dim(hi, dim, &what("upper bound"), interval.hi.span);
-            if !interval.lo_closed || !interval.hi_closed {
-                self.err(
-                    Diagnostic::error(Code::BadTable, "a table's range includes both ends")
-                        .at(stmt.span, "an open end")
-                        .help(format!("write it closed: `table {} in [-100 mV, 100 mV], step = 0.1 mV`", var.name)),
-                );
+            let (step, form) = table_step(stmt.span, var, interval, settings);
+            for d in form {
+                self.err(d);
             }
-            let mut step = None;
-            for (k, b) in settings.iter().enumerate() {
-                if b.name.name == "step" && settings[..k].iter().any(|p| p.name.name == "step") {
-                    self.err(
-                        Diagnostic::error(Code::BadTable, "a table has one `step`")
-                            .at(b.name.span, "a second step")
-                            .help("keep one: `step = 0.1 mV`"),
-                    );
-                    continue;
-                }
-                if b.name.name != "step" {
-                    self.err(
-                        Diagnostic::error(Code::BadTable, format!("unknown table setting `{}`", b.name.name))
-                            .at(b.name.span, "not a table setting")
-                            .help("a table has one setting, the spacing of its points: `step = 0.1 mV`"),
-                    );
-                    continue;
-                }
-                let id = self.expr(&constant, &b.value);
-                step = self.expect_dim(id, dim, &what("step"), b.value.span);
-            }
-            if settings.iter().all(|b| b.name.name != "step") {
-                self.err(
-                    Diagnostic::error(Code::BadTable, "a table needs the spacing of its points")
-                        .at(stmt.span, "no `step`")
-                        .help(format!("add it: `table {} in [-100 mV, 100 mV], step = 0.1 mV`", var.name)),
-                );
-            }
+            let step = step.and_then(|e| {
+                let id = self.expr(&constant, e);
+                self.expect_dim(id, dim, &what("step"), e.span)
+            });
             self.constant_what = None;
             if let (Some(lo), Some(hi), Some(step)) = (lo, hi, step) {
                 self.m.tables.push(crate::ir::RateTable { state, lo, hi, step, span: stmt.span });
@@ -3174,6 +3147,51 @@ enum StateSource<'a> {
 
 fn value_span(a: &Arena, id: ExprId) -> Span {
     a.span(id)
+}
+
+/// The form of a `table` statement (or `--table`): a closed range and one
+/// setting, `step`. Returns the step's expression (when there is exactly
+/// one) and E0218 for whatever is wrong; `span` is the whole statement.
+pub fn table_step<'s>(
+    span: Span,
+    var: &ast::Ident,
+    interval: &ast::Interval,
+    settings: &'s [ast::Binding],
+) -> (Option<&'s ast::Expr>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    if !interval.lo_closed || !interval.hi_closed {
+        diags.push(
+            Diagnostic::error(Code::BadTable, "a table's range includes both ends")
+                .at(span, "an open end")
+                .help(format!("write it closed: `table {} in [-100 mV, 100 mV], step = 0.1 mV`", var.name)),
+        );
+    }
+    let mut step = None;
+    for b in settings {
+        if b.name.name != "step" {
+            diags.push(
+                Diagnostic::error(Code::BadTable, format!("unknown table setting `{}`", b.name.name))
+                    .at(b.name.span, "not a table setting")
+                    .help("a table has one setting, the spacing of its points: `step = 0.1 mV`"),
+            );
+        } else if step.is_some() {
+            diags.push(
+                Diagnostic::error(Code::BadTable, "a table has one `step`")
+                    .at(b.name.span, "a second step")
+                    .help("keep one: `step = 0.1 mV`"),
+            );
+        } else {
+            step = Some(&b.value);
+        }
+    }
+    if step.is_none() {
+        diags.push(
+            Diagnostic::error(Code::BadTable, "a table needs the spacing of its points")
+                .at(span, "no `step`")
+                .help(format!("add it: `table {} in [-100 mV, 100 mV], step = 0.1 mV`", var.name)),
+        );
+    }
+    (step, diags)
 }
 
 fn plural(n: usize) -> &'static str {

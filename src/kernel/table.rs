@@ -459,7 +459,7 @@ mod tests {
 
     #[test]
     fn grids_are_checked() {
-        let g = Grid::new(-0.1, 0.1, 1e-4).expect("grid");
+        let g = Grid::new(-0.1, 0.1, 1e-4).expect("grid"); // ok: a unit test of a valid grid
         assert_eq!(g.rows, 2001);
         for (lo, hi, step) in [
             (0.1, -0.1, 1e-4),

@@ -1026,7 +1026,7 @@ mod tests {
     fn diagonal_plasticity_advances_like_the_matrix_exponential() {
         let src = "plasticity P {\n    parameter U = 0.1, tau_rec = 100 ms, tau_fac = 1000 ms\n    state R = 1, u = 0\n    dR/dt = (1 - R) / tau_rec\n    du/dt = -u / tau_fac\n    on spike { u += U * (1 - u); release = u * R; R -= u * R }\n}\n";
         let c = crate::compile_source("p.neuro", src, None);
-        let fast = Stp::new(c.model("P").unwrap()).unwrap();
+        let fast = Stp::new(c.model("P").unwrap()).unwrap(); // ok: a test of a model it just compiled
         assert!(fast.diagonal);
         let general = Stp { diagonal: false, ..fast.clone() };
         for h in [1e-4, 3.7e-3, 0.05, 2.0] {
