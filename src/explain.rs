@@ -15,7 +15,7 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
     let mut m = model.clone();
     let mut out = String::new();
     let _ = writeln!(out, "{} {}", m.kind.keyword(), m.name);
-    let params = crate::codegen::interp::eval_params(&m, &[]);
+    let params = crate::ir::eval::eval_params(&m, &[]);
     if !m.params.is_empty() {
         let _ = writeln!(out, "  parameters:");
         // `(phi argument)`: the compiler's placeholder while deriving `expected`
@@ -47,8 +47,8 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
         } else {
             // a constant (no names) is shown in the state's unit
             let constant = m.refs(s.init).is_empty().then(|| {
-                let env = crate::codegen::interp::Env { t: 0.0, states: &[], params: &params, values: &[], args: &[] };
-                crate::codegen::interp::eval(&m, s.init, &env)
+                let env = crate::ir::eval::Env { t: 0.0, states: &[], params: &params, values: &[], args: &[] };
+                crate::ir::eval::eval(&m, s.init, &env)
             });
             let init = match (constant, &s.unit) {
                 (Some(v), Some(u)) if u.text != "degC" => format_value(v, &u.text, u.scale),
@@ -106,14 +106,11 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
     if let Some(plan) = &plan {
         for b in &plan.blocks {
             if let Block::Exact { states, a } = b {
-                let values = crate::codegen::interp::constant_values(&m, &params);
-                let env =
-                    crate::codegen::interp::Env { t: 0.0, states: &[], params: &params, values: &values, args: &[] };
+                let values = crate::ir::eval::constant_values(&m, &params);
+                let env = crate::ir::eval::Env { t: 0.0, states: &[], params: &params, values: &values, args: &[] };
                 let k = states.len();
-                let mat = schemes::linalg::Mat {
-                    n: k,
-                    a: a.iter().map(|e| crate::codegen::interp::eval(&m, *e, &env)).collect(),
-                };
+                let mat =
+                    schemes::linalg::Mat { n: k, a: a.iter().map(|e| crate::ir::eval::eval(&m, *e, &env)).collect() };
                 let (phi, psi) = schemes::linalg::propagators(&mat, dt);
                 let names: Vec<&str> = states.iter().map(|&i| m.states[i].name.as_str()).collect();
                 let _ = writeln!(

@@ -438,7 +438,7 @@ fn rate_table_error_falls_as_the_step_squared() {
     let build = |m: &neuroc::ir::Model| {
         let mut m = m.clone();
         let (plan, _) = schemes::derive_plan(&mut m, Method::Auto);
-        let params = neuroc::codegen::interp::eval_params(&m, &[]);
+        let params = neuroc::ir::eval::eval_params(&m, &[]);
         neuroc::kernel::build(&m, &plan.expect("plan"), &params, &[], &[], 1e-5).expect("kernel")
     };
     let steps = ["0.4 mV", "0.2 mV", "0.1 mV"];

@@ -3,7 +3,7 @@
 
 mod common;
 
-use neuroc::codegen::interp::{eval, eval_params, eval_values, Env};
+use neuroc::ir::eval::{eval, eval_params, eval_values, Env};
 use neuroc::ir::Var;
 use proptest::prelude::*;
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use neuroc::codegen::interp::{eval, eval_params, eval_values, Env};
+use neuroc::ir::eval::{eval, eval_params, eval_values, Env};
 use neuroc::runtime;
 use neuroc::schemes::{self, Method};
 

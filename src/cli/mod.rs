@@ -410,7 +410,7 @@ impl RunCtx {
             ast::Model { kind: ModelKind::Rate, name: ast::Ident { name: "(settings)".into(), span }, stmts, span };
         let (m, d) = ir::lower::lower_model(&self.c.library, &model);
         let Some(m) = m else { return (None, d) };
-        let params = neuroc::codegen::interp::eval_params(&m, &[]);
+        let params = neuroc::ir::eval::eval_params(&m, &[]);
         let out = m.param("(setting)").map(|i| (params[i], m.params[i].dim));
         (out, d)
     }
@@ -477,7 +477,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
             Some(s) if o.model.is_none() => d.at(s.target.span, "named by this simulate block"),
             _ => d.at(root_span, ""),
         };
-        d = match ir::lower::did_you_mean(&name, names.iter().map(String::as_str)) {
+        d = match diag::did_you_mean(&name, names.iter().map(String::as_str)) {
             Some(s) => d.help(format!("did you mean `{s}`?")),
             None => d.help(format!("models here: {}", names.join(", "))),
         };
@@ -651,7 +651,7 @@ fn configure_and_run(ctx: &mut RunCtx, o: &RunOpts) -> Option<i32> {
             let mut d =
                 Diagnostic::error(Code::UnknownRecord, format!("`{r}` is not a state or value of `{}`", model.name))
                     .at(Span::new(file, 0..r.len()), "cannot record this");
-            d = match ir::lower::did_you_mean(r, names.iter().map(String::as_str)) {
+            d = match diag::did_you_mean(r, names.iter().map(String::as_str)) {
                 Some(x) => d.help(format!("did you mean `{x}`?")),
                 None => d.help(format!("recordable: {}", names.join(", "))),
             };
@@ -1040,7 +1040,7 @@ fn apply_sets(
                 format!("`{name}` is not a parameter or input of `{}`", model.name),
             )
             .at(Span::new(file, 0..name.len()), "unknown name");
-            d = match ir::lower::did_you_mean(name, names.iter().map(String::as_str)) {
+            d = match diag::did_you_mean(name, names.iter().map(String::as_str)) {
                 Some(x) => d.help(format!("did you mean `{x}`?")),
                 None => d.help(format!("parameters and inputs: {}", names.join(", "))),
             };
@@ -1069,7 +1069,7 @@ fn print_kernel(m: &neuroc::ir::Model, method: Method, dt: f64) {
     let mut m = m.clone();
     let (plan, _) = schemes::derive_plan(&mut m, method);
     let Some(plan) = plan else { return };
-    let params = neuroc::codegen::interp::eval_params(&m, &[]);
+    let params = neuroc::ir::eval::eval_params(&m, &[]);
     match neuroc::kernel::build(&m, &plan, &params, &[], &[], dt) {
         Ok(k) => {
             println!("  fused kernel ({} ops, dt = {} ms):", k.insts.len(), units::format_number(dt * 1e3));

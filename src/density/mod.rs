@@ -17,9 +17,9 @@ pub mod fv;
 
 pub use fv::{Fluxes, Grid, Scheme, Solver};
 
-use crate::codegen::interp::{self, Env};
 use crate::diag::{Code, Diagnostic};
 use crate::field::cells::{CellEnv, Cells};
+use crate::ir::eval::{self, Env};
 use crate::ir::{self, ExprId, Model, Var};
 use crate::units;
 
@@ -97,9 +97,9 @@ impl<'m> Density<'m> {
         value_overrides: &[Option<ExprId>],
     ) -> Result<Density<'m>, Diagnostic> {
         let def = m.density.as_ref().ok_or_else(|| Diagnostic::internal("a density model without its definition"))?;
-        let (params, values) = interp::bind(m, param_overrides, value_overrides);
+        let (params, values) = eval::bind(m, param_overrides, value_overrides);
         let constant =
-            |id: ExprId| interp::eval(m, id, &Env { t: 0.0, states: &[], params: &params, values: &[], args: &[] });
+            |id: ExprId| eval::eval(m, id, &Env { t: 0.0, states: &[], params: &params, values: &[], args: &[] });
         let lo = constant(def.lo);
         let hi = constant(def.hi);
         let threshold = constant(def.threshold);
@@ -177,9 +177,9 @@ impl<'m> Density<'m> {
         let mut vals = Vec::new();
         for s in order {
             if s != def.var && s != def.output_state {
-                interp::eval_values(m, 0.0, &init, &d.params, &d.values, &mut vals);
+                eval::eval_values(m, 0.0, &init, &d.params, &d.values, &mut vals);
                 let env = Env { t: 0.0, states: &init, params: &d.params, values: &vals, args: &[] };
-                init[s] = interp::eval(m, m.states[s].init, &env);
+                init[s] = eval::eval(m, m.states[s].init, &env);
             }
         }
         d.init = init;
@@ -207,7 +207,7 @@ impl<'m> Density<'m> {
     fn uniform_values(&self, t: f64, base: &[f64], out: &mut Vec<f64>) {
         let mut states = base.to_vec();
         states[self.def.var] = f64::NAN;
-        interp::eval_values(self.m, t, &states, &self.params, &self.values, out);
+        eval::eval_values(self.m, t, &states, &self.params, &self.values, out);
     }
 
     fn reads_output(&self, id: ExprId) -> bool {
@@ -334,9 +334,9 @@ impl<'m> Density<'m> {
     fn advance_odes(&self, y: &mut [f64], t: f64, dt: f64) {
         let mut vals = Vec::new();
         let mut rates = |y: &[f64], t: f64| -> Vec<f64> {
-            interp::eval_values(self.m, t, y, &self.params, &self.values, &mut vals);
+            eval::eval_values(self.m, t, y, &self.params, &self.values, &mut vals);
             let env = Env { t, states: y, params: &self.params, values: &vals, args: &[] };
-            self.ode.iter().map(|&i| self.m.states[i].rhs.map_or(0.0, |r| interp::eval(self.m, r, &env))).collect()
+            self.ode.iter().map(|&i| self.m.states[i].rhs.map_or(0.0, |r| eval::eval(self.m, r, &env))).collect()
         };
         let y0 = y.to_vec();
         let mut stage = y0.clone();

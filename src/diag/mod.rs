@@ -6,8 +6,10 @@
 //! stages when an error is present. Rendering uses `codespan-reporting`.
 
 mod codes;
+mod suggest;
 
 pub use codes::Code;
+pub use suggest::did_you_mean;
 
 use crate::source::{SourceMap, Span};
 use codespan_reporting::diagnostic as cs;

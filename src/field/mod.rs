@@ -10,8 +10,8 @@
 
 pub mod cells;
 
-use crate::codegen::interp::{self, Env};
 use crate::diag::{Code, Diagnostic};
+use crate::ir::eval::{self, Env};
 use crate::ir::{self, ExprId, Model};
 use cells::{CellEnv, Cells};
 use rustfft::num_complex::Complex;
@@ -72,9 +72,9 @@ impl<'m> Field<'m> {
         value_overrides: &[Option<ExprId>],
     ) -> Result<Field<'m>, Diagnostic> {
         let def = m.field.as_ref().ok_or_else(|| Diagnostic::internal("a field without its domain"))?;
-        let (params, values) = interp::bind(m, param_overrides, value_overrides);
+        let (params, values) = eval::bind(m, param_overrides, value_overrides);
         let constant =
-            |id: ExprId| interp::eval(m, id, &Env { t: 0.0, states: &[], params: &params, values: &[], args: &[] });
+            |id: ExprId| eval::eval(m, id, &Env { t: 0.0, states: &[], params: &params, values: &[], args: &[] });
         let (mut shape, mut lo, mut h) = (Vec::new(), Vec::new(), Vec::new());
         for c in &def.coords {
             let (a, b) = (constant(c.lo), constant(c.hi));
@@ -125,9 +125,9 @@ impl<'m> Field<'m> {
         let mut out = Vec::with_capacity(n);
         for idx in 0..n {
             states[self.def.dist] = self.offset_distance(idx);
-            interp::eval_values(self.m, 0.0, &states, &self.params, &self.values, &mut vals);
+            eval::eval_values(self.m, 0.0, &states, &self.params, &self.values, &mut vals);
             let env = Env { t: 0.0, states: &states, params: &self.params, values: &vals, args: &[] };
-            let w = interp::eval(self.m, self.def.kernels[k].1, &env);
+            let w = eval::eval(self.m, self.def.kernels[k].1, &env);
             if !w.is_finite() {
                 return Err(Diagnostic::error(
                     Code::BadField,

@@ -11,7 +11,7 @@
 //! cycles (E0205).
 
 use super::*;
-use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::diag::{did_you_mean, Code, Diagnostic, Diagnostics};
 use crate::resolve::Library;
 use crate::syntax::ast::{self, ExprKind, UnOp};
 use crate::units::{self, dims, lookup_unit, quantity_name, Dim, Rational};
@@ -501,10 +501,10 @@ impl<'a> Lower<'a> {
 
     /// Whether `name` is an integration method; reports E0401 if not.
     fn check_method(&mut self, name: &str, span: Span) -> bool {
-        if crate::schemes::Method::parse(name).is_some() {
+        if super::method::Method::parse(name).is_some() {
             return true;
         }
-        self.err(crate::schemes::unknown_method(name, span));
+        self.err(super::method::unknown_method(name, span));
         false
     }
 
@@ -3232,49 +3232,6 @@ pub const BUILTINS: &[&str] = &[
     "sign", "vtrap", "pow",
 ];
 
-/// The closest candidate by edit distance, if it is close enough.
-pub fn did_you_mean<'s>(name: &str, candidates: impl Iterator<Item = &'s str>) -> Option<String> {
-    let mut best: Option<(usize, &str)> = None;
-    for c in candidates {
-        if c.is_empty() || c == name {
-            continue;
-        }
-        // case matters (mS is not MS), so exact-case distance first
-        let d = edit_distance(name, c) * 2 + usize::from(edit_distance(&name.to_lowercase(), &c.to_lowercase()) > 0);
-        let limit = 2 * (name.chars().count().max(c.chars().count()) / 3).max(1) + 1;
-        let longest = name.chars().count().max(c.chars().count());
-        if d <= limit && d < 2 * longest - 1 && best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
-            best = Some((d, c));
-        }
-    }
-    best.map(|(_, c)| c.to_string())
-}
-
-/// Edit distance counting a swap of two neighbours as one edit
-/// (optimal string alignment).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    d[a.len()][b.len()]
-}
-
 /// Lowers and evaluates a constant expression (a simulation setting or a
 /// `--set` value): literals, units, arithmetic and builtins, no names.
 pub fn lower_constant(e: &ast::Expr) -> (Option<(f64, Dim)>, Diagnostics) {
@@ -3298,8 +3255,8 @@ pub fn lower_constant(e: &ast::Expr) -> (Option<(f64, Dim)>, Diagnostics) {
     let id = lw.expr(&scope, e);
     let result = match lw.m.arena.ty(id) {
         Ty::Num(d) if !lw.diags.has_errors() => {
-            let env = crate::codegen::interp::Env { t: 0.0, states: &[], params: &[], values: &[], args: &[] };
-            Some((crate::codegen::interp::eval(&lw.m, id, &env), d))
+            let env = crate::ir::eval::Env { t: 0.0, states: &[], params: &[], values: &[], args: &[] };
+            Some((crate::ir::eval::eval(&lw.m, id, &env), d))
         }
         Ty::Bool => {
             lw.bool_as_number(id);

@@ -14,7 +14,9 @@
 //! every state has an initial value; every ODE right side has the state's
 //! dimension per time; no node has type `Ty::Error`.
 
+pub mod eval;
 pub mod lower;
+pub mod method;
 mod print;
 
 pub use print::{print_expr, Printer};

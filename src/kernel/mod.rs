@@ -25,7 +25,7 @@ pub mod interp;
 pub mod kmath;
 pub mod table;
 
-use crate::codegen::interp::{eval, Env};
+use crate::ir::eval::{eval, Env};
 use crate::ir::{Action, Builtin, ExprId, Model, NodeKind, Trigger, Var};
 use crate::schemes::{linalg, Block, Method, Plan};
 use crate::syntax::ast::{BinOp, Direction};
@@ -296,7 +296,7 @@ pub fn build_with_ports(
             }
             Block::Exact { states, a } => {
                 let k = states.len();
-                let values = crate::codegen::interp::constant_values(m, params);
+                let values = crate::ir::eval::constant_values(m, params);
                 let env = Env { t: 0.0, states: &[], params, values: &values, args: &[] };
                 let mut mat = linalg::Mat::zeros(k);
                 for (idx, e) in a.iter().enumerate() {
@@ -546,7 +546,7 @@ pub fn table_grids(m: &Model, params: &[f64]) -> Result<Vec<table::Grid>, (crate
     if m.tables.is_empty() {
         return Ok(Vec::new());
     }
-    let values = crate::codegen::interp::constant_values(m, params);
+    let values = crate::ir::eval::constant_values(m, params);
     let env = Env { t: 0.0, states: &[], params, values: &values, args: &[] };
     m.tables
         .iter()

@@ -17,8 +17,8 @@ pub mod output;
 pub mod population;
 pub mod spikegen;
 
-use crate::codegen::interp::{eval, eval_params, eval_values, Env};
 use crate::diag::{Code, Diagnostic};
+use crate::ir::eval::{eval, eval_params, eval_values, Env};
 use crate::ir::{Action, ExprId, Model, Trigger};
 use crate::schemes::linalg::{self, Mat};
 use crate::schemes::{Block, Method, Plan};
@@ -163,7 +163,7 @@ impl<'m> Stepper<'m> {
             .map(|b| match b {
                 Block::Exact { states, a } => {
                     let k = states.len();
-                    let values = crate::codegen::interp::constant_values(m, &s.params);
+                    let values = crate::ir::eval::constant_values(m, &s.params);
                     let env = Env { t: 0.0, states: &[], params: &s.params, values: &values, args: &[] };
                     Some(Mat { n: k, a: a.iter().map(|e| eval(m, *e, &env)).collect() })
                 }

@@ -11,9 +11,9 @@
 //! applies a step's summed input at the start of the step.
 
 use super::spikegen::{spread, SplitMix64, Spread};
-use crate::codegen::interp::{eval, eval_params, eval_values, Env};
 use crate::codegen::jit;
 use crate::diag::{Code, Diagnostic};
+use crate::ir::eval::{eval, eval_params, eval_values, Env};
 use crate::ir::{ExprId, Model, Trigger};
 use crate::kernel::{self, Kernel};
 use crate::schemes::{self, Method};

@@ -9,9 +9,9 @@
 //! operations, so it does not depend on where chunks start either.
 
 use super::{Probe, Recording};
-use crate::codegen::interp::{eval, eval_params, eval_values, Env};
 use crate::codegen::jit;
 use crate::diag::{Code, Diagnostic};
+use crate::ir::eval::{eval, eval_params, eval_values, Env};
 use crate::ir::{ExprId, Model};
 use crate::kernel::{self, Kernel};
 use crate::schemes::Plan;

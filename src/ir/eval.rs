@@ -1,4 +1,6 @@
-//! The reference interpreter: evaluates IR expressions by walking the arena.
+//! The IR evaluator: computes IR expressions by walking the arena. The
+//! reference runtime's arithmetic, and the way every other stage evaluates
+//! constants (parameters, initial values, exact propagator matrices).
 //! Clarity over speed: it is the oracle for every faster back end.
 
 use crate::ir::{ExprId, Model, NodeKind, Var};
