@@ -15,7 +15,10 @@
 pub mod network;
 pub mod output;
 pub mod population;
+pub mod record;
 pub mod spikegen;
+
+pub use record::{Outcome, Recorder, Recording};
 
 use crate::diag::{Code, Diagnostic};
 use crate::ir::eval::{eval, eval_params, eval_values, Env};
@@ -71,21 +74,6 @@ impl Config {
             init_overrides: Vec::new(),
         }
     }
-}
-
-/// What a run produced. Times in SI seconds, values in SI.
-#[derive(Clone, Debug, Default)]
-pub struct Recording {
-    pub t: Vec<f64>,
-    /// (name, samples) for each probe.
-    pub traces: Vec<(String, Vec<f64>)>,
-    pub spikes: Vec<f64>,
-    /// The neuron of each spike (empty for a single neuron: all 0).
-    pub spike_ids: Vec<usize>,
-    pub steps: usize,
-    /// Values events hand on (`release = u * R` in a plasticity model):
-    /// (name, time, value).
-    pub outputs: Vec<(String, f64, f64)>,
 }
 
 /// (block, step length bits, clamped mask) -> (Phi, Psi, free states).

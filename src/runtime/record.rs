@@ -1,0 +1,84 @@
+//! What the runtimes hand out while they run: every runtime (the reference
+//! interpreter, populations, networks, densities, fields) pushes its
+//! samples, spikes and event outputs into a [`Recorder`] as the simulation
+//! advances, instead of collecting them, so a run's memory does not grow
+//! with its length. The experiment layer's recorders turn these into
+//! tables (files streamed to disk, or arrays in memory); [`Recording`] is
+//! the plain in-memory recorder the tests use.
+//!
+//! Order: samples and spikes arrive in time order; spikes of one step in
+//! neuron order (so they do not depend on the number of threads). Values
+//! are SI. A recorder asks the run to stop by returning `true` from
+//! [`Recorder::stop`] (Ctrl-C, or a write that failed); the runtimes check
+//! it at least once per step and return an [`Outcome`] with `stopped` set.
+
+/// Receives what a run produces, as it is produced.
+pub trait Recorder {
+    /// The configured probes' values at time `t`, in the order the run's
+    /// configuration lists them.
+    fn sample(&mut self, t: f64, values: &[f64]);
+    /// A spike of neuron `neuron` (its index over the whole run: within
+    /// the population, or over every population of a network) at `t`.
+    fn spike(&mut self, neuron: usize, t: f64);
+    /// A value an event handed on (`release = u * R` in a plasticity model).
+    fn output(&mut self, _name: &str, _t: f64, _value: f64) {}
+    /// A synapse of a network (pre, post as global indices, weight in SI,
+    /// delay in s), when the configuration asks to keep them.
+    fn synapse(&mut self, _pre: usize, _post: usize, _weight: f64, _delay: f64) {}
+    /// Whether the run should stop now.
+    fn stop(&self) -> bool {
+        false
+    }
+}
+
+/// How far a run got.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Outcome {
+    /// Steps completed.
+    pub steps: usize,
+    /// The recorder asked to stop before the last step.
+    pub stopped: bool,
+}
+
+/// Everything a run produced, in memory. Times in SI seconds, values in SI.
+#[derive(Clone, Debug, Default)]
+pub struct Recording {
+    pub t: Vec<f64>,
+    /// (name, samples) for each probe.
+    pub traces: Vec<(String, Vec<f64>)>,
+    pub spikes: Vec<f64>,
+    /// The neuron of each spike (empty for a single neuron: all 0).
+    pub spike_ids: Vec<usize>,
+    pub steps: usize,
+    /// Values events hand on (`release = u * R` in a plasticity model):
+    /// (name, time, value).
+    pub outputs: Vec<(String, f64, f64)>,
+}
+
+impl Recording {
+    /// An empty recording whose traces are named (one per probe).
+    pub fn named(names: impl IntoIterator<Item = String>) -> Recording {
+        Recording { traces: names.into_iter().map(|n| (n, Vec::new())).collect(), ..Recording::default() }
+    }
+}
+
+impl Recorder for Recording {
+    fn sample(&mut self, t: f64, values: &[f64]) {
+        self.t.push(t);
+        if self.traces.len() < values.len() {
+            self.traces.resize(values.len(), (String::new(), Vec::new()));
+        }
+        for (trace, &v) in self.traces.iter_mut().zip(values) {
+            trace.1.push(v);
+        }
+    }
+
+    fn spike(&mut self, neuron: usize, t: f64) {
+        self.spikes.push(t);
+        self.spike_ids.push(neuron);
+    }
+
+    fn output(&mut self, name: &str, t: f64, value: f64) {
+        self.outputs.push((name.to_string(), t, value));
+    }
+}
