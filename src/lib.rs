@@ -34,6 +34,7 @@ pub mod explain;
 pub mod field;
 pub mod ir;
 pub mod kernel;
+pub mod output;
 pub mod resolve;
 pub mod runtime;
 pub mod schemes;

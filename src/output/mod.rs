@@ -1,0 +1,159 @@
+//! Outputs: what a run records, as tables, streamed to files or kept in
+//! memory.
+//!
+//! Every output of every model kind is a [`Table`]: a name (the file stem:
+//! `V`, `spikes`, `rate_E`) and columns, each with the header the CSV file
+//! carries (`V_mV`), its display unit and that unit's SI value. The
+//! experiment layer opens tables in a [`Sink`] and hands it rows as the run
+//! goes, in display units; a sink never holds more than a row's worth of
+//! unwritten data unless it keeps results on purpose.
+//!
+//! - [`files::FileSink`] streams each table to a file in an output folder,
+//!   safely: temporary names renamed into place only when complete,
+//!   symlinks never followed, and a `run.json` manifest that says what ran,
+//!   what was written and whether the run completed.
+//! - [`memory::MemorySink`] keeps every table as an array: [`Results`].
+//!
+//! The text of numbers is fixed here (`Style`), so files written by every
+//! back end and every model kind read the same.
+
+pub mod files;
+pub mod manifest;
+pub mod memory;
+mod writer;
+
+pub use files::FileSink;
+pub use memory::{MemorySink, ResultTable, Results};
+
+/// File format of every table of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated text with a header row.
+    Csv,
+    /// NumPy `.npy`: one 2-D array of f64, rows x columns (the header row
+    /// is in the manifest).
+    Npy,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Npy => "npy",
+        }
+    }
+}
+
+/// How a column's numbers are written as CSV text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// A whole number (a neuron index).
+    Index,
+    /// Nine decimals, trailing zeros trimmed (times, traces).
+    Fixed,
+    /// As `Fixed`, but scientific notation for magnitudes below 1e-6 that
+    /// would print as 0.
+    General,
+}
+
+/// One column of a table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    /// The header as written in the CSV file: `V_mV`, `t_ms`, `neuron`.
+    pub header: String,
+    /// Its display unit (`mV`; empty for plain numbers and indices).
+    pub unit: String,
+    /// The SI value of one display unit (1e-3 for mV): multiply a value by
+    /// it to get SI.
+    pub scale: f64,
+    pub style: Style,
+}
+
+impl Column {
+    /// A column of `quantity` in `unit`, its header `quantity_unit` (just
+    /// `quantity` for plain numbers).
+    pub fn new(quantity: &str, unit: &str, scale: f64, style: Style) -> Column {
+        Column { header: header(quantity, unit), unit: unit.to_string(), scale, style }
+    }
+
+    /// Time in ms, the first column of every trace.
+    pub fn time() -> Column {
+        Column::new("t", "ms", 1e-3, Style::Fixed)
+    }
+
+    /// A neuron index.
+    pub fn index(name: &str) -> Column {
+        Column { header: name.to_string(), unit: String::new(), scale: 1.0, style: Style::Index }
+    }
+}
+
+/// A table's name and columns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub name: String,
+    pub columns: Vec<Column>,
+}
+
+/// The handle of a table opened in a sink.
+pub type TableId = usize;
+
+/// Where tables go as they are recorded.
+pub trait Sink {
+    /// Opens a table; its rows follow.
+    fn open(&mut self, table: Table) -> std::io::Result<TableId>;
+    /// One row: one value per column, in display units.
+    fn row(&mut self, table: TableId, row: &[f64]) -> std::io::Result<()>;
+}
+
+/// `uA/cm^2` -> `uA_per_cm2`, for headers and file names.
+pub fn header_unit(unit: &str) -> String {
+    unit.replace('/', "_per_").replace('^', "").replace('*', "_").replace('µ', "u")
+}
+
+/// `V` in `mV` -> `V_mV`; a plain number keeps its name.
+pub fn header(name: &str, unit: &str) -> String {
+    let u = header_unit(unit);
+    if u.is_empty() || u == "1" {
+        name.to_string()
+    } else {
+        format!("{name}_{u}")
+    }
+}
+
+/// A number as CSV text in a style.
+pub fn number_text(v: f64, style: Style) -> String {
+    match style {
+        Style::Index => format!("{}", v as u64),
+        Style::Fixed => fixed(v),
+        Style::General if v != 0.0 && v.abs() < 1e-6 => format!("{v:e}"),
+        Style::General => fixed(v),
+    }
+}
+
+fn fixed(v: f64) -> String {
+    format!("{v:.9}").trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// 64-bit FNV-1a: the digest of source files in manifests (to tell whether
+/// a model changed since a run, not to resist tampering).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_before() {
+        assert_eq!(number_text(-65.0, Style::Fixed), "-65");
+        assert_eq!(number_text(0.1234567891, Style::Fixed), "0.123456789");
+        assert_eq!(number_text(3e-10, Style::Fixed), "0");
+        assert_eq!(number_text(3e-8, Style::General), "3e-8");
+        assert_eq!(number_text(12.0, Style::Index), "12");
+        assert_eq!(header("V", "mV"), "V_mV");
+        assert_eq!(header("I", "uA/cm^2"), "I_uA_per_cm2");
+        assert_eq!(header("m", ""), "m");
+        assert_eq!(header("m", "1"), "m");
+    }
+}
