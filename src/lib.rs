@@ -27,14 +27,17 @@
 // A Diagnostic is large, and errors are rare: passing it by value is fine.
 #![allow(clippy::result_large_err)]
 
+mod api;
 pub mod codegen;
 pub mod density;
 pub mod diag;
+pub mod experiment;
 pub mod explain;
 pub mod field;
 pub mod ir;
 pub mod kernel;
 pub mod output;
+pub mod plot;
 pub mod resolve;
 pub mod runtime;
 pub mod schemes;
@@ -42,6 +45,10 @@ pub mod source;
 pub mod symbolic;
 pub mod syntax;
 pub mod units;
+
+pub use api::{read_source, Error, Experiment};
+pub use experiment::{Backend, Summary};
+pub use output::{Format, Results};
 
 use diag::{Code, Diagnostic, Diagnostics};
 use source::{FileId, SourceMap};
@@ -114,12 +121,19 @@ pub fn compile(mut sources: SourceMap, root: FileId) -> Compiled {
             models.push(m);
         }
     }
-    diagnostics.sort();
+    shown.retain(|name| library.get(name).is_some());
+    let mut c = Compiled { sources, root, library, models, shown, diagnostics };
+    // What a run would reject, known now: every simulate block and network.
+    if !c.diagnostics.has_errors() {
+        let d = experiment::check(&c);
+        c.diagnostics.extend(d);
+    }
+    c.diagnostics.sort();
     // A channel lowered alone and inside each neuron that uses it reports
     // its problems once.
     let mut seen = std::collections::HashSet::new();
-    diagnostics.list.retain(|d| seen.insert((d.code, d.message.clone(), d.primary.as_ref().map(|p| p.0))));
-    Compiled { sources, root, library, models, shown, diagnostics }
+    c.diagnostics.list.retain(|d| seen.insert((d.code, d.message.clone(), d.primary.as_ref().map(|p| p.0))));
+    c
 }
 
 /// Checks source text and returns the rendered diagnostics (empty if clean).

@@ -42,7 +42,7 @@ fn clamp_u32(x: usize) -> u32 {
 }
 
 /// All source text the compiler has seen in one session.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SourceMap {
     files: SimpleFiles<String, String>,
     paths: Vec<Option<std::path::PathBuf>>,
@@ -62,6 +62,15 @@ impl SourceMap {
     ) -> FileId {
         self.paths.push(path);
         self.files.add(name.into(), text.into())
+    }
+
+    /// How many files (they are numbered from 0).
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
     }
 
     pub fn text(&self, file: FileId) -> &str {

@@ -418,6 +418,10 @@ fn density_and_field_examples_run_and_write_their_files() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("E0401"), "{}", text(&o));
 
+    // a second model into its own folder: a run replaces what the last one
+    // wrote into the same folder
+    let density_dir = d.clone();
+    let d = tmp("populations-field");
     let o = neuroc(&[
         "run",
         "examples/neural_field_ring.neuro",
@@ -436,10 +440,17 @@ fn density_and_field_examples_run_and_write_their_files() {
     let o = neuroc(&["explain", "examples/neural_field_ring.neuro", "--model", "Turing"]);
     assert!(text(&o).contains("peaks at mode 6"), "{}", text(&o));
     // plots: the field as a space-time image, the density's columns one by one
-    let o = neuroc(&["plot", d.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o));
-    for f in ["u.svg", "rate-rate_Hz.svg", "rate-mean_V_mV.svg", "density.svg"] {
-        let svg = std::fs::read_to_string(d.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    for dir in [&d, &density_dir] {
+        let o = neuroc(&["plot", dir.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    for (dir, f) in [
+        (&d, "u.svg"),
+        (&density_dir, "rate-rate_Hz.svg"),
+        (&density_dir, "rate-mean_V_mV.svg"),
+        (&density_dir, "density.svg"),
+    ] {
+        let svg = std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{f}");
     }
     assert!(std::fs::read_to_string(d.join("u.svg")).unwrap().matches("<rect").count() > 1000, "an image of cells");
@@ -475,7 +486,7 @@ fn rate_tables_on_the_command_line() {
     let out = tmp("tables");
     let o_dir = out.to_str().unwrap();
     let run = |extra: &[&str]| {
-        let mut args = vec!["run", "examples/hh_population.neuro", "--duration", "20ms", "-q", "-o", o_dir];
+        let mut args = vec!["run", "examples/hh_population.neuro", "--duration", "20ms", "-o", o_dir];
         args.extend_from_slice(extra);
         let o = neuroc(&args);
         assert!(o.status.success(), "{}", text(&o));
@@ -492,7 +503,7 @@ fn rate_tables_on_the_command_line() {
     assert!(t.contains("rate tables") && t.contains("alpha of NaT.m:") && t.contains("g of Kdr.n:"), "{t}");
     // --table tabulates a model that has no table statement
     let hh = |spec: &str| {
-        neuroc(&["run", "examples/hodgkin_huxley.neuro", "--method", "auto", "-q", "-o", o_dir, "--table", spec])
+        neuroc(&["run", "examples/hodgkin_huxley.neuro", "--method", "auto", "-o", o_dir, "--table", spec])
     };
     let o = hh("V in [-100 mV, 100 mV], step = 0.5 mV");
     assert!(o.status.success() && text(&o).contains("rate table in V: 9 columns at 401 points"), "{}", text(&o));

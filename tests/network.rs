@@ -752,14 +752,14 @@ simulate Stp { dt = 0.1 ms, duration = 400 ms, seed = 1, V = uniform(0 mV, 15 mV
 #[test]
 fn spike_list_drives_deliver_their_times() {
     let src = "neuron Acc {\n    state acc = 0 nS\n    on spike exc(w: nS) { acc += w }\n}\n\
-network Listen {\n    population P = 4 x Acc\n    drive P with spikes(times = at(5 ms, 12.55 ms, 30 ms, 12.58 ms), w = 1.5 nS) via exc\n    drive P with spikes(times = regular(10 ms), w = 0.25 nS) via exc\n    record acc(P[0:4])\n}\n\
+network Listen {\n    population P = 4 x Acc\n    drive P with spikes(times = at(5 ms, 12.55 ms, 12.58 ms, 30 ms), w = 1.5 nS) via exc\n    drive P with spikes(times = regular(10 ms), w = 0.25 nS) via exc\n    record acc(P[0:4])\n}\n\
 simulate Listen { dt = 0.1 ms, duration = 50 ms }\n";
     let (o, out) = run_source("spike-list", src, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let acc = common::read_csv(&out.join("acc_P.csv"));
     // the input of step k (from k dt to (k + 1) dt) shows at t = (k + 1) dt
     let want = |t_ms: f64| -> f64 {
-        let listed = [5.0, 12.55, 30.0, 12.58]
+        let listed = [5.0, 12.55, 12.58, 30.0]
             .iter()
             .filter(|&&s| (s / 0.1f64 + 1e-9).floor() * 0.1 + 0.1 <= t_ms + 1e-9)
             .count();

@@ -30,6 +30,7 @@ const CASES: &[(&str, &str, &str)] = &[
     ("first_order", "examples/renormalized_rate.neuro", "--model FirstOrder"),
     ("renormalized", "examples/renormalized_rate.neuro", "--model Renormalized"),
     ("cuba", "examples/cuba.neuro", "--duration 100ms"),
+    ("cuba_synapses", "examples/cuba.neuro", "--duration 20ms --save-synapses --threads 2"),
     ("cuba_npy_synapses", "examples/cuba.neuro", "--duration 20ms --format npy --save-synapses --threads 2"),
     ("cobahh", "examples/cobahh.neuro", "--duration 50ms"),
     ("cobahh_table", "examples/cobahh.neuro", "--duration 20ms --table V in [-100 mV, 100 mV], step = 0.1 mV"),

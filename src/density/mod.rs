@@ -21,6 +21,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::field::cells::{CellEnv, Cells};
 use crate::ir::eval::{self, Env};
 use crate::ir::{self, ExprId, Model, Var};
+use crate::runtime::Recorder;
 use crate::units;
 
 /// A density model with its parameters evaluated.
@@ -64,6 +65,19 @@ pub struct Config {
     /// Record every this many steps (rates averaged over the interval).
     pub sample_every: usize,
     pub progress: bool,
+}
+
+/// How a run ended: the state at the end, beside what it streamed.
+#[derive(Clone, Debug, Default)]
+pub struct End {
+    pub outcome: crate::runtime::Outcome,
+    /// The largest |total mass - 1| seen.
+    pub mass_error: f64,
+    /// The density at the end, per cell.
+    pub final_p: Vec<f64>,
+    pub grid: Option<Grid>,
+    /// The initial stationary rate, when the run started stationary.
+    pub initial_rate: Option<f64>,
 }
 
 /// What a run recorded.
@@ -357,7 +371,12 @@ impl<'m> Density<'m> {
     }
 
     /// Simulates the population; see [`Config`].
-    pub fn simulate(&self, cfg: &Config) -> Result<Trace, Diagnostic> {
+    /// Runs the density, handing `rec` one sample every `sample_every`
+    /// steps: the threshold flux averaged over the interval (1/s), the mean
+    /// of the variable over the non-refractory density, the refractory
+    /// fraction, then the ODE states beside the density (in [`Self::ode_names`]
+    /// order). Stops early when `rec.stop()`.
+    pub fn simulate_into(&self, cfg: &Config, rec: &mut dyn Recorder) -> Result<End, Diagnostic> {
         let grid = self.grid();
         if self.t_ref / cfg.dt > 1e8 {
             return Err(Diagnostic::error(
@@ -375,16 +394,16 @@ impl<'m> Density<'m> {
         let mut y = self.base(r0);
         let f = self.fluxes(&grid, 0.0, &y)?;
         let mut solver = Solver::new(grid.clone(), f, cfg.dt, cfg.scheme, self.reset, self.t_ref);
-        let mut trace = Trace::default();
+        let mut end = End::default();
         match cfg.initial {
             Initial::Stationary => {
-                trace.initial_rate = Some(solver.start_stationary(self.reset).ok_or_else(|| self.no_stationary())?)
+                end.initial_rate = Some(solver.start_stationary(self.reset).ok_or_else(|| self.no_stationary())?)
             }
             Initial::At(x) => solver.start_at(x.clamp(self.lo, self.threshold)),
         }
-        y[self.def.output_state] = trace.initial_rate.unwrap_or(0.0);
+        y[self.def.output_state] = end.initial_rate.unwrap_or(0.0);
         let out = self.def.output_state;
-        trace.states = self.ode.iter().map(|&i| (self.m.states[i].name.clone(), Vec::new())).collect();
+        let mut sample = Vec::with_capacity(3 + self.ode.len());
         let steps = (cfg.duration / cfg.dt).round() as usize;
         let every = cfg.sample_every.max(1);
         let bar = crate::runtime::progress_bar(cfg.progress && steps >= 100_000, steps);
@@ -394,6 +413,10 @@ impl<'m> Density<'m> {
         self.uniform_values(0.0, &y, &mut seen);
         let mut y_seen = y.clone();
         for k in 1..=steps {
+            if rec.stop() {
+                end.outcome.stopped = true;
+                break;
+            }
             let t = k as f64 * cfg.dt;
             if !self.ode.is_empty() {
                 self.advance_odes(&mut y, t - cfg.dt, cfg.dt);
@@ -423,19 +446,17 @@ impl<'m> Density<'m> {
             y[out] = solver.step();
             sum += y[out];
             let (m, refr) = solver.mass();
-            trace.mass_error = trace.mass_error.max((m + refr - 1.0).abs());
+            end.mass_error = end.mass_error.max((m + refr - 1.0).abs());
             if k % every == 0 {
-                trace.t.push(t);
-                trace.rate.push(sum / every as f64);
-                sum = 0.0;
                 let mean =
                     solver.p.iter().enumerate().map(|(i, p)| p * grid.width(i) * grid.center(i)).sum::<f64>() / m;
-                trace.mean.push(mean);
-                trace.refractory.push(refr);
-                for ((_, tr), &i) in trace.states.iter_mut().zip(&self.ode) {
-                    tr.push(y[i]);
-                }
+                sample.clear();
+                sample.extend([sum / every as f64, mean, refr]);
+                sample.extend(self.ode.iter().map(|&i| y[i]));
+                rec.sample(t, &sample);
+                sum = 0.0;
             }
+            end.outcome.steps = k;
             if let Some(b) = &bar {
                 if k % 4096 == 0 {
                     b.set_position(k as u64);
@@ -453,8 +474,32 @@ impl<'m> Density<'m> {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        trace.final_p = solver.p;
-        trace.grid = Some(grid);
-        Ok(trace)
+        end.final_p = solver.p;
+        end.grid = Some(grid);
+        Ok(end)
+    }
+
+    /// The names of the ODE states a sample carries after its first three
+    /// values.
+    pub fn ode_names(&self) -> Vec<String> {
+        self.ode.iter().map(|&i| self.m.states[i].name.clone()).collect()
+    }
+
+    /// Runs the density and keeps what it recorded.
+    pub fn simulate(&self, cfg: &Config) -> Result<Trace, Diagnostic> {
+        let mut rec = crate::runtime::Recording::default();
+        let end = self.simulate_into(cfg, &mut rec)?;
+        let column = |k: usize| rec.traces.get(k).map(|t| t.1.clone()).unwrap_or_default();
+        Ok(Trace {
+            t: rec.t.clone(),
+            rate: column(0),
+            mean: column(1),
+            refractory: column(2),
+            mass_error: end.mass_error,
+            final_p: end.final_p,
+            grid: end.grid,
+            initial_rate: end.initial_rate,
+            states: self.ode_names().into_iter().enumerate().map(|(j, n)| (n, column(3 + j))).collect(),
+        })
     }
 }

@@ -49,6 +49,7 @@ codes! {
     BadDensity = "E0216", "incomplete or malformed density model";
     BadField = "E0217", "malformed neural field";
     BadTable = "E0218", "malformed rate table";
+    DataFile = "E0219", "data file missing or unreadable";
     DimensionMismatch = "E0301", "dimension mismatch";
     UnknownUnit = "E0302", "unknown unit";
     NeedsDimensionless = "E0303", "argument must be dimensionless";
@@ -60,6 +61,7 @@ codes! {
     NotBoolean = "E0309", "condition expected";
     BooleanAsNumber = "E0310", "truth value used as a number";
     CurrentDimension = "E0311", "channel currents disagree in dimension";
+    DivisionByZero = "E0312", "division by a constant zero";
     UnknownMethod = "E0401", "unknown integration method";
     SchemeNotApplicable = "E0402", "integration method does not apply";
     SolverFailed = "E0403", "implicit solver did not converge";

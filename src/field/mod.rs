@@ -13,6 +13,7 @@ pub mod cells;
 use crate::diag::{Code, Diagnostic};
 use crate::ir::eval::{self, Env};
 use crate::ir::{self, ExprId, Model};
+use crate::runtime::{Outcome, Recorder};
 use cells::{CellEnv, Cells};
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
@@ -301,19 +302,33 @@ impl<'m> Field<'m> {
             .collect()
     }
 
-    pub fn simulate(&self, cfg: &Config) -> Result<Trace, Diagnostic> {
+    /// Runs the field, handing `rec` a sample at t = 0 and every
+    /// `sample_every` steps: the cells of every dynamic state (in
+    /// [`Self::dynamic`] order), one state after the other. Returns the
+    /// last frame. Stops early when `rec.stop()`.
+    pub fn simulate_into(&self, cfg: &Config, rec: &mut dyn Recorder) -> Result<(Vec<Vec<f64>>, Outcome), Diagnostic> {
         let n = self.cells();
         let mut arrays = self.initial(cfg)?;
         let dynamic = self.dynamic();
         let mut cells = Cells::new(self.m, n);
         let steps = (cfg.duration / cfg.dt).round() as usize;
         let every = cfg.sample_every.max(1);
-        let mut trace = Trace { states: dynamic.clone(), ..Trace::default() };
-        let snapshot = |arrays: &[Vec<f64>]| dynamic.iter().map(|&s| arrays[s].clone()).collect::<Vec<_>>();
-        trace.t.push(0.0);
-        trace.frames.push(snapshot(&arrays));
+        let mut sample = Vec::with_capacity(n * dynamic.len());
+        let mut snapshot = |t: f64, arrays: &[Vec<f64>], rec: &mut dyn Recorder| {
+            sample.clear();
+            for &s in &dynamic {
+                sample.extend_from_slice(&arrays[s]);
+            }
+            rec.sample(t, &sample);
+        };
+        snapshot(0.0, &arrays, rec);
         let dt = cfg.dt;
+        let mut outcome = Outcome::default();
         for step in 0..steps {
+            if rec.stop() {
+                outcome.stopped = true;
+                break;
+            }
             let t = step as f64 * dt;
             match cfg.stepper {
                 Stepper::Euler => {
@@ -363,11 +378,23 @@ impl<'m> Field<'m> {
                     .at(self.m.states[s].span, "this state")
                     .help("reduce dt, or check the field's equations"));
                 }
-                trace.t.push(t + dt);
-                trace.frames.push(snapshot(&arrays));
+                snapshot(t + dt, &arrays, rec);
             }
+            outcome.steps = step + 1;
         }
-        Ok(trace)
+        Ok((dynamic.iter().map(|&s| std::mem::take(&mut arrays[s])).collect(), outcome))
+    }
+
+    /// Runs the field and keeps every frame.
+    pub fn simulate(&self, cfg: &Config) -> Result<Trace, Diagnostic> {
+        let mut rec = crate::runtime::Recording::default();
+        self.simulate_into(cfg, &mut rec)?;
+        let dynamic = self.dynamic();
+        let n = self.cells();
+        let frames = (0..rec.t.len())
+            .map(|k| (0..dynamic.len()).map(|j| (0..n).map(|i| rec.traces[j * n + i].1[k]).collect()).collect())
+            .collect();
+        Ok(Trace { t: rec.t, frames, states: dynamic })
     }
 }
 

@@ -19,6 +19,7 @@ pub mod lower;
 pub mod method;
 mod print;
 
+pub use method::Method;
 pub use print::{print_expr, Printer};
 
 use crate::source::Span;

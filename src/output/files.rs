@@ -98,7 +98,8 @@ impl FileSink {
         };
         let status = if result.is_err() { Status::Failed } else { status };
         let end = manifest::now_utc();
-        let mut doc = manifest::document(&self.run, status, &self.started, Some((&end, t_reached * 1e3)), error.as_deref());
+        let mut doc =
+            manifest::document(&self.run, status, &self.started, Some((&end, t_reached * 1e3)), error.as_deref());
         let files: Vec<Value> = self
             .tables
             .iter()

@@ -77,7 +77,13 @@ pub fn plain_name(n: &str) -> bool {
 }
 
 /// The manifest's JSON, given the run's own description.
-pub fn document(run: &Value, status: Status, started: &str, end: Option<(&str, f64)>, error: Option<&str>) -> Map<String, Value> {
+pub fn document(
+    run: &Value,
+    status: Status,
+    started: &str,
+    end: Option<(&str, f64)>,
+    error: Option<&str>,
+) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("neuroc".into(), json!(env!("CARGO_PKG_VERSION")));
     m.insert("status".into(), json!(status.as_str()));

@@ -17,7 +17,9 @@ impl ResultTable {
     /// (`V`).
     pub fn position(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.header == name).or_else(|| {
-            self.columns.iter().position(|c| c.header.strip_prefix(name).is_some_and(|r| r.is_empty() || r.starts_with('_')))
+            self.columns
+                .iter()
+                .position(|c| c.header.strip_prefix(name).is_some_and(|r| r.is_empty() || r.starts_with('_')))
         })
     }
 
@@ -73,7 +75,7 @@ impl MemorySink {
             .into_iter()
             .map(|(t, values)| {
                 let cols = t.columns.len();
-                let rows = if cols == 0 { 0 } else { values.len() / cols };
+                let rows = values.len().checked_div(cols).unwrap_or(0);
                 let data = Array2::from_shape_vec((rows, cols), values).unwrap_or_else(|_| Array2::zeros((0, cols)));
                 ResultTable { name: t.name, columns: t.columns, data }
             })

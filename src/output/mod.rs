@@ -54,6 +54,13 @@ pub enum Style {
     /// As `Fixed`, but scientific notation for magnitudes below 1e-6 that
     /// would print as 0.
     General,
+    /// Always scientific (`1.5e-10`): weights in SI.
+    Scientific,
+    /// Up to ten decimals, scientific outside [1e-4, 1e7) (as messages
+    /// print numbers).
+    Short,
+    /// The name the value indexes in the column's `labels` (`release`).
+    Label,
 }
 
 /// One column of a table.
@@ -67,13 +74,15 @@ pub struct Column {
     /// it to get SI.
     pub scale: f64,
     pub style: Style,
+    /// The names a `Label` column's values index.
+    pub labels: Vec<String>,
 }
 
 impl Column {
     /// A column of `quantity` in `unit`, its header `quantity_unit` (just
     /// `quantity` for plain numbers).
     pub fn new(quantity: &str, unit: &str, scale: f64, style: Style) -> Column {
-        Column { header: header(quantity, unit), unit: unit.to_string(), scale, style }
+        Column { header: header(quantity, unit), unit: unit.to_string(), scale, style, labels: vec![] }
     }
 
     /// Time in ms, the first column of every trace.
@@ -83,7 +92,17 @@ impl Column {
 
     /// A neuron index.
     pub fn index(name: &str) -> Column {
-        Column { header: name.to_string(), unit: String::new(), scale: 1.0, style: Style::Index }
+        Column { header: name.to_string(), unit: String::new(), scale: 1.0, style: Style::Index, labels: vec![] }
+    }
+
+    /// A column with its header as given.
+    pub fn headed(header: String, unit: &str, scale: f64, style: Style) -> Column {
+        Column { header, unit: unit.to_string(), scale, style, labels: vec![] }
+    }
+
+    /// Names, stored as indices into `labels`.
+    pub fn label(name: &str, labels: Vec<String>) -> Column {
+        Column { header: name.to_string(), unit: String::new(), scale: 1.0, style: Style::Label, labels }
     }
 }
 
@@ -120,13 +139,23 @@ pub fn header(name: &str, unit: &str) -> String {
     }
 }
 
+/// A value of a column as CSV text.
+pub fn cell_text(v: f64, column: &Column) -> String {
+    match column.style {
+        Style::Label => column.labels.get(v as usize).cloned().unwrap_or_else(|| "?".into()),
+        s => number_text(v, s),
+    }
+}
+
 /// A number as CSV text in a style.
 pub fn number_text(v: f64, style: Style) -> String {
     match style {
-        Style::Index => format!("{}", v as u64),
+        Style::Index | Style::Label => format!("{}", v as u64),
         Style::Fixed => fixed(v),
         Style::General if v != 0.0 && v.abs() < 1e-6 => format!("{v:e}"),
         Style::General => fixed(v),
+        Style::Scientific => format!("{v:e}"),
+        Style::Short => crate::units::format_number(v),
     }
 }
 

@@ -3,7 +3,7 @@
 //! its values go to a side file first and `finish` writes the header and
 //! copies them after it (the same bytes `ndarray-npy` writes).
 
-use super::{number_text, Format, Table};
+use super::{cell_text, Column, Format, Table};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ pub(crate) struct TableWriter {
     /// Where the table is being written (a temporary name).
     path: PathBuf,
     out: BufWriter<File>,
-    styles: Vec<super::Style>,
+    columns: Vec<Column>,
     pub(crate) rows: u64,
     line: String,
 }
@@ -36,7 +36,7 @@ impl TableWriter {
             format,
             path: path.to_path_buf(),
             out: BufWriter::with_capacity(1 << 16, file),
-            styles: table.columns.iter().map(|c| c.style).collect(),
+            columns: table.columns.clone(),
             rows: 0,
             line: String::new(),
         };
@@ -52,17 +52,17 @@ impl TableWriter {
         match self.format {
             Format::Csv => {
                 self.line.clear();
-                for (k, (&v, &style)) in row.iter().zip(&self.styles).enumerate() {
+                for (k, (&v, column)) in row.iter().zip(&self.columns).enumerate() {
                     if k > 0 {
                         self.line.push(',');
                     }
-                    self.line.push_str(&number_text(v, style));
+                    self.line.push_str(&cell_text(v, column));
                 }
                 self.line.push('\n');
                 self.out.write_all(self.line.as_bytes())
             }
             Format::Npy => {
-                for &v in row.iter().chain(std::iter::repeat(&f64::NAN)).take(self.styles.len()) {
+                for &v in row.iter().chain(std::iter::repeat(&f64::NAN)).take(self.columns.len()) {
                     self.out.write_all(&v.to_le_bytes())?;
                 }
                 Ok(())
@@ -76,7 +76,7 @@ impl TableWriter {
         if self.format == Format::Npy {
             let data = data_path(&self.path);
             let mut f = BufWriter::new(create_new(&self.path)?);
-            f.write_all(&npy_header(self.rows, self.styles.len()))?;
+            f.write_all(&npy_header(self.rows, self.columns.len()))?;
             let mut src = File::open(&data)?;
             let mut buf = vec![0u8; 1 << 16];
             loop {

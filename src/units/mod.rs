@@ -83,6 +83,12 @@ pub mod dims {
     pub fn rate() -> Dim {
         Dim::from_ints([0, 0, -1, 0, 0, 0, 0])
     }
+    pub fn length() -> Dim {
+        Dim::from_ints([1, 0, 0, 0, 0, 0, 0])
+    }
+    pub fn velocity() -> Dim {
+        Dim::from_ints([1, 0, -1, 0, 0, 0, 0])
+    }
 }
 
 /// A unit name resolved: its factor to SI, dimension and (for degC) offset.

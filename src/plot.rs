@@ -104,7 +104,7 @@ fn frame(out: &mut String, x: (f64, f64), y: (f64, f64), xlabel: &str, ylabel: &
             H - BOTTOM,
             H - BOTTOM + 4.0,
             H - BOTTOM + 17.0,
-            neuroc::units::format_number(v)
+            crate::units::format_number(v)
         );
     }
     for v in ticks(y) {
@@ -115,7 +115,7 @@ fn frame(out: &mut String, x: (f64, f64), y: (f64, f64), xlabel: &str, ylabel: &
             LEFT - 4.0,
             LEFT - 6.0,
             py + 4.0,
-            neuroc::units::format_number(v)
+            crate::units::format_number(v)
         );
     }
     let _ = writeln!(

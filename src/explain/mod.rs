@@ -3,10 +3,70 @@
 //! analysis found, the method chosen and why, and what was derived (gate
 //! forms, exact propagators as expressions and as numbers for the step).
 
+mod density;
+mod field;
+mod kernel;
+mod network;
+
+pub use density::density;
+pub use field::field;
+pub use kernel::kernel;
+pub use network::network;
+
+use crate::diag::Diagnostic;
 use crate::ir::{self, Action, GateForm, Model, Trigger, ValueKind};
 use crate::schemes::{self, Block, Method};
+use crate::syntax::ast::{self, ModelKind};
 use crate::units::{self, format_number, format_value};
+use crate::Compiled;
 use std::fmt::Write;
+
+/// What `neuroc explain` prints for model `name` of a compiled file, by its
+/// kind. `method` and `dt` (SI seconds) override the model's `simulate`
+/// block, which overrides the model's own `method =` (default `auto`, and
+/// 0.01 ms); `ir` adds the fused kernel and its Cranelift IR. `None` when
+/// the file has no such model.
+pub fn report(
+    c: &Compiled,
+    name: &str,
+    method: Option<Method>,
+    dt: Option<f64>,
+    ir: bool,
+) -> Option<Result<String, Diagnostic>> {
+    let m = c.model(name)?;
+    let block = c.library.simulate.iter().find(|s| s.target.name == name);
+    let mut step = 1e-5;
+    let mut block_method = None;
+    for b in block.iter().flat_map(|s| s.settings.iter()) {
+        match (b.name.name.as_str(), &b.value.kind) {
+            ("dt", _) => {
+                if let (Some((v, d)), _) = ir::lower::lower_constant(&b.value) {
+                    if d == units::dims::time() {
+                        step = v;
+                    }
+                }
+            }
+            ("method", ast::ExprKind::Name(n)) => block_method = Method::parse(n),
+            _ => {}
+        }
+    }
+    let step = dt.unwrap_or(step);
+    let model_method = m.method.as_ref().and_then(|(n, _)| Method::parse(n));
+    let chosen = method.or(block_method).or(model_method).unwrap_or(Method::Auto);
+    Some(if m.kind == ModelKind::Network {
+        Ok(network(c, name))
+    } else if m.density.is_some() {
+        density(m)
+    } else if m.field.is_some() {
+        Ok(field(m))
+    } else {
+        let mut text = explain(m, chosen, step);
+        if ir {
+            text.push_str(&kernel(m, chosen, step));
+        }
+        Ok(text)
+    })
+}
 
 /// A readable report of one model, with the schemes `method` derives and
 /// propagators evaluated for the step `dt` (SI seconds).

@@ -1,0 +1,481 @@
+//! The library's one way in: [`Experiment`] compiles a file, takes
+//! settings and overrides as text (each checked with its unit, each error
+//! pointing into the text given), configures the run, and runs it into
+//! memory ([`Results`]) or into an output folder (streamed, with a
+//! `run.json` manifest). The command line, the tests and the benches are
+//! its clients.
+//!
+//! ```no_run
+//! use neuroc::Experiment;
+//! let mut exp = Experiment::load("examples/hodgkin_huxley.neuro")?;
+//! exp.set("I_amp", "8.5 uA/cm^2").duration("500 ms").record("V");
+//! let (results, summary) = exp.run()?;
+//! let v = results.table("V").and_then(|t| t.column("V")).expect("V was recorded");
+//! println!("{}: {} samples, {} spikes", summary.model, v.len(), results.spikes().len());
+//! # Ok::<(), neuroc::Error>(())
+//! ```
+
+use crate::diag::{self, Code, Diagnostic, Diagnostics};
+use crate::experiment::{self, execute::Failure, Backend, Flags, Run, Summary, TableSpec};
+use crate::output::{manifest::Status, FileSink, Format, MemorySink, Results};
+use crate::source::{SourceMap, Span};
+use crate::syntax::{self, ast};
+use crate::Compiled;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Why the library could not do what was asked.
+#[derive(Debug)]
+pub struct Error {
+    /// What went wrong in the model or the settings, with spans into
+    /// `sources` (empty for file errors).
+    pub diagnostics: Vec<Diagnostic>,
+    /// A file could not be read or written.
+    pub io: Option<String>,
+    sources: SourceMap,
+}
+
+impl Error {
+    fn io(message: String) -> Error {
+        Error { diagnostics: vec![], io: Some(message), sources: SourceMap::new() }
+    }
+
+    /// The diagnostics as plain text (or the file error).
+    pub fn render(&self) -> String {
+        match &self.io {
+            Some(e) => format!("error: {e}\n"),
+            None => diag::render_plain(&self.sources, &self.diagnostics),
+        }
+    }
+
+    /// Prints the error on stderr, in color when it is a terminal.
+    pub fn eprint(&self) {
+        match &self.io {
+            Some(e) => eprintln!("error: {e}"),
+            None => diag::render_stderr(&self.sources, &self.diagnostics),
+        }
+    }
+
+    /// A file error (the command line's exit code 2), not a model error.
+    pub fn is_io(&self) -> bool {
+        self.io.is_some()
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A compiled model file and the settings to run it with.
+pub struct Experiment {
+    compiled: Compiled,
+    flags: Flags,
+    /// Problems in settings given as text (parse errors), reported by
+    /// `configure`.
+    pending: Diagnostics,
+    stop: Arc<AtomicBool>,
+    command: Vec<String>,
+    path: Option<PathBuf>,
+}
+
+impl Experiment {
+    /// Reads and compiles a `.neuro` file (imports resolve next to it and in
+    /// the standard library). Errors in the model are an [`Error`]; warnings
+    /// stay available from [`Experiment::warnings`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Experiment, Error> {
+        let path = path.as_ref();
+        let text = read_source(path).map_err(Error::io)?;
+        let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let mut e = Experiment::from_source(&path.display().to_string(), &text, Some(canon))?;
+        e.path = Some(path.to_path_buf());
+        Ok(e)
+    }
+
+    /// Compiles source text (imports resolve next to `path` when given,
+    /// and in the standard library).
+    pub fn from_source(name: &str, text: &str, path: Option<PathBuf>) -> Result<Experiment, Error> {
+        let compiled = crate::compile_source(name, text, path);
+        if compiled.diagnostics.has_errors() {
+            return Err(Error {
+                diagnostics: compiled.diagnostics.list.clone(),
+                io: None,
+                sources: compiled.sources.clone(),
+            });
+        }
+        Ok(Experiment {
+            compiled,
+            flags: Flags { progress: false, ..Flags::default() },
+            pending: Diagnostics::default(),
+            stop: Arc::new(AtomicBool::new(false)),
+            command: Vec::new(),
+            path: None,
+        })
+    }
+
+    /// The compiled file.
+    pub fn compiled(&self) -> &Compiled {
+        &self.compiled
+    }
+
+    /// The compiler's warnings.
+    pub fn warnings(&self) -> Vec<&Diagnostic> {
+        self.compiled.diagnostics.list.iter().collect()
+    }
+
+    /// Renders diagnostics against this experiment's sources (the file and
+    /// the settings given as text).
+    pub fn render(&self, diagnostics: &[Diagnostic]) -> String {
+        diag::render_plain(&self.compiled.sources, diagnostics)
+    }
+
+    /// Prints diagnostics on stderr against this experiment's sources.
+    pub fn eprint(&self, diagnostics: &[Diagnostic]) {
+        diag::render_stderr(&self.compiled.sources, diagnostics);
+    }
+
+    /// A setting's text as a source of its own, named after the flag.
+    fn source(&mut self, label: &str, text: &str) -> crate::source::FileId {
+        self.compiled.sources.add(label, text, None)
+    }
+
+    /// Parses `text` as an expression in a source named `label`.
+    fn expr(&mut self, label: &str, text: &str) -> Option<ast::Expr> {
+        let file = self.source(label, text);
+        let (e, d) = syntax::parse_expr(file, text);
+        self.pending.extend(d);
+        e
+    }
+
+    fn ident(&mut self, label: &str, text: &str) -> ast::Ident {
+        let file = self.source(label, text);
+        ast::Ident { name: text.trim().to_string(), span: Span::new(file, 0..text.len()) }
+    }
+
+    /// Which model to run (default: the first `simulate` block's, or the
+    /// file's only model).
+    pub fn model(&mut self, name: &str) -> &mut Self {
+        self.flags.model = Some(self.ident("--model", name));
+        self
+    }
+
+    /// The time step, with its unit: `"0.01 ms"`.
+    pub fn dt(&mut self, text: &str) -> &mut Self {
+        self.flags.dt = self.expr("--dt", text);
+        self
+    }
+
+    /// The simulated time, with its unit: `"1 s"`.
+    pub fn duration(&mut self, text: &str) -> &mut Self {
+        self.flags.duration = self.expr("--duration", text);
+        self
+    }
+
+    /// Record every this long, with its unit (default: every step).
+    pub fn sample(&mut self, text: &str) -> &mut Self {
+        self.flags.sample = self.expr("--sample", text);
+        self
+    }
+
+    /// The integration method: `auto`, `rk4`, `exp_euler`, ...
+    pub fn method(&mut self, name: &str) -> &mut Self {
+        self.flags.method = Some(self.ident("--method", name));
+        self
+    }
+
+    /// The seed of every random draw.
+    pub fn seed(&mut self, text: &str) -> &mut Self {
+        self.flags.seed = self.expr("--seed", text);
+        self
+    }
+
+    /// The size of a population of the model.
+    pub fn neurons(&mut self, text: &str) -> &mut Self {
+        self.flags.neurons = self.expr("--neurons", text);
+        self
+    }
+
+    /// A density's number of cells.
+    pub fn cells(&mut self, text: &str) -> &mut Self {
+        self.flags.cells = self.expr("--cells", text);
+        self
+    }
+
+    /// Overrides a parameter or input: `set("I_amp", "8.5 uA/cm^2")`.
+    pub fn set(&mut self, name: &str, value: &str) -> &mut Self {
+        self.assign(&format!("{name}={value}"))
+    }
+
+    /// `NAME=VALUE` as written on the command line.
+    pub fn assign(&mut self, text: &str) -> &mut Self {
+        let file = self.source("--set", text);
+        let Some((name, value)) = text.split_once('=') else {
+            self.pending.push(
+                Diagnostic::error(Code::UnknownOverride, format!("`--set {text}` needs NAME=VALUE"))
+                    .at(Span::new(file, 0..text.len()), "no `=`")
+                    .help("for example: --set I_ext=8.5uA/cm^2"),
+            );
+            return self;
+        };
+        let start = name.len() - name.trim_start().len();
+        let ident =
+            ast::Ident { name: name.trim().to_string(), span: Span::new(file, start..start + name.trim().len()) };
+        // the value parsed where it stands in the text, so its spans do too
+        let padded = format!("{}{value}", " ".repeat(name.len() + 1));
+        if let Some(e) = self.expr("--set", &padded) {
+            self.flags.set.push((ident, e));
+        }
+        self
+    }
+
+    /// Records a state or value (default: every state that is not a gate).
+    pub fn record(&mut self, name: &str) -> &mut Self {
+        let id = self.ident("--record", name);
+        self.flags.record.push(id);
+        self
+    }
+
+    /// Ignores the models' rate tables (`--no-tables`).
+    pub fn no_tables(&mut self) -> &mut Self {
+        self.flags.no_tables = true;
+        self
+    }
+
+    /// A rate table given as `V in [-100 mV, 100 mV], step = 0.1 mV`.
+    pub fn table(&mut self, spec: &str) -> &mut Self {
+        let text = format!("table {spec}");
+        let file = self.source("--table", &text);
+        let (parsed, d) = syntax::parse_table(file, &text);
+        let errors = d.has_errors();
+        self.pending.extend(d);
+        if let (Some((var, interval, settings)), false) = (parsed, errors) {
+            let span = Span::new(file, 0..text.len());
+            self.flags.tables.push(TableSpec { var, interval, settings, span });
+        }
+        self
+    }
+
+    pub fn backend(&mut self, backend: Backend) -> &mut Self {
+        self.flags.backend = Some(backend);
+        self
+    }
+
+    /// Threads (results do not depend on them).
+    pub fn threads(&mut self, text: &str) -> &mut Self {
+        self.flags.threads = self.expr("--threads", text);
+        self
+    }
+
+    /// Networks: keep every synapse in the `synapses` table.
+    pub fn keep_synapses(&mut self, keep: bool) -> &mut Self {
+        self.flags.keep_synapses = keep;
+        self
+    }
+
+    /// Draw a progress bar on stderr for long runs.
+    pub fn progress(&mut self, on: bool) -> &mut Self {
+        self.flags.progress = on;
+        self
+    }
+
+    /// The command that started the run, for the manifest.
+    pub fn command(&mut self, argv: Vec<String>) -> &mut Self {
+        self.command = argv;
+        self
+    }
+
+    /// Setting this flag stops a run at its next step; the run then ends
+    /// as `interrupted`, its outputs complete up to that time.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Checks every setting against the model: the run, ready.
+    pub fn configure(&self) -> Result<Run, Error> {
+        if self.pending.has_errors() {
+            return Err(self.error(self.pending.list.clone()));
+        }
+        let (run, d) = experiment::configure(&self.compiled, &self.flags);
+        match run {
+            Some(run) => Ok(run),
+            None => {
+                let mut list = d.list;
+                if list.is_empty() {
+                    list.push(
+                        Diagnostic::internal("the run could not be configured")
+                            .at(Span::new(self.compiled.root, 0..0), ""),
+                    );
+                }
+                Err(self.error(list))
+            }
+        }
+    }
+
+    fn error(&self, diagnostics: Vec<Diagnostic>) -> Error {
+        Error { diagnostics, io: None, sources: self.compiled.sources.clone() }
+    }
+
+    /// Runs and keeps every table in memory.
+    pub fn run(&self) -> Result<(Results, Summary), Error> {
+        let run = self.configure()?;
+        let mut sink = MemorySink::new();
+        let stop = self.stop.clone();
+        match experiment::execute(&run, &mut sink, &move || stop.load(Ordering::Relaxed)) {
+            Ok(s) => Ok((sink.into_results(), s)),
+            Err(Failure::Model { diagnostic, .. }) => Err(self.error(vec![*diagnostic])),
+            Err(Failure::Io(e)) => Err(Error::io(e.to_string())),
+        }
+    }
+
+    /// Runs and streams every table to `dir` (see `output::files`): the
+    /// summary and the files written. A simulation that fails still writes
+    /// what it recorded, with `run.json` marked failed.
+    pub fn run_to(&self, dir: &Path, format: Format) -> Result<(Summary, Vec<PathBuf>), Error> {
+        let run = self.configure()?;
+        let mut sink = FileSink::begin(dir, format, self.manifest(&run))
+            .map_err(|e| Error::io(format!("cannot write to `{}`: {e}", dir.display())))?;
+        let stop = self.stop.clone();
+        let result = experiment::execute(&run, &mut sink, &move || stop.load(Ordering::Relaxed));
+        match result {
+            Ok(summary) => {
+                let status = if summary.interrupted { Status::Interrupted } else { Status::Completed };
+                match sink.finish(status, summary.t_reached, None) {
+                    Ok(files) => Ok((summary, files)),
+                    Err(e) => Err(Error::io(format!("cannot write to `{}`: {e}", dir.display()))),
+                }
+            }
+            Err(Failure::Model { diagnostic, t_reached }) => {
+                let message = format!("{}: {}", diagnostic.code.as_str(), diagnostic.message);
+                let _ = sink.finish(Status::Failed, t_reached, Some(&message));
+                Err(self.error(vec![*diagnostic]))
+            }
+            Err(Failure::Io(e)) => {
+                sink.abandon(&e.to_string());
+                Err(Error::io(format!("cannot write to `{}`: {e}", dir.display())))
+            }
+        }
+    }
+
+    /// What `neuroc explain` prints: the report of every model the file is
+    /// about (its own, and the targets of its `simulate` blocks), or of
+    /// `only`; `method` and `dt` as text override the file's.
+    pub fn explain(
+        &mut self,
+        only: Option<&str>,
+        method: Option<&str>,
+        dt: Option<&str>,
+        ir: bool,
+    ) -> Result<String, Error> {
+        let method = match method {
+            Some(name) => match crate::schemes::Method::parse(name) {
+                Some(m) => Some(m),
+                None => {
+                    let file = self.source("--method", name);
+                    return Err(
+                        self.error(vec![crate::ir::method::unknown_method(name, Span::new(file, 0..name.len()))])
+                    );
+                }
+            },
+            None => None,
+        };
+        let dt = match dt {
+            Some(text) => {
+                let e = self.expr("--dt", text);
+                if self.pending.has_errors() {
+                    return Err(self.error(self.pending.list.clone()));
+                }
+                let mut ctx = experiment::settings::Ctx::new(&self.compiled);
+                let v = e.and_then(|e| ctx.constant(&e, crate::units::dims::time(), "`--dt`"));
+                let v = v.filter(|v| *v > 0.0 && v.is_finite());
+                match v {
+                    Some(v) => Some(v),
+                    None if ctx.diags.has_errors() => return Err(self.error(ctx.diags.list)),
+                    None => {
+                        let file = self.source("--dt", text);
+                        return Err(self.error(vec![Diagnostic::error(
+                            Code::BadSetting,
+                            "`--dt` must be a positive duration",
+                        )
+                        .at(Span::new(file, 0..text.len()), "not positive")
+                        .help("e.g. --dt 0.01ms")]));
+                    }
+                }
+            }
+            None => None,
+        };
+        let mut out = String::new();
+        let mut errors = Vec::new();
+        let mut shown = 0;
+        for name in self.compiled.shown.clone() {
+            if only.is_some_and(|n| n != name) {
+                continue;
+            }
+            match crate::explain::report(&self.compiled, &name, method, dt, ir) {
+                Some(Ok(text)) => out.push_str(&text),
+                Some(Err(d)) => errors.push(d),
+                None => continue,
+            }
+            shown += 1;
+        }
+        if let (0, Some(n)) = (shown, only) {
+            let names = self.compiled.shown.join(", ");
+            return Err(Error::io(format!("no model named `{n}` in this file (its models: {names})")));
+        }
+        if !errors.is_empty() {
+            return Err(self.error(errors));
+        }
+        Ok(out)
+    }
+
+    /// The manifest's description of the run.
+    fn manifest(&self, run: &Run) -> Value {
+        let c = &self.compiled;
+        let mut sources = Vec::new();
+        for id in 0..c.sources.len() {
+            let Some(path) = c.sources.path(id) else { continue };
+            let text = c.sources.text(id);
+            sources.push(json!({
+                "file": path.display().to_string(),
+                "fnv1a64": format!("{:016x}", crate::output::fnv1a64(text.as_bytes())),
+            }));
+        }
+        let settings: serde_json::Map<String, Value> =
+            run.settings.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let backend = match &run.body {
+            experiment::Body::Point(p) => p.backend.name(),
+            experiment::Body::Network(n) if n.jit => "jit",
+            experiment::Body::Network(_) => "interp",
+            experiment::Body::Density(_) => "density (finite volumes)",
+            experiment::Body::Field(_) => "field (FFT)",
+        };
+        json!({
+            "model": run.target,
+            "kind": run.kind.keyword(),
+            "file": self.path.as_ref().map(|p| p.display().to_string()),
+            "sources": sources,
+            "dt_ms": run.dt * 1e3,
+            "duration_ms": run.duration * 1e3,
+            "seed": run.seed,
+            "sample_every_steps": run.sample_every,
+            "backend": backend,
+            "settings": settings,
+            "command": self.command,
+        })
+    }
+}
+
+/// Reads a source file, or says why not.
+pub fn read_source(path: &Path) -> Result<String, String> {
+    if path.is_dir() {
+        return Err(format!("`{}` is a directory, not a .neuro file", path.display()));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!("`{}` is not UTF-8 text (invalid byte at offset {})", path.display(), e.utf8_error().valid_up_to())
+    })
+}

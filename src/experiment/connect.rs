@@ -1,0 +1,427 @@
+//! A network's `connect` and `drive` statements as the runtime's
+//! [`Connection`]s and [`Drive`]s, connection files read and checked, and
+//! the memory the connectivity will take estimated before it is drawn.
+
+use super::network::{PendingConnection, PendingDrive};
+use super::point::{parse_train, Train};
+use super::settings::Ctx;
+use crate::diag::{Code, Diagnostic};
+use crate::runtime::network::{self, Connection, Drive, Network, Population, Rule, SynapseTable};
+use crate::runtime::spikegen::Spread;
+use crate::source::Span;
+use crate::syntax::ast::{self, ModelKind};
+use crate::units::{self, Dim};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Every `connect` statement, for each target population.
+pub(super) fn connections(
+    ctx: &mut Ctx,
+    pops: &[Population],
+    pending: &[PendingConnection],
+    dt: f64,
+) -> Option<Vec<Connection>> {
+    let c = ctx.c;
+    let time = units::dims::time();
+    let mut out = Vec::new();
+    for conn in pending {
+        let span = conn.span;
+        let table = match conn.file {
+            None => None,
+            Some((path, fspan)) => {
+                if conn.from.len() != 1 || conn.to.len() != 1 {
+                    return ctx.reject(
+                        "a connection file joins one population to one population",
+                        span,
+                        "several populations",
+                        "write one `connect A -> B via PORT file \"a_to_b.csv\"` per pair",
+                    );
+                }
+                let base = c.sources.path(fspan.file).and_then(|p| p.parent().map(Path::to_path_buf));
+                let full = base.map_or_else(|| PathBuf::from(path), |d| d.join(path));
+                match read_synapse_table(&full, pops[conn.from[0]].count, pops[conn.to[0]].count) {
+                    Ok(t) => Some(Arc::new(t)),
+                    Err(why) => {
+                        return ctx.reject(
+                            format!("cannot use `{}`: {why}", full.display()),
+                            *fspan,
+                            "this file",
+                            "a CSV with a header `pre,post[,weight][,delay_ms]` (neurons numbered within the source and the target population from 0, weights in SI units), or an NPY array of those columns",
+                        );
+                    }
+                }
+            }
+        };
+        for &b in &conn.to {
+            let wdim = port_weight(ctx, &pops[b].model, conn.via)?;
+            let (mut p, mut w, mut delay) = (1.0, 0.0, dt);
+            let (mut w_spread, mut delay_range) = (None, None);
+            let mut indegree: Option<(u64, Span)> = None;
+            let mut one_to_one = false;
+            let mut stp: Option<Arc<network::Stp>> = None;
+            for s in conn.settings {
+                match s.name.name.as_str() {
+                    "plasticity" => stp = Some(plasticity(ctx, &s.value)?),
+                    "rule" => match &s.value.kind {
+                        ast::ExprKind::Name(r) if r == "one_to_one" => one_to_one = true,
+                        ast::ExprKind::Name(r) if r == "all_to_all" => p = 1.0,
+                        _ => {
+                            return ctx.reject(
+                                "unknown connection rule",
+                                s.value.span,
+                                "not a rule",
+                                "`rule = one_to_one` or `rule = all_to_all`; `p = ...` or `k = ...` for random rules",
+                            );
+                        }
+                    },
+                    "p" => {
+                        p = ctx.constant(&s.value, Dim::NONE, "`p`")?;
+                        if !(0.0..=1.0).contains(&p) {
+                            return ctx.reject(
+                                format!("connection probability {p} is not in [0, 1]"),
+                                s.value.span,
+                                "not a probability",
+                                "p is a probability",
+                            );
+                        }
+                    }
+                    "k" => {
+                        let k = ctx.count(
+                            &s.value,
+                            "the in-degree `k`",
+                            0,
+                            1 << 31,
+                            "k is the number of sources of each target: `k = 100`",
+                        )?;
+                        indegree = Some((k, s.value.span));
+                    }
+                    "w" => {
+                        let wd = wdim.unwrap_or(Dim::NONE);
+                        match ctx.spread(&s.value, wd, "`w`")? {
+                            Some(sp) => w_spread = Some(sp),
+                            None => w = ctx.finite(&s.value, wd, "`w`")?,
+                        }
+                    }
+                    "delay" => match ctx.spread(&s.value, time, "`delay`")? {
+                        Some(Spread::Uniform(lo, hi)) if lo >= 0.0 && lo <= hi => delay_range = Some((lo, hi)),
+                        Some(_) => {
+                            return ctx.reject(
+                                "random delays are drawn from `uniform(lo, hi)`",
+                                s.value.span,
+                                "not a bounded, non-negative range",
+                                "the ring buffers are sized from the largest delay: `delay = uniform(1 ms, 3 ms)`",
+                            );
+                        }
+                        None => {
+                            delay = ctx.finite(&s.value, time, "`delay`")?;
+                            if delay < 0.0 {
+                                return ctx.reject(
+                                    "a delay cannot be negative",
+                                    s.value.span,
+                                    "negative",
+                                    "delays are rounded to whole steps, at least one",
+                                );
+                            }
+                        }
+                    },
+                    other => {
+                        return ctx.reject(
+                            format!("unknown connection setting `{other}`"),
+                            s.name.span,
+                            "not a setting",
+                            "connections take p (probability), k (in-degree) or rule, w (weight), delay and plasticity",
+                        );
+                    }
+                }
+            }
+            if one_to_one {
+                if let Some(&a) = conn.from.iter().find(|&&a| pops[a].count != pops[b].count) {
+                    return ctx.reject(
+                        format!(
+                            "one_to_one joins populations of equal size, not {} ({}) to {} ({})",
+                            pops[a].name, pops[a].count, pops[b].name, pops[b].count
+                        ),
+                        span,
+                        "this connection",
+                        "give both populations the same number of neurons",
+                    );
+                }
+            }
+            if table.is_some()
+                && (indegree.is_some() || one_to_one || p != 1.0 || w_spread.is_some() || delay_range.is_some())
+            {
+                return ctx.reject(
+                    "a connection from a file takes only `w` and `delay`",
+                    span,
+                    "this connection",
+                    "the file lists the synapses; `w` and `delay` apply where it has no weight or delay column",
+                );
+            }
+            let rule = match indegree {
+                _ if table.is_some() => Rule::Table,
+                _ if one_to_one => Rule::OneToOne,
+                Some((k, kspan)) => {
+                    if k as f64 * pops[b].count as f64 > 4e9 {
+                        return ctx.reject(
+                            format!("{k} sources for each of {} neurons", pops[b].count),
+                            kspan,
+                            "too many synapses",
+                            "a connection holds at most 4 x 10^9 synapses",
+                        );
+                    }
+                    Rule::InDegree(k as usize)
+                }
+                None => Rule::Probability(p),
+            };
+            for &a in &conn.from {
+                out.push(Connection {
+                    from: a,
+                    to: b,
+                    port: conn.via.name.clone(),
+                    rule,
+                    w,
+                    delay,
+                    w_spread,
+                    delay_range,
+                    table: table.clone(),
+                    stp: stp.clone(),
+                    span,
+                });
+            }
+        }
+    }
+    Some(out)
+}
+
+/// `plasticity = TMDepressing`: a plasticity model the runtime integrates
+/// exactly between spikes.
+fn plasticity(ctx: &mut Ctx, value: &ast::Expr) -> Option<Arc<network::Stp>> {
+    let model = match &value.kind {
+        ast::ExprKind::Name(n) => ctx.c.model(n).filter(|m| m.kind == ModelKind::Plasticity),
+        _ => None,
+    };
+    let Some(model) = model else {
+        ctx.fail(
+            Diagnostic::error(Code::UnknownModel, "`plasticity` names a plasticity model")
+                .at(value.span, "not a plasticity model")
+                .help("e.g. `plasticity = TMDepressing` after `import \"plasticity.neuro\"`"),
+        );
+        return None;
+    };
+    match network::Stp::new(model) {
+        Ok(x) => Some(Arc::new(x)),
+        Err(why) => {
+            ctx.fail(
+                Diagnostic::error(Code::NotInKernel, format!("plasticity `{}` cannot run on a connection: {why}", model.name))
+                    .at(value.span, "this plasticity")
+                    .help("connections integrate plasticity exactly between spikes, which needs equations linear with constant coefficients"),
+            );
+            None
+        }
+    }
+}
+
+/// The weight unit of input port `via` of a target model (E0201 if it has
+/// no such port).
+fn port_weight(ctx: &mut Ctx, target: &crate::ir::Model, via: &ast::Ident) -> Option<Option<Dim>> {
+    let ports = network::ports(target);
+    match ports.iter().find(|(p, _)| *p == via.name) {
+        Some((_, wdim)) => Some(*wdim),
+        None => {
+            let names: Vec<&str> = ports.iter().map(|(p, _)| p.as_str()).collect();
+            let mut d =
+                Diagnostic::error(Code::UnknownName, format!("`{}` has no input port `{}`", target.name, via.name))
+                    .at(via.span, "not a port of the target");
+            d = match crate::diag::did_you_mean(&via.name, names.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None if names.is_empty() => d.help("declare one in the neuron: `on spike exc(w: nS) { g += w }`"),
+                None => d.help(format!("its ports: {}", names.join(", "))),
+            };
+            ctx.fail(d);
+            None
+        }
+    }
+}
+
+/// Every `drive` statement, for each target population.
+pub(super) fn drives(
+    ctx: &mut Ctx,
+    pops: &[Population],
+    pending: &[PendingDrive],
+    duration: f64,
+    seed: u64,
+) -> Option<Vec<Drive>> {
+    let mut out = Vec::new();
+    for d in pending {
+        let Some(via) = d.via else {
+            return ctx.reject(
+                "a drive needs the port it feeds",
+                d.span,
+                "which input port?",
+                "end it with `via PORT`, e.g. `drive E with poisson(rate = 20 Hz, n = 100, w = 0.1 mV) via exc`",
+            );
+        };
+        let list = d.source.name == "spikes";
+        for &b in &d.to {
+            let wdim = port_weight(ctx, &pops[b].model, via)?;
+            let (mut rate, mut n, mut w) = (0.0, 1.0, 0.0);
+            let mut times = None;
+            for st in d.settings {
+                match st.name.name.as_str() {
+                    "rate" if !list => {
+                        rate = ctx.finite(&st.value, units::dims::rate(), "`rate`")?;
+                        if rate < 0.0 {
+                            return ctx.reject(
+                                "a rate cannot be negative",
+                                st.value.span,
+                                "negative",
+                                "e.g. `rate = 20 Hz`",
+                            );
+                        }
+                    }
+                    "n" if !list => {
+                        n = ctx.count(
+                            &st.value,
+                            "`n`",
+                            0,
+                            1_000_000_000,
+                            "the number of independent trains per neuron: `n = 100`",
+                        )? as f64;
+                    }
+                    "times" if list => {
+                        let train = parse_train(ctx, &st.value)?;
+                        if let Train::Regular(p) = train {
+                            if duration / p > 1e8 {
+                                return ctx.reject(
+                                    "this train has too many spikes",
+                                    st.value.span,
+                                    "too many",
+                                    "at most 10^8 spikes",
+                                );
+                            }
+                        }
+                        times = Some(train.times(duration, seed));
+                    }
+                    "w" => w = ctx.finite(&st.value, wdim.unwrap_or(Dim::NONE), "`w`")?,
+                    other => {
+                        return ctx.reject(
+                            format!("unknown drive setting `{other}`"),
+                            st.name.span,
+                            "not a setting",
+                            "`poisson(rate = ..., n = ..., w = ...)` or `spikes(times = at(5 ms, 12 ms), w = ...)` (also `regular(20 ms)`, `poisson(20 Hz)`)",
+                        );
+                    }
+                }
+            }
+            if list && times.is_none() {
+                return ctx.reject(
+                    "a spike-list drive needs its `times`",
+                    d.source.span,
+                    "which times?",
+                    "`spikes(times = at(5 ms, 12 ms), w = 1 nS)`",
+                );
+            }
+            out.push(Drive { to: b, port: via.name.clone(), rate, n, w, times });
+        }
+    }
+    Some(out)
+}
+
+/// E0503 when the populations' states and the connectivity would not fit in
+/// memory: per synapse a 4-byte target, plus 8 for a drawn weight and 4 for
+/// a drawn delay, twice while an in-degree rule sorts its pairs.
+pub(super) fn fits(ctx: &mut Ctx, net: &Network, dt: f64, duration: f64, span: Span) -> Option<()> {
+    let mut bytes = 0.0;
+    for p in &net.populations {
+        let arrays = p.model.states.len() as f64 + 2.0;
+        bytes += p.count as f64 * arrays * 8.0;
+    }
+    for c in &net.connections {
+        let (na, nb) = (net.populations[c.from].count as f64, net.populations[c.to].count as f64);
+        let synapses = match c.rule {
+            Rule::Probability(p) => na * nb * p,
+            Rule::InDegree(k) => nb * k as f64 * 2.0,
+            Rule::OneToOne => na.min(nb),
+            Rule::Table => c.table.as_ref().map_or(0.0, |t| t.pairs.len() as f64),
+        };
+        let per = 4.0 + if c.w_spread.is_some() { 8.0 } else { 0.0 } + if c.delay_range.is_some() { 4.0 } else { 0.0 };
+        bytes += synapses * per + (na + 1.0) * 8.0;
+        // the ring buffer of the target's port: one slot per step of delay
+        let longest = c.delay_range.map_or(c.delay, |r| r.1).min(duration);
+        bytes += nb * 8.0 * ((longest / dt).ceil() + 2.0);
+    }
+    super::fits(ctx, bytes, &format!("network `{}`", net.name), span)
+}
+
+/// Reads a connection file: CSV with a header naming `pre`, `post` and
+/// optionally `weight` (SI) and `delay_ms`, or an NPY array with those
+/// columns in that order. Indices are within the source (`na`) and target
+/// (`nb`) populations.
+pub(super) fn read_synapse_table(path: &Path, na: usize, nb: usize) -> Result<SynapseTable, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.is_dir() {
+        return Err("it is a directory".into());
+    }
+    let rows: Vec<Vec<f64>>;
+    let mut cols = vec!["pre".to_string(), "post".into(), "weight".into(), "delay_ms".into()];
+    if path.extension().is_some_and(|e| e == "npy") {
+        let arr: ndarray::Array2<f64> = ndarray_npy::read_npy(path).map_err(|e| e.to_string())?;
+        if !(2..=4).contains(&arr.ncols()) {
+            return Err(format!("the array has {} columns, not 2 to 4", arr.ncols()));
+        }
+        cols.truncate(arr.ncols());
+        rows = arr.rows().into_iter().map(|r| r.to_vec()).collect();
+    } else {
+        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        let text = String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())?;
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
+        let header = lines.next().ok_or("the file is empty")?;
+        cols = header.split(',').map(|c| c.trim().to_string()).collect();
+        let mut out = Vec::new();
+        for (k, line) in lines.enumerate() {
+            let row: Result<Vec<f64>, _> = line.split(',').map(|x| x.trim().parse::<f64>()).collect();
+            let row = row.map_err(|_| format!("row {} is not numbers", k + 1))?;
+            if row.len() != cols.len() {
+                return Err(format!("row {} has {} values, the header {}", k + 1, row.len(), cols.len()));
+            }
+            out.push(row);
+        }
+        rows = out;
+    }
+    let col = |name: &str| cols.iter().position(|c| c == name);
+    let (Some(pre), Some(post)) = (col("pre"), col("post")) else {
+        return Err(format!("no `pre` and `post` columns (the header is `{}`)", cols.join(",")));
+    };
+    if let Some(bad) = cols.iter().find(|c| !["pre", "post", "weight", "delay_ms"].contains(&c.as_str())) {
+        return Err(format!("unknown column `{bad}`"));
+    }
+    let (wc, dc) = (col("weight"), col("delay_ms"));
+    let mut t = SynapseTable {
+        pairs: Vec::with_capacity(rows.len()),
+        weights: wc.map(|_| Vec::with_capacity(rows.len())),
+        delays: dc.map(|_| Vec::with_capacity(rows.len())),
+    };
+    for (k, r) in rows.iter().enumerate() {
+        let index = |x: f64, n: usize, what: &str| -> Result<u32, String> {
+            if x >= 0.0 && x.fract() == 0.0 && (x as usize) < n {
+                Ok(x as u32)
+            } else {
+                Err(format!("row {}: {what} {x} is not a neuron of its population (0 to {})", k + 1, n - 1))
+            }
+        };
+        t.pairs.push((index(r[pre], na, "pre")?, index(r[post], nb, "post")?));
+        if let (Some(c), Some(w)) = (wc, t.weights.as_mut()) {
+            if !r[c].is_finite() {
+                return Err(format!("row {}: the weight is not a number", k + 1));
+            }
+            w.push(r[c]);
+        }
+        if let (Some(c), Some(d)) = (dc, t.delays.as_mut()) {
+            if !(r[c] >= 0.0 && r[c] <= 1e6) {
+                return Err(format!("row {}: the delay {} ms is not between 0 and 10^6 ms", k + 1, r[c]));
+            }
+            d.push(r[c] * 1e-3);
+        }
+    }
+    Ok(t)
+}

@@ -1,0 +1,609 @@
+//! A network: populations of point models, connections, drives and
+//! recorders, lowered into a [`NetworkRun`] (the runtime's
+//! [`Network`] and what to record).
+//!
+//! In order: the populations (E0212 for a model that is not a neuron or
+//! rate model; 1 to 10^8 neurons); the statements (`parameter`, `connect`,
+//! `drive`, `record`); synapse models named by `via` that the target
+//! neuron does not use are inserted into it and lumped (one set of states
+//! per neuron for all such synapses, when `runtime::network::lumpable`
+//! proves it exact, else E0404); network parameters overridden by `--set`;
+//! the `simulate` block (dt, duration, seed, `method`, parameters per neuron
+//! and initial values spread over the populations); connections and drives
+//! ([`super::connect`]); recorders; then the checks that need everything:
+//! per-neuron parameters that other quantities are computed from (E0503),
+//! the memory the connectivity will take (E0503), and each population's
+//! plan and kernel (E0402, E0404).
+
+use super::connect;
+use super::settings::Ctx;
+use super::{Body, Flags, Run};
+use crate::diag::{Code, Diagnostic};
+use crate::ir::{self, Method};
+use crate::kernel;
+use crate::runtime::network::{self, Network, Population};
+use crate::runtime::spikegen::Spread;
+use crate::schemes;
+use crate::source::Span;
+use crate::syntax::ast::{self, ModelKind};
+use crate::units::{self, Dim};
+
+/// A network's run.
+#[derive(Clone, Debug)]
+pub struct NetworkRun {
+    pub network: Network,
+    /// Initial values spread over every population that has the state.
+    pub init: Vec<(String, Spread)>,
+    /// Parameters spread over every population that has them (per neuron).
+    pub params: Vec<(String, Spread)>,
+    /// States sampled: (population, state, first neuron, end neuron).
+    pub probes: Vec<(usize, usize, usize, usize)>,
+    /// Binned population rates: (population, bin in s).
+    pub rates: Vec<(usize, f64)>,
+    pub keep_synapses: bool,
+    /// Threads; 0 lets the runtime choose from the work per step.
+    pub threads: usize,
+    /// The JIT (else the kernel interpreter).
+    pub jit: bool,
+    pub method: Method,
+}
+
+/// A `connect` statement with its populations resolved.
+pub(super) struct PendingConnection<'a> {
+    pub via: &'a ast::Ident,
+    pub from: Vec<usize>,
+    pub to: Vec<usize>,
+    pub settings: &'a [ast::Binding],
+    pub span: Span,
+    pub file: Option<&'a (String, Span)>,
+}
+
+/// A `drive` statement with its populations resolved.
+pub(super) struct PendingDrive<'a> {
+    pub to: Vec<usize>,
+    pub source: &'a ast::Ident,
+    pub settings: &'a [ast::Binding],
+    pub via: Option<&'a ast::Ident>,
+    pub span: Span,
+}
+
+pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Simulate>, flags: &Flags) -> Option<Run> {
+    let c = ctx.c;
+    let span = block.map_or(net.name.span, |b| b.span);
+    let mut pops = populations(ctx, net, flags)?;
+    let names: Vec<String> = pops.iter().map(|p| p.name.clone()).collect();
+    let mut conns: Vec<PendingConnection> = Vec::new();
+    let mut drives: Vec<PendingDrive> = Vec::new();
+    for stmt in &net.stmts {
+        match &stmt.kind {
+            ast::StmtKind::Connect { from, to, via, settings, file } => {
+                let from = find_all(ctx, &names, from)?;
+                let to = find_all(ctx, &names, to)?;
+                conns.push(PendingConnection { via, from, to, settings, span: stmt.span, file: file.as_ref() });
+            }
+            ast::StmtKind::Drive { targets, source, settings, via } => {
+                if source.name != "poisson" && source.name != "spikes" {
+                    ctx.fail(
+                        Diagnostic::error(Code::NotSimulatedYet, format!("`{}` drives are not simulated yet", source.name))
+                            .at(source.span, "not a generator")
+                            .help("drive with `poisson(rate = ..., n = ..., w = ...) via PORT` or `spikes(times = at(5 ms, 12 ms), w = ...) via PORT`"),
+                    );
+                    return None;
+                }
+                let to = find_all(ctx, &names, targets)?;
+                drives.push(PendingDrive { to, source, settings, via: via.as_ref(), span: stmt.span });
+            }
+            ast::StmtKind::Population { .. } | ast::StmtKind::Record(_) => {}
+            ast::StmtKind::Parameter(bs) => ctx.scope.extend(bs.iter().cloned()),
+            _ => {
+                ctx.fail(
+                    Diagnostic::error(Code::NotSimulatedYet, "this network statement is not simulated yet")
+                        .at(stmt.span, "not simulated yet")
+                        .help("networks run `population`, `connect`, `drive` and `record` statements today"),
+                );
+                return None;
+            }
+        }
+    }
+    insert_synapses(ctx, &mut pops, &conns)?;
+    set_parameters(ctx, net, flags)?;
+    let mut settings: Vec<(String, String)> = Vec::new();
+    let time = units::dims::time();
+    let (mut dt, mut duration, mut seed) = (1e-4, 1.0, 1u64);
+    let mut method: Option<(Method, Span)> = None;
+    let mut init: Vec<(String, Spread)> = Vec::new();
+    let mut params: Vec<(String, Spread)> = Vec::new();
+    for b in block.map_or(&[][..], |b| &b.settings[..]) {
+        let key = b.name.name.as_str();
+        settings.push((key.to_string(), c.sources.snippet(b.value.span).to_string()));
+        let is_param = pops.iter().any(|p| p.model.param(key).is_some());
+        let is_state = pops.iter().any(|p| p.model.state(key).is_some());
+        match key {
+            "dt" => dt = ctx.constant(&b.value, time, "`dt`")?,
+            "duration" => duration = ctx.constant(&b.value, time, "`duration`")?,
+            "seed" => seed = ctx.count(&b.value, "`seed`", 0, 1 << 53, "e.g. `seed = 42`")?,
+            "method" => {
+                method = Some((ctx.method(c.sources.snippet(b.value.span).trim(), b.value.span)?, b.value.span))
+            }
+            // a parameter of some population: per neuron, from a spread or a constant
+            _ if is_param && !is_state => {
+                let dim = pops.iter().find_map(|p| p.model.param(key).map(|i| p.model.params[i].dim));
+                let dim = dim.unwrap_or(Dim::NONE);
+                let spread = match ctx.spread(&b.value, dim, &format!("`{key}`"))? {
+                    Some(sp) => sp,
+                    None => {
+                        let v = ctx.finite(&b.value, dim, &format!("`{key}`"))?;
+                        Spread::Linspace(v, v)
+                    }
+                };
+                params.push((key.to_string(), spread));
+            }
+            _ if is_state => {
+                let dim = pops.iter().find_map(|p| p.model.state(key).map(|i| p.model.states[i].dim));
+                let dim = dim.unwrap_or(Dim::NONE);
+                let spread = match ctx.spread(&b.value, dim, &format!("`{key}`"))? {
+                    Some(sp) => sp,
+                    None => {
+                        let v = ctx.finite(&b.value, dim, &format!("`{key}`"))?;
+                        Spread::Linspace(v, v)
+                    }
+                };
+                init.push((key.to_string(), spread));
+            }
+            other => {
+                return ctx.reject(
+                    format!("unknown network setting `{other}`"),
+                    b.name.span,
+                    "not a setting",
+                    "settings: dt, duration, seed, method, initial values `STATE = uniform(lo, hi)`, and parameters per neuron `tau_m = normal(20 ms, 2 ms)`",
+                );
+            }
+        }
+    }
+    if let Some(e) = &flags.dt {
+        dt = ctx.constant(e, time, "`--dt`")?;
+    }
+    if let Some(e) = &flags.duration {
+        duration = ctx.constant(e, time, "`--duration`")?;
+    }
+    let grid_span = flags.dt.as_ref().or(flags.duration.as_ref()).map_or(span, |e| e.span);
+    ctx.time_grid(dt, duration, 1e9, grid_span)?;
+    if let Some(e) = &flags.seed {
+        seed = ctx.count(e, "`--seed`", 0, 1 << 53, "e.g. --seed 42")?;
+    }
+    if let Some(m) = &flags.method {
+        method = Some((ctx.method(&m.name, m.span)?, m.span));
+    }
+    if let Some(e) = &flags.neurons {
+        return ctx.reject(
+            "`--neurons` sets the size of a population of one model, not of a network",
+            e.span,
+            "not for networks",
+            "change the sizes in the network's `population` statements (or make them parameters and use --set)",
+        );
+    }
+    let threads = match &flags.threads {
+        Some(e) => ctx.count(e, "`--threads`", 1, 1024, "e.g. --threads 4")? as usize,
+        None => 0,
+    };
+    if flags.no_tables {
+        pops.iter_mut().for_each(|p| p.model.tables.clear());
+    }
+    {
+        let mut models: Vec<&mut ir::Model> = pops.iter_mut().map(|p| &mut p.model).collect();
+        ctx.table_flags(&flags.tables, &mut models)?;
+    }
+    let connections = connect::connections(ctx, &pops, &conns, dt)?;
+    let drive_list = connect::drives(ctx, &pops, &drives, duration, seed)?;
+    let (probes, rates, every) = recorders(ctx, net, &pops, &names)?;
+    let default_every = every.map_or(1, |e| ((e / dt).round() as usize).max(1));
+    let sample_every = ctx.sample_every(flags.sample.as_ref(), dt, duration, default_every)?;
+    spread_parameters_are_leaves(ctx, &pops, &params, span)?;
+    let network = Network { name: net.name.name.clone(), populations: pops, connections, drives: drive_list };
+    connect::fits(ctx, &network, dt, duration, span)?;
+    let method = method.map_or(Method::Auto, |m| m.0);
+    kernels(ctx, &network, &params, method, dt, span)?;
+    settings.push(("method".into(), method.name().into()));
+    for (name, e) in &flags.set {
+        settings.push((name.name.clone(), c.sources.snippet(e.span).trim().to_string()));
+    }
+    Some(Run {
+        target: net.name.name.clone(),
+        kind: ModelKind::Network,
+        span,
+        dt,
+        duration,
+        seed,
+        sample_every,
+        progress: flags.progress,
+        body: Body::Network(NetworkRun {
+            network,
+            init,
+            params,
+            probes,
+            rates,
+            keep_synapses: flags.keep_synapses,
+            threads,
+            jit: flags.backend != Some(super::Backend::Interp),
+            method,
+        }),
+        settings,
+    })
+}
+
+/// The `population` statements.
+fn populations(ctx: &mut Ctx, net: &ast::Model, flags: &Flags) -> Option<Vec<Population>> {
+    let c = ctx.c;
+    if flags.backend == Some(super::Backend::Reference) {
+        return ctx.reject(
+            "the reference interpreter simulates one neuron, not a network",
+            net.name.span,
+            "a network",
+            "use --backend jit (the default) or interp",
+        );
+    }
+    let mut pops: Vec<Population> = Vec::new();
+    for stmt in &net.stmts {
+        let ast::StmtKind::Population { name, size, model } = &stmt.kind else { continue };
+        let Some(m) = c.model(&model.name) else {
+            // reported by `compile` (an unknown or failed model)
+            if c.library.get(&model.name).is_none() {
+                ctx.fail(
+                    Diagnostic::error(Code::UnknownModel, format!("no model named `{}`", model.name))
+                        .at(model.span, "not found")
+                        .help("define it in this file or import the file that defines it"),
+                );
+            }
+            return None;
+        };
+        if m.kind != ModelKind::Neuron && m.kind != ModelKind::Rate {
+            ctx.fail(
+                Diagnostic::error(Code::WrongKind, format!("`{}` is a {}, not a neuron", model.name, m.kind.keyword()))
+                    .at(model.span, "populations are made of neurons")
+                    .help("use a neuron model"),
+            );
+            return None;
+        }
+        if pops.iter().any(|p| p.name == name.name) {
+            ctx.fail(
+                Diagnostic::error(Code::Duplicate, format!("two populations named `{}`", name.name))
+                    .at(name.span, "defined again here")
+                    .help("give each population its own name"),
+            );
+            return None;
+        }
+        if !(1..=100_000_000).contains(size) {
+            return ctx.reject(
+                format!("a population of {size} neurons"),
+                stmt.span,
+                "this population",
+                "a population has from 1 to 100,000,000 neurons",
+            );
+        }
+        pops.push(Population { name: name.name.clone(), model: m.clone(), count: *size as usize });
+    }
+    if pops.is_empty() {
+        return ctx.reject(
+            format!("network `{}` has no populations", net.name.name),
+            net.name.span,
+            "nothing to simulate",
+            "add one: `population E = 800 x LIF`",
+        );
+    }
+    Some(pops)
+}
+
+fn find_all(ctx: &mut Ctx, names: &[String], ids: &[ast::Ident]) -> Option<Vec<usize>> {
+    let mut out = Vec::new();
+    for id in ids {
+        match names.iter().position(|n| *n == id.name) {
+            Some(i) => out.push(i),
+            None => {
+                let mut d = Diagnostic::error(Code::UnknownName, format!("no population named `{}`", id.name))
+                    .at(id.span, "not a population of this network");
+                d = match crate::diag::did_you_mean(&id.name, names.iter().map(String::as_str)) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help(format!("populations: {}", names.join(", "))),
+                };
+                ctx.fail(d);
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Connections `via` a synapse model the target neuron does not use: the
+/// synapse is inserted into the neuron (one set of states per neuron,
+/// shared by all such synapses: lumping) when its kinetics allow it; the
+/// neuron's `currents` then include the synapse's current.
+fn insert_synapses(ctx: &mut Ctx, pops: &mut [Population], conns: &[PendingConnection]) -> Option<()> {
+    let c = ctx.c;
+    let mut inserted: Vec<Vec<ast::Ident>> = vec![Vec::new(); pops.len()];
+    for conn in conns {
+        let Some(syn) = c.library.get(&conn.via.name) else { continue };
+        if syn.kind != ModelKind::Synapse {
+            continue;
+        }
+        for &b in &conn.to {
+            let has_port = network::ports(&pops[b].model).iter().any(|(p, _)| *p == conn.via.name);
+            if !has_port && !inserted[b].iter().any(|x| x.name == conn.via.name) {
+                inserted[b].push(conn.via.clone());
+            }
+        }
+    }
+    for (b, syns) in inserted.iter().enumerate() {
+        if syns.is_empty() {
+            continue;
+        }
+        for syn in syns {
+            let sm = c.model(&syn.name)?;
+            if let Err(why) = network::lumpable(sm) {
+                ctx.fail(
+                    Diagnostic::error(Code::NotInKernel, format!("synapse `{}` cannot be lumped: {why}", syn.name))
+                        .at(syn.span, "a synapse model on a connection")
+                        .help("synapses on connections share one set of states per target neuron, which needs linear kinetics; per-synapse states are not built yet"),
+                );
+                return None;
+            }
+        }
+        let target = pops[b].model.name.clone();
+        let mut with = c.library.get(&target)?.clone();
+        with.stmts.push(ast::Stmt { kind: ast::StmtKind::Use(syns.clone()), span: syns[0].span });
+        let (m, d) = ir::lower::lower_model(&c.library, &with);
+        let errors = d.has_errors();
+        ctx.diags.extend(d);
+        let m = m.filter(|_| !errors)?;
+        if !uses_currents(&m) {
+            ctx.fail(
+                Diagnostic::error(
+                    Code::MissingAmbient,
+                    format!("`{target}` has no `currents` in its equations to take the synapse's current"),
+                )
+                .at(syns[0].span, "a synapse model on a connection")
+                .help("write the membrane equation with `currents` (the sum of inserted channels' and synapses' currents, outward positive): `dV/dt = (I_e - currents) / C_m`"),
+            );
+            return None;
+        }
+        pops[b].model = m;
+    }
+    Some(())
+}
+
+/// Whether a neuron's equations read `currents` (directly or through values).
+fn uses_currents(m: &ir::Model) -> bool {
+    let Some(c) = m.value("currents") else { return false };
+    let mut exprs: Vec<ir::ExprId> = m.states.iter().filter_map(|s| s.rhs).collect();
+    exprs.extend(m.values.iter().filter(|v| v.name != "currents").map(|v| v.expr));
+    exprs.iter().any(|&e| m.refs(e).contains(&ir::Var::Value(c)))
+}
+
+/// `--set NAME=VALUE` of a network parameter: replaces its expression.
+fn set_parameters(ctx: &mut Ctx, net: &ast::Model, flags: &Flags) -> Option<()> {
+    for (name, value) in &flags.set {
+        let Some(k) = ctx.scope.iter().position(|b| b.name.name == name.name) else {
+            let names: Vec<String> = ctx.scope.iter().map(|b| b.name.name.clone()).collect();
+            let mut d = Diagnostic::error(
+                Code::UnknownOverride,
+                format!("`{}` is not a parameter of `{}`", name.name, net.name.name),
+            )
+            .at(name.span, "unknown name");
+            d = match crate::diag::did_you_mean(&name.name, names.iter().map(String::as_str)) {
+                _ if names.is_empty() => d.help("this network has no parameters (`parameter K = 100` in the network)"),
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("parameters: {}", names.join(", "))),
+            };
+            ctx.fail(d);
+            return None;
+        };
+        ctx.scope[k].value = value.clone();
+    }
+    Some(())
+}
+
+/// Recorders: `rate(E, bin = 1 ms)` (binned population rates, from the
+/// spikes) and `V(E[0:10], every = 1 ms)` (sampled states); spikes are
+/// always written. Returns the probes, the rates and the sampling period.
+#[allow(clippy::type_complexity)]
+fn recorders(
+    ctx: &mut Ctx,
+    net: &ast::Model,
+    pops: &[Population],
+    names: &[String],
+) -> Option<(Vec<(usize, usize, usize, usize)>, Vec<(usize, f64)>, Option<f64>)> {
+    let time = units::dims::time();
+    let mut rates: Vec<(usize, f64)> = Vec::new();
+    let mut probes: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let mut every: Option<f64> = None;
+    for stmt in &net.stmts {
+        let ast::StmtKind::Record(list) = &stmt.kind else { continue };
+        for probe in list {
+            let pname = probe.name.name.as_str();
+            let mut bin = 1e-3;
+            for b in &probe.settings {
+                match (pname, b.name.name.as_str()) {
+                    ("rate", "bin") => bin = ctx.constant(&b.value, time, "`bin`")?,
+                    (_, "every") if pname != "rate" && pname != "spikes" => {
+                        let e = ctx.constant(&b.value, time, "`every`")?;
+                        if !(e > 0.0 && e.is_finite()) {
+                            return ctx.reject(
+                                "`every` must be a positive duration",
+                                b.value.span,
+                                "not positive",
+                                "e.g. `every = 1 ms`",
+                            );
+                        }
+                        every = Some(e);
+                    }
+                    (_, other) => {
+                        return ctx.reject(
+                            format!("unknown recorder setting `{other}`"),
+                            b.name.span,
+                            "not a setting",
+                            "`rate(E, bin = 1 ms)`; `V(E[0:10], every = 1 ms)`",
+                        );
+                    }
+                }
+            }
+            if !(bin > 0.0 && bin.is_finite()) {
+                return ctx.reject(
+                    "a rate's bin must be a positive duration",
+                    probe.name.span,
+                    "this recorder",
+                    "e.g. `rate(E, bin = 1 ms)`",
+                );
+            }
+            for (target, range) in &probe.targets {
+                let pi = find_all(ctx, names, std::slice::from_ref(target))?[0];
+                match pname {
+                    "spikes" => {}
+                    "rate" if rates.iter().any(|&(p, _)| p == pi) => {
+                        return ctx.reject(
+                            format!("the rate of `{}` is recorded twice", target.name),
+                            probe.name.span,
+                            "a second recorder writing the same file",
+                            "record one rate per population",
+                        );
+                    }
+                    "rate" => rates.push((pi, bin)),
+                    state => {
+                        let m = &pops[pi].model;
+                        let Some(si) = m.state(state) else {
+                            let states: Vec<&str> = m.states.iter().map(|x| x.name.as_str()).collect();
+                            ctx.fail(
+                                Diagnostic::error(
+                                    Code::UnknownRecord,
+                                    format!("`{}` has no state `{state}` to record", m.name),
+                                )
+                                .at(probe.name.span, "not a state")
+                                .help(format!("states: {}; or `spikes(...)`, `rate(...)`", states.join(", "))),
+                            );
+                            return None;
+                        };
+                        let n = pops[pi].count;
+                        let (a, b) = match range {
+                            Some((a, b)) => (*a as usize, *b as usize),
+                            None => (0, n.min(10)),
+                        };
+                        if !(a < b && b <= n) {
+                            return ctx.reject(
+                                format!("neurons [{a}:{b}] are not within `{}` (0 to {n})", target.name),
+                                target.span,
+                                "this range",
+                                format!("a range [first:end) within 0..{n}, e.g. `{}[0:10]`", target.name),
+                            );
+                        }
+                        if b - a > 100_000 {
+                            return ctx.reject(
+                                format!("{} neurons sampled at every step", b - a),
+                                target.span,
+                                "too many columns",
+                                "sample at most 100,000 neurons per recorder",
+                            );
+                        }
+                        if probes.iter().any(|&(p, s, _, _)| p == pi && s == si) {
+                            return ctx.reject(
+                                format!("`{state}` of `{}` is recorded twice", target.name),
+                                probe.name.span,
+                                "a second recorder writing the same file",
+                                format!("record one range: `{state}({}[a:b])`", target.name),
+                            );
+                        }
+                        probes.push((pi, si, a, b));
+                    }
+                }
+            }
+        }
+    }
+    Some((probes, rates, every))
+}
+
+/// A parameter given per neuron reaches the kernels' arithmetic, not other
+/// parameters or initial values computed from it: E0503 for those cases.
+fn spread_parameters_are_leaves(
+    ctx: &mut Ctx,
+    pops: &[Population],
+    params: &[(String, Spread)],
+    span: Span,
+) -> Option<()> {
+    for (name, _) in params {
+        for p in pops {
+            let m = &p.model;
+            let Some(i) = m.param(name) else { continue };
+            let reads = |e: ir::ExprId| m.reads(e, |v| v == ir::Var::Param(i));
+            let user = m
+                .params
+                .iter()
+                .enumerate()
+                .find(|(k, q)| *k != i && reads(q.value))
+                .map(|(_, q)| format!("parameter `{}`", q.name))
+                .or_else(|| {
+                    m.states.iter().find(|st| reads(st.init)).map(|st| format!("the initial value of `{}`", st.name))
+                });
+            if let Some(user) = user {
+                return ctx.reject(
+                    format!("`{name}` cannot vary per neuron in `{}`: {user} is computed from it once", m.name),
+                    span,
+                    "this setting",
+                    "spread the dependent quantity itself, or make it a derived value (`name = expr`), which the kernels evaluate per neuron",
+                );
+            }
+        }
+    }
+    Some(())
+}
+
+/// Each population's plan and kernel, as the run will build them (E0402,
+/// E0404 before anything runs).
+fn kernels(
+    ctx: &mut Ctx,
+    net: &Network,
+    params: &[(String, Spread)],
+    method: Method,
+    dt: f64,
+    span: Span,
+) -> Option<()> {
+    for (pi, pop) in net.populations.iter().enumerate() {
+        let mut m = pop.model.clone();
+        let (plan, d) = schemes::derive_plan(&mut m, method);
+        ctx.diags.extend(d);
+        let plan = plan?;
+        let values = ir::eval::eval_params(&m, &[]);
+        if let Some((p, v)) = m.params.iter().zip(&values).find(|(_, v)| !v.is_finite()) {
+            ctx.fail(
+                Diagnostic::error(Code::BadNumber, format!("parameter `{}` evaluates to {v}", p.name))
+                    .at(p.span, "not a finite number")
+                    .help("check the parameter's expression for an overflow or a division by zero"),
+            );
+            return None;
+        }
+        let per: Vec<usize> = params.iter().filter_map(|(name, _)| m.param(name)).collect();
+        let mut ports: Vec<String> = Vec::new();
+        let incoming = net.connections.iter().filter(|c| c.to == pi).map(|c| &c.port);
+        let driven = net.drives.iter().filter(|d| d.to == pi).map(|d| &d.port);
+        for port in incoming.chain(driven) {
+            if !ports.contains(port) {
+                ports.push(port.clone());
+            }
+        }
+        if let Err(d) = kernel::check_tables(&m, &values, &per) {
+            ctx.fail(*d);
+            return None;
+        }
+        let no_values = vec![None; m.values.len()];
+        if let Err(kernel::Unsupported(why)) =
+            kernel::build_with_ports(&m, &plan, &values, &per, &no_values, &ports, dt)
+        {
+            ctx.fail(
+                Diagnostic::error(
+                    Code::NotInKernel,
+                    format!("population `{}` cannot run as a fused kernel: {why}", pop.name),
+                )
+                .at(span, "in this network")
+                .help("use a method the kernels support: exp_euler, exact, euler, rk2, rk4"),
+            );
+            return None;
+        }
+    }
+    Some(())
+}

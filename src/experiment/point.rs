@@ -1,0 +1,488 @@
+//! A point model (neuron, rate, synapse or plasticity) alone or as a
+//! population of independent copies: its `simulate` block and flags
+//! lowered into a [`PointRun`].
+//!
+//! Settings: `dt`, `duration`, `method`, `seed`, `n` (or `--neurons`), a
+//! presynaptic train (`spikes = regular(20 ms)`, `poisson(20 Hz)`,
+//! `at(5 ms, ...)` with `weight`), parameters (constants, or spread over the
+//! population: `I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`) and states'
+//! initial values (constants or spreads). `--set` overrides parameters and
+//! inputs and wins over the block. The plan is derived here (E0402) and,
+//! for the kernel back ends, the kernel is built once to know it can be
+//! (E0404; a single neuron without `--backend` falls back to the reference
+//! interpreter with a note instead).
+
+use super::settings::Ctx;
+use super::{Backend, Body, Flags, Run};
+use crate::diag::{Code, Diagnostic};
+use crate::ir::{self, ExprId, Method, NodeKind, Ty};
+use crate::runtime::spikegen::Spread;
+use crate::runtime::{population, Probe};
+use crate::schemes::{self, Plan};
+use crate::source::Span;
+use crate::syntax::ast::{self, ModelKind};
+use crate::units;
+
+/// A point model's run.
+#[derive(Clone, Debug)]
+pub struct PointRun {
+    /// The model, with `--table`/`--no-tables` applied and the constant
+    /// nodes of overrides added to its arena.
+    pub model: ir::Model,
+    pub plan: Plan,
+    pub method: Method,
+    /// Neurons.
+    pub n: usize,
+    pub record: Vec<Probe>,
+    /// Replaces parameter i's expression (`--set`, block constants).
+    pub param_overrides: Vec<Option<ExprId>>,
+    /// Replaces input i's expression (`--set` of an input).
+    pub value_overrides: Vec<Option<ExprId>>,
+    /// Parameters that differ per neuron: (parameter, spread, stream).
+    pub param_spreads: Vec<(usize, Spread, u64)>,
+    /// Initial values that differ per neuron: (state, spread, stream).
+    pub init_spreads: Vec<(usize, Spread, u64)>,
+    /// Presynaptic spikes delivered to the model's `on spike` event.
+    pub train: Option<(Train, f64)>,
+    pub backend: Backend,
+    pub threads: usize,
+    /// What the reader should know (a fallback to the reference
+    /// interpreter, unused rate tables).
+    pub notes: Vec<String>,
+}
+
+/// A presynaptic spike train.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Train {
+    Regular(f64),
+    Poisson(f64),
+    /// Times in s, sorted.
+    At(Vec<f64>),
+}
+
+impl Train {
+    /// The spike times up to `until` (s).
+    pub fn times(&self, until: f64, seed: u64) -> Vec<f64> {
+        use crate::runtime::spikegen;
+        match self {
+            Train::Regular(p) => spikegen::regular(*p, until),
+            Train::Poisson(r) => spikegen::poisson(*r, until, seed),
+            Train::At(ts) => ts.iter().copied().filter(|&t| t <= until).collect(),
+        }
+    }
+}
+
+/// A setting that spreads over the population.
+#[derive(Clone, Copy)]
+enum Target {
+    Param(usize),
+    State(usize),
+}
+
+/// Spike trains longer than this are refused (their times are held in
+/// memory by the reference interpreter).
+const MAX_TRAIN: f64 = 1e8;
+
+pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>, flags: &Flags) -> Option<Run> {
+    let c = ctx.c;
+    let ast_model = c.library.get(name)?;
+    let kind = ast_model.kind;
+    // every reachable model was lowered by `compile`; its errors were reported
+    let mut model = c.model(name)?.clone();
+    let span = block.map_or(ast_model.name.span, |b| b.span);
+    if let Some(p) = model.pending.first() {
+        return ctx.reject(
+            format!("a {} is not simulated yet", p.what),
+            p.span,
+            "not simulated yet",
+            "remove it to run the rest",
+        );
+    }
+    if flags.no_tables {
+        model.tables.clear();
+    }
+    ctx.table_flags(&flags.tables, &mut [&mut model])?;
+    let mut settings: Vec<(String, String)> = Vec::new();
+    let (mut dt, mut duration) = (1e-5, 0.1);
+    let mut method = model.method.as_ref().and_then(|(m, _)| Method::parse(m)).unwrap_or(Method::Auto);
+    let mut n: u64 = 1;
+    let mut seed: u64 = 1;
+    let mut train_expr: Option<&ast::Expr> = None;
+    let mut weight_expr: Option<&ast::Expr> = None;
+    let mut spreads: Vec<(Target, Spread)> = Vec::new();
+    let mut constants: Vec<(usize, f64, Span)> = Vec::new();
+    let time = units::dims::time();
+    for b in block.map_or(&[][..], |b| &b.settings[..]) {
+        let key = b.name.name.as_str();
+        settings.push((key.to_string(), c.sources.snippet(b.value.span).to_string()));
+        let target = match (model.param(key), model.state(key)) {
+            (Some(p), _) => Some(Target::Param(p)),
+            (None, Some(s)) => Some(Target::State(s)),
+            _ => None,
+        };
+        if let Some(target) = target {
+            let dim = match target {
+                Target::Param(p) => model.params[p].dim,
+                Target::State(s) => model.states[s].dim,
+            };
+            let what = format!("`{key}`");
+            match (ctx.spread(&b.value, dim, &what)?, target) {
+                (Some(d), _) => spreads.push((target, d)),
+                (None, Target::Param(p)) => constants.push((p, ctx.constant(&b.value, dim, &what)?, b.value.span)),
+                (None, Target::State(_)) => {
+                    let v = ctx.finite(&b.value, dim, &what)?;
+                    spreads.push((target, Spread::Linspace(v, v)));
+                }
+            }
+            continue;
+        }
+        match key {
+            "n" => n = ctx.count(&b.value, "`n`", 1, 1_000_000_000_000, "e.g. `n = 100000`")?,
+            "dt" => dt = ctx.constant(&b.value, time, "`dt`")?,
+            "duration" => duration = ctx.constant(&b.value, time, "`duration`")?,
+            "seed" => seed = ctx.count(&b.value, "`seed`", 0, 1 << 53, "e.g. `seed = 42`")?,
+            "spikes" => train_expr = Some(&b.value),
+            "weight" => weight_expr = Some(&b.value),
+            "method" => method = ctx.method(c.sources.snippet(b.value.span).trim(), b.value.span)?,
+            other => {
+                return ctx.reject(
+                    format!("unknown simulation setting `{other}`"),
+                    b.name.span,
+                    "not a setting",
+                    "settings: dt, duration, method, seed, n, spikes, weight, and parameters and states of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)",
+                );
+            }
+        }
+    }
+    if let Some(e) = &flags.dt {
+        dt = ctx.constant(e, time, "`--dt`")?;
+    }
+    if let Some(e) = &flags.duration {
+        duration = ctx.constant(e, time, "`--duration`")?;
+    }
+    let grid_span = flags.dt.as_ref().or(flags.duration.as_ref()).map_or(span, |e| e.span);
+    ctx.time_grid(dt, duration, 1e10, grid_span)?;
+    if let Some(m) = &flags.method {
+        method = ctx.method(&m.name, m.span)?;
+    }
+    if let Some(e) = &flags.seed {
+        seed = ctx.count(e, "`--seed`", 0, 1 << 53, "e.g. --seed 42")?;
+    }
+    let sample_every = ctx.sample_every(flags.sample.as_ref(), dt, duration, 1)?;
+    if let Some(e) = &flags.neurons {
+        n = ctx.count(e, "`--neurons`", 1, 1_000_000_000_000, "e.g. --neurons 1000")?;
+    }
+    let threads = match &flags.threads {
+        Some(e) => ctx.count(e, "`--threads`", 1, 1024, "e.g. --threads 4")? as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+
+    // Overrides: block constants, then `--set`, which wins.
+    let mut param_overrides: Vec<Option<ExprId>> = vec![None; model.params.len()];
+    let mut value_overrides: Vec<Option<ExprId>> = vec![None; model.values.len()];
+    for (p, v, at) in &constants {
+        let node = model.arena.add(NodeKind::Const(*v), Ty::Num(model.params[*p].dim), *at);
+        param_overrides[*p] = Some(node);
+    }
+    apply_sets(ctx, &mut model, &flags.set, &mut param_overrides, &mut value_overrides)?;
+    for (name, e) in &flags.set {
+        settings.push((name.name.clone(), c.sources.snippet(e.span).trim().to_string()));
+    }
+    let record = probes(ctx, &model, &flags.record)?;
+
+    // `--set` wins over a spread in the block; streams are numbered in
+    // block order, from 1.
+    spreads.retain(|(t, _)| !matches!(t, Target::Param(p) if param_overrides[*p].is_some()));
+    let n = n as usize;
+    let mut param_spreads = Vec::new();
+    let mut init_spreads = Vec::new();
+    for (k, (target, dist)) in spreads.iter().enumerate() {
+        let stream = k as u64 + 1;
+        match *target {
+            // one neuron: a spread parameter is a constant (folded into the kernel)
+            Target::Param(p) if n == 1 => {
+                let v = crate::runtime::spikegen::spread(*dist, 1, seed, stream)[0];
+                let node = model.arena.add(NodeKind::Const(v), Ty::Num(model.params[p].dim), model.params[p].span);
+                param_overrides[p] = Some(node);
+            }
+            Target::Param(p) => param_spreads.push((p, *dist, stream)),
+            Target::State(s) => init_spreads.push((s, *dist, stream)),
+        }
+    }
+    let train = match train_expr {
+        Some(e) => Some(spike_train(ctx, &model, e, weight_expr, duration)?),
+        None => {
+            if let Some(w) = weight_expr {
+                return ctx.reject(
+                    "`weight` without `spikes`",
+                    w.span,
+                    "a weight for no train",
+                    "add `spikes = regular(20 ms)`, or remove `weight`",
+                );
+            }
+            None
+        }
+    };
+    let (plan, d) = schemes::derive_plan(&mut model, method);
+    ctx.diags.extend(d);
+    let plan = plan?;
+
+    // The back end: the JIT unless asked otherwise; spike trains and
+    // synapse or plasticity models run on the reference interpreter.
+    let needs_reference = train.is_some() || matches!(kind, ModelKind::Synapse | ModelKind::Plasticity);
+    if needs_reference && matches!(flags.backend, Some(Backend::Jit | Backend::Interp)) {
+        return ctx.reject(
+            "spike trains and synapse models run on the reference interpreter",
+            span,
+            "needs --backend reference",
+            "drop --backend, or use --backend reference",
+        );
+    }
+    let mut backend = if needs_reference { Backend::Reference } else { flags.backend.unwrap_or(Backend::Jit) };
+    if backend == Backend::Reference && n > 1 {
+        return ctx.reject(
+            "the reference interpreter simulates one neuron",
+            span,
+            format!("{n} neurons asked for"),
+            "use --backend jit (the default) or interp for populations",
+        );
+    }
+    let mut notes = Vec::new();
+    if backend != Backend::Reference {
+        let states = model.states.len() + 1 + param_spreads.len();
+        super::fits(ctx, n as f64 * states as f64 * 8.0 * 1.25, &format!("a population of {n} neurons"), span)?;
+        let probe = population::PopConfig {
+            n,
+            dt,
+            duration,
+            per_neuron: param_spreads.iter().map(|(p, _, _)| (*p, vec![])).collect(),
+            param_overrides: param_overrides.clone(),
+            value_overrides: value_overrides.clone(),
+            init_per_neuron: vec![],
+            record: vec![],
+            sample_every,
+            mean_of: vec![],
+            threads,
+            backend: population::Backend::Interp,
+            optimize: false,
+        };
+        if let Err(d) = population::build_kernel(&model, &plan, &probe) {
+            if flags.backend.is_none() && n == 1 && d.code == Code::NotInKernel {
+                notes.push(format!("{}; running on the reference interpreter", d.message));
+                backend = Backend::Reference;
+            } else {
+                ctx.fail(*d);
+                return None;
+            }
+        }
+    }
+    settings.push(("method".into(), method.name().into()));
+    Some(Run {
+        target: name.to_string(),
+        kind,
+        span,
+        dt,
+        duration,
+        seed,
+        sample_every,
+        progress: flags.progress,
+        body: Body::Point(PointRun {
+            model,
+            plan,
+            method,
+            n,
+            record,
+            param_overrides,
+            value_overrides,
+            param_spreads,
+            init_spreads,
+            train,
+            backend,
+            threads,
+            notes,
+        }),
+        settings,
+    })
+}
+
+/// `--set NAME=VALUE`: overrides of parameters and inputs, checked against
+/// the model's names and dimensions.
+pub(super) fn apply_sets(
+    ctx: &mut Ctx,
+    model: &mut ir::Model,
+    sets: &[(ast::Ident, ast::Expr)],
+    param_overrides: &mut [Option<ExprId>],
+    value_overrides: &mut [Option<ExprId>],
+) -> Option<()> {
+    for (name, expr) in sets {
+        let target = if let Some(i) = model.param(&name.name) {
+            Some((true, i, model.params[i].dim))
+        } else if let Some(i) = model.values.iter().position(|v| v.name == name.name && v.kind == ir::ValueKind::Input)
+        {
+            Some((false, i, model.values[i].dim))
+        } else {
+            None
+        };
+        let Some((is_param, i, dim)) = target else {
+            let mut names: Vec<String> = model.params.iter().map(|p| p.name.clone()).collect();
+            names.extend(model.values.iter().filter(|v| v.kind == ir::ValueKind::Input).map(|v| v.name.clone()));
+            let mut d = Diagnostic::error(
+                Code::UnknownOverride,
+                format!("`{}` is not a parameter or input of `{}`", name.name, model.name),
+            )
+            .at(name.span, "unknown name");
+            d = match crate::diag::did_you_mean(&name.name, names.iter().map(String::as_str)) {
+                Some(x) => d.help(format!("did you mean `{x}`?")),
+                None => d.help(format!("parameters and inputs: {}", names.join(", "))),
+            };
+            ctx.fail(d);
+            return None;
+        };
+        let v = ctx.constant(expr, dim, &format!("`{}`", name.name))?;
+        let node = model.arena.add(NodeKind::Const(v), Ty::Num(dim), expr.span);
+        if is_param {
+            param_overrides[i] = Some(node);
+        } else {
+            value_overrides[i] = Some(node);
+        }
+    }
+    Some(())
+}
+
+/// What to record: `--record` names, else every state that is not a gate.
+fn probes(ctx: &mut Ctx, model: &ir::Model, names: &[ast::Ident]) -> Option<Vec<Probe>> {
+    let mut record = Vec::new();
+    if names.is_empty() {
+        for (i, s) in model.states.iter().enumerate() {
+            if s.gate.is_none() {
+                record.push(Probe::State(i));
+            }
+        }
+    }
+    for r in names {
+        if let Some(i) = model.state(&r.name) {
+            record.push(Probe::State(i));
+        } else if let Some(i) = model.value(&r.name) {
+            record.push(Probe::Value(i));
+        } else {
+            let mut all: Vec<String> = model.states.iter().map(|s| s.name.clone()).collect();
+            all.extend(model.values.iter().map(|v| v.name.clone()));
+            let mut d = Diagnostic::error(
+                Code::UnknownRecord,
+                format!("`{}` is not a state or value of `{}`", r.name, model.name),
+            )
+            .at(r.span, "cannot record this");
+            d = match crate::diag::did_you_mean(&r.name, all.iter().map(String::as_str)) {
+                Some(x) => d.help(format!("did you mean `{x}`?")),
+                None => d.help(format!("recordable: {}", all.join(", "))),
+            };
+            ctx.fail(d);
+            return None;
+        }
+        if record.iter().filter(|p| **p == record[record.len() - 1]).count() > 1 {
+            return ctx.reject(format!("`{}` is recorded twice", r.name), r.span, "again", "name it once");
+        }
+    }
+    Some(record)
+}
+
+/// `spikes = regular(20 ms)`, `poisson(20 Hz)` or `at(5 ms, 12 ms, ...)`,
+/// with the `weight` its `on spike` event takes.
+fn spike_train(
+    ctx: &mut Ctx,
+    model: &ir::Model,
+    train: &ast::Expr,
+    weight: Option<&ast::Expr>,
+    duration: f64,
+) -> Option<(Train, f64)> {
+    let handler = model.events.iter().find_map(|e| match e.trigger {
+        ir::Trigger::Spike { weight_dim, .. } => Some(weight_dim),
+        _ => None,
+    });
+    let Some(weight_dim) = handler else {
+        ctx.fail(
+            Diagnostic::error(Code::BadSetting, format!("`{}` has no `on spike` event to receive spikes", model.name))
+                .at(train.span, "a spike train for a model that cannot receive it")
+                .help("add `on spike(w: nS) { g += w }` to the model, or remove `spikes`"),
+        );
+        return None;
+    };
+    let w = match (weight, weight_dim) {
+        (Some(e), Some(d)) => ctx.finite(e, d, "`weight`")?,
+        (None, Some(d)) if !d.is_dimensionless() => {
+            return ctx.reject(
+                "the spikes need a `weight`",
+                train.span,
+                "spikes without a weight",
+                format!("add `weight = ...` in {}", units::pretty(&d)),
+            );
+        }
+        _ => 1.0,
+    };
+    let t = parse_train(ctx, train)?;
+    let count = match &t {
+        Train::Regular(p) => duration / p,
+        Train::Poisson(r) => duration * r,
+        Train::At(ts) => ts.len() as f64,
+    };
+    if count > MAX_TRAIN {
+        return ctx.reject(
+            format!("this train has about {} spikes in the run", units::format_number(count.round())),
+            train.span,
+            "too many spikes",
+            format!("at most {MAX_TRAIN:e} input spikes: a longer period, a lower rate or a shorter run"),
+        );
+    }
+    Some((t, w))
+}
+
+/// `regular(period)`, `poisson(rate)` or `at(t1, t2, ...)`.
+pub(super) fn parse_train(ctx: &mut Ctx, e: &ast::Expr) -> Option<Train> {
+    let fail = |ctx: &mut Ctx| {
+        ctx.reject(
+            "`spikes` is `regular(period)`, `poisson(rate)` or `at(t1, t2, ...)`",
+            e.span,
+            "not a spike train",
+            "e.g. `spikes = regular(20 ms)`, with `weight = 1 nS`",
+        )
+    };
+    let ast::ExprKind::Call(f, args) = &e.kind else { return fail(ctx) };
+    let ast::ExprKind::Name(name) = &f.kind else { return fail(ctx) };
+    let time = units::dims::time();
+    match (name.as_str(), args.as_slice()) {
+        ("regular", [p]) => {
+            let period = ctx.finite(p, time, "the period")?;
+            if period <= 0.0 {
+                return ctx.reject("the period must be positive", p.span, "not positive", "e.g. `regular(20 ms)`");
+            }
+            Some(Train::Regular(period))
+        }
+        ("poisson", [r]) => {
+            let rate = ctx.finite(r, units::dims::rate(), "the rate")?;
+            if rate < 0.0 {
+                return ctx.reject("a rate cannot be negative", r.span, "negative", "e.g. `poisson(20 Hz)`");
+            }
+            Some(Train::Poisson(rate))
+        }
+        ("at", ts) if !ts.is_empty() => {
+            let mut out = Vec::new();
+            for t in ts {
+                let v = ctx.finite(t, time, "a spike time")?;
+                if v < 0.0 {
+                    return ctx.reject("a spike time cannot be negative", t.span, "before the run", "times from 0 on");
+                }
+                if out.last().is_some_and(|&last| v < last) {
+                    return ctx.reject(
+                        "spike times must be in order",
+                        t.span,
+                        "earlier than the one before",
+                        "list the times in increasing order: `at(5 ms, 12 ms, 30 ms)`",
+                    );
+                }
+                out.push(v);
+            }
+            Some(Train::At(out))
+        }
+        _ => fail(ctx),
+    }
+}
