@@ -303,3 +303,66 @@ fn rate_table_without_step() {
         "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n    table V in [-100 mV, 100 mV]\n}\n",
     );
 }
+
+// ------------------------------------------------ what `run` would reject, `check` reports
+
+#[test]
+fn simulate_setting_with_the_wrong_unit() {
+    check("simulate_dt_unit", "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\nsimulate N { dt = 0.1 mV }\n");
+}
+
+#[test]
+fn simulate_negative_step() {
+    check("simulate_negative_dt", "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\nsimulate N { dt = -0.1 ms }\n");
+}
+
+#[test]
+fn simulate_step_longer_than_the_run() {
+    check(
+        "simulate_dt_above_duration",
+        "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\nsimulate N { dt = 2 ms, duration = 1 ms }\n",
+    );
+}
+
+#[test]
+fn simulate_names_a_missing_model() {
+    check("simulate_missing_model", "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\nsimulate M { dt = 0.1 ms }\n");
+}
+
+#[test]
+fn simulate_unknown_setting() {
+    check(
+        "simulate_unknown_setting",
+        "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\nsimulate N { dt = 0.1 ms, durration = 1 s }\n",
+    );
+}
+
+#[test]
+fn division_by_constant_zero() {
+    check("division_by_zero", "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 0 ms\n}\n");
+}
+
+#[test]
+fn brain_names_missing_models_files_and_wrong_units() {
+    check(
+        "brain_statics",
+        "import \"jansen_rit.neuro\"\nbrain B {\n    node = JansenRitt\n    connectivity \"nope/weights.csv\", speed = 20 mV\n}\n",
+    );
+}
+
+/// A neuron with an input port, for the network cases.
+const CELL: &str = "neuron Cell {\n    state V = 0 mV\n    dV/dt = -V / 10 ms\n    on spike exc(w: mV) { V += w }\n    on V >= 20 mV { V = 0 mV; emit spike }\n}\n";
+
+#[test]
+fn network_statics() {
+    let net = |body: &str| format!("{CELL}network Net {{\n    population E = 80 x Cell\n{body}}}\nsimulate Net {{ dt = 0.1 ms, duration = 10 ms }}\n");
+    check("network_population", &net("    connect E -> F via exc (p = 0.1, w = 0.1 mV)\n"));
+    check("network_probability", &net("    connect E -> E via exc (p = 1.5, w = 0.1 mV)\n"));
+    check("network_weight_unit", &net("    connect E -> E via exc (p = 0.1, w = 0.1 nS)\n"));
+    check("network_delay_unit", &net("    connect E -> E via exc (p = 0.1, w = 0.1 mV, delay = 1 mV)\n"));
+    check("network_connection_setting", &net("    connect E -> E via exc (p = 0.1, w = 0.1 mV, dealy = 1 ms)\n"));
+    check("network_drive_rate", &net("    drive E with poisson(rate = -20 Hz, n = 10, w = 0.1 mV) via exc\n"));
+    check("network_drive_n", &net("    drive E with poisson(rate = 20 Hz, n = 2.5, w = 0.1 mV) via exc\n"));
+    check("network_record_range", &net("    record V(E[70:90])\n"));
+    check("network_connection_file", &net("    connect E -> E via exc file \"missing.csv\" (w = 0.1 mV)\n"));
+}

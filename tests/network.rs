@@ -589,7 +589,7 @@ fn connections_from_files_reproduce_the_saved_network() {
     let bad = from_files.replace(&f(0), dir.join("bad.csv").to_str().unwrap());
     let (o, _) = run_source("files-bad", &bad, &[]);
     let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(o.status.code() == Some(1) && err.contains("row 2") && err.contains("E0503"), "{err}");
+    assert!(o.status.code() == Some(1) && err.contains("row 2") && err.contains("E0219"), "{err}");
 }
 
 /// A log-log plot (SVG) of series over K, for the balanced-state figure.

@@ -42,12 +42,12 @@ pub(super) fn connections(
                 match read_synapse_table(&full, pops[conn.from[0]].count, pops[conn.to[0]].count) {
                     Ok(t) => Some(Arc::new(t)),
                     Err(why) => {
-                        return ctx.reject(
-                            format!("cannot use `{}`: {why}", full.display()),
-                            *fspan,
-                            "this file",
-                            "a CSV with a header `pre,post[,weight][,delay_ms]` (neurons numbered within the source and the target population from 0, weights in SI units), or an NPY array of those columns",
+                        ctx.fail(
+                            Diagnostic::error(Code::DataFile, format!("cannot use `{}`: {why}", full.display()))
+                                .at(*fspan, "this file")
+                                .help("a CSV with a header `pre,post[,weight][,delay_ms]` (neurons numbered within the source and the target population from 0, weights in SI units), or an NPY array of those columns; read relative to the model's file"),
                         );
+                        return None;
                     }
                 }
             }
@@ -124,13 +124,9 @@ pub(super) fn connections(
                             }
                         }
                     },
-                    other => {
-                        return ctx.reject(
-                            format!("unknown connection setting `{other}`"),
-                            s.name.span,
-                            "not a setting",
-                            "connections take p (probability), k (in-degree) or rule, w (weight), delay and plasticity",
-                        );
+                    _ => {
+                        let known = ["p", "k", "rule", "w", "delay", "plasticity"];
+                        return ctx.unknown("connection setting", &s.name, &known, "connections take p (probability), k (in-degree) or rule, w (weight), delay and plasticity");
                     }
                 }
             }
@@ -303,13 +299,9 @@ pub(super) fn drives(
                         times = Some(train.times(duration, seed));
                     }
                     "w" => w = ctx.finite(&st.value, wdim.unwrap_or(Dim::NONE), "`w`")?,
-                    other => {
-                        return ctx.reject(
-                            format!("unknown drive setting `{other}`"),
-                            st.name.span,
-                            "not a setting",
-                            "`poisson(rate = ..., n = ..., w = ...)` or `spikes(times = at(5 ms, 12 ms), w = ...)` (also `regular(20 ms)`, `poisson(20 Hz)`)",
-                        );
+                    _ => {
+                        let known = if list { vec!["times", "w"] } else { vec!["rate", "n", "w"] };
+                        return ctx.unknown("drive setting", &st.name, &known, "`poisson(rate = ..., n = ..., w = ...)` or `spikes(times = at(5 ms, 12 ms), w = ...)` (also `regular(20 ms)`, `poisson(20 Hz)`)");
                     }
                 }
             }

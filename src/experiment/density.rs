@@ -71,13 +71,10 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
                 ast::ExprKind::Name(n) if n == "stationary" => initial = Initial::Stationary,
                 _ => initial = Initial::At(ctx.finite(&b.value, var_dim, "`initial`")?),
             },
-            other => {
-                return ctx.reject(
-                    format!("unknown simulation setting `{other}`"),
-                    b.name.span,
-                    "not a setting",
-                    "density settings: dt, duration, method (crank_nicolson, backward_euler), initial (`stationary` or a value of the variable), cells, and parameters of the model",
-                );
+            _ => {
+                let mut known = vec!["dt", "duration", "method", "initial", "cells"];
+                known.extend(model.params.iter().map(|p| p.name.as_str()));
+                return ctx.unknown("simulation setting", &b.name, &known, "density settings: dt, duration, method (crank_nicolson, backward_euler), initial (`stationary` or a value of the variable), cells, and parameters of the model");
             }
         }
     }
@@ -90,8 +87,7 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
     if let Some(e) = &flags.duration {
         duration = ctx.constant(e, time, "`--duration`")?;
     }
-    let grid_span = flags.dt.as_ref().or(flags.duration.as_ref()).map_or(span, |e| e.span);
-    ctx.time_grid(dt, duration, 1e9, grid_span)?;
+    ctx.time_grid((dt, duration), 1e9, block, flags, span)?;
     let sample_every = ctx.sample_every(flags.sample.as_ref(), dt, duration, ((1e-3 / dt).round() as usize).max(1))?;
     if let Some(e) = flags.cells.as_ref().or(cells) {
         let n = ctx.count(e, "`cells`", 4, 10_000_000, "e.g. `cells = 400`")?;

@@ -77,13 +77,11 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
             "duration" => duration = ctx.constant(&b.value, time, "`duration`")?,
             "seed" => seed = ctx.count(&b.value, "`seed`", 0, 1 << 53, "e.g. `seed = 42`")?,
             "method" => method = stepper(ctx, c.sources.snippet(b.value.span).trim(), b.value.span)?,
-            other => {
-                return ctx.reject(
-                    format!("unknown simulation setting `{other}`"),
-                    b.name.span,
-                    "not a setting",
-                    "field settings: dt, duration, method (rk4, euler), seed, parameters, and states' initial values per cell (`u = uniform(0.29, 0.31)`)",
-                );
+            _ => {
+                let mut known = vec!["dt", "duration", "method", "seed"];
+                known.extend(model.params.iter().map(|p| p.name.as_str()));
+                known.extend(model.states.iter().filter(|s| s.rhs.is_some()).map(|s| s.name.as_str()));
+                return ctx.unknown("simulation setting", &b.name, &known, "field settings: dt, duration, method (rk4, euler), seed, parameters, and states' initial values per cell (`u = uniform(0.29, 0.31)`)");
             }
         }
     }
@@ -99,8 +97,7 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
     if let Some(e) = &flags.seed {
         seed = ctx.count(e, "`--seed`", 0, 1 << 53, "e.g. --seed 42")?;
     }
-    let grid_span = flags.dt.as_ref().or(flags.duration.as_ref()).map_or(span, |e| e.span);
-    ctx.time_grid(dt, duration, 1e8, grid_span)?;
+    ctx.time_grid((dt, duration), 1e8, block, flags, span)?;
     let sample_every = ctx.sample_every(flags.sample.as_ref(), dt, duration, ((1e-3 / dt).round() as usize).max(1))?;
     apply_sets(ctx, &mut model, &flags.set, &mut param_overrides, &mut value_overrides)?;
     for (n, e) in &flags.set {

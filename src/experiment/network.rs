@@ -150,13 +150,13 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
                 };
                 init.push((key.to_string(), spread));
             }
-            other => {
-                return ctx.reject(
-                    format!("unknown network setting `{other}`"),
-                    b.name.span,
-                    "not a setting",
-                    "settings: dt, duration, seed, method, initial values `STATE = uniform(lo, hi)`, and parameters per neuron `tau_m = normal(20 ms, 2 ms)`",
-                );
+            _ => {
+                let mut known = vec!["dt", "duration", "seed", "method"];
+                for p in &pops {
+                    known.extend(p.model.params.iter().map(|q| q.name.as_str()));
+                    known.extend(p.model.states.iter().map(|q| q.name.as_str()));
+                }
+                return ctx.unknown("network setting", &b.name, &known, "settings: dt, duration, seed, method, initial values `STATE = uniform(lo, hi)`, and parameters per neuron `tau_m = normal(20 ms, 2 ms)`");
             }
         }
     }
@@ -166,8 +166,7 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
     if let Some(e) = &flags.duration {
         duration = ctx.constant(e, time, "`--duration`")?;
     }
-    let grid_span = flags.dt.as_ref().or(flags.duration.as_ref()).map_or(span, |e| e.span);
-    ctx.time_grid(dt, duration, 1e9, grid_span)?;
+    ctx.time_grid((dt, duration), 1e9, block, flags, span)?;
     if let Some(e) = &flags.seed {
         seed = ctx.count(e, "`--seed`", 0, 1 << 53, "e.g. --seed 42")?;
     }
@@ -435,13 +434,8 @@ fn recorders(
                         }
                         every = Some(e);
                     }
-                    (_, other) => {
-                        return ctx.reject(
-                            format!("unknown recorder setting `{other}`"),
-                            b.name.span,
-                            "not a setting",
-                            "`rate(E, bin = 1 ms)`; `V(E[0:10], every = 1 ms)`",
-                        );
+                    _ => {
+                        return ctx.unknown("recorder setting", &b.name, &["bin", "every"], "`rate(E, bin = 1 ms)`; `V(E[0:10], every = 1 ms)`");
                     }
                 }
             }

@@ -144,13 +144,11 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
             "spikes" => train_expr = Some(&b.value),
             "weight" => weight_expr = Some(&b.value),
             "method" => method = ctx.method(c.sources.snippet(b.value.span).trim(), b.value.span)?,
-            other => {
-                return ctx.reject(
-                    format!("unknown simulation setting `{other}`"),
-                    b.name.span,
-                    "not a setting",
-                    "settings: dt, duration, method, seed, n, spikes, weight, and parameters and states of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)",
-                );
+            _ => {
+                let mut known = vec!["dt", "duration", "method", "seed", "n", "spikes", "weight"];
+                known.extend(model.params.iter().map(|p| p.name.as_str()));
+                known.extend(model.states.iter().map(|s| s.name.as_str()));
+                return ctx.unknown("simulation setting", &b.name, &known, "settings: dt, duration, method, seed, n, spikes, weight, and parameters and states of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)");
             }
         }
     }
@@ -160,8 +158,7 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
     if let Some(e) = &flags.duration {
         duration = ctx.constant(e, time, "`--duration`")?;
     }
-    let grid_span = flags.dt.as_ref().or(flags.duration.as_ref()).map_or(span, |e| e.span);
-    ctx.time_grid(dt, duration, 1e10, grid_span)?;
+    ctx.time_grid((dt, duration), 1e10, block, flags, span)?;
     if let Some(m) = &flags.method {
         method = ctx.method(&m.name, m.span)?;
     }

@@ -40,6 +40,17 @@ impl<'c> Ctx<'c> {
         None
     }
 
+    /// E0503 for a setting that is none of `known`, with the closest one.
+    pub fn unknown<T>(&mut self, what: &str, name: &ast::Ident, known: &[&str], help: &str) -> Option<T> {
+        let d = Diagnostic::error(Code::BadSetting, format!("unknown {what} `{}`", name.name)).at(name.span, "not a setting");
+        let d = match crate::diag::did_you_mean(&name.name, known.iter().copied()) {
+            Some(s) => d.help(format!("did you mean `{s}`? {help}")),
+            None => d.help(help.to_string()),
+        };
+        self.fail(d);
+        None
+    }
+
     /// A constant expression in unit `want` (E0307 otherwise). It may name
     /// the parameters in `scope`.
     pub fn constant(&mut self, expr: &ast::Expr, want: Dim, what: &str) -> Option<f64> {
@@ -166,32 +177,58 @@ impl<'c> Ctx<'c> {
     }
 
     /// `dt` and `duration` checked: a positive finite step, a non-negative
-    /// finite duration, at least one step and at most `max_steps`.
-    pub fn time_grid(&mut self, dt: f64, duration: f64, max_steps: f64, span: Span) -> Option<()> {
-        let fine = dt > 0.0 && dt.is_finite() && duration >= 0.0 && duration.is_finite();
-        if !fine || duration / dt > max_steps {
+    /// finite duration, no longer step than the run, at most `max_steps`
+    /// steps. Each error points at where the value came from: the flag, or
+    /// the `simulate` block's setting, or `fallback`.
+    pub fn time_grid(
+        &mut self,
+        (dt, duration): (f64, f64),
+        max_steps: f64,
+        block: Option<&ast::Simulate>,
+        flags: &super::Flags,
+        fallback: Span,
+    ) -> Option<()> {
+        let at = |flag: &Option<ast::Expr>, key: &str| {
+            flag.as_ref().map(|e| e.span).or_else(|| {
+                block.and_then(|b| b.settings.iter().find(|s| s.name.name == key)).map(|s| s.value.span)
+            })
+        };
+        let (dt_at, dur_at) = (at(&flags.dt, "dt").unwrap_or(fallback), at(&flags.duration, "duration").unwrap_or(fallback));
+        let ms = |x: f64| units::format_number(x * 1e3);
+        if !(dt > 0.0 && dt.is_finite()) {
+            return self.reject(format!("the step dt = {} ms is not a positive duration", ms(dt)), dt_at, "dt", "e.g. `dt = 0.1 ms`");
+        }
+        if !(duration >= 0.0 && duration.is_finite()) {
             return self.reject(
-                format!(
-                    "dt = {} ms and duration = {} ms cannot be simulated",
-                    units::format_number(dt * 1e3),
-                    units::format_number(duration * 1e3)
-                ),
-                span,
-                "settings",
-                format!("dt must be positive, duration non-negative, and at most {max_steps:e} steps"),
+                format!("the duration {} ms is not a duration", ms(duration)),
+                dur_at,
+                "duration",
+                "e.g. `duration = 1 s`",
             );
         }
-        if duration > 0.0 && dt > duration {
-            return self.reject(
-                format!(
-                    "the step dt = {} ms is longer than the whole run ({} ms): no step would be taken",
-                    units::format_number(dt * 1e3),
-                    units::format_number(duration * 1e3)
-                ),
-                span,
-                "settings",
-                "shorten dt or lengthen the duration",
+        if duration / dt > max_steps {
+            self.fail(
+                Diagnostic::error(
+                    Code::BadSetting,
+                    format!("{} ms in steps of {} ms is {:e} steps, more than {max_steps:e}", ms(duration), ms(dt), (duration / dt).round()),
+                )
+                .at(dur_at, "duration")
+                .with_label(dt_at, "dt")
+                .help("shorten the run or lengthen the step"),
             );
+            return None;
+        }
+        if duration > 0.0 && dt > duration {
+            self.fail(
+                Diagnostic::error(
+                    Code::BadSetting,
+                    format!("the step dt = {} ms is longer than the whole run ({} ms): no step would be taken", ms(dt), ms(duration)),
+                )
+                .at(dt_at, "dt")
+                .with_label(dur_at, "duration")
+                .help("shorten dt or lengthen the duration"),
+            );
+            return None;
         }
         Some(())
     }

@@ -521,6 +521,15 @@ impl<'a> Lower<'a> {
                 Some(d) => Ty::Num(d),
                 None => return self.exponent_overflow(span),
             },
+            Div if self.const_fold(r) == Some(0.0) => {
+                self.err(
+                    Diagnostic::error(Code::DivisionByZero, "division by zero")
+                        .at(self.m.arena.span(r), "this is 0")
+                        .with_label(span, "divided here")
+                        .help("a time constant, capacitance or scale must not be zero; check the value and its unit"),
+                );
+                return self.error_node(span);
+            }
             Div => match dl.div(&dr) {
                 Some(d) => Ty::Num(d),
                 None => return self.exponent_overflow(span),
