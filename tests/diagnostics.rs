@@ -308,12 +308,18 @@ fn rate_table_without_step() {
 
 #[test]
 fn simulate_setting_with_the_wrong_unit() {
-    check("simulate_dt_unit", "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\nsimulate N { dt = 0.1 mV }\n");
+    check(
+        "simulate_dt_unit",
+        "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\nsimulate N { dt = 0.1 mV }\n",
+    );
 }
 
 #[test]
 fn simulate_negative_step() {
-    check("simulate_negative_dt", "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\nsimulate N { dt = -0.1 ms }\n");
+    check(
+        "simulate_negative_dt",
+        "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\nsimulate N { dt = -0.1 ms }\n",
+    );
 }
 
 #[test]
@@ -326,7 +332,10 @@ fn simulate_step_longer_than_the_run() {
 
 #[test]
 fn simulate_names_a_missing_model() {
-    check("simulate_missing_model", "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\nsimulate M { dt = 0.1 ms }\n");
+    check(
+        "simulate_missing_model",
+        "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\nsimulate M { dt = 0.1 ms }\n",
+    );
 }
 
 #[test]
@@ -355,7 +364,9 @@ const CELL: &str = "neuron Cell {\n    state V = 0 mV\n    dV/dt = -V / 10 ms\n 
 
 #[test]
 fn network_statics() {
-    let net = |body: &str| format!("{CELL}network Net {{\n    population E = 80 x Cell\n{body}}}\nsimulate Net {{ dt = 0.1 ms, duration = 10 ms }}\n");
+    let net = |body: &str| {
+        format!("{CELL}network Net {{\n    population E = 80 x Cell\n{body}}}\nsimulate Net {{ dt = 0.1 ms, duration = 10 ms }}\n")
+    };
     check("network_population", &net("    connect E -> F via exc (p = 0.1, w = 0.1 mV)\n"));
     check("network_probability", &net("    connect E -> E via exc (p = 1.5, w = 0.1 mV)\n"));
     check("network_weight_unit", &net("    connect E -> E via exc (p = 0.1, w = 0.1 nS)\n"));

@@ -126,7 +126,12 @@ pub(super) fn connections(
                     },
                     _ => {
                         let known = ["p", "k", "rule", "w", "delay", "plasticity"];
-                        return ctx.unknown("connection setting", &s.name, &known, "connections take p (probability), k (in-degree) or rule, w (weight), delay and plasticity");
+                        return ctx.unknown(
+                            "connection setting",
+                            &s.name,
+                            &known,
+                            "connections take p (probability), k (in-degree) or rule, w (weight), delay and plasticity",
+                        );
                     }
                 }
             }

@@ -435,7 +435,12 @@ fn recorders(
                         every = Some(e);
                     }
                     _ => {
-                        return ctx.unknown("recorder setting", &b.name, &["bin", "every"], "`rate(E, bin = 1 ms)`; `V(E[0:10], every = 1 ms)`");
+                        return ctx.unknown(
+                            "recorder setting",
+                            &b.name,
+                            &["bin", "every"],
+                            "`rate(E, bin = 1 ms)`; `V(E[0:10], every = 1 ms)`",
+                        );
                     }
                 }
             }

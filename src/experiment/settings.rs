@@ -42,7 +42,8 @@ impl<'c> Ctx<'c> {
 
     /// E0503 for a setting that is none of `known`, with the closest one.
     pub fn unknown<T>(&mut self, what: &str, name: &ast::Ident, known: &[&str], help: &str) -> Option<T> {
-        let d = Diagnostic::error(Code::BadSetting, format!("unknown {what} `{}`", name.name)).at(name.span, "not a setting");
+        let d = Diagnostic::error(Code::BadSetting, format!("unknown {what} `{}`", name.name))
+            .at(name.span, "not a setting");
         let d = match crate::diag::did_you_mean(&name.name, known.iter().copied()) {
             Some(s) => d.help(format!("did you mean `{s}`? {help}")),
             None => d.help(help.to_string()),
@@ -189,14 +190,20 @@ impl<'c> Ctx<'c> {
         fallback: Span,
     ) -> Option<()> {
         let at = |flag: &Option<ast::Expr>, key: &str| {
-            flag.as_ref().map(|e| e.span).or_else(|| {
-                block.and_then(|b| b.settings.iter().find(|s| s.name.name == key)).map(|s| s.value.span)
-            })
+            flag.as_ref()
+                .map(|e| e.span)
+                .or_else(|| block.and_then(|b| b.settings.iter().find(|s| s.name.name == key)).map(|s| s.value.span))
         };
-        let (dt_at, dur_at) = (at(&flags.dt, "dt").unwrap_or(fallback), at(&flags.duration, "duration").unwrap_or(fallback));
+        let (dt_at, dur_at) =
+            (at(&flags.dt, "dt").unwrap_or(fallback), at(&flags.duration, "duration").unwrap_or(fallback));
         let ms = |x: f64| units::format_number(x * 1e3);
         if !(dt > 0.0 && dt.is_finite()) {
-            return self.reject(format!("the step dt = {} ms is not a positive duration", ms(dt)), dt_at, "dt", "e.g. `dt = 0.1 ms`");
+            return self.reject(
+                format!("the step dt = {} ms is not a positive duration", ms(dt)),
+                dt_at,
+                "dt",
+                "e.g. `dt = 0.1 ms`",
+            );
         }
         if !(duration >= 0.0 && duration.is_finite()) {
             return self.reject(
@@ -210,7 +217,12 @@ impl<'c> Ctx<'c> {
             self.fail(
                 Diagnostic::error(
                     Code::BadSetting,
-                    format!("{} ms in steps of {} ms is {:e} steps, more than {max_steps:e}", ms(duration), ms(dt), (duration / dt).round()),
+                    format!(
+                        "{} ms in steps of {} ms is {:e} steps, more than {max_steps:e}",
+                        ms(duration),
+                        ms(dt),
+                        (duration / dt).round()
+                    ),
                 )
                 .at(dur_at, "duration")
                 .with_label(dt_at, "dt")
@@ -222,7 +234,11 @@ impl<'c> Ctx<'c> {
             self.fail(
                 Diagnostic::error(
                     Code::BadSetting,
-                    format!("the step dt = {} ms is longer than the whole run ({} ms): no step would be taken", ms(dt), ms(duration)),
+                    format!(
+                        "the step dt = {} ms is longer than the whole run ({} ms): no step would be taken",
+                        ms(dt),
+                        ms(duration)
+                    ),
                 )
                 .at(dt_at, "dt")
                 .with_label(dur_at, "duration")

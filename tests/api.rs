@@ -1,0 +1,193 @@
+//! The library API (`neuroc::Experiment`) as a program would use it: the
+//! same runs as the command line, results in memory with units, settings
+//! as text checked like the file, outputs streamed safely into a folder.
+
+mod common;
+
+use neuroc::output::manifest;
+use neuroc::{Experiment, Format};
+use std::path::PathBuf;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("neuroc-api-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn load(path: &str) -> Experiment {
+    Experiment::load(common::repo(path)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_run_in_memory_gives_tables_with_units() {
+    let mut exp = load("examples/hodgkin_huxley.neuro");
+    exp.set("I_amp", "8.5 uA/cm^2").duration("100 ms").sample("0.1 ms").record("V").record("NaT.m");
+    let (results, summary) = exp.run().unwrap_or_else(|e| panic!("{e}"));
+    let v = results.table("V").expect("V recorded");
+    assert_eq!(v.columns[1].header, "V_mV");
+    assert_eq!(v.columns[1].unit, "mV");
+    assert_eq!(v.rows(), 1001, "0 to 100 ms every 0.1 ms");
+    let volts = v.column_si("V").unwrap();
+    assert!((volts[0] - -0.065).abs() < 1e-12, "V(0) = -65 mV, in SI volts: {}", volts[0]);
+    let m = results.table("NaT.m").unwrap().column("NaT.m").unwrap();
+    assert!(m.iter().all(|x| (0.0..=1.0).contains(x)), "a gate is a fraction");
+    let spikes = results.spikes();
+    // 8.5 uA/cm^2 is above the rheobase (about 6.2): a regular train
+    assert!(spikes.len() >= 5, "{spikes:?}");
+    assert_eq!(summary.spikes as usize, spikes.len());
+    assert!(summary.line.contains("Squid"), "{}", summary.line);
+}
+
+/// The same run through the API and through the binary writes the same bytes.
+#[test]
+fn the_api_and_the_command_line_agree() {
+    let cli = tmp("agree-cli");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_neuroc"))
+        .args(["run", "examples/lif.neuro", "-q", "--duration", "200ms", "-o", cli.to_str().unwrap()])
+        .current_dir(common::repo("."))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let api = tmp("agree-api");
+    let mut exp = load("examples/lif.neuro");
+    exp.duration("200 ms");
+    let (_, files) = exp.run_to(&api, Format::Csv).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(files.len(), 2);
+    for f in ["V.csv", "spikes.csv"] {
+        assert_eq!(std::fs::read(cli.join(f)).unwrap(), std::fs::read(api.join(f)).unwrap(), "{f}");
+    }
+}
+
+/// A setting given as text is checked like the file, and its error points
+/// into that text.
+#[test]
+fn bad_settings_point_at_their_own_text() {
+    for (what, expect) in [
+        ("dt", "error[E0307]: `--dt` must be time"),
+        ("duration", "--duration:1:1"),
+        ("set", "error[E0504]: `I_ampp` is not a parameter or input"),
+        ("set-unit", "--set:1:7"),
+        ("method", "error[E0401]"),
+        ("neurons", "error[E0503]: `--neurons` must be a whole number"),
+        ("threads", "error[E0503]: `--threads` must be a whole number from 1"),
+        ("record", "error[E0505]"),
+    ] {
+        let mut exp = load("examples/hodgkin_huxley.neuro");
+        match what {
+            "dt" => exp.dt("0.01 mV"),
+            "duration" => exp.duration("-5 ms"),
+            "set" => exp.set("I_ampp", "1 uA/cm^2"),
+            "set-unit" => exp.set("I_amp", "8 mV"),
+            "method" => exp.method("rk5"),
+            "neurons" => exp.neurons("18446744073709551615"),
+            "threads" => exp.threads("0"),
+            _ => exp.record("Vm"),
+        };
+        let err = exp.configure().expect_err(what).render();
+        assert!(err.contains(expect), "{what}: {err}");
+        assert!(err.contains("help"), "{what}: {err}");
+    }
+}
+
+#[test]
+fn a_second_model_into_the_same_folder_leaves_no_stale_files() {
+    let dir = tmp("stale");
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let mut hh = load("examples/hodgkin_huxley.neuro");
+    hh.duration("20 ms").record("V").record("NaT.m");
+    hh.run_to(&dir, Format::Csv).unwrap_or_else(|e| panic!("{e}"));
+    assert!(dir.join("NaT.m.csv").exists());
+    let mut wc = load("examples/wilson_cowan.neuro");
+    wc.duration("20 ms");
+    wc.run_to(&dir, Format::Csv).unwrap_or_else(|e| panic!("{e}"));
+    let mut names: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    names.sort();
+    assert_eq!(names, ["E.csv", "I.csv", "notes.txt", "run.json", "spikes.csv"]);
+    let m = manifest::read(&dir).unwrap();
+    assert_eq!(m["status"], "completed");
+    assert_eq!(m["run"]["model"], "WilsonCowan");
+    assert_eq!(m["files"].as_array().unwrap().len(), 3);
+    assert_eq!(m["t_reached_ms"], 20.0);
+    let hash = m["run"]["sources"][0]["fnv1a64"].as_str().unwrap();
+    assert_eq!(hash.len(), 16);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_in_the_output_folder_is_not_followed() {
+    let dir = tmp("symlink");
+    let outside = tmp("symlink-outside").join("precious.csv");
+    std::fs::write(&outside, "do not overwrite").unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("V.csv")).unwrap();
+    let mut exp = load("examples/lif.neuro");
+    exp.duration("10 ms");
+    exp.run_to(&dir, Format::Csv).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "do not overwrite");
+    assert!(std::fs::read_to_string(dir.join("V.csv")).unwrap().starts_with("t_ms,V_mV"));
+}
+
+/// A write that fails (here: a folder stands where a file must go) leaves
+/// the previous run's complete files and a manifest marked failed.
+#[test]
+fn a_failed_write_keeps_the_previous_files_and_says_so() {
+    let dir = tmp("failed");
+    let mut exp = load("examples/lif.neuro");
+    exp.duration("10 ms");
+    exp.run_to(&dir, Format::Csv).unwrap_or_else(|e| panic!("{e}"));
+    let before = std::fs::read(dir.join("V.csv")).unwrap();
+    std::fs::remove_file(dir.join("spikes.csv")).unwrap();
+    std::fs::create_dir(dir.join("spikes.csv")).unwrap();
+    std::fs::write(dir.join("spikes.csv").join("x"), "").unwrap();
+    let mut longer = load("examples/lif.neuro");
+    longer.duration("20 ms");
+    let err = longer.run_to(&dir, Format::Csv).expect_err("cannot rename over a folder");
+    assert!(err.is_io(), "{err}");
+    let m = manifest::read(&dir).unwrap();
+    assert_eq!(m["status"], "failed", "{m}");
+    assert!(m["error"].as_str().unwrap().contains("writing the files failed"), "{m}");
+    // V.csv was renamed into place before spikes.csv failed: the manifest lists it
+    let listed: Vec<&str> = m["files"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let v = std::fs::read(dir.join("V.csv")).unwrap();
+    if listed.contains(&"V.csv") {
+        assert!(v.len() > before.len(), "the new, longer V.csv");
+    } else {
+        assert_eq!(v, before);
+    }
+    assert!(std::fs::read_dir(&dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with(".neuroc")));
+}
+
+/// The stop flag (Ctrl-C in the command line) ends a run at its next step;
+/// the files hold the run up to then and the manifest says `interrupted`.
+#[test]
+fn a_stopped_run_is_marked_interrupted() {
+    let dir = tmp("interrupted");
+    let mut exp = load("examples/lif.neuro");
+    exp.duration("1000 s");
+    let stop = exp.stop_flag();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let (summary, _) = exp.run_to(&dir, Format::Csv).unwrap_or_else(|e| panic!("{e}"));
+    stopper.join().unwrap();
+    assert!(summary.interrupted);
+    let m = manifest::read(&dir).unwrap();
+    assert_eq!(m["status"], "interrupted");
+    let t = m["t_reached_ms"].as_f64().unwrap();
+    assert!(t > 0.0 && t < 1e6, "{t}");
+    let rows = std::fs::read_to_string(dir.join("V.csv")).unwrap().lines().count() - 1;
+    let last: f64 = std::fs::read_to_string(dir.join("V.csv"))
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((last - t).abs() < 0.2, "the last row is at the time reached: {last} vs {t}");
+    assert_eq!(m["files"][0]["rows"].as_u64().unwrap() as usize, rows);
+}
