@@ -10,7 +10,7 @@
 //! - against the reference interpreter back end (`--backend interp`), run
 //!   here in the same session on a 50 ms slice and scaled;
 //! - against Brian2 C++ standalone and NEST, 1 thread, from the figures in
-//!   `../shared/reference/network/README.md` (measured on this class of
+//!   `tests/reference/network/README.md` (measured on this class of
 //!   machine, not in this run: rerun them where you have them installed).
 //!
 //! Each length runs on 1 and on 2 threads (`--threads`); the spikes are the
@@ -87,7 +87,7 @@ fn main() {
         Ok(s) => s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
         Err(_) => vec![1, 10],
     };
-    println!("networks, dt = 0.1 ms; reference figures (1 thread): ../shared/reference/network/README.md\n");
+    println!("networks, dt = 0.1 ms; reference figures (1 thread): tests/reference/network/README.md\n");
     println!(
         "{:<10} {:>6} {:>8} {:>9} {:>11} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10}",
         "model",

@@ -1,5 +1,5 @@
 //! Spiking networks against the Brette et al. (2007) benchmarks as run by
-//! Brian2 and NEST (../shared/reference/network/README.md).
+//! Brian2 and NEST (tests/reference/network/README.md).
 
 mod common;
 
@@ -97,10 +97,10 @@ fn same_seed_same_spikes() {
 
 /// A LIF driven by excitatory and inhibitory Poisson input (mu = 20 mV,
 /// sigma = 5 mV in the diffusion limit) fires at the Siegert rate of
-/// ../shared/reference/density/siegert_grid.csv, with its CV of ISIs.
+/// tests/reference/density/siegert_grid.csv, with its CV of ISIs.
 #[test]
 fn poisson_driven_lif_matches_siegert() {
-    let grid = std::fs::read_to_string(repo("../shared/reference/density/siegert_grid.csv")).unwrap();
+    let grid = std::fs::read_to_string(repo("tests/reference/density/siegert_grid.csv")).unwrap();
     let row: Vec<f64> = grid
         .lines()
         .find(|l| l.starts_with("20,5,"))
@@ -171,7 +171,7 @@ fn oscillation(spikes: &[(usize, f64)], from: f64, to: f64) -> (f64, f64) {
 /// mpmath), wherever the neuron fires at all.
 #[test]
 fn siegert_helper_matches_the_reference_grid() {
-    let grid = std::fs::read_to_string(repo("../shared/reference/density/siegert_grid.csv")).unwrap();
+    let grid = std::fs::read_to_string(repo("tests/reference/density/siegert_grid.csv")).unwrap();
     let mut checked = 0;
     for line in grid.lines().skip(2) {
         let v: Vec<f64> = line.split(',').map(|x| x.parse().unwrap_or(f64::NAN)).collect();

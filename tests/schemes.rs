@@ -1,5 +1,5 @@
 //! The derived schemes against closed-form solutions, their orders of
-//! convergence, and the references of ../shared/reference/hh.
+//! convergence, and the references of tests/reference/hh.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Numeric validation against independent references in ../shared/reference.
+//! Numeric validation against independent references in tests/reference.
 
 mod common;
 

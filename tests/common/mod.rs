@@ -10,9 +10,9 @@ pub fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// A file of `../shared/reference/`.
+/// A file of `tests/reference/` (copied from the shared reference results; see its README).
 pub fn reference(path: &str) -> PathBuf {
-    repo("../shared/reference").join(path)
+    repo("tests/reference").join(path)
 }
 
 /// Compiles a file of the repository and returns the named model.
