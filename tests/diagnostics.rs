@@ -377,3 +377,49 @@ fn network_statics() {
     check("network_record_range", &net("    record V(E[70:90])\n"));
     check("network_connection_file", &net("    connect E -> E via exc file \"missing.csv\" (w = 0.1 mV)\n"));
 }
+
+// ------------------------------------------------ what new users hit
+
+#[test]
+fn invisible_and_lookalike_characters_are_named() {
+    check("zero_width_space", "neuron N {\n    state V = -65\u{200b} mV\n    dV/dt = -V / 10 ms\n}\n");
+    check("unicode_minus", "neuron N {\n    state V = \u{2212}65 mV\n    dV/dt = -V / 10 ms\n}\n");
+    check("nul_byte", "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\0\n");
+}
+
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    assert_eq!(neuroc::check("\u{feff}neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\n"), "");
+}
+
+#[test]
+fn an_unclosed_brace_is_reported_where_it_opens() {
+    check("unclosed_model", "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n\nneuron M {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\n");
+    check(
+        "unclosed_gate",
+        "channel C {\n    parameter g = 1 mS/cm^2\n    gate n {\n        alpha = 0.1 /ms\n        beta = 0.1 /ms\n    current i = g * n * (V + 77 mV)\n}\n\nneuron N {\n    state V = -65 mV\n    use C\n    dV/dt = -currents / 1 uF/cm^2\n}\n",
+    );
+}
+
+#[test]
+fn decimal_unit_exponent() {
+    check("decimal_unit_exponent", "rate R {\n    parameter a = 2 mV^0.5\n    state x = 0\n    dx/dt = -x / 1 ms\n}\n");
+}
+
+#[test]
+fn celsius_with_an_exponent() {
+    check("celsius_squared", "rate R {\n    parameter T = 37 degC^2\n    state x = 0\n    dx/dt = -x / 1 ms\n}\n");
+}
+
+#[test]
+fn a_function_named_like_a_builtin() {
+    check("builtin_shadowed", "rate R {\n    fn exp(x) = x\n    state x = 1\n    dx/dt = -exp(x) / 1 ms\n}\n");
+}
+
+#[test]
+fn a_channel_that_declares_the_membrane_potential() {
+    check(
+        "channel_declares_v",
+        "channel C {\n    state V = 0 mV\n    current i = 1 uA/cm^2\n}\nneuron N {\n    state V = -65 mV\n    use C\n    dV/dt = -currents / 1 uF/cm^2\n}\n",
+    );
+}

@@ -39,13 +39,24 @@ const TOP_LEVEL: &[&str] = &[
 /// each part that did not.
 pub fn parse(file: FileId, text: &str) -> (ast::File, Diagnostics) {
     let mut diags = Diagnostics::default();
+    // a byte-order mark at the start is an editor's, not the user's
+    let start = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+    let odd = characters(file, text, start);
+    if !odd.is_empty() {
+        diags.list.extend(odd);
+        return (ast::File::default(), diags);
+    }
     if let Some(d) = prescan(file, text) {
+        diags.push(d);
+        return (ast::File::default(), diags);
+    }
+    if let Some(d) = unclosed(file, text) {
         diags.push(d);
         return (ast::File::default(), diags);
     }
     pest::set_error_detail(true);
     let mut items = Vec::new();
-    let mut pos = skip_blank(text, 0);
+    let mut pos = skip_blank(text, start);
     while pos < text.len() {
         match NeuroParser::parse(Rule::item, &text[pos..]) {
             Ok(mut pairs) => {
@@ -101,6 +112,11 @@ fn parse_alone<T>(
     lower: impl FnOnce(&lower::Lowerer, pest::iterators::Pair<Rule>) -> Option<T>,
 ) -> (Option<T>, Diagnostics) {
     let mut diags = Diagnostics::default();
+    let odd = characters(file, text, 0);
+    if !odd.is_empty() {
+        diags.list.extend(odd);
+        return (None, diags);
+    }
     if let Some(d) = prescan(file, text) {
         diags.push(d);
         return (None, diags);
@@ -118,6 +134,106 @@ fn parse_alone<T>(
             (None, diags)
         }
     }
+}
+
+/// Characters that look like something else or like nothing: named, with
+/// what to write instead. Comments may hold anything.
+fn odd_character(c: char) -> Option<(&'static str, &'static str)> {
+    Some(match c {
+        '\0' => ("NUL", "delete it: the file may be binary or damaged"),
+        '\u{a0}' => ("NO-BREAK SPACE", "replace it with a plain space"),
+        '\u{200b}' => {
+            ("ZERO WIDTH SPACE", "delete it: it is invisible (copying from web pages or documents inserts it)")
+        }
+        '\u{200c}' => ("ZERO WIDTH NON-JOINER", "delete it: it is invisible"),
+        '\u{200d}' => ("ZERO WIDTH JOINER", "delete it: it is invisible"),
+        '\u{2060}' => ("WORD JOINER", "delete it: it is invisible"),
+        '\u{feff}' => ("ZERO WIDTH NO-BREAK SPACE (a byte-order mark)", "delete it: it is invisible"),
+        '\u{2212}' => ("MINUS SIGN", "write the ASCII `-`"),
+        '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' => ("DASH", "write the ASCII `-`"),
+        '\u{2018}' | '\u{2019}' => ("CURLY QUOTE", "names need no quotes; file names take `\"`"),
+        '\u{201c}' | '\u{201d}' => ("CURLY DOUBLE QUOTE", "write the ASCII `\"`"),
+        '\u{d7}' => ("MULTIPLICATION SIGN", "write `*`"),
+        '\u{f7}' => ("DIVISION SIGN", "write `/`"),
+        c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => ("CONTROL CHARACTER", "delete it"),
+        _ => return None,
+    })
+}
+
+/// E0101 for every odd character outside comments (at most ten).
+fn characters(file: FileId, text: &str, start: usize) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut comment = false;
+    for (i, c) in text.char_indices().skip_while(|(i, _)| *i < start) {
+        match c {
+            '#' => comment = true,
+            '\n' => comment = false,
+            _ if comment => {}
+            _ => {
+                if let Some((name, help)) = odd_character(c) {
+                    out.push(
+                        Diagnostic::error(Code::Syntax, format!("U+{:04X} {name} is not allowed here", c as u32))
+                            .at(Span::new(file, i..i + c.len_utf8()), "here")
+                            .help(help),
+                    );
+                    if out.len() == 10 {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A `{` that is never closed, found by indentation: the `}` that closes a
+/// block stands at the indentation of the line that opened it, so a `}`
+/// (or a top-level keyword at the start of a line) less indented than an
+/// open `{` means that `{` was left open. Only when the file has more `{`
+/// than `}`: other layouts are the parser's to judge.
+fn unclosed(file: FileId, text: &str) -> Option<Diagnostic> {
+    let code = |line: &str| line.split('#').next().unwrap_or("").to_string();
+    let (opens, closes) =
+        text.lines().map(code).fold((0, 0), |(o, c), l| (o + l.matches('{').count(), c + l.matches('}').count()));
+    if opens <= closes {
+        return None;
+    }
+    let mut stack: Vec<(usize, usize)> = Vec::new(); // (offset of `{`, indentation of its line)
+    let mut offset = 0;
+    let report = |at: usize| {
+        Diagnostic::error(Code::Syntax, "this `{` is never closed")
+            .at(Span::new(file, at..at + 1), "opened here")
+            .help("close it with `}` on a line of its own, indented like the line that opens it")
+    };
+    for line in text.split_inclusive('\n') {
+        let body = code(line);
+        let indent = body.len() - body.trim_start().len();
+        let first = body.trim_start();
+        if indent == 0 && !stack.is_empty() && TOP_LEVEL.iter().any(|kw| first.starts_with(kw)) {
+            return Some(report(stack[stack.len() - 1].0));
+        }
+        let mut in_string = false;
+        for (k, ch) in body.char_indices() {
+            match ch {
+                '"' => in_string = !in_string,
+                '{' if !in_string => stack.push((offset + k, indent)),
+                '}' if !in_string => {
+                    let leading = k == indent;
+                    if leading {
+                        if let Some(&(at, open_indent)) = stack.last() {
+                            if open_indent > indent {
+                                return Some(report(at));
+                            }
+                        }
+                    }
+                    stack.pop();
+                }
+                _ => {}
+            }
+        }
+        offset += line.len();
+    }
+    stack.last().map(|&(at, _)| report(at))
 }
 
 /// Rejects inputs nested deeper than the compiler's recursion can take.
@@ -286,6 +402,9 @@ fn syntax_error(file: FileId, text: &str, base: usize, err: &pest::error::Error<
     }
     expected.sort();
     expected.dedup();
+    if let Some(d) = unit_exponent(file, text, pos) {
+        return d;
+    }
     let found = describe_found(text, pos);
     let message = if expected.is_empty() {
         format!("unexpected {found}")
@@ -295,6 +414,32 @@ fn syntax_error(file: FileId, text: &str, base: usize, err: &pest::error::Error<
     Diagnostic::error(Code::Syntax, message)
         .at(span_at(file, text, pos), "unexpected here")
         .help(syntax_help(text, pos))
+}
+
+/// `mV^0.5`: a unit's exponent written as a decimal.
+fn unit_exponent(file: FileId, text: &str, pos: usize) -> Option<Diagnostic> {
+    let before = &text[..pos.min(text.len())];
+    let caret = before.rfind('^')?;
+    let digits = &before[caret + 1..];
+    let is_decimal = !digits.is_empty()
+        && digits.trim_start_matches('-').chars().all(|c| c.is_ascii_digit() || c == '.')
+        && text[caret..].chars().skip(1).take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-').any(|c| c == '.');
+    let unit_before = before[..caret].chars().last().is_some_and(|c| c.is_alphabetic());
+    if !(is_decimal && unit_before) {
+        return None;
+    }
+    let end = caret
+        + 1
+        + text[caret + 1..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+            .map(char::len_utf8)
+            .sum::<usize>();
+    Some(
+        Diagnostic::error(Code::BadExponent, "a unit's exponent is a whole number or a fraction, not a decimal")
+            .at(Span::new(file, caret + 1..end), "a decimal exponent")
+            .help("write `mV^2`, `mV^-1` or a fraction in parentheses: `mV^(1/2)`"),
+    )
 }
 
 fn describe_found(text: &str, pos: usize) -> String {

@@ -194,6 +194,36 @@ impl<'a> Lower<'a> {
     }
 
     fn declare(&mut self, space: usize, name: &ast::Ident, decl: Decl<'a>) -> bool {
+        if let (Decl::Fn(_), true) = (decl, BUILTINS.contains(&name.name.as_str())) {
+            self.err(
+                Diagnostic::error(Code::Duplicate, format!("`{}` is a builtin function", name.name))
+                    .at(name.span, "a second definition of a builtin")
+                    .help(format!("give your function its own name, e.g. `my_{}`", name.name)),
+            );
+            return false;
+        }
+        // a channel (synapse) reads its host's `V` (`V_post`); declaring it
+        // would make a second, unconnected potential
+        let kind = match space {
+            0 => Some(self.m.kind),
+            _ => self.lib.get(self.spaces[space].prefix.trim_end_matches('.')).map(|m| m.kind),
+        };
+        let host_potential = matches!(
+            (kind, name.name.as_str()),
+            (Some(ast::ModelKind::Channel), "V") | (Some(ast::ModelKind::Synapse), "V_post")
+        );
+        if let (true, Decl::State { .. } | Decl::Param { .. } | Decl::Value { .. }) = (host_potential, decl) {
+            let kind = kind.map_or("channel", |k| k.keyword());
+            self.err(
+                Diagnostic::error(
+                    Code::Duplicate,
+                    format!("`{}` is the membrane potential of the neuron that uses this {kind}", name.name),
+                )
+                .at(name.span, "declared here")
+                .help(format!("a {kind} reads `{}` from its host neuron; remove this declaration", name.name)),
+            );
+            return false;
+        }
         if let Some(prev) = self.spaces[space].entries.get(&name.name) {
             let prev_span = prev.span;
             self.err(

@@ -44,7 +44,7 @@ impl<'a> Lower<'a> {
                     )
                     .at(f.span, "read as a unit")
                     .help(format!(
-                        "a name written straight after a number is its unit; to use the value `{0}`, put spaces around the operator: `x / {0}`",
+                        "a name written straight after a number is its unit; to use the value `{0}`, put spaces around the operator: `x / {0}`; to mean the unit and silence this warning, write it with a negative power: `{0}^-1`",
                         f.name
                     )),
                 );
@@ -60,6 +60,17 @@ impl<'a> Lower<'a> {
                 );
                 return ((f64::NAN, 0.0), None);
             };
+            if def.offset != 0.0 && (u.factors.len() > 1 || p != Rational::ONE) {
+                self.err(
+                    Diagnostic::error(
+                        Code::BadExponent,
+                        format!("`{}` is a temperature scale with an offset: it cannot be raised to a power or combined with other units", f.name),
+                    )
+                    .at(u.span, "this unit")
+                    .help("write temperatures alone (`37 degC`); for temperature differences and compound units use kelvin: `K`, `K^2`, `mV/K`"),
+                );
+                return ((f64::NAN, 0.0), None);
+            }
             dim = nd;
             scale *= def.scale.powf(p.to_f64());
             if u.factors.len() == 1 && p == Rational::ONE {
