@@ -521,3 +521,27 @@ fn rate_tables_on_the_command_line() {
     let o = neuroc(&["run", "examples/hh_population.neuro", "--no-tables", "--table", "V in [-1 V, 1 V], step = 1 mV"]);
     assert!(!o.status.success() && text(&o).contains("cannot be used with"), "{}", text(&o));
 }
+
+/// `import` says why a file cannot be used: a directory, the file itself,
+/// bytes that are not text (never printed), or nothing there.
+#[test]
+fn import_problems_are_told_apart() {
+    let d = tmp("imports");
+    std::fs::create_dir_all(d.join("folder.neuro")).unwrap();
+    std::fs::write(d.join("binary.neuro"), [0x6eu8, 0x65, 0xff, 0xfe, 0x00, 0x53, 0x45, 0x43, 0x52, 0x45, 0x54]).unwrap();
+    let body = "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\n";
+    for (import, expect) in [
+        ("folder.neuro", "is a directory"),
+        ("me.neuro", "a file cannot import itself"),
+        ("binary.neuro", "is not UTF-8 text (invalid byte at offset 2)"),
+        ("nowhere.neuro", "cannot find `nowhere.neuro`"),
+    ] {
+        let f = d.join("me.neuro");
+        std::fs::write(&f, format!("import \"{import}\"\n{body}")).unwrap();
+        let o = neuroc(&["check", f.to_str().unwrap()]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{t}");
+        assert!(t.contains("E0204") && t.contains(expect), "{import}: {t}");
+        assert!(!t.contains("SECRET"), "the content of a refused file is never printed: {t}");
+    }
+}

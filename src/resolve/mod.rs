@@ -64,16 +64,23 @@ pub fn load(sources: &mut SourceMap, root: FileId) -> (Library, Diagnostics) {
         for item in ast.items {
             match item {
                 ast::Item::Import(imp) => {
-                    let Some((name, text, path)) = find_import(sources, file, &imp.path) else {
-                        diags.push(
-                            Diagnostic::error(Code::ImportNotFound, format!("cannot find `{}`", imp.path))
-                                .at(imp.span, "imported here")
-                                .help(format!(
+                    let (name, text, path) = match find_import(sources, file, &imp.path) {
+                        Ok(found) => found,
+                        Err(why) => {
+                            let help = match why {
+                                Missing => format!(
                                     "imports are looked up next to this file, then in the standard library ({})",
                                     STDLIB.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-                                )),
-                        );
-                        continue;
+                                ),
+                                _ => "import a .neuro file (UTF-8 text) next to this one, or a standard-library file".into(),
+                            };
+                            diags.push(
+                                Diagnostic::error(Code::ImportNotFound, why.message(&imp.path))
+                                    .at(imp.span, "imported here")
+                                    .help(help),
+                            );
+                            continue;
+                        }
                     };
                     let key =
                         path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| format!("<stdlib>/{name}"));
@@ -120,18 +127,59 @@ fn key_of(sources: &SourceMap, file: FileId) -> String {
         .unwrap_or_else(|| format!("<memory>/{}", sources.name(file)))
 }
 
-/// Finds an import: (display name, text, path on disk if any).
-fn find_import(sources: &SourceMap, from: FileId, wanted: &str) -> Option<(String, String, Option<PathBuf>)> {
+/// Why an import cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum ImportProblem {
+    Missing,
+    Directory,
+    ItSelf,
+    /// Not UTF-8: the offset of the first invalid byte.
+    NotText(usize),
+    Unreadable,
+}
+use ImportProblem::*;
+
+impl ImportProblem {
+    fn message(self, path: &str) -> String {
+        match self {
+            Missing => format!("cannot find `{path}`"),
+            Directory => format!("`{path}` is a directory, not a .neuro file"),
+            ItSelf => format!("`{path}` is this file: a file cannot import itself"),
+            NotText(at) => format!("`{path}` is not UTF-8 text (invalid byte at offset {at})"),
+            Unreadable => format!("`{path}` cannot be read"),
+        }
+    }
+}
+
+/// Finds an import: (display name, text, path on disk if any). Next to the
+/// importing file first (never the file itself), then in the standard
+/// library. The reason when neither has it never quotes the file.
+fn find_import(sources: &SourceMap, from: FileId, wanted: &str) -> Result<(String, String, Option<PathBuf>), ImportProblem> {
+    let mut problem = Missing;
     if let Some(dir) = sources.path(from).and_then(Path::parent) {
         let candidate = dir.join(wanted);
         let is_self = candidate.canonicalize().ok().as_deref() == sources.path(from);
-        if candidate.is_file() && !is_self {
-            let text = std::fs::read_to_string(&candidate).ok()?;
-            let canon = candidate.canonicalize().unwrap_or(candidate.clone());
-            return Some((candidate.display().to_string(), text, Some(canon)));
+        if is_self {
+            problem = ItSelf;
+        } else if candidate.is_dir() {
+            problem = Directory;
+        } else if candidate.is_file() {
+            match std::fs::read(&candidate) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => {
+                        let canon = candidate.canonicalize().unwrap_or(candidate.clone());
+                        return Ok((candidate.display().to_string(), text, Some(canon)));
+                    }
+                    Err(e) => problem = NotText(e.utf8_error().valid_up_to()),
+                },
+                Err(_) => problem = Unreadable,
+            }
         }
     }
     let base = wanted.strip_prefix("stdlib/").unwrap_or(wanted);
     let base = if base.ends_with(".neuro") { base.to_string() } else { format!("{base}.neuro") };
-    STDLIB.iter().find(|(n, _)| *n == base).map(|(n, t)| (format!("<stdlib>/{n}"), t.to_string(), None))
+    match STDLIB.iter().find(|(n, _)| *n == base) {
+        Some((n, t)) if matches!(problem, Missing | ItSelf) => Ok((format!("<stdlib>/{n}"), t.to_string(), None)),
+        _ => Err(problem),
+    }
 }
