@@ -703,10 +703,10 @@ fn reference_runtime_streams_and_stops() {
     assert_eq!(rec.rec.spikes[0].to_bits(), full.spikes[0].to_bits());
 }
 
-/// Populations run in blocks of steps (2001 neurons: blocks of 1048
-/// steps, so 3000 steps make three): the first neurons run alone (in one
-/// block) give the same bits, so do 1 and 3 threads with means; stopped
-/// after k samples (in the second block) the run has handed on the same
+/// Populations run in blocks of steps (2001 neurons: blocks of 524 steps,
+/// so 3000 steps make six): the first neurons run alone (in one block)
+/// give the same bits, so do 1 and 3 threads with means; stopped after k
+/// samples (in the fourth block) the run has handed on the same
 /// first k samples and the spikes up to there; a long run's first spike
 /// arrives long before the run would end.
 #[test]
@@ -721,7 +721,7 @@ fn population_streams_block_by_block_and_stops() {
     cfg.per_neuron = vec![(i_amp, spread.clone())];
     cfg.mean_of = vec![v];
     cfg.sample_every = 7;
-    assert_eq!(population::block_steps(n, 1), 1048);
+    assert_eq!(population::block_steps(n, 1), 524);
     let full = run_pop(&m, Method::Auto, &cfg);
     assert!(full.spikes.len() > 1000, "{} spikes", full.spikes.len());
     let alone = PopConfig { n: 3, per_neuron: vec![(i_amp, spread[..3].to_vec())], mean_of: vec![], ..cfg.clone() };
@@ -740,7 +740,7 @@ fn population_streams_block_by_block_and_stops() {
 
     let mut mm = m.clone();
     let plan = schemes::derive_plan(&mut mm, Method::Auto).0.expect("plan");
-    let k = 300; // the sample after step 2093, in the second block
+    let k = 300; // the sample after step 2093, in the fourth block
     let mut rec = StopAfter::samples(k);
     let out = population::simulate_into(&mm, &plan, &cfg, &mut rec).unwrap();
     assert_eq!(out.outcome, Outcome { steps: (k - 1) * 7, stopped: true });
@@ -757,7 +757,7 @@ fn population_streams_block_by_block_and_stops() {
         assert!(rec.rec.spike_ids[s] == *i && rec.rec.spikes[s].to_bits() == t.to_bits(), "spike {s}");
     }
     assert!(full.spikes[handed].1 > out.outcome.steps as f64 * cfg.dt);
-    // 100 s are 4 million steps (at most 1048 a block); the first spike
+    // 100 s are 4 million steps (524 a block); the first spike
     // comes after 10.x ms
     cfg.duration = 100.0;
     let mut rec = StopAfter::first_spike();

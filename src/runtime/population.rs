@@ -28,6 +28,8 @@ use crate::ir::eval::{eval, eval_params, eval_values, Env};
 use crate::ir::{ExprId, Model};
 use crate::kernel::{self, Kernel};
 use crate::schemes::Plan;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -354,8 +356,9 @@ pub fn simulate_into(
 
 /// Spike slots one block may fill: with every neuron spiking on every
 /// emitting event at every step, a block's spikes take at most this many
-/// (step, neuron, time) entries (24 bytes each: 48 MiB).
-const BLOCK_SPIKES: usize = 1 << 21;
+/// (step, neuron, time) entries (24 bytes each: 24 MiB). Two blocks are in
+/// flight at most, and a block's spikes are copied once to be merged.
+const BLOCK_SPIKES: usize = 1 << 20;
 
 /// The most steps in a block: enough that handing a block over (a channel
 /// message per thread, a merge) costs nothing next to stepping it.
@@ -363,8 +366,8 @@ const MAX_BLOCK_STEPS: usize = 4096;
 
 /// Steps per block for `n` neurons with `emitting` spiking events: as many
 /// as the spike budget [`BLOCK_SPIKES`] allows in the worst case, between
-/// 1 and [`MAX_BLOCK_STEPS`]. 20,000 neurons get 104 steps (2 million
-/// neuron-steps, some 50 ms of work per block); a neuron alone, 4096. It
+/// 1 and [`MAX_BLOCK_STEPS`]. 20,000 neurons get 52 steps (a million
+/// neuron-steps, some 25 ms of work per block); a neuron alone, 4096. It
 /// depends on neither the thread count nor the spikes, so neither do the
 /// results (which do not depend on blocks at all: neurons are independent).
 pub fn block_steps(n: usize, emitting: usize) -> usize {
@@ -441,6 +444,10 @@ fn mean_width(len: usize, s: usize, arrays: usize) -> usize {
     }
 }
 
+/// A worker's channels: block ranges (with a `BlockOut` to fill) out,
+/// filled `BlockOut`s back.
+type Worker = (mpsc::Sender<(usize, usize, BlockOut)>, mpsc::Receiver<BlockOut>);
+
 /// How a block's hand-over ended.
 enum Handed {
     /// Every step of the block was handed on.
@@ -451,24 +458,22 @@ enum Handed {
 
 impl Shared<'_> {
     /// Runs every block: chunks 1.. on worker threads of `scope` (each
-    /// receives a block's range, steps it and sends back its `BlockOut`),
-    /// chunk 0 here; then hands the block's samples and spikes on. Returns
-    /// the outcome and the run's first rate-table excursion.
+    /// takes its blocks' ranges in order from a channel, steps them and
+    /// sends back their `BlockOut`s), chunk 0 here; then hands each block's
+    /// samples and spikes on. Returns the outcome and the run's first
+    /// rate-table excursion.
     fn blocks<'s, 'a: 's>(
         &'s self,
         scope: &'s std::thread::Scope<'s, '_>,
         chunks: Vec<Chunk<'a>>,
         rec: &mut dyn Recorder,
     ) -> Result<(Outcome, Option<Excursion>), Box<Diagnostic>> {
-        use std::sync::atomic::Ordering;
-        use std::sync::mpsc;
         let mut chunks = chunks.into_iter();
         let Some(mut first) = chunks.next() else {
             return Ok((Outcome { steps: 0, stopped: false }, None));
         };
         let abort = &self.abort;
-        // per worker: where to send its next block, where its results come back
-        let mut workers = Vec::new();
+        let mut workers: Vec<Worker> = Vec::new();
         for mut ch in chunks {
             let (to_worker, orders) = mpsc::channel::<(usize, usize, BlockOut)>();
             let (results, from_worker) = mpsc::channel::<BlockOut>();
@@ -482,19 +487,44 @@ impl Shared<'_> {
             });
             workers.push((to_worker, from_worker));
         }
+        let result = self.lead(&mut first, &workers, rec);
+        // however the run ended, a worker a block ahead stops at its next step
+        abort.store(true, Ordering::Relaxed);
+        result
+    }
+
+    /// Orders the blocks and hands them on: the workers get block b + 1
+    /// before chunk 0 steps block b, so that a worker never waits for this
+    /// thread's share or its handing on (two blocks in flight at most).
+    fn lead(
+        &self,
+        first: &mut Chunk,
+        workers: &[Worker],
+        rec: &mut dyn Recorder,
+    ) -> Result<(Outcome, Option<Excursion>), Box<Diagnostic>> {
+        let range = |b: usize| ((b * self.block).min(self.steps), ((b + 1) * self.block).min(self.steps));
+        let blocks = self.steps.div_ceil(self.block).max(1);
+        // per worker, the BlockOuts it handed back, to fill again
+        let mut spare: Vec<Vec<BlockOut>> = workers.iter().map(|_| Vec::new()).collect();
+        let order = |b: usize, spare: &mut Vec<Vec<BlockOut>>| {
+            let (from, to) = range(b);
+            for ((order, _), spare) in workers.iter().zip(spare.iter_mut()) {
+                // a worker that is gone shows as missing results below
+                let _ = order.send((from, to, spare.pop().unwrap_or_default()));
+            }
+        };
+        order(0, &mut spare);
         let mut outs: Vec<BlockOut> = (0..=workers.len()).map(|_| BlockOut::default()).collect();
         let mut merged = Vec::new();
-        let mut from = 0;
-        loop {
-            let to = (from + self.block).min(self.steps);
-            for (w, (order, _)) in workers.iter().enumerate() {
-                // a worker that is gone shows as missing results below
-                let _ = order.send((from, to, std::mem::take(&mut outs[w + 1])));
+        for b in 0..blocks {
+            if b + 1 < blocks {
+                order(b + 1, &mut spare);
             }
+            let (from, to) = range(b);
             first.run_block(self, from, to, &mut outs[0], &mut || {
                 let stop = rec.stop();
                 if stop {
-                    abort.store(true, Ordering::Relaxed);
+                    self.abort.store(true, Ordering::Relaxed);
                 }
                 stop
             });
@@ -509,9 +539,15 @@ impl Shared<'_> {
             match self.hand_on(&outs, from, to, &mut merged, rec)? {
                 Handed::Stopped(steps) => return Ok((Outcome { steps, stopped: true }, left)),
                 Handed::Whole if to == self.steps => return Ok((Outcome { steps: to, stopped: false }, left)),
-                Handed::Whole => from = to,
+                Handed::Whole => {}
+            }
+            for (out, spare) in outs.iter_mut().skip(1).zip(spare.iter_mut()) {
+                spare.push(std::mem::take(out));
             }
         }
+        Err(Box::new(
+            Diagnostic::internal("a population run ended before its last block").at(self.m.span, "this model"),
+        ))
     }
 
     /// Hands on a block's samples and spikes, step by step, in (step,
