@@ -1,11 +1,12 @@
 //! The fused kernels: the JIT against the kernel interpreter (bit for bit),
-//! threads, and the kernels against the reference runtime.
+//! threads, and the kernels against the reference runtime; and what the
+//! reference and population runtimes stream into a recorder.
 
 mod common;
 
 use common::*;
 use neuroc::runtime::population::{self, Backend, PopConfig};
-use neuroc::runtime::Probe;
+use neuroc::runtime::{Outcome, Probe};
 use neuroc::schemes::{self, Method};
 use proptest::prelude::*;
 
@@ -662,4 +663,105 @@ fn exponential_euler_is_exact_for_slow_rates() {
         let exact = a / k * -(-k * t).exp_m1();
         assert!(((x - exact) / exact).abs() < 1e-12, "{backend:?}: {x} vs {exact}");
     }
+}
+
+/// Bit equality of two series (NaN equal to NaN).
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+}
+
+/// The reference runtime hands on what it records as it goes: stopped
+/// after k samples it has handed on the same first k samples and the
+/// spikes up to there, and a long run's first spike arrives long before
+/// the run would end.
+#[test]
+fn reference_runtime_streams_and_stops() {
+    let mut m = model_from_file("examples/hodgkin_huxley.neuro", "Squid");
+    let (plan, _) = schemes::derive_plan(&mut m, Method::Rk4);
+    let plan = plan.expect("plan");
+    let mut cfg = config(&m, 0.025, 60.0, &["V", "I_ext"]);
+    cfg.sample_every = 4;
+    let full = neuroc::runtime::simulate(&m, &plan, &cfg).unwrap();
+    assert!(full.spikes.len() >= 3, "{} spikes", full.spikes.len());
+    let k = 401; // t = 40 ms: two or three spikes in
+    let mut rec = StopAfter::samples(k);
+    let out = neuroc::runtime::simulate_into(&m, &plan, &cfg, &mut rec).unwrap();
+    assert_eq!(out, Outcome { steps: (k - 1) * 4, stopped: true });
+    assert!(same_bits(&rec.rec.t, &full.t[..k]));
+    for ((name, got), (_, want)) in rec.rec.traces.iter().zip(&full.traces) {
+        assert!(same_bits(got, &want[..k]), "{name}");
+    }
+    let n = rec.rec.spikes.len();
+    assert!(n >= 1 && n < full.spikes.len(), "{n} of {} spikes", full.spikes.len());
+    assert!(same_bits(&rec.rec.spikes, &full.spikes[..n]));
+    assert!(full.spikes[n] > out.steps as f64 * cfg.dt, "a spike before the stop was not handed on");
+    // 100 s are 4 million steps; the first spike comes after 10.x ms
+    cfg.duration = 100.0;
+    let mut rec = StopAfter::first_spike();
+    let out = neuroc::runtime::simulate_into(&m, &plan, &cfg, &mut rec).unwrap();
+    assert!(out.stopped && out.steps < 1000, "{out:?}");
+    assert_eq!(rec.rec.spikes[0].to_bits(), full.spikes[0].to_bits());
+}
+
+/// Populations run in blocks of steps (2001 neurons: blocks of 524 steps,
+/// so 3000 steps make six): the first neurons run alone (in one block)
+/// give the same bits, so do 1 and 3 threads with means; stopped after k
+/// samples (in the fourth block) the run has handed on the same
+/// first k samples and the spikes up to there; a long run's first spike
+/// arrives long before the run would end.
+#[test]
+fn population_streams_block_by_block_and_stops() {
+    let m = model_from_file("examples/hodgkin_huxley.neuro", "Squid");
+    let i_amp = m.param("I_amp").unwrap();
+    let v = m.state("V").unwrap();
+    let n = 2001;
+    // neuron 0 gets the most current: it spikes, and it is recorded
+    let spread: Vec<f64> = (0..n).map(|i| 20e-2 * (n - 1 - i) as f64 / (n - 1) as f64).collect();
+    let mut cfg = pop_config(&m, n, 0.025, 3000, Backend::Jit, 3);
+    cfg.per_neuron = vec![(i_amp, spread.clone())];
+    cfg.mean_of = vec![v];
+    cfg.sample_every = 7;
+    assert_eq!(population::block_steps(n, 1), 524);
+    let full = run_pop(&m, Method::Auto, &cfg);
+    assert!(full.spikes.len() > 1000, "{} spikes", full.spikes.len());
+    let alone = PopConfig { n: 3, per_neuron: vec![(i_amp, spread[..3].to_vec())], mean_of: vec![], ..cfg.clone() };
+    let alone = run_pop(&m, Method::Auto, &alone);
+    let first: Vec<(usize, f64)> = full.spikes.iter().copied().filter(|s| s.0 < 3).collect();
+    assert!(!alone.spikes.is_empty());
+    assert_eq!(alone.spikes.len(), first.len());
+    assert!(alone.spikes.iter().zip(&first).all(|(a, b)| a.0 == b.0 && a.1.to_bits() == b.1.to_bits()));
+    for ((name, a), (_, b)) in alone.rec.traces.iter().zip(&full.rec.traces) {
+        assert!(same_bits(a, b), "{name}");
+    }
+    let one = run_pop(&m, Method::Auto, &PopConfig { threads: 1, ..cfg.clone() });
+    assert_identical(&one, &full, "1 vs 3 threads");
+    assert!(same_bits(&one.means[0].1, &full.means[0].1));
+    assert_eq!(full.means[0].1.len(), full.rec.t.len());
+
+    let mut mm = m.clone();
+    let plan = schemes::derive_plan(&mut mm, Method::Auto).0.expect("plan");
+    let k = 300; // the sample after step 2093, in the fourth block
+    let mut rec = StopAfter::samples(k);
+    let out = population::simulate_into(&mm, &plan, &cfg, &mut rec).unwrap();
+    assert_eq!(out.outcome, Outcome { steps: (k - 1) * 7, stopped: true });
+    assert!(same_bits(&rec.rec.t, &full.rec.t[..k]));
+    let probes = cfg.record.len();
+    assert_eq!(rec.rec.traces.len(), probes + 1);
+    for (j, (_, got)) in rec.rec.traces.iter().enumerate() {
+        let want = if j < probes { &full.rec.traces[j].1 } else { &full.means[0].1 };
+        assert!(same_bits(got, &want[..k]), "trace {j}");
+    }
+    let handed = rec.rec.spikes.len();
+    assert!(handed > 0 && handed < full.spikes.len());
+    for (s, (i, t)) in full.spikes.iter().enumerate().take(handed) {
+        assert!(rec.rec.spike_ids[s] == *i && rec.rec.spikes[s].to_bits() == t.to_bits(), "spike {s}");
+    }
+    assert!(full.spikes[handed].1 > out.outcome.steps as f64 * cfg.dt);
+    // 100 s are 4 million steps (524 a block); the first spike
+    // comes after 10.x ms
+    cfg.duration = 100.0;
+    let mut rec = StopAfter::first_spike();
+    let out = population::simulate_into(&mm, &plan, &cfg, &mut rec).unwrap();
+    assert!(out.outcome.stopped && out.outcome.steps < 1000, "{:?}", out.outcome);
+    assert_eq!(rec.rec.spikes[0].to_bits(), full.spikes[0].1.to_bits());
 }

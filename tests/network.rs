@@ -870,3 +870,95 @@ fn tabulated_cobahh_keeps_its_rates() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success() && err.contains("warning[W0401]") && err.contains("[-90 mV, 0 mV]"), "{err}");
 }
+
+/// A network built through the library: 400 delta-LIF neurons started
+/// uniformly below threshold, connected recurrently (p = 0.05, 1.5 ms),
+/// driven by Poisson input; V of neurons 0..5 and 398..400 sampled every
+/// 10 steps; synapses kept.
+fn small_network(
+    duration: f64,
+    threads: usize,
+) -> (neuroc::runtime::network::Network, neuroc::runtime::network::NetConfig) {
+    use neuroc::runtime::network::{Connection, Drive, NetConfig, Network, Population, Rule};
+    use neuroc::runtime::spikegen::Spread;
+    let src = "neuron DeltaLIF {\n    parameter tau = 20 ms, V_th = 20 mV, V_r = 10 mV, t_ref = 2 ms\n    state V = 0 mV\n    dV/dt = -V / tau\n    on spike exc(w: mV) { V += w }\n    on V >= V_th { V = V_r; emit spike; refractory t_ref }\n}\n";
+    let c = neuroc::compile_source("net.neuro", src, None);
+    assert!(!c.diagnostics.has_errors(), "{}", c.render());
+    let model = c.model("DeltaLIF").unwrap().clone();
+    let v = model.state("V").unwrap();
+    let net = Network {
+        name: "Small".into(),
+        populations: vec![Population { name: "P".into(), model, count: 400 }],
+        connections: vec![Connection {
+            from: 0,
+            to: 0,
+            port: "exc".into(),
+            rule: Rule::Probability(0.05),
+            w: 0.2e-3,
+            delay: 1.5e-3,
+            w_spread: None,
+            delay_range: None,
+            table: None,
+            stp: None,
+            span: Default::default(),
+        }],
+        drives: vec![Drive { to: 0, port: "exc".into(), rate: 5e3, n: 1.0, w: 0.2e-3, times: None }],
+    };
+    let cfg = NetConfig {
+        dt: 1e-4,
+        duration,
+        seed: 1,
+        jit: true,
+        init: vec![("V".into(), Spread::Uniform(0.0, 0.02))],
+        params: vec![],
+        keep_synapses: true,
+        threads,
+        probes: vec![(0, v, 0, 5), (0, v, 398, 400)],
+        sample_every: 10,
+    };
+    (net, cfg)
+}
+
+/// The network runtime hands on what it records as it goes: the synapses
+/// while drawing them, then samples and spikes step by step; stopped after
+/// k samples it has handed on the same first k samples and the spikes up to
+/// there, and a long run's first spike arrives long before the run would
+/// end. One and two threads agree.
+#[test]
+fn network_streams_and_stops() {
+    use neuroc::runtime::network;
+    let (net, cfg) = small_network(0.1, 2);
+    let span = Default::default();
+    let full = network::simulate(&net, &cfg, span).unwrap_or_else(|d| panic!("{}", d.message));
+    assert!(full.spikes.len() > 100, "{} spikes", full.spikes.len());
+    assert_eq!(full.synapse_table.len(), full.synapses);
+    assert_eq!(full.probe_t.len(), 101);
+    let (_, one_thread) = small_network(0.1, 1);
+    let one = network::simulate(&net, &one_thread, span).unwrap();
+    let bits = |s: &[(usize, f64)]| s.iter().map(|&(i, t)| (i, t.to_bits())).collect::<Vec<_>>();
+    assert_eq!(bits(&one.spikes), bits(&full.spikes));
+
+    let k = 51; // t = 50 ms
+    let mut rec = common::StopAfter::samples(k);
+    let out = network::simulate_into(&net, &cfg, span, &mut rec).unwrap();
+    assert!(out.outcome.stopped && out.outcome.steps == (k - 1) * 10, "{:?}", out.outcome);
+    assert_eq!(out.synapses, full.synapses);
+    assert_eq!(rec.synapses, full.synapse_table);
+    assert_eq!(network::probe_widths(&net, &cfg), vec![5, 2]);
+    assert_eq!(rec.rec.t, full.probe_t[..k]);
+    for s in 0..k {
+        let want: Vec<f64> = full.probe_values.iter().flat_map(|rows| rows[s].iter().copied()).collect();
+        let got: Vec<f64> = rec.rec.traces.iter().map(|(_, tr)| tr[s]).collect();
+        assert_eq!(got, want, "sample {s}");
+    }
+    let handed: Vec<(usize, f64)> = rec.rec.spike_ids.iter().copied().zip(rec.rec.spikes.iter().copied()).collect();
+    assert!(!handed.is_empty() && handed.len() < full.spikes.len());
+    assert_eq!(bits(&handed), bits(&full.spikes[..handed.len()]));
+    assert!(full.spikes[handed.len()].1 > out.outcome.steps as f64 * cfg.dt);
+    // 1000 s are 10 million steps
+    let (net, cfg) = small_network(1000.0, 2);
+    let mut rec = common::StopAfter::first_spike();
+    let out = network::simulate_into(&net, &cfg, span, &mut rec).unwrap();
+    assert!(out.outcome.stopped && out.outcome.steps < 1000, "{:?}", out.outcome);
+    assert_eq!(rec.rec.spikes[0].to_bits(), full.spikes[0].1.to_bits());
+}

@@ -1,5 +1,14 @@
 //! Runtime: simulates a point model with the reference interpreter, by the
-//! [`Plan`] the schemes derived, and writes what was recorded.
+//! [`Plan`] the schemes derived; its submodules run populations on the
+//! fused kernels ([`population`]) and networks ([`network`]), and write
+//! what was recorded ([`output`]).
+//!
+//! Input: a lowered `Model`, its `Plan` and a [`Config`]. Output: what the
+//! run records, streamed into a [`Recorder`] as it happens
+//! ([`simulate_into`]: a sample at t = 0 and after every `sample_every`-th
+//! step, spikes and event outputs at their times), and an [`Outcome`];
+//! [`simulate`] collects the same into a [`Recording`]. Memory does not
+//! grow with the run's length: nothing is kept per step or per spike.
 //!
 //! A step of the grid `[t, t + dt]` is advanced by every block of the plan
 //! from the same old state. Events are located inside the step: when an
@@ -619,8 +628,6 @@ pub fn initial_state(stepper: &mut Stepper) -> Vec<f64> {
     y
 }
 
-/// Runs a point model by a plan. Fails with E0506 when a state stops being
-/// finite, E0403 when an implicit solve fails.
 /// E0103 for a parameter whose value is not a finite number (`1e308 * 1e308`).
 pub fn check_params(m: &Model, params: &[f64]) -> Result<(), Box<Diagnostic>> {
     match m.params.iter().zip(params).find(|(_, v)| !v.is_finite()) {
@@ -633,7 +640,26 @@ pub fn check_params(m: &Model, params: &[f64]) -> Result<(), Box<Diagnostic>> {
     }
 }
 
+/// Runs a point model by a plan and collects what it records: the
+/// traces named after `cfg.record`, the spikes (their `spike_ids` left
+/// empty: a single neuron) and the event outputs. Fails as
+/// [`simulate_into`] does.
 pub fn simulate(m: &Model, plan: &Plan, cfg: &Config) -> Result<Recording, Box<Diagnostic>> {
+    let mut rec = Recording::named(cfg.record.iter().map(|p| probe_name(m, p)));
+    let outcome = simulate_into(m, plan, cfg, &mut rec)?;
+    rec.steps = outcome.steps;
+    rec.spike_ids.clear();
+    Ok(rec)
+}
+
+/// Runs a point model by a plan, handing `rec` a sample (the values of
+/// `cfg.record`, in order) at t = 0 and after every `sample_every`-th
+/// step, each spike (neuron 0) and each event output as it happens. Asks
+/// `rec.stop()` before every step; a stop returns `stopped` with the steps
+/// done. Fails with E0506 when a state stops being finite, E0403 when an
+/// implicit solve fails or a kinetic scheme has no unique steady state,
+/// E0103 for a parameter that is not a finite number.
+pub fn simulate_into(m: &Model, plan: &Plan, cfg: &Config, rec: &mut dyn Recorder) -> Result<Outcome, Box<Diagnostic>> {
     let mut st = Stepper::new(m, plan, cfg);
     check_params(m, &st.params)?;
     let mut y = initial_state(&mut st);
@@ -654,26 +680,27 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &Config) -> Result<Recording, Box<D
     }
     let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
     let every = cfg.sample_every.max(1);
-    let mut rec = Recording {
-        traces: cfg.record.iter().map(|p| (probe_name(m, p), Vec::new())).collect(),
-        steps,
-        ..Recording::default()
-    };
     let bar = progress_bar(cfg.progress, steps);
-    record(&mut st, &mut rec, 0.0, &y, &cfg.record);
+    let abandon = |bar: &Option<indicatif::ProgressBar>| {
+        if let Some(b) = bar {
+            b.abandon();
+        }
+    };
+    let mut values = Vec::with_capacity(cfg.record.len());
+    record(&mut st, rec, 0.0, &y, &cfg.record, &mut values);
     for step in 0..steps {
+        if rec.stop() {
+            abandon(&bar);
+            return Ok(Outcome { steps: step, stopped: true });
+        }
         let t0 = step as f64 * cfg.dt;
         let t1 = (step + 1) as f64 * cfg.dt;
-        if let Err(e) = step_with_events(&mut st, t0, t1, &mut y, &mut rec) {
-            if let Some(b) = &bar {
-                b.abandon();
-            }
+        if let Err(e) = step_with_events(&mut st, t0, t1, &mut y, rec) {
+            abandon(&bar);
             return Err(Box::new(e));
         }
         if let Some(i) = y.iter().position(|v| !v.is_finite()) {
-            if let Some(b) = &bar {
-                b.abandon();
-            }
+            abandon(&bar);
             let s = &m.states[i];
             return Err(Box::new(
                 Diagnostic::error(
@@ -688,7 +715,7 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &Config) -> Result<Recording, Box<D
             ));
         }
         if (step + 1) % every == 0 {
-            record(&mut st, &mut rec, t1, &y, &cfg.record);
+            record(&mut st, rec, t1, &y, &cfg.record, &mut values);
         }
         if let Some(b) = &bar {
             if step % 1024 == 0 {
@@ -699,7 +726,7 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &Config) -> Result<Recording, Box<D
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok(rec)
+    Ok(Outcome { steps, stopped: false })
 }
 
 /// Advances [t0, t1], firing events at their located times.
@@ -708,7 +735,7 @@ fn step_with_events(
     t0: f64,
     t1: f64,
     y: &mut Vec<f64>,
-    rec: &mut Recording,
+    rec: &mut dyn Recorder,
 ) -> Result<(), Diagnostic> {
     let m = st.m;
     let eps = 1e-12 * (t1 - t0);
@@ -839,7 +866,7 @@ fn step_with_events(
 }
 
 /// Delivers the presynaptic spikes due by `t` to the `on spike(w)` events.
-fn deliver_input_spikes(st: &mut Stepper, t: f64, eps: f64, y: &mut [f64], rec: &mut Recording) {
+fn deliver_input_spikes(st: &mut Stepper, t: f64, eps: f64, y: &mut [f64], rec: &mut dyn Recorder) {
     let m = st.m;
     while let Some(&(ts, w)) = st.input_spikes.get(st.next_input) {
         if ts > t + eps {
@@ -857,7 +884,7 @@ fn deliver_input_spikes(st: &mut Stepper, t: f64, eps: f64, y: &mut [f64], rec: 
     }
 }
 
-fn fire(st: &mut Stepper, ei: usize, t: f64, y: &mut [f64], rec: &mut Recording) {
+fn fire(st: &mut Stepper, ei: usize, t: f64, y: &mut [f64], rec: &mut dyn Recorder) {
     let m = st.m;
     let ev = &m.events[ei];
     let mut emitted = false;
@@ -870,7 +897,7 @@ fn fire(st: &mut Stepper, ei: usize, t: f64, y: &mut [f64], rec: &mut Recording)
             // one spike per firing, however many `emit`s
             Action::Emit { .. } if !emitted => {
                 emitted = true;
-                rec.spikes.push(t);
+                rec.spike(0, t);
             }
             Action::Emit { .. } => {}
             Action::Refractory { duration, .. } => {
@@ -887,24 +914,26 @@ fn fire(st: &mut Stepper, ei: usize, t: f64, y: &mut [f64], rec: &mut Recording)
             Action::Output { name, value, .. } => {
                 st.env_values(t, y);
                 let v = st.eval_at(*value, t, y);
-                rec.outputs.push((name.clone(), t, v));
+                rec.output(name, t, v);
             }
         }
     }
 }
 
-fn record(st: &mut Stepper, rec: &mut Recording, t: f64, y: &[f64], probes: &[Probe]) {
-    rec.t.push(t);
+/// Hands `rec` the probes' values at `t` (`values` is scratch space).
+fn record(st: &mut Stepper, rec: &mut dyn Recorder, t: f64, y: &[f64], probes: &[Probe], values: &mut Vec<f64>) {
     if probes.iter().any(|p| matches!(p, Probe::Value(_))) {
         st.env_values(t, y);
     }
-    for (p, (_, trace)) in probes.iter().zip(rec.traces.iter_mut()) {
+    values.clear();
+    values.extend(probes.iter().map(|p| {
         let v = match p {
             Probe::State(i) => y.get(*i).copied(),
             Probe::Value(i) => st.values.get(*i).copied(),
         };
-        trace.push(v.unwrap_or(f64::NAN));
-    }
+        v.unwrap_or(f64::NAN)
+    }));
+    rec.sample(t, values);
 }
 
 pub fn probe_name(m: &Model, p: &Probe) -> String {

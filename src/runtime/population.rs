@@ -1,20 +1,35 @@
 //! Populations: N copies of a point model advanced by a fused kernel, on the
 //! kernel interpreter or the JIT, in structure-of-arrays state.
 //!
-//! Neurons of one population are independent (networks come later), so a
-//! run splits the neurons into contiguous chunks, one per thread, and each
-//! thread advances its chunk through all steps. Spikes are merged in
-//! (step, neuron) order, so the output does not depend on the number of
-//! threads; the JIT's vector and scalar paths compute the same IEEE
-//! operations, so it does not depend on where chunks start either.
+//! Input: a lowered `Model`, its `Plan` and a [`PopConfig`]. Output: the
+//! samples (neuron 0's probes, then the population means) and the spikes,
+//! streamed into a [`Recorder`] ([`simulate_into`]), and a [`PopOutcome`];
+//! [`simulate`] collects the same into a [`PopRun`].
+//!
+//! Neurons of one population are independent, so a run splits the neurons
+//! into contiguous chunks, one per thread (chunk 0 on the calling thread),
+//! and advances them a block of steps at a time ([`block_steps`]): each
+//! chunk steps the block on its own and keeps its spikes and sample sums;
+//! then the block's spikes are merged in (step, neuron) order and handed
+//! on with its samples, step by step, and the next block starts. Memory
+//! is bounded by the block, not by the run.
+//!
+//! Invariants: the output does not depend on the number of threads (spikes
+//! merged by (step, neuron); means summed over fixed blocks of
+//! [`MEAN_BLOCK`] neurons, in order; the JIT's vector and scalar paths
+//! compute the same IEEE operations, so where chunks start does not
+//! matter) nor on the blocks (a neuron's steps do not depend on where a
+//! block ends).
 
-use super::{Probe, Recording};
+use super::{Outcome, Probe, Recorder, Recording};
 use crate::codegen::jit;
 use crate::diag::{Code, Diagnostic};
 use crate::ir::eval::{eval, eval_params, eval_values, Env};
 use crate::ir::{ExprId, Model};
 use crate::kernel::{self, Kernel};
 use crate::schemes::Plan;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -49,6 +64,20 @@ pub struct PopConfig {
     pub backend: Backend,
     /// Cranelift's `opt_level = "speed"` instead of `"none"`.
     pub optimize: bool,
+}
+
+/// What a population run produced besides what it recorded: how far it
+/// got, how long the compilation took, what the kernel became.
+pub struct PopOutcome {
+    pub outcome: Outcome,
+    pub compile_seconds: f64,
+    pub kernel_insts: usize,
+    /// One line per rate table (see [`kernel::table::Table::summary`]).
+    pub tables: Vec<String>,
+    /// W0401 when a lookup fell outside a rate table.
+    pub warnings: Vec<Diagnostic>,
+    /// The Cranelift IR (JIT only).
+    pub ir: Option<String>,
 }
 
 /// What a population run produced, with how long the compilation took.
@@ -164,14 +193,6 @@ fn value_exprs(m: &Model, cfg: &PopConfig) -> Vec<ExprId> {
     m.values.iter().enumerate().map(|(i, v)| cfg.value_overrides.get(i).copied().flatten().unwrap_or(v.expr)).collect()
 }
 
-/// What one thread returns: spikes as (step, neuron, time), the recording
-/// (made by the first chunk only), and the first neuron found diverged, if
-/// any, with the step.
-/// A chunk's spikes, its recording (chunk 0 only), where it diverged, and
-/// per sample, per `mean_of` state, its block sums.
-/// Last, the first lookup outside a rate table: (table, step, neuron, value).
-type ChunkResult = (Vec<(usize, usize, f64)>, Recording, Option<(usize, usize)>, Vec<Vec<Vec<f64>>>, Option<Excursion>);
-
 /// A rate table's argument outside its range: (table, step, neuron, value).
 pub(crate) type Excursion = (usize, usize, usize, f64);
 
@@ -208,8 +229,49 @@ pub(crate) fn excursion_warning(m: &Model, k: &Kernel, first: Excursion, dt: f64
     .help("outside its range a table holds its end values: widen the range, or run with --no-tables")
 }
 
-/// Runs a population.
+/// Runs a population and collects what it records: neuron 0's probes in
+/// `rec`, the spikes twice (in `rec` and as `spikes`), the means in
+/// `means`. Fails as [`simulate_into`] does.
 pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<Diagnostic>> {
+    let names = cfg.record.iter().map(|p| super::probe_name(m, p)).chain(mean_names(m, cfg));
+    let mut rec = Recording::named(names);
+    let out = simulate_into(m, plan, cfg, &mut rec)?;
+    let means = rec.traces.split_off(cfg.record.len().min(rec.traces.len()));
+    rec.steps = out.outcome.steps;
+    let spikes = rec.spike_ids.iter().copied().zip(rec.spikes.iter().copied()).collect();
+    Ok(PopRun {
+        rec,
+        spikes,
+        compile_seconds: out.compile_seconds,
+        kernel_insts: out.kernel_insts,
+        tables: out.tables,
+        warnings: out.warnings,
+        ir: out.ir,
+        means,
+    })
+}
+
+/// `mean_V` for each state of `mean_of`.
+fn mean_names<'a>(m: &'a Model, cfg: &'a PopConfig) -> impl Iterator<Item = String> + 'a {
+    cfg.mean_of.iter().map(|&s| format!("mean_{}", m.states.get(s).map_or("?", |x| x.name.as_str())))
+}
+
+/// Runs a population, handing `rec` each sample (at t = 0 and after every
+/// `sample_every`-th step: neuron 0's `cfg.record`, in order, then the
+/// means of `cfg.mean_of`, in order) and each spike (neuron, time) in
+/// (step, neuron) order. The chunks advance a block of steps at a time
+/// (see [`block_steps`]); between blocks their spikes are merged and handed
+/// on, step by step, asking `rec.stop()` before each step. Chunk 0 runs on
+/// this thread and also asks it at every step it computes, so that a stop
+/// ends the block promptly. Fails with E0404 (no kernel), E0103, E0218,
+/// E0506 (a neuron diverged: checked every 1000 steps and at the end), or
+/// E0999 (the JIT failed).
+pub fn simulate_into(
+    m: &Model,
+    plan: &Plan,
+    cfg: &PopConfig,
+    rec: &mut dyn Recorder,
+) -> Result<PopOutcome, Box<Diagnostic>> {
     let (k, params) = build_kernel(m, plan, cfg)?;
     super::check_params(m, &params)?;
     let (compiled, ir) = match cfg.backend {
@@ -224,7 +286,6 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
     };
     let mut states = initial_states(m, &k, &params, cfg);
     let per: Vec<Vec<f64>> = cfg.per_neuron.iter().map(|(_, v)| v.clone()).collect();
-    let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
     let n = cfg.n;
     let mut chunk = n.div_ceil(cfg.threads.clamp(1, n.max(1))).max(1);
     if !cfg.mean_of.is_empty() {
@@ -232,23 +293,7 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
     }
     // as many threads as non-empty chunks
     let threads = n.div_ceil(chunk).max(1);
-    let every = cfg.sample_every.max(1);
     let emitting = k.events.iter().filter(|e| e.emits).count().max(1);
-
-    // Split the arrays into per-thread chunks.
-    let mut state_chunks: Vec<Vec<&mut [f64]>> = (0..threads).map(|_| Vec::new()).collect();
-    for arr in states.iter_mut() {
-        for (c, piece) in arr.chunks_mut(chunk).enumerate() {
-            if let Some(v) = state_chunks.get_mut(c) {
-                v.push(piece);
-            }
-        }
-    }
-    let param_chunks: Vec<Vec<&[f64]>> = (0..threads)
-        .map(|c| per.iter().map(|arr| &arr[(c * chunk).min(n)..((c + 1) * chunk).min(n)]).collect())
-        .collect();
-    let record = &cfg.record;
-    let n_model_states = m.states.len();
     // parameters of neuron 0, for values recorded from it
     let mut params0 = params.clone();
     for (p, vals) in &cfg.per_neuron {
@@ -256,167 +301,423 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
             params0[*p] = *v;
         }
     }
-    let exprs = value_exprs(m, cfg);
-    let results: Vec<ChunkResult> = std::thread::scope(|scope| {
-        let mut handles = Vec::new();
-        for (c, (mut sts, prs)) in state_chunks.into_iter().zip(param_chunks).enumerate() {
-            let k = &k;
-            let compiled = compiled.as_ref();
-            let (params0, exprs) = (&params0, &exprs);
-            handles.push(scope.spawn(move || {
-                let base = c * chunk;
-                let len = sts.first().map_or(0, |s| s.len());
-                let mut spikes: Vec<(usize, usize, f64)> = Vec::new();
-                let mut rec = Recording::default();
-                let mut idx = vec![0i64; len * emitting];
-                let mut tim = vec![0.0f64; len * emitting];
-                let mut step_spikes = Vec::new();
-                let mut values = Vec::new();
-                let mut block_sums: Vec<Vec<Vec<f64>>> = Vec::new();
-                let mut sample = |rec: &mut Recording, sts: &[&mut [f64]], t: f64| {
-                    if !cfg.mean_of.is_empty() {
-                        block_sums.push(
-                            cfg.mean_of
-                                .iter()
-                                .map(|&s| {
-                                    sts.get(s)
-                                        .map_or(vec![], |a| a.chunks(MEAN_BLOCK).map(|b| b.iter().sum()).collect())
-                                })
-                                .collect(),
-                        );
-                    }
-                    if c != 0 || len == 0 {
-                        return;
-                    }
-                    rec.t.push(t);
-                    let y0: Vec<f64> = sts.iter().take(n_model_states).map(|a| a[0]).collect();
-                    if record.iter().any(|p| matches!(p, Probe::Value(_))) {
-                        eval_values(m, t, &y0, params0, exprs, &mut values);
-                    }
-                    for (slot, p) in record.iter().enumerate() {
-                        if rec.traces.len() <= slot {
-                            rec.traces.push((String::new(), Vec::new()));
-                        }
-                        let v = match p {
-                            Probe::State(s) => y0.get(*s).copied().unwrap_or(f64::NAN),
-                            Probe::Value(i) => values.get(*i).copied().unwrap_or(f64::NAN),
-                        };
-                        rec.traces[slot].1.push(v);
-                    }
-                };
-                let diverged = |sts: &[&mut [f64]]| {
-                    sts.iter().take(n_model_states).find_map(|a| a.iter().position(|v| !v.is_finite()))
-                };
-                // the tables read the states at the start of each step:
-                // look for arguments outside them until the first is found
-                let mut left: Option<Excursion> = None;
-                sample(&mut rec, &sts, 0.0);
-                for step in 0..steps {
-                    if left.is_none() && !k.tables.is_empty() {
-                        left = excursion(k, |i| sts.get(i).map(|a| &a[..])).map(|(ti, i, v)| (ti, step, base + i, v));
-                    }
-                    let t = step as f64 * cfg.dt;
-                    let t_next = (step + 1) as f64 * cfg.dt;
-                    match compiled {
-                        Some(code) => {
-                            let sp: Vec<*mut f64> = sts.iter_mut().map(|s| s.as_mut_ptr()).collect();
-                            let pp: Vec<*const f64> = prs.iter().map(|s| s.as_ptr()).collect();
-                            // SAFETY: one pointer per kernel array, each with `len` values;
-                            // spike buffers hold len * emitting entries.
-                            let count = unsafe { code.call(&sp, &pp, len, (t, t_next), &mut idx, &mut tim) };
-                            for s in 0..count {
-                                spikes.push((step, base + idx[s] as usize, tim[s]));
-                            }
-                        }
-                        None => {
-                            step_spikes.clear();
-                            kernel::interp::step(k, &mut sts, &prs, t, t_next, &mut step_spikes);
-                            spikes.extend(step_spikes.iter().map(|&(i, ts)| (step, base + i, ts)));
-                        }
-                    }
-                    if (step + 1) % every == 0 {
-                        sample(&mut rec, &sts, t_next);
-                    }
-                    // a diverged neuron stops the run (checked every 1000 steps and at the end)
-                    if (step + 1) % 1000 == 0 || step + 1 == steps {
-                        if let Some(i) = diverged(&sts) {
-                            return (spikes, rec, Some((base + i, step + 1)), vec![], None);
-                        }
-                    }
-                }
-                (spikes, rec, None, block_sums, left)
-            }));
-        }
-        // a thread that panicked reports itself as diverged at step 0,
-        // which the caller turns into a diagnostic instead of missing spikes
-        handles
-            .into_iter()
-            .enumerate()
-            .map(|(c, h)| {
-                h.join().unwrap_or_else(|_| (Vec::new(), Recording::default(), Some((c * chunk, 0)), Vec::new(), None))
-            })
-            .collect()
-    });
-    if let Some((i, step)) = results.iter().filter_map(|r| r.2).min_by_key(|x| x.1) {
-        return Err(Box::new(
-            Diagnostic::error(
-                Code::NumericalBlowUp,
-                format!(
-                    "neuron {i} diverged (a state is not finite) by t = {} ms",
-                    crate::units::format_number(step as f64 * cfg.dt * 1e3)
-                ),
-            )
-            .at(m.span, "in this model")
-            .help("try a smaller --dt, or --backend reference to see which state and when"),
-        ));
-    }
-    let mut all: Vec<(usize, usize, f64)> = Vec::new();
-    let mut rec = Recording { steps, ..Recording::default() };
-    let mut means: Vec<(String, Vec<f64>)> = cfg
-        .mean_of
-        .iter()
-        .map(|&s| (format!("mean_{}", m.states.get(s).map_or("?", |x| x.name.as_str())), vec![]))
+    let run = Shared {
+        m,
+        k: &k,
+        code: compiled.as_ref(),
+        cfg,
+        params0,
+        exprs: value_exprs(m, cfg),
+        steps: (cfg.duration / cfg.dt).round().max(0.0) as usize,
+        every: cfg.sample_every.max(1),
+        chunk,
+        block: block_steps(n, emitting),
+        abort: false.into(),
+    };
+    // Split the arrays into per-thread chunks.
+    let mut chunks: Vec<Chunk> = (0..threads)
+        .map(|c| {
+            let (a, b) = ((c * chunk).min(n), ((c + 1) * chunk).min(n));
+            Chunk {
+                c,
+                base: a,
+                states: Vec::new(),
+                params: per.iter().map(|arr| &arr[a..b]).collect(),
+                idx: vec![0; (b - a) * emitting],
+                tim: vec![0.0; (b - a) * emitting],
+                step_spikes: Vec::new(),
+                values: Vec::new(),
+                left: None,
+            }
+        })
         .collect();
-    let samples = results.first().map_or(0, |r| r.3.len());
-    for k in 0..samples {
-        for (j, (_, trace)) in means.iter_mut().enumerate() {
-            let total: f64 = results.iter().flat_map(|r| r.3.get(k).and_then(|x| x.get(j)).into_iter().flatten()).sum();
-            trace.push(total / n.max(1) as f64);
+    for arr in states.iter_mut() {
+        for (c, piece) in arr.chunks_mut(chunk).enumerate() {
+            if let Some(ch) = chunks.get_mut(c) {
+                ch.states.push(piece);
+            }
         }
     }
-    let warnings: Vec<Diagnostic> = results
-        .iter()
-        .filter_map(|r| r.4)
-        .min_by_key(|x| (x.1, x.2))
+    let (outcome, left) = std::thread::scope(|scope| run.blocks(scope, chunks, rec))?;
+    let warnings = left
+        .filter(|x| x.1 < outcome.steps || !outcome.stopped)
         .map(|first| excursion_warning(m, &k, first, cfg.dt))
         .into_iter()
         .collect();
-    for (c, (s, r, _, _, _)) in results.into_iter().enumerate() {
-        all.extend(s);
-        if c == 0 {
-            rec.t = r.t;
-            rec.traces = r.traces;
-        }
-    }
-    for (slot, p) in cfg.record.iter().enumerate() {
-        if let Some(tr) = rec.traces.get_mut(slot) {
-            tr.0 = super::probe_name(m, p);
-        } else {
-            rec.traces.push((super::probe_name(m, p), vec![]));
-        }
-    }
-    all.sort_by_key(|&(step, i, _)| (step, i));
-    rec.spikes = all.iter().map(|x| x.2).collect();
-    rec.spike_ids = all.iter().map(|x| x.1).collect();
-    let spikes = all.iter().map(|&(_, i, t)| (i, t)).collect();
-    Ok(PopRun {
-        rec,
-        spikes,
+    Ok(PopOutcome {
+        outcome,
         compile_seconds: compiled.as_ref().map_or(0.0, |c| c.compile_seconds),
         kernel_insts: k.insts.len(),
         tables: table_notes(m, &k),
         warnings,
-        means,
         ir,
     })
+}
+
+/// Spike slots one block may fill: with every neuron spiking on every
+/// emitting event at every step, a block's spikes take at most this many
+/// (step, neuron, time) entries (24 bytes each: 24 MiB). Two blocks are in
+/// flight at most, and a block's spikes are copied once to be merged.
+const BLOCK_SPIKES: usize = 1 << 20;
+
+/// The most steps in a block: enough that handing a block over (a channel
+/// message per thread, a merge) costs nothing next to stepping it.
+const MAX_BLOCK_STEPS: usize = 4096;
+
+/// Steps per block for `n` neurons with `emitting` spiking events: as many
+/// as the spike budget [`BLOCK_SPIKES`] allows in the worst case, between
+/// 1 and [`MAX_BLOCK_STEPS`]. 20,000 neurons get 52 steps (a million
+/// neuron-steps, some 25 ms of work per block); a neuron alone, 4096. It
+/// depends on neither the thread count nor the spikes, so neither do the
+/// results (which do not depend on blocks at all: neurons are independent).
+pub fn block_steps(n: usize, emitting: usize) -> usize {
+    (BLOCK_SPIKES / n.saturating_mul(emitting).max(1)).clamp(1, MAX_BLOCK_STEPS)
+}
+
+/// What every chunk reads.
+struct Shared<'a> {
+    m: &'a Model,
+    k: &'a Kernel,
+    code: Option<&'a jit::Compiled>,
+    cfg: &'a PopConfig,
+    /// Neuron 0's parameters and the value expressions, for its probes.
+    params0: Vec<f64>,
+    exprs: Vec<ExprId>,
+    steps: usize,
+    every: usize,
+    /// Neurons per chunk (the last may have fewer).
+    chunk: usize,
+    /// Steps per block.
+    block: usize,
+    /// Set when the recorder asked chunk 0 to stop: the other chunks end
+    /// their block at the next step.
+    abort: std::sync::atomic::AtomicBool,
+}
+
+/// One thread's contiguous share of the neurons: its slices of the state
+/// and per-neuron parameter arrays, and its scratch space.
+struct Chunk<'a> {
+    c: usize,
+    /// Its first neuron.
+    base: usize,
+    states: Vec<&'a mut [f64]>,
+    params: Vec<&'a [f64]>,
+    /// The JIT's spike buffers: one step's spikes (neurons x emitting events).
+    idx: Vec<i64>,
+    tim: Vec<f64>,
+    /// The kernel interpreter's spikes of one step.
+    step_spikes: kernel::interp::Spikes,
+    /// Values of neuron 0 (chunk 0), recomputed at each sample.
+    values: Vec<f64>,
+    /// The first lookup outside a rate table, once found: the tables read
+    /// the states at the start of each step, checked until one is found.
+    left: Option<Excursion>,
+}
+
+/// What a chunk hands back for a block of steps (reused block after block).
+#[derive(Default)]
+struct BlockOut {
+    /// (step, neuron, time), in step order.
+    spikes: Vec<(usize, usize, f64)>,
+    /// Chunk 0: neuron 0's probe values, `record.len()` per sample.
+    probes: Vec<f64>,
+    /// Per `mean_of` state: per sample, the sums of the chunk's blocks of
+    /// [`MEAN_BLOCK`] neurons ([`mean_width`] of them), one sample after
+    /// the other.
+    sums: Vec<Vec<f64>>,
+    /// The end of the steps the chunk completed: the block's end, unless it
+    /// was asked to stop or a neuron diverged.
+    done: usize,
+    /// (neuron, steps done) of a neuron found diverged.
+    diverged: Option<(usize, usize)>,
+    /// The chunk's first rate-table excursion so far.
+    left: Option<Excursion>,
+}
+
+/// How many block sums of `MEAN_BLOCK` neurons a chunk of `len` neurons
+/// records per sample for state `s` of a kernel with `arrays` state arrays.
+fn mean_width(len: usize, s: usize, arrays: usize) -> usize {
+    if s < arrays {
+        len.div_ceil(MEAN_BLOCK)
+    } else {
+        0
+    }
+}
+
+/// A worker's channels: block ranges (with a `BlockOut` to fill) out,
+/// filled `BlockOut`s back.
+type Worker = (mpsc::Sender<(usize, usize, BlockOut)>, mpsc::Receiver<BlockOut>);
+
+/// How a block's hand-over ended.
+enum Handed {
+    /// Every step of the block was handed on.
+    Whole,
+    /// The recorder asked to stop, with the steps handed on.
+    Stopped(usize),
+}
+
+impl Shared<'_> {
+    /// Runs every block: chunks 1.. on worker threads of `scope` (each
+    /// takes its blocks' ranges in order from a channel, steps them and
+    /// sends back their `BlockOut`s), chunk 0 here; then hands each block's
+    /// samples and spikes on. Returns the outcome and the run's first
+    /// rate-table excursion.
+    fn blocks<'s, 'a: 's>(
+        &'s self,
+        scope: &'s std::thread::Scope<'s, '_>,
+        chunks: Vec<Chunk<'a>>,
+        rec: &mut dyn Recorder,
+    ) -> Result<(Outcome, Option<Excursion>), Box<Diagnostic>> {
+        let mut chunks = chunks.into_iter();
+        let Some(mut first) = chunks.next() else {
+            return Ok((Outcome { steps: 0, stopped: false }, None));
+        };
+        let abort = &self.abort;
+        let mut workers: Vec<Worker> = Vec::new();
+        for mut ch in chunks {
+            let (to_worker, orders) = mpsc::channel::<(usize, usize, BlockOut)>();
+            let (results, from_worker) = mpsc::channel::<BlockOut>();
+            scope.spawn(move || {
+                for (from, to, mut out) in orders {
+                    ch.run_block(self, from, to, &mut out, &mut || abort.load(Ordering::Relaxed));
+                    if results.send(out).is_err() {
+                        break;
+                    }
+                }
+            });
+            workers.push((to_worker, from_worker));
+        }
+        let result = self.lead(&mut first, &workers, rec);
+        // however the run ended, a worker a block ahead stops at its next step
+        abort.store(true, Ordering::Relaxed);
+        result
+    }
+
+    /// Orders the blocks and hands them on: the workers get block b + 1
+    /// before chunk 0 steps block b, so that a worker never waits for this
+    /// thread's share or its handing on (two blocks in flight at most).
+    fn lead(
+        &self,
+        first: &mut Chunk,
+        workers: &[Worker],
+        rec: &mut dyn Recorder,
+    ) -> Result<(Outcome, Option<Excursion>), Box<Diagnostic>> {
+        let range = |b: usize| ((b * self.block).min(self.steps), ((b + 1) * self.block).min(self.steps));
+        let blocks = self.steps.div_ceil(self.block).max(1);
+        // per worker, the BlockOuts it handed back, to fill again
+        let mut spare: Vec<Vec<BlockOut>> = workers.iter().map(|_| Vec::new()).collect();
+        let order = |b: usize, spare: &mut Vec<Vec<BlockOut>>| {
+            let (from, to) = range(b);
+            for ((order, _), spare) in workers.iter().zip(spare.iter_mut()) {
+                // a worker that is gone shows as missing results below
+                let _ = order.send((from, to, spare.pop().unwrap_or_default()));
+            }
+        };
+        order(0, &mut spare);
+        let mut outs: Vec<BlockOut> = (0..=workers.len()).map(|_| BlockOut::default()).collect();
+        let mut merged = Vec::new();
+        for b in 0..blocks {
+            if b + 1 < blocks {
+                order(b + 1, &mut spare);
+            }
+            let (from, to) = range(b);
+            first.run_block(self, from, to, &mut outs[0], &mut || {
+                let stop = rec.stop();
+                if stop {
+                    self.abort.store(true, Ordering::Relaxed);
+                }
+                stop
+            });
+            for (w, (_, results)) in workers.iter().enumerate() {
+                match results.recv() {
+                    Ok(out) => outs[w + 1] = out,
+                    // a thread that panicked reports itself as diverged at step 0
+                    Err(_) => return Err(self.diverged((w + 1) * self.chunk, 0)),
+                }
+            }
+            let left = outs.iter().filter_map(|o| o.left).min_by_key(|x| (x.1, x.2));
+            match self.hand_on(&outs, from, to, &mut merged, rec)? {
+                Handed::Stopped(steps) => return Ok((Outcome { steps, stopped: true }, left)),
+                Handed::Whole if to == self.steps => return Ok((Outcome { steps: to, stopped: false }, left)),
+                Handed::Whole => {}
+            }
+            for (out, spare) in outs.iter_mut().skip(1).zip(spare.iter_mut()) {
+                spare.push(std::mem::take(out));
+            }
+        }
+        Err(Box::new(
+            Diagnostic::internal("a population run ended before its last block").at(self.m.span, "this model"),
+        ))
+    }
+
+    /// Hands on a block's samples and spikes, step by step, in (step,
+    /// neuron) order, asking `rec.stop()` before each step; a neuron found
+    /// diverged ends the run with E0506 at its step.
+    fn hand_on(
+        &self,
+        outs: &[BlockOut],
+        from: usize,
+        to: usize,
+        merged: &mut Vec<(usize, usize, f64)>,
+        rec: &mut dyn Recorder,
+    ) -> Result<Handed, Box<Diagnostic>> {
+        let cfg = self.cfg;
+        let done = outs.iter().map(|o| o.done).min().unwrap_or(to);
+        let diverged = outs.iter().filter_map(|o| o.diverged).min_by_key(|x| x.1);
+        // chunks are in neuron order and each in step order: a stable sort
+        // by (step, neuron) is the order of the whole population
+        merged.clear();
+        merged.extend(outs.iter().flat_map(|o| o.spikes.iter().copied().filter(|s| s.0 < done)));
+        merged.sort_by_key(|&(step, i, _)| (step, i));
+        let (n, arrays) = (cfg.n, self.k.states.len());
+        let widths: Vec<Vec<usize>> = (0..outs.len())
+            .map(|c| {
+                let len = ((c + 1) * self.chunk).min(n) - (c * self.chunk).min(n);
+                cfg.mean_of.iter().map(|&s| mean_width(len, s, arrays)).collect()
+            })
+            .collect();
+        let mut values = Vec::with_capacity(cfg.record.len() + cfg.mean_of.len());
+        let mut sample = |j: usize, t: f64, rec: &mut dyn Recorder| {
+            if n == 0 {
+                return;
+            }
+            let r = cfg.record.len();
+            values.clear();
+            values.extend_from_slice(outs[0].probes.get(j * r..(j + 1) * r).unwrap_or(&[]));
+            for q in 0..cfg.mean_of.len() {
+                let total: f64 = outs
+                    .iter()
+                    .zip(&widths)
+                    .flat_map(|(o, w)| o.sums[q].get(j * w[q]..(j + 1) * w[q]).into_iter().flatten())
+                    .sum();
+                values.push(total / n.max(1) as f64);
+            }
+            rec.sample(t, &values);
+        };
+        let mut j = 0;
+        if from == 0 {
+            sample(0, 0.0, rec);
+            j = 1;
+        }
+        let mut spikes = merged.iter().peekable();
+        for step in from..done {
+            if rec.stop() {
+                return Ok(Handed::Stopped(step));
+            }
+            while let Some(&(_, i, t)) = spikes.next_if(|s| s.0 == step) {
+                rec.spike(i, t);
+            }
+            if (step + 1) % self.every == 0 {
+                sample(j, (step + 1) as f64 * cfg.dt, rec);
+                j += 1;
+            }
+            if let Some((i, at)) = diverged.filter(|d| d.1 == step + 1) {
+                return Err(self.diverged(i, at));
+            }
+        }
+        // a chunk stopped before the block's end: chunk 0 was asked to
+        Ok(if done < to { Handed::Stopped(done) } else { Handed::Whole })
+    }
+
+    /// E0506 for neuron `i`, found diverged after `step` steps.
+    fn diverged(&self, i: usize, step: usize) -> Box<Diagnostic> {
+        Box::new(
+            Diagnostic::error(
+                Code::NumericalBlowUp,
+                format!(
+                    "neuron {i} diverged (a state is not finite) by t = {} ms",
+                    crate::units::format_number(step as f64 * self.cfg.dt * 1e3)
+                ),
+            )
+            .at(self.m.span, "in this model")
+            .help("try a smaller --dt, or --backend reference to see which state and when"),
+        )
+    }
+}
+
+impl Chunk<'_> {
+    /// Advances the chunk over steps `from..to` into `out` (cleared first;
+    /// with the sample at t = 0 when `from` is 0), asking `stop` before
+    /// each step. A neuron that is not finite (checked every 1000 steps and
+    /// at the run's end) ends the block there.
+    fn run_block(&mut self, sh: &Shared, from: usize, to: usize, out: &mut BlockOut, stop: &mut dyn FnMut() -> bool) {
+        let (k, cfg) = (sh.k, sh.cfg);
+        out.spikes.clear();
+        out.probes.clear();
+        out.sums.resize_with(cfg.mean_of.len(), Vec::new);
+        out.sums.iter_mut().for_each(Vec::clear);
+        out.diverged = None;
+        out.done = to;
+        if from == 0 {
+            self.sample(sh, out, 0.0);
+        }
+        let len = self.states.first().map_or(0, |s| s.len());
+        for step in from..to {
+            if stop() {
+                out.done = step;
+                break;
+            }
+            if self.left.is_none() && !k.tables.is_empty() {
+                let base = self.base;
+                self.left =
+                    excursion(k, |i| self.states.get(i).map(|a| &a[..])).map(|(ti, i, v)| (ti, step, base + i, v));
+            }
+            let t = step as f64 * cfg.dt;
+            let t_next = (step + 1) as f64 * cfg.dt;
+            match sh.code {
+                Some(code) => {
+                    let sp: Vec<*mut f64> = self.states.iter_mut().map(|s| s.as_mut_ptr()).collect();
+                    let pp: Vec<*const f64> = self.params.iter().map(|s| s.as_ptr()).collect();
+                    // SAFETY: one pointer per kernel array, each with `len` values;
+                    // spike buffers hold len * emitting entries.
+                    let count = unsafe { code.call(&sp, &pp, len, (t, t_next), &mut self.idx, &mut self.tim) };
+                    for s in 0..count {
+                        out.spikes.push((step, self.base + self.idx[s] as usize, self.tim[s]));
+                    }
+                }
+                None => {
+                    self.step_spikes.clear();
+                    kernel::interp::step(k, &mut self.states, &self.params, t, t_next, &mut self.step_spikes);
+                    out.spikes.extend(self.step_spikes.iter().map(|&(i, ts)| (step, self.base + i, ts)));
+                }
+            }
+            if (step + 1) % sh.every == 0 {
+                self.sample(sh, out, t_next);
+            }
+            if (step + 1) % 1000 == 0 || step + 1 == sh.steps {
+                let n_model = sh.m.states.len();
+                let bad = self.states.iter().take(n_model).find_map(|a| a.iter().position(|v| !v.is_finite()));
+                if let Some(i) = bad {
+                    out.diverged = Some((self.base + i, step + 1));
+                    out.done = step + 1;
+                    break;
+                }
+            }
+        }
+        out.left = self.left;
+    }
+
+    /// A sample at `t`: the sums of the `mean_of` states, and in chunk 0
+    /// neuron 0's probes.
+    fn sample(&mut self, sh: &Shared, out: &mut BlockOut, t: f64) {
+        let cfg = sh.cfg;
+        for (sums, &s) in out.sums.iter_mut().zip(&cfg.mean_of) {
+            if let Some(a) = self.states.get(s) {
+                sums.extend(a.chunks(MEAN_BLOCK).map(|b| b.iter().sum::<f64>()));
+            }
+        }
+        let len = self.states.first().map_or(0, |s| s.len());
+        if self.c != 0 || len == 0 {
+            return;
+        }
+        let m = sh.m;
+        let y0: Vec<f64> = self.states.iter().take(m.states.len()).map(|a| a[0]).collect();
+        if cfg.record.iter().any(|p| matches!(p, Probe::Value(_))) {
+            eval_values(m, t, &y0, &sh.params0, &sh.exprs, &mut self.values);
+        }
+        out.probes.extend(cfg.record.iter().map(|p| match p {
+            Probe::State(s) => y0.get(*s).copied().unwrap_or(f64::NAN),
+            Probe::Value(i) => self.values.get(*i).copied().unwrap_or(f64::NAN),
+        }));
+    }
 }

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use neuroc::ir::Model;
-use neuroc::runtime::{self, Config, Probe, Recording};
+use neuroc::runtime::{self, Config, Probe, Recorder, Recording};
 use neuroc::schemes::{self, Method};
 use std::path::PathBuf;
 
@@ -50,6 +50,49 @@ pub fn run(m: &Model, method: Method, cfg: &Config) -> Recording {
     let (plan, d) = schemes::derive_plan(&mut m, method);
     let plan = plan.unwrap_or_else(|| panic!("no plan: {:?}", d.list.iter().map(|x| &x.message).collect::<Vec<_>>()));
     runtime::simulate(&m, &plan, cfg).unwrap_or_else(|d| panic!("simulation failed: {}", d.message))
+}
+
+/// A recorder that collects like [`Recording`] (and counts synapses), and
+/// asks to stop once it holds `samples` samples, or at its first spike when
+/// `on_spike`.
+#[derive(Default)]
+pub struct StopAfter {
+    pub rec: Recording,
+    pub samples: usize,
+    pub on_spike: bool,
+    pub synapses: Vec<(usize, usize, f64, f64)>,
+}
+
+impl StopAfter {
+    pub fn samples(samples: usize) -> StopAfter {
+        StopAfter { samples, ..StopAfter::default() }
+    }
+
+    pub fn first_spike() -> StopAfter {
+        StopAfter { samples: usize::MAX, on_spike: true, ..StopAfter::default() }
+    }
+}
+
+impl Recorder for StopAfter {
+    fn sample(&mut self, t: f64, values: &[f64]) {
+        self.rec.sample(t, values);
+    }
+
+    fn spike(&mut self, neuron: usize, t: f64) {
+        self.rec.spike(neuron, t);
+    }
+
+    fn output(&mut self, name: &str, t: f64, value: f64) {
+        self.rec.output(name, t, value);
+    }
+
+    fn synapse(&mut self, pre: usize, post: usize, weight: f64, delay: f64) {
+        self.synapses.push((pre, post, weight, delay));
+    }
+
+    fn stop(&self) -> bool {
+        self.rec.t.len() >= self.samples || (self.on_spike && !self.rec.spikes.is_empty())
+    }
 }
 
 /// Reads a numeric CSV (skipping `#` comments and the header) into rows.

@@ -1,0 +1,163 @@
+//! Building a network's populations: for each, the ports it receives spikes
+//! on, its plan (`auto`), its fused kernel with one input array per port
+//! (compiled by the JIT when asked), its per-neuron parameters and initial
+//! states drawn from the seed, and its input ring (one slot per step of
+//! the longest delay into it).
+//!
+//! Streams of random numbers, each its own, so that adding one draw never
+//! shifts another: per-neuron parameters `0x9a4a_0000 + 64 population +
+//! k`, initial values `1000 + 64 population + k` (k: the setting's index in
+//! the configuration).
+
+use super::{delay_steps, fail, NetConfig, Network, Population};
+use crate::codegen::jit;
+use crate::diag::Diagnostic;
+use crate::ir::eval::{eval, eval_params, eval_values, Env};
+use crate::ir::{ExprId, Model};
+use crate::kernel::{self, Kernel};
+use crate::runtime::spikegen::spread;
+use crate::schemes::{self, Method};
+use crate::source::Span;
+
+/// A population ready to step.
+pub(super) struct Runner {
+    pub kernel: Kernel,
+    /// Per-neuron parameter arrays, in the kernel's order (before the ports).
+    pub param_arrays: Vec<Vec<f64>>,
+    pub code: Option<jit::Compiled>,
+    pub states: Vec<Vec<f64>>,
+    /// ring[port][slot][neuron]: input summed for the step `slot` stands for.
+    pub ring: Vec<Vec<Vec<f64>>>,
+    pub ports: Vec<String>,
+}
+
+/// Every population built.
+pub(super) struct Built {
+    pub runners: Vec<Runner>,
+    /// One line per population's rate table (`E: rate table in V: ...`).
+    pub tables: Vec<String>,
+    pub compile_seconds: f64,
+}
+
+/// Builds every population of `net` for a run of `steps` steps. Fails when
+/// a population has no plan, a parameter is not finite (E0103), a table is
+/// wrong (E0218), or a model cannot be a kernel or be compiled (E0404).
+pub(super) fn populations(net: &Network, cfg: &NetConfig, span: Span, steps: usize) -> Result<Built, Box<Diagnostic>> {
+    let mut built = Built { runners: Vec::new(), tables: Vec::new(), compile_seconds: 0.0 };
+    for (pi, pop) in net.populations.iter().enumerate() {
+        let (runner, notes, seconds) = population(net, pi, pop, cfg, span, steps)?;
+        built.runners.push(runner);
+        built.tables.extend(notes);
+        built.compile_seconds += seconds;
+    }
+    Ok(built)
+}
+
+/// Builds population `pi`: its runner, its rate tables' notes, and the
+/// seconds its JIT compilation took.
+fn population(
+    net: &Network,
+    pi: usize,
+    pop: &Population,
+    cfg: &NetConfig,
+    span: Span,
+    steps: usize,
+) -> Result<(Runner, Vec<String>, f64), Box<Diagnostic>> {
+    let ports = ports_into(net, pi);
+    let mut m = pop.model.clone();
+    let (plan, d) = schemes::derive_plan(&mut m, Method::Auto);
+    let Some(plan) = plan else {
+        return Err(Box::new(d.list.into_iter().next().unwrap_or_else(|| Diagnostic::internal("no plan"))));
+    };
+    let params = eval_params(&m, &[]);
+    crate::runtime::check_params(&m, &params)?;
+    let no_values: Vec<Option<ExprId>> = vec![None; m.values.len()];
+    // per-neuron parameters: (index, values), drawn from streams of their own
+    let spread_params: Vec<(usize, Vec<f64>)> = cfg
+        .params
+        .iter()
+        .enumerate()
+        .filter_map(|(k, (name, sp))| {
+            m.param(name).map(|i| (i, spread(*sp, pop.count, cfg.seed, 0x9a4a_0000 + (pi as u64) * 64 + k as u64)))
+        })
+        .collect();
+    let per_neuron: Vec<usize> = spread_params.iter().map(|(i, _)| *i).collect();
+    kernel::check_tables(&m, &params, &per_neuron)?;
+    let kernel = kernel::build_with_ports(&m, &plan, &params, &per_neuron, &no_values, &ports, cfg.dt).map_err(
+        |kernel::Unsupported(why)| {
+            fail(
+                span,
+                format!("population `{}` cannot run as a fused kernel: {why}", pop.name),
+                "use a method the kernels support",
+            )
+        },
+    )?;
+    kernel::check_built_tables(&m, &kernel)?;
+    let notes: Vec<String> = crate::runtime::population::table_notes(&m, &kernel)
+        .into_iter()
+        .map(|n| format!("{}: {n}", pop.name))
+        .collect();
+    let code = if cfg.jit {
+        Some(jit::compile(&kernel, false).map_err(|e| fail(span, format!("JIT: {e}"), "try --backend interp"))?)
+    } else {
+        None
+    };
+    let seconds = code.as_ref().map_or(0.0, |c| c.compile_seconds);
+    let states = initial_states(&m, &kernel, &params, pop.count, cfg, pi);
+    // a delay past the end of the run never arrives: no slot for it
+    let slots = max_delay_into(net, pi, cfg.dt).min(steps + 1) + 1;
+    let ring = vec![vec![vec![0.0; pop.count]; slots]; ports.len()];
+    let param_arrays = spread_params.into_iter().map(|(_, v)| v).collect();
+    Ok((Runner { kernel, code, states, ring, ports, param_arrays }, notes, seconds))
+}
+
+/// The ports population `pi` receives on: those of its incoming
+/// connections, then of its drives, each once, in order of appearance.
+fn ports_into(net: &Network, pi: usize) -> Vec<String> {
+    let mut ports: Vec<String> = Vec::new();
+    let incoming = net.connections.iter().filter(|c| c.to == pi).map(|c| &c.port);
+    let driven = net.drives.iter().filter(|d| d.to == pi).map(|d| &d.port);
+    for port in incoming.chain(driven) {
+        if !ports.contains(port) {
+            ports.push(port.clone());
+        }
+    }
+    ports
+}
+
+/// The longest delay into population `pi`, in steps (1 without connections).
+fn max_delay_into(net: &Network, pi: usize, dt: f64) -> usize {
+    net.connections
+        .iter()
+        .filter(|c| c.to == pi)
+        .map(|c| {
+            let table_max =
+                c.table.as_ref().and_then(|t| t.delays.as_ref()).map(|d| d.iter().cloned().fold(0.0, f64::max));
+            delay_steps(table_max.unwrap_or(c.delay_range.map_or(c.delay, |r| r.1)), dt)
+        })
+        .max()
+        .unwrap_or(1)
+}
+
+/// Initial states of population `pi` (SoA): the model's, then the spreads
+/// of `cfg.init` for the states it has; `refractory_until` at -inf.
+fn initial_states(m: &Model, k: &Kernel, params: &[f64], n: usize, cfg: &NetConfig, pi: usize) -> Vec<Vec<f64>> {
+    let exprs: Vec<ExprId> = m.values.iter().map(|v| v.expr).collect();
+    let mut y = vec![f64::NAN; m.states.len()];
+    let mut values = Vec::new();
+    for &i in &m.init_order {
+        eval_values(m, 0.0, &y, params, &exprs, &mut values);
+        y[i] = eval(m, m.states[i].init, &Env { t: 0.0, states: &y, params, values: &values, args: &[] });
+    }
+    crate::runtime::kinetic_steady_states(m, params, &exprs, &mut y);
+    let mut out: Vec<Vec<f64>> = y.iter().map(|&v| vec![v; n]).collect();
+    while out.len() < k.states.len() {
+        out.push(vec![f64::NEG_INFINITY; n]); // refractory_until
+    }
+    for (si, (name, s)) in cfg.init.iter().enumerate() {
+        if let Some(state) = m.state(name) {
+            out[state] = spread(*s, n, cfg.seed, 1000 + (pi as u64) * 64 + si as u64);
+        }
+    }
+    out
+}

@@ -1,0 +1,208 @@
+//! Connectivity: each connection's synapses, drawn once from the seed and
+//! stored by source (CSR), with per-synapse weights and delays only when
+//! the connection draws them (or its table gives them).
+//!
+//! Streams of random numbers, each its own: connection `c` draws its pairs
+//! from `seed ^ (c + 1) * 0x9e37_79b9_7f4a_7c15`, its weights from stream
+//! `0x3e19_0000 + c` and its delays from `0xde1a_0000 + c`, in CSR order.
+//! Synapses are handed to the recorder (`keep_synapses`) connection by
+//! connection, in CSR order, as each is built: nothing keeps them.
+
+use super::build::Runner;
+use super::{delay_steps, Connection, NetConfig, Network, Rule, SynapseTable};
+use crate::runtime::spikegen::{spread, SplitMix64, Spread};
+use crate::runtime::Recorder;
+
+/// Compressed connectivity of one connection: targets of source i are
+/// `targets[offsets[i]..offsets[i + 1]]`.
+pub(super) struct Csr {
+    pub offsets: Vec<usize>,
+    pub targets: Vec<u32>,
+    /// The connection's delay, in steps (when `delays` is `None`).
+    pub delay_steps: usize,
+    /// The target population's port (index into its ring).
+    pub port: usize,
+    /// Per-synapse weights and delays (steps), parallel to `targets`, when
+    /// the connection draws them.
+    pub weights: Option<Vec<f64>>,
+    pub delays: Option<Vec<u32>>,
+}
+
+impl Csr {
+    /// Bytes of the arrays.
+    fn bytes(&self) -> usize {
+        self.offsets.len() * std::mem::size_of::<usize>()
+            + self.targets.len() * std::mem::size_of::<u32>()
+            + self.weights.as_ref().map_or(0, |w| w.len() * std::mem::size_of::<f64>())
+            + self.delays.as_ref().map_or(0, |d| d.len() * std::mem::size_of::<u32>())
+    }
+}
+
+/// A network's connectivity.
+pub(super) struct Connectivity {
+    /// Per source population, its outgoing connections' CSR, in the order
+    /// of `Network::connections`; `None` when the recorder asked to stop.
+    pub csrs: Option<Vec<Vec<Csr>>>,
+    pub synapses: usize,
+    /// Bytes of every CSR.
+    pub bytes: usize,
+}
+
+/// Draws every connection, handing each synapse to `rec` when
+/// `cfg.keep_synapses`; asks `rec.stop()` before each connection.
+pub(super) fn connect(
+    net: &Network,
+    cfg: &NetConfig,
+    runners: &[Runner],
+    offsets: &[usize],
+    rec: &mut dyn Recorder,
+) -> Connectivity {
+    let mut csrs: Vec<Vec<Csr>> = (0..net.populations.len()).map(|_| Vec::new()).collect();
+    let (mut synapses, mut bytes) = (0, 0);
+    for (ci, c) in net.connections.iter().enumerate() {
+        if rec.stop() {
+            return Connectivity { csrs: None, synapses, bytes };
+        }
+        let port = runners[c.to].ports.iter().position(|p| *p == c.port).unwrap_or(0);
+        let csr = draw(net, ci, c, cfg, port);
+        synapses += csr.targets.len();
+        bytes += csr.bytes();
+        if cfg.keep_synapses {
+            let (from0, to0) = (offsets[c.from], offsets[c.to]);
+            for i in 0..csr.offsets.len().saturating_sub(1) {
+                for k in csr.offsets[i]..csr.offsets[i + 1] {
+                    let w = csr.weights.as_ref().map_or(c.w, |w| w[k]);
+                    let d = csr.delays.as_ref().map_or(csr.delay_steps, |d| d[k] as usize) as f64 * cfg.dt;
+                    rec.synapse(from0 + i, to0 + csr.targets[k] as usize, w, d);
+                }
+            }
+        }
+        csrs[c.from].push(csr);
+    }
+    Connectivity { csrs: Some(csrs), synapses, bytes }
+}
+
+/// Connection `ci`'s synapses onto `port` of its target.
+fn draw(net: &Network, ci: usize, c: &Connection, cfg: &NetConfig, port: usize) -> Csr {
+    let (na, nb) = (net.populations[c.from].count, net.populations[c.to].count);
+    let mut rng = SplitMix64::new(cfg.seed ^ (ci as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let recurrent = c.from == c.to;
+    let (offsets, targets, table_weights, table_delays) = match (c.rule, &c.table) {
+        (Rule::Probability(p), _) => {
+            let (o, t) = by_probability(&mut rng, na, nb, recurrent, p);
+            (o, t, None, None)
+        }
+        (Rule::OneToOne, _) => {
+            let (o, t) = one_to_one(na, nb);
+            (o, t, None, None)
+        }
+        (Rule::InDegree(k), _) => {
+            let (o, t) = by_in_degree(&mut rng, na, nb, recurrent, k);
+            (o, t, None, None)
+        }
+        (Rule::Table, Some(t)) => from_table(t, na, cfg.dt),
+        // a table rule without its table: no synapses
+        (Rule::Table, None) => (vec![0; na + 1], Vec::new(), None, None),
+    };
+    // per-synapse weights and delays, from streams of their own, in CSR order
+    let weights =
+        table_weights.or_else(|| c.w_spread.map(|sp| spread(sp, targets.len(), cfg.seed, 0x3e19_0000 + ci as u64)));
+    let delays = table_delays.or_else(|| {
+        c.delay_range.map(|(lo, hi)| {
+            spread(Spread::Uniform(lo, hi), targets.len(), cfg.seed, 0xde1a_0000 + ci as u64)
+                .into_iter()
+                .map(|d| delay_steps(d, cfg.dt) as u32)
+                .collect::<Vec<u32>>()
+        })
+    });
+    Csr { offsets, targets, delay_steps: delay_steps(c.delay, cfg.dt), port, weights, delays }
+}
+
+/// Each pair (i, j) independently with probability p, source by source
+/// (no self-connections within a population).
+fn by_probability(rng: &mut SplitMix64, na: usize, nb: usize, recurrent: bool, p: f64) -> (Vec<usize>, Vec<u32>) {
+    let mut offsets = Vec::with_capacity(na + 1);
+    let mut targets = Vec::new();
+    offsets.push(0);
+    for i in 0..na {
+        for j in 0..nb {
+            if recurrent && i == j {
+                continue;
+            }
+            if 1.0 - rng.next_open01() < p {
+                targets.push(j as u32);
+            }
+        }
+        offsets.push(targets.len());
+    }
+    (offsets, targets)
+}
+
+/// Source i to target i.
+fn one_to_one(na: usize, nb: usize) -> (Vec<usize>, Vec<u32>) {
+    let mut offsets = Vec::with_capacity(na + 1);
+    let mut targets = Vec::new();
+    offsets.push(0);
+    for i in 0..na.min(nb) {
+        targets.push(i as u32);
+        offsets.push(targets.len());
+    }
+    offsets.resize(na + 1, targets.len());
+    (offsets, targets)
+}
+
+/// Each target gets exactly k sources, drawn uniformly with replacement
+/// (no self-connections within a population); the (source, target) pairs
+/// are then sorted by source.
+fn by_in_degree(rng: &mut SplitMix64, na: usize, nb: usize, recurrent: bool, k: usize) -> (Vec<usize>, Vec<u32>) {
+    let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(nb * k);
+    for j in 0..nb {
+        let mut got = 0;
+        while got < k && na > usize::from(recurrent) {
+            let i = ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * na as f64) as usize;
+            if recurrent && i == j {
+                continue;
+            }
+            pairs.push((i.min(na - 1) as u32, j as u32));
+            got += 1;
+        }
+    }
+    pairs.sort_unstable();
+    let mut offsets = Vec::with_capacity(na + 1);
+    let mut targets = Vec::with_capacity(pairs.len());
+    offsets.push(0);
+    let mut it = pairs.iter().peekable();
+    for i in 0..na as u32 {
+        while let Some(&&(src, tgt)) = it.peek() {
+            if src != i {
+                break;
+            }
+            targets.push(tgt);
+            it.next();
+        }
+        offsets.push(targets.len());
+    }
+    (offsets, targets)
+}
+
+/// A table's synapses, sorted by source (stably: the file's order within
+/// a source), with its weights and delays (in steps) in that order.
+type FromTable = (Vec<usize>, Vec<u32>, Option<Vec<f64>>, Option<Vec<u32>>);
+
+fn from_table(t: &SynapseTable, na: usize, dt: f64) -> FromTable {
+    let mut order: Vec<usize> = (0..t.pairs.len()).collect();
+    order.sort_by_key(|&k| t.pairs[k].0);
+    let targets = order.iter().map(|&k| t.pairs[k].1).collect();
+    let mut offsets = Vec::with_capacity(na + 1);
+    offsets.push(0);
+    let mut k = 0;
+    for i in 0..na as u32 {
+        while k < order.len() && t.pairs[order[k]].0 == i {
+            k += 1;
+        }
+        offsets.push(k);
+    }
+    let weights = t.weights.as_ref().map(|w| order.iter().map(|&k| w[k]).collect::<Vec<f64>>());
+    let delays = t.delays.as_ref().map(|d| order.iter().map(|&k| delay_steps(d[k], dt) as u32).collect::<Vec<u32>>());
+    (offsets, targets, weights, delays)
+}

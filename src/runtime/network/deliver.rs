@@ -1,0 +1,107 @@
+//! Delivering a step's spikes. A spike of neuron i at step s hands itself
+//! to the recorder (global index: its population's offset + i) and adds
+//! its weight, scaled by the connection's short-term plasticity when it
+//! has one, to each target's port accumulator for step s + delay (at least
+//! one step later), in the target population's ring buffer; the kernel
+//! applies a step's summed input at the start of the step. A delay past
+//! the run's end has no slot and is dropped.
+//!
+//! Order: population by population, each worker's chunk in turn, so
+//! neuron by neuron: the order does not depend on the thread count, and
+//! the sums in the ring (and the plasticity states) are added in it.
+
+use super::connect::Csr;
+use super::step::Stepping;
+use super::Network;
+use crate::runtime::Recorder;
+
+/// A connection's plasticity states per presynaptic neuron, and the time of
+/// each neuron's last spike.
+type StpState = (Vec<Vec<f64>>, Vec<f64>);
+
+/// The connectivity and plasticity states, by source population.
+pub(super) struct Delivery<'n> {
+    net: &'n Network,
+    /// Per source population, its connections' CSR, in connection order.
+    csrs: Vec<Vec<Csr>>,
+    /// Per source population, the indices of its connections.
+    conn_of: Vec<Vec<usize>>,
+    /// Per connection with plasticity, its states.
+    stp_state: Vec<Option<StpState>>,
+    /// First global index of each population.
+    offsets: &'n [usize],
+}
+
+impl<'n> Delivery<'n> {
+    pub fn new(net: &'n Network, csrs: Vec<Vec<Csr>>, offsets: &'n [usize]) -> Delivery<'n> {
+        let conn_of = (0..net.populations.len())
+            .map(|pi| net.connections.iter().enumerate().filter(|(_, c)| c.from == pi).map(|(k, _)| k).collect())
+            .collect();
+        let stp_state = net
+            .connections
+            .iter()
+            .map(|c| {
+                let n = net.populations[c.from].count;
+                c.stp.as_ref().map(|s| (vec![s.initial(); n], vec![0.0; n]))
+            })
+            .collect();
+        Delivery { net, csrs, conn_of, stp_state, offsets }
+    }
+
+    /// Hands `rec` and the rings the spikes of step `step`. Only while the
+    /// workers wait at the barrier.
+    pub fn step(&mut self, step: usize, st: &Stepping, rec: &mut dyn Recorder) {
+        for pi in 0..st.views.len() {
+            for out in &st.outputs {
+                let out = out.lock().unwrap_or_else(|e| e.into_inner());
+                for &(i, ts) in &out[pi] {
+                    rec.spike(self.offsets[pi] + i, ts);
+                    self.spike(step, pi, i, ts, st);
+                }
+            }
+        }
+    }
+
+    /// Neuron `i` of population `pi` spiked at `ts` during step `step`: its
+    /// weight into every target's ring.
+    fn spike(&mut self, step: usize, pi: usize, i: usize, ts: f64, st: &Stepping) {
+        for (k, &ci) in self.conn_of[pi].iter().enumerate() {
+            let c = &self.net.connections[ci];
+            let csr = &self.csrs[pi][k];
+            let ring = &st.views[c.to].ring[csr.port];
+            let slots = ring.len();
+            let range = csr.offsets[i]..csr.offsets[i + 1];
+            let scale = match (&c.stp, &mut self.stp_state[ci]) {
+                (Some(stp), Some((ys, last))) => {
+                    stp.advance(&mut ys[i], ts - last[i]);
+                    last[i] = ts;
+                    stp.spike(&mut ys[i], ts)
+                }
+                _ => 1.0,
+            };
+            // SAFETY: the workers wait at the barrier; targets < count
+            unsafe {
+                match (&csr.weights, &csr.delays) {
+                    (None, None) if csr.delay_steps >= slots => {} // after the end
+                    (None, None) => {
+                        let acc = ring[(step + csr.delay_steps) % slots].0;
+                        let w = c.w * scale;
+                        for &j in &csr.targets[range] {
+                            *acc.add(j as usize) += w;
+                        }
+                    }
+                    (weights, delays) => {
+                        for k in range {
+                            let d = delays.as_ref().map_or(csr.delay_steps, |d| d[k] as usize);
+                            if d >= slots {
+                                continue; // arrives after the end
+                            }
+                            let w = weights.as_ref().map_or(c.w, |w| w[k]) * scale;
+                            *ring[(step + d) % slots].0.add(csr.targets[k] as usize) += w;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Drives: input added to a population's port before each step. A Poisson
+//! drive adds, to every neuron, its weight times a Poisson count of mean
+//! `n rate dt`, drawn neuron by neuron from a stream of its own (`seed ^
+//! (0x5eed_0000 + k) * 0xbf58_476d_1ce4_e5b9` for drive k); a `spikes(times
+//! = ...)` drive adds its weight once per listed spike time in [t, t + dt)
+//! to every neuron.
+
+use super::build::Runner;
+use super::step::Stepping;
+use super::{Drive, NetConfig, Network};
+use crate::runtime::spikegen::SplitMix64;
+
+/// The drives with their streams and target ports.
+pub(super) struct Drives<'n> {
+    drives: &'n [Drive],
+    rngs: Vec<SplitMix64>,
+    /// Per drive, the port of its population (index into its ring).
+    ports: Vec<usize>,
+    dt: f64,
+}
+
+impl<'n> Drives<'n> {
+    pub fn new(net: &'n Network, cfg: &NetConfig, runners: &[Runner]) -> Drives<'n> {
+        Drives {
+            drives: &net.drives,
+            rngs: (0..net.drives.len())
+                .map(|k| SplitMix64::new(cfg.seed ^ (0x5eed_0000 + k as u64).wrapping_mul(0xbf58_476d_1ce4_e5b9)))
+                .collect(),
+            ports: net
+                .drives
+                .iter()
+                .map(|d| runners[d.to].ports.iter().position(|p| *p == d.port).unwrap_or(0))
+                .collect(),
+            dt: cfg.dt,
+        }
+    }
+
+    /// Adds every drive's input for step `step`. Only while the workers wait
+    /// at the barrier.
+    pub fn add(&mut self, step: usize, st: &Stepping) {
+        let t = step as f64 * self.dt;
+        let t_next = (step + 1) as f64 * self.dt;
+        for (k, d) in self.drives.iter().enumerate() {
+            let view = &st.views[d.to];
+            let slot = view.ring[self.ports[k]][step % st.slots_of[d.to]].0;
+            if let Some(times) = &d.times {
+                // the spikes in [t, t + dt) arrive at this step
+                let (a, b) = (t - 1e-12 * self.dt, t_next - 1e-12 * self.dt);
+                let count = times.partition_point(|&s| s < b) - times.partition_point(|&s| s < a);
+                if count > 0 {
+                    for i in 0..view.count {
+                        // SAFETY: the workers wait at the barrier; i < count
+                        unsafe { *slot.add(i) += d.w * count as f64 };
+                    }
+                }
+                continue;
+            }
+            let lambda = d.n * d.rate * self.dt;
+            for i in 0..view.count {
+                // SAFETY: the workers wait at the barrier; i < count
+                unsafe { *slot.add(i) += d.w * poisson_count(&mut self.rngs[k], lambda) as f64 };
+            }
+        }
+    }
+}
+
+/// A Poisson count of mean `lambda`: Knuth's product of uniforms up to
+/// lambda = 30, above it the normal approximation (rounded, at least 0).
+fn poisson_count(rng: &mut SplitMix64, lambda: f64) -> u64 {
+    if lambda <= 0.0 {
+        return 0;
+    }
+    if lambda <= 30.0 {
+        let limit = (-lambda).exp();
+        let mut k = 0;
+        let mut p = rng.next_open01();
+        while p > limit {
+            k += 1;
+            p *= rng.next_open01();
+        }
+        return k;
+    }
+    let (u1, u2) = (rng.next_open01(), rng.next_open01());
+    let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+    (lambda + lambda.sqrt() * z).round().max(0.0) as u64
+}

@@ -1,0 +1,353 @@
+//! Networks: populations of point models connected by spikes.
+//!
+//! Input: a [`Network`] (populations, connections, drives) and a
+//! [`NetConfig`]. Output: every spike, the probes' samples and (when
+//! `keep_synapses`) every synapse, streamed into a
+//! [`Recorder`](crate::runtime::Recorder) as the run produces them
+//! ([`simulate_into`]), and a [`NetOutcome`]; [`simulate`] collects the
+//! same into a [`NetRun`].
+//!
+//! Each population runs its fused kernel (JIT or interpreter) with one
+//! input array per port that receives connections (`on spike exc(w: nS)`).
+//! The phases, one module each:
+//!
+//! - [`build`](self::build): each population's plan, kernel, per-neuron
+//!   parameters, initial states and input ring;
+//! - [`connect`](self::connect): connections drawn once from the seed
+//!   (fixed probability or fixed in-degree without self-connections within
+//!   a population, one-to-one, or a table) and stored by source (CSR), with
+//!   per-synapse weights and delays only when the connection draws them;
+//! - then per step: [`drive`](self::drive) adds the drives' input;
+//!   [`step`](self::step) advances every population's chunks on the worker
+//!   threads; [`deliver`](self::deliver) hands the step's spikes to the
+//!   recorder and adds each weight (scaled by short-term plasticity) to the
+//!   target's port accumulator for step s + delay/dt (at least one step
+//!   later), in a ring buffer per population and port; [`probe`] samples
+//!   the probes; every 1000 steps and at the end, a neuron that is not
+//!   finite stops the run (E0506).
+//!
+//! [`synapse`](self::synapse) holds what the CLI asks of synapse models:
+//! their ports, whether they can be lumped, short-term plasticity.
+//!
+//! Invariants: the same seed gives the same synapses, inputs and spikes,
+//! whatever the thread count; spikes are handed on step by step, in
+//! (population, neuron) order within a step; memory does not grow with the
+//! run's length (the rings hold the longest delay, at most the run).
+
+mod build;
+mod connect;
+mod deliver;
+mod drive;
+mod probe;
+mod step;
+mod synapse;
+
+pub use probe::probe_widths;
+pub use synapse::{lumpable, ports, Stp};
+
+use super::spikegen::Spread;
+use super::{Outcome, Recorder};
+use crate::diag::{Code, Diagnostic};
+use crate::ir::Model;
+use crate::source::Span;
+
+/// A population: `count` neurons of a model.
+#[derive(Clone, Debug)]
+pub struct Population {
+    pub name: String,
+    pub model: Model,
+    pub count: usize,
+}
+
+/// `connect from -> to via port (p = ..., w = ..., delay = ...)`.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub from: usize,
+    pub to: usize,
+    pub port: String,
+    pub rule: Rule,
+    pub w: f64,
+    pub delay: f64,
+    /// Per-synapse weights drawn from this spread instead of `w`.
+    pub w_spread: Option<Spread>,
+    /// Per-synapse delays drawn uniformly from [lo, hi) instead of `delay`.
+    pub delay_range: Option<(f64, f64)>,
+    /// `Rule::Table`'s synapses.
+    pub table: Option<std::sync::Arc<SynapseTable>>,
+    /// Short-term plasticity: its release scales every weight.
+    pub stp: Option<std::sync::Arc<Stp>>,
+    pub span: Span,
+}
+
+/// How the pairs of a connection are drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rule {
+    /// Each pair independently with probability p (no self-connections).
+    Probability(f64),
+    /// Each target gets exactly k sources, drawn uniformly with replacement
+    /// (multiple contacts allowed, no self-connections).
+    InDegree(usize),
+    /// Source i to target i (populations of equal size).
+    OneToOne,
+    /// The synapses listed in `Connection::table` (read from a file).
+    Table,
+}
+
+/// Synapses given one by one: (pre, post) within the source and target
+/// populations, with optional per-synapse weights (SI) and delays (s).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SynapseTable {
+    pub pairs: Vec<(u32, u32)>,
+    pub weights: Option<Vec<f64>>,
+    pub delays: Option<Vec<f64>>,
+}
+
+/// `drive P with poisson(rate = ..., n = ..., w = ...) via port`: each neuron
+/// of P receives n independent Poisson trains of the given rate.
+#[derive(Clone, Debug)]
+pub struct Drive {
+    pub to: usize,
+    pub port: String,
+    pub rate: f64,
+    pub n: f64,
+    pub w: f64,
+    /// `spikes(times = ...)`: these spike times (s, sorted) reach every
+    /// neuron of the population, instead of Poisson trains.
+    pub times: Option<Vec<f64>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub name: String,
+    pub populations: Vec<Population>,
+    pub connections: Vec<Connection>,
+    pub drives: Vec<Drive>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    pub dt: f64,
+    pub duration: f64,
+    pub seed: u64,
+    pub jit: bool,
+    /// Initial values spread over every population that has the state.
+    pub init: Vec<(String, Spread)>,
+    /// Parameters spread over every population that has them (per neuron).
+    pub params: Vec<(String, Spread)>,
+    /// Hand every synapse (pre, post, weight, delay) to the recorder (kept
+    /// in `NetRun::synapse_table` by `simulate`).
+    pub keep_synapses: bool,
+    /// Threads (results do not depend on it); 0 chooses from the work per step.
+    pub threads: usize,
+    /// States to sample: (population, state, first neuron, end neuron), every
+    /// `sample_every` steps.
+    pub probes: Vec<(usize, usize, usize, usize)>,
+    pub sample_every: usize,
+}
+
+/// What a network run produced.
+pub struct NetRun {
+    /// W0401 per population whose rate table's argument left its range.
+    pub warnings: Vec<Diagnostic>,
+    /// One line per population's rate table (`E: rate table in V: ...`).
+    pub tables: Vec<String>,
+    /// (global neuron index, time in s), in (step, population, neuron) order.
+    pub spikes: Vec<(usize, f64)>,
+    /// First global index of each population.
+    pub offsets: Vec<usize>,
+    pub synapses: usize,
+    /// Bytes of connectivity (CSR offsets and targets), for the per-synapse
+    /// figure `run` prints.
+    pub connectivity_bytes: usize,
+    pub compile_seconds: f64,
+    /// (global pre, global post, weight in SI, delay in s) of every synapse,
+    /// connection by connection in CSR order, when `keep_synapses` is set.
+    pub synapse_table: Vec<(usize, usize, f64, f64)>,
+    /// Sample times (s) of the probes, and per probe, per sample, the values
+    /// of its neurons.
+    pub probe_t: Vec<f64>,
+    pub probe_values: Vec<Vec<Vec<f64>>>,
+}
+
+/// What a network run produced besides its spikes, samples and synapses.
+pub struct NetOutcome {
+    /// Steps done, and whether the recorder stopped the run (then `steps`
+    /// is 0 when it stopped while the connections were drawn).
+    pub outcome: Outcome,
+    /// First global index of each population.
+    pub offsets: Vec<usize>,
+    /// Synapses drawn (so far, when stopped while drawing).
+    pub synapses: usize,
+    /// Bytes of connectivity (CSR offsets and targets, per-synapse weights
+    /// and delays), for the per-synapse figure `run` prints.
+    pub connectivity_bytes: usize,
+    pub compile_seconds: f64,
+    /// One line per population's rate table (`E: rate table in V: ...`).
+    pub tables: Vec<String>,
+    /// W0401 per population whose rate table's argument left its range.
+    pub warnings: Vec<Diagnostic>,
+}
+
+fn fail(span: Span, msg: String, help: &str) -> Box<Diagnostic> {
+    Box::new(Diagnostic::error(Code::NotInKernel, msg).at(span, "in this network").help(help))
+}
+
+/// Builds and runs a network, collecting what it records into a
+/// [`NetRun`]. Fails as [`simulate_into`] does.
+pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Box<Diagnostic>> {
+    let widths = probe_widths(net, cfg);
+    let mut c = Collect { probe_values: vec![Vec::new(); widths.len()], widths, ..Collect::default() };
+    let out = simulate_into(net, cfg, span, &mut c)?;
+    Ok(NetRun {
+        warnings: out.warnings,
+        tables: out.tables,
+        spikes: c.spikes,
+        offsets: out.offsets,
+        synapses: out.synapses,
+        connectivity_bytes: out.connectivity_bytes,
+        compile_seconds: out.compile_seconds,
+        synapse_table: c.synapse_table,
+        probe_t: c.probe_t,
+        probe_values: c.probe_values,
+    })
+}
+
+/// The recorder behind [`simulate`]: a [`NetRun`]'s collections.
+#[derive(Default)]
+struct Collect {
+    widths: Vec<usize>,
+    spikes: Vec<(usize, f64)>,
+    synapse_table: Vec<(usize, usize, f64, f64)>,
+    probe_t: Vec<f64>,
+    probe_values: Vec<Vec<Vec<f64>>>,
+}
+
+impl Recorder for Collect {
+    fn sample(&mut self, t: f64, values: &[f64]) {
+        self.probe_t.push(t);
+        let mut at = 0;
+        for (rows, &w) in self.probe_values.iter_mut().zip(&self.widths) {
+            rows.push(values.get(at..at + w).unwrap_or(&[]).to_vec());
+            at += w;
+        }
+    }
+
+    fn spike(&mut self, neuron: usize, t: f64) {
+        self.spikes.push((neuron, t));
+    }
+
+    fn synapse(&mut self, pre: usize, post: usize, weight: f64, delay: f64) {
+        self.synapse_table.push((pre, post, weight, delay));
+    }
+}
+
+/// Builds and runs a network, handing `rec` every synapse as it is drawn
+/// (when `cfg.keep_synapses`: (global pre, global post, weight in SI,
+/// delay in s), connection by connection in CSR order), the probes' sample
+/// at t = 0 and after every `sample_every`-th step (every probe's neurons
+/// concatenated, in `cfg.probes` order; see [`probe_widths`]), and each
+/// step's spikes (global index: population offset + neuron) in
+/// (population, neuron) order, step by step. Asks `rec.stop()` before each
+/// connection is drawn and before each step. Fails when a population
+/// cannot be built (no plan; E0103, E0218, E0404), when a worker thread
+/// fails (E0999), or when a neuron diverges (E0506, checked every 1000
+/// steps and at the end).
+pub fn simulate_into(
+    net: &Network,
+    cfg: &NetConfig,
+    span: Span,
+    rec: &mut dyn Recorder,
+) -> Result<NetOutcome, Box<Diagnostic>> {
+    let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
+    let mut offsets = Vec::new();
+    let mut total = 0;
+    for p in &net.populations {
+        offsets.push(total);
+        total += p.count;
+    }
+    let built = build::populations(net, cfg, span, steps)?;
+    let mut runners = built.runners;
+    let conn = connect::connect(net, cfg, &runners, &offsets, rec);
+    let mut out = NetOutcome {
+        outcome: Outcome { steps: 0, stopped: true },
+        offsets: Vec::new(),
+        synapses: conn.synapses,
+        connectivity_bytes: conn.bytes,
+        compile_seconds: built.compile_seconds,
+        tables: built.tables,
+        warnings: Vec::new(),
+    };
+    if let Some(csrs) = conn.csrs {
+        let mut delivery = deliver::Delivery::new(net, csrs, &offsets);
+        let mut drives = drive::Drives::new(net, cfg, &runners);
+        let threads = step::threads(cfg, &runners, net);
+        let stepping = step::Stepping::new(&mut runners, net, threads, cfg.dt);
+        out.outcome = run(net, cfg, span, steps, &stepping, &mut drives, &mut delivery, rec)?;
+        out.warnings = stepping.warnings(net, out.outcome.steps);
+    }
+    out.offsets = offsets;
+    Ok(out)
+}
+
+/// The steps: drives, the populations stepped, spikes delivered, probes
+/// sampled, divergence checked; `rec.stop()` asked before each step.
+#[allow(clippy::too_many_arguments)] // the phases' states, each its own
+fn run(
+    net: &Network,
+    cfg: &NetConfig,
+    span: Span,
+    steps: usize,
+    stepping: &step::Stepping,
+    drives: &mut drive::Drives,
+    delivery: &mut deliver::Delivery,
+    rec: &mut dyn Recorder,
+) -> Result<Outcome, Box<Diagnostic>> {
+    std::thread::scope(|scope| {
+        stepping.spawn(scope);
+        let _guard = stepping.guard();
+        let mut bufs = stepping.buffers(0);
+        let mut values = Vec::new();
+        let every = cfg.sample_every.max(1);
+        let mut steps_loop = || {
+            if !cfg.probes.is_empty() {
+                probe::sample(cfg, stepping, 0.0, &mut values, rec);
+            }
+            for step in 0..steps {
+                if rec.stop() {
+                    return Ok(Outcome { steps: step, stopped: true });
+                }
+                drives.add(step, stepping);
+                if stepping.step(step, &mut bufs).is_err() {
+                    return Err(Box::new(
+                        Diagnostic::internal("a network worker thread failed").at(span, "this network"),
+                    ));
+                }
+                delivery.step(step, stepping, rec);
+                let t_next = (step + 1) as f64 * cfg.dt;
+                if !cfg.probes.is_empty() && (step + 1) % every == 0 {
+                    probe::sample(cfg, stepping, t_next, &mut values, rec);
+                }
+                // a diverged neuron stops the run
+                if (step + 1) % 1000 == 0 || step + 1 == steps {
+                    if let Some(d) = stepping.diverged(net, t_next, span) {
+                        return Err(d);
+                    }
+                }
+            }
+            Ok(Outcome { steps, stopped: false })
+        };
+        let result = steps_loop();
+        stepping.finish();
+        result
+    })
+}
+
+/// A delay in whole steps, at least 1 (a huge or infinite one: past any run).
+fn delay_steps(delay: f64, dt: f64) -> usize {
+    let steps = (delay / dt).round();
+    if steps.is_finite() && steps < 1e15 {
+        (steps as usize).max(1)
+    } else {
+        usize::MAX / 4
+    }
+}

@@ -1,0 +1,38 @@
+//! Probes: a network's sampled states. A probe `(population, state, a, b)`
+//! samples neurons a..b of one state array (clamped to the population);
+//! a sample hands the recorder every probe's values concatenated, in the
+//! order of `NetConfig::probes` ([`probe_widths`] says how many each).
+
+use super::step::Stepping;
+use super::{NetConfig, Network};
+use crate::runtime::Recorder;
+
+/// How many values each probe contributes to a sample: its neuron range
+/// clamped to its population (0 for a population that does not exist).
+pub fn probe_widths(net: &Network, cfg: &NetConfig) -> Vec<usize> {
+    cfg.probes
+        .iter()
+        .map(|&(pi, _, a, b)| {
+            let n = net.populations.get(pi).map_or(0, |p| p.count);
+            b.min(n).saturating_sub(a.min(n))
+        })
+        .collect()
+}
+
+/// Hands `rec` the probes' values at `t` (`values` is scratch space). A
+/// state the population's kernel does not have reads NaN. Only while the
+/// workers wait at the barrier.
+pub(super) fn sample(cfg: &NetConfig, st: &Stepping, t: f64, values: &mut Vec<f64>, rec: &mut dyn Recorder) {
+    values.clear();
+    for &(pi, s, a, b) in &cfg.probes {
+        let Some(view) = st.views.get(pi) else { continue };
+        let n = view.count;
+        let (a, b) = (a.min(n), b.min(n).max(a.min(n)));
+        // SAFETY: the workers wait at the barrier
+        match unsafe { view.state(s) } {
+            Some(arr) => values.extend_from_slice(&arr[a..b]),
+            None => values.extend(std::iter::repeat_n(f64::NAN, b - a)),
+        }
+    }
+    rec.sample(t, values);
+}

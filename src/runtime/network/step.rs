@@ -1,0 +1,350 @@
+//! Stepping a network's populations on worker threads. Each worker owns a
+//! contiguous chunk of every population (worker 0 is the calling thread);
+//! a step is: the caller adds the drives; barrier; every worker steps its
+//! chunks by their kernels (JIT or interpreter), collects their spikes in
+//! neuron order and clears their input slot; barrier; the caller delivers
+//! the spikes. Chunks only split the work: the results do not depend on
+//! the thread count.
+//!
+//! Invariant of the raw views: between the two barriers of a step, worker
+//! `w` alone touches neurons `chunks[p][w]` of population `p`'s arrays;
+//! outside them (while the workers wait) only the calling thread touches
+//! any array. The arrays belong to the runners, which outlive the views.
+
+use super::build::Runner;
+use super::{NetConfig, Network};
+use crate::codegen::jit;
+use crate::diag::{Code, Diagnostic};
+use crate::kernel::{self, Kernel};
+use crate::runtime::population::{excursion, excursion_warning, Excursion};
+use crate::source::Span;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// One worker's spikes of a step, per population: (neuron, time), in
+/// neuron order.
+pub(super) type StepSpikes = Vec<Vec<(usize, f64)>>;
+
+/// A raw pointer the worker threads share; each touches its own chunk.
+#[derive(Clone, Copy)]
+pub(super) struct Ptr(pub *mut f64);
+// SAFETY: workers write disjoint chunks between barriers (module doc).
+unsafe impl Send for Ptr {}
+unsafe impl Sync for Ptr {}
+
+/// A population's state arrays, per-neuron parameters and input ring
+/// (`ring[port][slot]`), as raw pointers to their first neuron.
+pub(super) struct PopView {
+    pub states: Vec<Ptr>,
+    pub params: Vec<Ptr>,
+    pub ring: Vec<Vec<Ptr>>,
+    /// Neurons in the population.
+    pub count: usize,
+}
+
+impl PopView {
+    /// State array `s`, whole.
+    ///
+    /// # Safety
+    /// Only while the workers wait at the barrier (module doc).
+    pub unsafe fn state(&self, s: usize) -> Option<&[f64]> {
+        // SAFETY: the array holds `count` values; the caller keeps the workers out
+        self.states.get(s).map(|p| unsafe { std::slice::from_raw_parts(p.0 as *const f64, self.count) })
+    }
+}
+
+/// A barrier that spins briefly before yielding: a network step is short,
+/// and sleeping on a condition variable would cost more than the step.
+struct SpinBarrier {
+    n: usize,
+    count: AtomicUsize,
+    generation: AtomicUsize,
+    /// Set when a thread panicked: waiting stops, so the others can leave.
+    broken: AtomicBool,
+}
+
+/// Breaks the barrier if its thread unwinds, so no thread waits forever.
+struct BreakOnPanic<'a>(&'a SpinBarrier);
+
+impl Drop for BreakOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.broken.store(true, Ordering::Release);
+        }
+    }
+}
+
+impl SpinBarrier {
+    fn new(n: usize) -> SpinBarrier {
+        SpinBarrier { n, count: 0.into(), generation: 0.into(), broken: false.into() }
+    }
+
+    fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Acquire)
+    }
+
+    fn wait(&self) {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
+        if self.n <= 1 || self.is_broken() {
+            return;
+        }
+        let gen = self.generation.load(Acquire);
+        if self.count.fetch_add(1, AcqRel) + 1 == self.n {
+            self.count.store(0, Release);
+            self.generation.fetch_add(1, Release);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Acquire) == gen && !self.is_broken() {
+            spins += 1;
+            if spins < 2000 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// The JIT's spike buffers of one worker, per population: one step's
+/// spikes of its chunk (neurons x emitting events).
+pub(super) type Buffers = Vec<(Vec<i64>, Vec<f64>)>;
+
+/// Everything the workers share to step the populations.
+pub(super) struct Stepping<'r> {
+    pub views: Vec<PopView>,
+    kernels: Vec<(&'r Kernel, Option<&'r jit::Compiled>)>,
+    /// Per population, per worker: its neurons [a, b).
+    chunks: Vec<Vec<(usize, usize)>>,
+    /// Ring slots per population.
+    pub slots_of: Vec<usize>,
+    emitting: Vec<usize>,
+    /// Per worker, its spikes of the step.
+    pub outputs: Vec<Mutex<StepSpikes>>,
+    /// Per worker and population: the first lookup outside a rate table.
+    excursions: Vec<Mutex<Vec<Option<Excursion>>>>,
+    barrier: SpinBarrier,
+    step_now: AtomicUsize,
+    done: AtomicBool,
+    threads: usize,
+    dt: f64,
+}
+
+/// The number of threads: `cfg.threads` (at most 64), or for 0 one per
+/// half million kernel operations per step, at most one per core.
+pub(super) fn threads(cfg: &NetConfig, runners: &[Runner], net: &Network) -> usize {
+    match cfg.threads {
+        0 => {
+            // two barriers per step cost a few microseconds: worth it only
+            // when a step has about half a million kernel operations or more
+            let work: usize = runners.iter().zip(&net.populations).map(|(r, p)| r.kernel.insts.len() * p.count).sum();
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (work / 250_000).clamp(1, cores)
+        }
+        t => t.clamp(1, 64),
+    }
+}
+
+impl<'r> Stepping<'r> {
+    /// Views of the runners' arrays, split into `threads` chunks per
+    /// population (even sizes, so that the JIT's pairs of neurons stay
+    /// within a chunk).
+    pub fn new(runners: &'r mut [Runner], net: &Network, threads: usize, dt: f64) -> Stepping<'r> {
+        let views: Vec<PopView> = runners
+            .iter_mut()
+            .zip(&net.populations)
+            .map(|(r, p)| PopView {
+                count: p.count,
+                states: r.states.iter_mut().map(|s| Ptr(s.as_mut_ptr())).collect(),
+                params: r.param_arrays.iter_mut().map(|s| Ptr(s.as_mut_ptr())).collect(),
+                ring: r
+                    .ring
+                    .iter_mut()
+                    .map(|port| port.iter_mut().map(|slot| Ptr(slot.as_mut_ptr())).collect())
+                    .collect(),
+            })
+            .collect();
+        let runners: &'r [Runner] = runners;
+        let chunks: Vec<Vec<(usize, usize)>> = views
+            .iter()
+            .map(|v| {
+                let size = v.count.div_ceil(threads).div_ceil(2) * 2;
+                (0..threads).map(|w| ((w * size).min(v.count), ((w + 1) * size).min(v.count))).collect()
+            })
+            .collect();
+        Stepping {
+            kernels: runners.iter().map(|r| (&r.kernel, r.code.as_ref())).collect(),
+            slots_of: runners.iter().map(|r| r.ring.first().map_or(1, |p| p.len())).collect(),
+            emitting: runners.iter().map(|r| r.kernel.events.iter().filter(|e| e.emits).count().max(1)).collect(),
+            outputs: (0..threads).map(|_| Mutex::new(vec![Vec::new(); runners.len()])).collect(),
+            excursions: (0..threads).map(|_| Mutex::new(vec![None; runners.len()])).collect(),
+            barrier: SpinBarrier::new(threads),
+            step_now: AtomicUsize::new(0),
+            done: AtomicBool::new(false),
+            views,
+            chunks,
+            threads,
+            dt,
+        }
+    }
+
+    /// Worker `w`'s spike buffers.
+    pub fn buffers(&self, w: usize) -> Buffers {
+        self.chunks
+            .iter()
+            .zip(&self.emitting)
+            .map(|(c, &e)| (vec![0; (c[w].1 - c[w].0) * e], vec![0.0; (c[w].1 - c[w].0) * e]))
+            .collect()
+    }
+
+    /// Starts workers 1.. on `scope`: each waits for a step, steps its
+    /// chunks, and waits again, until [`Stepping::finish`].
+    pub fn spawn<'s>(&'s self, scope: &'s std::thread::Scope<'s, '_>) {
+        for w in 1..self.threads {
+            let mut bufs = self.buffers(w);
+            scope.spawn(move || loop {
+                let _guard = BreakOnPanic(&self.barrier);
+                self.barrier.wait();
+                if self.done.load(Ordering::Acquire) || self.barrier.is_broken() {
+                    return;
+                }
+                self.work(w, self.step_now.load(Ordering::Acquire), &mut bufs);
+                self.barrier.wait();
+            });
+        }
+    }
+
+    /// Steps every population over step `step`, worker 0 on this thread.
+    /// `Err` when a worker thread failed.
+    pub fn step(&self, step: usize, bufs: &mut Buffers) -> Result<(), ()> {
+        self.step_now.store(step, Ordering::Release);
+        let _guard = BreakOnPanic(&self.barrier);
+        self.barrier.wait();
+        self.work(0, step, bufs);
+        self.barrier.wait();
+        if self.barrier.is_broken() {
+            Err(())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Breaks the barrier if this thread unwinds while the guard lives (a
+    /// recorder that panicked), so that the workers leave.
+    pub fn guard(&self) -> impl Drop + '_ {
+        BreakOnPanic(&self.barrier)
+    }
+
+    /// Lets the workers leave.
+    pub fn finish(&self) {
+        self.done.store(true, Ordering::Release);
+        self.barrier.wait();
+    }
+
+    /// Worker `w`'s share of step `step`: for each population, its chunk
+    /// stepped, its spikes into `outputs[w]`, its input slot cleared.
+    fn work(&self, w: usize, step: usize, bufs: &mut Buffers) {
+        let t = step as f64 * self.dt;
+        let t_next = (step + 1) as f64 * self.dt;
+        let mut out = self.outputs[w].lock().unwrap_or_else(|e| e.into_inner());
+        for (pi, view) in self.views.iter().enumerate() {
+            let (a, b) = self.chunks[pi][w];
+            out[pi].clear();
+            if a >= b {
+                continue;
+            }
+            let now = step % self.slots_of[pi];
+            let n = b - a;
+            let (kernel, code) = self.kernels[pi];
+            if !kernel.tables.is_empty() {
+                let mut seen = self.excursions[w].lock().unwrap_or_else(|e| e.into_inner());
+                if seen[pi].is_none() {
+                    // SAFETY: as below; read before this worker's step writes
+                    let state = |i: usize| {
+                        view.states.get(i).map(|p| unsafe { std::slice::from_raw_parts(p.0.add(a) as *const f64, n) })
+                    };
+                    seen[pi] = excursion(kernel, state).map(|(ti, i, v)| (ti, step, a + i, v));
+                }
+            }
+            // SAFETY: [a, b) of every array belongs to this worker alone
+            // while the step runs; the arrays outlive the threads.
+            unsafe {
+                match code {
+                    Some(code) => {
+                        let sp: Vec<*mut f64> = view.states.iter().map(|p| p.0.add(a)).collect();
+                        let pp: Vec<*const f64> = view
+                            .params
+                            .iter()
+                            .map(|p| p.0.add(a) as *const f64)
+                            .chain(view.ring.iter().map(|port| port[now].0.add(a) as *const f64))
+                            .collect();
+                        let (idx, tim) = &mut bufs[pi];
+                        let count = code.call(&sp, &pp, n, (t, t_next), idx, tim);
+                        for k in 0..count {
+                            out[pi].push((a + idx[k] as usize, tim[k]));
+                        }
+                    }
+                    None => {
+                        let mut sts: Vec<&mut [f64]> =
+                            view.states.iter().map(|p| std::slice::from_raw_parts_mut(p.0.add(a), n)).collect();
+                        let prs: Vec<&[f64]> = view
+                            .params
+                            .iter()
+                            .map(|p| std::slice::from_raw_parts(p.0.add(a), n))
+                            .chain(view.ring.iter().map(|port| std::slice::from_raw_parts(port[now].0.add(a), n)))
+                            .collect();
+                        let mut local = Vec::new();
+                        kernel::interp::step(kernel, &mut sts, &prs, t, t_next, &mut local);
+                        out[pi].extend(local.into_iter().map(|(i, ts)| (a + i, ts)));
+                    }
+                }
+                for port in &view.ring {
+                    std::slice::from_raw_parts_mut(port[now].0.add(a), n).iter_mut().for_each(|x| *x = 0.0);
+                }
+            }
+        }
+    }
+
+    /// E0506 for the first population with a neuron whose model state is
+    /// not finite, at `t`. Only while the workers wait.
+    pub fn diverged(&self, net: &Network, t: f64, span: Span) -> Option<Box<Diagnostic>> {
+        for (pi, v) in self.views.iter().enumerate() {
+            let nm = net.populations[pi].model.states.len();
+            // SAFETY: the workers wait at the barrier
+            let bad = (0..nm).find_map(|s| unsafe { v.state(s) }?.iter().position(|x| !x.is_finite()));
+            if let Some(i) = bad {
+                return Some(Box::new(
+                    Diagnostic::error(
+                        Code::NumericalBlowUp,
+                        format!(
+                            "neuron {i} of `{}` diverged by t = {} ms",
+                            net.populations[pi].name,
+                            crate::units::format_number(t * 1e3)
+                        ),
+                    )
+                    .at(span, "in this network")
+                    .help("check the weights and the step"),
+                ));
+            }
+        }
+        None
+    }
+
+    /// W0401 per population whose rate table's argument left its range
+    /// before step `steps`: the earliest excursion over the workers.
+    pub fn warnings(&self, net: &Network, steps: usize) -> Vec<Diagnostic> {
+        let mut warnings = Vec::new();
+        for (pi, pop) in net.populations.iter().enumerate() {
+            let first = self
+                .excursions
+                .iter()
+                .filter_map(|e| e.lock().unwrap_or_else(|e| e.into_inner())[pi])
+                .filter(|x| x.1 < steps)
+                .min_by_key(|x| (x.1, x.2));
+            if let Some(first) = first {
+                warnings.push(excursion_warning(&pop.model, self.kernels[pi].0, first, self.dt));
+            }
+        }
+        warnings
+    }
+}
