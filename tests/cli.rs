@@ -528,7 +528,8 @@ fn rate_tables_on_the_command_line() {
 fn import_problems_are_told_apart() {
     let d = tmp("imports");
     std::fs::create_dir_all(d.join("folder.neuro")).unwrap();
-    std::fs::write(d.join("binary.neuro"), [0x6eu8, 0x65, 0xff, 0xfe, 0x00, 0x53, 0x45, 0x43, 0x52, 0x45, 0x54]).unwrap();
+    std::fs::write(d.join("binary.neuro"), [0x6eu8, 0x65, 0xff, 0xfe, 0x00, 0x53, 0x45, 0x43, 0x52, 0x45, 0x54])
+        .unwrap();
     let body = "neuron N {\n    state V = -65 mV\n    dV/dt = -V / 10 ms\n}\n";
     for (import, expect) in [
         ("folder.neuro", "is a directory"),
@@ -544,4 +545,90 @@ fn import_problems_are_told_apart() {
         assert!(t.contains("E0204") && t.contains(expect), "{import}: {t}");
         assert!(!t.contains("SECRET"), "the content of a refused file is never printed: {t}");
     }
+}
+
+/// Resident memory of a process, KiB (Linux).
+#[cfg(target_os = "linux")]
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A run of 10^8 ms streams its outputs (memory stays flat) and Ctrl-C
+/// stops it with the files complete up to then and `run.json` marked
+/// interrupted.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_very_long_run_streams_and_stops_on_ctrl_c() {
+    let d = tmp("ctrl-c");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_neuroc"))
+        .args(["run", "examples/lif.neuro", "--duration", "1e8ms", "--sample", "1ms", "-q", "-o", d.to_str().unwrap()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let early = rss_kib(pid).expect("the run is going");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let late = rss_kib(pid).expect("the run is still going");
+    // a run that kept its trace would grow by megabytes per second
+    assert!(late < early + 4096, "memory grew from {early} KiB to {late} KiB");
+    let m = neuroc::output::manifest::read(&d).expect("a manifest from the start");
+    assert_eq!(m["status"], "running");
+    assert!(!d.join("V.csv").exists(), "nothing half-written in the folder while running");
+    Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let m = neuroc::output::manifest::read(&d).unwrap();
+    assert_eq!(m["status"], "interrupted", "{m}");
+    let t = m["t_reached_ms"].as_f64().unwrap();
+    assert!(t > 100.0, "it ran for a while: {t} ms");
+    let v = std::fs::read_to_string(d.join("V.csv")).unwrap();
+    let last: f64 = v.lines().last().unwrap().split(',').next().unwrap().parse().unwrap();
+    assert!(t - last <= 1.0 + 1e-9 && last <= t, "complete up to the time reached: last row {last} ms, reached {t} ms");
+    assert_eq!(m["files"][0]["rows"].as_u64().unwrap() as usize, v.lines().count() - 1);
+}
+
+/// Killed while writing, a run leaves the previous run's complete files in
+/// place, nothing truncated beside them, and `run.json` marked running by
+/// a process that is gone; the next run cleans up after it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_run_never_leaves_a_truncated_file() {
+    let d = tmp("killed");
+    let o = neuroc(&["run", "examples/lif.neuro", "--duration", "50ms", "-q", "-o", d.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let before = std::fs::read(d.join("V.csv")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_neuroc"))
+        .args(["run", "examples/lif.neuro", "--duration", "1e7ms", "-q", "-o", d.to_str().unwrap()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .spawn()
+        .unwrap();
+    // wait until it is writing (its partial folder holds a growing V.csv)
+    let partial = || {
+        std::fs::read_dir(&d)
+            .unwrap()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().starts_with(".neuroc-partial"))
+    };
+    let start = std::time::Instant::now();
+    while start.elapsed().as_secs() < 20 {
+        let size = partial().and_then(|p| std::fs::metadata(p.path().join("V.csv")).ok()).map_or(0, |m| m.len());
+        if size > 1 << 20 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(std::fs::read(d.join("V.csv")).unwrap(), before, "the previous V.csv, whole");
+    let m = neuroc::output::manifest::read(&d).unwrap();
+    assert_eq!(m["status"], "running", "killed: no one could mark it");
+    let pid = m["pid"].as_u64().unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "by a process that is gone");
+    assert!(partial().is_some());
+    let o = neuroc(&["run", "examples/lif.neuro", "--duration", "20ms", "-q", "-o", d.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(partial().is_none(), "the next run removes the killed run's partial folder");
+    assert_eq!(neuroc::output::manifest::read(&d).unwrap()["status"], "completed");
 }

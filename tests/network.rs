@@ -915,6 +915,7 @@ fn small_network(
         threads,
         probes: vec![(0, v, 0, 5), (0, v, 398, 400)],
         sample_every: 10,
+        method: neuroc::schemes::Method::Auto,
     };
     (net, cfg)
 }

@@ -255,7 +255,7 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
                 input_spikes,
                 init_overrides: p.init_spreads.iter().map(|(s, d, k)| (*s, spread(*d, 1, run.seed, *k)[0])).collect(),
             };
-            let outcome = super::shim::reference_into(m, &p.plan, &cfg, &mut rec)?;
+            let outcome = runtime::simulate_into(m, &p.plan, &cfg, &mut rec)?;
             rec.steps = outcome.steps;
             if m.tables.is_empty() {
                 String::new()
@@ -283,7 +283,7 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
                 },
                 optimize: false,
             };
-            let r = super::shim::population_into(m, &p.plan, &cfg, &mut rec)?;
+            let r = population::simulate_into(m, &p.plan, &cfg, &mut rec)?;
             rec.steps = r.outcome.steps;
             summary.compile_seconds = r.compile_seconds;
             summary.warnings = r.warnings;
@@ -464,9 +464,10 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
         threads: n.threads,
         probes: n.probes.clone(),
         sample_every: run.sample_every,
+        method: n.method,
     };
     let start = std::time::Instant::now();
-    let r = super::shim::network_into(net, &cfg, run.span, &mut rec)?;
+    let r = crate::runtime::network::simulate_into(net, &cfg, run.span, &mut rec)?;
     let wall = start.elapsed().as_secs_f64();
     let horizon = if r.outcome.stopped { r.outcome.steps as f64 * run.dt } else { run.duration };
     let mut binners = std::mem::take(&mut rec.binners);

@@ -35,7 +35,6 @@ pub mod field;
 pub mod network;
 pub mod point;
 pub(crate) mod settings;
-mod shim;
 
 pub use execute::{execute, Summary};
 pub use settings::TableSpec;

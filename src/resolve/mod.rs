@@ -72,7 +72,8 @@ pub fn load(sources: &mut SourceMap, root: FileId) -> (Library, Diagnostics) {
                                     "imports are looked up next to this file, then in the standard library ({})",
                                     STDLIB.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
                                 ),
-                                _ => "import a .neuro file (UTF-8 text) next to this one, or a standard-library file".into(),
+                                _ => "import a .neuro file (UTF-8 text) next to this one, or a standard-library file"
+                                    .into(),
                             };
                             diags.push(
                                 Diagnostic::error(Code::ImportNotFound, why.message(&imp.path))
@@ -154,7 +155,11 @@ impl ImportProblem {
 /// Finds an import: (display name, text, path on disk if any). Next to the
 /// importing file first (never the file itself), then in the standard
 /// library. The reason when neither has it never quotes the file.
-fn find_import(sources: &SourceMap, from: FileId, wanted: &str) -> Result<(String, String, Option<PathBuf>), ImportProblem> {
+fn find_import(
+    sources: &SourceMap,
+    from: FileId,
+    wanted: &str,
+) -> Result<(String, String, Option<PathBuf>), ImportProblem> {
     let mut problem = Missing;
     if let Some(dir) = sources.path(from).and_then(Path::parent) {
         let candidate = dir.join(wanted);

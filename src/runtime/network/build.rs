@@ -16,7 +16,7 @@ use crate::ir::eval::{eval, eval_params, eval_values, Env};
 use crate::ir::{ExprId, Model};
 use crate::kernel::{self, Kernel};
 use crate::runtime::spikegen::spread;
-use crate::schemes::{self, Method};
+use crate::schemes;
 use crate::source::Span;
 
 /// A population ready to step.
@@ -65,7 +65,7 @@ fn population(
 ) -> Result<(Runner, Vec<String>, f64), Box<Diagnostic>> {
     let ports = ports_into(net, pi);
     let mut m = pop.model.clone();
-    let (plan, d) = schemes::derive_plan(&mut m, Method::Auto);
+    let (plan, d) = schemes::derive_plan(&mut m, cfg.method);
     let Some(plan) = plan else {
         return Err(Box::new(d.list.into_iter().next().unwrap_or_else(|| Diagnostic::internal("no plan"))));
     };

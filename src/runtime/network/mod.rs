@@ -49,6 +49,7 @@ use super::spikegen::Spread;
 use super::{Outcome, Recorder};
 use crate::diag::{Code, Diagnostic};
 use crate::ir::Model;
+use crate::schemes::Method;
 use crate::source::Span;
 
 /// A population: `count` neurons of a model.
@@ -143,6 +144,9 @@ pub struct NetConfig {
     /// `sample_every` steps.
     pub probes: Vec<(usize, usize, usize, usize)>,
     pub sample_every: usize,
+    /// The integration method of every population (`auto`: each equation's
+    /// own choice).
+    pub method: Method,
 }
 
 /// What a network run produced.
