@@ -22,7 +22,6 @@ pub(super) fn connections(
     dt: f64,
 ) -> Option<Vec<Connection>> {
     let c = ctx.c;
-    let time = units::dims::time();
     let mut out = Vec::new();
     for conn in pending {
         let span = conn.span;
@@ -54,87 +53,8 @@ pub(super) fn connections(
         };
         for &b in &conn.to {
             let wdim = port_weight(ctx, &pops[b].model, conn.via)?;
-            let (mut p, mut w, mut delay) = (1.0, 0.0, dt);
-            let (mut w_spread, mut delay_range) = (None, None);
-            let mut indegree: Option<(u64, Span)> = None;
-            let mut one_to_one = false;
-            let mut stp: Option<Arc<network::Stp>> = None;
-            for s in conn.settings {
-                match s.name.name.as_str() {
-                    "plasticity" => stp = Some(plasticity(ctx, &s.value)?),
-                    "rule" => match &s.value.kind {
-                        ast::ExprKind::Name(r) if r == "one_to_one" => one_to_one = true,
-                        ast::ExprKind::Name(r) if r == "all_to_all" => p = 1.0,
-                        _ => {
-                            return ctx.reject(
-                                "unknown connection rule",
-                                s.value.span,
-                                "not a rule",
-                                "`rule = one_to_one` or `rule = all_to_all`; `p = ...` or `k = ...` for random rules",
-                            );
-                        }
-                    },
-                    "p" => {
-                        p = ctx.constant(&s.value, Dim::NONE, "`p`")?;
-                        if !(0.0..=1.0).contains(&p) {
-                            return ctx.reject(
-                                format!("connection probability {p} is not in [0, 1]"),
-                                s.value.span,
-                                "not a probability",
-                                "p is a probability",
-                            );
-                        }
-                    }
-                    "k" => {
-                        let k = ctx.count(
-                            &s.value,
-                            "the in-degree `k`",
-                            0,
-                            1 << 31,
-                            "k is the number of sources of each target: `k = 100`",
-                        )?;
-                        indegree = Some((k, s.value.span));
-                    }
-                    "w" => {
-                        let wd = wdim.unwrap_or(Dim::NONE);
-                        match ctx.spread(&s.value, wd, "`w`")? {
-                            Some(sp) => w_spread = Some(sp),
-                            None => w = ctx.finite(&s.value, wd, "`w`")?,
-                        }
-                    }
-                    "delay" => match ctx.spread(&s.value, time, "`delay`")? {
-                        Some(Spread::Uniform(lo, hi)) if lo >= 0.0 && lo <= hi => delay_range = Some((lo, hi)),
-                        Some(_) => {
-                            return ctx.reject(
-                                "random delays are drawn from `uniform(lo, hi)`",
-                                s.value.span,
-                                "not a bounded, non-negative range",
-                                "the ring buffers are sized from the largest delay: `delay = uniform(1 ms, 3 ms)`",
-                            );
-                        }
-                        None => {
-                            delay = ctx.finite(&s.value, time, "`delay`")?;
-                            if delay < 0.0 {
-                                return ctx.reject(
-                                    "a delay cannot be negative",
-                                    s.value.span,
-                                    "negative",
-                                    "delays are rounded to whole steps, at least one",
-                                );
-                            }
-                        }
-                    },
-                    _ => {
-                        let known = ["p", "k", "rule", "w", "delay", "plasticity"];
-                        return ctx.unknown(
-                            "connection setting",
-                            &s.name,
-                            &known,
-                            "connections take p (probability), k (in-degree) or rule, w (weight), delay and plasticity",
-                        );
-                    }
-                }
-            }
+            let ConnSettings { p, w, delay, w_spread, delay_range, indegree, one_to_one, stp } =
+                settings_of(ctx, conn.settings, wdim, dt)?;
             if one_to_one {
                 if let Some(&a) = conn.from.iter().find(|&&a| pops[a].count != pops[b].count) {
                     return ctx.reject(
@@ -192,6 +112,106 @@ pub(super) fn connections(
         }
     }
     Some(out)
+}
+
+/// A connection's settings.
+struct ConnSettings {
+    p: f64,
+    w: f64,
+    delay: f64,
+    w_spread: Option<Spread>,
+    delay_range: Option<(f64, f64)>,
+    indegree: Option<(u64, Span)>,
+    one_to_one: bool,
+    stp: Option<Arc<network::Stp>>,
+}
+
+/// Reads `(p = ..., k = ..., rule = ..., w = ..., delay = ..., plasticity = ...)`
+/// with the weight in the target port's unit `wdim`.
+fn settings_of(ctx: &mut Ctx, settings: &[ast::Binding], wdim: Option<Dim>, dt: f64) -> Option<ConnSettings> {
+    let time = units::dims::time();
+    let (mut p, mut w, mut delay) = (1.0, 0.0, dt);
+    let (mut w_spread, mut delay_range) = (None, None);
+    let mut indegree: Option<(u64, Span)> = None;
+    let mut one_to_one = false;
+    let mut stp: Option<Arc<network::Stp>> = None;
+    for s in settings {
+        match s.name.name.as_str() {
+            "plasticity" => stp = Some(plasticity(ctx, &s.value)?),
+            "rule" => match &s.value.kind {
+                ast::ExprKind::Name(r) if r == "one_to_one" => one_to_one = true,
+                ast::ExprKind::Name(r) if r == "all_to_all" => p = 1.0,
+                _ => {
+                    return ctx.reject(
+                        "unknown connection rule",
+                        s.value.span,
+                        "not a rule",
+                        "`rule = one_to_one` or `rule = all_to_all`; `p = ...` or `k = ...` for random rules",
+                    );
+                }
+            },
+            "p" => {
+                p = ctx.constant(&s.value, Dim::NONE, "`p`")?;
+                if !(0.0..=1.0).contains(&p) {
+                    return ctx.reject(
+                        format!("connection probability {p} is not in [0, 1]"),
+                        s.value.span,
+                        "not a probability",
+                        "p is a probability",
+                    );
+                }
+            }
+            "k" => {
+                let k = ctx.count(
+                    &s.value,
+                    "the in-degree `k`",
+                    0,
+                    1 << 31,
+                    "k is the number of sources of each target: `k = 100`",
+                )?;
+                indegree = Some((k, s.value.span));
+            }
+            "w" => {
+                let wd = wdim.unwrap_or(Dim::NONE);
+                match ctx.spread(&s.value, wd, "`w`")? {
+                    Some(sp) => w_spread = Some(sp),
+                    None => w = ctx.finite(&s.value, wd, "`w`")?,
+                }
+            }
+            "delay" => match ctx.spread(&s.value, time, "`delay`")? {
+                Some(Spread::Uniform(lo, hi)) if lo >= 0.0 && lo <= hi => delay_range = Some((lo, hi)),
+                Some(_) => {
+                    return ctx.reject(
+                        "random delays are drawn from `uniform(lo, hi)`",
+                        s.value.span,
+                        "not a bounded, non-negative range",
+                        "the ring buffers are sized from the largest delay: `delay = uniform(1 ms, 3 ms)`",
+                    );
+                }
+                None => {
+                    delay = ctx.finite(&s.value, time, "`delay`")?;
+                    if delay < 0.0 {
+                        return ctx.reject(
+                            "a delay cannot be negative",
+                            s.value.span,
+                            "negative",
+                            "delays are rounded to whole steps, at least one",
+                        );
+                    }
+                }
+            },
+            _ => {
+                let known = ["p", "k", "rule", "w", "delay", "plasticity"];
+                return ctx.unknown(
+                    "connection setting",
+                    &s.name,
+                    &known,
+                    "connections take p (probability), k (in-degree) or rule, w (weight), delay and plasticity",
+                );
+            }
+        }
+    }
+    Some(ConnSettings { p, w, delay, w_spread, delay_range, indegree, one_to_one, stp })
 }
 
 /// `plasticity = TMDepressing`: a plasticity model the runtime integrates

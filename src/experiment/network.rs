@@ -107,59 +107,9 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
     }
     insert_synapses(ctx, &mut pops, &conns)?;
     set_parameters(ctx, net, flags)?;
-    let mut settings: Vec<(String, String)> = Vec::new();
     let time = units::dims::time();
-    let (mut dt, mut duration, mut seed) = (1e-4, 1.0, 1u64);
-    let mut method: Option<(Method, Span)> = None;
-    let mut init: Vec<(String, Spread)> = Vec::new();
-    let mut params: Vec<(String, Spread)> = Vec::new();
-    for b in block.map_or(&[][..], |b| &b.settings[..]) {
-        let key = b.name.name.as_str();
-        settings.push((key.to_string(), c.sources.snippet(b.value.span).to_string()));
-        let is_param = pops.iter().any(|p| p.model.param(key).is_some());
-        let is_state = pops.iter().any(|p| p.model.state(key).is_some());
-        match key {
-            "dt" => dt = ctx.constant(&b.value, time, "`dt`")?,
-            "duration" => duration = ctx.constant(&b.value, time, "`duration`")?,
-            "seed" => seed = ctx.count(&b.value, "`seed`", 0, 1 << 53, "e.g. `seed = 42`")?,
-            "method" => {
-                method = Some((ctx.method(c.sources.snippet(b.value.span).trim(), b.value.span)?, b.value.span))
-            }
-            // a parameter of some population: per neuron, from a spread or a constant
-            _ if is_param && !is_state => {
-                let dim = pops.iter().find_map(|p| p.model.param(key).map(|i| p.model.params[i].dim));
-                let dim = dim.unwrap_or(Dim::NONE);
-                let spread = match ctx.spread(&b.value, dim, &format!("`{key}`"))? {
-                    Some(sp) => sp,
-                    None => {
-                        let v = ctx.finite(&b.value, dim, &format!("`{key}`"))?;
-                        Spread::Linspace(v, v)
-                    }
-                };
-                params.push((key.to_string(), spread));
-            }
-            _ if is_state => {
-                let dim = pops.iter().find_map(|p| p.model.state(key).map(|i| p.model.states[i].dim));
-                let dim = dim.unwrap_or(Dim::NONE);
-                let spread = match ctx.spread(&b.value, dim, &format!("`{key}`"))? {
-                    Some(sp) => sp,
-                    None => {
-                        let v = ctx.finite(&b.value, dim, &format!("`{key}`"))?;
-                        Spread::Linspace(v, v)
-                    }
-                };
-                init.push((key.to_string(), spread));
-            }
-            _ => {
-                let mut known = vec!["dt", "duration", "seed", "method"];
-                for p in &pops {
-                    known.extend(p.model.params.iter().map(|q| q.name.as_str()));
-                    known.extend(p.model.states.iter().map(|q| q.name.as_str()));
-                }
-                return ctx.unknown("network setting", &b.name, &known, "settings: dt, duration, seed, method, initial values `STATE = uniform(lo, hi)`, and parameters per neuron `tau_m = normal(20 ms, 2 ms)`");
-            }
-        }
-    }
+    let NetBlock { mut dt, mut duration, mut seed, mut method, init, params, mut settings } =
+        block_settings(ctx, &pops, block)?;
     if let Some(e) = &flags.dt {
         dt = ctx.constant(e, time, "`--dt`")?;
     }
@@ -228,6 +178,67 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
         }),
         settings,
     })
+}
+
+/// What a network's `simulate` block says.
+struct NetBlock {
+    dt: f64,
+    duration: f64,
+    seed: u64,
+    method: Option<(Method, Span)>,
+    /// Initial values and parameters spread over every population that has
+    /// them.
+    init: Vec<(String, Spread)>,
+    params: Vec<(String, Spread)>,
+    settings: Vec<(String, String)>,
+}
+
+/// Reads a network's `simulate` block: the time grid, the seed, the
+/// method, and states and parameters set or spread per neuron.
+fn block_settings(ctx: &mut Ctx, pops: &[Population], block: Option<&ast::Simulate>) -> Option<NetBlock> {
+    let c = ctx.c;
+    let time = units::dims::time();
+    let mut b =
+        NetBlock { dt: 1e-4, duration: 1.0, seed: 1, method: None, init: vec![], params: vec![], settings: vec![] };
+    for s in block.map_or(&[][..], |b| &b.settings[..]) {
+        let key = s.name.name.as_str();
+        b.settings.push((key.to_string(), c.sources.snippet(s.value.span).to_string()));
+        let param_dim = pops.iter().find_map(|p| p.model.param(key).map(|i| p.model.params[i].dim));
+        let state_dim = pops.iter().find_map(|p| p.model.state(key).map(|i| p.model.states[i].dim));
+        match key {
+            "dt" => b.dt = ctx.constant(&s.value, time, "`dt`")?,
+            "duration" => b.duration = ctx.constant(&s.value, time, "`duration`")?,
+            "seed" => b.seed = ctx.count(&s.value, "`seed`", 0, 1 << 53, "e.g. `seed = 42`")?,
+            "method" => {
+                b.method = Some((ctx.method(c.sources.snippet(s.value.span).trim(), s.value.span)?, s.value.span))
+            }
+            _ if param_dim.is_some() || state_dim.is_some() => {
+                // a state's initial value, else a parameter per neuron: a spread or a constant
+                let dim = state_dim.or(param_dim).unwrap_or(Dim::NONE);
+                let spread = match ctx.spread(&s.value, dim, &format!("`{key}`"))? {
+                    Some(sp) => sp,
+                    None => {
+                        let v = ctx.finite(&s.value, dim, &format!("`{key}`"))?;
+                        Spread::Linspace(v, v)
+                    }
+                };
+                if state_dim.is_some() {
+                    b.init.push((key.to_string(), spread));
+                } else {
+                    b.params.push((key.to_string(), spread));
+                }
+            }
+            _ => {
+                let mut known = vec!["dt", "duration", "seed", "method"];
+                for p in pops {
+                    known.extend(p.model.params.iter().map(|q| q.name.as_str()));
+                    known.extend(p.model.states.iter().map(|q| q.name.as_str()));
+                }
+                return ctx.unknown("network setting", &s.name, &known, "settings: dt, duration, seed, method, initial values `STATE = uniform(lo, hi)`, and parameters per neuron `tau_m = normal(20 ms, 2 ms)`");
+            }
+        }
+    }
+    Some(b)
 }
 
 /// The `population` statements.

@@ -83,6 +83,24 @@ enum Target {
 /// memory by the reference interpreter).
 const MAX_TRAIN: f64 = 1e8;
 
+/// What a point model's `simulate` block says.
+struct Block<'a> {
+    dt: f64,
+    duration: f64,
+    method: Method,
+    n: u64,
+    seed: u64,
+    train: Option<&'a ast::Expr>,
+    weight: Option<&'a ast::Expr>,
+    /// Parameters and initial values spread over the population, in the
+    /// block's order.
+    spreads: Vec<(Target, Spread)>,
+    /// Parameters set to a constant: (parameter, SI value, where).
+    constants: Vec<(usize, f64, Span)>,
+    /// Every setting as written, for the manifest.
+    settings: Vec<(String, String)>,
+}
+
 pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>, flags: &Flags) -> Option<Run> {
     let c = ctx.c;
     let ast_model = c.library.get(name)?;
@@ -102,72 +120,27 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
         model.tables.clear();
     }
     ctx.table_flags(&flags.tables, &mut [&mut model])?;
-    let mut settings: Vec<(String, String)> = Vec::new();
-    let (mut dt, mut duration) = (1e-5, 0.1);
-    let mut method = model.method.as_ref().and_then(|(m, _)| Method::parse(m)).unwrap_or(Method::Auto);
-    let mut n: u64 = 1;
-    let mut seed: u64 = 1;
-    let mut train_expr: Option<&ast::Expr> = None;
-    let mut weight_expr: Option<&ast::Expr> = None;
-    let mut spreads: Vec<(Target, Spread)> = Vec::new();
-    let mut constants: Vec<(usize, f64, Span)> = Vec::new();
+    let mut b = block_settings(ctx, &model, block)?;
+
+    // Flags over the block.
     let time = units::dims::time();
-    for b in block.map_or(&[][..], |b| &b.settings[..]) {
-        let key = b.name.name.as_str();
-        settings.push((key.to_string(), c.sources.snippet(b.value.span).to_string()));
-        let target = match (model.param(key), model.state(key)) {
-            (Some(p), _) => Some(Target::Param(p)),
-            (None, Some(s)) => Some(Target::State(s)),
-            _ => None,
-        };
-        if let Some(target) = target {
-            let dim = match target {
-                Target::Param(p) => model.params[p].dim,
-                Target::State(s) => model.states[s].dim,
-            };
-            let what = format!("`{key}`");
-            match (ctx.spread(&b.value, dim, &what)?, target) {
-                (Some(d), _) => spreads.push((target, d)),
-                (None, Target::Param(p)) => constants.push((p, ctx.constant(&b.value, dim, &what)?, b.value.span)),
-                (None, Target::State(_)) => {
-                    let v = ctx.finite(&b.value, dim, &what)?;
-                    spreads.push((target, Spread::Linspace(v, v)));
-                }
-            }
-            continue;
-        }
-        match key {
-            "n" => n = ctx.count(&b.value, "`n`", 1, 1_000_000_000_000, "e.g. `n = 100000`")?,
-            "dt" => dt = ctx.constant(&b.value, time, "`dt`")?,
-            "duration" => duration = ctx.constant(&b.value, time, "`duration`")?,
-            "seed" => seed = ctx.count(&b.value, "`seed`", 0, 1 << 53, "e.g. `seed = 42`")?,
-            "spikes" => train_expr = Some(&b.value),
-            "weight" => weight_expr = Some(&b.value),
-            "method" => method = ctx.method(c.sources.snippet(b.value.span).trim(), b.value.span)?,
-            _ => {
-                let mut known = vec!["dt", "duration", "method", "seed", "n", "spikes", "weight"];
-                known.extend(model.params.iter().map(|p| p.name.as_str()));
-                known.extend(model.states.iter().map(|s| s.name.as_str()));
-                return ctx.unknown("simulation setting", &b.name, &known, "settings: dt, duration, method, seed, n, spikes, weight, and parameters and states of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)");
-            }
-        }
-    }
     if let Some(e) = &flags.dt {
-        dt = ctx.constant(e, time, "`--dt`")?;
+        b.dt = ctx.constant(e, time, "`--dt`")?;
     }
     if let Some(e) = &flags.duration {
-        duration = ctx.constant(e, time, "`--duration`")?;
+        b.duration = ctx.constant(e, time, "`--duration`")?;
     }
+    let (dt, duration) = (b.dt, b.duration);
     ctx.time_grid((dt, duration), 1e10, block, flags, span)?;
     if let Some(m) = &flags.method {
-        method = ctx.method(&m.name, m.span)?;
+        b.method = ctx.method(&m.name, m.span)?;
     }
     if let Some(e) = &flags.seed {
-        seed = ctx.count(e, "`--seed`", 0, 1 << 53, "e.g. --seed 42")?;
+        b.seed = ctx.count(e, "`--seed`", 0, 1 << 53, "e.g. --seed 42")?;
     }
     let sample_every = ctx.sample_every(flags.sample.as_ref(), dt, duration, 1)?;
     if let Some(e) = &flags.neurons {
-        n = ctx.count(e, "`--neurons`", 1, 1_000_000_000_000, "e.g. --neurons 1000")?;
+        b.n = ctx.count(e, "`--neurons`", 1, 1_000_000_000_000, "e.g. --neurons 1000")?;
     }
     let threads = match &flags.threads {
         Some(e) => ctx.count(e, "`--threads`", 1, 1024, "e.g. --threads 4")? as usize,
@@ -177,56 +150,170 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
     // Overrides: block constants, then `--set`, which wins.
     let mut param_overrides: Vec<Option<ExprId>> = vec![None; model.params.len()];
     let mut value_overrides: Vec<Option<ExprId>> = vec![None; model.values.len()];
-    for (p, v, at) in &constants {
+    for (p, v, at) in &b.constants {
         let node = model.arena.add(NodeKind::Const(*v), Ty::Num(model.params[*p].dim), *at);
         param_overrides[*p] = Some(node);
     }
     apply_sets(ctx, &mut model, &flags.set, &mut param_overrides, &mut value_overrides)?;
+    let mut settings = std::mem::take(&mut b.settings);
     for (name, e) in &flags.set {
         settings.push((name.name.clone(), c.sources.snippet(e.span).trim().to_string()));
     }
     let record = probes(ctx, &model, &flags.record)?;
-
-    // `--set` wins over a spread in the block; streams are numbered in
-    // block order, from 1.
-    spreads.retain(|(t, _)| !matches!(t, Target::Param(p) if param_overrides[*p].is_some()));
-    let n = n as usize;
-    let mut param_spreads = Vec::new();
-    let mut init_spreads = Vec::new();
-    for (k, (target, dist)) in spreads.iter().enumerate() {
-        let stream = k as u64 + 1;
-        match *target {
-            // one neuron: a spread parameter is a constant (folded into the kernel)
-            Target::Param(p) if n == 1 => {
-                let v = crate::runtime::spikegen::spread(*dist, 1, seed, stream)[0];
-                let node = model.arena.add(NodeKind::Const(v), Ty::Num(model.params[p].dim), model.params[p].span);
-                param_overrides[p] = Some(node);
-            }
-            Target::Param(p) => param_spreads.push((p, *dist, stream)),
-            Target::State(s) => init_spreads.push((s, *dist, stream)),
-        }
-    }
-    let train = match train_expr {
-        Some(e) => Some(spike_train(ctx, &model, e, weight_expr, duration)?),
-        None => {
-            if let Some(w) = weight_expr {
+    let n = b.n as usize;
+    let (param_spreads, init_spreads) = spreads(&mut model, &b, n, &mut param_overrides);
+    let train = match b.train {
+        Some(e) => Some(spike_train(ctx, &model, e, b.weight, duration)?),
+        None => match b.weight {
+            Some(w) => {
                 return ctx.reject(
                     "`weight` without `spikes`",
                     w.span,
                     "a weight for no train",
                     "add `spikes = regular(20 ms)`, or remove `weight`",
-                );
+                )
             }
-            None
-        }
+            None => None,
+        },
     };
-    let (plan, d) = schemes::derive_plan(&mut model, method);
+    let (plan, d) = schemes::derive_plan(&mut model, b.method);
     ctx.diags.extend(d);
     let plan = plan?;
+    let mut run = PointRun {
+        model,
+        plan,
+        method: b.method,
+        n,
+        record,
+        param_overrides,
+        value_overrides,
+        param_spreads,
+        init_spreads,
+        train,
+        backend: Backend::Jit,
+        threads,
+        notes: vec![],
+    };
+    choose_backend(ctx, &mut run, kind, flags, (dt, duration, sample_every), span)?;
+    settings.push(("method".into(), b.method.name().into()));
+    Some(Run {
+        target: name.to_string(),
+        kind,
+        span,
+        dt,
+        duration,
+        seed: b.seed,
+        sample_every,
+        progress: flags.progress,
+        body: Body::Point(run),
+        settings,
+    })
+}
 
-    // The back end: the JIT unless asked otherwise; spike trains and
-    // synapse or plasticity models run on the reference interpreter.
-    let needs_reference = train.is_some() || matches!(kind, ModelKind::Synapse | ModelKind::Plasticity);
+/// Reads the `simulate` block: time grid, method, size, seed, a spike
+/// train, and parameters and states set or spread.
+fn block_settings<'a>(ctx: &mut Ctx, model: &ir::Model, block: Option<&'a ast::Simulate>) -> Option<Block<'a>> {
+    let c = ctx.c;
+    let time = units::dims::time();
+    let mut b = Block {
+        dt: 1e-5,
+        duration: 0.1,
+        method: model.method.as_ref().and_then(|(m, _)| Method::parse(m)).unwrap_or(Method::Auto),
+        n: 1,
+        seed: 1,
+        train: None,
+        weight: None,
+        spreads: vec![],
+        constants: vec![],
+        settings: vec![],
+    };
+    for s in block.map_or(&[][..], |b| &b.settings[..]) {
+        let key = s.name.name.as_str();
+        b.settings.push((key.to_string(), c.sources.snippet(s.value.span).to_string()));
+        let target = match (model.param(key), model.state(key)) {
+            (Some(p), _) => Some(Target::Param(p)),
+            (None, Some(st)) => Some(Target::State(st)),
+            _ => None,
+        };
+        if let Some(target) = target {
+            let dim = match target {
+                Target::Param(p) => model.params[p].dim,
+                Target::State(st) => model.states[st].dim,
+            };
+            let what = format!("`{key}`");
+            match (ctx.spread(&s.value, dim, &what)?, target) {
+                (Some(d), _) => b.spreads.push((target, d)),
+                (None, Target::Param(p)) => b.constants.push((p, ctx.constant(&s.value, dim, &what)?, s.value.span)),
+                (None, Target::State(_)) => {
+                    let v = ctx.finite(&s.value, dim, &what)?;
+                    b.spreads.push((target, Spread::Linspace(v, v)));
+                }
+            }
+            continue;
+        }
+        match key {
+            "n" => b.n = ctx.count(&s.value, "`n`", 1, 1_000_000_000_000, "e.g. `n = 100000`")?,
+            "dt" => b.dt = ctx.constant(&s.value, time, "`dt`")?,
+            "duration" => b.duration = ctx.constant(&s.value, time, "`duration`")?,
+            "seed" => b.seed = ctx.count(&s.value, "`seed`", 0, 1 << 53, "e.g. `seed = 42`")?,
+            "spikes" => b.train = Some(&s.value),
+            "weight" => b.weight = Some(&s.value),
+            "method" => b.method = ctx.method(c.sources.snippet(s.value.span).trim(), s.value.span)?,
+            _ => {
+                let mut known = vec!["dt", "duration", "method", "seed", "n", "spikes", "weight"];
+                known.extend(model.params.iter().map(|p| p.name.as_str()));
+                known.extend(model.states.iter().map(|st| st.name.as_str()));
+                return ctx.unknown("simulation setting", &s.name, &known, "settings: dt, duration, method, seed, n, spikes, weight, and parameters and states of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)");
+            }
+        }
+    }
+    Some(b)
+}
+
+/// The block's spreads as (parameter or state, spread, stream): `--set`
+/// wins over a spread of the same parameter; streams are numbered in block
+/// order from 1; for one neuron a spread parameter becomes a constant
+/// (folded into the kernel, as a `--set` would be).
+#[allow(clippy::type_complexity)]
+fn spreads(
+    model: &mut ir::Model,
+    b: &Block,
+    n: usize,
+    param_overrides: &mut [Option<ExprId>],
+) -> (Vec<(usize, Spread, u64)>, Vec<(usize, Spread, u64)>) {
+    let kept: Vec<&(Target, Spread)> =
+        b.spreads.iter().filter(|(t, _)| !matches!(t, Target::Param(p) if param_overrides[*p].is_some())).collect();
+    let (mut params, mut inits) = (Vec::new(), Vec::new());
+    for (k, (target, dist)) in kept.into_iter().enumerate() {
+        let stream = k as u64 + 1;
+        match *target {
+            Target::Param(p) if n == 1 => {
+                let v = crate::runtime::spikegen::spread(*dist, 1, b.seed, stream)[0];
+                let node = model.arena.add(NodeKind::Const(v), Ty::Num(model.params[p].dim), model.params[p].span);
+                param_overrides[p] = Some(node);
+            }
+            Target::Param(p) => params.push((p, *dist, stream)),
+            Target::State(s) => inits.push((s, *dist, stream)),
+        }
+    }
+    (params, inits)
+}
+
+/// The back end: the JIT unless asked otherwise; spike trains and synapse
+/// or plasticity models run on the reference interpreter, which takes one
+/// neuron. For a kernel back end the kernel is built once here (E0404, or
+/// for one neuron without `--backend` a note and the reference
+/// interpreter), after the memory the population needs is checked.
+fn choose_backend(
+    ctx: &mut Ctx,
+    run: &mut PointRun,
+    kind: ModelKind,
+    flags: &Flags,
+    (dt, duration, sample_every): (f64, f64, usize),
+    span: Span,
+) -> Option<()> {
+    let n = run.n;
+    let needs_reference = run.train.is_some() || matches!(kind, ModelKind::Synapse | ModelKind::Plasticity);
     if needs_reference && matches!(flags.backend, Some(Backend::Jit | Backend::Interp)) {
         return ctx.reject(
             "spike trains and synapse models run on the reference interpreter",
@@ -235,8 +322,8 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
             "drop --backend, or use --backend reference",
         );
     }
-    let mut backend = if needs_reference { Backend::Reference } else { flags.backend.unwrap_or(Backend::Jit) };
-    if backend == Backend::Reference && n > 1 {
+    run.backend = if needs_reference { Backend::Reference } else { flags.backend.unwrap_or(Backend::Jit) };
+    if run.backend == Backend::Reference && n > 1 {
         return ctx.reject(
             "the reference interpreter simulates one neuron",
             span,
@@ -244,62 +331,36 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
             "use --backend jit (the default) or interp for populations",
         );
     }
-    let mut notes = Vec::new();
-    if backend != Backend::Reference {
-        let states = model.states.len() + 1 + param_spreads.len();
-        super::fits(ctx, n as f64 * states as f64 * 8.0 * 1.25, &format!("a population of {n} neurons"), span)?;
-        let probe = population::PopConfig {
-            n,
-            dt,
-            duration,
-            per_neuron: param_spreads.iter().map(|(p, _, _)| (*p, vec![])).collect(),
-            param_overrides: param_overrides.clone(),
-            value_overrides: value_overrides.clone(),
-            init_per_neuron: vec![],
-            record: vec![],
-            sample_every,
-            mean_of: vec![],
-            threads,
-            backend: population::Backend::Interp,
-            optimize: false,
-        };
-        if let Err(d) = population::build_kernel(&model, &plan, &probe) {
-            if flags.backend.is_none() && n == 1 && d.code == Code::NotInKernel {
-                notes.push(format!("{}; running on the reference interpreter", d.message));
-                backend = Backend::Reference;
-            } else {
-                ctx.fail(*d);
-                return None;
-            }
-        }
+    if run.backend == Backend::Reference {
+        return Some(());
     }
-    settings.push(("method".into(), method.name().into()));
-    Some(Run {
-        target: name.to_string(),
-        kind,
-        span,
+    let states = run.model.states.len() + 1 + run.param_spreads.len();
+    super::fits(ctx, n as f64 * states as f64 * 8.0 * 1.25, &format!("a population of {n} neurons"), span)?;
+    let probe = population::PopConfig {
+        n,
         dt,
         duration,
-        seed,
+        per_neuron: run.param_spreads.iter().map(|(p, _, _)| (*p, vec![])).collect(),
+        param_overrides: run.param_overrides.clone(),
+        value_overrides: run.value_overrides.clone(),
+        init_per_neuron: vec![],
+        record: vec![],
         sample_every,
-        progress: flags.progress,
-        body: Body::Point(PointRun {
-            model,
-            plan,
-            method,
-            n,
-            record,
-            param_overrides,
-            value_overrides,
-            param_spreads,
-            init_spreads,
-            train,
-            backend,
-            threads,
-            notes,
-        }),
-        settings,
-    })
+        mean_of: vec![],
+        threads: run.threads,
+        backend: population::Backend::Interp,
+        optimize: false,
+    };
+    if let Err(d) = population::build_kernel(&run.model, &run.plan, &probe) {
+        if flags.backend.is_none() && n == 1 && d.code == Code::NotInKernel {
+            run.notes.push(format!("{}; running on the reference interpreter", d.message));
+            run.backend = Backend::Reference;
+        } else {
+            ctx.fail(*d);
+            return None;
+        }
+    }
+    Some(())
 }
 
 /// `--set NAME=VALUE`: overrides of parameters and inputs, checked against
