@@ -231,6 +231,7 @@ fn main() {
         value_overrides: vec![None; m.values.len()],
         init_per_neuron: vec![],
         record: vec![],
+        record_neurons: vec![0],
         sample_every: 1,
         mean_of: vec![],
         threads,

@@ -191,3 +191,86 @@ fn a_stopped_run_is_marked_interrupted() {
     assert!((last - t).abs() < 0.2, "the last row is at the time reached: {last} vs {t}");
     assert_eq!(m["files"][0]["rows"].as_u64().unwrap() as usize, rows);
 }
+
+const LIF_INPUT: &str = "neuron LIF {
+    parameter tau = 10 ms, E_L = -65 mV, V_th = -50 mV, R = 10 Mohm
+    input I = 0 nA
+    state V = -65 mV
+    dV/dt = (E_L - V + R * I) / tau
+    on V > V_th { V = E_L; emit spike }
+}
+network Net {
+    population P = 5 x LIF
+}
+";
+
+/// Spikes per neuron in `duration` for a LIF with input `i_na` nA: the
+/// interspike interval is tau ln(RI / (RI - (V_th - E_L))).
+fn lif_count(i_na: f64, duration_ms: f64) -> usize {
+    let ri = 10.0 * i_na;
+    if ri <= 15.0 {
+        return 0;
+    }
+    (duration_ms / (10.0 * (ri / (ri - 15.0)).ln())).floor() as usize
+}
+
+/// An input spread over a population like a parameter, in a single model's
+/// block and in a network's: each neuron fires at the rate its own input
+/// gives; a range of neurons is recorded, each as its own run would be.
+#[test]
+fn inputs_spread_over_a_population_and_ranges_are_recorded() {
+    let counts = |spikes: Vec<(usize, f64)>| {
+        let mut c = vec![0usize; 5];
+        spikes.iter().for_each(|&(i, _)| c[i] += 1);
+        c
+    };
+    let expected: Vec<usize> = (0..5).map(|i| lif_count(i as f64, 203.0)).collect();
+    assert!(expected[4] > 30 && expected[0] == 0, "{expected:?}");
+    let src = format!("{LIF_INPUT}simulate LIF {{ n = 5, I = linspace(0 nA, 4 nA), duration = 203 ms }}\n");
+    let mut exp = Experiment::from_source("lif.neuro", &src, None).unwrap_or_else(|e| panic!("{e}"));
+    exp.record("V[1:4]");
+    let (res, _) = exp.run().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(counts(res.spikes()), expected);
+    let v = res.table("V").unwrap();
+    let heads: Vec<&str> = v.columns.iter().map(|c| c.header.as_str()).collect();
+    assert_eq!(heads, ["t_ms", "V_mV@1", "V_mV@2", "V_mV@3"]);
+    for i in 1..4 {
+        let mut one = Experiment::from_source("lif.neuro", &src, None).unwrap();
+        one.neurons("1").set("I", &format!("{i} nA")).record("V");
+        let (r1, _) = one.run().unwrap_or_else(|e| panic!("{e}"));
+        let alone = r1.table("V").unwrap().column("V").unwrap().to_vec();
+        let within = v.column(&format!("V_mV@{i}")).unwrap().to_vec();
+        assert_eq!(alone.len(), within.len());
+        let worst = alone.iter().zip(&within).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-9, "neuron {i} differs from its own run by {worst} mV");
+    }
+    // --set wins over the block's spread
+    let mut set = Experiment::from_source("lif.neuro", &src, None).unwrap();
+    set.set("I", "3 nA");
+    assert_eq!(counts(set.run().unwrap().0.spikes()), vec![lif_count(3.0, 203.0); 5]);
+    // in a network's block; the network steps at 0.1 ms
+    let net = format!("{LIF_INPUT}simulate Net {{ I = linspace(0 nA, 4 nA), duration = 203 ms, dt = 0.01 ms }}\n");
+    let exp = Experiment::from_source("net.neuro", &net, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(counts(exp.run().unwrap_or_else(|e| panic!("{e}")).0.spikes()), expected);
+}
+
+/// A range that is not one of the population's is refused at the flag.
+#[test]
+fn a_recorded_range_outside_the_population_is_refused() {
+    let src = format!("{LIF_INPUT}simulate LIF {{ n = 5 }}\n");
+    for (probe, says) in [
+        ("V[3:2]", "not a range"),
+        ("V[0:6]", "not a range"),
+        ("V[a:b]", "not a probe with a range"),
+        ("V[0:2", "not a probe with a range"),
+    ] {
+        let mut exp = Experiment::from_source("lif.neuro", &src, None).unwrap();
+        exp.record(probe);
+        let err = exp.run().expect_err(probe).to_string();
+        assert!(err.contains("E0503") && err.contains(says) && err.contains("--record"), "{probe}: {err}");
+    }
+    let mut exp = Experiment::from_source("lif.neuro", &src, None).unwrap();
+    exp.record("V[0:2]").record("I[1:3]");
+    let err = exp.run().expect_err("two ranges").to_string();
+    assert!(err.contains("one range of neurons per run"), "{err}");
+}

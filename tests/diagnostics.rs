@@ -423,3 +423,11 @@ fn a_channel_that_declares_the_membrane_potential() {
         "channel C {\n    state V = 0 mV\n    current i = 1 uA/cm^2\n}\nneuron N {\n    state V = -65 mV\n    use C\n    dV/dt = -currents / 1 uF/cm^2\n}\n",
     );
 }
+
+#[test]
+fn population_written_with_of_shows_the_statement() {
+    check(
+        "population_of",
+        "neuron N {\n    state V = 0 mV\n    dV/dt = -V / 10 ms\n}\nnetwork Net {\n    population P = 5 of N\n}\n",
+    );
+}

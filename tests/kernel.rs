@@ -27,6 +27,7 @@ fn pop_config(
         value_overrides: vec![None; m.values.len()],
         init_per_neuron: vec![],
         record: (0..m.states.len()).map(Probe::State).collect(),
+        record_neurons: vec![0],
         sample_every: 1,
         mean_of: vec![],
         threads,

@@ -154,6 +154,7 @@ fn exercise(src: &str) {
                             value_overrides: vec![None; m.values.len()],
                             init_per_neuron: vec![],
                             record: vec![],
+                            record_neurons: vec![0],
                             sample_every: 1,
                             mean_of: vec![],
                             threads: 2,

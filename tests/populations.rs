@@ -312,6 +312,7 @@ fn renormalized_rate_matches_the_monte_carlo_where_first_order_fails() {
         value_overrides: vec![None; m.values.len()],
         init_per_neuron: vec![],
         record: vec![],
+        record_neurons: vec![0],
         sample_every: 100,
         mean_of: vec![r],
         threads: 2,

@@ -141,10 +141,12 @@ fn spikes_table(out: &mut Out) -> TableId {
 
 // ------------------------------------------------------------ point models
 
-/// Neuron 0's probes, the population means, spikes and event outputs.
+/// The recorded neurons' probes, the population means, spikes and event
+/// outputs.
 struct PointRecorder<'o, 'a> {
     out: &'o mut Out<'a>,
-    probes: Vec<(TableId, f64)>,
+    /// Per probe: its table, how many neurons, the display scale.
+    probes: Vec<(TableId, usize, f64)>,
     means: Vec<(TableId, f64)>,
     spikes: TableId,
     outputs: Option<TableId>,
@@ -156,12 +158,17 @@ struct PointRecorder<'o, 'a> {
 impl Recorder for PointRecorder<'_, '_> {
     fn sample(&mut self, t: f64, values: &[f64]) {
         self.out.t = t;
-        let np = self.probes.len();
-        for (k, &(id, scale)) in self.probes.iter().enumerate() {
-            self.out.row(id, &[t * 1e3, values.get(k).copied().unwrap_or(f64::NAN) / scale]);
+        let mut row = Vec::new();
+        let mut k = 0;
+        for &(id, width, scale) in &self.probes {
+            row.clear();
+            row.push(t * 1e3);
+            row.extend((k..k + width).map(|i| values.get(i).copied().unwrap_or(f64::NAN) / scale));
+            self.out.row(id, &row);
+            k += width;
         }
         for (j, &(id, scale)) in self.means.iter().enumerate() {
-            self.out.row(id, &[t * 1e3, values.get(np + j).copied().unwrap_or(f64::NAN) / scale]);
+            self.out.row(id, &[t * 1e3, values.get(k + j).copied().unwrap_or(f64::NAN) / scale]);
         }
     }
 
@@ -203,8 +210,16 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
             Probe::State(i) => display(&m.states[*i].unit, &m.states[*i].dim),
             Probe::Value(i) => display(&m.values[*i].unit, &m.values[*i].dim),
         };
-        let columns = vec![Column::time(), Column::new(&name, &text, scale, Style::Fixed)];
-        probes.push((out.open(Table { name: name.clone(), columns }), scale));
+        let mut columns = vec![Column::time()];
+        if p.record_neurons == [0] {
+            columns.push(Column::new(&name, &text, scale, Style::Fixed));
+        } else {
+            let u = header_unit(&text);
+            for i in &p.record_neurons {
+                columns.push(Column::headed(format!("{name}_{u}@{i}"), &text, scale, Style::Fixed));
+            }
+        }
+        probes.push((out.open(Table { name: name.clone(), columns }), p.record_neurons.len(), scale));
     }
     let spikes = spikes_table(out);
     // a population also records the mean of every recorded state
@@ -273,6 +288,7 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
                 value_overrides: p.value_overrides.clone(),
                 init_per_neuron: p.init_spreads.iter().map(|(s, d, k)| (*s, spread(*d, p.n, run.seed, *k))).collect(),
                 record: p.record.clone(),
+                record_neurons: p.record_neurons.clone(),
                 sample_every: run.sample_every,
                 mean_of,
                 threads: p.threads,

@@ -110,6 +110,14 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
     let time = units::dims::time();
     let NetBlock { mut dt, mut duration, mut seed, mut method, init, params, mut settings } =
         block_settings(ctx, &pops, block)?;
+    // an input set per neuron becomes a parameter the input reads
+    for (name, _) in &params {
+        for p in &mut pops {
+            if let (None, Some(v)) = (p.model.param(name), super::settings::input(&p.model, name)) {
+                super::settings::input_as_param(&mut p.model, v);
+            }
+        }
+    }
     if let Some(e) = &flags.dt {
         dt = ctx.constant(e, time, "`--dt`")?;
     }
@@ -205,6 +213,9 @@ fn block_settings(ctx: &mut Ctx, pops: &[Population], block: Option<&ast::Simula
         b.settings.push((key.to_string(), c.sources.snippet(s.value.span).to_string()));
         let param_dim = pops.iter().find_map(|p| p.model.param(key).map(|i| p.model.params[i].dim));
         let state_dim = pops.iter().find_map(|p| p.model.state(key).map(|i| p.model.states[i].dim));
+        // an input spread per neuron becomes a parameter (see `inputs_as_params`)
+        let param_dim = param_dim
+            .or_else(|| pops.iter().find_map(|p| super::settings::input(&p.model, key).map(|i| p.model.values[i].dim)));
         match key {
             "dt" => b.dt = ctx.constant(&s.value, time, "`dt`")?,
             "duration" => b.duration = ctx.constant(&s.value, time, "`duration`")?,
@@ -232,9 +243,12 @@ fn block_settings(ctx: &mut Ctx, pops: &[Population], block: Option<&ast::Simula
                 let mut known = vec!["dt", "duration", "seed", "method"];
                 for p in pops {
                     known.extend(p.model.params.iter().map(|q| q.name.as_str()));
+                    known.extend(
+                        p.model.values.iter().filter(|v| v.kind == ir::ValueKind::Input).map(|v| v.name.as_str()),
+                    );
                     known.extend(p.model.states.iter().map(|q| q.name.as_str()));
                 }
-                return ctx.unknown("network setting", &s.name, &known, "settings: dt, duration, seed, method, initial values `STATE = uniform(lo, hi)`, and parameters per neuron `tau_m = normal(20 ms, 2 ms)`");
+                return ctx.unknown("network setting", &s.name, &known, "settings: dt, duration, seed, method, initial values `STATE = uniform(lo, hi)`, and parameters or inputs per neuron `tau_m = normal(20 ms, 2 ms)`");
             }
         }
     }

@@ -34,6 +34,8 @@ pub struct PointRun {
     /// Neurons.
     pub n: usize,
     pub record: Vec<Probe>,
+    /// The neurons recorded (`--record V[0:10]`; neuron 0 by default).
+    pub record_neurons: Vec<usize>,
     /// Replaces parameter i's expression (`--set`, block constants).
     pub param_overrides: Vec<Option<ExprId>>,
     /// Replaces input i's expression (`--set` of an input).
@@ -77,6 +79,8 @@ impl Train {
 enum Target {
     Param(usize),
     State(usize),
+    /// An input, which becomes a parameter when it is spread.
+    Input(usize),
 }
 
 /// Spike trains longer than this are refused (their times are held in
@@ -97,6 +101,8 @@ struct Block<'a> {
     spreads: Vec<(Target, Spread)>,
     /// Parameters set to a constant: (parameter, SI value, where).
     constants: Vec<(usize, f64, Span)>,
+    /// Inputs set to a constant: (input, SI value, where).
+    input_constants: Vec<(usize, f64, Span)>,
     /// Every setting as written, for the manifest.
     settings: Vec<(String, String)>,
 }
@@ -154,14 +160,18 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
         let node = model.arena.add(NodeKind::Const(*v), Ty::Num(model.params[*p].dim), *at);
         param_overrides[*p] = Some(node);
     }
+    for (v, x, at) in &b.input_constants {
+        let node = model.arena.add(NodeKind::Const(*x), Ty::Num(model.values[*v].dim), *at);
+        value_overrides[*v] = Some(node);
+    }
     apply_sets(ctx, &mut model, &flags.set, &mut param_overrides, &mut value_overrides)?;
     let mut settings = std::mem::take(&mut b.settings);
     for (name, e) in &flags.set {
         settings.push((name.name.clone(), c.sources.snippet(e.span).trim().to_string()));
     }
-    let record = probes(ctx, &model, &flags.record)?;
     let n = b.n as usize;
-    let (param_spreads, init_spreads) = spreads(&mut model, &b, n, &mut param_overrides);
+    let (record, record_neurons) = probes(ctx, &model, &flags.record, n)?;
+    let (param_spreads, init_spreads) = spreads(&mut model, &b, n, &mut param_overrides, &value_overrides);
     let train = match b.train {
         Some(e) => Some(spike_train(ctx, &model, e, b.weight, duration)?),
         None => match b.weight {
@@ -185,6 +195,7 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
         method: b.method,
         n,
         record,
+        record_neurons,
         param_overrides,
         value_overrides,
         param_spreads,
@@ -225,25 +236,31 @@ fn block_settings<'a>(ctx: &mut Ctx, model: &ir::Model, block: Option<&'a ast::S
         weight: None,
         spreads: vec![],
         constants: vec![],
+        input_constants: vec![],
         settings: vec![],
     };
     for s in block.map_or(&[][..], |b| &b.settings[..]) {
         let key = s.name.name.as_str();
         b.settings.push((key.to_string(), c.sources.snippet(s.value.span).to_string()));
-        let target = match (model.param(key), model.state(key)) {
-            (Some(p), _) => Some(Target::Param(p)),
-            (None, Some(st)) => Some(Target::State(st)),
+        let target = match (model.param(key), model.state(key), super::settings::input(model, key)) {
+            (Some(p), _, _) => Some(Target::Param(p)),
+            (None, Some(st), _) => Some(Target::State(st)),
+            (None, None, Some(v)) => Some(Target::Input(v)),
             _ => None,
         };
         if let Some(target) = target {
             let dim = match target {
                 Target::Param(p) => model.params[p].dim,
                 Target::State(st) => model.states[st].dim,
+                Target::Input(v) => model.values[v].dim,
             };
             let what = format!("`{key}`");
             match (ctx.spread(&s.value, dim, &what)?, target) {
                 (Some(d), _) => b.spreads.push((target, d)),
                 (None, Target::Param(p)) => b.constants.push((p, ctx.constant(&s.value, dim, &what)?, s.value.span)),
+                (None, Target::Input(v)) => {
+                    b.input_constants.push((v, ctx.constant(&s.value, dim, &what)?, s.value.span))
+                }
                 (None, Target::State(_)) => {
                     let v = ctx.finite(&s.value, dim, &what)?;
                     b.spreads.push((target, Spread::Linspace(v, v)));
@@ -263,7 +280,8 @@ fn block_settings<'a>(ctx: &mut Ctx, model: &ir::Model, block: Option<&'a ast::S
                 let mut known = vec!["dt", "duration", "method", "seed", "n", "spikes", "weight"];
                 known.extend(model.params.iter().map(|p| p.name.as_str()));
                 known.extend(model.states.iter().map(|st| st.name.as_str()));
-                return ctx.unknown("simulation setting", &s.name, &known, "settings: dt, duration, method, seed, n, spikes, weight, and parameters and states of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)");
+                known.extend(model.values.iter().filter(|v| v.kind == ir::ValueKind::Input).map(|v| v.name.as_str()));
+                return ctx.unknown("simulation setting", &s.name, &known, "settings: dt, duration, method, seed, n, spikes, weight, and parameters, inputs and states of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)");
             }
         }
     }
@@ -271,29 +289,47 @@ fn block_settings<'a>(ctx: &mut Ctx, model: &ir::Model, block: Option<&'a ast::S
 }
 
 /// The block's spreads as (parameter or state, spread, stream): `--set`
-/// wins over a spread of the same parameter; streams are numbered in block
-/// order from 1; for one neuron a spread parameter becomes a constant
-/// (folded into the kernel, as a `--set` would be).
+/// wins over a spread of the same parameter or input; streams are numbered
+/// in block order from 1; a spread input becomes a parameter the input
+/// reads; for one neuron a spread parameter becomes a constant (folded into
+/// the kernel, as a `--set` would be).
 #[allow(clippy::type_complexity)]
 fn spreads(
     model: &mut ir::Model,
     b: &Block,
     n: usize,
-    param_overrides: &mut [Option<ExprId>],
+    param_overrides: &mut Vec<Option<ExprId>>,
+    value_overrides: &[Option<ExprId>],
 ) -> (Vec<(usize, Spread, u64)>, Vec<(usize, Spread, u64)>) {
-    let kept: Vec<&(Target, Spread)> =
-        b.spreads.iter().filter(|(t, _)| !matches!(t, Target::Param(p) if param_overrides[*p].is_some())).collect();
+    let kept: Vec<&(Target, Spread)> = b
+        .spreads
+        .iter()
+        .filter(|(t, _)| match *t {
+            Target::Param(p) => param_overrides[p].is_none(),
+            Target::Input(v) => value_overrides[v].is_none(),
+            Target::State(_) => true,
+        })
+        .collect();
     let (mut params, mut inits) = (Vec::new(), Vec::new());
     for (k, (target, dist)) in kept.into_iter().enumerate() {
         let stream = k as u64 + 1;
-        match *target {
-            Target::Param(p) if n == 1 => {
-                let v = crate::runtime::spikegen::spread(*dist, 1, b.seed, stream)[0];
-                let node = model.arena.add(NodeKind::Const(v), Ty::Num(model.params[p].dim), model.params[p].span);
-                param_overrides[p] = Some(node);
+        let p = match *target {
+            Target::State(s) => {
+                inits.push((s, *dist, stream));
+                continue;
             }
-            Target::Param(p) => params.push((p, *dist, stream)),
-            Target::State(s) => inits.push((s, *dist, stream)),
+            Target::Param(p) => p,
+            Target::Input(v) => {
+                param_overrides.push(None);
+                super::settings::input_as_param(model, v)
+            }
+        };
+        if n == 1 {
+            let v = crate::runtime::spikegen::spread(*dist, 1, b.seed, stream)[0];
+            let node = model.arena.add(NodeKind::Const(v), Ty::Num(model.params[p].dim), model.params[p].span);
+            param_overrides[p] = Some(node);
+        } else {
+            params.push((p, *dist, stream));
         }
     }
     (params, inits)
@@ -345,6 +381,7 @@ fn choose_backend(
         value_overrides: run.value_overrides.clone(),
         init_per_neuron: vec![],
         record: vec![],
+        record_neurons: vec![0],
         sample_every,
         mean_of: vec![],
         threads: run.threads,
@@ -407,8 +444,10 @@ pub(super) fn apply_sets(
     Some(())
 }
 
-/// What to record: `--record` names, else every state that is not a gate.
-fn probes(ctx: &mut Ctx, model: &ir::Model, names: &[ast::Ident]) -> Option<Vec<Probe>> {
+/// What to record, and from which neurons: `--record` names (`V`, or
+/// `V[0:10]` for neurons 0 to 9; one range for every probe), else every
+/// state that is not a gate, of neuron 0.
+fn probes(ctx: &mut Ctx, model: &ir::Model, names: &[ast::Ident], n: usize) -> Option<(Vec<Probe>, Vec<usize>)> {
     let mut record = Vec::new();
     if names.is_empty() {
         for (i, s) in model.states.iter().enumerate() {
@@ -417,31 +456,80 @@ fn probes(ctx: &mut Ctx, model: &ir::Model, names: &[ast::Ident]) -> Option<Vec<
             }
         }
     }
+    let mut range: Option<(usize, usize, &str)> = None;
     for r in names {
-        if let Some(i) = model.state(&r.name) {
-            record.push(Probe::State(i));
-        } else if let Some(i) = model.value(&r.name) {
-            record.push(Probe::Value(i));
+        let (name, asked) = match r.name.split_once('[') {
+            Some((name, rest)) => (name.trim(), Some(neuron_range(ctx, r, rest, n)?)),
+            None => (r.name.as_str(), None),
+        };
+        if let Some((a, b)) = asked {
+            match range {
+                Some((a0, b0, first)) if (a0, b0) != (a, b) => {
+                    return ctx.reject(
+                        format!("one range of neurons per run: `{first}` and `{}` differ", r.name),
+                        r.span,
+                        "another range",
+                        "give every probe the same range, or the range once (`--record V[0:10] --record m`)",
+                    );
+                }
+                _ => range = Some((a, b, r.name.as_str())),
+            }
+        }
+        let probe = if let Some(i) = model.state(name) {
+            Probe::State(i)
+        } else if let Some(i) = model.value(name) {
+            Probe::Value(i)
         } else {
             let mut all: Vec<String> = model.states.iter().map(|s| s.name.clone()).collect();
             all.extend(model.values.iter().map(|v| v.name.clone()));
-            let mut d = Diagnostic::error(
-                Code::UnknownRecord,
-                format!("`{}` is not a state or value of `{}`", r.name, model.name),
-            )
-            .at(r.span, "cannot record this");
-            d = match crate::diag::did_you_mean(&r.name, all.iter().map(String::as_str)) {
+            let mut d =
+                Diagnostic::error(Code::UnknownRecord, format!("`{name}` is not a state or value of `{}`", model.name))
+                    .at(r.span, "cannot record this");
+            d = match crate::diag::did_you_mean(name, all.iter().map(String::as_str)) {
                 Some(x) => d.help(format!("did you mean `{x}`?")),
                 None => d.help(format!("recordable: {}", all.join(", "))),
             };
             ctx.fail(d);
             return None;
+        };
+        if record.contains(&probe) {
+            return ctx.reject(format!("`{name}` is recorded twice"), r.span, "again", "name it once");
         }
-        if record.iter().filter(|p| **p == record[record.len() - 1]).count() > 1 {
-            return ctx.reject(format!("`{}` is recorded twice", r.name), r.span, "again", "name it once");
-        }
+        record.push(probe);
     }
-    Some(record)
+    let neurons = range.map_or(vec![0], |(a, b, _)| (a..b).collect());
+    Some((record, neurons))
+}
+
+/// The `a:b]` of `--record V[a:b]`: neurons a to b - 1 of the `n`.
+fn neuron_range(ctx: &mut Ctx, r: &ast::Ident, rest: &str, n: usize) -> Option<(usize, usize)> {
+    let bounds = rest.strip_suffix(']').and_then(|x| x.split_once(':'));
+    let parsed = bounds.map(|(a, b)| (a.trim().parse::<usize>(), b.trim().parse::<usize>()));
+    let Some((Ok(a), Ok(b))) = parsed else {
+        return ctx.reject(
+            format!("`{}` is not a probe with a range of neurons", r.name),
+            r.span,
+            "expected `NAME[first:end]`",
+            "e.g. `--record V[0:10]` for neurons 0 to 9",
+        );
+    };
+    if a >= b || b > n {
+        return ctx.reject(
+            format!("`[{a}:{b}]` is not a range of the population's {n} neurons"),
+            r.span,
+            "outside the population",
+            format!("a range `[first:end]` with first < end <= {n}"),
+        );
+    }
+    if b - a > 10_000 {
+        return ctx.reject(
+            format!("{} neurons asked for: at most 10000 are recorded per run", b - a),
+            r.span,
+            "too many traces",
+            "record a smaller range; the population means are written for every recorded state",
+        );
+    }
+    Some((a, b))
 }
 
 /// `spikes = regular(20 ms)`, `poisson(20 Hz)` or `at(5 ms, 12 ms, ...)`,

@@ -323,3 +323,24 @@ pub(crate) fn example_unit(d: &Dim) -> String {
     let (u, _) = units::display_unit(d);
     format!("1 {u}")
 }
+
+/// The index of input `name` of `model`, if it has one.
+pub(crate) fn input(model: &ir::Model, name: &str) -> Option<usize> {
+    model.values.iter().position(|v| v.name == name && v.kind == ir::ValueKind::Input)
+}
+
+/// Turns input `v` into a parameter of the same name that the input reads,
+/// so that it can differ per neuron like any parameter (a spread of an
+/// input). The parameter's own value is never used: the spread sets it.
+pub(crate) fn input_as_param(model: &mut ir::Model, v: usize) -> usize {
+    let (name, dim, unit, span) = {
+        let val = &model.values[v];
+        (val.name.clone(), val.dim, val.unit.clone(), val.span)
+    };
+    let zero = model.arena.add(ir::NodeKind::Const(0.0), ir::Ty::Num(dim), span);
+    let p = model.params.len();
+    model.params.push(ir::Param { name, value: zero, dim, unit, span });
+    let read = model.arena.add(ir::NodeKind::Var(ir::Var::Param(p)), ir::Ty::Num(dim), span);
+    model.values[v].expr = read;
+    p
+}

@@ -53,8 +53,11 @@ pub struct PopConfig {
     pub value_overrides: Vec<Option<ExprId>>,
     /// Initial values that differ per neuron: (state, value for each neuron).
     pub init_per_neuron: Vec<(usize, Vec<f64>)>,
-    /// States of neuron 0 to record at every `sample_every`-th step.
+    /// What to record at every `sample_every`-th step ...
     pub record: Vec<Probe>,
+    /// ... from each of these neurons (ascending, distinct; `[0]` unless a
+    /// range was asked for).
+    pub record_neurons: Vec<usize>,
     pub sample_every: usize,
     /// States whose mean over the whole population is recorded at every
     /// sample (summed in fixed blocks of neurons, so the result does not
@@ -233,10 +236,19 @@ pub(crate) fn excursion_warning(m: &Model, k: &Kernel, first: Excursion, dt: f64
 /// `rec`, the spikes twice (in `rec` and as `spikes`), the means in
 /// `means`. Fails as [`simulate_into`] does.
 pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<Diagnostic>> {
-    let names = cfg.record.iter().map(|p| super::probe_name(m, p)).chain(mean_names(m, cfg));
+    let one = cfg.record_neurons == [0];
+    let names = cfg
+        .record
+        .iter()
+        .flat_map(|p| {
+            let name = super::probe_name(m, p);
+            cfg.record_neurons.iter().map(move |i| if one { name.clone() } else { format!("{name}@{i}") })
+        })
+        .chain(mean_names(m, cfg));
     let mut rec = Recording::named(names);
     let out = simulate_into(m, plan, cfg, &mut rec)?;
-    let means = rec.traces.split_off(cfg.record.len().min(rec.traces.len()));
+    let probes = cfg.record.len() * cfg.record_neurons.len();
+    let means = rec.traces.split_off(probes.min(rec.traces.len()));
     rec.steps = out.outcome.steps;
     let spikes = rec.spike_ids.iter().copied().zip(rec.spikes.iter().copied()).collect();
     Ok(PopRun {
@@ -257,8 +269,9 @@ fn mean_names<'a>(m: &'a Model, cfg: &'a PopConfig) -> impl Iterator<Item = Stri
 }
 
 /// Runs a population, handing `rec` each sample (at t = 0 and after every
-/// `sample_every`-th step: neuron 0's `cfg.record`, in order, then the
-/// means of `cfg.mean_of`, in order) and each spike (neuron, time) in
+/// `sample_every`-th step: each probe of `cfg.record` for each neuron of
+/// `cfg.record_neurons`, in order, then the means of `cfg.mean_of`, in
+/// order) and each spike (neuron, time) in
 /// (step, neuron) order. The chunks advance a block of steps at a time
 /// (see [`block_steps`]); between blocks their spikes are merged and handed
 /// on, step by step, asking `rec.stop()` before each step. Chunk 0 runs on
@@ -319,7 +332,6 @@ pub fn simulate_into(
         .map(|c| {
             let (a, b) = ((c * chunk).min(n), ((c + 1) * chunk).min(n));
             Chunk {
-                c,
                 base: a,
                 states: Vec::new(),
                 params: per.iter().map(|arr| &arr[a..b]).collect(),
@@ -397,7 +409,6 @@ struct Shared<'a> {
 /// One thread's contiguous share of the neurons: its slices of the state
 /// and per-neuron parameter arrays, and its scratch space.
 struct Chunk<'a> {
-    c: usize,
     /// Its first neuron.
     base: usize,
     states: Vec<&'a mut [f64]>,
@@ -419,7 +430,8 @@ struct Chunk<'a> {
 struct BlockOut {
     /// (step, neuron, time), in step order.
     spikes: Vec<(usize, usize, f64)>,
-    /// Chunk 0: neuron 0's probe values, `record.len()` per sample.
+    /// The probe values of the recorded neurons in the chunk, per sample
+    /// `record.len()` times as many as those neurons (probe-major).
     probes: Vec<f64>,
     /// Per `mean_of` state: per sample, the sums of the chunk's blocks of
     /// [`MEAN_BLOCK`] neurons ([`mean_width`] of them), one sample after
@@ -457,6 +469,14 @@ enum Handed {
 }
 
 impl Shared<'_> {
+    /// The recorded neurons among `base..base + len`.
+    fn recorded_in(&self, base: usize, len: usize) -> &[usize] {
+        let r = &self.cfg.record_neurons;
+        let from = r.partition_point(|&i| i < base);
+        let to = r.partition_point(|&i| i < base + len);
+        &r[from..to]
+    }
+
     /// Runs every block: chunks 1.. on worker threads of `scope` (each
     /// takes its blocks' ranges in order from a channel, steps them and
     /// sends back their `BlockOut`s), chunk 0 here; then hands each block's
@@ -576,14 +596,26 @@ impl Shared<'_> {
                 cfg.mean_of.iter().map(|&s| mean_width(len, s, arrays)).collect()
             })
             .collect();
-        let mut values = Vec::with_capacity(cfg.record.len() + cfg.mean_of.len());
+        // the recorded neurons of each chunk
+        let mine: Vec<usize> = (0..outs.len())
+            .map(|c| {
+                let (a, b) = ((c * self.chunk).min(n), ((c + 1) * self.chunk).min(n));
+                self.recorded_in(a, b - a).len()
+            })
+            .collect();
+        let mut values = Vec::with_capacity(cfg.record.len() * cfg.record_neurons.len() + cfg.mean_of.len());
         let mut sample = |j: usize, t: f64, rec: &mut dyn Recorder| {
             if n == 0 {
                 return;
             }
             let r = cfg.record.len();
             values.clear();
-            values.extend_from_slice(outs[0].probes.get(j * r..(j + 1) * r).unwrap_or(&[]));
+            for k in 0..r {
+                for (o, &w) in outs.iter().zip(&mine) {
+                    let at = j * r * w + k * w;
+                    values.extend_from_slice(o.probes.get(at..at + w).unwrap_or(&[]));
+                }
+            }
             for q in 0..cfg.mean_of.len() {
                 let total: f64 = outs
                     .iter()
@@ -697,8 +729,9 @@ impl Chunk<'_> {
         out.left = self.left;
     }
 
-    /// A sample at `t`: the sums of the `mean_of` states, and in chunk 0
-    /// neuron 0's probes.
+    /// A sample at `t`: the sums of the `mean_of` states, and the probes
+    /// of the recorded neurons that are in this chunk (probe by probe,
+    /// neuron by neuron).
     fn sample(&mut self, sh: &Shared, out: &mut BlockOut, t: f64) {
         let cfg = sh.cfg;
         for (sums, &s) in out.sums.iter_mut().zip(&cfg.mean_of) {
@@ -707,17 +740,30 @@ impl Chunk<'_> {
             }
         }
         let len = self.states.first().map_or(0, |s| s.len());
-        if self.c != 0 || len == 0 {
+        let mine = sh.recorded_in(self.base, len);
+        if mine.is_empty() || cfg.record.is_empty() {
             return;
         }
         let m = sh.m;
-        let y0: Vec<f64> = self.states.iter().take(m.states.len()).map(|a| a[0]).collect();
-        if cfg.record.iter().any(|p| matches!(p, Probe::Value(_))) {
-            eval_values(m, t, &y0, &sh.params0, &sh.exprs, &mut self.values);
+        let has_values = cfg.record.iter().any(|p| matches!(p, Probe::Value(_)));
+        let at = out.probes.len();
+        out.probes.resize(at + cfg.record.len() * mine.len(), f64::NAN);
+        for (j, &i) in mine.iter().enumerate() {
+            let local = i - self.base;
+            let y: Vec<f64> = self.states.iter().take(m.states.len()).map(|a| a[local]).collect();
+            if has_values {
+                let mut p = sh.params0.clone();
+                for ((q, _), arr) in cfg.per_neuron.iter().zip(&self.params) {
+                    p[*q] = arr[local];
+                }
+                eval_values(m, t, &y, &p, &sh.exprs, &mut self.values);
+            }
+            for (k, probe) in cfg.record.iter().enumerate() {
+                out.probes[at + k * mine.len() + j] = match probe {
+                    Probe::State(s) => y.get(*s).copied().unwrap_or(f64::NAN),
+                    Probe::Value(v) => self.values.get(*v).copied().unwrap_or(f64::NAN),
+                };
+            }
         }
-        out.probes.extend(cfg.record.iter().map(|p| match p {
-            Probe::State(s) => y0.get(*s).copied().unwrap_or(f64::NAN),
-            Probe::Value(i) => self.values.get(*i).copied().unwrap_or(f64::NAN),
-        }));
     }
 }

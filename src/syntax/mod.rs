@@ -413,7 +413,7 @@ fn syntax_error(file: FileId, text: &str, base: usize, err: &pest::error::Error<
     };
     Diagnostic::error(Code::Syntax, message)
         .at(span_at(file, text, pos), "unexpected here")
-        .help(syntax_help(text, pos))
+        .help(syntax_help(text, pos, &expected))
 }
 
 /// `mV^0.5`: a unit's exponent written as a decimal.
@@ -455,9 +455,14 @@ fn describe_found(text: &str, pos: usize) -> String {
     }
 }
 
-fn syntax_help(text: &str, pos: usize) -> String {
+fn syntax_help(text: &str, pos: usize, expected: &[String]) -> String {
     let before = text[..pos.min(text.len())].trim_end_matches([' ', '\t']);
-    if before.ends_with(|c: char| c.is_ascii_digit()) && text[pos..].starts_with(|c: char| c.is_alphabetic()) {
+    if expected.iter().any(|e| e == "`x`") {
+        return "a population is `population NAME = SIZE x MODEL`, e.g. `population E = 800 x LIF`".into();
+    }
+    let after_number =
+        before.ends_with(|c: char| c.is_ascii_digit()) && text[pos..].starts_with(|c: char| c.is_alphabetic());
+    if after_number {
         return "a unit follows its number directly: `-65 mV`, `120 mS/cm^2`".into();
     }
     "see docs/language.md for the syntax of each statement".into()
