@@ -274,3 +274,26 @@ fn a_recorded_range_outside_the_population_is_refused() {
     let err = exp.run().expect_err("two ranges").to_string();
     assert!(err.contains("one range of neurons per run"), "{err}");
 }
+
+/// A channel's gates and parameters are set from a `simulate` block by
+/// their qualified names, as `--set` and `--record` name them.
+#[test]
+fn a_block_sets_gates_and_channel_parameters() {
+    let run = |block: &str| {
+        let src = format!("import \"stdlib/traub.neuro\"\nsimulate HHTraub {{ duration = 10 ms, {block} }}\n");
+        let path = common::repo("examples/x.neuro");
+        let mut exp = Experiment::from_source("x.neuro", &src, Some(path)).unwrap_or_else(|e| panic!("{e}"));
+        exp.record("V").record("NaTraub.m").record("NaTraub.h");
+        exp.run().unwrap_or_else(|e| panic!("{block}: {e}")).0
+    };
+    let first = |r: &neuroc::output::memory::Results, name: &str| r.table(name).unwrap().column(name).unwrap()[0];
+    let open = run("NaTraub.m = 0.5, NaTraub.h = 0");
+    assert_eq!(first(&open, "NaTraub.m"), 0.5);
+    assert_eq!(first(&open, "NaTraub.h"), 0.0);
+    let rest = run("seed = 1");
+    assert!(first(&rest, "NaTraub.m") < 0.1, "the default starts m at its steady state");
+    // with the sodium conductance off, nothing fires whatever m starts at
+    let blocked = run("NaTraub.g = 0 nS, NaTraub.m = 1");
+    assert!(blocked.spikes().is_empty());
+    assert!(!run("NaTraub.m = 1, NaTraub.h = 1").spikes().is_empty(), "m = h = 1 opens the sodium channel");
+}

@@ -632,3 +632,70 @@ fn a_killed_run_never_leaves_a_truncated_file() {
     assert!(partial().is_none(), "the next run removes the killed run's partial folder");
     assert_eq!(neuroc::output::manifest::read(&d).unwrap()["status"], "completed");
 }
+
+const NET_LIF: &str = "neuron LIF {
+    parameter tau = 10 ms, E_L = -65 mV, V_th = -50 mV, R = 10 Mohm
+    input I = 2 nA
+    state V = -65 mV
+    dV/dt = (E_L - V + R * I) / tau
+    on V > V_th { V = E_L; emit spike }
+}
+network Net {
+    population P = 3 x LIF
+}
+";
+
+/// A method that does not apply, asked for on the command line or in a
+/// block, for a neuron or a network: E0402 points at where it was asked.
+#[test]
+fn a_method_that_does_not_apply_points_at_the_flag_or_setting() {
+    let dir = tmp("method-at");
+    let file = dir.join("m.neuro");
+    for (model, tail, flag) in [
+        ("LIF", "", true),
+        ("Net", "", true),
+        ("LIF", "simulate LIF { method = kinetic }\n", false),
+        ("Net", "simulate Net { method = kinetic }\n", false),
+    ] {
+        std::fs::write(&file, format!("{NET_LIF}{tail}")).unwrap();
+        let mut args = vec!["run", file.to_str().unwrap(), "--model", model, "-o", dir.to_str().unwrap()];
+        if flag {
+            args.extend(["--method", "kinetic"]);
+        }
+        let o = neuroc(&args);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{t}");
+        assert!(t.contains("E0402") && t.contains("method asked for here"), "{t}");
+        let at = if flag { "--method:1:1" } else { "simulate" };
+        assert!(t.contains(at), "{model} {flag}: E0402 should point at {at}: {t}");
+    }
+}
+
+/// A network's populations integrate with their model's `method =`, which
+/// a block's `method` or `--method` replaces: the same spikes as asking for
+/// that method outright, and other spikes than the automatic choice.
+#[test]
+fn networks_honour_the_models_method() {
+    let dir = tmp("net-method");
+    let spikes = |src: &str, extra: &[&str]| {
+        let file = dir.join("n.neuro");
+        std::fs::write(&file, src).unwrap();
+        let out = dir.join("out");
+        let mut args = vec!["run", file.to_str().unwrap(), "-q", "--model", "Net", "-o", out.to_str().unwrap()];
+        args.extend(extra);
+        let o = neuroc(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        std::fs::read_to_string(out.join("spikes.csv")).unwrap()
+    };
+    let euler_model = NET_LIF.replace("neuron LIF {", "neuron LIF {\n    method = euler");
+    let auto = spikes(NET_LIF, &[]);
+    let own = spikes(&euler_model, &[]);
+    let flag = spikes(NET_LIF, &["--method", "euler"]);
+    let block = spikes(&format!("{NET_LIF}simulate Net {{ method = euler }}\n"), &[]);
+    assert!(auto.lines().count() > 10, "{auto}");
+    assert_ne!(own, auto, "euler and the exact propagator give other spike times");
+    assert_eq!(own, flag);
+    assert_eq!(own, block);
+    // and `--method` replaces the model's own
+    assert_eq!(spikes(&euler_model, &["--method", "exact"]), auto);
+}

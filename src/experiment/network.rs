@@ -131,6 +131,11 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
     if let Some(m) = &flags.method {
         method = Some((ctx.method(&m.name, m.span)?, m.span));
     }
+    // a method asked for by the block or `--method` replaces each model's
+    // own `method =`, and E0402 points at where it was asked for
+    if let Some((m, at)) = method {
+        pops.iter_mut().for_each(|p| p.model.method = Some((m.name().to_string(), at)));
+    }
     if let Some(e) = &flags.neurons {
         return ctx.reject(
             "`--neurons` sets the size of a population of one model, not of a network",
@@ -589,7 +594,8 @@ fn kernels(
 ) -> Option<()> {
     for (pi, pop) in net.populations.iter().enumerate() {
         let mut m = pop.model.clone();
-        let (plan, d) = schemes::derive_plan(&mut m, method);
+        let asked = m.method.as_ref().and_then(|(x, _)| Method::parse(x)).unwrap_or(method);
+        let (plan, d) = schemes::derive_plan(&mut m, asked);
         ctx.diags.extend(d);
         let plan = plan?;
         let values = ir::eval::eval_params(&m, &[]);

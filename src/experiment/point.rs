@@ -92,6 +92,8 @@ struct Block<'a> {
     dt: f64,
     duration: f64,
     method: Method,
+    /// Where a method was asked for, by the block or `--method`.
+    method_at: Option<Span>,
     n: u64,
     seed: u64,
     train: Option<&'a ast::Expr>,
@@ -140,6 +142,11 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
     ctx.time_grid((dt, duration), 1e10, block, flags, span)?;
     if let Some(m) = &flags.method {
         b.method = ctx.method(&m.name, m.span)?;
+        b.method_at = Some(m.span);
+    }
+    if let Some(at) = b.method_at {
+        // E0402 points at the flag or setting that asked for it
+        model.method = Some((b.method.name().to_string(), at));
     }
     if let Some(e) = &flags.seed {
         b.seed = ctx.count(e, "`--seed`", 0, 1 << 53, "e.g. --seed 42")?;
@@ -230,6 +237,7 @@ fn block_settings<'a>(ctx: &mut Ctx, model: &ir::Model, block: Option<&'a ast::S
         dt: 1e-5,
         duration: 0.1,
         method: model.method.as_ref().and_then(|(m, _)| Method::parse(m)).unwrap_or(Method::Auto),
+        method_at: None,
         n: 1,
         seed: 1,
         train: None,
@@ -275,7 +283,10 @@ fn block_settings<'a>(ctx: &mut Ctx, model: &ir::Model, block: Option<&'a ast::S
             "seed" => b.seed = ctx.count(&s.value, "`seed`", 0, 1 << 53, "e.g. `seed = 42`")?,
             "spikes" => b.train = Some(&s.value),
             "weight" => b.weight = Some(&s.value),
-            "method" => b.method = ctx.method(c.sources.snippet(s.value.span).trim(), s.value.span)?,
+            "method" => {
+                b.method = ctx.method(c.sources.snippet(s.value.span).trim(), s.value.span)?;
+                b.method_at = Some(s.value.span);
+            }
             _ => {
                 let mut known = vec!["dt", "duration", "method", "seed", "n", "spikes", "weight"];
                 known.extend(model.params.iter().map(|p| p.name.as_str()));

@@ -500,7 +500,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::direction => "`upward` or `downward`",
         Rule::EOI => "end of file",
         Rule::call_args => "`(`",
-        Rule::binding | Rule::setting => "`name = value`",
+        Rule::binding | Rule::setting | Rule::sim_setting => "`name = value`",
         Rule::add | Rule::sub | Rule::mul | Rule::div | Rule::pow => "an operator",
         Rule::eq | Rule::ne | Rule::lt | Rule::le | Rule::gt | Rule::ge => "a comparison",
         _ => return None,

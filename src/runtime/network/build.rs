@@ -65,7 +65,10 @@ fn population(
 ) -> Result<(Runner, Vec<String>, f64), Box<Diagnostic>> {
     let ports = ports_into(net, pi);
     let mut m = pop.model.clone();
-    let (plan, d) = schemes::derive_plan(&mut m, cfg.method);
+    // the model's own `method =` (which the experiment replaces with a
+    // method asked for by the run), else the network's
+    let asked = m.method.as_ref().and_then(|(x, _)| schemes::Method::parse(x)).unwrap_or(cfg.method);
+    let (plan, d) = schemes::derive_plan(&mut m, asked);
     let Some(plan) = plan else {
         return Err(Box::new(d.list.into_iter().next().unwrap_or_else(|| Diagnostic::internal("no plan"))));
     };

@@ -144,8 +144,8 @@ pub struct NetConfig {
     /// `sample_every` steps.
     pub probes: Vec<(usize, usize, usize, usize)>,
     pub sample_every: usize,
-    /// The integration method of every population (`auto`: each equation's
-    /// own choice).
+    /// The integration method of the populations whose models do not name
+    /// one with `method =` (`auto`: each equation's own choice).
     pub method: Method,
 }
 
