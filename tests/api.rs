@@ -297,3 +297,25 @@ fn a_block_sets_gates_and_channel_parameters() {
     assert!(blocked.spikes().is_empty());
     assert!(!run("NaTraub.m = 1, NaTraub.h = 1").spikes().is_empty(), "m = h = 1 opens the sodium channel");
 }
+
+/// A spike train into a neuron with several `on spike` ports says which
+/// one it reaches; the others do not see it.
+#[test]
+fn spike_drives_name_their_port() {
+    let run = |settings: &str| {
+        let src = format!(
+            "import \"stdlib/traub.neuro\"\nsimulate HHTraub {{ spikes = at(1 ms, 2 ms), weight = 50 nS, duration = 20 ms{settings} }}\n"
+        );
+        let path = common::repo("examples/x.neuro");
+        // `check` (in `from_source`) and `run` configure the block alike
+        Experiment::from_source("x.neuro", &src, Some(path)).and_then(|e| e.run())
+    };
+    let err = run("").expect_err("two ports, none named").to_string();
+    assert!(err.contains("several ports: exc, inh") && err.contains("port = exc"), "{err}");
+    let err = run(", port = foo").expect_err("no such port").to_string();
+    assert!(err.contains("no port `foo`") && err.contains("ports: exc, inh"), "{err}");
+    let exc = run(", port = exc").unwrap_or_else(|e| panic!("{e}")).0;
+    assert!(!exc.spikes().is_empty(), "50 nS of excitation fires the cell");
+    let inh = run(", port = inh").unwrap_or_else(|e| panic!("{e}")).0;
+    assert!(inh.spikes().is_empty(), "inhibition alone does not");
+}

@@ -255,7 +255,7 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
     let backend_note = match p.backend {
         Backend::Reference => {
             let input_spikes = match &p.train {
-                Some((train, w)) => train.times(run.duration, run.seed).into_iter().map(|t| (t, *w)).collect(),
+                Some(s) => s.train.times(run.duration, run.seed).into_iter().map(|t| (t, s.weight)).collect(),
                 None => Vec::new(),
             };
             let cfg = runtime::Config {
@@ -268,6 +268,7 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
                 rtol: 1e-8,
                 progress: run.progress,
                 input_spikes,
+                input_port: p.train.as_ref().and_then(|s| s.port.clone()),
                 init_overrides: p.init_spreads.iter().map(|(s, d, k)| (*s, spread(*d, 1, run.seed, *k)[0])).collect(),
             };
             let outcome = runtime::simulate_into(m, &p.plan, &cfg, &mut rec)?;

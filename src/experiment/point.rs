@@ -45,12 +45,22 @@ pub struct PointRun {
     /// Initial values that differ per neuron: (state, spread, stream).
     pub init_spreads: Vec<(usize, Spread, u64)>,
     /// Presynaptic spikes delivered to the model's `on spike` event.
-    pub train: Option<(Train, f64)>,
+    pub train: Option<SpikeInput>,
     pub backend: Backend,
     pub threads: usize,
     /// What the reader should know (a fallback to the reference
     /// interpreter, unused rate tables).
     pub notes: Vec<String>,
+}
+
+/// Presynaptic spikes: when, how strong, and at which port.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpikeInput {
+    pub train: Train,
+    /// The weight each spike passes to its event, SI.
+    pub weight: f64,
+    /// The `on spike PORT` it reaches (`None`: the model's only port).
+    pub port: Option<String>,
 }
 
 /// A presynaptic spike train.
@@ -98,6 +108,8 @@ struct Block<'a> {
     seed: u64,
     train: Option<&'a ast::Expr>,
     weight: Option<&'a ast::Expr>,
+    /// `port = exc`: the `on spike` port the train reaches.
+    port: Option<&'a ast::Expr>,
     /// Parameters and initial values spread over the population, in the
     /// block's order.
     spreads: Vec<(Target, Spread)>,
@@ -180,14 +192,14 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
     let (record, record_neurons) = probes(ctx, &model, &flags.record, n)?;
     let (param_spreads, init_spreads) = spreads(&mut model, &b, n, &mut param_overrides, &value_overrides);
     let train = match b.train {
-        Some(e) => Some(spike_train(ctx, &model, e, b.weight, duration)?),
-        None => match b.weight {
+        Some(e) => Some(spike_train(ctx, &model, e, (b.weight, b.port), duration)?),
+        None => match b.weight.or(b.port) {
             Some(w) => {
                 return ctx.reject(
-                    "`weight` without `spikes`",
+                    "`weight` or `port` without `spikes`",
                     w.span,
-                    "a weight for no train",
-                    "add `spikes = regular(20 ms)`, or remove `weight`",
+                    "for no train",
+                    "add `spikes = regular(20 ms)`, or remove it",
                 )
             }
             None => None,
@@ -242,6 +254,7 @@ fn block_settings<'a>(ctx: &mut Ctx, model: &ir::Model, block: Option<&'a ast::S
         seed: 1,
         train: None,
         weight: None,
+        port: None,
         spreads: vec![],
         constants: vec![],
         input_constants: vec![],
@@ -283,16 +296,17 @@ fn block_settings<'a>(ctx: &mut Ctx, model: &ir::Model, block: Option<&'a ast::S
             "seed" => b.seed = ctx.count(&s.value, "`seed`", 0, 1 << 53, "e.g. `seed = 42`")?,
             "spikes" => b.train = Some(&s.value),
             "weight" => b.weight = Some(&s.value),
+            "port" => b.port = Some(&s.value),
             "method" => {
                 b.method = ctx.method(c.sources.snippet(s.value.span).trim(), s.value.span)?;
                 b.method_at = Some(s.value.span);
             }
             _ => {
-                let mut known = vec!["dt", "duration", "method", "seed", "n", "spikes", "weight"];
+                let mut known = vec!["dt", "duration", "method", "seed", "n", "spikes", "weight", "port"];
                 known.extend(model.params.iter().map(|p| p.name.as_str()));
                 known.extend(model.states.iter().map(|st| st.name.as_str()));
                 known.extend(model.values.iter().filter(|v| v.kind == ir::ValueKind::Input).map(|v| v.name.as_str()));
-                return ctx.unknown("simulation setting", &s.name, &known, "settings: dt, duration, method, seed, n, spikes, weight, and parameters, inputs and states of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)");
+                return ctx.unknown("simulation setting", &s.name, &known, "settings: dt, duration, method, seed, n, spikes, weight, port, and parameters, inputs and states of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)");
             }
         }
     }
@@ -544,26 +558,68 @@ fn neuron_range(ctx: &mut Ctx, r: &ast::Ident, rest: &str, n: usize) -> Option<(
 }
 
 /// `spikes = regular(20 ms)`, `poisson(20 Hz)` or `at(5 ms, 12 ms, ...)`,
-/// with the `weight` its `on spike` event takes.
+/// with the `weight` its `on spike` event takes and the `port` it reaches
+/// (needed when the model has several).
 fn spike_train(
     ctx: &mut Ctx,
     model: &ir::Model,
     train: &ast::Expr,
-    weight: Option<&ast::Expr>,
+    (weight, port): (Option<&ast::Expr>, Option<&ast::Expr>),
     duration: f64,
-) -> Option<(Train, f64)> {
-    let handler = model.events.iter().find_map(|e| match e.trigger {
-        ir::Trigger::Spike { weight_dim, .. } => Some(weight_dim),
-        _ => None,
-    });
-    let Some(weight_dim) = handler else {
+) -> Option<SpikeInput> {
+    let handlers: Vec<(Option<&str>, Option<units::Dim>)> = model
+        .events
+        .iter()
+        .filter_map(|e| match &e.trigger {
+            ir::Trigger::Spike { weight_dim, port, .. } => Some((port.as_deref(), *weight_dim)),
+            _ => None,
+        })
+        .collect();
+    if handlers.is_empty() {
         ctx.fail(
             Diagnostic::error(Code::BadSetting, format!("`{}` has no `on spike` event to receive spikes", model.name))
                 .at(train.span, "a spike train for a model that cannot receive it")
                 .help("add `on spike(w: nS) { g += w }` to the model, or remove `spikes`"),
         );
         return None;
+    }
+    let mut ports: Vec<&str> = handlers.iter().filter_map(|h| h.0).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    let port = match port {
+        Some(e) => {
+            let name = plain_name(e);
+            match name.filter(|n| ports.contains(n)) {
+                Some(n) => Some(n.to_string()),
+                None if ports.is_empty() => {
+                    return ctx.reject(
+                        format!("`{}` has one unnamed `on spike` port", model.name),
+                        e.span,
+                        "no such port",
+                        "remove `port`: the spikes reach `on spike`",
+                    );
+                }
+                None => {
+                    return ctx.reject(
+                        format!("`{}` has no port `{}`", model.name, name.unwrap_or("?")),
+                        e.span,
+                        "not a port of the model",
+                        format!("ports: {}", ports.join(", ")),
+                    );
+                }
+            }
+        }
+        None if handlers.len() > 1 && !ports.is_empty() => {
+            return ctx.reject(
+                format!("`{}` receives spikes at several ports: {}", model.name, ports.join(", ")),
+                train.span,
+                "which port?",
+                format!("say which one the train reaches: `port = {}`", ports[0]),
+            );
+        }
+        None => None,
     };
+    let weight_dim = handlers.iter().find(|h| port.is_none() || h.0 == port.as_deref()).and_then(|h| h.1);
     let w = match (weight, weight_dim) {
         (Some(e), Some(d)) => ctx.finite(e, d, "`weight`")?,
         (None, Some(d)) if !d.is_dimensionless() => {
@@ -590,7 +646,15 @@ fn spike_train(
             format!("at most {MAX_TRAIN:e} input spikes: a longer period, a lower rate or a shorter run"),
         );
     }
-    Some((t, w))
+    Some(SpikeInput { train: t, weight: w, port })
+}
+
+/// The name a setting's value is, if it is a plain name (`port = exc`).
+fn plain_name(e: &ast::Expr) -> Option<&str> {
+    match &e.kind {
+        ast::ExprKind::Name(n) => Some(n.as_str()),
+        _ => None,
+    }
 }
 
 /// `regular(period)`, `poisson(rate)` or `at(t1, t2, ...)`.

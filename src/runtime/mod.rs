@@ -63,6 +63,10 @@ pub struct Config {
     /// Presynaptic spikes delivered to the model's `on spike(w)` events:
     /// (time, weight), SI, sorted by time.
     pub input_spikes: Vec<(f64, f64)>,
+    /// The port (`on spike exc`) the input spikes reach; `None`: every
+    /// `on spike` event (the experiment asks for a port when there are
+    /// several).
+    pub input_port: Option<String>,
     /// Initial values replaced after the model's own: (state, SI value).
     pub init_overrides: Vec<(usize, f64)>,
 }
@@ -80,6 +84,7 @@ impl Config {
             rtol: 1e-8,
             progress: false,
             input_spikes: Vec::new(),
+            input_port: None,
             init_overrides: Vec::new(),
         }
     }
@@ -119,6 +124,7 @@ pub struct Stepper<'m> {
     /// Values of event arguments (`w` in `on spike(w: nS)`).
     args: Vec<f64>,
     input_spikes: Vec<(f64, f64)>,
+    input_port: Option<String>,
     /// The first input spike not delivered yet.
     next_input: usize,
 }
@@ -151,6 +157,7 @@ impl<'m> Stepper<'m> {
             window: (f64::NEG_INFINITY, f64::INFINITY),
             args: vec![0.0; m.event_args.len()],
             input_spikes: cfg.input_spikes.clone(),
+            input_port: cfg.input_port.clone(),
             next_input: 0,
         };
         s.breakpoints = s.find_breakpoints(cfg.duration);
@@ -874,8 +881,11 @@ fn deliver_input_spikes(st: &mut Stepper, t: f64, eps: f64, y: &mut [f64], rec: 
         }
         st.next_input += 1;
         for (ei, ev) in m.events.iter().enumerate() {
-            if let Trigger::Spike { arg, .. } = ev.trigger {
-                if let Some(a) = arg {
+            if let Trigger::Spike { arg, port, .. } = &ev.trigger {
+                if st.input_port.is_some() && *port != st.input_port {
+                    continue;
+                }
+                if let Some(a) = *arg {
                     st.args[a] = w;
                 }
                 fire(st, ei, t, y, rec);
