@@ -108,8 +108,13 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
     insert_synapses(ctx, &mut pops, &conns)?;
     set_parameters(ctx, net, flags)?;
     let time = units::dims::time();
-    let NetBlock { mut dt, mut duration, mut seed, mut method, init, params, mut settings } =
+    let NetBlock { mut dt, mut duration, mut seed, mut method, init, params, constants, mut settings } =
         block_settings(ctx, &pops, block)?;
+    for (name, v, at) in &constants {
+        for p in &mut pops {
+            set_constant(&mut p.model, name, *v, *at);
+        }
+    }
     // an input set per neuron becomes a parameter the input reads
     for (name, _) in &params {
         for p in &mut pops {
@@ -203,6 +208,8 @@ struct NetBlock {
     /// them.
     init: Vec<(String, Spread)>,
     params: Vec<(String, Spread)>,
+    /// Parameters (or inputs) set to a constant: (name, SI value, where).
+    constants: Vec<(String, f64, Span)>,
     settings: Vec<(String, String)>,
 }
 
@@ -211,8 +218,16 @@ struct NetBlock {
 fn block_settings(ctx: &mut Ctx, pops: &[Population], block: Option<&ast::Simulate>) -> Option<NetBlock> {
     let c = ctx.c;
     let time = units::dims::time();
-    let mut b =
-        NetBlock { dt: 1e-4, duration: 1.0, seed: 1, method: None, init: vec![], params: vec![], settings: vec![] };
+    let mut b = NetBlock {
+        dt: 1e-4,
+        duration: 1.0,
+        seed: 1,
+        method: None,
+        init: vec![],
+        params: vec![],
+        constants: vec![],
+        settings: vec![],
+    };
     for s in block.map_or(&[][..], |b| &b.settings[..]) {
         let key = s.name.name.as_str();
         b.settings.push((key.to_string(), c.sources.snippet(s.value.span).to_string()));
@@ -233,6 +248,12 @@ fn block_settings(ctx: &mut Ctx, pops: &[Population], block: Option<&ast::Simula
                 let dim = state_dim.or(param_dim).unwrap_or(Dim::NONE);
                 let spread = match ctx.spread(&s.value, dim, &format!("`{key}`"))? {
                     Some(sp) => sp,
+                    None if state_dim.is_none() => {
+                        // a constant parameter is set in the models, not per neuron
+                        let v = ctx.constant(&s.value, dim, &format!("`{key}`"))?;
+                        b.constants.push((key.to_string(), v, s.value.span));
+                        continue;
+                    }
                     None => {
                         let v = ctx.finite(&s.value, dim, &format!("`{key}`"))?;
                         Spread::Linspace(v, v)
@@ -258,6 +279,18 @@ fn block_settings(ctx: &mut Ctx, pops: &[Population], block: Option<&ast::Simula
         }
     }
     Some(b)
+}
+
+/// Sets parameter or input `name` of `m`, if it has one, to the constant
+/// `v` (SI).
+fn set_constant(m: &mut ir::Model, name: &str, v: f64, at: Span) {
+    if let Some(i) = m.param(name) {
+        let dim = m.params[i].dim;
+        m.params[i].value = m.arena.add(ir::NodeKind::Const(v), ir::Ty::Num(dim), at);
+    } else if let Some(i) = super::settings::input(m, name) {
+        let dim = m.values[i].dim;
+        m.values[i].expr = m.arena.add(ir::NodeKind::Const(v), ir::Ty::Num(dim), at);
+    }
 }
 
 /// The `population` statements.
