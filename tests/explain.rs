@@ -43,3 +43,13 @@ fn explain_reports_a_method_that_does_not_apply() {
     let text = neuroc::explain::explain(&m, Method::Exact, 1e-5);
     assert!(text.contains("E0402"), "{text}");
 }
+
+/// A density shows its drift and its diffusion as written, not the name
+/// of the value that holds them.
+#[test]
+fn explain_density_prints_the_diffusion() {
+    let mut exp = neuroc::Experiment::load(common::repo("examples/lif_density.neuro")).unwrap();
+    let text = exp.explain(Some("LIFStep"), None, None, false).unwrap_or_else(|e| panic!("{e}"));
+    assert!(text.contains("  drift = (mu - V) / tau\n"), "{text}");
+    assert!(text.contains("  diffusion = sigma^2 / (2 * tau)\n"), "{text}");
+}

@@ -23,8 +23,8 @@ pub fn density(m: &ir::Model) -> Result<String, Diagnostic> {
     let _ =
         writeln!(s, "  dp/dt = -dJ/d{var} + r(t - t_ref) delta({var} - reset),  J = drift * p - diffusion * dp/d{var}");
     if let Some(def) = &m.density {
-        let _ = writeln!(s, "  drift = {}", ir::print_expr(m, def.drift));
-        let _ = writeln!(s, "  diffusion = {}", ir::print_expr(m, def.diffusion));
+        let _ = writeln!(s, "  drift = {}", written(m, def.drift));
+        let _ = writeln!(s, "  diffusion = {}", written(m, def.diffusion));
     }
     if d.feedback {
         let _ = writeln!(s, "  recurrent: drift or diffusion read the output of the previous step; the stationary rate is self-consistent");
@@ -110,4 +110,17 @@ pub fn density(m: &ir::Model) -> Result<String, Diagnostic> {
         }
     }
     Ok(s)
+}
+
+/// An expression as written: a value that only names another value
+/// (`diffusion = diffusion`) is shown by that value's expression.
+fn written(m: &ir::Model, mut e: ir::ExprId) -> String {
+    // a chain of plain renamings is at most as long as the model's values
+    for _ in 0..=m.values.len() {
+        match m.arena.get(e).map(|n| &n.kind) {
+            Some(ir::NodeKind::Var(ir::Var::Value(i))) => e = m.values[*i].expr,
+            _ => break,
+        }
+    }
+    ir::print_expr(m, e)
 }
