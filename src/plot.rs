@@ -30,12 +30,7 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, String> {
         let mut lines = text.lines();
         let Some(header) = lines.next() else { continue };
         let cols: Vec<&str> = header.split(',').collect();
-        let rows: Vec<Vec<f64>> = lines
-            .filter_map(|l| {
-                let r: Option<Vec<f64>> = l.split(',').map(|x| x.trim().parse().ok()).collect();
-                r.filter(|r| r.len() == cols.len())
-            })
-            .collect();
+        let rows = numbers(&csv, lines, cols.len())?;
         let column = |k: usize| -> Vec<(f64, f64)> { rows.iter().map(|r| (r[0], r[k])).collect() };
         let stem = csv.with_extension("");
         let mut out: Vec<(PathBuf, String)> = Vec::new();
@@ -71,6 +66,30 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, String> {
         return Err(format!("no recordings (`t_ms,...` or `neuron,t_ms` CSV files) in `{}`", dir.display()));
     }
     Ok(written)
+}
+
+/// The rows of a table, each `width` numbers; a row that is not is an
+/// error naming the file and line (a plot of a damaged file would mislead).
+fn numbers<'a>(csv: &Path, lines: impl Iterator<Item = &'a str>, width: usize) -> Result<Vec<Vec<f64>>, String> {
+    let mut rows = Vec::new();
+    for (k, l) in lines.enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let row: Option<Vec<f64>> = l.split(',').map(|x| x.trim().parse().ok()).collect();
+        match row {
+            Some(r) if r.len() == width => rows.push(r),
+            _ => {
+                let shown = l.chars().take(60).collect::<String>().escape_debug().to_string();
+                return Err(format!(
+                    "`{}` line {}: `{shown}` is not {width} comma-separated numbers; it is not a table `run` wrote",
+                    csv.display(),
+                    k + 2
+                ));
+            }
+        }
+    }
+    Ok(rows)
 }
 
 fn range(xs: impl Iterator<Item = f64>) -> (f64, f64) {

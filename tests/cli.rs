@@ -699,3 +699,22 @@ fn networks_honour_the_models_method() {
     // and `--method` replaces the model's own
     assert_eq!(spikes(&euler_model, &["--method", "exact"]), auto);
 }
+
+/// A damaged table is refused, naming the file and line, not drawn.
+#[test]
+fn plot_refuses_a_malformed_csv() {
+    for (name, content, line) in [
+        ("V.csv", "t_ms,V_mV\n0,1\n1,abc\n", "line 3"),
+        ("V.csv", "t_ms,V_mV\n0,1\n2\n", "line 3"),
+        ("spikes.csv", "neuron,t_ms\n0,1,2\n", "line 2"),
+        ("V.csv", "t_ms,V_mV\n0,1\n\u{0}1,2\n", "line 3"),
+    ] {
+        let dir = tmp("plot-bad");
+        std::fs::write(dir.join(name), content).unwrap();
+        let o = neuroc(&["plot", dir.to_str().unwrap()]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{t}");
+        assert!(t.contains(name) && t.contains(line) && t.contains("not 2 comma-separated numbers"), "{t}");
+        assert!(!dir.join(name.replace("csv", "svg")).exists(), "nothing drawn");
+    }
+}

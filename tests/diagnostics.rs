@@ -431,3 +431,15 @@ fn population_written_with_of_shows_the_statement() {
         "neuron N {\n    state V = 0 mV\n    dV/dt = -V / 10 ms\n}\nnetwork Net {\n    population P = 5 of N\n}\n",
     );
 }
+
+/// A state named `s` beside rates in 1/s: `2 /s` warns once and says how
+/// to write the unit unambiguously; `2 s^-1` and `2 Hz` are silent.
+#[test]
+fn a_state_named_s_has_an_unambiguous_rate_unit() {
+    let src = |k: &str| format!("rate R {{\n    parameter k = {k}\n    state s = 1\n    ds/dt = -k * s\n}}\n");
+    let warned = neuroc::check(&src("2 /s"));
+    assert!(warned.contains("W0301") && warned.contains("`s^-1`"), "{warned}");
+    for quiet in ["2 s^-1", "2 Hz", "2 / 1 s"] {
+        assert_eq!(neuroc::check(&src(quiet)), "", "{quiet}");
+    }
+}
