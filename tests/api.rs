@@ -319,3 +319,28 @@ fn spike_drives_name_their_port() {
     let inh = run(", port = inh").unwrap_or_else(|e| panic!("{e}")).0;
     assert!(inh.spikes().is_empty(), "inhibition alone does not");
 }
+
+/// A divergence on the JIT names the state and the step, as the reference
+/// interpreter does, for one neuron and for a neuron of a population.
+#[test]
+fn a_jit_divergence_names_the_state_and_the_step() {
+    let src = "rate R {\n    parameter a = 1\n    state y = 1, x = 1\n    dy/dt = -y / 1 ms\n    dx/dt = a * x^2 / 1 ms\n}\nsimulate R { dt = 0.01 ms, duration = 10 ms }\n";
+    use neuroc::Backend;
+    let fail = |backend: Backend, neurons: &str, spread: bool| {
+        let text = if spread { src.replace("10 ms }", "10 ms, n = 4, a = linspace(0, 2) }") } else { src.to_string() };
+        let mut exp = Experiment::from_source("d.neuro", &text, None).unwrap();
+        exp.backend(backend).neurons(neurons);
+        exp.run().expect_err("x' = x^2 blows up").to_string()
+    };
+    let reference = fail(Backend::Reference, "1", false);
+    assert!(reference.contains("`x` became inf at t = 1.03 ms"), "{reference}");
+    let jit = fail(Backend::Jit, "1", false);
+    assert!(jit.contains("E0506") && jit.contains("`x` stopped being finite at step 103 (t = 1.03 ms)"), "{jit}");
+    assert!(jit.contains("this state diverged"), "{jit}");
+    let interp = fail(Backend::Interp, "1", false);
+    assert!(interp.contains("at step 103 (t = 1.03 ms)"), "{interp}");
+    // a = 0, 2/3, 4/3, 2: neurons 1 to 3 blow up before the first check
+    // (step 1000); the first of them is named, at 1 / (2/3) ms = 1.5 ms
+    let pop = fail(Backend::Jit, "4", true);
+    assert!(pop.contains("`x` of neuron 1 stopped being finite at step 15"), "{pop}");
+}

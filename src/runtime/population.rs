@@ -651,21 +651,73 @@ impl Shared<'_> {
         Ok(if done < to { Handed::Stopped(done) } else { Handed::Whole })
     }
 
-    /// E0506 for neuron `i`, found diverged after `step` steps.
+    /// E0506 for neuron `i`, found diverged after `step` steps (checked
+    /// every 1000): the neuron is replayed alone to name the state that
+    /// stopped being finite and the step after which it did.
     fn diverged(&self, i: usize, step: usize) -> Box<Diagnostic> {
-        Box::new(
-            Diagnostic::error(
+        let ms = |steps: usize| crate::units::format_number(steps as f64 * self.cfg.dt * 1e3);
+        let who = if self.cfg.n > 1 { format!(" of neuron {i}") } else { String::new() };
+        let d = match self.first_non_finite(i, step) {
+            Some((s, at)) => {
+                let st = &self.m.states[s];
+                Diagnostic::error(
+                    Code::NumericalBlowUp,
+                    format!("`{}`{who} stopped being finite at step {at} (t = {} ms)", st.name, ms(at)),
+                )
+                .at(st.span, "this state diverged")
+            }
+            None => Diagnostic::error(
                 Code::NumericalBlowUp,
-                format!(
-                    "neuron {i} diverged (a state is not finite) by t = {} ms",
-                    crate::units::format_number(step as f64 * self.cfg.dt * 1e3)
-                ),
+                format!("neuron {i} diverged (a state is not finite) by t = {} ms", ms(step)),
             )
-            .at(self.m.span, "in this model")
-            .help("try a smaller --dt, or --backend reference to see which state and when"),
-        )
+            .at(self.m.span, "in this model"),
+        };
+        Box::new(d.help(format!(
+            "the step dt = {} ms may be too large for this model: try a smaller --dt, or --method auto / rk4",
+            crate::units::format_number(self.cfg.dt * 1e3)
+        )))
+    }
+
+    /// Replays neuron `i` alone on the kernel interpreter (its trajectory
+    /// does not depend on the others, and the interpreter computes what the
+    /// JIT does, bit for bit) for up to `until` steps: the first state of
+    /// the model that is not finite, and after which step. `None` past
+    /// [`MAX_REPLAY`] steps.
+    fn first_non_finite(&self, i: usize, until: usize) -> Option<(usize, usize)> {
+        if until > MAX_REPLAY || i >= self.cfg.n {
+            return None;
+        }
+        let cfg = self.cfg;
+        let one = PopConfig {
+            n: 1,
+            per_neuron: cfg.per_neuron.iter().map(|(p, v)| (*p, vec![v[i]])).collect(),
+            init_per_neuron: cfg.init_per_neuron.iter().map(|(s, v)| (*s, vec![v[i]])).collect(),
+            param_overrides: cfg.param_overrides.clone(),
+            value_overrides: cfg.value_overrides.clone(),
+            record: vec![],
+            record_neurons: vec![],
+            mean_of: vec![],
+            threads: 1,
+            ..*cfg
+        };
+        let mut states = initial_states(self.m, self.k, &self.params0, &one);
+        let params: Vec<&[f64]> = one.per_neuron.iter().map(|(_, v)| &v[..]).collect();
+        let mut spikes = Vec::new();
+        for step in 0..until {
+            let (t, t_next) = (step as f64 * cfg.dt, (step + 1) as f64 * cfg.dt);
+            let mut arrays: Vec<&mut [f64]> = states.iter_mut().map(|a| &mut a[..]).collect();
+            kernel::interp::step(self.k, &mut arrays, &params, t, t_next, &mut spikes);
+            spikes.clear();
+            if let Some(s) = states.iter().take(self.m.states.len()).position(|a| !a[0].is_finite()) {
+                return Some((s, step + 1));
+            }
+        }
+        None
     }
 }
+
+/// Steps replayed to find where a neuron diverged (a minute at most).
+const MAX_REPLAY: usize = 50_000_000;
 
 impl Chunk<'_> {
     /// Advances the chunk over steps `from..to` into `out` (cleared first;
