@@ -344,3 +344,24 @@ fn a_jit_divergence_names_the_state_and_the_step() {
     let pop = fail(Backend::Jit, "4", true);
     assert!(pop.contains("`x` of neuron 1 stopped being finite at step 15"), "{pop}");
 }
+
+/// A state that grows without bound under explicit Euler warns once, on
+/// the reference interpreter and on the kernels, naming the state.
+#[test]
+fn a_state_past_1e100_warns_once() {
+    use neuroc::Backend;
+    let src = "rate R {\n    state y = 0, x = 1\n    dy/dt = -y / 1 ms\n    dx/dt = 3 * x / 1 ms\n}\nsimulate R { dt = 0.1 ms, duration = 100 ms, method = euler }\n";
+    for (backend, neurons) in [(Backend::Reference, "1"), (Backend::Jit, "1"), (Backend::Interp, "3")] {
+        let mut exp = Experiment::from_source("h.neuro", src, None).unwrap();
+        exp.backend(backend).neurons(neurons);
+        let (_, summary) = exp.run().unwrap_or_else(|e| panic!("{e}"));
+        let w: Vec<&neuroc::diag::Diagnostic> =
+            summary.warnings.iter().filter(|d| d.code == neuroc::diag::Code::StateGrewHuge).collect();
+        assert_eq!(w.len(), 1, "{backend:?}: {:?}", summary.warnings);
+        assert!(w[0].message.starts_with("`x`") && w[0].message.contains("grew past 1e100"), "{}", w[0].message);
+    }
+    // the same model at a stable step says nothing
+    let mut exp = Experiment::from_source("h.neuro", &src.replace("3 * x", "-3 * x"), None).unwrap();
+    let (_, summary) = exp.neurons("1").run().unwrap();
+    assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
+}

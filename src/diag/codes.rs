@@ -76,5 +76,6 @@ codes! {
     StateNeverChanges = "W0201", "state never changes";
     UnitShadowsName = "W0301", "a unit hides a declared name";
     TableRangeLeft = "W0401", "a rate table's argument left its range";
+    StateGrewHuge = "W0501", "a state grew past 1e100";
     NoItems = "W0101", "file defines nothing";
 }

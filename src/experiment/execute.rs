@@ -153,6 +153,7 @@ struct PointRecorder<'o, 'a> {
     labels: Vec<String>,
     count: u64,
     steps: usize,
+    warnings: Vec<Diagnostic>,
 }
 
 impl Recorder for PointRecorder<'_, '_> {
@@ -198,6 +199,10 @@ impl Recorder for PointRecorder<'_, '_> {
 
     fn stop(&self) -> bool {
         self.out.stop()
+    }
+
+    fn warning(&mut self, d: Diagnostic) {
+        self.warnings.push(d);
     }
 }
 
@@ -249,7 +254,8 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
             }
         }
     }
-    let mut rec = PointRecorder { out, probes, means, spikes, outputs: None, labels, count: 0, steps: 0 };
+    let mut rec =
+        PointRecorder { out, probes, means, spikes, outputs: None, labels, count: 0, steps: 0, warnings: vec![] };
     let start = std::time::Instant::now();
     let mut summary = Summary::default();
     let backend_note = match p.backend {
@@ -320,6 +326,7 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
     summary.steps = rec.steps;
     summary.spikes = rec.count;
     summary.notes = p.notes.clone();
+    summary.warnings.append(&mut rec.warnings);
     let who = if p.n > 1 { format!("{} x {}", p.n, m.name) } else { m.name.clone() };
     summary.line = format!(
         "{who}: {} spike{} in {} ms ({}, dt = {} ms, {} steps{backend_note}) in {:.3} s",

@@ -695,6 +695,7 @@ pub fn simulate_into(m: &Model, plan: &Plan, cfg: &Config, rec: &mut dyn Recorde
     };
     let mut values = Vec::with_capacity(cfg.record.len());
     record(&mut st, rec, 0.0, &y, &cfg.record, &mut values);
+    let mut warned = false;
     for step in 0..steps {
         if rec.stop() {
             abandon(&bar);
@@ -720,6 +721,12 @@ pub fn simulate_into(m: &Model, plan: &Plan, cfg: &Config, rec: &mut dyn Recorde
                     crate::units::format_number(cfg.dt * 1e3)
                 )),
             ));
+        }
+        if !warned {
+            if let Some(i) = y.iter().position(|v| v.abs() > record::HUGE) {
+                warned = true;
+                rec.warning(record::huge_warning(m, i, None, y[i], t1, cfg.dt));
+            }
         }
         if (step + 1) % every == 0 {
             record(&mut st, rec, t1, &y, &cfg.record, &mut values);

@@ -21,6 +21,7 @@
 //! matter) nor on the blocks (a neuron's steps do not depend on where a
 //! block ends).
 
+use super::record::HUGE;
 use super::{Outcome, Probe, Recorder, Recording};
 use crate::codegen::jit;
 use crate::diag::{Code, Diagnostic};
@@ -326,6 +327,7 @@ pub fn simulate_into(
         chunk,
         block: block_steps(n, emitting),
         abort: false.into(),
+        warned: false.into(),
     };
     // Split the arrays into per-thread chunks.
     let mut chunks: Vec<Chunk> = (0..threads)
@@ -340,6 +342,7 @@ pub fn simulate_into(
                 step_spikes: Vec::new(),
                 values: Vec::new(),
                 left: None,
+                huge: None,
             }
         })
         .collect();
@@ -404,6 +407,8 @@ struct Shared<'a> {
     /// Set when the recorder asked chunk 0 to stop: the other chunks end
     /// their block at the next step.
     abort: std::sync::atomic::AtomicBool,
+    /// W0501 was handed on.
+    warned: std::sync::atomic::AtomicBool,
 }
 
 /// One thread's contiguous share of the neurons: its slices of the state
@@ -423,7 +428,12 @@ struct Chunk<'a> {
     /// The first lookup outside a rate table, once found: the tables read
     /// the states at the start of each step, checked until one is found.
     left: Option<Excursion>,
+    /// The first state found past [`HUGE`] (checked with divergence).
+    huge: Option<Huge>,
 }
+
+/// A state past [`HUGE`]: (neuron, state, steps done, value).
+type Huge = (usize, usize, usize, f64);
 
 /// What a chunk hands back for a block of steps (reused block after block).
 #[derive(Default)]
@@ -444,6 +454,8 @@ struct BlockOut {
     diverged: Option<(usize, usize)>,
     /// The chunk's first rate-table excursion so far.
     left: Option<Excursion>,
+    /// The chunk's first state past [`HUGE`] so far.
+    huge: Option<Huge>,
 }
 
 /// How many block sums of `MEAN_BLOCK` neurons a chunk of `len` neurons
@@ -584,6 +596,13 @@ impl Shared<'_> {
         let cfg = self.cfg;
         let done = outs.iter().map(|o| o.done).min().unwrap_or(to);
         let diverged = outs.iter().filter_map(|o| o.diverged).min_by_key(|x| x.1);
+        let huge = outs.iter().filter_map(|o| o.huge).min_by_key(|x| (x.2, x.0));
+        if let Some((i, s, at, v)) = huge {
+            if !self.warned.swap(true, Ordering::Relaxed) {
+                let neuron = (cfg.n > 1).then_some(i);
+                rec.warning(super::record::huge_warning(self.m, s, neuron, v, at as f64 * cfg.dt, cfg.dt));
+            }
+        }
         // chunks are in neuron order and each in step order: a stable sort
         // by (step, neuron) is the order of the whole population
         merged.clear();
@@ -776,9 +795,15 @@ impl Chunk<'_> {
                     out.done = step + 1;
                     break;
                 }
+                if self.huge.is_none() {
+                    self.huge = self.states.iter().take(n_model).enumerate().find_map(|(s, a)| {
+                        a.iter().position(|v| v.abs() > HUGE).map(|i| (self.base + i, s, step + 1, a[i]))
+                    });
+                }
             }
         }
         out.left = self.left;
+        out.huge = self.huge;
     }
 
     /// A sample at `t`: the sums of the `mean_of` states, and the probes

@@ -29,6 +29,40 @@ pub trait Recorder {
     fn stop(&self) -> bool {
         false
     }
+    /// A warning found while running (W0501, a state past 1e100).
+    fn warning(&mut self, _d: crate::diag::Diagnostic) {}
+}
+
+/// Values past this are reported once (W0501): a state that grows without
+/// bound, usually an explicit method at too large a step, long before it
+/// overflows to infinity (E0506).
+pub const HUGE: f64 = 1e100;
+
+/// W0501 for state `state` (of neuron `neuron` in a population of more
+/// than one) at `value` by time `t` (s).
+pub fn huge_warning(
+    m: &crate::ir::Model,
+    state: usize,
+    neuron: Option<usize>,
+    value: f64,
+    t: f64,
+    dt: f64,
+) -> crate::diag::Diagnostic {
+    let st = &m.states[state];
+    let who = neuron.map_or(String::new(), |i| format!(" of neuron {i}"));
+    crate::diag::Diagnostic::warning(
+        crate::diag::Code::StateGrewHuge,
+        format!(
+            "`{}`{who} grew past 1e100 ({value:.3e} SI) by t = {} ms",
+            st.name,
+            crate::units::format_number(t * 1e3)
+        ),
+    )
+    .at(st.span, "this state")
+    .help(format!(
+        "it is growing without bound: an explicit method at dt = {} ms may be unstable here (try a smaller --dt or --method auto), or the model has no stable state",
+        crate::units::format_number(dt * 1e3)
+    ))
 }
 
 /// How far a run got.
@@ -53,6 +87,8 @@ pub struct Recording {
     /// Values events hand on (`release = u * R` in a plasticity model):
     /// (name, time, value).
     pub outputs: Vec<(String, f64, f64)>,
+    /// Warnings the run found (W0501).
+    pub warnings: Vec<crate::diag::Diagnostic>,
 }
 
 impl Recording {
@@ -76,6 +112,10 @@ impl Recorder for Recording {
     fn spike(&mut self, neuron: usize, t: f64) {
         self.spikes.push(t);
         self.spike_ids.push(neuron);
+    }
+
+    fn warning(&mut self, d: crate::diag::Diagnostic) {
+        self.warnings.push(d);
     }
 
     fn output(&mut self, name: &str, t: f64, value: f64) {
