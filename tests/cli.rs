@@ -718,3 +718,26 @@ fn plot_refuses_a_malformed_csv() {
         assert!(!dir.join(name.replace("csv", "svg")).exists(), "nothing drawn");
     }
 }
+
+/// A density's grid is set from the command line, and checked there.
+#[test]
+fn cells_flag_sets_a_densitys_grid() {
+    let out = tmp("cells");
+    let o = neuroc(&[
+        "run",
+        "examples/lif_density.neuro",
+        "--cells",
+        "100",
+        "--duration",
+        "10ms",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("100 cells"), "{}", text(&o));
+    let rows = std::fs::read_to_string(out.join("density.csv")).unwrap().lines().count();
+    assert_eq!(rows, 101, "a header and one row per cell");
+    let o = neuroc(&["run", "examples/lif_density.neuro", "--cells", "2", "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("E0503") && text(&o).contains("--cells:1:1"), "{}", text(&o));
+}
