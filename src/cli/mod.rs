@@ -101,10 +101,10 @@ struct RunOpts {
     #[arg(long)]
     model: Option<String>,
     /// time step, with a unit (default: the simulate block's, else 0.01ms; 0.1ms for networks)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     dt: Option<String>,
     /// simulated time, with a unit (default: the simulate block's, else 100ms; 1s for networks)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     duration: Option<String>,
     /// integration method: auto (default), euler, rk2, rk4, rk45, backward_euler,
     /// trapezoidal, exp_euler (cnexp), exact, kinetic; for densities crank_nicolson or
@@ -113,13 +113,13 @@ struct RunOpts {
     method: Option<String>,
     /// override a parameter or input: --set I_ext=8.5uA/cm^2; for a network, one of its
     /// `parameter`s (repeatable)
-    #[arg(long = "set", value_name = "NAME=VALUE")]
+    #[arg(long = "set", value_name = "NAME=VALUE", allow_hyphen_values = true)]
     set: Vec<String>,
     /// variables to record (default: the model's non-gate states)
     #[arg(long, num_args = 1..)]
     record: Vec<String>,
     /// record every this long, with a unit (default: every step)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     sample: Option<String>,
     /// output directory
     #[arg(short, long, default_value = "out")]
@@ -138,16 +138,16 @@ struct RunOpts {
     /// threads (results do not depend on it). Default: every core for
     /// populations; for networks, more than one only when a step has enough
     /// work to pay for the synchronization (about 5 x 10^5 kernel operations)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     threads: Option<String>,
     /// the seed of every random draw (default: the simulate block's, else 1)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     seed: Option<String>,
     /// number of neurons of a population of one model (default: the simulate block's `n`, else 1)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     neurons: Option<String>,
     /// a density's number of cells (default: its `cells`, else 400)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     cells: Option<String>,
     /// networks: also write every synapse to `synapses` (pre, post, weight in SI, delay_ms;
     /// neurons numbered as in spikes)

@@ -272,14 +272,30 @@ pub fn check(c: &Compiled) -> Diagnostics {
     out
 }
 
-/// How many bytes a run may plan to hold: the machine's available memory
-/// (Linux's `MemAvailable`), else 16 GiB.
+/// How many bytes a run may plan to hold: the least of the machine's
+/// available memory (Linux's `MemAvailable`, else 16 GiB), what the cgroup
+/// the process runs in may still use (`memory.max` less `memory.current`),
+/// and the process's address-space limit (`ulimit -v`) less 512 MiB for
+/// the program itself.
 pub fn memory_budget() -> u64 {
-    let avail = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
-        let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
-        line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let avail = read("/proc/meminfo")
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
+        })
+        .unwrap_or(16 << 30);
+    let cgroup = read("/sys/fs/cgroup/memory.max").and_then(|max| {
+        let max = max.trim().parse::<u64>().ok()?;
+        let used = read("/sys/fs/cgroup/memory.current").and_then(|u| u.trim().parse::<u64>().ok()).unwrap_or(0);
+        Some(max.saturating_sub(used))
     });
-    avail.unwrap_or(16 << 30)
+    let address_space = read("/proc/self/limits").and_then(|s| {
+        let line = s.lines().find(|l| l.starts_with("Max address space"))?;
+        let soft = line.trim_start_matches("Max address space").split_whitespace().next()?;
+        soft.parse::<u64>().ok().map(|b| b.saturating_sub(512 << 20))
+    });
+    [Some(avail), cgroup, address_space].into_iter().flatten().min().unwrap_or(avail)
 }
 
 /// E0503 when `bytes` exceed the memory budget.

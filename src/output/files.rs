@@ -83,8 +83,18 @@ impl FileSink {
         &self.dir
     }
 
+    /// `NAME.csv`; a name too long for a file system (over 120 bytes) is
+    /// cut at 100 and told apart by a hash of the whole (`run.json` maps
+    /// tables to files).
     fn file_name(&self, table: &Table) -> String {
-        format!("{}.{}", table.name, self.format.extension())
+        let name = &table.name;
+        if name.len() <= 120 {
+            return format!("{name}.{}", self.format.extension());
+        }
+        let cut = (0..=100).rev().find(|&i| name.is_char_boundary(i)).unwrap_or(0);
+        // FNV-1a: stable across runs and platforms
+        let hash = name.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+        format!("{}-{hash:016x}.{}", &name[..cut], self.format.extension())
     }
 
     /// Completes every table, moves them into the folder, removes the
