@@ -293,7 +293,7 @@ fn cases() -> Vec<Case> {
 /// Runs `neuroc ARGS` under the address-space limit, killing it after a
 /// minute; returns (exit code, stderr + stdout).
 fn neuroc(dir: &Path, args: &[String]) -> (Option<i32>, String) {
-    let mut child = Command::new("bash")
+    let child = Command::new("bash")
         .arg("-c")
         .arg(format!("ulimit -v {LIMIT_KB}; exec \"$0\" \"$@\""))
         .arg(env!("CARGO_BIN_EXE_neuroc"))
