@@ -365,3 +365,26 @@ fn a_state_past_1e100_warns_once() {
     let (_, summary) = exp.neurons("1").run().unwrap();
     assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
 }
+
+/// Impossible sizes say how much they would take and what the limit is,
+/// pointing at the setting or flag that asked for them.
+#[test]
+fn impossible_sizes_say_their_cost_and_limit() {
+    let r = "rate R {\n    parameter k = 1\n    state x = 1\n    dx/dt = -k * x / 1 s\n}\n";
+    let block = |b: &str| match Experiment::from_source("r.neuro", &format!("{r}simulate R {{ {b} }}\n"), None) {
+        Ok(_) => panic!("{b} was accepted"),
+        Err(e) => e.to_string(),
+    };
+    let e = block("n = 1e12");
+    assert!(e.contains("18.2 TiB of memory") && e.contains("is available"), "{e}");
+    let e = block("dt = 1e-9 ms, duration = 1e9 s");
+    assert!(e.contains("is 1e21 steps, more than 1e10"), "{e}");
+    let e = block("n = 10, k = normal(1, -1)");
+    assert!(e.contains("standard deviation >= 0, not -1"), "{e}");
+    let mut exp = Experiment::from_source("r.neuro", r, None).unwrap();
+    let e = exp.neurons("1e12").run().expect_err("too many").to_string();
+    assert!(e.contains("TiB of memory") && e.contains("--neurons:1:1"), "{e}");
+    let mut exp = Experiment::from_source("r.neuro", r, None).unwrap();
+    let e = exp.neurons("18446744073709551615").run().expect_err("beyond u64").to_string();
+    assert!(e.contains("a whole number from 1 to 1e12"), "{e}");
+}

@@ -396,7 +396,8 @@ fn choose_backend(
         return Some(());
     }
     let states = run.model.states.len() + 1 + run.param_spreads.len();
-    super::fits(ctx, n as f64 * states as f64 * 8.0 * 1.25, &format!("a population of {n} neurons"), span)?;
+    let size_at = flags.neurons.as_ref().map_or(span, |e| e.span);
+    super::fits(ctx, n as f64 * states as f64 * 8.0 * 1.25, &format!("a population of {n} neurons"), size_at)?;
     let probe = population::PopConfig {
         n,
         dt,

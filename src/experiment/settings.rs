@@ -155,7 +155,15 @@ impl<'c> Ctx<'c> {
         };
         if bad {
             return self.reject(
-                format!("`{x}({}, {})` is empty", units::format_number(a), units::format_number(c)),
+                if x == "normal" {
+                    format!("`normal` needs a standard deviation >= 0, not {}", units::format_number(c))
+                } else {
+                    format!(
+                        "`uniform({}, {})` is empty: lo is above hi",
+                        units::format_number(a),
+                        units::format_number(c)
+                    )
+                },
                 expr.span,
                 if x == "normal" { "a negative standard deviation" } else { "lo above hi" },
                 "`uniform(lo, hi)` with lo <= hi; `normal(mean, sd)` with sd >= 0",
@@ -218,10 +226,11 @@ impl<'c> Ctx<'c> {
                 Diagnostic::error(
                     Code::BadSetting,
                     format!(
-                        "{} ms in steps of {} ms is {:e} steps, more than {max_steps:e}",
+                        "{} ms in steps of {} ms is {} steps, more than {}",
                         ms(duration),
                         ms(dt),
-                        (duration / dt).round()
+                        units::format_number((duration / dt).round()),
+                        units::format_number(max_steps)
                     ),
                 )
                 .at(dur_at, "duration")
