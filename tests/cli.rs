@@ -741,3 +741,23 @@ fn cells_flag_sets_a_densitys_grid() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("E0503") && text(&o).contains("--cells:1:1"), "{}", text(&o));
 }
+
+/// `-q` prints nothing on success, for every kind of run.
+#[test]
+fn quiet_runs_print_nothing() {
+    let d = tmp("quiet");
+    for (file, model) in [
+        ("examples/lif.neuro", None),
+        ("examples/brunel2000.neuro", Some("BrunelAI")),
+        ("examples/lif_density.neuro", None),
+        ("examples/neural_field_ring.neuro", Some("Bump")),
+    ] {
+        let mut args = vec!["run", file, "-q", "--duration", "5ms", "-o", d.to_str().unwrap()];
+        if let Some(m) = model {
+            args.extend(["--model", m]);
+        }
+        let o = neuroc(&args);
+        assert!(o.status.success(), "{file}: {}", text(&o));
+        assert_eq!(text(&o), "", "{file} printed with -q");
+    }
+}
