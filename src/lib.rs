@@ -140,3 +140,8 @@ pub fn compile(mut sources: SourceMap, root: FileId) -> Compiled {
 pub fn check(text: &str) -> String {
     compile_source("input.neuro", text, None).render()
 }
+
+/// The API guide's example compiles (`cargo test` runs it as a doctest).
+#[cfg(doctest)]
+#[doc = include_str!("../docs/api.md")]
+pub struct ApiGuide;
