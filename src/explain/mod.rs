@@ -204,6 +204,7 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
                 ValueKind::Derived => "derived",
                 ValueKind::Input => "input",
                 ValueKind::Current => "current",
+                ValueKind::Derivative => "derivative",
             };
             let _ = writeln!(
                 out,

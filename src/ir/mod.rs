@@ -178,11 +178,21 @@ pub enum NodeKind {
     If(ExprId, ExprId, ExprId),
 }
 
+/// How deep one expression may nest (its longest path from root to leaf,
+/// after `fn` inlining; a derived value counts as a leaf where it is
+/// read). Lowering reports deeper expressions (E0102), so the recursive
+/// walks after it (the evaluator's fast path, printing, the kernel
+/// builder) stay within a fixed stack; the symbolic passes use explicit
+/// stacks and may build derivatives somewhat deeper than this.
+pub const MAX_DEPTH: usize = 1500;
+
 #[derive(Clone, Debug)]
 pub struct Node {
     pub kind: NodeKind,
     pub ty: Ty,
     pub span: Span,
+    /// 1 for a leaf, else 1 + the deepest child.
+    pub depth: u32,
 }
 
 /// Dense storage of expression nodes.
@@ -194,8 +204,15 @@ pub struct Arena {
 impl Arena {
     pub fn add(&mut self, kind: NodeKind, ty: Ty, span: Span) -> ExprId {
         let id = ExprId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX)); // ok: saturates; validate() catches
-        self.nodes.push(Node { kind, ty, span });
+        let mut below = 0;
+        for_each_child(&kind, |c| below = below.max(self.nodes.get(c.0 as usize).map_or(0, |n| n.depth)));
+        self.nodes.push(Node { kind, ty, span, depth: below.saturating_add(1) });
         id
+    }
+
+    /// The length of the longest path from `id` down to a leaf (1 for a leaf).
+    pub fn depth(&self, id: ExprId) -> usize {
+        self.get(id).map_or(0, |n| n.depth as usize)
     }
 
     pub fn get(&self, id: ExprId) -> Option<&Node> {
@@ -233,12 +250,26 @@ impl Arena {
 
     /// Children of a node, in order.
     pub fn children(&self, id: ExprId) -> Vec<ExprId> {
-        match self.kind(id) {
-            NodeKind::Const(_) | NodeKind::Var(_) => vec![],
-            NodeKind::Neg(a) | NodeKind::Not(a) => vec![*a],
-            NodeKind::Bin(_, a, b) => vec![*a, *b],
-            NodeKind::Call(_, args) => args.clone(),
-            NodeKind::If(c, a, b) => vec![*c, *a, *b],
+        let mut out = Vec::new();
+        for_each_child(self.kind(id), |c| out.push(c));
+        out
+    }
+}
+
+/// Calls `f` on each child of a node, in order.
+pub fn for_each_child(kind: &NodeKind, mut f: impl FnMut(ExprId)) {
+    match kind {
+        NodeKind::Const(_) | NodeKind::Var(_) => {}
+        NodeKind::Neg(a) | NodeKind::Not(a) => f(*a),
+        NodeKind::Bin(_, a, b) => {
+            f(*a);
+            f(*b);
+        }
+        NodeKind::Call(_, args) => args.iter().for_each(|a| f(*a)),
+        NodeKind::If(c, a, b) => {
+            f(*c);
+            f(*a);
+            f(*b);
         }
     }
 }
@@ -318,6 +349,11 @@ pub enum ValueKind {
     Derived,
     Input,
     Current,
+    /// `∂a/∂x`: the derivative of another value, made by the schemes'
+    /// analysis (`symbolic::Differ`) so that every equation reading `a`
+    /// shares one derivative instead of a copy of it. Appended after the
+    /// values it reads, so dependency order holds.
+    Derivative,
 }
 
 #[derive(Clone, Debug)]
@@ -543,10 +579,14 @@ impl Model {
         let n = self.arena.len() as u32;
         for i in 0..n {
             let id = ExprId(i);
-            for c in self.arena.children(id) {
+            let mut forward = None;
+            for_each_child(self.arena.kind(id), |c| {
                 if c.0 >= i {
-                    return Err(format!("node {i} refers forward to {}", c.0));
+                    forward = Some(c.0);
                 }
+            });
+            if let Some(c) = forward {
+                return Err(format!("node {i} refers forward to {c}"));
             }
             if let NodeKind::Var(v) = self.arena.kind(id) {
                 let ok = match v {
@@ -616,17 +656,24 @@ impl Model {
         self.reads_through(e, &values, hit)
     }
 
-    /// Variables an expression refers to directly (not through values).
+    /// Variables an expression refers to directly (not through values), in
+    /// the order a depth-first walk meets them. Each shared node is walked
+    /// once, so the cost is linear in the expression's distinct nodes.
     pub fn refs(&self, id: ExprId) -> Vec<Var> {
         let mut out = Vec::new();
+        let mut found = std::collections::HashSet::new();
+        let mut walked = std::collections::HashSet::new();
         let mut stack = vec![id];
         while let Some(e) = stack.pop() {
+            if !walked.insert(e) {
+                continue;
+            }
             if let NodeKind::Var(v) = self.arena.kind(e) {
-                if !out.contains(v) {
+                if found.insert(*v) {
                     out.push(*v);
                 }
             }
-            stack.extend(self.arena.children(e));
+            for_each_child(self.arena.kind(e), |c| stack.push(c));
         }
         out
     }
