@@ -186,6 +186,12 @@ pub enum NodeKind {
 /// stacks and may build derivatives somewhat deeper than this.
 pub const MAX_DEPTH: usize = 1500;
 
+/// How deep an expression may be with the values it reads inlined (see
+/// [`Model::inlined_depth`]) for the back ends that inline them by
+/// recursion (the kernel builder); deeper models run on the reference
+/// interpreter, which evaluates values one after another.
+pub const MAX_INLINED_DEPTH: usize = 4 * MAX_DEPTH;
+
 #[derive(Clone, Debug)]
 pub struct Node {
     pub kind: NodeKind,
@@ -648,6 +654,33 @@ impl Model {
             }
         }
         false
+    }
+
+    /// The depth of the deepest expression of the model when every value
+    /// it reads is replaced by its definition (a chain of 20,000 values is
+    /// 20,000 deep). One pass over the arena: a value's definition comes
+    /// before the nodes that read it.
+    pub fn inlined_depth(&self) -> usize {
+        let n = self.arena.len();
+        let mut depth = vec![0usize; n];
+        let mut deepest = 0;
+        for i in 0..n {
+            let kind = self.arena.kind(ExprId(i as u32));
+            let d = match kind {
+                NodeKind::Var(Var::Value(k)) => match self.values.get(*k) {
+                    Some(v) if (v.expr.0 as usize) < i => 1 + depth[v.expr.0 as usize],
+                    _ => usize::MAX / 2, // not in dependency order: take it as too deep
+                },
+                _ => {
+                    let mut below = 0;
+                    for_each_child(kind, |c| below = below.max(depth.get(c.0 as usize).copied().unwrap_or(0)));
+                    below + 1
+                }
+            };
+            depth[i] = d;
+            deepest = deepest.max(d);
+        }
+        deepest
     }
 
     /// `reads_through` the model's own value definitions.

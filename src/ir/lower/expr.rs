@@ -4,7 +4,34 @@
 use super::*;
 
 impl<'a> Lower<'a> {
+    /// Lowers an expression. The recursion follows the expression (through
+    /// inlined functions too) and stops at `MAX_DEPTH` levels, as does the
+    /// depth of the IR it builds: deeper is E0102.
     pub(super) fn expr(&mut self, scope: &Scope, e: &'a ast::Expr) -> ExprId {
+        if self.nesting >= MAX_DEPTH {
+            return self.too_deep(e.span);
+        }
+        self.nesting += 1;
+        let id = self.expr_kind(scope, e);
+        self.nesting -= 1;
+        if self.m.arena.depth(id) > MAX_DEPTH {
+            return self.too_deep(e.span);
+        }
+        id
+    }
+
+    #[cold]
+    fn too_deep(&mut self, span: Span) -> ExprId {
+        let inlined = if self.fn_stack.is_empty() { "" } else { " (functions are inlined where they are called)" };
+        self.err(
+            Diagnostic::error(Code::TooDeep, format!("this expression nests more than {MAX_DEPTH} levels deep{inlined}"))
+                .at(span, "too deep here")
+                .help("split it into named derived values (`a = ...`, `b = ...`): a value read by name counts as one level"),
+        );
+        self.error_node(span)
+    }
+
+    fn expr_kind(&mut self, scope: &Scope, e: &'a ast::Expr) -> ExprId {
         let span = e.span;
         match &e.kind {
             ExprKind::Number { value, unit } => {
@@ -325,6 +352,9 @@ impl<'a> Lower<'a> {
             return self.arity_error(&f.name.name, f.params.len(), args.len(), callee, span, Some(f.name.span));
         }
         let key = format!("{}{}", self.spaces[scope.space].prefix, f.name.name);
+        if self.fn_stack.len() >= MAX_INLINE {
+            return self.calls_too_deep(f, callee, span);
+        }
         if self.fn_stack.contains(&key) {
             self.err(
                 Diagnostic::error(Code::Cycle, format!("function `{}` calls itself", f.name.name))
@@ -339,19 +369,48 @@ impl<'a> Lower<'a> {
             self.bool_as_number(a);
             return self.error_node(span);
         }
+        // the same function of the same arguments is the same expression
+        let memo = (key.clone(), scope.mode == Mode::Constant, args.to_vec());
+        if let Some(&body) = self.inlined.get(&memo) {
+            return body;
+        }
         let locals: Vec<(String, ExprId)> = f.params.iter().map(|p| p.name.clone()).zip(args.iter().copied()).collect();
         self.fn_stack.push(key);
+        self.fn_calls.push(callee);
         let before = self.diags.list.len();
         let inner = Scope { space: scope.space, locals: &locals, mode: scope.mode };
         let body = self.expr(&inner, &f.body);
         self.fn_stack.pop();
-        // errors inside the body: point at the call too
+        self.fn_calls.pop();
+        if self.diags.list.len() == before {
+            self.inlined.insert(memo, body);
+        }
+        // errors inside the body: point at the call too (the innermost
+        // calls, when functions call each other deeply)
         for d in &mut self.diags.list[before..] {
-            if !d.secondary.iter().any(|(s, _)| *s == callee) {
+            let calls = d.secondary.iter().filter(|(_, l)| l.starts_with("in this call of")).count();
+            if d.code != Code::TooDeep && calls < 8 && !d.secondary.iter().any(|(s, _)| *s == callee) {
                 d.secondary.push((callee, format!("in this call of `{}`", f.name.name)));
             }
         }
         body
+    }
+
+    /// E0102 for the call that would inline functions more than
+    /// `MAX_INLINE` deep, pointing at the outermost call of the chain too.
+    #[cold]
+    fn calls_too_deep(&mut self, f: &ast::FnDef, callee: Span, span: Span) -> ExprId {
+        let outer = self.fn_calls.first().copied();
+        let mut d = Diagnostic::error(Code::TooDeep, "functions call each other too deeply")
+            .at(callee, format!("the call of `{}` {MAX_INLINE} calls deep", f.name.name))
+            .help(format!(
+                "functions are inlined where they are called, at most {MAX_INLINE} calls deep; compute an inner result once as a named derived value and use it"
+            ));
+        if let Some(o) = outer {
+            d = d.with_label(o, "the outermost call");
+        }
+        self.err(d);
+        self.error_node(span)
     }
 
     pub(super) fn builtin(&mut self, name: &str, args: &[ExprId], callee: Span, span: Span) -> ExprId {

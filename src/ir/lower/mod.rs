@@ -17,6 +17,7 @@ mod expected;
 mod expr;
 mod field;
 mod kinetic;
+mod order;
 mod states;
 mod unit_text;
 
@@ -29,21 +30,7 @@ use std::collections::HashMap;
 
 /// Lowers one model of the library to IR.
 pub fn lower_model(lib: &Library, model: &ast::Model) -> (Option<Model>, Diagnostics) {
-    let mut lw = Lower {
-        lib,
-        m: Model::new(model.name.name.clone(), model.kind, model.span),
-        diags: Diagnostics::default(),
-        spaces: Vec::new(),
-        hints: HashMap::new(),
-        fn_stack: Vec::new(),
-        currents: Slot::Todo,
-        state_space: HashMap::new(),
-        init_tried: std::collections::HashSet::new(),
-        init_busy: std::collections::HashSet::new(),
-        implicit_species: std::collections::HashSet::new(),
-        drivers: Vec::new(),
-        constant_what: None,
-    };
+    let mut lw = Lower::new(lib, Model::new(model.name.name.clone(), model.kind, model.span));
     lw.run(model);
     let Lower { m, diags, .. } = lw;
     if diags.has_errors() {
@@ -128,7 +115,22 @@ struct Lower<'a> {
     spaces: Vec<Space<'a>>,
     /// The unit text of literals and names, for messages in the user's units.
     hints: HashMap<ExprId, String>,
+    /// The functions being inlined (innermost last), and where each was called.
     fn_stack: Vec<String>,
+    fn_calls: Vec<Span>,
+    /// Inlined bodies by (function, constant mode, arguments): a function
+    /// called again with the same arguments is not lowered again.
+    inlined: HashMap<(String, bool, Vec<ExprId>), ExprId>,
+    /// How deep `expr` has recursed (at most `MAX_DEPTH`).
+    nesting: usize,
+    /// How many declarations (`force`, `state_init`) are being lowered
+    /// inside each other: one or two after the pre-pass (`order.rs`), at
+    /// most `order::MAX_LOWERING`.
+    lowering: usize,
+    /// Declarations and states the pre-pass found on a cycle: asked for
+    /// while another is lowered, they report the cycle (E0205).
+    cyclic: std::collections::HashSet<(usize, String)>,
+    cyclic_states: std::collections::HashSet<usize>,
     currents: Slot,
     /// The space each state was declared in.
     state_space: HashMap<usize, usize>,
@@ -150,6 +152,30 @@ fn is_point(kind: ast::ModelKind) -> bool {
 }
 
 impl<'a> Lower<'a> {
+    fn new(lib: &'a Library, m: Model) -> Lower<'a> {
+        Lower {
+            lib,
+            m,
+            diags: Diagnostics::default(),
+            spaces: Vec::new(),
+            hints: HashMap::new(),
+            fn_stack: Vec::new(),
+            fn_calls: Vec::new(),
+            inlined: HashMap::new(),
+            nesting: 0,
+            lowering: 0,
+            cyclic: std::collections::HashSet::new(),
+            cyclic_states: std::collections::HashSet::new(),
+            currents: Slot::Todo,
+            state_space: HashMap::new(),
+            init_tried: std::collections::HashSet::new(),
+            init_busy: std::collections::HashSet::new(),
+            implicit_species: std::collections::HashSet::new(),
+            drivers: Vec::new(),
+            constant_what: None,
+        }
+    }
+
     fn err(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
@@ -332,6 +358,7 @@ impl<'a> Lower<'a> {
     /// last space registered for it.
     fn lower_all(&mut self, model: &'a ast::Model) {
         let space = self.space_of(model);
+        self.lower_in_order(space, model, true);
         let names: Vec<String> = self.spaces[space].order.clone();
         for name in &names {
             self.force(space, name);
@@ -400,6 +427,14 @@ impl<'a> Lower<'a> {
 
     /// Lowers a declaration on demand; returns the variable it became.
     fn force(&mut self, space: usize, name: &str) -> Option<Var> {
+        self.lowering += 1;
+        let var = self.force_in(space, name);
+        self.lowering -= 1;
+        var
+    }
+
+    /// `force`, counted in `lowering`.
+    fn force_in(&mut self, space: usize, name: &str) -> Option<Var> {
         let (decl, slot, span) = {
             let e = self.spaces.get(space)?.entries.get(name)?;
             (e.decl, e.slot, e.span)
@@ -424,6 +459,9 @@ impl<'a> Lower<'a> {
                 return None;
             }
             Slot::Todo => {}
+        }
+        if matches!(decl, Decl::Param { .. } | Decl::Value { .. }) && self.cut_short(space, name, span) {
+            return None;
         }
         self.set_slot(space, name, Slot::Busy);
         let prefix = self.spaces[space].prefix.clone();
@@ -508,6 +546,32 @@ impl<'a> Lower<'a> {
         result.map(|i| var_of(&decl, i))
     }
 
+    /// Whether a declaration asked for is not lowered after all, reported:
+    /// it is on a cycle the pre-pass found and another declaration asks
+    /// for it (E0205, as a nested lowering would find), or it is reached
+    /// through too many nested lowerings (E0102).
+    #[cold]
+    fn cut_short(&mut self, space: usize, name: &str, span: Span) -> bool {
+        let prefix = self.spaces[space].prefix.clone();
+        let d = if self.lowering > 1 && self.cyclic.contains(&(space, name.to_string())) {
+            Diagnostic::error(Code::Cycle, format!("`{prefix}{name}` is defined in terms of itself"))
+                .at(span, "this definition depends on itself")
+                .help("break the cycle: one of the values must be a state (with an ODE) or a constant")
+        } else if self.lowering > order::MAX_LOWERING {
+            Diagnostic::error(
+                Code::TooDeep,
+                format!("`{prefix}{name}` is reached through more than {} other definitions", order::MAX_LOWERING),
+            )
+            .at(span, "defined here")
+            .help("read it through fewer definitions in between")
+        } else {
+            return false;
+        };
+        self.err(d);
+        self.set_slot(space, name, Slot::Failed);
+        true
+    }
+
     fn set_slot(&mut self, space: usize, name: &str, slot: Slot) {
         if let Some(e) = self.spaces.get_mut(space).and_then(|s| s.entries.get_mut(name)) {
             e.slot = slot;
@@ -559,6 +623,7 @@ impl<'a> Lower<'a> {
                 other => self.m.pending.push(Pending { what: stmt_word(other).into(), span: stmt.span }),
             }
         }
+        self.lower_in_order(0, model, false);
         let names = self.spaces[0].order.clone();
         for n in &names {
             self.force(0, n);
@@ -710,6 +775,9 @@ fn stmt_word(s: &ast::StmtKind) -> &'static str {
     }
 }
 
+/// How deep functions may be inlined into each other (E0102 beyond).
+pub const MAX_INLINE: usize = 256;
+
 pub const BUILTINS: &[&str] = &[
     "exp", "log", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "atan", "abs", "min", "max", "step",
     "sign", "vtrap", "pow",
@@ -719,21 +787,8 @@ pub const BUILTINS: &[&str] = &[
 /// `--set` value): literals, units, arithmetic and builtins, no names.
 pub fn lower_constant(e: &ast::Expr) -> (Option<(f64, Dim)>, Diagnostics) {
     let lib = Library::default();
-    let mut lw = Lower {
-        lib: &lib,
-        m: Model::new(String::new(), ast::ModelKind::Rate, e.span),
-        diags: Diagnostics::default(),
-        spaces: vec![Space { prefix: String::new(), entries: HashMap::new(), order: vec![], currents: vec![] }],
-        hints: HashMap::new(),
-        fn_stack: Vec::new(),
-        currents: Slot::Todo,
-        state_space: HashMap::new(),
-        init_tried: std::collections::HashSet::new(),
-        init_busy: std::collections::HashSet::new(),
-        implicit_species: std::collections::HashSet::new(),
-        drivers: Vec::new(),
-        constant_what: None,
-    };
+    let mut lw = Lower::new(&lib, Model::new(String::new(), ast::ModelKind::Rate, e.span));
+    lw.spaces.push(Space { prefix: String::new(), entries: HashMap::new(), order: vec![], currents: vec![] });
     let scope = Scope { space: 0, locals: &[], mode: Mode::Constant };
     let id = lw.expr(&scope, e);
     let result = match lw.m.arena.ty(id) {

@@ -83,7 +83,9 @@ fn population(
         .collect();
     let per_neuron: Vec<usize> = spread_params.iter().map(|(i, _)| *i).collect();
     kernel::check_tables(&m, &params, &per_neuron)?;
-    let kernel = kernel::build_with_ports(&m, &plan, &params, &per_neuron, &no_values, &ports, cfg.dt).map_err(
+    let kernel = crate::runtime::population::kernel_depth(&m)
+        .and_then(|()| kernel::build_with_ports(&m, &plan, &params, &per_neuron, &no_values, &ports, cfg.dt))
+        .map_err(
         |kernel::Unsupported(why)| {
             fail(
                 span,
