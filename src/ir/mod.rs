@@ -29,7 +29,7 @@ use crate::units::Dim;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ExprId(pub u32);
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Ty {
     Num(Dim),
     Bool,
@@ -195,7 +195,9 @@ pub const MAX_INLINED_DEPTH: usize = 4 * MAX_DEPTH;
 #[derive(Clone, Debug)]
 pub struct Node {
     pub kind: NodeKind,
-    pub ty: Ty,
+    /// The node's type, by index into the arena's table of types (a model
+    /// has few distinct dimensions, and a `Dim` is 112 bytes).
+    ty: u32,
     pub span: Span,
     /// 1 for a leaf, else 1 + the deepest child.
     pub depth: u32,
@@ -205,6 +207,9 @@ pub struct Node {
 #[derive(Clone, Debug, Default)]
 pub struct Arena {
     nodes: Vec<Node>,
+    /// The distinct types of the nodes, and the index of each.
+    tys: Vec<Ty>,
+    ty_index: std::collections::HashMap<Ty, u32>,
 }
 
 impl Arena {
@@ -212,8 +217,24 @@ impl Arena {
         let id = ExprId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX)); // ok: saturates; validate() catches
         let mut below = 0;
         for_each_child(&kind, |c| below = below.max(self.nodes.get(c.0 as usize).map_or(0, |n| n.depth)));
+        let ty = self.intern(ty);
         self.nodes.push(Node { kind, ty, span, depth: below.saturating_add(1) });
         id
+    }
+
+    fn intern(&mut self, ty: Ty) -> u32 {
+        // consecutive nodes often share a type
+        if let Some(last) = self.nodes.last() {
+            if self.tys.get(last.ty as usize) == Some(&ty) {
+                return last.ty;
+            }
+        }
+        let next = self.tys.len() as u32;
+        let k = *self.ty_index.entry(ty).or_insert(next);
+        if k == next {
+            self.tys.push(ty);
+        }
+        k
     }
 
     /// The length of the longest path from `id` down to a leaf (1 for a leaf).
@@ -231,7 +252,7 @@ impl Arena {
     }
 
     pub fn ty(&self, id: ExprId) -> Ty {
-        self.get(id).map(|n| n.ty).unwrap_or(Ty::Error)
+        self.get(id).and_then(|n| self.tys.get(n.ty as usize)).copied().unwrap_or(Ty::Error)
     }
 
     pub fn span(&self, id: ExprId) -> Span {
