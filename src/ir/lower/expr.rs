@@ -252,23 +252,34 @@ impl<'a> Lower<'a> {
     }
 
     pub(super) fn unknown_name(&self, space: usize, n: &str, span: Span, locals: &[(String, ExprId)]) -> Diagnostic {
-        let mut candidates: Vec<String> = self.spaces[space].entries.keys().cloned().collect();
-        candidates.extend(locals.iter().map(|(k, _)| k.clone()));
-        candidates.push("t".into());
+        let d = Diagnostic::error(Code::UnknownName, format!("unknown name `{n}`")).at(span, "not defined");
+        // the same unknown name (outside functions) gets the same help: it
+        // is searched for among the space's names once
+        let key = (space, n.to_string());
+        if locals.is_empty() {
+            if let Some(help) = self.unknown_help.borrow().get(&key) {
+                return d.help(help.clone());
+            }
+        }
+        let mut candidates: Vec<&str> = self.spaces[space].entries.keys().map(String::as_str).collect();
+        candidates.extend(locals.iter().map(|(k, _)| k.as_str()));
+        candidates.push("t");
         if space == 0 && !self.m.channels.is_empty() {
-            candidates.push("currents".into());
+            candidates.push("currents");
         }
-        let mut d = Diagnostic::error(Code::UnknownName, format!("unknown name `{n}`")).at(span, "not defined");
-        if let Some(s) = did_you_mean(n, candidates.iter().map(String::as_str)) {
-            d = d.help(format!("did you mean `{s}`?"));
+        let help = if let Some(s) = did_you_mean(n, candidates.into_iter()) {
+            format!("did you mean `{s}`?")
         } else if n == "currents" {
-            d = d.help("`currents` is the sum of the currents of the channels in `use`; this model uses none");
+            "`currents` is the sum of the currents of the channels in `use`; this model uses none".to_string()
         } else if lookup_unit(n).is_some() {
-            d = d.help(format!("`{n}` is a unit; units follow a number: `1 {n}`"));
+            format!("`{n}` is a unit; units follow a number: `1 {n}`")
         } else {
-            d = d.help("declare it as a `parameter`, `state`, `input` or derived value (`name = expr`)");
+            "declare it as a `parameter`, `state`, `input` or derived value (`name = expr`)".to_string()
+        };
+        if locals.is_empty() {
+            self.unknown_help.borrow_mut().insert(key, help.clone());
         }
-        d
+        d.help(help)
     }
 
     pub(super) fn call(&mut self, scope: &Scope, callee: &'a ast::Expr, args: &'a [ast::Expr], span: Span) -> ExprId {

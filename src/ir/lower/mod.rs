@@ -131,6 +131,10 @@ struct Lower<'a> {
     /// while another is lowered, they report the cycle (E0205).
     cyclic: std::collections::HashSet<(usize, String)>,
     cyclic_states: std::collections::HashSet<usize>,
+    /// Parameter names to indices, for `hint_of` (the first `n` parameters).
+    param_names: std::cell::RefCell<(usize, HashMap<String, usize>)>,
+    /// The help line of E0201 for each unknown name of a space.
+    unknown_help: std::cell::RefCell<HashMap<(usize, String), String>>,
     currents: Slot,
     /// The space each state was declared in.
     state_space: HashMap<usize, usize>,
@@ -166,6 +170,8 @@ impl<'a> Lower<'a> {
             lowering: 0,
             cyclic: std::collections::HashSet::new(),
             cyclic_states: std::collections::HashSet::new(),
+            param_names: Default::default(),
+            unknown_help: Default::default(),
             currents: Slot::Todo,
             state_space: HashMap::new(),
             init_tried: std::collections::HashSet::new(),
