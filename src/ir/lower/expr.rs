@@ -12,22 +12,33 @@ impl<'a> Lower<'a> {
             return self.too_deep(e.span);
         }
         self.nesting += 1;
-        let id = self.expr_kind(scope, e);
+        let mut id = self.expr_kind(scope, e);
         self.nesting -= 1;
         if self.m.arena.depth(id) > MAX_DEPTH {
-            return self.too_deep(e.span);
+            id = self.too_deep(e.span);
+        }
+        if self.nesting == 0 {
+            self.deep_reported = false;
         }
         id
     }
 
+    /// E0102, once per expression lowered (its other too-deep parts are
+    /// left unreported).
     #[cold]
     fn too_deep(&mut self, span: Span) -> ExprId {
+        if std::mem::replace(&mut self.deep_reported, true) {
+            return self.error_node(span);
+        }
         let inlined = if self.fn_stack.is_empty() { "" } else { " (functions are inlined where they are called)" };
-        self.err(
+        let mut d =
             Diagnostic::error(Code::TooDeep, format!("this expression nests more than {MAX_DEPTH} levels deep{inlined}"))
                 .at(span, "too deep here")
-                .help("split it into named derived values (`a = ...`, `b = ...`): a value read by name counts as one level"),
-        );
+                .help("split it into named derived values (`a = ...`, `b = ...`): a value read by name counts as one level");
+        if let Some(&outer) = self.fn_calls.first() {
+            d = d.with_label(outer, "inlined from this call");
+        }
+        self.err(d);
         self.error_node(span)
     }
 
@@ -413,7 +424,7 @@ impl<'a> Lower<'a> {
     fn calls_too_deep(&mut self, f: &ast::FnDef, callee: Span, span: Span) -> ExprId {
         let outer = self.fn_calls.first().copied();
         let mut d = Diagnostic::error(Code::TooDeep, "functions call each other too deeply")
-            .at(callee, format!("the call of `{}` {MAX_INLINE} calls deep", f.name.name))
+            .at(callee, format!("this call of `{}` would be the {}th inside each other", f.name.name, MAX_INLINE + 1))
             .help(format!(
                 "functions are inlined where they are called, at most {MAX_INLINE} calls deep; compute an inner result once as a named derived value and use it"
             ));

@@ -121,8 +121,10 @@ struct Lower<'a> {
     /// Inlined bodies by (function, constant mode, arguments): a function
     /// called again with the same arguments is not lowered again.
     inlined: HashMap<(String, bool, Vec<ExprId>), ExprId>,
-    /// How deep `expr` has recursed (at most `MAX_DEPTH`).
+    /// How deep `expr` has recursed (at most `MAX_DEPTH`), and whether the
+    /// expression being lowered was reported too deep already.
     nesting: usize,
+    deep_reported: bool,
     /// How many declarations (`force`, `state_init`) are being lowered
     /// inside each other: one or two after the pre-pass (`order.rs`), at
     /// most `order::MAX_LOWERING`.
@@ -167,6 +169,7 @@ impl<'a> Lower<'a> {
             fn_calls: Vec::new(),
             inlined: HashMap::new(),
             nesting: 0,
+            deep_reported: false,
             lowering: 0,
             cyclic: std::collections::HashSet::new(),
             cyclic_states: std::collections::HashSet::new(),
