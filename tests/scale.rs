@@ -101,7 +101,7 @@ fn functions_calling_each_other_200_deep_are_inlined() {
 fn an_expression_deeper_than_max_depth_is_a_diagnostic() {
     // 100 functions of 20 levels each: 2000 levels once inlined, within the
     // inlining limit and the parser's, beyond MAX_DEPTH
-    assert!(100 * 20 > neuroc::ir::MAX_DEPTH);
+    const { assert!(100 * 20 > neuroc::ir::MAX_DEPTH) };
     let err = compile(&fn_chain(100, 20)).err().expect("rejected");
     assert_eq!(codes(&err), vec![Code::TooDeep], "{}", err.render());
     let text = err.render();
@@ -168,12 +168,8 @@ fn a_shared_value_is_differentiated_once() {
     let before = m.arena.len();
     let (plan, _) = schemes::derive_plan(&mut m, Method::Auto);
     assert!(plan.is_some());
-    let derivatives: Vec<&str> = m
-        .values
-        .iter()
-        .filter(|v| v.kind == neuroc::ir::ValueKind::Derivative)
-        .map(|v| v.name.as_str())
-        .collect();
+    let derivatives: Vec<&str> =
+        m.values.iter().filter(|v| v.kind == neuroc::ir::ValueKind::Derivative).map(|v| v.name.as_str()).collect();
     assert_eq!(derivatives, vec!["∂s/∂x0"]);
     // a bounded number of nodes per state for the whole analysis
     let per_state = (m.arena.len() - before) as f64 / n as f64;

@@ -272,8 +272,8 @@ fn describe_tables(m: &Model, plan: Option<&schemes::Plan>, params: &[f64], dt: 
         return format!("    {}\n", d.message);
     }
     let Some(plan) = plan else { return "    not built: the model has no integration plan\n".into() };
-    let built = crate::runtime::population::kernel_depth(m)
-        .and_then(|()| crate::kernel::build(m, plan, params, &[], &[], dt));
+    let built =
+        crate::runtime::population::kernel_depth(m).and_then(|()| crate::kernel::build(m, plan, params, &[], &[], dt));
     match built {
         Ok(k) => match crate::kernel::check_built_tables(m, &k) {
             Err(d) => format!("    {}\n", d.message),

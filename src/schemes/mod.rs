@@ -413,6 +413,9 @@ fn exp_euler(m: &mut Model, i: usize, j: ExprId) -> (ExprId, Vec<(String, ExprId
     (rate, formulas)
 }
 
+/// An exact block's states and its matrix A, row-major over them.
+type ExactBlock = (Vec<usize>, Vec<ExprId>);
+
 /// The blocks of `exact` states: connected components of the Jacobian's
 /// nonzero pattern among them (in order of their first state), each with
 /// its matrix A, dense and row-major over the component's states (the
@@ -421,7 +424,7 @@ fn exact_blocks(
     m: &mut Model,
     an: &mut Analysis,
     chosen: &[Option<(Method, String)>],
-) -> Result<Vec<(Vec<usize>, Vec<ExprId>)>, Diagnostic> {
+) -> Result<Vec<ExactBlock>, Diagnostic> {
     let n = m.states.len();
     let is_exact = |i: usize| matches!(chosen.get(i), Some(Some((Method::Exact, _))));
     let exact: Vec<usize> = (0..n).filter(|&i| is_exact(i)).collect();
@@ -481,7 +484,11 @@ fn exact_blocks(
 
 /// The Jacobian of an implicit block over its states, sparse: (row,
 /// column, entry) in row-major order, zeros left out.
-fn block_jacobian(m: &mut Model, an: &mut Analysis, states: &[usize]) -> Result<Vec<(usize, usize, ExprId)>, Diagnostic> {
+fn block_jacobian(
+    m: &mut Model,
+    an: &mut Analysis,
+    states: &[usize],
+) -> Result<Vec<(usize, usize, ExprId)>, Diagnostic> {
     let mut jac = Vec::new();
     for (r, &i) in states.iter().enumerate() {
         for k in 0..an.jac.cols(i).len() {
@@ -529,7 +536,13 @@ fn applies(m: &mut Model, an: &mut Analysis, i: usize, method: Method) -> Result
     Ok(why_not(m, &an.class[i], nonconstant, i, method))
 }
 
-fn why_not(m: &Model, class: &Class, nonconstant: Option<(usize, ExprId)>, i: usize, method: Method) -> Result<(), String> {
+fn why_not(
+    m: &Model,
+    class: &Class,
+    nonconstant: Option<(usize, ExprId)>,
+    i: usize,
+    method: Method,
+) -> Result<(), String> {
     match method {
         Method::Exact => {
             if let Some((j, d)) = nonconstant {

@@ -120,7 +120,9 @@ impl Differ {
                 NodeKind::Var(_) => Reads { varying: true, ..Reads::NOTHING },
                 kind => {
                     let mut r = Reads::NOTHING;
-                    for_each_child(kind, |c| r = r.join(self.reads.get(c.0 as usize).copied().unwrap_or(Reads::ANYTHING)));
+                    for_each_child(kind, |c| {
+                        r = r.join(self.reads.get(c.0 as usize).copied().unwrap_or(Reads::ANYTHING))
+                    });
                     r
                 }
             };

@@ -31,10 +31,12 @@ impl<'a> Lower<'a> {
             return self.error_node(span);
         }
         let inlined = if self.fn_stack.is_empty() { "" } else { " (functions are inlined where they are called)" };
-        let mut d =
-            Diagnostic::error(Code::TooDeep, format!("this expression nests more than {MAX_DEPTH} levels deep{inlined}"))
-                .at(span, "too deep here")
-                .help("split it into named derived values (`a = ...`, `b = ...`): a value read by name counts as one level");
+        let mut d = Diagnostic::error(
+            Code::TooDeep,
+            format!("this expression nests more than {MAX_DEPTH} levels deep{inlined}"),
+        )
+        .at(span, "too deep here")
+        .help("split it into named derived values (`a = ...`, `b = ...`): a value read by name counts as one level");
         if let Some(&outer) = self.fn_calls.first() {
             d = d.with_label(outer, "inlined from this call");
         }

@@ -11,6 +11,7 @@
 //! cycles (E0205).
 
 mod channels;
+pub use channels::table_step;
 mod density;
 mod events;
 mod expected;
@@ -555,32 +556,6 @@ impl<'a> Lower<'a> {
         result.map(|i| var_of(&decl, i))
     }
 
-    /// Whether a declaration asked for is not lowered after all, reported:
-    /// it is on a cycle the pre-pass found and another declaration asks
-    /// for it (E0205, as a nested lowering would find), or it is reached
-    /// through too many nested lowerings (E0102).
-    #[cold]
-    fn cut_short(&mut self, space: usize, name: &str, span: Span) -> bool {
-        let prefix = self.spaces[space].prefix.clone();
-        let d = if self.lowering > 1 && self.cyclic.contains(&(space, name.to_string())) {
-            Diagnostic::error(Code::Cycle, format!("`{prefix}{name}` is defined in terms of itself"))
-                .at(span, "this definition depends on itself")
-                .help("break the cycle: one of the values must be a state (with an ODE) or a constant")
-        } else if self.lowering > order::MAX_LOWERING {
-            Diagnostic::error(
-                Code::TooDeep,
-                format!("`{prefix}{name}` is reached through more than {} other definitions", order::MAX_LOWERING),
-            )
-            .at(span, "defined here")
-            .help("read it through fewer definitions in between")
-        } else {
-            return false;
-        };
-        self.err(d);
-        self.set_slot(space, name, Slot::Failed);
-        true
-    }
-
     fn set_slot(&mut self, space: usize, name: &str, slot: Slot) {
         if let Some(e) = self.spaces.get_mut(space).and_then(|s| s.entries.get_mut(name)) {
             e.slot = slot;
@@ -704,51 +679,6 @@ enum StateSource<'a> {
 
 fn value_span(a: &Arena, id: ExprId) -> Span {
     a.span(id)
-}
-
-/// The form of a `table` statement (or `--table`): a closed range and one
-/// setting, `step`. Returns the step's expression (when there is exactly
-/// one) and E0218 for whatever is wrong; `span` is the whole statement.
-pub fn table_step<'s>(
-    span: Span,
-    var: &ast::Ident,
-    interval: &ast::Interval,
-    settings: &'s [ast::Binding],
-) -> (Option<&'s ast::Expr>, Vec<Diagnostic>) {
-    let mut diags = Vec::new();
-    if !interval.lo_closed || !interval.hi_closed {
-        diags.push(
-            Diagnostic::error(Code::BadTable, "a table's range includes both ends")
-                .at(span, "an open end")
-                .help(format!("write it closed: `table {} in [-100 mV, 100 mV], step = 0.1 mV`", var.name)),
-        );
-    }
-    let mut step = None;
-    for b in settings {
-        if b.name.name != "step" {
-            diags.push(
-                Diagnostic::error(Code::BadTable, format!("unknown table setting `{}`", b.name.name))
-                    .at(b.name.span, "not a table setting")
-                    .help("a table has one setting, the spacing of its points: `step = 0.1 mV`"),
-            );
-        } else if step.is_some() {
-            diags.push(
-                Diagnostic::error(Code::BadTable, "a table has one `step`")
-                    .at(b.name.span, "a second step")
-                    .help("keep one: `step = 0.1 mV`"),
-            );
-        } else {
-            step = Some(&b.value);
-        }
-    }
-    if step.is_none() {
-        diags.push(
-            Diagnostic::error(Code::BadTable, "a table needs the spacing of its points")
-                .at(span, "no `step`")
-                .help(format!("add it: `table {} in [-100 mV, 100 mV], step = 0.1 mV`", var.name)),
-        );
-    }
-    (step, diags)
 }
 
 fn plural(n: usize) -> &'static str {

@@ -200,4 +200,30 @@ impl<'a> Lower<'a> {
         }
         out
     }
+
+    /// Whether a declaration asked for is not lowered after all, reported:
+    /// it is on a cycle the pre-pass found and another declaration asks
+    /// for it (E0205, as a nested lowering would find), or it is reached
+    /// through too many nested lowerings (E0102).
+    #[cold]
+    pub(super) fn cut_short(&mut self, space: usize, name: &str, span: Span) -> bool {
+        let prefix = self.spaces[space].prefix.clone();
+        let d = if self.lowering > 1 && self.cyclic.contains(&(space, name.to_string())) {
+            Diagnostic::error(Code::Cycle, format!("`{prefix}{name}` is defined in terms of itself"))
+                .at(span, "this definition depends on itself")
+                .help("break the cycle: one of the values must be a state (with an ODE) or a constant")
+        } else if self.lowering > MAX_LOWERING {
+            Diagnostic::error(
+                Code::TooDeep,
+                format!("`{prefix}{name}` is reached through more than {} other definitions", MAX_LOWERING),
+            )
+            .at(span, "defined here")
+            .help("read it through fewer definitions in between")
+        } else {
+            return false;
+        };
+        self.err(d);
+        self.set_slot(space, name, Slot::Failed);
+        true
+    }
 }

@@ -290,7 +290,8 @@ impl<'a> Lower<'a> {
         match self.find_state_decl(space, &local)? {
             StateSource::Gate => Some(Dim::NONE),
             StateSource::Decl(d) => {
-                let on_cycle = self.lowering > 0 && self.cyclic_states.contains(&index) && !self.init_tried.contains(&index);
+                let on_cycle =
+                    self.lowering > 0 && self.cyclic_states.contains(&index) && !self.init_tried.contains(&index);
                 if self.init_busy.contains(&index) || on_cycle {
                     let span = self.m.states[index].span;
                     self.err(
@@ -306,7 +307,10 @@ impl<'a> Lower<'a> {
                     self.err(
                         Diagnostic::error(
                             Code::TooDeep,
-                            format!("the initial value of `{local}` is reached through more than {} definitions", super::order::MAX_LOWERING),
+                            format!(
+                                "the initial value of `{local}` is reached through more than {} definitions",
+                                super::order::MAX_LOWERING
+                            ),
                         )
                         .at(span, "declared here")
                         .help("read it through fewer definitions in between"),
