@@ -443,3 +443,40 @@ fn a_state_named_s_has_an_unambiguous_rate_unit() {
         assert_eq!(neuroc::check(&src(quiet)), "", "{quiet}");
     }
 }
+
+/// For inputs too long to show: the rendered diagnostics alone, with a
+/// line saying how the source was built.
+fn check_generated(name: &str, how: &str, src: &str) {
+    let rendered = neuroc::check(src);
+    assert!(!rendered.is_empty(), "{name}: expected a diagnostic");
+    insta::assert_snapshot!(name, format!("{how}\n---- diagnostics ----\n{rendered}"));
+}
+
+/// `fn f0(a) = a`, then `fn fK(a) = f(K-1)(a)` plus `levels` times ` + 1`,
+/// for K up to `n - 1`, and an ODE calling the last.
+fn function_chain(n: usize, levels: usize) -> String {
+    let mut src = String::from("rate Fns {\n    state x = 1\n    fn f0(a) = a\n");
+    for k in 1..n {
+        src.push_str(&format!("    fn f{k}(a) = f{}(a){}\n", k - 1, " + 1".repeat(levels)));
+    }
+    src.push_str(&format!("    dx/dt = -f{}(x) / 1 s\n}}\n", n - 1));
+    src
+}
+
+#[test]
+fn functions_calling_each_other_too_deeply() {
+    check_generated(
+        "calls_too_deep",
+        "300 functions, each calling the one before: fn fK(a) = f(K-1)(a) + 1",
+        &function_chain(300, 1),
+    );
+}
+
+#[test]
+fn expression_too_deep_once_inlined() {
+    check_generated(
+        "expression_too_deep",
+        "100 functions, each calling the one before and adding 20 levels: fn fK(a) = f(K-1)(a) + 1 + ... + 1",
+        &function_chain(100, 20),
+    );
+}

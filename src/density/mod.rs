@@ -208,11 +208,26 @@ impl<'m> Density<'m> {
     /// Whether drift or diffusion read `t` other than through values that
     /// are uniform in the variable (then every step re-evaluates them).
     fn reads_time_per_face(&self, id: ExprId) -> bool {
-        self.m.refs(id).into_iter().any(|v| match v {
-            Var::Time => true,
-            Var::Value(i) => self.values.get(i).is_some_and(|&e| self.depends_on_var(e) && self.reads_time_per_face(e)),
-            _ => false,
-        })
+        // through the values that depend on the variable, each looked at once
+        let mut stack = vec![id];
+        let mut seen = vec![false; self.values.len()];
+        while let Some(e) = stack.pop() {
+            for v in self.m.refs(e) {
+                match v {
+                    Var::Time => return true,
+                    Var::Value(i) => {
+                        if let (Some(false), Some(&def)) = (seen.get(i).copied(), self.values.get(i)) {
+                            seen[i] = true;
+                            if self.depends_on_var(def) {
+                                stack.push(def);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        false
     }
 
     /// The values that are uniform in the variable, at time t (others NaN):

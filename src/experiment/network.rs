@@ -654,8 +654,8 @@ fn kernels(
             return None;
         }
         let no_values = vec![None; m.values.len()];
-        if let Err(kernel::Unsupported(why)) =
-            kernel::build_with_ports(&m, &plan, &values, &per, &no_values, &ports, dt)
+        if let Err(kernel::Unsupported(why)) = crate::runtime::population::kernel_depth(&m)
+            .and_then(|()| kernel::build_with_ports(&m, &plan, &values, &per, &no_values, &ports, dt))
         {
             ctx.fail(
                 Diagnostic::error(

@@ -12,7 +12,9 @@ pub fn kernel(m: &crate::ir::Model, method: Method, dt: f64) -> String {
     let (plan, _) = schemes::derive_plan(&mut m, method);
     let Some(plan) = plan else { return out };
     let params = crate::ir::eval::eval_params(&m, &[]);
-    match crate::kernel::build(&m, &plan, &params, &[], &[], dt) {
+    let built = crate::runtime::population::kernel_depth(&m)
+        .and_then(|()| crate::kernel::build(&m, &plan, &params, &[], &[], dt));
+    match built {
         Ok(k) => {
             let _ =
                 writeln!(out, "  fused kernel ({} ops, dt = {} ms):", k.insts.len(), units::format_number(dt * 1e3));

@@ -204,6 +204,7 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
                 ValueKind::Derived => "derived",
                 ValueKind::Input => "input",
                 ValueKind::Current => "current",
+                ValueKind::Derivative => "derivative",
             };
             let _ = writeln!(
                 out,
@@ -271,7 +272,9 @@ fn describe_tables(m: &Model, plan: Option<&schemes::Plan>, params: &[f64], dt: 
         return format!("    {}\n", d.message);
     }
     let Some(plan) = plan else { return "    not built: the model has no integration plan\n".into() };
-    match crate::kernel::build(m, plan, params, &[], &[], dt) {
+    let built =
+        crate::runtime::population::kernel_depth(m).and_then(|()| crate::kernel::build(m, plan, params, &[], &[], dt));
+    match built {
         Ok(k) => match crate::kernel::check_built_tables(m, &k) {
             Err(d) => format!("    {}\n", d.message),
             Ok(()) => crate::kernel::table::built(m, &k)

@@ -40,8 +40,40 @@ impl Cells {
 
     /// The array of `id` over all cells, valid until the next `reset`.
     pub fn eval(&mut self, m: &Model, id: ExprId, env: &CellEnv) -> &[f64] {
+        self.values_first(m, id, env);
         let slot = self.node(m, id, env);
         &self.slots[slot]
+    }
+
+    /// Computes the values `id` reads, through other values too, in the
+    /// order of their indices (each reads only earlier ones), so that
+    /// `node` recurses along one expression, never along a chain of values.
+    fn values_first(&mut self, m: &Model, id: ExprId, env: &CellEnv) {
+        let mut need = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![id];
+        while let Some(x) = stack.pop() {
+            if self.memo.get(x.0 as usize).copied().flatten().is_some() || !seen.insert(x) {
+                continue;
+            }
+            match m.arena.kind(x) {
+                NodeKind::Var(Var::Value(i)) => {
+                    if let (Some(None), Some(&e)) = (self.value_slot.get(*i), env.values.get(*i)) {
+                        need.push(*i);
+                        stack.push(e);
+                    }
+                }
+                kind => crate::ir::for_each_child(kind, |c| stack.push(c)),
+            }
+        }
+        need.sort_unstable();
+        need.dedup();
+        for i in need {
+            if let (Some(None), Some(&e)) = (self.value_slot.get(i), env.values.get(i)) {
+                let s = self.node(m, e, env);
+                self.value_slot[i] = Some(s);
+            }
+        }
     }
 
     fn slot(&mut self) -> usize {

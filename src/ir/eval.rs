@@ -16,57 +16,167 @@ pub struct Env<'a> {
     pub args: &'a [f64],
 }
 
+/// Expressions at most this deep are evaluated by plain recursion (the
+/// fast path); deeper ones by [`eval_deep`] with an explicit stack.
+const RECURSION_DEPTH: usize = 256;
+
 /// Evaluates one expression; truth values are 1.0 and 0.0.
 pub fn eval(m: &Model, id: ExprId, env: &Env) -> f64 {
-    let get = |xs: &[f64], i: usize| xs.get(i).copied().unwrap_or(f64::NAN);
+    if m.arena.depth(id) <= RECURSION_DEPTH {
+        eval_shallow(m, id, env)
+    } else {
+        eval_deep(m, id, env)
+    }
+}
+
+/// The recursive evaluator, for expressions at most `RECURSION_DEPTH` deep
+/// (the recursion follows the expression, so its depth is bounded).
+fn eval_shallow(m: &Model, id: ExprId, env: &Env) -> f64 {
+    let rec = |e: ExprId| eval_shallow(m, e, env);
     match m.arena.kind(id) {
         NodeKind::Const(v) => *v,
-        NodeKind::Var(v) => match *v {
-            Var::Param(i) => get(env.params, i),
-            Var::State(i) => get(env.states, i),
-            Var::Value(i) => get(env.values, i),
-            Var::Time => env.t,
-            Var::EventArg(i) => get(env.args, i),
-        },
-        NodeKind::Neg(a) => -eval(m, *a, env),
-        NodeKind::Not(a) => truth(eval(m, *a, env) == 0.0),
+        NodeKind::Var(v) => read(env, *v),
+        NodeKind::Neg(a) => -rec(*a),
+        NodeKind::Not(a) => truth(rec(*a) == 0.0),
         NodeKind::Bin(op, a, b) => {
-            let x = eval(m, *a, env);
+            let x = rec(*a);
             match op {
-                BinOp::And => return truth(x != 0.0 && eval(m, *b, env) != 0.0),
-                BinOp::Or => return truth(x != 0.0 || eval(m, *b, env) != 0.0),
+                BinOp::And => return truth(x != 0.0 && rec(*b) != 0.0),
+                BinOp::Or => return truth(x != 0.0 || rec(*b) != 0.0),
                 _ => {}
             }
-            let y = eval(m, *b, env);
-            match op {
-                BinOp::Add => x + y,
-                BinOp::Sub => x - y,
-                BinOp::Mul => x * y,
-                BinOp::Div => x / y,
-                BinOp::Pow => pow(x, y),
-                BinOp::Lt => truth(x < y),
-                BinOp::Le => truth(x <= y),
-                BinOp::Gt => truth(x > y),
-                BinOp::Ge => truth(x >= y),
-                BinOp::Eq => truth(x == y),
-                BinOp::Ne => truth(x != y),
-                BinOp::And | BinOp::Or => f64::NAN,
-            }
+            binary(*op, x, rec(*b))
         }
         NodeKind::Call(f, args) => {
             let mut vals = [0.0f64; 2];
             for (slot, a) in vals.iter_mut().zip(args) {
-                *slot = eval(m, *a, env);
+                *slot = rec(*a);
             }
             f.eval(&vals[..args.len().min(2)])
         }
         NodeKind::If(c, a, b) => {
-            if eval(m, *c, env) != 0.0 {
-                eval(m, *a, env)
+            if rec(*c) != 0.0 {
+                rec(*a)
             } else {
-                eval(m, *b, env)
+                rec(*b)
             }
         }
+    }
+}
+
+/// What is left to do for one node in [`eval_deep`].
+enum Task {
+    /// Evaluate the node.
+    Visit(ExprId),
+    /// Its operands are on the value stack: combine them.
+    Apply(ExprId),
+    /// The condition of an `if` is on the stack: evaluate one branch.
+    Branch(ExprId, ExprId),
+    /// The left side of `and` (`or`) is on the stack: the right side is
+    /// evaluated only when it decides the result.
+    And(ExprId),
+    Or(ExprId),
+    /// Turn the number on the stack into a truth value.
+    Truth,
+}
+
+/// The same evaluation as the recursive one, with explicit stacks: the
+/// same operations in the same order, for expressions of any depth.
+pub fn eval_deep(m: &Model, id: ExprId, env: &Env) -> f64 {
+    let mut tasks = vec![Task::Visit(id)];
+    let mut vals: Vec<f64> = Vec::new();
+    fn pop(vals: &mut Vec<f64>) -> f64 {
+        vals.pop().unwrap_or(f64::NAN)
+    }
+    while let Some(task) = tasks.pop() {
+        match task {
+            Task::Visit(e) => match m.arena.kind(e) {
+                NodeKind::Const(v) => vals.push(*v),
+                NodeKind::Var(v) => vals.push(read(env, *v)),
+                NodeKind::Neg(a) | NodeKind::Not(a) => tasks.extend([Task::Apply(e), Task::Visit(*a)]),
+                NodeKind::Bin(BinOp::And, a, b) => tasks.extend([Task::And(*b), Task::Visit(*a)]),
+                NodeKind::Bin(BinOp::Or, a, b) => tasks.extend([Task::Or(*b), Task::Visit(*a)]),
+                NodeKind::Bin(_, a, b) => tasks.extend([Task::Apply(e), Task::Visit(*b), Task::Visit(*a)]),
+                NodeKind::Call(_, args) => {
+                    tasks.push(Task::Apply(e));
+                    tasks.extend(args.iter().take(2).rev().map(|a| Task::Visit(*a)));
+                }
+                NodeKind::If(c, a, b) => tasks.extend([Task::Branch(*a, *b), Task::Visit(*c)]),
+            },
+            Task::Apply(e) => {
+                let v = match m.arena.kind(e) {
+                    NodeKind::Neg(_) => -pop(&mut vals),
+                    NodeKind::Not(_) => truth(pop(&mut vals) == 0.0),
+                    NodeKind::Bin(op, _, _) => {
+                        let y = pop(&mut vals);
+                        let x = pop(&mut vals);
+                        binary(*op, x, y)
+                    }
+                    NodeKind::Call(f, args) => {
+                        let k = args.len().min(2);
+                        let mut a = [0.0f64; 2];
+                        for slot in a[..k].iter_mut().rev() {
+                            *slot = pop(&mut vals);
+                        }
+                        f.eval(&a[..k])
+                    }
+                    _ => f64::NAN,
+                };
+                vals.push(v);
+            }
+            Task::Branch(a, b) => {
+                let c = pop(&mut vals);
+                tasks.push(Task::Visit(if c != 0.0 { a } else { b }));
+            }
+            Task::And(b) => {
+                if pop(&mut vals) != 0.0 {
+                    tasks.extend([Task::Truth, Task::Visit(b)]);
+                } else {
+                    vals.push(0.0);
+                }
+            }
+            Task::Or(b) => {
+                if pop(&mut vals) != 0.0 {
+                    vals.push(1.0);
+                } else {
+                    tasks.extend([Task::Truth, Task::Visit(b)]);
+                }
+            }
+            Task::Truth => {
+                let x = pop(&mut vals);
+                vals.push(truth(x != 0.0));
+            }
+        }
+    }
+    pop(&mut vals)
+}
+
+fn read(env: &Env, v: Var) -> f64 {
+    let get = |xs: &[f64], i: usize| xs.get(i).copied().unwrap_or(f64::NAN);
+    match v {
+        Var::Param(i) => get(env.params, i),
+        Var::State(i) => get(env.states, i),
+        Var::Value(i) => get(env.values, i),
+        Var::Time => env.t,
+        Var::EventArg(i) => get(env.args, i),
+    }
+}
+
+fn binary(op: BinOp, x: f64, y: f64) -> f64 {
+    match op {
+        BinOp::Add => x + y,
+        BinOp::Sub => x - y,
+        BinOp::Mul => x * y,
+        BinOp::Div => x / y,
+        BinOp::Pow => pow(x, y),
+        BinOp::Lt => truth(x < y),
+        BinOp::Le => truth(x <= y),
+        BinOp::Gt => truth(x > y),
+        BinOp::Ge => truth(x >= y),
+        BinOp::Eq => truth(x == y),
+        BinOp::Ne => truth(x != y),
+        BinOp::And => truth(x != 0.0 && y != 0.0),
+        BinOp::Or => truth(x != 0.0 || y != 0.0),
     }
 }
 

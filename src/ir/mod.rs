@@ -29,7 +29,7 @@ use crate::units::Dim;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ExprId(pub u32);
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Ty {
     Num(Dim),
     Bool,
@@ -178,24 +178,68 @@ pub enum NodeKind {
     If(ExprId, ExprId, ExprId),
 }
 
+/// How deep one expression may nest (its longest path from root to leaf,
+/// after `fn` inlining; a derived value counts as a leaf where it is
+/// read). Lowering reports deeper expressions (E0102), so the recursive
+/// walks after it (the evaluator's fast path, printing, the kernel
+/// builder) stay within a fixed stack; the symbolic passes use explicit
+/// stacks and may build derivatives somewhat deeper than this.
+pub const MAX_DEPTH: usize = 1500;
+
+/// How deep an expression may be with the values it reads inlined (see
+/// [`Model::inlined_depth`]) for the back ends that inline them by
+/// recursion (the kernel builder); deeper models run on the reference
+/// interpreter, which evaluates values one after another.
+pub const MAX_INLINED_DEPTH: usize = 4 * MAX_DEPTH;
+
 #[derive(Clone, Debug)]
 pub struct Node {
     pub kind: NodeKind,
-    pub ty: Ty,
+    /// The node's type, by index into the arena's table of types (a model
+    /// has few distinct dimensions, and a `Dim` is 112 bytes).
+    ty: u32,
     pub span: Span,
+    /// 1 for a leaf, else 1 + the deepest child.
+    pub depth: u32,
 }
 
 /// Dense storage of expression nodes.
 #[derive(Clone, Debug, Default)]
 pub struct Arena {
     nodes: Vec<Node>,
+    /// The distinct types of the nodes, and the index of each.
+    tys: Vec<Ty>,
+    ty_index: std::collections::HashMap<Ty, u32>,
 }
 
 impl Arena {
     pub fn add(&mut self, kind: NodeKind, ty: Ty, span: Span) -> ExprId {
         let id = ExprId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX)); // ok: saturates; validate() catches
-        self.nodes.push(Node { kind, ty, span });
+        let mut below = 0;
+        for_each_child(&kind, |c| below = below.max(self.nodes.get(c.0 as usize).map_or(0, |n| n.depth)));
+        let ty = self.intern(ty);
+        self.nodes.push(Node { kind, ty, span, depth: below.saturating_add(1) });
         id
+    }
+
+    fn intern(&mut self, ty: Ty) -> u32 {
+        // consecutive nodes often share a type
+        if let Some(last) = self.nodes.last() {
+            if self.tys.get(last.ty as usize) == Some(&ty) {
+                return last.ty;
+            }
+        }
+        let next = self.tys.len() as u32;
+        let k = *self.ty_index.entry(ty).or_insert(next);
+        if k == next {
+            self.tys.push(ty);
+        }
+        k
+    }
+
+    /// The length of the longest path from `id` down to a leaf (1 for a leaf).
+    pub fn depth(&self, id: ExprId) -> usize {
+        self.get(id).map_or(0, |n| n.depth as usize)
     }
 
     pub fn get(&self, id: ExprId) -> Option<&Node> {
@@ -208,7 +252,7 @@ impl Arena {
     }
 
     pub fn ty(&self, id: ExprId) -> Ty {
-        self.get(id).map(|n| n.ty).unwrap_or(Ty::Error)
+        self.get(id).and_then(|n| self.tys.get(n.ty as usize)).copied().unwrap_or(Ty::Error)
     }
 
     pub fn span(&self, id: ExprId) -> Span {
@@ -233,12 +277,26 @@ impl Arena {
 
     /// Children of a node, in order.
     pub fn children(&self, id: ExprId) -> Vec<ExprId> {
-        match self.kind(id) {
-            NodeKind::Const(_) | NodeKind::Var(_) => vec![],
-            NodeKind::Neg(a) | NodeKind::Not(a) => vec![*a],
-            NodeKind::Bin(_, a, b) => vec![*a, *b],
-            NodeKind::Call(_, args) => args.clone(),
-            NodeKind::If(c, a, b) => vec![*c, *a, *b],
+        let mut out = Vec::new();
+        for_each_child(self.kind(id), |c| out.push(c));
+        out
+    }
+}
+
+/// Calls `f` on each child of a node, in order.
+pub fn for_each_child(kind: &NodeKind, mut f: impl FnMut(ExprId)) {
+    match kind {
+        NodeKind::Const(_) | NodeKind::Var(_) => {}
+        NodeKind::Neg(a) | NodeKind::Not(a) => f(*a),
+        NodeKind::Bin(_, a, b) => {
+            f(*a);
+            f(*b);
+        }
+        NodeKind::Call(_, args) => args.iter().for_each(|a| f(*a)),
+        NodeKind::If(c, a, b) => {
+            f(*c);
+            f(*a);
+            f(*b);
         }
     }
 }
@@ -318,6 +376,11 @@ pub enum ValueKind {
     Derived,
     Input,
     Current,
+    /// `∂a/∂x`: the derivative of another value, made by the schemes'
+    /// analysis (`symbolic::Differ`) so that every equation reading `a`
+    /// shares one derivative instead of a copy of it. Appended after the
+    /// values it reads, so dependency order holds.
+    Derivative,
 }
 
 #[derive(Clone, Debug)]
@@ -543,10 +606,14 @@ impl Model {
         let n = self.arena.len() as u32;
         for i in 0..n {
             let id = ExprId(i);
-            for c in self.arena.children(id) {
+            let mut forward = None;
+            for_each_child(self.arena.kind(id), |c| {
                 if c.0 >= i {
-                    return Err(format!("node {i} refers forward to {}", c.0));
+                    forward = Some(c.0);
                 }
+            });
+            if let Some(c) = forward {
+                return Err(format!("node {i} refers forward to {c}"));
             }
             if let NodeKind::Var(v) = self.arena.kind(id) {
                 let ok = match v {
@@ -610,23 +677,94 @@ impl Model {
         false
     }
 
+    /// The depth of the deepest expression of the model when every value
+    /// it reads is replaced by its definition (a chain of 20,000 values is
+    /// 20,000 deep). Each node is visited once, by an explicit stack (a
+    /// value's definition may come after the nodes that read it: the
+    /// experiment layer redefines inputs); a cycle counts as too deep.
+    pub fn inlined_depth(&self) -> usize {
+        const TOO_DEEP: usize = usize::MAX / 2;
+        let n = self.arena.len();
+        // 0: not visited, 1: in progress, 2: done
+        let mut state = vec![0u8; n];
+        let mut depth = vec![0usize; n];
+        let children = |i: usize| -> Vec<usize> {
+            let mut out = Vec::new();
+            match self.arena.kind(ExprId(i as u32)) {
+                NodeKind::Var(Var::Value(k)) => {
+                    if let Some(v) = self.values.get(*k) {
+                        out.push(v.expr.0 as usize);
+                    }
+                }
+                kind => for_each_child(kind, |c| out.push(c.0 as usize)),
+            }
+            out
+        };
+        let mut deepest = 0;
+        for root in 0..n {
+            if state[root] != 0 {
+                continue;
+            }
+            let mut stack = vec![(root, false)];
+            while let Some((i, expanded)) = stack.pop() {
+                if expanded {
+                    let below = children(i)
+                        .into_iter()
+                        .map(|c| {
+                            if c < n && state[c] == 2 {
+                                depth[c]
+                            } else if c < n {
+                                TOO_DEEP
+                            } else {
+                                0
+                            }
+                        })
+                        .max()
+                        .unwrap_or(0);
+                    depth[i] = below.saturating_add(1).min(TOO_DEEP);
+                    state[i] = 2;
+                    deepest = deepest.max(depth[i]);
+                    continue;
+                }
+                if state[i] != 0 {
+                    continue;
+                }
+                state[i] = 1;
+                stack.push((i, true));
+                for c in children(i) {
+                    if c < n && state[c] == 0 {
+                        stack.push((c, false));
+                    }
+                }
+            }
+        }
+        deepest
+    }
+
     /// `reads_through` the model's own value definitions.
     pub fn reads(&self, e: ExprId, hit: impl Fn(Var) -> bool) -> bool {
         let values: Vec<ExprId> = self.values.iter().map(|v| v.expr).collect();
         self.reads_through(e, &values, hit)
     }
 
-    /// Variables an expression refers to directly (not through values).
+    /// Variables an expression refers to directly (not through values), in
+    /// the order a depth-first walk meets them. Each shared node is walked
+    /// once, so the cost is linear in the expression's distinct nodes.
     pub fn refs(&self, id: ExprId) -> Vec<Var> {
         let mut out = Vec::new();
+        let mut found = std::collections::HashSet::new();
+        let mut walked = std::collections::HashSet::new();
         let mut stack = vec![id];
         while let Some(e) = stack.pop() {
+            if !walked.insert(e) {
+                continue;
+            }
             if let NodeKind::Var(v) = self.arena.kind(e) {
-                if !out.contains(v) {
+                if found.insert(*v) {
                     out.push(*v);
                 }
             }
-            stack.extend(self.arena.children(e));
+            for_each_child(self.arena.kind(e), |c| stack.push(c));
         }
         out
     }

@@ -35,10 +35,16 @@ pub struct Library {
     /// Models defined in the root file itself (indices into `models`).
     pub root_models: Vec<usize>,
     pub simulate: Vec<ast::Simulate>,
+    /// Model names to indices into `models`, as `load` adds them.
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl Library {
     pub fn get(&self, name: &str) -> Option<&ast::Model> {
+        if self.index.len() == self.models.len() {
+            return self.index.get(name).and_then(|&i| self.models.get(i));
+        }
+        // models added by hand, not through `load`
         self.models.iter().find(|m| m.name.name == name)
     }
 
@@ -108,6 +114,7 @@ pub fn load(sources: &mut SourceMap, root: FileId) -> (Library, Diagnostics) {
                     if is_root {
                         lib.root_models.push(lib.models.len());
                     }
+                    lib.index.insert(m.name.name.clone(), lib.models.len());
                     lib.models.push(m);
                 }
                 ast::Item::Simulate(s) => {

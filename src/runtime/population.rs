@@ -104,13 +104,27 @@ pub struct PopRun {
 /// multiples of it.
 const MEAN_BLOCK: usize = 256;
 
+/// Whether the model's expressions, with their values inlined, are shallow
+/// enough for the kernel builder (which inlines them by recursion).
+pub fn kernel_depth(m: &Model) -> Result<(), kernel::Unsupported> {
+    let depth = m.inlined_depth();
+    if depth > crate::ir::MAX_INLINED_DEPTH {
+        return Err(kernel::Unsupported(format!(
+            "its expressions nest {depth} deep through the derived values they read (kernels inline values, at most {} deep)",
+            crate::ir::MAX_INLINED_DEPTH
+        )));
+    }
+    Ok(())
+}
+
 /// Builds the kernel of a model for a population configuration.
 pub fn build_kernel(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<(Kernel, Vec<f64>), Box<Diagnostic>> {
     let params = eval_params(m, &cfg.param_overrides);
     let per: Vec<usize> = cfg.per_neuron.iter().map(|(p, _)| *p).collect();
     kernel::check_tables(m, &params, &per)?;
-    let k =
-        kernel::build(m, plan, &params, &per, &cfg.value_overrides, cfg.dt).map_err(|kernel::Unsupported(why)| {
+    let k = kernel_depth(m)
+        .and_then(|()| kernel::build(m, plan, &params, &per, &cfg.value_overrides, cfg.dt))
+        .map_err(|kernel::Unsupported(why)| {
             let help = if cfg.n > 1 {
                 "kernels support the methods exp_euler, exact, euler, rk2 and rk4; choose one with `--method`"
             } else {

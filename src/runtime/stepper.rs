@@ -326,7 +326,7 @@ impl<'m> Stepper<'m> {
         &mut self,
         theta: f64,
         states: &[usize],
-        jac: &[ExprId],
+        jac: &[(usize, usize, ExprId)],
         t: f64,
         y: &[f64],
         h: f64,
@@ -347,12 +347,14 @@ impl<'m> Stepper<'m> {
             let mut g = vec![0.0; k];
             let mut jm = Mat::identity(k);
             for (r, &i) in states.iter().enumerate() {
-                if held(self, i) {
-                    continue;
+                if !held(self, i) {
+                    g[r] = z[i] - y[i] - h * ((1.0 - theta) * f0[i] + theta * f1[i]);
                 }
-                g[r] = z[i] - y[i] - h * ((1.0 - theta) * f0[i] + theta * f1[i]);
-                for c in 0..k {
-                    let d = self.eval_at(jac[r * k + c], t + h, &z);
+            }
+            // I - h theta J: the identity where J is zero (left out of `jac`)
+            for &(r, c, e) in jac {
+                if states.get(r).is_some_and(|&i| !held(self, i)) {
+                    let d = self.eval_at(e, t + h, &z);
                     let id = if r == c { 1.0 } else { 0.0 };
                     jm.set(r, c, id - h * theta * d);
                 }

@@ -25,12 +25,14 @@
 //! same old state (first-order operator splitting); a plan with one block is
 //! the method itself, at its own order.
 
+pub mod jacobian;
 pub mod linalg;
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::ir::{ExprId, Model, NodeKind, Var};
 use crate::source::Span;
 use crate::symbolic;
+pub use jacobian::Jacobian;
 
 pub use crate::ir::method::{unknown_method, Method, METHODS};
 
@@ -69,11 +71,12 @@ pub enum Block {
         states: Vec<usize>,
     },
     /// theta = 1: backward Euler; theta = 1/2: trapezoidal. `jac` is the
-    /// block's Jacobian, row-major over `states`.
+    /// block's Jacobian, sparse: (row, column, ∂f/∂x) with row and column
+    /// positions in `states`, only the entries that are not zero.
     Implicit {
         theta: f64,
         states: Vec<usize>,
-        jac: Vec<ExprId>,
+        jac: Vec<(usize, usize, ExprId)>,
     },
     /// `rate` is b = -∂f/∂x.
     ExpEuler {
@@ -140,95 +143,108 @@ impl Plan {
 
 /// Analysis of one model: the symbolic Jacobian and each state's class.
 pub struct Analysis {
-    /// jac[i][j] = ∂f_i/∂x_j (None when the state has no ODE).
-    pub jac: Vec<Option<Vec<ExprId>>>,
+    /// ∂f_i/∂x_j, sparse, derived as needed (rows of states with ODEs).
+    pub jac: Jacobian,
     pub class: Vec<Class>,
-    /// Why a state is not linear-constant: (j, ∂f_i/∂x_j) that is not constant.
-    pub nonconstant: Vec<Option<(usize, ExprId)>>,
+    /// Why a state is not linear-constant: (j, ∂f_i/∂x_j) that is not
+    /// constant, for the first such j; `None` inside when all are constant,
+    /// outside when not looked at yet ([`Analysis::nonconstant`]).
+    nonconstant: Vec<Option<Option<(usize, ExprId)>>>,
 }
 
-/// Variables an expression depends on, through derived values.
+impl Analysis {
+    /// The first j (ascending) with ∂f_i/∂x_j not constant, and that
+    /// entry; derives the row's entries up to it (all of them when none).
+    pub fn nonconstant(&mut self, m: &mut Model, i: usize) -> Result<Option<(usize, ExprId)>, Diagnostic> {
+        if let Some(Some(known)) = self.nonconstant.get(i) {
+            return Ok(*known);
+        }
+        let mut bad = None;
+        for k in 0..self.jac.cols(i).len() {
+            let j = self.jac.cols(i)[k];
+            let d = self.entry(m, i, j)?;
+            if !self.jac.is_constant(m, d) {
+                bad = Some((j, d));
+                break;
+            }
+        }
+        if let Some(slot) = self.nonconstant.get_mut(i) {
+            *slot = Some(bad);
+        }
+        Ok(bad)
+    }
+
+    /// ∂f_i/∂x_j, as a diagnostic when it cannot be derived.
+    fn entry(&mut self, m: &mut Model, i: usize, j: usize) -> Result<ExprId, Diagnostic> {
+        self.jac.entry(m, i, j).map_err(|e| not_differentiable(m, i, &e))
+    }
+}
+
+fn not_differentiable(m: &Model, i: usize, why: &str) -> Diagnostic {
+    Diagnostic::error(Code::SchemeNotApplicable, format!("cannot differentiate d{}/dt: {why}", m.states[i].name))
+        .at(m.states[i].rhs_span, "here")
+        .help("choose an explicit method (euler, rk4) for this equation")
+}
+
+/// Variables an expression depends on, through derived values, in the
+/// order a depth-first walk meets them; each node and value walked once.
 pub fn deps(m: &Model, e: ExprId) -> Vec<Var> {
     let mut out = Vec::new();
+    let mut found = std::collections::HashSet::new();
+    let mut walked = std::collections::HashSet::new();
     let mut stack = vec![e];
-    let mut seen = Vec::new();
     while let Some(x) = stack.pop() {
+        if !walked.insert(x) {
+            continue;
+        }
         match m.arena.kind(x) {
             NodeKind::Var(Var::Value(k)) => {
-                if !seen.contains(k) {
-                    seen.push(*k);
-                    if let Some(v) = m.values.get(*k) {
-                        stack.push(v.expr);
-                    }
+                if let Some(v) = m.values.get(*k) {
+                    stack.push(v.expr);
                 }
             }
             NodeKind::Var(v) => {
-                if !out.contains(v) {
+                if found.insert(*v) {
                     out.push(*v)
                 }
             }
-            _ => stack.extend(m.arena.children(x)),
+            kind => crate::ir::for_each_child(kind, |c| stack.push(c)),
         }
     }
     out
-}
-
-fn is_constant(m: &Model, e: ExprId) -> bool {
-    deps(m, e).iter().all(|v| matches!(v, Var::Param(_)))
 }
 
 fn is_zero(m: &Model, e: ExprId) -> bool {
     m.arena.as_const(e) == Some(0.0)
 }
 
-/// Differentiates every right side and classifies every state.
+/// Classifies every state. Gates and kinetic species are known by their
+/// declaration; for any other equation it derives the entries of its row
+/// up to the first that is not constant (all of them for a linear-constant
+/// row) and then the diagonal, not the rest: the class needs no more.
 pub fn classify(m: &mut Model) -> Result<Analysis, Diagnostic> {
     let n = m.states.len();
-    let mut jac = Vec::with_capacity(n);
+    let mut an = Analysis { jac: Jacobian::new(m), class: Vec::with_capacity(n), nonconstant: vec![None; n] };
     for i in 0..n {
-        let Some(rhs) = m.states[i].rhs else {
-            jac.push(None);
-            continue;
-        };
-        let mut row = Vec::with_capacity(n);
-        for j in 0..n {
-            let d = symbolic::diff(m, rhs, Var::State(j)).map_err(|e| {
-                Diagnostic::error(
-                    Code::SchemeNotApplicable,
-                    format!("cannot differentiate d{}/dt: {e}", m.states[i].name),
-                )
-                .at(m.states[i].rhs_span, "here")
-                .help("choose an explicit method (euler, rk4) for this equation")
-            })?;
-            row.push(symbolic::simplify(m, d));
-        }
-        jac.push(Some(row));
-    }
-    let mut class = Vec::with_capacity(n);
-    let mut nonconstant = Vec::with_capacity(n);
-    for i in 0..n {
-        let Some(row) = &jac[i] else {
-            class.push(Class::NoOde);
-            nonconstant.push(None);
-            continue;
-        };
-        let bad = row.iter().enumerate().find(|(_, d)| !is_constant(m, **d)).map(|(j, d)| (j, *d));
-        nonconstant.push(bad);
-        let self_linear = !deps(m, row[i]).contains(&Var::State(i));
-        let c = if m.states[i].kinetic.is_some() {
+        let c = if !an.jac.has_row(i) {
+            Class::NoOde
+        } else if m.states[i].kinetic.is_some() {
             Class::Kinetic
         } else if m.states[i].gate.is_some() {
             Class::Gate
-        } else if bad.is_none() {
+        } else if an.nonconstant(m, i)?.is_none() {
             Class::LinearConstant
-        } else if self_linear {
-            Class::ConditionallyLinear
         } else {
-            Class::General
+            let diagonal = an.entry(m, i, i)?;
+            if jacobian::reads_state(m, diagonal, i) {
+                Class::General
+            } else {
+                Class::ConditionallyLinear
+            }
         };
-        class.push(c);
+        an.class.push(c);
     }
-    Ok(Analysis { jac, class, nonconstant })
+    Ok(an)
 }
 
 /// Derives the plan. `default` is the model-wide method (from the command
@@ -237,7 +253,7 @@ pub fn classify(m: &mut Model) -> Result<Analysis, Diagnostic> {
 #[allow(clippy::needless_range_loop)] // `i` names a state across several tables
 pub fn derive_plan(m: &mut Model, default: Method) -> (Option<Plan>, Diagnostics) {
     let mut diags = Diagnostics::default();
-    let an = match classify(m) {
+    let mut an = match classify(m) {
         Ok(a) => a,
         Err(d) => {
             diags.push(d);
@@ -256,7 +272,14 @@ pub fn derive_plan(m: &mut Model, default: Method) -> (Option<Plan>, Diagnostics
             None => (default, model_span),
         };
         let pick = if asked == Method::Auto { auto_method(&an.class[i]) } else { asked };
-        if let Err(why) = applies(m, &an, i, pick) {
+        let applies = match applies(m, &mut an, i, pick) {
+            Ok(a) => a,
+            Err(d) => {
+                diags.push(d);
+                return (None, diags);
+            }
+        };
+        if let Err(why) = applies {
             diags.push(
                 Diagnostic::error(
                     Code::SchemeNotApplicable,
@@ -278,10 +301,23 @@ pub fn derive_plan(m: &mut Model, default: Method) -> (Option<Plan>, Diagnostics
         return (None, diags);
     }
 
-    // Group states into blocks.
+    match group_blocks(m, &mut an, &chosen) {
+        Ok(plan) => (Some(plan), diags),
+        Err(d) => {
+            diags.push(d);
+            (None, diags)
+        }
+    }
+}
+
+/// Groups the states into blocks by the methods chosen, with the report.
+#[allow(clippy::needless_range_loop)] // `i` names a state across several tables
+fn group_blocks(m: &mut Model, an: &mut Analysis, chosen: &[Option<(Method, String)>]) -> Result<Plan, Diagnostic> {
+    let n = m.states.len();
     let mut blocks = Vec::new();
     let mut report = Vec::new();
     let mut done = vec![false; n];
+    let mut kinetic_blocks = std::collections::HashSet::new();
     for i in 0..n {
         let Some((method, reason)) = chosen[i].clone() else {
             report.push(StateReport {
@@ -296,34 +332,17 @@ pub fn derive_plan(m: &mut Model, default: Method) -> (Option<Plan>, Diagnostics
         let mut formulas = Vec::new();
         match method {
             Method::ExpEuler => {
-                let row = an.jac[i].as_ref().map(|r| r[i]);
-                if let Some(j) = row {
-                    let span = m.states[i].rhs_span;
-                    let rate = symbolic::Builder { m }.neg(j, span);
-                    let rate = symbolic::simplify(m, rate);
-                    if m.states[i].gate.is_some() {
-                        // explain prints a gate's x_inf and tau with the gate
-                    } else if let Some(rhs) = m.states[i].rhs {
-                        // x_inf = x + f / b, tau = 1 / b
-                        let x = m.arena.add(NodeKind::Var(Var::State(i)), crate::ir::Ty::Num(m.states[i].dim), span);
-                        let mut b = symbolic::Builder { m };
-                        let q = b.div(rhs, rate, span);
-                        let inf = b.add(x, q, span);
-                        let one = b.constant(1.0, crate::units::Dim::NONE, span);
-                        let tau = b.div(one, rate, span);
-                        let inf = symbolic::simplify(m, inf);
-                        let tau = symbolic::simplify(m, tau);
-                        let local = m.states[i].name.clone();
-                        formulas.push((format!("{local}_inf"), inf));
-                        formulas.push((format!("tau_{local}"), tau));
-                    }
+                if an.jac.has_row(i) {
+                    let j = an.entry(m, i, i)?;
+                    let (rate, f) = exp_euler(m, i, j);
+                    formulas = f;
                     blocks.push(Block::ExpEuler { state: i, rate });
                 }
                 done[i] = true;
             }
             Method::Kinetic => {
                 if let Some(k) = m.states[i].kinetic {
-                    if !blocks.iter().any(|b| matches!(b, Block::Kinetic { kinetic } if *kinetic == k)) {
+                    if kinetic_blocks.insert(k) {
                         blocks.push(Block::Kinetic { kinetic: k });
                     }
                 }
@@ -333,50 +352,16 @@ pub fn derive_plan(m: &mut Model, default: Method) -> (Option<Plan>, Diagnostics
         }
         report.push(StateReport { state: i, class: an.class[i].clone(), method, reason, formulas });
     }
-    // Exact: connected components of linear-constant states with this method.
-    let exact: Vec<usize> = (0..n).filter(|&i| matches!(&chosen[i], Some((Method::Exact, _)))).collect();
-    let mut comp: Vec<usize> = (0..n).collect();
-    fn find(c: &mut [usize], x: usize) -> usize {
-        let mut r = x;
-        while c[r] != r {
-            r = c[r];
-        }
-        c[x] = r;
-        r
-    }
-    for &i in &exact {
-        for &j in &exact {
-            if let Some(row) = &an.jac[i] {
-                if !is_zero(m, row[j]) {
-                    let (a, b) = (find(&mut comp, i), find(&mut comp, j));
-                    comp[a] = b;
-                }
-            }
-        }
-    }
-    let mut roots: Vec<usize> = Vec::new();
-    for &i in &exact {
-        let r = find(&mut comp, i);
-        if !roots.contains(&r) {
-            roots.push(r);
-        }
-    }
-    for r in roots {
-        let states: Vec<usize> = exact.iter().copied().filter(|&i| find(&mut comp, i) == r).collect();
-        let mut a = Vec::new();
-        for &i in &states {
-            for &j in &states {
-                a.push(an.jac[i].as_ref().map_or(ExprId(0), |row| row[j]));
-            }
-        }
-        for &i in &states {
+    for (states, a) in exact_blocks(m, an, chosen)? {
+        let k = states.len();
+        for (r, &i) in states.iter().enumerate() {
             done[i] = true;
-            if let Some(rep) = report.iter_mut().find(|r| r.state == i) {
-                for (k, &j) in states.iter().enumerate() {
-                    let e = a[states.iter().position(|&s| s == i).unwrap_or(0) * states.len() + k];
-                    if !is_zero(m, e) {
-                        rep.formulas.push((format!("A[{}, {}]", m.states[i].name, m.states[j].name), e));
-                    }
+            // the report has one entry per state, in order
+            let Some(rep) = report.get_mut(i).filter(|rep| rep.state == i) else { continue };
+            for (c, &j) in states.iter().enumerate() {
+                let e = a[r * k + c];
+                if !is_zero(m, e) {
+                    rep.formulas.push((format!("A[{}, {}]", m.states[i].name, m.states[j].name), e));
                 }
             }
         }
@@ -391,12 +376,7 @@ pub fn derive_plan(m: &mut Model, default: Method) -> (Option<Plan>, Diagnostics
         }
         match method {
             Method::BackwardEuler | Method::Trapezoidal => {
-                let mut jac = Vec::new();
-                for &i in &states {
-                    for &j in &states {
-                        jac.push(an.jac[i].as_ref().map_or(ExprId(0), |row| row[j]));
-                    }
-                }
+                let jac = block_jacobian(m, an, &states)?;
                 let theta = if method == Method::BackwardEuler { 1.0 } else { 0.5 };
                 blocks.push(Block::Implicit { theta, states, jac });
             }
@@ -404,7 +384,124 @@ pub fn derive_plan(m: &mut Model, default: Method) -> (Option<Plan>, Diagnostics
         }
     }
     report.sort_by_key(|r| r.state);
-    (Some(Plan { blocks, report }), diags)
+    Ok(Plan { blocks, report })
+}
+
+/// Exponential Euler for state i with ∂f/∂x = `j`: the rate b = -j, and
+/// for a state that is not a gate its `x_inf` and `tau` for `explain`.
+fn exp_euler(m: &mut Model, i: usize, j: ExprId) -> (ExprId, Vec<(String, ExprId)>) {
+    let span = m.states[i].rhs_span;
+    let rate = symbolic::Builder { m }.neg(j, span);
+    let rate = symbolic::simplify(m, rate);
+    let mut formulas = Vec::new();
+    if m.states[i].gate.is_some() {
+        // explain prints a gate's x_inf and tau with the gate
+    } else if let Some(rhs) = m.states[i].rhs {
+        // x_inf = x + f / b, tau = 1 / b
+        let x = m.arena.add(NodeKind::Var(Var::State(i)), crate::ir::Ty::Num(m.states[i].dim), span);
+        let mut b = symbolic::Builder { m };
+        let q = b.div(rhs, rate, span);
+        let inf = b.add(x, q, span);
+        let one = b.constant(1.0, crate::units::Dim::NONE, span);
+        let tau = b.div(one, rate, span);
+        let inf = symbolic::simplify(m, inf);
+        let tau = symbolic::simplify(m, tau);
+        let local = m.states[i].name.clone();
+        formulas.push((format!("{local}_inf"), inf));
+        formulas.push((format!("tau_{local}"), tau));
+    }
+    (rate, formulas)
+}
+
+/// An exact block's states and its matrix A, row-major over them.
+type ExactBlock = (Vec<usize>, Vec<ExprId>);
+
+/// The blocks of `exact` states: connected components of the Jacobian's
+/// nonzero pattern among them (in order of their first state), each with
+/// its matrix A, dense and row-major over the component's states (the
+/// propagator e^{Ah} of a coupled block is dense anyway).
+fn exact_blocks(
+    m: &mut Model,
+    an: &mut Analysis,
+    chosen: &[Option<(Method, String)>],
+) -> Result<Vec<ExactBlock>, Diagnostic> {
+    let n = m.states.len();
+    let is_exact = |i: usize| matches!(chosen.get(i), Some(Some((Method::Exact, _))));
+    let exact: Vec<usize> = (0..n).filter(|&i| is_exact(i)).collect();
+    let mut comp: Vec<usize> = (0..n).collect();
+    fn find(c: &mut [usize], x: usize) -> usize {
+        let mut r = x;
+        while c[r] != r {
+            r = c[r];
+        }
+        let mut y = x;
+        while c[y] != r {
+            let next = c[y];
+            c[y] = r;
+            y = next;
+        }
+        r
+    }
+    for &i in &exact {
+        for k in 0..an.jac.cols(i).len() {
+            let j = an.jac.cols(i)[k];
+            if !is_exact(j) {
+                continue;
+            }
+            let e = an.entry(m, i, j)?;
+            if !is_zero(m, e) {
+                let (a, b) = (find(&mut comp, i), find(&mut comp, j));
+                comp[a] = b;
+            }
+        }
+    }
+    let mut group_of = std::collections::HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for &i in &exact {
+        let r = find(&mut comp, i);
+        let g = *group_of.entry(r).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for states in groups {
+        let k = states.len();
+        let mut a = vec![an.jac.zero(m); k * k];
+        for (r, &i) in states.iter().enumerate() {
+            for k2 in 0..an.jac.cols(i).len() {
+                let j = an.jac.cols(i)[k2];
+                if let Ok(c) = states.binary_search(&j) {
+                    a[r * k + c] = an.entry(m, i, j)?;
+                }
+            }
+        }
+        out.push((states, a));
+    }
+    Ok(out)
+}
+
+/// The Jacobian of an implicit block over its states, sparse: (row,
+/// column, entry) in row-major order, zeros left out.
+fn block_jacobian(
+    m: &mut Model,
+    an: &mut Analysis,
+    states: &[usize],
+) -> Result<Vec<(usize, usize, ExprId)>, Diagnostic> {
+    let mut jac = Vec::new();
+    for (r, &i) in states.iter().enumerate() {
+        for k in 0..an.jac.cols(i).len() {
+            let j = an.jac.cols(i)[k];
+            if let Ok(c) = states.binary_search(&j) {
+                let e = an.entry(m, i, j)?;
+                if !is_zero(m, e) {
+                    jac.push((r, c, e));
+                }
+            }
+        }
+    }
+    Ok(jac)
 }
 
 fn auto_method(c: &Class) -> Method {
@@ -432,11 +529,23 @@ fn reason(c: &Class, auto: bool, pick: Method) -> String {
     }
 }
 
-/// Whether `method` can integrate state i; the reason if not.
-fn applies(m: &Model, an: &Analysis, i: usize, method: Method) -> Result<(), String> {
+/// Whether `method` can integrate state i; the reason if not. (The outer
+/// error: a derivative the answer needs cannot be taken.)
+fn applies(m: &mut Model, an: &mut Analysis, i: usize, method: Method) -> Result<Result<(), String>, Diagnostic> {
+    let nonconstant = if method == Method::Exact { an.nonconstant(m, i)? } else { None };
+    Ok(why_not(m, &an.class[i], nonconstant, i, method))
+}
+
+fn why_not(
+    m: &Model,
+    class: &Class,
+    nonconstant: Option<(usize, ExprId)>,
+    i: usize,
+    method: Method,
+) -> Result<(), String> {
     match method {
         Method::Exact => {
-            if let Some((j, d)) = an.nonconstant[i] {
+            if let Some((j, d)) = nonconstant {
                 return Err(format!(
                     "exact integration needs constant coefficients, but ∂(d{}/dt)/∂{} = {} is not constant",
                     m.states[i].name,
@@ -449,7 +558,7 @@ fn applies(m: &Model, an: &Analysis, i: usize, method: Method) -> Result<(), Str
             }
             Ok(())
         }
-        Method::ExpEuler => match an.class[i] {
+        Method::ExpEuler => match class {
             Class::General => Err(format!(
                 "exponential Euler needs d{0}/dt = a - b {0} with b independent of {0}, but ∂(d{0}/dt)/∂{0} depends on {0}",
                 m.states[i].name

@@ -5,8 +5,16 @@
 //! IR invariants hold afterwards; results carry the span of the node they
 //! came from. Differentiation is what later stages build on: Jacobians for
 //! implicit methods, gate analysis, sensitivities for identifiability.
+//!
+//! No walk here recurses: each keeps its own stack, and remembers its
+//! result per node, so the cost is linear in the distinct nodes it meets
+//! and the depth of an expression is never the depth of the Rust stack.
 
-use crate::ir::{Builtin, ExprId, Model, NodeKind, Ty, Var};
+mod diff;
+
+pub use diff::{diff, Differ};
+
+use crate::ir::{for_each_child, Builtin, ExprId, Model, NodeKind, Ty, Var};
 use crate::source::Span;
 use crate::syntax::ast::BinOp;
 use crate::units::{Dim, Rational};
@@ -120,18 +128,7 @@ impl Builder<'_> {
     }
 }
 
-/// d expr / d wrt, simplified. Derived values are differentiated through
-/// their definitions. Errors name what cannot be differentiated.
-pub fn diff(m: &mut Model, e: ExprId, wrt: Var) -> Result<ExprId, String> {
-    let mut memo = HashMap::new();
-    Diff { wrt, memo: &mut memo }.go(m, e)
-}
-
-struct Diff<'a> {
-    wrt: Var,
-    memo: &'a mut HashMap<ExprId, ExprId>,
-}
-
+/// The dimension of a variable one differentiates by.
 fn wrt_dim(m: &Model, v: Var) -> Dim {
     match v {
         Var::Param(i) => m.params.get(i).map(|p| p.dim),
@@ -143,256 +140,123 @@ fn wrt_dim(m: &Model, v: Var) -> Dim {
     .unwrap_or(Dim::NONE)
 }
 
-impl Diff<'_> {
-    fn go(&mut self, m: &mut Model, e: ExprId) -> Result<ExprId, String> {
-        if let Some(d) = self.memo.get(&e) {
-            return Ok(*d);
-        }
-        let span = m.arena.span(e);
-        let edim = m.arena.ty(e).dim().ok_or("a condition has no derivative")?;
-        let out_dim = edim.div(&wrt_dim(m, self.wrt)).unwrap_or(Dim::NONE);
-        let kind = m.arena.kind(e).clone();
-        let r = match kind {
-            NodeKind::Const(_) => Builder { m }.constant(0.0, out_dim, span),
-            NodeKind::Var(v) if v == self.wrt => Builder { m }.constant(1.0, Dim::NONE, span),
-            NodeKind::Var(Var::Value(k)) => {
-                let inner = m.values.get(k).map(|v| v.expr).ok_or("missing value")?;
-                self.go(m, inner)?
-            }
-            NodeKind::Var(_) => Builder { m }.constant(0.0, out_dim, span),
-            NodeKind::Neg(a) => {
-                let da = self.go(m, a)?;
-                Builder { m }.neg(da, span)
-            }
-            NodeKind::Bin(op, a, b) => {
-                let da = self.go(m, a)?;
-                let db = self.go(m, b)?;
-                let mut bl = Builder { m };
-                match op {
-                    BinOp::Add => bl.add(da, db, span),
-                    BinOp::Sub => bl.sub(da, db, span),
-                    BinOp::Mul => {
-                        let x = bl.mul(da, b, span);
-                        let y = bl.mul(a, db, span);
-                        bl.add(x, y, span)
-                    }
-                    BinOp::Div => {
-                        // d(a/b) = da/b - a*db/b^2
-                        let x = bl.div(da, b, span);
-                        let ab = bl.mul(a, db, span);
-                        let b2 = bl.mul(b, b, span);
-                        let y = bl.div(ab, b2, span);
-                        bl.sub(x, y, span)
-                    }
-                    BinOp::Pow => {
-                        if let Some(p) = bl.m.arena.as_const(b) {
-                            // p a^(p-1) da
-                            let ap = bl.powi(a, p - 1.0, span);
-                            let c = bl.constant(p, Dim::NONE, span);
-                            let t = bl.mul(c, ap, span);
-                            bl.mul(t, da, span)
-                        } else {
-                            // a^b (db ln a + b da / a)
-                            let ln = bl.call(Builtin::Log, vec![a], Dim::NONE, span);
-                            let x = bl.mul(db, ln, span);
-                            let bda = bl.mul(b, da, span);
-                            let y = bl.div(bda, a, span);
-                            let s = bl.add(x, y, span);
-                            bl.mul(e, s, span)
-                        }
-                    }
-                    _ => return Err(format!("`{}` has no derivative", op.symbol())),
-                }
-            }
-            NodeKind::Call(f, args) => {
-                let u = *args.first().ok_or("call without arguments")?;
-                let du = self.go(m, u)?;
-                let udim = m.arena.ty(u).dim().unwrap_or(Dim::NONE);
-                let mut bl = Builder { m };
-                let outer = match f {
-                    Builtin::Exp => e,
-                    Builtin::Log => {
-                        let one = bl.constant(1.0, Dim::NONE, span);
-                        bl.div(one, u, span)
-                    }
-                    Builtin::Log10 => {
-                        let c = bl.constant(std::f64::consts::LN_10, Dim::NONE, span);
-                        let d = bl.mul(u, c, span);
-                        let one = bl.constant(1.0, Dim::NONE, span);
-                        bl.div(one, d, span)
-                    }
-                    Builtin::Sqrt => {
-                        let two = bl.constant(2.0, Dim::NONE, span);
-                        let d = bl.mul(two, e, span);
-                        let one = bl.constant(1.0, Dim::NONE, span);
-                        bl.div(one, d, span)
-                    }
-                    Builtin::Sin => bl.call(Builtin::Cos, vec![u], Dim::NONE, span),
-                    Builtin::Cos => {
-                        let s = bl.call(Builtin::Sin, vec![u], Dim::NONE, span);
-                        bl.neg(s, span)
-                    }
-                    Builtin::Tan => {
-                        let c = bl.call(Builtin::Cos, vec![u], Dim::NONE, span);
-                        let c2 = bl.mul(c, c, span);
-                        let one = bl.constant(1.0, Dim::NONE, span);
-                        bl.div(one, c2, span)
-                    }
-                    Builtin::Tanh => {
-                        let t2 = bl.mul(e, e, span);
-                        let one = bl.constant(1.0, Dim::NONE, span);
-                        bl.sub(one, t2, span)
-                    }
-                    Builtin::Sinh => bl.call(Builtin::Cosh, vec![u], Dim::NONE, span),
-                    Builtin::Cosh => bl.call(Builtin::Sinh, vec![u], Dim::NONE, span),
-                    Builtin::Atan => {
-                        let u2 = bl.mul(u, u, span);
-                        let one = bl.constant(1.0, Dim::NONE, span);
-                        let d = bl.add(one, u2, span);
-                        let one = bl.constant(1.0, Dim::NONE, span);
-                        bl.div(one, d, span)
-                    }
-                    Builtin::Abs => bl.call(Builtin::Sign, vec![u], Dim::NONE, span),
-                    Builtin::Step | Builtin::Sign => bl.constant(0.0, Dim::NONE, span),
-                    Builtin::Efun => bl.call(Builtin::EfunPrime, vec![u], Dim::NONE, span),
-                    Builtin::EfunPrime => return Err("vtrap/efun can be differentiated once only".into()),
-                    Builtin::Min | Builtin::Max => {
-                        let v = *args.get(1).ok_or("min/max needs two arguments")?;
-                        let dv = self.go(m, v)?;
-                        let op = if f == Builtin::Min { BinOp::Le } else { BinOp::Ge };
-                        let c = m.arena.add(NodeKind::Bin(op, u, v), Ty::Bool, span);
-                        let t = m.arena.ty(du);
-                        let r = m.arena.add(NodeKind::If(c, du, dv), t, span);
-                        self.memo.insert(e, r);
-                        return Ok(r);
-                    }
-                };
-                let _ = udim;
-                bl.mul(outer, du, span)
-            }
-            NodeKind::If(c, a, b) => {
-                let da = self.go(m, a)?;
-                let db = self.go(m, b)?;
-                let t = m.arena.ty(da);
-                let same_const = matches!((m.arena.as_const(da), m.arena.as_const(db)), (Some(x), Some(y)) if x == y);
-                if da == db || same_const {
-                    da
-                } else {
-                    m.arena.add(NodeKind::If(c, da, db), t, span)
-                }
-            }
-            NodeKind::Not(_) => return Err("a condition has no derivative".into()),
-        };
-        self.memo.insert(e, r);
-        Ok(r)
-    }
-}
-
 /// Rebuilds an expression through the folding builders.
 pub fn simplify(m: &mut Model, e: ExprId) -> ExprId {
-    let mut memo = HashMap::new();
-    simplify_memo(m, e, &mut memo)
+    simplify_memo(m, e, &mut HashMap::new())
 }
 
-fn simplify_memo(m: &mut Model, e: ExprId, memo: &mut HashMap<ExprId, ExprId>) -> ExprId {
-    if let Some(r) = memo.get(&e) {
-        return *r;
-    }
-    let span = m.arena.span(e);
-    let ty = m.arena.ty(e);
-    let r = match m.arena.kind(e).clone() {
-        NodeKind::Const(_) | NodeKind::Var(_) => e,
-        NodeKind::Neg(a) => {
-            let a = simplify_memo(m, a, memo);
-            Builder { m }.neg(a, span)
-        }
-        NodeKind::Bin(op, a, b) => {
-            let a = simplify_memo(m, a, memo);
-            let b = simplify_memo(m, b, memo);
-            let mut bl = Builder { m };
-            match op {
-                BinOp::Add => bl.add(a, b, span),
-                BinOp::Sub => bl.sub(a, b, span),
-                BinOp::Mul => bl.mul(a, b, span),
-                BinOp::Div => bl.div(a, b, span),
-                BinOp::Pow => match bl.m.arena.as_const(b) {
-                    Some(p) => bl.powi(a, p, span),
-                    None => bl.m.arena.add(NodeKind::Bin(op, a, b), ty, span),
-                },
-                _ => bl.m.arena.add(NodeKind::Bin(op, a, b), ty, span),
+/// `simplify` with a memo that may outlive one call: the result for a node
+/// depends on the node alone.
+pub(crate) fn simplify_memo(m: &mut Model, e: ExprId, memo: &mut HashMap<ExprId, ExprId>) -> ExprId {
+    let leaf = |m: &Model, e: ExprId| matches!(m.arena.kind(e), NodeKind::Const(_) | NodeKind::Var(_)).then_some(e);
+    rebuild(m, e, memo, leaf, |m, e, kids| {
+        let span = m.arena.span(e);
+        let ty = m.arena.ty(e);
+        let kid = |i: usize| kids.get(i).copied().unwrap_or(e);
+        match m.arena.kind(e).clone() {
+            NodeKind::Const(_) | NodeKind::Var(_) => e,
+            NodeKind::Neg(_) => Builder { m }.neg(kid(0), span),
+            NodeKind::Bin(op, _, _) => {
+                let (a, b) = (kid(0), kid(1));
+                let mut bl = Builder { m };
+                match op {
+                    BinOp::Add => bl.add(a, b, span),
+                    BinOp::Sub => bl.sub(a, b, span),
+                    BinOp::Mul => bl.mul(a, b, span),
+                    BinOp::Div => bl.div(a, b, span),
+                    BinOp::Pow => match bl.m.arena.as_const(b) {
+                        Some(p) => bl.powi(a, p, span),
+                        None => bl.m.arena.add(NodeKind::Bin(op, a, b), ty, span),
+                    },
+                    _ => bl.m.arena.add(NodeKind::Bin(op, a, b), ty, span),
+                }
             }
-        }
-        NodeKind::Call(f, args) => {
-            let args: Vec<ExprId> = args.into_iter().map(|a| simplify_memo(m, a, memo)).collect();
-            let dim = ty.dim().unwrap_or(Dim::NONE);
-            Builder { m }.call(f, args, dim, span)
-        }
-        NodeKind::If(c, a, b) => {
-            let c = simplify_memo(m, c, memo);
-            let a = simplify_memo(m, a, memo);
-            let b = simplify_memo(m, b, memo);
-            let same_const = matches!((m.arena.as_const(a), m.arena.as_const(b)), (Some(x), Some(y)) if x == y);
-            if a == b || same_const {
-                a
-            } else {
-                m.arena.add(NodeKind::If(c, a, b), ty, span)
+            NodeKind::Call(f, _) => {
+                let dim = ty.dim().unwrap_or(Dim::NONE);
+                Builder { m }.call(f, kids.to_vec(), dim, span)
             }
+            NodeKind::If(..) => {
+                let (c, a, b) = (kid(0), kid(1), kid(2));
+                let same_const = matches!((m.arena.as_const(a), m.arena.as_const(b)), (Some(x), Some(y)) if x == y);
+                if a == b || same_const {
+                    a
+                } else {
+                    m.arena.add(NodeKind::If(c, a, b), ty, span)
+                }
+            }
+            NodeKind::Not(_) => m.arena.add(NodeKind::Not(kid(0)), ty, span),
         }
-        NodeKind::Not(a) => {
-            let a = simplify_memo(m, a, memo);
-            m.arena.add(NodeKind::Not(a), ty, span)
-        }
-    };
-    memo.insert(e, r);
-    r
+    })
 }
 
 /// `e` with every occurrence of `var` replaced by the expression `with`,
 /// rebuilt through the folding builders.
 pub fn substitute(m: &mut Model, e: ExprId, var: Var, with: ExprId) -> ExprId {
-    let mut memo = HashMap::new();
-    substitute_memo(m, e, var, with, &mut memo)
+    let leaf = |m: &Model, e: ExprId| match m.arena.kind(e) {
+        NodeKind::Var(v) if *v == var => Some(with),
+        NodeKind::Const(_) | NodeKind::Var(_) => Some(e),
+        _ => None,
+    };
+    rebuild(m, e, &mut HashMap::new(), leaf, |m, e, kids| {
+        let span = m.arena.span(e);
+        let ty = m.arena.ty(e);
+        let kid = |i: usize| kids.get(i).copied().unwrap_or(e);
+        match m.arena.kind(e).clone() {
+            NodeKind::Const(_) | NodeKind::Var(_) => e,
+            NodeKind::Neg(_) => Builder { m }.neg(kid(0), span),
+            NodeKind::Not(_) => m.arena.add(NodeKind::Not(kid(0)), ty, span),
+            NodeKind::Bin(op, _, _) => {
+                let (a, b) = (kid(0), kid(1));
+                let mut bl = Builder { m };
+                match op {
+                    BinOp::Add => bl.add(a, b, span),
+                    BinOp::Sub => bl.sub(a, b, span),
+                    BinOp::Mul => bl.mul(a, b, span),
+                    BinOp::Div => bl.div(a, b, span),
+                    _ => bl.m.arena.add(NodeKind::Bin(op, a, b), ty, span),
+                }
+            }
+            NodeKind::Call(f, _) => {
+                let dim = ty.dim().unwrap_or(Dim::NONE);
+                Builder { m }.call(f, kids.to_vec(), dim, span)
+            }
+            NodeKind::If(..) => m.arena.add(NodeKind::If(kid(0), kid(1), kid(2)), ty, span),
+        }
+    })
 }
 
-fn substitute_memo(m: &mut Model, e: ExprId, var: Var, with: ExprId, memo: &mut HashMap<ExprId, ExprId>) -> ExprId {
-    if let Some(r) = memo.get(&e) {
-        return *r;
-    }
-    let span = m.arena.span(e);
-    let ty = m.arena.ty(e);
-    let mut sub = |m: &mut Model, x: ExprId| substitute_memo(m, x, var, with, memo);
-    let r = match m.arena.kind(e).clone() {
-        NodeKind::Var(v) if v == var => with,
-        NodeKind::Const(_) | NodeKind::Var(_) => e,
-        NodeKind::Neg(a) => {
-            let a = sub(m, a);
-            Builder { m }.neg(a, span)
+/// Rebuilds the expression under `root` bottom-up with an explicit stack
+/// (children first, in order, each shared node once): `leaf` gives the
+/// result for nodes it handles alone, `node` combines a node with its
+/// children's results. Results are kept in `memo`.
+fn rebuild(
+    m: &mut Model,
+    root: ExprId,
+    memo: &mut HashMap<ExprId, ExprId>,
+    leaf: impl Fn(&Model, ExprId) -> Option<ExprId>,
+    mut node: impl FnMut(&mut Model, ExprId, &[ExprId]) -> ExprId,
+) -> ExprId {
+    let mut stack = vec![(root, false)];
+    let mut kids = Vec::new();
+    while let Some((e, ready)) = stack.pop() {
+        if memo.contains_key(&e) {
+            continue;
         }
-        NodeKind::Not(a) => {
-            let a = sub(m, a);
-            m.arena.add(NodeKind::Not(a), ty, span)
-        }
-        NodeKind::Bin(op, a, b) => {
-            let (a, b) = (sub(m, a), sub(m, b));
-            let mut bl = Builder { m };
-            match op {
-                BinOp::Add => bl.add(a, b, span),
-                BinOp::Sub => bl.sub(a, b, span),
-                BinOp::Mul => bl.mul(a, b, span),
-                BinOp::Div => bl.div(a, b, span),
-                _ => bl.m.arena.add(NodeKind::Bin(op, a, b), ty, span),
+        if !ready {
+            if let Some(r) = leaf(m, e) {
+                memo.insert(e, r);
+                continue;
             }
+            stack.push((e, true));
+            let at = stack.len();
+            for_each_child(m.arena.kind(e), |c| stack.push((c, false)));
+            stack[at..].reverse();
+            continue;
         }
-        NodeKind::Call(f, args) => {
-            let args: Vec<ExprId> = args.into_iter().map(|a| sub(m, a)).collect();
-            let dim = ty.dim().unwrap_or(Dim::NONE);
-            Builder { m }.call(f, args, dim, span)
-        }
-        NodeKind::If(c, a, b) => {
-            let (c, a, b) = (sub(m, c), sub(m, a), sub(m, b));
-            m.arena.add(NodeKind::If(c, a, b), ty, span)
-        }
-    };
-    memo.insert(e, r);
-    r
+        kids.clear();
+        for_each_child(m.arena.kind(e), |c| kids.push(memo.get(&c).copied().unwrap_or(c)));
+        let r = node(m, e, &kids);
+        memo.insert(e, r);
+    }
+    memo.get(&root).copied().unwrap_or(root)
 }

@@ -54,11 +54,10 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Diagnostics) {
         diags.push(d);
         return (ast::File::default(), diags);
     }
-    pest::set_error_detail(true);
     let mut items = Vec::new();
     let mut pos = skip_blank(text, start);
     while pos < text.len() {
-        match NeuroParser::parse(Rule::item, &text[pos..]) {
+        match parse_rule(Rule::item, &text[pos..]) {
             Ok(mut pairs) => {
                 let Some(pair) = pairs.next() else { break };
                 let end = pos + pair.as_span().end();
@@ -87,6 +86,23 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Diagnostics) {
         }
     }
     (ast::File { items }, diags)
+}
+
+/// Parses `text` with pest. The first attempt keeps no record of what it
+/// tried (that record costs about a third of the time of a parse); only a
+/// text that fails is parsed again with it, for the message. pest's switch
+/// for it is global, so the two steps hold a lock: another thread's parse
+/// never sees it change.
+fn parse_rule(rule: Rule, text: &str) -> Result<pest::iterators::Pairs<'_, Rule>, pest::error::Error<Rule>> {
+    static DETAIL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _held = DETAIL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    pest::set_error_detail(false);
+    NeuroParser::parse(rule, text).or_else(|_| {
+        pest::set_error_detail(true);
+        let detailed = NeuroParser::parse(rule, text);
+        pest::set_error_detail(false);
+        detailed
+    })
 }
 
 /// Parses a lone expression (a `--set` value or a CLI argument).
@@ -121,8 +137,7 @@ fn parse_alone<T>(
         diags.push(d);
         return (None, diags);
     }
-    pest::set_error_detail(true);
-    match NeuroParser::parse(rule, text) {
+    match parse_rule(rule, text) {
         Ok(mut pairs) => {
             let lw = lower::Lowerer::new(file, 0);
             let value = pairs.next().and_then(|p| p.into_inner().next()).and_then(|p| lower(&lw, p));

@@ -332,3 +332,48 @@ impl<'a> Lower<'a> {
         Some(i)
     }
 }
+
+/// The form of a `table` statement (or `--table`): a closed range and one
+/// setting, `step`. Returns the step's expression (when there is exactly
+/// one) and E0218 for whatever is wrong; `span` is the whole statement.
+pub fn table_step<'s>(
+    span: Span,
+    var: &ast::Ident,
+    interval: &ast::Interval,
+    settings: &'s [ast::Binding],
+) -> (Option<&'s ast::Expr>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    if !interval.lo_closed || !interval.hi_closed {
+        diags.push(
+            Diagnostic::error(Code::BadTable, "a table's range includes both ends")
+                .at(span, "an open end")
+                .help(format!("write it closed: `table {} in [-100 mV, 100 mV], step = 0.1 mV`", var.name)),
+        );
+    }
+    let mut step = None;
+    for b in settings {
+        if b.name.name != "step" {
+            diags.push(
+                Diagnostic::error(Code::BadTable, format!("unknown table setting `{}`", b.name.name))
+                    .at(b.name.span, "not a table setting")
+                    .help("a table has one setting, the spacing of its points: `step = 0.1 mV`"),
+            );
+        } else if step.is_some() {
+            diags.push(
+                Diagnostic::error(Code::BadTable, "a table has one `step`")
+                    .at(b.name.span, "a second step")
+                    .help("keep one: `step = 0.1 mV`"),
+            );
+        } else {
+            step = Some(&b.value);
+        }
+    }
+    if step.is_none() {
+        diags.push(
+            Diagnostic::error(Code::BadTable, "a table needs the spacing of its points")
+                .at(span, "no `step`")
+                .help(format!("add it: `table {} in [-100 mV, 100 mV], step = 0.1 mV`", var.name)),
+        );
+    }
+    (step, diags)
+}

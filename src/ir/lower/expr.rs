@@ -4,7 +4,47 @@
 use super::*;
 
 impl<'a> Lower<'a> {
+    /// Lowers an expression. The recursion follows the expression (through
+    /// inlined functions too) and stops at `MAX_DEPTH` levels, as does the
+    /// depth of the IR it builds: deeper is E0102.
     pub(super) fn expr(&mut self, scope: &Scope, e: &'a ast::Expr) -> ExprId {
+        if self.nesting >= MAX_DEPTH {
+            return self.too_deep(e.span);
+        }
+        self.nesting += 1;
+        let mut id = self.expr_kind(scope, e);
+        self.nesting -= 1;
+        if self.m.arena.depth(id) > MAX_DEPTH {
+            id = self.too_deep(e.span);
+        }
+        if self.nesting == 0 {
+            self.deep_reported = false;
+        }
+        id
+    }
+
+    /// E0102, once per expression lowered (its other too-deep parts are
+    /// left unreported).
+    #[cold]
+    fn too_deep(&mut self, span: Span) -> ExprId {
+        if std::mem::replace(&mut self.deep_reported, true) {
+            return self.error_node(span);
+        }
+        let inlined = if self.fn_stack.is_empty() { "" } else { " (functions are inlined where they are called)" };
+        let mut d = Diagnostic::error(
+            Code::TooDeep,
+            format!("this expression nests more than {MAX_DEPTH} levels deep{inlined}"),
+        )
+        .at(span, "too deep here")
+        .help("split it into named derived values (`a = ...`, `b = ...`): a value read by name counts as one level");
+        if let Some(&outer) = self.fn_calls.first() {
+            d = d.with_label(outer, "inlined from this call");
+        }
+        self.err(d);
+        self.error_node(span)
+    }
+
+    fn expr_kind(&mut self, scope: &Scope, e: &'a ast::Expr) -> ExprId {
         let span = e.span;
         match &e.kind {
             ExprKind::Number { value, unit } => {
@@ -225,23 +265,34 @@ impl<'a> Lower<'a> {
     }
 
     pub(super) fn unknown_name(&self, space: usize, n: &str, span: Span, locals: &[(String, ExprId)]) -> Diagnostic {
-        let mut candidates: Vec<String> = self.spaces[space].entries.keys().cloned().collect();
-        candidates.extend(locals.iter().map(|(k, _)| k.clone()));
-        candidates.push("t".into());
+        let d = Diagnostic::error(Code::UnknownName, format!("unknown name `{n}`")).at(span, "not defined");
+        // the same unknown name (outside functions) gets the same help: it
+        // is searched for among the space's names once
+        let key = (space, n.to_string());
+        if locals.is_empty() {
+            if let Some(help) = self.unknown_help.borrow().get(&key) {
+                return d.help(help.clone());
+            }
+        }
+        let mut candidates: Vec<&str> = self.spaces[space].entries.keys().map(String::as_str).collect();
+        candidates.extend(locals.iter().map(|(k, _)| k.as_str()));
+        candidates.push("t");
         if space == 0 && !self.m.channels.is_empty() {
-            candidates.push("currents".into());
+            candidates.push("currents");
         }
-        let mut d = Diagnostic::error(Code::UnknownName, format!("unknown name `{n}`")).at(span, "not defined");
-        if let Some(s) = did_you_mean(n, candidates.iter().map(String::as_str)) {
-            d = d.help(format!("did you mean `{s}`?"));
+        let help = if let Some(s) = did_you_mean(n, candidates.into_iter()) {
+            format!("did you mean `{s}`?")
         } else if n == "currents" {
-            d = d.help("`currents` is the sum of the currents of the channels in `use`; this model uses none");
+            "`currents` is the sum of the currents of the channels in `use`; this model uses none".to_string()
         } else if lookup_unit(n).is_some() {
-            d = d.help(format!("`{n}` is a unit; units follow a number: `1 {n}`"));
+            format!("`{n}` is a unit; units follow a number: `1 {n}`")
         } else {
-            d = d.help("declare it as a `parameter`, `state`, `input` or derived value (`name = expr`)");
+            "declare it as a `parameter`, `state`, `input` or derived value (`name = expr`)".to_string()
+        };
+        if locals.is_empty() {
+            self.unknown_help.borrow_mut().insert(key, help.clone());
         }
-        d
+        d.help(help)
     }
 
     pub(super) fn call(&mut self, scope: &Scope, callee: &'a ast::Expr, args: &'a [ast::Expr], span: Span) -> ExprId {
@@ -325,6 +376,9 @@ impl<'a> Lower<'a> {
             return self.arity_error(&f.name.name, f.params.len(), args.len(), callee, span, Some(f.name.span));
         }
         let key = format!("{}{}", self.spaces[scope.space].prefix, f.name.name);
+        if self.fn_stack.len() >= MAX_INLINE {
+            return self.calls_too_deep(f, callee, span);
+        }
         if self.fn_stack.contains(&key) {
             self.err(
                 Diagnostic::error(Code::Cycle, format!("function `{}` calls itself", f.name.name))
@@ -339,19 +393,48 @@ impl<'a> Lower<'a> {
             self.bool_as_number(a);
             return self.error_node(span);
         }
+        // the same function of the same arguments is the same expression
+        let memo = (key.clone(), scope.mode == Mode::Constant, args.to_vec());
+        if let Some(&body) = self.inlined.get(&memo) {
+            return body;
+        }
         let locals: Vec<(String, ExprId)> = f.params.iter().map(|p| p.name.clone()).zip(args.iter().copied()).collect();
         self.fn_stack.push(key);
+        self.fn_calls.push(callee);
         let before = self.diags.list.len();
         let inner = Scope { space: scope.space, locals: &locals, mode: scope.mode };
         let body = self.expr(&inner, &f.body);
         self.fn_stack.pop();
-        // errors inside the body: point at the call too
+        self.fn_calls.pop();
+        if self.diags.list.len() == before {
+            self.inlined.insert(memo, body);
+        }
+        // errors inside the body: point at the call too (the innermost
+        // calls, when functions call each other deeply)
         for d in &mut self.diags.list[before..] {
-            if !d.secondary.iter().any(|(s, _)| *s == callee) {
+            let calls = d.secondary.iter().filter(|(_, l)| l.starts_with("in this call of")).count();
+            if d.code != Code::TooDeep && calls < 8 && !d.secondary.iter().any(|(s, _)| *s == callee) {
                 d.secondary.push((callee, format!("in this call of `{}`", f.name.name)));
             }
         }
         body
+    }
+
+    /// E0102 for the call that would inline functions more than
+    /// `MAX_INLINE` deep, pointing at the outermost call of the chain too.
+    #[cold]
+    fn calls_too_deep(&mut self, f: &ast::FnDef, callee: Span, span: Span) -> ExprId {
+        let outer = self.fn_calls.first().copied();
+        let mut d = Diagnostic::error(Code::TooDeep, "functions call each other too deeply")
+            .at(callee, format!("this call of `{}` would be the {}th inside each other", f.name.name, MAX_INLINE + 1))
+            .help(format!(
+                "functions are inlined where they are called, at most {MAX_INLINE} calls deep; compute an inner result once as a named derived value and use it"
+            ));
+        if let Some(o) = outer {
+            d = d.with_label(o, "the outermost call");
+        }
+        self.err(d);
+        self.error_node(span)
     }
 
     pub(super) fn builtin(&mut self, name: &str, args: &[ExprId], callee: Span, span: Span) -> ExprId {

@@ -11,12 +11,14 @@
 //! cycles (E0205).
 
 mod channels;
+pub use channels::table_step;
 mod density;
 mod events;
 mod expected;
 mod expr;
 mod field;
 mod kinetic;
+mod order;
 mod states;
 mod unit_text;
 
@@ -29,21 +31,7 @@ use std::collections::HashMap;
 
 /// Lowers one model of the library to IR.
 pub fn lower_model(lib: &Library, model: &ast::Model) -> (Option<Model>, Diagnostics) {
-    let mut lw = Lower {
-        lib,
-        m: Model::new(model.name.name.clone(), model.kind, model.span),
-        diags: Diagnostics::default(),
-        spaces: Vec::new(),
-        hints: HashMap::new(),
-        fn_stack: Vec::new(),
-        currents: Slot::Todo,
-        state_space: HashMap::new(),
-        init_tried: std::collections::HashSet::new(),
-        init_busy: std::collections::HashSet::new(),
-        implicit_species: std::collections::HashSet::new(),
-        drivers: Vec::new(),
-        constant_what: None,
-    };
+    let mut lw = Lower::new(lib, Model::new(model.name.name.clone(), model.kind, model.span));
     lw.run(model);
     let Lower { m, diags, .. } = lw;
     if diags.has_errors() {
@@ -128,7 +116,28 @@ struct Lower<'a> {
     spaces: Vec<Space<'a>>,
     /// The unit text of literals and names, for messages in the user's units.
     hints: HashMap<ExprId, String>,
+    /// The functions being inlined (innermost last), and where each was called.
     fn_stack: Vec<String>,
+    fn_calls: Vec<Span>,
+    /// Inlined bodies by (function, constant mode, arguments): a function
+    /// called again with the same arguments is not lowered again.
+    inlined: HashMap<(String, bool, Vec<ExprId>), ExprId>,
+    /// How deep `expr` has recursed (at most `MAX_DEPTH`), and whether the
+    /// expression being lowered was reported too deep already.
+    nesting: usize,
+    deep_reported: bool,
+    /// How many declarations (`force`, `state_init`) are being lowered
+    /// inside each other: one or two after the pre-pass (`order.rs`), at
+    /// most `order::MAX_LOWERING`.
+    lowering: usize,
+    /// Declarations and states the pre-pass found on a cycle: asked for
+    /// while another is lowered, they report the cycle (E0205).
+    cyclic: std::collections::HashSet<(usize, String)>,
+    cyclic_states: std::collections::HashSet<usize>,
+    /// Parameter names to indices, for `hint_of` (the first `n` parameters).
+    param_names: std::cell::RefCell<(usize, HashMap<String, usize>)>,
+    /// The help line of E0201 for each unknown name of a space.
+    unknown_help: std::cell::RefCell<HashMap<(usize, String), String>>,
     currents: Slot,
     /// The space each state was declared in.
     state_space: HashMap<usize, usize>,
@@ -150,6 +159,33 @@ fn is_point(kind: ast::ModelKind) -> bool {
 }
 
 impl<'a> Lower<'a> {
+    fn new(lib: &'a Library, m: Model) -> Lower<'a> {
+        Lower {
+            lib,
+            m,
+            diags: Diagnostics::default(),
+            spaces: Vec::new(),
+            hints: HashMap::new(),
+            fn_stack: Vec::new(),
+            fn_calls: Vec::new(),
+            inlined: HashMap::new(),
+            nesting: 0,
+            deep_reported: false,
+            lowering: 0,
+            cyclic: std::collections::HashSet::new(),
+            cyclic_states: std::collections::HashSet::new(),
+            param_names: Default::default(),
+            unknown_help: Default::default(),
+            currents: Slot::Todo,
+            state_space: HashMap::new(),
+            init_tried: std::collections::HashSet::new(),
+            init_busy: std::collections::HashSet::new(),
+            implicit_species: std::collections::HashSet::new(),
+            drivers: Vec::new(),
+            constant_what: None,
+        }
+    }
+
     fn err(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
@@ -332,6 +368,7 @@ impl<'a> Lower<'a> {
     /// last space registered for it.
     fn lower_all(&mut self, model: &'a ast::Model) {
         let space = self.space_of(model);
+        self.lower_in_order(space, model, true);
         let names: Vec<String> = self.spaces[space].order.clone();
         for name in &names {
             self.force(space, name);
@@ -400,6 +437,14 @@ impl<'a> Lower<'a> {
 
     /// Lowers a declaration on demand; returns the variable it became.
     fn force(&mut self, space: usize, name: &str) -> Option<Var> {
+        self.lowering += 1;
+        let var = self.force_in(space, name);
+        self.lowering -= 1;
+        var
+    }
+
+    /// `force`, counted in `lowering`.
+    fn force_in(&mut self, space: usize, name: &str) -> Option<Var> {
         let (decl, slot, span) = {
             let e = self.spaces.get(space)?.entries.get(name)?;
             (e.decl, e.slot, e.span)
@@ -424,6 +469,9 @@ impl<'a> Lower<'a> {
                 return None;
             }
             Slot::Todo => {}
+        }
+        if matches!(decl, Decl::Param { .. } | Decl::Value { .. }) && self.cut_short(space, name, span) {
+            return None;
         }
         self.set_slot(space, name, Slot::Busy);
         let prefix = self.spaces[space].prefix.clone();
@@ -559,6 +607,7 @@ impl<'a> Lower<'a> {
                 other => self.m.pending.push(Pending { what: stmt_word(other).into(), span: stmt.span }),
             }
         }
+        self.lower_in_order(0, model, false);
         let names = self.spaces[0].order.clone();
         for n in &names {
             self.force(0, n);
@@ -632,51 +681,6 @@ fn value_span(a: &Arena, id: ExprId) -> Span {
     a.span(id)
 }
 
-/// The form of a `table` statement (or `--table`): a closed range and one
-/// setting, `step`. Returns the step's expression (when there is exactly
-/// one) and E0218 for whatever is wrong; `span` is the whole statement.
-pub fn table_step<'s>(
-    span: Span,
-    var: &ast::Ident,
-    interval: &ast::Interval,
-    settings: &'s [ast::Binding],
-) -> (Option<&'s ast::Expr>, Vec<Diagnostic>) {
-    let mut diags = Vec::new();
-    if !interval.lo_closed || !interval.hi_closed {
-        diags.push(
-            Diagnostic::error(Code::BadTable, "a table's range includes both ends")
-                .at(span, "an open end")
-                .help(format!("write it closed: `table {} in [-100 mV, 100 mV], step = 0.1 mV`", var.name)),
-        );
-    }
-    let mut step = None;
-    for b in settings {
-        if b.name.name != "step" {
-            diags.push(
-                Diagnostic::error(Code::BadTable, format!("unknown table setting `{}`", b.name.name))
-                    .at(b.name.span, "not a table setting")
-                    .help("a table has one setting, the spacing of its points: `step = 0.1 mV`"),
-            );
-        } else if step.is_some() {
-            diags.push(
-                Diagnostic::error(Code::BadTable, "a table has one `step`")
-                    .at(b.name.span, "a second step")
-                    .help("keep one: `step = 0.1 mV`"),
-            );
-        } else {
-            step = Some(&b.value);
-        }
-    }
-    if step.is_none() {
-        diags.push(
-            Diagnostic::error(Code::BadTable, "a table needs the spacing of its points")
-                .at(span, "no `step`")
-                .help(format!("add it: `table {} in [-100 mV, 100 mV], step = 0.1 mV`", var.name)),
-        );
-    }
-    (step, diags)
-}
-
 fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
@@ -710,6 +714,9 @@ fn stmt_word(s: &ast::StmtKind) -> &'static str {
     }
 }
 
+/// How deep functions may be inlined into each other (E0102 beyond).
+pub const MAX_INLINE: usize = 256;
+
 pub const BUILTINS: &[&str] = &[
     "exp", "log", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "atan", "abs", "min", "max", "step",
     "sign", "vtrap", "pow",
@@ -719,21 +726,8 @@ pub const BUILTINS: &[&str] = &[
 /// `--set` value): literals, units, arithmetic and builtins, no names.
 pub fn lower_constant(e: &ast::Expr) -> (Option<(f64, Dim)>, Diagnostics) {
     let lib = Library::default();
-    let mut lw = Lower {
-        lib: &lib,
-        m: Model::new(String::new(), ast::ModelKind::Rate, e.span),
-        diags: Diagnostics::default(),
-        spaces: vec![Space { prefix: String::new(), entries: HashMap::new(), order: vec![], currents: vec![] }],
-        hints: HashMap::new(),
-        fn_stack: Vec::new(),
-        currents: Slot::Todo,
-        state_space: HashMap::new(),
-        init_tried: std::collections::HashSet::new(),
-        init_busy: std::collections::HashSet::new(),
-        implicit_species: std::collections::HashSet::new(),
-        drivers: Vec::new(),
-        constant_what: None,
-    };
+    let mut lw = Lower::new(&lib, Model::new(String::new(), ast::ModelKind::Rate, e.span));
+    lw.spaces.push(Space { prefix: String::new(), entries: HashMap::new(), order: vec![], currents: vec![] });
     let scope = Scope { space: 0, locals: &[], mode: Mode::Constant };
     let id = lw.expr(&scope, e);
     let result = match lw.m.arena.ty(id) {

@@ -65,7 +65,9 @@ impl<'a> Lower<'a> {
         };
         let scope = Scope { space, locals: &[], mode: Mode::Dynamic };
         self.init_busy.insert(index);
+        self.lowering += 1;
         let e = self.expr(&scope, init);
+        self.lowering -= 1;
         self.init_busy.remove(&index);
         match self.m.arena.ty(e) {
             Ty::Num(dim) => {
@@ -217,46 +219,45 @@ impl<'a> Lower<'a> {
         }
         self.m.init_order = order;
 
-        fn visit(i: usize, deps: &[Vec<usize>], mark: &mut [u8], order: &mut Vec<usize>) -> Result<(), usize> {
-            match mark[i] {
-                2 => return Ok(()),
-                1 => return Err(i),
-                _ => {}
+        /// Depth-first post-order from `start` with an explicit stack; the
+        /// state met again while open, if any.
+        fn visit(start: usize, deps: &[Vec<usize>], mark: &mut [u8], order: &mut Vec<usize>) -> Result<(), usize> {
+            if mark[start] == 2 {
+                return Ok(());
             }
-            mark[i] = 1;
-            for &d in &deps[i] {
-                visit(d, deps, mark, order)?;
+            mark[start] = 1;
+            let mut stack = vec![(start, 0usize)];
+            while let Some((i, next)) = stack.last_mut() {
+                let i = *i;
+                let Some(&d) = deps[i].get(*next) else {
+                    mark[i] = 2;
+                    order.push(i);
+                    stack.pop();
+                    continue;
+                };
+                *next += 1;
+                match mark[d] {
+                    2 => {}
+                    1 => return Err(d),
+                    _ => {
+                        mark[d] = 1;
+                        stack.push((d, 0));
+                    }
+                }
             }
-            mark[i] = 2;
-            order.push(i);
             Ok(())
         }
     }
 
     /// States an expression depends on, through derived values too.
     pub(super) fn state_deps(&self, id: ExprId) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut stack = vec![id];
-        let mut seen_values = Vec::new();
-        while let Some(e) = stack.pop() {
-            match self.m.arena.kind(e) {
-                NodeKind::Var(Var::State(i)) => {
-                    if !out.contains(i) {
-                        out.push(*i)
-                    }
-                }
-                NodeKind::Var(Var::Value(v)) => {
-                    if !seen_values.contains(v) {
-                        seen_values.push(*v);
-                        if let Some(val) = self.m.values.get(*v) {
-                            stack.push(val.expr);
-                        }
-                    }
-                }
-                _ => stack.extend(self.m.arena.children(e)),
-            }
-        }
-        out
+        crate::schemes::deps(&self.m, id)
+            .into_iter()
+            .filter_map(|v| match v {
+                Var::State(i) => Some(i),
+                _ => None,
+            })
+            .collect()
     }
 
     /// A state the runtime fills (a coordinate, a distance, a convolution).
@@ -289,13 +290,32 @@ impl<'a> Lower<'a> {
         match self.find_state_decl(space, &local)? {
             StateSource::Gate => Some(Dim::NONE),
             StateSource::Decl(d) => {
-                if self.init_busy.contains(&index) {
+                let on_cycle =
+                    self.lowering > 0 && self.cyclic_states.contains(&index) && !self.init_tried.contains(&index);
+                if self.init_busy.contains(&index) || on_cycle {
                     let span = self.m.states[index].span;
                     self.err(
                         Diagnostic::error(Code::Cycle, format!("the initial value of `{local}` depends on itself"))
                             .at(span, "cyclic initial value")
                             .help("give the state an initial value that does not refer to itself"),
                     );
+                    self.init_tried.insert(index);
+                    return None;
+                }
+                if self.lowering >= super::order::MAX_LOWERING && !self.init_tried.contains(&index) {
+                    let span = self.m.states[index].span;
+                    self.err(
+                        Diagnostic::error(
+                            Code::TooDeep,
+                            format!(
+                                "the initial value of `{local}` is reached through more than {} definitions",
+                                super::order::MAX_LOWERING
+                            ),
+                        )
+                        .at(span, "declared here")
+                        .help("read it through fewer definitions in between"),
+                    );
+                    self.init_tried.insert(index);
                     return None;
                 }
                 self.state_init(space, d);

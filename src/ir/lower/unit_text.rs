@@ -98,12 +98,24 @@ impl<'a> Lower<'a> {
             }
             ExprKind::Unary(UnOp::Neg, x) => self.hint_of(x),
             ExprKind::Name(n) => {
-                let i = self.m.param(n)?;
+                let i = self.param_named(n)?;
                 self.m.params[i].unit.clone()
             }
             ExprKind::Binary(ast::BinOp::Add | ast::BinOp::Sub, l, r) => self.hint_of(l).or_else(|| self.hint_of(r)),
             _ => None,
         }
+    }
+
+    /// `Model::param` by an index that follows the parameters as they are
+    /// added (the first of a name, as `Model::param` finds).
+    fn param_named(&self, n: &str) -> Option<usize> {
+        let mut index = self.param_names.borrow_mut();
+        let (seen, names) = &mut *index;
+        for (i, p) in self.m.params.iter().enumerate().skip(*seen) {
+            names.entry(p.name.clone()).or_insert(i);
+        }
+        *seen = self.m.params.len();
+        names.get(n).copied()
     }
 
     /// How to show an expression's unit in a message: the user's own units

@@ -86,15 +86,15 @@ fn population(
         .collect();
     let per_neuron: Vec<usize> = spread_params.iter().map(|(i, _)| *i).collect();
     kernel::check_tables(&m, &params, &per_neuron)?;
-    let kernel = kernel::build_with_ports(&m, &plan, &params, &per_neuron, &no_values, &ports, cfg.dt).map_err(
-        |kernel::Unsupported(why)| {
+    let kernel = crate::runtime::population::kernel_depth(&m)
+        .and_then(|()| kernel::build_with_ports(&m, &plan, &params, &per_neuron, &no_values, &ports, cfg.dt))
+        .map_err(|kernel::Unsupported(why)| {
             fail(
                 span,
                 format!("population `{}` cannot run as a fused kernel: {why}", pop.name),
                 "use a method the kernels support",
             )
-        },
-    )?;
+        })?;
     kernel::check_built_tables(&m, &kernel)?;
     let notes: Vec<String> = crate::runtime::population::table_notes(&m, &kernel)
         .into_iter()
