@@ -123,29 +123,40 @@ fn a_long_cycle_of_values_is_one_cycle_diagnostic() {
     assert!(err.render().contains("`v0` is defined in terms of itself"), "{}", err.render());
 }
 
-/// Nodes of the model's IR after lowering, and after deriving its plan.
-fn sizes(src: &str, name: &str) -> (usize, usize) {
+/// Nodes of the model's IR after lowering and after deriving its plan, and
+/// the instructions of its kernel (0 when it has none).
+fn sizes(src: &str, name: &str) -> [usize; 3] {
     let c = neuroc::compile_source("scale.neuro", src, None);
     assert!(!c.diagnostics.has_errors(), "{}", c.render());
     let mut m = c.model(name).expect("lowered").clone();
     let lowered = m.arena.len();
     let (plan, d) = schemes::derive_plan(&mut m, Method::Auto);
-    assert!(plan.is_some(), "{d:?}");
-    (lowered, m.arena.len())
+    let plan = plan.unwrap_or_else(|| panic!("{d:?}"));
+    let params = neuroc::ir::eval::eval_params(&m, &[]);
+    let ops = neuroc::runtime::population::kernel_depth(&m)
+        .and_then(|()| neuroc::kernel::build(&m, &plan, &params, &[], &[], 1e-4))
+        .map_or(0, |k| k.insts.len());
+    [lowered, m.arena.len(), ops]
 }
 
 #[test]
 fn the_ir_grows_in_proportion_to_the_model() {
-    // 4x the model: at most 4.5x the nodes (a fixed part does not grow)
+    // 4x the model: at most 4.5x the nodes and instructions (a fixed part
+    // does not grow)
     for (kind, small, large) in [
         ("independent", sizes(&independent(1000), "Indep"), sizes(&independent(4000), "Indep")),
         ("chain", sizes(&chain(1000), "Chain"), sizes(&chain(4000), "Chain")),
     ] {
-        for (what, a, b) in [("lowered", small.0, large.0), ("with its plan", small.1, large.1)] {
-            let ratio = b as f64 / a as f64;
-            assert!(ratio <= 4.5, "{kind}, {what}: {a} nodes, then {b} (x{ratio:.2})");
+        for (what, a, b) in
+            [("lowered", small[0], large[0]), ("with its plan", small[1], large[1]), ("kernel ops", small[2], large[2])]
+        {
+            let ratio = b as f64 / a.max(1) as f64;
+            assert!(ratio <= 4.5, "{kind}, {what}: {a}, then {b} (x{ratio:.2})");
         }
     }
+    // the independent states have a kernel of about one operation per state
+    let ops = sizes(&independent(4000), "Indep")[2];
+    assert!((4000..40_000).contains(&ops), "{ops} kernel ops");
 }
 
 #[test]
