@@ -3,17 +3,21 @@
 //! The pipeline, one module per stage (see `docs/ARCHITECTURE.md`):
 //!
 //! ```text
-//! .neuro text --syntax--> AST (+ E01xx)            src/syntax   (pest grammar in grammar/neuro.pest)
-//!             --resolve--> Library of models       src/resolve  (imports, stdlib; E0202, E0204)
-//!             --ir::lower--> typed IR per model     src/ir       (names, units, flattening; E02xx, E03xx)
-//!             --schemes--> a Plan per model         src/schemes  (equation classes, methods; E0402) using src/symbolic
-//!             then either
-//!             --runtime--> reference simulation     src/runtime  (events by root finding; src/codegen/interp)
-//!             or
-//!             --kernel--> fused step per neuron     src/kernel   (value numbering, kmath)
-//!             --codegen::jit--> native code         src/codegen/jit.rs (Cranelift, f64x2)
-//!             --runtime::population--> N neurons    src/runtime/population.rs (threads)
+//! .neuro text --syntax--> AST (+ E01xx)              src/syntax     (pest grammar in grammar/neuro.pest)
+//!             --resolve--> Library of models         src/resolve    (imports, stdlib; E0202, E0204)
+//!             --ir::lower--> typed IR per model       src/ir         (names, units, flattening; E02xx, E03xx)
+//!             --experiment::configure--> a Run        src/experiment (settings, sizes, networks; E05xx)
+//!                 using --schemes--> a Plan            src/schemes    (classes, methods; E0402) and src/symbolic
+//!             --experiment::execute--> a runtime      src/runtime, src/density, src/field
+//!                 point model: reference interpreter  src/runtime/stepper.rs (events by root finding)
+//!                 or a fused kernel per step           src/kernel, src/codegen/jit (Cranelift, f64x2)
+//!                 on N neurons or network populations  src/runtime/population.rs, src/runtime/network
+//!             --output--> tables, files, run.json     src/output
 //! ```
+//!
+//! The one way in is [`Experiment`] (`src/api.rs`): compile, configure,
+//! run into memory or a folder, explain. The CLI, tests and benches are its
+//! clients.
 //!
 //! Architecture invariants:
 //! - No stage panics on user input: each returns its result and its
@@ -21,8 +25,10 @@
 //!   stages when there is an error.
 //! - Values are SI `f64` from the IR on; units are converted only when
 //!   reading literals and when writing output.
-//! - The library does no I/O except `resolve` reading imports and
-//!   `runtime::output` writing results.
+//! - The library does no I/O except `resolve` reading imports, the API
+//!   reading the root file, and `output` writing results.
+//! - Compile cost is linear in the model; no user-chosen depth becomes
+//!   Rust stack depth (`tests/scale.rs`).
 
 // A Diagnostic is large, and errors are rare: passing it by value is fine.
 #![allow(clippy::result_large_err)]
