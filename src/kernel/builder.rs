@@ -17,6 +17,49 @@ use super::{interp, Cmp, Inst, Unsupported, Val};
 use crate::ir::{Builtin, ExprId, Model, NodeKind, Var};
 use crate::syntax::ast::BinOp;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fast hash for small integer keys (the multiply-rotate hash of
+/// rustc's `FxHasher`): the builder hashes every node it visits, and the
+/// standard library's SipHash would be most of its time.
+#[derive(Default, Clone, Copy)]
+pub(super) struct Fx(u64);
+
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.add(u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]));
+        }
+        for &b in words.remainder() {
+            self.add(b as u64);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map hashed with [`Fx`].
+pub(super) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
 /// The values expressions see: states (old, a stage, or new) and time.
 /// Frames with the same values share an `id` (and so their memo).
@@ -32,11 +75,11 @@ pub(super) struct Builder<'m> {
     pub per_neuron: &'m [usize],
     value_overrides: &'m [Option<ExprId>],
     pub insts: Vec<Inst>,
-    numbering: HashMap<(u8, u64, u32, u32), Val>,
+    numbering: FxMap<(u8, u64, u32, u32), Val>,
     /// (frame states, frame time) -> frame id.
-    frames: HashMap<(Vec<Val>, Val), u32>,
+    frames: FxMap<(Vec<Val>, Val), u32>,
     /// (frame id, node) -> its value: each node is built once per frame.
-    memo: HashMap<(u32, ExprId), Val>,
+    memo: FxMap<(u32, ExprId), Val>,
     /// Values of event arguments (a port's summed input).
     pub event_args: HashMap<usize, Val>,
     /// Names of values, for the columns of rate tables: derived values,
@@ -61,9 +104,9 @@ impl<'m> Builder<'m> {
             per_neuron,
             value_overrides,
             insts: Vec::new(),
-            numbering: HashMap::new(),
-            frames: HashMap::new(),
-            memo: HashMap::new(),
+            numbering: FxMap::default(),
+            frames: FxMap::default(),
+            memo: FxMap::default(),
             event_args: HashMap::new(),
             names: HashMap::new(),
             exact: HashSet::new(),
@@ -172,40 +215,62 @@ impl<'m> Builder<'m> {
         }
     }
 
-    /// The nodes `e` reads, in the order they are built.
-    fn children(&self, e: ExprId) -> Result<Vec<ExprId>, Unsupported> {
-        Ok(match self.m.arena.kind(e) {
-            NodeKind::Var(Var::Value(k)) => vec![self.value_expr(*k)?],
-            NodeKind::Neg(a) | NodeKind::Not(a) => vec![*a],
-            NodeKind::Bin(_, a, b) => vec![*a, *b],
-            NodeKind::Call(_, args) => args.clone(),
-            NodeKind::If(c, a, b) => vec![*c, *a, *b],
-            NodeKind::Const(_) | NodeKind::Var(_) => vec![],
-        })
+    /// Pushes the nodes `e` reads onto `stack`, the first on top (so built
+    /// first), leaving out those built already.
+    fn push_children(&self, e: ExprId, f: &Frame, stack: &mut Vec<(ExprId, bool)>) -> Result<(), Unsupported> {
+        let mut push = |c: &ExprId| {
+            if !self.memo.contains_key(&(f.id, *c)) {
+                stack.push((*c, false));
+            }
+        };
+        match self.m.arena.kind(e) {
+            NodeKind::Var(Var::Value(k)) => push(&self.value_expr(*k)?),
+            NodeKind::Const(_) | NodeKind::Var(_) => {}
+            NodeKind::Neg(a) | NodeKind::Not(a) => push(a),
+            NodeKind::Bin(_, a, b) => [b, a].into_iter().for_each(push),
+            NodeKind::Call(_, args) => args.iter().rev().for_each(push),
+            NodeKind::If(c, a, b) => [b, a, c].into_iter().for_each(push),
+        }
+        Ok(())
     }
 
     /// Builds expression `root` in frame `f`: every node after its
-    /// children, each (frame, node) once.
+    /// children, each (frame, node) once. Leaves are not remembered, but
+    /// still built in their turn, so that the instructions come in the
+    /// order of a recursive walk.
     pub fn expr(&mut self, root: ExprId, f: &Frame) -> Result<Val, Unsupported> {
         let mut stack = vec![(root, false)];
         while let Some((e, children_done)) = stack.pop() {
-            if self.memo.contains_key(&(f.id, e)) {
-                continue;
-            }
             if children_done {
                 let v = self.node(e, f)?;
                 self.memo.insert((f.id, e), v);
-            } else {
+            } else if self.is_leaf(e) {
+                self.node(e, f)?;
+            } else if !self.memo.contains_key(&(f.id, e)) {
                 stack.push((e, true));
-                stack.extend(self.children(e)?.into_iter().rev().map(|c| (c, false)));
+                self.push_children(e, f, &mut stack)?;
             }
         }
-        Ok(self.memo[&(f.id, root)])
+        self.built(root, f)
     }
 
-    /// The value of a child of a node being built (built already).
-    fn built(&self, e: ExprId, f: &Frame) -> Val {
-        self.memo[&(f.id, e)]
+    /// The value of a child of a node being built (built already; a leaf
+    /// is looked up again, which pushes nothing new).
+    fn built(&mut self, e: ExprId, f: &Frame) -> Result<Val, Unsupported> {
+        if self.is_leaf(e) {
+            return self.node(e, f);
+        }
+        Ok(self.memo[&(f.id, e)])
+    }
+
+    /// Whether node `e` is a constant or a variable other than a derived
+    /// value: cheaper to look up again than to remember.
+    fn is_leaf(&self, e: ExprId) -> bool {
+        match self.m.arena.kind(e) {
+            NodeKind::Const(_) => true,
+            NodeKind::Var(v) => !matches!(v, Var::Value(_)),
+            _ => false,
+        }
     }
 
     /// Builds node `e` whose children are built.
@@ -225,7 +290,7 @@ impl<'m> Builder<'m> {
             NodeKind::Var(Var::State(i)) => f.states[*i],
             NodeKind::Var(Var::Time) => f.t,
             NodeKind::Var(Var::Value(k)) => {
-                let v = self.built(self.value_expr(*k)?, f);
+                let v = self.built(self.value_expr(*k)?, f)?;
                 if let Some(value) = m.values.get(*k) {
                     self.name(v, value.name.clone());
                 }
@@ -236,23 +301,23 @@ impl<'m> Builder<'m> {
                 None => return Err(Unsupported("presynaptic event arguments outside an input port".into())),
             },
             NodeKind::Neg(a) => {
-                let a = self.built(*a, f);
+                let a = self.built(*a, f)?;
                 self.un(Inst::Neg, a)
             }
             NodeKind::Not(a) => {
-                let a = self.built(*a, f);
+                let a = self.built(*a, f)?;
                 self.push_raw(Inst::Not(a))
             }
             NodeKind::Bin(op, a, b) => {
-                let (x, y) = (self.built(*a, f), self.built(*b, f));
+                let (x, y) = (self.built(*a, f)?, self.built(*b, f)?);
                 self.binary(*op, x, y)?
             }
             NodeKind::Call(fun, args) => {
-                let vals: Vec<Val> = args.iter().map(|a| self.built(*a, f)).collect();
+                let vals: Vec<Val> = args.iter().map(|a| self.built(*a, f)).collect::<Result<_, _>>()?;
                 self.call(*fun, &vals)?
             }
             NodeKind::If(c, a, b) => {
-                let (c, x, y) = (self.built(*c, f), self.built(*a, f), self.built(*b, f));
+                let (c, x, y) = (self.built(*c, f)?, self.built(*a, f)?, self.built(*b, f)?);
                 if m.arena.ty(e) == crate::ir::Ty::Bool {
                     // an `if` of conditions: (c and x) or (not c and y)
                     let cx = self.push_raw(Inst::And(c, x));
