@@ -10,6 +10,12 @@
 //! terms across channels and gates, and `exp` of the same argument, are
 //! computed once; a division by a constant becomes a multiplication.
 //!
+//! The steps of a build, in order: `blocks` (the start of the step and
+//! the plan's blocks), `events` (refractory holds and events), both
+//! through `builder` (IR expressions to instructions, each (frame, node)
+//! once), then [`table`] (rate tables) and `dead` (dead code). [`segment`]
+//! cuts a finished kernel for back ends that compile big functions slowly.
+//!
 //! Both back ends consume the same kernel: [`interp`] (the oracle, in Rust,
 //! with the math of [`kmath`]) and `codegen::jit` (Cranelift), so the two
 //! cannot drift apart: they agree bit for bit.
