@@ -5,7 +5,7 @@
 //! after the synaptic input, the time values) and, per block, the new
 //! values of its states, every block computed from the old state.
 
-use super::builder::{Builder, Frame};
+use super::builder::{Builder, Frame, FxMap};
 use super::{kmath, Inst, Unsupported, Val};
 use crate::ir::eval::{eval, Env};
 use crate::ir::{Action, Trigger, Var};
@@ -22,10 +22,21 @@ pub(super) struct Start {
     pub dt: f64,
     pub dtv: Val,
     pub eps: Val,
+    t_lo: Val,
+    env0_id: u32,
+    env_start_id: u32,
+}
+
+impl Start {
     /// The old states at `t + 1e-9 dt`: what the schemes see.
-    pub env0: Frame,
+    pub fn env0(&self) -> Frame<'_> {
+        Frame::new(self.env0_id, &self.old, self.t_lo)
+    }
+
     /// The states before the input at `t`: event levels at the start.
-    pub env_start: Frame,
+    pub fn env_start(&self) -> Frame<'_> {
+        Frame::new(self.env_start_id, &self.raw_old, self.t0)
+    }
 }
 
 /// Reads the states and time, applies the ports' input, and makes the
@@ -44,14 +55,13 @@ pub(super) fn start(b: &mut Builder, ports: &[String], dt: f64) -> Result<Start,
     // input that switches at a step boundary is seen from the correct side.
     let eps = b.konst(1e-9 * dt);
     let t_lo = b.bin(Inst::Add, t0, eps);
-    let env0 = b.frame(old.clone(), t_lo);
     // events compare the exact ends of the step, so that a condition true at
     // a step's end is also true at the next step's start
     let t_next = b.push(Inst::TimeNext);
     // event levels at the start use the state before the input, so that a
     // jump across a threshold counts as a crossing
-    let env_start = b.frame(raw_old.clone(), t0);
-    Ok(Start { raw_old, old, t0, t_next, dt, dtv, eps, env0, env_start })
+    let (env0_id, env_start_id) = (b.frame_id(), b.frame_id());
+    Ok(Start { raw_old, old, t0, t_next, dt, dtv, eps, t_lo, env0_id, env_start_id })
 }
 
 /// Port `k` (read from the per-neuron array after the parameters): the
@@ -70,8 +80,9 @@ fn apply_port(b: &mut Builder, k: usize, port: &str, old: &mut [Val], t0: Val) -
         for a in &e.actions {
             match a {
                 Action::Assign { state, value, held: false, .. } => {
-                    let frame = b.frame(old.to_vec(), t0);
-                    old[*state] = b.expr(*value, &frame)?;
+                    let frame = Frame::new(b.frame_id(), old, t0);
+                    let v = b.expr(*value, &frame)?;
+                    old[*state] = v;
                 }
                 Action::Assign { .. } => {
                     return Err(Unsupported(format!(
@@ -109,8 +120,9 @@ fn exp_euler(
 ) -> Result<(), Unsupported> {
     let m = b.m;
     let Some(rhs) = m.states[i].rhs else { return Ok(()) };
-    let f = b.expr(rhs, &s.env0)?;
-    let r = b.expr(rate, &s.env0)?;
+    let env0 = s.env0();
+    let f = b.expr(rhs, &env0)?;
+    let r = b.expr(rate, &env0)?;
     let name = &m.states[i].name;
     if let Some(gate) = m.states[i].gate.and_then(|g| m.gates.get(g)) {
         let (first, second) = match gate.form {
@@ -118,7 +130,7 @@ fn exp_euler(
             crate::ir::GateForm::InfTau { inf, tau } => (("inf", inf), ("tau", tau)),
         };
         for (what, e) in [first, second] {
-            let v = b.expr(e, &s.env0)?;
+            let v = b.expr(e, &env0)?;
             b.name(v, format!("{what} of {name}"));
         }
     }
@@ -161,13 +173,13 @@ fn exact(
     s: &Start,
     new: &mut [Val],
 ) -> Result<(), Unsupported> {
-    let (m, params, per_neuron, dt) = (b.m, b.params, b.per_neuron, s.dt);
+    let (m, params, dt) = (b.m, b.params, s.dt);
     let k = states.len();
-    let values = crate::ir::eval::constant_values(m, params);
+    let values = b.constant_values().to_vec();
     let env = Env { t: 0.0, states: &[], params, values: &values, args: &[] };
     let mut mat = linalg::Mat::zeros(k);
     for (idx, e) in a.iter().enumerate() {
-        if !crate::schemes::deps(m, *e).iter().all(|v| matches!(v, Var::Param(p) if !per_neuron.contains(p))) {
+        if !crate::schemes::deps(m, *e).iter().all(|v| matches!(v, Var::Param(p) if !b.per_neuron(*p))) {
             return Err(Unsupported("an exact block whose matrix varies per neuron".into()));
         }
         mat.a[idx] = eval(m, *e, &env);
@@ -179,12 +191,9 @@ fn exact(
     // folded to a constant when nothing else drives the block.
     let half = b.konst(0.5 * dt);
     let t_mid = b.bin(Inst::Add, s.t0, half);
-    let mut at_zero = s.old.clone();
     let zero = b.konst(0.0);
-    for &j in states {
-        at_zero[j] = zero;
-    }
-    let env_mid = b.frame(at_zero, t_mid);
+    let at_zero: FxMap<usize, Val> = states.iter().map(|&j| (j, zero)).collect();
+    let env_mid = Frame::with(b.frame_id(), &s.old, at_zero, t_mid);
     let mut bvec = Vec::with_capacity(k);
     for &i in states {
         let Some(rhs) = m.states[i].rhs else { return Err(Unsupported("exact block without ODE".into())) };
@@ -221,20 +230,20 @@ fn rhs_all(b: &mut Builder, f: &Frame, states: &[usize]) -> Result<Vec<Val>, Uns
 }
 
 /// A Runge-Kutta stage: `base + c dt k` for the block's states, at time `t`.
-fn stage(b: &mut Builder, states: &[usize], base: &[Val], k: &[Val], c: f64, t: Val, dt: f64) -> Frame {
-    let mut s = base.to_vec();
+fn stage<'a>(b: &mut Builder, states: &[usize], base: &'a [Val], k: &[Val], c: f64, t: Val, dt: f64) -> Frame<'a> {
+    let mut changed = FxMap::default();
     let cdt = b.konst(c * dt);
     for (slot, &i) in states.iter().enumerate() {
         let inc = b.bin(Inst::Mul, cdt, k[slot]);
-        s[i] = b.bin(Inst::Add, base[i], inc);
+        changed.insert(i, b.bin(Inst::Add, base[i], inc));
     }
-    b.frame(s, t)
+    Frame::with(b.frame_id(), base, changed, t)
 }
 
 /// An explicit block: Euler, RK2 (midpoint) or RK4.
 fn explicit(b: &mut Builder, method: Method, states: &[usize], s: &Start, new: &mut [Val]) -> Result<(), Unsupported> {
     let (old, dt) = (&s.old, s.dt);
-    let k1 = rhs_all(b, &s.env0, states)?;
+    let k1 = rhs_all(b, &s.env0(), states)?;
     let half = b.konst(0.5 * dt);
     let th = b.bin(Inst::Add, s.t0, half);
     let t1 = b.bin(Inst::Sub, s.t_next, s.eps);

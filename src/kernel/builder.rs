@@ -7,7 +7,7 @@
 //! rewrites (`x * 1`, `x + 0`, division by a constant, negations pushed
 //! into their operands).
 //!
-//! Invariants: each (frame, expression node) is built once and remembered,
+//! Invariants: each (frame id, expression node) is built once and remembered,
 //! so a subexpression shared in the IR's DAG costs one visit however often
 //! it is read; the walk is iterative (no recursion whose depth the model
 //! sets) and visits children left to right before their node, the order of
@@ -62,22 +62,46 @@ impl Hasher for Fx {
 pub(super) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
 /// The values expressions see: states (old, a stage, or new) and time.
-/// Frames with the same values share an `id` (and so their memo).
-pub(super) struct Frame {
+/// A frame borrows its base values and holds the few that differ from
+/// them (a Runge-Kutta stage's block, an exact block's states at zero), so
+/// making one costs what it changes, not the number of states. Its `id`
+/// (from [`Builder::frame_id`]) names its memo: frames with one id must
+/// have the same values.
+pub(super) struct Frame<'a> {
     pub id: u32,
-    pub states: Vec<Val>,
+    base: &'a [Val],
+    changed: FxMap<usize, Val>,
     pub t: Val,
+}
+
+impl<'a> Frame<'a> {
+    pub fn new(id: u32, base: &'a [Val], t: Val) -> Frame<'a> {
+        Frame { id, base, changed: FxMap::default(), t }
+    }
+
+    /// `base` with the states of `changed` replaced.
+    pub fn with(id: u32, base: &'a [Val], changed: FxMap<usize, Val>, t: Val) -> Frame<'a> {
+        Frame { id, base, changed, t }
+    }
+
+    pub fn state(&self, i: usize) -> Val {
+        self.changed.get(&i).copied().unwrap_or(self.base[i])
+    }
 }
 
 pub(super) struct Builder<'m> {
     pub m: &'m Model,
     pub params: &'m [f64],
     pub per_neuron: &'m [usize],
+    /// Each parameter's per-neuron array, if it has one.
+    slot_of: Vec<Option<u32>>,
     value_overrides: &'m [Option<ExprId>],
     pub insts: Vec<Inst>,
     numbering: FxMap<(u8, u64, u32, u32), Val>,
-    /// (frame states, frame time) -> frame id.
-    frames: FxMap<(Vec<Val>, Val), u32>,
+    /// Frame ids handed out.
+    frames: u32,
+    /// The model's values with the parameters' (for exact blocks' matrices).
+    constant_values: Option<Vec<f64>>,
     /// (frame id, node) -> its value: each node is built once per frame.
     memo: FxMap<(u32, ExprId), Val>,
     /// Values of event arguments (a port's summed input).
@@ -98,14 +122,22 @@ impl<'m> Builder<'m> {
         per_neuron: &'m [usize],
         value_overrides: &'m [Option<ExprId>],
     ) -> Builder<'m> {
+        let mut slot_of = vec![None; m.params.len()];
+        for (slot, &p) in per_neuron.iter().enumerate() {
+            if let Some(s) = slot_of.get_mut(p) {
+                s.get_or_insert(slot as u32);
+            }
+        }
         Builder {
             m,
             params,
             per_neuron,
+            slot_of,
             value_overrides,
             insts: Vec::new(),
             numbering: FxMap::default(),
-            frames: FxMap::default(),
+            frames: 0,
+            constant_values: None,
             memo: FxMap::default(),
             event_args: HashMap::new(),
             names: HashMap::new(),
@@ -113,11 +145,21 @@ impl<'m> Builder<'m> {
         }
     }
 
-    /// The frame where the states have values `states` and time `t`.
-    pub fn frame(&mut self, states: Vec<Val>, t: Val) -> Frame {
-        let next = self.frames.len() as u32;
-        let id = *self.frames.entry((states.clone(), t)).or_insert(next);
-        Frame { id, states, t }
+    /// A new frame id.
+    pub fn frame_id(&mut self) -> u32 {
+        self.frames += 1;
+        self.frames
+    }
+
+    /// The model's values for the parameters' values, computed once.
+    pub fn constant_values(&mut self) -> &[f64] {
+        let (m, params) = (self.m, self.params);
+        self.constant_values.get_or_insert_with(|| crate::ir::eval::constant_values(m, params))
+    }
+
+    /// Whether parameter `p` has a per-neuron array.
+    pub fn per_neuron(&self, p: usize) -> bool {
+        self.slot_of.get(p).is_some_and(|s| s.is_some())
     }
 
     /// Names value `v` unless it has a name already.
@@ -283,11 +325,11 @@ impl<'m> Builder<'m> {
                 self.push_raw(Inst::Cmp(if *c != 0.0 { Cmp::Eq } else { Cmp::Ne }, z, z))
             }
             NodeKind::Const(c) => self.konst(*c),
-            NodeKind::Var(Var::Param(p)) => match self.per_neuron.iter().position(|q| q == p) {
-                Some(slot) => self.push(Inst::Param(slot as u32)),
+            NodeKind::Var(Var::Param(p)) => match self.slot_of.get(*p).copied().flatten() {
+                Some(slot) => self.push(Inst::Param(slot)),
                 None => self.konst(self.params.get(*p).copied().unwrap_or(f64::NAN)),
             },
-            NodeKind::Var(Var::State(i)) => f.states[*i],
+            NodeKind::Var(Var::State(i)) => f.state(*i),
             NodeKind::Var(Var::Time) => f.t,
             NodeKind::Var(Var::Value(k)) => {
                 let v = self.built(self.value_expr(*k)?, f)?;

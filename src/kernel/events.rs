@@ -7,7 +7,7 @@
 //! states, and the new `refractory_until`.
 
 use super::blocks::Start;
-use super::builder::Builder;
+use super::builder::{Builder, Frame};
 use super::{Cmp, Inst, KEvent, Unsupported, Val};
 use crate::ir::{Action, Event, Trigger};
 use crate::syntax::ast::Direction;
@@ -53,13 +53,18 @@ pub(super) fn emit_events(
     let mut events = Vec::new();
     let m = b.m;
     let mut ref_value = hold.map(|h| h.until);
+    // the id of the frame of the new states, as they are now
+    let mut now = b.frame_id();
     for e in &m.events {
-        let env_new = b.frame(new.to_vec(), s.t_next);
-        let (fire, level) = match &e.trigger {
-            Trigger::Crossing { level, direction } => crossing(b, s, &env_new, *level, *direction)?,
-            Trigger::Condition { cond, level } => condition(b, s, &env_new, *cond, *level, hold)?,
-            Trigger::Spike { .. } => continue,
+        let fired = {
+            let env_new = Frame::new(now, new, s.t_next);
+            match &e.trigger {
+                Trigger::Crossing { level, direction } => crossing(b, s, &env_new, *level, *direction)?,
+                Trigger::Condition { cond, level } => condition(b, s, &env_new, *cond, *level, hold)?,
+                Trigger::Spike { .. } => continue,
+            }
         };
+        let (fire, level) = fired;
         let time = match level {
             Some((l0, l1)) => interpolate(b, s, l0, l1),
             None => s.t_next,
@@ -68,13 +73,12 @@ pub(super) fn emit_events(
         for a in &e.actions {
             match a {
                 Action::Assign { state, value, .. } => {
-                    let frame = b.frame(new.to_vec(), s.t_next);
-                    let v = b.expr(*value, &frame)?;
+                    let v = b.expr(*value, &Frame::new(now, new, s.t_next))?;
                     new[*state] = b.push_raw(Inst::Select(fire, v, new[*state]));
+                    now = b.frame_id();
                 }
                 Action::Refractory { duration, .. } => {
-                    let frame = b.frame(new.to_vec(), s.t_next);
-                    let d = b.expr(*duration, &frame)?;
+                    let d = b.expr(*duration, &Frame::new(now, new, s.t_next))?;
                     let until = b.bin(Inst::Add, time, d);
                     let prev = ref_value.unwrap_or(s.t0);
                     ref_value = Some(b.push_raw(Inst::Select(fire, until, prev)));
@@ -95,11 +99,11 @@ type Fired = (Val, Option<(Val, Val)>);
 fn crossing(
     b: &mut Builder,
     s: &Start,
-    env_new: &super::builder::Frame,
+    env_new: &Frame,
     level: crate::ir::ExprId,
     direction: Direction,
 ) -> Result<Fired, Unsupported> {
-    let l0 = b.expr(level, &s.env_start)?;
+    let l0 = b.expr(level, &s.env_start())?;
     b.exact.insert(l0);
     let l1 = b.expr(level, env_new)?;
     let zero = b.konst(0.0);
@@ -127,17 +131,17 @@ fn crossing(
 fn condition(
     b: &mut Builder,
     s: &Start,
-    env_new: &super::builder::Frame,
+    env_new: &Frame,
     cond: crate::ir::ExprId,
     level: Option<crate::ir::ExprId>,
     hold: Option<Hold>,
 ) -> Result<Fired, Unsupported> {
-    let c0 = b.expr(cond, &s.env_start)?;
+    let c0 = b.expr(cond, &s.env_start())?;
     b.exact.insert(c0);
     let mut c1 = b.expr(cond, env_new)?;
     let lv = match level {
         Some(l) => {
-            let l0 = b.expr(l, &s.env_start)?;
+            let l0 = b.expr(l, &s.env_start())?;
             b.exact.insert(l0);
             Some((l0, b.expr(l, env_new)?))
         }
