@@ -3,6 +3,8 @@
 //! reference and population runtimes stream into a recorder.
 
 mod common;
+#[path = "kernel/segments.rs"]
+mod segments;
 
 use common::*;
 use neuroc::runtime::population::{self, Backend, PopConfig};

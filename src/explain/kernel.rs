@@ -1,6 +1,7 @@
 //! `explain --ir`: the fused kernel of a model, instruction by
 //! instruction, and the Cranelift IR it compiles to.
 
+use crate::codegen::jit;
 use crate::schemes::{self, Method};
 use crate::units;
 
@@ -24,7 +25,8 @@ pub fn kernel(m: &crate::ir::Model, method: Method, dt: f64) -> String {
             for (s, v) in k.states.iter().zip(&k.stores) {
                 let _ = writeln!(out, "    store {s} <- v{v}");
             }
-            match crate::codegen::jit::compile(&k, false) {
+            let opts = jit::Options { speed: false, weight: jit::SEGMENT_WEIGHT, keep_ir: true };
+            match jit::compile_with(&k, opts) {
                 Ok(c) => {
                     let _ = writeln!(out, "  Cranelift IR (compiled in {:.2} ms):", c.compile_seconds * 1e3);
                     out.push_str(&c.ir);

@@ -80,8 +80,6 @@ pub struct PopOutcome {
     pub tables: Vec<String>,
     /// W0401 when a lookup fell outside a rate table.
     pub warnings: Vec<Diagnostic>,
-    /// The Cranelift IR (JIT only).
-    pub ir: Option<String>,
 }
 
 /// What a population run produced, with how long the compilation took.
@@ -95,7 +93,6 @@ pub struct PopRun {
     pub tables: Vec<String>,
     /// W0401 when a lookup fell outside a rate table.
     pub warnings: Vec<Diagnostic>,
-    pub ir: Option<String>,
     /// `mean_of`'s population means, one trace per state, at `rec.t`.
     pub means: Vec<(String, Vec<f64>)>,
 }
@@ -273,7 +270,6 @@ pub fn simulate(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<PopRun, Box<D
         kernel_insts: out.kernel_insts,
         tables: out.tables,
         warnings: out.warnings,
-        ir: out.ir,
         means,
     })
 }
@@ -302,15 +298,11 @@ pub fn simulate_into(
 ) -> Result<PopOutcome, Box<Diagnostic>> {
     let (k, params) = build_kernel(m, plan, cfg)?;
     super::check_params(m, &params)?;
-    let (compiled, ir) = match cfg.backend {
-        Backend::Jit => {
-            let c = jit::compile(&k, cfg.optimize).map_err(|e| {
-                Box::new(Diagnostic::internal(format!("JIT compilation failed: {e}")).at(m.span, "this model"))
-            })?;
-            let ir = c.ir.clone();
-            (Some(c), Some(ir))
-        }
-        Backend::Interp => (None, None),
+    let compiled = match cfg.backend {
+        Backend::Jit => Some(jit::compile(&k, cfg.optimize).map_err(|e| {
+            Box::new(Diagnostic::internal(format!("JIT compilation failed: {e}")).at(m.span, "this model"))
+        })?),
+        Backend::Interp => None,
     };
     let mut states = initial_states(m, &k, &params, cfg);
     let per: Vec<Vec<f64>> = cfg.per_neuron.iter().map(|(_, v)| v.clone()).collect();
@@ -379,7 +371,6 @@ pub fn simulate_into(
         kernel_insts: k.insts.len(),
         tables: table_notes(m, &k),
         warnings,
-        ir,
     })
 }
 

@@ -1,228 +1,28 @@
-//! The Cranelift back end: compiles a [`Kernel`] to one native function
-//! that advances a range of neurons one step.
-//!
-//! ```text
-//! fn(states: *const *mut f64, params: *const *const f64, n: i64, t: f64,
-//!    t_next: f64, spike_idx: *mut i64, spike_t: *mut f64) -> i64   // number of spikes
-//! ```
-//!
-//! The loop body is the kernel's instructions, emitted twice: on `f64x2`
-//! vectors (two neurons per iteration, the widest Cranelift's x86-64 back
-//! end takes) and on scalars for an odd last neuron. The math functions are
-//! the same straight-line operations as [`kmath`](crate::kernel::kmath), so
-//! the JIT and the kernel interpreter agree bit for bit. Spikes are written
-//! as a compact list (neuron index, time) without branches: every lane
-//! stores, the count advances by the lane's fire bit.
+//! The instructions of a kernel in Cranelift IR, for one group of one or
+//! two neurons: arithmetic, masks, and `exp`, `log`, `efun` and table
+//! lookups inlined as the operations of [`kmath`] and [`table`].
 
-use crate::kernel::{kmath, table, Cmp, Inst, Kernel, Val};
+use crate::kernel::{kmath, table, Cmp, Inst, Val};
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{
-    types, AbiParam, BlockArg, Endianness, InstBuilder, MemFlagsData, Type, UserFuncName, Value,
-};
-use cranelift_codegen::settings::{self, Configurable};
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{Linkage, Module};
+use cranelift_codegen::ir::{types, Endianness, InstBuilder, MemFlagsData, Type, Value};
+use cranelift_frontend::FunctionBuilder;
 use std::collections::HashMap;
 
-/// The native entry point of a kernel.
-pub type KernelFn = unsafe extern "C" fn(*const *mut f64, *const *const f64, i64, f64, f64, *mut i64, *mut f64) -> i64;
-
-/// A compiled kernel; owns its code.
-pub struct Compiled {
-    _module: JITModule,
-    func: KernelFn,
-    /// The Cranelift IR, for `explain --ir`.
-    pub ir: String,
-    /// Compilation time, seconds.
-    pub compile_seconds: f64,
-    n_states: usize,
-    n_params: usize,
-    /// The rate tables the code reads (their addresses are baked in).
-    _tables: Vec<Box<[f64]>>,
-}
-
-// The code is immutable after finalization and the function is pure over its
-// arguments, so it may be called from several threads at once.
-unsafe impl Send for Compiled {}
-unsafe impl Sync for Compiled {}
-
-impl Compiled {
-    /// Advances neurons `0..n` of the arrays one step from time `t` to `t_next`.
-    ///
-    /// # Safety
-    /// `states` and `params` must hold the kernel's numbers of pointers, each
-    /// to at least `n` f64; `spike_idx` and `spike_t` room for
-    /// `n * emitting events` entries.
-    pub unsafe fn call(
-        &self,
-        states: &[*mut f64],
-        params: &[*const f64],
-        n: usize,
-        (t, t_next): (f64, f64),
-        spike_idx: &mut [i64],
-        spike_t: &mut [f64],
-    ) -> usize {
-        assert!(states.len() == self.n_states && params.len() == self.n_params, "kernel called with wrong arrays"); // ok: a caller bug, never user input
-        let count = unsafe {
-            (self.func)(
-                states.as_ptr(),
-                params.as_ptr(),
-                n as i64,
-                t,
-                t_next,
-                spike_idx.as_mut_ptr(),
-                spike_t.as_mut_ptr(),
-            )
-        };
-        count.max(0) as usize
-    }
-}
-
-/// Compiles a kernel. `speed` selects Cranelift's `opt_level = "speed"`.
-pub fn compile(kernel: &Kernel, speed: bool) -> Result<Compiled, String> {
-    let start = std::time::Instant::now();
-    let mut flags = settings::builder();
-    let set =
-        |f: &mut settings::Builder, k: &str, v: &str| f.set(k, v).map_err(|e| format!("cranelift setting {k}: {e}"));
-    set(&mut flags, "opt_level", if speed { "speed" } else { "none" })?;
-    set(&mut flags, "use_colocated_libcalls", "false")?;
-    set(&mut flags, "is_pic", "false")?;
-    let isa = cranelift_native::builder()
-        .map_err(|e| format!("this machine is not supported by Cranelift: {e}"))?
-        .finish(settings::Flags::new(flags))
-        .map_err(|e| format!("cranelift: {e}"))?;
-    let mut module = JITModule::new(JITBuilder::with_isa(isa, cranelift_module::default_libcall_names()));
-    let ptr = types::I64;
-    let mut sig = module.make_signature();
-    for ty in [ptr, ptr, types::I64, types::F64, types::F64, ptr, ptr] {
-        sig.params.push(AbiParam::new(ty));
-    }
-    sig.returns.push(AbiParam::new(types::I64));
-    let id = module.declare_function("neuroc_kernel", Linkage::Local, &sig).map_err(|e| e.to_string())?;
-    let mut ctx = module.make_context();
-    ctx.func.signature = sig;
-    ctx.func.name = UserFuncName::user(0, id.as_u32());
-    let mut fctx = FunctionBuilderContext::new();
-    let tables: Vec<Box<[f64]>> = kernel.tables.iter().map(|t| t.data.clone().into_boxed_slice()).collect();
-    let table_addrs: Vec<i64> = tables.iter().map(|t| t.as_ptr() as i64).collect();
-    {
-        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-        emit_function(&mut b, kernel, &table_addrs);
-        b.finalize(module.isa().frontend_config());
-    }
-    let ir = ctx.func.display().to_string();
-    ctx.set_disasm(std::env::var_os("NEUROC_DISASM").is_some());
-    module.define_function(id, &mut ctx).map_err(|e| format!("cranelift could not compile the kernel: {e:?}"))?;
-    if let Some(code) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
-        if std::env::var_os("NEUROC_DISASM").is_some() {
-            eprintln!("{code}");
-        }
-    }
-    module.finalize_definitions().map_err(|e| e.to_string())?;
-    let code = module.get_finalized_function(id);
-    // SAFETY: the function was declared with exactly this signature.
-    let func = unsafe { std::mem::transmute::<*const u8, KernelFn>(code) };
-    Ok(Compiled {
-        _module: module,
-        func,
-        ir,
-        compile_seconds: start.elapsed().as_secs_f64(),
-        n_states: kernel.states.len(),
-        n_params: kernel.params.len(),
-        _tables: tables,
-    })
-}
-
-fn emit_function(b: &mut FunctionBuilder, k: &Kernel, table_addrs: &[i64]) {
-    use cranelift_codegen::ir::condcodes::IntCC;
-    let entry = b.create_block();
-    let head4 = b.create_block();
-    let body4 = b.create_block();
-    let head2 = b.create_block();
-    let body2 = b.create_block();
-    let tail_check = b.create_block();
-    let tail_body = b.create_block();
-    let exit = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    let i4 = b.append_block_param(head4, types::I64);
-    let c4 = b.append_block_param(head4, types::I64);
-    let ih2 = b.append_block_param(head2, types::I64);
-    let ch2 = b.append_block_param(head2, types::I64);
-    let it = b.append_block_param(tail_check, types::I64);
-    let ct = b.append_block_param(tail_check, types::I64);
-    let c_exit = b.append_block_param(exit, types::I64);
-    let arg = BlockArg::Value;
-
-    b.switch_to_block(entry);
-    let p = b.block_params(entry).to_vec();
-    let (states_pp, params_pp, n, t, t_next, sidx, stime) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
-    let flags = MemFlagsData::new().with_notrap();
-    let state_ptrs: Vec<Value> =
-        (0..k.states.len()).map(|s| b.ins().load(types::I64, flags, states_pp, (8 * s) as i32)).collect();
-    let param_ptrs: Vec<Value> =
-        (0..k.params.len()).map(|s| b.ins().load(types::I64, flags, params_pp, (8 * s) as i32)).collect();
-    let ptrs = Ptrs { states: &state_ptrs, params: &param_ptrs, t, t_next, sidx, stime, tables: table_addrs };
-    let zero = b.ins().iconst(types::I64, 0);
-    b.ins().jump(head4, &[arg(zero), arg(zero)]);
-
-    // Four neurons at a time: two independent f64x2 groups, interleaved
-    // instruction by instruction so the CPU can overlap their latencies.
-    b.switch_to_block(head4);
-    let next4 = b.ins().iadd_imm_s(i4, 4);
-    let room4 = b.ins().icmp(IntCC::SignedLessThanOrEqual, next4, n);
-    b.ins().brif(room4, body4, &[], head2, &[arg(i4), arg(c4)]);
-    b.switch_to_block(body4);
-    let count = emit_body(b, k, Lanes::Two, 2, i4, c4, &ptrs);
-    b.ins().jump(head4, &[arg(next4), arg(count)]);
-
-    // Then two, then one.
-    b.switch_to_block(head2);
-    let next2 = b.ins().iadd_imm_s(ih2, 2);
-    let room2 = b.ins().icmp(IntCC::SignedLessThanOrEqual, next2, n);
-    b.ins().brif(room2, body2, &[], tail_check, &[arg(ih2), arg(ch2)]);
-    b.switch_to_block(body2);
-    let count = emit_body(b, k, Lanes::Two, 1, ih2, ch2, &ptrs);
-    b.ins().jump(tail_check, &[arg(next2), arg(count)]);
-
-    b.switch_to_block(tail_check);
-    let more = b.ins().icmp(IntCC::SignedLessThan, it, n);
-    b.ins().brif(more, tail_body, &[], exit, &[arg(ct)]);
-    b.switch_to_block(tail_body);
-    let count = emit_body(b, k, Lanes::One, 1, it, ct, &ptrs);
-    b.ins().jump(exit, &[arg(count)]);
-
-    b.switch_to_block(exit);
-    b.ins().return_(&[c_exit]);
-    b.seal_all_blocks();
-}
-
-/// The function's pointers and time, shared by every body.
-struct Ptrs<'a> {
-    states: &'a [Value],
-    params: &'a [Value],
-    t: Value,
-    t_next: Value,
-    sidx: Value,
-    stime: Value,
-    /// Each rate table's address.
-    tables: &'a [i64],
-}
-
+/// One neuron (scalars) or two (`f64x2` vectors) per group.
 #[derive(Clone, Copy, PartialEq)]
-enum Lanes {
+pub(super) enum Lanes {
     One,
     Two,
 }
 
 impl Lanes {
-    fn num(self) -> Type {
+    pub fn num(self) -> Type {
         match self {
             Lanes::One => types::F64,
             Lanes::Two => types::F64X2,
         }
     }
-    fn int(self) -> Type {
+    pub fn int(self) -> Type {
         match self {
             Lanes::One => types::I64,
             Lanes::Two => types::I64X2,
@@ -230,106 +30,40 @@ impl Lanes {
     }
 }
 
-/// Emits the kernel for `groups` groups of `lanes` neurons starting at
-/// index `i`; returns the new spike count.
-fn emit_body(
-    b: &mut FunctionBuilder,
-    k: &Kernel,
-    lanes: Lanes,
-    groups: usize,
-    i: Value,
-    count: Value,
-    p: &Ptrs,
-) -> Value {
-    let flags = MemFlagsData::new().with_notrap();
-    let width = if lanes == Lanes::Two { 2 } else { 1 };
-    let offsets: Vec<Value> = (0..groups)
-        .map(|g| {
-            let ig = b.ins().iadd_imm_s(i, (g * width) as i64);
-            b.ins().ishl_imm_u(ig, 3)
-        })
-        .collect();
-    let mut e =
-        Emitter { b, lanes, g: 0, vals: vec![Vec::with_capacity(k.insts.len()); groups], located: HashMap::new() };
-    for inst in &k.insts {
-        for (g, &offset) in offsets.iter().enumerate() {
-            e.g = g;
-            let v = match *inst {
-                Inst::State(s) => {
-                    let addr = e.b.ins().iadd(p.states[s as usize], offset);
-                    e.b.ins().load(lanes.num(), flags, addr, 0)
-                }
-                Inst::Param(s) => {
-                    let addr = e.b.ins().iadd(p.params[s as usize], offset);
-                    e.b.ins().load(lanes.num(), flags, addr, 0)
-                }
-                Inst::Time => e.splat(p.t),
-                Inst::TimeNext => e.splat(p.t_next),
-                Inst::Lookup { table, col, at } => {
-                    e.lookup(&k.tables[table as usize], p.tables[table as usize], at, col)
-                }
-                ref other => e.inst(other),
-            };
-            e.vals[g].push(v);
-        }
-    }
-    for (g, &offset) in offsets.iter().enumerate() {
-        for (s, &v) in k.stores.iter().enumerate() {
-            let addr = e.b.ins().iadd(p.states[s], offset);
-            let val = e.vals[g][v as usize];
-            e.b.ins().store(flags, val, addr, 0);
-        }
-    }
-    let mut count = count;
-    for (g, _) in offsets.iter().enumerate() {
-        for ev in k.events.iter().filter(|ev| ev.emits) {
-            let fire = e.vals[g][ev.fire as usize];
-            let time = e.vals[g][ev.time as usize];
-            for lane in 0..width {
-                let (bit, tl) = if lanes == Lanes::Two {
-                    let m = e.b.ins().extractlane(fire, lane as u8);
-                    let bit = e.b.ins().band_imm_u(m, 1);
-                    (bit, e.b.ins().extractlane(time, lane as u8))
-                } else {
-                    (e.b.ins().uextend(types::I64, fire), time)
-                };
-                let slot = e.b.ins().ishl_imm_u(count, 3);
-                let ia = e.b.ins().iadd(p.sidx, slot);
-                let ta = e.b.ins().iadd(p.stime, slot);
-                let idx = e.b.ins().iadd_imm_s(i, (g * width + lane) as i64);
-                e.b.ins().store(flags, idx, ia, 0);
-                e.b.ins().store(flags, tl, ta, 0);
-                count = e.b.ins().iadd(count, bit);
-            }
-        }
-    }
-    count
-}
-
-struct Emitter<'a, 'b> {
-    b: &'a mut FunctionBuilder<'b>,
-    lanes: Lanes,
-    /// The group being emitted, and each group's values.
-    g: usize,
-    vals: Vec<Vec<Value>>,
+/// Emits instructions for the groups of a loop body, one group at a time.
+pub(super) struct Emitter<'a, 'b> {
+    pub b: &'a mut FunctionBuilder<'b>,
+    pub lanes: Lanes,
+    /// The group being emitted, and each group's values of the
+    /// instructions from `start` on (those of the function's piece).
+    pub g: usize,
+    pub vals: Vec<Vec<Value>>,
+    pub start: usize,
+    /// In a segment, each group's values of operands not at hand: read
+    /// again (leaves) or from a slot, at the instruction given, and
+    /// reused within [`WINDOW`](crate::kernel::segment::WINDOW) of it.
+    pub resolved: Vec<HashMap<Val, (Value, usize)>>,
     /// (table address, argument, group) -> the fraction within the row and
     /// each lane's row address: computed once for all of a table's columns.
-    located: HashMap<(i64, Val, usize), (Value, Vec<Value>)>,
+    pub located: HashMap<(i64, Val, usize), (Value, Vec<Value>)>,
 }
 
 impl Emitter<'_, '_> {
-    fn v(&self, x: u32) -> Value {
-        self.vals[self.g][x as usize]
+    pub fn v(&self, x: u32) -> Value {
+        match self.resolved[self.g].get(&x) {
+            Some(&(v, _)) => v,
+            None => self.vals[self.g][x as usize - self.start],
+        }
     }
 
-    fn splat(&mut self, scalar: Value) -> Value {
+    pub fn splat(&mut self, scalar: Value) -> Value {
         match self.lanes {
             Lanes::One => scalar,
             Lanes::Two => self.b.ins().splat(types::F64X2, scalar),
         }
     }
 
-    fn konst(&mut self, c: f64) -> Value {
+    pub fn konst(&mut self, c: f64) -> Value {
         // Not cached across the body: a constant kept live would be spilled
         // and reloaded; a fresh load from the constant pool costs the same
         // and needs no register in between.
@@ -346,7 +80,7 @@ impl Emitter<'_, '_> {
         v
     }
 
-    fn int_konst(&mut self, c: i64) -> Value {
+    pub fn int_konst(&mut self, c: i64) -> Value {
         let s = self.b.ins().iconst(types::I64, c);
         match self.lanes {
             Lanes::One => s,
@@ -354,12 +88,12 @@ impl Emitter<'_, '_> {
         }
     }
 
-    fn bits_to_int(&mut self, x: Value) -> Value {
+    pub fn bits_to_int(&mut self, x: Value) -> Value {
         let f = MemFlagsData::new().with_endianness(Endianness::Little);
         self.b.ins().bitcast(self.lanes.int(), f, x)
     }
 
-    fn bits_to_float(&mut self, x: Value) -> Value {
+    pub fn bits_to_float(&mut self, x: Value) -> Value {
         let f = MemFlagsData::new().with_endianness(Endianness::Little);
         self.b.ins().bitcast(self.lanes.num(), f, x)
     }
@@ -383,7 +117,7 @@ impl Emitter<'_, '_> {
     /// `Table::locate` and `Table::interpolate`, the row found once per
     /// table and group. With two lanes each lane's (y, dy) pair is one
     /// 16-byte load; two unpacks make the y and dy vectors.
-    fn lookup(&mut self, t: &table::Table, addr: i64, at: Val, col: u32) -> Value {
+    pub fn lookup(&mut self, t: &table::Table, addr: i64, at: Val, col: u32) -> Value {
         let flags = MemFlagsData::new().with_notrap().with_readonly();
         let key = (addr, at, self.g);
         let (frac, rows) = match self.located.get(&key) {
@@ -585,7 +319,7 @@ impl Emitter<'_, '_> {
         ins(self, s0, s1, r8)
     }
 
-    fn inst(&mut self, inst: &Inst) -> Value {
+    pub fn inst(&mut self, inst: &Inst) -> Value {
         match *inst {
             Inst::Const(c) => self.konst(c),
             Inst::Neg(a) => {

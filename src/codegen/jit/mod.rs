@@ -1,0 +1,329 @@
+//! The Cranelift back end: compiles a [`Kernel`] to one native function
+//! that advances a range of neurons one step.
+//!
+//! ```text
+//! fn(states: *const *mut f64, params: *const *const f64, n: i64, t: f64,
+//!    t_next: f64, spike_idx: *mut i64, spike_t: *mut f64) -> i64   // number of spikes
+//! ```
+//!
+//! A kernel heavier than [`SEGMENT_WEIGHT`] (a network of rate units
+//! written as one model: tens of thousands of instructions) becomes one
+//! such function per segment ([`segment`]), each with a scratch block
+//! as a last argument through which values pass to later segments; the
+//! host runs them in turn over chunks of [`CHUNK`] neurons (`body`).
+//! Cranelift's register allocator costs more than linearly in a function's
+//! size, so many small functions compile in time linear in the kernel,
+//! where one huge function took minutes. A kernel within the weight is one
+//! function, as before.
+//!
+//! The loop body is the kernel's instructions, emitted twice: on `f64x2`
+//! vectors (two neurons per iteration, the widest Cranelift's x86-64 back
+//! end takes) and on scalars for an odd last neuron. The math functions are
+//! the same straight-line operations as [`kmath`](crate::kernel::kmath), so
+//! the JIT and the kernel interpreter agree bit for bit. Spikes are written
+//! as a compact list (neuron index, time) without branches: every lane
+//! stores, the count advances by the lane's fire bit.
+
+mod body;
+mod emit;
+
+pub use crate::kernel::segment::SEGMENT_WEIGHT;
+pub use body::CHUNK;
+
+use crate::kernel::{segment, Kernel};
+use body::Piece;
+use cranelift_codegen::ir::{types, AbiParam, Signature, UserFuncName};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{Linkage, Module};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// The native entry point of a kernel.
+pub type KernelFn = unsafe extern "C" fn(*const *mut f64, *const *const f64, i64, f64, f64, *mut i64, *mut f64) -> i64;
+
+/// The native entry point of one segment: a [`KernelFn`] with the scratch
+/// block last.
+type SegmentFn =
+    unsafe extern "C" fn(*const *mut f64, *const *const f64, i64, f64, f64, *mut i64, *mut f64, *mut f64) -> i64;
+
+/// The code: one function, or the segments' functions in order.
+enum Code {
+    Whole(KernelFn),
+    Segments { funcs: Vec<SegmentFn>, slots: usize },
+}
+
+/// A compiled kernel; owns its code.
+pub struct Compiled {
+    _module: JITModule,
+    code: Code,
+    /// The Cranelift IR, for `explain --ir` (empty unless
+    /// [`Options::keep_ir`]).
+    pub ir: String,
+    /// Compilation time, seconds.
+    pub compile_seconds: f64,
+    /// How many functions the kernel became (1: not cut).
+    pub segments: usize,
+    /// Cranelift instructions over all of them (the back end's work).
+    pub clif_insts: usize,
+    n_states: usize,
+    n_params: usize,
+    /// The rate tables the code reads (their addresses are baked in).
+    _tables: Vec<Box<[f64]>>,
+}
+
+// The code is immutable after finalization and the function is pure over its
+// arguments, so it may be called from several threads at once.
+unsafe impl Send for Compiled {}
+unsafe impl Sync for Compiled {}
+
+impl Compiled {
+    /// Advances neurons `0..n` of the arrays one step from time `t` to `t_next`.
+    ///
+    /// # Safety
+    /// `states` and `params` must hold the kernel's numbers of pointers, each
+    /// to at least `n` f64; `spike_idx` and `spike_t` room for
+    /// `n * emitting events` entries.
+    pub unsafe fn call(
+        &self,
+        states: &[*mut f64],
+        params: &[*const f64],
+        n: usize,
+        (t, t_next): (f64, f64),
+        spike_idx: &mut [i64],
+        spike_t: &mut [f64],
+    ) -> usize {
+        assert!(states.len() == self.n_states && params.len() == self.n_params, "kernel called with wrong arrays"); // ok: a caller bug, never user input
+        let (funcs, slots) = match &self.code {
+            Code::Whole(func) => {
+                let count = unsafe {
+                    func(
+                        states.as_ptr(),
+                        params.as_ptr(),
+                        n as i64,
+                        t,
+                        t_next,
+                        spike_idx.as_mut_ptr(),
+                        spike_t.as_mut_ptr(),
+                    )
+                };
+                return count.max(0) as usize;
+            }
+            Code::Segments { funcs, slots } => (funcs, *slots),
+        };
+        SCRATCH.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            let need = slots.max(1) * CHUNK;
+            if scratch.len() < need {
+                scratch.resize(need, 0.0);
+            }
+            // SAFETY: as for the whole function, on the chunk's neurons; the
+            // scratch block holds every slot for CHUNK neurons.
+            unsafe { call_segments(funcs, states, params, n, (t, t_next), (spike_idx, spike_t), &mut scratch) }
+        })
+    }
+}
+
+thread_local! {
+    /// Each thread's scratch block for segmented kernels, kept between calls.
+    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs the segments in turn over chunks of [`CHUNK`] neurons; the last
+/// writes the chunk's spikes, numbered within the chunk, renumbered here.
+///
+/// # Safety
+/// As [`Compiled::call`]; `scratch` holds at least slots * CHUNK values.
+unsafe fn call_segments(
+    funcs: &[SegmentFn],
+    states: &[*mut f64],
+    params: &[*const f64],
+    n: usize,
+    (t, t_next): (f64, f64),
+    (spike_idx, spike_t): (&mut [i64], &mut [f64]),
+    scratch: &mut [f64],
+) -> usize {
+    let mut chunk_states = states.to_vec();
+    let mut chunk_params = params.to_vec();
+    let mut count = 0;
+    let mut start = 0;
+    while start < n {
+        let len = CHUNK.min(n - start);
+        for (to, from) in chunk_states.iter_mut().zip(states) {
+            *to = from.wrapping_add(start);
+        }
+        for (to, from) in chunk_params.iter_mut().zip(params) {
+            *to = from.wrapping_add(start);
+        }
+        let (sidx, stime) = (spike_idx[count..].as_mut_ptr(), spike_t[count..].as_mut_ptr());
+        let mut fired = 0;
+        for f in funcs {
+            // only the last segment writes spikes; the others return 0
+            fired = unsafe {
+                f(
+                    chunk_states.as_ptr(),
+                    chunk_params.as_ptr(),
+                    len as i64,
+                    t,
+                    t_next,
+                    sidx,
+                    stime,
+                    scratch.as_mut_ptr(),
+                )
+            };
+        }
+        let fired = fired.max(0) as usize;
+        for idx in &mut spike_idx[count..count + fired] {
+            *idx += start as i64;
+        }
+        count += fired;
+        start += len;
+    }
+    count
+}
+
+/// How to compile a kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Cranelift's `opt_level = "speed"` (else `"none"`).
+    pub speed: bool,
+    /// The most a segment weighs ([`segment::cut`]).
+    pub weight: usize,
+    /// Keep the Cranelift IR as text ([`Compiled::ir`], for `explain --ir`).
+    pub keep_ir: bool,
+}
+
+/// Compiles a kernel. `speed` selects Cranelift's `opt_level = "speed"`.
+pub fn compile(kernel: &Kernel, speed: bool) -> Result<Compiled, String> {
+    compile_with(kernel, Options { speed, weight: SEGMENT_WEIGHT, keep_ir: false })
+}
+
+/// [`compile`], cutting the kernel into segments of at most `weight`
+/// (tests force small segments).
+pub fn compile_segmented(kernel: &Kernel, speed: bool, weight: usize) -> Result<Compiled, String> {
+    compile_with(kernel, Options { speed, weight, keep_ir: false })
+}
+
+/// Compiles a kernel as `opts` say.
+pub fn compile_with(kernel: &Kernel, opts: Options) -> Result<Compiled, String> {
+    let (speed, weight) = (opts.speed, opts.weight);
+    let start = std::time::Instant::now();
+    let mut flags = settings::builder();
+    let set =
+        |f: &mut settings::Builder, k: &str, v: &str| f.set(k, v).map_err(|e| format!("cranelift setting {k}: {e}"));
+    set(&mut flags, "opt_level", if speed { "speed" } else { "none" })?;
+    set(&mut flags, "use_colocated_libcalls", "false")?;
+    set(&mut flags, "is_pic", "false")?;
+    let isa = cranelift_native::builder()
+        .map_err(|e| format!("this machine is not supported by Cranelift: {e}"))?
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| format!("cranelift: {e}"))?;
+    let mut module = JITModule::new(JITBuilder::with_isa(isa, cranelift_module::default_libcall_names()));
+    let cut = segment::cut(kernel, weight);
+    let whole = cut.list.len() == 1;
+    if cut.slots.saturating_mul(CHUNK * 8) > i32::MAX as usize {
+        return Err(format!("the kernel passes {} values between its segments, too many", cut.slots));
+    }
+    let ptr = types::I64;
+    let mut sig = module.make_signature();
+    for ty in [ptr, ptr, types::I64, types::F64, types::F64, ptr, ptr] {
+        sig.params.push(AbiParam::new(ty));
+    }
+    if !whole {
+        sig.params.push(AbiParam::new(ptr));
+    }
+    sig.returns.push(AbiParam::new(types::I64));
+    let tables: Vec<Box<[f64]>> = kernel.tables.iter().map(|t| t.data.clone().into_boxed_slice()).collect();
+    let table_addrs: Vec<i64> = tables.iter().map(|t| t.as_ptr() as i64).collect();
+    let mut out = Functions { keep_ir: opts.keep_ir, ir: String::new(), clif_insts: 0, ids: Vec::new() };
+    let last = cut.list.len() - 1;
+    for (j, seg) in cut.list.iter().enumerate() {
+        let piece = Piece {
+            k: kernel,
+            insts: seg.insts.clone(),
+            imports: seg.imports.iter().copied().collect::<HashMap<_, _>>(),
+            exports: {
+                let mut slots = vec![None; seg.insts.len()];
+                for &(v, slot) in &seg.exports {
+                    slots[v as usize - seg.insts.start] = Some(slot);
+                }
+                slots
+            },
+            finishes: j == last,
+            segment: !whole,
+        };
+        let name = if whole { "neuroc_kernel".to_string() } else { format!("neuroc_kernel_{j}") };
+        define(&mut module, &name, &sig, &piece, &table_addrs, &mut out)?;
+    }
+    module.finalize_definitions().map_err(|e| e.to_string())?;
+    let code = if whole {
+        let code = module.get_finalized_function(out.ids[0]);
+        // SAFETY: the function was declared with exactly this signature.
+        Code::Whole(unsafe { std::mem::transmute::<*const u8, KernelFn>(code) })
+    } else {
+        let funcs = out
+            .ids
+            .iter()
+            .map(|&id| {
+                let code = module.get_finalized_function(id);
+                // SAFETY: each segment was declared with exactly this signature.
+                unsafe { std::mem::transmute::<*const u8, SegmentFn>(code) }
+            })
+            .collect();
+        Code::Segments { funcs, slots: cut.slots }
+    };
+    Ok(Compiled {
+        _module: module,
+        code,
+        ir: out.ir,
+        compile_seconds: start.elapsed().as_secs_f64(),
+        segments: cut.list.len(),
+        clif_insts: out.clif_insts,
+        n_states: kernel.states.len(),
+        n_params: kernel.params.len(),
+        _tables: tables,
+    })
+}
+
+/// What the functions defined so far add up to.
+struct Functions {
+    keep_ir: bool,
+    ir: String,
+    clif_insts: usize,
+    ids: Vec<cranelift_module::FuncId>,
+}
+
+/// Declares, builds and compiles the function of one piece.
+fn define(
+    module: &mut JITModule,
+    name: &str,
+    sig: &Signature,
+    piece: &Piece,
+    table_addrs: &[i64],
+    out: &mut Functions,
+) -> Result<(), String> {
+    let id = module.declare_function(name, Linkage::Local, sig).map_err(|e| e.to_string())?;
+    let mut ctx = module.make_context();
+    ctx.func.signature = sig.clone();
+    ctx.func.name = UserFuncName::user(0, id.as_u32());
+    let mut fctx = FunctionBuilderContext::new();
+    {
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        body::emit_function(&mut b, piece, table_addrs);
+        b.finalize(module.isa().frontend_config());
+    }
+    if out.keep_ir {
+        out.ir.push_str(&ctx.func.display().to_string());
+    }
+    out.clif_insts += ctx.func.layout.blocks().map(|b| ctx.func.layout.block_insts(b).count()).sum::<usize>();
+    ctx.set_disasm(std::env::var_os("NEUROC_DISASM").is_some());
+    module.define_function(id, &mut ctx).map_err(|e| format!("cranelift could not compile the kernel: {e:?}"))?;
+    if let Some(code) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
+        if std::env::var_os("NEUROC_DISASM").is_some() {
+            eprintln!("{code}");
+        }
+    }
+    out.ids.push(id);
+    Ok(())
+}
