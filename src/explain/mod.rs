@@ -70,6 +70,8 @@ pub fn report(
 
 /// A readable report of one model, with the schemes `method` derives and
 /// propagators evaluated for the step `dt` (SI seconds).
+// Long (about 190 lines) on purpose: the report's sections in the order
+// they are printed, each a few lines writing into the same string.
 #[allow(clippy::needless_range_loop)] // `r` indexes the rows of two matrices
 pub fn explain(model: &Model, method: Method, dt: f64) -> String {
     let mut m = model.clone();

@@ -251,6 +251,10 @@ pub struct Known<'a> {
 /// Replaces the expensive functions of `arg` in `k` (before dead-code
 /// elimination) by lookups in a new table; returns how many columns it
 /// took (0: nothing to tabulate, no table added).
+// Long (about 160 lines) on purpose: one pass in the order of the
+// algorithm (candidates, columns kept, grid evaluated, error measured,
+// lookups spliced in), sharing its working sets; split, each piece would
+// take most of them as arguments.
 pub fn tabulate(k: &mut Kernel, arg: Val, grid: Grid, state: usize, arg_name: &str, known: Known) -> usize {
     let n = k.insts.len();
     let live = super::liveness(k);

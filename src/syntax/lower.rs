@@ -102,6 +102,8 @@ impl Lowerer {
         pair.into_inner().filter(|p| !is_keyword(p.as_rule()))
     }
 
+    // Long (about 260 lines) on purpose: one short match arm per statement
+    // rule of the grammar, in the grammar's order.
     pub(super) fn stmt(&self, pair: Pair<Rule>) -> Option<Stmt> {
         let span = self.span(&pair);
         let rule = pair.as_rule();

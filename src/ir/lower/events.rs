@@ -26,6 +26,8 @@ impl<'a> Lower<'a> {
         });
     }
 
+    // Long (about 185 lines) on purpose: an event's trigger, its arguments
+    // and each kind of action, lowered in order into one `Event`.
     pub(super) fn on_event(
         &mut self,
         space: usize,
