@@ -233,4 +233,30 @@ mod tests {
         }
         assert!(s.slots <= 4, "{} slots", s.slots);
     }
+
+    /// e^x, a chain of WINDOW + 10 additions, their sum times e^x (read
+    /// from afar), and the exp of that.
+    fn far() -> Kernel {
+        use Inst::*;
+        let mut insts = vec![State(0), Exp(0)];
+        for _ in 0..WINDOW + 10 {
+            insts.push(Add(insts.len() as Val - 1, 0));
+        }
+        insts.push(Mul(1, insts.len() as Val - 1));
+        insts.push(Exp(insts.len() as Val - 1));
+        Kernel { stores: vec![insts.len() as Val - 1], insts, events: vec![], ..small() }
+    }
+
+    #[test]
+    fn values_read_from_afar_have_slots_in_cut_kernels_only() {
+        let k = far();
+        let whole = cut(&k, usize::MAX);
+        assert_eq!((whole.list.len(), whole.slots), (1, 0));
+        // the last exp alone in a second segment: e^x (value 1) is read
+        // more than WINDOW later in the first, through a slot
+        let s = cut(&k, 1 + 45 + WINDOW + 10 + 1);
+        assert_eq!(s.list.len(), 2);
+        assert_eq!(s.list[0].exports, vec![(1, 0), (WINDOW as Val + 12, 1)]);
+        assert_eq!(s.list[1].imports, vec![(WINDOW as Val + 12, 1)]);
+    }
 }
