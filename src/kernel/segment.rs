@@ -12,10 +12,11 @@
 //! Invariants: a kernel whose weight is within the limit is one segment
 //! with no imports or exports; leaves (`Const`, `State`, `Param`, `Time`,
 //! `TimeNext`) are never passed through a slot, a segment reads them
-//! again; a slot is reused only by a value exported after the last segment
-//! that reads its previous value; cutting, the lists and the slots are
-//! linear in the kernel's size (a value is stored once and loaded once per
-//! segment that reads it).
+//! again; a value read more than [`WINDOW`] instructions after it was
+//! computed goes through a slot even within its segment; a slot is reused
+//! only by a value exported after the last segment that reads its previous
+//! value; cutting, the lists and the slots are linear in the kernel's size
+//! (a value is stored once, and loaded at most once per read).
 
 use super::{operands, Inst, Kernel, Val};
 use std::ops::Range;
@@ -59,7 +60,7 @@ pub struct Segment {
     /// first reading.
     pub imports: Vec<(Val, u32)>,
     /// Values it computes that later segments (or the stores and events)
-    /// read, with their slots, in order.
+    /// read, or that it reads itself from afar, with their slots, in order.
     pub exports: Vec<(Val, u32)>,
 }
 
