@@ -8,7 +8,7 @@
 use super::builder::{Builder, Frame, FxMap};
 use super::{kmath, Inst, Unsupported, Val};
 use crate::ir::eval::{eval, Env};
-use crate::ir::{Action, Trigger, Var};
+use crate::ir::{Action, Event, Trigger, Var};
 use crate::schemes::{linalg, Block, Method};
 
 /// What every block and event reads at the start of a step.
@@ -47,8 +47,16 @@ pub(super) fn start(b: &mut Builder, ports: &[String], dt: f64) -> Result<Start,
     let t0 = b.push(Inst::Time);
     // Synaptic input arriving at the start of the step.
     let mut old = raw_old.clone();
+    // each port's events, in order
+    let mut by_port: FxMap<&str, Vec<&Event>> = FxMap::default();
+    for e in &b.m.events {
+        if let Trigger::Spike { port: Some(p), .. } = &e.trigger {
+            by_port.entry(p.as_str()).or_default().push(e);
+        }
+    }
     for (k, port) in ports.iter().enumerate() {
-        apply_port(b, k, port, &mut old, t0)?;
+        let events = by_port.get(port.as_str()).map_or(&[][..], |v| v.as_slice());
+        apply_port(b, k, port, events, &mut old, t0)?;
     }
     let dtv = b.konst(dt);
     // Schemes see time inside the open step, 1e-9 dt from its ends, so an
@@ -65,15 +73,18 @@ pub(super) fn start(b: &mut Builder, ports: &[String], dt: f64) -> Result<Start,
 }
 
 /// Port `k` (read from the per-neuron array after the parameters): the
-/// jumps of the `on spike PORT(w)` events, applied to `old`.
-fn apply_port(b: &mut Builder, k: usize, port: &str, old: &mut [Val], t0: Val) -> Result<(), Unsupported> {
-    let m = b.m;
+/// jumps of its `on spike PORT(w)` events, applied to `old`.
+fn apply_port(
+    b: &mut Builder,
+    k: usize,
+    port: &str,
+    events: &[&Event],
+    old: &mut [Val],
+    t0: Val,
+) -> Result<(), Unsupported> {
     let input = b.push(Inst::Param((b.per_neuron.len() + k) as u32));
-    for e in &m.events {
-        let Trigger::Spike { port: Some(p), arg, .. } = &e.trigger else { continue };
-        if p != port {
-            continue;
-        }
+    for e in events {
+        let Trigger::Spike { arg, .. } = &e.trigger else { continue };
         if let Some(a) = arg {
             b.event_args.insert(*a, input);
         }

@@ -12,10 +12,11 @@
 //! Invariants: a kernel whose weight is within the limit is one segment
 //! with no imports or exports; leaves (`Const`, `State`, `Param`, `Time`,
 //! `TimeNext`) are never passed through a slot, a segment reads them
-//! again; a slot is reused only by a value exported after the last segment
-//! that reads its previous value; cutting, the lists and the slots are
-//! linear in the kernel's size (a value is stored once and loaded once per
-//! segment that reads it).
+//! again; a value read more than [`WINDOW`] instructions after it was
+//! computed goes through a slot even within its segment; a slot is reused
+//! only by a value exported after the last segment that reads its previous
+//! value; cutting, the lists and the slots are linear in the kernel's size
+//! (a value is stored once, and loaded at most once per read).
 
 use super::{operands, Inst, Kernel, Val};
 use std::ops::Range;
@@ -59,7 +60,7 @@ pub struct Segment {
     /// first reading.
     pub imports: Vec<(Val, u32)>,
     /// Values it computes that later segments (or the stores and events)
-    /// read, with their slots, in order.
+    /// read, or that it reads itself from afar, with their slots, in order.
     pub exports: Vec<(Val, u32)>,
 }
 
@@ -232,5 +233,31 @@ mod tests {
             }
         }
         assert!(s.slots <= 4, "{} slots", s.slots);
+    }
+
+    /// e^x, a chain of WINDOW + 10 additions, their sum times e^x (read
+    /// from afar), and the exp of that.
+    fn far() -> Kernel {
+        use Inst::*;
+        let mut insts = vec![State(0), Exp(0)];
+        for _ in 0..WINDOW + 10 {
+            insts.push(Add(insts.len() as Val - 1, 0));
+        }
+        insts.push(Mul(1, insts.len() as Val - 1));
+        insts.push(Exp(insts.len() as Val - 1));
+        Kernel { stores: vec![insts.len() as Val - 1], insts, events: vec![], ..small() }
+    }
+
+    #[test]
+    fn values_read_from_afar_have_slots_in_cut_kernels_only() {
+        let k = far();
+        let whole = cut(&k, usize::MAX);
+        assert_eq!((whole.list.len(), whole.slots), (1, 0));
+        // the last exp alone in a second segment: e^x (value 1) is read
+        // more than WINDOW later in the first, through a slot
+        let s = cut(&k, 1 + 45 + WINDOW + 10 + 1);
+        assert_eq!(s.list.len(), 2);
+        assert_eq!(s.list[0].exports, vec![(1, 0), (WINDOW as Val + 12, 1)]);
+        assert_eq!(s.list[1].imports, vec![(WINDOW as Val + 12, 1)]);
     }
 }
