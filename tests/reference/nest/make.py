@@ -41,3 +41,16 @@ keys = ["C_m", "g_L", "E_L", "Delta_T", "V_th", "V_peak", "V_reset", "tau_w", "a
 print("aeif_psc_exp", {k: d[k] for k in keys})
 t, v, s = run("aeif_psc_exp", {"gsl_error_tol": 1e-9}, [], 700.0, 500.0)
 write("aeif_psc_exp_I700", t, v, s, "I_e = 700 pA")
+
+# hh_cond_exp_traub at its defaults (its gates start where NEST puts them,
+# printed here), I_e = 500 pA, 200 ms. NEST stamps a spike at the peak
+# (V above V_T + 30 mV and falling), so spike *intervals* are compared.
+nest.ResetKernel()
+nest.SetKernelStatus({"resolution": 0.01})
+d = nest.GetDefaults("hh_cond_exp_traub")
+print("hh_cond_exp_traub", {k: d[k] for k in ["g_Na", "g_K", "g_L", "C_m", "E_Na", "E_K", "E_L", "V_T", "V_m", "Act_m", "Inact_h", "Act_n"]})
+n = nest.Create("hh_cond_exp_traub", params={"I_e": 500.0})
+sr = nest.Create("spike_recorder")
+nest.Connect(n, sr)
+nest.Simulate(200.0)
+np.savetxt(f"{out}/hh_cond_exp_traub_I500_spikes.csv", sr.get("events")["times"], header="t_ms", comments="", fmt="%.10g")
