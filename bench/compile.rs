@@ -13,6 +13,9 @@
 //! the size ratio is 1 for linear growth, 2 when doubling the size
 //! quadruples the time.
 
+#[path = "common.rs"]
+mod common;
+use common::peak_rss_mib;
 use std::process::Command;
 use std::time::Instant;
 
@@ -55,16 +58,6 @@ fn wilson_cowan(n: usize) -> String {
         s += &format!("    dI{i}/dt = (-I{i} + (1 - I{i}) * S(c3 * E{i} - c4 * I{i}, 2, 3.7)) / tau\n");
     }
     s + "}\nsimulate Brain { dt = 0.1 ms, duration = 0.1 ms, method = rk4 }\n"
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 /// The child: compiles and runs one case, printing

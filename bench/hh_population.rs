@@ -17,6 +17,9 @@
 //! e^{-(alpha + beta) dt} per gate, interpolated linearly), compiled for
 //! the CPU's vector extensions: like against like for the tabulated JIT.
 
+#[path = "common.rs"]
+mod common;
+use common::peak_rss_mib;
 use neuroc::kernel::kmath;
 use neuroc::runtime::population::{self, Backend, PopConfig};
 use neuroc::schemes::{self, Method};
@@ -28,16 +31,6 @@ const T_ON: f64 = 0.0;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 // The squid axon's constants, SI: F/m^2, S/m^2, V.

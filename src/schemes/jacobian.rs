@@ -98,7 +98,7 @@ pub fn reads_state(m: &Model, e: ExprId, i: usize) -> bool {
 
 /// Walks what `e` reads, through values, calling `hit` on each variable
 /// (other than a value) until it returns true; returns whether it did.
-fn walk_reads(m: &Model, e: ExprId, mut hit: impl FnMut(Var) -> bool) -> bool {
+pub(super) fn walk_reads(m: &Model, e: ExprId, mut hit: impl FnMut(Var) -> bool) -> bool {
     let mut seen = HashSet::new();
     let mut stack = vec![e];
     while let Some(x) = stack.pop() {

@@ -191,26 +191,12 @@ fn not_differentiable(m: &Model, i: usize, why: &str) -> Diagnostic {
 pub fn deps(m: &Model, e: ExprId) -> Vec<Var> {
     let mut out = Vec::new();
     let mut found = std::collections::HashSet::new();
-    let mut walked = std::collections::HashSet::new();
-    let mut stack = vec![e];
-    while let Some(x) = stack.pop() {
-        if !walked.insert(x) {
-            continue;
+    jacobian::walk_reads(m, e, |v| {
+        if found.insert(v) {
+            out.push(v);
         }
-        match m.arena.kind(x) {
-            NodeKind::Var(Var::Value(k)) => {
-                if let Some(v) = m.values.get(*k) {
-                    stack.push(v.expr);
-                }
-            }
-            NodeKind::Var(v) => {
-                if found.insert(*v) {
-                    out.push(*v)
-                }
-            }
-            kind => crate::ir::for_each_child(kind, |c| stack.push(c)),
-        }
-    }
+        false
+    });
     out
 }
 
