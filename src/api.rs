@@ -448,6 +448,7 @@ impl Experiment {
             run.settings.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
         let backend = match &run.body {
             experiment::Body::Point(p) => p.backend.name(),
+            experiment::Body::Brain(b) => b.node.backend.name(),
             experiment::Body::Network(n) if n.jit => "jit",
             experiment::Body::Network(_) => "interp",
             experiment::Body::Density(_) => "density (finite volumes)",

@@ -50,6 +50,7 @@ codes! {
     BadField = "E0217", "malformed neural field";
     BadTable = "E0218", "malformed rate table";
     DataFile = "E0219", "data file missing or unreadable";
+    BadCoupling = "E0220", "coupling the connectome cannot compute";
     DimensionMismatch = "E0301", "dimension mismatch";
     UnknownUnit = "E0302", "unknown unit";
     NeedsDimensionless = "E0303", "argument must be dimensionless";

@@ -18,6 +18,7 @@
 //! - fields: per dynamic state, a space-time table on a ring (`t_ms`, then
 //!   one column per cell) or the final frame on a sheet (x, y, value).
 
+use super::brain::BrainRun;
 use super::density::DensityRun;
 use super::field::FieldRun;
 use super::network::NetworkRun;
@@ -77,6 +78,7 @@ pub fn execute(run: &Run, sink: &mut dyn Sink, stop: &dyn Fn() -> bool) -> Resul
         Body::Network(n) => network(run, n, &mut out),
         Body::Density(d) => density(run, d, &mut out),
         Body::Field(f) => field(run, f, &mut out),
+        Body::Brain(b) => brain(run, b, &mut out),
     };
     if let Some(e) = out.error.take() {
         return Err(Failure::Io(e));
@@ -206,7 +208,9 @@ impl Recorder for PointRecorder<'_, '_> {
     }
 }
 
-fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnostic>> {
+/// The tables of a point model's run: its probes for the recorded
+/// neurons, the means of `mean_of`, spikes, event outputs.
+fn point_recorder<'o, 'a>(out: &'o mut Out<'a>, p: &PointRun, mean_of: &[usize]) -> PointRecorder<'o, 'a> {
     let m = &p.model;
     let mut probes = Vec::new();
     for probe in &p.record {
@@ -227,14 +231,8 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
         probes.push((out.open(Table { name: name.clone(), columns }), p.record_neurons.len(), scale));
     }
     let spikes = spikes_table(out);
-    // a population also records the mean of every recorded state
-    let mean_of: Vec<usize> = if p.n > 1 {
-        p.record.iter().filter_map(|r| if let Probe::State(s) = r { Some(*s) } else { None }).collect()
-    } else {
-        vec![]
-    };
     let mut means = Vec::new();
-    for &s in &mean_of {
+    for &s in mean_of {
         let st = &m.states[s];
         let (text, scale) = display(&st.unit, &st.dim);
         let name = format!("mean_{}", st.name);
@@ -254,8 +252,18 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
             }
         }
     }
-    let mut rec =
-        PointRecorder { out, probes, means, spikes, outputs: None, labels, count: 0, steps: 0, warnings: vec![] };
+    PointRecorder { out, probes, means, spikes, outputs: None, labels, count: 0, steps: 0, warnings: vec![] }
+}
+
+fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnostic>> {
+    let m = &p.model;
+    // a population also records the mean of every recorded state
+    let mean_of: Vec<usize> = if p.n > 1 {
+        p.record.iter().filter_map(|r| if let Probe::State(s) = r { Some(*s) } else { None }).collect()
+    } else {
+        vec![]
+    };
+    let mut rec = point_recorder(out, p, &mean_of);
     let start = std::time::Instant::now();
     let mut summary = Summary::default();
     let backend_note = match p.backend {
@@ -535,6 +543,72 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
     })
 }
 
+// ------------------------------------------------------------ brains
+
+fn brain(run: &Run, b: &BrainRun, out: &mut Out) -> Result<Summary, Box<Diagnostic>> {
+    let p = &b.node;
+    let m = &p.model;
+    let n = b.n;
+    let mut per_neuron: Vec<(usize, Vec<f64>)> =
+        p.param_spreads.iter().map(|(q, d, k)| (*q, spread(*d, n, run.seed, *k))).collect();
+    for (q, values) in &b.node_values {
+        match per_neuron.iter_mut().find(|(x, _)| x == q) {
+            Some(slot) => slot.1.clone_from(values),
+            None => per_neuron.push((*q, values.clone())),
+        }
+    }
+    let rows: Vec<f64> = b.weights.data.chunks(n.max(1)).map(|r| r.iter().sum()).collect();
+    let mut sums = Vec::new();
+    for s in &b.sums {
+        per_neuron.push((s.row_param, rows.clone()));
+        per_neuron.push((s.sum_param, vec![0.0; n]));
+        let sent = m.values[s.sent].expr;
+        let edges = runtime::brain::Edges::new(n, &b.weights.data, &s.delays, run.dt, b.interpolate);
+        sums.push(runtime::brain::SumConfig { edges, sent, slot: per_neuron.len() - 1 });
+    }
+    let cfg = population::PopConfig {
+        n,
+        dt: run.dt,
+        duration: run.duration,
+        per_neuron,
+        param_overrides: p.param_overrides.clone(),
+        value_overrides: p.value_overrides.clone(),
+        init_per_neuron: p.init_spreads.iter().map(|(s, d, k)| (*s, spread(*d, n, run.seed, *k))).collect(),
+        record: p.record.clone(),
+        record_neurons: p.record_neurons.clone(),
+        sample_every: run.sample_every,
+        mean_of: vec![],
+        threads: 1,
+        backend: if p.backend == Backend::Interp { population::Backend::Interp } else { population::Backend::Jit },
+        optimize: false,
+    };
+    let mut rec = point_recorder(out, p, &[]);
+    let start = std::time::Instant::now();
+    let r = runtime::brain::simulate_into(m, &p.plan, &cfg, &sums, &mut rec)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let steps = r.outcome.steps;
+    let edges: usize = sums.iter().map(|s| s.edges.source.len()).sum();
+    Ok(Summary {
+        line: format!(
+            "{}: {n} nodes of {}, {edges} edges, {} steps in {:.3} s ({:.1} ns per node-step), jit {:.1} ms, {} kernel ops",
+            run.target,
+            m.name,
+            steps,
+            seconds,
+            seconds * 1e9 / (steps.max(1) * n.max(1)) as f64,
+            r.compile_seconds * 1e3,
+            r.kernel_insts
+        ),
+        steps,
+        spikes: rec.count,
+        seconds,
+        compile_seconds: r.compile_seconds,
+        notes: p.notes.clone(),
+        warnings: r.warnings,
+        ..Summary::default()
+    })
+}
+
 // ------------------------------------------------------------ densities
 
 struct DensityRecorder<'o, 'a> {
@@ -778,6 +852,7 @@ pub fn model_of(run: &Run) -> Option<&Model> {
         Body::Point(p) => Some(&p.model),
         Body::Density(d) => Some(&d.model),
         Body::Field(f) => Some(&f.model),
+        Body::Brain(b) => Some(&b.node.model),
         Body::Network(_) => None,
     }
 }

@@ -9,8 +9,8 @@
 //! four bodies: a point model alone or as a population ([`point`]), a
 //! network of populations with its connections, drives and recorders
 //! ([`network`]), a population density ([`density`]) or a neural field
-//! ([`field`]). `brain` models are checked ([`brain`]) and answer E0501 when
-//! run.
+//! ([`field`]), or a brain: a node model looped over the nodes of a
+//! connectome, coupled through delayed sums ([`brain`]).
 //!
 //! Stage invariants:
 //! - `configure` reports every error a run can know before it simulates:
@@ -29,6 +29,8 @@
 
 pub mod brain;
 mod connect;
+pub mod connectome;
+pub mod couple;
 pub mod density;
 pub mod execute;
 pub mod field;
@@ -128,6 +130,7 @@ pub enum Body {
     Network(network::NetworkRun),
     Density(density::DensityRun),
     Field(field::FieldRun),
+    Brain(brain::BrainRun),
 }
 
 /// The model `flags.model` names, or the first `simulate` block's, or the
@@ -204,15 +207,7 @@ fn lower(ctx: &mut Ctx, model: &ast::Model, block: Option<&ast::Simulate>, flags
         ModelKind::Network => network::configure(ctx, model, block, flags),
         ModelKind::Density => density::configure(ctx, &name.name, block, flags),
         ModelKind::Field => field::configure(ctx, &name.name, block, flags),
-        ModelKind::Brain => {
-            brain::check(ctx, model);
-            ctx.fail(
-                Diagnostic::error(Code::NotSimulatedYet, "brain models are not simulated yet")
-                    .at(name.span, format!("`{}` is a brain", name.name))
-                    .help("a brain's connectome, nodes and observers are checked; running it comes with the whole-brain release (see docs/language.md)"),
-            );
-            None
-        }
+        ModelKind::Brain => brain::configure(ctx, model, block, flags),
         ModelKind::Neuron | ModelKind::Rate | ModelKind::Synapse | ModelKind::Plasticity => {
             point::configure(ctx, &name.name, block, flags)
         }
@@ -243,10 +238,8 @@ pub fn check(c: &Compiled) -> Diagnostics {
                             .at(block.target.span, "a second block")
                             .help("keep one `simulate` block per model"),
                     );
-                } else if model.kind != ModelKind::Brain {
-                    lower(&mut ctx, model, Some(block), &Flags::default());
                 } else {
-                    brain::check(&mut ctx, model);
+                    lower(&mut ctx, model, Some(block), &Flags::default());
                 }
                 done.push(&model.name.name);
             }
@@ -264,7 +257,9 @@ pub fn check(c: &Compiled) -> Diagnostics {
             ModelKind::Network => {
                 network::configure(&mut ctx, model, None, &Flags::default());
             }
-            ModelKind::Brain => brain::check(&mut ctx, model),
+            ModelKind::Brain => {
+                brain::configure(&mut ctx, model, None, &Flags::default());
+            }
             _ => {}
         }
         out.extend(ctx.diags);

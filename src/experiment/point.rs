@@ -124,10 +124,35 @@ struct Block<'a> {
 pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>, flags: &Flags) -> Option<Run> {
     let c = ctx.c;
     let ast_model = c.library.get(name)?;
-    let kind = ast_model.kind;
     // every reachable model was lowered by `compile`; its errors were reported
-    let mut model = c.model(name)?.clone();
-    let span = block.map_or(ast_model.name.span, |b| b.span);
+    let model = c.model(name)?.clone();
+    let model_of = Of { kind: ast_model.kind, span: ast_model.name.span, n: None };
+    configure_model(ctx, model, model_of, block, flags)
+}
+
+/// What [`configure_model`] needs to know of the model besides its IR.
+pub(super) struct Of {
+    pub kind: ModelKind,
+    /// Its name, where defined.
+    pub span: Span,
+    /// A size that neither the block nor `--neurons` may change (a
+    /// brain's nodes).
+    pub n: Option<u64>,
+}
+
+/// [`configure`] for a lowered model (a brain's node model, grafted).
+pub(super) fn configure_model(
+    ctx: &mut Ctx,
+    mut model: ir::Model,
+    of: Of,
+    block: Option<&ast::Simulate>,
+    flags: &Flags,
+) -> Option<Run> {
+    let c = ctx.c;
+    let kind = of.kind;
+    let name = model.name.clone();
+    let name = name.as_str();
+    let span = block.map_or(of.span, |b| b.span);
     if let Some(p) = model.pending.first() {
         return ctx.reject(
             format!("a {} is not simulated yet", p.what),
@@ -166,6 +191,9 @@ pub(super) fn configure(ctx: &mut Ctx, name: &str, block: Option<&ast::Simulate>
     let sample_every = ctx.sample_every(flags.sample.as_ref(), dt, duration, 1)?;
     if let Some(e) = &flags.neurons {
         b.n = ctx.count(e, "`--neurons`", 1, 1_000_000_000_000, "e.g. --neurons 1000")?;
+    }
+    if let Some(n) = of.n {
+        b.n = n;
     }
     let threads = match &flags.threads {
         Some(e) => ctx.count(e, "`--threads`", 1, 1024, "e.g. --threads 4")? as usize,

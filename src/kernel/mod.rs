@@ -194,6 +194,29 @@ pub fn build_with_ports(
     ports: &[String],
     dt: f64,
 ) -> Result<Kernel, Unsupported> {
+    let signature = Signature { params, per_neuron, value_overrides, ports, outputs: &[] };
+    build_full(m, plan, &signature, dt)
+}
+
+/// What a kernel reads and writes besides the model's states.
+pub struct Signature<'a> {
+    /// Parameter values (SI).
+    pub params: &'a [f64],
+    /// Parameters read from per-neuron arrays instead of folded in.
+    pub per_neuron: &'a [usize],
+    /// `value_overrides[k]` replaces value k's expression.
+    pub value_overrides: &'a [Option<ExprId>],
+    /// Input ports (see [`build_with_ports`]).
+    pub ports: &'a [String],
+    /// Expressions evaluated at the end of the step, on the new states and
+    /// `t + dt`, each stored into one more array after the states (a
+    /// brain node's signals sent to the other nodes).
+    pub outputs: &'a [ExprId],
+}
+
+/// Builds a kernel for a [`Signature`].
+pub fn build_full(m: &Model, plan: &Plan, sig: &Signature, dt: f64) -> Result<Kernel, Unsupported> {
+    let Signature { params, per_neuron, value_overrides, ports, outputs } = *sig;
     let mut b = builder::Builder::new(m, params, per_neuron, value_overrides);
     let n = m.states.len();
     let refractory = m.events.iter().any(events::starts_refractory);
@@ -213,6 +236,14 @@ pub fn build_with_ports(
     let mut stores = new;
     if refractory {
         stores.push(ref_value.unwrap_or(start.t0));
+    }
+    if !outputs.is_empty() {
+        let base = stores[..n].to_vec();
+        let end = builder::Frame::new(b.frame_id(), &base, start.t_next);
+        for (k, &e) in outputs.iter().enumerate() {
+            stores.push(b.expr(e, &end)?);
+            state_names.push(format!("output {k}"));
+        }
     }
     let params_names = per_neuron
         .iter()

@@ -22,6 +22,7 @@
 //! (the step is split there too) and mutes condition events meanwhile.
 //! Conditions fire when they become true (false before, true after).
 
+pub mod brain;
 pub mod network;
 pub mod population;
 pub mod record;

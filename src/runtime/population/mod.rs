@@ -36,7 +36,7 @@ mod setup;
 
 pub use setup::{build_kernel, kernel_depth, table_notes};
 pub(crate) use setup::{excursion, excursion_warning, Excursion};
-use setup::{initial_states, value_exprs};
+pub(crate) use setup::{initial_states, value_exprs};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

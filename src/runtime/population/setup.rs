@@ -59,7 +59,7 @@ pub fn table_notes(m: &Model, k: &Kernel) -> Vec<String> {
 }
 
 /// Initial states of every neuron, as arrays (SoA).
-pub(super) fn initial_states(m: &Model, k: &Kernel, params: &[f64], cfg: &PopConfig) -> Vec<Vec<f64>> {
+pub(crate) fn initial_states(m: &Model, k: &Kernel, params: &[f64], cfg: &PopConfig) -> Vec<Vec<f64>> {
     let n = cfg.n;
     let exprs = value_exprs(m, cfg);
     let init_one = |p: &[f64]| {
@@ -104,7 +104,7 @@ pub(super) fn initial_states(m: &Model, k: &Kernel, params: &[f64], cfg: &PopCon
             }
         }
     }
-    if k.states.len() > m.states.len() {
+    if k.states.get(m.states.len()).is_some_and(|s| s == "refractory_until") {
         // refractory_until: never refractory at the start
         out[m.states.len()].iter_mut().for_each(|x| *x = f64::NEG_INFINITY);
     }
@@ -112,7 +112,7 @@ pub(super) fn initial_states(m: &Model, k: &Kernel, params: &[f64], cfg: &PopCon
 }
 
 /// The expressions of values, with inputs overridden.
-pub(super) fn value_exprs(m: &Model, cfg: &PopConfig) -> Vec<ExprId> {
+pub(crate) fn value_exprs(m: &Model, cfg: &PopConfig) -> Vec<ExprId> {
     m.values.iter().enumerate().map(|(i, v)| cfg.value_overrides.get(i).copied().flatten().unwrap_or(v.expr)).collect()
 }
 

@@ -1,0 +1,314 @@
+//! Brains: N nodes of one model advanced by one kernel looped over the
+//! nodes (never a kernel unrolled over the brain), coupled through sums
+//! over a connectome's delayed edges.
+//!
+//! Each step, from t to t + dt:
+//! 1. every sum is formed per node i from the history of what the nodes
+//!    sent: `sum_j w_ij s_j(t - d_ij)`, a sparse (CSR) product over the
+//!    edges with nonzero weight, in a fixed order per row;
+//! 2. the kernel advances every node, reading its sums as per-node
+//!    arrays, and evaluates on the new states what each node sends,
+//!    `s_j(t + dt)` (the kernel's output arrays);
+//! 3. the outputs go into the history, a ring of `max lag + 2` steps per
+//!    sum.
+//!
+//! Delays: `d / dt = lag + frac`. On the grid (`frac` = 0, the lag
+//! rounded) a node reads `s_j` at step `n - lag`; interpolated, it reads
+//! `(1 - frac) s_j[n - lag] + frac s_j[n - lag - 1]`, linear in time
+//! between the two steps around `t - d`. Before t = 0 the history is the
+//! initial value (what the nodes send at their initial state). A zero
+//! delay reads the sent value at t, computed at the end of the previous
+//! step (or from the initial state).
+//!
+//! Invariants: a node's sums and step depend on the history and its own
+//! state only, so results do not depend on how the nodes are split over
+//! threads; the nodes with no coupling (zero weights) step exactly as the
+//! model alone does, since a sum of no edges is 0.0 and the kernel is the
+//! population's.
+
+use super::population::{self, PopConfig, PopOutcome};
+use super::{Outcome, Probe, Recorder};
+use crate::codegen::jit;
+use crate::diag::{Code, Diagnostic};
+use crate::ir::eval::{eval_params, eval_values};
+use crate::ir::{ExprId, Model};
+use crate::kernel::{self, Signature};
+use crate::schemes::Plan;
+
+/// The edges into each node, row by row (compressed sparse rows).
+#[derive(Clone, Debug, Default)]
+pub struct Edges {
+    /// Row i's edges are `start[i]..start[i + 1]`.
+    pub start: Vec<usize>,
+    pub source: Vec<u32>,
+    pub weight: Vec<f64>,
+    /// Whole steps of delay.
+    pub lag: Vec<u32>,
+    /// The fraction of a step beyond `lag` (0 on the grid).
+    pub frac: Vec<f64>,
+}
+
+impl Edges {
+    /// The edges of an n x n weight matrix (into row i from column j) with
+    /// nonzero weight, and their delays (s) on a step `dt`, interpolated
+    /// or rounded to the grid.
+    pub fn new(n: usize, weights: &[f64], delays: &[f64], dt: f64, interpolate: bool) -> Edges {
+        let mut e = Edges { start: vec![0], ..Edges::default() };
+        for i in 0..n {
+            for j in 0..n {
+                let w = weights[i * n + j];
+                if w == 0.0 {
+                    continue;
+                }
+                let q = delays[i * n + j] / dt;
+                let (lag, frac) = if interpolate {
+                    // a delay within 1e-9 steps of the grid is on it
+                    let r = q.round();
+                    if (q - r).abs() < 1e-9 {
+                        (r, 0.0)
+                    } else {
+                        (q.floor(), q - q.floor())
+                    }
+                } else {
+                    (q.round(), 0.0)
+                };
+                e.source.push(j as u32);
+                e.weight.push(w);
+                e.lag.push(lag as u32);
+                e.frac.push(frac);
+            }
+            e.start.push(e.source.len());
+        }
+        e
+    }
+
+    /// The longest lag, with the step an interpolation reads beyond it.
+    pub fn reach(&self) -> usize {
+        self.lag.iter().zip(&self.frac).map(|(&l, &f)| l as usize + usize::from(f != 0.0)).max().unwrap_or(0)
+    }
+}
+
+/// One sum of a brain's couplings.
+#[derive(Clone, Debug)]
+pub struct SumConfig {
+    pub edges: Edges,
+    /// The expression of what each node sends.
+    pub sent: ExprId,
+    /// Which per-neuron array (index into `PopConfig::per_neuron`) holds
+    /// the sum.
+    pub slot: usize,
+}
+
+/// Runs a brain: `cfg` as for a population of `cfg.n` nodes (its
+/// `per_neuron` arrays include the sums' and row sums'), `sums` the
+/// couplings. Hands `rec` each sample (t = 0 and every `sample_every`
+/// steps: each probe of each recorded node) and the nodes' spikes.
+pub fn simulate_into(
+    m: &Model,
+    plan: &Plan,
+    cfg: &PopConfig,
+    sums: &[SumConfig],
+    rec: &mut dyn Recorder,
+) -> Result<PopOutcome, Box<Diagnostic>> {
+    let params = eval_params(m, &cfg.param_overrides);
+    super::check_params(m, &params)?;
+    let per_idx: Vec<usize> = cfg.per_neuron.iter().map(|(p, _)| *p).collect();
+    kernel::check_tables(m, &params, &per_idx)?;
+    let outputs: Vec<ExprId> = sums.iter().map(|s| s.sent).collect();
+    let sig = Signature {
+        params: &params,
+        per_neuron: &per_idx,
+        value_overrides: &cfg.value_overrides,
+        ports: &[],
+        outputs: &outputs,
+    };
+    let k = population::kernel_depth(m).and_then(|()| kernel::build_full(m, plan, &sig, cfg.dt)).map_err(
+        |kernel::Unsupported(why)| {
+            Box::new(
+                Diagnostic::error(
+                    Code::NotInKernel,
+                    format!("`{}` cannot run as a brain's node kernel: {why}", m.name),
+                )
+                .at(m.span, "this model")
+                .help("kernels support the methods exp_euler, exact, euler, rk2 and rk4; choose one with `--method`"),
+            )
+        },
+    )?;
+    kernel::check_built_tables(m, &k)?;
+    let code = match cfg.backend {
+        population::Backend::Jit => Some(jit::compile(&k, cfg.optimize).map_err(|e| {
+            Box::new(Diagnostic::internal(format!("JIT compilation failed: {e}")).at(m.span, "this model"))
+        })?),
+        population::Backend::Interp => None,
+    };
+    let n = cfg.n;
+    let mut states = population::initial_states(m, &k, &params, cfg);
+    let mut per: Vec<Vec<f64>> = cfg.per_neuron.iter().map(|(_, v)| v.clone()).collect();
+    let first_output = k.states.len() - sums.len();
+    // what the nodes send at their initial state
+    let exprs = population::value_exprs(m, cfg);
+    let mut node = Node { m, params: params.clone(), per_idx: &per_idx, exprs: &exprs, values: Vec::new() };
+    for (s, sum) in sums.iter().enumerate() {
+        for i in 0..n {
+            let v = node.eval(&states, &per, i, 0.0, sum.sent);
+            states[first_output + s][i] = v;
+        }
+    }
+    let reach = sums.iter().map(|s| s.edges.reach()).max().unwrap_or(0);
+    let ring = reach + 2;
+    let mut history: Vec<Vec<f64>> = sums.iter().map(|_| vec![0.0; ring * n]).collect();
+    for (s, h) in history.iter_mut().enumerate() {
+        h[..n].copy_from_slice(&states[first_output + s]);
+    }
+    let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
+    let every = cfg.sample_every.max(1);
+    let emitting = k.events.iter().filter(|e| e.emits).count().max(1);
+    let mut idx = vec![0i64; n * emitting];
+    let mut tim = vec![0.0f64; n * emitting];
+    let mut spikes = Vec::new();
+    let mut row = Vec::new();
+    sample(&mut node, cfg, &states, &per, 0.0, &mut row, rec);
+    let mut done = steps;
+    for step in 0..steps {
+        if rec.stop() {
+            done = step;
+            break;
+        }
+        for (sum, h) in sums.iter().zip(&history) {
+            couple(&sum.edges, h, ring, step, n, &mut per[sum.slot]);
+        }
+        let (t, t_next) = (step as f64 * cfg.dt, (step + 1) as f64 * cfg.dt);
+        match &code {
+            Some(code) => {
+                let sp: Vec<*mut f64> = states.iter_mut().map(|s| s.as_mut_ptr()).collect();
+                let pp: Vec<*const f64> = per.iter().map(|p| p.as_ptr()).collect();
+                // SAFETY: every array holds n numbers; the spike buffers
+                // n x emitting events.
+                let count = unsafe { code.call(&sp, &pp, n, (t, t_next), &mut idx, &mut tim) };
+                for s in 0..count {
+                    rec.spike(idx[s] as usize, tim[s]);
+                }
+            }
+            None => {
+                let mut arrays: Vec<&mut [f64]> = states.iter_mut().map(|a| &mut a[..]).collect();
+                let pa: Vec<&[f64]> = per.iter().map(|p| &p[..]).collect();
+                kernel::interp::step(&k, &mut arrays, &pa, t, t_next, &mut spikes);
+                for &(i, ts) in &spikes {
+                    rec.spike(i, ts);
+                }
+                spikes.clear();
+            }
+        }
+        let slot = ((step + 1) % ring) * n;
+        for (s, h) in history.iter_mut().enumerate() {
+            h[slot..slot + n].copy_from_slice(&states[first_output + s]);
+        }
+        if (step + 1) % 1000 == 0 || step + 1 == steps {
+            if let Some((i, s)) = non_finite(&states[..m.states.len()]) {
+                return Err(diverged(m, i, s, step + 1, cfg.dt));
+            }
+        }
+        if (step + 1) % every == 0 {
+            sample(&mut node, cfg, &states, &per, t_next, &mut row, rec);
+        }
+    }
+    Ok(PopOutcome {
+        outcome: Outcome { steps: done, stopped: done < steps },
+        compile_seconds: code.as_ref().map_or(0.0, |c| c.compile_seconds),
+        kernel_insts: k.insts.len(),
+        tables: population::table_notes(m, &k),
+        warnings: Vec::new(),
+    })
+}
+
+/// Sum `edges` into `out` per node from the history `h` (a ring of `ring`
+/// steps of `n` nodes) at step `step`.
+fn couple(edges: &Edges, h: &[f64], ring: usize, step: usize, n: usize, out: &mut [f64]) {
+    let at = |back: usize, j: usize| h[(step.saturating_sub(back) % ring) * n + j];
+    for (i, o) in out.iter_mut().enumerate() {
+        let mut acc = 0.0;
+        for e in edges.start[i]..edges.start[i + 1] {
+            let (j, lag, f) = (edges.source[e] as usize, edges.lag[e] as usize, edges.frac[e]);
+            let x = if f == 0.0 { at(lag, j) } else { (1.0 - f) * at(lag, j) + f * at(lag + 1, j) };
+            acc += edges.weight[e] * x;
+        }
+        *o = acc;
+    }
+}
+
+/// What the recorder needs to evaluate a node's values.
+struct Node<'a> {
+    m: &'a Model,
+    params: Vec<f64>,
+    per_idx: &'a [usize],
+    exprs: &'a [ExprId],
+    values: Vec<f64>,
+}
+
+impl Node<'_> {
+    /// Evaluates the node's values at its state; returns `e` there.
+    fn eval(&mut self, states: &[Vec<f64>], per: &[Vec<f64>], i: usize, t: f64, e: ExprId) -> f64 {
+        self.values_of(states, per, i, t);
+        let y: Vec<f64> = states[..self.m.states.len()].iter().map(|a| a[i]).collect();
+        let env = crate::ir::eval::Env { t, states: &y, params: &self.params, values: &self.values, args: &[] };
+        crate::ir::eval::eval(self.m, e, &env)
+    }
+
+    fn values_of(&mut self, states: &[Vec<f64>], per: &[Vec<f64>], i: usize, t: f64) {
+        for (&p, arr) in self.per_idx.iter().zip(per) {
+            self.params[p] = arr[i];
+        }
+        let y: Vec<f64> = states[..self.m.states.len()].iter().map(|a| a[i]).collect();
+        eval_values(self.m, t, &y, &self.params, self.exprs, &mut self.values);
+    }
+}
+
+/// Each probe of each recorded node, probe-major.
+fn sample(
+    node: &mut Node,
+    cfg: &PopConfig,
+    states: &[Vec<f64>],
+    per: &[Vec<f64>],
+    t: f64,
+    row: &mut Vec<f64>,
+    rec: &mut dyn Recorder,
+) {
+    row.clear();
+    let wants_values = cfg.record.iter().any(|p| matches!(p, Probe::Value(_)));
+    let mut values: Vec<Vec<f64>> = Vec::new();
+    if wants_values {
+        for &i in &cfg.record_neurons {
+            node.values_of(states, per, i, t);
+            values.push(node.values.clone());
+        }
+    }
+    for p in &cfg.record {
+        for (r, &i) in cfg.record_neurons.iter().enumerate() {
+            row.push(match p {
+                Probe::State(s) => states[*s][i],
+                Probe::Value(v) => values[r][*v],
+            });
+        }
+    }
+    rec.sample(t, row);
+}
+
+/// The first (node, state) that is not finite.
+fn non_finite(states: &[Vec<f64>]) -> Option<(usize, usize)> {
+    states.iter().enumerate().filter_map(|(s, a)| a.iter().position(|x| !x.is_finite()).map(|i| (i, s))).min()
+}
+
+fn diverged(m: &Model, node: usize, state: usize, steps: usize, dt: f64) -> Box<Diagnostic> {
+    Box::new(
+        Diagnostic::error(
+            Code::NumericalBlowUp,
+            format!(
+                "node {node} diverged: {} is not finite by t = {} ms",
+                m.states[state].name,
+                crate::units::format_number(steps as f64 * dt * 1e3)
+            ),
+        )
+        .at(m.span, "in this node model")
+        .help("the step may be too large, or the coupling too strong: try a smaller --dt or a weaker coupling"),
+    )
+}

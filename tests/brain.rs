@@ -1,0 +1,212 @@
+//! Brains: a node model looped over a connectome's nodes, coupled through
+//! delayed sums. Checked against the node model alone, against the known
+//! stability boundary and onset frequency of a delay equation, and for
+//! the connectome files' formats and orientation.
+
+use neuroc::Experiment;
+use std::path::{Path, PathBuf};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("neuroc-brain-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Column `k` (after time) of a recorded table.
+fn trace(exp: &Experiment, table: &str) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let (results, _) = exp.run().unwrap_or_else(|e| panic!("{e}"));
+    let t = results.table(table).unwrap_or_else(|| panic!("no table {table}"));
+    let cols = t.data.ncols();
+    let time = t.data.column(0).to_vec();
+    (time, (1..cols).map(|k| t.data.column(k).to_vec()).collect())
+}
+
+/// With no edges, every node is the model alone: bit for bit the same as a
+/// population of the node model with the same settings.
+#[test]
+fn a_node_without_edges_is_the_model_alone() {
+    let d = tmp("alone");
+    write(&d, "w.csv", "0,0,0\n0,0,0\n0,0,0\n");
+    let settings = "dt = 0.1 ms, duration = 200 ms, method = rk4, P = linspace(0.5, 2)";
+    let brain = write(
+        &d,
+        "brain.neuro",
+        &format!(
+            "import \"wilson_cowan.neuro\"\nbrain B {{\n    node = WilsonCowan\n    connectivity \"w.csv\"\n    parameter K = 0.7\n    couple node.P += K * sum_j(C[i, j] * node[j].E)\n}}\nsimulate B {{ {settings} }}\n"
+        ),
+    );
+    let alone = write(
+        &d,
+        "alone.neuro",
+        &format!("import \"wilson_cowan.neuro\"\nsimulate WilsonCowan {{ n = 3, {settings} }}\n"),
+    );
+    let mut b = Experiment::load(&brain).unwrap_or_else(|e| panic!("{e}"));
+    b.record("E[0:3]");
+    let mut a = Experiment::load(&alone).unwrap_or_else(|e| panic!("{e}"));
+    a.record("E[0:3]");
+    let (tb, eb) = trace(&b, "E");
+    let (ta, ea) = trace(&a, "E");
+    assert_eq!(tb, ta);
+    assert_eq!(eb.len(), 3);
+    for (x, y) in eb.iter().zip(&ea) {
+        assert!(x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()), "a node differs from the model alone");
+    }
+    // and the three nodes differ (P spread over them)
+    assert_ne!(eb[0], eb[2]);
+}
+
+/// `x' = -a x(t - tau)` as one node coupled to itself.
+fn delay_equation(dir: &Path, tau_ms: f64, dt_ms: f64, delays: &str) -> Experiment {
+    write(dir, "one.csv", "1\n");
+    let f = write(
+        dir,
+        "delay.neuro",
+        &format!(
+            "rate Lin {{\n    input u = 0 /ms\n    state x = 1\n    dx/dt = u\n}}\nbrain Delay {{\n    node = Lin\n    connectivity \"one.csv\"\n    parameter a = 0.1 /ms\n    couple node.u -= a * sum_j(C[i, j] * node[j].x(t - {tau_ms} ms))\n}}\nsimulate Delay {{ dt = {dt_ms} ms, duration = 600 ms, method = euler, delays = {delays} }}\n"
+        ),
+    );
+    Experiment::load(&f).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Times of upward zero crossings, linearly interpolated.
+fn upward_crossings(t: &[f64], x: &[f64]) -> Vec<f64> {
+    (1..x.len())
+        .filter(|&k| x[k - 1] < 0.0 && x[k] >= 0.0)
+        .map(|k| t[k - 1] + (t[k] - t[k - 1]) * (-x[k - 1]) / (x[k] - x[k - 1]))
+        .collect()
+}
+
+/// Peak |x| in the first and last fifth of the run.
+fn growth(x: &[f64]) -> f64 {
+    let n = x.len() / 5;
+    let peak = |s: &[f64]| s.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    peak(&x[x.len() - n..]) / peak(&x[n..2 * n])
+}
+
+/// The delay equation loses stability at a tau = pi / 2 (Hayes 1950), with
+/// the period 4 tau at onset.
+#[test]
+fn the_delay_equation_loses_stability_at_a_tau_half_pi() {
+    let d = tmp("dde");
+    let tau = 10.0;
+    let critical = std::f64::consts::FRAC_PI_2 / tau; // per ms
+    for (factor, grows) in [(0.97, false), (1.03, true)] {
+        let mut e = delay_equation(&d, tau, 0.01, "linear");
+        e.set("a", &format!("{} /ms", factor * critical)).sample("0.1 ms");
+        let (_, x) = trace(&e, "x");
+        let g = growth(&x[0]);
+        assert_eq!(g > 1.0, grows, "a tau = {factor} pi/2: growth {g}");
+    }
+    let mut e = delay_equation(&d, tau, 0.01, "linear");
+    e.set("a", &format!("{critical} /ms")).sample("0.01 ms");
+    let (t, x) = trace(&e, "x");
+    let ups = upward_crossings(&t, &x[0]);
+    assert!(ups.len() >= 10, "{ups:?}");
+    let period = (ups[ups.len() - 1] - ups[2]) / (ups.len() - 3) as f64;
+    let rel = (period - 4.0 * tau).abs() / (4.0 * tau);
+    assert!(rel < 0.005, "period at onset {period} ms, 4 tau = {} ms", 4.0 * tau);
+}
+
+/// A delay off the step grid: `delays = grid` rounds it to the nearest
+/// step (10.02 ms reads as 10.00 ms at dt = 0.05 ms, bit for bit), while
+/// `delays = linear` reads between the steps: its period lies 40% of the
+/// way from the 10.00 ms period to the 10.05 ms one.
+#[test]
+fn delays_between_steps_are_interpolated_or_rounded() {
+    let d = tmp("grid");
+    let dt = 0.05;
+    let a = std::f64::consts::FRAC_PI_2 / 10.0;
+    let run = |tau: f64, delays: &str| {
+        let mut e = delay_equation(&d, tau, dt, delays);
+        e.set("a", &format!("{a} /ms")).sample(&format!("{dt} ms"));
+        let (t, x) = trace(&e, "x");
+        let ups = upward_crossings(&t, &x[0]);
+        ((ups[ups.len() - 1] - ups[2]) / (ups.len() - 3) as f64, x[0].clone())
+    };
+    let (p0, x0) = run(10.0, "grid");
+    let (_, xg) = run(10.02, "grid");
+    assert_eq!(x0, xg, "on the grid, 10.02 ms is 10.00 ms");
+    let (p1, _) = run(10.05, "grid");
+    let (pl, _) = run(10.02, "linear");
+    let at = (pl - p0) / (p1 - p0);
+    assert!((at - 0.4).abs() < 0.04, "periods {p0} {pl} {p1} ms: the interpolated one at {at} of the way");
+}
+
+/// Weights are read into row i from column j; `orientation = from_to`
+/// reads the transpose; `.npy`, text and a TVB folder give the same brain.
+#[test]
+fn connectome_files_and_their_orientation() {
+    let d = tmp("files");
+    // node 0 receives from node 1 only, with weight 2
+    write(&d, "to_from.csv", "0 2\n0 0\n");
+    write(&d, "from_to.csv", "0,0\n2,0\n");
+    let tvb = d.join("tvb");
+    std::fs::create_dir_all(&tvb).unwrap();
+    write(&tvb, "weights.txt", "0 2\n0 0\n");
+    write(&tvb, "tract_lengths.txt", "0 10\n10 0\n");
+    write(&tvb, "centres.txt", "lA 0 0 0\nlB 1 0 0\n");
+    use ndarray_npy::WriteNpyExt;
+    let a = ndarray::arr2(&[[0.0f64, 2.0], [0.0, 0.0]]);
+    a.write_npy(std::fs::File::create(d.join("w.npy")).unwrap()).unwrap();
+    let run = |conn: &str| {
+        let f = write(
+            &d,
+            "b.neuro",
+            &format!(
+                "rate N {{\n    input u = 0 /ms\n    state x = 0, y = 1\n    dx/dt = u\n    dy/dt = 0 /ms\n}}\nbrain B {{\n    node = N\n    {conn}\n    couple node.u += 1 /ms * sum_j(C[i, j] * node[j].y)\n}}\nsimulate B {{ dt = 0.1 ms, duration = 10 ms, method = euler }}\n"
+            ),
+        );
+        let e = Experiment::load(&f).unwrap_or_else(|e| panic!("{e}"));
+        let (_, x) = trace(&e, "x");
+        (x[0][x[0].len() - 1], x[1][x[1].len() - 1])
+    };
+    let expect = run("connectivity \"to_from.csv\"");
+    assert!((expect.0 - 20.0).abs() < 1e-9 && expect.1 == 0.0, "{expect:?}");
+    assert_eq!(run("connectivity \"from_to.csv\", orientation = from_to"), expect);
+    assert_eq!(run("connectivity \"w.npy\""), expect);
+    assert_eq!(run("connectivity \"tvb\", speed = 1 m/s"), expect);
+    // normalized by the largest weight: half as fast
+    let half = run("connectivity \"to_from.csv\", normalize = max");
+    assert!((half.0 - 10.0).abs() < 1e-9, "{half:?}");
+}
+
+/// Couplings the connectome cannot compute, or that do not fit the node,
+/// are errors with a code and a span, found by `check`.
+#[test]
+fn bad_couplings_are_diagnosed() {
+    let d = tmp("bad");
+    write(&d, "w.csv", "0 1\n1 0\n");
+    write(&d, "w3.csv", "0 1 0\n1 0 0\n");
+    for (conn, couple, code) in [
+        ("connectivity \"w.csv\"", "couple node.P += sum_j(node[j].E)", "E0220"),
+        ("connectivity \"w.csv\"", "couple node.P += sum_j(C[i, j] * node[j].E * node.E)", "E0220"),
+        ("connectivity \"w.csv\"", "couple node.c1 += sum_j(C[i, j] * node[j].E)", "E0503"),
+        ("connectivity \"w.csv\"", "couple node.P += sum_j(C[i, j] * node[j].E(t - delay[i, j]))", "E0503"),
+        ("connectivity \"w.csv\"", "couple node.P += sum_j(C[i, j] * node[j].E(t - 5 mV))", "E0301"),
+        ("connectivity \"w.csv\"", "couple node.P += 1 ms * sum_j(C[i, j] * node[j].E)", "E0301"),
+        ("connectivity \"w.csv\"", "couple node.P += sum_j(C[i, j] * node[j].Z)", "E0201"),
+        ("connectivity \"w3.csv\"", "couple node.P += sum_j(C[i, j] * node[j].E)", "E0503"),
+    ] {
+        let f = write(
+            &d,
+            "b.neuro",
+            &format!(
+                "import \"wilson_cowan.neuro\"\nbrain B {{\n    node = WilsonCowan\n    {conn}\n    {couple}\n}}\n"
+            ),
+        );
+        let text = std::fs::read_to_string(&f).unwrap();
+        let c = neuroc::compile_source("b.neuro", &text, Some(f.clone()));
+        let mut diags = c.diagnostics.clone();
+        diags.extend(neuroc::experiment::check(&c));
+        let rendered = neuroc::diag::render_plain(&c.sources, &diags.list);
+        assert!(rendered.contains(&format!("error[{code}]")), "{couple}: {rendered}");
+        assert!(rendered.contains("b.neuro:"), "a span: {rendered}");
+    }
+}
