@@ -9,8 +9,8 @@
 //! 2. the kernel advances every node, reading its sums as per-node
 //!    arrays, and evaluates on the new states what each node sends,
 //!    `s_j(t + dt)` (the kernel's output arrays);
-//! 3. the outputs go into the history, a ring of `max lag + 2` steps per
-//!    sum.
+//! 3. the outputs go into the history, a ring of at least `max lag + 2`
+//!    steps per sum.
 //!
 //! Delays: `d / dt = lag + frac`. On the grid (`frac` = 0, the lag
 //! rounded) a node reads `s_j` at step `n - lag`; interpolated, it reads
@@ -155,7 +155,8 @@ pub fn simulate_into(
         }
     }
     let reach = sums.iter().map(|s| s.edges.reach()).max().unwrap_or(0);
-    let ring = reach + 2;
+    // a power of two, so that a slot is a mask away
+    let ring = (reach + 2).next_power_of_two();
     let mut history: Vec<Vec<f64>> = sums.iter().map(|_| vec![0.0; ring * n]).collect();
     for (s, h) in history.iter_mut().enumerate() {
         h[..n].copy_from_slice(&states[first_output + s]);
@@ -169,6 +170,7 @@ pub fn simulate_into(
     let mut row = Vec::new();
     sample(&mut node, cfg, &states, &per, 0.0, &mut row, rec);
     let mut done = steps;
+    let (mut sp, mut pp): (Vec<*mut f64>, Vec<*const f64>) = (Vec::new(), Vec::new());
     for step in 0..steps {
         if rec.stop() {
             done = step;
@@ -180,8 +182,10 @@ pub fn simulate_into(
         let (t, t_next) = (step as f64 * cfg.dt, (step + 1) as f64 * cfg.dt);
         match &code {
             Some(code) => {
-                let sp: Vec<*mut f64> = states.iter_mut().map(|s| s.as_mut_ptr()).collect();
-                let pp: Vec<*const f64> = per.iter().map(|p| p.as_ptr()).collect();
+                sp.clear();
+                sp.extend(states.iter_mut().map(|s| s.as_mut_ptr()));
+                pp.clear();
+                pp.extend(per.iter().map(|p| p.as_ptr()));
                 // SAFETY: every array holds n numbers; the spike buffers
                 // n x emitting events.
                 let count = unsafe { code.call(&sp, &pp, n, (t, t_next), &mut idx, &mut tim) };
@@ -199,7 +203,7 @@ pub fn simulate_into(
                 spikes.clear();
             }
         }
-        let slot = ((step + 1) % ring) * n;
+        let slot = ((step + 1) & (ring - 1)) * n;
         for (s, h) in history.iter_mut().enumerate() {
             h[slot..slot + n].copy_from_slice(&states[first_output + s]);
         }
@@ -222,9 +226,10 @@ pub fn simulate_into(
 }
 
 /// Sum `edges` into `out` per node from the history `h` (a ring of `ring`
-/// steps of `n` nodes) at step `step`.
+/// steps of `n` nodes, `ring` a power of two) at step `step`.
 fn couple(edges: &Edges, h: &[f64], ring: usize, step: usize, n: usize, out: &mut [f64]) {
-    let at = |back: usize, j: usize| h[(step.saturating_sub(back) % ring) * n + j];
+    let mask = ring - 1;
+    let at = |back: usize, j: usize| h[(step.saturating_sub(back) & mask) * n + j];
     for (i, o) in out.iter_mut().enumerate() {
         let mut acc = 0.0;
         for e in edges.start[i]..edges.start[i + 1] {
