@@ -27,7 +27,10 @@ fn check_accepts_every_stdlib_and_example_file() {
     let mut files: Vec<String> = Vec::new();
     for dir in ["stdlib", "examples"] {
         for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)).unwrap() {
-            files.push(e.unwrap().path().display().to_string());
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "neuro") {
+                files.push(path.display().to_string());
+            }
         }
     }
     let args: Vec<&str> = std::iter::once("check").chain(files.iter().map(String::as_str)).collect();
@@ -222,8 +225,8 @@ fn later_kinds_are_checked_but_not_simulated_yet() {
     let f = d.join("net.neuro");
     std::fs::write(&f, "brain Whole {\n    parameter G = 0.1\n}\nsimulate Whole { dt = 0.1 ms, duration = 1 s }\n")
         .unwrap();
-    for cmd in ["check", "run"] {
-        let o = neuroc(&[cmd, f.to_str().unwrap(), "-o", d.to_str().unwrap()]);
+    for args in [vec!["check", f.to_str().unwrap()], vec!["run", f.to_str().unwrap(), "-o", d.to_str().unwrap()]] {
+        let o = neuroc(&args);
         assert_eq!(o.status.code(), Some(1));
         assert!(text(&o).contains("E0503") && text(&o).contains("without a node model"), "{}", text(&o));
     }

@@ -361,6 +361,11 @@ fn parts<'a>(ctx: &mut Ctx, model: &'a ast::Model) -> Option<Parts<'a>> {
             ast::StmtKind::Derived(b) if b.name.name == "node" => p.node = node(ctx, &b.value),
             ast::StmtKind::Parameter(_) => p.params.push(stmt),
             ast::StmtKind::Couple { .. } => p.couples.push(stmt),
+            ast::StmtKind::Observe(b) => ctx.fail(
+                Diagnostic::error(Code::NotSimulatedYet, "observation models are not built yet")
+                    .at(b.name.span, "`observe`")
+                    .help("remove it to run the brain, and record its states (`--record E`); BOLD and EEG forward models come with a later release"),
+            ),
             ast::StmtKind::Data(entries) => {
                 for e in entries {
                     match e {
