@@ -210,3 +210,45 @@ fn bad_couplings_are_diagnosed() {
         assert!(rendered.contains("b.neuro:"), "a span: {rendered}");
     }
 }
+
+/// `n` uncoupled linear nodes `dx/dt = (-x + u) / 10 ms` with `noise`,
+/// and the variance of x over nodes and time after a burn-in of 100 ms.
+fn stationary_variance(noise: &str, method: &str, n: usize) -> f64 {
+    let d = tmp(&format!("var-{method}-{}", noise.len()));
+    let zeros = vec![vec!["0"; n].join(" "); n].join("\n");
+    write(&d, "w.csv", &zeros);
+    let f = write(
+        &d,
+        "b.neuro",
+        &format!(
+            "rate Lin {{\n    parameter tau = 10 ms\n    input u = 0\n    state x = 0\n    dx/dt = (-x + u) / tau\n}}\nbrain B {{\n    node = Lin\n    connectivity \"w.csv\"\n    {noise}\n}}\nsimulate B {{ dt = 0.05 ms, duration = 3 s, method = {method}, seed = 7 }}\n"
+        ),
+    );
+    let mut e = Experiment::load(&f).unwrap_or_else(|e| panic!("{e}"));
+    e.sample("1 ms").record("x");
+    let (_, x) = trace(&e, "x");
+    let values: Vec<f64> = x.iter().flat_map(|node| node[100..].iter().copied()).collect();
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64
+}
+
+/// White noise on a state and Ornstein-Uhlenbeck noise on an input give
+/// the closed-form stationary variances of a linear node within 2%, under
+/// Euler-Maruyama and stochastic Heun.
+#[test]
+fn noise_gives_the_stationary_variance_of_a_linear_node() {
+    // dx = -x / tau dt + sigma dW: sigma^2 tau / 2
+    let (sigma, tau) = (0.1f64, 10.0); // per sqrt(ms), ms
+    let white = sigma * sigma * tau / 2.0;
+    for method in ["euler", "heun"] {
+        let v = stationary_variance("noise node.x = white(0.1 / sqrt(1 ms))", method, 150);
+        assert!((v / white - 1.0).abs() < 0.02, "white, {method}: variance {v}, closed form {white}");
+    }
+    // u an OU process of variance s^2 = sigma^2 tau_u / 2 and correlation
+    // time tau_u, filtered by the node: s^2 tau_u / (tau_u + tau)
+    let tau_u = 5.0;
+    let s2 = sigma * sigma * tau_u / 2.0;
+    let ou = s2 * tau_u / (tau_u + tau);
+    let v = stationary_variance("noise node.u = ou(0.1 / sqrt(1 ms), 5 ms)", "rk4", 150);
+    assert!((v / ou - 1.0).abs() < 0.02, "OU: variance {v}, closed form {ou}");
+}

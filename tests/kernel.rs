@@ -63,7 +63,7 @@ fn hh_population_jit_equals_interpreter_bit_for_bit() {
     let i_amp = m.param("I_amp").unwrap();
     let n = 101; // odd: the scalar tail runs too
     let spread: Vec<f64> = (0..n).map(|i| 0.2 * i as f64 * 1e-2).collect(); // 0..20 uA/cm^2 in A/m^2
-    for method in [Method::Auto, Method::Rk4, Method::Rk2, Method::Euler] {
+    for method in [Method::Auto, Method::Rk4, Method::Rk2, Method::Heun, Method::Euler] {
         let mut cfg = pop_config(&m, n, 0.025, 2000, Backend::Interp, 1);
         cfg.per_neuron = vec![(i_amp, spread.clone())];
         let interp = run_pop(&m, method, &cfg);

@@ -28,6 +28,7 @@ fn explicit_and_implicit_methods_converge_at_their_order() {
     for (method, order, dts) in [
         (Method::Euler, 1.0, [100.0, 50.0, 25.0]),
         (Method::Rk2, 2.0, [100.0, 50.0, 25.0]),
+        (Method::Heun, 2.0, [100.0, 50.0, 25.0]),
         (Method::Rk4, 4.0, [200.0, 100.0, 50.0]),
         (Method::BackwardEuler, 1.0, [100.0, 50.0, 25.0]),
         (Method::Trapezoidal, 2.0, [100.0, 50.0, 25.0]),

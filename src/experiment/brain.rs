@@ -47,6 +47,39 @@ pub struct BrainRun {
     /// Per-node values read from files: (parameter, one value per node).
     pub node_values: Vec<(usize, Vec<f64>)>,
     pub labels: Vec<String>,
+    /// Noise, per statement.
+    pub noises: Vec<NoiseSpec>,
+}
+
+/// One `noise` statement, placed in the node model.
+#[derive(Clone, Debug)]
+pub struct NoiseSpec {
+    pub kind: NoiseKind,
+    /// The per-node parameter the runtime fills each step: `__xiK`
+    /// (white: a standard normal over sqrt(dt)) or `__ouK` (the OU
+    /// process's value).
+    pub param: usize,
+}
+
+/// What a `noise` statement adds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NoiseKind {
+    /// `noise node.X = white(sigma)`: `sigma dW/dt` added to `dX/dt`.
+    White,
+    /// `noise node.P = ou(sigma, tau[, mean])`: an Ornstein-Uhlenbeck
+    /// process `d eta = (mean - eta) / tau dt + sigma dW` added to the
+    /// input `P` (SI).
+    Ou { sigma: f64, tau: f64, mean: f64 },
+}
+
+/// A `noise` statement, taken apart.
+struct Noise<'a> {
+    target: &'a ast::Ident,
+    /// White: the amplitude in the node's names.
+    white: Option<ast::Expr>,
+    /// OU: sigma, tau and mean as written.
+    ou: Vec<&'a ast::Expr>,
+    span: Span,
 }
 
 /// One `sum_j` of a coupling, placed in the node model.
@@ -75,6 +108,7 @@ struct Parts<'a> {
     per_node: Vec<(&'a ast::Ident, PathBuf, Span)>,
     params: Vec<&'a ast::Stmt>,
     couples: Vec<&'a ast::Stmt>,
+    noises: Vec<Noise<'a>>,
 }
 
 /// Settings of a brain's `simulate` block that are the brain's, not its
@@ -164,13 +198,16 @@ pub(super) fn configure(
         return None;
     }
     // Lowered once to learn what each node sends, then with the sums.
-    let first = graft(node_ast, &parts.params, &sums, &couples, None);
-    let sent_dims: Vec<Dim> = {
+    let first = graft(ctx, node_ast, &parts, (&sums, &couples), None)?;
+    let (sent_dims, ou_dims): (Vec<Dim>, Vec<Dim>) = {
         let m = lower(ctx, &first)?;
-        (0..sums.len()).map(|k| m.value(&couple::sent_name(k)).map_or(Dim::NONE, |v| m.values[v].dim)).collect()
+        let sent = (0..sums.len()).map(|k| m.value(&couple::sent_name(k)).map_or(Dim::NONE, |v| m.values[v].dim));
+        let ou = parts.noises.iter().map(|nz| m.value(&nz.target.name).map_or(Dim::NONE, |v| m.values[v].dim));
+        (sent.collect(), ou.collect())
     };
-    let grafted = graft(node_ast, &parts.params, &sums, &couples, Some(&sent_dims));
+    let grafted = graft(ctx, node_ast, &parts, (&sums, &couples), Some((&sent_dims, &ou_dims)))?;
     let m = lower(ctx, &grafted)?;
+    let noises = noise_specs(ctx, &m, &parts.noises)?;
     let mut specs = Vec::new();
     for (k, s) in sums.iter().enumerate() {
         let delays = match s.delay {
@@ -243,11 +280,13 @@ pub(super) fn configure(
     let mut run = point::configure_model(ctx, m, of, filtered.as_ref(), flags)?;
     let Body::Point(mut p) = run.body else { return None };
     for (v, cv, negate, span) in targets {
-        let dim = p.model.values[v].dim;
-        let base = p.value_overrides[v].unwrap_or(p.model.values[v].expr);
-        let add = p.model.arena.add(NodeKind::Var(Var::Value(cv)), Ty::Num(dim), span);
-        let op = if negate { ast::BinOp::Sub } else { ast::BinOp::Add };
-        p.value_overrides[v] = Some(p.model.arena.add(NodeKind::Bin(op, base, add), Ty::Num(dim), span));
+        add_to_input(&mut p, v, Var::Value(cv), negate, span);
+    }
+    for (nz, spec) in parts.noises.iter().zip(&noises) {
+        if let NoiseKind::Ou { .. } = spec.kind {
+            let v = super::settings::input(&p.model, &nz.target.name)?;
+            add_to_input(&mut p, v, Var::Param(spec.param), false, nz.span);
+        }
     }
     if !flags.record.iter().any(|r| r.name.contains('[')) {
         p.record_neurons = (0..n).collect();
@@ -264,9 +303,103 @@ pub(super) fn configure(
     run.settings.push(("delays".into(), if interpolate { "linear" } else { "grid" }.into()));
     run.target = model.name.name.clone();
     run.kind = ModelKind::Brain;
-    run.body =
-        Body::Brain(BrainRun { node: p, n, weights, sums: specs, interpolate, node_values, labels: parts.labels });
+    run.body = Body::Brain(BrainRun {
+        node: p,
+        n,
+        weights,
+        sums: specs,
+        interpolate,
+        node_values,
+        labels: parts.labels,
+        noises,
+    });
     Some(run)
+}
+
+/// Input `v` of the node (with its overrides) plus or minus `x`.
+fn add_to_input(p: &mut PointRun, v: usize, x: Var, negate: bool, span: Span) {
+    let dim = p.model.values[v].dim;
+    let base = p.value_overrides[v].unwrap_or(p.model.values[v].expr);
+    let add = p.model.arena.add(NodeKind::Var(x), Ty::Num(dim), span);
+    let op = if negate { ast::BinOp::Sub } else { ast::BinOp::Add };
+    p.value_overrides[v] = Some(p.model.arena.add(NodeKind::Bin(op, base, add), Ty::Num(dim), span));
+}
+
+/// `noise node.X = white(sigma)` or `ou(sigma, tau[, mean])`, taken apart.
+fn noise<'a>(ctx: &mut Ctx, target: &'a [ast::Ident], value: &'a ast::Expr, span: Span) -> Option<Noise<'a>> {
+    let help = "`noise node.E = white(0.01 /sqrt(ms))` (added to dE/dt) or `noise node.P = ou(0.05 /sqrt(ms), 5 ms)` (added to the input P)";
+    let [node, x] = target else {
+        return ctx.reject("noise enters one value of the node", span, "not `node.X`", help);
+    };
+    if node.name != "node" {
+        return ctx.reject("noise enters one value of the node", node.span, "not `node`", help);
+    }
+    let ast::ExprKind::Call(f, args) = &value.kind else {
+        return ctx.reject("a noise is `white(...)` or `ou(...)`", value.span, "neither", help);
+    };
+    let kind = match &f.kind {
+        ast::ExprKind::Name(n) => n.as_str(),
+        _ => "",
+    };
+    match (kind, args.len()) {
+        ("white", 1) => match couple::local(&args[0]) {
+            Ok(e) => Some(Noise { target: x, white: Some(e), ou: vec![], span }),
+            Err(d) => {
+                ctx.fail(*d);
+                None
+            }
+        },
+        ("ou", 2 | 3) => Some(Noise { target: x, white: None, ou: args.iter().collect(), span }),
+        ("white" | "ou", _) => ctx.reject(
+            format!(
+                "`{kind}` takes {}",
+                if kind == "white" { "one argument, the amplitude" } else { "sigma, tau and optionally the mean" }
+            ),
+            value.span,
+            "wrong number of arguments",
+            help,
+        ),
+        _ => ctx.reject("a noise is `white(...)` or `ou(...)`", f.span, "neither", help),
+    }
+}
+
+/// Each noise's parameter in the grafted model, and an OU's constants
+/// checked against the input it enters.
+fn noise_specs(ctx: &mut Ctx, m: &ir::Model, noises: &[Noise]) -> Option<Vec<NoiseSpec>> {
+    let mut out = Vec::new();
+    for (k, nz) in noises.iter().enumerate() {
+        if nz.white.is_some() {
+            out.push(NoiseSpec { kind: NoiseKind::White, param: m.param(&couple::xi_name(k))? });
+            continue;
+        }
+        let Some(v) = super::settings::input(m, &nz.target.name) else {
+            return ctx.reject(
+                format!("`{}` is not an input of `{}`", nz.target.name, m.name),
+                nz.target.span,
+                "an OU noise enters an input",
+                "declare it as `input` in the node, or use `white(...)` on a state",
+            );
+        };
+        let dim = m.values[v].dim;
+        let sqrt_s = units::dims::time().powr(units::Rational::new(1, 2).unwrap_or(units::Rational::ONE));
+        let sigma_dim = sqrt_s.and_then(|r| dim.div(&r)).unwrap_or(dim);
+        let sigma = ctx.constant(nz.ou[0], sigma_dim, "an OU noise's sigma")?;
+        let tau = ctx.constant(nz.ou[1], units::dims::time(), "an OU noise's tau")?;
+        let mean = match nz.ou.get(2) {
+            Some(e) => ctx.constant(e, dim, "an OU noise's mean")?,
+            None => 0.0,
+        };
+        if !(tau > 0.0 && sigma >= 0.0) {
+            return ctx.reject(
+                "an OU noise needs sigma >= 0 and tau > 0",
+                nz.span,
+                "here",
+                "e.g. `ou(0.05 /sqrt(ms), 5 ms)`",
+            );
+        }
+        out.push(NoiseSpec { kind: NoiseKind::Ou { sigma, tau, mean }, param: m.param(&couple::ou_name(k))? });
+    }
+    Some(out)
 }
 
 /// `delays = linear` (the default) or `grid` in the `simulate` block.
@@ -303,42 +436,80 @@ fn lower(ctx: &mut Ctx, model: &ast::Model) -> Option<ir::Model> {
     m
 }
 
-/// The node model with the brain's parameters, what each node sends and,
-/// once their dimensions are known (`sent_dims`), the sums and the
-/// couplings' right-hand sides.
+/// The node model with the brain's parameters, what each node sends,
+/// white noises in their states' ODEs and, once the dimensions are known
+/// (`dims`: of what each node sends, of each noise's target), the sums,
+/// the couplings' right-hand sides and the OU noises' parameters.
 fn graft(
+    ctx: &mut Ctx,
     node: &ast::Model,
-    params: &[&ast::Stmt],
-    sums: &[couple::Sum],
-    couples: &[couple::Couple],
-    sent_dims: Option<&[Dim]>,
-) -> ast::Model {
+    parts: &Parts,
+    (sums, couples): (&[couple::Sum], &[couple::Couple]),
+    dims: Option<(&[Dim], &[Dim])>,
+) -> Option<ast::Model> {
     let mut m = node.clone();
-    m.stmts.extend(params.iter().map(|s| (*s).clone()));
+    m.stmts.extend(parts.params.iter().map(|s| (*s).clone()));
     let ident = |name: String, span: Span| ast::Ident { name, span };
     let derived = |name: String, value: ast::Expr, span: Span| ast::Stmt {
         kind: ast::StmtKind::Derived(ast::Binding { name: ident(name, span), value }),
         span,
     };
+    let number = |value: f64, unit: Option<ast::UnitExpr>, span: Span| ast::Expr {
+        kind: ast::ExprKind::Number { value, unit },
+        span,
+    };
+    let param = |name: String, value: ast::Expr, span: Span| ast::Stmt {
+        kind: ast::StmtKind::Parameter(vec![ast::Binding { name: ident(name, span), value }]),
+        span,
+    };
     for (k, s) in sums.iter().enumerate() {
         m.stmts.push(derived(couple::sent_name(k), s.sent.clone(), s.span));
     }
-    let Some(dims) = sent_dims else { return m };
-    for (k, (s, dim)) in sums.iter().zip(dims).enumerate() {
-        let number = |value: f64, unit: Option<ast::UnitExpr>| ast::Expr {
-            kind: ast::ExprKind::Number { value, unit },
-            span: s.span,
+    for (k, nz) in parts.noises.iter().enumerate() {
+        let Some(sigma) = &nz.white else { continue };
+        let per_sqrt_s = units::dims::time().powr(units::Rational::new(-1, 2).unwrap_or(units::Rational::ONE));
+        let unit = per_sqrt_s.as_ref().and_then(|d| si_unit(d, nz.span));
+        m.stmts.push(param(couple::xi_name(k), number(0.0, unit, nz.span), nz.span));
+        let ode = m.stmts.iter_mut().find_map(|st| match &mut st.kind {
+            ast::StmtKind::Ode { factor, state, rhs, .. } if state.name == nz.target.name => Some((factor, rhs)),
+            _ => None,
+        });
+        let Some((factor, rhs)) = ode else {
+            return ctx.reject(
+                format!("`{}` has no ODE in `{}` to add white noise to", nz.target.name, node.name.name),
+                nz.target.span,
+                "white noise enters `dX/dt`",
+                "add it to a state with an ODE of the node, or use `ou(...)` on an input",
+            );
         };
-        let bindings = vec![
-            ast::Binding { name: ident(couple::sum_name(k), s.span), value: number(0.0, si_unit(dim, s.span)) },
-            ast::Binding { name: ident(couple::row_name(k), s.span), value: number(1.0, None) },
-        ];
-        m.stmts.push(ast::Stmt { kind: ast::StmtKind::Parameter(bindings), span: s.span });
+        let bin = |op, a: ast::Expr, b: ast::Expr| ast::Expr {
+            kind: ast::ExprKind::Binary(op, Box::new(a), Box::new(b)),
+            span: nz.span,
+        };
+        let mut term = bin(
+            ast::BinOp::Mul,
+            sigma.clone(),
+            ast::Expr { kind: ast::ExprKind::Name(couple::xi_name(k)), span: nz.span },
+        );
+        if let Some(f) = factor {
+            term = bin(ast::BinOp::Mul, f.clone(), term);
+        }
+        *rhs = bin(ast::BinOp::Add, rhs.clone(), term);
+    }
+    let Some((sent_dims, ou_dims)) = dims else { return Some(m) };
+    for (k, (s, dim)) in sums.iter().zip(sent_dims).enumerate() {
+        m.stmts.push(param(couple::sum_name(k), number(0.0, si_unit(dim, s.span), s.span), s.span));
+        m.stmts.push(param(couple::row_name(k), number(1.0, None, s.span), s.span));
     }
     for (k, c) in couples.iter().enumerate() {
         m.stmts.push(derived(couple::couple_name(k), c.value.clone(), c.span));
     }
-    m
+    for (k, (nz, dim)) in parts.noises.iter().zip(ou_dims).enumerate() {
+        if nz.white.is_none() {
+            m.stmts.push(param(couple::ou_name(k), number(0.0, si_unit(dim, nz.span), nz.span), nz.span));
+        }
+    }
+    Some(m)
 }
 
 /// A dimension written in SI base units (`kg*m^2/s^3/A`), or none.
@@ -361,6 +532,11 @@ fn parts<'a>(ctx: &mut Ctx, model: &'a ast::Model) -> Option<Parts<'a>> {
             ast::StmtKind::Derived(b) if b.name.name == "node" => p.node = node(ctx, &b.value),
             ast::StmtKind::Parameter(_) => p.params.push(stmt),
             ast::StmtKind::Couple { .. } => p.couples.push(stmt),
+            ast::StmtKind::Noise { target, value } => {
+                if let Some(n) = noise(ctx, target, value, stmt.span) {
+                    p.noises.push(n);
+                }
+            }
             ast::StmtKind::Observe(b) => ctx.fail(
                 Diagnostic::error(Code::NotSimulatedYet, "observation models are not built yet")
                     .at(b.name.span, "`observe`")

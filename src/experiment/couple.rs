@@ -108,6 +108,27 @@ pub fn analyze(
     Ok(Couple { target, value, negate, span })
 }
 
+/// An expression of the node itself (a noise's amplitude): `node.X` made
+/// `X`; sums and other nodes are not allowed.
+pub fn local(e: &Expr) -> Result<Expr, Box<Diagnostic>> {
+    let mut sums = Vec::new();
+    let out = rewrite(e, &mut sums)?;
+    match sums.first() {
+        Some(s) => {
+            Err(bad(s.span, "a sum over the connectome", "a noise's amplitude reads the node itself (`node.E`)"))
+        }
+        None => Ok(out),
+    }
+}
+
+pub fn xi_name(k: usize) -> String {
+    format!("__xi{k}")
+}
+
+pub fn ou_name(k: usize) -> String {
+    format!("__ou{k}")
+}
+
 fn bad(span: Span, label: &str, help: &str) -> Box<Diagnostic> {
     Box::new(
         Diagnostic::error(Code::BadCoupling, "this coupling cannot be computed over the connectome")

@@ -18,7 +18,7 @@
 //! - fields: per dynamic state, a space-time table on a ring (`t_ms`, then
 //!   one column per cell) or the final frame on a sheet (x, y, value).
 
-use super::brain::BrainRun;
+use super::brain::{BrainRun, NoiseKind};
 use super::density::DensityRun;
 use super::field::FieldRun;
 use super::network::NetworkRun;
@@ -566,6 +566,15 @@ fn brain(run: &Run, b: &BrainRun, out: &mut Out) -> Result<Summary, Box<Diagnost
         let edges = runtime::brain::Edges::new(n, &b.weights.data, &s.delays, run.dt, b.interpolate);
         sums.push(runtime::brain::SumConfig { edges, sent, slot: per_neuron.len() - 1 });
     }
+    let mut noises = Vec::new();
+    for (k, nz) in b.noises.iter().enumerate() {
+        per_neuron.push((nz.param, vec![0.0; n]));
+        let kind = match nz.kind {
+            NoiseKind::White => runtime::brain::NoiseKind::White,
+            NoiseKind::Ou { sigma, tau, mean } => runtime::brain::NoiseKind::Ou { sigma, tau, mean },
+        };
+        noises.push(runtime::brain::NoiseConfig { kind, slot: per_neuron.len() - 1, stream: k as u64 + 1 });
+    }
     let cfg = population::PopConfig {
         n,
         dt: run.dt,
@@ -584,7 +593,7 @@ fn brain(run: &Run, b: &BrainRun, out: &mut Out) -> Result<Summary, Box<Diagnost
     };
     let mut rec = point_recorder(out, p, &[]);
     let start = std::time::Instant::now();
-    let r = runtime::brain::simulate_into(m, &p.plan, &cfg, &sums, &mut rec)?;
+    let r = runtime::brain::simulate_into(m, &p.plan, &cfg, (&sums, &noises, run.seed), &mut rec)?;
     let seconds = start.elapsed().as_secs_f64();
     let steps = r.outcome.steps;
     let edges: usize = sums.iter().map(|s| s.edges.source.len()).sum();

@@ -12,6 +12,8 @@ pub enum Method {
     Auto,
     Euler,
     Rk2,
+    /// Explicit trapezoid: with noise held over the step, stochastic Heun.
+    Heun,
     Rk4,
     Rk45,
     BackwardEuler,
@@ -26,6 +28,7 @@ pub const METHODS: &[(&str, Method, &str)] = &[
     ("auto", Method::Auto, "chosen per equation from its form"),
     ("euler", Method::Euler, "forward Euler, order 1"),
     ("rk2", Method::Rk2, "explicit midpoint, order 2"),
+    ("heun", Method::Heun, "explicit trapezoid, order 2 (with noise: stochastic Heun)"),
     ("rk4", Method::Rk4, "classic Runge-Kutta, order 4"),
     ("rk45", Method::Rk45, "adaptive Dormand-Prince 5(4) within each step"),
     ("backward_euler", Method::BackwardEuler, "implicit, order 1, Newton on the Jacobian"),
@@ -50,7 +53,7 @@ impl Method {
     pub fn order(self) -> u32 {
         match self {
             Method::Euler | Method::BackwardEuler | Method::ExpEuler | Method::Auto => 1,
-            Method::Rk2 | Method::Trapezoidal => 2,
+            Method::Rk2 | Method::Heun | Method::Trapezoidal => 2,
             Method::Rk4 => 4,
             Method::Rk45 => 5,
             Method::Exact | Method::Kinetic => 0,

@@ -251,7 +251,8 @@ fn stage<'a>(b: &mut Builder, states: &[usize], base: &'a [Val], k: &[Val], c: f
     Frame::with(b.frame_id(), base, changed, t)
 }
 
-/// An explicit block: Euler, RK2 (midpoint) or RK4.
+/// An explicit block: Euler, RK2 (midpoint), Heun (explicit trapezoid) or
+/// RK4.
 fn explicit(b: &mut Builder, method: Method, states: &[usize], s: &Start, new: &mut [Val]) -> Result<(), Unsupported> {
     let (old, dt) = (&s.old, s.dt);
     let k1 = rhs_all(b, &s.env0(), states)?;
@@ -263,6 +264,18 @@ fn explicit(b: &mut Builder, method: Method, states: &[usize], s: &Start, new: &
         Method::Rk2 => {
             let f2 = stage(b, states, old, &k1, 0.5, th, dt);
             rhs_all(b, &f2, states)?
+        }
+        Method::Heun => {
+            let f2 = stage(b, states, old, &k1, 1.0, t1, dt);
+            let k2 = rhs_all(b, &f2, states)?;
+            // y + dt / 2 (k1 + k2), as the reference computes it
+            let half = b.konst(0.5 * dt);
+            for (slot, &i) in states.iter().enumerate() {
+                let sum = b.bin(Inst::Add, k1[slot], k2[slot]);
+                let inc = b.bin(Inst::Mul, half, sum);
+                new[i] = b.bin(Inst::Add, old[i], inc);
+            }
+            return Ok(());
         }
         Method::Rk4 => {
             let f2 = stage(b, states, old, &k1, 0.5, th, dt);

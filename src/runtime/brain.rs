@@ -33,6 +33,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::ir::eval::{eval_params, eval_values};
 use crate::ir::{ExprId, Model};
 use crate::kernel::{self, Signature};
+use crate::runtime::spikegen::SplitMix64;
 use crate::schemes::Plan;
 
 /// The edges into each node, row by row (compressed sparse rows).
@@ -99,6 +100,102 @@ pub struct SumConfig {
     pub slot: usize,
 }
 
+/// A noise of a brain: what the runtime writes, per node and step, into a
+/// per-neuron array of the kernel.
+#[derive(Clone, Debug)]
+pub struct NoiseConfig {
+    pub kind: NoiseKind,
+    /// Which per-neuron array (index into `PopConfig::per_neuron`).
+    pub slot: usize,
+    /// The noise's number, which with the seed and the node picks its
+    /// stream of random numbers.
+    pub stream: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NoiseKind {
+    /// `xi / sqrt(dt)`, xi standard normal, held over the step: what
+    /// `sigma dW/dt` integrates to under Euler (Euler-Maruyama) and Heun
+    /// (stochastic Heun).
+    White,
+    /// The value of an Ornstein-Uhlenbeck process at the step's start,
+    /// advanced exactly: `eta' = mean + (eta - mean) e^{-dt/tau} + sigma
+    /// sqrt(tau / 2 (1 - e^{-2 dt/tau})) xi`; it starts from its stationary
+    /// distribution (variance `sigma^2 tau / 2`).
+    Ou { sigma: f64, tau: f64, mean: f64 },
+}
+
+/// Standard normal numbers from one seeded stream (Box-Muller on
+/// SplitMix64).
+struct Gauss {
+    rng: SplitMix64,
+    spare: Option<f64>,
+}
+
+impl Gauss {
+    /// Stream `stream` of node `node`: independent of how nodes are split
+    /// over threads.
+    fn new(seed: u64, stream: u64, node: usize) -> Gauss {
+        let mut mix = SplitMix64::new(seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let base = mix.next_u64();
+        let mut rng = SplitMix64::new(base ^ (node as u64).wrapping_mul(0xd1b5_4a32_d192_ed03));
+        rng.next_u64();
+        Gauss { rng, spare: None }
+    }
+
+    fn next(&mut self) -> f64 {
+        if let Some(x) = self.spare.take() {
+            return x;
+        }
+        let (u1, u2) = (self.rng.next_open01(), self.rng.next_open01());
+        let r = (-2.0 * u1.ln()).sqrt();
+        let phi = std::f64::consts::TAU * u2;
+        self.spare = Some(r * phi.sin());
+        r * phi.cos()
+    }
+}
+
+/// A noise's streams and state per node.
+struct NoiseState<'a> {
+    cfg: &'a NoiseConfig,
+    streams: Vec<Gauss>,
+    /// OU: the process's value per node.
+    eta: Vec<f64>,
+}
+
+impl NoiseState<'_> {
+    fn new(cfg: &NoiseConfig, n: usize, seed: u64) -> NoiseState<'_> {
+        let mut streams: Vec<Gauss> = (0..n).map(|i| Gauss::new(seed, cfg.stream, i)).collect();
+        let eta = match cfg.kind {
+            NoiseKind::White => Vec::new(),
+            NoiseKind::Ou { sigma, tau, mean } => {
+                streams.iter_mut().map(|g| mean + sigma * (tau / 2.0).sqrt() * g.next()).collect()
+            }
+        };
+        NoiseState { cfg, streams, eta }
+    }
+
+    /// Fills the step's values into `out`, then advances an OU process.
+    fn step(&mut self, dt: f64, out: &mut [f64]) {
+        match self.cfg.kind {
+            NoiseKind::White => {
+                let scale = 1.0 / dt.sqrt();
+                for (o, g) in out.iter_mut().zip(&mut self.streams) {
+                    *o = g.next() * scale;
+                }
+            }
+            NoiseKind::Ou { sigma, tau, mean } => {
+                let decay = (-dt / tau).exp();
+                let spread = sigma * (tau / 2.0 * (1.0 - decay * decay)).sqrt();
+                for ((o, g), eta) in out.iter_mut().zip(&mut self.streams).zip(&mut self.eta) {
+                    *o = *eta;
+                    *eta = mean + (*eta - mean) * decay + spread * g.next();
+                }
+            }
+        }
+    }
+}
+
 /// Runs a brain: `cfg` as for a population of `cfg.n` nodes (its
 /// `per_neuron` arrays include the sums' and row sums'), `sums` the
 /// couplings. Hands `rec` each sample (t = 0 and every `sample_every`
@@ -107,7 +204,7 @@ pub fn simulate_into(
     m: &Model,
     plan: &Plan,
     cfg: &PopConfig,
-    sums: &[SumConfig],
+    (sums, noises, seed): (&[SumConfig], &[NoiseConfig], u64),
     rec: &mut dyn Recorder,
 ) -> Result<PopOutcome, Box<Diagnostic>> {
     let params = eval_params(m, &cfg.param_overrides);
@@ -168,6 +265,7 @@ pub fn simulate_into(
     let mut tim = vec![0.0f64; n * emitting];
     let mut spikes = Vec::new();
     let mut row = Vec::new();
+    let mut noise: Vec<NoiseState> = noises.iter().map(|c| NoiseState::new(c, n, seed)).collect();
     sample(&mut node, cfg, &states, &per, 0.0, &mut row, rec);
     let mut done = steps;
     let (mut sp, mut pp): (Vec<*mut f64>, Vec<*const f64>) = (Vec::new(), Vec::new());
@@ -178,6 +276,9 @@ pub fn simulate_into(
         }
         for (sum, h) in sums.iter().zip(&history) {
             couple(&sum.edges, h, ring, step, n, &mut per[sum.slot]);
+        }
+        for nz in &mut noise {
+            nz.step(cfg.dt, &mut per[nz.cfg.slot]);
         }
         let (t, t_next) = (step as f64 * cfg.dt, (step + 1) as f64 * cfg.dt);
         match &code {

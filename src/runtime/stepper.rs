@@ -240,6 +240,13 @@ impl<'m> Stepper<'m> {
                     out[i] = y[i] + h * k2[i];
                 }
             }
+            Method::Heun => {
+                let mut k2 = vec![0.0; n];
+                self.rhs(t + h, &stage(y, &k1, h), &mut k2);
+                for &i in states {
+                    out[i] = y[i] + 0.5 * h * (k1[i] + k2[i]);
+                }
+            }
             Method::Rk45 => {
                 let z = self.dormand_prince(states, t, y, h)?;
                 for &i in states {

@@ -354,7 +354,15 @@ fn group_blocks(m: &mut Model, an: &mut Analysis, chosen: &[Option<(Method, Stri
         blocks.push(Block::Exact { states, a });
     }
     // Explicit and implicit methods: one block per method.
-    for method in [Method::Euler, Method::Rk2, Method::Rk4, Method::Rk45, Method::BackwardEuler, Method::Trapezoidal] {
+    for method in [
+        Method::Euler,
+        Method::Rk2,
+        Method::Heun,
+        Method::Rk4,
+        Method::Rk45,
+        Method::BackwardEuler,
+        Method::Trapezoidal,
+    ] {
         let states: Vec<usize> =
             (0..n).filter(|&i| !done[i] && matches!(&chosen[i], Some((x, _)) if *x == method)).collect();
         if states.is_empty() {

@@ -267,6 +267,11 @@ pub enum StmtKind {
         value: Expr,
     },
     Observe(Binding),
+    /// `noise node.E = white(sigma)` in a brain.
+    Noise {
+        target: Vec<Ident>,
+        value: Expr,
+    },
     Data(Vec<DataEntry>),
     /// `name(args) = body` without `fn`: a function-valued definition
     /// (`drift(V) = ...` in a density).

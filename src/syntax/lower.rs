@@ -338,6 +338,12 @@ impl Lowerer {
                 let value = self.expr(it.next()?);
                 StmtKind::Couple { target, op, value }
             }
+            Rule::noise_stmt => {
+                let mut it = self.parts(pair);
+                let target = it.next()?.into_inner().map(|i| self.ident(i)).collect();
+                let value = self.expr(it.next()?);
+                StmtKind::Noise { target, value }
+            }
             Rule::observe => StmtKind::Observe(self.binding(self.parts(pair).next()?)),
             Rule::data_clause => {
                 let mut entries = Vec::new();

@@ -705,6 +705,7 @@ fn stmt_word(s: &ast::StmtKind) -> &'static str {
         Boundary(_) => "boundary condition",
         Output { .. } => "output",
         Couple { .. } => "coupling",
+        Noise { .. } => "noise",
         Observe(_) => "observation model",
         Data(_) => "data files",
         Drive { .. } => "drive",
