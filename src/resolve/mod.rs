@@ -26,6 +26,8 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("lif_density.neuro", include_str!("../../stdlib/lif_density.neuro")),
     ("jansen_rit.neuro", include_str!("../../stdlib/jansen_rit.neuro")),
     ("bold.neuro", include_str!("../../stdlib/bold.neuro")),
+    ("epileptor.neuro", include_str!("../../stdlib/epileptor.neuro")),
+    ("wendling.neuro", include_str!("../../stdlib/wendling.neuro")),
 ];
 
 /// Every model visible from the root file, and the `simulate` blocks of the
