@@ -480,3 +480,11 @@ fn expression_too_deep_once_inlined() {
         &function_chain(100, 20),
     );
 }
+
+/// A comparison whose right side starts with a minus (`x < -0.25`, as in the
+/// Epileptor's piecewise terms) is a comparison, not the `<->` of a reaction.
+#[test]
+fn less_than_a_negative_number_parses() {
+    let src = "rate R {\n    state x = 0\n    F = if x < -0.25 then 0 else x + 0.25\n    G = if x <-1 then 1 else 0\n    dx/dt = (1 - x + F + G) / 1 s\n}\n";
+    assert_eq!(neuroc::check(src), "", "no diagnostics");
+}

@@ -85,6 +85,9 @@ fn every_stdlib_model_agrees_over_10000_steps() {
         ("stdlib/adex.neuro", "AdEx"),
         ("stdlib/izhikevich.neuro", "Izhikevich"),
         ("stdlib/traub.neuro", "HHTraub"),
+        ("stdlib/bold.neuro", "BalloonWindkessel"),
+        ("stdlib/epileptor.neuro", "Epileptor"),
+        ("stdlib/wendling.neuro", "Wendling"),
         ("examples/lif.neuro", "DrivenLIF"),
     ];
     for (file, name) in cases {

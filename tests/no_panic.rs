@@ -15,6 +15,7 @@ const STDLIB: &[&str] = &[
     include_str!("../examples/renormalized_rate.neuro"),
     include_str!("../examples/nmda_coincidence.neuro"),
     include_str!("../stdlib/jansen_rit.neuro"),
+    include_str!("../stdlib/epileptor.neuro"),
     // rate tables (coarse, so each mutant builds its table quickly)
     "import \"hh.neuro\"\nneuron T {\n    parameter lo = -100 mV\n    state V = -65 mV\n    use NaT, Kdr, Leak\n    dV/dt = (10 uA/cm^2 - currents) / 1 uF/cm^2\n    spike when V crosses 0 mV upward\n    table V in [lo, 100 mV], step = 2 mV\n}\n",
 ];

@@ -25,6 +25,9 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("plasticity.neuro", include_str!("../../stdlib/plasticity.neuro")),
     ("lif_density.neuro", include_str!("../../stdlib/lif_density.neuro")),
     ("jansen_rit.neuro", include_str!("../../stdlib/jansen_rit.neuro")),
+    ("bold.neuro", include_str!("../../stdlib/bold.neuro")),
+    ("epileptor.neuro", include_str!("../../stdlib/epileptor.neuro")),
+    ("wendling.neuro", include_str!("../../stdlib/wendling.neuro")),
 ];
 
 /// Every model visible from the root file, and the `simulate` blocks of the
