@@ -250,6 +250,7 @@ pub fn compile_with(kernel: &Kernel, opts: Options) -> Result<Compiled, String> 
                 }
                 slots
             },
+            stores: &seg.stores,
             finishes: j == last,
             segment: !whole,
         };
