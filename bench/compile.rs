@@ -95,7 +95,7 @@ fn main() {
     let scale: f64 = std::env::var("NEUROC_BENCH_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0);
     let sized = |n: usize| ((n as f64 * scale).round() as usize).max(2);
     let families: [(&str, &str, Vec<usize>); 3] = [
-        ("indep", "states", vec![sized(1000), sized(5000), sized(10000)]),
+        ("indep", "states", vec![sized(1000), sized(5000), sized(10000), sized(20000)]),
         ("chain", "values", vec![sized(5000), sized(20000)]),
         ("wc", "nodes (n^2 terms)", vec![sized(10), sized(20), sized(40), sized(80)]),
     ];

@@ -186,3 +186,43 @@ fn a_shared_value_is_differentiated_once() {
     let per_state = (m.arena.len() - before) as f64 / n as f64;
     assert!(per_state < 40.0, "{per_state} nodes per state");
 }
+
+/// The kernel of a model under `auto` (one neuron's step, dt 0.1 ms).
+fn kernel(src: &str, name: &str) -> neuroc::kernel::Kernel {
+    let c = neuroc::compile_source("scale.neuro", src, None);
+    assert!(!c.diagnostics.has_errors(), "{}", c.render());
+    let mut m = c.model(name).expect("lowered").clone();
+    let (plan, d) = schemes::derive_plan(&mut m, Method::Auto);
+    let plan = plan.unwrap_or_else(|| panic!("{d:?}"));
+    let params = neuroc::ir::eval::eval_params(&m, &[]);
+    neuroc::kernel::build(&m, &plan, &params, &[], &[], 1e-4).unwrap_or_else(|e| panic!("{}", e.0))
+}
+
+#[test]
+fn no_function_of_the_jit_grows_with_the_model() {
+    // 4x the states: the segments grow about 4x, but each stays the same
+    // size. With every state stored at the kernel's end, the last segment
+    // loaded and stored every new value: a function growing with the model,
+    // whose register allocation grew as its square (10,000 states: 4 s)
+    use neuroc::codegen::jit;
+    use neuroc::kernel::segment;
+    let measure = |n: usize| {
+        let k = kernel(&independent(n), "Indep");
+        let cut = segment::cut(&k, jit::SEGMENT_WEIGHT);
+        // the values a segment passes or stores
+        let busiest = cut.list.iter().map(|s| s.imports.len() + s.exports.len() + s.stores.len()).max();
+        let code = jit::compile(&k, false).expect("jit");
+        [cut.list.len(), busiest.unwrap_or(0), code.largest_function, code.clif_insts]
+    };
+    let (small, large) = (measure(2000), measure(8000));
+    for (what, a, b, most) in [
+        ("segments", small[0], large[0], 4.5),
+        ("values passed or stored by one segment", small[1], large[1], 1.1),
+        ("Cranelift instructions in the largest function", small[2], large[2], 1.1),
+        ("Cranelift instructions", small[3], large[3], 4.5),
+    ] {
+        let ratio = b as f64 / a.max(1) as f64;
+        assert!(ratio <= most, "{what}: {a} for 2000 states, {b} for 8000 (x{ratio:.2})");
+    }
+    assert!(small[0] > 1, "2000 states are cut ({} segment)", small[0]);
+}

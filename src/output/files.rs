@@ -28,6 +28,7 @@ use super::manifest::{self, Status};
 use super::writer::TableWriter;
 use super::{Format, Sink, Table, TableId};
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,8 @@ pub struct FileSink {
     partial: PathBuf,
     format: Format,
     tables: Vec<Entry>,
+    /// The tables' names, so that opening one is not a search of the others.
+    names: HashSet<String>,
     previous: Vec<String>,
     run: Value,
     started: String,
@@ -70,6 +73,7 @@ impl FileSink {
             partial,
             format,
             tables: Vec::new(),
+            names: HashSet::new(),
             previous,
             run,
             started: manifest::now_utc(),
@@ -110,10 +114,12 @@ impl FileSink {
         let end = manifest::now_utc();
         let mut doc =
             manifest::document(&self.run, status, &self.started, Some((&end, t_reached * 1e3)), error.as_deref());
+        // a set: a run of 10,000 tables compared each with every file
+        let written_names: HashSet<&std::ffi::OsStr> = written.iter().filter_map(|p| p.file_name()).collect();
         let files: Vec<Value> = self
             .tables
             .iter()
-            .filter(|e| written.iter().any(|p| p.file_name().is_some_and(|n| *n == *self.file_name(&e.table))))
+            .filter(|e| written_names.contains(std::ffi::OsStr::new(&self.file_name(&e.table))))
             .map(|e| {
                 json!({
                     "name": self.file_name(&e.table),
@@ -146,9 +152,10 @@ impl FileSink {
             }
             done.push(to);
         }
+        let written: HashSet<&PathBuf> = done.iter().collect();
         for old in std::mem::take(&mut self.previous) {
             let path = self.dir.join(&old);
-            if done.contains(&path) {
+            if written.contains(&path) {
                 continue;
             }
             if let Ok(meta) = std::fs::symlink_metadata(&path) {
@@ -196,11 +203,12 @@ impl Sink for FileSink {
         if !manifest::plain_name(&table.name) || table.name == "run" {
             return Err(io::Error::other(format!("`{}` cannot name an output file", table.name)));
         }
-        if self.tables.iter().any(|e| e.table.name == table.name) {
+        if self.names.contains(&table.name) {
             return Err(io::Error::other(format!("two outputs named `{}`", table.name)));
         }
         let path = self.partial.join(self.file_name(&table));
         let w = TableWriter::create(&path, &table, self.format)?;
+        self.names.insert(table.name.clone());
         self.tables.push(Entry { table, writer: Some(w), rows: 0 });
         Ok(self.tables.len() - 1)
     }

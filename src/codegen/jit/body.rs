@@ -5,8 +5,9 @@
 //! `s` of neuron `i` of the chunk at `scratch + 8 (s CHUNK + i)`. It reads
 //! the values of earlier segments from their slots (a leaf such as a state
 //! or a constant is read again instead), stores the values later segments
-//! read into theirs, and only the last segment stores the states and
-//! writes the spikes. Every segment runs the same loop over the same
+//! read into theirs, stores each state where [`segment::cut`] says (after
+//! the last instruction that needs its old value), and only the last
+//! segment writes the spikes. Every segment runs the same loop over the same
 //! neurons, so a neuron takes the same path (vector or scalar) in each and
 //! a mask comes back in the form it was stored (i64x2 lanes of all ones,
 //! or a scalar widened to i64).
@@ -32,7 +33,10 @@ pub(super) struct Piece<'k> {
     /// The slot of each of its values a later segment reads (indexed from
     /// `insts.start`).
     pub exports: Vec<Option<u32>>,
-    /// Whether it stores the new states and writes the spikes.
+    /// The states it stores, each after an instruction (the kernel's
+    /// length: at the end), in that order.
+    pub stores: &'k [(u32, usize)],
+    /// Whether it writes the spikes.
     pub finishes: bool,
     /// Whether it is a segment: a scratch block after the usual
     /// arguments, the arrays' addresses read where they are used.
@@ -259,8 +263,13 @@ fn emit_body(
         resolved: vec![HashMap::new(); groups],
         located: HashMap::new(),
     };
+    let mut stored = 0;
     for v in piece.insts.clone() {
         let inst = &k.insts[v];
+        let here = stored;
+        while stored < piece.stores.len() && piece.stores[stored].1 == v {
+            stored += 1;
+        }
         for g in 0..groups {
             e.g = g;
             if piece.segment {
@@ -281,6 +290,15 @@ fn emit_body(
                 export(&mut e, p, &mut at, inst, value, slot);
             }
             e.vals[g].push(value);
+            for &(s, _) in &piece.stores[here..stored] {
+                store(&mut e, piece, p, &mut at, s, v);
+            }
+        }
+    }
+    for g in 0..groups {
+        e.g = g;
+        for &(s, _) in &piece.stores[stored..] {
+            store(&mut e, piece, p, &mut at, s, piece.insts.end);
         }
     }
     if piece.finishes {
@@ -290,25 +308,25 @@ fn emit_body(
     }
 }
 
-/// The last piece's stores, and its spikes written as a compact list
-/// without branches: every lane stores, the count advances by its fire bit.
+/// Stores group `e.g`'s new value of state `s`, read at instruction `u`.
+fn store(e: &mut Emitter, piece: &Piece, p: &Ptrs, at: &mut Addresses, s: u32, u: usize) {
+    let v = piece.k.stores[s as usize];
+    if piece.segment {
+        operand(e, piece, p, at, v, u);
+    }
+    let base = at.array(e.b, &p.states, false, s);
+    let addr = e.b.ins().iadd(base, at.offsets[e.g]);
+    let val = e.v(v);
+    e.b.ins().store(MemFlagsData::new().with_notrap(), val, addr, 0);
+}
+
+/// The last piece's spikes, written as a compact list without branches:
+/// every lane stores, the count advances by its fire bit.
 fn finish(e: &mut Emitter, piece: &Piece, p: &Ptrs, at: &mut Addresses, i: Value, count: Value) -> Value {
     let k = piece.k;
     let flags = MemFlagsData::new().with_notrap();
     let width = if e.lanes == Lanes::Two { 2 } else { 1 };
     let groups = at.offsets.len();
-    for g in 0..groups {
-        e.g = g;
-        for (s, &v) in k.stores.iter().enumerate() {
-            if piece.segment {
-                operand(e, piece, p, at, v, piece.insts.end);
-            }
-            let base = at.array(e.b, &p.states, false, s as u32);
-            let addr = e.b.ins().iadd(base, at.offsets[g]);
-            let val = e.v(v);
-            e.b.ins().store(flags, val, addr, 0);
-        }
-    }
     let mut count = count;
     for g in 0..groups {
         e.g = g;

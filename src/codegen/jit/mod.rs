@@ -67,6 +67,10 @@ pub struct Compiled {
     pub segments: usize,
     /// Cranelift instructions over all of them (the back end's work).
     pub clif_insts: usize,
+    /// Cranelift instructions of the largest of them: the register
+    /// allocator's time grows faster than linearly in it, so it must not
+    /// grow with the kernel.
+    pub largest_function: usize,
     n_states: usize,
     n_params: usize,
     /// The rate tables the code reads (their addresses are baked in).
@@ -236,7 +240,7 @@ pub fn compile_with(kernel: &Kernel, opts: Options) -> Result<Compiled, String> 
     sig.returns.push(AbiParam::new(types::I64));
     let tables: Vec<Box<[f64]>> = kernel.tables.iter().map(|t| t.data.clone().into_boxed_slice()).collect();
     let table_addrs: Vec<i64> = tables.iter().map(|t| t.as_ptr() as i64).collect();
-    let mut out = Functions { keep_ir: opts.keep_ir, ir: String::new(), clif_insts: 0, ids: Vec::new() };
+    let mut out = Functions { keep_ir: opts.keep_ir, ir: String::new(), clif_insts: 0, largest: 0, ids: Vec::new() };
     let last = cut.list.len() - 1;
     for (j, seg) in cut.list.iter().enumerate() {
         let piece = Piece {
@@ -250,6 +254,7 @@ pub fn compile_with(kernel: &Kernel, opts: Options) -> Result<Compiled, String> 
                 }
                 slots
             },
+            stores: &seg.stores,
             finishes: j == last,
             segment: !whole,
         };
@@ -280,6 +285,7 @@ pub fn compile_with(kernel: &Kernel, opts: Options) -> Result<Compiled, String> 
         compile_seconds: start.elapsed().as_secs_f64(),
         segments: cut.list.len(),
         clif_insts: out.clif_insts,
+        largest_function: out.largest,
         n_states: kernel.states.len(),
         n_params: kernel.params.len(),
         _tables: tables,
@@ -291,6 +297,7 @@ struct Functions {
     keep_ir: bool,
     ir: String,
     clif_insts: usize,
+    largest: usize,
     ids: Vec<cranelift_module::FuncId>,
 }
 
@@ -316,7 +323,9 @@ fn define(
     if out.keep_ir {
         out.ir.push_str(&ctx.func.display().to_string());
     }
-    out.clif_insts += ctx.func.layout.blocks().map(|b| ctx.func.layout.block_insts(b).count()).sum::<usize>();
+    let insts = ctx.func.layout.blocks().map(|b| ctx.func.layout.block_insts(b).count()).sum::<usize>();
+    out.clif_insts += insts;
+    out.largest = out.largest.max(insts);
     ctx.set_disasm(std::env::var_os("NEUROC_DISASM").is_some());
     module.define_function(id, &mut ctx).map_err(|e| format!("cranelift could not compile the kernel: {e:?}"))?;
     if let Some(code) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
