@@ -252,3 +252,46 @@ fn noise_gives_the_stationary_variance_of_a_linear_node() {
     let v = stationary_variance("noise node.u = ou(0.1 / sqrt(1 ms), 5 ms)", "rk4", 150);
     assert!((v / ou - 1.0).abs() < 0.02, "OU: variance {v}, closed form {ou}");
 }
+
+/// A brain with couplings, delays and noise gives the same numbers on one
+/// thread and on two.
+#[test]
+fn threads_do_not_change_a_brain() {
+    let d = tmp("threads");
+    let n = 150;
+    let mut rows = Vec::new();
+    let mut lengths = Vec::new();
+    for i in 0..n {
+        let w: Vec<String> = (0..n)
+            .map(|j| {
+                if (i * 7 + j * 3) % 5 == 0 && i != j {
+                    format!("{}", 0.1 + ((i + j) % 3) as f64 * 0.05)
+                } else {
+                    "0".into()
+                }
+            })
+            .collect();
+        let l: Vec<String> = (0..n).map(|j| format!("{}", 10 + (i * 13 + j * 17) % 40)).collect();
+        rows.push(w.join(","));
+        lengths.push(l.join(","));
+    }
+    write(&d, "w.csv", &rows.join("\n"));
+    write(&d, "l.csv", &lengths.join("\n"));
+    let f = write(
+        &d,
+        "b.neuro",
+        "import \"wilson_cowan.neuro\"\nbrain B {\n    node = WilsonCowan\n    connectivity \"w.csv\", lengths \"l.csv\", speed = 3 m/s\n    parameter K = 0.1\n    couple node.P += K * sum_j(C[i, j] * node[j].E(t - delay[i, j]))\n    noise node.Q = ou(0.05 / sqrt(1 ms), 5 ms)\n    noise node.E = white(0.001 / sqrt(1 ms))\n}\nsimulate B { dt = 0.1 ms, duration = 100 ms, method = heun, P = linspace(0.8, 1.4) }\n",
+    );
+    let run = |threads: &str| {
+        let mut e = Experiment::load(&f).unwrap_or_else(|e| panic!("{e}"));
+        e.threads(threads).record("E");
+        trace(&e, "E").1
+    };
+    let (one, two) = (run("1"), run("2"));
+    assert_eq!(one.len(), n);
+    for (a, b) in one.iter().zip(&two) {
+        assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "threads changed a node");
+    }
+    // the noise and the coupling did something
+    assert_ne!(one[0], one[1]);
+}

@@ -587,7 +587,7 @@ fn brain(run: &Run, b: &BrainRun, out: &mut Out) -> Result<Summary, Box<Diagnost
         record_neurons: p.record_neurons.clone(),
         sample_every: run.sample_every,
         mean_of: vec![],
-        threads: 1,
+        threads: p.threads,
         backend: if p.backend == Backend::Interp { population::Backend::Interp } else { population::Backend::Jit },
         optimize: false,
     };

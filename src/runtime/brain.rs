@@ -164,8 +164,9 @@ struct NoiseState<'a> {
 }
 
 impl NoiseState<'_> {
-    fn new(cfg: &NoiseConfig, n: usize, seed: u64) -> NoiseState<'_> {
-        let mut streams: Vec<Gauss> = (0..n).map(|i| Gauss::new(seed, cfg.stream, i)).collect();
+    /// The streams of nodes `nodes`.
+    fn new(cfg: &NoiseConfig, nodes: std::ops::Range<usize>, seed: u64) -> NoiseState<'_> {
+        let mut streams: Vec<Gauss> = nodes.map(|i| Gauss::new(seed, cfg.stream, i)).collect();
         let eta = match cfg.kind {
             NoiseKind::White => Vec::new(),
             NoiseKind::Ou { sigma, tau, mean } => {
@@ -246,10 +247,12 @@ pub fn simulate_into(
     let exprs = population::value_exprs(m, cfg);
     let mut node = Node { m, params: params.clone(), per_idx: &per_idx, exprs: &exprs, values: Vec::new() };
     for (s, sum) in sums.iter().enumerate() {
-        for i in 0..n {
-            let v = node.eval(&states, &per, i, 0.0, sum.sent);
-            states[first_output + s][i] = v;
-        }
+        let sent: Vec<f64> = {
+            let st: Vec<&[f64]> = states.iter().map(|a| &a[..]).collect();
+            let pe: Vec<&[f64]> = per.iter().map(|a| &a[..]).collect();
+            (0..n).map(|i| node.eval(&st, &pe, i, 0.0, sum.sent)).collect()
+        };
+        states[first_output + s] = sent;
     }
     let reach = sums.iter().map(|s| s.edges.reach()).max().unwrap_or(0);
     // a power of two, so that a slot is a mask away
@@ -259,64 +262,29 @@ pub fn simulate_into(
         h[..n].copy_from_slice(&states[first_output + s]);
     }
     let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
-    let every = cfg.sample_every.max(1);
     let emitting = k.events.iter().filter(|e| e.emits).count().max(1);
-    let mut idx = vec![0i64; n * emitting];
-    let mut tim = vec![0.0f64; n * emitting];
-    let mut spikes = Vec::new();
-    let mut row = Vec::new();
-    let mut noise: Vec<NoiseState> = noises.iter().map(|c| NoiseState::new(c, n, seed)).collect();
-    sample(&mut node, cfg, &states, &per, 0.0, &mut row, rec);
-    let mut done = steps;
-    let (mut sp, mut pp): (Vec<*mut f64>, Vec<*const f64>) = (Vec::new(), Vec::new());
-    for step in 0..steps {
-        if rec.stop() {
-            done = step;
-            break;
-        }
-        for (sum, h) in sums.iter().zip(&history) {
-            couple(&sum.edges, h, ring, step, n, &mut per[sum.slot]);
-        }
-        for nz in &mut noise {
-            nz.step(cfg.dt, &mut per[nz.cfg.slot]);
-        }
-        let (t, t_next) = (step as f64 * cfg.dt, (step + 1) as f64 * cfg.dt);
-        match &code {
-            Some(code) => {
-                sp.clear();
-                sp.extend(states.iter_mut().map(|s| s.as_mut_ptr()));
-                pp.clear();
-                pp.extend(per.iter().map(|p| p.as_ptr()));
-                // SAFETY: every array holds n numbers; the spike buffers
-                // n x emitting events.
-                let count = unsafe { code.call(&sp, &pp, n, (t, t_next), &mut idx, &mut tim) };
-                for s in 0..count {
-                    rec.spike(idx[s] as usize, tim[s]);
-                }
-            }
-            None => {
-                let mut arrays: Vec<&mut [f64]> = states.iter_mut().map(|a| &mut a[..]).collect();
-                let pa: Vec<&[f64]> = per.iter().map(|p| &p[..]).collect();
-                kernel::interp::step(&k, &mut arrays, &pa, t, t_next, &mut spikes);
-                for &(i, ts) in &spikes {
-                    rec.spike(i, ts);
-                }
-                spikes.clear();
-            }
-        }
-        let slot = ((step + 1) & (ring - 1)) * n;
-        for (s, h) in history.iter_mut().enumerate() {
-            h[slot..slot + n].copy_from_slice(&states[first_output + s]);
-        }
-        if (step + 1) % 1000 == 0 || step + 1 == steps {
-            if let Some((i, s)) = non_finite(&states[..m.states.len()]) {
-                return Err(diverged(m, i, s, step + 1, cfg.dt));
-            }
-        }
-        if (step + 1) % every == 0 {
-            sample(&mut node, cfg, &states, &per, t_next, &mut row, rec);
-        }
-    }
+    // at least MIN_NODES per thread: fewer cost more in barriers than they save
+    let threads = cfg.threads.clamp(1, n.div_ceil(MIN_NODES).max(1));
+    let per_thread = n.div_ceil(threads).max(1);
+    let chunks: Vec<std::sync::Mutex<Chunk>> = (0..n.div_ceil(per_thread).max(1))
+        .map(|c| {
+            let (lo, hi) = ((c * per_thread).min(n), ((c + 1) * per_thread).min(n));
+            std::sync::Mutex::new(Chunk::new(lo, hi, emitting, noises, seed))
+        })
+        .collect();
+    let world = World {
+        states: states.iter_mut().map(|a| Ptr(a.as_mut_ptr())).collect(),
+        per: per.iter_mut().map(|a| Ptr(a.as_mut_ptr())).collect(),
+        history: history.iter_mut().map(|h| Ptr(h.as_mut_ptr())).collect(),
+        sums,
+        ring,
+        n,
+        k: &k,
+        code: code.as_ref(),
+        dt: cfg.dt,
+    };
+    let lead = Lead { m, cfg, steps, first_output, node, world: &world };
+    let done = lead.run(&chunks, rec)?;
     Ok(PopOutcome {
         outcome: Outcome { steps: done, stopped: done < steps },
         compile_seconds: code.as_ref().map_or(0.0, |c| c.compile_seconds),
@@ -326,12 +294,14 @@ pub fn simulate_into(
     })
 }
 
-/// Sum `edges` into `out` per node from the history `h` (a ring of `ring`
-/// steps of `n` nodes, `ring` a power of two) at step `step`.
-fn couple(edges: &Edges, h: &[f64], ring: usize, step: usize, n: usize, out: &mut [f64]) {
+/// Sum `edges` into `out` for the nodes `lo..lo + out.len()` from the
+/// history `h` (a ring of `ring` steps of `n` nodes, `ring` a power of
+/// two) at step `step`.
+fn couple(edges: &Edges, h: &[f64], (ring, n): (usize, usize), step: usize, lo: usize, out: &mut [f64]) {
     let mask = ring - 1;
     let at = |back: usize, j: usize| h[(step.saturating_sub(back) & mask) * n + j];
-    for (i, o) in out.iter_mut().enumerate() {
+    for (r, o) in out.iter_mut().enumerate() {
+        let i = lo + r;
         let mut acc = 0.0;
         for e in edges.start[i]..edges.start[i + 1] {
             let (j, lag, f) = (edges.source[e] as usize, edges.lag[e] as usize, edges.frac[e]);
@@ -339,6 +309,195 @@ fn couple(edges: &Edges, h: &[f64], ring: usize, step: usize, n: usize, out: &mu
             acc += edges.weight[e] * x;
         }
         *o = acc;
+    }
+}
+
+/// Nodes per thread at least.
+const MIN_NODES: usize = 64;
+
+/// An array every chunk writes its own part of.
+#[derive(Clone, Copy)]
+struct Ptr(*mut f64);
+
+// SAFETY: each chunk writes only its own nodes' entries, and the lead
+// reads or writes whole arrays only while the chunks wait at a barrier.
+unsafe impl Send for Ptr {}
+unsafe impl Sync for Ptr {}
+
+/// What every chunk reads: the arrays (states, per-node parameters, the
+/// sums' histories), the couplings, the kernel.
+struct World<'a> {
+    states: Vec<Ptr>,
+    per: Vec<Ptr>,
+    history: Vec<Ptr>,
+    sums: &'a [SumConfig],
+    ring: usize,
+    n: usize,
+    k: &'a kernel::Kernel,
+    code: Option<&'a jit::Compiled>,
+    dt: f64,
+}
+
+impl World<'_> {
+    /// The arrays as slices.
+    ///
+    /// # Safety
+    /// No chunk may be writing them.
+    unsafe fn view(&self, ptrs: &[Ptr]) -> Vec<&[f64]> {
+        ptrs.iter().map(|p| unsafe { std::slice::from_raw_parts(p.0, self.n) }).collect()
+    }
+}
+
+/// A thread's contiguous share of the nodes, its noises' streams and its
+/// spike buffers.
+struct Chunk<'a> {
+    lo: usize,
+    hi: usize,
+    noise: Vec<NoiseState<'a>>,
+    idx: Vec<i64>,
+    tim: Vec<f64>,
+    /// This step's spikes: (node, time).
+    spikes: Vec<(usize, f64)>,
+}
+
+impl<'a> Chunk<'a> {
+    fn new(lo: usize, hi: usize, emitting: usize, noises: &'a [NoiseConfig], seed: u64) -> Chunk<'a> {
+        Chunk {
+            lo,
+            hi,
+            noise: noises.iter().map(|c| NoiseState::new(c, lo..hi, seed)).collect(),
+            idx: vec![0; (hi - lo) * emitting],
+            tim: vec![0.0; (hi - lo) * emitting],
+            spikes: Vec::new(),
+        }
+    }
+
+    /// Step `step` of the chunk's nodes: their sums, their noises, the
+    /// kernel.
+    fn advance(&mut self, w: &World, step: usize) {
+        let (lo, len) = (self.lo, self.hi - self.lo);
+        // SAFETY: the chunk writes its own nodes of the per-node arrays and
+        // states; the histories are only read while chunks advance.
+        unsafe {
+            for (sum, h) in w.sums.iter().zip(&w.history) {
+                let out = std::slice::from_raw_parts_mut(w.per[sum.slot].0.add(lo), len);
+                let h = std::slice::from_raw_parts(h.0, w.ring * w.n);
+                couple(&sum.edges, h, (w.ring, w.n), step, lo, out);
+            }
+            for nz in &mut self.noise {
+                nz.step(w.dt, std::slice::from_raw_parts_mut(w.per[nz.cfg.slot].0.add(lo), len));
+            }
+        }
+        let (t, t_next) = (step as f64 * w.dt, (step + 1) as f64 * w.dt);
+        self.spikes.clear();
+        match w.code {
+            Some(code) => {
+                let sp: Vec<*mut f64> = w.states.iter().map(|p| unsafe { p.0.add(lo) }).collect();
+                let pp: Vec<*const f64> = w.per.iter().map(|p| unsafe { p.0.add(lo) as *const f64 }).collect();
+                // SAFETY: every array holds the chunk's `len` nodes from `lo`;
+                // the spike buffers len x emitting events.
+                let count = unsafe { code.call(&sp, &pp, len, (t, t_next), &mut self.idx, &mut self.tim) };
+                self.spikes.extend((0..count).map(|s| (lo + self.idx[s] as usize, self.tim[s])));
+            }
+            None => {
+                // SAFETY: as above.
+                let mut arrays: Vec<&mut [f64]> =
+                    w.states.iter().map(|p| unsafe { std::slice::from_raw_parts_mut(p.0.add(lo), len) }).collect();
+                let pa: Vec<&[f64]> =
+                    w.per.iter().map(|p| unsafe { std::slice::from_raw_parts(p.0.add(lo), len) }).collect();
+                let mut local = Vec::new();
+                kernel::interp::step(w.k, &mut arrays, &pa, t, t_next, &mut local);
+                self.spikes.extend(local.into_iter().map(|(i, ts)| (lo + i, ts)));
+            }
+        }
+    }
+}
+
+/// The calling thread's part: its chunk, then between two barriers per
+/// step the bookkeeping of the whole brain.
+struct Lead<'a, 'w> {
+    m: &'a Model,
+    cfg: &'a PopConfig,
+    steps: usize,
+    first_output: usize,
+    node: Node<'a>,
+    world: &'w World<'a>,
+}
+
+impl Lead<'_, '_> {
+    /// Runs every step; chunk 0 here, the others on threads of their own.
+    /// Returns the steps done.
+    fn run(mut self, chunks: &[std::sync::Mutex<Chunk>], rec: &mut dyn Recorder) -> Result<usize, Box<Diagnostic>> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let barrier = std::sync::Barrier::new(chunks.len());
+        let stop = AtomicBool::new(rec.stop());
+        let w = self.world;
+        let (steps, every) = (self.steps, self.cfg.sample_every.max(1));
+        std::thread::scope(|scope| {
+            for chunk in &chunks[1..] {
+                let (barrier, stop) = (&barrier, &stop);
+                scope.spawn(move || {
+                    for step in 0..steps {
+                        if stop.load(Ordering::Acquire) {
+                            break;
+                        }
+                        chunk.lock().unwrap_or_else(|e| e.into_inner()).advance(w, step);
+                        barrier.wait();
+                        barrier.wait();
+                    }
+                });
+            }
+            // SAFETY (every view below): the other chunks wait at a barrier.
+            {
+                let (st, pe) = unsafe { (w.view(&w.states), w.view(&w.per)) };
+                sample(&mut self.node, self.cfg, &st, &pe, 0.0, rec);
+            }
+            let mut done = 0;
+            let mut failed = None;
+            let mut merged = Vec::new();
+            for step in 0..steps {
+                if stop.load(Ordering::Acquire) {
+                    break;
+                }
+                chunks[0].lock().unwrap_or_else(|e| e.into_inner()).advance(w, step);
+                barrier.wait();
+                done = step + 1;
+                merged.clear();
+                for c in chunks {
+                    merged.extend(c.lock().unwrap_or_else(|e| e.into_inner()).spikes.iter().copied());
+                }
+                merged.sort_by_key(|x| x.0);
+                for &(i, t) in &merged {
+                    rec.spike(i, t);
+                }
+                let slot = (done & (w.ring - 1)) * w.n;
+                for (s, h) in w.history.iter().enumerate() {
+                    // SAFETY: the chunks wait; the output array and the ring
+                    // are distinct allocations.
+                    unsafe {
+                        let from = std::slice::from_raw_parts(w.states[self.first_output + s].0, w.n);
+                        std::slice::from_raw_parts_mut(h.0.add(slot), w.n).copy_from_slice(from);
+                    }
+                }
+                let (st, pe) = unsafe { (w.view(&w.states), w.view(&w.per)) };
+                if done % 1000 == 0 || done == steps {
+                    if let Some((i, s)) = non_finite(&st[..self.m.states.len()]) {
+                        failed = Some(diverged(self.m, i, s, done, self.cfg.dt));
+                    }
+                }
+                if done % every == 0 && failed.is_none() {
+                    sample(&mut self.node, self.cfg, &st, &pe, done as f64 * w.dt, rec);
+                }
+                if failed.is_some() || rec.stop() {
+                    stop.store(true, Ordering::Release);
+                }
+                barrier.wait();
+            }
+            match failed {
+                Some(d) => Err(d),
+                None => Ok(done),
+            }
+        })
     }
 }
 
@@ -353,14 +512,14 @@ struct Node<'a> {
 
 impl Node<'_> {
     /// Evaluates the node's values at its state; returns `e` there.
-    fn eval(&mut self, states: &[Vec<f64>], per: &[Vec<f64>], i: usize, t: f64, e: ExprId) -> f64 {
+    fn eval(&mut self, states: &[&[f64]], per: &[&[f64]], i: usize, t: f64, e: ExprId) -> f64 {
         self.values_of(states, per, i, t);
         let y: Vec<f64> = states[..self.m.states.len()].iter().map(|a| a[i]).collect();
         let env = crate::ir::eval::Env { t, states: &y, params: &self.params, values: &self.values, args: &[] };
         crate::ir::eval::eval(self.m, e, &env)
     }
 
-    fn values_of(&mut self, states: &[Vec<f64>], per: &[Vec<f64>], i: usize, t: f64) {
+    fn values_of(&mut self, states: &[&[f64]], per: &[&[f64]], i: usize, t: f64) {
         for (&p, arr) in self.per_idx.iter().zip(per) {
             self.params[p] = arr[i];
         }
@@ -370,16 +529,8 @@ impl Node<'_> {
 }
 
 /// Each probe of each recorded node, probe-major.
-fn sample(
-    node: &mut Node,
-    cfg: &PopConfig,
-    states: &[Vec<f64>],
-    per: &[Vec<f64>],
-    t: f64,
-    row: &mut Vec<f64>,
-    rec: &mut dyn Recorder,
-) {
-    row.clear();
+fn sample(node: &mut Node, cfg: &PopConfig, states: &[&[f64]], per: &[&[f64]], t: f64, rec: &mut dyn Recorder) {
+    let mut row = Vec::new();
     let wants_values = cfg.record.iter().any(|p| matches!(p, Probe::Value(_)));
     let mut values: Vec<Vec<f64>> = Vec::new();
     if wants_values {
@@ -396,11 +547,11 @@ fn sample(
             });
         }
     }
-    rec.sample(t, row);
+    rec.sample(t, &row);
 }
 
 /// The first (node, state) that is not finite.
-fn non_finite(states: &[Vec<f64>]) -> Option<(usize, usize)> {
+fn non_finite(states: &[&[f64]]) -> Option<(usize, usize)> {
     states.iter().enumerate().filter_map(|(s, a)| a.iter().position(|x| !x.is_finite()).map(|i| (i, s))).min()
 }
 
