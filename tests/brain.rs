@@ -295,3 +295,28 @@ fn threads_do_not_change_a_brain() {
     // the noise and the coupling did something
     assert_ne!(one[0], one[1]);
 }
+
+/// An observation model runs on every region, driven by it: BOLD of a
+/// region whose activity is a 1 s boxcar peaks where the Balloon-Windkessel
+/// model alone does (Friston et al. 2000: 3.376 s, 0.02523).
+#[test]
+fn bold_is_observed_on_every_region() {
+    let d = tmp("bold");
+    write(&d, "w.csv", "0 0\n0 0\n");
+    let f = write(
+        &d,
+        "b.neuro",
+        "import \"bold.neuro\"\nrate Stim {\n    parameter on = 1 s\n    state c = 0\n    dc/dt = 0 / 1 s\n    a = step(t) - step(t - on)\n}\nbrain B {\n    node = Stim\n    connectivity \"w.csv\"\n    observe bold = BalloonWindkessel(node.a)\n}\nsimulate B { dt = 1 ms, duration = 8 s, method = rk4, on = linspace(1 s, 0.5 s) }\n",
+    );
+    let mut e = Experiment::load(&f).unwrap_or_else(|e| panic!("{e}"));
+    e.record("bold_bold");
+    let (t, b) = trace(&e, "bold_bold");
+    let peak = |x: &[f64]| {
+        let k = (0..x.len()).max_by(|&i, &j| x[i].total_cmp(&x[j])).unwrap();
+        (t[k] / 1e3, x[k])
+    };
+    let (tp, bp) = peak(&b[0]);
+    assert!((tp - 3.376).abs() < 0.005 * 3.376 && (bp - 0.02523).abs() < 0.005 * 0.02523, "peak {bp} at {tp} s");
+    // the second region had a shorter stimulus: a smaller response
+    assert!(peak(&b[1]).1 < 0.7 * bp);
+}

@@ -20,6 +20,7 @@
 
 use super::connectome::{self, Matrix, Normalize};
 use super::couple::{self, Delay};
+use super::observe;
 use super::point::{self, PointRun};
 use super::settings::Ctx;
 use super::{Body, Flags, Run};
@@ -109,15 +110,16 @@ struct Parts<'a> {
     params: Vec<&'a ast::Stmt>,
     couples: Vec<&'a ast::Stmt>,
     noises: Vec<Noise<'a>>,
+    observes: Vec<observe::Observe<'a>>,
 }
 
 /// Settings of a brain's `simulate` block that are the brain's, not its
 /// node's.
 const BRAIN_SETTINGS: &[&str] = &["delays"];
 
-pub(super) fn configure(
-    ctx: &mut Ctx,
-    model: &ast::Model,
+pub(super) fn configure<'a>(
+    ctx: &mut Ctx<'a>,
+    model: &'a ast::Model,
     block: Option<&ast::Simulate>,
     flags: &Flags,
 ) -> Option<Run> {
@@ -281,6 +283,28 @@ pub(super) fn configure(
     let Body::Point(mut p) = run.body else { return None };
     for (v, cv, negate, span) in targets {
         add_to_input(&mut p, v, Var::Value(cv), negate, span);
+    }
+    for (k, o) in parts.observes.iter().enumerate() {
+        let v = o.input().and_then(|name| super::settings::input(&p.model, &name))?;
+        let dv = p.model.value(&observe::drive_name(k))?;
+        let (want, got) = (p.model.values[v].dim, p.model.values[dv].dim);
+        if want != got {
+            ctx.fail(
+                Diagnostic::error(
+                    Code::DimensionMismatch,
+                    format!(
+                        "`{}` is driven by {}, but its input is {}",
+                        o.model.name.name,
+                        ir::lower::quantity_desc(&got),
+                        ir::lower::quantity_desc(&want)
+                    ),
+                )
+                .at(o.span, "this drive")
+                .help("scale the drive to the observer's input, e.g. `BalloonWindkessel(node.y0 / 1 mV)`"),
+            );
+            return None;
+        }
+        add_to_input(&mut p, v, Var::Value(dv), false, o.span);
     }
     for (nz, spec) in parts.noises.iter().zip(&noises) {
         if let NoiseKind::Ou { .. } = spec.kind {
@@ -465,6 +489,16 @@ fn graft(
     for (k, s) in sums.iter().enumerate() {
         m.stmts.push(derived(couple::sent_name(k), s.sent.clone(), s.span));
     }
+    for (k, o) in parts.observes.iter().enumerate() {
+        match observe::statements(o) {
+            Ok(stmts) => m.stmts.extend(stmts),
+            Err(d) => {
+                ctx.fail(*d);
+                return None;
+            }
+        }
+        m.stmts.push(derived(observe::drive_name(k), o.drive.clone(), o.span));
+    }
     for (k, nz) in parts.noises.iter().enumerate() {
         let Some(sigma) = &nz.white else { continue };
         let per_sqrt_s = units::dims::time().powr(units::Rational::new(-1, 2).unwrap_or(units::Rational::ONE));
@@ -524,7 +558,7 @@ fn si_unit(dim: &Dim, span: Span) -> Option<ast::UnitExpr> {
 }
 
 /// The brain's statements, its data files read.
-fn parts<'a>(ctx: &mut Ctx, model: &'a ast::Model) -> Option<Parts<'a>> {
+fn parts<'a>(ctx: &mut Ctx<'a>, model: &'a ast::Model) -> Option<Parts<'a>> {
     let c = ctx.c;
     let mut p = Parts::default();
     for stmt in &model.stmts {
@@ -537,11 +571,10 @@ fn parts<'a>(ctx: &mut Ctx, model: &'a ast::Model) -> Option<Parts<'a>> {
                     p.noises.push(n);
                 }
             }
-            ast::StmtKind::Observe(b) => ctx.fail(
-                Diagnostic::error(Code::NotSimulatedYet, "observation models are not built yet")
-                    .at(b.name.span, "`observe`")
-                    .help("remove it to run the brain, and record its states (`--record E`); BOLD and EEG forward models come with a later release"),
-            ),
+            ast::StmtKind::Observe(b) => match observe::analyze(&c.library, b) {
+                Ok(o) => p.observes.push(o),
+                Err(d) => ctx.fail(*d),
+            },
             ast::StmtKind::Data(entries) => {
                 for e in entries {
                     match e {

@@ -35,6 +35,7 @@ pub mod density;
 pub mod execute;
 pub mod field;
 pub mod network;
+mod observe;
 pub mod point;
 pub(crate) mod settings;
 
@@ -201,7 +202,7 @@ pub fn configure(c: &Compiled, flags: &Flags) -> (Option<Run>, Diagnostics) {
 }
 
 /// One model with its block and the flags.
-fn lower(ctx: &mut Ctx, model: &ast::Model, block: Option<&ast::Simulate>, flags: &Flags) -> Option<Run> {
+fn lower<'a>(ctx: &mut Ctx<'a>, model: &'a ast::Model, block: Option<&ast::Simulate>, flags: &Flags) -> Option<Run> {
     let name = &model.name;
     match model.kind {
         ModelKind::Network => network::configure(ctx, model, block, flags),
