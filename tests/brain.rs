@@ -320,3 +320,27 @@ fn bold_is_observed_on_every_region() {
     // the second region had a shorter stimulus: a smaller response
     assert!(peak(&b[1]).1 < 0.7 * bp);
 }
+
+/// The Epileptor brain example: the seizure starts in the epileptogenic
+/// region, recruits propagation-zone regions through the connectome, and
+/// leaves the healthy regions out; without coupling it stays where it
+/// started.
+#[test]
+fn a_seizure_spreads_from_the_epileptogenic_zone() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/epilepsy_epileptor_brain.neuro");
+    let onsets = |ks: &str| {
+        let mut e = Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        e.duration("2.5 s").sample("10 ms").record("x1").set("Ks", ks);
+        let (t, x1) = trace(&e, "x1");
+        let mut first: Vec<(f64, usize)> =
+            x1.iter().enumerate().filter_map(|(i, x)| x.iter().position(|v| *v > -0.5).map(|k| (t[k], i))).collect();
+        first.sort_by(|a, b| a.0.total_cmp(&b.0));
+        first
+    };
+    let coupled = onsets("-2");
+    let order: Vec<usize> = coupled.iter().map(|x| x.1).collect();
+    assert_eq!(order.first(), Some(&5), "{coupled:?}");
+    assert!(order.len() >= 2 && order[1..].iter().all(|i| [4, 7, 13].contains(i)), "{coupled:?}");
+    let alone = onsets("0");
+    assert_eq!(alone.iter().map(|x| x.1).collect::<Vec<_>>(), vec![5], "{alone:?}");
+}
