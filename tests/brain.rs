@@ -344,3 +344,42 @@ fn a_seizure_spreads_from_the_epileptogenic_zone() {
     let alone = onsets("0");
     assert_eq!(alone.iter().map(|x| x.1).collect::<Vec<_>>(), vec![5], "{alone:?}");
 }
+
+/// Two Stuart-Landau oscillators coupled with a delay,
+/// `z_i' = (1 + i w - |z_i|^2) z_i + K (z_j(t - tau) - z_i)`: for K = 5,
+/// w = 10 /s the delay alone quenches both ("amplitude death", Reddy, Sen &
+/// Johnston 1998, Phys. Rev. Lett. 80:5109) between
+/// tau_1 = acos(1 - 1/K) / (w - sqrt(2K - 1)) = 91.9 ms and
+/// tau_2 = (pi - acos(1 - 1/K)) / (w + sqrt(2K - 1)) = 192.2 ms, where the
+/// in-phase and the anti-phase modes of the linearization about 0 are both
+/// stable; outside that range the oscillation survives.
+#[test]
+fn delay_coupled_oscillators_die_inside_the_published_range() {
+    let d = tmp("death");
+    write(&d, "pair.csv", "0 1\n1 0\n");
+    let (k, w) = (5.0f64, 10.0f64);
+    let acos = (1.0 - 1.0 / k).acos();
+    let tau1 = acos / (w - (2.0 * k - 1.0).sqrt());
+    let tau2 = (std::f64::consts::PI - acos) / (w + (2.0 * k - 1.0).sqrt());
+    let amplitude = |tau: f64| {
+        let f = write(
+            &d,
+            "sl.neuro",
+            &format!(
+                "rate StuartLandau {{\n    parameter w = 10 /s, g = 1 /s\n    input ux = 0 /s, uy = 0 /s\n    state x = 1, y = 0\n    r2 = x^2 + y^2\n    dx/dt = g * (1 - r2) * x - w * y + ux\n    dy/dt = g * (1 - r2) * y + w * x + uy\n}}\nbrain Pair {{\n    node = StuartLandau\n    connectivity \"pair.csv\"\n    parameter K = 5 /s\n    couple node.ux += K * sum_j(C[i, j] * (node[j].x(t - {tau} s) - node.x))\n    couple node.uy += K * sum_j(C[i, j] * (node[j].y(t - {tau} s) - node.y))\n}}\nsimulate Pair {{ dt = 0.5 ms, duration = 30 s, method = rk4, x = linspace(1, 0.3), y = linspace(0, 0.6) }}\n"
+            ),
+        );
+        let mut e = Experiment::load(&f).unwrap_or_else(|e| panic!("{e}"));
+        e.sample("5 ms").record("x");
+        let (_, x) = trace(&e, "x");
+        // the largest |x| over 3-5 s and over the last 2 s (samples every 5 ms)
+        let peak = |s: &[f64]| s.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        (peak(&x[0][600..1000]), peak(&x[0][x[0].len() - 400..]))
+    };
+    for (tau, dies) in [(0.8 * tau1, false), (1.2 * tau1, true), (0.85 * tau2, true), (1.15 * tau2, false)] {
+        let (early, late) = amplitude(tau);
+        let died = late < 0.3 * early;
+        let lives = late > 0.5 && late > 0.8 * early;
+        assert!(if dies { died } else { lives }, "tau = {:.1} ms: amplitude {early} at 5 s, {late} at 30 s", tau * 1e3);
+    }
+}
