@@ -383,3 +383,30 @@ fn delay_coupled_oscillators_die_inside_the_published_range() {
         assert!(if dies { died } else { lives }, "tau = {:.1} ms: amplitude {early} at 5 s, {late} at 30 s", tau * 1e3);
     }
 }
+
+/// An input can follow a time series per region (time in ms, then one
+/// column per region): linear between rows, held after the last, read at
+/// the start of each step.
+#[test]
+fn inputs_follow_time_series_from_files() {
+    let d = tmp("stim");
+    write(&d, "w.csv", "0 0\n0 0\n");
+    write(&d, "drive.csv", "t_ms,r0,r1\n0,0,2\n10,1,2\n");
+    let f = write(
+        &d,
+        "b.neuro",
+        "rate Acc {\n    input u = 0 /ms\n    state x = 0\n    dx/dt = u\n}\nbrain B {\n    node = Acc\n    connectivity \"w.csv\"\n    u \"drive.csv\"\n}\nsimulate B { dt = 0.01 ms, duration = 20 ms, method = euler }\n",
+    );
+    let mut e = Experiment::load(&f).unwrap_or_else(|e| panic!("{e}"));
+    e.sample("10 ms");
+    let (t, x) = trace(&e, "x");
+    assert_eq!(t, vec![0.0, 10.0, 20.0]);
+    // the left Riemann sum of the ramp u = t / 10 ms over 1000 steps
+    let ramp = (0..1000).map(|k| 0.01 * (k as f64 * 0.01 / 10.0)).sum::<f64>();
+    assert!((x[0][1] - ramp).abs() < 1e-9 && (x[0][2] - (ramp + 10.0)).abs() < 1e-9, "{:?}", x[0]);
+    assert!((x[1][2] - 40.0).abs() < 1e-9, "{:?}", x[1]);
+    // a table that fits no node count is an error with the file's span
+    write(&d, "drive.csv", "0,0,2,3\n10,1,2,3\n");
+    let e = Experiment::load(&f).and_then(|e| e.configure().map(|_| ()));
+    assert!(e.is_err_and(|e| e.to_string().contains("E0503")));
+}

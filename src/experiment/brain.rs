@@ -50,6 +50,20 @@ pub struct BrainRun {
     pub labels: Vec<String>,
     /// Noise, per statement.
     pub noises: Vec<NoiseSpec>,
+    /// Inputs that follow time series read from files.
+    pub stimuli: Vec<Stimulus>,
+}
+
+/// An input following a time series, per node: linear between the rows,
+/// held before the first and after the last.
+#[derive(Clone, Debug)]
+pub struct Stimulus {
+    /// The parameter the input became.
+    pub param: usize,
+    /// The rows' times, s, increasing.
+    pub times: Vec<f64>,
+    /// Row-major: the nodes' values at each time (SI).
+    pub values: Vec<f64>,
 }
 
 /// One `noise` statement, placed in the node model.
@@ -271,7 +285,8 @@ pub(super) fn configure<'a>(
         }
         targets.push((v, cv, c.negate, c.span));
     }
-    let node_values = per_node_values(ctx, &m, &parts.per_node, n)?;
+    let mut m = m;
+    let (node_values, stimuli) = per_node_values(ctx, &mut m, &parts.per_node, n)?;
     let interpolate = delay_mode(ctx, block)?;
     let filtered = block.map(|b| {
         let mut b = b.clone();
@@ -336,6 +351,7 @@ pub(super) fn configure<'a>(
         node_values,
         labels: parts.labels,
         noises,
+        stimuli,
     });
     Some(run)
 }
@@ -722,46 +738,74 @@ fn setting(ctx: &mut Ctx, p: &mut Parts, b: &ast::Binding) {
     }
 }
 
-/// Per-node values of the node's parameters (or inputs, which become
-/// parameters) from files of one number per node, in SI after the
-/// parameter's unit as declared (`x0 "x0.csv"`: numbers in the unit `x0`
-/// is written in).
+/// Per-node values of the node's parameters and inputs from files (an
+/// input becomes a parameter the input reads), in the unit the parameter
+/// or input is written in: one number per node (`x0 "x0.csv"`), or for an
+/// input a time series, a table whose first column is the time in ms and
+/// whose other columns are the nodes (`P "drive.csv"`).
+#[allow(clippy::type_complexity)]
 fn per_node_values(
     ctx: &mut Ctx,
-    m: &ir::Model,
+    m: &mut ir::Model,
     files: &[(&ast::Ident, PathBuf, Span)],
     n: usize,
-) -> Option<Vec<(usize, Vec<f64>)>> {
-    let mut out = Vec::new();
+) -> Option<(Vec<(usize, Vec<f64>)>, Vec<Stimulus>)> {
+    let (mut values, mut stimuli) = (Vec::new(), Vec::new());
     for (key, path, span) in files {
-        let Some(p) = m.param(&key.name) else {
-            let mut known: Vec<&str> = vec!["connectivity", "weights", "lengths", "tract_lengths", "tvb", "labels"];
-            known.extend(m.params.iter().map(|p| p.name.as_str()).filter(|n| !n.starts_with("__")));
-            return ctx.unknown(
-                "data file key (a connectome file, or a parameter of the node)",
-                key,
-                &known,
-                "per-node values name a parameter of the node: `x0 \"data/x0.csv\"`",
-            );
+        let p = match (m.param(&key.name), super::settings::input(m, &key.name)) {
+            (Some(p), _) => p,
+            (None, Some(v)) => super::settings::input_as_param(m, v),
+            (None, None) => {
+                let mut known: Vec<&str> = vec!["connectivity", "weights", "lengths", "tract_lengths", "tvb", "labels"];
+                known.extend(m.params.iter().map(|p| p.name.as_str()).filter(|n| !n.starts_with("__")));
+                return ctx.unknown(
+                    "data file key (a connectome file, or a parameter or input of the node)",
+                    key,
+                    &known,
+                    "per-node values name a parameter or input of the node: `x0 \"data/x0.csv\"`",
+                );
+            }
         };
-        let values = match connectome::read_vector(path) {
-            Ok(v) => v,
+        let table = match connectome::read_matrix(path) {
+            Ok(t) => t,
             Err(why) => {
                 return ctx.reject(format!("`{}` {why}", path.display()), *span, "this file", "one number per node")
             }
         };
-        if values.len() != n {
+        let scale = m.params[p].unit.as_ref().map_or(1.0, |u| u.scale);
+        let is_input = m.param(&key.name).is_some() && super::settings::input(m, &key.name).is_some();
+        if table.rows == 1 || table.cols == 1 {
+            if table.data.len() != n {
+                return ctx.reject(
+                    format!("{} values for {n} nodes", table.data.len()),
+                    *span,
+                    "this file",
+                    "one number per node, in the order of the connectome's rows",
+                );
+            }
+            values.push((p, table.data.iter().map(|x| x * scale).collect()));
+        } else if is_input && table.cols == n + 1 {
+            let times: Vec<f64> = table.data.chunks(n + 1).map(|r| r[0] * 1e-3).collect();
+            if times.windows(2).any(|w| !(w[1] > w[0])) || times.iter().any(|t| !t.is_finite()) {
+                return ctx.reject(
+                    "the times of a time series must increase",
+                    *span,
+                    "this file",
+                    "the first column is the time in ms, increasing row by row",
+                );
+            }
+            let data = table.data.chunks(n + 1).flat_map(|r| r[1..].iter().map(|x| x * scale)).collect();
+            stimuli.push(Stimulus { param: p, times, values: data });
+        } else {
             return ctx.reject(
-                format!("{} values for {n} nodes", values.len()),
+                format!("a {} x {} table for {n} nodes", table.rows, table.cols),
                 *span,
                 "this file",
-                "one number per node, in the order of the connectome's rows",
+                "one number per node; or, for an input, a time series: the time in ms, then one column per node",
             );
         }
-        let scale = m.params[p].unit.as_ref().map_or(1.0, |u| u.scale);
-        out.push((p, values.into_iter().map(|x| x * scale).collect()));
     }
-    Some(out)
+    Some((values, stimuli))
 }
 
 /// Why a data file cannot be used, if it cannot.

@@ -575,6 +575,16 @@ fn brain(run: &Run, b: &BrainRun, out: &mut Out) -> Result<Summary, Box<Diagnost
         };
         noises.push(runtime::brain::NoiseConfig { kind, slot: per_neuron.len() - 1, stream: k as u64 + 1 });
     }
+    let mut stimuli = Vec::new();
+    for st in &b.stimuli {
+        let first = st.values[..n.min(st.values.len())].to_vec();
+        match per_neuron.iter().position(|(q, _)| *q == st.param) {
+            Some(k) => per_neuron[k].1 = first,
+            None => per_neuron.push((st.param, first)),
+        }
+        let slot = per_neuron.iter().position(|(q, _)| *q == st.param).unwrap_or(0);
+        stimuli.push(runtime::brain::StimulusConfig { slot, times: st.times.clone(), values: st.values.clone() });
+    }
     let cfg = population::PopConfig {
         n,
         dt: run.dt,
@@ -593,7 +603,8 @@ fn brain(run: &Run, b: &BrainRun, out: &mut Out) -> Result<Summary, Box<Diagnost
     };
     let mut rec = point_recorder(out, p, &[]);
     let start = std::time::Instant::now();
-    let r = runtime::brain::simulate_into(m, &p.plan, &cfg, (&sums, &noises, run.seed), &mut rec)?;
+    let extras = runtime::brain::Extras { sums: &sums, noises: &noises, stimuli: &stimuli, seed: run.seed };
+    let r = runtime::brain::simulate_into(m, &p.plan, &cfg, &extras, &mut rec)?;
     let seconds = start.elapsed().as_secs_f64();
     let steps = r.outcome.steps;
     let edges: usize = sums.iter().map(|s| s.edges.source.len()).sum();

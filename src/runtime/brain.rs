@@ -100,6 +100,44 @@ pub struct SumConfig {
     pub slot: usize,
 }
 
+/// An input following a time series: what the runtime writes, per node
+/// and step, into a per-neuron array (the value at the step's start).
+#[derive(Clone, Debug)]
+pub struct StimulusConfig {
+    pub slot: usize,
+    /// Times (s), increasing.
+    pub times: Vec<f64>,
+    /// Row-major, one row of all nodes per time.
+    pub values: Vec<f64>,
+}
+
+impl StimulusConfig {
+    /// The values at `t` of nodes `lo..lo + out.len()`: linear between
+    /// rows, held outside them.
+    fn fill(&self, t: f64, n: usize, lo: usize, out: &mut [f64]) {
+        let k = self.times.partition_point(|&x| x <= t);
+        let len = out.len();
+        let row = |r: usize| &self.values[r * n + lo..r * n + lo + len];
+        if k == 0 || k == self.times.len() {
+            out.copy_from_slice(row(k.saturating_sub(1)));
+            return;
+        }
+        let f = (t - self.times[k - 1]) / (self.times[k] - self.times[k - 1]);
+        for ((o, a), b) in out.iter_mut().zip(row(k - 1)).zip(row(k)) {
+            *o = a + f * (b - a);
+        }
+    }
+}
+
+/// What a brain adds to a population: sums, noises, time series, and the
+/// seed of the noises.
+pub struct Extras<'a> {
+    pub sums: &'a [SumConfig],
+    pub noises: &'a [NoiseConfig],
+    pub stimuli: &'a [StimulusConfig],
+    pub seed: u64,
+}
+
 /// A noise of a brain: what the runtime writes, per node and step, into a
 /// per-neuron array of the kernel.
 #[derive(Clone, Debug)]
@@ -205,9 +243,10 @@ pub fn simulate_into(
     m: &Model,
     plan: &Plan,
     cfg: &PopConfig,
-    (sums, noises, seed): (&[SumConfig], &[NoiseConfig], u64),
+    extras: &Extras,
     rec: &mut dyn Recorder,
 ) -> Result<PopOutcome, Box<Diagnostic>> {
+    let Extras { sums, noises, stimuli, seed } = *extras;
     let params = eval_params(m, &cfg.param_overrides);
     super::check_params(m, &params)?;
     let per_idx: Vec<usize> = cfg.per_neuron.iter().map(|(p, _)| *p).collect();
@@ -277,6 +316,7 @@ pub fn simulate_into(
         per: per.iter_mut().map(|a| Ptr(a.as_mut_ptr())).collect(),
         history: history.iter_mut().map(|h| Ptr(h.as_mut_ptr())).collect(),
         sums,
+        stimuli,
         ring,
         n,
         k: &k,
@@ -331,6 +371,7 @@ struct World<'a> {
     per: Vec<Ptr>,
     history: Vec<Ptr>,
     sums: &'a [SumConfig],
+    stimuli: &'a [StimulusConfig],
     ring: usize,
     n: usize,
     k: &'a kernel::Kernel,
@@ -386,6 +427,9 @@ impl<'a> Chunk<'a> {
             }
             for nz in &mut self.noise {
                 nz.step(w.dt, std::slice::from_raw_parts_mut(w.per[nz.cfg.slot].0.add(lo), len));
+            }
+            for st in w.stimuli {
+                st.fill(step as f64 * w.dt, w.n, lo, std::slice::from_raw_parts_mut(w.per[st.slot].0.add(lo), len));
             }
         }
         let (t, t_next) = (step as f64 * w.dt, (step + 1) as f64 * w.dt);
