@@ -786,7 +786,7 @@ fn per_node_values(
             values.push((p, table.data.iter().map(|x| x * scale).collect()));
         } else if is_input && table.cols == n + 1 {
             let times: Vec<f64> = table.data.chunks(n + 1).map(|r| r[0] * 1e-3).collect();
-            if times.windows(2).any(|w| !(w[1] > w[0])) || times.iter().any(|t| !t.is_finite()) {
+            if times.windows(2).any(|w| w[1] <= w[0]) || times.iter().any(|t| !t.is_finite()) {
                 return ctx.reject(
                     "the times of a time series must increase",
                     *span,
