@@ -258,29 +258,22 @@ fn noise_gives_the_stationary_variance_of_a_linear_node() {
 #[test]
 fn threads_do_not_change_a_brain() {
     let d = tmp("threads");
-    let n = 150;
-    let mut rows = Vec::new();
-    let mut lengths = Vec::new();
-    for i in 0..n {
-        let w: Vec<String> = (0..n)
-            .map(|j| {
-                if (i * 7 + j * 3) % 5 == 0 && i != j {
-                    format!("{}", 0.1 + ((i + j) % 3) as f64 * 0.05)
-                } else {
-                    "0".into()
-                }
-            })
-            .collect();
-        let l: Vec<String> = (0..n).map(|j| format!("{}", 10 + (i * 13 + j * 17) % 40)).collect();
-        rows.push(w.join(","));
-        lengths.push(l.join(","));
-    }
-    write(&d, "w.csv", &rows.join("\n"));
-    write(&d, "l.csv", &lengths.join("\n"));
+    let n = 1100; // two threads take 512 regions each at least
+    let w = ndarray::Array2::from_shape_fn((n, n), |(i, j)| {
+        if (i * 7 + j * 3) % 97 == 0 && i != j {
+            0.1 + ((i + j) % 3) as f64 * 0.05
+        } else {
+            0.0
+        }
+    });
+    let l = ndarray::Array2::from_shape_fn((n, n), |(i, j)| (10 + (i * 13 + j * 17) % 40) as f64);
+    use ndarray_npy::WriteNpyExt;
+    w.write_npy(std::fs::File::create(d.join("w.npy")).unwrap()).unwrap();
+    l.write_npy(std::fs::File::create(d.join("l.npy")).unwrap()).unwrap();
     let f = write(
         &d,
         "b.neuro",
-        "import \"wilson_cowan.neuro\"\nbrain B {\n    node = WilsonCowan\n    connectivity \"w.csv\", lengths \"l.csv\", speed = 3 m/s\n    parameter K = 0.1\n    couple node.P += K * sum_j(C[i, j] * node[j].E(t - delay[i, j]))\n    noise node.Q = ou(0.05 / sqrt(1 ms), 5 ms)\n    noise node.E = white(0.001 / sqrt(1 ms))\n}\nsimulate B { dt = 0.1 ms, duration = 100 ms, method = heun, P = linspace(0.8, 1.4) }\n",
+        "import \"wilson_cowan.neuro\"\nbrain B {\n    node = WilsonCowan\n    connectivity \"w.npy\", lengths \"l.npy\", speed = 3 m/s\n    parameter K = 0.1\n    couple node.P += K * sum_j(C[i, j] * node[j].E(t - delay[i, j]))\n    noise node.Q = ou(0.05 / sqrt(1 ms), 5 ms)\n    noise node.E = white(0.001 / sqrt(1 ms))\n}\nsimulate B { dt = 0.1 ms, duration = 30 ms, method = heun, P = linspace(0.8, 1.4) }\n",
     );
     let run = |threads: &str| {
         let mut e = Experiment::load(&f).unwrap_or_else(|e| panic!("{e}"));

@@ -607,7 +607,7 @@ fn brain(run: &Run, b: &BrainRun, out: &mut Out) -> Result<Summary, Box<Diagnost
     let r = runtime::brain::simulate_into(m, &p.plan, &cfg, &extras, &mut rec)?;
     let seconds = start.elapsed().as_secs_f64();
     let steps = r.outcome.steps;
-    let edges: usize = sums.iter().map(|s| s.edges.source.len()).sum();
+    let edges: usize = sums.iter().map(|s| s.edges.len()).sum();
     Ok(Summary {
         line: format!(
             "{}: {n} nodes of {}, {edges} edges, {} steps in {:.3} s ({:.1} ns per node-step), jit {:.1} ms, {} kernel ops",
