@@ -403,3 +403,44 @@ fn inputs_follow_time_series_from_files() {
     let e = Experiment::load(&f).and_then(|e| e.configure().map(|_| ()));
     assert!(e.is_err_and(|e| e.to_string().contains("E0503")));
 }
+
+/// `fc = x` writes the Pearson correlation matrix of the regions' traces:
+/// it equals the correlation computed from the recorded traces, is high
+/// between coupled regions and near zero for an independent one.
+#[test]
+fn functional_connectivity_is_the_correlation_of_the_traces() {
+    let d = tmp("fc");
+    // region 1 follows region 0; region 2 is on its own
+    write(&d, "w.csv", "0 0 0\n1 0 0\n0 0 0\n");
+    let f = write(
+        &d,
+        "b.neuro",
+        "rate Lin {\n    parameter tau = 10 ms\n    input u = 0, v = 0\n    state x = 0\n    dx/dt = (-x + u + v) / tau\n}\nbrain B {\n    node = Lin\n    connectivity \"w.csv\"\n    couple node.v += 2 * sum_j(C[i, j] * node[j].x(t - 2 ms))\n    noise node.u = ou(0.1 / sqrt(1 ms), 5 ms)\n}\nsimulate B { dt = 0.1 ms, duration = 4 s, method = euler, fc = x, fc_from = 200 ms, seed = 3 }\n",
+    );
+    let mut e = Experiment::load(&f).unwrap_or_else(|e| panic!("{e}"));
+    e.sample("1 ms");
+    let (results, summary) = e.run().unwrap_or_else(|e| panic!("{e}"));
+    let fc = results.table("fc_x").expect("the FC table");
+    let x = results.table("x").expect("x recorded for the FC");
+    let from = x.data.column(0).iter().position(|t| *t >= 200.0).unwrap();
+    let col = |k: usize| x.data.column(k + 1).iter().skip(from).copied().collect::<Vec<f64>>();
+    let pearson = |a: &[f64], b: &[f64]| {
+        let n = a.len() as f64;
+        let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+        let cov: f64 = a.iter().zip(b).map(|(p, q)| (p - ma) * (q - mb)).sum();
+        cov / (a.iter().map(|p| (p - ma).powi(2)).sum::<f64>() * b.iter().map(|q| (q - mb).powi(2)).sum::<f64>()).sqrt()
+    };
+    for i in 0..3 {
+        for j in 0..3 {
+            let expect = pearson(&col(i), &col(j));
+            assert!(
+                (fc.data[[i, j]] - expect).abs() < 1e-9,
+                "FC[{i}, {j}] = {}, from the traces {expect}",
+                fc.data[[i, j]]
+            );
+        }
+    }
+    assert!(fc.data[[0, 1]] > 0.5, "coupled: {}", fc.data[[0, 1]]);
+    assert!(fc.data[[0, 2]].abs() < 0.1 && fc.data[[1, 2]].abs() < 0.1, "independent: {:?}", fc.data);
+    assert!(summary.details.iter().any(|l| l.contains("r(FC, SC)")), "{:?}", summary.details);
+}

@@ -52,6 +52,22 @@ pub struct BrainRun {
     pub noises: Vec<NoiseSpec>,
     /// Inputs that follow time series read from files.
     pub stimuli: Vec<Stimulus>,
+    /// Functional connectivity to compute at the end.
+    pub fc: Option<FcSpec>,
+}
+
+/// `fc = bold_bold, fc_from = 10 s`: the Pearson correlation between the
+/// regions' recorded traces of a variable, from a time on; compared with
+/// the structural weights and, if the brain names one
+/// (`empirical_fc "fc.csv"`), with an empirical matrix.
+#[derive(Clone, Debug)]
+pub struct FcSpec {
+    /// Which of the run's probes (index into `node.record`).
+    pub probe: usize,
+    pub name: String,
+    /// Samples before this time (s) are left out.
+    pub from: f64,
+    pub empirical: Option<Matrix>,
 }
 
 /// An input following a time series, per node: linear between the rows,
@@ -116,6 +132,7 @@ struct Parts<'a> {
     weights: Option<(Matrix, Span)>,
     lengths: Option<(Matrix, Span)>,
     labels: Vec<String>,
+    empirical_fc: Option<(Matrix, Span)>,
     speed: Option<f64>,
     normalize: Option<Normalize>,
     from_to: bool,
@@ -129,7 +146,7 @@ struct Parts<'a> {
 
 /// Settings of a brain's `simulate` block that are the brain's, not its
 /// node's.
-const BRAIN_SETTINGS: &[&str] = &["delays"];
+const BRAIN_SETTINGS: &[&str] = &["delays", "fc", "fc_from"];
 
 pub(super) fn configure<'a>(
     ctx: &mut Ctx<'a>,
@@ -330,6 +347,7 @@ pub(super) fn configure<'a>(
     if !flags.record.iter().any(|r| r.name.contains('[')) {
         p.record_neurons = (0..n).collect();
     }
+    let fc = fc_spec(ctx, &mut p, block, parts.empirical_fc.take(), n)?;
     if p.backend == super::Backend::Reference {
         return ctx.reject(
             "brains run on kernels",
@@ -352,6 +370,7 @@ pub(super) fn configure<'a>(
         labels: parts.labels,
         noises,
         stimuli,
+        fc,
     });
     Some(run)
 }
@@ -440,6 +459,73 @@ fn noise_specs(ctx: &mut Ctx, m: &ir::Model, noises: &[Noise]) -> Option<Vec<Noi
         out.push(NoiseSpec { kind: NoiseKind::Ou { sigma, tau, mean }, param: m.param(&couple::ou_name(k))? });
     }
     Some(out)
+}
+
+/// `fc = NAME` and `fc_from = TIME` of the `simulate` block: NAME is
+/// recorded (from every region) if it was not asked for.
+fn fc_spec(
+    ctx: &mut Ctx,
+    p: &mut PointRun,
+    block: Option<&ast::Simulate>,
+    empirical: Option<(Matrix, Span)>,
+    n: usize,
+) -> Option<Option<FcSpec>> {
+    let find = |key: &str| block.and_then(|b| b.settings.iter().find(|s| s.name.name == key));
+    let Some(setting) = find("fc") else {
+        if let Some(s) = find("fc_from") {
+            return ctx.reject("`fc_from` without `fc`", s.name.span, "for no fc", "add `fc = E` (what to correlate)");
+        }
+        return Some(None);
+    };
+    let ast::ExprKind::Name(name) = &setting.value.kind else {
+        return ctx.reject(
+            "`fc` names a state or value of the node",
+            setting.value.span,
+            "not a name",
+            "e.g. `fc = bold_bold`",
+        );
+    };
+    let probe = match (p.model.state(name), p.model.value(name)) {
+        (Some(i), _) => crate::runtime::Probe::State(i),
+        (None, Some(v)) => crate::runtime::Probe::Value(v),
+        _ => {
+            let ident = ast::Ident { name: name.clone(), span: setting.value.span };
+            let known: Vec<&str> = p.model.states.iter().map(|s| s.name.as_str()).collect();
+            return ctx.unknown("state or value for `fc`", &ident, &known, "e.g. `fc = E`");
+        }
+    };
+    if p.record_neurons.len() != n {
+        return ctx.reject(
+            "`fc` correlates every region",
+            setting.value.span,
+            "a range of regions is recorded",
+            "record every region (no `[a:b]` in --record)",
+        );
+    }
+    let probe = match p.record.iter().position(|r| *r == probe) {
+        Some(k) => k,
+        None => {
+            p.record.push(probe);
+            p.record.len() - 1
+        }
+    };
+    let from = match find("fc_from") {
+        Some(s) => ctx.constant(&s.value, units::dims::time(), "`fc_from`")?,
+        None => 0.0,
+    };
+    let empirical = match empirical {
+        Some((m, span)) if (m.rows, m.cols) != (n, n) => {
+            return ctx.reject(
+                format!("the empirical FC is {} x {}, the brain has {n} regions", m.rows, m.cols),
+                span,
+                "this file",
+                "an n x n matrix in the connectome's order",
+            )
+        }
+        Some((m, _)) => Some(m),
+        None => None,
+    };
+    Some(Some(FcSpec { probe, name: name.clone(), from, empirical }))
 }
 
 /// `delays = linear` (the default) or `grid` in the `simulate` block.
@@ -640,6 +726,10 @@ fn file<'a>(ctx: &mut Ctx, p: &mut Parts<'a>, (key, written): (&'a ast::Ident, &
             Ok(l) => p.lengths = Some((l, span)),
             Err(why) => fail(ctx, why),
         },
+        "empirical_fc" => match connectome::read_matrix(full) {
+            Ok(m) => p.empirical_fc = Some((m, span)),
+            Err(why) => fail(ctx, why),
+        },
         "labels" => match std::fs::read_to_string(full) {
             Ok(s) => p.labels = s.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect(),
             Err(e) => fail(ctx, format!("cannot be read: {e}")),
@@ -756,7 +846,8 @@ fn per_node_values(
             (Some(p), _) => p,
             (None, Some(v)) => super::settings::input_as_param(m, v),
             (None, None) => {
-                let mut known: Vec<&str> = vec!["connectivity", "weights", "lengths", "tract_lengths", "tvb", "labels"];
+                let mut known: Vec<&str> =
+                    vec!["connectivity", "weights", "lengths", "tract_lengths", "tvb", "labels", "empirical_fc"];
                 known.extend(m.params.iter().map(|p| p.name.as_str()).filter(|n| !n.starts_with("__")));
                 return ctx.unknown(
                     "data file key (a connectome file, or a parameter or input of the node)",

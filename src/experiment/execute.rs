@@ -18,7 +18,7 @@
 //! - fields: per dynamic state, a space-time table on a ring (`t_ms`, then
 //!   one column per cell) or the final frame on a sheet (x, y, value).
 
-use super::brain::{BrainRun, NoiseKind};
+use super::brain::{BrainRun, FcSpec, NoiseKind};
 use super::density::DensityRun;
 use super::field::FieldRun;
 use super::network::NetworkRun;
@@ -156,11 +156,30 @@ struct PointRecorder<'o, 'a> {
     count: u64,
     steps: usize,
     warnings: Vec<Diagnostic>,
+    /// A brain's traces kept for its functional connectivity.
+    capture: Option<Capture>,
+}
+
+/// The samples of one probe for every region, from a time on.
+struct Capture {
+    /// Where the probe's values start in a sample, and how many.
+    offset: usize,
+    width: usize,
+    from: f64,
+    /// Per region, its samples.
+    series: Vec<Vec<f64>>,
 }
 
 impl Recorder for PointRecorder<'_, '_> {
     fn sample(&mut self, t: f64, values: &[f64]) {
         self.out.t = t;
+        if let Some(c) = &mut self.capture {
+            if t >= c.from - 1e-12 {
+                for (i, s) in c.series.iter_mut().enumerate().take(c.width) {
+                    s.push(values.get(c.offset + i).copied().unwrap_or(f64::NAN));
+                }
+            }
+        }
         let mut row = Vec::new();
         let mut k = 0;
         for &(id, width, scale) in &self.probes {
@@ -252,7 +271,18 @@ fn point_recorder<'o, 'a>(out: &'o mut Out<'a>, p: &PointRun, mean_of: &[usize])
             }
         }
     }
-    PointRecorder { out, probes, means, spikes, outputs: None, labels, count: 0, steps: 0, warnings: vec![] }
+    PointRecorder {
+        out,
+        probes,
+        means,
+        spikes,
+        outputs: None,
+        labels,
+        count: 0,
+        steps: 0,
+        warnings: vec![],
+        capture: None,
+    }
 }
 
 fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnostic>> {
@@ -602,10 +632,18 @@ fn brain(run: &Run, b: &BrainRun, out: &mut Out) -> Result<Summary, Box<Diagnost
         optimize: false,
     };
     let mut rec = point_recorder(out, p, &[]);
+    if let Some(fc) = &b.fc {
+        let width = p.record_neurons.len();
+        rec.capture = Some(Capture { offset: fc.probe * width, width, from: fc.from, series: vec![Vec::new(); width] });
+    }
     let start = std::time::Instant::now();
     let extras = runtime::brain::Extras { sums: &sums, noises: &noises, stimuli: &stimuli, seed: run.seed };
     let r = runtime::brain::simulate_into(m, &p.plan, &cfg, &extras, &mut rec)?;
     let seconds = start.elapsed().as_secs_f64();
+    let mut details = Vec::new();
+    if let (Some(fc), Some(c)) = (&b.fc, rec.capture.take()) {
+        details.push(functional_connectivity(rec.out, b, fc, &c.series));
+    }
     let steps = r.outcome.steps;
     let edges: usize = sums.iter().map(|s| s.edges.len()).sum();
     Ok(Summary {
@@ -625,8 +663,61 @@ fn brain(run: &Run, b: &BrainRun, out: &mut Out) -> Result<Summary, Box<Diagnost
         compile_seconds: r.compile_seconds,
         notes: p.notes.clone(),
         warnings: r.warnings,
+        details,
         ..Summary::default()
     })
+}
+
+/// Writes the Pearson correlation matrix of the regions' `series` as the
+/// table `fc_NAME` (row i, column j: regions i and j) and says how it
+/// compares with the weights and the empirical FC (Pearson over the pairs
+/// i < j; the weights symmetrized).
+fn functional_connectivity(out: &mut Out, b: &BrainRun, fc: &FcSpec, series: &[Vec<f64>]) -> String {
+    let n = series.len();
+    let samples = series.first().map_or(0, Vec::len);
+    let z: Vec<Vec<f64>> = series
+        .iter()
+        .map(|x| {
+            let m = x.iter().sum::<f64>() / x.len().max(1) as f64;
+            let sd = (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt();
+            x.iter().map(|v| (v - m) / sd).collect()
+        })
+        .collect();
+    let mut matrix = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            matrix[i * n + j] = z[i].iter().zip(&z[j]).map(|(a, b)| a * b).sum::<f64>() / samples.max(1) as f64;
+        }
+    }
+    let name = |i: usize| b.labels.get(i).cloned().unwrap_or_else(|| format!("r{i}"));
+    let columns = (0..n).map(|j| Column::headed(name(j), "", 1.0, Style::Fixed)).collect();
+    let id = out.open(Table { name: format!("fc_{}", fc.name), columns });
+    for row in matrix.chunks(n.max(1)) {
+        out.row(id, row);
+    }
+    let pairs = |m: &[f64]| -> Vec<f64> {
+        (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| 0.5 * (m[i * n + j] + m[j * n + i])).collect()
+    };
+    let fcp = pairs(&matrix);
+    let mut line = format!(
+        "functional connectivity of {} over {samples} samples: r(FC, SC) = {:.3}",
+        fc.name,
+        pearson(&fcp, &pairs(&b.weights.data))
+    );
+    if let Some(e) = &fc.empirical {
+        line.push_str(&format!(", r(FC, empirical FC) = {:.3}", pearson(&fcp, &pairs(&e.data))));
+    }
+    line
+}
+
+/// Pearson's correlation of two equally long samples.
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len()) as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
 }
 
 // ------------------------------------------------------------ densities
