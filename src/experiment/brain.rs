@@ -360,7 +360,7 @@ pub(super) fn configure<'a>(
     run.settings.push(("delays".into(), if interpolate { "linear" } else { "grid" }.into()));
     run.target = model.name.name.clone();
     run.kind = ModelKind::Brain;
-    run.body = Body::Brain(BrainRun {
+    run.body = Body::Brain(Box::new(BrainRun {
         node: p,
         n,
         weights,
@@ -371,7 +371,7 @@ pub(super) fn configure<'a>(
         noises,
         stimuli,
         fc,
-    });
+    }));
     Some(run)
 }
 

@@ -131,7 +131,7 @@ pub enum Body {
     Network(network::NetworkRun),
     Density(density::DensityRun),
     Field(field::FieldRun),
-    Brain(brain::BrainRun),
+    Brain(Box<brain::BrainRun>),
 }
 
 /// The model `flags.model` names, or the first `simulate` block's, or the
