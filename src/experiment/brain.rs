@@ -47,6 +47,10 @@ pub struct BrainRun {
     /// Per-node values read from files: (parameter, one value per node).
     pub node_values: Vec<(usize, Vec<f64>)>,
     pub labels: Vec<String>,
+    /// Per coupling: the input it adds to, the value `__coupleK` it adds,
+    /// and whether it subtracts (`-=`); the input's override is
+    /// `base + __coupleK` (or `-`).
+    pub targets: Vec<(usize, usize, bool)>,
 }
 
 /// One `sum_j` of a coupling, placed in the node model.
@@ -242,6 +246,7 @@ pub(super) fn configure(
     let of = point::Of { kind: node_ast.kind, span: model.name.span, n: Some(n as u64) };
     let mut run = point::configure_model(ctx, m, of, filtered.as_ref(), flags)?;
     let Body::Point(mut p) = run.body else { return None };
+    let coupled = targets.iter().map(|(v, cv, negate, _)| (*v, *cv, *negate)).collect();
     for (v, cv, negate, span) in targets {
         let dim = p.model.values[v].dim;
         let base = p.value_overrides[v].unwrap_or(p.model.values[v].expr);
@@ -265,7 +270,16 @@ pub(super) fn configure(
     run.target = model.name.name.clone();
     run.kind = ModelKind::Brain;
     run.body =
-        Body::Brain(BrainRun { node: p, n, weights, sums: specs, interpolate, node_values, labels: parts.labels });
+        Body::Brain(BrainRun {
+        node: p,
+        n,
+        weights,
+        sums: specs,
+        interpolate,
+        node_values,
+        labels: parts.labels,
+        targets: coupled,
+    });
     Some(run)
 }
 
