@@ -157,7 +157,8 @@ impl<'a> Net<'a> {
             let vals = self.sys.values(node(i), &params[i]);
             self.sys.rhs(node(i), &params[i], &vals, &mut r[i * d..(i + 1) * d]);
             a.push(self.sys.jacobian(node(i), &params[i], &vals));
-            let (bi, gi): (Vec<_>, Vec<_>) = (0..sums).map(|k| self.sys.coupling(k, node(i), &params[i], &vals)).unzip();
+            let (bi, gi): (Vec<_>, Vec<_>) =
+                (0..sums).map(|k| self.sys.coupling(k, node(i), &params[i], &vals)).unzip();
             b.push(bi);
             g.push(gi);
         }
@@ -183,8 +184,19 @@ impl<'a> Net<'a> {
 
     /// The fixed point at the knob's value `knob`, by Newton from `x0`.
     pub fn solve(&self, knob: Option<f64>, x0: &[f64], scale: &[f64]) -> Result<Vec<f64>, linear::NewtonFail> {
+        self.newton(knob, x0, scale, true)
+    }
+
+    /// Newton with a line search (`damped`) or full steps.
+    pub fn newton(
+        &self,
+        knob: Option<f64>,
+        x0: &[f64],
+        scale: &[f64],
+        damped: bool,
+    ) -> Result<Vec<f64>, linear::NewtonFail> {
         let mut params = self.params(knob);
-        newton(x0, scale, true, |x| {
+        newton(x0, scale, damped, |x| {
             let (r, lin) = self.eval(x, &mut params);
             (r, lin.jac)
         })

@@ -56,19 +56,16 @@ pub struct Sweep {
 /// `NAME` or `NAME=FROM:TO:STEPS`, as written after a flag.
 pub fn parse_sweep(text: &str, span: Span, flag: &str) -> Result<Sweep, Box<Diagnostic>> {
     let bad = |why: &str| {
-        Box::new(
-            Diagnostic::error(Code::BadSetting, format!("`{flag} {text}`: {why}"))
-                .at(span, "here")
-                .help(format!("write `{flag} NAME=FROM:TO:STEPS`, e.g. `{flag} P=0:2:101` (numbers in NAME's declared unit)")),
-        )
+        Box::new(Diagnostic::error(Code::BadSetting, format!("`{flag} {text}`: {why}")).at(span, "here").help(format!(
+            "write `{flag} NAME=FROM:TO:STEPS`, e.g. `{flag} P=0:2:101` (numbers in NAME's declared unit)"
+        )))
     };
     let (name, range) = match text.split_once('=') {
         None => (text.trim(), None),
         Some((n, r)) => {
             let parts: Vec<&str> = r.split(':').map(str::trim).collect();
             let [from, to, steps] = parts[..] else { return Err(bad("the range is FROM:TO:STEPS")) };
-            let (Ok(from), Ok(to), Ok(steps)) = (from.parse::<f64>(), to.parse::<f64>(), steps.parse::<usize>())
-            else {
+            let (Ok(from), Ok(to), Ok(steps)) = (from.parse::<f64>(), to.parse::<f64>(), steps.parse::<usize>()) else {
                 return Err(bad("FROM and TO are numbers, STEPS a whole number"));
             };
             if !(from.is_finite() && to.is_finite()) || from == to || !(2..=100_000).contains(&steps) {
@@ -259,8 +256,9 @@ fn knob(m: &Model, s: &Sweep) -> Result<(Knob, Quantity), Box<Diagnostic>> {
         .chain(m.values.iter().filter(|v| v.kind == crate::ir::ValueKind::Input).map(|v| v.name.as_str()))
         .filter(|n| !n.starts_with("__"))
         .collect();
-    let mut d = Diagnostic::error(Code::UnknownOverride, format!("`{}` is not a parameter or input of `{}`", s.name, m.name))
-        .at(s.span, "not found");
+    let mut d =
+        Diagnostic::error(Code::UnknownOverride, format!("`{}` is not a parameter or input of `{}`", s.name, m.name))
+            .at(s.span, "not found");
     if let Some(g) = crate::diag::did_you_mean(&s.name, names.iter().copied()) {
         d = d.help(format!("did you mean `{g}`?"));
     }
@@ -272,12 +270,12 @@ fn sweep_values(range: (f64, f64, usize), scale: f64) -> Vec<f64> {
     (0..steps).map(|k| scale * (from + (to - from) * k as f64 / (steps - 1) as f64)).collect()
 }
 
-fn no_fixed_point(run: &Run, singular: usize) -> Box<Diagnostic> {
-    if singular > 0 {
+fn no_fixed_point(run: &Run, singular: usize, tries: usize) -> Box<Diagnostic> {
+    if singular == tries {
         fail(
             Code::SingularJacobian,
             run.span,
-            format!("no fixed point of `{}` found: the Jacobian was singular ({singular} of the starts)", run.target),
+            format!("no fixed point of `{}` found: the Jacobian was singular from every start", run.target),
             "a singular Jacobian means a line of fixed points or a degenerate one; change a parameter (`--set`) so that the equilibrium is isolated",
         )
     } else {
@@ -292,7 +290,12 @@ fn no_fixed_point(run: &Run, singular: usize) -> Box<Diagnostic> {
 
 fn rate_report(run: &Run, p: &PointRun, opts: &Options) -> Result<RateReport, Box<Diagnostic>> {
     if opts.coupling.is_some() {
-        return Err(fail(Code::BadSetting, run.span, "`--coupling` is for brains", "use `--continue P=FROM:TO:STEPS` for a rate model"));
+        return Err(fail(
+            Code::BadSetting,
+            run.span,
+            "`--coupling` is for brains",
+            "use `--continue P=FROM:TO:STEPS` for a rate model",
+        ));
     }
     let knob = opts.continuation.as_ref().map(|s| knob(&p.model, s)).transpose()?;
     let sys = System::new(p, &[], &[], knob.as_ref().map(|k| k.0))
@@ -302,7 +305,7 @@ fn rate_report(run: &Run, p: &PointRun, opts: &Options) -> Result<RateReport, Bo
     let (center, width) = rate::start_box(&sys, &params);
     let (found, singular) = rate::fixed_points(&sys, &params, &center, &width);
     if found.is_empty() {
-        return Err(no_fixed_point(run, singular));
+        return Err(no_fixed_point(run, singular, rate::starts(&center, &width).len()));
     }
     let fixed_points = found.into_iter().map(|x| rate::describe(&sys, &params, x)).collect();
     let continuation = match (&opts.continuation, knob) {
@@ -331,7 +334,12 @@ fn coupling_param(m: &Model, b: &BrainRun) -> Vec<usize> {
 
 fn brain_report(run: &Run, b: &BrainRun, opts: &Options) -> Result<BrainReport, Box<Diagnostic>> {
     if let Some(s) = &opts.continuation {
-        return Err(fail(Code::BadSetting, s.span, "`--continue` is for rate models", "for a brain, scan the coupling: `--coupling K=0:2:201`"));
+        return Err(fail(
+            Code::BadSetting,
+            s.span,
+            "`--continue` is for rate models",
+            "for a brain, scan the coupling: `--coupling K=0:2:201`",
+        ));
     }
     let p = &b.node;
     let m = &p.model;
@@ -339,7 +347,9 @@ fn brain_report(run: &Run, b: &BrainRun, opts: &Options) -> Result<BrainReport, 
     let knob = match &opts.coupling {
         Some(s) => Some((knob(m, s)?, s.range)),
         None => match coupling_param(m, b)[..] {
-            [i] => Some(((Knob::Param(i), quantity(&m.params[i].name, &m.params[i].dim, m.params[i].unit.as_ref())), None)),
+            [i] => {
+                Some(((Knob::Param(i), quantity(&m.params[i].name, &m.params[i].dim, m.params[i].unit.as_ref())), None))
+            }
             [] => {
                 notes.push("no parameter in the couplings: no coupling scan (name one with `--coupling K`)".into());
                 None
@@ -358,6 +368,9 @@ fn brain_report(run: &Run, b: &BrainRun, opts: &Options) -> Result<BrainReport, 
         p.param_spreads.iter().map(|(q, d, k)| (*q, crate::runtime::spikegen::spread(*d, b.n, run.seed, *k))).collect();
     per_node.extend(b.node_values.iter().cloned());
     let (center, width) = rate::start_box(&sys, &sys.params(k0));
+    // starts: the uncoupled node's fixed points, then the box, on every node
+    let mut starts = rate::fixed_points(&sys, &sys.params(k0), &center, &width).0;
+    starts.extend(rate::starts(&center, &width));
     notes.extend(sys.notes.iter().cloned());
     let net = brain::Net::new(sys, b, per_node);
     notes.extend(net.notes.iter().cloned());
@@ -365,9 +378,9 @@ fn brain_report(run: &Run, b: &BrainRun, opts: &Options) -> Result<BrainReport, 
     let scale: Vec<f64> = (0..n).flat_map(|_| width.iter().copied()).collect();
     let mut x = None;
     let mut singular = 0;
-    for s in rate::starts(&center, &width) {
+    for (s, damped) in starts.iter().flat_map(|s| [(s, true), (s, false)]) {
         let x0: Vec<f64> = (0..n).flat_map(|_| s.iter().copied()).collect();
-        match net.solve(k0, &x0, &scale) {
+        match net.newton(k0, &x0, &scale, damped) {
             Ok(v) => {
                 x = Some(v);
                 break;
@@ -376,7 +389,7 @@ fn brain_report(run: &Run, b: &BrainRun, opts: &Options) -> Result<BrainReport, 
             Err(_) => {}
         }
     }
-    let Some(x) = x else { return Err(no_fixed_point(run, singular)) };
+    let Some(x) = x else { return Err(no_fixed_point(run, singular, 2 * starts.len())) };
     let lin = net.linearize(k0, &x);
     let ev = linear::eigenvalues(&lin.jac).unwrap_or_default();
     let homogeneous = net.homogeneous(&x, &lin);

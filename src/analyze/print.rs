@@ -174,9 +174,9 @@ fn brain_text(b: &BrainReport) -> String {
     let _ = writeln!(s, "modes of C (μ, rightmost root along the mode):");
     for (k, m) in b.modes.iter().enumerate().take(12) {
         let mu = complex(m.mu);
-        let root = m.rightmost.map_or("-".into(), |z| {
-            format!("{}  {}", complex(z), if z.re < 0.0 { "stable" } else { "unstable" })
-        });
+        let root = m
+            .rightmost
+            .map_or("-".into(), |z| format!("{}  {}", complex(z), if z.re < 0.0 { "stable" } else { "unstable" }));
         let _ = writeln!(s, "  {k:>3}  μ = {:<28} {root}", mu.trim_end_matches(" /s"));
     }
     if b.modes.len() > 12 {

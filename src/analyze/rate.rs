@@ -114,7 +114,9 @@ pub fn fixed_points(sys: &System, params: &[f64], center: &[f64], width: &[f64])
             Err(_) => {}
         }
     }
-    found.sort_by(|a, b| a.iter().zip(b).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal));
+    found.sort_by(|a, b| {
+        a.iter().zip(b).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+    });
     (found, singular)
 }
 
@@ -131,7 +133,13 @@ fn unstable_count(ev: &[C64]) -> usize {
 fn point(sys: &System, p: f64, x: Vec<f64>) -> BranchPoint {
     let params = sys.params(Some(p));
     let ev = spectrum(sys, &params, &x);
-    BranchPoint { p, rightmost: rightmost(&ev).unwrap_or_default(), kind: classify(&ev), unstable: unstable_count(&ev), x }
+    BranchPoint {
+        p,
+        rightmost: rightmost(&ev).unwrap_or_default(),
+        kind: classify(&ev),
+        unstable: unstable_count(&ev),
+        x,
+    }
 }
 
 /// Follows every branch over `values` of the knob.

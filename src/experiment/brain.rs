@@ -269,8 +269,7 @@ pub(super) fn configure(
     run.settings.push(("delays".into(), if interpolate { "linear" } else { "grid" }.into()));
     run.target = model.name.name.clone();
     run.kind = ModelKind::Brain;
-    run.body =
-        Body::Brain(BrainRun {
+    run.body = Body::Brain(BrainRun {
         node: p,
         n,
         weights,
