@@ -25,7 +25,7 @@ fn csv(c: &[&[f64]]) -> String {
 
 fn brain(exp: &mut Experiment, coupling: Option<&str>) -> neuroc::analyze::BrainReport {
     match exp.analyze(None, coupling).unwrap_or_else(|e| panic!("{e}")) {
-        Report::Brain(b) => b,
+        Report::Brain(b) => *b,
         Report::Rate(_) => panic!("not a brain"),
     }
 }

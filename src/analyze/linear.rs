@@ -189,7 +189,7 @@ pub fn realify(p: &DMatrix<f64>, q: &DMatrix<f64>) -> DMatrix<f64> {
 /// on them (Trefethen, Spectral Methods in MATLAB, `cheb`).
 fn cheb(m: usize) -> (Vec<f64>, DMatrix<f64>) {
     let x: Vec<f64> = (0..=m).map(|j| (std::f64::consts::PI * j as f64 / m as f64).cos()).collect();
-    let c = |j: usize| if j == 0 || j == m { 2.0 } else { 1.0 } * if j % 2 == 0 { 1.0 } else { -1.0 };
+    let c = |j: usize| if j == 0 || j == m { 2.0 } else { 1.0 } * if j.is_multiple_of(2) { 1.0 } else { -1.0 };
     let mut d = DMatrix::zeros(m + 1, m + 1);
     for i in 0..=m {
         for j in 0..=m {
@@ -209,7 +209,7 @@ fn cheb(m: usize) -> (Vec<f64>, DMatrix<f64>) {
 /// (barycentric weights).
 fn lagrange_row(x: &[f64], t: f64) -> Vec<f64> {
     let m = x.len() - 1;
-    let w = |j: usize| if j == 0 || j == m { 0.5 } else { 1.0 } * if j % 2 == 0 { 1.0 } else { -1.0 };
+    let w = |j: usize| if j == 0 || j == m { 0.5 } else { 1.0 } * if j.is_multiple_of(2) { 1.0 } else { -1.0 };
     if let Some(k) = x.iter().position(|&xj| (xj - t).abs() < 1e-14) {
         let mut r = vec![0.0; x.len()];
         r[k] = 1.0;

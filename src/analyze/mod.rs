@@ -91,8 +91,8 @@ pub struct Quantity {
 /// What `analyze` found.
 #[derive(Clone, Debug)]
 pub enum Report {
-    Rate(RateReport),
-    Brain(BrainReport),
+    Rate(Box<RateReport>),
+    Brain(Box<BrainReport>),
 }
 
 #[derive(Clone, Debug)]
@@ -216,8 +216,8 @@ fn fail(code: Code, span: Span, message: impl Into<String>, help: &str) -> Box<D
 /// Analyzes a configured run.
 pub fn analyze(run: &Run, opts: &Options) -> Result<Report, Box<Diagnostic>> {
     match &run.body {
-        Body::Point(p) if run.kind == ModelKind::Rate => rate_report(run, p, opts).map(Report::Rate),
-        Body::Brain(b) => brain_report(run, b, opts).map(Report::Brain),
+        Body::Point(p) if run.kind == ModelKind::Rate => rate_report(run, p, opts).map(|r| Report::Rate(Box::new(r))),
+        Body::Brain(b) => brain_report(run, b, opts).map(|b| Report::Brain(Box::new(b))),
         _ => Err(fail(
             Code::NotAnalyzable,
             run.span,
