@@ -202,6 +202,65 @@ impl<'a> Net<'a> {
         })
     }
 
+    /// The coupled fixed point at the knob's value `k0`. Starts: every
+    /// node at its own uncoupled fixed point (the lowest, then the highest
+    /// in its first state), then the box's starts on every node; each by
+    /// Newton at `k0` and, failing that, followed from no coupling (the
+    /// knob from 0 to `k0` in 20 steps). Else (singular starts, tries).
+    pub fn find(&self, k0: Option<f64>, center: &[f64], width: &[f64]) -> Result<Vec<f64>, (usize, usize)> {
+        let (n, d) = (self.n, self.sys.dim());
+        let scale: Vec<f64> = (0..n).flat_map(|_| width.iter().copied()).collect();
+        let params = self.params(k0);
+        let mut alone: Vec<Vec<Vec<f64>>> =
+            params.iter().map(|p| super::rate::fixed_points(&self.sys, p, center, width).0).collect();
+        // a node whose starts found nothing starts from the others' points
+        // (per-node parameters usually vary smoothly)
+        let known: Vec<Vec<f64>> = alone.iter().flatten().cloned().collect();
+        for (fps, p) in alone.iter_mut().zip(&params) {
+            if fps.is_empty() {
+                fps.extend(known.iter().filter_map(|x| super::rate::solve(&self.sys, p, x, width).ok()).take(1));
+            }
+        }
+        let mut starts: Vec<Vec<f64>> = Vec::new();
+        for pick in [0usize, 1] {
+            let x: Option<Vec<f64>> = alone
+                .iter()
+                .map(|fps| if pick == 0 { fps.first() } else { fps.last() })
+                .try_fold(Vec::with_capacity(n * d), |mut acc, fp| {
+                    acc.extend_from_slice(fp?);
+                    Some(acc)
+                });
+            starts.extend(x);
+        }
+        starts.extend(
+            super::rate::starts(center, width).iter().map(|s| (0..n).flat_map(|_| s.iter().copied()).collect()),
+        );
+        let mut singular = 0;
+        for x0 in &starts {
+            for damped in [true, false] {
+                match self.newton(k0, x0, &scale, damped) {
+                    Ok(x) => return Ok(x),
+                    Err(linear::NewtonFail::Singular) => singular += 1,
+                    Err(_) => {}
+                }
+            }
+            if let Some(k) = k0.filter(|k| *k != 0.0) {
+                let mut x = x0.clone();
+                let followed = (0..=20).all(|s| match self.solve(Some(k * s as f64 / 20.0), &x, &scale) {
+                    Ok(y) => {
+                        x = y;
+                        true
+                    }
+                    Err(_) => false,
+                });
+                if followed {
+                    return Ok(x);
+                }
+            }
+        }
+        Err((singular, 2 * starts.len()))
+    }
+
     /// The linearization at the fixed point `x`.
     pub fn linearize(&self, knob: Option<f64>, x: &[f64]) -> Lin {
         let mut params = self.params(knob);
@@ -279,8 +338,10 @@ impl<'a> Net<'a> {
     /// Scans the knob over `values` from the fixed point `x0` (at the
     /// first value that converges) for the first loss of stability, and
     /// refines it by bisection.
-    pub fn critical(&self, values: &[f64], x0: &[f64], scale: &[f64]) -> Option<Critical> {
+    /// Also says whether the first value computed was stable.
+    pub fn critical(&self, values: &[f64], x0: &[f64], scale: &[f64]) -> (Option<Critical>, Option<bool>) {
         let mut prev: Option<(f64, Vec<f64>, Margin)> = None;
+        let mut first = None;
         let mut guess = x0.to_vec();
         for &k in values {
             let Ok(x) = self.solve(Some(k), &guess, scale) else {
@@ -293,14 +354,15 @@ impl<'a> Net<'a> {
                 prev = None;
                 continue;
             };
+            first.get_or_insert(m.z.re < 0.0);
             if let Some((k0, x0, m0)) = &prev {
                 if m0.z.re < -1e-9 * m0.scale && m.z.re > 1e-9 * m.scale {
-                    return Some(self.refine((*k0, x0.clone(), *m0), (k, x, m), scale));
+                    return (Some(self.refine((*k0, x0.clone(), *m0), (k, x, m), scale)), first);
                 }
             }
             prev = Some((k, x, m));
         }
-        None
+        (None, first)
     }
 
     fn refine(&self, lo: (f64, Vec<f64>, Margin), hi: (f64, Vec<f64>, Margin), scale: &[f64]) -> Critical {

@@ -368,28 +368,12 @@ fn brain_report(run: &Run, b: &BrainRun, opts: &Options) -> Result<BrainReport, 
         p.param_spreads.iter().map(|(q, d, k)| (*q, crate::runtime::spikegen::spread(*d, b.n, run.seed, *k))).collect();
     per_node.extend(b.node_values.iter().cloned());
     let (center, width) = rate::start_box(&sys, &sys.params(k0));
-    // starts: the uncoupled node's fixed points, then the box, on every node
-    let mut starts = rate::fixed_points(&sys, &sys.params(k0), &center, &width).0;
-    starts.extend(rate::starts(&center, &width));
     notes.extend(sys.notes.iter().cloned());
     let net = brain::Net::new(sys, b, per_node);
     notes.extend(net.notes.iter().cloned());
     let n = b.n;
     let scale: Vec<f64> = (0..n).flat_map(|_| width.iter().copied()).collect();
-    let mut x = None;
-    let mut singular = 0;
-    for (s, damped) in starts.iter().flat_map(|s| [(s, true), (s, false)]) {
-        let x0: Vec<f64> = (0..n).flat_map(|_| s.iter().copied()).collect();
-        match net.newton(k0, &x0, &scale, damped) {
-            Ok(v) => {
-                x = Some(v);
-                break;
-            }
-            Err(linear::NewtonFail::Singular) => singular += 1,
-            Err(_) => {}
-        }
-    }
-    let Some(x) = x else { return Err(no_fixed_point(run, singular, 2 * starts.len())) };
+    let x = net.find(k0, &center, &width).map_err(|(singular, tries)| no_fixed_point(run, singular, tries))?;
     let lin = net.linearize(k0, &x);
     let ev = linear::eigenvalues(&lin.jac).unwrap_or_default();
     let homogeneous = net.homogeneous(&x, &lin);
@@ -403,12 +387,22 @@ fn brain_report(run: &Run, b: &BrainRun, opts: &Options) -> Result<BrainReport, 
             let range = range.map_or_else(
                 || {
                     let hi = if k != 0.0 { 10.0 * k.abs() } else { 10.0 };
-                    (0.0, hi, 201)
+                    (0.0, hi, 51)
                 },
                 |(a, c, s)| (a * q.scale, c * q.scale, s),
             );
             let values = sweep_values(range, 1.0);
-            (net.critical(&values, &x, &scale), Some(range))
+            let (critical, first) = net.critical(&values, &x, &scale);
+            match first {
+                Some(false) if critical.is_none() => notes.push(format!(
+                    "the fixed point is already unstable at {} = {}: the scan looks for a loss of stability",
+                    q.name,
+                    units::format_value(range.0, &q.unit, q.scale)
+                )),
+                None => notes.push("no fixed point was found along the scan".into()),
+                _ => {}
+            }
+            (critical, Some(range))
         }
         None => (None, None),
     };

@@ -102,7 +102,7 @@ enum Command {
         #[arg(long = "continue", value_name = "NAME=FROM:TO:STEPS", allow_hyphen_values = true)]
         continuation: Option<String>,
         /// a brain: the coupling parameter to scan for the critical coupling
-        /// (default: the only parameter its couplings read, 0 to 10 times its value),
+        /// (default: the only parameter its couplings read, 0 to 10 times its value in 51 steps),
         /// optionally with the range: --coupling K=0:2:201
         #[arg(long, value_name = "NAME[=FROM:TO:STEPS]", allow_hyphen_values = true)]
         coupling: Option<String>,
