@@ -114,10 +114,68 @@ pub fn fixed_points(sys: &System, params: &[f64], center: &[f64], width: &[f64])
             Err(_) => {}
         }
     }
+    // deflation from the first starts: roots the plain starts all missed
+    // (saddles between two attracting points, typically)
+    if !found.is_empty() {
+        // midpoints of the roots found first: a saddle often lies between
+        let mut extra: Vec<Vec<f64>> = Vec::new();
+        for (i, a) in found.iter().enumerate() {
+            for b in &found[i + 1..] {
+                extra.push(a.iter().zip(b).map(|(x, y)| 0.5 * (x + y)).collect());
+            }
+        }
+        extra.extend(starts(center, width).into_iter().take(DEFLATED_STARTS));
+        for s in &extra {
+            if found.len() >= 16 {
+                break;
+            }
+            let Ok(x) = deflated(sys, params, s, width, &found) else { continue };
+            let Ok(x) = newton_on(sys, params, &x, width, false) else { continue };
+            if !found.iter().any(|y| same(&x, y, width)) {
+                found.push(x);
+            }
+        }
+    }
     found.sort_by(|a, b| {
         a.iter().zip(b).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
     });
     (found, singular)
+}
+
+/// Starts from which deflated Newton looks for more fixed points.
+const DEFLATED_STARTS: usize = 6;
+
+/// Newton on the deflated residual `M(x) f(x)`, `M = Π_k (1 / |x - r_k|^2
+/// + 1)` over the known roots `r_k` (distances in box widths), which has
+/// the same roots as `f` except the known ones (Farrell, Birkisson and
+/// Funke, SIAM J. Sci. Comput. 37 (2015) A2026).
+fn deflated(
+    sys: &System,
+    params: &[f64],
+    x0: &[f64],
+    width: &[f64],
+    roots: &[Vec<f64>],
+) -> Result<Vec<f64>, linear::NewtonFail> {
+    let n = sys.dim();
+    newton(x0, width, false, |x| {
+        let vals = sys.values(x, params);
+        let mut r = vec![0.0; n];
+        sys.rhs(x, params, &vals, &mut r);
+        let jf = sys.jacobian(x, params, &vals);
+        let (mut m, mut grad) = (1.0, vec![0.0; n]);
+        for root in roots {
+            let d: f64 = x.iter().zip(root).zip(width).map(|((a, b), w)| ((a - b) / w).powi(2)).sum();
+            let mk = 1.0 / d + 1.0;
+            for i in 0..n {
+                // ∂ log m_k / ∂x_i
+                grad[i] += -2.0 * (x[i] - root[i]) / (width[i] * width[i]) / (d * d) / mk;
+            }
+            m *= mk;
+        }
+        let g: Vec<f64> = r.iter().map(|v| m * v).collect();
+        let jg = nalgebra::DMatrix::from_fn(n, n, |i, j| m * jf[(i, j)] + g[i] * grad[j]);
+        (g, jg)
+    })
 }
 
 pub fn describe(sys: &System, params: &[f64], x: Vec<f64>) -> FixedPoint {
