@@ -145,10 +145,10 @@ pub fn fixed_points(sys: &System, params: &[f64], center: &[f64], width: &[f64])
 /// Starts from which deflated Newton looks for more fixed points.
 const DEFLATED_STARTS: usize = 6;
 
-/// Newton on the deflated residual `M(x) f(x)`, `M = Π_k (1 / |x - r_k|^2
-/// + 1)` over the known roots `r_k` (distances in box widths), which has
-/// the same roots as `f` except the known ones (Farrell, Birkisson and
-/// Funke, SIAM J. Sci. Comput. 37 (2015) A2026).
+/// Newton on the deflated residual `M(x) f(x)`, with
+/// `M = Π_k (1 / |x - r_k|^2 + 1)` over the known roots `r_k` (distances
+/// in box widths), which has the same roots as `f` except the known ones
+/// (Farrell, Birkisson and Funke, SIAM J. Sci. Comput. 37 (2015) A2026).
 fn deflated(
     sys: &System,
     params: &[f64],
