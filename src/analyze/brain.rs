@@ -141,7 +141,7 @@ impl<'a> Net<'a> {
         let sums = self.sys.sums.len();
         let mut sent = vec![vec![0.0; n]; sums];
         for j in 0..n {
-            let vals = self.sys.values(node(j), &params[j]);
+            let vals = self.sys.sent_values(node(j), &params[j]);
             for (k, s) in sent.iter_mut().enumerate() {
                 s[j] = self.sys.sent(k, node(j), &params[j], &vals);
             }

@@ -52,6 +52,8 @@ pub struct System {
     pub m: Model,
     /// Values in an order where each comes after the values it reads.
     order: Vec<usize>,
+    /// Those of `order` what the nodes send reads.
+    sent_order: Vec<usize>,
     rhs: Vec<ExprId>,
     /// Per row: (column, ∂f_row/∂x_col).
     jac: Vec<Vec<(usize, ExprId)>>,
@@ -143,7 +145,15 @@ impl System {
             terms.push(SumTerm { sum_param, row_param, sent, dsent, dfds });
         }
         let order = value_order(&m)?;
-        Ok(System { m, order, rhs, jac, sums: terms, knob, overrides, notes })
+        let mut needed = vec![false; m.values.len()];
+        let mut stack: Vec<usize> = terms.iter().flat_map(|t| direct_value_reads(&m, t.sent)).collect();
+        while let Some(v) = stack.pop() {
+            if !std::mem::replace(&mut needed[v], true) {
+                stack.extend(direct_value_reads(&m, m.values[v].expr));
+            }
+        }
+        let sent_order = order.iter().copied().filter(|&v| needed[v]).collect();
+        Ok(System { m, order, sent_order, rhs, jac, sums: terms, knob, overrides, notes })
     }
 
     /// Number of states.
@@ -193,8 +203,17 @@ impl System {
 
     /// Every value at state `x`.
     pub fn values(&self, x: &[f64], params: &[f64]) -> Vec<f64> {
+        self.values_of(&self.order, x, params)
+    }
+
+    /// The values what the node sends reads (the others NaN).
+    pub fn sent_values(&self, x: &[f64], params: &[f64]) -> Vec<f64> {
+        self.values_of(&self.sent_order, x, params)
+    }
+
+    fn values_of(&self, order: &[usize], x: &[f64], params: &[f64]) -> Vec<f64> {
         let mut vals = vec![f64::NAN; self.m.values.len()];
-        for &k in &self.order {
+        for &k in order {
             let v = eval(&self.m, self.m.values[k].expr, &Env { t: 0.0, states: x, params, values: &vals, args: &[] });
             vals[k] = v;
         }
