@@ -61,6 +61,36 @@ fn linear_nodes_lose_stability_at_one_over_lambda_max() {
     assert!(b.homogeneous);
 }
 
+/// A non-symmetric C: the modes are eigenvalues of a general matrix (here
+/// with a real Perron root rho), and K_c = 1 / rho.
+#[test]
+fn a_non_symmetric_connectome_loses_stability_at_one_over_its_perron_root() {
+    let d = tmp("nonsym");
+    let c: &[&[f64]] = &[&[0.0, 2.0, 0.0], &[0.5, 0.0, 1.0], &[1.0, 0.0, 0.0]];
+    write(&d, "c.csv", &csv(c));
+    let f = write(
+        &d,
+        "lin.neuro",
+        "rate Lin {\n    input u = 0\n    state x = 0\n    dx/dt = (-x + u) / 10 ms\n}\nbrain Net {\n    node = Lin\n    connectivity \"c.csv\"\n    parameter K = 0.1\n    couple node.u += K * sum_j(C[i, j] * node[j].x)\n}\nsimulate Net { dt = 0.1 ms, duration = 10 ms }\n",
+    );
+    let mut exp = Experiment::load(&f).unwrap_or_else(|e| panic!("{e}"));
+    let b = brain(&mut exp, Some("K=0:2:41"));
+    // the Perron root by power iteration (C is irreducible and aperiodic)
+    let mut v = vec![1.0; 3];
+    let mut rho = 0.0;
+    for _ in 0..5000 {
+        let w: Vec<f64> = (0..3).map(|i| (0..3).map(|j| c[i][j] * v[j]).sum()).collect();
+        rho = w.iter().sum::<f64>() / v.iter().sum::<f64>();
+        let n: f64 = w.iter().sum();
+        v = w.iter().map(|x| x / n).collect();
+    }
+    let crit = b.critical.expect("a critical coupling");
+    // bisection to rounding on a margin linear in K
+    assert!((crit.k - 1.0 / rho).abs() < 1e-6, "K_c = {} vs {}", crit.k, 1.0 / rho);
+    assert_eq!(crit.mode, Some(0));
+    assert!((crit.overlap.unwrap() - 1.0).abs() < 1e-6, "the critical pattern is C's Perron vector");
+}
+
 /// `x' = -a x(t - tau)` as one node coupled to itself: stable for
 /// `a tau < pi/2`, a Hopf there at frequency `1 / (4 tau)`.
 #[test]

@@ -309,10 +309,3 @@ fn crossing(sys: &System, branch: usize, a: &BranchPoint, b: &BranchPoint, width
         gains_stability: hi.unstable < lo.unstable,
     })
 }
-
-impl Continuation {
-    /// The fixed points at the continuation's first value, for the report.
-    pub fn first(&self) -> impl Iterator<Item = &BranchPoint> {
-        self.branches.iter().filter_map(|b| b.points.first())
-    }
-}
