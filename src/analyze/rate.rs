@@ -8,7 +8,7 @@
 
 use super::linear::{self, classify, eigenvalues, newton, rightmost, C64};
 use super::system::System;
-use super::{Branch, BranchPoint, Continuation, Crossing, FixedPoint};
+use super::{Branch, BranchPoint, Crossing, FixedPoint};
 use crate::ir::eval::{eval, Env};
 
 /// The box the starts are drawn from: the initial values, each ± its own
