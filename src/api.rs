@@ -432,6 +432,30 @@ impl Experiment {
         Ok(out)
     }
 
+    /// What `neuroc analyze` computes: the fixed points of a rate model
+    /// or a brain, their stability, a continuation in one parameter
+    /// (`continuation`: `"P=0:2:101"`) or the critical coupling of a brain
+    /// (`coupling`: `"K"` or `"K=0:2:201"`), each as written after its flag.
+    pub fn analyze(
+        &mut self,
+        continuation: Option<&str>,
+        coupling: Option<&str>,
+    ) -> Result<crate::analyze::Report, Error> {
+        let mut opts = crate::analyze::Options::default();
+        for (flag, text, slot) in
+            [("--continue", continuation, &mut opts.continuation), ("--coupling", coupling, &mut opts.coupling)]
+        {
+            let Some(text) = text else { continue };
+            let file = self.source(flag, text);
+            match crate::analyze::parse_sweep(text, Span::new(file, 0..text.len()), flag) {
+                Ok(s) => *slot = Some(s),
+                Err(d) => return Err(self.error(vec![*d])),
+            }
+        }
+        let run = self.configure()?;
+        crate::analyze::analyze(&run, &opts).map_err(|d| self.error(vec![*d]))
+    }
+
     /// The manifest's description of the run.
     fn manifest(&self, run: &Run) -> Value {
         let c = &self.compiled;

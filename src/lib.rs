@@ -13,6 +13,7 @@
 //!                 or a fused kernel per step           src/kernel, src/codegen/jit (Cranelift, f64x2)
 //!                 on N neurons or network populations  src/runtime/population.rs, src/runtime/network
 //!             --output--> tables, files, run.json     src/output
+//!             --analyze--> fixed points, stability    src/analyze    (rate models, brains; E0510-E0512)
 //! ```
 //!
 //! The one way in is [`Experiment`] (`src/api.rs`): compile, configure,
@@ -33,6 +34,7 @@
 // A Diagnostic is large, and errors are rare: passing it by value is fine.
 #![allow(clippy::result_large_err)]
 
+pub mod analyze;
 mod api;
 pub mod codegen;
 pub mod density;

@@ -765,3 +765,23 @@ fn quiet_runs_print_nothing() {
         assert_eq!(text(&o), "", "{file} printed with -q");
     }
 }
+
+/// `neuroc analyze` on the Wilson-Cowan example: text on stdout, the same
+/// report as JSON; a bad continuation flag is a diagnostic (exit 1).
+#[test]
+fn analyze_prints_and_writes_json() {
+    let d = tmp("analyze");
+    let json = d.join("wc.json");
+    let o =
+        neuroc(&["analyze", "examples/wilson_cowan.neuro", "--continue", "P=1:2:21", "--json", json.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("unstable focus") && out.contains("Hopf at P = "), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["kind"], "rate");
+    let crossings = v["continuation"]["crossings"].as_array().unwrap();
+    assert!(crossings.iter().any(|c| c["type"] == "hopf" && c["frequency_hz"].as_f64().unwrap() > 0.0));
+    let o = neuroc(&["analyze", "examples/wilson_cowan.neuro", "--continue", "P=1:2"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("error[E0503]"), "{}", text(&o));
+}

@@ -3,6 +3,7 @@
 //! diagnostics and summaries. Exit codes: 0 ok, 1 the model or a setting
 //! has errors, 2 usage or file errors, 130 interrupted (Ctrl-C).
 
+mod analyze;
 mod check;
 mod explain;
 mod run;
@@ -24,6 +25,7 @@ use std::path::PathBuf;
                   neuroc run examples/hodgkin_huxley.neuro --set I_amp=8.5uA/cm^2 --duration 500ms\n  \
                   neuroc run examples/hh_population.neuro --neurons 1000 --record V --sample 0.1ms\n  \
                   neuroc explain examples/hodgkin_huxley.neuro\n  \
+                  neuroc analyze examples/wilson_cowan.neuro --continue P=0:2:101\n  \
                   neuroc plot out/\n\n\
                   Every value on the command line takes its unit (`--dt 0.01ms`, `--set g=2nS`); a wrong \
                   unit is reported like an error in the file, pointing at the flag.\n\n\
@@ -79,6 +81,31 @@ enum Command {
         /// also print the fused kernel and its Cranelift IR
         #[arg(long)]
         ir: bool,
+    },
+    /// Fixed points of a rate model or a brain: their Jacobians'
+    /// eigenvalues and types; for a rate model a continuation in one
+    /// parameter (Hopf and real crossings); for a brain the collective modes
+    /// of the connectome and the critical coupling (type, frequency, mode).
+    Analyze {
+        file: PathBuf,
+        /// which model (default: the first `simulate` block's, or the only one)
+        #[arg(long)]
+        model: Option<String>,
+        /// override a parameter or input: --set P=1.5 (repeatable)
+        #[arg(long = "set", value_name = "NAME=VALUE", allow_hyphen_values = true)]
+        set: Vec<String>,
+        /// also write the report as JSON (SI values) to this file
+        #[arg(long, value_name = "OUT.json")]
+        json: Option<PathBuf>,
+        /// a rate model: follow the fixed points as a parameter or input goes
+        /// FROM..TO in STEPS values (numbers in its declared unit): --continue P=0:2:101
+        #[arg(long = "continue", value_name = "NAME=FROM:TO:STEPS", allow_hyphen_values = true)]
+        continuation: Option<String>,
+        /// a brain: the coupling parameter to scan for the critical coupling
+        /// (default: the only parameter its couplings read, 0 to 10 times its value in 51 steps),
+        /// optionally with the range: --coupling K=0:2:201
+        #[arg(long, value_name = "NAME[=FROM:TO:STEPS]", allow_hyphen_values = true)]
+        coupling: Option<String>,
     },
 }
 
@@ -190,6 +217,16 @@ pub fn main() -> i32 {
                 2
             }
         },
+        Command::Analyze { file, model, set, json, continuation, coupling } => analyze::analyze(
+            &file,
+            &analyze::Args {
+                model: model.as_deref(),
+                set: &set,
+                json: json.as_ref(),
+                continuation: continuation.as_deref(),
+                coupling: coupling.as_deref(),
+            },
+        ),
         Command::Explain { file, model, method, dt, ir } => {
             explain::explain(&file, model.as_deref(), method.as_deref(), dt.as_deref(), ir)
         }

@@ -73,6 +73,9 @@ codes! {
     UnknownOverride = "E0504", "unknown name in --set";
     UnknownRecord = "E0505", "unknown variable to record";
     NumericalBlowUp = "E0506", "simulation diverged";
+    NoFixedPoint = "E0510", "no fixed point found";
+    SingularJacobian = "E0511", "singular Jacobian at a fixed point";
+    NotAnalyzable = "E0512", "model cannot be analyzed";
     Internal = "E0999", "internal compiler error";
     StateNeverChanges = "W0201", "state never changes";
     UnitShadowsName = "W0301", "a unit hides a declared name";

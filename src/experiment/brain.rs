@@ -54,6 +54,10 @@ pub struct BrainRun {
     pub stimuli: Vec<Stimulus>,
     /// Functional connectivity to compute at the end.
     pub fc: Option<FcSpec>,
+    /// Per coupling: the input it adds to, the value `__coupleK` it adds,
+    /// and whether it subtracts (`-=`); the input's override is
+    /// `base + __coupleK` (or `-`).
+    pub targets: Vec<(usize, usize, bool)>,
 }
 
 /// `fc = bold_bold, fc_from = 10 s`: the Pearson correlation between the
@@ -313,6 +317,7 @@ pub(super) fn configure<'a>(
     let of = point::Of { kind: node_ast.kind, span: model.name.span, n: Some(n as u64) };
     let mut run = point::configure_model(ctx, m, of, filtered.as_ref(), flags)?;
     let Body::Point(mut p) = run.body else { return None };
+    let coupled = targets.iter().map(|(v, cv, negate, _)| (*v, *cv, *negate)).collect();
     for (v, cv, negate, span) in targets {
         add_to_input(&mut p, v, Var::Value(cv), negate, span);
     }
@@ -371,6 +376,7 @@ pub(super) fn configure<'a>(
         noises,
         stimuli,
         fc,
+        targets: coupled,
     }));
     Some(run)
 }

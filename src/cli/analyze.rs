@@ -1,0 +1,46 @@
+//! `neuroc analyze FILE`: fixed points, their stability, a continuation or
+//! the critical coupling, printed as text and optionally written as JSON.
+
+use std::path::{Path, PathBuf};
+
+pub(super) struct Args<'a> {
+    pub model: Option<&'a str>,
+    pub set: &'a [String],
+    pub json: Option<&'a PathBuf>,
+    pub continuation: Option<&'a str>,
+    pub coupling: Option<&'a str>,
+}
+
+pub(super) fn analyze(path: &Path, a: &Args) -> i32 {
+    let mut exp = match neuroc::Experiment::load(path) {
+        Ok(e) => e,
+        Err(e) => {
+            e.eprint();
+            return if e.is_io() { 2 } else { 1 };
+        }
+    };
+    let warnings: Vec<_> = exp.warnings().into_iter().cloned().collect();
+    exp.eprint(&warnings);
+    if let Some(m) = a.model {
+        exp.model(m);
+    }
+    for s in a.set {
+        exp.assign(s);
+    }
+    let report = match exp.analyze(a.continuation, a.coupling) {
+        Ok(r) => r,
+        Err(e) => {
+            e.eprint();
+            return if e.is_io() { 2 } else { 1 };
+        }
+    };
+    print!("{}", report.text());
+    if let Some(out) = a.json {
+        let text = serde_json::to_string_pretty(&report.json()).unwrap_or_default();
+        if let Err(e) = std::fs::write(out, text + "\n") {
+            eprintln!("error: cannot write `{}`: {e}", out.display());
+            return 2;
+        }
+    }
+    0
+}
