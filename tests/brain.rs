@@ -444,3 +444,37 @@ fn functional_connectivity_is_the_correlation_of_the_traces() {
     assert!(fc.data[[0, 2]].abs() < 0.1 && fc.data[[1, 2]].abs() < 0.1, "independent: {:?}", fc.data);
     assert!(summary.details.iter().any(|l| l.contains("r(FC, SC)")), "{:?}", summary.details);
 }
+
+/// `eeg = x` projects the regions' values through the lead field at every
+/// sample (sensors x regions), or sums them without one.
+#[test]
+fn sensors_see_the_regions_through_the_lead_field() {
+    let d = tmp("eeg");
+    write(&d, "w.csv", "0 0 0\n0 0 0\n0 0 0\n");
+    write(&d, "gain.csv", "1 0 0\n0.5 0.25 -1\n");
+    let model = |lead: &str| {
+        write(
+            &d,
+            "b.neuro",
+            &format!("rate Lin {{\n    parameter tau = 10 ms, x0 = 1 mV\n    state x = x0\n    dx/dt = -x / tau\n}}\nbrain B {{\n    node = Lin\n    connectivity \"w.csv\"{lead}\n}}\nsimulate B {{ dt = 0.1 ms, duration = 20 ms, method = rk4, x0 = linspace(1 mV, 3 mV), eeg = x }}\n"),
+        )
+    };
+    let f = model(", leadfield \"gain.csv\"");
+    let mut e = Experiment::load(&f).unwrap_or_else(|e| panic!("{e}"));
+    e.sample("1 ms");
+    let (results, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
+    let x = results.table("x").unwrap();
+    let s = results.table("eeg_x").unwrap();
+    assert_eq!(s.data.ncols(), 3, "time and two sensors");
+    for r in 0..x.rows() {
+        let v = |k: usize| x.data[[r, k + 1]];
+        assert!((s.data[[r, 1]] - v(0)).abs() < 1e-12);
+        assert!((s.data[[r, 2]] - (0.5 * v(0) + 0.25 * v(1) - v(2))).abs() < 1e-12);
+    }
+    assert!((s.data[[0, 2]] - (0.5 + 0.5 - 3.0)).abs() < 1e-12, "in mV: {}", s.data[[0, 2]]);
+    // no lead field: one channel, the sum
+    let f = model("");
+    let (results, _) = Experiment::load(&f).unwrap_or_else(|e| panic!("{e}")).run().unwrap_or_else(|e| panic!("{e}"));
+    let s = results.table("eeg_x").unwrap();
+    assert!((s.data[[0, 1]] - 6.0).abs() < 1e-12, "{}", s.data[[0, 1]]);
+}

@@ -54,10 +54,25 @@ pub struct BrainRun {
     pub stimuli: Vec<Stimulus>,
     /// Functional connectivity to compute at the end.
     pub fc: Option<FcSpec>,
+    /// Sensor signals to write at every sample.
+    pub eeg: Option<EegSpec>,
     /// Per coupling: the input it adds to, the value `__coupleK` it adds,
     /// and whether it subtracts (`-=`); the input's override is
     /// `base + __coupleK` (or `-`).
     pub targets: Vec<(usize, usize, bool)>,
+}
+
+/// `eeg = eeg`: a sensor signal per sample, the lead field (gain) matrix
+/// times the regions' values of a variable.
+#[derive(Clone, Debug)]
+pub struct EegSpec {
+    /// Which of the run's probes (index into `node.record`).
+    pub probe: usize,
+    pub name: String,
+    /// Sensors x regions.
+    pub gain: Matrix,
+    /// The sensors' names.
+    pub labels: Vec<String>,
 }
 
 /// `fc = bold_bold, fc_from = 10 s`: the Pearson correlation between the
@@ -137,6 +152,7 @@ struct Parts<'a> {
     lengths: Option<(Matrix, Span)>,
     labels: Vec<String>,
     empirical_fc: Option<(Matrix, Span)>,
+    leadfield: Option<(Matrix, Span)>,
     speed: Option<f64>,
     normalize: Option<Normalize>,
     from_to: bool,
@@ -150,7 +166,7 @@ struct Parts<'a> {
 
 /// Settings of a brain's `simulate` block that are the brain's, not its
 /// node's.
-const BRAIN_SETTINGS: &[&str] = &["delays", "fc", "fc_from"];
+const BRAIN_SETTINGS: &[&str] = &["delays", "fc", "fc_from", "eeg"];
 
 pub(super) fn configure<'a>(
     ctx: &mut Ctx<'a>,
@@ -353,6 +369,7 @@ pub(super) fn configure<'a>(
         p.record_neurons = (0..n).collect();
     }
     let fc = fc_spec(ctx, &mut p, block, parts.empirical_fc.take(), n)?;
+    let eeg = eeg_spec(ctx, &mut p, block, parts.leadfield.take(), n)?;
     if p.backend == super::Backend::Reference {
         return ctx.reject(
             "brains run on kernels",
@@ -376,6 +393,7 @@ pub(super) fn configure<'a>(
         noises,
         stimuli,
         fc,
+        eeg,
         targets: coupled,
     }));
     Some(run)
@@ -483,38 +501,7 @@ fn fc_spec(
         }
         return Some(None);
     };
-    let ast::ExprKind::Name(name) = &setting.value.kind else {
-        return ctx.reject(
-            "`fc` names a state or value of the node",
-            setting.value.span,
-            "not a name",
-            "e.g. `fc = bold_bold`",
-        );
-    };
-    let probe = match (p.model.state(name), p.model.value(name)) {
-        (Some(i), _) => crate::runtime::Probe::State(i),
-        (None, Some(v)) => crate::runtime::Probe::Value(v),
-        _ => {
-            let ident = ast::Ident { name: name.clone(), span: setting.value.span };
-            let known: Vec<&str> = p.model.states.iter().map(|s| s.name.as_str()).collect();
-            return ctx.unknown("state or value for `fc`", &ident, &known, "e.g. `fc = E`");
-        }
-    };
-    if p.record_neurons.len() != n {
-        return ctx.reject(
-            "`fc` correlates every region",
-            setting.value.span,
-            "a range of regions is recorded",
-            "record every region (no `[a:b]` in --record)",
-        );
-    }
-    let probe = match p.record.iter().position(|r| *r == probe) {
-        Some(k) => k,
-        None => {
-            p.record.push(probe);
-            p.record.len() - 1
-        }
-    };
+    let (probe, name) = probe_setting(ctx, p, setting, n)?;
     let from = match find("fc_from") {
         Some(s) => ctx.constant(&s.value, units::dims::time(), "`fc_from`")?,
         None => 0.0,
@@ -531,7 +518,79 @@ fn fc_spec(
         Some((m, _)) => Some(m),
         None => None,
     };
-    Some(Some(FcSpec { probe, name: name.clone(), from, empirical }))
+    Some(Some(FcSpec { probe, name, from, empirical }))
+}
+
+/// A setting naming a state or value recorded from every region (`fc =
+/// E`, `eeg = eeg`): its probe, added to the run's if it was not asked
+/// for, and its name.
+fn probe_setting(ctx: &mut Ctx, p: &mut PointRun, setting: &ast::Binding, n: usize) -> Option<(usize, String)> {
+    let key = setting.name.name.as_str();
+    let ast::ExprKind::Name(name) = &setting.value.kind else {
+        return ctx.reject(
+            format!("`{key}` names a state or value of the node"),
+            setting.value.span,
+            "not a name",
+            format!("e.g. `{key} = E`"),
+        );
+    };
+    let probe = match (p.model.state(name), p.model.value(name)) {
+        (Some(i), _) => crate::runtime::Probe::State(i),
+        (None, Some(v)) => crate::runtime::Probe::Value(v),
+        _ => {
+            let ident = ast::Ident { name: name.clone(), span: setting.value.span };
+            let known: Vec<&str> = p.model.states.iter().map(|s| s.name.as_str()).collect();
+            return ctx.unknown(&format!("state or value for `{key}`"), &ident, &known, &format!("e.g. `{key} = E`"));
+        }
+    };
+    if p.record_neurons.len() != n {
+        return ctx.reject(
+            format!("`{key}` reads every region"),
+            setting.value.span,
+            "a range of regions is recorded",
+            "record every region (no `[a:b]` in --record)",
+        );
+    }
+    let k = match p.record.iter().position(|r| *r == probe) {
+        Some(k) => k,
+        None => {
+            p.record.push(probe);
+            p.record.len() - 1
+        }
+    };
+    Some((k, name.clone()))
+}
+
+/// `eeg = NAME` of the `simulate` block: NAME of every region projected
+/// through the brain's lead field (`leadfield "gain.csv"`: sensors x
+/// regions), or summed over the regions (one channel) without one.
+fn eeg_spec(
+    ctx: &mut Ctx,
+    p: &mut PointRun,
+    block: Option<&ast::Simulate>,
+    gain: Option<(Matrix, Span)>,
+    n: usize,
+) -> Option<Option<EegSpec>> {
+    let Some(setting) = block.and_then(|b| b.settings.iter().find(|s| s.name.name == "eeg")) else {
+        return Some(None);
+    };
+    let (probe, name) = probe_setting(ctx, p, setting, n)?;
+    let (gain, labels) = match gain {
+        Some((m, span)) if m.cols != n => {
+            return ctx.reject(
+                format!("the lead field is {} x {}, the brain has {n} regions", m.rows, m.cols),
+                span,
+                "this file",
+                "a lead field (gain) matrix has one row per sensor and one column per region",
+            )
+        }
+        Some((m, _)) => {
+            let labels = (0..m.rows).map(|s| format!("s{s}")).collect();
+            (m, labels)
+        }
+        None => (Matrix { rows: 1, cols: n, data: vec![1.0; n] }, vec!["sum".to_string()]),
+    };
+    Some(Some(EegSpec { probe, name, gain, labels }))
 }
 
 /// `delays = linear` (the default) or `grid` in the `simulate` block.
@@ -732,6 +791,10 @@ fn file<'a>(ctx: &mut Ctx, p: &mut Parts<'a>, (key, written): (&'a ast::Ident, &
             Ok(l) => p.lengths = Some((l, span)),
             Err(why) => fail(ctx, why),
         },
+        "leadfield" | "gain" => match connectome::read_matrix(full) {
+            Ok(m) => p.leadfield = Some((m, span)),
+            Err(why) => fail(ctx, why),
+        },
         "empirical_fc" => match connectome::read_matrix(full) {
             Ok(m) => p.empirical_fc = Some((m, span)),
             Err(why) => fail(ctx, why),
@@ -852,8 +915,16 @@ fn per_node_values(
             (Some(p), _) => p,
             (None, Some(v)) => super::settings::input_as_param(m, v),
             (None, None) => {
-                let mut known: Vec<&str> =
-                    vec!["connectivity", "weights", "lengths", "tract_lengths", "tvb", "labels", "empirical_fc"];
+                let mut known: Vec<&str> = vec![
+                    "connectivity",
+                    "weights",
+                    "lengths",
+                    "tract_lengths",
+                    "tvb",
+                    "labels",
+                    "empirical_fc",
+                    "leadfield",
+                ];
                 known.extend(m.params.iter().map(|p| p.name.as_str()).filter(|n| !n.starts_with("__")));
                 return ctx.unknown(
                     "data file key (a connectome file, or a parameter or input of the node)",

@@ -158,6 +158,10 @@ struct PointRecorder<'o, 'a> {
     warnings: Vec<Diagnostic>,
     /// A brain's traces kept for its functional connectivity.
     capture: Option<Capture>,
+    /// A brain's sensor signals: (table, where the probe's values start,
+    /// the gain matrix (sensors x regions), the display scale, the row
+    /// being built).
+    project: Option<(TableId, usize, super::connectome::Matrix, f64, Vec<f64>)>,
 }
 
 /// The samples of one probe for every region, from a time on.
@@ -178,6 +182,20 @@ impl Recorder for PointRecorder<'_, '_> {
                 for (i, s) in c.series.iter_mut().enumerate().take(c.width) {
                     s.push(values.get(c.offset + i).copied().unwrap_or(f64::NAN));
                 }
+            }
+        }
+        if let Some((id, offset, gain, scale, row)) = &mut self.project {
+            row.clear();
+            row.push(t * 1e3);
+            for g in gain.data.chunks(gain.cols.max(1)) {
+                let sum: f64 =
+                    g.iter().enumerate().map(|(i, w)| w * values.get(*offset + i).copied().unwrap_or(f64::NAN)).sum();
+                row.push(sum / *scale);
+            }
+            let (id, row) = (*id, std::mem::take(row));
+            self.out.row(id, &row);
+            if let Some(p) = &mut self.project {
+                p.4 = row;
             }
         }
         let mut row = Vec::new();
@@ -282,6 +300,7 @@ fn point_recorder<'o, 'a>(out: &'o mut Out<'a>, p: &PointRun, mean_of: &[usize])
         steps: 0,
         warnings: vec![],
         capture: None,
+        project: None,
     }
 }
 
@@ -635,6 +654,17 @@ fn brain(run: &Run, b: &BrainRun, out: &mut Out) -> Result<Summary, Box<Diagnost
     if let Some(fc) = &b.fc {
         let width = p.record_neurons.len();
         rec.capture = Some(Capture { offset: fc.probe * width, width, from: fc.from, series: vec![Vec::new(); width] });
+    }
+    if let Some(eeg) = &b.eeg {
+        let (text, scale) = match &p.record[eeg.probe] {
+            Probe::State(i) => display(&m.states[*i].unit, &m.states[*i].dim),
+            Probe::Value(i) => display(&m.values[*i].unit, &m.values[*i].dim),
+        };
+        let mut columns = vec![Column::time()];
+        let u = header_unit(&text);
+        columns.extend(eeg.labels.iter().map(|l| Column::headed(format!("{l}_{u}"), &text, scale, Style::Fixed)));
+        let id = rec.out.open(Table { name: format!("eeg_{}", eeg.name), columns });
+        rec.project = Some((id, eeg.probe * p.record_neurons.len(), eeg.gain.clone(), scale, Vec::new()));
     }
     let start = std::time::Instant::now();
     let extras = runtime::brain::Extras { sums: &sums, noises: &noises, stimuli: &stimuli, seed: run.seed };
