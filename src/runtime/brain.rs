@@ -179,39 +179,26 @@ pub enum NoiseKind {
     Ou { sigma: f64, tau: f64, mean: f64 },
 }
 
-/// Standard normal numbers from one seeded stream (the polar method on
-/// SplitMix64).
+/// Standard normal numbers from one seeded stream: rand's small fast
+/// generator (Xoshiro256++) and rand_distr's ziggurat.
 struct Gauss {
-    rng: SplitMix64,
-    spare: Option<f64>,
+    rng: rand::rngs::SmallRng,
 }
 
 impl Gauss {
     /// Stream `stream` of node `node`: independent of how nodes are split
     /// over threads.
     fn new(seed: u64, stream: u64, node: usize) -> Gauss {
+        use rand::SeedableRng;
         let mut mix = SplitMix64::new(seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let base = mix.next_u64();
-        let mut rng = SplitMix64::new(base ^ (node as u64).wrapping_mul(0xd1b5_4a32_d192_ed03));
-        rng.next_u64();
-        Gauss { rng, spare: None }
+        let mut node_mix = SplitMix64::new(base ^ (node as u64).wrapping_mul(0xd1b5_4a32_d192_ed03));
+        Gauss { rng: rand::rngs::SmallRng::seed_from_u64(node_mix.next_u64()) }
     }
 
-    /// Marsaglia's polar method: two normals per accepted pair.
     fn next(&mut self) -> f64 {
-        if let Some(x) = self.spare.take() {
-            return x;
-        }
-        loop {
-            let u = 2.0 * self.rng.next_open01() - 1.0;
-            let v = 2.0 * self.rng.next_open01() - 1.0;
-            let s = u * u + v * v;
-            if s < 1.0 && s > 0.0 {
-                let f = (-2.0 * s.ln() / s).sqrt();
-                self.spare = Some(v * f);
-                return u * f;
-            }
-        }
+        use rand_distr::Distribution;
+        rand_distr::StandardNormal.sample(&mut self.rng)
     }
 }
 
