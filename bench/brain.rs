@@ -14,6 +14,14 @@
 //! JIT time, ns per node-step, peak memory of each process, and the ratio
 //! neurolib / neuroc end to end (neuroc's compile + run against
 //! neurolib's second run).
+//!
+//! Second case: the 76-region Jansen-Rit brain of
+//! examples/brain_jansen_rit.neuro under Heun's method at dt = 0.1 ms,
+//! `eeg` written every 1 ms, 10 s simulated (`NEUROC_BENCH_JR_SECONDS`),
+//! and with `TVB_PYTHON` set the same brain in TVB 2.10
+//! (bench/brain_tvb.py: TVB's own `JansenRit` defaults, which differ from
+//! Jansen & Rit's v0 = 6 mV, `SigmoidalJansenRit` coupling, a 1 ms
+//! temporal average).
 
 use std::path::Path;
 use std::process::Command;
@@ -53,11 +61,16 @@ fn main() {
     println!("80-region Wilson-Cowan brain, {seconds} s simulated, dt = 0.1 ms, delays + OU noise, 1 thread\n");
     println!("{:<10} {:>10} {:>10} {:>14} {:>10} {:>10}", "", "run s", "JIT ms", "ns/node-step", "peak MiB", "wall s");
     println!("{:<10} {run_s:>10.3} {jit_ms:>10.1} {ns:>14.1} {peak:>10.1} {wall:>10.3}", "neuroc");
-    let Ok(python) = std::env::var("NEUROLIB_PYTHON") else {
-        println!("\n(set NEUROLIB_PYTHON to a Python with neurolib 0.6 to measure it in this run)");
-        return;
-    };
-    let out = Command::new(&python)
+    match std::env::var("NEUROLIB_PYTHON") {
+        Ok(python) => neurolib(&python, root, seconds, (run_s, jit_ms, peak, wall)),
+        Err(_) => println!("\n(set NEUROLIB_PYTHON to a Python with neurolib 0.6 to measure it in this run)"),
+    }
+    jansen_rit(root, &dir);
+}
+
+/// neurolib's run of the same brain, and the ratios.
+fn neurolib(python: &str, root: &Path, seconds: f64, (run_s, jit_ms, peak, wall): (f64, f64, f64, f64)) {
+    let out = Command::new(python)
         .arg(root.join("bench/brain_neurolib.py"))
         .arg(root.join("examples/data/synthetic80"))
         .arg(format!("{}", seconds * 1e3))
@@ -86,5 +99,61 @@ fn main() {
         second / (run_s + jit_ms * 1e-3),
         first / wall,
         npeak / peak
+    );
+}
+
+/// The Jansen-Rit brain, and TVB's when `TVB_PYTHON` names a Python with
+/// tvb-library.
+fn jansen_rit(root: &Path, dir: &Path) {
+    let seconds: f64 = std::env::var("NEUROC_BENCH_JR_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10.0);
+    let start = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_neuroc"))
+        .arg("run")
+        .arg(root.join("examples/brain_jansen_rit.neuro"))
+        .args(["-o", dir.join("jr").to_str().unwrap_or("jr"), "--record", "eeg", "--sample", "1ms", "--threads", "1"])
+        .args(["--method", "heun", "--duration", &format!("{seconds}s")])
+        .output()
+        .expect("run neuroc");
+    let wall = start.elapsed().as_secs_f64();
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{line}{}", String::from_utf8_lossy(&out.stderr));
+    let before = |marker: &str| -> f64 {
+        let end = line.find(marker).unwrap_or_else(|| panic!("no `{marker}` in: {line}"));
+        let start = line[..end].rfind([' ', '(']).map_or(0, |k| k + 1);
+        line[start..end].trim().parse().unwrap_or(f64::NAN)
+    };
+    let (run_s, ns, peak) = (before(" s ("), before(" ns per node-step"), before(" MiB"));
+    println!("\n76-region Jansen-Rit brain, {seconds} s simulated, Heun at dt = 0.1 ms, delays, 1 thread\n");
+    println!("{:<10} {:>10} {:>14} {:>10} {:>10}", "", "run s", "ns/node-step", "peak MiB", "wall s");
+    println!("{:<10} {run_s:>10.3} {ns:>14.1} {peak:>10.1} {wall:>10.3}", "neuroc");
+    let Ok(python) = std::env::var("TVB_PYTHON") else {
+        println!("\n(set TVB_PYTHON to a Python with tvb-library to measure TVB in this run)");
+        return;
+    };
+    let start = std::time::Instant::now();
+    let out = Command::new(&python)
+        .arg(root.join("bench/brain_tvb.py"))
+        .arg(root.join("examples/data/synthetic76"))
+        .arg(format!("{}", seconds * 1e3))
+        .output()
+        .expect("run TVB");
+    let tvb_wall = start.elapsed().as_secs_f64();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let value = |marker: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(marker))
+            .and_then(|l| l[marker.len()..].split_whitespace().next())
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let (tvb_run, tvb_peak) = (value("tvb run:"), value("tvb peak MiB:"));
+    let node_steps = 76.0 * seconds / 1e-4;
+    println!("{:<10} {tvb_run:>10.3} {:>14.1} {tvb_peak:>10.1} {tvb_wall:>10.3}", "TVB", tvb_run / node_steps * 1e9);
+    println!(
+        "\nTVB / neuroc: run {:.1}x, whole process {:.1}x, peak memory {:.1}x",
+        tvb_run / run_s,
+        tvb_wall / wall,
+        tvb_peak / peak
     );
 }
