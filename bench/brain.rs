@@ -41,22 +41,8 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("wc.neuro");
     std::fs::write(&file, text).expect("write model");
-    let start = std::time::Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_neuroc"))
-        .arg("run")
-        .arg(&file)
-        .args(["-o", dir.join("out").to_str().unwrap_or("out"), "--record", "E", "--sample", "1ms", "--threads", "1"])
-        .args(["--set", "exc_ext=0.65", "--duration", &format!("{seconds}s")])
-        .output()
-        .expect("run neuroc");
-    let wall = start.elapsed().as_secs_f64();
-    let line = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{line}{}", String::from_utf8_lossy(&out.stderr));
-    let before = |marker: &str| -> f64 {
-        let end = line.find(marker).unwrap_or_else(|| panic!("no `{marker}` in: {line}"));
-        let start = line[..end].rfind([' ', '(']).map_or(0, |k| k + 1);
-        line[start..end].trim().parse().unwrap_or(f64::NAN)
-    };
+    let (line, wall) = neuroc(&file, &dir.join("out"), &["--record", "E", "--set", "exc_ext=0.65"], seconds);
+    let before = |marker: &str| number_before(&line, marker);
     let (run_s, ns, jit_ms, peak) = (before(" s ("), before(" ns per node-step"), before(" ms, "), before(" MiB"));
     println!("80-region Wilson-Cowan brain, {seconds} s simulated, dt = 0.1 ms, delays + OU noise, 1 thread\n");
     println!("{:<10} {:>10} {:>10} {:>14} {:>10} {:>10}", "", "run s", "JIT ms", "ns/node-step", "peak MiB", "wall s");
@@ -106,22 +92,9 @@ fn neurolib(python: &str, root: &Path, seconds: f64, (run_s, jit_ms, peak, wall)
 /// tvb-library.
 fn jansen_rit(root: &Path, dir: &Path) {
     let seconds: f64 = std::env::var("NEUROC_BENCH_JR_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10.0);
-    let start = std::time::Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_neuroc"))
-        .arg("run")
-        .arg(root.join("examples/brain_jansen_rit.neuro"))
-        .args(["-o", dir.join("jr").to_str().unwrap_or("jr"), "--record", "eeg", "--sample", "1ms", "--threads", "1"])
-        .args(["--method", "heun", "--duration", &format!("{seconds}s")])
-        .output()
-        .expect("run neuroc");
-    let wall = start.elapsed().as_secs_f64();
-    let line = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{line}{}", String::from_utf8_lossy(&out.stderr));
-    let before = |marker: &str| -> f64 {
-        let end = line.find(marker).unwrap_or_else(|| panic!("no `{marker}` in: {line}"));
-        let start = line[..end].rfind([' ', '(']).map_or(0, |k| k + 1);
-        line[start..end].trim().parse().unwrap_or(f64::NAN)
-    };
+    let example = root.join("examples/brain_jansen_rit.neuro");
+    let (line, wall) = neuroc(&example, &dir.join("jr"), &["--record", "eeg", "--method", "heun"], seconds);
+    let before = |marker: &str| number_before(&line, marker);
     let (run_s, ns, peak) = (before(" s ("), before(" ns per node-step"), before(" MiB"));
     println!("\n76-region Jansen-Rit brain, {seconds} s simulated, Heun at dt = 0.1 ms, delays, 1 thread\n");
     println!("{:<10} {:>10} {:>14} {:>10} {:>10}", "", "run s", "ns/node-step", "peak MiB", "wall s");
@@ -156,4 +129,29 @@ fn jansen_rit(root: &Path, dir: &Path) {
         tvb_wall / wall,
         tvb_peak / peak
     );
+}
+
+/// Runs `neuroc run FILE` on one thread for `seconds`, sampling every 1 ms,
+/// with `extra` flags: its summary line and the process's wall time.
+fn neuroc(file: &Path, out: &Path, extra: &[&str], seconds: f64) -> (String, f64) {
+    let start = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_neuroc"))
+        .arg("run")
+        .arg(file)
+        .args(["-o", out.to_str().unwrap_or("out"), "--sample", "1ms", "--threads", "1"])
+        .args(["--duration", &format!("{seconds}s")])
+        .args(extra)
+        .output()
+        .expect("run neuroc");
+    let wall = start.elapsed().as_secs_f64();
+    let line = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{line}{}", String::from_utf8_lossy(&output.stderr));
+    (line, wall)
+}
+
+/// The number written just before `marker` in a summary line.
+fn number_before(line: &str, marker: &str) -> f64 {
+    let end = line.find(marker).unwrap_or_else(|| panic!("no `{marker}` in: {line}"));
+    let start = line[..end].rfind([' ', '(']).map_or(0, |k| k + 1);
+    line[start..end].trim().parse().unwrap_or(f64::NAN)
 }
