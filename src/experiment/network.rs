@@ -663,7 +663,7 @@ fn kernels(
                     format!("population `{}` cannot run as a fused kernel: {why}", pop.name),
                 )
                 .at(span, "in this network")
-                .help("use a method the kernels support: exp_euler, exact, euler, rk2, rk4"),
+                .help("every method runs in kernels; what is named above cannot be a kernel"),
             );
             return None;
         }

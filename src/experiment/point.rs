@@ -389,8 +389,8 @@ fn spreads(
 }
 
 /// The back end: the JIT unless asked otherwise; spike trains and synapse
-/// or plasticity models run on the reference interpreter, which takes one
-/// neuron. For a kernel back end the kernel is built once here (E0404, or
+/// or plasticity models, and one neuron under an implicit method or rk45,
+/// run on the reference interpreter, which takes one neuron. For a kernel back end the kernel is built once here (E0404, or
 /// for one neuron without `--backend` a note and the reference
 /// interpreter), after the memory the population needs is checked.
 fn choose_backend(
@@ -411,7 +411,14 @@ fn choose_backend(
             "drop --backend, or use --backend reference",
         );
     }
-    run.backend = if needs_reference { Backend::Reference } else { flags.backend.unwrap_or(Backend::Jit) };
+    // one neuron under an implicit or adaptive method: the reference
+    // interpreter iterates and sub-steps without the kernels' fixed caps
+    let iterative = run.plan.blocks.iter().any(|b| {
+        matches!(b, crate::schemes::Block::Implicit { .. })
+            || matches!(b, crate::schemes::Block::Explicit { method: crate::schemes::Method::Rk45, .. })
+    });
+    let default = if n == 1 && iterative { Backend::Reference } else { Backend::Jit };
+    run.backend = if needs_reference { Backend::Reference } else { flags.backend.unwrap_or(default) };
     if run.backend == Backend::Reference && n > 1 {
         return ctx.reject(
             "the reference interpreter simulates one neuron",

@@ -166,6 +166,9 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
         }
     }
     if let Some(plan) = &plan {
+        for note in plan.blocks.iter().filter_map(|b| crate::kernel::scheme_note(&m, &params, b, dt)) {
+            let _ = writeln!(out, "  {note}");
+        }
         for b in &plan.blocks {
             if let Block::Exact { states, a } = b {
                 let values = crate::ir::eval::constant_values(&m, &params);

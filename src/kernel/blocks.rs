@@ -22,7 +22,7 @@ pub(super) struct Start {
     pub dt: f64,
     pub dtv: Val,
     pub eps: Val,
-    t_lo: Val,
+    pub t_lo: Val,
     env0_id: u32,
     env_start_id: u32,
 }
@@ -116,8 +116,8 @@ pub(super) fn emit_block(b: &mut Builder, block: &Block, s: &Start, new: &mut [V
         Block::ExpEuler { state, rate } => exp_euler(b, *state, *rate, s, new),
         Block::Exact { states, a } => exact(b, states, a, s, new),
         Block::Explicit { method, states } => explicit(b, *method, states, s, new),
-        Block::Implicit { .. } => Err(Unsupported("implicit methods in a kernel".into())),
-        Block::Kinetic { .. } => Err(Unsupported("kinetic schemes in a kernel".into())),
+        Block::Implicit { theta, states, jac } => super::implicit::emit(b, *theta, states, jac, s, new),
+        Block::Kinetic { kinetic } => super::kinetic::emit(b, *kinetic, s, new),
     }
 }
 
@@ -236,7 +236,7 @@ fn rhs_at(b: &mut Builder, f: &Frame, i: usize) -> Result<Val, Unsupported> {
 }
 
 /// The right-hand sides of `states` in frame `f`.
-fn rhs_all(b: &mut Builder, f: &Frame, states: &[usize]) -> Result<Vec<Val>, Unsupported> {
+pub(super) fn rhs_all(b: &mut Builder, f: &Frame, states: &[usize]) -> Result<Vec<Val>, Unsupported> {
     states.iter().map(|&i| rhs_at(b, f, i)).collect()
 }
 
@@ -302,6 +302,7 @@ fn explicit(b: &mut Builder, method: Method, states: &[usize], s: &Start, new: &
             }
             return Ok(());
         }
+        Method::Rk45 => return super::adaptive::emit(b, states, s, new),
         other => return Err(Unsupported(format!("the `{}` method in a kernel", other.name()))),
     };
     for (slot, &i) in states.iter().enumerate() {

@@ -27,12 +27,16 @@
 //! state, their time is the linear interpolation of the level within the
 //! step, and their assignments replace the new values.
 
+mod adaptive;
 mod blocks;
 mod builder;
 mod check;
 mod dead;
 mod events;
+pub mod fault;
+mod implicit;
 pub mod interp;
+mod kinetic;
 pub mod kmath;
 pub mod segment;
 pub mod table;
@@ -259,4 +263,41 @@ pub fn build_full(m: &Model, plan: &Plan, sig: &Signature, dt: f64) -> Result<Ke
         table::tabulate(&mut kernel, start.old[spec.state], grid, spec.state, &m.states[spec.state].name, known);
     }
     Ok(eliminate_dead(kernel))
+}
+
+/// How a kernel integrates `block` for step `dt`, for `explain`: the
+/// scheme, its order and its limits, where kernels differ from the
+/// reference interpreter's way (kinetic, implicit and rk45 blocks).
+pub fn scheme_note(m: &Model, params: &[f64], block: &crate::schemes::Block, dt: f64) -> Option<String> {
+    use crate::schemes::{Block, Method};
+    match block {
+        Block::Kinetic { kinetic } => {
+            let plan = kinetic::Plan::for_scheme(m, params, *kinetic, dt);
+            let name = m.kinetics.get(*kinetic).map_or("?", |k| k.channel.as_str());
+            Some(format!(
+                "kinetic scheme of {name} in kernels: exact propagator e^(Q dt) p at the rates of the step's start, by uniformization with {} terms: truncation below 1e-15 while dt x (largest outflow rate) <= {} (E0403 beyond: a smaller dt); a convex combination of stochastic vectors, so occupancies stay non-negative and their sum is conserved by construction",
+                plan.terms + 1,
+                plan.rho_max
+            ))
+        }
+        Block::Implicit { theta, states, .. } => {
+            let names: Vec<&str> = states.iter().map(|&i| m.states[i].name.as_str()).collect();
+            let what = if *theta == 1.0 { "backward Euler (order 1)" } else { "trapezoidal (order 2)" };
+            Some(format!(
+                "({}) in kernels: {what}, Newton on the symbolic Jacobian from the explicit Euler predictor, {} iterations unrolled with a per-neuron convergence mask (|dz| <= 1e-12 of the state's size), elimination without pivoting; a neuron that has not converged is E0403",
+                names.join(", "),
+                implicit::ITERATIONS
+            ))
+        }
+        Block::Explicit { method: Method::Rk45, states } => {
+            let names: Vec<&str> = states.iter().map(|&i| m.states[i].name.as_str()).collect();
+            Some(format!(
+                "({}) in kernels: Dormand-Prince 5(4), rtol {:e}, per-neuron sub-steps within each step, {} trials unrolled (a neuron that has not reached the step's end after them is E0403)",
+                names.join(", "),
+                adaptive::RTOL,
+                adaptive::ATTEMPTS
+            ))
+        }
+        _ => None,
+    }
 }

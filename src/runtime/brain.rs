@@ -276,7 +276,7 @@ pub fn simulate_into(
                     format!("`{}` cannot run as a brain's node kernel: {why}", m.name),
                 )
                 .at(m.span, "this model")
-                .help("kernels support the methods exp_euler, exact, euler, rk2 and rk4; choose one with `--method`"),
+                .help("every method runs in kernels; what is named above cannot be a kernel"),
             )
         },
     )?;

@@ -306,13 +306,33 @@ impl<'r> Stepping<'r> {
     }
 
     /// E0506 for the first population with a neuron whose model state is
-    /// not finite, at `t`. Only while the workers wait.
+    /// not finite, at `t` (E0403 when it holds a [`crate::kernel::fault`]:
+    /// its scheme failed). Only while the workers wait.
     pub fn diverged(&self, net: &Network, t: f64, span: Span) -> Option<Box<Diagnostic>> {
         for (pi, v) in self.views.iter().enumerate() {
             let nm = net.populations[pi].model.states.len();
             // SAFETY: the workers wait at the barrier
-            let bad = (0..nm).find_map(|s| unsafe { v.state(s) }?.iter().position(|x| !x.is_finite()));
-            if let Some(i) = bad {
+            let bad = (0..nm).find_map(|s| {
+                let a = unsafe { v.state(s) }?;
+                a.iter().position(|x| !x.is_finite()).map(|i| (i, s, a[i]))
+            });
+            if let Some((i, s, x)) = bad {
+                let model = &net.populations[pi].model;
+                if let Some(why) = crate::kernel::fault::describe(x) {
+                    return Some(Box::new(
+                        Diagnostic::error(
+                            Code::SolverFailed,
+                            format!(
+                                "{why}: neuron {i} of `{}`, state `{}`, by t = {} ms",
+                                net.populations[pi].name,
+                                model.states[s].name,
+                                crate::units::format_number(t * 1e3)
+                            ),
+                        )
+                        .at(span, "in this network")
+                        .help("try a smaller step, or another method for this state"),
+                    ));
+                }
                 return Some(Box::new(
                     Diagnostic::error(
                         Code::NumericalBlowUp,

@@ -540,12 +540,29 @@ impl Shared<'_> {
 
     /// E0506 for neuron `i`, found diverged after `step` steps (checked
     /// every 1000): the neuron is replayed alone to name the state that
-    /// stopped being finite and the step after which it did.
+    /// stopped being finite and the step after which it did; E0403 when
+    /// that state holds a [`kernel::fault`] (a scheme that failed).
     fn diverged(&self, i: usize, step: usize) -> Box<Diagnostic> {
         let ms = |steps: usize| crate::units::format_number(steps as f64 * self.cfg.dt * 1e3);
         let who = if self.cfg.n > 1 { format!(" of neuron {i}") } else { String::new() };
         let d = match self.first_non_finite(i, step) {
-            Some((s, at)) => {
+            Some((s, at, x)) if kernel::fault::describe(x).is_some() => {
+                let st = &self.m.states[s];
+                let why = kernel::fault::describe(x).unwrap_or_default();
+                let neuron = if self.cfg.n > 1 { format!("neuron {i}, ") } else { String::new() };
+                return Box::new(
+                    Diagnostic::error(
+                        Code::SolverFailed,
+                        format!("{why}: {neuron}state `{}`, step {at} (t = {} ms)", st.name, ms(at - 1)),
+                    )
+                    .at(st.span, "this state's scheme failed")
+                    .help(format!(
+                        "try a smaller step (dt = {} ms now), or another method for this state with `--method`",
+                        crate::units::format_number(self.cfg.dt * 1e3)
+                    )),
+                );
+            }
+            Some((s, at, _)) => {
                 let st = &self.m.states[s];
                 Diagnostic::error(
                     Code::NumericalBlowUp,
@@ -568,9 +585,10 @@ impl Shared<'_> {
     /// Replays neuron `i` alone on the kernel interpreter (its trajectory
     /// does not depend on the others, and the interpreter computes what the
     /// JIT does, bit for bit) for up to `until` steps: the first state of
-    /// the model that is not finite, and after which step. `None` past
+    /// the model that is not finite, after which step, and its value (a
+    /// [`kernel::fault`] payload when a scheme failed). `None` past
     /// [`MAX_REPLAY`] steps.
-    fn first_non_finite(&self, i: usize, until: usize) -> Option<(usize, usize)> {
+    fn first_non_finite(&self, i: usize, until: usize) -> Option<(usize, usize, f64)> {
         if until > MAX_REPLAY || i >= self.cfg.n {
             return None;
         }
@@ -596,7 +614,7 @@ impl Shared<'_> {
             kernel::interp::step(self.k, &mut arrays, &params, t, t_next, &mut spikes);
             spikes.clear();
             if let Some(s) = states.iter().take(self.m.states.len()).position(|a| !a[0].is_finite()) {
-                return Some((s, step + 1));
+                return Some((s, step + 1, states[s][0]));
             }
         }
         None

@@ -31,9 +31,9 @@ pub fn build_kernel(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<(Kernel, 
         .and_then(|()| kernel::build(m, plan, &params, &per, &cfg.value_overrides, cfg.dt))
         .map_err(|kernel::Unsupported(why)| {
             let help = if cfg.n > 1 {
-                "kernels support the methods exp_euler, exact, euler, rk2 and rk4; choose one with `--method`"
+                "kernels take every method (exp_euler, exact, kinetic, euler, rk2, heun, rk4, rk45, backward_euler, trapezoidal); what is named above cannot be a kernel"
             } else {
-                "use `--backend reference`, or a method the kernels support: exp_euler, exact, euler, rk2, rk4"
+                "use `--backend reference`: the reference interpreter runs one neuron of any model"
             };
             Box::new(
                 Diagnostic::error(Code::NotInKernel, format!("`{}` cannot run as a fused kernel: {why}", m.name))

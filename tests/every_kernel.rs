@@ -1,0 +1,194 @@
+//! Kernels for every model: kinetic (Markov) schemes, implicit and
+//! adaptive methods as populations, against the gate models, the
+//! reference interpreter and their convergence orders.
+
+mod common;
+
+use common::*;
+use neuroc::diag::Code;
+use neuroc::runtime::population::{self, Backend, PopConfig};
+use neuroc::runtime::Probe;
+use neuroc::schemes::{self, Method};
+
+fn pop_config(m: &neuroc::ir::Model, n: usize, dt_ms: f64, steps: usize, backend: Backend) -> PopConfig {
+    PopConfig {
+        n,
+        dt: dt_ms * 1e-3,
+        duration: steps as f64 * dt_ms * 1e-3,
+        per_neuron: vec![],
+        param_overrides: vec![None; m.params.len()],
+        value_overrides: vec![None; m.values.len()],
+        init_per_neuron: vec![],
+        record: vec![],
+        record_neurons: vec![0],
+        sample_every: 1,
+        mean_of: vec![],
+        threads: 1,
+        backend,
+        optimize: false,
+    }
+}
+
+fn run_pop(m: &neuroc::ir::Model, method: Method, cfg: &PopConfig) -> population::PopRun {
+    let mut m = m.clone();
+    let (plan, _) = schemes::derive_plan(&mut m, method);
+    population::simulate(&m, &plan.expect("plan"), cfg).unwrap_or_else(|d| panic!("{}", d.message))
+}
+
+const SPECIES: [&str; 8] = ["m0h0", "m1h0", "m2h0", "m3h0", "m0h1", "m1h1", "m2h1", "m3h1"];
+
+/// An HH neuron with the sodium channel `na` (the gates `NaT` or the
+/// 8-state `NaMarkov`), driven by `I`.
+fn hh_with(na: &str, spike: bool) -> neuroc::ir::Model {
+    let event = if spike { "    spike when V crosses 0 mV upward\n" } else { "" };
+    let src = format!(
+        "import \"markov.neuro\"\nimport \"hh.neuro\"\nneuron M {{\n    parameter C = 1 uF/cm^2\n    parameter I = 10 uA/cm^2\n    state V = -65 mV\n    use {na}, Kdr, Leak\n    dV/dt = (I - currents) / C\n{event}}}\n"
+    );
+    model_from_source(&src, "M")
+}
+
+/// A population of `NaMarkov` neurons spikes as the gate model (the exact
+/// propagator keeps the product form m^3 h), over 1 s, with occupancies
+/// summing to 1 within 1e-12 and never negative.
+#[test]
+fn markov_population_spikes_as_the_gate_population() {
+    let (markov, gates) = (hh_with("NaMarkov", true), hh_with("NaT", true));
+    let n = 5;
+    let drive: Vec<f64> = (0..n).map(|i| (6.0 + 2.0 * i as f64) * 1e-2).collect(); // uA/cm^2 in A/m^2
+    let steps = 100_000; // 1 s at 0.01 ms
+    let mut cfg = pop_config(&markov, n, 0.01, steps, Backend::Jit);
+    cfg.per_neuron = vec![(markov.param("I").unwrap(), drive.clone())];
+    cfg.record = SPECIES.iter().map(|s| Probe::State(markov.state(&format!("NaMarkov.{s}")).unwrap())).collect();
+    let a = run_pop(&markov, Method::Auto, &cfg);
+    let mut gcfg = pop_config(&gates, n, 0.01, steps, Backend::Jit);
+    gcfg.per_neuron = vec![(gates.param("I").unwrap(), drive)];
+    let b = run_pop(&gates, Method::Auto, &gcfg);
+    assert!(b.spikes.len() > 200, "{} spikes", b.spikes.len());
+    assert_eq!(a.spikes.len(), b.spikes.len());
+    let mut worst: f64 = 0.0;
+    for (x, y) in a.spikes.iter().zip(&b.spikes) {
+        assert_eq!(x.0, y.0);
+        worst = worst.max((x.1 - y.1).abs());
+    }
+    assert!(worst < 1e-5, "spike times differ by {} ms", worst * 1e3);
+    for k in 0..a.rec.t.len() {
+        let occ: Vec<f64> = a.rec.traces.iter().map(|(_, tr)| tr[k]).collect();
+        let sum: f64 = occ.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-12, "sample {k}: occupancies sum to {sum}");
+        assert!(occ.iter().all(|&p| p >= 0.0), "sample {k}: a negative occupancy in {occ:?}");
+    }
+}
+
+/// Kernel (JIT and kernel interpreter, bit for bit) and the reference
+/// interpreter compute the same kinetic step: states within 1e-9
+/// relative over 50 ms of spiking (no events, so both take the same steps).
+#[test]
+fn markov_kernel_equals_the_reference() {
+    let m = hh_with("NaMarkov", false);
+    let names: Vec<String> =
+        std::iter::once("V".to_string()).chain(SPECIES.iter().map(|s| format!("NaMarkov.{s}"))).collect();
+    let probes: Vec<&str> = names.iter().map(String::as_str).collect();
+    let reference = run(&m, Method::Auto, &config(&m, 0.01, 50.0, &probes));
+    let mut cfg = pop_config(&m, 3, 0.01, 5000, Backend::Interp);
+    cfg.record = names.iter().map(|s| Probe::State(m.state(s).unwrap())).collect();
+    let interp = run_pop(&m, Method::Auto, &cfg);
+    cfg.backend = Backend::Jit;
+    let jit = run_pop(&m, Method::Auto, &cfg);
+    for ((name, a), (_, b)) in interp.rec.traces.iter().zip(&jit.rec.traces) {
+        assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "{name}: JIT differs from the interpreter");
+    }
+    let spikes = reference.traces[0].1.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+    assert!(spikes >= 3, "{spikes} spikes");
+    for ((name, k), (_, r)) in jit.rec.traces.iter().zip(&reference.traces) {
+        let scale = r.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+        for (i, (x, y)) in k.iter().zip(r).enumerate() {
+            assert!((x - y).abs() <= 1e-9 * scale, "{name} at sample {i}: kernel {x} vs reference {y}");
+        }
+    }
+}
+
+/// A step too long for the kinetic propagator's bound is E0403 naming
+/// the neuron, the state and the step, not garbage.
+#[test]
+fn a_kinetic_step_beyond_its_bound_is_an_error() {
+    let m = hh_with("NaMarkov", false);
+    // built for dt = 0.01 ms at rest; the hyperpolarizing drive takes V
+    // far below the sweep, where beta_m grows exponentially
+    let mut cfg = pop_config(&m, 2, 0.05, 20_000, Backend::Jit);
+    cfg.per_neuron = vec![(m.param("I").unwrap(), vec![0.0, -2000e-2])];
+    let mut mm = m.clone();
+    let (plan, _) = schemes::derive_plan(&mut mm, Method::Auto);
+    let err = population::simulate(&mm, &plan.unwrap(), &cfg).err().expect("the propagator's bound is exceeded");
+    assert_eq!(err.code, Code::SolverFailed, "{}", err.message);
+    assert!(err.message.contains("neuron 1") && err.message.contains("step"), "{}", err.message);
+}
+
+/// The HH population under backward Euler, the trapezoidal rule and rk45
+/// run as kernels: the JIT equals the kernel interpreter bit for bit,
+/// two threads equal one, and the states follow the reference interpreter
+/// (the same Newton iterations to 1e-9; rk45 within its tolerance).
+#[test]
+fn hh_population_under_implicit_and_adaptive_methods() {
+    // no spike event: the reference does not split steps at crossings
+    let m = hh_with("NaT", false);
+    let names = ["V", "NaT.m", "NaT.h", "Kdr.n"];
+    let probes: Vec<Probe> = names.iter().map(|s| Probe::State(m.state(s).unwrap())).collect();
+    for (method, close) in [(Method::BackwardEuler, 1e-9), (Method::Trapezoidal, 1e-9), (Method::Rk45, 1e-5)] {
+        let reference = run(&m, method, &config(&m, 0.02, 30.0, &names));
+        let mut cfg = pop_config(&m, 3, 0.02, 1500, Backend::Interp);
+        cfg.record = probes.clone();
+        let interp = run_pop(&m, method, &cfg);
+        cfg.backend = Backend::Jit;
+        let jit = run_pop(&m, method, &cfg);
+        cfg.threads = 2;
+        cfg.n = 1001;
+        let threaded = run_pop(&m, method, &cfg);
+        cfg.threads = 1;
+        let single = run_pop(&m, method, &cfg);
+        for (((name, a), (_, b)), ((_, c), (_, d))) in
+            interp.rec.traces.iter().zip(&jit.rec.traces).zip(threaded.rec.traces.iter().zip(&single.rec.traces))
+        {
+            assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "{method:?} {name}: JIT vs interpreter");
+            assert!(c.iter().zip(d).all(|(x, y)| x.to_bits() == y.to_bits()), "{method:?} {name}: 2 threads vs 1");
+        }
+        let spikes = jit.rec.traces[0].1.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+        assert!(spikes >= 2, "{method:?}: {spikes} spikes");
+        for ((name, k), (_, r)) in jit.rec.traces.iter().zip(&reference.traces) {
+            let scale = r.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+            let worst = k.iter().zip(r).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+            assert!(worst <= close * scale, "{method:?} {name}: kernel differs from the reference by {worst:e}");
+        }
+    }
+}
+
+/// dx/dt = -x^2 / tau, x(0) = 1: x(t) = 1 / (1 + t / tau). The kernels'
+/// errors at t = 10 ms fall as dt (backward Euler), dt^2 (trapezoidal);
+/// rk45 meets its tolerance at any step.
+#[test]
+fn implicit_and_adaptive_kernels_converge_at_their_orders() {
+    let m = model_from_source("rate D {\n    parameter tau = 2 ms\n    state x = 1\n    dx/dt = -x^2 / tau\n}\n", "D");
+    let exact = 1.0 / (1.0 + 10.0 / 2.0);
+    let error = |method: Method, dt_ms: f64| {
+        let steps = (10.0 / dt_ms).round() as usize;
+        let mut cfg = pop_config(&m, 2, dt_ms, steps, Backend::Jit);
+        cfg.record = vec![Probe::State(0)];
+        let r = run_pop(&m, method, &cfg);
+        (r.rec.traces[0].1.last().copied().unwrap() - exact).abs()
+    };
+    for (method, order) in [(Method::BackwardEuler, 1.0), (Method::Trapezoidal, 2.0)] {
+        let (coarse, fine) = (error(method, 0.2), error(method, 0.1));
+        let measured = (coarse / fine).log2();
+        assert!((measured - order).abs() < 0.1, "{method:?}: order {measured} ({coarse:e} -> {fine:e})");
+    }
+    for dt in [0.05, 0.2, 0.5] {
+        let e = error(Method::Rk45, dt);
+        assert!(e < 1e-7 * exact, "rk45 at dt = {dt} ms: error {e:e}");
+    }
+    // a step needing more sub-steps than the kernel unrolls is E0403
+    let mut mm = m.clone();
+    let (plan, _) = schemes::derive_plan(&mut mm, Method::Rk45);
+    let cfg = pop_config(&m, 2, 4.0, 3, Backend::Jit);
+    let err = population::simulate(&mm, &plan.unwrap(), &cfg).err().expect("too few sub-steps");
+    assert_eq!(err.code, Code::SolverFailed, "{}", err.message);
+    assert!(err.message.contains("rk45") && err.message.contains("step 1"), "{}", err.message);
+}
