@@ -192,3 +192,89 @@ fn implicit_and_adaptive_kernels_converge_at_their_orders() {
     assert_eq!(err.code, Code::SolverFailed, "{}", err.message);
     assert!(err.message.contains("rk45") && err.message.contains("step 1"), "{}", err.message);
 }
+
+/// An AMPA receptor (Destexhe, Mainen & Sejnowski 1994: unbound, open,
+/// desensitized) as a kinetic scheme driven by the transmitter `Tr`.
+const AMPA: &str = "neuron Post {
+    parameter Cm = 1 uF/cm^2, gL = 0.1 mS/cm^2, EL = -65 mV
+    parameter gbar = 1 mS/cm^2, E_syn = 0 mV
+    parameter Rb = 13 /ms/mM, Ru = 0.3 /ms, Rd = 0.9 /ms, Rr = 0.064 /ms
+    parameter tau_T = 1 ms
+    state V = -65 mV, Tr = 0 mM
+    kinetic {
+        U <-> O (Rb * Tr, Ru)
+        O <-> D (Rd, Rr)
+    }
+    dV/dt = (gL * (EL - V) + gbar * O * (E_syn - V)) / Cm
+    dTr/dt = -Tr / tau_T
+";
+
+/// Transmitter pulses on the step grid (every 2^-7 s with dt = 2^-15 s,
+/// exact in binary, so both runtimes apply each pulse at the same step's
+/// end): the population kernel follows the reference interpreter to 1e-9.
+#[test]
+fn ampa_markov_with_transmitter_pulses_matches_its_reference() {
+    use neuroc::{Backend, Experiment};
+    let src = format!(
+        "{AMPA}    parameter period = 7.8125 ms, T_pulse = 1 mM\n    state next = 3.90625 ms\n    on t >= next {{ Tr += T_pulse; next += period }}\n}}\nsimulate Post {{ dt = 0.030517578125 ms, duration = 60 ms }}\n"
+    );
+    let run = |backend: Backend, n: &str| {
+        let mut e = Experiment::from_source("ampa.neuro", &src, None).unwrap_or_else(|e| panic!("{e}"));
+        e.backend(backend).neurons(n);
+        for s in ["V", "U", "O", "D"] {
+            e.record(s);
+        }
+        e.run().unwrap_or_else(|e| panic!("{e}")).0
+    };
+    let (kernel, reference) = (run(Backend::Jit, "3"), run(Backend::Reference, "1"));
+    for s in ["V", "U", "O", "D"] {
+        let r = reference.table(s).unwrap().data.column(1).to_vec();
+        let k = kernel.table(s).unwrap().data.column(1).to_vec();
+        assert_eq!(r.len(), k.len());
+        let scale = r.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+        let worst = k.iter().zip(&r).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+        assert!(worst <= 1e-9 * scale, "{s}: kernel differs from the reference by {worst:e} (scale {scale})");
+    }
+    let o = reference.table("O").unwrap().data.column(1).to_vec();
+    assert!(o.iter().fold(0.0f64, |a, &x| a.max(x)) > 0.05, "the receptor opens");
+}
+
+/// The same receptor on a network's connection: every presynaptic spike
+/// releases transmitter, the receptor opens after each and its
+/// occupancies stay a distribution.
+#[test]
+fn ampa_markov_in_a_network() {
+    use neuroc::Experiment;
+    let src = format!(
+        "{AMPA}    on spike glu(w: mM) {{ Tr += w }}\n}}
+neuron Pre {{
+    parameter tau = 10 ms, I = 30 mV
+    state V = 0 mV
+    dV/dt = (I - V) / tau
+    on V >= 20 mV {{ V = 0 mV; emit spike }}
+}}
+network Net {{
+    population A = 1 x Pre
+    population B = 3 x Post
+    connect A -> B via glu (p = 1, w = 1 mM)
+    record spikes(A), U(B), O(B), D(B)
+}}
+simulate Net {{ dt = 0.025 ms, duration = 100 ms }}\n"
+    );
+    let e = Experiment::from_source("net.neuro", &src, None).unwrap_or_else(|e| panic!("{e}"));
+    let (res, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
+    let spikes = res.spikes();
+    assert!(spikes.len() >= 5, "{} presynaptic spikes", spikes.len());
+    let names: Vec<String> = res.tables.iter().map(|t| t.name.clone()).collect();
+    let table = |s: &str| {
+        res.tables.iter().find(|t| t.name.starts_with(s)).unwrap_or_else(|| panic!("no {s} in {names:?}"))
+    };
+    let (u, o, d) = (table("U"), table("O"), table("D"));
+    for r in 0..u.rows() {
+        for c in 1..u.data.ncols() {
+            let occ = [u.data[[r, c]], o.data[[r, c]], d.data[[r, c]]];
+            assert!((occ.iter().sum::<f64>() - 1.0).abs() < 1e-12 && occ.iter().all(|&p| p >= 0.0), "{occ:?}");
+        }
+    }
+    assert!(o.data.column(1).iter().fold(0.0f64, |a, &x| a.max(x)) > 0.05, "the receptor opens");
+}
