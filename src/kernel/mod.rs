@@ -10,7 +10,8 @@
 //! terms across channels and gates, and `exp` of the same argument, are
 //! computed once; a division by a constant becomes a multiplication.
 //!
-//! The steps of a build, in order: `blocks` (the start of the step and
+//! The steps of a build, in order: [`propagate`] (which exact blocks
+//! read their propagators from per-neuron arrays), `blocks` (the start of the step and
 //! the plan's blocks), `events` (refractory holds and events), both
 //! through `builder` (IR expressions to instructions, each (frame, node)
 //! once), then [`table`] (rate tables) and `dead` (dead code). [`segment`]
@@ -63,7 +64,7 @@ pub enum Inst {
     Const(f64),
     /// The neuron's state i at the start of the step.
     State(u32),
-    /// The neuron's per-neuron parameter i.
+    /// The neuron's value in parameter array i (see [`Kernel::params`]).
     Param(u32),
     /// The time at the start of the step.
     Time,
