@@ -191,25 +191,23 @@ fn exact(
     let k = states.len();
     // coef[which][r * k + c]: the entry's value, None where it is zero
     let mut coef: [Vec<Option<Val>>; 2] = [vec![None; k * k], vec![None; k * k]];
-    match b.propagators.block_of(a) {
-        Some(block) => {
-            for (w, which) in [Which::Phi, Which::Psi].into_iter().enumerate() {
-                for (idx, slot) in coef[w].iter_mut().enumerate() {
-                    if let Some(i) = b.propagators.slot(block, which, idx / k, idx % k) {
-                        *slot = Some(b.push(Inst::Param(b.derived_slot(i))));
-                    }
-                }
+    // the population's propagators, then the entries that vary per neuron
+    // from their arrays
+    let values = b.constant_values().to_vec();
+    let mat = propagate::matrix(m, a, k, b.params, &values);
+    let (phi, psi) = linalg::propagators(&mat, dt);
+    for (w, p) in [phi, psi].iter().enumerate() {
+        for (idx, &x) in p.a.iter().enumerate() {
+            if x != 0.0 {
+                coef[w][idx] = Some(b.konst(x));
             }
         }
-        None => {
-            let values = b.constant_values().to_vec();
-            let mat = propagate::matrix(m, a, k, b.params, &values);
-            let (phi, psi) = linalg::propagators(&mat, dt);
-            for (w, p) in [phi, psi].iter().enumerate() {
-                for (idx, &x) in p.a.iter().enumerate() {
-                    if x != 0.0 {
-                        coef[w][idx] = Some(b.konst(x));
-                    }
+    }
+    if let Some(block) = b.propagators.block_of(a) {
+        for (w, which) in [Which::Phi, Which::Psi].into_iter().enumerate() {
+            for (idx, slot) in coef[w].iter_mut().enumerate() {
+                if let Some(i) = b.propagators.slot(block, which, idx / k, idx % k) {
+                    *slot = Some(b.push(Inst::Param(b.derived_slot(i))));
                 }
             }
         }

@@ -7,14 +7,17 @@
 //! sums, noises and time series). Output: [`Propagators`], the blocks whose
 //! matrix varies per neuron and the kernel's *derived* per-neuron arrays,
 //! one for each entry of Phi = e^{A dt} or Psi = int_0^dt e^{A s} ds that can
-//! be nonzero; and [`param_arrays`], which every runtime calls to fill the
+//! be nonzero and can differ between neurons; and [`param_arrays`], which every runtime calls to fill the
 //! kernel's parameter arrays, derived ones included, from each neuron's
 //! parameters.
 //!
 //! Invariants: a kernel's parameter arrays are its per-neuron parameters,
 //! then the derived arrays, then its ports' inputs. An entry left out is
 //! zero for every neuron (no path from its row to its column in A's
-//! pattern of nonzeros). The propagators are those of
+//! pattern of nonzeros) or the same for every neuron (no row of A that its
+//! row reaches reads a per-neuron parameter: a synaptic current whose time
+//! constant is not spread, beside a spread membrane), and is folded in as a
+//! constant. The propagators are those of
 //! [`linalg::propagators`] for the kernel's `dt`, as the reference runtime
 //! computes them, once per distinct value of the per-neuron parameters the
 //! matrices read, not once per neuron. A matrix that reads something that
@@ -118,10 +121,20 @@ pub(super) fn plan(
     let mut reads = HashSet::new();
     for block in &plan.blocks {
         let Block::Exact { states, a } = block else { continue };
+        let k = states.len();
         let mut per = Vec::new();
-        for &e in a {
-            if let Some(v) = walk(b, e, per_step, &mut per)? {
+        // rows of A that read a per-neuron parameter
+        let mut row_reads = vec![false; k];
+        for (idx, &e) in a.iter().enumerate() {
+            let mut mine = Vec::new();
+            if let Some(v) = walk(b, e, per_step, &mut mine)? {
                 return Err(refuse(m, states, v));
+            }
+            row_reads[idx / k] |= !mine.is_empty();
+            for p in mine {
+                if !per.contains(&p) {
+                    per.push(p);
+                }
             }
         }
         if per.is_empty() || out.block_of(a).is_some() {
@@ -129,12 +142,14 @@ pub(super) fn plan(
         }
         reads.extend(per);
         let bi = out.blocks.len() as u32;
-        let pattern = reach(m, a, states.len());
+        let pattern = reach(m, a, k);
+        // row r of e^{A t} depends on the rows of A reachable from r: where
+        // none reads a per-neuron parameter, the row is folded as constants
+        let varies: Vec<bool> = (0..k).map(|r| (0..k).any(|i| pattern[r * k + i] && row_reads[i])).collect();
         for which in [Which::Phi, Which::Psi] {
             for (idx, &nonzero) in pattern.iter().enumerate() {
-                if nonzero {
-                    let (row, col) = ((idx / states.len()) as u32, (idx % states.len()) as u32);
-                    out.entries.push(Entry { block: bi, which, row, col });
+                if nonzero && varies[idx / k] {
+                    out.entries.push(Entry { block: bi, which, row: (idx / k) as u32, col: (idx % k) as u32 });
                 }
             }
         }
