@@ -6,9 +6,9 @@
 //! values of its states, every block computed from the old state.
 
 use super::builder::{Builder, Frame, FxMap};
+use super::propagate::{self, Which};
 use super::{kmath, Inst, Unsupported, Val};
-use crate::ir::eval::{eval, Env};
-use crate::ir::{Action, Event, Trigger, Var};
+use crate::ir::{Action, Event, Trigger};
 use crate::schemes::{linalg, Block, Method};
 
 /// What every block and event reads at the start of a step.
@@ -82,7 +82,7 @@ fn apply_port(
     old: &mut [Val],
     t0: Val,
 ) -> Result<(), Unsupported> {
-    let input = b.push(Inst::Param((b.per_neuron.len() + k) as u32));
+    let input = b.push(Inst::Param(b.port_slot(k)));
     for e in events {
         let Trigger::Spike { arg, .. } = &e.trigger else { continue };
         if let Some(a) = arg {
@@ -176,7 +176,10 @@ fn exp_euler(
     Ok(())
 }
 
-/// An exact block: y' = A y + b(t) with a constant A, by its propagators.
+/// An exact block: y' = A y + b(t) with a constant A, by its propagators
+/// Phi = e^{A dt} and Psi = int_0^dt e^{A s} ds: folded into constants, or
+/// read from the derived per-neuron arrays where A varies per neuron
+/// (see [`propagate`](super::propagate)).
 fn exact(
     b: &mut Builder,
     states: &[usize],
@@ -184,18 +187,31 @@ fn exact(
     s: &Start,
     new: &mut [Val],
 ) -> Result<(), Unsupported> {
-    let (m, params, dt) = (b.m, b.params, s.dt);
+    let (m, dt) = (b.m, s.dt);
     let k = states.len();
+    // coef[which][r * k + c]: the entry's value, None where it is zero
+    let mut coef: [Vec<Option<Val>>; 2] = [vec![None; k * k], vec![None; k * k]];
+    // the population's propagators, then the entries that vary per neuron
+    // from their arrays
     let values = b.constant_values().to_vec();
-    let env = Env { t: 0.0, states: &[], params, values: &values, args: &[] };
-    let mut mat = linalg::Mat::zeros(k);
-    for (idx, e) in a.iter().enumerate() {
-        if !crate::schemes::deps(m, *e).iter().all(|v| matches!(v, Var::Param(p) if !b.per_neuron(*p))) {
-            return Err(Unsupported("an exact block whose matrix varies per neuron".into()));
-        }
-        mat.a[idx] = eval(m, *e, &env);
-    }
+    let mat = propagate::matrix(m, a, k, b.params, &values);
     let (phi, psi) = linalg::propagators(&mat, dt);
+    for (w, p) in [phi, psi].iter().enumerate() {
+        for (idx, &x) in p.a.iter().enumerate() {
+            if x != 0.0 {
+                coef[w][idx] = Some(b.konst(x));
+            }
+        }
+    }
+    if let Some(block) = b.propagators.block_of(a) {
+        for (w, which) in [Which::Phi, Which::Psi].into_iter().enumerate() {
+            for (idx, slot) in coef[w].iter_mut().enumerate() {
+                if let Some(i) = b.propagators.slot(block, which, idx / k, idx % k) {
+                    *slot = Some(b.push(Inst::Param(b.derived_slot(i))));
+                }
+            }
+        }
+    }
     // b = f - A y, read at the middle of the step (exact for
     // constant forcing, second order for smooth). f is affine in
     // the block's states, so b is f with those states at zero:
@@ -213,10 +229,8 @@ fn exact(
     for (r, &i) in states.iter().enumerate() {
         let mut acc = b.konst(0.0);
         for (c, &j) in states.iter().enumerate() {
-            for (mat, v) in [(&phi, s.old[j]), (&psi, bvec[c])] {
-                let coef = mat.get(r, c);
-                if coef != 0.0 {
-                    let kc = b.konst(coef);
+            for (w, v) in [(0, s.old[j]), (1, bvec[c])] {
+                if let Some(kc) = coef[w][r * k + c] {
                     let term = b.bin(Inst::Mul, kc, v);
                     acc = b.bin(Inst::Add, acc, term);
                 }

@@ -113,6 +113,9 @@ pub(super) struct Builder<'m> {
     /// at the start of the step, which must equal the exact ones computed
     /// at the previous step's end (or a crossing would count twice).
     pub exact: HashSet<Val>,
+    /// Exact blocks whose propagators are per-neuron arrays (after the
+    /// per-neuron parameters, before the ports).
+    pub propagators: super::propagate::Propagators,
 }
 
 impl<'m> Builder<'m> {
@@ -142,7 +145,19 @@ impl<'m> Builder<'m> {
             event_args: HashMap::new(),
             names: HashMap::new(),
             exact: HashSet::new(),
+            propagators: Default::default(),
         }
+    }
+
+    /// The parameter array of input port `k`: after the per-neuron
+    /// parameters and the derived arrays.
+    pub fn port_slot(&self, k: usize) -> u32 {
+        (self.per_neuron.len() + self.propagators.entries.len() + k) as u32
+    }
+
+    /// The parameter array of derived array `i`.
+    pub fn derived_slot(&self, i: usize) -> u32 {
+        (self.per_neuron.len() + i) as u32
     }
 
     /// A new frame id.
@@ -151,10 +166,17 @@ impl<'m> Builder<'m> {
         self.frames
     }
 
-    /// The model's values for the parameters' values, computed once.
+    /// The model's values (inputs with their overrides) for the
+    /// parameters' values, computed once.
     pub fn constant_values(&mut self) -> &[f64] {
         let (m, params) = (self.m, self.params);
-        self.constant_values.get_or_insert_with(|| crate::ir::eval::constant_values(m, params))
+        let overrides = self.value_overrides;
+        self.constant_values.get_or_insert_with(|| {
+            let exprs: Vec<ExprId> = (m.values.iter().enumerate())
+                .map(|(k, v)| overrides.get(k).copied().flatten().unwrap_or(v.expr))
+                .collect();
+            super::propagate::constant_values(m, params, &exprs)
+        })
     }
 
     /// Whether parameter `p` has a per-neuron array.
@@ -249,8 +271,13 @@ impl<'m> Builder<'m> {
         self.push_raw(inst)
     }
 
+    /// Whether value `k` (an input) has an override.
+    pub fn value_overridden(&self, k: usize) -> bool {
+        self.value_overrides.get(k).is_some_and(|o| o.is_some())
+    }
+
     /// The expression a derived value (or an input) stands for.
-    fn value_expr(&self, k: usize) -> Result<ExprId, Unsupported> {
+    pub fn value_expr(&self, k: usize) -> Result<ExprId, Unsupported> {
         match self.value_overrides.get(k).copied().flatten() {
             Some(e) => Ok(e),
             None => self.m.values.get(k).map(|v| v.expr).ok_or_else(|| Unsupported("missing value".into())),

@@ -10,7 +10,8 @@
 //! terms across channels and gates, and `exp` of the same argument, are
 //! computed once; a division by a constant becomes a multiplication.
 //!
-//! The steps of a build, in order: `blocks` (the start of the step and
+//! The steps of a build, in order: [`propagate`] (which exact blocks
+//! read their propagators from per-neuron arrays), `blocks` (the start of the step and
 //! the plan's blocks), `events` (refractory holds and events), both
 //! through `builder` (IR expressions to instructions, each (frame, node)
 //! once), then [`table`] (rate tables) and `dead` (dead code). [`segment`]
@@ -38,11 +39,13 @@ mod implicit;
 pub mod interp;
 mod kinetic;
 pub mod kmath;
+pub mod propagate;
 pub mod segment;
 pub mod table;
 
 pub use check::{check_built_tables, check_tables, table_grids};
 pub(crate) use dead::{eliminate_dead, liveness, operands};
+pub use propagate::param_arrays;
 
 use crate::ir::{ExprId, Model};
 use crate::schemes::Plan;
@@ -65,7 +68,7 @@ pub enum Inst {
     Const(f64),
     /// The neuron's state i at the start of the step.
     State(u32),
-    /// The neuron's per-neuron parameter i.
+    /// The neuron's value in parameter array i (see [`Kernel::params`]).
     Param(u32),
     /// The time at the start of the step.
     Time,
@@ -155,7 +158,8 @@ pub struct Kernel {
     /// Names of the state arrays (the model's states, then
     /// `refractory_until` when the model has a refractory period).
     pub states: Vec<String>,
-    /// Names of the per-neuron parameter arrays.
+    /// Names of the parameter arrays: the per-neuron parameters, the
+    /// derived arrays of `propagators`, the ports' inputs.
     pub params: Vec<String>,
     /// The values stored into each state array at the end of the step.
     pub stores: Vec<Val>,
@@ -163,6 +167,9 @@ pub struct Kernel {
     pub dt: f64,
     /// Rate tables read by [`Inst::Lookup`].
     pub tables: Vec<table::Table>,
+    /// Exact blocks whose propagators vary per neuron, held in derived
+    /// arrays that [`param_arrays`] fills.
+    pub propagators: propagate::Propagators,
 }
 
 /// Why a model cannot become a kernel.
@@ -198,7 +205,7 @@ pub fn build_with_ports(
     ports: &[String],
     dt: f64,
 ) -> Result<Kernel, Unsupported> {
-    let signature = Signature { params, per_neuron, value_overrides, ports, outputs: &[] };
+    let signature = Signature { params, per_neuron, value_overrides, ports, outputs: &[], per_step: &[] };
     build_full(m, plan, &signature, dt)
 }
 
@@ -216,12 +223,18 @@ pub struct Signature<'a> {
     /// `t + dt`, each stored into one more array after the states (a
     /// brain node's signals sent to the other nodes).
     pub outputs: &'a [ExprId],
+    /// Per-neuron parameters the runtime rewrites at every step (a brain's
+    /// sums, noises and time series): an exact block's matrix must not
+    /// read them.
+    pub per_step: &'a [usize],
 }
 
 /// Builds a kernel for a [`Signature`].
 pub fn build_full(m: &Model, plan: &Plan, sig: &Signature, dt: f64) -> Result<Kernel, Unsupported> {
-    let Signature { params, per_neuron, value_overrides, ports, outputs } = *sig;
+    let Signature { params, per_neuron, value_overrides, ports, outputs, per_step } = *sig;
     let mut b = builder::Builder::new(m, params, per_neuron, value_overrides);
+    let (propagators, exact_states) = propagate::plan(&b, plan, per_step)?;
+    b.propagators = propagators;
     let n = m.states.len();
     let refractory = m.events.iter().any(events::starts_refractory);
     let mut state_names: Vec<String> = m.states.iter().map(|s| s.name.clone()).collect();
@@ -249,14 +262,24 @@ pub fn build_full(m: &Model, plan: &Plan, sig: &Signature, dt: f64) -> Result<Ke
             state_names.push(format!("output {k}"));
         }
     }
+    let propagators = std::mem::take(&mut b.propagators);
     let params_names = per_neuron
         .iter()
         .map(|&p| m.params[p].name.clone())
+        .chain((0..propagators.entries.len()).map(|i| propagators.name(m, &exact_states, i)))
         .chain(ports.iter().map(|p| format!("input {p}")))
         .collect();
     let insts = std::mem::take(&mut b.insts);
-    let mut kernel =
-        Kernel { insts, states: state_names, params: params_names, stores, events, dt, tables: Vec::new() };
+    let mut kernel = Kernel {
+        insts,
+        states: state_names,
+        params: params_names,
+        stores,
+        events,
+        dt,
+        tables: Vec::new(),
+        propagators,
+    };
     let grids = table_grids(m, params).map_err(|(_, why)| Unsupported(format!("rate table: {why}")))?;
     for (spec, grid) in m.tables.iter().zip(grids) {
         let known = table::Known { names: &b.names, exact: &b.exact };

@@ -262,6 +262,7 @@ mod tests {
             events: vec![KEvent { fire: 4, time: 5, emits: true }],
             dt: 1e-4,
             tables: vec![],
+            propagators: Default::default(),
         }
     }
 

@@ -261,12 +261,16 @@ pub fn simulate_into(
     let per_idx: Vec<usize> = cfg.per_neuron.iter().map(|(p, _)| *p).collect();
     kernel::check_tables(m, &params, &per_idx)?;
     let outputs: Vec<ExprId> = sums.iter().map(|s| s.sent).collect();
+    // the arrays the runtime rewrites at every step
+    let slots = sums.iter().map(|s| s.slot).chain(noises.iter().map(|z| z.slot)).chain(stimuli.iter().map(|s| s.slot));
+    let per_step: Vec<usize> = slots.filter_map(|slot| per_idx.get(slot).copied()).collect();
     let sig = Signature {
         params: &params,
         per_neuron: &per_idx,
         value_overrides: &cfg.value_overrides,
         ports: &[],
         outputs: &outputs,
+        per_step: &per_step,
     };
     let k = population::kernel_depth(m).and_then(|()| kernel::build_full(m, plan, &sig, cfg.dt)).map_err(
         |kernel::Unsupported(why)| {
@@ -289,10 +293,10 @@ pub fn simulate_into(
     };
     let n = cfg.n;
     let mut states = population::initial_states(m, &k, &params, cfg);
-    let mut per: Vec<Vec<f64>> = cfg.per_neuron.iter().map(|(_, v)| v.clone()).collect();
+    let exprs = population::value_exprs(m, cfg);
+    let mut per = kernel::param_arrays(&k, m, &params, &exprs, &cfg.per_neuron);
     let first_output = k.states.len() - sums.len();
     // what the nodes send at their initial state
-    let exprs = population::value_exprs(m, cfg);
     let mut node = Node { m, params: params.clone(), per_idx: &per_idx, exprs: &exprs, values: Vec::new() };
     for (s, sum) in sums.iter().enumerate() {
         let sent: Vec<f64> = {

@@ -91,7 +91,10 @@ impl<'m> Stepper<'m> {
             .map(|b| match b {
                 Block::Exact { states, a } => {
                     let k = states.len();
-                    let values = crate::ir::eval::constant_values(m, &s.params);
+                    // inputs with their overrides (`--set`), as the kernels read them
+                    let mut values = Vec::new();
+                    let nan = vec![f64::NAN; n];
+                    crate::ir::eval::eval_values(m, f64::NAN, &nan, &s.params, &s.value_exprs, &mut values);
                     let env = Env { t: 0.0, states: &[], params: &s.params, values: &values, args: &[] };
                     Some(Mat { n: k, a: a.iter().map(|e| eval(m, *e, &env)).collect() })
                 }

@@ -22,7 +22,8 @@ use crate::source::Span;
 /// A population ready to step.
 pub(super) struct Runner {
     pub kernel: Kernel,
-    /// Per-neuron parameter arrays, in the kernel's order (before the ports).
+    /// Per-neuron parameter arrays and the kernel's derived arrays, in the
+    /// kernel's order (before the ports).
     pub param_arrays: Vec<Vec<f64>>,
     pub code: Option<jit::Compiled>,
     pub states: Vec<Vec<f64>>,
@@ -110,7 +111,8 @@ fn population(
     // a delay past the end of the run never arrives: no slot for it
     let slots = max_delay_into(net, pi, cfg.dt).min(steps + 1) + 1;
     let ring = vec![vec![vec![0.0; pop.count]; slots]; ports.len()];
-    let param_arrays = spread_params.into_iter().map(|(_, v)| v).collect();
+    let exprs: Vec<ExprId> = m.values.iter().map(|v| v.expr).collect();
+    let param_arrays = kernel::param_arrays(&kernel, &m, &params, &exprs, &spread_params);
     Ok((Runner { kernel, code, states, ring, ports, param_arrays }, notes, seconds))
 }
 

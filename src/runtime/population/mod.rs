@@ -168,7 +168,7 @@ pub fn simulate_into(
         Backend::Interp => None,
     };
     let mut states = initial_states(m, &k, &params, cfg);
-    let per: Vec<Vec<f64>> = cfg.per_neuron.iter().map(|(_, v)| v.clone()).collect();
+    let per = kernel::param_arrays(&k, m, &params, &value_exprs(m, cfg), &cfg.per_neuron);
     let n = cfg.n;
     let mut chunk = n.div_ceil(cfg.threads.clamp(1, n.max(1))).max(1);
     if !cfg.mean_of.is_empty() {
@@ -606,7 +606,8 @@ impl Shared<'_> {
             ..*cfg
         };
         let mut states = initial_states(self.m, self.k, &self.params0, &one);
-        let params: Vec<&[f64]> = one.per_neuron.iter().map(|(_, v)| &v[..]).collect();
+        let arrays = kernel::param_arrays(self.k, self.m, &self.params0, &self.exprs, &one.per_neuron);
+        let params: Vec<&[f64]> = arrays.iter().map(|v| &v[..]).collect();
         let mut spikes = Vec::new();
         for step in 0..until {
             let (t, t_next) = (step as f64 * cfg.dt, (step + 1) as f64 * cfg.dt);
