@@ -31,9 +31,9 @@ fn hh_with(na: &str) -> neuroc::ir::Model {
     let src = format!(
         "import \"markov.neuro\"\nimport \"hh.neuro\"\nneuron M {{\n    parameter C = 1 uF/cm^2\n    parameter I = 10 uA/cm^2\n    state V = -65 mV\n    use {na}, Kdr, Leak\n    dV/dt = (I - currents) / C\n    spike when V crosses 0 mV upward\n}}\n"
     );
-    let file = neuroc::source::SourceFile::new("bench.neuro", src);
-    let compiled = neuroc::compile(&file).unwrap_or_else(|d| panic!("{}", d.first().map_or("", |d| &d.message)));
-    compiled.model("M").unwrap_or_else(|| panic!("no model M")).clone()
+    let c = neuroc::compile_source("bench.neuro", &src, None);
+    assert!(!c.diagnostics.has_errors(), "{}", c.render());
+    c.model("M").unwrap_or_else(|| panic!("no model M")).clone()
 }
 
 /// (ns per neuron-step, compile seconds, spikes per neuron per second).
@@ -62,6 +62,9 @@ fn time(m: &neuroc::ir::Model, method: Method, n: usize, steps: usize, dt_ms: f6
     let r = population::simulate(&m, &plan, &cfg).unwrap_or_else(|d| panic!("{method:?}: {}", d.message));
     let wall = start.elapsed().as_secs_f64() - r.compile_seconds;
     let rate = r.spikes.len() as f64 / n as f64 / (steps as f64 * dt_ms * 1e-3);
+    if std::env::var("NEUROC_BENCH_VERBOSE").is_ok() {
+        eprintln!("{method:?}: {} kernel instructions", r.kernel_insts);
+    }
     (wall / (n * steps) as f64 * 1e9, r.compile_seconds, rate)
 }
 

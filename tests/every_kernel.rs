@@ -266,9 +266,8 @@ simulate Net {{ dt = 0.025 ms, duration = 100 ms }}\n"
     let spikes = res.spikes();
     assert!(spikes.len() >= 5, "{} presynaptic spikes", spikes.len());
     let names: Vec<String> = res.tables.iter().map(|t| t.name.clone()).collect();
-    let table = |s: &str| {
-        res.tables.iter().find(|t| t.name.starts_with(s)).unwrap_or_else(|| panic!("no {s} in {names:?}"))
-    };
+    let table =
+        |s: &str| res.tables.iter().find(|t| t.name.starts_with(s)).unwrap_or_else(|| panic!("no {s} in {names:?}"));
     let (u, o, d) = (table("U"), table("O"), table("D"));
     for r in 0..u.rows() {
         for c in 1..u.data.ncols() {

@@ -298,8 +298,9 @@ pub fn scheme_note(m: &Model, params: &[f64], block: &crate::schemes::Block, dt:
             let plan = kinetic::Plan::for_scheme(m, params, *kinetic, dt);
             let name = m.kinetics.get(*kinetic).map_or("?", |k| k.channel.as_str());
             Some(format!(
-                "kinetic scheme of {name} in kernels: exact propagator e^(Q dt) p at the rates of the step's start, by uniformization with {} terms: truncation below 1e-15 while dt x (largest outflow rate) <= {} (E0403 beyond: a smaller dt); a convex combination of stochastic vectors, so occupancies stay non-negative and their sum is conserved by construction",
+                "kinetic scheme of {name} in kernels: exact propagator e^(Q dt) p at the rates of the step's start, by uniformization with {} terms: truncation below 1e-14 while dt x (largest outflow rate) <= {}, below 1e-10 up to {} (E0403 beyond: a smaller dt); a convex combination of stochastic vectors, so occupancies stay non-negative and their sum is conserved by construction",
                 plan.terms + 1,
+                plan.rho_design,
                 plan.rho_max
             ))
         }
