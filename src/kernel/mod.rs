@@ -36,6 +36,7 @@ pub mod interp;
 pub mod kmath;
 pub mod segment;
 pub mod table;
+mod trig;
 
 pub use check::{check_built_tables, check_tables, table_grids};
 pub(crate) use dead::{eliminate_dead, liveness, operands};
