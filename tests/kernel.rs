@@ -181,6 +181,8 @@ fn expr() -> impl Strategy<Value = String> {
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(if {a} > {b} then {a} else 2 * {b})")),
             inner.clone().prop_map(|a| format!("step({a}) * ({a})^3")),
             inner.clone().prop_map(|a| format!("log(1 + ({a})^2)")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(sin({a}) + cos(3 * {b}) * tan({a}))")),
+            inner.clone().prop_map(|a| format!("(atan({a}) + sinh({a}) / cosh({a}) + sign({a}))")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(2 + ({a})^2)^(({b}) / 4)")),
         ]
     })

@@ -444,13 +444,21 @@ impl<'m> Builder<'m> {
                 let q = self.bin(Inst::Div, two, d);
                 self.bin(Inst::Sub, one, q)
             }
-            other => {
-                if let Some(x) = self.as_const(a) {
-                    let y = vals.get(1).and_then(|v| self.as_const(*v)).unwrap_or(f64::NAN);
-                    return Ok(self.konst(other.eval(&[x, y])));
-                }
-                return Err(Unsupported(format!("`{}` in a kernel", other.name())));
-            }
+            Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tan
+            | Builtin::Atan
+            | Builtin::Sinh
+            | Builtin::Cosh
+            | Builtin::Sign
+            | Builtin::EfunPrime => match self.as_const(a) {
+                // a constant folds through libm, as the reference computes it
+                Some(x) => self.konst(fun.eval(&[x])),
+                None => match self.composed(fun, a) {
+                    Some(v) => v,
+                    None => return Err(Unsupported(format!("`{}` in a kernel", fun.name()))),
+                },
+            },
         })
     }
 

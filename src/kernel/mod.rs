@@ -42,6 +42,7 @@ pub mod kmath;
 pub mod propagate;
 pub mod segment;
 pub mod table;
+mod trig;
 
 pub use check::{check_built_tables, check_tables, table_grids};
 pub(crate) use dead::{eliminate_dead, liveness, operands};
