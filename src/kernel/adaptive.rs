@@ -14,10 +14,12 @@
 //! E0403 with the neuron, the state and the step (a smaller `dt` gives it
 //! more trials per unit of time).
 //!
-//! Differences from the reference, which agree within the tolerance but
-//! not bit for bit: every output step starts its first trial at the whole
-//! step (the reference starts from the last accepted size), and the sizes
-//! the tolerance is relative to are those of the current trial (the
+//! Each neuron carries its next trial size from step to step in a hidden
+//! state array, as the reference carries its last accepted size (the
+//! kernel carries the proposal after the largest trial accepted in the
+//! step, not after the step's last remainder). Differences from the
+//! reference, which agree within the tolerance but not bit for bit: the
+//! sizes the tolerance is relative to are those of the current trial (the
 //! reference keeps the largest seen over the run).
 
 use super::blocks::{rhs_all, Start};
@@ -70,7 +72,15 @@ pub(super) fn emit(b: &mut Builder, states: &[usize], s: &Start, new: &mut [Val]
     let (rtol, tiny, floor) = (b.konst(RTOL), b.konst(1e-300), b.konst(1e-10));
     let end = b.konst(s.dt * (1.0 - 1e-12));
     let mut done_s = zero; // time advanced within the step
-    let mut hh = s.dtv;
+                           // the first trial: the size carried from the last step (a hidden
+                           // state, as the reference carries its last accepted size), at most
+                           // the step; the whole step when unset
+    let slot = b.hidden_base + b.hidden.len() as u32;
+    let carried = b.push(Inst::State(slot));
+    let set = b.push_raw(Inst::Cmp(Cmp::Gt, carried, zero));
+    let capped = b.bin(Inst::Min, carried, s.dtv);
+    let mut hh = b.push_raw(Inst::Select(set, capped, s.dtv));
+    let mut carry = zero;
     let mut done: Option<Val> = None;
     for _ in 0..ATTEMPTS {
         let left = b.bin(Inst::Sub, s.dtv, done_s);
@@ -142,12 +152,18 @@ pub(super) fn emit(b: &mut Builder, states: &[usize], s: &Start, new: &mut [Val]
         let advanced = b.bin(Inst::Add, done_s, h);
         done_s = b.push_raw(Inst::Select(accept, advanced, done_s));
         hh = b.bin(Inst::Mul, h, factor);
+        // what the next step starts with: the proposal after the largest
+        // accepted trial (not after a last remainder, which may be tiny)
+        let larger = b.bin(Inst::Max, carry, hh);
+        carry = b.push_raw(Inst::Select(accept, larger, carry));
         let reached = b.push_raw(Inst::Cmp(Cmp::Ge, done_s, end));
         done = Some(match done {
             Some(d) => b.push_raw(Inst::Or(d, reached)),
             None => reached,
         });
     }
+    let name = format!("rk45 step of {}", states.first().map_or("?", |&i| b.m.states[i].name.as_str()));
+    b.hidden.push((name, carry));
     let nan = b.konst(fault::ADAPTIVE);
     for (r, &i) in states.iter().enumerate() {
         new[i] = match done {

@@ -116,6 +116,14 @@ pub(super) struct Builder<'m> {
     /// Exact blocks whose propagators are per-neuron arrays (after the
     /// per-neuron parameters, before the ports).
     pub propagators: super::propagate::Propagators,
+    /// The first state array after the model's states and
+    /// `refractory_until`: where hidden states start.
+    pub hidden_base: u32,
+    /// Hidden per-neuron states a scheme carries from step to step (rk45's
+    /// step size): their names and new values, stored after
+    /// `refractory_until` and before any outputs. They start at 0 (-inf
+    /// in networks): a scheme reads a value that is not positive as unset.
+    pub hidden: Vec<(String, Val)>,
 }
 
 impl<'m> Builder<'m> {
@@ -146,6 +154,8 @@ impl<'m> Builder<'m> {
             names: HashMap::new(),
             exact: HashSet::new(),
             propagators: Default::default(),
+            hidden_base: 0,
+            hidden: Vec::new(),
         }
     }
 

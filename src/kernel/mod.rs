@@ -242,6 +242,7 @@ pub fn build_full(m: &Model, plan: &Plan, sig: &Signature, dt: f64) -> Result<Ke
     if refractory {
         state_names.push("refractory_until".into());
     }
+    b.hidden_base = (n + usize::from(refractory)) as u32;
     let start = blocks::start(&mut b, ports, dt)?;
     // Blocks, all from the old state.
     let mut new = start.old.clone();
@@ -254,6 +255,10 @@ pub fn build_full(m: &Model, plan: &Plan, sig: &Signature, dt: f64) -> Result<Ke
     let mut stores = new;
     if refractory {
         stores.push(ref_value.unwrap_or(start.t0));
+    }
+    for (name, v) in std::mem::take(&mut b.hidden) {
+        state_names.push(name);
+        stores.push(v);
     }
     if !outputs.is_empty() {
         let base = stores[..n].to_vec();
