@@ -111,13 +111,13 @@ pub(super) fn emit(b: &mut Builder, states: &[usize], s: &Start, new: &mut [Val]
         }
         let mut err = zero;
         let mut next = Vec::with_capacity(n);
-        for r in 0..n {
+        for (r, &zo) in z.iter().enumerate() {
             let sum = combine(b, &A[6], &k, r);
             let inc = b.bin(Inst::Mul, h, sum);
-            let zr = b.bin(Inst::Add, z[r], inc);
+            let zr = b.bin(Inst::Add, zo, inc);
             let esum = combine(b, &E, &k, r);
             let e = b.bin(Inst::Mul, h, esum);
-            let (a1, a2) = (b.un(Inst::Abs, z[r]), b.un(Inst::Abs, zr));
+            let (a1, a2) = (b.un(Inst::Abs, zo), b.un(Inst::Abs, zr));
             let size = b.bin(Inst::Max, a1, a2);
             let size = b.bin(Inst::Max, size, tiny);
             let tol = b.bin(Inst::Mul, rtol, size);
