@@ -218,6 +218,14 @@ impl<'m> Builder<'m> {
         self.push_raw(Inst::Const(c))
     }
 
+    /// a * b + c with one rounding, folded when all three are constant.
+    pub fn mul_add(&mut self, a: Val, b: Val, c: Val) -> Val {
+        match (self.as_const(a), self.as_const(b), self.as_const(c)) {
+            (Some(x), Some(y), Some(z)) => self.konst(x.mul_add(y, z)),
+            _ => self.push_raw(Inst::MulAdd(a, b, c)),
+        }
+    }
+
     pub fn as_const(&self, v: Val) -> Option<f64> {
         match self.insts[v as usize] {
             Inst::Const(c) => Some(c),

@@ -14,6 +14,7 @@ pub fn operands(inst: &Inst) -> Vec<Val> {
             vec![a, b]
         }
         Select(c, a, b) => vec![c, a, b],
+        MulAdd(a, b, c) => vec![a, b, c],
     }
 }
 
@@ -65,6 +66,7 @@ pub fn eliminate_dead(mut k: Kernel) -> Kernel {
             And(a, b) => And(r(a), r(b)),
             Or(a, b) => Or(r(a), r(b)),
             Select(c, a, b) => Select(r(c), r(a), r(b)),
+            MulAdd(a, b, c) => MulAdd(r(a), r(b), r(c)),
             Lookup { table, col, at } => Lookup { table, col, at: r(at) },
         };
         new_index[i] = insts.len() as Val;

@@ -37,6 +37,7 @@ pub fn apply(inst: &Inst, get: &dyn Fn(Val) -> f64) -> f64 {
         Inst::And(a, b) => truth(get(a) != 0.0 && get(b) != 0.0),
         Inst::Or(a, b) => truth(get(a) != 0.0 || get(b) != 0.0),
         Inst::Not(a) => truth(get(a) == 0.0),
+        Inst::MulAdd(a, b, c) => get(a).mul_add(get(b), get(c)),
         Inst::Select(c, a, b) => {
             if get(c) != 0.0 {
                 get(a)

@@ -213,15 +213,13 @@ pub(super) fn emit(b: &mut Builder, k: usize, s: &Start, new: &mut [Val]) -> Res
     let mut acc: Vec<Val> = v.iter().map(|&x| b.bin(Inst::Mul, w[0], x)).collect();
     for &wk in &w[1..] {
         let mut next: Vec<Val> = (0..n).map(|a| b.bin(Inst::Mul, diag[a], v[a])).collect();
+        // fused multiply-adds: one rounding each, half the instructions
         for &(from, to, f, r) in &scaled {
-            let into_to = b.bin(Inst::Mul, f, v[from]);
-            next[to] = b.bin(Inst::Add, next[to], into_to);
-            let into_from = b.bin(Inst::Mul, r, v[to]);
-            next[from] = b.bin(Inst::Add, next[from], into_from);
+            next[to] = b.mul_add(f, v[from], next[to]);
+            next[from] = b.mul_add(r, v[to], next[from]);
         }
         for a in 0..n {
-            let t = b.bin(Inst::Mul, wk, next[a]);
-            acc[a] = b.bin(Inst::Add, acc[a], t);
+            acc[a] = b.mul_add(wk, next[a], acc[a]);
         }
         v = next;
     }

@@ -97,6 +97,8 @@ pub enum Inst {
     Not(Val),
     /// mask ? a : b
     Select(Val, Val, Val),
+    /// a * b + c with one rounding (`f64::mul_add`; Cranelift `fma`).
+    MulAdd(Val, Val, Val),
     /// Column `col` of rate table `table`, interpolated at `at`
     /// (see [`table`]).
     Lookup {
@@ -138,6 +140,7 @@ impl Inst {
             Or(a, b) => (18, 0, a, b),
             Not(a) => (19, 0, a, 0),
             Select(c, a, b) => (20, c as u64, a, b),
+            MulAdd(a, b, c) => (24, a as u64, b, c),
             Lookup { table, col, at } => (23, ((table as u64) << 32) | col as u64, at, 0),
         }
     }

@@ -423,6 +423,10 @@ impl Emitter<'_, '_> {
                 let (m, a, c) = (self.v(m), self.v(a), self.v(c));
                 self.select(m, a, c)
             }
+            Inst::MulAdd(a, m, c) => {
+                let (a, m, c) = (self.v(a), self.v(m), self.v(c));
+                self.b.ins().fma(a, m, c)
+            }
             Inst::State(_) | Inst::Param(_) | Inst::Time | Inst::TimeNext | Inst::Lookup { .. } => self.konst(f64::NAN),
         }
     }
