@@ -1,7 +1,8 @@
 //! Benchmark: kernels for every model (issue 20). ns per neuron-step of
 //! an HH population (one thread, dt = 0.025 ms, NEURON's default) with
 //! the gate sodium channel (`NaT`, exponential Euler) and with the 8-state
-//! kinetic `NaMarkov` (uniformization), and of the gate model under every
+//! kinetic `NaMarkov` (uniformization, the default, and backward Euler,
+//! `kinetic_implicit`: NEURON's `sparse`), and of the gate model under every
 //! method the kernels take; JIT compile time for each; ratios in this run.
 //!
 //!   cargo bench --bench kernels                   # N = 10000, 2000 steps
@@ -34,6 +35,17 @@ fn hh_with(na: &str) -> neuroc::ir::Model {
     let c = neuroc::compile_source("bench.neuro", &src, None);
     assert!(!c.diagnostics.has_errors(), "{}", c.render());
     c.model("M").unwrap_or_else(|| panic!("no model M")).clone()
+}
+
+/// `m` with the species of its kinetic schemes under `method`, as a
+/// channel's `method =` statement puts them.
+fn species_by(mut m: neuroc::ir::Model, method: &str) -> neuroc::ir::Model {
+    for i in 0..m.states.len() {
+        if m.states[i].kinetic.is_some() {
+            m.states[i].method = Some((method.to_string(), m.span));
+        }
+    }
+    m
 }
 
 /// (ns per neuron-step, compile seconds, spikes per neuron per second).
@@ -108,11 +120,12 @@ fn main() {
     println!("HH population, {n} neurons x {steps} steps, dt = {dt} ms, one thread (JIT)");
     println!("{:<34} {:>16} {:>12} {:>10}", "model / method", "ns/neuron-step", "compile ms", "spikes/s");
     let (gates, markov) = (hh_with("NaT"), hh_with("NaMarkov"));
-    let mut base = f64::NAN;
-    let mut kinetic = f64::NAN;
-    let runs: [(&str, &neuroc::ir::Model, Method); 8] = [
+    let sparse = species_by(markov.clone(), "kinetic_implicit");
+    let (mut base, mut kinetic, mut implicit) = (f64::NAN, f64::NAN, f64::NAN);
+    let runs: [(&str, &neuroc::ir::Model, Method); 9] = [
         ("NaT gates, auto (exp_euler)", &gates, Method::Auto),
         ("NaMarkov, auto (kinetic)", &markov, Method::Auto),
+        ("NaMarkov, kinetic_implicit", &sparse, Method::Auto),
         ("NaT gates, euler", &gates, Method::Euler),
         ("NaT gates, rk4", &gates, Method::Rk4),
         ("NaT gates, heun", &gates, Method::Heun),
@@ -128,15 +141,23 @@ fn main() {
         if k == 1 {
             kinetic = ns;
         }
+        if k == 2 {
+            implicit = ns;
+        }
         println!("{name:<34} {ns:>16.1} {:>12.2} {rate:>10.1}   ({:.2}x the gates)", compile * 1e3, ns / base);
     }
-    println!("NaMarkov / NaT gates: {:.2}x (goal: at most 2x)", kinetic / base);
+    println!(
+        "NaMarkov / NaT gates: {:.2}x exact (uniformization), {:.2}x backward Euler (goal: at most 2x)",
+        kinetic / base,
+        implicit / base
+    );
     match neuron(n, steps, dt) {
         Some((g, m)) => {
             println!("NEURON 9, same cells (one compartment each, fixed step, one thread):");
             println!("  hh (gates):            {g:>10.1} ns/compartment-step  -> neuroc {:.2}x faster", g / base);
             println!(
-                "  nam (KINETIC, sparse): {m:>10.1} ns/compartment-step  -> neuroc {:.2}x faster (goal: 3x)",
+                "  nam (KINETIC, sparse): {m:>10.1} ns/compartment-step  -> neuroc {:.2}x faster with the same scheme (kinetic_implicit; goal: 3x), {:.2}x with the exact propagator",
+                m / implicit,
                 m / kinetic
             );
         }

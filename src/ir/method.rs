@@ -21,6 +21,8 @@ pub enum Method {
     ExpEuler,
     Exact,
     Kinetic,
+    /// Backward Euler on a kinetic scheme: one linear solve per step.
+    KineticImplicit,
 }
 
 /// (name, method, what it is), in the order `--help` and errors list them.
@@ -38,6 +40,8 @@ pub const METHODS: &[(&str, Method, &str)] = &[
     ("cnexp", Method::ExpEuler, "same as exp_euler (NEURON's name)"),
     ("exact", Method::Exact, "exact propagator for linear constant-coefficient systems"),
     ("kinetic", Method::Kinetic, "matrix exponential of a kinetic scheme's rates"),
+    ("kinetic_implicit", Method::KineticImplicit, "backward Euler on a kinetic scheme, order 1, one linear solve"),
+    ("sparse", Method::KineticImplicit, "same as kinetic_implicit (NEURON's name)"),
 ];
 
 impl Method {
@@ -52,7 +56,7 @@ impl Method {
     /// Classical order of accuracy in the step.
     pub fn order(self) -> u32 {
         match self {
-            Method::Euler | Method::BackwardEuler | Method::ExpEuler | Method::Auto => 1,
+            Method::Euler | Method::BackwardEuler | Method::ExpEuler | Method::KineticImplicit | Method::Auto => 1,
             Method::Rk2 | Method::Heun | Method::Trapezoidal => 2,
             Method::Rk4 => 4,
             Method::Rk45 => 5,

@@ -117,7 +117,8 @@ pub(super) fn emit_block(b: &mut Builder, block: &Block, s: &Start, new: &mut [V
         Block::Exact { states, a } => exact(b, states, a, s, new),
         Block::Explicit { method, states } => explicit(b, *method, states, s, new),
         Block::Implicit { theta, states, jac } => super::implicit::emit(b, *theta, states, jac, s, new),
-        Block::Kinetic { kinetic } => super::kinetic::emit(b, *kinetic, s, new),
+        Block::Kinetic { kinetic, implicit: false } => super::kinetic::emit(b, *kinetic, s, new),
+        Block::Kinetic { kinetic, implicit: true } => super::kinetic::emit_implicit(b, *kinetic, s, new),
     }
 }
 

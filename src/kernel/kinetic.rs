@@ -193,25 +193,27 @@ pub(super) fn emit(b: &mut Builder, k: usize, s: &Start, new: &mut [Val]) -> Res
         })
         .collect();
     let rho = b.bin(Inst::Mul, lambda, s.dtv);
-    // Poisson weights; the last takes the tail
+    // sum_k w_k P^k p, with the Poisson weights w_k = e^{-rho} rho^k / k!
+    // made as they are used (all of them at once would stay live through
+    // the whole series); the last takes the tail: exact (Sterbenz), the
+    // weights sum to one as computed, even where rounding put the others'
+    // sum a little above one (the tail then slightly below zero; clamping
+    // it at zero would bias every step the same way)
     let neg = b.un(Inst::Neg, rho);
-    let mut w = vec![b.un(Inst::Exp, neg)];
-    let mut sum = w[0];
-    for j in 1..plan.terms {
-        let c = b.konst(1.0 / j as f64);
-        let r = b.bin(Inst::Mul, rho, c);
-        let next = b.bin(Inst::Mul, w[j - 1], r);
-        sum = b.bin(Inst::Add, sum, next);
-        w.push(next);
-    }
-    // exact (Sterbenz): the weights sum to one as computed, even where
-    // rounding put `sum` a little above one (the tail then slightly below
-    // zero); clamping it at zero would bias every step the same way
-    w.push(b.bin(Inst::Sub, one, sum));
-    // sum_k w_k P^k p
+    let mut w = b.un(Inst::Exp, neg);
+    let mut sum = w;
     let mut v: Vec<Val> = kin.species.iter().map(|&sp| s.old[sp]).collect();
-    let mut acc: Vec<Val> = v.iter().map(|&x| b.bin(Inst::Mul, w[0], x)).collect();
-    for &wk in &w[1..] {
+    let mut acc: Vec<Val> = v.iter().map(|&x| b.bin(Inst::Mul, w, x)).collect();
+    for j in 1..=plan.terms {
+        let wk = if j < plan.terms {
+            let c = b.konst(1.0 / j as f64);
+            let r = b.bin(Inst::Mul, rho, c);
+            w = b.bin(Inst::Mul, w, r);
+            sum = b.bin(Inst::Add, sum, w);
+            w
+        } else {
+            b.bin(Inst::Sub, one, sum)
+        };
         let mut next: Vec<Val> = (0..n).map(|a| b.bin(Inst::Mul, diag[a], v[a])).collect();
         // fused multiply-adds: one rounding each, half the instructions
         for &(from, to, f, r) in &scaled {
@@ -232,6 +234,80 @@ pub(super) fn emit(b: &mut Builder, k: usize, s: &Start, new: &mut [Val]) -> Res
         // term reaches: at most -1e-16 of it, kept at zero
         let kept = b.bin(Inst::Max, acc[a], zero);
         new[sp] = b.push_raw(Inst::Select(over, nan, kept));
+    }
+    Ok(())
+}
+
+/// Scheme `k` by backward Euler: (I - Q dt) p' = p, solved by
+/// [`linalg::kinetic_backward_euler`](crate::schemes::linalg::kinetic_backward_euler)'s
+/// elimination, unrolled over the scheme's pattern (fill-in included): the
+/// same operations in the same order, so the kernel and the reference
+/// interpreter agree to the last bit. Every operation adds non-negative
+/// numbers: occupancies stay non-negative for any dt, their sum is
+/// conserved to rounding, and no rate is too fast (there is no fault).
+pub(super) fn emit_implicit(b: &mut Builder, k: usize, s: &Start, new: &mut [Val]) -> Result<(), Unsupported> {
+    let m = b.m;
+    let Some(kin) = m.kinetics.get(k) else { return Err(Unsupported("a kinetic block without its scheme".into())) };
+    let n = kin.species.len();
+    let env0 = s.env0();
+    // q_ik summed over reactions in their order, then n_ik = q_ik dt
+    let mut q: Vec<Option<Val>> = vec![None; n * n];
+    for r in &kin.reactions {
+        let (from, to) = (species_pos(&kin.species, r.from), species_pos(&kin.species, r.to));
+        let kf = b.expr(r.forward, &env0)?;
+        let kb = b.expr(r.backward, &env0)?;
+        for (at, rate) in [(to * n + from, kf), (from * n + to, kb)] {
+            q[at] = Some(match q[at] {
+                Some(x) => b.bin(Inst::Add, x, rate),
+                None => rate,
+            });
+        }
+    }
+    let mut off: Vec<Option<Val>> =
+        (0..n * n).map(|ik| q[ik].filter(|_| ik / n != ik % n).map(|x| b.bin(Inst::Mul, x, s.dtv))).collect();
+    let one = b.konst(1.0);
+    let mut c = vec![one; n];
+    let mut d = vec![one; n];
+    let mut g: Vec<Val> = kin.species.iter().map(|&sp| s.old[sp]).collect();
+    for kk in 0..n {
+        d[kk] = c[kk];
+        for i in kk + 1..n {
+            if let Some(x) = off[i * n + kk] {
+                d[kk] = b.bin(Inst::Add, d[kk], x);
+            }
+        }
+        let inv = b.bin(Inst::Div, one, d[kk]);
+        for i in kk + 1..n {
+            let Some(below) = off[i * n + kk] else { continue };
+            let f = b.bin(Inst::Mul, below, inv);
+            for j in kk + 1..n {
+                let Some(upper) = off[kk * n + j].filter(|_| j != i) else { continue };
+                off[i * n + j] = Some(match off[i * n + j] {
+                    Some(x) => b.mul_add(f, upper, x),
+                    None => b.bin(Inst::Mul, f, upper),
+                });
+            }
+            g[i] = b.mul_add(f, g[kk], g[i]);
+        }
+        let ck = b.bin(Inst::Mul, c[kk], inv);
+        for j in kk + 1..n {
+            if let Some(upper) = off[kk * n + j] {
+                c[j] = b.mul_add(upper, ck, c[j]);
+            }
+        }
+    }
+    let mut x = vec![one; n];
+    for i in (0..n).rev() {
+        let mut acc = g[i];
+        for j in i + 1..n {
+            if let Some(u) = off[i * n + j] {
+                acc = b.mul_add(u, x[j], acc);
+            }
+        }
+        x[i] = b.bin(Inst::Div, acc, d[i]);
+    }
+    for (a, &sp) in kin.species.iter().enumerate() {
+        new[sp] = x[a];
     }
     Ok(())
 }

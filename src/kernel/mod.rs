@@ -303,7 +303,13 @@ pub fn build_full(m: &Model, plan: &Plan, sig: &Signature, dt: f64) -> Result<Ke
 pub fn scheme_note(m: &Model, params: &[f64], block: &crate::schemes::Block, dt: f64) -> Option<String> {
     use crate::schemes::{Block, Method};
     match block {
-        Block::Kinetic { kinetic } => {
+        Block::Kinetic { kinetic, implicit: true } => {
+            let name = m.kinetics.get(*kinetic).map_or("?", |k| k.channel.as_str());
+            Some(format!(
+                "kinetic scheme of {name} in kernels: backward Euler (order 1), (I - Q dt) p' = p at the rates of the step's start, one elimination unrolled over the scheme's pattern in which every operation adds non-negative numbers (Grassmann-Taksar-Heyman): occupancies stay non-negative and their sum is conserved for any dt, with no truncation and no bound on the rates"
+            ))
+        }
+        Block::Kinetic { kinetic, implicit: false } => {
             let plan = kinetic::Plan::for_scheme(m, params, *kinetic, dt);
             let name = m.kinetics.get(*kinetic).map_or("?", |k| k.channel.as_str());
             Some(format!(

@@ -202,9 +202,9 @@ impl<'m> Stepper<'m> {
                     out[i] = if (b * h).abs() > 1e-12 { y[i] - f / b * (-b * h).exp_m1() } else { y[i] + f * h };
                 }
                 Block::Exact { states, .. } => self.exact(bi, states, t, y, h, &mut out),
-                Block::Kinetic { kinetic } => {
+                Block::Kinetic { kinetic, implicit } => {
                     let te = t.clamp(self.window.0, self.window.1);
-                    self.kinetic(*kinetic, te, y, h, &mut out)
+                    self.kinetic(*kinetic, *implicit, te, y, h, &mut out)
                 }
             }
         }
@@ -447,12 +447,13 @@ impl<'m> Stepper<'m> {
         q
     }
 
-    fn kinetic(&mut self, k: usize, t: f64, y: &[f64], h: f64, out: &mut [f64]) {
+    /// e^{Q h} p, or backward Euler's (I - Q h)^{-1} p when `implicit`.
+    fn kinetic(&mut self, k: usize, implicit: bool, t: f64, y: &[f64], h: f64, out: &mut [f64]) {
         let q = self.rate_matrix(k, t, y);
-        let e = linalg::expm(&q.scale(h));
         let species = self.m.kinetics[k].species.clone();
         let p: Vec<f64> = species.iter().map(|&s| y[s]).collect();
-        let p1 = e.mul_vec(&p);
+        let p1 =
+            if implicit { linalg::kinetic_backward_euler(&q, h, &p) } else { linalg::expm(&q.scale(h)).mul_vec(&p) };
         for (i, &s) in species.iter().enumerate() {
             out[s] = p1[i];
         }

@@ -88,8 +88,11 @@ pub enum Block {
         states: Vec<usize>,
         a: Vec<ExprId>,
     },
+    /// `implicit`: backward Euler (one linear solve) instead of the
+    /// matrix exponential.
     Kinetic {
         kinetic: usize,
+        implicit: bool,
     },
 }
 
@@ -100,7 +103,7 @@ impl Block {
                 states.clone()
             }
             Block::ExpEuler { state, .. } => vec![*state],
-            Block::Kinetic { kinetic } => m.kinetics.get(*kinetic).map(|k| k.species.clone()).unwrap_or_default(),
+            Block::Kinetic { kinetic, .. } => m.kinetics.get(*kinetic).map(|k| k.species.clone()).unwrap_or_default(),
         }
     }
 }
@@ -326,10 +329,10 @@ fn group_blocks(m: &mut Model, an: &mut Analysis, chosen: &[Option<(Method, Stri
                 }
                 done[i] = true;
             }
-            Method::Kinetic => {
+            Method::Kinetic | Method::KineticImplicit => {
                 if let Some(k) = m.states[i].kinetic {
                     if kinetic_blocks.insert(k) {
-                        blocks.push(Block::Kinetic { kinetic: k });
+                        blocks.push(Block::Kinetic { kinetic: k, implicit: method == Method::KineticImplicit });
                     }
                 }
                 done[i] = true;
@@ -548,7 +551,7 @@ fn why_not(
                 ));
             }
             if m.states[i].kinetic.is_some() {
-                return Err("the species of a kinetic scheme use `kinetic`".into());
+                return Err("the species of a kinetic scheme use `kinetic` or `kinetic_implicit`".into());
             }
             Ok(())
         }
@@ -557,10 +560,10 @@ fn why_not(
                 "exponential Euler needs d{0}/dt = a - b {0} with b independent of {0}, but ∂(d{0}/dt)/∂{0} depends on {0}",
                 m.states[i].name
             )),
-            Class::Kinetic => Err("the species of a kinetic scheme use `kinetic`".into()),
+            Class::Kinetic => Err("the species of a kinetic scheme use `kinetic` or `kinetic_implicit`".into()),
             _ => Ok(()),
         },
-        Method::Kinetic => {
+        Method::Kinetic | Method::KineticImplicit => {
             if m.states[i].kinetic.is_some() {
                 Ok(())
             } else {
