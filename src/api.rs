@@ -477,6 +477,7 @@ impl Experiment {
             experiment::Body::Network(_) => "interp",
             experiment::Body::Density(_) => "density (finite volumes)",
             experiment::Body::Field(_) => "field (FFT)",
+            experiment::Body::Cell(_) => "cable (Hines, reference channels)",
         };
         json!({
             "model": run.target,

@@ -36,6 +36,7 @@
 
 pub mod analyze;
 mod api;
+pub mod cable;
 pub mod codegen;
 pub mod density;
 pub mod diag;
@@ -112,7 +113,10 @@ pub fn compile(mut sources: SourceMap, root: FileId) -> Compiled {
     }
     // Every reachable model is checked, so errors in imports surface too.
     let mut models = Vec::new();
-    for model in &library.models {
+    // a cell's regions are lowered as membranes (point neurons) of their own
+    let membranes: Vec<syntax::ast::Model> =
+        library.models.iter().filter(|m| m.kind == syntax::ast::ModelKind::Cell).flat_map(cable::membranes).collect();
+    for model in library.models.iter().chain(&membranes) {
         let (m, d) = ir::lower::lower_model(&library, model);
         diagnostics.extend(d);
         if let Some(m) = m {

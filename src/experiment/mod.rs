@@ -28,6 +28,7 @@
 //!   tables), which `check` must see too.
 
 pub mod brain;
+pub mod cell;
 mod connect;
 pub mod connectome;
 pub mod couple;
@@ -132,6 +133,7 @@ pub enum Body {
     Density(density::DensityRun),
     Field(field::FieldRun),
     Brain(Box<brain::BrainRun>),
+    Cell(Box<cell::CellRun>),
 }
 
 /// The model `flags.model` names, or the first `simulate` block's, or the
@@ -148,8 +150,10 @@ fn select<'a>(ctx: &mut Ctx<'a>, flags: &Flags) -> Option<(&'a ast::Model, Optio
         (None, Some(s)) => (s.target.name.clone(), s.target.span),
         (None, None) => {
             let root: Vec<&ast::Model> = c.library.root_models.iter().map(|&i| &c.library.models[i]).collect();
-            let runnable: Vec<&&ast::Model> =
-                root.iter().filter(|m| matches!(m.kind, ModelKind::Neuron | ModelKind::Rate)).collect();
+            let runnable: Vec<&&ast::Model> = root
+                .iter()
+                .filter(|m| matches!(m.kind, ModelKind::Neuron | ModelKind::Rate | ModelKind::Cell))
+                .collect();
             match runnable.as_slice() {
                 [one] => (one.name.name.clone(), one.name.span),
                 [] if root.len() == 1 => (root[0].name.name.clone(), root[0].name.span),
@@ -209,6 +213,7 @@ fn lower<'a>(ctx: &mut Ctx<'a>, model: &'a ast::Model, block: Option<&ast::Simul
         ModelKind::Density => density::configure(ctx, &name.name, block, flags),
         ModelKind::Field => field::configure(ctx, &name.name, block, flags),
         ModelKind::Brain => brain::configure(ctx, model, block, flags),
+        ModelKind::Cell => cell::configure(ctx, model, block, flags),
         ModelKind::Neuron | ModelKind::Rate | ModelKind::Synapse | ModelKind::Plasticity => {
             point::configure(ctx, &name.name, block, flags)
         }
@@ -260,6 +265,9 @@ pub fn check(c: &Compiled) -> Diagnostics {
             }
             ModelKind::Brain => {
                 brain::configure(&mut ctx, model, None, &Flags::default());
+            }
+            ModelKind::Cell => {
+                cell::configure(&mut ctx, model, None, &Flags::default());
             }
             _ => {}
         }

@@ -155,6 +155,17 @@ impl<'m> Stepper<'m> {
         self.breakpoints.iter().copied().find(|&b| b > t + eps)
     }
 
+    /// Derived value `v` of the model at (t, y) (NaN if there is none).
+    pub fn value(&mut self, t: f64, y: &[f64], v: usize) -> f64 {
+        self.env_values(t, y);
+        self.values.get(v).copied().unwrap_or(f64::NAN)
+    }
+
+    /// Parameter `i`'s value in this run.
+    pub fn param(&self, i: usize) -> f64 {
+        self.params.get(i).copied().unwrap_or(f64::NAN)
+    }
+
     pub(super) fn env_values(&mut self, t: f64, y: &[f64]) {
         eval_values(self.m, t, y, &self.params, &self.value_exprs, &mut self.values);
     }

@@ -38,6 +38,8 @@ pub enum ModelKind {
     Density,
     Network,
     Brain,
+    /// A neuron with a morphology: sections, regions, the cable equation.
+    Cell,
 }
 
 impl ModelKind {
@@ -52,6 +54,7 @@ impl ModelKind {
             ModelKind::Density => "density",
             ModelKind::Network => "network",
             ModelKind::Brain => "brain",
+            ModelKind::Cell => "cell",
         }
     }
 }
@@ -278,6 +281,17 @@ pub enum StmtKind {
     DerivedFn(FnDef),
     /// `name = expr`: a derived value.
     Derived(Binding),
+    /// `section NAME(length = ..., diameter = ..., parent = NAME, ...)` in a cell.
+    Section {
+        name: Ident,
+        settings: Vec<Binding>,
+    },
+    /// `region NAME { statements }` in a cell: a membrane's statements
+    /// (`use` of channels) for the sections the name selects.
+    Region {
+        name: Ident,
+        stmts: Vec<Stmt>,
+    },
 }
 
 #[derive(Clone, Debug)]

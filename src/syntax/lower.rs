@@ -84,6 +84,7 @@ impl Lowerer {
                     Rule::kw_field => ModelKind::Field,
                     Rule::kw_density => ModelKind::Density,
                     Rule::kw_network => ModelKind::Network,
+                    Rule::kw_cell => ModelKind::Cell,
                     _ => ModelKind::Brain,
                 };
                 let name = self.ident(inner.next()?);
@@ -360,6 +361,16 @@ impl Lowerer {
                     }
                 }
                 StmtKind::Data(entries)
+            }
+            Rule::section => {
+                let mut it = self.parts(pair);
+                let name = self.ident(it.next()?);
+                StmtKind::Section { name, settings: self.settings(it.next()?) }
+            }
+            Rule::region => {
+                let mut it = self.parts(pair);
+                let name = self.ident(it.next()?);
+                StmtKind::Region { name, stmts: it.filter_map(|p| self.stmt(p)).collect() }
             }
             Rule::derived => {
                 let mut it = pair.into_inner();

@@ -89,6 +89,14 @@ pub mod dims {
     pub fn velocity() -> Dim {
         Dim::from_ints([1, 0, -1, 0, 0, 0, 0])
     }
+    /// F/m^2 (membrane capacitance per area).
+    pub fn specific_capacitance() -> Dim {
+        Dim::from_ints([-4, -1, 4, 2, 0, 0, 0])
+    }
+    /// ohm m (axial resistivity).
+    pub fn resistivity() -> Dim {
+        Dim::from_ints([3, 1, -3, -2, 0, 0, 0])
+    }
 }
 
 /// A unit name resolved: its factor to SI, dimension and (for degC) offset.

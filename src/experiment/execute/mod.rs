@@ -35,6 +35,7 @@ use crate::units;
 use std::io;
 
 mod brain;
+mod cell;
 mod recorder;
 
 use recorder::point_recorder;
@@ -83,6 +84,7 @@ pub fn execute(run: &Run, sink: &mut dyn Sink, stop: &dyn Fn() -> bool) -> Resul
         Body::Density(d) => density(run, d, &mut out),
         Body::Field(f) => field(run, f, &mut out),
         Body::Brain(b) => brain::brain(run, b, &mut out),
+        Body::Cell(c) => cell::cell(run, c, &mut out),
     };
     if let Some(e) = out.error.take() {
         return Err(Failure::Io(e));
@@ -679,6 +681,6 @@ pub fn model_of(run: &Run) -> Option<&Model> {
         Body::Density(d) => Some(&d.model),
         Body::Field(f) => Some(&f.model),
         Body::Brain(b) => Some(&b.node.model),
-        Body::Network(_) => None,
+        Body::Network(_) | Body::Cell(_) => None,
     }
 }

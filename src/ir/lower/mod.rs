@@ -151,6 +151,9 @@ struct Lower<'a> {
     /// What a constant expression being lowered is, when it is not a
     /// parameter (for the message when it reads a state).
     constant_what: Option<&'static str>,
+    /// The model being lowered (its state declarations, for models that
+    /// no library holds: a cell's membranes).
+    root: Option<&'a ast::Model>,
 }
 
 fn is_point(kind: ast::ModelKind) -> bool {
@@ -183,6 +186,7 @@ impl<'a> Lower<'a> {
             implicit_species: std::collections::HashSet::new(),
             drivers: Vec::new(),
             constant_what: None,
+            root: None,
         }
     }
 
@@ -191,6 +195,7 @@ impl<'a> Lower<'a> {
     }
 
     fn run(&mut self, model: &'a ast::Model) {
+        self.root = Some(model);
         self.spaces.push(Space { prefix: String::new(), entries: HashMap::new(), order: vec![], currents: vec![] });
         if model.kind == ast::ModelKind::Density {
             self.density(model);

@@ -327,7 +327,8 @@ impl<'a> Lower<'a> {
 
     pub(super) fn find_state_decl(&self, space: usize, n: &str) -> Option<StateSource<'a>> {
         let model = if space == 0 {
-            self.lib.get(&self.m.name)?
+            // the model being lowered (a cell's membrane is in no library)
+            self.root.or_else(|| self.lib.get(&self.m.name))?
         } else {
             let name = self.spaces[space].prefix.trim_end_matches('.');
             self.lib.get(name)?

@@ -1,0 +1,86 @@
+//! Cells: neurons with a morphology, and the cable equation on them.
+//!
+//! A `cell` model declares sections (cylinders with a length, a diameter
+//! and the point of their parent they attach to) and regions (the
+//! membrane of the sections a region names: channels in `use`). This
+//! module holds what the compiler and the runtime do with them:
+//! - [`membranes`]: each region as a point neuron of its own (the cell's
+//!   parameters and states, the region's statements, and the membrane
+//!   equation `dV/dt = -currents / cm`), lowered like any neuron, so the
+//!   channels' schemes, units and errors are the point neuron's;
+//! - [`geometry`]: sections cut into segments (a fixed `nseg` or the
+//!   d_lambda rule) and the tree of nodes NEURON builds from them;
+//! - [`hines`]: the O(N) elimination on that tree;
+//! - [`sim`]: the time stepping, backward Euler or Crank-Nicolson with the
+//!   channels' states staggered half a step, as NEURON does.
+
+pub mod geometry;
+pub mod hines;
+pub mod sim;
+
+use crate::syntax::ast::{self, BinOp, Expr, ExprKind, Ident, ModelKind, Stmt, StmtKind, UnOp};
+
+/// The name of region `region`'s membrane model in cell `cell`.
+pub fn membrane_name(cell: &str, region: &str) -> String {
+    format!("{cell}:{region}")
+}
+
+/// The regions of a cell: (name, statements, span).
+pub fn regions(cell: &ast::Model) -> Vec<(&Ident, &[Stmt], crate::source::Span)> {
+    cell.stmts
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StmtKind::Region { name, stmts } => Some((name, &stmts[..], s.span)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each region of `cell` as a point neuron: the cell's parameters, states,
+/// inputs and definitions, the region's statements, and (when the cell
+/// has `state V` and `parameter cm`) `dV/dt = -currents / cm`.
+pub fn membranes(cell: &ast::Model) -> Vec<ast::Model> {
+    let shared: Vec<Stmt> = cell
+        .stmts
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.kind,
+                StmtKind::Parameter(_)
+                    | StmtKind::State(_)
+                    | StmtKind::Input(_)
+                    | StmtKind::Fn(_)
+                    | StmtKind::Derived(_)
+                    | StmtKind::Method(_)
+            )
+        })
+        .cloned()
+        .collect();
+    let has_v = shared.iter().any(|s| matches!(&s.kind, StmtKind::State(d) if d.iter().any(|d| d.name.name == "V")));
+    let has_cm =
+        shared.iter().any(|s| matches!(&s.kind, StmtKind::Parameter(b) if b.iter().any(|b| b.name.name == "Cm")));
+    regions(cell)
+        .into_iter()
+        .map(|(name, stmts, span)| {
+            let mut all = shared.clone();
+            all.extend(stmts.iter().cloned());
+            if has_v && has_cm {
+                all.push(membrane_equation(span));
+            }
+            ast::Model {
+                kind: ModelKind::Neuron,
+                name: Ident { name: membrane_name(&cell.name.name, &name.name), span: name.span },
+                stmts: all,
+                span,
+            }
+        })
+        .collect()
+}
+
+/// `dV/dt = -currents / cm`, spanning the region.
+fn membrane_equation(span: crate::source::Span) -> Stmt {
+    let name = |n: &str| Expr { kind: ExprKind::Name(n.into()), span };
+    let ratio = Expr { kind: ExprKind::Binary(BinOp::Div, Box::new(name("currents")), Box::new(name("Cm"))), span };
+    let rhs = Expr { kind: ExprKind::Unary(UnOp::Neg, Box::new(ratio)), span };
+    Stmt { kind: StmtKind::Ode { factor: None, state: Ident { name: "V".into(), span }, rhs, method: None }, span }
+}

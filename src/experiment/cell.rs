@@ -1,0 +1,433 @@
+//! A cell: its sections, regions, clamps and probes, its `simulate` block
+//! and flags, lowered into a [`CellRun`]. Settings: `dt` (default
+//! 0.025 ms), `duration` (100 ms), `method` (`backward_euler`, the
+//! default, or `crank_nicolson`, alias `trapezoidal`), `d_lambda` (0.1:
+//! the segments of a section without `nseg`), and the cell's parameters.
+
+use super::settings::Ctx;
+use super::{Body, Flags, Run};
+use crate::cable::geometry::{self, Section, Tree};
+use crate::cable::sim::{Clamp, Scheme};
+use crate::diag::{Code, Diagnostic};
+use crate::ir::{self, ExprId, NodeKind, Ty};
+use crate::schemes::{self, Method, Plan};
+use crate::source::Span;
+use crate::syntax::ast::{self, StmtKind};
+use crate::units::{self, dims, Dim};
+
+/// A cell's run.
+#[derive(Clone, Debug)]
+pub struct CellRun {
+    pub tree: Tree,
+    /// Per region: its membrane model, plan and parameter overrides.
+    pub membranes: Vec<(ir::Model, Plan, Vec<Option<ExprId>>)>,
+    pub region_names: Vec<String>,
+    pub scheme: Scheme,
+    pub clamps: Vec<Clamp>,
+    /// (column label, node).
+    pub probes: Vec<(String, usize)>,
+}
+
+fn none() -> Dim {
+    Dim::NONE
+}
+
+pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Simulate>, flags: &Flags) -> Option<Run> {
+    let c = ctx.c;
+    let name = &cell.name.name;
+    let span = block.map_or(cell.name.span, |b| b.span);
+    let regions = crate::cable::regions(cell);
+    if regions.is_empty() {
+        return ctx.reject(
+            format!("cell `{name}` has no region: its sections have no membrane"),
+            cell.name.span,
+            "no `region`",
+            "give the sections a membrane: `region all { use Leak }` (or one region per section name)",
+        );
+    }
+    for (what, dim, example) in
+        [("V", dims::voltage(), "state V = -65 mV"), ("Cm", dims::specific_capacitance(), "parameter Cm = 1 uF/cm^2")]
+    {
+        let found = cell.stmts.iter().any(|s| match &s.kind {
+            StmtKind::State(d) => what == "V" && d.iter().any(|d| d.name.name == "V"),
+            StmtKind::Parameter(b) => b.iter().any(|b| b.name.name == what),
+            _ => false,
+        });
+        if !found {
+            let _ = dim;
+            return ctx.reject(
+                format!("cell `{name}` does not declare `{what}`"),
+                cell.name.span,
+                "missing",
+                format!("a cell declares its membrane potential and capacitance: `{example}`"),
+            );
+        }
+    }
+    // membranes, with the block's and the flags' parameter settings
+    let mut membranes = Vec::new();
+    let mut region_names = Vec::new();
+    for (rname, _, _) in &regions {
+        let mname = crate::cable::membrane_name(name, &rname.name);
+        let mut model = c.model(&mname)?.clone();
+        let overrides = vec![None; model.params.len()];
+        membranes.push((model.clone(), overrides));
+        region_names.push(rname.name.clone());
+        model.name = mname;
+    }
+    let time = dims::time();
+    let (mut dt, mut duration, mut d_lambda) = (0.025e-3, 0.1, 0.1);
+    let mut scheme = Scheme::BackwardEuler;
+    let mut settings = Vec::new();
+    let sets: Vec<(&ast::Ident, &ast::Expr)> = block
+        .map_or(&[][..], |b| &b.settings[..])
+        .iter()
+        .map(|b| (&b.name, &b.value))
+        .chain(flags.set.iter().map(|(n, e)| (n, e)))
+        .collect();
+    for (key, value) in sets {
+        settings.push((key.name.clone(), c.sources.snippet(value.span).trim().to_string()));
+        if let Some(p) = membranes[0].0.param(&key.name) {
+            let dim = membranes[0].0.params[p].dim;
+            let v = ctx.constant(value, dim, &format!("`{}`", key.name))?;
+            for (m, over) in &mut membranes {
+                if let Some(p) = m.param(&key.name) {
+                    over[p] = Some(m.arena.add(NodeKind::Const(v), Ty::Num(dim), value.span));
+                }
+            }
+            continue;
+        }
+        match key.name.as_str() {
+            "dt" => dt = ctx.constant(value, time, "`dt`")?,
+            "duration" => duration = ctx.constant(value, time, "`duration`")?,
+            "d_lambda" => {
+                d_lambda = ctx.constant(value, none(), "`d_lambda`")?;
+                if !(d_lambda > 0.0 && d_lambda.is_finite()) {
+                    return ctx.reject(
+                        "`d_lambda` must be positive",
+                        value.span,
+                        "here",
+                        "NEURON's usual value: `d_lambda = 0.1`",
+                    );
+                }
+            }
+            "method" => scheme = cell_scheme(ctx, c.sources.snippet(value.span).trim(), value.span)?,
+            _ => {
+                let mut known = vec!["dt", "duration", "method", "d_lambda"];
+                let params: Vec<String> = membranes[0].0.params.iter().map(|p| p.name.clone()).collect();
+                known.extend(params.iter().map(String::as_str));
+                return ctx.unknown(
+                    "setting",
+                    key,
+                    &known,
+                    "a cell's settings: dt, duration, method, d_lambda and its parameters",
+                );
+            }
+        }
+    }
+    if let Some(e) = &flags.dt {
+        dt = ctx.constant(e, time, "`--dt`")?;
+    }
+    if let Some(e) = &flags.duration {
+        duration = ctx.constant(e, time, "`--duration`")?;
+    }
+    if let Some(m) = &flags.method {
+        scheme = cell_scheme(ctx, &m.name, m.span)?;
+    }
+    ctx.time_grid((dt, duration), 1e8, block, flags, span)?;
+    let sample_every =
+        ctx.sample_every(flags.sample.as_ref(), dt, duration, ((0.1e-3 / dt).round() as usize).max(1))?;
+    // the membranes' parameters, evaluated: cm and Ra per region
+    let mut plans = Vec::new();
+    let mut ra = Vec::new();
+    let mut cm = Vec::new();
+    for (m, over) in &mut membranes {
+        let (plan, d) = schemes::derive_plan(m, Method::Auto);
+        ctx.diags.extend(d);
+        plans.push(plan?);
+        let params = crate::ir::eval::eval_params(m, over);
+        let get = |n: &str| m.param(n).map(|p| params[p]);
+        cm.push(get("Cm").unwrap_or(f64::NAN));
+        ra.push(get("Ra").unwrap_or(0.354));
+        if let Some(p) = m.param("Ra") {
+            if m.params[p].dim != dims::resistivity() {
+                return ctx.reject(
+                    "`Ra` is the axial resistivity: its unit is ohm cm",
+                    m.params[p].span,
+                    "not a resistivity",
+                    "e.g. `parameter Ra = 100 ohm*cm`",
+                );
+            }
+        }
+        if let Some(p) = m.param("Cm") {
+            if m.params[p].dim != dims::specific_capacitance() {
+                return ctx.reject(
+                    "`cm` is the membrane capacitance per area: its unit is uF/cm^2",
+                    m.params[p].span,
+                    "not a capacitance per area",
+                    "e.g. `parameter Cm = 1 uF/cm^2`",
+                );
+            }
+        }
+    }
+    let sections = sections(ctx, cell, &region_names, &ra, &cm, d_lambda)?;
+    let ra_of: Vec<f64> = sections.iter().map(|s| ra[s.membrane]).collect();
+    let tree = Tree::build(sections, &ra_of);
+    let states: usize = membranes.iter().map(|(m, _)| m.states.len()).max().unwrap_or(1);
+    super::fits(ctx, tree.len() as f64 * (states + 8) as f64 * 8.0, &format!("a cell of {} nodes", tree.len()), span)?;
+    let (clamps, probes) = clamps_and_probes(ctx, cell, &tree)?;
+    settings.push(("method".into(), scheme.name().into()));
+    settings.push(("compartments".into(), tree.compartments().to_string()));
+    let membranes = membranes.into_iter().zip(plans).map(|((m, o), p)| (m, p, o)).collect();
+    Some(Run {
+        target: name.to_string(),
+        kind: ast::ModelKind::Cell,
+        span,
+        dt,
+        duration,
+        seed: 1,
+        sample_every,
+        progress: flags.progress,
+        body: Body::Cell(Box::new(CellRun { tree, membranes, region_names, scheme, clamps, probes })),
+        settings,
+    })
+}
+
+fn cell_scheme(ctx: &mut Ctx, text: &str, span: Span) -> Option<Scheme> {
+    match text {
+        "backward_euler" | "auto" => Some(Scheme::BackwardEuler),
+        "crank_nicolson" | "trapezoidal" | "implicit" => Some(Scheme::CrankNicolson),
+        _ => {
+            ctx.fail(
+                Diagnostic::error(Code::UnknownMethod, format!("`{text}` is not a method for a cell"))
+                    .at(span, "unknown")
+                    .help("a cell's V steps by `backward_euler` (default) or `crank_nicolson` (alias `trapezoidal`); its channels keep their own schemes"),
+            );
+            None
+        }
+    }
+}
+
+/// The sections in declaration order, each parent before its children.
+fn sections(
+    ctx: &mut Ctx,
+    cell: &ast::Model,
+    regions: &[String],
+    ra: &[f64],
+    cm: &[f64],
+    d_lambda: f64,
+) -> Option<Vec<Section>> {
+    let mut out: Vec<Section> = Vec::new();
+    let all = regions.iter().position(|r| r == "all");
+    for stmt in &cell.stmts {
+        let StmtKind::Section { name, settings } = &stmt.kind else { continue };
+        if out.iter().any(|s| s.name == name.name) {
+            ctx.fail(
+                Diagnostic::error(Code::Duplicate, format!("two sections named `{}`", name.name))
+                    .at(name.span, "a second section of this name")
+                    .help("give each section its own name"),
+            );
+            return None;
+        }
+        let membrane = match regions.iter().position(|r| *r == name.name).or(all) {
+            Some(k) => k,
+            None => {
+                return ctx.reject(
+                    format!("section `{}` has no membrane", name.name),
+                    name.span,
+                    "no region names it",
+                    format!("add `region {} {{ use Leak }}`, or `region all {{ ... }}` for every section", name.name),
+                )
+            }
+        };
+        let (mut length, mut diameter, mut parent, mut at, mut nseg) = (None, None, None, 1.0, None);
+        for b in settings {
+            let what = format!("`{}`", b.name.name);
+            match b.name.name.as_str() {
+                "length" => length = Some((ctx.constant(&b.value, dims::length(), &what)?, b.value.span)),
+                "diameter" => diameter = Some((ctx.constant(&b.value, dims::length(), &what)?, b.value.span)),
+                "at" => {
+                    at = ctx.constant(&b.value, Dim::NONE, &what)?;
+                    if !(0.0..=1.0).contains(&at) {
+                        return ctx.reject(
+                            "`at` is a position along the parent, from 0 to 1",
+                            b.value.span,
+                            "outside [0, 1]",
+                            "e.g. `at = 1` (the parent's far end)",
+                        );
+                    }
+                }
+                "nseg" => nseg = Some(ctx.count(&b.value, "`nseg`", 1, 1_000_000, "e.g. `nseg = 11`")? as usize),
+                "parent" => {
+                    let ast::ExprKind::Name(p) = &b.value.kind else {
+                        return ctx.reject(
+                            "`parent` names a section declared before this one",
+                            b.value.span,
+                            "not a section name",
+                            "e.g. `parent = soma`",
+                        );
+                    };
+                    match out.iter().position(|s| s.name == *p) {
+                        Some(i) => parent = Some(i),
+                        None => {
+                            let known: Vec<&str> = out.iter().map(|s| s.name.as_str()).collect();
+                            let id = ast::Ident { name: p.clone(), span: b.value.span };
+                            return ctx.unknown(
+                                "parent section",
+                                &id,
+                                &known,
+                                "a parent is a section declared before its children",
+                            );
+                        }
+                    }
+                }
+                _ => {
+                    return ctx.unknown(
+                        "section setting",
+                        &b.name,
+                        &["length", "diameter", "parent", "at", "nseg"],
+                        "a section takes length, diameter, parent, at and nseg",
+                    )
+                }
+            }
+        }
+        let mut positive = |v: Option<(f64, Span)>, what: &str| match v {
+            Some((x, _)) if x > 0.0 && x.is_finite() => Some(x),
+            Some((_, sp)) => ctx.reject(
+                format!("a section's {what} must be positive"),
+                sp,
+                "not positive",
+                "e.g. `length = 100 um, diameter = 2 um`",
+            ),
+            None => ctx.reject(
+                format!("section `{}` has no {what}", name.name),
+                name.span,
+                "missing",
+                "e.g. `section dend(length = 100 um, diameter = 2 um, parent = soma)`",
+            ),
+        };
+        let length = positive(length, "length")?;
+        let diameter = positive(diameter, "diameter")?;
+        if parent.is_none() && !out.is_empty() {
+            return ctx.reject(
+                format!("section `{}` has no parent: a cell is one tree, rooted at its first section", name.name),
+                name.span,
+                "no `parent`",
+                format!("attach it: `parent = {}`", out[0].name),
+            );
+        }
+        let nseg =
+            nseg.unwrap_or_else(|| geometry::d_lambda_nseg(length, diameter, ra[membrane], cm[membrane], d_lambda));
+        out.push(Section {
+            name: name.name.clone(),
+            length,
+            diameter,
+            parent: parent.map(|p| (p, at)),
+            nseg,
+            membrane,
+        });
+    }
+    if out.is_empty() {
+        return ctx.reject(
+            format!("cell `{}` has no section", cell.name.name),
+            cell.name.span,
+            "no `section`",
+            "e.g. `section soma(length = 20 um, diameter = 20 um)`",
+        );
+    }
+    Some(out)
+}
+
+/// (section index, position) from `sec` and an optional `at` setting.
+fn location(ctx: &mut Ctx, tree: &Tree, sec: &ast::Ident, settings: &[ast::Binding]) -> Option<(usize, f64)> {
+    let Some(s) = tree.sections.iter().position(|s| s.name == sec.name) else {
+        let known: Vec<&str> = tree.sections.iter().map(|s| s.name.as_str()).collect();
+        return ctx.unknown("section", sec, &known, "a location is a section and `at` (0 to 1)");
+    };
+    let mut x = 0.5;
+    if let Some(b) = settings.iter().find(|b| b.name.name == "at") {
+        x = ctx.constant(&b.value, Dim::NONE, "`at`")?;
+        if !(0.0..=1.0).contains(&x) {
+            return ctx.reject(
+                "`at` is a position along the section, from 0 to 1",
+                b.value.span,
+                "outside [0, 1]",
+                "e.g. `at = 0.5`",
+            );
+        }
+    }
+    Some((s, x))
+}
+
+/// Probes: (column label, node).
+type Probes = Vec<(String, usize)>;
+
+fn clamps_and_probes(ctx: &mut Ctx, cell: &ast::Model, tree: &Tree) -> Option<(Vec<Clamp>, Probes)> {
+    let mut clamps = Vec::new();
+    let mut probes = Vec::new();
+    let label = |tree: &Tree, s: usize, x: f64| format!("{}({})", tree.sections[s].name, units::format_number(x));
+    for stmt in &cell.stmts {
+        match &stmt.kind {
+            StmtKind::Drive { targets, source, settings, .. } => {
+                if source.name != "IClamp" {
+                    return ctx.reject(
+                        format!("a cell is driven by `IClamp`, not `{}`", source.name),
+                        source.span,
+                        "unknown",
+                        "e.g. `drive soma with IClamp(at = 0.5, delay = 5 ms, duration = 50 ms, amplitude = 0.1 nA)`",
+                    );
+                }
+                let (mut delay, mut duration, mut amplitude) = (0.0, f64::INFINITY, None);
+                for b in settings {
+                    let what = format!("`{}`", b.name.name);
+                    match b.name.name.as_str() {
+                        "at" => {}
+                        "delay" => delay = ctx.constant(&b.value, dims::time(), &what)?,
+                        "duration" => duration = ctx.constant(&b.value, dims::time(), &what)?,
+                        "amplitude" => amplitude = Some(ctx.constant(&b.value, dims::current(), &what)?),
+                        _ => {
+                            return ctx.unknown(
+                                "IClamp setting",
+                                &b.name,
+                                &["at", "delay", "duration", "amplitude"],
+                                "IClamp takes at, delay, duration and amplitude",
+                            )
+                        }
+                    }
+                }
+                let Some(amplitude) = amplitude else {
+                    return ctx.reject(
+                        "an IClamp needs its `amplitude`",
+                        source.span,
+                        "no amplitude",
+                        "e.g. `amplitude = 0.1 nA`",
+                    );
+                };
+                for t in targets {
+                    let (s, x) = location(ctx, tree, t, settings)?;
+                    clamps.push(Clamp { node: tree.node_at(s, x), delay, duration, amplitude });
+                }
+            }
+            StmtKind::Record(list) => {
+                for p in list {
+                    if p.name.name != "V" {
+                        return ctx.reject(
+                            format!("only `V` is recorded at a location of a cell, not `{}`", p.name.name),
+                            p.name.span,
+                            "not V",
+                            "e.g. `record V(soma, at = 0.5)`",
+                        );
+                    }
+                    for (t, _) in &p.targets {
+                        let (s, x) = location(ctx, tree, t, &p.settings)?;
+                        probes.push((label(tree, s, x), tree.node_at(s, x)));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if probes.is_empty() {
+        probes.push((label(tree, 0, 0.5), tree.node_at(0, 0.5)));
+    }
+    Some((clamps, probes))
+}

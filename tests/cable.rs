@@ -1,0 +1,124 @@
+//! Cells: the cable equation on sections, against closed forms (Rall's
+//! sealed-end cable), its convergence orders in space and time, and the
+//! squid giant axon's conduction velocity (Hodgkin & Huxley 1952).
+
+use neuroc::Experiment;
+
+const PAS: &str =
+    "channel Pas {\n    parameter g = 0.1 mS/cm^2\n    parameter E = -65 mV\n    current i = g * (V - E)\n}\n";
+
+/// A sealed cable of 2000 um, d = 2 um, Ra = 100 ohm cm, Cm = 1 uF/cm^2,
+/// g = 1e-4 S/cm^2, with `nseg` segments and 0.1 nA into its 0 end; V
+/// recorded at x = 0, 0.25, 0.5, 0.75, 1. Returns (t ms, V mV per probe).
+fn cable(nseg: usize, dt_ms: f64, duration_ms: f64, method: &str, delay_ms: f64) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let src = format!(
+        "{PAS}cell Cable {{
+    parameter Cm = 1 uF/cm^2, Ra = 100 ohm*cm
+    state V = -65 mV
+    section cable(length = 2000 um, diameter = 2 um, nseg = {nseg})
+    region all {{ use Pas }}
+    drive cable with IClamp(at = 0, delay = {delay_ms} ms, amplitude = 0.1 nA)
+    record V(cable, at = 0), V(cable, at = 0.25), V(cable, at = 0.5), V(cable, at = 0.75), V(cable, at = 1)
+}}
+simulate Cable {{ dt = {dt_ms} ms, duration = {duration_ms} ms, method = {method} }}
+"
+    );
+    let e = Experiment::from_source("cable.neuro", &src, None).unwrap_or_else(|e| panic!("{e}"));
+    let (r, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
+    let t = r.table("V").unwrap().data.column(0).to_vec();
+    let v = (1..6).map(|k| r.table("V").unwrap().data.column(k).to_vec()).collect();
+    (t, v)
+}
+
+/// lambda = sqrt(d Rm / (4 Ra)), Rin = r_a lambda coth(L / lambda).
+fn closed_form() -> (f64, f64) {
+    let (d, l, ra, rm): (f64, f64, f64, f64) = (2e-4, 0.2, 100.0, 1e4); // cm, cm, ohm cm, ohm cm^2
+    let lambda = (d * rm / (4.0 * ra)).sqrt();
+    let r_a = 4.0 * ra / (std::f64::consts::PI * d * d);
+    (lambda, r_a * lambda / (l / lambda).tanh())
+}
+
+#[test]
+fn a_sealed_cable_matches_rall() {
+    let (lambda, rin) = closed_form();
+    assert!((rin / 1e6 - 226.66).abs() < 0.01, "the closed form itself: {} MOhm", rin / 1e6);
+    let (t, v) = cable(201, 0.025, 200.0, "backward_euler", 0.0);
+    // steady state: V(x) - E = V0 cosh((L - x) / lambda) / cosh(L / lambda)
+    let v0 = 0.1e-9 * rin * 1e3; // mV
+    for (k, at) in [0.0, 0.25, 0.5, 0.75, 1.0].into_iter().enumerate() {
+        // the node that holds `at`: an end, or the center of its segment
+        let x = if at == 0.0 || at == 1.0 { at } else { ((at * 201.0f64).floor() + 0.5) / 201.0 };
+        let want = v0 * ((0.2 - 0.2 * x) / lambda).cosh() / (0.2 / lambda).cosh();
+        let got = v[k].last().unwrap() + 65.0;
+        assert!((got / want - 1.0).abs() < 2e-3, "x = {x}: {got} mV vs {want} mV");
+    }
+    let r_in = (v[0].last().unwrap() + 65.0) / 0.1; // mV / nA = MOhm
+    assert!((r_in / (rin / 1e6) - 1.0).abs() < 2e-3, "Rin {r_in} MOhm");
+    // charging: V(inf) - V(t) decays with tau_m = Cm / g = 10 ms once the
+    // faster modes (tau_1 = 4.5 ms) are gone: the slope over 50-80 ms
+    let at = |ms: f64| t.iter().position(|&x| x >= ms - 1e-9).unwrap();
+    let vinf = *v[2].last().unwrap();
+    let (a, b) = (at(50.0), at(80.0));
+    let tau = (t[b] - t[a]) / ((vinf - v[2][a]) / (vinf - v[2][b])).ln();
+    // backward Euler's own decay per step: tau_BE = dt / ln(1 + dt / tau)
+    let tau_be = 0.025 / (1.0 + 0.025 / 10.0f64).ln();
+    assert!((tau / tau_be - 1.0).abs() < 1e-2, "tau {tau} ms (backward Euler's {tau_be} ms)");
+    assert!((tau / 10.0 - 1.0).abs() < 1e-2, "tau {tau} ms");
+}
+
+/// Second order in space (segment length); in time, second order for
+/// Crank-Nicolson and first for backward Euler (self-convergence at a
+/// fixed grid, 2 ms into the response).
+#[test]
+fn the_cable_converges_at_its_orders() {
+    let (_, rin) = closed_form();
+    let err = |nseg: usize| {
+        let (_, v) = cable(nseg, 0.05, 120.0, "backward_euler", 0.0);
+        ((v[0].last().unwrap() + 65.0) / 0.1 - rin / 1e6).abs()
+    };
+    let (e1, e2, e3) = (err(5), err(11), err(23));
+    // dx ratios 11/5 and 23/11: the error falls as dx^2
+    let p1 = (e1 / e2).ln() / (11.0f64 / 5.0).ln();
+    let p2 = (e2 / e3).ln() / (23.0f64 / 11.0).ln();
+    assert!((p1 - 2.0).abs() < 0.2 && (p2 - 2.0).abs() < 0.2, "space orders {p1}, {p2} ({e1:e}, {e2:e}, {e3:e})");
+    for (method, order) in [("backward_euler", 1.0), ("crank_nicolson", 2.0)] {
+        let at2 = |dt: f64| {
+            let (t, v) = cable(21, dt, 2.0, method, 0.0);
+            assert!((t.last().unwrap() - 2.0).abs() < 1e-9);
+            *v[0].last().unwrap()
+        };
+        let (a, b, c) = (at2(0.1), at2(0.05), at2(0.025));
+        let p = ((a - b) / (b - c)).abs().log2();
+        assert!((p - order).abs() < 0.15, "{method}: order {p}");
+    }
+}
+
+/// The squid giant axon (d = 476 um, Ra = 35.4 ohm cm, HH channels at
+/// 18.5 degC) conducts at 18.8 m/s, Hodgkin & Huxley's computed value.
+#[test]
+fn the_squid_axon_conducts_at_hodgkin_and_huxleys_speed() {
+    let src = "import \"hh.neuro\"
+cell Squid {
+    parameter Cm = 1 uF/cm^2, Ra = 35.4 ohm*cm
+    parameter celsius = 18.5 degC
+    state V = -65 mV
+    section axon(length = 3 cm, diameter = 476 um, nseg = 600)
+    region all { use NaT, Kdr, Leak }
+    drive axon with IClamp(at = 0, delay = 0.1 ms, duration = 0.2 ms, amplitude = 50 uA)
+    record V(axon, at = 0.3), V(axon, at = 0.7)
+}
+simulate Squid { dt = 0.005 ms, duration = 4 ms, method = crank_nicolson }
+";
+    let e = Experiment::from_source("squid.neuro", src, None).unwrap_or_else(|e| panic!("{e}"));
+    let (r, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
+    let data = &r.table("V").unwrap().data;
+    let t = data.column(0).to_vec();
+    let crossing = |k: usize| {
+        let v = data.column(k).to_vec();
+        let i = v.windows(2).position(|w| w[0] < 0.0 && w[1] >= 0.0).expect("an action potential");
+        t[i] + (t[i + 1] - t[i]) * (0.0 - v[i]) / (v[i + 1] - v[i])
+    };
+    let (t1, t2) = (crossing(1), crossing(2));
+    let speed = 0.4 * 3e-2 / ((t2 - t1) * 1e-3); // m/s
+    assert!((speed / 18.8 - 1.0).abs() < 0.02, "{speed} m/s");
+}
