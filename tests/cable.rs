@@ -122,3 +122,37 @@ simulate Squid { dt = 0.005 ms, duration = 4 ms, method = crank_nicolson }
     let speed = 0.4 * 3e-2 / ((t2 - t1) * 1e-3); // m/s
     assert!((speed / 18.8 - 1.0).abs() < 0.02, "{speed} m/s");
 }
+
+/// Bad cells are diagnostics with a code, a span and a help line.
+#[test]
+fn bad_cells_are_diagnosed() {
+    let cell = |body: &str| {
+        format!("{PAS}cell C {{\n    parameter Cm = 1 uF/cm^2, Ra = 100 ohm*cm\n    state V = -65 mV\n{body}}}\n")
+    };
+    let ok = "    section soma(length = 20 um, diameter = 20 um)\n    region all { use Pas }\n";
+    assert!(!neuroc::compile_source("c.neuro", &cell(ok), None).diagnostics.has_errors());
+    for (body, code, words) in [
+        ("    section soma(length = 20 um, diameter = 20 um)\n", "E0503", "has no region"),
+        ("    section soma(length = 20 um)\n    region all { use Pas }\n", "E0503", "has no diameter"),
+        ("    section soma(length = 20 mV, diameter = 20 um)\n    region all { use Pas }\n", "E0307", "length"),
+        ("    section soma(length = -2 um, diameter = 20 um)\n    region all { use Pas }\n", "E0503", "positive"),
+        ("    section soma(length = 20 um, diameter = 2 um)\n    section d(length = 20 um, diameter = 2 um, parent = axon)\n    region all { use Pas }\n", "E0503", "parent section `axon`"),
+        ("    section soma(length = 20 um, diameter = 2 um)\n    section d(length = 20 um, diameter = 2 um)\n    region all { use Pas }\n", "E0503", "no parent"),
+        ("    section soma(length = 20 um, diameter = 2 um, parent = soma)\n    region all { use Pas }\n", "E0503", "parent section `soma`"),
+        ("    section soma(length = 20 um, diameter = 2 um)\n    region soma { use Pas }\n    section d(length = 20 um, diameter = 2 um, parent = soma)\n", "E0503", "section `d` has no membrane"),
+        (&format!("{ok}    drive soma with IClamp(amplitude = 1 mV)\n"), "E0307", "amplitude"),
+        (&format!("{ok}    drive dend with IClamp(amplitude = 1 nA)\n"), "E0503", "unknown section `dend`"),
+        (&format!("{ok}    record V(soma, at = 2)\n"), "E0503", "from 0 to 1"),
+        (&format!("{ok}    record m(soma)\n"), "E0503", "only `V`"),
+        ("    section soma(length = 20 um, diameter = 20 um)\n    region all { use Nope }\n", "E0203", "Nope"),
+    ] {
+        let c = neuroc::compile_source("c.neuro", &cell(body), None);
+        let text = c.render();
+        assert!(c.diagnostics.has_errors(), "{body}: no error");
+        assert!(text.contains(code) && text.contains(words) && text.contains("help"), "{body}: {text}");
+    }
+    // a method a cell does not have
+    let src = format!("{}simulate C {{ method = rk4 }}\n", cell(ok));
+    let text = neuroc::compile_source("c.neuro", &src, None).render();
+    assert!(text.contains("E0401") && text.contains("not a method for a cell"), "{text}");
+}

@@ -161,7 +161,7 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
         if let Some(p) = m.param("Cm") {
             if m.params[p].dim != dims::specific_capacitance() {
                 return ctx.reject(
-                    "`cm` is the membrane capacitance per area: its unit is uF/cm^2",
+                    "`Cm` is the membrane capacitance per area: its unit is uF/cm^2",
                     m.params[p].span,
                     "not a capacitance per area",
                     "e.g. `parameter Cm = 1 uF/cm^2`",
