@@ -404,3 +404,53 @@ fn every_stdlib_model_runs_under_every_method() {
         }
     }
 }
+
+/// Kernels and the reference interpreter run the same algorithm: every
+/// stdlib model without events (the reference splits steps at events, the
+/// kernels interpolate; the spiking models are checked above and in
+/// tests/kernel.rs) under every fixed-step method gives the same states
+/// to 1e-10 of each state's range (at least 1e-6 in SI: a state at rest
+/// holds rounding noise) over 40 ms.
+#[test]
+fn kernels_follow_the_reference_for_every_eventless_model() {
+    let cases = [
+        ("stdlib/wilson_cowan.neuro", "WilsonCowan"),
+        ("stdlib/wilson_cowan.neuro", "WilsonCowanNeurolib"),
+        ("stdlib/bold.neuro", "BalloonWindkessel"),
+        ("stdlib/bold.neuro", "BalloonTVB"),
+        ("stdlib/wendling.neuro", "Wendling"),
+        ("stdlib/epileptor.neuro", "Epileptor"),
+        ("stdlib/jansen_rit.neuro", "JansenRit"),
+    ];
+    let methods = [
+        Method::Auto,
+        Method::Euler,
+        Method::Rk2,
+        Method::Heun,
+        Method::Rk4,
+        Method::BackwardEuler,
+        Method::Trapezoidal,
+    ];
+    for (file, name) in cases {
+        let m = model_from_file(file, name);
+        assert!(m.events.is_empty(), "{name} has events");
+        let names: Vec<String> = m.states.iter().filter(|s| s.rhs.is_some()).map(|s| s.name.clone()).collect();
+        let probes: Vec<&str> = names.iter().map(String::as_str).collect();
+        for method in methods {
+            let reference = run(&m, method, &config(&m, 0.02, 40.0, &probes));
+            let mut cfg = pop_config(&m, 1, 0.02, 2000, Backend::Jit);
+            cfg.record = names.iter().map(|s| Probe::State(m.state(s).unwrap())).collect();
+            let kernel = run_pop(&m, method, &cfg);
+            for ((s, k), (_, r)) in kernel.rec.traces.iter().zip(&reference.traces) {
+                assert_eq!(k.len(), r.len(), "{name} {method:?} {s}");
+                let range = r.iter().fold(0.0f64, |a, x| a.max(x.abs())).max(1e-6);
+                let worst = k.iter().zip(r).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+                assert!(
+                    worst <= 1e-10 * range,
+                    "{name} {method:?} {s}: kernel differs by {:e} of its range {range:e}",
+                    worst / range
+                );
+            }
+        }
+    }
+}
