@@ -45,16 +45,13 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
             "give the sections a membrane: `region all { use Leak }` (or one region per section name)",
         );
     }
-    for (what, dim, example) in
-        [("V", dims::voltage(), "state V = -65 mV"), ("Cm", dims::specific_capacitance(), "parameter Cm = 1 uF/cm^2")]
-    {
+    for (what, example) in [("V", "state V = -65 mV"), ("Cm", "parameter Cm = 1 uF/cm^2")] {
         let found = cell.stmts.iter().any(|s| match &s.kind {
             StmtKind::State(d) => what == "V" && d.iter().any(|d| d.name.name == "V"),
             StmtKind::Parameter(b) => b.iter().any(|b| b.name.name == what),
             _ => false,
         });
         if !found {
-            let _ = dim;
             return ctx.reject(
                 format!("cell `{name}` does not declare `{what}`"),
                 cell.name.span,
@@ -67,12 +64,10 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
     let mut membranes = Vec::new();
     let mut region_names = Vec::new();
     for (rname, _, _) in &regions {
-        let mname = crate::cable::membrane_name(name, &rname.name);
-        let mut model = c.model(&mname)?.clone();
+        let model = c.model(&crate::cable::membrane_name(name, &rname.name))?.clone();
         let overrides = vec![None; model.params.len()];
-        membranes.push((model.clone(), overrides));
+        membranes.push((model, overrides));
         region_names.push(rname.name.clone());
-        model.name = mname;
     }
     let time = dims::time();
     let (mut dt, mut duration, mut d_lambda) = (0.025e-3, 0.1, 0.1);
