@@ -16,6 +16,7 @@
 
 pub mod geometry;
 pub mod hines;
+pub mod kernels;
 pub mod sim;
 
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, Ident, ModelKind, Stmt, StmtKind, UnOp};

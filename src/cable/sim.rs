@@ -12,9 +12,10 @@
 //! - Crank-Nicolson: the same system with dt / 2 gives the half-step V;
 //!   the full step is twice its change (NEURON's `secondorder = 2`).
 //!
-//! Current clamps are read at the middle of the step. The slope di/dV is
-//! the difference quotient over 1 uV, as NEURON takes it (exact for
-//! linear currents to rounding).
+//! Current clamps are read at the middle of the step. The membrane
+//! current and its slope come from V's equation in the membrane model,
+//! f = -currents / Cm, and its derivative df/dV, derived symbolically
+//! (NEURON takes a difference quotient over 1 uV instead).
 
 use super::geometry::Tree;
 use crate::ir::{ExprId, Model};
@@ -51,6 +52,19 @@ pub struct Membrane<'m> {
     pub model: &'m Model,
     pub plan: &'m Plan,
     pub param_overrides: Vec<Option<ExprId>>,
+    /// V's equation f = -currents / Cm and its derivative df/dV.
+    pub f: ExprId,
+    pub j: ExprId,
+}
+
+/// What runs the channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// The reference interpreter, compartment by compartment.
+    Reference,
+    /// A fused kernel per membrane over its compartments: JIT-compiled,
+    /// or on the kernel interpreter.
+    Kernel { jit: bool },
 }
 
 /// Everything a run of a cell needs.
@@ -58,6 +72,7 @@ pub struct Setup<'a> {
     pub tree: &'a Tree,
     pub membranes: Vec<Membrane<'a>>,
     pub scheme: Scheme,
+    pub engine: Engine,
     pub dt: f64,
     pub duration: f64,
     pub clamps: Vec<Clamp>,
@@ -66,14 +81,19 @@ pub struct Setup<'a> {
     pub sample_every: usize,
 }
 
-/// Step of the difference quotient for di/dV, V.
-const DV: f64 = 1e-6;
+/// What a finished run reports.
+#[derive(Clone, Debug, Default)]
+pub struct Done {
+    pub steps: usize,
+    pub compile_seconds: f64,
+    pub kernel_insts: usize,
+}
 
 /// Runs the cell; `sink(t, V at the probes)` at t = 0 and every
-/// `sample_every` steps. Returns the steps taken, or why it stopped: a
-/// node whose V stopped being finite (node, step), or a channel scheme
-/// that failed.
-pub fn simulate(s: &Setup, mut sink: impl FnMut(f64, &[f64])) -> Result<usize, Failure> {
+/// `sample_every` steps; `stop()` is polled every step. Returns what was
+/// done, or why it stopped: a node whose V stopped being finite (node,
+/// step), or a channel scheme that failed.
+pub fn simulate(s: &Setup, mut sink: impl FnMut(f64, &[f64]), stop: &dyn Fn() -> bool) -> Result<Done, Failure> {
     let tree = s.tree;
     let n = tree.len();
     let mut steppers: Vec<Stepper> = s
@@ -86,7 +106,6 @@ pub fn simulate(s: &Setup, mut sink: impl FnMut(f64, &[f64])) -> Result<usize, F
         })
         .collect();
     let v_of: Vec<usize> = s.membranes.iter().map(|m| m.model.state("V").unwrap_or(0)).collect();
-    let cur_of: Vec<usize> = s.membranes.iter().map(|m| m.model.value("currents").unwrap_or(usize::MAX)).collect();
     let cm_of: Vec<f64> = s
         .membranes
         .iter()
@@ -99,6 +118,30 @@ pub fn simulate(s: &Setup, mut sink: impl FnMut(f64, &[f64])) -> Result<usize, F
     let mut y: Vec<Vec<f64>> = tree.membrane.iter().map(|m| m.map_or_else(Vec::new, |k| inits[k].clone())).collect();
     let mut v: Vec<f64> =
         (0..n).map(|i| tree.membrane[i].map_or(v0, |k| inits[k].get(v_of[k]).copied().unwrap_or(v0))).collect();
+    // f and df/dV of every compartment at the present state
+    let (mut f, mut j) = (vec![0.0; n], vec![0.0; n]);
+    let eval = |steppers: &mut [Stepper], y: &mut [Vec<f64>], v: &[f64], t: f64, f: &mut [f64], j: &mut [f64]| {
+        for i in 0..n {
+            let Some(k) = tree.membrane[i] else { continue };
+            y[i][v_of[k]] = v[i];
+            f[i] = steppers[k].expr(t, &y[i], s.membranes[k].f);
+            j[i] = steppers[k].expr(t, &y[i], s.membranes[k].j);
+        }
+    };
+    eval(&mut steppers, &mut y, &v, 0.0, &mut f, &mut j);
+    let mut done = Done::default();
+    let mut kernels = Vec::new();
+    if let Engine::Kernel { jit } = s.engine {
+        for (k, m) in s.membranes.iter().enumerate() {
+            let nodes: Vec<usize> = (0..n).filter(|&i| tree.membrane[i] == Some(k)).collect();
+            let params = crate::ir::eval::eval_params(m.model, &m.param_overrides);
+            let mk = super::kernels::MembraneKernel::build(m.model, &params, (m.f, m.j), nodes, &inits[k], s.dt, jit)
+                .map_err(|why| Failure::Kernel { membrane: k, why })?;
+            done.compile_seconds += mk.compile_seconds;
+            done.kernel_insts += mk.instructions;
+            kernels.push(mk);
+        }
+    }
     let steps = (s.duration / s.dt).round() as usize;
     let h = match s.scheme {
         Scheme::BackwardEuler => s.dt,
@@ -114,26 +157,25 @@ pub fn simulate(s: &Setup, mut sink: impl FnMut(f64, &[f64])) -> Result<usize, F
     record(&v, &mut row);
     sink(0.0, &row);
     for step in 0..steps {
+        if stop() {
+            break;
+        }
         let t = step as f64 * s.dt;
         let mid = t + s.dt / 2.0;
         for i in 0..n {
-            b[i] = s
-                .clamps
-                .iter()
-                .filter(|c| c.node == i && mid >= c.delay && mid < c.delay + c.duration)
-                .map(|c| c.amplitude)
-                .sum();
+            b[i] = 0.0;
             d[i] = 0.0;
-            let Some(k) = tree.membrane[i] else { continue };
-            let yi = &mut y[i];
-            yi[v_of[k]] = v[i];
-            let i0 = steppers[k].value(t, yi, cur_of[k]);
-            yi[v_of[k]] = v[i] + DV;
-            let i1 = steppers[k].value(t, yi, cur_of[k]);
-            yi[v_of[k]] = v[i];
-            let area = tree.area[i];
-            d[i] = cm_of[k] * area / h + (i1 - i0) / DV * area;
-            b[i] -= i0 * area;
+            if let Some(k) = tree.membrane[i] {
+                // i = -Cm f and di/dV = -Cm J, per area
+                let area = tree.area[i] * cm_of[k];
+                d[i] = area / h - j[i] * area;
+                b[i] = f[i] * area;
+            }
+        }
+        for c in &s.clamps {
+            if mid >= c.delay && mid < c.delay + c.duration {
+                b[c.node] += c.amplitude;
+            }
         }
         for i in 0..n {
             let p = tree.parent[i];
@@ -157,30 +199,54 @@ pub fn simulate(s: &Setup, mut sink: impl FnMut(f64, &[f64])) -> Result<usize, F
                 return Err(Failure::Diverged { node: i, step: step + 1 });
             }
         }
-        // the channels over the step, at the new V
-        for i in 0..n {
-            let Some(k) = tree.membrane[i] else { continue };
-            let yi = &mut y[i];
-            yi[v_of[k]] = v[i];
-            let next =
-                steppers[k].advance(t, yi, s.dt).map_err(|why| Failure::Scheme { node: i, step: step + 1, why })?;
-            for (j, x) in next.into_iter().enumerate() {
-                if j != v_of[k] {
-                    yi[j] = x;
+        // the channels over the step at the new V, then f and J there
+        let t_next = (step + 1) as f64 * s.dt;
+        if kernels.is_empty() {
+            for i in 0..n {
+                let Some(k) = tree.membrane[i] else { continue };
+                let yi = &mut y[i];
+                yi[v_of[k]] = v[i];
+                let next =
+                    steppers[k].advance(t, yi, s.dt).map_err(|why| Failure::Scheme { node: i, step: step + 1, why })?;
+                for (q, x) in next.into_iter().enumerate() {
+                    if q != v_of[k] {
+                        yi[q] = x;
+                    }
                 }
             }
+            eval(&mut steppers, &mut y, &v, t_next, &mut f, &mut j);
+        } else {
+            for mk in &mut kernels {
+                mk.step(&v, (t, t_next), &mut f, &mut j);
+            }
         }
+        if let Some(i) = (0..n).find(|&i| tree.membrane[i].is_some() && !(f[i].is_finite() && j[i].is_finite())) {
+            return Err(Failure::Diverged { node: i, step: step + 1 });
+        }
+        done.steps = step + 1;
         if (step + 1) % s.sample_every == 0 {
             record(&v, &mut row);
-            sink((step + 1) as f64 * s.dt, &row);
+            sink(t_next, &row);
         }
     }
-    Ok(steps)
+    Ok(done)
 }
 
 /// Why a cell's run stopped.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Failure {
-    Diverged { node: usize, step: usize },
-    Scheme { node: usize, step: usize, why: String },
+    Diverged {
+        node: usize,
+        step: usize,
+    },
+    Scheme {
+        node: usize,
+        step: usize,
+        why: String,
+    },
+    /// A membrane that cannot be a kernel.
+    Kernel {
+        membrane: usize,
+        why: String,
+    },
 }

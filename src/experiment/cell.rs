@@ -7,7 +7,7 @@
 use super::settings::Ctx;
 use super::{Body, Flags, Run};
 use crate::cable::geometry::{self, Section, Tree};
-use crate::cable::sim::{Clamp, Scheme};
+use crate::cable::sim::{Clamp, Engine, Scheme};
 use crate::diag::{Code, Diagnostic};
 use crate::ir::{self, ExprId, NodeKind, Ty};
 use crate::schemes::{self, Method, Plan};
@@ -19,13 +19,26 @@ use crate::units::{self, dims, Dim};
 #[derive(Clone, Debug)]
 pub struct CellRun {
     pub tree: Tree,
-    /// Per region: its membrane model, plan and parameter overrides.
-    pub membranes: Vec<(ir::Model, Plan, Vec<Option<ExprId>>)>,
+    /// Per region.
+    pub membranes: Vec<MembraneRun>,
+    pub engine: Engine,
     pub region_names: Vec<String>,
     pub scheme: Scheme,
     pub clamps: Vec<Clamp>,
     /// (column label, node).
     pub probes: Vec<(String, usize)>,
+}
+
+/// A region's membrane as a run needs it.
+#[derive(Clone, Debug)]
+pub struct MembraneRun {
+    pub model: ir::Model,
+    pub plan: Plan,
+    pub param_overrides: Vec<Option<ExprId>>,
+    /// V's equation f = -currents / Cm.
+    pub f: ExprId,
+    /// df/dV.
+    pub j: ExprId,
 }
 
 fn none() -> Dim {
@@ -135,10 +148,25 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
     let mut plans = Vec::new();
     let mut ra = Vec::new();
     let mut cm = Vec::new();
+    let mut equations = Vec::new();
     for (m, over) in &mut membranes {
         let (plan, d) = schemes::derive_plan(m, Method::Auto);
         ctx.diags.extend(d);
         plans.push(plan?);
+        let v = m.state("V")?;
+        let f = m.states[v].rhs?;
+        let j = match schemes::Jacobian::new(m).entry(m, v, v) {
+            Ok(j) => j,
+            Err(why) => {
+                return ctx.reject(
+                    format!("the membrane current of `{}` cannot be differentiated by V: {why}", m.name),
+                    m.span,
+                    "this region",
+                    "the cable solver needs di/dV; write the channels' currents with differentiable functions",
+                )
+            }
+        };
+        equations.push((f, j));
         let params = crate::ir::eval::eval_params(m, over);
         let get = |n: &str| m.param(n).map(|p| params[p]);
         cm.push(get("Cm").unwrap_or(f64::NAN));
@@ -172,7 +200,18 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
     let (clamps, probes) = clamps_and_probes(ctx, cell, &tree)?;
     settings.push(("method".into(), scheme.name().into()));
     settings.push(("compartments".into(), tree.compartments().to_string()));
-    let membranes = membranes.into_iter().zip(plans).map(|((m, o), p)| (m, p, o)).collect();
+    let membranes = membranes
+        .into_iter()
+        .zip(plans)
+        .zip(equations)
+        .map(|(((model, param_overrides), plan), (f, j))| MembraneRun { model, plan, param_overrides, f, j })
+        .collect();
+    let engine = match flags.backend {
+        Some(super::Backend::Reference) => Engine::Reference,
+        Some(super::Backend::Interp) => Engine::Kernel { jit: false },
+        _ => Engine::Kernel { jit: true },
+    };
+    settings.push(("backend".into(), flags.backend.unwrap_or(super::Backend::Jit).name().into()));
     Some(Run {
         target: name.to_string(),
         kind: ast::ModelKind::Cell,
@@ -182,7 +221,7 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
         seed: 1,
         sample_every,
         progress: flags.progress,
-        body: Body::Cell(Box::new(CellRun { tree, membranes, region_names, scheme, clamps, probes })),
+        body: Body::Cell(Box::new(CellRun { tree, membranes, engine, region_names, scheme, clamps, probes })),
         settings,
     })
 }

@@ -161,6 +161,12 @@ impl<'m> Stepper<'m> {
         self.values.get(v).copied().unwrap_or(f64::NAN)
     }
 
+    /// Expression `e` of the model at (t, y).
+    pub fn expr(&mut self, t: f64, y: &[f64], e: ExprId) -> f64 {
+        self.env_values(t, y);
+        self.eval_at(e, t, y)
+    }
+
     /// Parameter `i`'s value in this run.
     pub fn param(&self, i: usize) -> f64 {
         self.params.get(i).copied().unwrap_or(f64::NAN)

@@ -20,9 +20,16 @@ pub(super) fn cell(run: &Run, c: &CellRun, out: &mut Out) -> Result<Summary, Box
         membranes: c
             .membranes
             .iter()
-            .map(|(model, plan, over)| Membrane { model, plan, param_overrides: over.clone() })
+            .map(|m| Membrane {
+                model: &m.model,
+                plan: &m.plan,
+                param_overrides: m.param_overrides.clone(),
+                f: m.f,
+                j: m.j,
+            })
             .collect(),
         scheme: c.scheme,
+        engine: c.engine,
         dt: run.dt,
         duration: run.duration,
         clamps: c.clamps.clone(),
@@ -31,19 +38,34 @@ pub(super) fn cell(run: &Run, c: &CellRun, out: &mut Out) -> Result<Summary, Box
     };
     let start = std::time::Instant::now();
     let mut row = Vec::with_capacity(c.probes.len() + 1);
-    let steps = sim::simulate(&setup, |t, v| {
-        row.clear();
-        row.push(t * 1e3);
-        row.extend(v.iter().map(|x| x * 1e3));
-        out.row(id, &row);
-        out.t = t;
-    })
+    let stop = out.stop;
+    let done = sim::simulate(
+        &setup,
+        |t, v| {
+            row.clear();
+            row.push(t * 1e3);
+            row.extend(v.iter().map(|x| x * 1e3));
+            out.row(id, &row);
+            out.t = t;
+        },
+        stop,
+    )
     .map_err(|f| failure(run, c, f))?;
-    let seconds = start.elapsed().as_secs_f64();
+    let steps = done.steps;
+    let seconds = start.elapsed().as_secs_f64() - done.compile_seconds;
+    let engine = match c.engine {
+        sim::Engine::Reference => "channels on the reference interpreter".to_string(),
+        sim::Engine::Kernel { jit } => format!(
+            "channels in {} kernels ({} ops{})",
+            if jit { "JIT" } else { "interpreted" },
+            done.kernel_insts,
+            if jit { format!(", jit {:.1} ms", done.compile_seconds * 1e3) } else { String::new() }
+        ),
+    };
     let n = c.tree.compartments();
     Ok(Summary {
         line: format!(
-            "{}: {} sections, {n} compartments ({} nodes), {} ({steps} steps, dt = {} ms) in {seconds:.3} s ({:.1} ns per compartment-step)",
+            "{}: {} sections, {n} compartments ({} nodes), {} ({steps} steps, dt = {} ms), {engine}, in {seconds:.3} s ({:.1} ns per compartment-step)",
             run.target,
             c.tree.sections.len(),
             c.tree.len(),
@@ -53,6 +75,7 @@ pub(super) fn cell(run: &Run, c: &CellRun, out: &mut Out) -> Result<Summary, Box
         ),
         steps,
         seconds,
+        compile_seconds: done.compile_seconds,
         ..Summary::default()
     })
 }
@@ -61,6 +84,16 @@ fn failure(run: &Run, c: &CellRun, f: Failure) -> Box<Diagnostic> {
     let (node, step, why) = match f {
         Failure::Diverged { node, step } => (node, step, None),
         Failure::Scheme { node, step, why } => (node, step, Some(why)),
+        Failure::Kernel { membrane, why } => {
+            return Box::new(
+                Diagnostic::error(
+                    Code::NotInKernel,
+                    format!("the membrane of region `{}` cannot be a kernel: {why}", c.region_names[membrane]),
+                )
+                .at(run.span, "in this run")
+                .help("run the cell with `--backend reference`"),
+            )
+        }
     };
     let (s, x) = c.tree.at[node];
     let place = format!("{}({})", c.tree.sections[s].name, units::format_number(x));
