@@ -204,3 +204,18 @@ fn ball_and_stick_spikes_as_in_neuron() {
         assert!((a - b).abs() < 1e-6, "spike at {a} ms, NEURON {b} ms");
     }
 }
+
+/// `explain` on a cell prints its compartment table.
+#[test]
+fn explain_prints_the_compartment_table() {
+    let c = neuroc::compile_source(
+        "bs.neuro",
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ball_and_stick.neuro")).unwrap(),
+        None,
+    );
+    let text = neuroc::explain::report(&c, "BallStick", None, None, false).unwrap().unwrap();
+    // the dendrite: 13 segments by the d_lambda rule (lambda_100 = 398.942 um)
+    assert!(text.contains("2 sections, 14 compartments, 17 nodes"), "{text}");
+    assert!(text.contains("r_axial MOhm") && text.contains("398.942"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.trim_start().starts_with("dend")).count(), 14, "{text}");
+}

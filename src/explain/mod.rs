@@ -3,11 +3,13 @@
 //! analysis found, the method chosen and why, and what was derived (gate
 //! forms, exact propagators as expressions and as numbers for the step).
 
+mod cell;
 mod density;
 mod field;
 mod kernel;
 mod network;
 
+pub use cell::cell;
 pub use density::density;
 pub use field::field;
 pub use kernel::kernel;
@@ -33,6 +35,9 @@ pub fn report(
     dt: Option<f64>,
     ir: bool,
 ) -> Option<Result<String, Diagnostic>> {
+    if c.library.get(name).is_some_and(|m| m.kind == ModelKind::Cell) {
+        return Some(Ok(cell(c, name)));
+    }
     let m = c.model(name)?;
     let block = c.library.simulate.iter().find(|s| s.target.name == name);
     let mut step = 1e-5;
