@@ -38,7 +38,7 @@ pub fn regions(cell: &ast::Model) -> Vec<(&Ident, &[Stmt], crate::source::Span)>
 }
 
 /// Each region of `cell` as a point neuron: the cell's parameters, states,
-/// inputs and definitions, the region's statements, and (when the cell
+/// inputs, definitions, `method` and rate `table`s, the region's statements, and (when the cell
 /// has `state V` and `parameter cm`) `dV/dt = -currents / cm`.
 pub fn membranes(cell: &ast::Model) -> Vec<ast::Model> {
     let shared: Vec<Stmt> = cell
@@ -53,6 +53,7 @@ pub fn membranes(cell: &ast::Model) -> Vec<ast::Model> {
                     | StmtKind::Fn(_)
                     | StmtKind::Derived(_)
                     | StmtKind::Method(_)
+                    | StmtKind::Table { .. }
             )
         })
         .cloned()

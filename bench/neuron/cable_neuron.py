@@ -1,0 +1,40 @@
+"""NEURON's time for bench/cable.rs's cell: a soma (20 x 20 um, nseg 1)
+with `dends` dendrites (200 um, 2 um, `nseg` each) at soma(1), `hh`
+everywhere (its default rate tables), Ra = 100 ohm cm, cm = 1 uF/cm2; an
+IClamp of 1 nA at the soma for the whole run; fixed step, backward Euler
+(secondorder = 0), cvode off, one thread. Prints
+`cell <ns per compartment-step> <soma spikes>`.
+
+    python cable_neuron.py DENDS NSEG STEPS DT_MS
+"""
+
+import sys
+import time
+
+from neuron import h
+
+dends, nseg, steps, dt = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+h.load_file("stdrun.hoc")
+soma = h.Section(name="soma")
+soma.L = soma.diam = 20
+secs = [soma]
+for k in range(dends):
+    d = h.Section(name=f"dend{k}")
+    d.L, d.diam, d.nseg = 200, 2, nseg
+    d.connect(soma(1), 0)
+    secs.append(d)
+for s in secs:
+    s.Ra, s.cm = 100, 1
+    s.insert("hh")
+stim = h.IClamp(soma(0.5))
+stim.delay, stim.dur, stim.amp = 0, 1e9, 1.0
+h.dt = dt
+h.secondorder = 0
+h.cvode_active(0)
+v = h.Vector().record(soma(0.5)._ref_v)
+h.finitialize(-65)
+start = time.perf_counter()
+h.continuerun(steps * dt)
+wall = time.perf_counter() - start
+spikes = sum(1 for i in range(1, len(v)) if v[i - 1] < 0 <= v[i])
+print(f"cell {wall / (steps * (1 + dends * nseg)) * 1e9} {spikes}")
