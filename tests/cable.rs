@@ -219,3 +219,51 @@ fn explain_prints_the_compartment_table() {
     assert!(text.contains("r_axial MOhm") && text.contains("398.942"), "{text}");
     assert_eq!(text.lines().filter(|l| l.trim_start().starts_with("dend")).count(), 14, "{text}");
 }
+
+/// The reconstructed cell (`examples/data/cell.swc`, its sections read
+/// from the file with 3-D points) spikes as NEURON 9 computes it on the
+/// same sections from its own 3-D geometry
+/// (`tests/neuron/reconstructed_cell.py`): within 1e-5 ms.
+#[test]
+fn a_cell_from_swc_spikes_as_in_neuron() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/reconstructed_cell_neuron.csv"))
+            .unwrap();
+    let neuron: Vec<f64> = text.lines().skip(1).map(|l| l.trim().parse().unwrap()).collect();
+    assert_eq!(neuron.len(), 3);
+    let mut e = Experiment::load(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/reconstructed_cell.neuro")).unwrap();
+    e.sample("0.025 ms");
+    let (r, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
+    let data = &r.table("V").unwrap().data;
+    let (t, v) = (data.column(0).to_vec(), data.column(1).to_vec());
+    let ours: Vec<f64> = (1..v.len())
+        .filter(|&i| v[i - 1] < 0.0 && v[i] >= 0.0)
+        .map(|i| t[i - 1] + (t[i] - t[i - 1]) * (0.0 - v[i - 1]) / (v[i] - v[i - 1]))
+        .collect();
+    assert_eq!(ours.len(), neuron.len(), "{ours:?} vs NEURON {neuron:?}");
+    for (a, b) in ours.iter().zip(&neuron) {
+        assert!((a - b).abs() < 1e-5, "spike at {a} ms, NEURON {b} ms");
+    }
+}
+
+/// Bad morphology files are diagnosed (E0219 with the line).
+#[test]
+fn bad_morphologies_are_diagnosed() {
+    let dir = std::env::temp_dir().join(format!("neuroc-swc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (swc, words) in [
+        ("1 1 0 0 0 5 -1\n2 3 10 0 0 1 9\n", "line 2: parent 9"),
+        ("1 1 0 0 0 5 -1\n2 3 10 0 0\n", "line 2: expected 7 fields"),
+        ("1 1 0 0 0 0 -1\n", "positive"),
+        ("", "no points"),
+    ] {
+        std::fs::write(dir.join("c.swc"), swc).unwrap();
+        let src = format!("{PAS}cell C {{\n    parameter Cm = 1 uF/cm^2\n    state V = -65 mV\n    morphology \"c.swc\"\n    region all {{ use Pas }}\n}}\n");
+        let path = dir.join("c.neuro");
+        std::fs::write(&path, &src).unwrap();
+        let c = neuroc::compile_source("c.neuro", &src, Some(path));
+        let text = c.render();
+        assert!(text.contains("E0219") && text.contains(words) && text.contains("help"), "{swc:?}: {text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -27,6 +27,43 @@ pub struct Section {
     pub nseg: usize,
     /// Index of its membrane (region).
     pub membrane: usize,
+    /// 3-D points as (arc length from the 0 end, diameter), m; empty for a
+    /// cylinder of `diameter`. Areas and axial resistances are then
+    /// integrated over the frusta between points, as NEURON does.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Section {
+    /// The radius at arc length `s` (linear between 3-D points).
+    fn radius(&self, s: f64) -> f64 {
+        if self.points.len() < 2 {
+            return self.diameter / 2.0;
+        }
+        let k = self.points.partition_point(|p| p.0 <= s).clamp(1, self.points.len() - 1);
+        let ((s0, d0), (s1, d1)) = (self.points[k - 1], self.points[k]);
+        let w = if s1 > s0 { ((s - s0) / (s1 - s0)).clamp(0.0, 1.0) } else { 0.0 };
+        (d0 + w * (d1 - d0)) / 2.0
+    }
+
+    /// The pieces of [a, b] between 3-D points: (length, r at a, r at b).
+    fn pieces(&self, a: f64, b: f64) -> Vec<(f64, f64, f64)> {
+        let mut cuts = vec![a];
+        cuts.extend(self.points.iter().map(|p| p.0).filter(|&s| s > a && s < b));
+        cuts.push(b);
+        cuts.windows(2).map(|w| (w[1] - w[0], self.radius(w[0]), self.radius(w[1]))).collect()
+    }
+
+    /// Lateral area of [a, b]: the frusta's pi (r1 + r2) sqrt((r2 - r1)^2 + l^2).
+    pub fn area(&self, a: f64, b: f64) -> f64 {
+        let pi = std::f64::consts::PI;
+        self.pieces(a, b).iter().map(|&(l, r1, r2)| pi * (r1 + r2) * ((r2 - r1).powi(2) + l * l).sqrt()).sum()
+    }
+
+    /// Axial resistance of [a, b] with resistivity `ra`: the frusta's
+    /// ra l / (pi r1 r2).
+    pub fn resistance(&self, a: f64, b: f64, ra: f64) -> f64 {
+        self.pieces(a, b).iter().map(|&(l, r1, r2)| ra * l / (std::f64::consts::PI * r1 * r2)).sum()
+    }
 }
 
 /// The nodes of a cell.
@@ -91,12 +128,12 @@ impl Tree {
             t.attach0.push(join);
             let n = sec.nseg.max(1);
             let dx = sec.length / n as f64;
-            let cross = std::f64::consts::PI * sec.diameter * sec.diameter / 4.0;
-            let r_full = ra[s] * dx / cross;
-            let area = std::f64::consts::PI * sec.diameter * dx;
+            let center = |k: usize| (k as f64 + 0.5) * dx;
             let mut prev = join;
             for k in 0..n {
-                let r = if k == 0 { r_full / 2.0 } else { r_full };
+                let from = if k == 0 { 0.0 } else { center(k - 1) };
+                let r = sec.resistance(from, center(k), ra[s]);
+                let area = sec.area(k as f64 * dx, (k + 1) as f64 * dx);
                 let x = (k as f64 + 0.5) / n as f64;
                 let node = t.push(prev, 1.0 / r, area, Some(sec.membrane), (s, x));
                 if k == 0 {
@@ -104,7 +141,7 @@ impl Tree {
                 }
                 prev = node;
             }
-            let end = t.push(prev, 2.0 / r_full, 0.0, None, (s, 1.0));
+            let end = t.push(prev, 1.0 / sec.resistance(center(n - 1), sec.length, ra[s]), 0.0, None, (s, 1.0));
             t.end1.push(end);
         }
         t.sections = sections;
@@ -168,7 +205,15 @@ mod tests {
 
     #[test]
     fn a_ball_and_stick_has_neurons_nodes() {
-        let soma = Section { name: "soma".into(), length: 20e-6, diameter: 20e-6, parent: None, nseg: 1, membrane: 0 };
+        let soma = Section {
+            name: "soma".into(),
+            length: 20e-6,
+            diameter: 20e-6,
+            parent: None,
+            nseg: 1,
+            membrane: 0,
+            points: vec![],
+        };
         let dend = Section {
             name: "dend".into(),
             length: 100e-6,
@@ -176,6 +221,7 @@ mod tests {
             parent: Some((0, 1.0)),
             nseg: 4,
             membrane: 1,
+            points: vec![],
         };
         let t = Tree::build(vec![soma, dend], &[1.0, 1.0]);
         // soma: 0 end, center, 1 end; dend: 4 centers, 1 end
@@ -190,5 +236,26 @@ mod tests {
         assert!((1.0 / t.g[3] / r - 1.0).abs() < 1e-12);
         let area = std::f64::consts::PI * (20e-6 * 20e-6 + 2e-6 * 100e-6);
         assert!((t.total_area() / area - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_tapered_section_integrates_its_frusta() {
+        // a cone from d = 4 um to 2 um over 100 um, given as 3-D points
+        let cone = Section {
+            name: "c".into(),
+            length: 100e-6,
+            diameter: 3e-6,
+            parent: None,
+            nseg: 1,
+            membrane: 0,
+            points: vec![(0.0, 4e-6), (50e-6, 3e-6), (100e-6, 2e-6)],
+        };
+        let pi = std::f64::consts::PI;
+        let slant = ((1e-6f64).powi(2) + (100e-6f64).powi(2)).sqrt();
+        assert!((cone.area(0.0, 100e-6) / (pi * 3e-6 * slant) - 1.0).abs() < 1e-12);
+        // resistance of a cone: ra l / (pi r1 r2), whatever the cuts
+        let r = cone.resistance(0.0, 100e-6, 1.0);
+        assert!((r / (100e-6 / (pi * 2e-6 * 1e-6)) - 1.0).abs() < 1e-12);
+        assert!((cone.resistance(0.0, 30e-6, 1.0) + cone.resistance(30e-6, 100e-6, 1.0) - r).abs() < 1e-9 * r);
     }
 }

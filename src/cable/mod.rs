@@ -18,6 +18,7 @@ pub mod geometry;
 pub mod hines;
 pub mod kernels;
 pub mod sim;
+pub mod swc;
 
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, Ident, ModelKind, Stmt, StmtKind, UnOp};
 

@@ -358,7 +358,56 @@ fn sections(
             parent: parent.map(|p| (p, at)),
             nseg,
             membrane,
+            points: vec![],
         });
+    }
+    if let Some((path, full, span)) = morphology_file(ctx, cell) {
+        if !out.is_empty() {
+            return ctx.reject(
+                "a cell takes its sections from `section` statements or from a morphology file, not both",
+                span,
+                "a morphology file",
+                "remove the `section` statements, or the `morphology` line",
+            );
+        }
+        let text = match std::fs::read_to_string(&full) {
+            Ok(t) => t,
+            Err(e) => {
+                ctx.fail(
+                    Diagnostic::error(Code::DataFile, format!("cannot read `{path}`: {e}"))
+                        .at(span, "this file")
+                        .help(format!("files are read relative to the model's file: {}", full.display())),
+                );
+                return None;
+            }
+        };
+        let swc = match crate::cable::swc::read(&text) {
+            Ok(s) => s,
+            Err(why) => {
+                ctx.fail(
+                    Diagnostic::error(Code::DataFile, format!("`{path}` is not a morphology neuroc reads: {why}"))
+                        .at(span, "this file")
+                        .help(
+                            "SWC: one point per line, `id type x y z radius parent`, micrometers, parents listed first",
+                        ),
+                );
+                return None;
+            }
+        };
+        let pick = |name: &str, kind: &str| {
+            regions.iter().position(|r| r == name).or_else(|| regions.iter().position(|r| r == kind)).or(all)
+        };
+        match crate::cable::swc::sections(&swc, pick, |l, d, k| geometry::d_lambda_nseg(l, d, ra[k], cm[k], d_lambda)) {
+            Ok(s) => out = s,
+            Err(section) => {
+                return ctx.reject(
+                    format!("section `{section}` of `{path}` has no membrane"),
+                    span,
+                    "no region names it, its type, or `all`",
+                    "add a region for its type (`region dend { ... }`: soma, axon, dend, apic) or `region all { ... }`",
+                )
+            }
+        }
     }
     if out.is_empty() {
         return ctx.reject(
@@ -369,6 +418,28 @@ fn sections(
         );
     }
     Some(out)
+}
+
+/// The cell's `morphology "FILE"`: (as written, resolved path, span).
+fn morphology_file(ctx: &mut Ctx, cell: &ast::Model) -> Option<(String, std::path::PathBuf, Span)> {
+    let entries = cell.stmts.iter().filter_map(|s| match &s.kind {
+        StmtKind::Data(entries) => Some(entries.iter()),
+        _ => None,
+    });
+    let first = entries.flatten().next()?;
+    match first {
+        ast::DataEntry::File { key, path, span } if key.name == "morphology" => {
+            let base = ctx.c.sources.path(span.file).and_then(|p| p.parent().map(std::path::Path::to_path_buf));
+            let full = base.map_or_else(|| std::path::PathBuf::from(path), |d| d.join(path));
+            Some((path.clone(), full, *span))
+        }
+        ast::DataEntry::File { key, .. } => {
+            ctx.unknown("file of a cell", key, &["morphology"], "a cell reads `morphology \"cell.swc\"`")
+        }
+        ast::DataEntry::Setting(b) => {
+            ctx.unknown("statement of a cell", &b.name, &["morphology"], "a cell reads `morphology \"cell.swc\"`")
+        }
+    }
 }
 
 /// (section index, position) from `sec` and an optional `at` setting.
