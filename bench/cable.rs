@@ -67,6 +67,36 @@ fn neuron(dends: usize, nseg: usize, steps: usize, dt_ms: f64) -> Option<(f64, u
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
+/// A population of `cells` ball-and-stick cells (the example's cell, a
+/// spread of clamp amplitudes so that they fire at different rates) on
+/// `threads` threads: (ns per compartment-step, compartments, spikes).
+fn population(cells: usize, threads: usize, steps: usize, dt_ms: f64) -> (f64, usize, u64) {
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ball_and_stick.neuro")).unwrap();
+    let src = src
+        .replace("amplitude = 0.2 nA)", "amplitude = linspace(0.1 nA, 0.5 nA))\n    spike when V(soma) crosses 0 mV")
+        .replace("delay = 5 ms, duration = 40 ms, ", "")
+        .replace("method = crank_nicolson }", &format!("method = backward_euler, cells = {cells} }}"));
+    let mut e = Experiment::from_source("bs.neuro", &src, None).unwrap_or_else(|e| panic!("{e}"));
+    e.threads(&threads.to_string()).dt(&format!("{dt_ms} ms")).duration(&format!("{} ms", steps as f64 * dt_ms));
+    let (_, summary) = e.run().unwrap_or_else(|e| panic!("{e}"));
+    let compartments = cells * 14;
+    (summary.seconds / (steps * compartments) as f64 * 1e9, compartments, summary.spikes)
+}
+
+fn neuron_population(cells: usize, steps: usize, dt_ms: f64) -> Option<(f64, usize)> {
+    let python = std::env::var("NEURON_PYTHON").ok()?;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/neuron/cable_neuron.py");
+    let out = Command::new(python)
+        .arg(script)
+        .args(["population".to_string(), cells.to_string(), steps.to_string(), dt_ms.to_string()])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("population "))?;
+    let mut it = line.split_whitespace().skip(1);
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
 fn main() {
     let (dends, nseg) = (env("NEUROC_BENCH_DENDS", 9), env("NEUROC_BENCH_NSEG", 111));
     let steps = env("NEUROC_BENCH_STEPS", 40_000);
@@ -91,6 +121,25 @@ fn main() {
             ns / exact
         ),
         None => println!("NEURON: not measured (set NEURON_PYTHON to a Python with `pip install neuron`)"),
+    }
+    let (cells, psteps) = (env("NEUROC_BENCH_CELLS", 1000), env("NEUROC_BENCH_POP_STEPS", 40_000));
+    println!("population: {cells} ball-and-stick cells (14 compartments each), {psteps} steps of {dt} ms, backward Euler, exact rates");
+    let (one, comps, spikes) = population(cells, 1, psteps, dt);
+    println!("neuroc, 1 thread:   {one:>7.1} ns/compartment-step  ({comps} compartments, {spikes} spikes)");
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads > 1 {
+        let (many, _, s) = population(cells, threads, psteps, dt);
+        println!(
+            "neuroc, {threads} threads:  {many:>7.1} ns/compartment-step  ({s} spikes; {:.2}x the one thread)",
+            one / many
+        );
+    }
+    match neuron_population(cells, psteps, dt) {
+        Some((ns, spikes)) => println!(
+            "NEURON 9, 1 thread: {ns:>7.1} ns/compartment-step  ({spikes} spikes, hh tables off) -> neuroc {:.2}x faster on one thread",
+            ns / one
+        ),
+        None => println!("NEURON: not measured"),
     }
     println!("peak memory: {:.0} MiB", peak_rss_mib());
 }

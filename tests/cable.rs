@@ -267,3 +267,38 @@ fn bad_morphologies_are_diagnosed() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A population of ball-and-stick cells (`cells = 5`, clamp amplitudes
+/// spread by `linspace`, spikes detected at the soma): each cell spikes
+/// as the same cell run alone with its amplitude, and 1, 2 or 3 threads
+/// write the same spikes and traces.
+#[test]
+fn a_population_of_cells_on_threads() {
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ball_and_stick.neuro")).unwrap();
+    let population = src
+        .replace("amplitude = 0.2 nA)", "amplitude = linspace(0.1 nA, 0.5 nA))\n    spike when V(soma) crosses 0 mV")
+        .replace("method = crank_nicolson }", "method = crank_nicolson, cells = 5 }");
+    let run = |threads: &str| {
+        let mut e = Experiment::from_source("bs.neuro", &population, None).unwrap_or_else(|e| panic!("{e}"));
+        e.threads(threads);
+        let (r, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
+        (r.spikes(), r.table("V").unwrap().data.clone())
+    };
+    let (one, v1) = run("1");
+    for threads in ["2", "3"] {
+        let (s, v) = run(threads);
+        assert_eq!(s, one, "{threads} threads");
+        assert!(v.iter().zip(v1.iter()).all(|(a, b)| a.to_bits() == b.to_bits()), "{threads} threads: traces");
+    }
+    // cell 1 has 0.2 nA, the example's own amplitude: the example's spikes
+    let alone = src.replace("amplitude = 0.2 nA)", "amplitude = 0.2 nA)\n    spike when V(soma) crosses 0 mV");
+    let e = Experiment::from_source("bs.neuro", &alone, None).unwrap();
+    let (r, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
+    let cell1: Vec<f64> = one.iter().filter(|s| s.0 == 1).map(|s| s.1).collect();
+    let single: Vec<f64> = r.spikes().iter().map(|s| s.1).collect();
+    assert_eq!(single.len(), 3);
+    assert_eq!(cell1, single);
+    // more current, more spikes
+    let count = |c: usize| one.iter().filter(|s| s.0 == c).count();
+    assert!(count(0) <= count(2) && count(2) <= count(4) && count(4) > count(1), "{one:?}");
+}

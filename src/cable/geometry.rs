@@ -178,6 +178,23 @@ impl Tree {
         self.first[s] + ((x * n as f64).floor() as usize).min(n - 1)
     }
 
+    /// `copies` copies of this tree side by side (a forest: each copy's
+    /// root has no parent), for a population of identical cells; node i of
+    /// copy k is node `k * len() + i`. Sections and locations stay those of
+    /// the first copy.
+    pub fn replicate(&self, copies: usize) -> Tree {
+        let n = self.len();
+        let mut t = self.clone();
+        for k in 1..copies {
+            t.parent.extend(self.parent.iter().map(|&p| if p == usize::MAX { p } else { p + k * n }));
+            t.g.extend_from_slice(&self.g);
+            t.area.extend_from_slice(&self.area);
+            t.membrane.extend_from_slice(&self.membrane);
+            t.at.extend_from_slice(&self.at);
+        }
+        t
+    }
+
     /// Total membrane area, m^2.
     pub fn total_area(&self) -> f64 {
         self.area.iter().sum()

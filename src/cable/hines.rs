@@ -7,24 +7,24 @@
 //! node to the first) folds each node into its parent; the root is then
 //! alone, and back-substitution runs from the root outward.
 
-/// Solves the system in place: `b` becomes x; `d` is overwritten.
+/// Solves the system in place: `b` becomes x; `d` is overwritten (with
+/// the reciprocals of the eliminated pivots: one division per node).
 pub fn solve(parent: &[usize], a: &[f64], d: &mut [f64], b: &mut [f64]) {
     let n = d.len();
-    for i in (1..n).rev() {
+    for i in (0..n).rev() {
+        let r = 1.0 / d[i];
+        d[i] = r;
         let p = parent[i];
-        if p == usize::MAX {
-            continue;
+        if p != usize::MAX {
+            let f = a[i] * r;
+            d[p] -= f * a[i];
+            b[p] -= f * b[i];
         }
-        let f = a[i] / d[i];
-        d[p] -= f * a[i];
-        b[p] -= f * b[i];
     }
     for i in 0..n {
         let p = parent[i];
-        if p != usize::MAX {
-            b[i] -= a[i] * b[p];
-        }
-        b[i] /= d[i];
+        let rhs = if p != usize::MAX { b[i] - a[i] * b[p] } else { b[i] };
+        b[i] = rhs * d[i];
     }
 }
 

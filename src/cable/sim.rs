@@ -79,12 +79,16 @@ pub struct Setup<'a> {
     /// Nodes whose V is recorded.
     pub probes: Vec<usize>,
     pub sample_every: usize,
+    /// Spike detection: the node of each cell whose upward crossings of
+    /// the threshold (V) are spikes.
+    pub detect: Option<(Vec<usize>, f64)>,
 }
 
 /// What a finished run reports.
 #[derive(Clone, Debug, Default)]
 pub struct Done {
     pub steps: usize,
+    pub spikes: u64,
     pub compile_seconds: f64,
     pub kernel_insts: usize,
 }
@@ -93,7 +97,12 @@ pub struct Done {
 /// `sample_every` steps; `stop()` is polled every step. Returns what was
 /// done, or why it stopped: a node whose V stopped being finite (node,
 /// step), or a channel scheme that failed.
-pub fn simulate(s: &Setup, mut sink: impl FnMut(f64, &[f64]), stop: &dyn Fn() -> bool) -> Result<Done, Failure> {
+pub fn simulate(
+    s: &Setup,
+    mut sink: impl FnMut(f64, &[f64]),
+    mut spike: impl FnMut(usize, f64),
+    stop: &dyn Fn() -> bool,
+) -> Result<Done, Failure> {
     let tree = s.tree;
     let n = tree.len();
     let mut steppers: Vec<Stepper> = s
@@ -147,7 +156,19 @@ pub fn simulate(s: &Setup, mut sink: impl FnMut(f64, &[f64]), stop: &dyn Fn() ->
         Scheme::BackwardEuler => s.dt,
         Scheme::CrankNicolson => s.dt / 2.0,
     };
-    let (mut d, mut b, mut a) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    let (mut d, mut b) = (vec![0.0; n], vec![0.0; n]);
+    // what does not change from step to step: each node's capacitance,
+    // the matrix's coupling to the parent, and its diagonal's capacitive
+    // and axial part
+    let cap: Vec<f64> = (0..n).map(|i| tree.membrane[i].map_or(0.0, |k| tree.area[i] * cm_of[k])).collect();
+    let a: Vec<f64> = (0..n).map(|i| if tree.parent[i] == usize::MAX { 0.0 } else { -tree.g[i] }).collect();
+    let mut d0: Vec<f64> = cap.iter().map(|c| c / h).collect();
+    for i in 0..n {
+        if tree.parent[i] != usize::MAX {
+            d0[i] += tree.g[i];
+            d0[tree.parent[i]] += tree.g[i];
+        }
+    }
     let mut row = vec![0.0; s.probes.len()];
     let record = |v: &[f64], row: &mut Vec<f64>| {
         for (r, &p) in row.iter_mut().zip(&s.probes) {
@@ -162,14 +183,16 @@ pub fn simulate(s: &Setup, mut sink: impl FnMut(f64, &[f64]), stop: &dyn Fn() ->
         }
         let t = step as f64 * s.dt;
         let mid = t + s.dt / 2.0;
+        // i = -Cm f and di/dV = -Cm J per area (both 0 at section ends),
+        // and the axial currents (a parent is set before its children)
         for i in 0..n {
-            b[i] = 0.0;
-            d[i] = 0.0;
-            if let Some(k) = tree.membrane[i] {
-                // i = -Cm f and di/dV = -Cm J, per area
-                let area = tree.area[i] * cm_of[k];
-                d[i] = area / h - j[i] * area;
-                b[i] = f[i] * area;
+            d[i] = d0[i] - j[i] * cap[i];
+            b[i] = f[i] * cap[i];
+            let p = tree.parent[i];
+            if p != usize::MAX {
+                let flow = tree.g[i] * (v[p] - v[i]);
+                b[i] += flow;
+                b[p] -= flow;
             }
         }
         for c in &s.clamps {
@@ -177,22 +200,18 @@ pub fn simulate(s: &Setup, mut sink: impl FnMut(f64, &[f64]), stop: &dyn Fn() ->
                 b[c.node] += c.amplitude;
             }
         }
-        for i in 0..n {
-            let p = tree.parent[i];
-            if p == usize::MAX {
-                a[i] = 0.0;
-                continue;
-            }
-            let g = tree.g[i];
-            a[i] = -g;
-            d[i] += g;
-            d[p] += g;
-            let flow = g * (v[p] - v[i]);
-            b[i] += flow;
-            b[p] -= flow;
-        }
         super::hines::solve(&tree.parent, &a, &mut d, &mut b);
         let times = if s.scheme == Scheme::CrankNicolson { 2.0 } else { 1.0 };
+        if let Some((nodes, threshold)) = &s.detect {
+            for (cell, &i) in nodes.iter().enumerate() {
+                let (old, new) = (v[i], v[i] + times * b[i]);
+                if old < *threshold && new >= *threshold {
+                    // linear within the step, as the kernels locate events
+                    spike(cell, t + s.dt * (threshold - old) / (new - old));
+                    done.spikes += 1;
+                }
+            }
+        }
         for i in 0..n {
             v[i] += times * b[i];
             if !v[i].is_finite() {

@@ -10,6 +10,7 @@ use crate::cable::geometry::{self, Section, Tree};
 use crate::cable::sim::{Clamp, Engine, Scheme};
 use crate::diag::{Code, Diagnostic};
 use crate::ir::{self, ExprId, NodeKind, Ty};
+use crate::runtime::spikegen::Spread;
 use crate::schemes::{self, Method, Plan};
 use crate::source::Span;
 use crate::syntax::ast::{self, StmtKind};
@@ -18,15 +19,23 @@ use crate::units::{self, dims, Dim};
 /// A cell's run.
 #[derive(Clone, Debug)]
 pub struct CellRun {
+    /// One cell's nodes.
     pub tree: Tree,
     /// Per region.
     pub membranes: Vec<MembraneRun>,
     pub engine: Engine,
     pub region_names: Vec<String>,
     pub scheme: Scheme,
-    pub clamps: Vec<Clamp>,
-    /// (column label, node).
+    /// The clamps of one cell, each with its amplitude in every cell.
+    pub clamps: Vec<(Clamp, Vec<f64>)>,
+    /// (column label, node), in the first cell.
     pub probes: Vec<(String, usize)>,
+    /// Identical cells side by side (their clamps' amplitudes may spread).
+    pub cells: usize,
+    /// Spike detection: the node (in one cell) and the threshold.
+    pub detect: Option<(usize, f64)>,
+    /// Cells are run in this many blocks, one per thread.
+    pub threads: usize,
 }
 
 /// A region's membrane as a run needs it.
@@ -84,6 +93,7 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
     }
     let time = dims::time();
     let (mut dt, mut duration, mut d_lambda) = (0.025e-3, 0.1, 0.1);
+    let (mut cells, mut seed) = (1usize, 1u64);
     let mut scheme = Scheme::BackwardEuler;
     let mut settings = Vec::new();
     let sets: Vec<(&ast::Ident, &ast::Expr)> = block
@@ -107,6 +117,8 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
         match key.name.as_str() {
             "dt" => dt = ctx.constant(value, time, "`dt`")?,
             "duration" => duration = ctx.constant(value, time, "`duration`")?,
+            "cells" => cells = ctx.count(value, "`cells`", 1, 100_000_000, "e.g. `cells = 1000`")? as usize,
+            "seed" => seed = ctx.count(value, "`seed`", 0, 1 << 53, "e.g. `seed = 42`")?,
             "d_lambda" => {
                 d_lambda = ctx.constant(value, none(), "`d_lambda`")?;
                 if !(d_lambda > 0.0 && d_lambda.is_finite()) {
@@ -120,7 +132,7 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
             }
             "method" => scheme = cell_scheme(ctx, c.sources.snippet(value.span).trim(), value.span)?,
             _ => {
-                let mut known = vec!["dt", "duration", "method", "d_lambda"];
+                let mut known = vec!["dt", "duration", "method", "d_lambda", "cells", "seed"];
                 let params: Vec<String> = membranes[0].0.params.iter().map(|p| p.name.clone()).collect();
                 known.extend(params.iter().map(String::as_str));
                 return ctx.unknown(
@@ -140,6 +152,12 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
     }
     if let Some(m) = &flags.method {
         scheme = cell_scheme(ctx, &m.name, m.span)?;
+    }
+    if let Some(e) = &flags.neurons {
+        cells = ctx.count(e, "`--neurons`", 1, 100_000_000, "e.g. `--neurons 1000`")? as usize;
+    }
+    if let Some(e) = &flags.seed {
+        seed = ctx.count(e, "`--seed`", 0, 1 << 53, "e.g. `--seed 42`")?;
     }
     ctx.time_grid((dt, duration), 1e8, block, flags, span)?;
     let sample_every =
@@ -194,12 +212,31 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
     }
     let sections = sections(ctx, cell, &region_names, &ra, &cm, d_lambda)?;
     let ra_of: Vec<f64> = sections.iter().map(|s| ra[s.membrane]).collect();
-    let tree = Tree::build(sections, &ra_of);
+    let one = Tree::build(sections, &ra_of);
+    let (clamps, probes) = clamps_and_probes(ctx, cell, &one)?;
+    let detect = spike_detection(ctx, cell, &one)?;
     let states: usize = membranes.iter().map(|(m, _)| m.states.len()).max().unwrap_or(1);
-    super::fits(ctx, tree.len() as f64 * (states + 8) as f64 * 8.0, &format!("a cell of {} nodes", tree.len()), span)?;
-    let (clamps, probes) = clamps_and_probes(ctx, cell, &tree)?;
+    let nodes = (one.len() * cells) as f64;
+    super::fits(ctx, nodes * (states + 8) as f64 * 8.0, &format!("{cells} cells of {} nodes", one.len()), span)?;
+    let tree = one;
+    let clamps: Vec<(Clamp, Vec<f64>)> = clamps
+        .into_iter()
+        .enumerate()
+        .map(|(k, (c, sp))| {
+            let amps = match sp {
+                Some(sp) => crate::runtime::spikegen::spread(sp, cells, seed, 100 + k as u64),
+                None => vec![c.amplitude; cells],
+            };
+            (c, amps)
+        })
+        .collect();
+    let threads = match &flags.threads {
+        Some(e) => ctx.count(e, "`--threads`", 1, 1024, "e.g. --threads 4")? as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     settings.push(("method".into(), scheme.name().into()));
-    settings.push(("compartments".into(), tree.compartments().to_string()));
+    settings.push(("compartments".into(), (tree.compartments() * cells).to_string()));
+    settings.push(("cells".into(), cells.to_string()));
     let membranes = membranes
         .into_iter()
         .zip(plans)
@@ -218,10 +255,21 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
         span,
         dt,
         duration,
-        seed: 1,
+        seed,
         sample_every,
         progress: flags.progress,
-        body: Body::Cell(Box::new(CellRun { tree, membranes, engine, region_names, scheme, clamps, probes })),
+        body: Body::Cell(Box::new(CellRun {
+            tree,
+            membranes,
+            engine,
+            region_names,
+            scheme,
+            clamps,
+            probes,
+            cells,
+            detect,
+            threads,
+        })),
         settings,
     })
 }
@@ -420,6 +468,36 @@ fn sections(
     Some(out)
 }
 
+/// `spike when V(SECTION) crosses LEVEL`: the node (the section's middle;
+/// plain `V` is the first section's) and the level; upward only.
+fn spike_detection(ctx: &mut Ctx, cell: &ast::Model, tree: &Tree) -> Option<Option<(usize, f64)>> {
+    let Some((lhs, rhs, direction, span)) = cell.stmts.iter().find_map(|s| match &s.kind {
+        StmtKind::SpikeWhen { lhs, rhs, direction } => Some((lhs, rhs, *direction, s.span)),
+        _ => None,
+    }) else {
+        return Some(None);
+    };
+    let help = "e.g. `spike when V(soma) crosses 0 mV`";
+    let section = match &lhs.kind {
+        ast::ExprKind::Name(v) if v == "V" => 0,
+        ast::ExprKind::Call(f, args) if matches!(&f.kind, ast::ExprKind::Name(v) if v == "V") => {
+            match args.as_slice() {
+                [ast::Expr { kind: ast::ExprKind::Name(sec), span }] => {
+                    let id = ast::Ident { name: sec.clone(), span: *span };
+                    location(ctx, tree, &id, &[])?.0
+                }
+                _ => return ctx.reject("a cell's spikes are read from `V(SECTION)`", lhs.span, "not a location", help),
+            }
+        }
+        _ => return ctx.reject("a cell's spikes are read from `V` at a section", lhs.span, "not V", help),
+    };
+    if direction == ast::Direction::Downward {
+        return ctx.reject("a cell's spikes are upward crossings", span, "downward", help);
+    }
+    let level = ctx.constant(rhs, dims::voltage(), "the spike level")?;
+    Some(Some((tree.node_at(section, 0.5), level)))
+}
+
 /// The cell's `morphology "FILE"`: (as written, resolved path, span).
 fn morphology_file(ctx: &mut Ctx, cell: &ast::Model) -> Option<(String, std::path::PathBuf, Span)> {
     let entries = cell.stmts.iter().filter_map(|s| match &s.kind {
@@ -466,7 +544,11 @@ fn location(ctx: &mut Ctx, tree: &Tree, sec: &ast::Ident, settings: &[ast::Bindi
 /// Probes: (column label, node).
 type Probes = Vec<(String, usize)>;
 
-fn clamps_and_probes(ctx: &mut Ctx, cell: &ast::Model, tree: &Tree) -> Option<(Vec<Clamp>, Probes)> {
+/// Clamps of one cell, each with the spread of its amplitude over a
+/// population of cells (`linspace(0.1 nA, 0.5 nA)`), if any.
+type Clamps = Vec<(Clamp, Option<Spread>)>;
+
+fn clamps_and_probes(ctx: &mut Ctx, cell: &ast::Model, tree: &Tree) -> Option<(Clamps, Probes)> {
     let mut clamps = Vec::new();
     let mut probes = Vec::new();
     let label = |tree: &Tree, s: usize, x: f64| format!("{}({})", tree.sections[s].name, units::format_number(x));
@@ -481,14 +563,20 @@ fn clamps_and_probes(ctx: &mut Ctx, cell: &ast::Model, tree: &Tree) -> Option<(V
                         "e.g. `drive soma with IClamp(at = 0.5, delay = 5 ms, duration = 50 ms, amplitude = 0.1 nA)`",
                     );
                 }
-                let (mut delay, mut duration, mut amplitude) = (0.0, f64::INFINITY, None);
+                let (mut delay, mut duration, mut amplitude, mut spread) = (0.0, f64::INFINITY, None, None);
                 for b in settings {
                     let what = format!("`{}`", b.name.name);
                     match b.name.name.as_str() {
                         "at" => {}
                         "delay" => delay = ctx.constant(&b.value, dims::time(), &what)?,
                         "duration" => duration = ctx.constant(&b.value, dims::time(), &what)?,
-                        "amplitude" => amplitude = Some(ctx.constant(&b.value, dims::current(), &what)?),
+                        "amplitude" => match ctx.spread(&b.value, dims::current(), &what)? {
+                            Some(sp) => {
+                                amplitude = Some(0.0);
+                                spread = Some(sp);
+                            }
+                            None => amplitude = Some(ctx.constant(&b.value, dims::current(), &what)?),
+                        },
                         _ => {
                             return ctx.unknown(
                                 "IClamp setting",
@@ -509,7 +597,7 @@ fn clamps_and_probes(ctx: &mut Ctx, cell: &ast::Model, tree: &Tree) -> Option<(V
                 };
                 for t in targets {
                     let (s, x) = location(ctx, tree, t, settings)?;
-                    clamps.push(Clamp { node: tree.node_at(s, x), delay, duration, amplitude });
+                    clamps.push((Clamp { node: tree.node_at(s, x), delay, duration, amplitude }, spread));
                 }
             }
             StmtKind::Record(list) => {

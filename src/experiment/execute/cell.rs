@@ -2,7 +2,8 @@
 //! table, `V`, a column per location.
 
 use super::{Out, Summary};
-use crate::cable::sim::{self, Failure, Membrane, Setup};
+use crate::cable::geometry::Tree;
+use crate::cable::sim::{self, Clamp, Failure, Membrane, Setup};
 use crate::diag::{Code, Diagnostic};
 use crate::experiment::cell::CellRun;
 use crate::experiment::Run;
@@ -15,8 +16,116 @@ pub(super) fn cell(run: &Run, c: &CellRun, out: &mut Out) -> Result<Summary, Box
         columns.push(Column::headed(format!("V_mV@{label}"), "mV", 1e-3, Style::General));
     }
     let id = out.open(Table { name: "V".into(), columns });
-    let setup = Setup {
-        tree: &c.tree,
+    let spikes_id = c.detect.is_some().then(|| super::spikes_table(out));
+    // blocks of cells, one per thread; each block is a forest of its cells,
+    // stepped alone (cells do not interact), so the results do not depend
+    // on the number of threads
+    let blocks = c.threads.clamp(1, c.cells);
+    let ranges: Vec<(usize, usize)> =
+        (0..blocks).map(|k| (k * c.cells / blocks, (k + 1) * c.cells / blocks)).filter(|r| r.1 > r.0).collect();
+    let trees: Vec<_> = ranges.iter().map(|&(c0, c1)| c.tree.replicate(c1 - c0)).collect();
+    let start = std::time::Instant::now();
+    // the caller's stop signal, polled by the first block and passed on
+    let (stop, halt) = (out.stop, std::sync::atomic::AtomicBool::new(false));
+    let halted = || halt.load(std::sync::atomic::Ordering::Relaxed);
+    let mut row = Vec::with_capacity(c.probes.len() + 1);
+    let mut first_spikes = Vec::new();
+    let results = std::thread::scope(|scope| {
+        let others: Vec<_> = ranges
+            .iter()
+            .zip(&trees)
+            .skip(1)
+            .map(|(&r, tree)| {
+                let s = block(run, c, tree, r);
+                scope.spawn(move || {
+                    let mut spikes = Vec::new();
+                    let done = sim::simulate(&s, |_, _| {}, |cell, t| spikes.push((r.0 + cell, t)), &halted);
+                    (done, spikes)
+                })
+            })
+            .collect();
+        let s = block(run, c, &trees[0], ranges[0]);
+        let first = sim::simulate(
+            &s,
+            |t, v| {
+                row.clear();
+                row.push(t * 1e3);
+                row.extend(v.iter().map(|x| x * 1e3));
+                out.row(id, &row);
+                out.t = t;
+            },
+            |cell, t| first_spikes.push((cell, t)),
+            &|| {
+                let s = stop();
+                if s {
+                    halt.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                s
+            },
+        );
+        let mut all = vec![(first, std::mem::take(&mut first_spikes))];
+        for h in others {
+            all.push(h.join().unwrap_or_else(|_| (Err(Failure::Diverged { node: 0, step: 0 }), vec![])));
+        }
+        all
+    });
+    let mut spikes = Vec::new();
+    let mut done = sim::Done::default();
+    for (k, (result, s)) in results.into_iter().enumerate() {
+        let d = result.map_err(|f| failure(run, c, f, ranges[k].0))?;
+        done.steps = d.steps;
+        done.spikes += d.spikes;
+        done.compile_seconds = done.compile_seconds.max(d.compile_seconds);
+        done.kernel_insts = d.kernel_insts;
+        spikes.extend(s);
+    }
+    // in time order, ties by cell: the same file for any number of threads
+    spikes.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    if let Some(table) = spikes_id {
+        for (cell, t) in spikes {
+            out.row(table, &[cell as f64, t * 1e3]);
+        }
+    }
+    let steps = done.steps;
+    let seconds = start.elapsed().as_secs_f64() - done.compile_seconds;
+    let engine = match c.engine {
+        sim::Engine::Reference => "channels on the reference interpreter".to_string(),
+        sim::Engine::Kernel { jit } => format!(
+            "channels in {} kernels ({} ops{})",
+            if jit { "JIT" } else { "interpreted" },
+            done.kernel_insts,
+            if jit { format!(", jit {:.1} ms", done.compile_seconds * 1e3) } else { String::new() }
+        ),
+    };
+    let n = c.tree.compartments() * c.cells;
+    Ok(Summary {
+        line: format!(
+            "{}: {}{} sections, {n} compartments ({} nodes), {} ({steps} steps, dt = {} ms), {engine}, {} thread{}, in {seconds:.3} s ({:.1} ns per compartment-step){}",
+            run.target,
+            if c.cells > 1 { format!("{} cells of ", c.cells) } else { String::new() },
+            c.tree.sections.len(),
+            c.tree.len() * c.cells,
+            c.scheme.name(),
+            units::format_number(run.dt * 1e3),
+            ranges.len(),
+            if ranges.len() == 1 { "" } else { "s" },
+            seconds * 1e9 / (steps.max(1) * n.max(1)) as f64,
+            if c.detect.is_some() { format!(", {} spikes", done.spikes) } else { String::new() }
+        ),
+        steps,
+        seconds,
+        compile_seconds: done.compile_seconds,
+        spikes: done.spikes,
+        ..Summary::default()
+    })
+}
+
+/// The setup of the block of cells `c0..c1`, a forest in `tree`: its
+/// clamps, its spike detectors, and the probes when it holds cell 0.
+fn block<'a>(run: &Run, c: &'a CellRun, tree: &'a Tree, (c0, c1): (usize, usize)) -> Setup<'a> {
+    let per = c.tree.len();
+    Setup {
+        tree,
         membranes: c
             .membranes
             .iter()
@@ -32,55 +141,20 @@ pub(super) fn cell(run: &Run, c: &CellRun, out: &mut Out) -> Result<Summary, Box
         engine: c.engine,
         dt: run.dt,
         duration: run.duration,
-        clamps: c.clamps.clone(),
-        probes: c.probes.iter().map(|p| p.1).collect(),
+        clamps: c
+            .clamps
+            .iter()
+            .flat_map(|(cl, amps)| {
+                (c0..c1).map(move |cell| Clamp { node: cl.node + (cell - c0) * per, amplitude: amps[cell], ..*cl })
+            })
+            .collect(),
+        probes: if c0 == 0 { c.probes.iter().map(|p| p.1).collect() } else { vec![] },
         sample_every: run.sample_every,
-    };
-    let start = std::time::Instant::now();
-    let mut row = Vec::with_capacity(c.probes.len() + 1);
-    let stop = out.stop;
-    let done = sim::simulate(
-        &setup,
-        |t, v| {
-            row.clear();
-            row.push(t * 1e3);
-            row.extend(v.iter().map(|x| x * 1e3));
-            out.row(id, &row);
-            out.t = t;
-        },
-        stop,
-    )
-    .map_err(|f| failure(run, c, f))?;
-    let steps = done.steps;
-    let seconds = start.elapsed().as_secs_f64() - done.compile_seconds;
-    let engine = match c.engine {
-        sim::Engine::Reference => "channels on the reference interpreter".to_string(),
-        sim::Engine::Kernel { jit } => format!(
-            "channels in {} kernels ({} ops{})",
-            if jit { "JIT" } else { "interpreted" },
-            done.kernel_insts,
-            if jit { format!(", jit {:.1} ms", done.compile_seconds * 1e3) } else { String::new() }
-        ),
-    };
-    let n = c.tree.compartments();
-    Ok(Summary {
-        line: format!(
-            "{}: {} sections, {n} compartments ({} nodes), {} ({steps} steps, dt = {} ms), {engine}, in {seconds:.3} s ({:.1} ns per compartment-step)",
-            run.target,
-            c.tree.sections.len(),
-            c.tree.len(),
-            c.scheme.name(),
-            units::format_number(run.dt * 1e3),
-            seconds * 1e9 / (steps.max(1) * n.max(1)) as f64
-        ),
-        steps,
-        seconds,
-        compile_seconds: done.compile_seconds,
-        ..Summary::default()
-    })
+        detect: c.detect.map(|(node, level)| ((c0..c1).map(|k| node + (k - c0) * per).collect(), level)),
+    }
 }
 
-fn failure(run: &Run, c: &CellRun, f: Failure) -> Box<Diagnostic> {
+fn failure(run: &Run, c: &CellRun, f: Failure, first_cell: usize) -> Box<Diagnostic> {
     let (node, step, why) = match f {
         Failure::Diverged { node, step } => (node, step, None),
         Failure::Scheme { node, step, why } => (node, step, Some(why)),
@@ -95,8 +169,11 @@ fn failure(run: &Run, c: &CellRun, f: Failure) -> Box<Diagnostic> {
             )
         }
     };
-    let (s, x) = c.tree.at[node];
-    let place = format!("{}({})", c.tree.sections[s].name, units::format_number(x));
+    let per = c.tree.len();
+    let (s, x) = c.tree.at[node % per];
+    let cell = first_cell + node / per;
+    let of = if c.cells > 1 { format!(" of cell {cell}") } else { String::new() };
+    let place = format!("{}({}){of}", c.tree.sections[s].name, units::format_number(x));
     let t = units::format_number(step as f64 * run.dt * 1e3);
     Box::new(match why {
         None => Diagnostic::error(Code::NumericalBlowUp, format!("V at {place} stopped being finite at step {step} (t = {t} ms)"))
