@@ -302,3 +302,53 @@ fn a_population_of_cells_on_threads() {
     let count = |c: usize| one.iter().filter(|s| s.0 == c).count();
     assert!(count(0) <= count(2) && count(2) <= count(4) && count(4) > count(1), "{one:?}");
 }
+
+/// A channel's parameter per compartment, from the distance to the soma:
+/// a constant expression gives the uniform cable's voltages; a leak that
+/// grows along the dendrite lowers the input resistance; kernels and the
+/// reference interpreter agree.
+#[test]
+fn parameters_vary_with_distance() {
+    let cable = |set: &str, backend: neuroc::Backend| {
+        let src = format!(
+            "{PAS}cell C {{
+    parameter Cm = 1 uF/cm^2, Ra = 100 ohm*cm
+    state V = -65 mV
+    section soma(length = 20 um, diameter = 20 um)
+    section dend(length = 1000 um, diameter = 2 um, parent = soma, nseg = 51)
+    region all {{ use Pas{set} }}
+    drive soma with IClamp(amplitude = 0.05 nA)
+    record V(soma), V(dend, at = 1)
+}}
+simulate C {{ dt = 0.1 ms, duration = 100 ms }}
+"
+        );
+        let mut e = Experiment::from_source("c.neuro", &src, None).unwrap_or_else(|e| panic!("{e}"));
+        e.backend(backend);
+        let (r, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
+        r.table("V").unwrap().data.clone()
+    };
+    let jit = neuroc::Backend::Jit;
+    let uniform = cable("", jit);
+    let same = cable("; Pas.g = 0.1 mS/cm^2 * (1 + 0 * distance / 1 um)", jit);
+    assert!(uniform.iter().zip(same.iter()).all(|(a, b)| (a - b).abs() < 1e-9), "a constant per compartment");
+    let growing = "; Pas.g = 0.1 mS/cm^2 * (1 + distance / 250 um)";
+    let (k, r) = (cable(growing, jit), cable(growing, neuroc::Backend::Reference));
+    assert!(k.iter().zip(r.iter()).all(|(a, b)| (a - b).abs() < 1e-9), "kernels vs reference");
+    let rise = |d: &ndarray::Array2<f64>| d[[d.nrows() - 1, 1]] + 65.0;
+    assert!(rise(&k) < 0.8 * rise(&uniform), "{} mV vs {} mV", rise(&k), rise(&uniform));
+    // NEURON with g_pas set per segment from h.distance (tests/neuron/distance_leak.py)
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/distance_leak_neuron.csv")).unwrap();
+    let neuron: Vec<f64> = text.lines().nth(1).unwrap().split(',').map(|x| x.trim().parse().unwrap()).collect();
+    let last = k.nrows() - 1;
+    for (col, want) in [(1, neuron[0]), (2, neuron[1])] {
+        assert!((k[[last, col]] - want).abs() < 1e-6, "column {col}: {} mV, NEURON {want} mV", k[[last, col]]);
+    }
+    // a wrong unit, an unknown parameter
+    for (set, words) in [("; Pas.g = 1 mV", "E0307"), ("; Pas.gg = 1 mS/cm^2", "Pas.g")] {
+        let src = format!("{PAS}cell C {{\n    parameter Cm = 1 uF/cm^2\n    state V = -65 mV\n    section soma(length = 20 um, diameter = 20 um)\n    region all {{ use Pas{set} }}\n}}\n");
+        let text = neuroc::compile_source("c.neuro", &src, None).render();
+        assert!(text.contains(words) && text.contains("help"), "{set}: {text}");
+    }
+}

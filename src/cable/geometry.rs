@@ -195,6 +195,30 @@ impl Tree {
         t
     }
 
+    /// Path distance along the sections from the middle of the root
+    /// section (the soma's center, NEURON's usual origin) to node `node`
+    /// of the first copy, m.
+    pub fn distance(&self, node: usize) -> f64 {
+        let (s, x) = self.at[node % self.len()];
+        self.distance_at(s, x)
+    }
+
+    /// [`Tree::distance`] of position `x` of section `s`.
+    pub fn distance_at(&self, s: usize, x: f64) -> f64 {
+        // up the tree, a loop (the depth is the user's)
+        let (mut s, mut x, mut total) = (s, x, 0.0);
+        loop {
+            let sec = &self.sections[s];
+            match sec.parent {
+                None => return total + (x - 0.5).abs() * sec.length,
+                Some((p, xp)) => {
+                    total += x * sec.length;
+                    (s, x) = (p, xp);
+                }
+            }
+        }
+    }
+
     /// Total membrane area, m^2.
     pub fn total_area(&self) -> f64 {
         self.area.iter().sum()

@@ -18,6 +18,9 @@ use crate::schemes::{self, Method};
 pub struct MembraneKernel {
     kernel: Kernel,
     code: Option<jit::Compiled>,
+    /// Parameter arrays, one value per lane (per-compartment parameters,
+    /// then derived propagators).
+    per: Vec<Vec<f64>>,
     /// State arrays in the kernel's order, one value per lane.
     arrays: Vec<Vec<f64>>,
     /// The node of each lane.
@@ -32,13 +35,16 @@ pub struct MembraneKernel {
 impl MembraneKernel {
     /// The kernel of membrane `m` (V's equation `f`, its derivative `j`)
     /// with parameter values `params`, for the compartments `nodes`, all
-    /// starting at `init` (the model's initial state).
+    /// starting at `init` (the model's initial state); `per_lane` are the
+    /// parameters that differ between compartments, with one value per
+    /// lane.
     #[allow(clippy::too_many_arguments)]
     pub fn build(
         m: &Model,
         params: &[f64],
         (f, j): (ExprId, ExprId),
         nodes: Vec<usize>,
+        per_lane: &[(usize, Vec<f64>)],
         init: &[f64],
         dt: f64,
         jit_it: bool,
@@ -49,10 +55,19 @@ impl MembraneKernel {
         let (plan, d) = schemes::derive_plan(&mut km, Method::Auto);
         let plan = plan.ok_or_else(|| d.list.first().map_or("no plan".into(), |d| d.message.clone()))?;
         let none = vec![None; km.values.len()];
-        let sig =
-            Signature { params, per_neuron: &[], value_overrides: &none, ports: &[], outputs: &[f, j], per_step: &[] };
+        let per_neuron: Vec<usize> = per_lane.iter().map(|(p, _)| *p).collect();
+        let sig = Signature {
+            params,
+            per_neuron: &per_neuron,
+            value_overrides: &none,
+            ports: &[],
+            outputs: &[f, j],
+            per_step: &[],
+        };
         let k = kernel::build_full(&km, &plan, &sig, dt).map_err(|kernel::Unsupported(why)| why)?;
         let code = if jit_it { Some(jit::compile(&k, false)?) } else { None };
+        let exprs: Vec<ExprId> = km.values.iter().map(|v| v.expr).collect();
+        let per = kernel::param_arrays(&k, &km, params, &exprs, per_lane);
         let lanes = nodes.len();
         let arrays = (0..k.states.len()).map(|s| vec![init.get(s).copied().unwrap_or(0.0); lanes]).collect();
         let n = k.states.len();
@@ -60,6 +75,7 @@ impl MembraneKernel {
             compile_seconds: code.as_ref().map_or(0.0, |c| c.compile_seconds),
             instructions: k.insts.len(),
             code,
+            per,
             arrays,
             nodes,
             v,
@@ -80,15 +96,17 @@ impl MembraneKernel {
         match &self.code {
             Some(code) => {
                 let ptrs: Vec<*mut f64> = self.arrays.iter_mut().map(|a| a.as_mut_ptr()).collect();
-                // SAFETY: one pointer per state array of the kernel, each to
-                // `lanes` values; the kernel has no parameter arrays and no
-                // events (channels do not spike), so no spike buffers.
-                unsafe { code.call(&ptrs, &[], lanes, (t, t_next), &mut [], &mut []) };
+                let pp: Vec<*const f64> = self.per.iter().map(|a| a.as_ptr()).collect();
+                // SAFETY: one pointer per state and parameter array of the
+                // kernel, each to `lanes` values; no events (channels do
+                // not spike), so no spike buffers.
+                unsafe { code.call(&ptrs, &pp, lanes, (t, t_next), &mut [], &mut []) };
             }
             None => {
                 let mut arrays: Vec<&mut [f64]> = self.arrays.iter_mut().map(|a| a.as_mut_slice()).collect();
                 let mut spikes = Vec::new();
-                kernel::interp::step(&self.kernel, &mut arrays, &[], t, t_next, &mut spikes);
+                let pa: Vec<&[f64]> = self.per.iter().map(|a| a.as_slice()).collect();
+                kernel::interp::step(&self.kernel, &mut arrays, &pa, t, t_next, &mut spikes);
             }
         }
         for (lane, &node) in self.nodes.iter().enumerate() {

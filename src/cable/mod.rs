@@ -66,7 +66,8 @@ pub fn membranes(cell: &ast::Model) -> Vec<ast::Model> {
         .into_iter()
         .map(|(name, stmts, span)| {
             let mut all = shared.clone();
-            all.extend(stmts.iter().cloned());
+            // per-compartment parameters are the cell's to set, not the membrane's
+            all.extend(stmts.iter().filter(|s| !matches!(s.kind, StmtKind::SetParam { .. })).cloned());
             if has_v && has_cm {
                 all.push(membrane_equation(span));
             }

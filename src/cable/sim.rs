@@ -55,6 +55,9 @@ pub struct Membrane<'m> {
     /// V's equation f = -currents / Cm and its derivative df/dV.
     pub f: ExprId,
     pub j: ExprId,
+    /// Parameters that differ between compartments: (parameter, value at
+    /// each node of one cell).
+    pub per_compartment: &'m [(usize, Vec<f64>)],
 }
 
 /// What runs the channels.
@@ -69,7 +72,9 @@ pub enum Engine {
 
 /// Everything a run of a cell needs.
 pub struct Setup<'a> {
+    /// The cells' nodes: copies of one cell of `cell_nodes` nodes.
     pub tree: &'a Tree,
+    pub cell_nodes: usize,
     pub membranes: Vec<Membrane<'a>>,
     pub scheme: Scheme,
     pub engine: Engine,
@@ -129,9 +134,16 @@ pub fn simulate(
         (0..n).map(|i| tree.membrane[i].map_or(v0, |k| inits[k].get(v_of[k]).copied().unwrap_or(v0))).collect();
     // f and df/dV of every compartment at the present state
     let (mut f, mut j) = (vec![0.0; n], vec![0.0; n]);
+    let per_cell = s.cell_nodes.max(1);
+    let local = |steppers: &mut [Stepper], k: usize, i: usize| {
+        for (p, values) in s.membranes[k].per_compartment {
+            steppers[k].set_param(*p, values[i % per_cell]);
+        }
+    };
     let eval = |steppers: &mut [Stepper], y: &mut [Vec<f64>], v: &[f64], t: f64, f: &mut [f64], j: &mut [f64]| {
         for i in 0..n {
             let Some(k) = tree.membrane[i] else { continue };
+            local(steppers, k, i);
             y[i][v_of[k]] = v[i];
             f[i] = steppers[k].expr(t, &y[i], s.membranes[k].f);
             j[i] = steppers[k].expr(t, &y[i], s.membranes[k].j);
@@ -144,8 +156,22 @@ pub fn simulate(
         for (k, m) in s.membranes.iter().enumerate() {
             let nodes: Vec<usize> = (0..n).filter(|&i| tree.membrane[i] == Some(k)).collect();
             let params = crate::ir::eval::eval_params(m.model, &m.param_overrides);
-            let mk = super::kernels::MembraneKernel::build(m.model, &params, (m.f, m.j), nodes, &inits[k], s.dt, jit)
-                .map_err(|why| Failure::Kernel { membrane: k, why })?;
+            let per_lane: Vec<(usize, Vec<f64>)> = m
+                .per_compartment
+                .iter()
+                .map(|(p, values)| (*p, nodes.iter().map(|&i| values[i % per_cell]).collect()))
+                .collect();
+            let mk = super::kernels::MembraneKernel::build(
+                m.model,
+                &params,
+                (m.f, m.j),
+                nodes,
+                &per_lane,
+                &inits[k],
+                s.dt,
+                jit,
+            )
+            .map_err(|why| Failure::Kernel { membrane: k, why })?;
             done.compile_seconds += mk.compile_seconds;
             done.kernel_insts += mk.instructions;
             kernels.push(mk);
@@ -223,6 +249,7 @@ pub fn simulate(
         if kernels.is_empty() {
             for i in 0..n {
                 let Some(k) = tree.membrane[i] else { continue };
+                local(&mut steppers, k, i);
                 let yi = &mut y[i];
                 yi[v_of[k]] = v[i];
                 let next =

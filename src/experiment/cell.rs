@@ -14,7 +14,7 @@ use crate::runtime::spikegen::Spread;
 use crate::schemes::{self, Method, Plan};
 use crate::source::Span;
 use crate::syntax::ast::{self, StmtKind};
-use crate::units::{self, dims, Dim};
+use crate::units::{self, dims, format_number, Dim};
 
 /// A cell's run.
 #[derive(Clone, Debug)]
@@ -48,6 +48,9 @@ pub struct MembraneRun {
     pub f: ExprId,
     /// df/dV.
     pub j: ExprId,
+    /// Parameters set per compartment (`NaT.gbar = ... distance ...`):
+    /// (parameter, value at each node of one cell).
+    pub per_compartment: Vec<(usize, Vec<f64>)>,
 }
 
 fn none() -> Dim {
@@ -241,8 +244,17 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
         .into_iter()
         .zip(plans)
         .zip(equations)
-        .map(|(((model, param_overrides), plan), (f, j))| MembraneRun { model, plan, param_overrides, f, j })
-        .collect();
+        .map(|(((model, param_overrides), plan), (f, j))| MembraneRun {
+            model,
+            plan,
+            param_overrides,
+            f,
+            j,
+            per_compartment: vec![],
+        })
+        .collect::<Vec<_>>();
+    let mut membranes = membranes;
+    per_compartment(ctx, cell, &tree, &region_names, &mut membranes)?;
     let engine = match flags.backend {
         Some(super::Backend::Reference) => Engine::Reference,
         Some(super::Backend::Interp) => Engine::Kernel { jit: false },
@@ -466,6 +478,136 @@ fn sections(
         );
     }
     Some(out)
+}
+
+/// `Channel.param = expr` in a region (or in the cell, for every region
+/// whose membrane has the parameter): the expression, which may read the
+/// cell's parameters and `distance` (the path distance from the middle of
+/// the root section), evaluated at every node of the region's sections.
+fn per_compartment(
+    ctx: &mut Ctx,
+    cell: &ast::Model,
+    tree: &Tree,
+    regions: &[String],
+    membranes: &mut [MembraneRun],
+) -> Option<()> {
+    let region_sets = crate::cable::regions(cell).into_iter().enumerate().flat_map(|(k, (_, stmts, _))| {
+        stmts.iter().filter_map(move |s| match &s.kind {
+            StmtKind::SetParam { target, value } => Some((Some(k), target, value)),
+            _ => None,
+        })
+    });
+    let cell_sets = cell.stmts.iter().filter_map(|s| match &s.kind {
+        StmtKind::SetParam { target, value } => Some((None, target, value)),
+        _ => None,
+    });
+    let sets: Vec<_> = cell_sets.chain(region_sets).collect();
+    if sets.is_empty() {
+        return Some(());
+    }
+    let shared: Vec<ast::Stmt> =
+        cell.stmts.iter().filter(|s| matches!(s.kind, StmtKind::Parameter(_))).cloned().collect();
+    for (region, target, value) in sets {
+        let applies: Vec<usize> = match region {
+            Some(k) => vec![k],
+            None => (0..membranes.len()).filter(|&k| membranes[k].model.param(&target.name).is_some()).collect(),
+        };
+        let Some(&first) = applies.first() else {
+            return ctx.reject(
+                format!("no region's membrane has a parameter `{}`", target.name),
+                target.span,
+                "unknown parameter",
+                "name a parameter of a channel the region uses, e.g. `NaT.gbar = 60 mS/cm^2`",
+            );
+        };
+        let Some(p) = membranes[first].model.param(&target.name) else {
+            let known: Vec<String> = membranes[first].model.params.iter().map(|p| p.name.clone()).collect();
+            let known: Vec<&str> = known.iter().map(String::as_str).collect();
+            return ctx.unknown(
+                &format!("parameter of region `{}`", regions[first]),
+                target,
+                &known,
+                "a region sets its channels' parameters by their qualified names",
+            );
+        };
+        let want = membranes[first].model.params[p].dim;
+        // a model of the cell's parameters, `distance` and the value
+        let span = value.span;
+        let um = ast::UnitExpr {
+            factors: vec![ast::UnitFactor { name: "um".into(), power: (1, 1), span }],
+            text: "um".into(),
+            span,
+        };
+        let zero = ast::Expr { kind: ast::ExprKind::Number { value: 0.0, unit: Some(um) }, span };
+        let mut stmts = shared.clone();
+        for (name, e) in [("distance", zero), ("(value)", value.clone())] {
+            stmts.push(ast::Stmt {
+                kind: StmtKind::Parameter(vec![ast::Binding {
+                    name: ast::Ident { name: name.into(), span },
+                    value: e,
+                }]),
+                span,
+            });
+        }
+        let model = ast::Model {
+            kind: ast::ModelKind::Rate,
+            name: ast::Ident { name: "(compartment)".into(), span },
+            stmts,
+            span,
+        };
+        let (m, d) = crate::ir::lower::lower_model(&ctx.c.library, &model);
+        ctx.diags.extend(d);
+        let mut m = m?;
+        let (dist, out) = (m.param("distance")?, m.param("(value)")?);
+        if m.params[out].dim != want {
+            ctx.fail(
+                Diagnostic::error(
+                    Code::ValueDimension,
+                    format!(
+                        "`{}` is {}, but this is {}",
+                        target.name,
+                        units::pretty(&want),
+                        units::pretty(&m.params[out].dim)
+                    ),
+                )
+                .at(span, "the wrong unit")
+                .help(format!("give it in {}", settings_unit(&want))),
+            );
+            return None;
+        }
+        let mut overrides = vec![None; m.params.len()];
+        for k in applies {
+            let Some(pk) = membranes[k].model.param(&target.name) else { continue };
+            let mut values = vec![f64::NAN; tree.len()];
+            for (node, v) in values.iter_mut().enumerate() {
+                if tree.membrane[node] != Some(k) {
+                    continue;
+                }
+                let at = m.arena.add(crate::ir::NodeKind::Const(tree.distance(node)), Ty::Num(dims::length()), span);
+                overrides[dist] = Some(at);
+                *v = crate::ir::eval::eval_params(&m, &overrides)[out];
+                if !v.is_finite() {
+                    return ctx.reject(
+                        format!(
+                            "`{}` is not a finite number at {} um from the soma",
+                            target.name,
+                            format_number(tree.distance(node) * 1e6)
+                        ),
+                        span,
+                        "not finite there",
+                        "check the expression for a division by zero or an overflow",
+                    );
+                }
+            }
+            membranes[k].per_compartment.retain(|(q, _)| *q != pk);
+            membranes[k].per_compartment.push((pk, values));
+        }
+    }
+    Some(())
+}
+
+fn settings_unit(d: &Dim) -> String {
+    super::settings::example_unit(d)
 }
 
 /// `spike when V(SECTION) crosses LEVEL`: the node (the section's middle;

@@ -167,6 +167,15 @@ impl<'m> Stepper<'m> {
         self.eval_at(e, t, y)
     }
 
+    /// Sets parameter `i` (a cell's parameter that differs between
+    /// compartments; it must not enter an exact block's matrix, which is
+    /// computed once).
+    pub fn set_param(&mut self, i: usize, v: f64) {
+        if let Some(p) = self.params.get_mut(i) {
+            *p = v;
+        }
+    }
+
     /// Parameter `i`'s value in this run.
     pub fn param(&self, i: usize) -> f64 {
         self.params.get(i).copied().unwrap_or(f64::NAN)

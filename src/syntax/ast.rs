@@ -286,6 +286,12 @@ pub enum StmtKind {
         name: Ident,
         settings: Vec<Binding>,
     },
+    /// `Channel.param = expr` in a cell's region: a parameter per
+    /// compartment (the expression may read `distance`).
+    SetParam {
+        target: Ident,
+        value: Expr,
+    },
     /// `region NAME { statements }` in a cell: a membrane's statements
     /// (`use` of channels) for the sections the name selects.
     Region {

@@ -367,6 +367,12 @@ impl Lowerer {
                 let name = self.ident(it.next()?);
                 StmtKind::Section { name, settings: self.settings(it.next()?) }
             }
+            Rule::param_set => {
+                let mut it = pair.into_inner();
+                let q = it.next()?;
+                let target = Ident { name: q.as_str().to_string(), span: self.span(&q) };
+                StmtKind::SetParam { target, value: self.expr(it.next()?) }
+            }
             Rule::region => {
                 let mut it = self.parts(pair);
                 let name = self.ident(it.next()?);

@@ -126,6 +126,7 @@ fn block<'a>(run: &Run, c: &'a CellRun, tree: &'a Tree, (c0, c1): (usize, usize)
     let per = c.tree.len();
     Setup {
         tree,
+        cell_nodes: per,
         membranes: c
             .membranes
             .iter()
@@ -135,6 +136,7 @@ fn block<'a>(run: &Run, c: &'a CellRun, tree: &'a Tree, (c0, c1): (usize, usize)
                 param_overrides: m.param_overrides.clone(),
                 f: m.f,
                 j: m.j,
+                per_compartment: &m.per_compartment,
             })
             .collect(),
         scheme: c.scheme,
