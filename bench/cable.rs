@@ -97,7 +97,26 @@ fn neuron_population(cells: usize, steps: usize, dt_ms: f64) -> Option<(f64, usi
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
+/// Seconds to compile a cell of about `n` compartments (soma and HH
+/// dendrites of 100 segments) from source to its first step: parse,
+/// check, lay out, build and JIT the kernels, one step.
+fn compile_time(n: usize) -> f64 {
+    let src = source(n / 100, 100, false);
+    let start = std::time::Instant::now();
+    let mut e = Experiment::from_source("tree.neuro", &src, None).unwrap_or_else(|e| panic!("{e}"));
+    e.dt("0.025 ms").duration("0.025 ms");
+    e.run().unwrap_or_else(|e| panic!("{e}"));
+    start.elapsed().as_secs_f64()
+}
+
 fn main() {
+    let (small, large) = (compile_time(1000), compile_time(10_000));
+    println!(
+        "compile to the first step: 1,000 compartments {:.3} s, 10,000 compartments {:.3} s ({:.1}x for 10x; goal: under 2 s and linear)",
+        small,
+        large,
+        large / small
+    );
     let (dends, nseg) = (env("NEUROC_BENCH_DENDS", 9), env("NEUROC_BENCH_NSEG", 111));
     let steps = env("NEUROC_BENCH_STEPS", 40_000);
     let dt = 0.025;

@@ -178,28 +178,34 @@ impl Tree {
         self.first[s] + ((x * n as f64).floor() as usize).min(n - 1)
     }
 
-    /// `copies` copies of this tree side by side (a forest: each copy's
-    /// root has no parent), for a population of identical cells; node i of
-    /// copy k is node `k * len() + i`. Sections and locations stay those of
-    /// the first copy.
+    /// `copies` copies of this tree interleaved (a forest: each copy's root
+    /// has no parent), for a population of identical cells: node i of copy
+    /// k is node `i * copies + k`, so parents still come first and the
+    /// Hines elimination meets the same node of every copy in a row,
+    /// independent operations the processor overlaps (one cell alone is a
+    /// chain of dependent divisions). Sections and locations stay those of
+    /// one copy.
     pub fn replicate(&self, copies: usize) -> Tree {
-        let n = self.len();
+        let c = copies.max(1);
+        let spread = |v: &[f64]| v.iter().flat_map(|&x| std::iter::repeat_n(x, c)).collect::<Vec<f64>>();
         let mut t = self.clone();
-        for k in 1..copies {
-            t.parent.extend(self.parent.iter().map(|&p| if p == usize::MAX { p } else { p + k * n }));
-            t.g.extend_from_slice(&self.g);
-            t.area.extend_from_slice(&self.area);
-            t.membrane.extend_from_slice(&self.membrane);
-            t.at.extend_from_slice(&self.at);
-        }
+        t.parent = self
+            .parent
+            .iter()
+            .flat_map(|&p| (0..c).map(move |k| if p == usize::MAX { p } else { p * c + k }))
+            .collect();
+        t.g = spread(&self.g);
+        t.area = spread(&self.area);
+        t.membrane = self.membrane.iter().flat_map(|&m| std::iter::repeat_n(m, c)).collect();
+        t.at = self.at.iter().flat_map(|&a| std::iter::repeat_n(a, c)).collect();
         t
     }
 
     /// Path distance along the sections from the middle of the root
-    /// section (the soma's center, NEURON's usual origin) to node `node`
-    /// of the first copy, m.
+    /// section (the soma's center, NEURON's usual origin) to node `node`,
+    /// m.
     pub fn distance(&self, node: usize) -> f64 {
-        let (s, x) = self.at[node % self.len()];
+        let (s, x) = self.at[node];
         self.distance_at(s, x)
     }
 

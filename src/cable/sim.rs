@@ -72,9 +72,10 @@ pub enum Engine {
 
 /// Everything a run of a cell needs.
 pub struct Setup<'a> {
-    /// The cells' nodes: copies of one cell of `cell_nodes` nodes.
+    /// The cells' nodes: copies of one cell, interleaved
+    /// ([`Tree::replicate`]): node `i` is node `i / cells` of its cell.
     pub tree: &'a Tree,
-    pub cell_nodes: usize,
+    pub cells: usize,
     pub membranes: Vec<Membrane<'a>>,
     pub scheme: Scheme,
     pub engine: Engine,
@@ -134,10 +135,10 @@ pub fn simulate(
         (0..n).map(|i| tree.membrane[i].map_or(v0, |k| inits[k].get(v_of[k]).copied().unwrap_or(v0))).collect();
     // f and df/dV of every compartment at the present state
     let (mut f, mut j) = (vec![0.0; n], vec![0.0; n]);
-    let per_cell = s.cell_nodes.max(1);
+    let cells = s.cells.max(1);
     let local = |steppers: &mut [Stepper], k: usize, i: usize| {
         for (p, values) in s.membranes[k].per_compartment {
-            steppers[k].set_param(*p, values[i % per_cell]);
+            steppers[k].set_param(*p, values[i / cells]);
         }
     };
     let eval = |steppers: &mut [Stepper], y: &mut [Vec<f64>], v: &[f64], t: f64, f: &mut [f64], j: &mut [f64]| {
@@ -159,7 +160,7 @@ pub fn simulate(
             let per_lane: Vec<(usize, Vec<f64>)> = m
                 .per_compartment
                 .iter()
-                .map(|(p, values)| (*p, nodes.iter().map(|&i| values[i % per_cell]).collect()))
+                .map(|(p, values)| (*p, nodes.iter().map(|&i| values[i / cells]).collect()))
                 .collect();
             let mk = super::kernels::MembraneKernel::build(
                 m.model,

@@ -72,7 +72,7 @@ pub(super) fn cell(run: &Run, c: &CellRun, out: &mut Out) -> Result<Summary, Box
     let mut spikes = Vec::new();
     let mut done = sim::Done::default();
     for (k, (result, s)) in results.into_iter().enumerate() {
-        let d = result.map_err(|f| failure(run, c, f, ranges[k].0))?;
+        let d = result.map_err(|f| failure(run, c, f, ranges[k]))?;
         done.steps = d.steps;
         done.spikes += d.spikes;
         done.compile_seconds = done.compile_seconds.max(d.compile_seconds);
@@ -123,10 +123,10 @@ pub(super) fn cell(run: &Run, c: &CellRun, out: &mut Out) -> Result<Summary, Box
 /// The setup of the block of cells `c0..c1`, a forest in `tree`: its
 /// clamps, its spike detectors, and the probes when it holds cell 0.
 fn block<'a>(run: &Run, c: &'a CellRun, tree: &'a Tree, (c0, c1): (usize, usize)) -> Setup<'a> {
-    let per = c.tree.len();
+    let count = c1 - c0;
     Setup {
         tree,
-        cell_nodes: per,
+        cells: c1 - c0,
         membranes: c
             .membranes
             .iter()
@@ -147,16 +147,16 @@ fn block<'a>(run: &Run, c: &'a CellRun, tree: &'a Tree, (c0, c1): (usize, usize)
             .clamps
             .iter()
             .flat_map(|(cl, amps)| {
-                (c0..c1).map(move |cell| Clamp { node: cl.node + (cell - c0) * per, amplitude: amps[cell], ..*cl })
+                (c0..c1).map(move |cell| Clamp { node: cl.node * count + (cell - c0), amplitude: amps[cell], ..*cl })
             })
             .collect(),
-        probes: if c0 == 0 { c.probes.iter().map(|p| p.1).collect() } else { vec![] },
+        probes: if c0 == 0 { c.probes.iter().map(|p| p.1 * count).collect() } else { vec![] },
         sample_every: run.sample_every,
-        detect: c.detect.map(|(node, level)| ((c0..c1).map(|k| node + (k - c0) * per).collect(), level)),
+        detect: c.detect.map(|(node, level)| ((c0..c1).map(|k| node * count + (k - c0)).collect(), level)),
     }
 }
 
-fn failure(run: &Run, c: &CellRun, f: Failure, first_cell: usize) -> Box<Diagnostic> {
+fn failure(run: &Run, c: &CellRun, f: Failure, (c0, c1): (usize, usize)) -> Box<Diagnostic> {
     let (node, step, why) = match f {
         Failure::Diverged { node, step } => (node, step, None),
         Failure::Scheme { node, step, why } => (node, step, Some(why)),
@@ -171,9 +171,10 @@ fn failure(run: &Run, c: &CellRun, f: Failure, first_cell: usize) -> Box<Diagnos
             )
         }
     };
-    let per = c.tree.len();
-    let (s, x) = c.tree.at[node % per];
-    let cell = first_cell + node / per;
+    // the block's cells are interleaved: node i is node i / count of its cell
+    let count = (c1 - c0).max(1);
+    let (s, x) = c.tree.at[(node / count).min(c.tree.len() - 1)];
+    let cell = c0 + node % count;
     let of = if c.cells > 1 { format!(" of cell {cell}") } else { String::new() };
     let place = format!("{}({}){of}", c.tree.sections[s].name, units::format_number(x));
     let t = units::format_number(step as f64 * run.dt * 1e3);
