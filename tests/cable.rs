@@ -144,6 +144,8 @@ fn bad_cells_are_diagnosed() {
         (&format!("{ok}    drive dend with IClamp(amplitude = 1 nA)\n"), "E0503", "unknown section `dend`"),
         (&format!("{ok}    record V(soma, at = 2)\n"), "E0503", "from 0 to 1"),
         (&format!("{ok}    record m(soma)\n"), "E0503", "only `V`"),
+        ("    section soma(length = 20 um, diameter = 20 um)\n    region all { use Pas; spike when V crosses 0 mV }\n", "E0503", "event"),
+        (&format!("{ok}    spike when V crosses 0 mV\n    spike when V(soma) crosses 10 mV\n"), "E0503", "one spike detector"),
         ("    section soma(length = 20 um, diameter = 20 um)\n    region all { use Nope }\n", "E0203", "Nope"),
     ] {
         let c = neuroc::compile_source("c.neuro", &cell(body), None);
@@ -151,6 +153,23 @@ fn bad_cells_are_diagnosed() {
         assert!(c.diagnostics.has_errors(), "{body}: no error");
         assert!(text.contains(code) && text.contains(words) && text.contains("help"), "{body}: {text}");
     }
+    // Ra must be positive
+    let bad_ra = cell(ok).replace("Ra = 100 ohm*cm", "Ra = 0 ohm*cm");
+    let text = neuroc::compile_source("c.neuro", &bad_ra, None).render();
+    assert!(text.contains("E0503") && text.contains("`Ra` must be positive"), "{text}");
+    // a setting for a channel only the second region uses
+    let two = format!(
+        "{PAS}channel Kx {{\n    parameter gx = 1 mS/cm^2\n    current i = gx * (V + 80 mV)\n}}\ncell C {{\n    parameter Cm = 1 uF/cm^2\n    state V = -65 mV\n    section soma(length = 20 um, diameter = 20 um)\n    section d(length = 50 um, diameter = 2 um, parent = soma)\n    region soma {{ use Pas }}\n    region d {{ use Kx }}\n}}\nsimulate C {{ Kx.gx = 2 mS/cm^2, duration = 1 ms }}\n"
+    );
+    let c = neuroc::compile_source("c.neuro", &two, None);
+    assert!(!c.diagnostics.has_errors(), "{}", c.render());
+    // a parameter per compartment and for the whole run at once
+    let both = format!(
+        "{}simulate C {{ Pas.g = 0.2 mS/cm^2 }}\n",
+        cell("    section soma(length = 20 um, diameter = 20 um)\n    region all { use Pas; Pas.g = 0.1 mS/cm^2 }\n")
+    );
+    let text = neuroc::compile_source("c.neuro", &both, None).render();
+    assert!(text.contains("E0503") && text.contains("also for the whole run"), "{text}");
     // a method a cell does not have
     let src = format!("{}simulate C {{ method = rk4 }}\n", cell(ok));
     let text = neuroc::compile_source("c.neuro", &src, None).render();
@@ -183,7 +202,8 @@ fn channel_kernels_follow_the_reference() {
 /// (`tests/neuron/ball_and_stick.py`, its output kept in
 /// `tests/data/ball_and_stick_neuron.csv`): the same spike times. The
 /// issue asks for 0.1 ms; the schemes are NEURON's, so they agree to
-/// 1e-9 ms (NEURON's di/dV is a difference quotient, ours exact).
+/// about 1e-9 ms, asserted to 1e-6 ms (NEURON's di/dV is a difference
+/// quotient, ours exact).
 #[test]
 fn ball_and_stick_spikes_as_in_neuron() {
     let text =

@@ -65,6 +65,9 @@ impl MembraneKernel {
             per_step: &[],
         };
         let k = kernel::build_full(&km, &plan, &sig, dt).map_err(|kernel::Unsupported(why)| why)?;
+        if !k.events.is_empty() {
+            return Err("its channels have events; a cell's regions hold channels".into());
+        }
         let code = if jit_it { Some(jit::compile(&k, false)?) } else { None };
         let exprs: Vec<ExprId> = km.values.iter().map(|v| v.expr).collect();
         let per = kernel::param_arrays(&k, &km, params, &exprs, per_lane);
@@ -113,10 +116,5 @@ impl MembraneKernel {
             f[node] = self.arrays[self.f_out][lane];
             j[node] = self.arrays[self.j_out][lane];
         }
-    }
-
-    /// Whether the kernel has events (then it cannot be a membrane's).
-    pub fn has_events(&self) -> bool {
-        !self.kernel.events.is_empty()
     }
 }

@@ -106,8 +106,18 @@ pub fn read(text: &str) -> Result<Vec<SwcSection>, String> {
     let mut out: Vec<SwcSection> = Vec::new();
     let mut section_of = vec![usize::MAX; n];
     let mut counts = std::collections::HashMap::new();
-    let soma_pts: Vec<usize> = (0..n).filter(|&i| pts[i].kind == 1).collect();
     let root_is_soma = pts[0].kind == 1;
+    // the soma: the soma points joined to the root through soma points (a
+    // soma-typed point elsewhere starts a section of its own)
+    let mut soma_pts = Vec::new();
+    if root_is_soma {
+        let mut stack = vec![0];
+        while let Some(i) = stack.pop() {
+            soma_pts.push(i);
+            stack.extend(children[i].iter().filter(|&&c| pts[c].kind == 1));
+        }
+        soma_pts.sort_unstable();
+    }
     // the soma
     if root_is_soma {
         let simple = soma_pts.len() == 1
@@ -129,6 +139,13 @@ pub fn read(text: &str) -> Result<Vec<SwcSection>, String> {
                 v.push((arc, 2.0 * pts[w[1]].r));
                 v
             })
+        };
+        // soma points all at one place: a cylinder as long as it is wide
+        let points = if points.last().is_some_and(|p| p.0 > 0.0) {
+            points
+        } else {
+            let d = 2.0 * pts[0].r;
+            vec![(0.0, d), (d, d)]
         };
         out.push(SwcSection { name: "soma".into(), kind: "soma".into(), parent: None, points });
         for &i in &soma_pts {
@@ -229,5 +246,11 @@ mod tests {
         assert!(read("1 1 0 0 0 5 -1\n2 3 1 0 0 1 7\n").unwrap_err().contains("line 2"));
         assert!(read("1 1 0 0 0 -5 -1\n").unwrap_err().contains("radius"));
         assert!(read("1 1 0 0 0 5 -1\n2 3 1 0 0 1 -1\n").unwrap_err().contains("second root"));
+        // soma points at one place, and a soma-typed point inside a dendrite
+        let s = read("1 1 0 0 0 5 -1\n2 1 0 0 0 5 1\n3 3 10 0 0 1 1\n4 1 20 0 0 1 3\n5 3 30 0 0 1 4\n").unwrap();
+        assert!(s[0].points.last().unwrap().0 > 0.0, "{:?}", s[0]);
+        let names: Vec<&str> = s.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["soma", "dend_0", "soma_0", "dend_1"]);
+        assert_eq!(s[2].parent, Some((1, 1.0)));
     }
 }

@@ -107,8 +107,7 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
         .collect();
     for (key, value) in sets {
         settings.push((key.name.clone(), c.sources.snippet(value.span).trim().to_string()));
-        if let Some(p) = membranes[0].0.param(&key.name) {
-            let dim = membranes[0].0.params[p].dim;
+        if let Some(dim) = membranes.iter().find_map(|(m, _)| m.param(&key.name).map(|p| m.params[p].dim)) {
             let v = ctx.constant(value, dim, &format!("`{}`", key.name))?;
             for (m, over) in &mut membranes {
                 if let Some(p) = m.param(&key.name) {
@@ -136,7 +135,10 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
             "method" => scheme = cell_scheme(ctx, c.sources.snippet(value.span).trim(), value.span)?,
             _ => {
                 let mut known = vec!["dt", "duration", "method", "d_lambda", "cells", "seed"];
-                let params: Vec<String> = membranes[0].0.params.iter().map(|p| p.name.clone()).collect();
+                let mut params: Vec<String> =
+                    membranes.iter().flat_map(|(m, _)| m.params.iter().map(|p| p.name.clone())).collect();
+                params.sort();
+                params.dedup();
                 known.extend(params.iter().map(String::as_str));
                 return ctx.unknown(
                     "setting",
@@ -171,11 +173,17 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
     let mut cm = Vec::new();
     let mut equations = Vec::new();
     for (m, over) in &mut membranes {
-        let (plan, d) = schemes::derive_plan(m, Method::Auto);
-        ctx.diags.extend(d);
-        plans.push(plan?);
+        if let Some(e) = m.events.first() {
+            return ctx.reject(
+                format!("a region's membrane has an event (in `{}`)", m.name),
+                e.span,
+                "an event inside a cell's region",
+                "a cell's spikes are `spike when V(SECTION) crosses LEVEL` in the cell itself; its regions hold channels",
+            );
+        }
         let v = m.state("V")?;
         let f = m.states[v].rhs?;
+        // df/dV while V still has its equation
         let j = match schemes::Jacobian::new(m).entry(m, v, v) {
             Ok(j) => j,
             Err(why) => {
@@ -187,9 +195,25 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
                 )
             }
         };
+        // V is the cable's: the channels' plan leaves it out (the kernels and
+        // the reference engine then advance the same blocks)
+        m.states[v].rhs = None;
+        let (plan, d) = schemes::derive_plan(m, Method::Auto);
+        ctx.diags.extend(d);
+        plans.push(plan?);
         equations.push((f, j));
         let params = crate::ir::eval::eval_params(m, over);
         let get = |n: &str| m.param(n).map(|p| params[p]);
+        for name in ["Cm", "Ra"] {
+            if let Some(p) = m.param(name).filter(|&p| !(params[p] > 0.0 && params[p].is_finite())) {
+                return ctx.reject(
+                    format!("`{name}` must be positive, not {}", params[p]),
+                    m.params[p].span,
+                    "not a positive value",
+                    "e.g. `parameter Cm = 1 uF/cm^2, Ra = 100 ohm*cm`",
+                );
+            }
+        }
         cm.push(get("Cm").unwrap_or(f64::NAN));
         ra.push(get("Ra").unwrap_or(0.354));
         if let Some(p) = m.param("Ra") {
@@ -575,9 +599,42 @@ fn per_compartment(
             );
             return None;
         }
+        // the run's values of the cell's parameters (simulate block, --set)
         let mut overrides = vec![None; m.params.len()];
+        let run_params = crate::ir::eval::eval_params(&membranes[first].model, &membranes[first].param_overrides);
+        for q in 0..m.params.len() {
+            let name = m.params[q].name.clone();
+            if let Some(mp) = membranes[first].model.param(&name) {
+                if membranes[first].param_overrides[mp].is_some() {
+                    let c = m.arena.add(crate::ir::NodeKind::Const(run_params[mp]), Ty::Num(m.params[q].dim), span);
+                    overrides[q] = Some(c);
+                }
+            }
+        }
         for k in applies {
             let Some(pk) = membranes[k].model.param(&target.name) else { continue };
+            if membranes[k].param_overrides[pk].is_some() {
+                return ctx.reject(
+                    format!("`{}` is set per compartment and also for the whole run", target.name),
+                    target.span,
+                    "set per compartment here",
+                    "keep one: the per-compartment expression may read the cell's parameters instead",
+                );
+            }
+            let in_exact = membranes[k].plan.blocks.iter().any(|b| match b {
+                crate::schemes::Block::Exact { a, .. } => {
+                    a.iter().any(|&e| crate::schemes::deps(&membranes[k].model, e).contains(&crate::ir::Var::Param(pk)))
+                }
+                _ => false,
+            });
+            if in_exact {
+                return ctx.reject(
+                    format!("`{}` enters an exact propagator, which is computed once per membrane", target.name),
+                    target.span,
+                    "per compartment",
+                    "give the channel state another method (`method = rk4` in the channel), or keep this parameter uniform",
+                );
+            }
             let mut values = vec![f64::NAN; tree.len()];
             for (node, v) in values.iter_mut().enumerate() {
                 if tree.membrane[node] != Some(k) {
@@ -613,12 +670,21 @@ fn settings_unit(d: &Dim) -> String {
 /// `spike when V(SECTION) crosses LEVEL`: the node (the section's middle;
 /// plain `V` is the first section's) and the level; upward only.
 fn spike_detection(ctx: &mut Ctx, cell: &ast::Model, tree: &Tree) -> Option<Option<(usize, f64)>> {
-    let Some((lhs, rhs, direction, span)) = cell.stmts.iter().find_map(|s| match &s.kind {
+    let mut found = cell.stmts.iter().filter_map(|s| match &s.kind {
         StmtKind::SpikeWhen { lhs, rhs, direction } => Some((lhs, rhs, *direction, s.span)),
         _ => None,
-    }) else {
+    });
+    let Some((lhs, rhs, direction, span)) = found.next() else {
         return Some(None);
     };
+    if let Some((_, _, _, second)) = found.next() {
+        return ctx.reject(
+            "a cell has one spike detector",
+            second,
+            "a second `spike when`",
+            "keep one `spike when V(SECTION) crosses LEVEL`",
+        );
+    }
     let help = "e.g. `spike when V(soma) crosses 0 mV`";
     let section = match &lhs.kind {
         ast::ExprKind::Name(v) if v == "V" => 0,

@@ -65,7 +65,8 @@ pub(super) fn cell(run: &Run, c: &CellRun, out: &mut Out) -> Result<Summary, Box
         );
         let mut all = vec![(first, std::mem::take(&mut first_spikes))];
         for h in others {
-            all.push(h.join().unwrap_or_else(|_| (Err(Failure::Diverged { node: 0, step: 0 }), vec![])));
+            let why = "a worker thread stopped (a bug in neuroc)".to_string();
+            all.push(h.join().unwrap_or_else(|_| (Err(Failure::Scheme { node: 0, step: 0, why }), vec![])));
         }
         all
     });
