@@ -602,14 +602,14 @@ fn per_compartment(
         // the run's values of the cell's parameters (simulate block, --set)
         let mut overrides = vec![None; m.params.len()];
         let run_params = crate::ir::eval::eval_params(&membranes[first].model, &membranes[first].param_overrides);
-        for q in 0..m.params.len() {
-            let name = m.params[q].name.clone();
-            if let Some(mp) = membranes[first].model.param(&name) {
-                if membranes[first].param_overrides[mp].is_some() {
-                    let c = m.arena.add(crate::ir::NodeKind::Const(run_params[mp]), Ty::Num(m.params[q].dim), span);
-                    overrides[q] = Some(c);
-                }
-            }
+        let set: Vec<(usize, f64, Dim)> = (0..m.params.len())
+            .filter_map(|q| {
+                let mp = membranes[first].model.param(&m.params[q].name)?;
+                membranes[first].param_overrides[mp].map(|_| (q, run_params[mp], m.params[q].dim))
+            })
+            .collect();
+        for (q, value, dim) in set {
+            overrides[q] = Some(m.arena.add(crate::ir::NodeKind::Const(value), Ty::Num(dim), span));
         }
         for k in applies {
             let Some(pk) = membranes[k].model.param(&target.name) else { continue };
