@@ -365,6 +365,27 @@ simulate C {{ dt = 0.1 ms, duration = 100 ms }}
     for (col, want) in [(1, neuron[0]), (2, neuron[1])] {
         assert!((k[[last, col]] - want).abs() < 1e-6, "column {col}: {} mV, NEURON {want} mV", k[[last, col]]);
     }
+    // a per-compartment expression reads the run's value of a cell parameter
+    let scaled = |setting: &str| {
+        let src = format!(
+            "{PAS}cell C {{
+    parameter Cm = 1 uF/cm^2, Ra = 100 ohm*cm, gscale = 1
+    state V = -65 mV
+    section soma(length = 20 um, diameter = 20 um)
+    section dend(length = 1000 um, diameter = 2 um, parent = soma, nseg = 51)
+    region all {{ use Pas; Pas.g = gscale * 0.1 mS/cm^2 * (1 + distance / 250 um) }}
+    drive soma with IClamp(amplitude = 0.05 nA)
+    record V(soma), V(dend, at = 1)
+}}
+simulate C {{ dt = 0.1 ms, duration = 100 ms{setting} }}
+"
+        );
+        let (r, _) = Experiment::from_source("c.neuro", &src, None).unwrap().run().unwrap_or_else(|e| panic!("{e}"));
+        r.table("V").unwrap().data.clone()
+    };
+    let (one, two) = (scaled(""), scaled(", gscale = 2"));
+    assert!(one.iter().zip(k.iter()).all(|(a, b)| (a - b).abs() < 1e-9), "gscale = 1 is the growing leak");
+    assert!(rise(&two) < 0.7 * rise(&one), "twice the leak: {} mV vs {} mV", rise(&two), rise(&one));
     // a wrong unit, an unknown parameter
     for (set, words) in [("; Pas.g = 1 mV", "E0307"), ("; Pas.gg = 1 mS/cm^2", "Pas.g")] {
         let src = format!("{PAS}cell C {{\n    parameter Cm = 1 uF/cm^2\n    state V = -65 mV\n    section soma(length = 20 um, diameter = 20 um)\n    region all {{ use Pas{set} }}\n}}\n");
