@@ -198,19 +198,15 @@ fn channel_kernels_follow_the_reference() {
     assert!(worst < 1e-9 * 100.0, "kernels differ from the reference by {worst:e} mV");
 }
 
-/// The ball-and-stick example against NEURON 9 on the same cell
-/// (`tests/neuron/ball_and_stick.py`, its output kept in
-/// `tests/data/ball_and_stick_neuron.csv`): the same spike times. The
-/// issue asks for 0.1 ms; the schemes are NEURON's, so they agree to
-/// about 1e-9 ms, asserted to 1e-6 ms (NEURON's di/dV is a difference
-/// quotient, ours exact).
-#[test]
-fn ball_and_stick_spikes_as_in_neuron() {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ball_and_stick_neuron.csv")).unwrap();
+/// The soma's upward crossings of 0 mV (ms, linear within the step) in
+/// `examples/EXAMPLE.neuro`, against NEURON's in `tests/data/DATA.csv`:
+/// the same count, each within `tol` ms.
+fn spikes_match_neuron(example: &str, data: &str, tol: f64) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{root}/tests/data/{data}.csv")).unwrap();
     let neuron: Vec<f64> = text.lines().skip(1).map(|l| l.trim().parse().unwrap()).collect();
     assert_eq!(neuron.len(), 3);
-    let mut e = Experiment::load(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ball_and_stick.neuro")).unwrap();
+    let mut e = Experiment::load(format!("{root}/examples/{example}.neuro")).unwrap();
     e.sample("0.025 ms");
     let (r, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
     let data = &r.table("V").unwrap().data;
@@ -219,10 +215,21 @@ fn ball_and_stick_spikes_as_in_neuron() {
         .filter(|&i| v[i - 1] < 0.0 && v[i] >= 0.0)
         .map(|i| t[i - 1] + (t[i] - t[i - 1]) * (0.0 - v[i - 1]) / (v[i] - v[i - 1]))
         .collect();
-    assert_eq!(ours.len(), neuron.len(), "{ours:?} vs NEURON {neuron:?}");
+    assert_eq!(ours.len(), neuron.len(), "{example}: {ours:?} vs NEURON {neuron:?}");
     for (a, b) in ours.iter().zip(&neuron) {
-        assert!((a - b).abs() < 1e-6, "spike at {a} ms, NEURON {b} ms");
+        assert!((a - b).abs() < tol, "{example}: spike at {a} ms, NEURON {b} ms");
     }
+}
+
+/// The ball-and-stick example against NEURON 9 on the same cell
+/// (`tests/neuron/ball_and_stick.py`, its output kept in
+/// `tests/data/ball_and_stick_neuron.csv`): the same spike times. The
+/// issue asks for 0.1 ms; the schemes are NEURON's, so they agree to
+/// about 1e-9 ms, asserted to 1e-6 ms (NEURON's di/dV is a difference
+/// quotient, ours exact).
+#[test]
+fn ball_and_stick_spikes_as_in_neuron() {
+    spikes_match_neuron("ball_and_stick", "ball_and_stick_neuron", 1e-6);
 }
 
 /// `explain` on a cell prints its compartment table.
@@ -246,24 +253,7 @@ fn explain_prints_the_compartment_table() {
 /// (`tests/neuron/reconstructed_cell.py`): within 1e-5 ms.
 #[test]
 fn a_cell_from_swc_spikes_as_in_neuron() {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/reconstructed_cell_neuron.csv"))
-            .unwrap();
-    let neuron: Vec<f64> = text.lines().skip(1).map(|l| l.trim().parse().unwrap()).collect();
-    assert_eq!(neuron.len(), 3);
-    let mut e = Experiment::load(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/reconstructed_cell.neuro")).unwrap();
-    e.sample("0.025 ms");
-    let (r, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
-    let data = &r.table("V").unwrap().data;
-    let (t, v) = (data.column(0).to_vec(), data.column(1).to_vec());
-    let ours: Vec<f64> = (1..v.len())
-        .filter(|&i| v[i - 1] < 0.0 && v[i] >= 0.0)
-        .map(|i| t[i - 1] + (t[i] - t[i - 1]) * (0.0 - v[i - 1]) / (v[i] - v[i - 1]))
-        .collect();
-    assert_eq!(ours.len(), neuron.len(), "{ours:?} vs NEURON {neuron:?}");
-    for (a, b) in ours.iter().zip(&neuron) {
-        assert!((a - b).abs() < 1e-5, "spike at {a} ms, NEURON {b} ms");
-    }
+    spikes_match_neuron("reconstructed_cell", "reconstructed_cell_neuron", 1e-5);
 }
 
 /// Bad morphology files are diagnosed (E0219 with the line).

@@ -47,17 +47,20 @@ pub struct Clamp {
     pub amplitude: f64,
 }
 
-/// A membrane (region) as the runtime needs it.
-pub struct Membrane<'m> {
-    pub model: &'m Model,
-    pub plan: &'m Plan,
+/// A region's membrane as a run needs it.
+#[derive(Clone, Debug)]
+pub struct Membrane {
+    /// The region's point neuron with V's equation removed (V is the
+    /// cable's), and the plan of its channels.
+    pub model: Model,
+    pub plan: Plan,
     pub param_overrides: Vec<Option<ExprId>>,
-    /// V's equation f = -currents / Cm and its derivative df/dV.
+    /// V's equation f = -currents / Cm, and df/dV.
     pub f: ExprId,
     pub j: ExprId,
     /// Parameters that differ between compartments: (parameter, value at
     /// each node of one cell).
-    pub per_compartment: &'m [(usize, Vec<f64>)],
+    pub per_compartment: Vec<(usize, Vec<f64>)>,
 }
 
 /// What runs the channels.
@@ -76,7 +79,7 @@ pub struct Setup<'a> {
     /// ([`Tree::replicate`]): node `i` is node `i / cells` of its cell.
     pub tree: &'a Tree,
     pub cells: usize,
-    pub membranes: Vec<Membrane<'a>>,
+    pub membranes: &'a [Membrane],
     pub scheme: Scheme,
     pub engine: Engine,
     pub dt: f64,
@@ -115,9 +118,9 @@ pub fn simulate(
         .membranes
         .iter()
         .map(|m| {
-            let mut cfg = Config::new(m.model, s.dt, s.duration);
+            let mut cfg = Config::new(&m.model, s.dt, s.duration);
             cfg.param_overrides = m.param_overrides.clone();
-            Stepper::new(m.model, m.plan, &cfg)
+            Stepper::new(&m.model, &m.plan, &cfg)
         })
         .collect();
     let v_of: Vec<usize> = s.membranes.iter().map(|m| m.model.state("V").unwrap_or(0)).collect();
@@ -137,7 +140,7 @@ pub fn simulate(
     let (mut f, mut j) = (vec![0.0; n], vec![0.0; n]);
     let cells = s.cells.max(1);
     let local = |steppers: &mut [Stepper], k: usize, i: usize| {
-        for (p, values) in s.membranes[k].per_compartment {
+        for (p, values) in &s.membranes[k].per_compartment {
             steppers[k].set_param(*p, values[i / cells]);
         }
     };
@@ -156,14 +159,14 @@ pub fn simulate(
     if let Engine::Kernel { jit } = s.engine {
         for (k, m) in s.membranes.iter().enumerate() {
             let nodes: Vec<usize> = (0..n).filter(|&i| tree.membrane[i] == Some(k)).collect();
-            let params = crate::ir::eval::eval_params(m.model, &m.param_overrides);
+            let params = crate::ir::eval::eval_params(&m.model, &m.param_overrides);
             let per_lane: Vec<(usize, Vec<f64>)> = m
                 .per_compartment
                 .iter()
                 .map(|(p, values)| (*p, nodes.iter().map(|&i| values[i / cells]).collect()))
                 .collect();
             let mk = super::kernels::MembraneKernel::build(
-                m.model,
+                &m.model,
                 &params,
                 (m.f, m.j),
                 nodes,

@@ -195,10 +195,7 @@ pub(super) fn configure_model(
     if let Some(n) = of.n {
         b.n = n;
     }
-    let threads = match &flags.threads {
-        Some(e) => ctx.count(e, "`--threads`", 1, 1024, "e.g. --threads 4")? as usize,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let threads = ctx.threads(flags)?;
 
     // Overrides: block constants, then `--set`, which wins.
     let mut param_overrides: Vec<Option<ExprId>> = vec![None; model.params.len()];

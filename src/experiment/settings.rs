@@ -177,6 +177,14 @@ impl<'c> Ctx<'c> {
     }
 
     /// A method named by a setting or a flag (E0401 otherwise).
+    /// `--threads`, else the machine's cores.
+    pub fn threads(&mut self, flags: &super::Flags) -> Option<usize> {
+        match &flags.threads {
+            Some(e) => Some(self.count(e, "`--threads`", 1, 1024, "e.g. --threads 4")? as usize),
+            None => Some(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        }
+    }
+
     pub fn method(&mut self, name: &str, span: Span) -> Option<Method> {
         let m = Method::parse(name);
         if m.is_none() {

@@ -3,7 +3,7 @@
 
 use super::{Out, Summary};
 use crate::cable::geometry::Tree;
-use crate::cable::sim::{self, Clamp, Failure, Membrane, Setup};
+use crate::cable::sim::{self, Clamp, Failure, Setup};
 use crate::diag::{Code, Diagnostic};
 use crate::experiment::cell::CellRun;
 use crate::experiment::Run;
@@ -128,18 +128,7 @@ fn block<'a>(run: &Run, c: &'a CellRun, tree: &'a Tree, (c0, c1): (usize, usize)
     Setup {
         tree,
         cells: c1 - c0,
-        membranes: c
-            .membranes
-            .iter()
-            .map(|m| Membrane {
-                model: &m.model,
-                plan: &m.plan,
-                param_overrides: m.param_overrides.clone(),
-                f: m.f,
-                j: m.j,
-                per_compartment: &m.per_compartment,
-            })
-            .collect(),
+        membranes: &c.membranes,
         scheme: c.scheme,
         engine: c.engine,
         dt: run.dt,
