@@ -114,8 +114,13 @@ pub fn compile(mut sources: SourceMap, root: FileId) -> Compiled {
     // Every reachable model is checked, so errors in imports surface too.
     let mut models = Vec::new();
     // a cell's regions are lowered as membranes (point neurons) of their own
-    let membranes: Vec<syntax::ast::Model> =
-        library.models.iter().filter(|m| m.kind == syntax::ast::ModelKind::Cell).flat_map(cable::membranes).collect();
+    let is_synapse = |n: &str| library.get(n).is_some_and(|m| m.kind == syntax::ast::ModelKind::Synapse);
+    let membranes: Vec<syntax::ast::Model> = library
+        .models
+        .iter()
+        .filter(|m| m.kind == syntax::ast::ModelKind::Cell)
+        .flat_map(|m| cable::membranes(m, &is_synapse))
+        .collect();
     for model in library.models.iter().chain(&membranes) {
         let (m, d) = ir::lower::lower_model(&library, model);
         diagnostics.extend(d);

@@ -888,7 +888,7 @@ fn small_network(
     let v = model.state("V").unwrap();
     let net = Network {
         name: "Small".into(),
-        populations: vec![Population { name: "P".into(), model, count: 400 }],
+        populations: vec![Population::of("P", model, 400)],
         connections: vec![Connection {
             from: 0,
             to: 0,

@@ -9,8 +9,9 @@
 //! and its derivative J = df/dV, derived symbolically (so i = -Cm f and
 //! di/dV = -Cm J).
 
+use super::sim::Membrane;
 use crate::codegen::jit;
-use crate::ir::{ExprId, Model};
+use crate::ir::ExprId;
 use crate::kernel::{self, Kernel, Signature};
 use crate::schemes::{self, Method};
 
@@ -28,40 +29,46 @@ pub struct MembraneKernel {
     v: usize,
     f_out: usize,
     j_out: usize,
+    /// Input ports (the last parameter arrays).
+    ports: usize,
     pub compile_seconds: f64,
     pub instructions: usize,
 }
 
 impl MembraneKernel {
-    /// The kernel of membrane `m` (V's equation `f`, its derivative `j`)
-    /// with parameter values `params`, for the compartments `nodes`, all
+    /// The kernel of membrane `m` for the compartments `nodes`, all
     /// starting at `init` (the model's initial state); `per_lane` are the
     /// parameters that differ between compartments, with one value per
-    /// lane.
-    #[allow(clippy::too_many_arguments)]
+    /// lane. With a `port`, the kernel of a synapse's arriving spikes:
+    /// the weights summed into [`MembraneKernel::set_input`] applied by
+    /// the port's event, no dynamics, and f and J at the result.
     pub fn build(
-        m: &Model,
-        params: &[f64],
-        (f, j): (ExprId, ExprId),
+        m: &Membrane,
         nodes: Vec<usize>,
         per_lane: &[(usize, Vec<f64>)],
         init: &[f64],
         dt: f64,
         jit_it: bool,
+        port: Option<&str>,
     ) -> Result<MembraneKernel, String> {
-        let mut km = m.clone();
+        let params = crate::ir::eval::eval_params(&m.model, &m.param_overrides);
+        let mut km = m.model.clone();
         let v = km.state("V").ok_or("a membrane without V")?;
         km.states[v].rhs = None;
+        let ports: Vec<String> = port.map(str::to_string).into_iter().collect();
+        if port.is_some() {
+            km.states.iter_mut().for_each(|s| s.rhs = None);
+        }
         let (plan, d) = schemes::derive_plan(&mut km, Method::Auto);
         let plan = plan.ok_or_else(|| d.list.first().map_or("no plan".into(), |d| d.message.clone()))?;
         let none = vec![None; km.values.len()];
         let per_neuron: Vec<usize> = per_lane.iter().map(|(p, _)| *p).collect();
         let sig = Signature {
-            params,
+            params: &params,
             per_neuron: &per_neuron,
             value_overrides: &none,
-            ports: &[],
-            outputs: &[f, j],
+            ports: &ports,
+            outputs: &[m.f, m.j],
             per_step: &[],
         };
         let k = kernel::build_full(&km, &plan, &sig, dt).map_err(|kernel::Unsupported(why)| why)?;
@@ -70,8 +77,9 @@ impl MembraneKernel {
         }
         let code = if jit_it { Some(jit::compile(&k, false)?) } else { None };
         let exprs: Vec<ExprId> = km.values.iter().map(|v| v.expr).collect();
-        let per = kernel::param_arrays(&k, &km, params, &exprs, per_lane);
         let lanes = nodes.len();
+        let mut per = kernel::param_arrays(&k, &km, &params, &exprs, per_lane);
+        per.extend(ports.iter().map(|_| vec![0.0; lanes]));
         let arrays = (0..k.states.len()).map(|s| vec![init.get(s).copied().unwrap_or(0.0); lanes]).collect();
         let n = k.states.len();
         Ok(MembraneKernel {
@@ -84,8 +92,25 @@ impl MembraneKernel {
             v,
             f_out: n - 2,
             j_out: n - 1,
+            ports: ports.len(),
             kernel: k,
         })
+    }
+
+    /// The weights arriving at the port this step, one per lane (read by
+    /// the next [`MembraneKernel::step`], then cleared).
+    pub fn set_input(&mut self, w: &[f64]) {
+        if let Some(input) = self.per.last_mut().filter(|_| self.ports > 0) {
+            input.copy_from_slice(w);
+        }
+    }
+
+    /// The first `count` state arrays (the model's states) from `other`,
+    /// a kernel of the same model over the same lanes.
+    pub fn take_states(&mut self, other: &MembraneKernel, count: usize) {
+        for (mine, theirs) in self.arrays.iter_mut().zip(&other.arrays).take(count) {
+            mine.copy_from_slice(theirs);
+        }
     }
 
     /// One step from `t` to `t_next`: writes V of every lane from `v`
@@ -111,6 +136,9 @@ impl MembraneKernel {
                 let pa: Vec<&[f64]> = self.per.iter().map(|a| a.as_slice()).collect();
                 kernel::interp::step(&self.kernel, &mut arrays, &pa, t, t_next, &mut spikes);
             }
+        }
+        if self.ports > 0 {
+            self.per.last_mut().into_iter().for_each(|w| w.iter_mut().for_each(|x| *x = 0.0));
         }
         for (lane, &node) in self.nodes.iter().enumerate() {
             f[node] = self.arrays[self.f_out][lane];

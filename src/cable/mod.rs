@@ -17,6 +17,7 @@
 pub mod geometry;
 pub mod hines;
 pub mod kernels;
+pub mod population;
 pub mod sim;
 pub mod swc;
 
@@ -25,6 +26,33 @@ use crate::syntax::ast::{self, BinOp, Expr, ExprKind, Ident, ModelKind, Stmt, St
 /// The name of region `region`'s membrane model in cell `cell`.
 pub fn membrane_name(cell: &str, region: &str) -> String {
     format!("{cell}:{region}")
+}
+
+/// The name of synapse site `site`'s model in cell `cell`.
+pub fn site_name(cell: &str, site: &str) -> String {
+    format!("{cell}@{site}")
+}
+
+/// The synapse sites of a cell: (name, model, section, settings, span).
+pub fn sites(cell: &ast::Model) -> Vec<Site<'_>> {
+    cell.stmts
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StmtKind::Site { name, model, section, settings } => {
+                Some(Site { name, model, section, settings, span: s.span })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `synapse NAME = MODEL on SECTION(settings)` in a cell.
+pub struct Site<'a> {
+    pub name: &'a Ident,
+    pub model: &'a Ident,
+    pub section: &'a Ident,
+    pub settings: &'a [ast::Binding],
+    pub span: crate::source::Span,
 }
 
 /// The regions of a cell: (name, statements, span).
@@ -38,10 +66,11 @@ pub fn regions(cell: &ast::Model) -> Vec<(&Ident, &[Stmt], crate::source::Span)>
         .collect()
 }
 
-/// Each region of `cell` as a point neuron: the cell's parameters, states,
+/// Each region of `cell` as a point neuron, and each synapse site whose
+/// model `is_synapse` as one holding the synapse (see [`site_equation`]): the cell's parameters, states,
 /// inputs, definitions, `method` and rate `table`s, the region's statements, and (when the cell
 /// has `state V` and `parameter cm`) `dV/dt = -currents / cm`.
-pub fn membranes(cell: &ast::Model) -> Vec<ast::Model> {
+pub fn membranes(cell: &ast::Model, is_synapse: &dyn Fn(&str) -> bool) -> Vec<ast::Model> {
     let shared: Vec<Stmt> = cell
         .stmts
         .iter()
@@ -62,7 +91,7 @@ pub fn membranes(cell: &ast::Model) -> Vec<ast::Model> {
     let has_v = shared.iter().any(|s| matches!(&s.kind, StmtKind::State(d) if d.iter().any(|d| d.name.name == "V")));
     let has_cm =
         shared.iter().any(|s| matches!(&s.kind, StmtKind::Parameter(b) if b.iter().any(|b| b.name.name == "Cm")));
-    regions(cell)
+    let mut out: Vec<ast::Model> = regions(cell)
         .into_iter()
         .map(|(name, stmts, span)| {
             let mut all = shared.clone();
@@ -78,7 +107,40 @@ pub fn membranes(cell: &ast::Model) -> Vec<ast::Model> {
                 span,
             }
         })
-        .collect()
+        .collect();
+    // each synapse site: the synapse inserted into a point neuron whose V
+    // is the cable's, its current an absolute one (`currents / (1 F)`
+    // is the current in A, numerically)
+    for site in sites(cell).into_iter().filter(|s| is_synapse(&s.model.name)) {
+        let span = site.span;
+        let mut all = shared.clone();
+        all.push(Stmt { kind: StmtKind::Use(vec![site.model.clone()]), span });
+        if has_v {
+            all.push(site_equation(span));
+        }
+        out.push(ast::Model {
+            kind: ModelKind::Neuron,
+            name: Ident { name: site_name(&cell.name.name, &site.name.name), span: site.name.span },
+            stmts: all,
+            span,
+        });
+    }
+    out
+}
+
+/// `dV/dt = -currents / (1 F)`, spanning the site: f is minus the
+/// synapse's current in A.
+fn site_equation(span: crate::source::Span) -> Stmt {
+    let name = |n: &str| Expr { kind: ExprKind::Name(n.into()), span };
+    let farad = ast::UnitExpr {
+        factors: vec![ast::UnitFactor { name: "F".into(), power: (1, 1), span }],
+        text: "F".into(),
+        span,
+    };
+    let one = Expr { kind: ExprKind::Number { value: 1.0, unit: Some(farad) }, span };
+    let ratio = Expr { kind: ExprKind::Binary(BinOp::Div, Box::new(name("currents")), Box::new(one)), span };
+    let rhs = Expr { kind: ExprKind::Unary(UnOp::Neg, Box::new(ratio)), span };
+    Stmt { kind: StmtKind::Ode { factor: None, state: Ident { name: "V".into(), span }, rhs, method: None }, span }
 }
 
 /// `dV/dt = -currents / cm`, spanning the region.

@@ -18,6 +18,7 @@
 //! (NEURON takes a difference quotient over 1 uV instead).
 
 use super::geometry::Tree;
+use super::kernels::MembraneKernel;
 use crate::ir::{ExprId, Model};
 use crate::runtime::{initial_state, Config, Stepper};
 use crate::schemes::Plan;
@@ -73,13 +74,25 @@ pub enum Engine {
     Kernel { jit: bool },
 }
 
+/// A synapse at a node: a point neuron holding the synapse (V read from
+/// the cable), whose V equation is minus its current in A, and the port
+/// its spikes arrive on.
+#[derive(Clone, Debug)]
+pub struct Site {
+    pub membrane: Membrane,
+    pub port: String,
+    /// The node in one cell.
+    pub node: usize,
+}
+
 /// Everything a run of a cell needs.
 pub struct Setup<'a> {
     /// The cells' nodes: copies of one cell, interleaved
     /// ([`Tree::replicate`]): node `i` is node `i / cells` of its cell.
-    pub tree: &'a Tree,
+    pub tree: std::borrow::Cow<'a, Tree>,
     pub cells: usize,
     pub membranes: &'a [Membrane],
+    pub sites: &'a [Site],
     pub scheme: Scheme,
     pub engine: Engine,
     pub dt: f64,
@@ -102,127 +115,245 @@ pub struct Done {
     pub kernel_insts: usize,
 }
 
+/// A synapse site's two kernels over the cells: one that applies the
+/// step's arriving weights and gives the current there (no dynamics), one
+/// that advances the synapse over the step.
+struct SiteKernels {
+    event: MembraneKernel,
+    step: MembraneKernel,
+    /// The synapse model's states (the first arrays of both kernels).
+    states: usize,
+}
+
 /// Runs the cell; `sink(t, V at the probes)` at t = 0 and every
 /// `sample_every` steps; `stop()` is polled every step. Returns what was
 /// done, or why it stopped: a node whose V stopped being finite (node,
-/// step), or a channel scheme that failed.
+/// step), or a channel scheme that failed. `inputs(step)` gives the
+/// weights arriving at each site in each cell at the start of the step.
 pub fn simulate(
-    s: &Setup,
+    s: Setup,
+    mut inputs: impl FnMut(usize) -> Option<Vec<Vec<f64>>>,
     mut sink: impl FnMut(f64, &[f64]),
     mut spike: impl FnMut(usize, f64),
     stop: &dyn Fn() -> bool,
 ) -> Result<Done, Failure> {
-    let tree = s.tree;
-    let n = tree.len();
-    let mut steppers: Vec<Stepper> = s
-        .membranes
-        .iter()
-        .map(|m| {
-            let mut cfg = Config::new(&m.model, s.dt, s.duration);
-            cfg.param_overrides = m.param_overrides.clone();
-            Stepper::new(&m.model, &m.plan, &cfg)
-        })
-        .collect();
-    let v_of: Vec<usize> = s.membranes.iter().map(|m| m.model.state("V").unwrap_or(0)).collect();
-    let cm_of: Vec<f64> = s
-        .membranes
-        .iter()
-        .zip(&steppers)
-        .map(|(m, st)| m.model.param("Cm").map_or(f64::NAN, |p| st.param(p)))
-        .collect();
-    // initial states per membrane, and V everywhere from the first
-    let inits: Vec<Vec<f64>> = steppers.iter_mut().map(initial_state).collect();
-    let v0 = inits.first().and_then(|y| y.get(v_of[0]).copied()).unwrap_or(0.0);
-    let mut y: Vec<Vec<f64>> = tree.membrane.iter().map(|m| m.map_or_else(Vec::new, |k| inits[k].clone())).collect();
-    let mut v: Vec<f64> =
-        (0..n).map(|i| tree.membrane[i].map_or(v0, |k| inits[k].get(v_of[k]).copied().unwrap_or(v0))).collect();
-    // f and df/dV of every compartment at the present state
-    let (mut f, mut j) = (vec![0.0; n], vec![0.0; n]);
-    let cells = s.cells.max(1);
-    let local = |steppers: &mut [Stepper], k: usize, i: usize| {
-        for (p, values) in &s.membranes[k].per_compartment {
-            steppers[k].set_param(*p, values[i / cells]);
-        }
-    };
-    let eval = |steppers: &mut [Stepper], y: &mut [Vec<f64>], v: &[f64], t: f64, f: &mut [f64], j: &mut [f64]| {
-        for i in 0..n {
-            let Some(k) = tree.membrane[i] else { continue };
-            local(steppers, k, i);
-            y[i][v_of[k]] = v[i];
-            f[i] = steppers[k].expr(t, &y[i], s.membranes[k].f);
-            j[i] = steppers[k].expr(t, &y[i], s.membranes[k].j);
-        }
-    };
-    eval(&mut steppers, &mut y, &v, 0.0, &mut f, &mut j);
-    let mut done = Done::default();
-    let mut kernels = Vec::new();
-    if let Engine::Kernel { jit } = s.engine {
-        for (k, m) in s.membranes.iter().enumerate() {
-            let nodes: Vec<usize> = (0..n).filter(|&i| tree.membrane[i] == Some(k)).collect();
-            let params = crate::ir::eval::eval_params(&m.model, &m.param_overrides);
-            let per_lane: Vec<(usize, Vec<f64>)> = m
-                .per_compartment
-                .iter()
-                .map(|(p, values)| (*p, nodes.iter().map(|&i| values[i / cells]).collect()))
-                .collect();
-            let mk = super::kernels::MembraneKernel::build(
-                &m.model,
-                &params,
-                (m.f, m.j),
-                nodes,
-                &per_lane,
-                &inits[k],
-                s.dt,
-                jit,
-            )
-            .map_err(|why| Failure::Kernel { membrane: k, why })?;
-            done.compile_seconds += mk.compile_seconds;
-            done.kernel_insts += mk.instructions;
-            kernels.push(mk);
-        }
-    }
-    let steps = (s.duration / s.dt).round() as usize;
-    let h = match s.scheme {
-        Scheme::BackwardEuler => s.dt,
-        Scheme::CrankNicolson => s.dt / 2.0,
-    };
-    let (mut d, mut b) = (vec![0.0; n], vec![0.0; n]);
-    // what does not change from step to step: each node's capacitance,
-    // the matrix's coupling to the parent, and its diagonal's capacitive
-    // and axial part
-    let cap: Vec<f64> = (0..n).map(|i| tree.membrane[i].map_or(0.0, |k| tree.area[i] * cm_of[k])).collect();
-    let a: Vec<f64> = (0..n).map(|i| if tree.parent[i] == usize::MAX { 0.0 } else { -tree.g[i] }).collect();
-    let mut d0: Vec<f64> = cap.iter().map(|c| c / h).collect();
-    for i in 0..n {
-        if tree.parent[i] != usize::MAX {
-            d0[i] += tree.g[i];
-            d0[tree.parent[i]] += tree.g[i];
-        }
-    }
-    let mut row = vec![0.0; s.probes.len()];
-    let record = |v: &[f64], row: &mut Vec<f64>| {
-        for (r, &p) in row.iter_mut().zip(&s.probes) {
-            *r = v[p];
-        }
-    };
-    record(&v, &mut row);
+    let mut block = Block::new(s)?;
+    let mut row = vec![0.0; block.s.probes.len()];
+    block.probe(&mut row);
     sink(0.0, &row);
+    let steps = (block.s.duration / block.s.dt).round() as usize;
     for step in 0..steps {
         if stop() {
             break;
         }
+        let arriving = inputs(step);
+        block.step(step, arriving.as_deref(), &mut spike)?;
+        if (step + 1) % block.s.sample_every == 0 {
+            block.probe(&mut row);
+            sink((step + 1) as f64 * block.s.dt, &row);
+        }
+    }
+    Ok(block.done)
+}
+
+/// A block of cells between steps: V at every node, the channels' states
+/// (in kernels or per node), and the linear system's fixed parts.
+pub struct Block<'a> {
+    pub s: Setup<'a>,
+    steppers: Vec<Stepper<'a>>,
+    v_of: Vec<usize>,
+    y: Vec<Vec<f64>>,
+    v: Vec<f64>,
+    /// f = dV/dt and df/dV of every node's membrane at the present state
+    /// (0 where no membrane), and of the sites' synapses (A, A/V).
+    f: Vec<f64>,
+    j: Vec<f64>,
+    site_f: Vec<f64>,
+    site_j: Vec<f64>,
+    kernels: Vec<MembraneKernel>,
+    sites: Vec<SiteKernels>,
+    cap: Vec<f64>,
+    a: Vec<f64>,
+    d0: Vec<f64>,
+    d: Vec<f64>,
+    b: Vec<f64>,
+    pub done: Done,
+}
+
+impl<'a> Block<'a> {
+    /// The block at t = 0: every membrane at its initial state, V from
+    /// the first membrane's, kernels built (and compiled) when asked.
+    pub fn new(s: Setup<'a>) -> Result<Block<'a>, Failure> {
+        let n = s.tree.len();
+        let cells = s.cells.max(1);
+        let membranes: &'a [Membrane] = s.membranes;
+        let mut steppers: Vec<Stepper<'a>> = membranes
+            .iter()
+            .map(|m| {
+                let mut cfg = Config::new(&m.model, s.dt, s.duration);
+                cfg.param_overrides = m.param_overrides.clone();
+                Stepper::new(&m.model, &m.plan, &cfg)
+            })
+            .collect();
+        let v_of: Vec<usize> = membranes.iter().map(|m| m.model.state("V").unwrap_or(0)).collect();
+        let cm_of: Vec<f64> = membranes
+            .iter()
+            .zip(&steppers)
+            .map(|(m, st)| m.model.param("Cm").map_or(f64::NAN, |p| st.param(p)))
+            .collect();
+        let inits: Vec<Vec<f64>> = steppers.iter_mut().map(initial_state).collect();
+        let v0 = inits.first().and_then(|y| y.get(v_of[0]).copied()).unwrap_or(0.0);
+        let tree = &s.tree;
+        let y: Vec<Vec<f64>> = tree.membrane.iter().map(|m| m.map_or_else(Vec::new, |k| inits[k].clone())).collect();
+        let v: Vec<f64> =
+            (0..n).map(|i| tree.membrane[i].map_or(v0, |k| inits[k].get(v_of[k]).copied().unwrap_or(v0))).collect();
+        let mut done = Done::default();
+        let mut kernels = Vec::new();
+        let mut sites = Vec::new();
+        if let Engine::Kernel { jit } = s.engine {
+            for (k, m) in membranes.iter().enumerate() {
+                let nodes: Vec<usize> = (0..n).filter(|&i| tree.membrane[i] == Some(k)).collect();
+                let per_lane: Vec<(usize, Vec<f64>)> = m
+                    .per_compartment
+                    .iter()
+                    .map(|(p, values)| (*p, nodes.iter().map(|&i| values[i / cells]).collect()))
+                    .collect();
+                let mk = MembraneKernel::build(m, nodes, &per_lane, &inits[k], s.dt, jit, None)
+                    .map_err(|why| Failure::Kernel { membrane: k, why })?;
+                done.compile_seconds += mk.compile_seconds;
+                done.kernel_insts += mk.instructions;
+                kernels.push(mk);
+            }
+            for (q, site) in s.sites.iter().enumerate() {
+                let nodes: Vec<usize> = (0..cells).map(|c| site.node * cells + c).collect();
+                let mut st = Config::new(&site.membrane.model, s.dt, s.duration);
+                st.param_overrides = site.membrane.param_overrides.clone();
+                let init = initial_state(&mut Stepper::new(&site.membrane.model, &site.membrane.plan, &st));
+                let fail = |why| Failure::Kernel { membrane: membranes.len() + q, why };
+                let step =
+                    MembraneKernel::build(&site.membrane, nodes.clone(), &[], &init, s.dt, jit, None).map_err(fail)?;
+                let event = MembraneKernel::build(&site.membrane, nodes, &[], &init, s.dt, jit, Some(&site.port))
+                    .map_err(fail)?;
+                done.compile_seconds += step.compile_seconds + event.compile_seconds;
+                done.kernel_insts += step.instructions;
+                sites.push(SiteKernels { event, step, states: site.membrane.model.states.len() });
+            }
+        } else if !s.sites.is_empty() {
+            let why = "synapse sites run in kernels, not on the reference interpreter".to_string();
+            return Err(Failure::Kernel { membrane: membranes.len(), why });
+        }
+        let h = match s.scheme {
+            Scheme::BackwardEuler => s.dt,
+            Scheme::CrankNicolson => s.dt / 2.0,
+        };
+        // what does not change from step to step: each node's capacitance,
+        // the matrix's coupling to the parent, and its diagonal's capacitive
+        // and axial part
+        let cap: Vec<f64> = (0..n).map(|i| tree.membrane[i].map_or(0.0, |k| tree.area[i] * cm_of[k])).collect();
+        let a: Vec<f64> = (0..n).map(|i| if tree.parent[i] == usize::MAX { 0.0 } else { -tree.g[i] }).collect();
+        let mut d0: Vec<f64> = cap.iter().map(|c| c / h).collect();
+        for i in 0..n {
+            if tree.parent[i] != usize::MAX {
+                d0[i] += tree.g[i];
+                d0[tree.parent[i]] += tree.g[i];
+            }
+        }
+        let mut block = Block {
+            steppers,
+            v_of,
+            y,
+            v,
+            f: vec![0.0; n],
+            j: vec![0.0; n],
+            site_f: vec![0.0; n],
+            site_j: vec![0.0; n],
+            kernels,
+            sites,
+            cap,
+            a,
+            d0,
+            d: vec![0.0; n],
+            b: vec![0.0; n],
+            done,
+            s,
+        };
+        block.eval(0.0);
+        // the sites' currents at the initial state: their event kernels
+        // with nothing arriving
+        for sk in &mut block.sites {
+            sk.event.step(&block.v, (0.0, 0.0), &mut block.site_f, &mut block.site_j);
+        }
+        Ok(block)
+    }
+
+    /// Sets the parameters of membrane `k` that differ between
+    /// compartments to node `i`'s.
+    fn local(&mut self, k: usize, i: usize) {
+        let cells = self.s.cells.max(1);
+        for (p, values) in &self.s.membranes[k].per_compartment {
+            self.steppers[k].set_param(*p, values[i / cells]);
+        }
+    }
+
+    /// f and J of every compartment at the present state, on the
+    /// reference interpreter.
+    fn eval(&mut self, t: f64) {
+        for i in 0..self.v.len() {
+            let Some(k) = self.s.tree.membrane[i] else { continue };
+            self.local(k, i);
+            self.y[i][self.v_of[k]] = self.v[i];
+            self.f[i] = self.steppers[k].expr(t, &self.y[i], self.s.membranes[k].f);
+            self.j[i] = self.steppers[k].expr(t, &self.y[i], self.s.membranes[k].j);
+        }
+    }
+
+    /// V at the probes.
+    pub fn probe(&self, row: &mut [f64]) {
+        for (r, &p) in row.iter_mut().zip(&self.s.probes) {
+            *r = self.v[p];
+        }
+    }
+
+    /// Step `step`: the weights `inputs[site][cell]` arriving now applied
+    /// to the sites' synapses, V solved, the channels and synapses advanced
+    /// at the new V; `spike(cell, t)` for each detected spike.
+    pub fn step(
+        &mut self,
+        step: usize,
+        inputs: Option<&[Vec<f64>]>,
+        spike: &mut impl FnMut(usize, f64),
+    ) -> Result<(), Failure> {
+        let s = &self.s;
+        let (tree, n) = (&s.tree, self.v.len());
         let t = step as f64 * s.dt;
         let mid = t + s.dt / 2.0;
+        if let Some(inputs) = inputs {
+            for (sk, w) in self.sites.iter_mut().zip(inputs) {
+                if w.iter().any(|&x| x != 0.0) {
+                    sk.event.take_states(&sk.step, sk.states);
+                    sk.event.set_input(w);
+                    sk.event.step(&self.v, (t, t), &mut self.site_f, &mut self.site_j);
+                    sk.step.take_states(&sk.event, sk.states);
+                }
+            }
+        }
+        let (d, b, f, j, cap) = (&mut self.d, &mut self.b, &self.f, &self.j, &self.cap);
         // i = -Cm f and di/dV = -Cm J per area (both 0 at section ends),
         // and the axial currents (a parent is set before its children)
         for i in 0..n {
-            d[i] = d0[i] - j[i] * cap[i];
+            d[i] = self.d0[i] - j[i] * cap[i];
             b[i] = f[i] * cap[i];
             let p = tree.parent[i];
             if p != usize::MAX {
-                let flow = tree.g[i] * (v[p] - v[i]);
+                let flow = tree.g[i] * (self.v[p] - self.v[i]);
                 b[i] += flow;
                 b[p] -= flow;
+            }
+        }
+        for sk in &self.sites {
+            for &i in &sk.step.nodes {
+                d[i] -= self.site_j[i];
+                b[i] += self.site_f[i];
             }
         }
         for c in &s.clamps {
@@ -230,53 +361,56 @@ pub fn simulate(
                 b[c.node] += c.amplitude;
             }
         }
-        super::hines::solve(&tree.parent, &a, &mut d, &mut b);
+        super::hines::solve(&tree.parent, &self.a, d, b);
         let times = if s.scheme == Scheme::CrankNicolson { 2.0 } else { 1.0 };
         if let Some((nodes, threshold)) = &s.detect {
             for (cell, &i) in nodes.iter().enumerate() {
-                let (old, new) = (v[i], v[i] + times * b[i]);
+                let (old, new) = (self.v[i], self.v[i] + times * b[i]);
                 if old < *threshold && new >= *threshold {
                     // linear within the step, as the kernels locate events
                     spike(cell, t + s.dt * (threshold - old) / (new - old));
-                    done.spikes += 1;
+                    self.done.spikes += 1;
                 }
             }
         }
-        for i in 0..n {
-            v[i] += times * b[i];
-            if !v[i].is_finite() {
+        for (i, (v, db)) in self.v.iter_mut().zip(b.iter()).enumerate() {
+            *v += times * db;
+            if !v.is_finite() {
                 return Err(Failure::Diverged { node: i, step: step + 1 });
             }
         }
         // the channels over the step at the new V, then f and J there
         let t_next = (step + 1) as f64 * s.dt;
-        if kernels.is_empty() {
+        if self.kernels.is_empty() && !s.membranes.is_empty() {
             for i in 0..n {
-                let Some(k) = tree.membrane[i] else { continue };
-                local(&mut steppers, k, i);
-                let yi = &mut y[i];
-                yi[v_of[k]] = v[i];
-                let next =
-                    steppers[k].advance(t, yi, s.dt).map_err(|why| Failure::Scheme { node: i, step: step + 1, why })?;
+                let Some(k) = self.s.tree.membrane[i] else { continue };
+                self.local(k, i);
+                let v_k = self.v_of[k];
+                let yi = &mut self.y[i];
+                yi[v_k] = self.v[i];
+                let next = self.steppers[k].advance(t, yi, self.s.dt).map_err(|why| Failure::Scheme {
+                    node: i,
+                    step: step + 1,
+                    why,
+                })?;
                 for (q, x) in next.into_iter().enumerate() {
-                    if q != v_of[k] {
+                    if q != v_k {
                         yi[q] = x;
                     }
                 }
             }
-            eval(&mut steppers, &mut y, &v, t_next, &mut f, &mut j);
+            self.eval(t_next);
         } else {
-            for mk in &mut kernels {
-                mk.step(&v, (t, t_next), &mut f, &mut j);
+            for mk in &mut self.kernels {
+                mk.step(&self.v, (t, t_next), &mut self.f, &mut self.j);
             }
         }
-        done.steps = step + 1;
-        if (step + 1) % s.sample_every == 0 {
-            record(&v, &mut row);
-            sink(t_next, &row);
+        for sk in &mut self.sites {
+            sk.step.step(&self.v, (t, t_next), &mut self.site_f, &mut self.site_j);
         }
+        self.done.steps = step + 1;
+        Ok(())
     }
-    Ok(done)
 }
 
 /// Why a cell's run stopped.

@@ -52,7 +52,7 @@ pub(super) fn connections(
             }
         };
         for &b in &conn.to {
-            let wdim = port_weight(ctx, &pops[b].model, conn.via)?;
+            let wdim = port_weight(ctx, &pops[b], conn.via)?;
             let ConnSettings { p, w, delay, w_spread, delay_range, indegree, one_to_one, stp } =
                 settings_of(ctx, conn.settings, wdim, dt)?;
             if one_to_one {
@@ -244,17 +244,22 @@ fn plasticity(ctx: &mut Ctx, value: &ast::Expr) -> Option<Arc<network::Stp>> {
 
 /// The weight unit of input port `via` of a target model (E0201 if it has
 /// no such port).
-fn port_weight(ctx: &mut Ctx, target: &crate::ir::Model, via: &ast::Ident) -> Option<Option<Dim>> {
-    let ports = network::ports(target);
+fn port_weight(ctx: &mut Ctx, target: &Population, via: &ast::Ident) -> Option<Option<Dim>> {
+    let ports = target.ports();
     match ports.iter().find(|(p, _)| *p == via.name) {
         Some((_, wdim)) => Some(*wdim),
         None => {
             let names: Vec<&str> = ports.iter().map(|(p, _)| p.as_str()).collect();
-            let mut d =
-                Diagnostic::error(Code::UnknownName, format!("`{}` has no input port `{}`", target.name, via.name))
-                    .at(via.span, "not a port of the target");
+            let mut d = Diagnostic::error(
+                Code::UnknownName,
+                format!("`{}` has no input port `{}`", target.model.name, via.name),
+            )
+            .at(via.span, "not a port of the target");
             d = match crate::diag::did_you_mean(&via.name, names.iter().copied()) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
+                None if names.is_empty() && target.cells.is_some() => {
+                    d.help("give the cell a synapse site: `synapse ampa = AMPA on dend(at = 0.5)`")
+                }
                 None if names.is_empty() => d.help("declare one in the neuron: `on spike exc(w: nS) { g += w }`"),
                 None => d.help(format!("its ports: {}", names.join(", "))),
             };
@@ -282,66 +287,75 @@ pub(super) fn drives(
                 "end it with `via PORT`, e.g. `drive E with poisson(rate = 20 Hz, n = 100, w = 0.1 mV) via exc`",
             );
         };
-        let list = d.source.name == "spikes";
         for &b in &d.to {
-            let wdim = port_weight(ctx, &pops[b].model, via)?;
-            let (mut rate, mut n, mut w) = (0.0, 1.0, 0.0);
-            let mut times = None;
-            for st in d.settings {
-                match st.name.name.as_str() {
-                    "rate" if !list => {
-                        rate = ctx.finite(&st.value, units::dims::rate(), "`rate`")?;
-                        if rate < 0.0 {
-                            return ctx.reject(
-                                "a rate cannot be negative",
-                                st.value.span,
-                                "negative",
-                                "e.g. `rate = 20 Hz`",
-                            );
-                        }
-                    }
-                    "n" if !list => {
-                        n = ctx.count(
-                            &st.value,
-                            "`n`",
-                            0,
-                            1_000_000_000,
-                            "the number of independent trains per neuron: `n = 100`",
-                        )? as f64;
-                    }
-                    "times" if list => {
-                        let train = parse_train(ctx, &st.value)?;
-                        if let Train::Regular(p) = train {
-                            if duration / p > 1e8 {
-                                return ctx.reject(
-                                    "this train has too many spikes",
-                                    st.value.span,
-                                    "too many",
-                                    "at most 10^8 spikes",
-                                );
-                            }
-                        }
-                        times = Some(train.times(duration, seed));
-                    }
-                    "w" => w = ctx.finite(&st.value, wdim.unwrap_or(Dim::NONE), "`w`")?,
-                    _ => {
-                        let known = if list { vec!["times", "w"] } else { vec!["rate", "n", "w"] };
-                        return ctx.unknown("drive setting", &st.name, &known, "`poisson(rate = ..., n = ..., w = ...)` or `spikes(times = at(5 ms, 12 ms), w = ...)` (also `regular(20 ms)`, `poisson(20 Hz)`)");
-                    }
-                }
-            }
-            if list && times.is_none() {
-                return ctx.reject(
-                    "a spike-list drive needs its `times`",
-                    d.source.span,
-                    "which times?",
-                    "`spikes(times = at(5 ms, 12 ms), w = 1 nS)`",
-                );
-            }
+            let wdim = port_weight(ctx, &pops[b], via)?;
+            let (rate, n, w, times) = drive_settings(ctx, d.source, d.settings, wdim, duration, seed)?;
             out.push(Drive { to: b, port: via.name.clone(), rate, n, w, times });
         }
     }
     Some(out)
+}
+
+/// A drive's settings: `poisson(rate = ..., n = ..., w = ...)` or
+/// `spikes(times = ..., w = ...)`, with `w` in `wdim`: (rate, n, w, times).
+pub(super) fn drive_settings(
+    ctx: &mut Ctx,
+    source: &ast::Ident,
+    settings: &[ast::Binding],
+    wdim: Option<Dim>,
+    duration: f64,
+    seed: u64,
+) -> Option<(f64, f64, f64, Option<Vec<f64>>)> {
+    let list = source.name == "spikes";
+    let (mut rate, mut n, mut w) = (0.0, 1.0, 0.0);
+    let mut times = None;
+    for st in settings {
+        match st.name.name.as_str() {
+            "rate" if !list => {
+                rate = ctx.finite(&st.value, units::dims::rate(), "`rate`")?;
+                if rate < 0.0 {
+                    return ctx.reject("a rate cannot be negative", st.value.span, "negative", "e.g. `rate = 20 Hz`");
+                }
+            }
+            "n" if !list => {
+                n = ctx.count(
+                    &st.value,
+                    "`n`",
+                    0,
+                    1_000_000_000,
+                    "the number of independent trains per neuron: `n = 100`",
+                )? as f64;
+            }
+            "times" if list => {
+                let train = parse_train(ctx, &st.value)?;
+                if let Train::Regular(p) = train {
+                    if duration / p > 1e8 {
+                        return ctx.reject(
+                            "this train has too many spikes",
+                            st.value.span,
+                            "too many",
+                            "at most 10^8 spikes",
+                        );
+                    }
+                }
+                times = Some(train.times(duration, seed));
+            }
+            "w" => w = ctx.finite(&st.value, wdim.unwrap_or(Dim::NONE), "`w`")?,
+            _ => {
+                let known = if list { vec!["times", "w"] } else { vec!["rate", "n", "w"] };
+                return ctx.unknown("drive setting", &st.name, &known, "`poisson(rate = ..., n = ..., w = ...)` or `spikes(times = at(5 ms, 12 ms), w = ...)` (also `regular(20 ms)`, `poisson(20 Hz)`)");
+            }
+        }
+    }
+    if list && times.is_none() {
+        return ctx.reject(
+            "a spike-list drive needs its `times`",
+            source.span,
+            "which times?",
+            "`spikes(times = at(5 ms, 12 ms), w = 1 nS)`",
+        );
+    }
+    Some((rate, n, w, times))
 }
 
 /// E0503 when the populations' states and the connectivity would not fit in

@@ -318,11 +318,11 @@ fn populations(ctx: &mut Ctx, net: &ast::Model, flags: &Flags) -> Option<Vec<Pop
             }
             return None;
         };
-        if m.kind != ModelKind::Neuron && m.kind != ModelKind::Rate {
+        if !matches!(m.kind, ModelKind::Neuron | ModelKind::Rate | ModelKind::Cell) {
             ctx.fail(
                 Diagnostic::error(Code::WrongKind, format!("`{}` is a {}, not a neuron", model.name, m.kind.keyword()))
                     .at(model.span, "populations are made of neurons")
-                    .help("use a neuron model"),
+                    .help("use a neuron model, or a cell"),
             );
             return None;
         }
@@ -342,7 +342,11 @@ fn populations(ctx: &mut Ctx, net: &ast::Model, flags: &Flags) -> Option<Vec<Pop
                 "a population has from 1 to 100,000,000 neurons",
             );
         }
-        pops.push(Population { name: name.name.clone(), model: m.clone(), count: *size as usize });
+        let mut pop = Population::of(&name.name, m.clone(), *size as usize);
+        if m.kind == ModelKind::Cell {
+            pop.cells = Some(std::sync::Arc::new(super::cell::in_network(ctx, &model.name, pop.count, flags)?));
+        }
+        pops.push(pop);
     }
     if pops.is_empty() {
         return ctx.reject(
@@ -388,7 +392,18 @@ fn insert_synapses(ctx: &mut Ctx, pops: &mut [Population], conns: &[PendingConne
             continue;
         }
         for &b in &conn.to {
-            let has_port = network::ports(&pops[b].model).iter().any(|(p, _)| *p == conn.via.name);
+            let has_port = pops[b].ports().iter().any(|(p, _)| *p == conn.via.name);
+            if !has_port && pops[b].cells.is_some() {
+                return ctx.reject(
+                    format!("cell `{}` has no synapse site `{}`", pops[b].model.name, conn.via.name),
+                    conn.via.span,
+                    "not a site of the cell",
+                    format!(
+                        "connections into cells end at a synapse site: `synapse {0} = {0} on dend(at = 0.5)` in the cell, then `via {0}`",
+                        conn.via.name
+                    ),
+                );
+            }
             if !has_port && !inserted[b].iter().any(|x| x.name == conn.via.name) {
                 inserted[b].push(conn.via.clone());
             }
@@ -528,6 +543,14 @@ fn recorders(
                         );
                     }
                     "rate" => rates.push((pi, bin)),
+                    state if pops[pi].cells.is_some() => {
+                        return ctx.reject(
+                            format!("`{state}` of the cells of `{}` is not recorded in a network", target.name),
+                            probe.name.span,
+                            "a cell population",
+                            "record spikes(...) or rate(...) of cells; V at a location is recorded in the cell's own run",
+                        );
+                    }
                     state => {
                         let m = &pops[pi].model;
                         let Some(si) = m.state(state) else {
@@ -626,6 +649,9 @@ fn kernels(
     span: Span,
 ) -> Option<()> {
     for (pi, pop) in net.populations.iter().enumerate() {
+        if pop.cells.is_some() {
+            continue; // built when the cell was configured
+        }
         let mut m = pop.model.clone();
         let asked = m.method.as_ref().and_then(|(x, _)| Method::parse(x)).unwrap_or(method);
         let (plan, d) = schemes::derive_plan(&mut m, asked);

@@ -24,6 +24,7 @@ pub fn cell(c: &Compiled, name: &str) -> String {
         }
         return out;
     };
+    let cell = &cell.cells;
     let t = &cell.tree;
     let _ = writeln!(
         out,

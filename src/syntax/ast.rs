@@ -292,6 +292,14 @@ pub enum StmtKind {
         target: Ident,
         value: Expr,
     },
+    /// `synapse NAME = MODEL on SECTION(at = X)` in a cell: a synapse
+    /// model at a location, receiving spikes through its port `NAME`.
+    Site {
+        name: Ident,
+        model: Ident,
+        section: Ident,
+        settings: Vec<Binding>,
+    },
     /// `region NAME { statements }` in a cell: a membrane's statements
     /// (`use` of channels) for the sections the name selects.
     Region {

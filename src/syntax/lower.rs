@@ -367,6 +367,14 @@ impl Lowerer {
                 let name = self.ident(it.next()?);
                 StmtKind::Section { name, settings: self.settings(it.next()?) }
             }
+            Rule::site => {
+                let mut it = self.parts(pair);
+                let name = self.ident(it.next()?);
+                let model = self.ident(it.next()?);
+                let section = self.ident(it.next()?);
+                let settings = it.next().map(|p| self.settings(p)).unwrap_or_default();
+                StmtKind::Site { name, model, section, settings }
+            }
             Rule::param_set => {
                 let mut it = pair.into_inner();
                 let q = it.next()?;

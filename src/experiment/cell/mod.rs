@@ -6,11 +6,13 @@
 
 mod places;
 mod sections;
+pub mod sites;
 
 use super::settings::Ctx;
 use super::{Body, Flags, Run};
 use crate::cable::geometry::Tree;
-use crate::cable::sim::{Clamp, Engine, Scheme};
+use crate::cable::population::Cells;
+use crate::cable::sim::{Clamp, Engine, Scheme, Site};
 use crate::diag::{Code, Diagnostic};
 use crate::ir::{NodeKind, Ty};
 use crate::schemes::{self, Method};
@@ -21,21 +23,11 @@ use crate::units::{dims, Dim};
 /// A cell's run.
 #[derive(Clone, Debug)]
 pub struct CellRun {
-    /// One cell's nodes.
-    pub tree: Tree,
-    /// Per region.
-    pub membranes: Vec<MembraneRun>,
-    pub engine: Engine,
-    pub region_names: Vec<String>,
-    pub scheme: Scheme,
-    /// The clamps of one cell, each with its amplitude in every cell.
-    pub clamps: Vec<(Clamp, Vec<f64>)>,
+    pub cells: Cells,
     /// (column label, node), in the first cell.
     pub probes: Vec<(String, usize)>,
-    /// Identical cells side by side (their clamps' amplitudes may spread).
-    pub cells: usize,
-    /// Spike detection: the node (in one cell) and the threshold.
-    pub detect: Option<(usize, f64)>,
+    /// Spike trains into the synapse sites.
+    pub drives: Vec<sites::SiteDrive>,
     /// Cells are run in this many blocks, one per thread.
     pub threads: usize,
 }
@@ -83,6 +75,14 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
         let overrides = vec![None; model.params.len()];
         membranes.push((model, overrides));
         region_names.push(rname.name.clone());
+    }
+    // the synapse sites' models take the same settings, until split off
+    let site_list = crate::cable::sites(cell);
+    for site in &site_list {
+        sites::is_synapse(ctx, site)?;
+        let model = c.model(&crate::cable::site_name(name, &site.name.name))?.clone();
+        let overrides = vec![None; model.params.len()];
+        membranes.push((model, overrides));
     }
     let time = dims::time();
     let (mut dt, mut duration, mut d_lambda) = (0.025e-3, 0.1, 0.1);
@@ -157,6 +157,7 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
     ctx.time_grid((dt, duration), 1e8, block, flags, span)?;
     let sample_every =
         ctx.sample_every(flags.sample.as_ref(), dt, duration, ((0.1e-3 / dt).round() as usize).max(1))?;
+    let site_models = membranes.split_off(region_names.len());
     // the membranes' parameters, evaluated: cm and Ra per region
     let mut plans = Vec::new();
     let mut ra = Vec::new();
@@ -171,26 +172,8 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
                 "a cell's spikes are `spike when V(SECTION) crosses LEVEL` in the cell itself; its regions hold channels",
             );
         }
-        let v = m.state("V")?;
-        let f = m.states[v].rhs?;
-        // df/dV while V still has its equation
-        let j = match schemes::Jacobian::new(m).entry(m, v, v) {
-            Ok(j) => j,
-            Err(why) => {
-                return ctx.reject(
-                    format!("the membrane current of `{}` cannot be differentiated by V: {why}", m.name),
-                    m.span,
-                    "this region",
-                    "the cable solver needs di/dV; write the channels' currents with differentiable functions",
-                )
-            }
-        };
-        // V is the cable's: the channels' plan leaves it out (the kernels and
-        // the reference engine then advance the same blocks)
-        m.states[v].rhs = None;
-        let (plan, d) = schemes::derive_plan(m, Method::Auto);
-        ctx.diags.extend(d);
-        plans.push(plan?);
+        let (plan, f, j) = equations_of(ctx, m)?;
+        plans.push(plan);
         equations.push((f, j));
         let params = crate::ir::eval::eval_params(m, over);
         let get = |n: &str| m.param(n).map(|p| params[p]);
@@ -251,7 +234,7 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
     settings.push(("method".into(), scheme.name().into()));
     settings.push(("compartments".into(), (tree.compartments() * cells).to_string()));
     settings.push(("cells".into(), cells.to_string()));
-    let membranes = membranes
+    let mut membranes = membranes
         .into_iter()
         .zip(plans)
         .zip(equations)
@@ -264,7 +247,6 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
             per_compartment: vec![],
         })
         .collect::<Vec<_>>();
-    let mut membranes = membranes;
     places::per_compartment(ctx, cell, &tree, &region_names, &mut membranes)?;
     let engine = match flags.backend {
         Some(super::Backend::Reference) => Engine::Reference,
@@ -272,6 +254,37 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
         _ => Engine::Kernel { jit: true },
     };
     settings.push(("backend".into(), flags.backend.unwrap_or(super::Backend::Jit).name().into()));
+    // the synapse sites
+    let mut sites = Vec::new();
+    let mut ports = Vec::new();
+    for (site, (mut model, param_overrides)) in site_list.iter().zip(site_models) {
+        let (node, port, wdim) = sites::place(ctx, site, &tree, &model)?;
+        let (plan, f, j) = equations_of(ctx, &mut model)?;
+        let membrane = MembraneRun { model, plan, param_overrides, f, j, per_compartment: vec![] };
+        sites.push(Site { membrane, port, node });
+        ports.push((site.name.name.clone(), wdim));
+    }
+    if engine == Engine::Reference && !sites.is_empty() {
+        return ctx.reject(
+            "synapse sites run in kernels, not on the reference interpreter",
+            site_list[0].span,
+            "a synapse site",
+            "run the cell with `--backend jit` (the default) or `--backend interp`",
+        );
+    }
+    let drives = sites::drives(ctx, cell, &ports, (duration, seed))?;
+    let cells = Cells {
+        tree,
+        membranes,
+        region_names,
+        sites,
+        site_names: ports.into_iter().map(|p| p.0).collect(),
+        scheme,
+        engine,
+        clamps,
+        count: cells,
+        detect,
+    };
     Some(Run {
         target: name.to_string(),
         kind: ast::ModelKind::Cell,
@@ -281,20 +294,36 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
         seed,
         sample_every,
         progress: flags.progress,
-        body: Body::Cell(Box::new(CellRun {
-            tree,
-            membranes,
-            engine,
-            region_names,
-            scheme,
-            clamps,
-            probes,
-            cells,
-            detect,
-            threads,
-        })),
+        body: Body::Cell(Box::new(CellRun { cells, probes, drives, threads })),
         settings,
     })
+}
+
+/// A membrane's V equation f and its derivative df/dV, and the plan of
+/// its other states (V is the cable's, so the plan leaves it out; the
+/// kernels and the reference engine then advance the same blocks).
+fn equations_of(
+    ctx: &mut Ctx,
+    m: &mut crate::ir::Model,
+) -> Option<(crate::schemes::Plan, crate::ir::ExprId, crate::ir::ExprId)> {
+    let v = m.state("V")?;
+    let f = m.states[v].rhs?;
+    // df/dV while V still has its equation
+    let j = match schemes::Jacobian::new(m).entry(m, v, v) {
+        Ok(j) => j,
+        Err(why) => {
+            return ctx.reject(
+                format!("the membrane current of `{}` cannot be differentiated by V: {why}", m.name),
+                m.span,
+                "this region",
+                "the cable solver needs di/dV; write the channels' currents with differentiable functions",
+            )
+        }
+    };
+    m.states[v].rhs = None;
+    let (plan, d) = schemes::derive_plan(m, Method::Auto);
+    ctx.diags.extend(d);
+    Some((plan?, f, j))
 }
 
 fn cell_scheme(ctx: &mut Ctx, text: &str, span: Span) -> Option<Scheme> {
@@ -310,4 +339,38 @@ fn cell_scheme(ctx: &mut Ctx, text: &str, span: Span) -> Option<Scheme> {
             None
         }
     }
+}
+
+/// Cell `name` as a population of `count` cells in a network: its
+/// sections, regions, sites, clamps and spike detector, configured as for
+/// its own run (with its own `simulate` block, if any, for its method,
+/// d_lambda and parameters; the network's step and duration apply). Its sites are driven by the network (`drive`, `connect`), its
+/// spikes come from its `spike when` (E0503 without one).
+pub(super) fn in_network(ctx: &mut Ctx, name: &str, count: usize, flags: &Flags) -> Option<Cells> {
+    let c = ctx.c;
+    let cell = c.library.get(name)?;
+    let size = ast::Expr { kind: ast::ExprKind::Number { value: count as f64, unit: None }, span: cell.name.span };
+    let own = Flags { backend: flags.backend, neurons: Some(size), ..Flags::default() };
+    let block = c.library.simulate.iter().find(|s| s.target.name == name);
+    let run = configure(ctx, cell, block, &own)?;
+    let Body::Cell(run) = run.body else { return None };
+    if run.cells.detect.is_none() {
+        return ctx.reject(
+            format!("cell `{name}` in a network has no spike detector"),
+            cell.name.span,
+            "no `spike when`",
+            "say where its spikes come from: `spike when V(soma) crosses 0 mV`",
+        );
+    }
+    if let Some(d) =
+        cell.stmts.iter().find(|s| matches!(&s.kind, StmtKind::Drive { source, .. } if source.name != "IClamp"))
+    {
+        return ctx.reject(
+            "in a network, a cell's synapse sites are driven by the network",
+            d.span,
+            "a spike train in the cell",
+            "drive the population instead: `drive C with poisson(rate = 10 Hz, n = 100, w = 1 nS) via SITE`",
+        );
+    }
+    Some(run.cells)
 }

@@ -214,7 +214,12 @@ pub(super) fn spike_detection(ctx: &mut Ctx, cell: &ast::Model, tree: &Tree) -> 
 }
 
 /// (section index, position) from `sec` and an optional `at` setting.
-fn location(ctx: &mut Ctx, tree: &Tree, sec: &ast::Ident, settings: &[ast::Binding]) -> Option<(usize, f64)> {
+pub(super) fn location(
+    ctx: &mut Ctx,
+    tree: &Tree,
+    sec: &ast::Ident,
+    settings: &[ast::Binding],
+) -> Option<(usize, f64)> {
     let Some(s) = tree.sections.iter().position(|s| s.name == sec.name) else {
         let known: Vec<&str> = tree.sections.iter().map(|s| s.name.as_str()).collect();
         return ctx.unknown("section", sec, &known, "a location is a section and `at` (0 to 1)");
@@ -247,13 +252,15 @@ pub(super) fn clamps_and_probes(ctx: &mut Ctx, cell: &ast::Model, tree: &Tree) -
     let label = |tree: &Tree, s: usize, x: f64| format!("{}({})", tree.sections[s].name, units::format_number(x));
     for stmt in &cell.stmts {
         match &stmt.kind {
+            // spike trains drive synapse sites (`super::sites`)
+            StmtKind::Drive { source, .. } if matches!(source.name.as_str(), "spikes" | "poisson") => {}
             StmtKind::Drive { targets, source, settings, .. } => {
                 if source.name != "IClamp" {
                     return ctx.reject(
-                        format!("a cell is driven by `IClamp`, not `{}`", source.name),
+                        format!("a cell is driven by `IClamp`, `spikes` or `poisson`, not `{}`", source.name),
                         source.span,
                         "unknown",
-                        "e.g. `drive soma with IClamp(at = 0.5, delay = 5 ms, duration = 50 ms, amplitude = 0.1 nA)`",
+                        "e.g. `drive soma with IClamp(at = 0.5, delay = 5 ms, duration = 50 ms, amplitude = 0.1 nA)`, or a synapse site with `spikes(times = ..., w = ...)` or `poisson(rate = ..., n = ..., w = ...)`",
                     );
                 }
                 let (mut delay, mut duration, mut amplitude, mut spread) = (0.0, f64::INFINITY, None, None);

@@ -2,8 +2,7 @@
 //! table, `V`, a column per location.
 
 use super::{Out, Summary};
-use crate::cable::geometry::Tree;
-use crate::cable::sim::{self, Clamp, Failure, Setup};
+use crate::cable::sim::{self, Failure};
 use crate::diag::{Code, Diagnostic};
 use crate::experiment::cell::CellRun;
 use crate::experiment::Run;
@@ -16,14 +15,22 @@ pub(super) fn cell(run: &Run, c: &CellRun, out: &mut Out) -> Result<Summary, Box
         columns.push(Column::headed(format!("V_mV@{label}"), "mV", 1e-3, Style::General));
     }
     let id = out.open(Table { name: "V".into(), columns });
-    let spikes_id = c.detect.is_some().then(|| super::spikes_table(out));
+    let cells = &c.cells;
+    let spikes_id = cells.detect.is_some().then(|| super::spikes_table(out));
     // blocks of cells, one per thread; each block is a forest of its cells,
     // stepped alone (cells do not interact), so the results do not depend
     // on the number of threads
-    let blocks = c.threads.clamp(1, c.cells);
+    let n_cells = cells.count;
+    let blocks = c.threads.clamp(1, n_cells);
     let ranges: Vec<(usize, usize)> =
-        (0..blocks).map(|k| (k * c.cells / blocks, (k + 1) * c.cells / blocks)).filter(|r| r.1 > r.0).collect();
-    let trees: Vec<_> = ranges.iter().map(|&(c0, c1)| c.tree.replicate(c1 - c0)).collect();
+        (0..blocks).map(|k| (k * n_cells / blocks, (k + 1) * n_cells / blocks)).filter(|r| r.1 > r.0).collect();
+    let probes: Vec<usize> = c.probes.iter().map(|p| p.1).collect();
+    let setup = |r: (usize, usize)| {
+        let mut s = cells.block(r, run.dt, run.duration, if r.0 == 0 { &probes } else { &[] });
+        s.sample_every = run.sample_every;
+        s
+    };
+    let inputs = |r| super::super::cell::sites::inputs(&c.drives, cells.sites.len(), r, run.dt, run.seed);
     let start = std::time::Instant::now();
     // the caller's stop signal, polled by the first block and passed on
     let (stop, halt) = (out.stop, std::sync::atomic::AtomicBool::new(false));
@@ -33,20 +40,19 @@ pub(super) fn cell(run: &Run, c: &CellRun, out: &mut Out) -> Result<Summary, Box
     let results = std::thread::scope(|scope| {
         let others: Vec<_> = ranges
             .iter()
-            .zip(&trees)
             .skip(1)
-            .map(|(&r, tree)| {
-                let s = block(run, c, tree, r);
+            .map(|&r| {
+                let (s, input) = (setup(r), inputs(r));
                 scope.spawn(move || {
                     let mut spikes = Vec::new();
-                    let done = sim::simulate(&s, |_, _| {}, |cell, t| spikes.push((r.0 + cell, t)), &halted);
+                    let done = sim::simulate(s, input, |_, _| {}, |cell, t| spikes.push((r.0 + cell, t)), &halted);
                     (done, spikes)
                 })
             })
             .collect();
-        let s = block(run, c, &trees[0], ranges[0]);
         let first = sim::simulate(
-            &s,
+            setup(ranges[0]),
+            inputs(ranges[0]),
             |t, v| {
                 row.clear();
                 row.push(t * 1e3);
@@ -89,7 +95,7 @@ pub(super) fn cell(run: &Run, c: &CellRun, out: &mut Out) -> Result<Summary, Box
     }
     let steps = done.steps;
     let seconds = start.elapsed().as_secs_f64() - done.compile_seconds;
-    let engine = match c.engine {
+    let engine = match cells.engine {
         sim::Engine::Reference => "channels on the reference interpreter".to_string(),
         sim::Engine::Kernel { jit } => format!(
             "channels in {} kernels ({} ops{})",
@@ -98,20 +104,20 @@ pub(super) fn cell(run: &Run, c: &CellRun, out: &mut Out) -> Result<Summary, Box
             if jit { format!(", jit {:.1} ms", done.compile_seconds * 1e3) } else { String::new() }
         ),
     };
-    let n = c.tree.compartments() * c.cells;
+    let n = cells.compartments();
     Ok(Summary {
         line: format!(
             "{}: {}{} sections, {n} compartments ({} nodes), {} ({steps} steps, dt = {} ms), {engine}, {} thread{}, in {seconds:.3} s ({:.1} ns per compartment-step){}",
             run.target,
-            if c.cells > 1 { format!("{} cells of ", c.cells) } else { String::new() },
-            c.tree.sections.len(),
-            c.tree.len() * c.cells,
-            c.scheme.name(),
+            if n_cells > 1 { format!("{n_cells} cells of ") } else { String::new() },
+            cells.tree.sections.len(),
+            cells.tree.len() * n_cells,
+            cells.scheme.name(),
             units::format_number(run.dt * 1e3),
             ranges.len(),
             if ranges.len() == 1 { "" } else { "s" },
             seconds * 1e9 / (steps.max(1) * n.max(1)) as f64,
-            if c.detect.is_some() { format!(", {} spikes", done.spikes) } else { String::new() }
+            if cells.detect.is_some() { format!(", {} spikes", done.spikes) } else { String::new() }
         ),
         steps,
         seconds,
@@ -119,31 +125,6 @@ pub(super) fn cell(run: &Run, c: &CellRun, out: &mut Out) -> Result<Summary, Box
         spikes: done.spikes,
         ..Summary::default()
     })
-}
-
-/// The setup of the block of cells `c0..c1`, a forest in `tree`: its
-/// clamps, its spike detectors, and the probes when it holds cell 0.
-fn block<'a>(run: &Run, c: &'a CellRun, tree: &'a Tree, (c0, c1): (usize, usize)) -> Setup<'a> {
-    let count = c1 - c0;
-    Setup {
-        tree,
-        cells: c1 - c0,
-        membranes: &c.membranes,
-        scheme: c.scheme,
-        engine: c.engine,
-        dt: run.dt,
-        duration: run.duration,
-        clamps: c
-            .clamps
-            .iter()
-            .flat_map(|(cl, amps)| {
-                (c0..c1).map(move |cell| Clamp { node: cl.node * count + (cell - c0), amplitude: amps[cell], ..*cl })
-            })
-            .collect(),
-        probes: if c0 == 0 { c.probes.iter().map(|p| p.1 * count).collect() } else { vec![] },
-        sample_every: run.sample_every,
-        detect: c.detect.map(|(node, level)| ((c0..c1).map(|k| node * count + (k - c0)).collect(), level)),
-    }
 }
 
 fn failure(run: &Run, c: &CellRun, f: Failure, (c0, c1): (usize, usize)) -> Box<Diagnostic> {
@@ -154,7 +135,7 @@ fn failure(run: &Run, c: &CellRun, f: Failure, (c0, c1): (usize, usize)) -> Box<
             return Box::new(
                 Diagnostic::error(
                     Code::NotInKernel,
-                    format!("the membrane of region `{}` cannot be a kernel: {why}", c.region_names[membrane]),
+                    format!("the membrane of {} cannot be a kernel: {why}", c.cells.membrane_name(membrane)),
                 )
                 .at(run.span, "in this run")
                 .help("run the cell with `--backend reference`"),
@@ -162,11 +143,9 @@ fn failure(run: &Run, c: &CellRun, f: Failure, (c0, c1): (usize, usize)) -> Box<
         }
     };
     // the block's cells are interleaved: node i is node i / count of its cell
-    let count = (c1 - c0).max(1);
-    let (s, x) = c.tree.at[(node / count).min(c.tree.len() - 1)];
-    let cell = c0 + node % count;
-    let of = if c.cells > 1 { format!(" of cell {cell}") } else { String::new() };
-    let place = format!("{}({}){of}", c.tree.sections[s].name, units::format_number(x));
+    let (section, x, cell) = c.cells.place(node, (c0, c1));
+    let of = if c.cells.count > 1 { format!(" of cell {cell}") } else { String::new() };
+    let place = format!("{section}({}){of}", units::format_number(x));
     let t = units::format_number(step as f64 * run.dt * 1e3);
     Box::new(match why {
         None => Diagnostic::error(Code::NumericalBlowUp, format!("V at {place} stopped being finite at step {step} (t = {t} ms)"))

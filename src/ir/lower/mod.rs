@@ -591,10 +591,15 @@ impl<'a> Lower<'a> {
                 }
                 ast::StmtKind::Connect { via, .. } => {
                     // `via` names a synapse model, or an input port of the
-                    // target neurons (`on spike exc(w: nS)`)
+                    // target neurons (`on spike exc(w: nS)`), or a cell's
+                    // synapse site
                     let is_port = self.lib.models.iter().any(|m| {
-                        m.stmts.iter().any(|st| {
-                            matches!(&st.kind, ast::StmtKind::On { trigger: ast::Trigger::Spike { port: Some(p), .. }, .. } if p.name == via.name)
+                        m.stmts.iter().any(|st| match &st.kind {
+                            ast::StmtKind::On { trigger: ast::Trigger::Spike { port: Some(p), .. }, .. } => {
+                                p.name == via.name
+                            }
+                            ast::StmtKind::Site { name, .. } => name.name == via.name,
+                            _ => false,
                         })
                     });
                     if !is_port && self.lib.get(&via.name).is_none() {
@@ -604,7 +609,7 @@ impl<'a> Lower<'a> {
                                 format!("no input port or model named `{}`", via.name),
                             )
                             .at(via.span, "not found")
-                            .help("`via` names an input port of the target neurons (`on spike exc(w: nS) { ... }`)"),
+                            .help("`via` names an input port of the target neurons (`on spike exc(w: nS) { ... }`) or a synapse site of the target cells"),
                         );
                     }
                     self.m.pending.push(Pending { what: "connection".into(), span: stmt.span });

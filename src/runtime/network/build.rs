@@ -65,6 +65,23 @@ fn population(
     steps: usize,
 ) -> Result<(Runner, Vec<String>, f64), Box<Diagnostic>> {
     let ports = ports_into(net, pi);
+    if pop.cells.is_some() {
+        // stepped by its blocks of cells (`step`): only the input ring
+        let slots = max_delay_into(net, pi, cfg.dt).min(steps + 1) + 1;
+        let ring = vec![vec![vec![0.0; pop.count]; slots]; ports.len()];
+        let kernel = Kernel {
+            insts: vec![],
+            states: vec![],
+            params: vec![],
+            stores: vec![],
+            events: vec![],
+            dt: cfg.dt,
+            tables: vec![],
+            propagators: Default::default(),
+        };
+        let runner = Runner { kernel, code: None, states: vec![], ring, ports, param_arrays: vec![] };
+        return Ok((runner, vec![], 0.0));
+    }
     let mut m = pop.model.clone();
     // the model's own `method =` (which the experiment replaces with a
     // method asked for by the run), else the network's

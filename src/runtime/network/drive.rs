@@ -66,7 +66,7 @@ impl<'n> Drives<'n> {
 
 /// A Poisson count of mean `lambda`: Knuth's product of uniforms up to
 /// lambda = 30, above it the normal approximation (rounded, at least 0).
-fn poisson_count(rng: &mut SplitMix64, lambda: f64) -> u64 {
+pub fn poisson_count(rng: &mut SplitMix64, lambda: f64) -> u64 {
     if lambda <= 0.0 {
         return 0;
     }

@@ -42,6 +42,7 @@ mod probe;
 mod step;
 mod synapse;
 
+pub use drive::poisson_count;
 pub use probe::probe_widths;
 pub use synapse::{lumpable, ports, Stp};
 
@@ -52,12 +53,39 @@ use crate::ir::Model;
 use crate::schemes::Method;
 use crate::source::Span;
 
-/// A population: `count` neurons of a model.
+/// A population: `count` neurons of a model, or `count` cells with a
+/// morphology (`cells`; then `model` is the cell's own, and the ports are
+/// its synapse sites).
 #[derive(Clone, Debug)]
 pub struct Population {
     pub name: String,
     pub model: Model,
     pub count: usize,
+    pub cells: Option<std::sync::Arc<crate::cable::population::Cells>>,
+}
+
+impl Population {
+    /// `count` neurons of `model`.
+    pub fn of(name: &str, model: Model, count: usize) -> Population {
+        Population { name: name.into(), model, count, cells: None }
+    }
+
+    /// The input ports and their weights' units: a neuron's `on spike
+    /// PORT(w: ...)` events, a cell's synapse sites.
+    pub fn ports(&self) -> Vec<(String, Option<crate::units::Dim>)> {
+        match &self.cells {
+            None => ports(&self.model),
+            Some(c) => c
+                .sites
+                .iter()
+                .zip(&c.site_names)
+                .map(|(s, name)| {
+                    let dim = ports(&s.membrane.model).into_iter().find(|p| p.0 == s.port).and_then(|p| p.1);
+                    (name.clone(), dim)
+                })
+                .collect(),
+        }
+    }
 }
 
 /// `connect from -> to via port (p = ..., w = ..., delay = ...)`.
@@ -285,7 +313,8 @@ pub fn simulate_into(
         let mut delivery = deliver::Delivery::new(net, csrs, &offsets);
         let mut drives = drive::Drives::new(net, cfg, &runners);
         let threads = step::threads(cfg, &runners, net);
-        let stepping = step::Stepping::new(&mut runners, net, threads, cfg.dt);
+        let stepping = step::Stepping::new(&mut runners, net, threads, (cfg.dt, cfg.duration), span)?;
+        out.compile_seconds += stepping.compile_seconds;
         out.outcome = run(net, cfg, span, steps, &stepping, &mut drives, &mut delivery, rec)?;
         out.warnings = stepping.warnings(net, out.outcome.steps);
     }

@@ -13,6 +13,8 @@
 
 use super::build::Runner;
 use super::{NetConfig, Network};
+use crate::cable::population::Cells;
+use crate::cable::sim::{Block, Failure};
 use crate::codegen::jit;
 use crate::diag::{Code, Diagnostic};
 use crate::kernel::{self, Kernel};
@@ -110,9 +112,24 @@ impl SpinBarrier {
 /// spikes of its chunk (neurons x emitting events).
 pub(super) type Buffers = Vec<(Vec<i64>, Vec<f64>)>;
 
+/// A population of cells, stepped by blocks: one block of consecutive
+/// cells per worker (`None` once it failed, or for an empty chunk).
+struct CellStepping<'r> {
+    cells: &'r Cells,
+    blocks: Vec<Mutex<Option<Block<'r>>>>,
+    /// The site each input port (ring) feeds.
+    site_of_port: Vec<usize>,
+    /// The first failure: (why, the block's cells).
+    failure: Mutex<Option<(Failure, (usize, usize))>>,
+}
+
 /// Everything the workers share to step the populations.
 pub(super) struct Stepping<'r> {
     pub views: Vec<PopView>,
+    /// Per population of cells, its blocks.
+    cells: Vec<Option<CellStepping<'r>>>,
+    /// JIT compilation of the cells' kernels, s.
+    pub compile_seconds: f64,
     kernels: Vec<(&'r Kernel, Option<&'r jit::Compiled>)>,
     /// Per population, per worker: its neurons [a, b).
     chunks: Vec<Vec<(usize, usize)>>,
@@ -137,7 +154,15 @@ pub(super) fn threads(cfg: &NetConfig, runners: &[Runner], net: &Network) -> usi
         0 => {
             // two barriers per step cost a few microseconds: worth it only
             // when a step has about half a million kernel operations or more
-            let work: usize = runners.iter().zip(&net.populations).map(|(r, p)| r.kernel.insts.len() * p.count).sum();
+            let work: usize = runners
+                .iter()
+                .zip(&net.populations)
+                .map(|(r, p)| match &p.cells {
+                    // a compartment-step costs about as much as 60 kernel operations
+                    Some(c) => c.compartments() * 60,
+                    None => r.kernel.insts.len() * p.count,
+                })
+                .sum();
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             (work / 250_000).clamp(1, cores)
         }
@@ -148,8 +173,15 @@ pub(super) fn threads(cfg: &NetConfig, runners: &[Runner], net: &Network) -> usi
 impl<'r> Stepping<'r> {
     /// Views of the runners' arrays, split into `threads` chunks per
     /// population (even sizes, so that the JIT's pairs of neurons stay
-    /// within a chunk).
-    pub fn new(runners: &'r mut [Runner], net: &Network, threads: usize, dt: f64) -> Stepping<'r> {
+    /// within a chunk), and the blocks of each population of cells, one
+    /// per chunk (their kernels compiled: E0404 when one cannot be).
+    pub fn new(
+        runners: &'r mut [Runner],
+        net: &'r Network,
+        threads: usize,
+        (dt, duration): (f64, f64),
+        span: Span,
+    ) -> Result<Stepping<'r>, Box<Diagnostic>> {
         let views: Vec<PopView> = runners
             .iter_mut()
             .zip(&net.populations)
@@ -172,7 +204,39 @@ impl<'r> Stepping<'r> {
                 (0..threads).map(|w| ((w * size).min(v.count), ((w + 1) * size).min(v.count))).collect()
             })
             .collect();
-        Stepping {
+        let mut compile_seconds = 0.0;
+        let mut cells = Vec::new();
+        for (pi, p) in net.populations.iter().enumerate() {
+            let Some(c) = p.cells.as_deref() else {
+                cells.push(None);
+                continue;
+            };
+            let mut blocks = Vec::new();
+            for &(a, b) in &chunks[pi] {
+                if a >= b {
+                    blocks.push(Mutex::new(None));
+                    continue;
+                }
+                let block = Block::new(c.block((a, b), dt, duration, &[])).map_err(|f| {
+                    Box::new(
+                        Diagnostic::error(
+                            Code::NotInKernel,
+                            format!("cells of `{}`: {}", p.name, c.describe(&f, (a, b), dt)),
+                        )
+                        .at(span, "in this network")
+                        .help("run the cell alone to see its membranes and sites"),
+                    )
+                })?;
+                compile_seconds += block.done.compile_seconds;
+                blocks.push(Mutex::new(Some(block)));
+            }
+            let site_of_port =
+                runners[pi].ports.iter().map(|port| c.site_names.iter().position(|s| s == port).unwrap_or(0)).collect();
+            cells.push(Some(CellStepping { cells: c, blocks, site_of_port, failure: Mutex::new(None) }));
+        }
+        Ok(Stepping {
+            cells,
+            compile_seconds,
             kernels: runners.iter().map(|r| (&r.kernel, r.code.as_ref())).collect(),
             slots_of: runners.iter().map(|r| r.ring.first().map_or(1, |p| p.len())).collect(),
             emitting: runners.iter().map(|r| r.kernel.events.iter().filter(|e| e.emits).count().max(1)).collect(),
@@ -185,7 +249,7 @@ impl<'r> Stepping<'r> {
             chunks,
             threads,
             dt,
-        }
+        })
     }
 
     /// Worker `w`'s spike buffers.
@@ -255,6 +319,11 @@ impl<'r> Stepping<'r> {
             }
             let now = step % self.slots_of[pi];
             let n = b - a;
+            if let Some(cs) = &self.cells[pi] {
+                // SAFETY: as below, the chunk's slots are this worker's
+                unsafe { step_cells(cs, view, w, (a, b), step, now, &mut out[pi]) };
+                continue;
+            }
             let (kernel, code) = self.kernels[pi];
             if !kernel.tables.is_empty() {
                 let mut seen = self.excursions[w].lock().unwrap_or_else(|e| e.into_inner());
@@ -309,6 +378,22 @@ impl<'r> Stepping<'r> {
     /// not finite, at `t` (E0403 when it holds a [`crate::kernel::fault`]:
     /// its scheme failed). Only while the workers wait.
     pub fn diverged(&self, net: &Network, t: f64, span: Span) -> Option<Box<Diagnostic>> {
+        for (pi, cs) in self.cells.iter().enumerate() {
+            let Some(cs) = cs else { continue };
+            if let Some((f, range)) = cs.failure.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                let code = match f {
+                    Failure::Diverged { .. } => Code::NumericalBlowUp,
+                    Failure::Scheme { .. } => Code::SolverFailed,
+                    Failure::Kernel { .. } => Code::NotInKernel,
+                };
+                let what = cs.cells.describe(f, *range, self.dt);
+                return Some(Box::new(
+                    Diagnostic::error(code, format!("cells of `{}`: {what}", net.populations[pi].name))
+                        .at(span, "in this network")
+                        .help("check the weights into the cells' synapse sites and the step"),
+                ));
+            }
+        }
         for (pi, v) in self.views.iter().enumerate() {
             let nm = net.populations[pi].model.states.len();
             // SAFETY: the workers wait at the barrier
@@ -366,5 +451,46 @@ impl<'r> Stepping<'r> {
             }
         }
         warnings
+    }
+}
+
+/// Worker `w`'s step of its block of cells `[a, b)`: the weights in the
+/// ring's slot `now` handed to the sites, the block stepped, its spikes
+/// (in cell order) into `out`, the slot cleared. A failure is kept for
+/// [`Stepping::diverged`] and the block stops.
+///
+/// # Safety
+/// `[a, b)` of the ring's slots belongs to this worker while the step runs.
+unsafe fn step_cells(
+    cs: &CellStepping,
+    view: &PopView,
+    w: usize,
+    (a, b): (usize, usize),
+    step: usize,
+    now: usize,
+    out: &mut Vec<(usize, f64)>,
+) {
+    let n = b - a;
+    let mut guard = cs.blocks[w].lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(block) = guard.as_mut() {
+        let inputs = (!view.ring.is_empty()).then(|| {
+            let mut inputs = vec![vec![0.0; n]; cs.cells.sites.len()];
+            for (port, slots) in view.ring.iter().enumerate() {
+                // SAFETY: the caller's
+                let slot = unsafe { std::slice::from_raw_parts(slots[now].0.add(a) as *const f64, n) };
+                for (x, y) in inputs[cs.site_of_port[port]].iter_mut().zip(slot) {
+                    *x += y;
+                }
+            }
+            inputs
+        });
+        if let Err(f) = block.step(step, inputs.as_deref(), &mut |cell, t| out.push((a + cell, t))) {
+            *cs.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some((f, (a, b)));
+            *guard = None;
+        }
+    }
+    for port in &view.ring {
+        // SAFETY: the caller's
+        unsafe { std::slice::from_raw_parts_mut(port[now].0.add(a), n) }.iter_mut().for_each(|x| *x = 0.0);
     }
 }

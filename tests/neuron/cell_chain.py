@@ -1,0 +1,76 @@
+"""NEURON's run of the two-cell network of tests/cell_networks.rs
+(`a_chain_of_cells_spikes_as_in_neuron`).
+
+Two copies, A and B, of the ball-and-stick cell of synapse_site.py (hh
+soma with el_hh = -54.387 mV and its tables off; dendrite L = 500 um,
+diam = 2 um, nseg = 11, pas g = 1e-4 S/cm2, e = -65 mV; Ra = 100 ohm cm,
+cm = 1 uF/cm2, celsius = 6.3 degC), each with an ExpSyn (tau = 5 ms, e =
+0 mV) at dend(0.9). A's synapse receives events of 0.02 uS (20 nS) at
+10, 30 and 32 ms; a NetCon from A's soma(0.5) V (threshold 0 mV, delay 2
+ms, weight 0.02 uS) drives B's. v_init = -65 mV; fixed step dt = 0.025
+ms, backward Euler (secondorder = 0, NEURON's default); 60 ms. Writes
+every spike as `cell,spike_ms` (A = 0, B = 1) in time order, the times
+of the upward crossings of 0 mV at the somas by linear interpolation
+between steps.
+
+    python -m venv venv && venv/bin/pip install neuron
+    venv/bin/python tests/neuron/cell_chain.py > tests/data/cell_chain_neuron.csv
+"""
+
+from neuron import h
+
+h.load_file("stdrun.hoc")
+
+
+def cell(name):
+    soma = h.Section(name=name + "_soma")
+    dend = h.Section(name=name + "_dend")
+    soma.L = soma.diam = 20
+    soma.nseg = 1
+    dend.L, dend.diam, dend.nseg = 500, 2, 11
+    dend.connect(soma(1), 0)
+    for sec in (soma, dend):
+        sec.Ra = 100
+        sec.cm = 1
+    soma.insert("hh")
+    soma(0.5).hh.el = -54.387
+    dend.insert("pas")
+    for seg in dend:
+        seg.pas.g = 1e-4
+        seg.pas.e = -65
+    syn = h.ExpSyn(dend(0.9))
+    syn.tau, syn.e = 5, 0
+    return soma, dend, syn
+
+
+a_soma, a_dend, a_syn = cell("A")
+b_soma, b_dend, b_syn = cell("B")
+stim = h.NetCon(None, a_syn)
+stim.weight[0] = 0.02
+link = h.NetCon(a_soma(0.5)._ref_v, b_syn, sec=a_soma)
+link.threshold, link.delay, link.weight[0] = 0, 2, 0.02
+
+
+def events():
+    for t_ev in (10, 30, 32):
+        stim.event(t_ev)
+
+
+fih = h.FInitializeHandler(events)
+h.celsius = 6.3
+h.usetable_hh = 0
+h.dt = 0.025
+h.secondorder = 0
+t = h.Vector().record(h._ref_t)
+va = h.Vector().record(a_soma(0.5)._ref_v)
+vb = h.Vector().record(b_soma(0.5)._ref_v)
+h.finitialize(-65)
+h.continuerun(60)
+spikes = []
+for k, v in enumerate((va, vb)):
+    for i in range(1, len(v)):
+        if v[i - 1] < 0 <= v[i]:
+            spikes.append((t[i - 1] + (t[i] - t[i - 1]) * (0 - v[i - 1]) / (v[i] - v[i - 1]), k))
+print("cell,spike_ms")
+for ts, k in sorted(spikes):
+    print(f"{k},{ts!r}")
