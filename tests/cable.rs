@@ -383,3 +383,53 @@ simulate C {{ dt = 0.1 ms, duration = 100 ms{setting} }}
         assert!(text.contains(words) && text.contains("help"), "{set}: {text}");
     }
 }
+
+/// Regions chosen by a condition on the compartment's place: the
+/// compartments beyond 500 um taking another membrane give the voltages
+/// of one membrane whose leak is set per compartment by the same
+/// condition; a condition on the diameter picks the thin dendrite as its
+/// name does; conditions that cannot hold or are not conditions are
+/// diagnosed.
+#[test]
+fn regions_chosen_by_a_condition() {
+    let run = |regions: &str| {
+        let src = format!(
+            "{PAS}cell C {{
+    parameter Cm = 1 uF/cm^2, Ra = 100 ohm*cm
+    state V = -65 mV
+    section soma(length = 20 um, diameter = 20 um)
+    section dend(length = 1000 um, diameter = 1 um, parent = soma, nseg = 40)
+    {regions}
+    drive soma with IClamp(amplitude = 0.05 nA)
+    record V(soma), V(dend, at = 1)
+}}
+simulate C {{ dt = 0.1 ms, duration = 50 ms }}
+"
+        );
+        let (r, _) = Experiment::from_source("c.neuro", &src, None)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .run()
+            .unwrap_or_else(|e| panic!("{e}"));
+        r.table("V").unwrap().data.clone()
+    };
+    let close =
+        |a: &ndarray::Array2<f64>, b: &ndarray::Array2<f64>| a.iter().zip(b.iter()).all(|(x, y)| (x - y).abs() < 1e-9);
+    let far = run("region all { use Pas }\n    region far where distance > 500 um { use Pas; Pas.g = 0.4 mS/cm^2 }");
+    let per = run("region all { use Pas; Pas.g = if distance > 500 um then 0.4 mS/cm^2 else 0.1 mS/cm^2 }");
+    let uniform = run("region all { use Pas }");
+    assert!(close(&far, &per), "a region by distance = a parameter by distance");
+    assert!(!close(&far, &uniform), "the far region changes the cell");
+    let by_name = run("region soma { use Pas }\n    region dend { use Pas; Pas.g = 0.3 mS/cm^2 }");
+    let by_diameter =
+        run("region all { use Pas }\n    region thin where diameter < 1.5 um { use Pas; Pas.g = 0.3 mS/cm^2 }");
+    assert!(close(&by_name, &by_diameter), "a region by diameter = the thin section by name");
+    for (regions, words) in [
+        ("region all { use Pas }\n    region r where distance > 5 mm { use Pas }", "holds in no compartment"),
+        ("region all { use Pas }\n    region r where distance > 5 mV { use Pas }", "E03"),
+        ("region all { use Pas }\n    region r where distance { use Pas }", "takes a condition"),
+    ] {
+        let src = format!("{PAS}cell C {{\n    parameter Cm = 1 uF/cm^2\n    state V = -65 mV\n    section soma(length = 20 um, diameter = 20 um)\n    {regions}\n}}\nsimulate C {{ duration = 1 ms }}\n");
+        let text = neuroc::compile_source("c.neuro", &src, None).render();
+        assert!(text.contains(words) && text.contains("help"), "{regions}: {text}");
+    }
+}

@@ -207,3 +207,21 @@ fn bad_sites_are_diagnosed() {
     let err = e.run().map(|_| ()).unwrap_err().to_string();
     assert!(err.contains("synapse sites run in kernels"), "{err}");
 }
+
+/// `examples/cell_network.neuro`: cells and interneurons both fire, and
+/// the interneurons' inhibition on the cells' somas lowers the cells'
+/// rate.
+#[test]
+fn the_cell_network_example_inhibits_its_cells() {
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cell_network.neuro")).unwrap();
+    let rates = |src: &str| {
+        let spikes = run(src, "2");
+        let p = spikes.iter().filter(|s| s.0 < 40).count() as f64 / 40.0 / 0.5;
+        let i = spikes.iter().filter(|s| s.0 >= 40).count() as f64 / 10.0 / 0.5;
+        (p, i)
+    };
+    let (p, i) = rates(&src);
+    assert!(p > 1.0 && i > 1.0, "P {p} Hz, I {i} Hz");
+    let (p_free, _) = rates(&src.replace("via gaba (p = 0.5, w = 2 nS", "via gaba (p = 0.5, w = 0 nS"));
+    assert!(p_free > 1.2 * p, "without inhibition {p_free} Hz, with {p} Hz");
+}

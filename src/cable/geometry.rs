@@ -225,6 +225,13 @@ impl Tree {
         }
     }
 
+    /// The diameter of node `node`'s section at the node, m.
+    pub fn diameter(&self, node: usize) -> f64 {
+        let (s, x) = self.at[node];
+        let sec = &self.sections[s];
+        2.0 * sec.radius(x * sec.length)
+    }
+
     /// Total membrane area, m^2.
     pub fn total_area(&self) -> f64 {
         self.area.iter().sum()

@@ -55,12 +55,21 @@ pub struct Site<'a> {
     pub span: crate::source::Span,
 }
 
+/// The conditions of the regions chosen by one: (region index, condition).
+pub fn selectors(cell: &ast::Model) -> Vec<(usize, &Expr)> {
+    let all = cell.stmts.iter().filter_map(|s| match &s.kind {
+        StmtKind::Region { selector, .. } => Some(selector.as_ref()),
+        _ => None,
+    });
+    all.enumerate().filter_map(|(k, c)| c.map(|c| (k, c))).collect()
+}
+
 /// The regions of a cell: (name, statements, span).
 pub fn regions(cell: &ast::Model) -> Vec<(&Ident, &[Stmt], crate::source::Span)> {
     cell.stmts
         .iter()
         .filter_map(|s| match &s.kind {
-            StmtKind::Region { name, stmts } => Some((name, &stmts[..], s.span)),
+            StmtKind::Region { name, stmts, .. } => Some((name, &stmts[..], s.span)),
             _ => None,
         })
         .collect()

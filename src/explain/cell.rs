@@ -45,10 +45,22 @@ pub fn cell(c: &Compiled, name: &str) -> String {
             m.model.name
         );
     }
+    for (site, name) in cell.sites.iter().zip(&cell.site_names) {
+        let (s, x) = t.at[site.node];
+        let _ = writeln!(
+            out,
+            "  synapse {name}: `{}` at {}({}), node {} (`explain --model {}` shows it)",
+            site.port,
+            t.sections[s].name,
+            format_number((x * 1e4).round() / 1e4),
+            site.node,
+            site.membrane.model.name
+        );
+    }
     let _ = writeln!(out, "  compartments (nodes of zero area are section ends):");
     let _ = writeln!(
         out,
-        "    {:<12} {:>5} {:>8} {:>10} {:>9} {:>12} {:>12} {:>10}",
+        "    {:<12} {:>5} {:>8} {:>10} {:>9} {:>12} {:>12} {:>10}  region",
         "section", "node", "x", "length um", "diam um", "area um^2", "r_axial MOhm", "lambda um"
     );
     for i in 0..t.len() {
@@ -73,15 +85,16 @@ pub fn cell(c: &Compiled, name: &str) -> String {
         };
         let _ = writeln!(
             out,
-            "    {:<12} {:>5} {:>8} {:>10} {:>9} {:>12} {:>12} {:>10}",
+            "    {:<12} {:>5} {:>8} {:>10} {:>9} {:>12} {:>12} {:>10}  {}",
             sec.name,
             i,
             format!("{x:.4}"),
             show(length, 1e6),
-            show(sec.diameter, 1e6),
+            show(t.diameter(i), 1e6),
             show(t.area[i], 1e12),
             show(r, 1e-6),
-            show(lambda, 1e6)
+            show(lambda, 1e6),
+            t.membrane[i].map_or("-", |k| cell.region_names[k].as_str())
         );
     }
     out

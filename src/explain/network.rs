@@ -27,13 +27,30 @@ pub fn network(c: &Compiled, name: &str) -> String {
                     })
                     .collect();
                 let _ = writeln!(out, "  {text}");
-                if !ports.is_empty() {
+                let cell = c.library.get(&model.name).filter(|m| m.kind == ModelKind::Cell);
+                if let Some(cell) = cell {
+                    let sites: Vec<String> = crate::cable::sites(cell)
+                        .iter()
+                        .map(|s| format!("{} ({} on {})", s.name.name, s.model.name, s.section.name))
+                        .collect();
+                    let _ = writeln!(
+                        out,
+                        "    cells with a morphology (`explain --model {}`), in blocks per thread; synapse sites as input ports: {}",
+                        model.name,
+                        if sites.is_empty() { "none".to_string() } else { sites.join(", ") }
+                    );
+                } else if !ports.is_empty() {
                     let _ = writeln!(out, "    input ports: {}", ports.join(", "));
                 }
             }
             ast::StmtKind::Connect { via, to, .. } => {
                 let _ = writeln!(out, "  {text}");
-                let how = match c.model(&via.name).filter(|m| m.kind == ModelKind::Synapse) {
+                let into_cells = to.iter().any(|t| {
+                    models
+                        .iter()
+                        .any(|(p, m)| *p == t.name && c.library.get(m).is_some_and(|m| m.kind == ModelKind::Cell))
+                });
+                let how = match c.model(&via.name).filter(|m| m.kind == ModelKind::Synapse && !into_cells) {
                     Some(syn) => match crate::runtime::network::lumpable(syn) {
                         Ok(()) => format!(
                             "synapse `{}` inserted into each target neuron that lacks it; its synapses onto a neuron share one set of states (exact: linear kinetics, additive weight-linear spikes, linear currents); its current joins `currents`",
@@ -41,7 +58,7 @@ pub fn network(c: &Compiled, name: &str) -> String {
                         ),
                         Err(why) => format!("synapse `{}` cannot be lumped ({why}): E0404 when run", via.name),
                     },
-                    None => {
+                    _ => {
                         let targets: Vec<String> = to
                             .iter()
                             .map(|t| match models.iter().find(|(p, _)| *p == t.name) {

@@ -304,6 +304,8 @@ pub enum StmtKind {
     /// (`use` of channels) for the sections the name selects.
     Region {
         name: Ident,
+        /// `where CONDITION`: the compartments it holds in.
+        selector: Option<Expr>,
         stmts: Vec<Stmt>,
     },
 }

@@ -384,7 +384,14 @@ impl Lowerer {
             Rule::region => {
                 let mut it = self.parts(pair);
                 let name = self.ident(it.next()?);
-                StmtKind::Region { name, stmts: it.filter_map(|p| self.stmt(p)).collect() }
+                let mut it = it.peekable();
+                let selector = match it.peek() {
+                    Some(p) if p.as_rule() == Rule::region_where => {
+                        it.next()?.into_inner().find(|p| p.as_rule() == Rule::expr).map(|e| self.expr(e))
+                    }
+                    _ => None,
+                };
+                StmtKind::Region { name, selector, stmts: it.filter_map(|p| self.stmt(p)).collect() }
             }
             Rule::derived => {
                 let mut it = pair.into_inner();

@@ -4,6 +4,7 @@
 //! default, or `crank_nicolson`, alias `trapezoidal`), `d_lambda` (0.1:
 //! the segments of a section without `nseg`), and the cell's parameters.
 
+mod at;
 mod places;
 mod sections;
 pub mod sites;
@@ -210,7 +211,13 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
             }
         }
     }
-    let sections = sections::sections(ctx, cell, &region_names, &ra, &cm, d_lambda)?;
+    // regions chosen by a condition are not chosen by name
+    let selectors = crate::cable::selectors(cell);
+    let mut by_name = region_names.clone();
+    for &(k, _) in &selectors {
+        by_name[k] = String::new();
+    }
+    let sections = sections::sections(ctx, cell, &by_name, &ra, &cm, d_lambda)?;
     let ra_of: Vec<f64> = sections.iter().map(|s| ra[s.membrane]).collect();
     let one = Tree::build(sections, &ra_of);
     let (clamps, probes) = places::clamps_and_probes(ctx, cell, &one)?;
@@ -218,7 +225,7 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
     let states: usize = membranes.iter().map(|(m, _)| m.states.len()).max().unwrap_or(1);
     let nodes = (one.len() * cells) as f64;
     super::fits(ctx, nodes * (states + 8) as f64 * 8.0, &format!("{cells} cells of {} nodes", one.len()), span)?;
-    let tree = one;
+    let mut tree = one;
     let clamps: Vec<(Clamp, Vec<f64>)> = clamps
         .into_iter()
         .enumerate()
@@ -247,6 +254,7 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
             per_compartment: vec![],
         })
         .collect::<Vec<_>>();
+    at::select(ctx, cell, &mut tree, &selectors, &membranes[0])?;
     places::per_compartment(ctx, cell, &tree, &region_names, &mut membranes)?;
     let engine = match flags.backend {
         Some(super::Backend::Reference) => Engine::Reference,

@@ -6,7 +6,6 @@ use super::MembraneRun;
 use crate::cable::geometry::Tree;
 use crate::cable::sim::Clamp;
 use crate::diag::{Code, Diagnostic};
-use crate::ir::Ty;
 use crate::runtime::spikegen::Spread;
 use crate::syntax::ast::{self, StmtKind};
 use crate::units::{self, dims, format_number, Dim};
@@ -36,8 +35,6 @@ pub(super) fn per_compartment(
     if sets.is_empty() {
         return Some(());
     }
-    let shared: Vec<ast::Stmt> =
-        cell.stmts.iter().filter(|s| matches!(s.kind, StmtKind::Parameter(_))).cloned().collect();
     for (region, target, value) in sets {
         let applies: Vec<usize> = match region {
             Some(k) => vec![k],
@@ -62,61 +59,18 @@ pub(super) fn per_compartment(
             );
         };
         let want = membranes[first].model.params[p].dim;
-        // a model of the cell's parameters, `distance` and the value
         let span = value.span;
-        let um = ast::UnitExpr {
-            factors: vec![ast::UnitFactor { name: "um".into(), power: (1, 1), span }],
-            text: "um".into(),
-            span,
-        };
-        let zero = ast::Expr { kind: ast::ExprKind::Number { value: 0.0, unit: Some(um) }, span };
-        let mut stmts = shared.clone();
-        for (name, e) in [("distance", zero), ("(value)", value.clone())] {
-            stmts.push(ast::Stmt {
-                kind: StmtKind::Parameter(vec![ast::Binding {
-                    name: ast::Ident { name: name.into(), span },
-                    value: e,
-                }]),
-                span,
-            });
-        }
-        let model = ast::Model {
-            kind: ast::ModelKind::Rate,
-            name: ast::Ident { name: "(compartment)".into(), span },
-            stmts,
-            span,
-        };
-        let (m, d) = crate::ir::lower::lower_model(&ctx.c.library, &model);
-        ctx.diags.extend(d);
-        let mut m = m?;
-        let (dist, out) = (m.param("distance")?, m.param("(value)")?);
-        if m.params[out].dim != want {
+        let mut at = super::at::AtCompartment::new(ctx, cell, value, &membranes[first])?;
+        if at.dim() != want {
             ctx.fail(
                 Diagnostic::error(
                     Code::ValueDimension,
-                    format!(
-                        "`{}` is {}, but this is {}",
-                        target.name,
-                        units::pretty(&want),
-                        units::pretty(&m.params[out].dim)
-                    ),
+                    format!("`{}` is {}, but this is {}", target.name, units::pretty(&want), units::pretty(&at.dim())),
                 )
                 .at(span, "the wrong unit")
                 .help(format!("give it in {}", settings_unit(&want))),
             );
             return None;
-        }
-        // the run's values of the cell's parameters (simulate block, --set)
-        let mut overrides = vec![None; m.params.len()];
-        let run_params = crate::ir::eval::eval_params(&membranes[first].model, &membranes[first].param_overrides);
-        let set: Vec<(usize, f64, Dim)> = (0..m.params.len())
-            .filter_map(|q| {
-                let mp = membranes[first].model.param(&m.params[q].name)?;
-                membranes[first].param_overrides[mp].map(|_| (q, run_params[mp], m.params[q].dim))
-            })
-            .collect();
-        for (q, value, dim) in set {
-            overrides[q] = Some(m.arena.add(crate::ir::NodeKind::Const(value), Ty::Num(dim), span));
         }
         for k in applies {
             let Some(pk) = membranes[k].model.param(&target.name) else { continue };
@@ -147,9 +101,7 @@ pub(super) fn per_compartment(
                 if tree.membrane[node] != Some(k) {
                     continue;
                 }
-                let at = m.arena.add(crate::ir::NodeKind::Const(tree.distance(node)), Ty::Num(dims::length()), span);
-                overrides[dist] = Some(at);
-                *v = crate::ir::eval::eval_params(&m, &overrides)[out];
+                *v = at.at(tree, node);
                 if !v.is_finite() {
                     return ctx.reject(
                         format!(
