@@ -83,6 +83,13 @@ fn a_synapse_on_the_dendrite_fires_the_soma_as_in_neuron() {
     e.backend(neuroc::Backend::Interp);
     let (r, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.spikes(), ours);
+    // two sites at one location add their currents: two exponential
+    // synapses of the same kinetics, 12 nS and 8 nS, are the one of 20 nS
+    let two = cell("synapse syn2 = ExpCond on dend(at = 0.9)\n    drive syn with spikes(times = at(10 ms, 30 ms, 32 ms), w = 12 nS)\n    drive syn2 with spikes(times = at(10 ms, 30 ms, 32 ms), w = 8 nS)")
+        + "simulate Pyr { dt = 0.025 ms, duration = 60 ms, method = crank_nicolson }\n";
+    let both = run(&two, "1");
+    assert_eq!(both.len(), ours.len(), "{both:?}");
+    assert!(both.iter().zip(&ours).all(|(a, b)| (a.1 - b.1).abs() < 1e-9), "{both:?} vs {ours:?}");
     // a tenth of the weight fires once, only where two spikes sum (NEURON:
     // at 38.0436 ms); a fortieth never
     let weak = run(&src.replace("w = 20 nS", "w = 2 nS"), "1");
@@ -196,6 +203,19 @@ fn bad_sites_are_diagnosed() {
         (cell("") + &net("record V(P[0:1])"), "not recorded in a network"),
         (cell("").replace("spike when V(soma) crosses 0 mV", "") + &net(""), "no spike detector"),
         (cell("drive syn with spikes(times = at(1 ms), w = 1 nS)") + &net(""), "driven by the network"),
+        (cell("synapse syn = AMPA on soma") + alone, "two synapse sites named `syn`"),
+        (
+            cell("synapse bad = Spiky on soma").replace(
+                "cell Pyr",
+                "synapse Spiky {\n    state g = 0 nS\n    dg/dt = -g / 5 ms\n    on spike(w: nS) { g += w }\n    on V_post > 0 mV { g = 0 nS }\n    current i = g * V_post\n}\ncell Pyr",
+            ) + alone,
+            "an event besides its spikes",
+        ),
+        (
+            cell("").replace("simulate N", "simulate N")
+                + "network M {\n    population P = 2 x Pyr\n}\nsimulate M { duration = 10 ms, Cm = 2 uF/cm^2 }\n",
+            "take it from their own run",
+        ),
     ];
     for (src, words) in cases {
         let text = neuroc::compile_source("bad.neuro", &src, None).render();

@@ -117,6 +117,27 @@ impl MembraneKernel {
     /// (per node), advances the channels, and leaves f and J at the new
     /// state in `f` and `j` (per node).
     pub fn step(&mut self, v: &[f64], (t, t_next): (f64, f64), f: &mut [f64], j: &mut [f64]) {
+        self.step_lanes(v, (t, t_next));
+        for (lane, &node) in self.nodes.iter().enumerate() {
+            f[node] = self.arrays[self.f_out][lane];
+            j[node] = self.arrays[self.j_out][lane];
+        }
+    }
+
+    /// f and J of each lane, as the last step left them.
+    pub fn outputs(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.arrays[self.f_out].iter().copied().zip(self.arrays[self.j_out].iter().copied())
+    }
+
+    /// The outputs f and J of `other`, a kernel of the same model over the
+    /// same lanes.
+    pub fn take_outputs(&mut self, other: &MembraneKernel) {
+        self.arrays[self.f_out].copy_from_slice(&other.arrays[other.f_out]);
+        self.arrays[self.j_out].copy_from_slice(&other.arrays[other.j_out]);
+    }
+
+    /// [`MembraneKernel::step`], leaving f and J in the kernel's outputs.
+    pub fn step_lanes(&mut self, v: &[f64], (t, t_next): (f64, f64)) {
         for (lane, &node) in self.nodes.iter().enumerate() {
             self.arrays[self.v][lane] = v[node];
         }
@@ -126,8 +147,8 @@ impl MembraneKernel {
                 let ptrs: Vec<*mut f64> = self.arrays.iter_mut().map(|a| a.as_mut_ptr()).collect();
                 let pp: Vec<*const f64> = self.per.iter().map(|a| a.as_ptr()).collect();
                 // SAFETY: one pointer per state and parameter array of the
-                // kernel, each to `lanes` values; no events (channels do
-                // not spike), so no spike buffers.
+                // kernel, each to `lanes` values; no events (`build` refuses
+                // a kernel with any), so no spike buffers.
                 unsafe { code.call(&ptrs, &pp, lanes, (t, t_next), &mut [], &mut []) };
             }
             None => {
@@ -139,10 +160,6 @@ impl MembraneKernel {
         }
         if self.ports > 0 {
             self.per.last_mut().into_iter().for_each(|w| w.iter_mut().for_each(|x| *x = 0.0));
-        }
-        for (lane, &node) in self.nodes.iter().enumerate() {
-            f[node] = self.arrays[self.f_out][lane];
-            j[node] = self.arrays[self.j_out][lane];
         }
     }
 }

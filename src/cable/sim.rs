@@ -165,11 +165,10 @@ pub struct Block<'a> {
     y: Vec<Vec<f64>>,
     v: Vec<f64>,
     /// f = dV/dt and df/dV of every node's membrane at the present state
-    /// (0 where no membrane), and of the sites' synapses (A, A/V).
+    /// (0 where no membrane); the sites' currents (A, A/V) are their step
+    /// kernels' outputs, per site and cell.
     f: Vec<f64>,
     j: Vec<f64>,
-    site_f: Vec<f64>,
-    site_j: Vec<f64>,
     kernels: Vec<MembraneKernel>,
     sites: Vec<SiteKernels>,
     cap: Vec<f64>,
@@ -265,8 +264,6 @@ impl<'a> Block<'a> {
             v,
             f: vec![0.0; n],
             j: vec![0.0; n],
-            site_f: vec![0.0; n],
-            site_j: vec![0.0; n],
             kernels,
             sites,
             cap,
@@ -281,7 +278,8 @@ impl<'a> Block<'a> {
         // the sites' currents at the initial state: their event kernels
         // with nothing arriving
         for sk in &mut block.sites {
-            sk.event.step(&block.v, (0.0, 0.0), &mut block.site_f, &mut block.site_j);
+            sk.event.step_lanes(&block.v, (0.0, 0.0));
+            sk.step.take_outputs(&sk.event);
         }
         Ok(block)
     }
@@ -332,8 +330,9 @@ impl<'a> Block<'a> {
                 if w.iter().any(|&x| x != 0.0) {
                     sk.event.take_states(&sk.step, sk.states);
                     sk.event.set_input(w);
-                    sk.event.step(&self.v, (t, t), &mut self.site_f, &mut self.site_j);
+                    sk.event.step_lanes(&self.v, (t, t));
                     sk.step.take_states(&sk.event, sk.states);
+                    sk.step.take_outputs(&sk.event);
                 }
             }
         }
@@ -351,9 +350,10 @@ impl<'a> Block<'a> {
             }
         }
         for sk in &self.sites {
-            for &i in &sk.step.nodes {
-                d[i] -= self.site_j[i];
-                b[i] += self.site_f[i];
+            // each site adds its own current: several may share a node
+            for (&i, (f, j)) in sk.step.nodes.iter().zip(sk.step.outputs()) {
+                d[i] -= j;
+                b[i] += f;
             }
         }
         for c in &s.clamps {
@@ -406,10 +406,20 @@ impl<'a> Block<'a> {
             }
         }
         for sk in &mut self.sites {
-            sk.step.step(&self.v, (t, t_next), &mut self.site_f, &mut self.site_j);
+            sk.step.step_lanes(&self.v, (t, t_next));
         }
         self.done.steps = step + 1;
         Ok(())
+    }
+}
+
+impl Failure {
+    /// The step it happened at (0 for a kernel that could not be built).
+    pub fn step(&self) -> usize {
+        match self {
+            Failure::Diverged { step, .. } | Failure::Scheme { step, .. } => *step,
+            Failure::Kernel { .. } => 0,
+        }
     }
 }
 

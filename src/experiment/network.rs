@@ -110,6 +110,22 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
     let time = units::dims::time();
     let NetBlock { mut dt, mut duration, mut seed, mut method, init, params, constants, mut settings } =
         block_settings(ctx, &pops, block)?;
+    // settings that only cells have do not reach them: the cell's own
+    // `simulate` block sets them
+    let names_set = init.iter().map(|x| &x.0).chain(params.iter().map(|x| &x.0)).chain(constants.iter().map(|x| &x.0));
+    for name in names_set {
+        let has = |p: &Population| p.model.param(name).is_some() || p.model.state(name).is_some();
+        if let Some(cell) = pops.iter().find(|p| p.cells.is_some() && has(p)) {
+            if !pops.iter().any(|p| p.cells.is_none() && has(p)) {
+                return ctx.reject(
+                    format!("`{name}` is set for the cells of `{}`, which take it from their own run", cell.name),
+                    span,
+                    "in this network's settings",
+                    format!("set it in the cell's own block: `simulate {} {{ {name} = ... }}`", cell.model.name),
+                );
+            }
+        }
+    }
     for (name, v, at) in &constants {
         for p in &mut pops {
             set_constant(&mut p.model, name, *v, *at);

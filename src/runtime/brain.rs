@@ -35,7 +35,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::ir::eval::{eval_params, eval_values};
 use crate::ir::{ExprId, Model};
 use crate::kernel::{self, Signature};
-use crate::runtime::spikegen::SplitMix64;
+use crate::runtime::spikegen::Gauss;
 use crate::schemes::Plan;
 
 /// The edges into each node, row by row (compressed sparse rows).
@@ -177,29 +177,6 @@ pub enum NoiseKind {
     /// sqrt(tau / 2 (1 - e^{-2 dt/tau})) xi`; it starts from its stationary
     /// distribution (variance `sigma^2 tau / 2`).
     Ou { sigma: f64, tau: f64, mean: f64 },
-}
-
-/// Standard normal numbers from one seeded stream: rand's small fast
-/// generator (Xoshiro256++) and rand_distr's ziggurat.
-struct Gauss {
-    rng: rand::rngs::SmallRng,
-}
-
-impl Gauss {
-    /// Stream `stream` of node `node`: independent of how nodes are split
-    /// over threads.
-    fn new(seed: u64, stream: u64, node: usize) -> Gauss {
-        use rand::SeedableRng;
-        let mut mix = SplitMix64::new(seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let base = mix.next_u64();
-        let mut node_mix = SplitMix64::new(base ^ (node as u64).wrapping_mul(0xd1b5_4a32_d192_ed03));
-        Gauss { rng: rand::rngs::SmallRng::seed_from_u64(node_mix.next_u64()) }
-    }
-
-    fn next(&mut self) -> f64 {
-        use rand_distr::Distribution;
-        rand_distr::StandardNormal.sample(&mut self.rng)
-    }
 }
 
 /// A noise's streams and state per node.

@@ -123,3 +123,27 @@ mod tests {
         assert!(regular(0.0, 1.0).is_empty());
     }
 }
+
+/// Standard normal numbers from one seeded stream: rand's small fast
+/// generator (Xoshiro256++) and rand_distr's ziggurat.
+#[derive(Clone, Debug)]
+pub struct Gauss {
+    rng: rand::rngs::SmallRng,
+}
+
+impl Gauss {
+    /// Stream `stream` of node `node`: independent of how nodes are split
+    /// over threads.
+    pub fn new(seed: u64, stream: u64, node: usize) -> Gauss {
+        use rand::SeedableRng;
+        let mut mix = SplitMix64::new(seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let base = mix.next_u64();
+        let mut node_mix = SplitMix64::new(base ^ (node as u64).wrapping_mul(0xd1b5_4a32_d192_ed03));
+        Gauss { rng: rand::rngs::SmallRng::seed_from_u64(node_mix.next_u64()) }
+    }
+
+    pub fn next(&mut self) -> f64 {
+        use rand_distr::Distribution;
+        rand_distr::StandardNormal.sample(&mut self.rng)
+    }
+}

@@ -79,7 +79,16 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
     }
     // the synapse sites' models take the same settings, until split off
     let site_list = crate::cable::sites(cell);
-    for site in &site_list {
+    for (k, site) in site_list.iter().enumerate() {
+        if let Some(first) = site_list[..k].iter().find(|s| s.name.name == site.name.name) {
+            ctx.fail(
+                Diagnostic::error(Code::Duplicate, format!("two synapse sites named `{}`", site.name.name))
+                    .at(site.name.span, "a second site of this name")
+                    .with_label(first.name.span, "the first")
+                    .help("give each site its own name: it is the port spikes are sent to"),
+            );
+            return None;
+        }
         sites::is_synapse(ctx, site)?;
         let model = c.model(&crate::cable::site_name(name, &site.name.name))?.clone();
         let overrides = vec![None; model.params.len()];

@@ -8,7 +8,7 @@ use super::super::connect::drive_settings;
 use super::super::settings::Ctx;
 use crate::cable::geometry::Tree;
 use crate::diag::{Code, Diagnostic};
-use crate::ir::Model;
+use crate::ir::{Model, Trigger};
 use crate::runtime::network::{self, poisson_count};
 use crate::runtime::spikegen::SplitMix64;
 use crate::syntax::ast::{self, ModelKind, StmtKind};
@@ -42,6 +42,16 @@ pub(super) fn place(
     let (s, x) = super::places::location(ctx, tree, site.section, site.settings)?;
     if let Some(b) = site.settings.iter().find(|b| b.name.name != "at") {
         return ctx.unknown("synapse site setting", &b.name, &["at"], "a site is a section and `at` (0 to 1)");
+    }
+    let other =
+        m.events.iter().find(|e| !matches!(&e.trigger, Trigger::Spike { port: Some(p), .. } if *p == site.model.name));
+    if let Some(e) = other {
+        return ctx.reject(
+            format!("synapse `{}` has an event besides its spikes", site.model.name),
+            e.span,
+            "not an arriving spike",
+            "a synapse at a site changes with its equations and `on spike(w: ...) { ... }`; threshold events belong to the cell (`spike when V(soma) crosses 0 mV`)",
+        );
     }
     let ports = network::ports(m);
     let Some((port, wdim)) = ports.into_iter().find(|(p, _)| *p == site.model.name) else {

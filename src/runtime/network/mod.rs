@@ -347,6 +347,10 @@ fn run(
             }
             for step in 0..steps {
                 if rec.stop() {
+                    // a failure found before the stop is still reported
+                    if let Some(d) = stepping.diverged(net, step as f64 * cfg.dt, span) {
+                        return Err(d);
+                    }
                     return Ok(Outcome { steps: step, stopped: true });
                 }
                 drives.add(step, stepping);

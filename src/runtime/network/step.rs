@@ -485,7 +485,13 @@ unsafe fn step_cells(
             inputs
         });
         if let Err(f) = block.step(step, inputs.as_deref(), &mut |cell, t| out.push((a + cell, t))) {
-            *cs.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some((f, (a, b)));
+            // the earliest failure (by step, then cells), whichever thread
+            // finds it first
+            let mut first = cs.failure.lock().unwrap_or_else(|e| e.into_inner());
+            let key = |f: &Failure, a: usize| (f.step(), a);
+            if first.as_ref().is_none_or(|(g, r)| key(&f, a) < key(g, r.0)) {
+                *first = Some((f, (a, b)));
+            }
             *guard = None;
         }
     }
