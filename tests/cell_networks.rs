@@ -212,7 +212,7 @@ fn bad_sites_are_diagnosed() {
             "an event besides its spikes",
         ),
         (
-            cell("").replace("simulate N", "simulate N")
+            cell("")
                 + "network M {\n    population P = 2 x Pyr\n}\nsimulate M { duration = 10 ms, Cm = 2 uF/cm^2 }\n",
             "take it from their own run",
         ),

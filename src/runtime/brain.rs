@@ -194,7 +194,7 @@ impl NoiseState<'_> {
         let eta = match cfg.kind {
             NoiseKind::White => Vec::new(),
             NoiseKind::Ou { sigma, tau, mean } => {
-                streams.iter_mut().map(|g| mean + sigma * (tau / 2.0).sqrt() * g.next()).collect()
+                streams.iter_mut().map(|g| mean + sigma * (tau / 2.0).sqrt() * g.normal()).collect()
             }
         };
         NoiseState { cfg, streams, eta }
@@ -206,7 +206,7 @@ impl NoiseState<'_> {
             NoiseKind::White => {
                 let scale = 1.0 / dt.sqrt();
                 for (o, g) in out.iter_mut().zip(&mut self.streams) {
-                    *o = g.next() * scale;
+                    *o = g.normal() * scale;
                 }
             }
             NoiseKind::Ou { sigma, tau, mean } => {
@@ -214,7 +214,7 @@ impl NoiseState<'_> {
                 let spread = sigma * (tau / 2.0 * (1.0 - decay * decay)).sqrt();
                 for ((o, g), eta) in out.iter_mut().zip(&mut self.streams).zip(&mut self.eta) {
                     *o = *eta;
-                    *eta = mean + (*eta - mean) * decay + spread * g.next();
+                    *eta = mean + (*eta - mean) * decay + spread * g.normal();
                 }
             }
         }

@@ -142,7 +142,7 @@ impl Gauss {
         Gauss { rng: rand::rngs::SmallRng::seed_from_u64(node_mix.next_u64()) }
     }
 
-    pub fn next(&mut self) -> f64 {
+    pub fn normal(&mut self) -> f64 {
         use rand_distr::Distribution;
         rand_distr::StandardNormal.sample(&mut self.rng)
     }
