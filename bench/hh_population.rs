@@ -230,6 +230,7 @@ fn main() {
         threads,
         backend,
         optimize,
+        seed: 1,
     };
     let t_build = Instant::now();
     let (kernel, _) = population::build_kernel(&m, &plan, &cfg(Backend::Jit, 1, false, 1)).expect("kernel");

@@ -69,6 +69,7 @@ fn time(m: &neuroc::ir::Model, method: Method, n: usize, steps: usize, dt_ms: f6
         threads: 1,
         backend: Backend::Jit,
         optimize: false,
+        seed: 1,
     };
     let start = Instant::now();
     let r = population::simulate(&m, &plan, &cfg).unwrap_or_else(|d| panic!("{method:?}: {}", d.message));

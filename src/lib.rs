@@ -97,7 +97,11 @@ pub fn compile_source(name: &str, text: &str, path: Option<std::path::PathBuf>) 
 
 /// Parses, resolves and lowers every model the root file can reach.
 pub fn compile(mut sources: SourceMap, root: FileId) -> Compiled {
-    let (library, mut diagnostics) = resolve::load(&mut sources, root);
+    let (mut library, mut diagnostics) = resolve::load(&mut sources, root);
+    // `noise X = white(SIGMA)` in point models: a parameter and a term
+    for model in &mut library.models {
+        diagnostics.extend(ir::noise::graft(model));
+    }
     if library.models.is_empty() && library.simulate.is_empty() && !diagnostics.has_errors() {
         diagnostics.push(
             Diagnostic::warning(Code::NoItems, "this file defines no models")

@@ -73,6 +73,7 @@ fn evaluate(inputs: &[f64]) -> Vec<Vec<f64>> {
         threads: 1,
         backend: Backend::Interp,
         optimize: false,
+        seed: 1,
     };
     let mut mm = m.clone();
     let (plan, _) = schemes::derive_plan(&mut mm, Method::Euler);
@@ -384,6 +385,7 @@ fn phase_oscillators_match_the_reference_runtime() {
         threads: 1,
         backend: Backend::Interp,
         optimize: false,
+        seed: 1,
     };
     let mut mm = m.clone();
     let (plan, _) = schemes::derive_plan(&mut mm, Method::Rk4);

@@ -26,6 +26,7 @@ fn pop_config(m: &neuroc::ir::Model, n: usize, dt_ms: f64, steps: usize, backend
         threads: 1,
         backend,
         optimize: false,
+        seed: 1,
     }
 }
 

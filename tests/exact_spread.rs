@@ -60,6 +60,7 @@ fn population_run(m: &Model, values: &[(&str, Vec<f64>)], backend: Backend, dt: 
         threads: 2,
         backend,
         optimize: false,
+        seed: 1,
     };
     population::simulate(&m, &plan, &cfg).unwrap_or_else(|d| panic!("{}", d.message))
 }
@@ -157,6 +158,7 @@ fn spiking_with_spread_time_constants_is_the_folded_kernel_per_neuron() {
             threads: 1,
             backend: Backend::Jit,
             optimize: false,
+            seed: 1,
         };
         let folded = population::simulate(&one, &plan.expect("plan"), &cfg).unwrap_or_else(|d| panic!("{}", d.message));
         let mine: Vec<f64> = spread.spikes.iter().filter(|s| s.0 == i).map(|s| s.1).collect();
@@ -296,6 +298,7 @@ fn an_input_in_the_matrix_is_read_with_its_override() {
         threads: 1,
         backend: Backend::Jit,
         optimize: false,
+        seed: 1,
     };
     let kernel = population::simulate(&m, &plan.expect("plan"), &pcfg).unwrap_or_else(|d| panic!("{}", d.message));
     assert_close(&kernel.rec.traces[0].1, &exact, 1e-12, "kernel");

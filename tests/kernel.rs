@@ -35,6 +35,7 @@ fn pop_config(
         threads,
         backend,
         optimize: false,
+        seed: 1,
     }
 }
 

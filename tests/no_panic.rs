@@ -161,6 +161,7 @@ fn exercise(src: &str) {
                             threads: 2,
                             backend,
                             optimize: false,
+                            seed: 1,
                         };
                         let _ = neuroc::runtime::population::simulate(&m, &plan, &pop);
                     }

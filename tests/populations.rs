@@ -318,6 +318,7 @@ fn renormalized_rate_matches_the_monte_carlo_where_first_order_fails() {
         threads: 2,
         backend: Backend::Jit,
         optimize: false,
+        seed: 1,
     };
     let run = population::simulate(&m, &plan, &cfg).unwrap_or_else(|d| panic!("{}", d.message));
     let mc = *run.means[0].1.last().unwrap();

@@ -315,7 +315,7 @@ fn block_settings<'a>(ctx: &mut Ctx, model: &ir::Model, block: Option<&'a ast::S
             continue;
         }
         match key {
-            "n" => b.n = ctx.count(&s.value, "`n`", 1, 1_000_000_000_000, "e.g. `n = 100000`")?,
+            "n" | "neurons" => b.n = ctx.count(&s.value, "`n`", 1, 1_000_000_000_000, "e.g. `n = 100000`")?,
             "dt" => b.dt = ctx.constant(&s.value, time, "`dt`")?,
             "duration" => b.duration = ctx.constant(&s.value, time, "`duration`")?,
             "seed" => b.seed = ctx.count(&s.value, "`seed`", 0, 1 << 53, "e.g. `seed = 42`")?,
@@ -327,11 +327,11 @@ fn block_settings<'a>(ctx: &mut Ctx, model: &ir::Model, block: Option<&'a ast::S
                 b.method_at = Some(s.value.span);
             }
             _ => {
-                let mut known = vec!["dt", "duration", "method", "seed", "n", "spikes", "weight", "port"];
+                let mut known = vec!["dt", "duration", "method", "seed", "n", "neurons", "spikes", "weight", "port"];
                 known.extend(model.params.iter().map(|p| p.name.as_str()));
                 known.extend(model.states.iter().map(|st| st.name.as_str()));
                 known.extend(model.values.iter().filter(|v| v.kind == ir::ValueKind::Input).map(|v| v.name.as_str()));
-                return ctx.unknown("simulation setting", &s.name, &known, "settings: dt, duration, method, seed, n, spikes, weight, port, and parameters, inputs and states of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)");
+                return ctx.unknown("simulation setting", &s.name, &known, "settings: dt, duration, method, seed, n (or neurons), spikes, weight, port, and parameters, inputs and states of the model (`I_amp = linspace(0 uA/cm^2, 20 uA/cm^2)`)");
             }
         }
     }
@@ -414,7 +414,18 @@ fn choose_backend(
         matches!(b, crate::schemes::Block::Implicit { .. })
             || matches!(b, crate::schemes::Block::Explicit { method: crate::schemes::Method::Rk45, .. })
     });
-    let default = if n == 1 && iterative { Backend::Reference } else { Backend::Jit };
+    // white noise runs in kernels, which fill its per-neuron arrays
+    let noisy = !crate::ir::noise::noise_params(&run.model).is_empty();
+    if noisy && (needs_reference || flags.backend == Some(Backend::Reference)) {
+        let why = if needs_reference { "with a spike train or a synapse model, which run" } else { "on" };
+        return ctx.reject(
+            format!("`{}` has white noise, which runs in kernels, not {why} the reference interpreter", run.model.name),
+            span,
+            "a noisy model",
+            "drive it in a network (`drive P with spikes(...) via PORT`), or use --backend jit or interp",
+        );
+    }
+    let default = if n == 1 && iterative && !noisy { Backend::Reference } else { Backend::Jit };
     run.backend = if needs_reference { Backend::Reference } else { flags.backend.unwrap_or(default) };
     if run.backend == Backend::Reference && n > 1 {
         return ctx.reject(
@@ -445,9 +456,10 @@ fn choose_backend(
         threads: run.threads,
         backend: population::Backend::Interp,
         optimize: false,
+        seed: 0,
     };
     if let Err(d) = population::build_kernel(&run.model, &run.plan, &probe) {
-        if flags.backend.is_none() && n == 1 && d.code == Code::NotInKernel {
+        if flags.backend.is_none() && n == 1 && d.code == Code::NotInKernel && !noisy {
             run.notes.push(format!("{}; running on the reference interpreter", d.message));
             run.backend = Backend::Reference;
         } else {

@@ -154,6 +154,23 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
                 for (name, e) in &r.formulas {
                     let _ = writeln!(out, "        {name} = {}", ir::print_expr(&m, *e));
                 }
+                let noise = s.rhs.and_then(|e| {
+                    let refs = m.refs(e);
+                    ir::noise::noise_params(&m).into_iter().find(|&p| refs.contains(&ir::Var::Param(p)))
+                });
+                if let Some(p) = noise {
+                    let how = match r.method {
+                        schemes::Method::Euler => "Euler-Maruyama",
+                        schemes::Method::Heun => "stochastic Heun (Stratonovich for multiplicative noise)",
+                        schemes::Method::Exact => "the exact propagator with the noise's step integral held (an OU step's variance exact to O((dt/tau)^2))",
+                        _ => "the method above with the noise held over the step: first order in the noise",
+                    };
+                    let _ = writeln!(
+                        out,
+                        "      noise: white, `{}` a standard normal over sqrt(dt) per neuron and step, held over the step: {how}",
+                        m.params[p].name
+                    );
+                }
             }
         }
     }

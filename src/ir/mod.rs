@@ -17,6 +17,7 @@
 pub mod eval;
 pub mod lower;
 pub mod method;
+pub mod noise;
 mod print;
 
 pub use method::Method;

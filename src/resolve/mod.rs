@@ -28,6 +28,7 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("bold.neuro", include_str!("../../stdlib/bold.neuro")),
     ("epileptor.neuro", include_str!("../../stdlib/epileptor.neuro")),
     ("wendling.neuro", include_str!("../../stdlib/wendling.neuro")),
+    ("noise.neuro", include_str!("../../stdlib/noise.neuro")),
 ];
 
 /// Every model visible from the root file, and the `simulate` blocks of the

@@ -509,6 +509,13 @@ impl Lead<'_, '_> {
         let w = self.world;
         let (steps, every) = (self.steps, self.cfg.sample_every.max(1));
         std::thread::scope(|scope| {
+            // the first sample before any other chunk starts its first step
+            // (SAFETY of every view: no other chunk runs, or they wait at a
+            // barrier)
+            {
+                let (st, pe) = unsafe { (w.view(&w.states), w.view(&w.per)) };
+                sample(&mut self.node, self.cfg, &st, &pe, 0.0, rec);
+            }
             for chunk in &chunks[1..] {
                 let (barrier, stop) = (&barrier, &stop);
                 scope.spawn(move || {
@@ -521,11 +528,6 @@ impl Lead<'_, '_> {
                         barrier.wait();
                     }
                 });
-            }
-            // SAFETY (every view below): the other chunks wait at a barrier.
-            {
-                let (st, pe) = unsafe { (w.view(&w.states), w.view(&w.per)) };
-                sample(&mut self.node, self.cfg, &st, &pe, 0.0, rec);
             }
             let mut done = 0;
             let mut failed = None;

@@ -24,6 +24,7 @@
 
 pub mod brain;
 pub mod network;
+pub mod noise;
 pub mod population;
 pub mod record;
 pub mod spikegen;

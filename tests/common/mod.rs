@@ -137,7 +137,12 @@ pub fn erfcx_neg(u: f64) -> f64 {
 /// CV of its ISIs (Brunel 2000, eq. 21):
 /// CV^2 = 2 pi (nu tau)^2 int_{y_r}^{y_th} e^{x^2} int_{-inf}^x e^{y^2} (1 + erf y)^2 dy dx.
 pub fn siegert_cv(mu: f64, sigma: f64) -> (f64, f64) {
-    let (a, b) = ((10.0 - mu) / sigma, (20.0 - mu) / sigma);
+    siegert_cv_at(mu, sigma, 20.0, 10.0)
+}
+
+/// [`siegert_cv`] with threshold `theta` and reset `v_r` (mV).
+pub fn siegert_cv_at(mu: f64, sigma: f64, theta: f64, v_r: f64) -> (f64, f64) {
+    let (a, b) = ((v_r - mu) / sigma, (theta - mu) / sigma);
     let n = 4000;
     let h = (b - a) / n as f64;
     let mut s = erfcx_neg(a) + erfcx_neg(b);

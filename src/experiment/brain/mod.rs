@@ -184,6 +184,14 @@ pub(super) fn configure<'a>(
     };
     let grafted = graft(ctx, node_ast, &parts, (&sums, &couples), Some((&sent_dims, &ou_dims)))?;
     let mut m = lower(ctx, &grafted)?;
+    if let Some(&p) = crate::ir::noise::noise_params(&m).first() {
+        return ctx.reject(
+            format!("the node `{node_name}` has white noise of its own (`{}`)", m.params[p].name),
+            m.params[p].span,
+            "noise inside the node model",
+            "a brain adds its nodes' noise: drop it from the node and write `noise node.X = white(...)` in the brain",
+        );
+    }
     let noises = extras::noise_specs(ctx, &m, &parts.noises)?;
     let specs = sum_specs(ctx, &m, &sums, (lengths.as_ref(), parts.speed), n)?;
     let targets = coupling_targets(ctx, &m, &couples, node_name)?;

@@ -173,6 +173,16 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
     let mut ra = Vec::new();
     let mut cm = Vec::new();
     let mut equations = Vec::new();
+    for (m, _) in membranes.iter().chain(site_models.iter()) {
+        if let Some(&p) = crate::ir::noise::noise_params(m).first() {
+            return ctx.reject(
+                format!("white noise in a cell is not simulated yet (`{}` in `{}`)", m.params[p].name, m.name),
+                m.params[p].span,
+                "noise in a cell's membrane or synapse",
+                "cells are deterministic for now; drive a synapse site with Poisson trains for irregular input",
+            );
+        }
+    }
     for (m, over) in &mut membranes {
         if let Some(e) = m.events.first() {
             return ctx.reject(

@@ -75,6 +75,7 @@ pub(super) fn brain(run: &Run, b: &BrainRun, out: &mut Out) -> Result<Summary, B
         threads: p.threads,
         backend: if p.backend == Backend::Interp { population::Backend::Interp } else { population::Backend::Jit },
         optimize: false,
+        seed: run.seed,
     };
     let mut rec = point_recorder(out, p, &[]);
     if let Some(fc) = &b.fc {

@@ -207,6 +207,7 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
                     population::Backend::Jit
                 },
                 optimize: false,
+                seed: run.seed,
             };
             let r = population::simulate_into(m, &p.plan, &cfg, &mut rec)?;
             rec.steps = r.outcome.steps;

@@ -30,6 +30,8 @@ pub(super) struct Runner {
     /// ring[port][slot][neuron]: input summed for the step `slot` stands for.
     pub ring: Vec<Vec<Vec<f64>>>,
     pub ports: Vec<String>,
+    /// White noises: (parameter array, each neuron's stream).
+    pub noise: Vec<(usize, Vec<crate::runtime::spikegen::Gauss>)>,
 }
 
 /// Every population built.
@@ -79,7 +81,7 @@ fn population(
             tables: vec![],
             propagators: Default::default(),
         };
-        let runner = Runner { kernel, code: None, states: vec![], ring, ports, param_arrays: vec![] };
+        let runner = Runner { kernel, code: None, states: vec![], ring, ports, param_arrays: vec![], noise: vec![] };
         return Ok((runner, vec![], 0.0));
     }
     let mut m = pop.model.clone();
@@ -102,10 +104,26 @@ fn population(
             m.param(name).map(|i| (i, spread(*sp, pop.count, cfg.seed, 0x9a4a_0000 + (pi as u64) * 64 + k as u64)))
         })
         .collect();
+    // white noises: per-neuron arrays refilled at every step
+    let noise = crate::ir::noise::noise_params(&m);
+    let mut spread_params = spread_params;
+    for &p in &noise {
+        if !spread_params.iter().any(|(q, _)| *q == p) {
+            spread_params.push((p, vec![0.0; pop.count]));
+        }
+    }
     let per_neuron: Vec<usize> = spread_params.iter().map(|(i, _)| *i).collect();
     kernel::check_tables(&m, &params, &per_neuron)?;
+    let sig = kernel::Signature {
+        params: &params,
+        per_neuron: &per_neuron,
+        value_overrides: &no_values,
+        ports: &ports,
+        outputs: &[],
+        per_step: &noise,
+    };
     let kernel = crate::runtime::population::kernel_depth(&m)
-        .and_then(|()| kernel::build_with_ports(&m, &plan, &params, &per_neuron, &no_values, &ports, cfg.dt))
+        .and_then(|()| kernel::build_full(&m, &plan, &sig, cfg.dt))
         .map_err(|kernel::Unsupported(why)| {
             fail(
                 span,
@@ -130,7 +148,15 @@ fn population(
     let ring = vec![vec![vec![0.0; pop.count]; slots]; ports.len()];
     let exprs: Vec<ExprId> = m.values.iter().map(|v| v.expr).collect();
     let param_arrays = kernel::param_arrays(&kernel, &m, &params, &exprs, &spread_params);
-    Ok((Runner { kernel, code, states, ring, ports, param_arrays }, notes, seconds))
+    let noise = noise
+        .iter()
+        .enumerate()
+        .filter_map(|(j, p)| {
+            let at = per_neuron.iter().position(|q| q == p)?;
+            Some((at, crate::runtime::noise::streams(cfg.seed, j, pi, 0..pop.count)))
+        })
+        .collect();
+    Ok((Runner { kernel, code, states, ring, ports, param_arrays, noise }, notes, seconds))
 }
 
 /// The ports population `pi` receives on: those of its incoming

@@ -34,11 +34,20 @@ pub(super) struct Ptr(pub *mut f64);
 unsafe impl Send for Ptr {}
 unsafe impl Sync for Ptr {}
 
+/// The noise streams the worker threads share; each touches its chunk.
+#[derive(Clone, Copy)]
+pub(super) struct GaussPtr(pub *mut crate::runtime::spikegen::Gauss);
+// SAFETY: workers touch disjoint chunks between barriers (module doc).
+unsafe impl Send for GaussPtr {}
+unsafe impl Sync for GaussPtr {}
+
 /// A population's state arrays, per-neuron parameters and input ring
 /// (`ring[port][slot]`), as raw pointers to their first neuron.
 pub(super) struct PopView {
     pub states: Vec<Ptr>,
     pub params: Vec<Ptr>,
+    /// White noises: (parameter array, the neurons' streams).
+    pub noise: Vec<(usize, GaussPtr)>,
     pub ring: Vec<Vec<Ptr>>,
     /// Neurons in the population.
     pub count: usize,
@@ -189,6 +198,7 @@ impl<'r> Stepping<'r> {
                 count: p.count,
                 states: r.states.iter_mut().map(|s| Ptr(s.as_mut_ptr())).collect(),
                 params: r.param_arrays.iter_mut().map(|s| Ptr(s.as_mut_ptr())).collect(),
+                noise: r.noise.iter_mut().map(|(at, g)| (*at, GaussPtr(g.as_mut_ptr()))).collect(),
                 ring: r
                     .ring
                     .iter_mut()
@@ -338,6 +348,11 @@ impl<'r> Stepping<'r> {
             // SAFETY: [a, b) of every array belongs to this worker alone
             // while the step runs; the arrays outlive the threads.
             unsafe {
+                for (at, g) in &view.noise {
+                    let values = std::slice::from_raw_parts_mut(view.params[*at].0.add(a), n);
+                    let streams = std::slice::from_raw_parts_mut(g.0.add(a), n);
+                    crate::runtime::noise::fill(values, streams, self.dt);
+                }
                 match code {
                     Some(code) => {
                         let sp: Vec<*mut f64> = view.states.iter().map(|p| p.0.add(a)).collect();

@@ -36,7 +36,7 @@ mod setup;
 
 pub use setup::{build_kernel, kernel_depth, table_notes};
 pub(crate) use setup::{excursion, excursion_warning, Excursion};
-pub(crate) use setup::{initial_states, value_exprs};
+pub(crate) use setup::{initial_states, per_neuron_with_noise, value_exprs};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -74,6 +74,8 @@ pub struct PopConfig {
     pub backend: Backend,
     /// Cranelift's `opt_level = "speed"` instead of `"none"`.
     pub optimize: bool,
+    /// The seed of the model's white noises (`noise X = white(...)`).
+    pub seed: u64,
 }
 
 /// What a population run produced besides what it recorded: how far it
@@ -168,7 +170,11 @@ pub fn simulate_into(
         Backend::Interp => None,
     };
     let mut states = initial_states(m, &k, &params, cfg);
-    let per = kernel::param_arrays(&k, m, &params, &value_exprs(m, cfg), &cfg.per_neuron);
+    let per_neuron = per_neuron_with_noise(m, cfg);
+    let per = kernel::param_arrays(&k, m, &params, &value_exprs(m, cfg), &per_neuron);
+    // the white noises' arrays: their positions among the parameter arrays
+    let noise_at: Vec<usize> =
+        crate::ir::noise::noise_params(m).iter().filter_map(|p| per_neuron.iter().position(|(q, _)| q == p)).collect();
     let n = cfg.n;
     let mut chunk = n.div_ceil(cfg.threads.clamp(1, n.max(1))).max(1);
     if !cfg.mean_of.is_empty() {
@@ -206,6 +212,11 @@ pub fn simulate_into(
                 base: a,
                 states: Vec::new(),
                 params: per.iter().map(|arr| &arr[a..b]).collect(),
+                noise: noise_at
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &pos)| (pos, vec![0.0; b - a], crate::runtime::noise::streams(cfg.seed, j, 0, a..b)))
+                    .collect(),
                 idx: vec![0; (b - a) * emitting],
                 tim: vec![0.0; (b - a) * emitting],
                 step_spikes: Vec::new(),
@@ -286,6 +297,9 @@ struct Chunk<'a> {
     base: usize,
     states: Vec<&'a mut [f64]>,
     params: Vec<&'a [f64]>,
+    /// The white noises: (position among `params`, this step's values,
+    /// each neuron's stream).
+    noise: Vec<(usize, Vec<f64>, Vec<crate::runtime::spikegen::Gauss>)>,
     /// The JIT's spike buffers: one step's spikes (neurons x emitting events).
     idx: Vec<i64>,
     tim: Vec<f64>,
@@ -654,10 +668,17 @@ impl Chunk<'_> {
             }
             let t = step as f64 * cfg.dt;
             let t_next = (step + 1) as f64 * cfg.dt;
+            for (_, values, streams) in &mut self.noise {
+                crate::runtime::noise::fill(values, streams, cfg.dt);
+            }
+            let mut params = self.params.clone();
+            for (pos, values, _) in &self.noise {
+                params[*pos] = values;
+            }
             match sh.code {
                 Some(code) => {
                     let sp: Vec<*mut f64> = self.states.iter_mut().map(|s| s.as_mut_ptr()).collect();
-                    let pp: Vec<*const f64> = self.params.iter().map(|s| s.as_ptr()).collect();
+                    let pp: Vec<*const f64> = params.iter().map(|s| s.as_ptr()).collect();
                     // SAFETY: one pointer per kernel array, each with `len` values;
                     // spike buffers hold len * emitting entries.
                     let count = unsafe { code.call(&sp, &pp, len, (t, t_next), &mut self.idx, &mut self.tim) };
@@ -667,7 +688,7 @@ impl Chunk<'_> {
                 }
                 None => {
                     self.step_spikes.clear();
-                    kernel::interp::step(k, &mut self.states, &self.params, t, t_next, &mut self.step_spikes);
+                    kernel::interp::step(k, &mut self.states, &params, t, t_next, &mut self.step_spikes);
                     out.spikes.extend(self.step_spikes.iter().map(|&(i, ts)| (step, self.base + i, ts)));
                 }
             }

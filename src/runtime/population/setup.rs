@@ -25,10 +25,19 @@ pub fn kernel_depth(m: &Model) -> Result<(), kernel::Unsupported> {
 /// Builds the kernel of a model for a population configuration.
 pub fn build_kernel(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<(Kernel, Vec<f64>), Box<Diagnostic>> {
     let params = eval_params(m, &cfg.param_overrides);
-    let per: Vec<usize> = cfg.per_neuron.iter().map(|(p, _)| *p).collect();
+    let per: Vec<usize> = per_neuron_with_noise(m, cfg).iter().map(|(p, _)| *p).collect();
+    let noise = crate::ir::noise::noise_params(m);
     kernel::check_tables(m, &params, &per)?;
+    let sig = kernel::Signature {
+        params: &params,
+        per_neuron: &per,
+        value_overrides: &cfg.value_overrides,
+        ports: &[],
+        outputs: &[],
+        per_step: &noise,
+    };
     let k = kernel_depth(m)
-        .and_then(|()| kernel::build(m, plan, &params, &per, &cfg.value_overrides, cfg.dt))
+        .and_then(|()| kernel::build_full(m, plan, &sig, cfg.dt))
         .map_err(|kernel::Unsupported(why)| {
             let help = if cfg.n > 1 {
                 "kernels take every method (exp_euler, exact, kinetic, euler, rk2, heun, rk4, rk45, backward_euler, trapezoidal); what is named above cannot be a kernel"
@@ -43,6 +52,18 @@ pub fn build_kernel(m: &Model, plan: &Plan, cfg: &PopConfig) -> Result<(Kernel, 
         })?;
     kernel::check_built_tables(m, &k)?;
     Ok((k, params))
+}
+
+/// The per-neuron parameters of a run: the configuration's, then the
+/// model's white noises (`xi(X)`, filled at every step; zeros here).
+pub(crate) fn per_neuron_with_noise(m: &Model, cfg: &PopConfig) -> Vec<(usize, Vec<f64>)> {
+    let mut per = cfg.per_neuron.clone();
+    for p in crate::ir::noise::noise_params(m) {
+        if !per.iter().any(|(q, _)| *q == p) {
+            per.push((p, vec![0.0; cfg.n]));
+        }
+    }
+    per
 }
 
 /// What each of the model's rate tables became: its summary, or that

@@ -1,0 +1,131 @@
+//! White noise inside point models (neurons, channels, synapses, rate
+//! models): `noise X = white(SIGMA)` adds `SIGMA xi(t)` to `dX/dt`, where
+//! `xi` is Gaussian white noise (`<xi(t) xi(s)> = delta(t - s)`, unit
+//! 1/sqrt(s)), so `SIGMA` has the unit of X per square root of time and a
+//! wrong one is E0301 like any term added to the ODE. `SIGMA` may read the
+//! model's states (multiplicative noise).
+//!
+//! Before lowering, each such statement becomes a parameter `xi(X)` (in
+//! 1/sqrt(s), 0 unless a run fills it) and the term `SIGMA * xi(X)` added
+//! to X's equation, so the units, `explain`, channel flattening (a
+//! channel's `xi(g)` becomes the neuron's `Chan.xi(g)`) and the schemes
+//! see an ordinary parameter. Runs that simulate noise fill every `xi`
+//! parameter per neuron and step with a standard normal over sqrt(dt),
+//! held over the step (see `runtime::noise`); the others refuse models
+//! that have one.
+
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::syntax::ast::{self, BinOp, Expr, ExprKind, StmtKind};
+
+/// The parameter that carries the noise of state `state`.
+pub fn param_name(state: &str) -> String {
+    format!("xi({state})")
+}
+
+/// Whether a model's parameter (`xi(V)`, or `Chan.xi(g)` after a channel
+/// was flattened) carries white noise.
+pub fn is_noise_param(name: &str) -> bool {
+    let base = name.rsplit('.').next().unwrap_or(name);
+    base.starts_with("xi(") && base.ends_with(')')
+}
+
+/// The parameters of a lowered model that carry white noise.
+pub fn noise_params(m: &super::Model) -> Vec<usize> {
+    m.params.iter().enumerate().filter(|(_, p)| is_noise_param(&p.name)).map(|(i, _)| i).collect()
+}
+
+/// Rewrites the `noise` statements of a point model as described in the
+/// module's documentation. E0214 for a noise in a model of another kind
+/// is left to lowering; here: E0207 for a noise that is not
+/// `white(SIGMA)`, E0208 for a target that is not a state with an ODE of
+/// this model, E0202 for two noises on one state.
+pub fn graft(model: &mut ast::Model) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let point = matches!(
+        model.kind,
+        ast::ModelKind::Neuron | ast::ModelKind::Channel | ast::ModelKind::Synapse | ast::ModelKind::Rate
+    );
+    if !point || !model.stmts.iter().any(|s| matches!(s.kind, StmtKind::Noise { .. })) {
+        return diags;
+    }
+    let mut added: Vec<ast::Stmt> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    let stmts = std::mem::take(&mut model.stmts);
+    let mut kept = Vec::with_capacity(stmts.len());
+    let mut noises = Vec::new();
+    for s in stmts {
+        match s.kind {
+            StmtKind::Noise { target, value } => noises.push((target, value, s.span)),
+            _ => kept.push(s),
+        }
+    }
+    model.stmts = kept;
+    let help = "`noise V = white(sigma)` adds sigma xi(t) to dV/dt; sigma has V's unit per square root of time, e.g. `white(2 mV / sqrt(10 ms))`";
+    for (target, value, span) in noises {
+        let [x] = target.as_slice() else {
+            diags.push(
+                Diagnostic::error(Code::OdeNotState, "a noise enters one state of this model")
+                    .at(span, "not one state")
+                    .help(help),
+            );
+            continue;
+        };
+        let sigma = match &value.kind {
+            ExprKind::Call(f, args) if matches!(&f.kind, ExprKind::Name(n) if n == "white") && args.len() == 1 => {
+                args[0].clone()
+            }
+            _ => {
+                diags.push(
+                    Diagnostic::error(Code::UnknownFunction, "a noise inside a model is `white(SIGMA)`")
+                        .at(value.span, "not white(...)")
+                        .help(format!(
+                            "{help}; an Ornstein-Uhlenbeck process is a state with white noise: `dg/dt = (g0 - g) / tau` and `noise g = white(s * sqrt(2 / tau))`"
+                        )),
+                );
+                continue;
+            }
+        };
+        if seen.contains(&x.name) {
+            diags.push(
+                Diagnostic::error(Code::Duplicate, format!("two noises on `{}`", x.name))
+                    .at(span, "a second noise")
+                    .help("add their variances in one: `white(sqrt(s1^2 + s2^2))`"),
+            );
+            continue;
+        }
+        let ode = model.stmts.iter_mut().find_map(|st| match &mut st.kind {
+            StmtKind::Ode { factor, state, rhs, .. } if state.name == x.name => Some((factor, rhs)),
+            _ => None,
+        });
+        let Some((factor, rhs)) = ode else {
+            diags.push(
+                Diagnostic::error(
+                    Code::OdeNotState,
+                    format!("`{}` has no ODE in `{}` to add noise to", x.name, model.name.name),
+                )
+                .at(x.span, "not a state with an ODE here")
+                .help(help),
+            );
+            continue;
+        };
+        seen.push(x.name.clone());
+        let name = param_name(&x.name);
+        let bin = |op, a: Expr, b: Expr| Expr { kind: ExprKind::Binary(op, Box::new(a), Box::new(b)), span };
+        let mut term = bin(BinOp::Mul, sigma, Expr { kind: ExprKind::Name(name.clone()), span });
+        if let Some(f) = factor {
+            // `C dV/dt = ...`: the noise is V's, so it is multiplied by C too
+            term = bin(BinOp::Mul, f.clone(), term);
+        }
+        *rhs = bin(BinOp::Add, rhs.clone(), term);
+        let unit = ast::UnitExpr {
+            factors: vec![ast::UnitFactor { name: "s".into(), power: (-1, 2), span }],
+            text: "s^(-1/2)".into(),
+            span,
+        };
+        let zero = Expr { kind: ExprKind::Number { value: 0.0, unit: Some(unit) }, span };
+        let binding = ast::Binding { name: ast::Ident { name, span: x.span }, value: zero };
+        added.push(ast::Stmt { kind: StmtKind::Parameter(vec![binding]), span });
+    }
+    model.stmts.extend(added);
+    diags
+}

@@ -1,0 +1,28 @@
+//! White noise in point models at run time: each `xi(X)` parameter (see
+//! [`crate::ir::noise`]) becomes a per-neuron array refilled before every
+//! step with a standard normal over sqrt(dt), held over the step: under
+//! `euler` that is Euler-Maruyama, under `heun` stochastic Heun (for
+//! additive noise), and under an exact propagator the exact update of the
+//! state's linear part with the noise's integral approximated by its
+//! held value (the variance of an Ornstein-Uhlenbeck step is then exact
+//! to O((dt/tau)^2)). Each neuron has its own stream per noise
+//! ([`Gauss`]: seeded from the run's seed, the noise, the population and
+//! the neuron), so the numbers do not depend on how neurons are split
+//! over threads.
+
+use super::spikegen::Gauss;
+
+/// The streams of neurons `neurons` for noise `noise` of population
+/// `population`.
+pub fn streams(seed: u64, noise: usize, population: usize, neurons: std::ops::Range<usize>) -> Vec<Gauss> {
+    let stream = 0x6e01_0000 + 64 * population as u64 + noise as u64;
+    neurons.map(|i| Gauss::new(seed, stream, i)).collect()
+}
+
+/// This step's values: a standard normal over sqrt(dt) per neuron.
+pub fn fill(values: &mut [f64], streams: &mut [Gauss], dt: f64) {
+    let scale = 1.0 / dt.sqrt();
+    for (x, g) in values.iter_mut().zip(streams) {
+        *x = g.normal() * scale;
+    }
+}
