@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{mean_field, repo, siegert_cv};
+use common::{mean_field, mean_field_at, repo, siegert_cv};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -281,25 +281,28 @@ fn plain_brunel(g: f64, ms: usize, seed: u64) -> Vec<(usize, f64)> {
     spikes
 }
 
-/// Brunel model A, g = 5, nu_ext = 2 nu_thr. The rate settles at the
-/// mean-field prediction (within 20%). The stationary state Brunel
-/// describes would have the diffusion CV at the self-consistent point,
-/// 0.68 (not the > 0.8 the issue asks for); the engine instead finds a CV
-/// near 0.4 and a fast (100-150 Hz) population oscillation. So does the
-/// plain simulation above, and the test asserts that the engine agrees
-/// with it (rate, CV, synchrony) rather than with the paper's label: the
-/// network at this size sits on the synchronous side.
+/// Brunel model A at J = 0.1 mV (half the paper's), g = 5, nu_ext = 2
+/// nu_thr = 20 Hz. The rate settles at the mean-field prediction (within
+/// 20%); the CV is near 0.4 with a fast (100-150 Hz) population
+/// oscillation, which a plain simulation written out above finds too (and
+/// NEST 3.10, in an independent check on 16 (g, eta) points, within 4%):
+/// with the weaker coupling the network sits on the synchronous side. The
+/// engine agrees with the plain simulation in rate, CV and synchrony.
 #[test]
-fn brunel_ai_regime_agrees_with_mean_field_rate_and_a_plain_simulation() {
-    let spikes = brunel("BrunelAI", 500);
+fn brunel_at_half_the_coupling_agrees_with_a_plain_simulation() {
+    let text = std::fs::read_to_string(repo("examples/brunel2000.neuro"))
+        .unwrap()
+        .replace("J = 0.2 mV", "J = 0.1 mV")
+        .replace("duration = 1 s", "duration = 500 ms");
+    let spikes = spikes_of("brunel-half", &text, &["--model", "BrunelAI"]);
     let (predicted, cv_theory) = mean_field(5.0);
     let (rate, cv, fano) = statistics(&spikes, 12_500, 100.0, 500.0);
     let (plain_rate, plain_cv, plain_fano) = statistics(&plain_brunel(5.0, 500, 7), 12_500, 100.0, 500.0);
     let (f, ratio) = oscillation(&spikes, 100.0, 500.0);
     eprintln!(
-        "AI: rate {rate:.2} Hz (mean field {predicted:.2}, plain {plain_rate:.2}), CV {cv:.2} (mean field \
-         {cv_theory:.2}, plain {plain_cv:.2}), Fano (1 ms) {fano:.0} (plain {plain_fano:.0}), spectral peak {f:.0} Hz \
-         at {ratio:.1}x the median"
+        "J = 0.1 mV, g = 5: rate {rate:.2} Hz (mean field {predicted:.2}, plain {plain_rate:.2}), CV {cv:.2} (mean \
+         field {cv_theory:.2}, plain {plain_cv:.2}), Fano (1 ms) {fano:.0} (plain {plain_fano:.0}), spectral peak {f:.0} \
+         Hz at {ratio:.1}x the median"
     );
     assert!(((rate - predicted) / predicted).abs() < 0.2, "rate {rate} Hz vs mean field {predicted} Hz");
     assert!(((rate - plain_rate) / plain_rate).abs() < 0.05, "rate {rate} Hz vs plain {plain_rate} Hz");
@@ -308,13 +311,47 @@ fn brunel_ai_regime_agrees_with_mean_field_rate_and_a_plain_simulation() {
     assert!(fano / plain_fano > 0.5 && fano / plain_fano < 2.0, "Fano {fano} vs plain {plain_fano}");
 }
 
-/// g = 3: synchronous regular, a clear peak in the population-rate spectrum.
+/// The four regimes of Brunel's (2000) Fig. 8 (J = 0.2 mV, D = 1.5 ms),
+/// each with its signature, measured after a 200 ms transient (the CV of
+/// ISIs over neurons with more than 5 spikes, the population count's Fano
+/// factor in 1 ms bins, the strongest frequency of the population rate in
+/// 0.5 ms bins and its power over the median):
+/// - A, SR (g = 3, eta = 2): neurons fire regularly (CV < 0.2) at a high
+///   rate, the population oscillates strongly;
+/// - B, SI fast (g = 6, eta = 4): a fast population oscillation (above
+///   100 Hz) of irregular neurons (CV > 0.8) firing well below it, at the
+///   mean-field rate (within 10%);
+/// - C, AI (g = 5, eta = 2): irregular (CV > 0.8), at the mean-field rate
+///   (within 10%), less synchronous than A and B (Fano factor);
+/// - D, SI slow (g = 4.5, eta = 0.9): a slow population oscillation (below
+///   60 Hz), neurons firing irregularly (CV > 0.5) at a low rate (< 15 Hz).
 #[test]
-fn brunel_sr_regime_oscillates() {
-    let spikes = brunel("BrunelSR", 250);
-    let (f, ratio) = oscillation(&spikes, 50.0, 250.0);
-    eprintln!("SR: spectral peak {f:.0} Hz at {ratio:.1}x the median power");
-    assert!(ratio > 100.0, "no clear oscillation: peak {ratio}x at {f} Hz");
+fn brunel_fig8_regimes_show_their_signatures() {
+    let run = |model: &str, ms: u32| {
+        let spikes = brunel(model, ms);
+        let (rate, cv, fano) = statistics(&spikes, 12_500, 200.0, ms as f64);
+        let (f, ratio) = oscillation(&spikes, 200.0, ms as f64);
+        eprintln!(
+            "{model}: rate {rate:.2} Hz, CV {cv:.2}, Fano (1 ms) {fano:.0}, spectral peak {f:.0} Hz at {ratio:.0}x"
+        );
+        (rate, cv, fano, f, ratio)
+    };
+    let (sr_rate, sr_cv, sr_fano, _, sr_ratio) = run("BrunelSR", 300);
+    assert!(sr_rate > 100.0 && sr_cv < 0.2 && sr_ratio > 1000.0, "SR: {sr_rate} Hz, CV {sr_cv}, peak {sr_ratio}x");
+    let (b_rate, b_cv, b_fano, b_f, b_ratio) = run("BrunelSIFast", 500);
+    let (b_mf, _) = mean_field_at(6.0, 4.0, 0.2);
+    assert!(b_f > 100.0 && b_ratio > 50.0 && b_cv > 0.8, "SI fast: peak {b_f} Hz at {b_ratio}x, CV {b_cv}");
+    assert!(b_rate < b_f / 2.0 && ((b_rate - b_mf) / b_mf).abs() < 0.1, "SI fast: {b_rate} Hz (mean field {b_mf})");
+    let (ai_rate, ai_cv, ai_fano, _, _) = run("BrunelAI", 600);
+    let (ai_mf, _) = mean_field_at(5.0, 2.0, 0.2);
+    assert!(ai_cv > 0.8, "AI: CV {ai_cv}");
+    assert!(((ai_rate - ai_mf) / ai_mf).abs() < 0.1, "AI: {ai_rate} Hz vs mean field {ai_mf} Hz");
+    assert!(ai_fano < b_fano && ai_fano < sr_fano, "AI Fano {ai_fano} vs SI fast {b_fano}, SR {sr_fano}");
+    let (d_rate, d_cv, _, d_f, d_ratio) = run("BrunelSISlow", 600);
+    assert!(
+        d_f < 60.0 && d_ratio > 50.0 && d_cv > 0.5 && d_rate < 15.0,
+        "SI slow: {d_rate} Hz, CV {d_cv}, peak {d_f} Hz at {d_ratio}x"
+    );
 }
 
 const RANDOM_NET: &str = "neuron Cell {

@@ -178,15 +178,25 @@ pub fn siegert_cv_at(mu: f64, sigma: f64, theta: f64, v_r: f64) -> (f64, f64) {
 }
 
 /// Brunel's self-consistent state for relative inhibition g and
-/// nu_ext = 20 Hz: mu = C_E J tau (nu_ext + nu (1 - g/4)), sigma^2 =
-/// C_E J^2 tau (nu_ext + nu (1 + g^2/4)); returns the rate (Hz) and the CV
-/// of ISIs there.
+/// nu_ext = 20 Hz at J = 0.1 mV (see [`mean_field_at`]).
 pub fn mean_field(g: f64) -> (f64, f64) {
-    let moments = |nu: f64| (2.0 * (20.0 + nu * (1.0 - g / 4.0)), (0.2 * (20.0 + nu * (1.0 + g * g / 4.0))).sqrt());
+    mean_field_at(g, 2.0, 0.1)
+}
+
+/// Brunel's (2000) self-consistent state of model A (C_E = 1000, C_I =
+/// 250, tau = 20 ms, theta = 20 mV, V_r = 10 mV, t_ref = 2 ms) for
+/// relative inhibition g, external rate nu_ext = eta nu_thr (nu_thr =
+/// theta / (C_E J tau) = 1 / J Hz with J in mV) and coupling J (mV):
+/// mu = C_E J tau (nu_ext + nu (1 - g/4)), sigma^2 = C_E J^2 tau (nu_ext +
+/// nu (1 + g^2/4)); returns the rate (Hz) and the CV of ISIs there.
+pub fn mean_field_at(g: f64, eta: f64, j: f64) -> (f64, f64) {
+    let (nu_ext, cjt) = (eta / j, 1000.0 * j * 0.02);
+    let moments =
+        |nu: f64| (cjt * (nu_ext + nu * (1.0 - g / 4.0)), (cjt * j * (nu_ext + nu * (1.0 + g * g / 4.0))).sqrt());
     let mut nu = 10.0;
-    for _ in 0..300 {
+    for _ in 0..2000 {
         let (mu, sigma) = moments(nu);
-        nu = 0.9 * nu + 0.1 * siegert_cv(mu, sigma).0;
+        nu = 0.95 * nu + 0.05 * siegert_cv(mu, sigma).0;
     }
     let (mu, sigma) = moments(nu);
     siegert_cv(mu, sigma)
