@@ -209,3 +209,65 @@ simulate Clamped { dt = 0.1 ms, duration = 300 ms }
         assert!((s - sd).abs() / sd < 0.02, "{state}: SD {s} vs {sd} mS/cm^2");
     }
 }
+
+/// Escape noise, `on hazard(rho)`: with a constant hazard of 50 Hz and a
+/// refractory period of 5 ms, each free step fires with probability p =
+/// 1 - exp(-rho dt), so an ISI is t_ref plus a geometric number of steps:
+/// its mean t_ref + dt / p (within 1%, over ISIs that start early enough
+/// not to be cut by the end of the run), its CV sqrt(1 - p) dt / p over
+/// that (within 2%), and the shortest t_ref + dt.
+#[test]
+fn escape_noise_fires_with_its_hazard() {
+    let src = "neuron Escape {
+    parameter rho = 50 Hz, t_ref = 5 ms
+    on hazard(rho) { emit spike; refractory t_ref }
+}
+simulate Escape { dt = 0.1 ms, duration = 2 s }
+";
+    let spikes = run(src, &[("neurons", "2000")]).spikes();
+    let mut per = vec![Vec::new(); 2000];
+    for (i, t) in spikes {
+        per[i].push(t);
+    }
+    let isi: Vec<f64> = per.iter().flat_map(|s| s.windows(2).filter(|w| w[0] < 1700.0).map(|w| w[1] - w[0])).collect();
+    let m = isi.iter().sum::<f64>() / isi.len() as f64;
+    let sd = (isi.iter().map(|x| (x - m).powi(2)).sum::<f64>() / isi.len() as f64).sqrt();
+    let p = 1.0 - (-50.0f64 * 1e-4).exp();
+    let (want_m, want_sd) = (5.0 + 0.1 / p, (1.0 - p).sqrt() * 0.1 / p);
+    assert!((m - want_m).abs() / want_m < 0.01, "mean ISI {m} ms vs {want_m} ms");
+    assert!((sd / m - want_sd / want_m).abs() / (want_sd / want_m) < 0.02, "CV {} vs {}", sd / m, want_sd / want_m);
+    let shortest = isi.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert!((shortest - 5.1).abs() < 1e-6, "shortest ISI {shortest} ms");
+}
+
+/// The stdlib's GIF neuron (NEST's `gif_psc_exp`): silent at rest (its
+/// hazard there is e^-70 per second), firing under a current, less with
+/// threshold adaptation, and the same spikes on 1 and 2 threads, alone
+/// and in a network.
+#[test]
+fn gif_neurons_fire_adapt_and_do_not_depend_on_threads() {
+    let src = "import \"noise.neuro\"\nsimulate GIFPscExp { dt = 0.1 ms, duration = 500 ms, I_e = 150 pA }\n";
+    let count = |set: &[(&str, &str)]| run(src, set).spikes().len();
+    let rest = count(&[("neurons", "200"), ("I_e", "0 pA")]);
+    let driven = count(&[("neurons", "200")]);
+    let adapting = count(&[("neurons", "200"), ("q_sfa", "5 mV")]);
+    assert!(rest == 0 && driven > 200 && adapting < driven * 3 / 4, "{rest}, {driven}, {adapting}");
+    let one = run(src, &[("neurons", "300"), ("threads", "1")]).spikes();
+    assert_eq!(run(src, &[("neurons", "300"), ("threads", "2")]).spikes(), one);
+    let net = "import \"noise.neuro\"
+network G {
+    population P = 300 x GIFPscExp
+    connect P -> P via inh (p = 0.1, w = -20 pA, delay = 1 ms)
+}
+simulate G { dt = 0.1 ms, duration = 300 ms, I_e = 150 pA }
+";
+    let one = run(net, &[("threads", "1")]).spikes();
+    assert!(one.len() > 100);
+    assert_eq!(run(net, &[("threads", "2")]).spikes(), one);
+    assert_eq!(run(net, &[("threads", "3")]).spikes(), one);
+    // the reference interpreter does not draw
+    let mut e = Experiment::from_source("g.neuro", src, None).unwrap();
+    e.backend(neuroc::Backend::Reference);
+    let err = e.run().map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains("runs in kernels"), "{err}");
+}

@@ -419,7 +419,7 @@ fn choose_backend(
     if noisy && (needs_reference || flags.backend == Some(Backend::Reference)) {
         let why = if needs_reference { "with a spike train or a synapse model, which run" } else { "on" };
         return ctx.reject(
-            format!("`{}` has white noise, which runs in kernels, not {why} the reference interpreter", run.model.name),
+            format!("`{}` draws random numbers (white or escape noise), which runs in kernels, not {why} the reference interpreter", run.model.name),
             span,
             "a noisy model",
             "drive it in a network (`drive P with spikes(...) via PORT`), or use --backend jit or interp",

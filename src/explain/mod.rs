@@ -254,6 +254,10 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
                     format!("when {} crosses 0 {dir}", ir::print_expr(&m, *level))
                 }
                 Trigger::Condition { cond, .. } => format!("when {} becomes true", ir::print_expr(&m, *cond)),
+                Trigger::Hazard { cond } => format!(
+                    "escape noise: in each step where {} (an exponential draw over dt: probability 1 - exp(-hazard dt), the hazard at the step's start; not while refractory)",
+                    ir::print_expr(&m, *cond)
+                ),
                 Trigger::Spike { .. } => "on a presynaptic spike".into(),
             };
             let acts: Vec<String> = e

@@ -406,6 +406,11 @@ pub enum Trigger {
     /// `on spike(w: unit)`: a presynaptic spike arrives; `arg` is the index
     /// of `w` in `Model::event_args`.
     Spike { weight_dim: Option<Dim>, arg: Option<usize>, port: Option<String> },
+    /// `on hazard(RHO)`: escape noise, lowered to `RHO > escape(K)`, where
+    /// the run draws `escape(K)` per neuron and step as an exponential
+    /// variable over dt: fires in a step with probability 1 - exp(-RHO dt),
+    /// `RHO` taken at the step's start (muted while refractory).
+    Hazard { cond: ExprId },
 }
 
 #[derive(Clone, Debug)]

@@ -29,9 +29,43 @@ pub fn is_noise_param(name: &str) -> bool {
     base.starts_with("xi(") && base.ends_with(')')
 }
 
-/// The parameters of a lowered model that carry white noise.
+/// Whether a model's parameter (`escape(0)`, or `Chan.escape(0)`) is the
+/// draw of an `on hazard(RHO)` event.
+pub fn is_escape_param(name: &str) -> bool {
+    let base = name.rsplit('.').next().unwrap_or(name);
+    base.starts_with("escape(") && base.ends_with(')')
+}
+
+/// What a run draws into a random parameter each step, per neuron.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Draw {
+    /// White noise `xi(X)`: a standard normal over sqrt(dt).
+    Normal,
+    /// Escape noise `escape(K)`: an exponential variable (mean 1) over dt.
+    Escape,
+}
+
+/// The parameters of a lowered model that a run draws at every step
+/// (white and escape noise), with what it draws.
+pub fn random_params(m: &super::Model) -> Vec<(usize, Draw)> {
+    m.params
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            if is_noise_param(&p.name) {
+                Some((i, Draw::Normal))
+            } else if is_escape_param(&p.name) {
+                Some((i, Draw::Escape))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// The parameters of a lowered model that a run draws at every step.
 pub fn noise_params(m: &super::Model) -> Vec<usize> {
-    m.params.iter().enumerate().filter(|(_, p)| is_noise_param(&p.name)).map(|(i, _)| i).collect()
+    random_params(m).into_iter().map(|(i, _)| i).collect()
 }
 
 /// Rewrites the `noise` statements of a point model as described in the
@@ -45,7 +79,11 @@ pub fn graft(model: &mut ast::Model) -> Diagnostics {
         model.kind,
         ast::ModelKind::Neuron | ast::ModelKind::Channel | ast::ModelKind::Synapse | ast::ModelKind::Rate
     );
-    if !point || !model.stmts.iter().any(|s| matches!(s.kind, StmtKind::Noise { .. })) {
+    if !point {
+        return diags;
+    }
+    graft_hazards(model);
+    if !model.stmts.iter().any(|s| matches!(s.kind, StmtKind::Noise { .. })) {
         return diags;
     }
     let mut added: Vec<ast::Stmt> = Vec::new();
@@ -128,4 +166,37 @@ pub fn graft(model: &mut ast::Model) -> Diagnostics {
     }
     model.stmts.extend(added);
     diags
+}
+
+/// `on hazard(RHO) { ... }`: escape noise. The event becomes `on RHO >
+/// escape(K) { ... }` with a parameter `escape(K)` (1/s) that a run fills
+/// per neuron and step with an exponential variable over dt, so that the
+/// event fires in a step with probability 1 - exp(-RHO dt); lowering
+/// recognizes the form and fires it at every step it holds (not only when
+/// it becomes true). RHO is a rate: a wrong unit is E0301.
+fn graft_hazards(model: &mut ast::Model) {
+    let mut k = 0;
+    let mut added = Vec::new();
+    for st in &mut model.stmts {
+        let StmtKind::On { trigger: ast::Trigger::Condition(c), .. } = &mut st.kind else { continue };
+        let ExprKind::Call(f, args) = &c.kind else { continue };
+        if !matches!(&f.kind, ExprKind::Name(n) if n == "hazard") || args.len() != 1 {
+            continue;
+        }
+        let span = c.span;
+        let name = format!("escape({k})");
+        k += 1;
+        let rho = args[0].clone();
+        let draw = Expr { kind: ExprKind::Name(name.clone()), span };
+        *c = Expr { kind: ExprKind::Binary(BinOp::Gt, Box::new(rho), Box::new(draw)), span };
+        let unit = ast::UnitExpr {
+            factors: vec![ast::UnitFactor { name: "s".into(), power: (-1, 1), span }],
+            text: "1/s".into(),
+            span,
+        };
+        let zero = Expr { kind: ExprKind::Number { value: 0.0, unit: Some(unit) }, span };
+        let binding = ast::Binding { name: ast::Ident { name, span }, value: zero };
+        added.push(ast::Stmt { kind: StmtKind::Parameter(vec![binding]), span });
+    }
+    model.stmts.extend(added);
 }

@@ -61,6 +61,15 @@ pub(super) fn emit_events(
             match &e.trigger {
                 Trigger::Crossing { level, direction } => crossing(b, s, &env_new, *level, *direction)?,
                 Trigger::Condition { cond, level } => condition(b, s, &env_new, *cond, *level, hold)?,
+                Trigger::Hazard { cond } => {
+                    // this step's draw against the hazard at the step's start
+                    let mut fire = b.expr(*cond, &s.env_start())?;
+                    if let Some(h) = hold {
+                        let free = b.push_raw(Inst::Not(h.holding));
+                        fire = b.push_raw(Inst::And(fire, free));
+                    }
+                    (fire, None)
+                }
                 Trigger::Spike { .. } => continue,
             }
         };

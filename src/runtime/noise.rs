@@ -11,6 +11,7 @@
 //! over threads.
 
 use super::spikegen::Gauss;
+pub use crate::ir::noise::Draw;
 
 /// The streams of neurons `neurons` for noise `noise` of population
 /// `population`.
@@ -19,10 +20,21 @@ pub fn streams(seed: u64, noise: usize, population: usize, neurons: std::ops::Ra
     neurons.map(|i| Gauss::new(seed, stream, i)).collect()
 }
 
-/// This step's values: a standard normal over sqrt(dt) per neuron.
-pub fn fill(values: &mut [f64], streams: &mut [Gauss], dt: f64) {
-    let scale = 1.0 / dt.sqrt();
-    for (x, g) in values.iter_mut().zip(streams) {
-        *x = g.normal() * scale;
+/// This step's values: a standard normal over sqrt(dt) per neuron (white
+/// noise), or an exponential variable of mean 1 over dt (escape noise:
+/// `RHO > E / dt` with probability 1 - exp(-RHO dt)).
+pub fn fill(values: &mut [f64], streams: &mut [Gauss], dt: f64, draw: Draw) {
+    match draw {
+        Draw::Normal => {
+            let scale = 1.0 / dt.sqrt();
+            for (x, g) in values.iter_mut().zip(streams) {
+                *x = g.normal() * scale;
+            }
+        }
+        Draw::Escape => {
+            for (x, g) in values.iter_mut().zip(streams) {
+                *x = g.exponential() / dt;
+            }
+        }
     }
 }

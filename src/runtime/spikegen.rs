@@ -146,4 +146,10 @@ impl Gauss {
         use rand_distr::Distribution;
         rand_distr::StandardNormal.sample(&mut self.rng)
     }
+
+    /// An exponential variable of mean 1 (rand_distr's ziggurat).
+    pub fn exponential(&mut self) -> f64 {
+        use rand_distr::Distribution;
+        rand_distr::Exp1.sample(&mut self.rng)
+    }
 }

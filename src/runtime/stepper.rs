@@ -632,7 +632,8 @@ pub(super) fn step_with_events(
                     };
                     (!before && after, 1.0, g0, g1)
                 }
-                Trigger::Spike { .. } => continue,
+                // escape noise runs in kernels (a model with one is refused here)
+                Trigger::Spike { .. } | Trigger::Hazard { .. } => continue,
             };
             if !fires {
                 continue;

@@ -77,6 +77,9 @@ impl<'a> Lower<'a> {
                     }
                     Ty::Error => return,
                 }
+                // `on hazard(RHO)`, grafted into `RHO > escape(K)`
+                let hazard = matches!(&c.kind, ast::ExprKind::Binary(ast::BinOp::Gt, _, rhs)
+                    if matches!(&rhs.kind, ast::ExprKind::Name(n) if crate::ir::noise::is_escape_param(n)));
                 let level = match self.m.arena.kind(cond).clone() {
                     NodeKind::Bin(ast::BinOp::Ge | ast::BinOp::Gt, a, b) => {
                         Some(self.binary(ast::BinOp::Sub, a, b, c.span))
@@ -86,7 +89,11 @@ impl<'a> Lower<'a> {
                     }
                     _ => None,
                 };
-                Trigger::Condition { cond, level }
+                if hazard {
+                    Trigger::Hazard { cond }
+                } else {
+                    Trigger::Condition { cond, level }
+                }
             }
         };
         let scope = Scope { space, locals: &locals, mode: Mode::Dynamic };

@@ -30,8 +30,9 @@ pub(super) struct Runner {
     /// ring[port][slot][neuron]: input summed for the step `slot` stands for.
     pub ring: Vec<Vec<Vec<f64>>>,
     pub ports: Vec<String>,
-    /// White noises: (parameter array, each neuron's stream).
-    pub noise: Vec<(usize, Vec<crate::runtime::spikegen::Gauss>)>,
+    /// White and escape noises: (parameter array, what is drawn, each
+    /// neuron's stream).
+    pub noise: Vec<(usize, crate::runtime::noise::Draw, Vec<crate::runtime::spikegen::Gauss>)>,
 }
 
 /// Every population built.
@@ -148,12 +149,12 @@ fn population(
     let ring = vec![vec![vec![0.0; pop.count]; slots]; ports.len()];
     let exprs: Vec<ExprId> = m.values.iter().map(|v| v.expr).collect();
     let param_arrays = kernel::param_arrays(&kernel, &m, &params, &exprs, &spread_params);
-    let noise = noise
+    let noise = crate::ir::noise::random_params(&m)
         .iter()
         .enumerate()
-        .filter_map(|(j, p)| {
+        .filter_map(|(j, (p, draw))| {
             let at = per_neuron.iter().position(|q| q == p)?;
-            Some((at, crate::runtime::noise::streams(cfg.seed, j, pi, 0..pop.count)))
+            Some((at, *draw, crate::runtime::noise::streams(cfg.seed, j, pi, 0..pop.count)))
         })
         .collect();
     Ok((Runner { kernel, code, states, ring, ports, param_arrays, noise }, notes, seconds))

@@ -47,7 +47,7 @@ pub(super) struct PopView {
     pub states: Vec<Ptr>,
     pub params: Vec<Ptr>,
     /// White noises: (parameter array, the neurons' streams).
-    pub noise: Vec<(usize, GaussPtr)>,
+    pub noise: Vec<(usize, crate::runtime::noise::Draw, GaussPtr)>,
     pub ring: Vec<Vec<Ptr>>,
     /// Neurons in the population.
     pub count: usize,
@@ -198,7 +198,7 @@ impl<'r> Stepping<'r> {
                 count: p.count,
                 states: r.states.iter_mut().map(|s| Ptr(s.as_mut_ptr())).collect(),
                 params: r.param_arrays.iter_mut().map(|s| Ptr(s.as_mut_ptr())).collect(),
-                noise: r.noise.iter_mut().map(|(at, g)| (*at, GaussPtr(g.as_mut_ptr()))).collect(),
+                noise: r.noise.iter_mut().map(|(at, d, g)| (*at, *d, GaussPtr(g.as_mut_ptr()))).collect(),
                 ring: r
                     .ring
                     .iter_mut()
@@ -348,10 +348,10 @@ impl<'r> Stepping<'r> {
             // SAFETY: [a, b) of every array belongs to this worker alone
             // while the step runs; the arrays outlive the threads.
             unsafe {
-                for (at, g) in &view.noise {
+                for (at, draw, g) in &view.noise {
                     let values = std::slice::from_raw_parts_mut(view.params[*at].0.add(a), n);
                     let streams = std::slice::from_raw_parts_mut(g.0.add(a), n);
-                    crate::runtime::noise::fill(values, streams, self.dt);
+                    crate::runtime::noise::fill(values, streams, self.dt, *draw);
                 }
                 match code {
                     Some(code) => {

@@ -172,9 +172,11 @@ pub fn simulate_into(
     let mut states = initial_states(m, &k, &params, cfg);
     let per_neuron = per_neuron_with_noise(m, cfg);
     let per = kernel::param_arrays(&k, m, &params, &value_exprs(m, cfg), &per_neuron);
-    // the white noises' arrays: their positions among the parameter arrays
-    let noise_at: Vec<usize> =
-        crate::ir::noise::noise_params(m).iter().filter_map(|p| per_neuron.iter().position(|(q, _)| q == p)).collect();
+    // the white and escape noises' arrays: their positions among the parameter arrays
+    let noise_at: Vec<(usize, crate::runtime::noise::Draw)> = crate::ir::noise::random_params(m)
+        .iter()
+        .filter_map(|(p, d)| per_neuron.iter().position(|(q, _)| q == p).map(|at| (at, *d)))
+        .collect();
     let n = cfg.n;
     let mut chunk = n.div_ceil(cfg.threads.clamp(1, n.max(1))).max(1);
     if !cfg.mean_of.is_empty() {
@@ -215,7 +217,9 @@ pub fn simulate_into(
                 noise: noise_at
                     .iter()
                     .enumerate()
-                    .map(|(j, &pos)| (pos, vec![0.0; b - a], crate::runtime::noise::streams(cfg.seed, j, 0, a..b)))
+                    .map(|(j, &(pos, draw))| {
+                        (pos, draw, vec![0.0; b - a], crate::runtime::noise::streams(cfg.seed, j, 0, a..b))
+                    })
                     .collect(),
                 idx: vec![0; (b - a) * emitting],
                 tim: vec![0.0; (b - a) * emitting],
@@ -297,9 +301,9 @@ struct Chunk<'a> {
     base: usize,
     states: Vec<&'a mut [f64]>,
     params: Vec<&'a [f64]>,
-    /// The white noises: (position among `params`, this step's values,
-    /// each neuron's stream).
-    noise: Vec<(usize, Vec<f64>, Vec<crate::runtime::spikegen::Gauss>)>,
+    /// The white and escape noises: (position among `params`, what is
+    /// drawn, this step's values, each neuron's stream).
+    noise: Vec<(usize, crate::runtime::noise::Draw, Vec<f64>, Vec<crate::runtime::spikegen::Gauss>)>,
     /// The JIT's spike buffers: one step's spikes (neurons x emitting events).
     idx: Vec<i64>,
     tim: Vec<f64>,
@@ -668,11 +672,11 @@ impl Chunk<'_> {
             }
             let t = step as f64 * cfg.dt;
             let t_next = (step + 1) as f64 * cfg.dt;
-            for (_, values, streams) in &mut self.noise {
-                crate::runtime::noise::fill(values, streams, cfg.dt);
+            for (_, draw, values, streams) in &mut self.noise {
+                crate::runtime::noise::fill(values, streams, cfg.dt, *draw);
             }
             let mut params = self.params.clone();
-            for (pos, values, _) in &self.noise {
+            for (pos, _, values, _) in &self.noise {
                 params[*pos] = values;
             }
             match sh.code {
