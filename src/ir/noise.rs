@@ -43,6 +43,25 @@ pub enum Draw {
     Normal,
     /// Escape noise `escape(K)`: an exponential variable (mean 1) over dt.
     Escape,
+    /// `normal(MEAN, SD)` in an event's action, `z(K)`: a standard normal.
+    StandardNormal,
+    /// `uniform(LO, HI)` in an event's action, `u(K)`: uniform on [0, 1).
+    Uniform,
+}
+
+/// What a random parameter (`z(0)`, `Chan.u(1)`) draws, if it is one of
+/// an event's draws.
+fn event_draw(name: &str) -> Option<Draw> {
+    let base = name.rsplit('.').next().unwrap_or(name);
+    let inner =
+        |p: &str| base.strip_prefix(p).and_then(|r| r.strip_suffix(')')).is_some_and(|d| d.parse::<u32>().is_ok());
+    if inner("z(") {
+        Some(Draw::StandardNormal)
+    } else if inner("u(") {
+        Some(Draw::Uniform)
+    } else {
+        None
+    }
 }
 
 /// The parameters of a lowered model that a run draws at every step
@@ -57,7 +76,7 @@ pub fn random_params(m: &super::Model) -> Vec<(usize, Draw)> {
             } else if is_escape_param(&p.name) {
                 Some((i, Draw::Escape))
             } else {
-                None
+                event_draw(&p.name).map(|d| (i, d))
             }
         })
         .collect()
@@ -83,6 +102,7 @@ pub fn graft(model: &mut ast::Model) -> Diagnostics {
         return diags;
     }
     graft_hazards(model);
+    graft_draws(model);
     if !model.stmts.iter().any(|s| matches!(s.kind, StmtKind::Noise { .. })) {
         return diags;
     }
@@ -199,4 +219,61 @@ fn graft_hazards(model: &mut ast::Model) {
         added.push(ast::Stmt { kind: StmtKind::Parameter(vec![binding]), span });
     }
     model.stmts.extend(added);
+}
+
+/// `normal(MEAN, SD)` and `uniform(LO, HI)` in an event's actions (`on
+/// V >= V_th { V_th = normal(-50 mV, 2 mV) }`): each becomes `MEAN + SD *
+/// z(K)` or `LO + (HI - LO) * u(K)` with a dimensionless parameter that a
+/// run fills per neuron and step with a standard normal or a uniform
+/// number on [0, 1), fresh at every step, so every firing draws anew.
+fn graft_draws(model: &mut ast::Model) {
+    let mut k = 0;
+    let mut added = Vec::new();
+    for st in &mut model.stmts {
+        let StmtKind::On { actions, .. } = &mut st.kind else { continue };
+        for a in actions {
+            let (ast::Action::Assign { value, .. } | ast::Action::Refractory { duration: value, .. }) = a else {
+                continue;
+            };
+            replace_draws(value, &mut k, &mut added);
+        }
+    }
+    model.stmts.extend(added);
+}
+
+fn replace_draws(e: &mut Expr, k: &mut usize, added: &mut Vec<ast::Stmt>) {
+    let span = e.span;
+    match &mut e.kind {
+        ExprKind::Call(f, args) => {
+            let which = match &f.kind {
+                ExprKind::Name(n) if (n == "normal" || n == "uniform") && args.len() == 2 => Some(n.clone()),
+                _ => None,
+            };
+            for a in args.iter_mut() {
+                replace_draws(a, k, added);
+            }
+            let Some(which) = which else { return };
+            let (first, second) = (args[0].clone(), args[1].clone());
+            let name = format!("{}({k})", if which == "normal" { "z" } else { "u" });
+            *k += 1;
+            let bin = |op, a: Expr, b: Expr| Expr { kind: ExprKind::Binary(op, Box::new(a), Box::new(b)), span };
+            let draw = Expr { kind: ExprKind::Name(name.clone()), span };
+            let scale = if which == "normal" { second } else { bin(BinOp::Sub, second, first.clone()) };
+            *e = bin(BinOp::Add, first, bin(BinOp::Mul, scale, draw));
+            let zero = Expr { kind: ExprKind::Number { value: 0.0, unit: None }, span };
+            let binding = ast::Binding { name: ast::Ident { name, span }, value: zero };
+            added.push(ast::Stmt { kind: StmtKind::Parameter(vec![binding]), span });
+        }
+        ExprKind::Unary(_, a) => replace_draws(a, k, added),
+        ExprKind::Binary(_, a, b) => {
+            replace_draws(a, k, added);
+            replace_draws(b, k, added);
+        }
+        ExprKind::If(c, a, b) => {
+            replace_draws(c, k, added);
+            replace_draws(a, k, added);
+            replace_draws(b, k, added);
+        }
+        _ => {}
+    }
 }

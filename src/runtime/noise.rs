@@ -36,5 +36,15 @@ pub fn fill(values: &mut [f64], streams: &mut [Gauss], dt: f64, draw: Draw) {
                 *x = g.exponential() / dt;
             }
         }
+        Draw::StandardNormal => {
+            for (x, g) in values.iter_mut().zip(streams) {
+                *x = g.normal();
+            }
+        }
+        Draw::Uniform => {
+            for (x, g) in values.iter_mut().zip(streams) {
+                *x = g.uniform();
+            }
+        }
     }
 }

@@ -147,6 +147,12 @@ impl Gauss {
         rand_distr::StandardNormal.sample(&mut self.rng)
     }
 
+    /// A uniform number on [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        use rand::Rng;
+        self.rng.random::<f64>()
+    }
+
     /// An exponential variable of mean 1 (rand_distr's ziggurat).
     pub fn exponential(&mut self) -> f64 {
         use rand_distr::Distribution;

@@ -134,7 +134,9 @@ impl Plan {
                 used.push(r.method.name());
             }
         }
-        if requested == Method::Auto {
+        if requested == Method::Auto && used.is_empty() {
+            "events only".to_string()
+        } else if requested == Method::Auto {
             format!("auto: {}", used.join(" + "))
         } else if used.len() > 1 {
             used.join(" + ")
