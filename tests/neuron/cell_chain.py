@@ -19,32 +19,20 @@ between steps.
 
 from neuron import h
 
+from cells import ball_and_stick, crossings
+
 h.load_file("stdrun.hoc")
 
 
 def cell(name):
-    soma = h.Section(name=name + "_soma")
-    dend = h.Section(name=name + "_dend")
-    soma.L = soma.diam = 20
-    soma.nseg = 1
-    dend.L, dend.diam, dend.nseg = 500, 2, 11
-    dend.connect(soma(1), 0)
-    for sec in (soma, dend):
-        sec.Ra = 100
-        sec.cm = 1
-    soma.insert("hh")
-    soma(0.5).hh.el = -54.387
-    dend.insert("pas")
-    for seg in dend:
-        seg.pas.g = 1e-4
-        seg.pas.e = -65
+    soma, dend = ball_and_stick(name, nseg=11)
     syn = h.ExpSyn(dend(0.9))
     syn.tau, syn.e = 5, 0
     return soma, dend, syn
 
 
-a_soma, a_dend, a_syn = cell("A")
-b_soma, b_dend, b_syn = cell("B")
+a_soma, a_dend, a_syn = cell("A_")
+b_soma, b_dend, b_syn = cell("B_")
 stim = h.NetCon(None, a_syn)
 stim.weight[0] = 0.02
 link = h.NetCon(a_soma(0.5)._ref_v, b_syn, sec=a_soma)
@@ -58,7 +46,6 @@ def events():
 
 fih = h.FInitializeHandler(events)
 h.celsius = 6.3
-h.usetable_hh = 0
 h.dt = 0.025
 h.secondorder = 0
 t = h.Vector().record(h._ref_t)
@@ -66,11 +53,7 @@ va = h.Vector().record(a_soma(0.5)._ref_v)
 vb = h.Vector().record(b_soma(0.5)._ref_v)
 h.finitialize(-65)
 h.continuerun(60)
-spikes = []
-for k, v in enumerate((va, vb)):
-    for i in range(1, len(v)):
-        if v[i - 1] < 0 <= v[i]:
-            spikes.append((t[i - 1] + (t[i] - t[i - 1]) * (0 - v[i - 1]) / (v[i] - v[i - 1]), k))
+spikes = sorted([(ts, 0) for ts in crossings(t, va)] + [(ts, 1) for ts in crossings(t, vb)])
 print("cell,spike_ms")
-for ts, k in sorted(spikes):
+for ts, k in spikes:
     print(f"{k},{ts!r}")

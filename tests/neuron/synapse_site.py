@@ -17,22 +17,10 @@ steps) as `spike_ms`.
 
 from neuron import h
 
+from cells import ball_and_stick, crossings
+
 h.load_file("stdrun.hoc")
-soma = h.Section(name="soma")
-dend = h.Section(name="dend")
-soma.L = soma.diam = 20
-soma.nseg = 1
-dend.L, dend.diam, dend.nseg = 500, 2, 11
-dend.connect(soma(1), 0)
-for sec in (soma, dend):
-    sec.Ra = 100
-    sec.cm = 1
-soma.insert("hh")
-soma(0.5).hh.el = -54.387
-dend.insert("pas")
-for seg in dend:
-    seg.pas.g = 1e-4
-    seg.pas.e = -65
+soma, dend = ball_and_stick(nseg=11)
 syn = h.ExpSyn(dend(0.9))
 syn.tau, syn.e = 5, 0
 nc = h.NetCon(None, syn)
@@ -46,15 +34,12 @@ def events():
 
 fih = h.FInitializeHandler(events)
 h.celsius = 6.3
-h.usetable_hh = 0
 h.dt = 0.025
 h.secondorder = 2
 t = h.Vector().record(h._ref_t)
 v = h.Vector().record(soma(0.5)._ref_v)
-vd = h.Vector().record(dend(0.9)._ref_v)
 h.finitialize(-65)
 h.continuerun(60)
 print("spike_ms")
-for i in range(1, len(v)):
-    if v[i - 1] < 0 <= v[i]:
-        print(repr(t[i - 1] + (t[i] - t[i - 1]) * (0 - v[i - 1]) / (v[i] - v[i - 1])))
+for ts in crossings(t, v):
+    print(repr(ts))
