@@ -178,11 +178,11 @@ fn bad_noises_are_diagnosed() {
         "{channel}cell C {{\n    parameter Cm = 1 uF/cm^2\n    state V = -65 mV\n    section soma(length = 20 um, diameter = 20 um)\n    region all {{ use Leaky }}\n}}\nsimulate C {{ duration = 1 ms }}\n"
     );
     let text = neuroc::compile_source("c.neuro", &cell, None).render();
-    assert!(text.contains("white noise in a cell") && text.contains("help"), "{text}");
+    assert!(text.contains("in a cell are not simulated yet") && text.contains("help"), "{text}");
     let density = lif(15.0, 5.0)
         + "density D {\n    use NoisyLIF\n    variable V in [-40 mV, theta] cells = 100\n}\nsimulate D { duration = 1 ms }\n";
     let text = neuroc::compile_source("d.neuro", &density, None).render();
-    assert!(text.contains("has white noise") && text.contains("help"), "{text}");
+    assert!(text.contains("draws random numbers") && text.contains("help"), "{text}");
 }
 
 /// The stdlib's point-conductance channel (Destexhe et al. 2001) inside a
@@ -298,4 +298,29 @@ simulate Draws { dt = 0.1 ms, duration = 501 ms }
         assert!(corr.abs() < 0.01, "{state}: lag-1 correlation {corr}");
         assert!(rows[0].iter().any(|&x| x != rows[0][0]), "{state}: every neuron drew the same");
     }
+}
+
+/// Multiplicative noise runs (its coefficient changes every step, so the
+/// state is not given an exact propagator: exponential Euler keeps a
+/// positive state positive); a noisy population that diverges is
+/// reported (E0506), not a panic; a draw in a port's actions is refused
+/// (they run at every step, with or without a spike).
+#[test]
+fn multiplicative_noise_divergence_and_draws_in_ports() {
+    let src = "rate G {\n    parameter tau = 10 ms, s = 0.5 / sqrt(1 ms)\n    state x = 1\n    dx/dt = (1 - x) / tau\n    noise x = white(s * x)\n}\nsimulate G { dt = 0.1 ms, duration = 200 ms }\n";
+    let r = run(src, &[("neurons", "100"), ("record", "x[0:100]")]);
+    let data = &r.table("x").unwrap().data;
+    assert!(data.rows().into_iter().all(|r| r.iter().skip(1).all(|v| v.is_finite() && *v > 0.0)));
+    assert!(data.row(data.nrows() - 1).iter().skip(1).any(|&v| (v - 1.0).abs() > 0.05), "no noise");
+    let text = neuroc::compile_source("g.neuro", src, None);
+    let explained = neuroc::explain::report(&text, "G", None, None, false).unwrap().unwrap();
+    assert!(explained.contains("method: exp_euler"), "{explained}");
+    let wild = "rate W {\n    parameter s = 1 / sqrt(1 ms)\n    state x = 1\n    dx/dt = x / 0.1 ms\n    noise x = white(s)\n}\nsimulate W { dt = 0.1 ms, duration = 500 ms }\n";
+    let mut e = Experiment::from_source("w.neuro", wild, None).unwrap();
+    e.neurons("10");
+    let err = e.run().map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains("E0506") || err.contains("diverged"), "{err}");
+    let port = "neuron P {\n    state g = 0 nS\n    dg/dt = -g / 5 ms\n    on spike exc(w: nS) { g += normal(w, 0.1 nS) }\n}\n";
+    let text = neuroc::compile_source("p.neuro", port, None).render();
+    assert!(text.contains("error") && text.contains("normal"), "{text}");
 }

@@ -241,7 +241,8 @@ fn states(m: &Model) -> Vec<Quantity> {
 
 /// The parameter or input a sweep names.
 fn knob(m: &Model, s: &Sweep) -> Result<(Knob, Quantity), Box<Diagnostic>> {
-    if let Some(i) = m.param(&s.name).filter(|_| !s.name.starts_with("__")) {
+    let hidden = |n: &str| n.starts_with("__") || crate::ir::noise::is_random_param(n);
+    if let Some(i) = m.param(&s.name).filter(|_| !hidden(&s.name)) {
         let p = &m.params[i];
         return Ok((Knob::Param(i), quantity(&p.name, &p.dim, p.unit.as_ref())));
     }
@@ -254,7 +255,7 @@ fn knob(m: &Model, s: &Sweep) -> Result<(Knob, Quantity), Box<Diagnostic>> {
         .iter()
         .map(|p| p.name.as_str())
         .chain(m.values.iter().filter(|v| v.kind == crate::ir::ValueKind::Input).map(|v| v.name.as_str()))
-        .filter(|n| !n.starts_with("__"))
+        .filter(|n| !hidden(n))
         .collect();
     let mut d =
         Diagnostic::error(Code::UnknownOverride, format!("`{}` is not a parameter or input of `{}`", s.name, m.name))

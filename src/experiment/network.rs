@@ -696,9 +696,25 @@ fn kernels(
             return None;
         }
         let no_values = vec![None; m.values.len()];
-        if let Err(kernel::Unsupported(why)) = crate::runtime::population::kernel_depth(&m)
-            .and_then(|()| kernel::build_with_ports(&m, &plan, &values, &per, &no_values, &ports, dt))
-        {
+        if let Err(kernel::Unsupported(why)) = crate::runtime::population::kernel_depth(&m).and_then(|()| {
+            // random parameters are per-step arrays, as in the run
+            let noise = crate::ir::noise::noise_params(&m);
+            let mut per = per.clone();
+            for &p in &noise {
+                if !per.contains(&p) {
+                    per.push(p);
+                }
+            }
+            let sig = kernel::Signature {
+                params: &values,
+                per_neuron: &per,
+                value_overrides: &no_values,
+                ports: &ports,
+                outputs: &[],
+                per_step: &noise,
+            };
+            kernel::build_full(&m, &plan, &sig, dt)
+        }) {
             ctx.fail(
                 Diagnostic::error(
                     Code::NotInKernel,

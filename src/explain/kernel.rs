@@ -13,8 +13,18 @@ pub fn kernel(m: &crate::ir::Model, method: Method, dt: f64) -> String {
     let (plan, _) = schemes::derive_plan(&mut m, method);
     let Some(plan) = plan else { return out };
     let params = crate::ir::eval::eval_params(&m, &[]);
-    let built = crate::runtime::population::kernel_depth(&m)
-        .and_then(|()| crate::kernel::build(&m, &plan, &params, &[], &[], dt));
+    // random parameters are per-step arrays, as in a run
+    let noise = crate::ir::noise::noise_params(&m);
+    let sig = crate::kernel::Signature {
+        params: &params,
+        per_neuron: &noise,
+        value_overrides: &[],
+        ports: &[],
+        outputs: &[],
+        per_step: &noise,
+    };
+    let built =
+        crate::runtime::population::kernel_depth(&m).and_then(|()| crate::kernel::build_full(&m, &plan, &sig, dt));
     match built {
         Ok(k) => {
             let _ =

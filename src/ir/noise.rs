@@ -29,6 +29,12 @@ pub fn is_noise_param(name: &str) -> bool {
     base.starts_with("xi(") && base.ends_with(')')
 }
 
+/// Whether a model's parameter is drawn by a run at every step (white or
+/// escape noise, or an event's draw).
+pub fn is_random_param(name: &str) -> bool {
+    is_noise_param(name) || is_escape_param(name) || event_draw(name).is_some()
+}
+
 /// Whether a model's parameter (`escape(0)`, or `Chan.escape(0)`) is the
 /// draw of an `on hazard(RHO)` event.
 pub fn is_escape_param(name: &str) -> bool {
@@ -230,7 +236,12 @@ fn graft_draws(model: &mut ast::Model) {
     let mut k = 0;
     let mut added = Vec::new();
     for st in &mut model.stmts {
-        let StmtKind::On { actions, .. } = &mut st.kind else { continue };
+        // a port's actions run at every step with the summed weight: a draw
+        // there would be added without any spike (lowering reports the call)
+        let StmtKind::On { trigger, actions } = &mut st.kind else { continue };
+        if matches!(trigger, ast::Trigger::Spike { .. }) {
+            continue;
+        }
         for a in actions {
             let (ast::Action::Assign { value, .. } | ast::Action::Refractory { duration: value, .. }) = a else {
                 continue;

@@ -13,10 +13,15 @@
 use super::spikegen::Gauss;
 pub use crate::ir::noise::Draw;
 
-/// The streams of neurons `neurons` for noise `noise` of population
-/// `population`.
-pub fn streams(seed: u64, noise: usize, population: usize, neurons: std::ops::Range<usize>) -> Vec<Gauss> {
-    let stream = 0x6e01_0000 + 64 * population as u64 + noise as u64;
+/// The streams of neurons `neurons` for the random parameter `name` of
+/// population `population`: keyed by the name (FNV-1a), so that adding
+/// another noise to a model does not change this one's numbers.
+pub fn streams(seed: u64, name: &str, population: usize, neurons: std::ops::Range<usize>) -> Vec<Gauss> {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    let stream = h ^ (0x6e01_0000 + population as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     neurons.map(|i| Gauss::new(seed, stream, i)).collect()
 }
 

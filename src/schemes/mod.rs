@@ -168,7 +168,11 @@ impl Analysis {
         for k in 0..self.jac.cols(i).len() {
             let j = self.jac.cols(i)[k];
             let d = self.entry(m, i, j)?;
-            if !self.jac.is_constant(m, d) {
+            // a coefficient that reads a random draw (multiplicative noise)
+            // changes every step: not a constant of an exact propagator
+            let random = crate::ir::noise::noise_params(m);
+            let draws = m.refs(d).iter().any(|v| matches!(v, crate::ir::Var::Param(p) if random.contains(p)));
+            if !self.jac.is_constant(m, d) || draws {
                 bad = Some((j, d));
                 break;
             }

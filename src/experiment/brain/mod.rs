@@ -186,7 +186,7 @@ pub(super) fn configure<'a>(
     let mut m = lower(ctx, &grafted)?;
     if let Some(&p) = crate::ir::noise::noise_params(&m).first() {
         return ctx.reject(
-            format!("the node `{node_name}` has white noise of its own (`{}`)", m.params[p].name),
+            format!("the node `{node_name}` draws random numbers of its own (`{}`)", m.params[p].name),
             m.params[p].span,
             "noise inside the node model",
             "a brain adds its nodes' noise: drop it from the node and write `noise node.X = white(...)` in the brain",

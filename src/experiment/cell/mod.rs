@@ -176,7 +176,10 @@ pub(super) fn configure(ctx: &mut Ctx, cell: &ast::Model, block: Option<&ast::Si
     for (m, _) in membranes.iter().chain(site_models.iter()) {
         if let Some(&p) = crate::ir::noise::noise_params(m).first() {
             return ctx.reject(
-                format!("white noise in a cell is not simulated yet (`{}` in `{}`)", m.params[p].name, m.name),
+                format!(
+                    "random draws (white or escape noise) in a cell are not simulated yet (`{}` in `{}`)",
+                    m.params[p].name, m.name
+                ),
                 m.params[p].span,
                 "noise in a cell's membrane or synapse",
                 "cells are deterministic for now; drive a synapse site with Poisson trains for irregular input",

@@ -438,13 +438,13 @@ impl<'a> Lower<'a> {
             return None;
         }
         let noisy = nm.stmts.iter().any(|s| {
-            matches!(&s.kind, ast::StmtKind::Parameter(bs) if bs.iter().any(|b| crate::ir::noise::is_noise_param(&b.name.name)))
+            matches!(&s.kind, ast::StmtKind::Parameter(bs) if bs.iter().any(|b| crate::ir::noise::is_random_param(&b.name.name)))
         });
         if noisy {
             fail(
                 self,
                 format!(
-                    "`{}` has white noise (`noise ... = white(...)`), which a density takes from its inputs",
+                    "`{}` draws random numbers (white or escape noise, or draws in its events), which a density does not",
                     name.name
                 ),
                 "drop the noise from the neuron and declare it in the density: `input I = white(mean, sd, tau)`",

@@ -151,10 +151,9 @@ fn population(
     let param_arrays = kernel::param_arrays(&kernel, &m, &params, &exprs, &spread_params);
     let noise = crate::ir::noise::random_params(&m)
         .iter()
-        .enumerate()
-        .filter_map(|(j, (p, draw))| {
+        .filter_map(|(p, draw)| {
             let at = per_neuron.iter().position(|q| q == p)?;
-            Some((at, *draw, crate::runtime::noise::streams(cfg.seed, j, pi, 0..pop.count)))
+            Some((at, *draw, crate::runtime::noise::streams(cfg.seed, &m.params[*p].name, pi, 0..pop.count)))
         })
         .collect();
     Ok((Runner { kernel, code, states, ring, ports, param_arrays, noise }, notes, seconds))

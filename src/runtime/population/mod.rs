@@ -216,9 +216,9 @@ pub fn simulate_into(
                 params: per.iter().map(|arr| &arr[a..b]).collect(),
                 noise: noise_at
                     .iter()
-                    .enumerate()
-                    .map(|(j, &(pos, draw))| {
-                        (pos, draw, vec![0.0; b - a], crate::runtime::noise::streams(cfg.seed, j, 0, a..b))
+                    .map(|&(pos, draw)| {
+                        let name = &m.params[per_neuron[pos].0].name;
+                        (pos, draw, vec![0.0; b - a], crate::runtime::noise::streams(cfg.seed, name, 0, a..b))
                     })
                     .collect(),
                 idx: vec![0; (b - a) * emitting],
@@ -607,7 +607,9 @@ impl Shared<'_> {
     /// [`kernel::fault`] payload when a scheme failed). `None` past
     /// [`MAX_REPLAY`] steps.
     fn first_non_finite(&self, i: usize, until: usize) -> Option<(usize, usize, f64)> {
-        if until > MAX_REPLAY || i >= self.cfg.n {
+        // a neuron with random draws cannot be replayed alone (its numbers
+        // come from its chunk's streams): the divergence is reported as is
+        if until > MAX_REPLAY || i >= self.cfg.n || !crate::ir::noise::noise_params(self.m).is_empty() {
             return None;
         }
         let cfg = self.cfg;
