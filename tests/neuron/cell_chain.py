@@ -19,7 +19,7 @@ between steps.
 
 from neuron import h
 
-from cells import ball_and_stick, crossings
+from cells import ball_and_stick, crossings, run
 
 h.load_file("stdrun.hoc")
 
@@ -45,14 +45,7 @@ def events():
 
 
 fih = h.FInitializeHandler(events)
-h.celsius = 6.3
-h.dt = 0.025
-h.secondorder = 0
-t = h.Vector().record(h._ref_t)
-va = h.Vector().record(a_soma(0.5)._ref_v)
-vb = h.Vector().record(b_soma(0.5)._ref_v)
-h.finitialize(-65)
-h.continuerun(60)
+t, (va, vb) = run([a_soma(0.5), b_soma(0.5)], secondorder=0)
 spikes = sorted([(ts, 0) for ts in crossings(t, va)] + [(ts, 1) for ts in crossings(t, vb)])
 print("cell,spike_ms")
 for ts, k in spikes:

@@ -36,3 +36,16 @@ def crossings(t, v, level=0.0):
         for i in range(1, len(v))
         if v[i - 1] < level <= v[i]
     ]
+
+
+def run(sites, duration=60, dt=0.025, secondorder=2, celsius=6.3, v_init=-65):
+    """Runs NEURON at a fixed step (Crank-Nicolson for `secondorder = 2`)
+    recording V at each of `sites` (segments); returns (t, [V per site])."""
+    h.celsius = celsius
+    h.dt = dt
+    h.secondorder = secondorder
+    t = h.Vector().record(h._ref_t)
+    vs = [h.Vector().record(seg._ref_v) for seg in sites]
+    h.finitialize(v_init)
+    h.continuerun(duration)
+    return t, vs

@@ -21,6 +21,8 @@ import os
 
 from neuron import h
 
+from cells import crossings, run
+
 here = os.path.dirname(os.path.abspath(__file__))
 pts, index = [], {}
 for line in open(os.path.join(here, "../../examples/data/cell.swc")):
@@ -96,15 +98,8 @@ for name, kind, parent, points in sections:
 soma = secs[0]
 stim = h.IClamp(soma(0.5))
 stim.delay, stim.dur, stim.amp = 5, 40, 0.5
-h.celsius = 6.3
 h.usetable_hh = 0
-h.dt = 0.025
-h.secondorder = 2
-t = h.Vector().record(h._ref_t)
-v = h.Vector().record(soma(0.5)._ref_v)
-h.finitialize(-65)
-h.continuerun(60)
+t, (v,) = run([soma(0.5)])
 print("spike_ms")
-for i in range(1, len(v)):
-    if v[i - 1] < 0 <= v[i]:
-        print(repr(t[i - 1] + (t[i] - t[i - 1]) * (0 - v[i - 1]) / (v[i] - v[i - 1])))
+for ts in crossings(t, v):
+    print(repr(ts))

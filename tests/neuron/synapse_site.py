@@ -17,7 +17,7 @@ steps) as `spike_ms`.
 
 from neuron import h
 
-from cells import ball_and_stick, crossings
+from cells import ball_and_stick, crossings, run
 
 h.load_file("stdrun.hoc")
 soma, dend = ball_and_stick(nseg=11)
@@ -33,13 +33,7 @@ def events():
 
 
 fih = h.FInitializeHandler(events)
-h.celsius = 6.3
-h.dt = 0.025
-h.secondorder = 2
-t = h.Vector().record(h._ref_t)
-v = h.Vector().record(soma(0.5)._ref_v)
-h.finitialize(-65)
-h.continuerun(60)
+t, (v,) = run([soma(0.5)])
 print("spike_ms")
 for ts in crossings(t, v):
     print(repr(ts))

@@ -677,14 +677,14 @@ impl Chunk<'_> {
             for (_, draw, values, streams) in &mut self.noise {
                 crate::runtime::noise::fill(values, streams, cfg.dt, *draw);
             }
-            let mut params = self.params.clone();
-            for (pos, _, values, _) in &self.noise {
-                params[*pos] = values;
-            }
+            // the parameter arrays, this step's noise in place of its slots
+            let noise = &self.noise;
+            let param = |i: usize, s: *const f64| noise.iter().find(|n| n.0 == i).map_or(s, |n| n.2.as_ptr());
             match sh.code {
                 Some(code) => {
                     let sp: Vec<*mut f64> = self.states.iter_mut().map(|s| s.as_mut_ptr()).collect();
-                    let pp: Vec<*const f64> = params.iter().map(|s| s.as_ptr()).collect();
+                    let pp: Vec<*const f64> =
+                        self.params.iter().enumerate().map(|(i, s)| param(i, s.as_ptr())).collect();
                     // SAFETY: one pointer per kernel array, each with `len` values;
                     // spike buffers hold len * emitting entries.
                     let count = unsafe { code.call(&sp, &pp, len, (t, t_next), &mut self.idx, &mut self.tim) };
@@ -694,6 +694,12 @@ impl Chunk<'_> {
                 }
                 None => {
                     self.step_spikes.clear();
+                    let params: Vec<&[f64]> = self
+                        .params
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| noise.iter().find(|n| n.0 == i).map_or(*s, |n| &n.2[..]))
+                        .collect();
                     kernel::interp::step(k, &mut self.states, &params, t, t_next, &mut self.step_spikes);
                     out.spikes.extend(self.step_spikes.iter().map(|&(i, ts)| (step, self.base + i, ts)));
                 }
