@@ -937,6 +937,7 @@ fn small_network(
             delay_range: None,
             table: None,
             stp: None,
+            stdp: None,
             span: Default::default(),
         }],
         drives: vec![Drive { to: 0, port: "exc".into(), rate: 5e3, n: 1.0, w: 0.2e-3, times: None }],

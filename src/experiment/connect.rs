@@ -53,8 +53,18 @@ pub(super) fn connections(
         };
         for &b in &conn.to {
             let wdim = port_weight(ctx, &pops[b], conn.via)?;
-            let ConnSettings { p, w, delay, w_spread, delay_range, indegree, one_to_one, stp } =
+            let ConnSettings { p, w, delay, w_spread, delay_range, indegree, one_to_one, stp, stdp } =
                 settings_of(ctx, conn.settings, wdim, dt)?;
+            let delays_per_synapse =
+                delay_range.is_some() || table.as_ref().is_some_and(|t: &Arc<SynapseTable>| t.delays.is_some());
+            if stdp.is_some() && delays_per_synapse {
+                return ctx.reject(
+                    "a connection with spike-timing dependent plasticity takes one delay",
+                    span,
+                    "delays per synapse",
+                    "give it `delay = 1.5 ms` (the delay is dendritic, as in NEST's stdp_synapse: postsynaptic spikes reach the synapse after it)",
+                );
+            }
             if one_to_one {
                 if let Some(&a) = conn.from.iter().find(|&&a| pops[a].count != pops[b].count) {
                     return ctx.reject(
@@ -106,6 +116,7 @@ pub(super) fn connections(
                     delay_range,
                     table: table.clone(),
                     stp: stp.clone(),
+                    stdp: stdp.clone(),
                     span,
                 });
             }
@@ -124,20 +135,25 @@ struct ConnSettings {
     indegree: Option<(u64, Span)>,
     one_to_one: bool,
     stp: Option<Arc<network::Stp>>,
+    stdp: Option<Arc<network::Stdp>>,
 }
 
-/// Reads `(p = ..., k = ..., rule = ..., w = ..., delay = ..., plasticity = ...)`
-/// with the weight in the target port's unit `wdim`.
+/// Reads `(p = ..., k = ..., rule = ..., w = ..., delay = ..., plasticity =
+/// ...)` with the weight in the target port's unit `wdim`; other names set
+/// the plasticity model's parameters.
 fn settings_of(ctx: &mut Ctx, settings: &[ast::Binding], wdim: Option<Dim>, dt: f64) -> Option<ConnSettings> {
     let time = units::dims::time();
     let (mut p, mut w, mut delay) = (1.0, 0.0, dt);
     let (mut w_spread, mut delay_range) = (None, None);
     let mut indegree: Option<(u64, Span)> = None;
     let mut one_to_one = false;
-    let mut stp: Option<Arc<network::Stp>> = None;
+    let mut rule = match settings.iter().find(|s| s.name.name == "plasticity") {
+        Some(s) => Some((plasticity_model(ctx, &s.value)?, s.value.span)),
+        None => None,
+    };
     for s in settings {
         match s.name.name.as_str() {
-            "plasticity" => stp = Some(plasticity(ctx, &s.value)?),
+            "plasticity" => {}
             "rule" => match &s.value.kind {
                 ast::ExprKind::Name(r) if r == "one_to_one" => one_to_one = true,
                 ast::ExprKind::Name(r) if r == "all_to_all" => p = 1.0,
@@ -200,23 +216,41 @@ fn settings_of(ctx: &mut Ctx, settings: &[ast::Binding], wdim: Option<Dim>, dt: 
                     }
                 }
             },
-            _ => {
-                let known = ["p", "k", "rule", "w", "delay", "plasticity"];
+            name => {
+                let param = rule.as_ref().and_then(|(m, _)| m.param(name).map(|i| (i, m.params[i].dim)));
+                if let (Some((i, dim)), Some((m, _))) = (param, rule.as_mut()) {
+                    let v = ctx.constant(&s.value, dim, &format!("`{name}`"))?;
+                    m.params[i].value =
+                        m.arena.add(crate::ir::NodeKind::Const(v), crate::ir::Ty::Num(dim), s.value.span);
+                    continue;
+                }
+                let mut known = vec!["p", "k", "rule", "w", "delay", "plasticity"];
+                if let Some((m, _)) = &rule {
+                    known.extend(m.params.iter().map(|q| q.name.as_str()));
+                }
                 return ctx.unknown(
                     "connection setting",
                     &s.name,
                     &known,
-                    "connections take p (probability), k (in-degree) or rule, w (weight), delay and plasticity",
+                    "connections take p (probability), k (in-degree) or rule, w (weight), delay, plasticity, and the plasticity model's parameters",
                 );
             }
         }
     }
-    Some(ConnSettings { p, w, delay, w_spread, delay_range, indegree, one_to_one, stp })
+    let (mut stp, mut stdp) = (None, None);
+    if let Some((model, at)) = rule {
+        if network::is_stdp(&model) {
+            stdp = Some(timing_rule(ctx, &model, at, wdim)?);
+        } else {
+            stp = Some(short_term(ctx, &model, at)?);
+        }
+    }
+    Some(ConnSettings { p, w, delay, w_spread, delay_range, indegree, one_to_one, stp, stdp })
 }
 
-/// `plasticity = TMDepressing`: a plasticity model the runtime integrates
-/// exactly between spikes.
-fn plasticity(ctx: &mut Ctx, value: &ast::Expr) -> Option<Arc<network::Stp>> {
+/// `plasticity = TMDepressing`: the plasticity model named (to be set up by
+/// the connection's other settings).
+fn plasticity_model(ctx: &mut Ctx, value: &ast::Expr) -> Option<crate::ir::Model> {
     let model = match &value.kind {
         ast::ExprKind::Name(n) => ctx.c.model(n).filter(|m| m.kind == ModelKind::Plasticity),
         _ => None,
@@ -225,21 +259,61 @@ fn plasticity(ctx: &mut Ctx, value: &ast::Expr) -> Option<Arc<network::Stp>> {
         ctx.fail(
             Diagnostic::error(Code::UnknownModel, "`plasticity` names a plasticity model")
                 .at(value.span, "not a plasticity model")
-                .help("e.g. `plasticity = TMDepressing` after `import \"plasticity.neuro\"`"),
+                .help("e.g. `plasticity = TMDepressing` after `import \"plasticity.neuro\"`, or `STDPPair` from \"stdp.neuro\""),
         );
         return None;
     };
+    Some(model.clone())
+}
+
+/// Short-term plasticity, which the runtime integrates exactly between a
+/// presynaptic neuron's spikes.
+fn short_term(ctx: &mut Ctx, model: &crate::ir::Model, at: Span) -> Option<Arc<network::Stp>> {
     match network::Stp::new(model) {
         Ok(x) => Some(Arc::new(x)),
         Err(why) => {
             ctx.fail(
                 Diagnostic::error(Code::NotInKernel, format!("plasticity `{}` cannot run on a connection: {why}", model.name))
-                    .at(value.span, "this plasticity")
+                    .at(at, "this plasticity")
                     .help("connections integrate plasticity exactly between spikes, which needs equations linear with constant coefficients"),
             );
             None
         }
     }
+}
+
+/// A spike-timing dependent rule (`on spike pre`, `on spike post`, a
+/// weight `w`) whose weight fits the port's unit `wdim`.
+fn timing_rule(ctx: &mut Ctx, model: &crate::ir::Model, at: Span, wdim: Option<Dim>) -> Option<Arc<network::Stdp>> {
+    let rule = match network::Stdp::new(model) {
+        Ok(x) => x,
+        Err(why) => {
+            ctx.fail(
+                Diagnostic::error(Code::NotInKernel, format!("plasticity `{}` cannot run on a connection: {why}", model.name))
+                    .at(at, "this plasticity")
+                    .help("a spike-timing dependent rule has a weight `w` and traces per neuron, linear between spikes, changed by `on spike pre { ... }` and `on spike post { ... }` (see stdlib/stdp.neuro)"),
+            );
+            return None;
+        }
+    };
+    let dim = rule.weight_dim();
+    if !rule.relative && Some(dim) != wdim {
+        ctx.fail(
+            Diagnostic::error(
+                Code::DimensionMismatch,
+                format!(
+                    "the weight `w` of `{}` is in {}, but the port takes {}",
+                    model.name,
+                    units::pretty(&dim),
+                    wdim.map_or("no weight".to_string(), |d| units::pretty(&d))
+                ),
+            )
+            .at(at, "this plasticity")
+            .help("give `w` the port's unit, or make it dimensionless: a factor of the connection's `w`"),
+        );
+        return None;
+    }
+    Some(Arc::new(rule))
 }
 
 /// The weight unit of input port `via` of a target model (E0201 if it has

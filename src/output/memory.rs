@@ -56,6 +56,13 @@ impl Results {
         let Some(t) = self.table("spikes") else { return vec![] };
         t.data.rows().into_iter().map(|r| (r[0] as usize, r[1])).collect()
     }
+
+    /// A network's plastic synapses at the end: (connection, pre, post,
+    /// weight in SI), connection by connection, by source.
+    pub fn weights(&self) -> Vec<(usize, usize, usize, f64)> {
+        let Some(t) = self.table("weights") else { return vec![] };
+        t.data.rows().into_iter().map(|r| (r[0] as usize, r[1] as usize, r[2] as usize, r[3])).collect()
+    }
 }
 
 /// Keeps every table's rows.

@@ -23,6 +23,7 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("izhikevich.neuro", include_str!("../../stdlib/izhikevich.neuro")),
     ("synapses.neuro", include_str!("../../stdlib/synapses.neuro")),
     ("plasticity.neuro", include_str!("../../stdlib/plasticity.neuro")),
+    ("stdp.neuro", include_str!("../../stdlib/stdp.neuro")),
     ("lif_density.neuro", include_str!("../../stdlib/lif_density.neuro")),
     ("jansen_rit.neuro", include_str!("../../stdlib/jansen_rit.neuro")),
     ("bold.neuro", include_str!("../../stdlib/bold.neuro")),

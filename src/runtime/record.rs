@@ -25,6 +25,9 @@ pub trait Recorder {
     /// A synapse of a network (pre, post as global indices, weight in SI,
     /// delay in s), when the configuration asks to keep them.
     fn synapse(&mut self, _pre: usize, _post: usize, _weight: f64, _delay: f64) {}
+    /// A plastic synapse's weight (SI) at the end of a network run:
+    /// connection (index in the network's connections), global pre and post.
+    fn weight(&mut self, _connection: usize, _pre: usize, _post: usize, _weight: f64) {}
     /// Whether the run should stop now.
     fn stop(&self) -> bool {
         false

@@ -282,6 +282,8 @@ struct NetRecorder<'o, 'a> {
     /// Per probe: its table, width and scale.
     probes: Vec<(TableId, usize, f64)>,
     synapses: Option<TableId>,
+    /// Plastic synapses' weights at the end.
+    weights: Option<TableId>,
     row: Vec<f64>,
 }
 
@@ -319,6 +321,12 @@ impl Recorder for NetRecorder<'_, '_> {
     fn synapse(&mut self, pre: usize, post: usize, weight: f64, delay: f64) {
         if let Some(id) = self.synapses {
             self.out.row(id, &[pre as f64, post as f64, weight, delay * 1e3]);
+        }
+    }
+
+    fn weight(&mut self, connection: usize, pre: usize, post: usize, weight: f64) {
+        if let Some(id) = self.weights {
+            self.out.row(id, &[connection as f64, pre as f64, post as f64, weight]);
         }
     }
 
@@ -368,6 +376,15 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
         ];
         out.open(Table { name: "synapses".into(), columns })
     });
+    let weights = net.connections.iter().any(|c| c.stdp.is_some()).then(|| {
+        let columns = vec![
+            Column::index("connection"),
+            Column::index("pre"),
+            Column::index("post"),
+            Column::headed("weight".into(), "", 1.0, Style::Scientific),
+        ];
+        out.open(Table { name: "weights".into(), columns })
+    });
     let counts = vec![0; net.populations.len()];
     let mut rec = NetRecorder {
         out,
@@ -378,6 +395,7 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
         duration: run.duration,
         probes,
         synapses,
+        weights,
         row: Vec::new(),
     };
     let cfg = NetConfig {

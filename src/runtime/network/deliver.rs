@@ -9,8 +9,14 @@
 //! Order: population by population, each worker's chunk in turn, so
 //! neuron by neuron: the order does not depend on the thread count, and
 //! the sums in the ring (and the plasticity states) are added in it.
+//!
+//! A connection with spike-timing dependent plasticity ([`Plastic`])
+//! delivers apart, after the others: its step's events at the synapses
+//! (presynaptic spikes, postsynaptic spikes arriving back) run in time
+//! order, each presynaptic one delivering its synapses' updated weights.
 
 use super::connect::Csr;
+use super::stdp::{Plastic, Spike, SynEvent};
 use super::step::Stepping;
 use super::Network;
 use crate::runtime::Recorder;
@@ -28,14 +34,41 @@ pub(super) struct Delivery<'n> {
     conn_of: Vec<Vec<usize>>,
     /// Per connection with plasticity, its states.
     stp_state: Vec<Option<StpState>>,
+    /// Per connection with spike-timing dependent plasticity, its state
+    /// and its place in `csrs`.
+    plastic: Vec<Option<(Plastic, (usize, usize))>>,
+    /// Scratch: a plastic connection's events of a step, and the spikes
+    /// of its source and target populations.
+    events: Vec<SynEvent>,
+    spikes: (Vec<Spike>, Vec<Spike>),
     /// First global index of each population.
     offsets: &'n [usize],
+    dt: f64,
 }
 
 impl<'n> Delivery<'n> {
-    pub fn new(net: &'n Network, csrs: Vec<Vec<Csr>>, offsets: &'n [usize]) -> Delivery<'n> {
-        let conn_of = (0..net.populations.len())
+    pub fn new(net: &'n Network, csrs: Vec<Vec<Csr>>, offsets: &'n [usize], dt: f64) -> Delivery<'n> {
+        let conn_of: Vec<Vec<usize>> = (0..net.populations.len())
             .map(|pi| net.connections.iter().enumerate().filter(|(_, c)| c.from == pi).map(|(k, _)| k).collect())
+            .collect();
+        let plastic = net
+            .connections
+            .iter()
+            .enumerate()
+            .map(|(ci, c)| {
+                let rule = c.stdp.clone()?;
+                let k = conn_of[c.from].iter().position(|&x| x == ci)?;
+                let csr: &Csr = &csrs[c.from][k];
+                let count = net.populations[c.to].count;
+                let p = Plastic::new(
+                    rule,
+                    (&csr.offsets, &csr.targets),
+                    count,
+                    (c.w, csr.weights.as_ref()),
+                    csr.delay_steps,
+                );
+                Some((p, (c.from, k)))
+            })
             .collect();
         let stp_state = net
             .connections
@@ -45,7 +78,36 @@ impl<'n> Delivery<'n> {
                 c.stp.as_ref().map(|s| (vec![s.initial(); n], vec![0.0; n]))
             })
             .collect();
-        Delivery { net, csrs, conn_of, stp_state, offsets }
+        Delivery {
+            net,
+            csrs,
+            conn_of,
+            stp_state,
+            plastic,
+            events: Vec::new(),
+            spikes: (Vec::new(), Vec::new()),
+            offsets,
+            dt,
+        }
+    }
+
+    /// Bytes the plastic connections keep beyond their connectivity.
+    pub fn plastic_bytes(&self) -> usize {
+        self.plastic.iter().flatten().map(|(p, _)| p.bytes()).sum()
+    }
+
+    /// Hands `rec` every plastic synapse's weight (SI) as it is now.
+    pub fn weights(&self, rec: &mut dyn Recorder) {
+        for (ci, (p, (from, k))) in self.plastic.iter().enumerate().filter_map(|(ci, p)| Some((ci, p.as_ref()?))) {
+            let c = &self.net.connections[ci];
+            let csr = &self.csrs[*from][*k];
+            for i in 0..csr.offsets.len().saturating_sub(1) {
+                for s in csr.offsets[i]..csr.offsets[i + 1] {
+                    let post = self.offsets[c.to] + csr.targets[s] as usize;
+                    rec.weight(ci, self.offsets[c.from] + i, post, p.delivered(s));
+                }
+            }
+        }
     }
 
     /// Hands `rec` and the rings the spikes of step `step`. Only while the
@@ -60,6 +122,43 @@ impl<'n> Delivery<'n> {
                 }
             }
         }
+        for ci in 0..self.plastic.len() {
+            if self.plastic[ci].is_some() {
+                self.plastic_step(step, ci, st);
+            }
+        }
+    }
+
+    /// Plastic connection `ci`'s events of step `step`, in time order.
+    fn plastic_step(&mut self, step: usize, ci: usize, st: &Stepping) {
+        let c = &self.net.connections[ci];
+        let Some((p, (from, k))) = self.plastic[ci].as_mut() else { return };
+        let csr = &self.csrs[*from][*k];
+        let (pre, post) = &mut self.spikes;
+        pre.clear();
+        post.clear();
+        for out in &st.outputs {
+            let out = out.lock().unwrap_or_else(|e| e.into_inner());
+            pre.extend_from_slice(&out[c.from]);
+            post.extend_from_slice(&out[c.to]);
+        }
+        self.events.clear();
+        p.events(step, self.dt, (pre, post), &mut self.events);
+        let ring = &st.views[c.to].ring[csr.port];
+        let slots = ring.len();
+        let acc = (p.delay < slots).then(|| ring[(step + p.delay) % slots].0);
+        for &(t, is_post, n) in &self.events {
+            if is_post {
+                p.post_spike(n as usize, t);
+            } else {
+                p.pre_spike((&csr.offsets, &csr.targets), n as usize, t, |j, w| {
+                    if let Some(acc) = acc {
+                        // SAFETY: the workers wait at the barrier; targets < count
+                        unsafe { *acc.add(j as usize) += w };
+                    }
+                });
+            }
+        }
     }
 
     /// Neuron `i` of population `pi` spiked at `ts` during step `step`: its
@@ -67,6 +166,9 @@ impl<'n> Delivery<'n> {
     fn spike(&mut self, step: usize, pi: usize, i: usize, ts: f64, st: &Stepping) {
         for (k, &ci) in self.conn_of[pi].iter().enumerate() {
             let c = &self.net.connections[ci];
+            if c.stdp.is_some() {
+                continue; // delivered by `plastic_step`
+            }
             let csr = &self.csrs[pi][k];
             let ring = &st.views[c.to].ring[csr.port];
             let slots = ring.len();

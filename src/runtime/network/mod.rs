@@ -39,11 +39,13 @@ mod connect;
 mod deliver;
 mod drive;
 mod probe;
+mod stdp;
 mod step;
 mod synapse;
 
 pub use drive::poisson_count;
 pub use probe::probe_widths;
+pub use stdp::{is_stdp, Stdp};
 pub use synapse::{lumpable, ports, Stp};
 
 use super::spikegen::Spread;
@@ -105,6 +107,9 @@ pub struct Connection {
     pub table: Option<std::sync::Arc<SynapseTable>>,
     /// Short-term plasticity: its release scales every weight.
     pub stp: Option<std::sync::Arc<Stp>>,
+    /// Spike-timing dependent plasticity: a weight per synapse (one delay
+    /// for the connection, no short-term plasticity with it).
+    pub stdp: Option<std::sync::Arc<Stdp>>,
     pub span: Span,
 }
 
@@ -195,6 +200,9 @@ pub struct NetRun {
     /// (global pre, global post, weight in SI, delay in s) of every synapse,
     /// connection by connection in CSR order, when `keep_synapses` is set.
     pub synapse_table: Vec<(usize, usize, f64, f64)>,
+    /// (connection, global pre, global post, weight in SI) of every plastic
+    /// synapse at the end of the run, in CSR order.
+    pub weights: Vec<(usize, usize, usize, f64)>,
     /// Sample times (s) of the probes, and per probe, per sample, the values
     /// of its neurons.
     pub probe_t: Vec<f64>,
@@ -239,6 +247,7 @@ pub fn simulate(net: &Network, cfg: &NetConfig, span: Span) -> Result<NetRun, Bo
         connectivity_bytes: out.connectivity_bytes,
         compile_seconds: out.compile_seconds,
         synapse_table: c.synapse_table,
+        weights: c.weights,
         probe_t: c.probe_t,
         probe_values: c.probe_values,
     })
@@ -250,6 +259,7 @@ struct Collect {
     widths: Vec<usize>,
     spikes: Vec<(usize, f64)>,
     synapse_table: Vec<(usize, usize, f64, f64)>,
+    weights: Vec<(usize, usize, usize, f64)>,
     probe_t: Vec<f64>,
     probe_values: Vec<Vec<Vec<f64>>>,
 }
@@ -270,6 +280,10 @@ impl Recorder for Collect {
 
     fn synapse(&mut self, pre: usize, post: usize, weight: f64, delay: f64) {
         self.synapse_table.push((pre, post, weight, delay));
+    }
+
+    fn weight(&mut self, connection: usize, pre: usize, post: usize, weight: f64) {
+        self.weights.push((connection, pre, post, weight));
     }
 }
 
@@ -310,13 +324,15 @@ pub fn simulate_into(
         warnings: Vec::new(),
     };
     if let Some(csrs) = conn.csrs {
-        let mut delivery = deliver::Delivery::new(net, csrs, &offsets);
+        let mut delivery = deliver::Delivery::new(net, csrs, &offsets, cfg.dt);
+        out.connectivity_bytes += delivery.plastic_bytes();
         let mut drives = drive::Drives::new(net, cfg, &runners);
         let threads = step::threads(cfg, &runners, net);
         let stepping = step::Stepping::new(&mut runners, net, threads, (cfg.dt, cfg.duration), span)?;
         out.compile_seconds += stepping.compile_seconds;
         out.outcome = run(net, cfg, span, steps, &stepping, &mut drives, &mut delivery, rec)?;
         out.warnings = stepping.warnings(net, out.outcome.steps);
+        delivery.weights(rec);
     }
     out.offsets = offsets;
     Ok(out)

@@ -115,84 +115,65 @@ pub fn lumpable(m: &Model) -> Result<(), String> {
     Ok(())
 }
 
-/// Short-term plasticity on a connection (`plasticity = TsodyksMarkram`):
-/// a `plasticity` model whose states evolve linearly between spikes, kept
-/// per presynaptic neuron (its dynamics depend only on that neuron's
-/// spikes), advanced exactly over each interspike interval, and whose
-/// spike event's `release` scales the weight delivered.
+/// States that evolve linearly with constant coefficients between spikes,
+/// y' = A y + b, advanced exactly over any interval.
 #[derive(Clone, Debug)]
-pub struct Stp {
-    model: Model,
-    params: Vec<f64>,
-    /// y' = A y + b between spikes.
+pub struct Linear {
     a: crate::schemes::linalg::Mat,
     b: Vec<f64>,
-    init: Vec<f64>,
-    actions: Vec<crate::ir::Action>,
-    /// The states do not couple (A is diagonal, as for Tsodyks-Markram):
-    /// each advances in closed form, without a matrix exponential per spike.
+    /// The states do not couple (A is diagonal, as for Tsodyks-Markram and
+    /// STDP traces): each advances in closed form, without a matrix
+    /// exponential.
     diagonal: bool,
 }
 
-impl Stp {
-    pub fn new(m: &Model) -> Result<Stp, String> {
+impl Linear {
+    /// The dynamics of `states` of `model` (in that order; a state without
+    /// an equation stays put). `Err` when an equation reads `t`, a state
+    /// outside `states`, or is not linear with constant coefficients.
+    pub fn of(model: &mut Model, params: &[f64], states: &[usize]) -> Result<Linear, String> {
         use crate::ir::{NodeKind, Var};
         use crate::schemes::linalg::Mat;
-        let mut model = m.clone();
-        let params = eval_params(&model, &[]);
-        let n = model.states.len();
+        let n = states.len();
         let mut a = Mat::zeros(n);
         let mut b = vec![0.0; n];
-        let zeros = vec![0.0; n];
-        for (i, bi) in b.iter_mut().enumerate() {
-            let Some(rhs) = model.states[i].rhs else { continue };
-            for j in 0..n {
-                let d = crate::symbolic::diff(&mut model, rhs, Var::State(j)).map_err(|e| e.to_string())?;
-                let varies = model.refs(d).iter().any(|v| matches!(v, Var::State(_) | Var::Time | Var::Value(_)));
-                if varies && !matches!(model.arena.kind(d), NodeKind::Const(_)) {
-                    return Err(format!("d{}/dt is not linear with constant coefficients", model.states[i].name));
-                }
-                let env = Env { t: 0.0, states: &zeros, params: &params, values: &[], args: &[] };
-                a.set(i, j, eval(&model, d, &env));
+        let zeros = vec![0.0; model.states.len()];
+        let mut vals = Vec::new();
+        let exprs: Vec<ExprId> = model.values.iter().map(|v| v.expr).collect();
+        eval_values(model, 0.0, &zeros, params, &exprs, &mut vals);
+        for (i, &si) in states.iter().enumerate() {
+            let Some(rhs) = model.states[si].rhs else { continue };
+            if model.refs(rhs).contains(&Var::Time) {
+                return Err("its equations read `t`: they must be autonomous between spikes".into());
             }
-            let mut vals = Vec::new();
-            eval_values(
-                &model,
-                0.0,
-                &zeros,
-                &params,
-                &model.values.iter().map(|v| v.expr).collect::<Vec<_>>(),
-                &mut vals,
-            );
-            let env = Env { t: 0.0, states: &zeros, params: &params, values: &vals, args: &[] };
-            *bi = eval(&model, rhs, &env);
+            for j in 0..model.states.len() {
+                let d = crate::symbolic::diff(model, rhs, Var::State(j)).map_err(|e| e.to_string())?;
+                let constant = matches!(model.arena.kind(d), NodeKind::Const(_));
+                let varies = model.refs(d).iter().any(|v| matches!(v, Var::State(_) | Var::Time | Var::Value(_)));
+                if varies && !constant {
+                    return Err(format!("d{}/dt is not linear with constant coefficients", model.states[si].name));
+                }
+                let env = Env { t: 0.0, states: &zeros, params, values: &vals, args: &[] };
+                let aij = eval(model, d, &env);
+                match states.iter().position(|&s| s == j) {
+                    Some(k) => a.set(i, k, aij),
+                    None if aij != 0.0 => {
+                        return Err(format!(
+                            "d{}/dt reads `{}`, which is kept apart from it",
+                            model.states[si].name, model.states[j].name
+                        ))
+                    }
+                    None => {}
+                }
+            }
+            let env = Env { t: 0.0, states: &zeros, params, values: &vals, args: &[] };
+            b[i] = eval(model, rhs, &env);
         }
-        let mut init = vec![0.0; n];
-        for &s in &model.init_order {
-            let env = Env { t: 0.0, states: &init, params: &params, values: &[], args: &[] };
-            init[s] = eval(&model, model.states[s].init, &env);
-        }
-        if model.states.iter().filter_map(|s| s.rhs).any(|r| model.refs(r).contains(&Var::Time)) {
-            return Err("its equations read `t`: they must be autonomous between spikes".into());
-        }
-        let event = model
-            .events
-            .iter()
-            .find(|e| matches!(e.trigger, Trigger::Spike { .. }))
-            .ok_or("it has no `on spike` event")?;
-        if matches!(event.trigger, Trigger::Spike { arg: Some(_), .. }) {
-            return Err("its `on spike` takes a weight; on a connection the weight is the connection's".into());
-        }
-        let actions = event.actions.clone();
-        if !a.a.iter().chain(&b).chain(&init).all(|x| x.is_finite()) {
-            return Err("its coefficients or initial values are not finite".into());
+        if !a.a.iter().chain(&b).all(|x| x.is_finite()) {
+            return Err("its coefficients are not finite".into());
         }
         let diagonal = (0..n).all(|i| (0..n).all(|j| i == j || a.get(i, j) == 0.0));
-        Ok(Stp { model, params, a, b, init, actions, diagonal })
-    }
-
-    pub fn initial(&self) -> Vec<f64> {
-        self.init.clone()
+        Ok(Linear { a, b, diagonal })
     }
 
     /// Advances `y` over `h` seconds without spikes, exactly.
@@ -214,6 +195,62 @@ impl Stp {
         for (i, yi) in y.iter_mut().enumerate() {
             *yi = (0..n).map(|j| phi.get(i, j) * old[j] + psi.get(i, j) * self.b[j]).sum();
         }
+    }
+}
+
+/// Initial values of `model`'s states under `params`.
+pub(super) fn initial_values(model: &Model, params: &[f64]) -> Vec<f64> {
+    let mut init = vec![0.0; model.states.len()];
+    for &s in &model.init_order {
+        let env = Env { t: 0.0, states: &init, params, values: &[], args: &[] };
+        init[s] = eval(model, model.states[s].init, &env);
+    }
+    init
+}
+
+/// Short-term plasticity on a connection (`plasticity = TsodyksMarkram`):
+/// a `plasticity` model whose states evolve linearly between spikes, kept
+/// per presynaptic neuron (its dynamics depend only on that neuron's
+/// spikes), advanced exactly over each interspike interval, and whose
+/// spike event's `release` scales the weight delivered.
+#[derive(Clone, Debug)]
+pub struct Stp {
+    model: Model,
+    params: Vec<f64>,
+    linear: Linear,
+    init: Vec<f64>,
+    actions: Vec<crate::ir::Action>,
+}
+
+impl Stp {
+    pub fn new(m: &Model) -> Result<Stp, String> {
+        let mut model = m.clone();
+        let params = eval_params(&model, &[]);
+        let all: Vec<usize> = (0..model.states.len()).collect();
+        let linear = Linear::of(&mut model, &params, &all)?;
+        let init = initial_values(&model, &params);
+        let event = model
+            .events
+            .iter()
+            .find(|e| matches!(e.trigger, Trigger::Spike { .. }))
+            .ok_or("it has no `on spike` event")?;
+        if matches!(event.trigger, Trigger::Spike { arg: Some(_), .. }) {
+            return Err("its `on spike` takes a weight; on a connection the weight is the connection's".into());
+        }
+        let actions = event.actions.clone();
+        if !init.iter().all(|x| x.is_finite()) {
+            return Err("its initial values are not finite".into());
+        }
+        Ok(Stp { model, params, linear, init, actions })
+    }
+
+    pub fn initial(&self) -> Vec<f64> {
+        self.init.clone()
+    }
+
+    /// Advances `y` over `h` seconds without spikes, exactly.
+    pub fn advance(&self, y: &mut [f64], h: f64) {
+        self.linear.advance(y, h);
     }
 
     /// A presynaptic spike: runs the event in order; returns its `release`
@@ -246,8 +283,8 @@ mod tests {
         let src = "plasticity P {\n    parameter U = 0.1, tau_rec = 100 ms, tau_fac = 1000 ms\n    state R = 1, u = 0\n    dR/dt = (1 - R) / tau_rec\n    du/dt = -u / tau_fac\n    on spike { u += U * (1 - u); release = u * R; R -= u * R }\n}\n";
         let c = crate::compile_source("p.neuro", src, None);
         let fast = Stp::new(c.model("P").unwrap()).unwrap(); // ok: a test of a model it just compiled
-        assert!(fast.diagonal);
-        let general = Stp { diagonal: false, ..fast.clone() };
+        assert!(fast.linear.diagonal);
+        let general = Stp { linear: super::Linear { diagonal: false, ..fast.linear.clone() }, ..fast.clone() };
         for h in [1e-4, 3.7e-3, 0.05, 2.0] {
             let (mut a, mut b) = (vec![0.3, 0.8], vec![0.3, 0.8]);
             fast.advance(&mut a, h);
