@@ -162,7 +162,7 @@ fn read(env: &Env, v: Var) -> f64 {
     }
 }
 
-fn binary(op: BinOp, x: f64, y: f64) -> f64 {
+pub(crate) fn binary(op: BinOp, x: f64, y: f64) -> f64 {
     match op {
         BinOp::Add => x + y,
         BinOp::Sub => x - y,

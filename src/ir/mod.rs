@@ -18,6 +18,7 @@ pub mod eval;
 pub mod lower;
 pub mod method;
 pub mod noise;
+pub mod tape;
 mod print;
 
 pub use method::Method;

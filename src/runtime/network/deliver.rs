@@ -60,10 +60,10 @@ impl<'n> Delivery<'n> {
                 let k = conn_of[c.from].iter().position(|&x| x == ci)?;
                 let csr: &Csr = &csrs[c.from][k];
                 let count = net.populations[c.to].count;
+                let sources = csr.offsets.len().saturating_sub(1);
                 let p = Plastic::new(
                     rule,
-                    (&csr.offsets, &csr.targets),
-                    count,
+                    (sources, count, csr.targets.len()),
                     (c.w, csr.weights.as_ref()),
                     csr.delay_steps,
                 );
@@ -96,8 +96,13 @@ impl<'n> Delivery<'n> {
         self.plastic.iter().flatten().map(|(p, _)| p.bytes()).sum()
     }
 
-    /// Hands `rec` every plastic synapse's weight (SI) as it is now.
-    pub fn weights(&self, rec: &mut dyn Recorder) {
+    /// Applies every arrival so far (at `now`, s) and hands `rec` every
+    /// plastic synapse's weight (SI).
+    pub fn weights(&mut self, now: f64, rec: &mut dyn Recorder) {
+        for (p, (from, k)) in self.plastic.iter_mut().flatten() {
+            let csr = &self.csrs[*from][*k];
+            p.flush((&csr.offsets, &csr.targets), now, true);
+        }
         for (ci, (p, (from, k))) in self.plastic.iter().enumerate().filter_map(|(ci, p)| Some((ci, p.as_ref()?))) {
             let c = &self.net.connections[ci];
             let csr = &self.csrs[*from][*k];
@@ -147,7 +152,7 @@ impl<'n> Delivery<'n> {
         let ring = &st.views[c.to].ring[csr.port];
         let slots = ring.len();
         let acc = (p.delay < slots).then(|| ring[(step + p.delay) % slots].0);
-        for &(t, is_post, n) in &self.events {
+        for &(_, is_post, n, t) in &self.events {
             if is_post {
                 p.post_spike(n as usize, t);
             } else {
@@ -159,6 +164,7 @@ impl<'n> Delivery<'n> {
                 });
             }
         }
+        p.flush((&csr.offsets, &csr.targets), (step + 1) as f64 * self.dt, false);
     }
 
     /// Neuron `i` of population `pi` spiked at `ts` during step `step`: its

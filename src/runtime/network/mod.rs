@@ -332,7 +332,7 @@ pub fn simulate_into(
         out.compile_seconds += stepping.compile_seconds;
         out.outcome = run(net, cfg, span, steps, &stepping, &mut drives, &mut delivery, rec)?;
         out.warnings = stepping.warnings(net, out.outcome.steps);
-        delivery.weights(rec);
+        delivery.weights(out.outcome.steps as f64 * cfg.dt, rec);
     }
     out.offsets = offsets;
     Ok(out)

@@ -14,19 +14,29 @@
 //! Timing, as NEST's `stdp_synapse` documents it: the whole delay d is
 //! dendritic. A presynaptic spike at t reaches the synapse at t (its
 //! weight reaches the target at t + d); a postsynaptic spike at t reaches
-//! the synapse at t + d. Events at the synapse run in time order: the
-//! presynaptic event updates `w` of each outgoing synapse (reading the
-//! postsynaptic traces as they were just before), then the synapse
-//! delivers the updated weight; the postsynaptic event updates `w` of each
-//! incoming synapse. An event reads the other side's traces strictly
-//! before its time: two events at the same time do not see each other,
-//! as in NEST. Updates are applied when they happen (NEST applies a
-//! facilitation at the next presynaptic spike; the weights delivered are
-//! the same, the weights saved at the end include facilitations after the
-//! last presynaptic spike).
+//! the synapse at t + d. At each synapse the events run in time order: a
+//! postsynaptic arrival updates `w` reading the presynaptic traces just
+//! before it; a presynaptic spike updates `w` reading the postsynaptic
+//! traces just before it, and the synapse delivers the updated weight. An
+//! event reads the other side's traces strictly before its time: two
+//! events at the same time do not see each other, and at a tie the
+//! arrival's update comes first, as in NEST.
+//!
+//! As in NEST, an arrival's update is made when it is needed: at the
+//! presynaptic neuron's next spike (each target keeps its arrivals, with
+//! its traces just before each), so that the per-synapse work runs along
+//! the source's synapses in memory order. Every target's arrivals are
+//! also applied to all synapses (a flush) when they grow past 64 per
+//! target, and at the end, before the weights are saved: the weights are
+//! those of the events in time order, whenever they are applied.
+//!
+//! The events' actions run as [`Tape`]s: straight-line code with the
+//! rule's parameters folded in; per synapse only the actions up to the
+//! last assignment to `w` run, the traces' jumps once per neuron.
 
 use super::synapse::{initial_values, Linear};
-use crate::ir::eval::{eval, eval_params, Env};
+use crate::ir::eval::eval_params;
+use crate::ir::tape::Tape;
 use crate::ir::{Action, ExprId, Model, Trigger, Var};
 
 /// One side's part of a rule: its traces and its event.
@@ -36,17 +46,17 @@ pub struct SideRule {
     states: Vec<usize>,
     linear: Linear,
     init: Vec<f64>,
-    /// The event's assignments (state, value), in order, run per synapse.
-    actions: Vec<(usize, ExprId)>,
+    /// The event's assignments (state, value), in order, up to the last
+    /// one to `w`: run per synapse.
+    actions: Vec<(usize, Tape)>,
     /// Its assignments to this side's traces, run once per neuron.
-    traces: Vec<(usize, ExprId)>,
+    traces: Vec<(usize, Tape)>,
 }
 
 /// A spike-timing dependent rule, checked and ready to run.
 #[derive(Clone, Debug)]
 pub struct Stdp {
     model: Model,
-    params: Vec<f64>,
     /// The weight state.
     w: usize,
     /// `w` is dimensionless: each synapse delivers the connection's `w`
@@ -134,7 +144,11 @@ impl Stdp {
                 }
             }
             let init = states.iter().map(|&s| init[s]).collect();
-            sides.push(SideRule { states, linear, init, actions: acts, traces });
+            let tape = |(s, e): &(usize, ExprId)| Tape::new(&model, *e, &params).map(|t| (*s, t));
+            let last_w = acts.iter().rposition(|a| a.0 == w).map_or(0, |k| k + 1);
+            let actions = acts[..last_w].iter().map(tape).collect::<Result<_, _>>()?;
+            let traces = traces.iter().map(tape).collect::<Result<_, _>>()?;
+            sides.push(SideRule { states, linear, init, actions, traces });
         }
         let post = sides.pop().ok_or("no postsynaptic side")?;
         let pre = sides.pop().ok_or("no presynaptic side")?;
@@ -143,7 +157,7 @@ impl Stdp {
             return Err("its initial values are not finite".into());
         }
         let relative = model.states[w].dim == crate::units::Dim::NONE;
-        Ok(Stdp { model, params, w, relative, w_init, pre, post })
+        Ok(Stdp { model, w, relative, w_init, pre, post })
     }
 
     /// The dimension of `w`.
@@ -151,12 +165,11 @@ impl Stdp {
         self.model.states[self.w].dim
     }
 
-    /// Runs `side`'s event for one synapse: `full` holds the model's states
-    /// (the traces of both sides and `w`); returns the new `w`.
-    fn run(&self, actions: &[(usize, ExprId)], full: &mut [f64], t: f64) -> f64 {
-        for &(s, e) in actions {
-            let env = Env { t, states: full, params: &self.params, values: &[], args: &[] };
-            full[s] = eval(&self.model, e, &env);
+    /// Runs `actions` on `full`, the model's states (the traces of both
+    /// sides and `w`), at `t`; returns `w`.
+    fn run(&self, actions: &[(usize, Tape)], full: &mut [f64], t: f64, regs: &mut Vec<f64>) -> f64 {
+        for (s, tape) in actions {
+            full[*s] = tape.run(full, t, regs);
         }
         full[self.w]
     }
@@ -207,6 +220,13 @@ impl Traces {
         }
     }
 
+    /// Neuron `i`'s traces at `t`, advanced from its last spike (which is
+    /// before `t`).
+    fn since_last(&self, rule: &SideRule, i: usize, t: f64, out: &mut [f64]) {
+        out.copy_from_slice(&self.after[i * self.width..(i + 1) * self.width]);
+        rule.linear.advance(out, t - self.last[i]);
+    }
+
     /// Neuron `i` spiked at `t`: its traces were `before` and are `after`.
     fn jump(&mut self, i: usize, t: f64, before: &[f64], after: &[f64]) {
         let r = i * self.width..(i + 1) * self.width;
@@ -217,8 +237,7 @@ impl Traces {
 }
 
 /// A plastic connection's state during a run: the weights (CSR order),
-/// the traces of both sides, the synapses by target (CSC), and the
-/// postsynaptic spikes on their way back to the synapses.
+/// the traces of both sides, and each target's arrivals not yet applied.
 pub(super) struct Plastic {
     rule: std::sync::Arc<Stdp>,
     /// Per synapse, in CSR order.
@@ -229,81 +248,72 @@ pub(super) struct Plastic {
     pub scales: Option<Vec<f64>>,
     pre: Traces,
     post: Traces,
-    /// Synapses onto target j: `into[into_offsets[j]..into_offsets[j + 1]]`,
-    /// each (synapse index, source).
-    into_offsets: Vec<usize>,
-    into: Vec<(u32, u32)>,
+    /// Per source: the time up to which its synapses have taken their
+    /// targets' arrivals.
+    done: Vec<f64>,
+    /// Per target: the arrivals not yet applied to every synapse (times,
+    /// and the target's traces just before each, `post.width` per arrival).
+    arrivals: Vec<(Vec<f64>, Vec<f64>)>,
+    pending: usize,
     /// The delay in steps.
     pub delay: usize,
     /// Per arrival step (modulo delay + 1): (target, time at the synapse).
     back: Vec<Vec<(u32, f64)>>,
-    /// Scratch: the model's states, and one side's traces.
+    /// Scratch: the model's states, one side's traces, the tapes' registers.
     full: Vec<f64>,
     own: Vec<f64>,
     other: Vec<f64>,
+    regs: Vec<f64>,
 }
 
 /// A spike of a step: (neuron, time).
 pub(super) type Spike = (usize, f64);
 
-/// A synaptic event at a plastic connection: (time at the synapse,
-/// postsynaptic?, neuron).
-pub(super) type SynEvent = (f64, bool, u32);
+/// A synaptic event at a plastic connection: (its place in time: the
+/// time, less 2 SAME_TIME for an arrival, so that it comes before a
+/// presynaptic spike at the same time; postsynaptic?, neuron, time at the
+/// synapse).
+pub(super) type SynEvent = (f64, bool, u32, f64);
 
 impl Plastic {
-    /// The state of a connection whose synapses are `(offsets, targets)`
-    /// (CSR by source) onto `targets_count` neurons; `weights` are the
-    /// connection's per-synapse weights when it draws them.
+    /// The state of a connection with `sources` presynaptic neurons onto
+    /// `targets` neurons, `n` synapses; `weights` are the connection's
+    /// per-synapse weights when it draws them.
     pub fn new(
         rule: std::sync::Arc<Stdp>,
-        (offsets, targets): (&[usize], &[u32]),
-        targets_count: usize,
+        (sources, targets, n): (usize, usize, usize),
         (w, weights): (f64, Option<&Vec<f64>>),
         delay: usize,
     ) -> Plastic {
-        let sources = offsets.len().saturating_sub(1);
-        let mut into_offsets = vec![0usize; targets_count + 1];
-        for &j in targets {
-            into_offsets[j as usize + 1] += 1;
-        }
-        for j in 0..targets_count {
-            into_offsets[j + 1] += into_offsets[j];
-        }
-        let mut fill = into_offsets.clone();
-        let mut into = vec![(0u32, 0u32); targets.len()];
-        for i in 0..sources {
-            for (k, &j) in targets.iter().enumerate().take(offsets[i + 1]).skip(offsets[i]) {
-                into[fill[j as usize]] = (k as u32, i as u32);
-                fill[j as usize] += 1;
-            }
-        }
-        let n = targets.len();
         let (init, scale, scales) = match (rule.relative, weights) {
             (true, ws) => (vec![rule.w_init; n], w, ws.cloned()),
             (false, Some(ws)) => (ws.clone(), 1.0, None),
             (false, None) => (vec![w; n], 1.0, None),
         };
+        let width = rule.pre.init.len().max(rule.post.init.len());
         Plastic {
             pre: Traces::new(&rule.pre, sources),
-            post: Traces::new(&rule.post, targets_count),
+            post: Traces::new(&rule.post, targets),
+            done: vec![0.0; sources],
+            arrivals: vec![(Vec::new(), Vec::new()); targets],
+            pending: 0,
             full: vec![0.0; rule.model.states.len()],
-            own: vec![0.0; rule.pre.init.len().max(rule.post.init.len())],
-            other: vec![0.0; rule.pre.init.len().max(rule.post.init.len())],
+            own: vec![0.0; width],
+            other: vec![0.0; width],
+            regs: Vec::new(),
             rule,
             w: init,
             scale,
             scales,
-            into_offsets,
-            into,
             delay,
             back: vec![Vec::new(); delay + 1],
         }
     }
 
-    /// Bytes per synapse beyond the static connection's: the weight and the
-    /// synapse's place by target.
+    /// Bytes beyond the static connection's: the weights and traces.
     pub fn bytes(&self) -> usize {
-        self.w.len() * 8 + self.into.len() * 8 + self.into_offsets.len() * 8
+        let traces = (self.pre.after.len() + self.post.after.len()) * 2 + self.pre.last.len() + self.post.last.len();
+        (self.w.len() + traces + self.done.len()) * 8
     }
 
     /// The weight synapse `k` delivers, in SI.
@@ -315,23 +325,31 @@ impl Plastic {
     /// (at their times) and the postsynaptic spikes arriving now, merged in
     /// time order into `events`; this step's postsynaptic spikes queued
     /// for step + delay.
-    pub fn events(
-        &mut self,
-        step: usize,
-        dt: f64,
-        (pre, post): (&[Spike], &[Spike]),
-        events: &mut Vec<SynEvent>,
-    ) {
+    pub fn events(&mut self, step: usize, dt: f64, (pre, post): (&[Spike], &[Spike]), events: &mut Vec<SynEvent>) {
         let slots = self.back.len();
-        events.extend(pre.iter().map(|&(i, t)| (t, false, i as u32)));
-        events.extend(self.back[step % slots].drain(..).map(|(j, t)| (t, true, j)));
+        events.extend(pre.iter().map(|&(i, t)| (t, false, i as u32, t)));
+        events.extend(self.back[step % slots].drain(..).map(|(j, t)| (t - 2.0 * SAME_TIME, true, j, t)));
         let lag = self.delay as f64 * dt;
         self.back[(step + self.delay) % slots].extend(post.iter().map(|&(j, t)| (j as u32, t + lag)));
         events.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
 
-    /// A presynaptic spike of `i` at `t`: each outgoing synapse's weight
-    /// updated, then handed to `deliver(target, weight in SI)`.
+    /// A postsynaptic spike of `j` reaching its synapses at `t`: kept with
+    /// the traces just before it, and the traces' jumps.
+    pub fn post_spike(&mut self, j: usize, t: f64) {
+        let rule = &*self.rule;
+        let nq = rule.post.init.len();
+        self.post.at(&rule.post, j, t, &mut self.own[..nq]);
+        let (times, traces) = &mut self.arrivals[j];
+        times.push(t);
+        traces.extend_from_slice(&self.own[..nq]);
+        self.pending += 1;
+        jump(rule, &rule.post, &mut self.post, (&mut self.full, &mut self.regs), &self.own[..nq], j, t);
+    }
+
+    /// A presynaptic spike of `i` at `t`: each outgoing synapse takes its
+    /// target's arrivals since the last time, then the spike's update, and
+    /// hands its weight to `deliver(target, weight in SI)`.
     pub fn pre_spike(
         &mut self,
         (offsets, targets): (&[usize], &[u32]),
@@ -339,35 +357,61 @@ impl Plastic {
         t: f64,
         mut deliver: impl FnMut(u32, f64),
     ) {
-        let rule = &*self.rule;
+        let rule = self.rule.clone();
+        let rule = &*rule;
         let (np, nq) = (rule.pre.init.len(), rule.post.init.len());
         self.pre.at(&rule.pre, i, t, &mut self.own[..np]);
         for k in offsets[i]..offsets[i + 1] {
             let j = targets[k] as usize;
+            self.catch_up(i, k, j);
             self.post.at(&rule.post, j, t, &mut self.other[..nq]);
             set(&mut self.full, &rule.pre.states, &self.own[..np]);
             set(&mut self.full, &rule.post.states, &self.other[..nq]);
             self.full[rule.w] = self.w[k];
-            self.w[k] = rule.run(&rule.pre.actions, &mut self.full, t);
+            self.w[k] = rule.run(&rule.pre.actions, &mut self.full, t, &mut self.regs);
             deliver(targets[k], self.scales.as_ref().map_or(self.scale, |s| s[k]) * self.w[k]);
         }
-        jump(rule, &rule.pre, &mut self.pre, &mut self.full, &self.own[..np], i, t);
+        self.done[i] = t;
+        jump(rule, &rule.pre, &mut self.pre, (&mut self.full, &mut self.regs), &self.own[..np], i, t);
     }
 
-    /// A postsynaptic spike of `j` reaching its synapses at `t`: each
-    /// incoming synapse's weight updated.
-    pub fn post_spike(&mut self, j: usize, t: f64) {
+    /// Synapse `k` (from `i` onto `j`) takes `j`'s arrivals after `done[i]`.
+    fn catch_up(&mut self, i: usize, k: usize, j: usize) {
         let rule = &*self.rule;
         let (np, nq) = (rule.pre.init.len(), rule.post.init.len());
-        self.post.at(&rule.post, j, t, &mut self.own[..nq]);
-        for &(k, i) in &self.into[self.into_offsets[j]..self.into_offsets[j + 1]] {
-            self.pre.at(&rule.pre, i as usize, t, &mut self.other[..np]);
-            set(&mut self.full, &rule.pre.states, &self.other[..np]);
-            set(&mut self.full, &rule.post.states, &self.own[..nq]);
-            self.full[rule.w] = self.w[k as usize];
-            self.w[k as usize] = rule.run(&rule.post.actions, &mut self.full, t);
+        let (times, traces) = &self.arrivals[j];
+        let from = times.partition_point(|&b| b <= self.done[i] + SAME_TIME);
+        if from == times.len() {
+            return;
         }
-        jump(rule, &rule.post, &mut self.post, &mut self.full, &self.own[..nq], j, t);
+        let mut w = self.w[k];
+        for (a, &b) in times.iter().enumerate().skip(from) {
+            self.pre.since_last(&rule.pre, i, b, &mut self.other[..np]);
+            set(&mut self.full, &rule.pre.states, &self.other[..np]);
+            set(&mut self.full, &rule.post.states, &traces[a * nq..(a + 1) * nq]);
+            self.full[rule.w] = w;
+            w = rule.run(&rule.post.actions, &mut self.full, b, &mut self.regs);
+        }
+        self.w[k] = w;
+    }
+
+    /// Every synapse takes its target's arrivals so far, which are then
+    /// dropped; done when they pass 64 per target (`force`: always).
+    pub fn flush(&mut self, (offsets, targets): (&[usize], &[u32]), now: f64, force: bool) {
+        if self.pending == 0 || (!force && self.pending <= 64 * self.arrivals.len()) {
+            return;
+        }
+        for i in 0..self.done.len() {
+            for k in offsets[i]..offsets[i + 1] {
+                self.catch_up(i, k, targets[k] as usize);
+            }
+            self.done[i] = now;
+        }
+        for (times, traces) in &mut self.arrivals {
+            times.clear();
+            traces.clear();
+        }
+        self.pending = 0;
     }
 }
 
@@ -380,9 +424,26 @@ fn set(full: &mut [f64], states: &[usize], values: &[f64]) {
 
 /// Neuron `i` of `side` spiked at `t` with traces `before`: its trace
 /// jumps, run once.
-fn jump(rule: &Stdp, side: &SideRule, traces: &mut Traces, full: &mut [f64], before: &[f64], i: usize, t: f64) {
+fn jump(
+    rule: &Stdp,
+    side: &SideRule,
+    traces: &mut Traces,
+    (full, regs): (&mut [f64], &mut Vec<f64>),
+    before: &[f64],
+    i: usize,
+    t: f64,
+) {
     set(full, &side.states, before);
-    rule.run(&side.traces, full, t);
-    let after: Vec<f64> = side.states.iter().map(|&s| full[s]).collect();
-    traces.jump(i, t, before, &after);
+    rule.run(&side.traces, full, t, regs);
+    let mut after = [0.0; 8];
+    let n = side.states.len();
+    if n <= after.len() {
+        for (a, &s) in after.iter_mut().zip(&side.states) {
+            *a = full[s];
+        }
+        traces.jump(i, t, before, &after[..n]);
+    } else {
+        let after: Vec<f64> = side.states.iter().map(|&s| full[s]).collect();
+        traces.jump(i, t, before, &after);
+    }
 }

@@ -182,10 +182,17 @@ impl Linear {
             return;
         }
         if self.diagonal {
-            // y' = a y + b: y(h) = y + (e^{ah} - 1)(y + b/a), or y + b h for a = 0
+            // y' = a y + b: y(h) = y + (e^{ah} - 1)(y + b/a), y e^{ah} for
+            // b = 0, or y + b h for a = 0
             for (i, yi) in y.iter_mut().enumerate() {
                 let (a, b) = (self.a.get(i, i), self.b[i]);
-                *yi = if a == 0.0 { *yi + b * h } else { *yi + (a * h).exp_m1() * (*yi + b / a) };
+                *yi = if a == 0.0 {
+                    *yi + b * h
+                } else if b == 0.0 {
+                    *yi * (a * h).exp() // a decaying trace
+                } else {
+                    *yi + (a * h).exp_m1() * (*yi + b / a)
+                };
             }
             return;
         }
