@@ -68,7 +68,10 @@ fn nest(seconds: f64) -> Option<[(f64, f64); 2]> {
 fn main() {
     let seconds: f64 = std::env::var("NEUROC_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(0.2);
     println!("STDP network, 10,000 neurons, 6.4 M plastic synapses, {seconds} s simulated, 1 thread");
-    println!("{:<8} {:>10} {:>10} {:>10} {:>10} {:>12}", "engine", "static s", "plastic s", "E rate", "events", "ns/event");
+    println!(
+        "{:<8} {:>10} {:>10} {:>10} {:>10} {:>12}",
+        "engine", "static s", "plastic s", "E rate", "events", "ns/event"
+    );
     let ours = [neuroc(false, seconds), neuroc(true, seconds)];
     let mut rows = vec![("neuroc", ours)];
     if let Some(theirs) = nest(seconds) {
@@ -76,11 +79,7 @@ fn main() {
     }
     for (name, [(t0, _), (t1, rate)]) in &rows {
         let events = 2.0 * 800.0 * rate * 8000.0 * seconds;
-        println!(
-            "{name:<8} {t0:>10.2} {t1:>10.2} {rate:>10.1} {:>10.2e} {:>12.1}",
-            events,
-            (t1 - t0) * 1e9 / events
-        );
+        println!("{name:<8} {t0:>10.2} {t1:>10.2} {rate:>10.1} {:>10.2e} {:>12.1}", events, (t1 - t0) * 1e9 / events);
     }
     if rows.len() == 2 {
         println!("plastic run: NEST / neuroc = {:.2}", rows[1].1[1].0 / rows[0].1[1].0);

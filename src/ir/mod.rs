@@ -18,8 +18,8 @@ pub mod eval;
 pub mod lower;
 pub mod method;
 pub mod noise;
-pub mod tape;
 mod print;
+pub mod tape;
 
 pub use method::Method;
 pub use print::{print_expr, Printer};
