@@ -402,8 +402,8 @@ impl Plastic {
             return;
         }
         for i in 0..self.done.len() {
-            for k in offsets[i]..offsets[i + 1] {
-                self.catch_up(i, k, targets[k] as usize);
+            for (k, &j) in targets.iter().enumerate().take(offsets[i + 1]).skip(offsets[i]) {
+                self.catch_up(i, k, j as usize);
             }
             self.done[i] = now;
         }
