@@ -953,6 +953,8 @@ fn small_network(
         threads,
         probes: vec![(0, v, 0, 5), (0, v, 398, 400)],
         sample_every: 10,
+        weights: vec![],
+        weights_every: 1,
         method: neuroc::schemes::Method::Auto,
     };
     (net, cfg)

@@ -227,6 +227,7 @@ network Rec {
     connect E -> E via exc (p = 0.1, w = 20 pA, delay = 1.5 ms, plasticity = STDPAdditive, lambda = 0.05)
     connect E -> I via exc (p = 0.1, w = 20 pA, delay = 1.5 ms)
     connect I -> E via inh (p = 0.1, w = -60 pA, delay = 1.5 ms)
+    record weights(E, every = 100 ms)
 }
 simulate Rec { dt = 0.1 ms, duration = 300 ms, V = uniform(-70 mV, -55 mV) }
 ";
@@ -242,6 +243,18 @@ simulate Rec { dt = 0.1 ms, duration = 300 ms, V = uniform(-70 mV, -55 mV) }
     assert!(weights.iter().any(|w| (w.3 - 20e-12 * 0.5).abs() > 1e-15), "no weight changed");
     assert!(weights.iter().all(|w| w.3 >= 0.0 && w.3 <= 20e-12), "a weight left [0, w_max]");
     assert_eq!(&out[0], &out[1]);
+    // the summaries in time: at 0, 100, 200 and 300 ms, the last one the
+    // final weights'
+    let mut e = Experiment::from_source("rec.neuro", src, None).unwrap_or_else(|e| panic!("{e}"));
+    let (r, _) = e.threads("2").run().unwrap_or_else(|e| panic!("{e}"));
+    let stats = r.table("weight_stats").unwrap();
+    assert_eq!(stats.column("t").unwrap().to_vec(), vec![0.0, 100.0, 200.0, 300.0]);
+    let mean = stats.column("mean").unwrap().to_vec();
+    let sd = stats.column("sd").unwrap().to_vec();
+    assert!((mean[0] - 10e-12).abs() < 1e-24 && sd[0] == 0.0, "{} {}", mean[0], sd[0]);
+    let last: Vec<f64> = weights.iter().map(|w| w.3).collect();
+    let want = last.iter().sum::<f64>() / last.len() as f64;
+    assert!((mean[3] / want - 1.0).abs() < 1e-12 && sd[3] > 0.0, "{} vs {want}", mean[3]);
 }
 
 /// The pairing protocol of examples/stdp_window.neuro (here 10 pairings):
@@ -366,6 +379,7 @@ simulate N {{ duration = 10 ms }}
         (net("", "plasticity = STDPAdditive, lambda = 1 ms"), "E0307"),
         (net("", "plasticity = STDPAdditive, lambda_plus = 0.1"), "unknown connection setting"),
         (net("", "plasticity = Parrot"), "E0203"),
+        (net("", "plasticity = STDPAdditive)\n    record weights(A"), "no connection onto `A`"),
     ] {
         let text = match Experiment::from_source("bad.neuro", &src, None) {
             Err(e) => e.to_string(),

@@ -40,6 +40,9 @@ pub struct NetworkRun {
     pub probes: Vec<(usize, usize, usize, usize)>,
     /// Binned population rates: (population, bin in s).
     pub rates: Vec<(usize, f64)>,
+    /// `record weights(P, every = ...)`: the plastic connections onto these
+    /// populations, summarized every so many seconds.
+    pub weights: Option<(Vec<usize>, f64)>,
     pub keep_synapses: bool,
     /// Threads; 0 lets the runtime choose from the work per step.
     pub threads: usize,
@@ -178,7 +181,17 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
     }
     let connections = connect::connections(ctx, &pops, &conns, dt)?;
     let drive_list = connect::drives(ctx, &pops, &drives, duration, seed)?;
-    let (probes, rates, every) = recorders(ctx, net, &pops, &names)?;
+    let Recorders { probes, rates, every, weights } = recorders(ctx, net, &pops, &names)?;
+    if let Some((targets, _)) = &weights {
+        if let Some(&pi) = targets.iter().find(|&&pi| !connections.iter().any(|c| c.to == pi && c.stdp.is_some())) {
+            return ctx.reject(
+                format!("no connection onto `{}` has spike-timing dependent plasticity", pops[pi].name),
+                span,
+                "in this network's `record weights(...)`",
+                "record the weights of a population that plastic connections end on",
+            );
+        }
+    }
     let default_every = every.map_or(1, |e| ((e / dt).round() as usize).max(1));
     let sample_every = ctx.sample_every(flags.sample.as_ref(), dt, duration, default_every)?;
     spread_parameters_are_leaves(ctx, &pops, &params, span)?;
@@ -205,6 +218,7 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
             params,
             probes,
             rates,
+            weights,
             keep_synapses: flags.keep_synapses,
             threads,
             jit: flags.backend != Some(super::Backend::Interp),
@@ -498,21 +512,18 @@ fn set_parameters(ctx: &mut Ctx, net: &ast::Model, flags: &Flags) -> Option<()> 
 /// spikes) and `V(E[0:10], every = 1 ms)` (sampled states); spikes are
 /// always written. Returns the probes, the rates and the sampling period.
 #[allow(clippy::type_complexity)]
-fn recorders(
-    ctx: &mut Ctx,
-    net: &ast::Model,
-    pops: &[Population],
-    names: &[String],
-) -> Option<(Vec<(usize, usize, usize, usize)>, Vec<(usize, f64)>, Option<f64>)> {
+fn recorders(ctx: &mut Ctx, net: &ast::Model, pops: &[Population], names: &[String]) -> Option<Recorders> {
     let time = units::dims::time();
     let mut rates: Vec<(usize, f64)> = Vec::new();
     let mut probes: Vec<(usize, usize, usize, usize)> = Vec::new();
     let mut every: Option<f64> = None;
+    let mut weights: Option<(Vec<usize>, f64)> = None;
     for stmt in &net.stmts {
         let ast::StmtKind::Record(list) = &stmt.kind else { continue };
         for probe in list {
             let pname = probe.name.name.as_str();
             let mut bin = 1e-3;
+            let mut weights_every = 0.1;
             for b in &probe.settings {
                 match (pname, b.name.name.as_str()) {
                     ("rate", "bin") => bin = ctx.constant(&b.value, time, "`bin`")?,
@@ -526,7 +537,11 @@ fn recorders(
                                 "e.g. `every = 1 ms`",
                             );
                         }
-                        every = Some(e);
+                        if pname == "weights" {
+                            weights_every = e;
+                        } else {
+                            every = Some(e);
+                        }
                     }
                     _ => {
                         return ctx.unknown(
@@ -550,6 +565,13 @@ fn recorders(
                 let pi = find_all(ctx, names, std::slice::from_ref(target))?[0];
                 match pname {
                     "spikes" => {}
+                    "weights" => {
+                        let w = weights.get_or_insert_with(|| (Vec::new(), weights_every));
+                        w.1 = weights_every;
+                        if !w.0.contains(&pi) {
+                            w.0.push(pi);
+                        }
+                    }
                     "rate" if rates.iter().any(|&(p, _)| p == pi) => {
                         return ctx.reject(
                             format!("the rate of `{}` is recorded twice", target.name),
@@ -616,7 +638,17 @@ fn recorders(
             }
         }
     }
-    Some((probes, rates, every))
+    Some(Recorders { probes, rates, every, weights })
+}
+
+/// A network's `record` statements: states sampled (population, state,
+/// first, end), binned rates (population, bin), the states' sampling
+/// interval, and the populations whose plastic inputs are summarized.
+struct Recorders {
+    probes: Vec<(usize, usize, usize, usize)>,
+    rates: Vec<(usize, f64)>,
+    every: Option<f64>,
+    weights: Option<(Vec<usize>, f64)>,
 }
 
 /// A parameter given per neuron reaches the kernels' arithmetic, not other

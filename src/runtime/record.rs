@@ -28,6 +28,8 @@ pub trait Recorder {
     /// A plastic synapse's weight (SI) at the end of a network run:
     /// connection (index in the network's connections), global pre and post.
     fn weight(&mut self, _connection: usize, _pre: usize, _post: usize, _weight: f64) {}
+    /// A plastic connection's weights (SI) at `t`: mean, SD, min, max.
+    fn weight_stats(&mut self, _connection: usize, _t: f64, _stats: [f64; 4]) {}
     /// Whether the run should stop now.
     fn stop(&self) -> bool {
         false

@@ -282,8 +282,9 @@ struct NetRecorder<'o, 'a> {
     /// Per probe: its table, width and scale.
     probes: Vec<(TableId, usize, f64)>,
     synapses: Option<TableId>,
-    /// Plastic synapses' weights at the end.
+    /// Plastic synapses' weights at the end, and their summaries in time.
     weights: Option<TableId>,
+    weight_stats: Option<TableId>,
     row: Vec<f64>,
 }
 
@@ -321,6 +322,13 @@ impl Recorder for NetRecorder<'_, '_> {
     fn synapse(&mut self, pre: usize, post: usize, weight: f64, delay: f64) {
         if let Some(id) = self.synapses {
             self.out.row(id, &[pre as f64, post as f64, weight, delay * 1e3]);
+        }
+    }
+
+    fn weight_stats(&mut self, connection: usize, t: f64, stats: [f64; 4]) {
+        if let Some(id) = self.weight_stats {
+            let [mean, sd, lo, hi] = stats;
+            self.out.row(id, &[t * 1e3, connection as f64, mean, sd, lo, hi]);
         }
     }
 
@@ -385,6 +393,13 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
         ];
         out.open(Table { name: "weights".into(), columns })
     });
+    let weight_stats = n.weights.as_ref().map(|_| {
+        let mut columns = vec![Column::headed("t_ms".into(), "ms", 1e-3, Style::General), Column::index("connection")];
+        for q in ["mean", "sd", "min", "max"] {
+            columns.push(Column::headed(q.into(), "", 1.0, Style::Scientific));
+        }
+        out.open(Table { name: "weight_stats".into(), columns })
+    });
     let counts = vec![0; net.populations.len()];
     let mut rec = NetRecorder {
         out,
@@ -396,6 +411,7 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
         probes,
         synapses,
         weights,
+        weight_stats,
         row: Vec::new(),
     };
     let cfg = NetConfig {
@@ -409,6 +425,8 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
         threads: n.threads,
         probes: n.probes.clone(),
         sample_every: run.sample_every,
+        weights: n.weights.as_ref().map_or(vec![], |w| w.0.clone()),
+        weights_every: n.weights.as_ref().map_or(1, |w| ((w.1 / run.dt).round() as usize).max(1)),
         method: n.method,
     };
     let start = std::time::Instant::now();

@@ -96,6 +96,33 @@ impl<'n> Delivery<'n> {
         self.plastic.iter().flatten().map(|(p, _)| p.bytes()).sum()
     }
 
+    /// Hands `rec` the mean, SD, min and max of the weights of each plastic
+    /// connection onto `targets` at `now` (every arrival so far applied).
+    pub fn stats(&mut self, now: f64, targets: &[usize], rec: &mut dyn Recorder) {
+        for (ci, slot) in self.plastic.iter_mut().enumerate() {
+            let Some((p, (from, k))) = slot else { continue };
+            if !targets.contains(&self.net.connections[ci].to) {
+                continue;
+            }
+            let csr = &self.csrs[*from][*k];
+            p.flush((&csr.offsets, &csr.targets), now, true);
+            let n = p.w.len();
+            // summed from the first weight, so that equal weights give SD 0
+            let first = if n > 0 { p.delivered(0) } else { 0.0 };
+            let (mut sum, mut lo, mut hi) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
+            for s in 0..n {
+                let w = p.delivered(s);
+                sum += w - first;
+                lo = lo.min(w);
+                hi = hi.max(w);
+            }
+            let mean = first + sum / n.max(1) as f64;
+            let var = (0..n).map(|s| (p.delivered(s) - mean).powi(2)).sum::<f64>() / n.max(1) as f64;
+            let stats = if n == 0 { [f64::NAN; 4] } else { [mean, var.sqrt(), lo, hi] };
+            rec.weight_stats(ci, now, stats);
+        }
+    }
+
     /// Applies every arrival so far (at `now`, s) and hands `rec` every
     /// plastic synapse's weight (SI).
     pub fn weights(&mut self, now: f64, rec: &mut dyn Recorder) {

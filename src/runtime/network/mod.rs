@@ -177,6 +177,10 @@ pub struct NetConfig {
     /// `sample_every` steps.
     pub probes: Vec<(usize, usize, usize, usize)>,
     pub sample_every: usize,
+    /// Summarize the weights of the plastic connections onto these
+    /// populations at t = 0 and every `weights_every` steps.
+    pub weights: Vec<usize>,
+    pub weights_every: usize,
     /// The integration method of the populations whose models do not name
     /// one with `method =` (`auto`: each equation's own choice).
     pub method: Method,
@@ -361,6 +365,9 @@ fn run(
             if !cfg.probes.is_empty() {
                 probe::sample(cfg, stepping, 0.0, &mut values, rec);
             }
+            if !cfg.weights.is_empty() {
+                delivery.stats(0.0, &cfg.weights, rec);
+            }
             for step in 0..steps {
                 if rec.stop() {
                     // a failure found before the stop is still reported
@@ -377,6 +384,9 @@ fn run(
                 }
                 delivery.step(step, stepping, rec);
                 let t_next = (step + 1) as f64 * cfg.dt;
+                if !cfg.weights.is_empty() && (step + 1) % cfg.weights_every.max(1) == 0 {
+                    delivery.stats(t_next, &cfg.weights, rec);
+                }
                 if !cfg.probes.is_empty() && (step + 1) % every == 0 {
                     probe::sample(cfg, stepping, t_next, &mut values, rec);
                 }
