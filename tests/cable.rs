@@ -259,7 +259,7 @@ fn a_cell_from_swc_spikes_as_in_neuron() {
 /// Bad morphology files are diagnosed (E0219 with the line).
 #[test]
 fn bad_morphologies_are_diagnosed() {
-    let dir = std::env::temp_dir().join(format!("neuroc-swc-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-swc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (swc, words) in [
         ("1 1 0 0 0 5 -1\n2 3 10 0 0 1 9\n", "line 2: parent 9"),

@@ -112,7 +112,7 @@ fn run_case(name: &str, file: &str, args: &str, out: &Path) -> Vec<String> {
 
 #[test]
 fn every_example_and_stdlib_model_writes_the_blessed_outputs() {
-    let root = std::env::temp_dir().join(format!("neuroc-outputs-{}", std::process::id()));
+    let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-outputs-{}", std::process::id()));
     let mut lines = Vec::new();
     for (name, file, args) in CASES {
         lines.extend(run_case(name, file, args, &root.join(name)));
