@@ -37,7 +37,8 @@ fn main() {
         .collect::<Vec<_>>()
         .join("\n")
         .replace("\"data/synthetic80\"", &format!("\"{}\"", root.join("examples/data/synthetic80").display()));
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-bench-brain-{}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-bench-brain-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("wc.neuro");
     std::fs::write(&file, text).expect("write model");

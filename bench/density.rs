@@ -77,7 +77,8 @@ fn main() {
 
     // the Monte Carlo, by the network machinery
     let src = "neuron DeltaLIF {\n    parameter tau = 20 ms, V_th = 20 mV, V_r = 10 mV, t_ref = 2 ms\n    state V = 0 mV\n    dV/dt = -V / tau\n    on spike exc(w: mV) { V += w }\n    on spike inh(w: mV) { V -= w }\n    on V >= V_th { V = V_r; emit spike; refractory t_ref }\n}\nnetwork Driven {\n    population P = 1000 x DeltaLIF\n    drive P with poisson(rate = 67.5 kHz, w = 0.1 mV) via exc\n    drive P with poisson(rate = 57.5 kHz, w = 0.1 mV) via inh\n}\nsimulate Driven { dt = 0.025 ms, duration = 1 s, seed = 1, V = uniform(0 mV, 20 mV) }\n";
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-bench-density-{}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-bench-density-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("mc.neuro");
     std::fs::write(&file, src).expect("write");

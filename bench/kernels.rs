@@ -85,7 +85,8 @@ fn time(m: &neuroc::ir::Model, method: Method, n: usize, steps: usize, dt_ms: f6
 fn neuron(n: usize, steps: usize, dt_ms: f64) -> Option<(f64, f64)> {
     let python = std::env::var("NEURON_PYTHON").ok()?;
     let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/neuron");
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-bench-neuron-{}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-bench-neuron-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
     std::fs::copy(here.join("nam.mod"), dir.join("nam.mod")).ok()?;
     let bin = std::path::Path::new(&python).parent()?;

@@ -52,7 +52,8 @@ fn source(path: &str) -> String {
 /// with `extra` flags, and reads `neuroc run`'s summary line.
 fn run(text: &str, extra: &[&str], duration: &str, interp: bool, threads: usize) -> Run {
     let text = text.replace("duration = 1 s", &format!("duration = {duration}"));
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-bench-net-{}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-bench-net-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("net.neuro");
     std::fs::write(&file, text).expect("write model");

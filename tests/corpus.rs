@@ -355,7 +355,8 @@ fn problems(code: Option<i32>, text: &str) -> Vec<String> {
 fn malformed_and_extreme_inputs_never_crash() {
     let cases = cases();
     assert!(cases.len() >= 100, "{} cases", cases.len());
-    let root: PathBuf = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-corpus-{}", std::process::id()));
+    let root: PathBuf =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-corpus-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     // imports of the standard library resolve from the case's folder

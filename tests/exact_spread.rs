@@ -223,7 +223,8 @@ simulate One { dt = 0.1 ms, duration = 60 ms, method = exact, tau_m = linspace(5
 
 /// Writes `files` into a fresh temporary directory and loads `main`.
 fn load(tag: &str, files: &[(&str, &str)]) -> Result<Experiment, String> {
-    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-exact-spread-{}-{tag}", std::process::id()));
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("neuroc-exact-spread-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("temporary directory");
     for (name, text) in files {

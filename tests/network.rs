@@ -10,7 +10,8 @@ use std::process::Command;
 /// Writes `src` to a fresh directory and runs `neuroc run` on it with
 /// `args`; returns the output and the output directory.
 fn run_source(tag: &str, src: &str, args: &[&str]) -> (std::process::Output, PathBuf) {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-net-{tag}-{}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-net-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("net.neuro");
     std::fs::write(&file, src).unwrap();
@@ -571,7 +572,8 @@ fn connections_from_files_reproduce_the_saved_network() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let original = spikes_of("files-orig2", &text, &[]);
     let table = common::read_csv(&out.join("synapses.csv"));
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-net-files-{}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-net-files-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // E is 0..3200, I 3200..4000; connections in declaration order
     let (e, i) = (0..3200usize, 3200..4000usize);

@@ -211,6 +211,10 @@ simulate N { dt = 0.1 ms, duration = 50 ms }
     let w = r.weights();
     assert_eq!(w.len(), 1);
     assert!((w[0].3 - want).abs() < 1e-21, "{} vs {want}", w[0].3);
+    // without a `w` on the connection, the rule's own initial weight
+    let own = src.replace("state x = 0, y = 0, w = 0 nS", "state x = 0, y = 0, w = 3 nS").replace("w = 2 nS, ", "");
+    let (r, _) = Experiment::from_source("cond.neuro", &own, None).unwrap().run().unwrap_or_else(|e| panic!("{e}"));
+    assert!((r.weights()[0].3 - (want + 1e-9)).abs() < 1e-21, "{}", r.weights()[0].3);
 }
 
 /// A recurrent network of LIF neurons with plastic excitatory synapses:
@@ -255,6 +259,51 @@ simulate Rec { dt = 0.1 ms, duration = 300 ms, V = uniform(-70 mV, -55 mV) }
     let last: Vec<f64> = weights.iter().map(|w| w.3).collect();
     let want = last.iter().sum::<f64>() / last.len() as f64;
     assert!((mean[3] / want - 1.0).abs() < 1e-12 && sd[3] > 0.0, "{} vs {want}", mean[3]);
+}
+
+/// When the postsynaptic arrivals are applied does not change the
+/// weights: applying them at every step (`record weights(every = dt)`)
+/// gives the same weights as applying them at the sources' next spikes,
+/// for neurons whose spikes fall within steps (LIF) and on the step
+/// grid (escape noise); a delay longer than the run leaves the weights
+/// to the presynaptic spikes alone.
+#[test]
+fn when_arrivals_are_applied_does_not_change_the_weights() {
+    let lif = "import \"lif.neuro\"
+import \"stdp.neuro\"
+network Rec {
+    population E = 300 x LIFExp
+    drive E with poisson(rate = 12 kHz, n = 1, w = 30 pA) via exc
+    connect E -> E via exc (p = 0.1, w = 20 pA, delay = 1.5 ms, plasticity = STDPGutig, mu = 0.5, lambda = 0.05)
+    RECORD
+}
+simulate Rec { dt = 0.1 ms, duration = 200 ms, V = uniform(-70 mV, -55 mV) }
+";
+    let escape = "import \"noise.neuro\"
+import \"stdp.neuro\"
+network Esc {
+    population E = 300 x PPPscDelta
+    connect E -> E via exc (p = 0.1, w = 1 mV, delay = 1 ms, plasticity = STDPTriplet, A2_plus = 0.01)
+    RECORD
+}
+simulate Esc { dt = 0.1 ms, duration = 300 ms, I_e = 300 pA }
+";
+    for src in [lif, escape] {
+        let weights = |record: &str| {
+            let e = Experiment::from_source("w.neuro", &src.replace("RECORD", record), None)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let (r, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
+            assert!(r.spikes().len() > 500, "{} spikes", r.spikes().len());
+            r.weights()
+        };
+        let lazy = weights("");
+        assert!(lazy.iter().any(|w| (w.3 - lazy[0].3).abs() > 1e-6 * lazy[0].3.abs()), "no weight changed");
+        assert_eq!(lazy, weights("record weights(E, every = 0.1 ms)"));
+    }
+    let far = lif.replace("RECORD", "").replace("delay = 1.5 ms, plasticity", "delay = 1000 s, plasticity");
+    let e = Experiment::from_source("far.neuro", &far, None).unwrap_or_else(|e| panic!("{e}"));
+    let (r, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.weights().iter().all(|w| w.3 <= 10e-12), "a facilitation from an arrival after the end");
 }
 
 /// The pairing protocol of examples/stdp_window.neuro (here 10 pairings):
@@ -380,6 +429,9 @@ simulate N {{ duration = 10 ms }}
         (net("", "plasticity = STDPAdditive, lambda_plus = 0.1"), "unknown connection setting"),
         (net("", "plasticity = Parrot"), "E0203"),
         (net("", "plasticity = STDPAdditive)\n    record weights(A"), "no connection onto `A`"),
+        (net("", "plasticity = STDPAdditive)\n    record weights(B[0:1]"), "summarizes every plastic synapse"),
+        (net("", "plasticity = STDPAdditive, plasticity = STDPNearest"), "one `plasticity`"),
+        (net(&rule("on spike pre { x += 1 }\n    on spike post { y += 1 }\n    input V_post = 0 mV"), "plasticity = R"), "has an input"),
     ] {
         let text = match Experiment::from_source("bad.neuro", &src, None) {
             Err(e) => e.to_string(),

@@ -147,10 +147,20 @@ fn settings_of(ctx: &mut Ctx, settings: &[ast::Binding], wdim: Option<Dim>, dt: 
     let (mut w_spread, mut delay_range) = (None, None);
     let mut indegree: Option<(u64, Span)> = None;
     let mut one_to_one = false;
-    let mut rule = match settings.iter().find(|s| s.name.name == "plasticity") {
+    let mut named = settings.iter().filter(|s| s.name.name == "plasticity");
+    let mut rule = match named.next() {
         Some(s) => Some((plasticity_model(ctx, &s.value)?, s.value.span)),
         None => None,
     };
+    if let Some(again) = named.next() {
+        return ctx.reject(
+            "a connection has one `plasticity`",
+            again.name.span,
+            "a second one",
+            "write one rule; a rule combining several is its own `plasticity` model",
+        );
+    }
+    let w_given = settings.iter().any(|s| s.name.name == "w");
     for s in settings {
         match s.name.name.as_str() {
             "plasticity" => {}
@@ -240,7 +250,11 @@ fn settings_of(ctx: &mut Ctx, settings: &[ast::Binding], wdim: Option<Dim>, dt: 
     let (mut stp, mut stdp) = (None, None);
     if let Some((model, at)) = rule {
         if network::is_stdp(&model) {
-            stdp = Some(timing_rule(ctx, &model, at, wdim)?);
+            let rule = timing_rule(ctx, &model, at, wdim)?;
+            if !rule.relative && !w_given {
+                w = rule.w_init; // the rule's own initial weight, in the port's unit
+            }
+            stdp = Some(rule);
         } else {
             stp = Some(short_term(ctx, &model, at)?);
         }
@@ -443,19 +457,31 @@ pub(super) fn fits(ctx: &mut Ctx, net: &Network, dt: f64, duration: f64, span: S
     }
     for c in &net.connections {
         let (na, nb) = (net.populations[c.from].count as f64, net.populations[c.to].count as f64);
-        let synapses = match c.rule {
-            Rule::Probability(p) => na * nb * p,
-            Rule::InDegree(k) => nb * k as f64 * 2.0,
-            Rule::OneToOne => na.min(nb),
-            Rule::Table => c.table.as_ref().map_or(0.0, |t| t.pairs.len() as f64),
-        };
+        // in-degree draws are sorted through a buffer of pairs: twice
+        let synapses = expected_synapses(net, c) * if matches!(c.rule, Rule::InDegree(_)) { 2.0 } else { 1.0 };
         let per = 4.0 + if c.w_spread.is_some() { 8.0 } else { 0.0 } + if c.delay_range.is_some() { 4.0 } else { 0.0 };
         bytes += synapses * per + (na + 1.0) * 8.0;
+        if c.stdp.is_some() {
+            // a weight per synapse, traces per neuron (after, before, time),
+            // up to 64 arrivals per target, and the weights saved at the end
+            bytes += synapses * (8.0 + 32.0) + (na + nb) * 8.0 * 8.0 + nb * 64.0 * 32.0;
+        }
         // the ring buffer of the target's port: one slot per step of delay
         let longest = c.delay_range.map_or(c.delay, |r| r.1).min(duration);
         bytes += nb * 8.0 * ((longest / dt).ceil() + 2.0);
     }
     super::fits(ctx, bytes, &format!("network `{}`", net.name), span)
+}
+
+/// The number of synapses a connection is expected to draw.
+pub(super) fn expected_synapses(net: &Network, c: &Connection) -> f64 {
+    let (na, nb) = (net.populations[c.from].count as f64, net.populations[c.to].count as f64);
+    match c.rule {
+        Rule::Probability(p) => na * nb * p,
+        Rule::InDegree(k) => nb * k as f64,
+        Rule::OneToOne => na.min(nb),
+        Rule::Table => c.table.as_ref().map_or(0.0, |t| t.pairs.len() as f64),
+    }
 }
 
 /// Reads a connection file: CSV with a header naming `pre`, `post` and

@@ -565,9 +565,25 @@ fn recorders(ctx: &mut Ctx, net: &ast::Model, pops: &[Population], names: &[Stri
                 let pi = find_all(ctx, names, std::slice::from_ref(target))?[0];
                 match pname {
                     "spikes" => {}
-                    "weights" => {
+                    // a neuron's own state `weights` is recorded as a state
+                    "weights" if pops[pi].model.state("weights").is_none() => {
+                        if range.is_some() {
+                            return ctx.reject(
+                                "`weights(...)` summarizes every plastic synapse onto a population",
+                                target.span,
+                                "a range of neurons",
+                                format!("write `weights({})`", target.name),
+                            );
+                        }
                         let w = weights.get_or_insert_with(|| (Vec::new(), weights_every));
-                        w.1 = weights_every;
+                        if w.1 != weights_every {
+                            return ctx.reject(
+                                "the weights are summarized at two intervals",
+                                probe.name.span,
+                                "a second `every`",
+                                "give every `record weights(...)` the same `every`",
+                            );
+                        }
                         if !w.0.contains(&pi) {
                             w.0.push(pi);
                         }

@@ -343,6 +343,9 @@ impl Recorder for NetRecorder<'_, '_> {
     }
 }
 
+/// Plastic synapses whose final weights a run saves without being asked.
+const MAX_WEIGHTS_SAVED: f64 = 2e6;
+
 fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diagnostic>> {
     let net = &n.network;
     let spikes = spikes_table(out);
@@ -384,7 +387,15 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
         ];
         out.open(Table { name: "synapses".into(), columns })
     });
-    let weights = net.connections.iter().any(|c| c.stdp.is_some()).then(|| {
+    // every plastic weight at the end, unless there are millions (then on demand)
+    let plastic: f64 = net
+        .connections
+        .iter()
+        .filter(|c| c.stdp.is_some())
+        .map(|c| crate::experiment::connect::expected_synapses(net, c))
+        .sum();
+    let save_weights = plastic > 0.0 && (n.keep_synapses || plastic <= MAX_WEIGHTS_SAVED);
+    let weights = save_weights.then(|| {
         let columns = vec![
             Column::index("connection"),
             Column::index("pre"),
@@ -464,7 +475,15 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
             units::format_number(run.duration * 1e3),
             units::format_number(run.dt * 1e3),
         ),
-        details: r.tables.clone(),
+        details: {
+            let mut d = r.tables.clone();
+            if plastic > 0.0 && !save_weights {
+                d.push(format!(
+                    "the weights of about {plastic:.2e} plastic synapses were not saved (more than {MAX_WEIGHTS_SAVED:.0e}): --save-synapses saves them in weights.csv"
+                ));
+            }
+            d
+        },
         warnings: r.warnings,
         steps: r.outcome.steps,
         spikes: rec.counts.iter().sum(),

@@ -72,6 +72,8 @@ pub(super) fn connect(
             for i in 0..csr.offsets.len().saturating_sub(1) {
                 for k in csr.offsets[i]..csr.offsets[i + 1] {
                     let w = csr.weights.as_ref().map_or(c.w, |w| w[k]);
+                    // a relative plastic weight starts at the rule's initial factor
+                    let w = c.stdp.as_ref().filter(|r| r.relative).map_or(w, |r| w * r.w_init);
                     let d = csr.delays.as_ref().map_or(csr.delay_steps, |d| d[k] as usize) as f64 * cfg.dt;
                     rec.synapse(from0 + i, to0 + csr.targets[k] as usize, w, d);
                 }

@@ -47,7 +47,12 @@ pub(super) struct Delivery<'n> {
 }
 
 impl<'n> Delivery<'n> {
-    pub fn new(net: &'n Network, csrs: Vec<Vec<Csr>>, offsets: &'n [usize], dt: f64) -> Delivery<'n> {
+    pub fn new(
+        net: &'n Network,
+        mut csrs: Vec<Vec<Csr>>,
+        offsets: &'n [usize],
+        (dt, steps): (f64, usize),
+    ) -> Delivery<'n> {
         let conn_of: Vec<Vec<usize>> = (0..net.populations.len())
             .map(|pi| net.connections.iter().enumerate().filter(|(_, c)| c.from == pi).map(|(k, _)| k).collect())
             .collect();
@@ -58,14 +63,15 @@ impl<'n> Delivery<'n> {
             .map(|(ci, c)| {
                 let rule = c.stdp.clone()?;
                 let k = conn_of[c.from].iter().position(|&x| x == ci)?;
-                let csr: &Csr = &csrs[c.from][k];
+                let csr: &mut Csr = &mut csrs[c.from][k];
                 let count = net.populations[c.to].count;
                 let sources = csr.offsets.len().saturating_sub(1);
+                // the weights move into the plastic state (`spike` skips the connection)
                 let p = Plastic::new(
                     rule,
                     (sources, count, csr.targets.len()),
-                    (c.w, csr.weights.as_ref()),
-                    csr.delay_steps,
+                    (c.w, csr.weights.take()),
+                    (csr.delay_steps, steps),
                 );
                 Some((p, (c.from, k)))
             })
@@ -105,7 +111,7 @@ impl<'n> Delivery<'n> {
                 continue;
             }
             let csr = &self.csrs[*from][*k];
-            p.flush((&csr.offsets, &csr.targets), now, true);
+            p.flush((&csr.offsets, &csr.targets), true);
             let n = p.w.len();
             // summed from the first weight, so that equal weights give SD 0
             let first = if n > 0 { p.delivered(0) } else { 0.0 };
@@ -123,12 +129,12 @@ impl<'n> Delivery<'n> {
         }
     }
 
-    /// Applies every arrival so far (at `now`, s) and hands `rec` every
-    /// plastic synapse's weight (SI).
-    pub fn weights(&mut self, now: f64, rec: &mut dyn Recorder) {
+    /// Applies every arrival so far and hands `rec` every plastic
+    /// synapse's weight (SI).
+    pub fn weights(&mut self, rec: &mut dyn Recorder) {
         for (p, (from, k)) in self.plastic.iter_mut().flatten() {
             let csr = &self.csrs[*from][*k];
-            p.flush((&csr.offsets, &csr.targets), now, true);
+            p.flush((&csr.offsets, &csr.targets), true);
         }
         for (ci, (p, (from, k))) in self.plastic.iter().enumerate().filter_map(|(ci, p)| Some((ci, p.as_ref()?))) {
             let c = &self.net.connections[ci];
@@ -179,7 +185,7 @@ impl<'n> Delivery<'n> {
         let ring = &st.views[c.to].ring[csr.port];
         let slots = ring.len();
         let acc = (p.delay < slots).then(|| ring[(step + p.delay) % slots].0);
-        for &(_, is_post, n, t) in &self.events {
+        for &(t, is_post, n) in &self.events {
             if is_post {
                 p.post_spike(n as usize, t);
             } else {
@@ -191,7 +197,7 @@ impl<'n> Delivery<'n> {
                 });
             }
         }
-        p.flush((&csr.offsets, &csr.targets), (step + 1) as f64 * self.dt, false);
+        p.flush((&csr.offsets, &csr.targets), false);
     }
 
     /// Neuron `i` of population `pi` spiked at `ts` during step `step`: its

@@ -328,7 +328,7 @@ pub fn simulate_into(
         warnings: Vec::new(),
     };
     if let Some(csrs) = conn.csrs {
-        let mut delivery = deliver::Delivery::new(net, csrs, &offsets, cfg.dt);
+        let mut delivery = deliver::Delivery::new(net, csrs, &offsets, (cfg.dt, steps));
         out.connectivity_bytes += delivery.plastic_bytes();
         let mut drives = drive::Drives::new(net, cfg, &runners);
         let threads = step::threads(cfg, &runners, net);
@@ -336,7 +336,7 @@ pub fn simulate_into(
         out.compile_seconds += stepping.compile_seconds;
         out.outcome = run(net, cfg, span, steps, &stepping, &mut drives, &mut delivery, rec)?;
         out.warnings = stepping.warnings(net, out.outcome.steps);
-        delivery.weights(out.outcome.steps as f64 * cfg.dt, rec);
+        delivery.weights(rec);
     }
     out.offsets = offsets;
     Ok(out)

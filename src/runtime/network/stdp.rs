@@ -82,6 +82,12 @@ impl Stdp {
         let mut model = m.clone();
         let params = eval_params(&model, &[]);
         let w = model.state("w").ok_or("it has no state `w`, the synapse's weight")?;
+        if let Some(v) = model.values.iter().find(|v| v.kind == crate::ir::ValueKind::Input) {
+            return Err(format!(
+                "it has an input `{}`: a rule reads only its traces, its weight and its parameters",
+                v.name
+            ));
+        }
         if model.states[w].rhs.is_some() {
             return Err("`w` has an equation: a synapse's weight changes only at spikes".into());
         }
@@ -200,8 +206,9 @@ struct Traces {
     last: Vec<f64>,
 }
 
-/// Two times closer than this (s) are the same event time.
-const SAME_TIME: f64 = 1e-12;
+/// Two times closer than this (s) are the same event time (NEST's
+/// `stdp_eps`, 1e-6 ms).
+const SAME_TIME: f64 = 1e-9;
 
 impl Traces {
     fn new(rule: &SideRule, count: usize) -> Traces {
@@ -209,10 +216,11 @@ impl Traces {
         Traces { width: rule.init.len(), before: after.clone(), after, last: vec![0.0; count] }
     }
 
-    /// Neuron `i`'s traces at `t`, without a jump at `t` itself.
+    /// Neuron `i`'s traces at `t`, without a jump at `t` itself (before a
+    /// first spike, `before` holds the initial values as `after` does).
     fn at(&self, rule: &SideRule, i: usize, t: f64, out: &mut [f64]) {
         let r = i * self.width..(i + 1) * self.width;
-        if (t - self.last[i]).abs() <= SAME_TIME && self.last[i] > 0.0 {
+        if (t - self.last[i]).abs() <= SAME_TIME {
             out.copy_from_slice(&self.before[r]);
         } else {
             out.copy_from_slice(&self.after[r]);
@@ -248,16 +256,17 @@ pub(super) struct Plastic {
     pub scales: Option<Vec<f64>>,
     pre: Traces,
     post: Traces,
-    /// Per source: the time up to which its synapses have taken their
-    /// targets' arrivals.
-    done: Vec<f64>,
-    /// Per target: the arrivals not yet applied to every synapse (times,
-    /// and the target's traces just before each, `post.width` per arrival).
-    arrivals: Vec<(Vec<f64>, Vec<f64>)>,
+    /// Per source: its synapses have taken every arrival numbered below.
+    done: Vec<u64>,
+    /// Per target: the arrivals not yet applied to every synapse.
+    arrivals: Vec<Arrivals>,
+    /// The number the next arrival gets.
+    next: u64,
     pending: usize,
     /// The delay in steps.
     pub delay: usize,
-    /// Per arrival step (modulo delay + 1): (target, time at the synapse).
+    /// Per arrival step (modulo the slots: delay + 1, or fewer when the
+    /// run is shorter): (target, time at the synapse).
     back: Vec<Vec<(u32, f64)>>,
     /// Scratch: the model's states, one side's traces, the tapes' registers.
     full: Vec<f64>,
@@ -269,33 +278,43 @@ pub(super) struct Plastic {
 /// A spike of a step: (neuron, time).
 pub(super) type Spike = (usize, f64);
 
-/// A synaptic event at a plastic connection: (its place in time: the
-/// time, less 2 SAME_TIME for an arrival, so that it comes before a
-/// presynaptic spike at the same time; postsynaptic?, neuron, time at the
-/// synapse).
-pub(super) type SynEvent = (f64, bool, u32, f64);
+/// A synaptic event at a plastic connection: (time at the synapse,
+/// postsynaptic?, neuron).
+pub(super) type SynEvent = (f64, bool, u32);
+
+/// A target's arrivals not yet applied to every synapse: their times,
+/// numbers, and the target's traces just before each (`post.width` per
+/// arrival).
+#[derive(Clone, Default)]
+struct Arrivals {
+    times: Vec<f64>,
+    numbers: Vec<u64>,
+    traces: Vec<f64>,
+}
 
 impl Plastic {
     /// The state of a connection with `sources` presynaptic neurons onto
     /// `targets` neurons, `n` synapses; `weights` are the connection's
-    /// per-synapse weights when it draws them.
+    /// per-synapse weights when it draws them; `delay` in steps, of a run
+    /// of `steps`.
     pub fn new(
         rule: std::sync::Arc<Stdp>,
         (sources, targets, n): (usize, usize, usize),
-        (w, weights): (f64, Option<&Vec<f64>>),
-        delay: usize,
+        (w, weights): (f64, Option<Vec<f64>>),
+        (delay, steps): (usize, usize),
     ) -> Plastic {
         let (init, scale, scales) = match (rule.relative, weights) {
-            (true, ws) => (vec![rule.w_init; n], w, ws.cloned()),
-            (false, Some(ws)) => (ws.clone(), 1.0, None),
+            (true, ws) => (vec![rule.w_init; n], w, ws),
+            (false, Some(ws)) => (ws, 1.0, None),
             (false, None) => (vec![w; n], 1.0, None),
         };
         let width = rule.pre.init.len().max(rule.post.init.len());
         Plastic {
             pre: Traces::new(&rule.pre, sources),
             post: Traces::new(&rule.post, targets),
-            done: vec![0.0; sources],
-            arrivals: vec![(Vec::new(), Vec::new()); targets],
+            done: vec![0; sources],
+            arrivals: vec![Arrivals::default(); targets],
+            next: 0,
             pending: 0,
             full: vec![0.0; rule.model.states.len()],
             own: vec![0.0; width],
@@ -306,14 +325,19 @@ impl Plastic {
             scale,
             scales,
             delay,
-            back: vec![Vec::new(); delay + 1],
+            // an arrival after the run's end has no slot
+            back: vec![Vec::new(); delay.min(steps + 1) + 1],
         }
     }
 
-    /// Bytes beyond the static connection's: the weights and traces.
+    /// Bytes beyond the static connection's: the weights, their scales,
+    /// the traces and the arrivals kept.
     pub fn bytes(&self) -> usize {
         let traces = (self.pre.after.len() + self.post.after.len()) * 2 + self.pre.last.len() + self.post.last.len();
-        (self.w.len() + traces + self.done.len()) * 8
+        let scales = self.scales.as_ref().map_or(0, Vec::len);
+        let arrivals: usize =
+            self.arrivals.iter().map(|a| a.times.capacity() + a.numbers.capacity() + a.traces.capacity()).sum();
+        (self.w.len() + scales + traces + self.done.len() + arrivals) * 8
     }
 
     /// The weight synapse `k` delivers, in SI.
@@ -327,11 +351,22 @@ impl Plastic {
     /// for step + delay.
     pub fn events(&mut self, step: usize, dt: f64, (pre, post): (&[Spike], &[Spike]), events: &mut Vec<SynEvent>) {
         let slots = self.back.len();
-        events.extend(pre.iter().map(|&(i, t)| (t, false, i as u32, t)));
-        events.extend(self.back[step % slots].drain(..).map(|(j, t)| (t - 2.0 * SAME_TIME, true, j, t)));
-        let lag = self.delay as f64 * dt;
-        self.back[(step + self.delay) % slots].extend(post.iter().map(|&(j, t)| (j as u32, t + lag)));
+        events.extend(pre.iter().map(|&(i, t)| (t, false, i as u32)));
+        events.extend(self.back[step % slots].drain(..).map(|(j, t)| (t, true, j)));
+        if self.delay < slots {
+            let lag = self.delay as f64 * dt;
+            self.back[(step + self.delay) % slots].extend(post.iter().map(|&(j, t)| (j as u32, t + lag)));
+        }
         events.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // at a tie, arrivals first: move each arrival before the
+        // presynaptic spikes within SAME_TIME of it
+        for k in 1..events.len() {
+            let mut m = k;
+            while m > 0 && events[m].1 && !events[m - 1].1 && events[m].0 - events[m - 1].0 <= SAME_TIME {
+                events.swap(m - 1, m);
+                m -= 1;
+            }
+        }
     }
 
     /// A postsynaptic spike of `j` reaching its synapses at `t`: kept with
@@ -339,11 +374,15 @@ impl Plastic {
     pub fn post_spike(&mut self, j: usize, t: f64) {
         let rule = &*self.rule;
         let nq = rule.post.init.len();
-        self.post.at(&rule.post, j, t, &mut self.own[..nq]);
-        let (times, traces) = &mut self.arrivals[j];
-        times.push(t);
-        traces.extend_from_slice(&self.own[..nq]);
-        self.pending += 1;
+        self.post.since_last(&rule.post, j, t, &mut self.own[..nq]);
+        if !rule.post.actions.is_empty() {
+            let a = &mut self.arrivals[j];
+            a.times.push(t);
+            a.numbers.push(self.next);
+            a.traces.extend_from_slice(&self.own[..nq]);
+            self.next += 1;
+            self.pending += 1;
+        }
         jump(rule, &rule.post, &mut self.post, (&mut self.full, &mut self.regs), &self.own[..nq], j, t);
     }
 
@@ -360,7 +399,7 @@ impl Plastic {
         let rule = self.rule.clone();
         let rule = &*rule;
         let (np, nq) = (rule.pre.init.len(), rule.post.init.len());
-        self.pre.at(&rule.pre, i, t, &mut self.own[..np]);
+        self.pre.since_last(&rule.pre, i, t, &mut self.own[..np]);
         for k in offsets[i]..offsets[i + 1] {
             let j = targets[k] as usize;
             self.catch_up(i, k, j);
@@ -371,24 +410,25 @@ impl Plastic {
             self.w[k] = rule.run(&rule.pre.actions, &mut self.full, t, &mut self.regs);
             deliver(targets[k], self.scales.as_ref().map_or(self.scale, |s| s[k]) * self.w[k]);
         }
-        self.done[i] = t;
+        self.done[i] = self.next;
         jump(rule, &rule.pre, &mut self.pre, (&mut self.full, &mut self.regs), &self.own[..np], i, t);
     }
 
-    /// Synapse `k` (from `i` onto `j`) takes `j`'s arrivals after `done[i]`.
+    /// Synapse `k` (from `i` onto `j`) takes `j`'s arrivals numbered from
+    /// `done[i]` on, each reading `i`'s traces just before it.
     fn catch_up(&mut self, i: usize, k: usize, j: usize) {
         let rule = &*self.rule;
         let (np, nq) = (rule.pre.init.len(), rule.post.init.len());
-        let (times, traces) = &self.arrivals[j];
-        let from = times.partition_point(|&b| b <= self.done[i] + SAME_TIME);
-        if from == times.len() {
+        let arrivals = &self.arrivals[j];
+        let from = arrivals.numbers.partition_point(|&q| q < self.done[i]);
+        if from == arrivals.times.len() {
             return;
         }
         let mut w = self.w[k];
-        for (a, &b) in times.iter().enumerate().skip(from) {
-            self.pre.since_last(&rule.pre, i, b, &mut self.other[..np]);
+        for (a, &b) in arrivals.times.iter().enumerate().skip(from) {
+            self.pre.at(&rule.pre, i, b, &mut self.other[..np]);
             set(&mut self.full, &rule.pre.states, &self.other[..np]);
-            set(&mut self.full, &rule.post.states, &traces[a * nq..(a + 1) * nq]);
+            set(&mut self.full, &rule.post.states, &arrivals.traces[a * nq..(a + 1) * nq]);
             self.full[rule.w] = w;
             w = rule.run(&rule.post.actions, &mut self.full, b, &mut self.regs);
         }
@@ -397,7 +437,7 @@ impl Plastic {
 
     /// Every synapse takes its target's arrivals so far, which are then
     /// dropped; done when they pass 64 per target (`force`: always).
-    pub fn flush(&mut self, (offsets, targets): (&[usize], &[u32]), now: f64, force: bool) {
+    pub fn flush(&mut self, (offsets, targets): (&[usize], &[u32]), force: bool) {
         if self.pending == 0 || (!force && self.pending <= 64 * self.arrivals.len()) {
             return;
         }
@@ -405,11 +445,12 @@ impl Plastic {
             for (k, &j) in targets.iter().enumerate().take(offsets[i + 1]).skip(offsets[i]) {
                 self.catch_up(i, k, j as usize);
             }
-            self.done[i] = now;
+            self.done[i] = self.next;
         }
-        for (times, traces) in &mut self.arrivals {
-            times.clear();
-            traces.clear();
+        for a in &mut self.arrivals {
+            a.times.clear();
+            a.numbers.clear();
+            a.traces.clear();
         }
         self.pending = 0;
     }
