@@ -142,18 +142,21 @@ impl Gauss {
         Gauss { rng: rand::rngs::SmallRng::seed_from_u64(node_mix.next_u64()) }
     }
 
+    #[inline]
     pub fn normal(&mut self) -> f64 {
         use rand_distr::Distribution;
         rand_distr::StandardNormal.sample(&mut self.rng)
     }
 
     /// A uniform number on [0, 1).
+    #[inline]
     pub fn uniform(&mut self) -> f64 {
         use rand::Rng;
         self.rng.random::<f64>()
     }
 
     /// An exponential variable of mean 1 (rand_distr's ziggurat).
+    #[inline]
     pub fn exponential(&mut self) -> f64 {
         use rand_distr::Distribution;
         rand_distr::Exp1.sample(&mut self.rng)
