@@ -29,6 +29,7 @@ pub mod population;
 pub mod record;
 pub mod spikegen;
 mod stepper;
+pub mod stream;
 
 pub use record::{Outcome, Recorder, Recording};
 pub use stepper::Stepper;

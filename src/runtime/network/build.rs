@@ -32,7 +32,7 @@ pub(super) struct Runner {
     pub ports: Vec<String>,
     /// White and escape noises: (parameter array, what is drawn, each
     /// neuron's stream).
-    pub noise: Vec<(usize, crate::runtime::noise::Draw, Vec<crate::runtime::spikegen::Gauss>)>,
+    pub noise: Vec<(usize, crate::runtime::noise::Draw, Vec<crate::runtime::noise::Stream>)>,
 }
 
 /// Every population built.

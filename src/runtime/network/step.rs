@@ -36,7 +36,7 @@ unsafe impl Sync for Ptr {}
 
 /// The noise streams the worker threads share; each touches its chunk.
 #[derive(Clone, Copy)]
-pub(super) struct GaussPtr(pub *mut crate::runtime::spikegen::Gauss);
+pub(super) struct GaussPtr(pub *mut crate::runtime::noise::Stream);
 // SAFETY: workers touch disjoint chunks between barriers (module doc).
 unsafe impl Send for GaussPtr {}
 unsafe impl Sync for GaussPtr {}

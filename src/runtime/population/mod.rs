@@ -303,7 +303,7 @@ struct Chunk<'a> {
     params: Vec<&'a [f64]>,
     /// The white and escape noises: (position among `params`, what is
     /// drawn, this step's values, each neuron's stream).
-    noise: Vec<(usize, crate::runtime::noise::Draw, Vec<f64>, Vec<crate::runtime::spikegen::Gauss>)>,
+    noise: Vec<(usize, crate::runtime::noise::Draw, Vec<f64>, Vec<crate::runtime::noise::Stream>)>,
     /// The JIT's spike buffers: one step's spikes (neurons x emitting events).
     idx: Vec<i64>,
     tim: Vec<f64>,
