@@ -30,7 +30,7 @@ pub struct Layers {
 
 /// The right edge of the base layer and the area of each layer (256
 /// layers).
-const R: f64 = 3.654_152_885_361_008_8;
+const R: f64 = 3.654_152_885_361_009;
 const V: f64 = 4.928_673_233_99e-3;
 
 /// The layers, computed once.
