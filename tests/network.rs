@@ -956,6 +956,7 @@ fn small_network(
         probes: vec![(0, v, 0, 5), (0, v, 398, 400)],
         sample_every: 10,
         weights: vec![],
+        lfp: vec![],
         weights_every: 1,
         method: neuroc::schemes::Method::Auto,
     };

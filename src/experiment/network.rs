@@ -40,6 +40,8 @@ pub struct NetworkRun {
     pub probes: Vec<(usize, usize, usize, usize)>,
     /// Binned population rates: (population, bin in s).
     pub rates: Vec<(usize, f64)>,
+    /// `record lfp(P)`: (population, its synaptic current states).
+    pub lfp: Vec<(usize, Vec<usize>)>,
     /// `record weights(P, every = ...)`: the plastic connections onto these
     /// populations, summarized every so many seconds.
     pub weights: Option<(Vec<usize>, f64)>,
@@ -181,7 +183,7 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
     }
     let connections = connect::connections(ctx, &pops, &conns, dt)?;
     let drive_list = connect::drives(ctx, &pops, &drives, duration, seed)?;
-    let Recorders { probes, rates, every, weights } = recorders(ctx, net, &pops, &names)?;
+    let Recorders { probes, rates, every, weights, lfp } = recorders(ctx, net, &pops, &names)?;
     if let Some((targets, _)) = &weights {
         if let Some(&pi) = targets.iter().find(|&&pi| !connections.iter().any(|c| c.to == pi && c.stdp.is_some())) {
             return ctx.reject(
@@ -219,6 +221,7 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
             probes,
             rates,
             weights,
+            lfp,
             keep_synapses: flags.keep_synapses,
             threads,
             jit: flags.backend != Some(super::Backend::Interp),
@@ -518,6 +521,7 @@ fn recorders(ctx: &mut Ctx, net: &ast::Model, pops: &[Population], names: &[Stri
     let mut probes: Vec<(usize, usize, usize, usize)> = Vec::new();
     let mut every: Option<f64> = None;
     let mut weights: Option<(Vec<usize>, f64)> = None;
+    let mut lfp: Vec<(usize, Vec<usize>)> = Vec::new();
     for stmt in &net.stmts {
         let ast::StmtKind::Record(list) = &stmt.kind else { continue };
         for probe in list {
@@ -565,6 +569,23 @@ fn recorders(ctx: &mut Ctx, net: &ast::Model, pops: &[Population], names: &[Stri
                 let pi = find_all(ctx, names, std::slice::from_ref(target))?[0];
                 match pname {
                     "spikes" => {}
+                    // the LFP proxy, unless the neurons have a state `lfp`
+                    "lfp" if pops[pi].model.state("lfp").is_none() => {
+                        let m = &pops[pi].model;
+                        let currents: Vec<usize> =
+                            (0..m.states.len()).filter(|&k| m.states[k].dim == units::dims::current()).collect();
+                        if currents.is_empty() || pops[pi].cells.is_some() || range.is_some() {
+                            return ctx.reject(
+                                format!("`{}` has no synaptic current states for an LFP proxy", target.name),
+                                target.span,
+                                "this population",
+                                "`lfp(P)` sums |I| over the states in A of P's neurons (LIFExp's I_ex, I_in; Mazzoni et al. 2008), over the whole population",
+                            );
+                        }
+                        if !lfp.iter().any(|x| x.0 == pi) {
+                            lfp.push((pi, currents));
+                        }
+                    }
                     // a neuron's own state `weights` is recorded as a state
                     "weights" if pops[pi].model.state("weights").is_none() => {
                         if range.is_some() {
@@ -654,7 +675,7 @@ fn recorders(ctx: &mut Ctx, net: &ast::Model, pops: &[Population], names: &[Stri
             }
         }
     }
-    Some(Recorders { probes, rates, every, weights })
+    Some(Recorders { probes, rates, every, weights, lfp })
 }
 
 /// A network's `record` statements: states sampled (population, state,
@@ -665,6 +686,7 @@ struct Recorders {
     rates: Vec<(usize, f64)>,
     every: Option<f64>,
     weights: Option<(Vec<usize>, f64)>,
+    lfp: Vec<(usize, Vec<usize>)>,
 }
 
 /// A parameter given per neuron reaches the kernels' arithmetic, not other

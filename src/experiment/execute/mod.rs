@@ -378,6 +378,17 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
         let id = out.open(Table { name: format!("{}_{}", st.name, pop.name), columns });
         probes.push((id, b - a, scale));
     }
+    for (pi, states) in &n.lfp {
+        let pop = &net.populations[*pi];
+        let Some(st) = states.first().map(|&s| &pop.model.states[s]) else { continue };
+        let (text, scale) = display(&st.unit, &st.dim);
+        let columns = vec![
+            Column::headed("t_ms".into(), "ms", 1e-3, Style::General),
+            Column::headed(format!("lfp_{}", header_unit(&text)), &text, scale, Style::General),
+        ];
+        let id = out.open(Table { name: format!("lfp_{}", pop.name), columns });
+        probes.push((id, 1, scale));
+    }
     let synapses = n.keep_synapses.then(|| {
         let columns = vec![
             Column::index("pre"),
@@ -435,6 +446,7 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
         keep_synapses: n.keep_synapses,
         threads: n.threads,
         probes: n.probes.clone(),
+        lfp: n.lfp.clone(),
         sample_every: run.sample_every,
         weights: n.weights.as_ref().map_or(vec![], |w| w.0.clone()),
         weights_every: n.weights.as_ref().map_or(1, |w| ((w.1 / run.dt).round() as usize).max(1)),

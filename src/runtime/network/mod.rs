@@ -176,6 +176,10 @@ pub struct NetConfig {
     /// States to sample: (population, state, first neuron, end neuron), every
     /// `sample_every` steps.
     pub probes: Vec<(usize, usize, usize, usize)>,
+    /// LFP proxies sampled with the probes: (population, current states);
+    /// each gives one value per sample, the sum over the population's
+    /// neurons of the states' absolute values (after the probes' values).
+    pub lfp: Vec<(usize, Vec<usize>)>,
     pub sample_every: usize,
     /// Summarize the weights of the plastic connections onto these
     /// populations at t = 0 and every `weights_every` steps.
@@ -362,7 +366,8 @@ fn run(
         let mut values = Vec::new();
         let every = cfg.sample_every.max(1);
         let mut steps_loop = || {
-            if !cfg.probes.is_empty() {
+            let sampled = !cfg.probes.is_empty() || !cfg.lfp.is_empty();
+            if sampled {
                 probe::sample(cfg, stepping, 0.0, &mut values, rec);
             }
             if !cfg.weights.is_empty() {
@@ -387,7 +392,7 @@ fn run(
                 if !cfg.weights.is_empty() && (step + 1) % cfg.weights_every.max(1) == 0 {
                     delivery.stats(t_next, &cfg.weights, rec);
                 }
-                if !cfg.probes.is_empty() && (step + 1) % every == 0 {
+                if sampled && (step + 1) % every == 0 {
                     probe::sample(cfg, stepping, t_next, &mut values, rec);
                 }
                 // a diverged neuron stops the run

@@ -1,7 +1,10 @@
 //! Probes: a network's sampled states. A probe `(population, state, a, b)`
 //! samples neurons a..b of one state array (clamped to the population);
 //! a sample hands the recorder every probe's values concatenated, in the
-//! order of `NetConfig::probes` ([`probe_widths`] says how many each).
+//! order of `NetConfig::probes` ([`probe_widths`] says how many each),
+//! then one value per LFP proxy (`NetConfig::lfp`): the sum over the
+//! population of the absolute values of its synaptic current states
+//! (Mazzoni et al. 2008).
 
 use super::step::Stepping;
 use super::{NetConfig, Network};
@@ -16,6 +19,7 @@ pub fn probe_widths(net: &Network, cfg: &NetConfig) -> Vec<usize> {
             let n = net.populations.get(pi).map_or(0, |p| p.count);
             b.min(n).saturating_sub(a.min(n))
         })
+        .chain(cfg.lfp.iter().map(|_| 1))
         .collect()
 }
 
@@ -33,6 +37,17 @@ pub(super) fn sample(cfg: &NetConfig, st: &Stepping, t: f64, values: &mut Vec<f6
             Some(arr) => values.extend_from_slice(&arr[a..b]),
             None => values.extend(std::iter::repeat_n(f64::NAN, b - a)),
         }
+    }
+    for (pi, states) in &cfg.lfp {
+        let Some(view) = st.views.get(*pi) else {
+            values.push(f64::NAN);
+            continue;
+        };
+        // SAFETY: the workers wait at the barrier
+        let sum = states
+            .iter()
+            .map(|&s| unsafe { view.state(s) }.map_or(f64::NAN, |a| a.iter().map(|x| x.abs()).sum::<f64>()));
+        values.push(sum.sum());
     }
     rec.sample(t, values);
 }
