@@ -29,9 +29,9 @@ fn the_lfp_proxy_sums_the_absolute_synaptic_currents() {
     assert_eq!(lfp.rows(), 401);
     assert_eq!((ex.rows(), inh.rows()), (401, 401));
     let values = lfp.column("lfp").unwrap().to_vec();
-    for k in 0..lfp.rows() {
+    for (k, value) in values.iter().enumerate() {
         let sum: f64 = (1..=200).map(|j| ex.data[[k, j]].abs() + inh.data[[k, j]].abs()).sum();
-        assert!((values[k] - sum).abs() <= 1e-9 * sum.max(1.0), "sample {k}: {} vs {sum}", values[k]);
+        assert!((value - sum).abs() <= 1e-9 * sum.max(1.0), "sample {k}: {value} vs {sum}");
     }
     let late = &values[200..];
     let mean = late.iter().sum::<f64>() / late.len() as f64;
