@@ -399,6 +399,32 @@ fn weights_match_nest() {
     assert_eq!(cases, 24);
 }
 
+/// STDP on the excitatory synapses of a balanced random network
+/// (examples/stdp_balanced.neuro, 12 s): under van Rossum's rule the
+/// weights' spread stops growing (its last 4 s within 5%) and the mean
+/// settles; under the additive rule the spread keeps growing (by more than
+/// a third over the last 6 s) while the rate stays in the asynchronous
+/// irregular range.
+#[test]
+fn stdp_in_a_balanced_network_settles_or_spreads() {
+    let path = format!("{}/examples/stdp_balanced.neuro", env!("CARGO_MANIFEST_DIR"));
+    for model in ["BalancedVanRossum", "BalancedAdditive"] {
+        let mut e = Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        e.model(model).duration("12 s");
+        let (r, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
+        let rate = r.spikes().iter().filter(|s| s.0 < 1600).count() as f64 / 1600.0 / 12.0;
+        assert!((3.0..30.0).contains(&rate), "{model}: {rate} Hz");
+        let stats = r.table("weight_stats").unwrap();
+        let (mean, sd) = (stats.column("mean").unwrap().to_vec(), stats.column("sd").unwrap().to_vec());
+        assert_eq!(sd.len(), 13);
+        if model == "BalancedVanRossum" {
+            assert!((sd[12] / sd[8] - 1.0).abs() < 0.05 && (mean[12] / mean[8] - 1.0).abs() < 0.02, "{sd:?} {mean:?}");
+        } else {
+            assert!(sd[12] > 1.33 * sd[6], "{sd:?}");
+        }
+    }
+}
+
 /// Bad rules and plastic connections are diagnosed with a code and help.
 #[test]
 fn bad_plasticity_is_diagnosed() {
