@@ -39,15 +39,22 @@ fn the_lfp_proxy_sums_the_absolute_synaptic_currents() {
     assert!(mean > 0.0 && sd > 0.01 * mean, "mean {mean} pA, sd {sd} pA");
 }
 
-/// A population without current states (or a range) is diagnosed.
+/// A population without synaptic current states (states in A that an
+/// input port changes), or a range, is diagnosed.
 #[test]
 fn an_lfp_needs_synaptic_currents() {
     let cuba = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cuba.neuro")).unwrap();
-    for bad in [cuba.replace("record spikes(E, I)", "record lfp(E)"), NET.replace("RECORD", "record lfp(E[0:10])")] {
+    let adex = "import \"adex.neuro\"\nnetwork A {\n    population P = 10 x AdEx\n    record lfp(P)\n}\nsimulate A { duration = 10 ms }\n";
+    for (bad, words) in [
+        (cuba.replace("record spikes(E, I)", "record lfp(E)"), "LFP proxy"),
+        // AdEx's adaptation current is not synaptic
+        (adex.to_string(), "LFP proxy"),
+        (NET.replace("RECORD", "record lfp(E[0:10])"), "whole population"),
+    ] {
         let text = match Experiment::from_source("bad.neuro", &bad, None).and_then(|e| e.run().map(|_| ())) {
             Err(e) => e.to_string(),
             Ok(()) => "ran".into(),
         };
-        assert!(text.contains("E0503") && text.contains("LFP proxy") && text.contains("help"), "{text}");
+        assert!(text.contains("E0503") && text.contains(words) && text.contains("help"), "{text}");
     }
 }

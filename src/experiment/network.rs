@@ -571,15 +571,33 @@ fn recorders(ctx: &mut Ctx, net: &ast::Model, pops: &[Population], names: &[Stri
                     "spikes" => {}
                     // the LFP proxy, unless the neurons have a state `lfp`
                     "lfp" if pops[pi].model.state("lfp").is_none() => {
+                        if range.is_some() {
+                            return ctx.reject(
+                                "`lfp(...)` sums over a whole population",
+                                target.span,
+                                "a range of neurons",
+                                format!("write `lfp({})`", target.name),
+                            );
+                        }
+                        // synaptic currents: states in A that an input port's spikes change
                         let m = &pops[pi].model;
-                        let currents: Vec<usize> =
-                            (0..m.states.len()).filter(|&k| m.states[k].dim == units::dims::current()).collect();
-                        if currents.is_empty() || pops[pi].cells.is_some() || range.is_some() {
+                        let fed = |k: usize| {
+                            m.events.iter().any(|e| {
+                                matches!(e.trigger, ir::Trigger::Spike { port: Some(_), .. })
+                                    && e.actions
+                                        .iter()
+                                        .any(|a| matches!(a, ir::Action::Assign { state, .. } if *state == k))
+                            })
+                        };
+                        let currents: Vec<usize> = (0..m.states.len())
+                            .filter(|&k| m.states[k].dim == units::dims::current() && fed(k))
+                            .collect();
+                        if currents.is_empty() || pops[pi].cells.is_some() {
                             return ctx.reject(
                                 format!("`{}` has no synaptic current states for an LFP proxy", target.name),
                                 target.span,
                                 "this population",
-                                "`lfp(P)` sums |I| over the states in A of P's neurons (LIFExp's I_ex, I_in; Mazzoni et al. 2008), over the whole population",
+                                "`lfp(P)` sums |I| over the states in A that P's input ports change (LIFExp's I_ex, I_in; Mazzoni et al. 2008)",
                             );
                         }
                         if !lfp.iter().any(|x| x.0 == pi) {

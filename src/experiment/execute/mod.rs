@@ -380,8 +380,10 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
     }
     for (pi, states) in &n.lfp {
         let pop = &net.populations[*pi];
-        let Some(st) = states.first().map(|&s| &pop.model.states[s]) else { continue };
-        let (text, scale) = display(&st.unit, &st.dim);
+        // `recorders` gives at least one state; else amperes
+        let (text, scale) = states
+            .first()
+            .map_or(("A".to_string(), 1.0), |&s| display(&pop.model.states[s].unit, &pop.model.states[s].dim));
         let columns = vec![
             Column::headed("t_ms".into(), "ms", 1e-3, Style::General),
             Column::headed(format!("lfp_{}", header_unit(&text)), &text, scale, Style::General),

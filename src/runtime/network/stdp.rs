@@ -268,6 +268,11 @@ pub(super) struct Plastic {
     /// Per arrival step (modulo the slots: delay + 1, or fewer when the
     /// run is shorter): (target, time at the synapse).
     back: Vec<Vec<(u32, f64)>>,
+    /// Steps in the run: arrivals after its end are not kept.
+    steps: usize,
+    /// Bytes of per-synapse weights moved here from the connectivity
+    /// (counted there already).
+    moved: usize,
     /// Scratch: the model's states, one side's traces, the tapes' registers.
     full: Vec<f64>,
     own: Vec<f64>,
@@ -303,6 +308,7 @@ impl Plastic {
         (w, weights): (f64, Option<Vec<f64>>),
         (delay, steps): (usize, usize),
     ) -> Plastic {
+        let moved = weights.as_ref().map_or(0, |ws| ws.len() * 8);
         let (init, scale, scales) = match (rule.relative, weights) {
             (true, ws) => (vec![rule.w_init; n], w, ws),
             (false, Some(ws)) => (ws, 1.0, None),
@@ -327,6 +333,8 @@ impl Plastic {
             delay,
             // an arrival after the run's end has no slot
             back: vec![Vec::new(); delay.min(steps + 1) + 1],
+            steps,
+            moved,
         }
     }
 
@@ -337,7 +345,7 @@ impl Plastic {
         let scales = self.scales.as_ref().map_or(0, Vec::len);
         let arrivals: usize =
             self.arrivals.iter().map(|a| a.times.capacity() + a.numbers.capacity() + a.traces.capacity()).sum();
-        (self.w.len() + scales + traces + self.done.len() + arrivals) * 8
+        (self.w.len() + scales + traces + self.done.len() + arrivals) * 8 - self.moved
     }
 
     /// The weight synapse `k` delivers, in SI.
@@ -353,7 +361,7 @@ impl Plastic {
         let slots = self.back.len();
         events.extend(pre.iter().map(|&(i, t)| (t, false, i as u32)));
         events.extend(self.back[step % slots].drain(..).map(|(j, t)| (t, true, j)));
-        if self.delay < slots {
+        if self.delay < slots && step + self.delay < self.steps {
             let lag = self.delay as f64 * dt;
             self.back[(step + self.delay) % slots].extend(post.iter().map(|&(j, t)| (j as u32, t + lag)));
         }
