@@ -141,7 +141,9 @@ fn delays_between_steps_are_interpolated_or_rounded() {
 }
 
 /// Weights are read into row i from column j; `orientation = from_to`
-/// reads the transpose; `.npy`, text and a TVB folder give the same brain.
+/// reads the transpose; `.npy`, text, a TVB folder and TVB's zip of it
+/// give the same brain (TVB's own connectivity_76.zip read as its
+/// unzipped folder, checked by hand: it is GPL, not copied here).
 #[test]
 fn connectome_files_and_their_orientation() {
     let d = tmp("files");
@@ -173,6 +175,22 @@ fn connectome_files_and_their_orientation() {
     assert_eq!(run("connectivity \"from_to.csv\", orientation = from_to"), expect);
     assert_eq!(run("connectivity \"w.npy\""), expect);
     assert_eq!(run("connectivity \"tvb\", speed = 1 m/s"), expect);
+    // TVB's zip of the same files (deflated, inside a folder as some are)
+    {
+        use std::io::Write;
+        let mut z = zip::ZipWriter::new(std::fs::File::create(d.join("tvb.zip")).unwrap());
+        let deflated = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        for name in ["weights.txt", "tract_lengths.txt", "centres.txt"] {
+            z.start_file(format!("connectivity/{name}"), deflated).unwrap();
+            z.write_all(&std::fs::read(tvb.join(name)).unwrap()).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    assert_eq!(run("connectivity \"tvb.zip\", speed = 1 m/s"), expect);
+    write(&d, "bad.zip", "not a zip");
+    let f = write(&d, "z.neuro", "rate N {\n    state x = 0\n    dx/dt = -x / 1 ms\n}\nbrain B {\n    node = N\n    connectivity \"bad.zip\"\n}\n");
+    let err = Experiment::load(&f).map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains("not a zip archive") && err.contains("E0219"), "{err}");
     // normalized by the largest weight: half as fast
     let half = run("connectivity \"to_from.csv\", normalize = max");
     assert!((half.0 - 10.0).abs() < 1e-9, "{half:?}");

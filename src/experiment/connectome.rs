@@ -13,8 +13,9 @@
 //! text: numbers separated by commas, semicolons,
 //! spaces or tabs, one row per line; empty lines and lines starting with
 //! `#` are skipped, and a first line that is not numbers is a header. A
-//! TVB connectivity folder (unzipped: `weights.txt`, `tract_lengths.txt`,
-//! `centres.txt` with the labels in its first column) is read whole.
+//! TVB connectivity folder (`weights.txt`, `tract_lengths.txt`,
+//! `centres.txt` with the labels in its first column), or TVB's zip of
+//! one, is read whole.
 
 use std::path::Path;
 
@@ -109,6 +110,37 @@ pub fn read_vector(path: &Path) -> Result<Vec<f64>, String> {
     }
 }
 
+/// A zipped TVB connectivity (TVB's own `connectivity_76.zip`): the files
+/// of a TVB folder, at the archive's root or in a folder inside it.
+pub fn read_tvb_zip(path: &Path) -> Result<(Matrix, Matrix, Vec<String>), String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| format!("is not a zip archive: {e}"))?;
+    let names: Vec<String> = archive.file_names().filter_map(|n| n.ok().map(|n| n.into_owned())).collect();
+    let mut text = |name: &str| -> Result<Option<String>, String> {
+        let Some(entry) = names.iter().find(|n| n.rsplit('/').next() == Some(name)) else { return Ok(None) };
+        let mut f = archive.by_name(entry).map_err(|e| format!("{name} cannot be read from the archive: {e}"))?;
+        let mut s = String::new();
+        // at most 1 GiB of text per file
+        f.by_ref()
+            .take(1 << 30)
+            .read_to_string(&mut s)
+            .map_err(|e| format!("{name} cannot be read from the archive: {e}"))?;
+        Ok(Some(s))
+    };
+    let missing = |name: &str| {
+        format!("has no `{name}` (a TVB connectivity holds weights.txt, tract_lengths.txt and centres.txt)")
+    };
+    let weights = parse_text(&text("weights.txt")?.ok_or_else(|| missing("weights.txt"))?)
+        .map_err(|e| format!("weights.txt {e}"))?;
+    let lengths = parse_text(&text("tract_lengths.txt")?.ok_or_else(|| missing("tract_lengths.txt"))?)
+        .map_err(|e| format!("tract_lengths.txt {e}"))?;
+    let labels = text("centres.txt")?
+        .map(|t| t.lines().filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect())
+        .unwrap_or_default();
+    Ok((weights, lengths, labels))
+}
+
 /// A TVB connectivity folder: weights, tract lengths and the labels of
 /// `centres.txt` (`label x y z` per line).
 pub fn read_tvb(dir: &Path) -> Result<(Matrix, Matrix, Vec<String>), String> {
@@ -117,7 +149,7 @@ pub fn read_tvb(dir: &Path) -> Result<(Matrix, Matrix, Vec<String>), String> {
         if p.is_file() {
             Ok(p)
         } else {
-            Err(format!("has no `{name}` (a TVB connectivity folder holds weights.txt, tract_lengths.txt and centres.txt; unzip TVB's connectivity_76.zip into it)"))
+            Err(format!("has no `{name}` (a TVB connectivity folder holds weights.txt, tract_lengths.txt and centres.txt; TVB's connectivity_76.zip is read as it is)"))
         }
     };
     let weights = read_matrix(&file("weights.txt")?).map_err(|e| format!("weights.txt {e}"))?;

@@ -143,6 +143,16 @@ fn file<'a>(ctx: &mut Ctx, p: &mut Parts<'a>, (key, written): (&'a ast::Ident, &
             }
             Err(why) => fail(ctx, why),
         },
+        "connectivity" | "weights" | "tvb" if full.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) => {
+            match connectome::read_tvb_zip(full) {
+                Ok((w, l, labels)) => {
+                    p.weights = Some((w, span));
+                    p.lengths = Some((l, span));
+                    p.labels = labels;
+                }
+                Err(why) => fail(ctx, why),
+            }
+        }
         "connectivity" | "weights" => match connectome::read_matrix(full) {
             Ok(w) => p.weights = Some((w, span)),
             Err(why) => fail(ctx, why),
