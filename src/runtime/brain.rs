@@ -35,7 +35,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::ir::eval::{eval_params, eval_values};
 use crate::ir::{ExprId, Model};
 use crate::kernel::{self, Signature};
-use crate::runtime::spikegen::Gauss;
+use crate::runtime::stream::{layers, Stream};
 use crate::schemes::Plan;
 
 /// The edges into each node, row by row (compressed sparse rows).
@@ -182,7 +182,7 @@ pub enum NoiseKind {
 /// A noise's streams and state per node.
 struct NoiseState<'a> {
     cfg: &'a NoiseConfig,
-    streams: Vec<Gauss>,
+    streams: Vec<Stream>,
     /// OU: the process's value per node.
     eta: Vec<f64>,
 }
@@ -190,11 +190,11 @@ struct NoiseState<'a> {
 impl NoiseState<'_> {
     /// The streams of nodes `nodes`.
     fn new(cfg: &NoiseConfig, nodes: std::ops::Range<usize>, seed: u64) -> NoiseState<'_> {
-        let mut streams: Vec<Gauss> = nodes.map(|i| Gauss::new(seed, cfg.stream, i)).collect();
+        let mut streams: Vec<Stream> = nodes.map(|i| Stream::new(seed, cfg.stream, i)).collect();
         let eta = match cfg.kind {
             NoiseKind::White => Vec::new(),
             NoiseKind::Ou { sigma, tau, mean } => {
-                streams.iter_mut().map(|g| mean + sigma * (tau / 2.0).sqrt() * g.normal()).collect()
+                streams.iter_mut().map(|g| mean + sigma * (tau / 2.0).sqrt() * g.normal(layers())).collect()
             }
         };
         NoiseState { cfg, streams, eta }
@@ -202,11 +202,12 @@ impl NoiseState<'_> {
 
     /// Fills the step's values into `out`, then advances an OU process.
     fn step(&mut self, dt: f64, out: &mut [f64]) {
+        let l = layers();
         match self.cfg.kind {
             NoiseKind::White => {
                 let scale = 1.0 / dt.sqrt();
                 for (o, g) in out.iter_mut().zip(&mut self.streams) {
-                    *o = g.normal() * scale;
+                    *o = g.normal(l) * scale;
                 }
             }
             NoiseKind::Ou { sigma, tau, mean } => {
@@ -214,7 +215,7 @@ impl NoiseState<'_> {
                 let spread = sigma * (tau / 2.0 * (1.0 - decay * decay)).sqrt();
                 for ((o, g), eta) in out.iter_mut().zip(&mut self.streams).zip(&mut self.eta) {
                     *o = *eta;
-                    *eta = mean + (*eta - mean) * decay + spread * g.normal();
+                    *eta = mean + (*eta - mean) * decay + spread * g.normal(l);
                 }
             }
         }
