@@ -3,7 +3,7 @@
 //! its values go to a side file first and `finish` writes the header and
 //! copies them after it (the same bytes `ndarray-npy` writes).
 
-use super::{cell_text, Column, Format, Table};
+use super::{push_cell, Column, Format, Table};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -56,7 +56,7 @@ impl TableWriter {
                     if k > 0 {
                         self.line.push(',');
                     }
-                    self.line.push_str(&cell_text(v, column));
+                    push_cell(&mut self.line, v, column);
                 }
                 self.line.push('\n');
                 self.out.write_all(self.line.as_bytes())

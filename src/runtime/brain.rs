@@ -10,7 +10,10 @@
 //!    arrays, and evaluates on the new states what each node sends,
 //!    `s_j(t + dt)` (the kernel's output arrays);
 //! 3. the outputs go into the history, a ring of at least `max lag + 2`
-//!    steps per sum.
+//!    steps per sum, stored twice over (slot k and slot k + ring hold the
+//!    same step), so that every edge reads a fixed offset from the
+//!    current step's slot with no wrap-around: one add and one load per
+//!    edge.
 //!
 //! Delays: `d / dt = lag + frac`. On the grid (`frac` = 0, the lag
 //! rounded) a node reads `s_j` at step `n - lag`; interpolated, it reads
@@ -102,6 +105,29 @@ impl Edges {
 
     pub fn is_empty(&self) -> bool {
         self.edges.is_empty()
+    }
+}
+
+/// A sum's edges laid out for the step loop: per edge its weight, where
+/// it reads in the doubled history relative to the current slot
+/// (`(ring - lag) * n + source`; an interpolated edge also reads one step
+/// further back, `n` before it) and its fraction of a step.
+struct Taps {
+    start: Vec<usize>,
+    weight: Vec<f64>,
+    at: Vec<usize>,
+    /// Empty when every delay is on the grid.
+    frac: Vec<f64>,
+}
+
+impl Taps {
+    /// `edges` on a history of `ring` steps (more than the edges' reach)
+    /// of `n` nodes.
+    fn new(edges: &Edges, ring: usize, n: usize) -> Taps {
+        debug_assert!(edges.reach() < ring);
+        let at = edges.edges.iter().map(|e| (ring - e.lag as usize) * n + e.source as usize).collect();
+        let frac = if edges.on_grid { Vec::new() } else { edges.edges.iter().map(|e| e.frac).collect() };
+        Taps { start: edges.start.clone(), weight: edges.edges.iter().map(|e| e.weight).collect(), at, frac }
     }
 }
 
@@ -287,7 +313,8 @@ pub fn simulate_into(
     let reach = sums.iter().map(|s| s.edges.reach()).max().unwrap_or(0);
     // a power of two, so that a slot is a mask away
     let ring = (reach + 2).next_power_of_two();
-    let mut history: Vec<Vec<f64>> = sums.iter().map(|_| vec![0.0; ring * n]).collect();
+    let mut history: Vec<Vec<f64>> = sums.iter().map(|_| vec![0.0; 2 * ring * n]).collect();
+    let taps: Vec<Taps> = sums.iter().map(|s| Taps::new(&s.edges, ring, n)).collect();
     // every slot starts as the initial value: a step before t = 0 reads it
     for (s, h) in history.iter_mut().enumerate() {
         for slot in h.chunks_mut(n.max(1)) {
@@ -309,6 +336,7 @@ pub fn simulate_into(
         states: states.iter_mut().map(|a| Ptr(a.as_mut_ptr())).collect(),
         per: per.iter_mut().map(|a| Ptr(a.as_mut_ptr())).collect(),
         history: history.iter_mut().map(|h| Ptr(h.as_mut_ptr())).collect(),
+        taps: &taps,
         sums,
         stimuli,
         ring,
@@ -328,45 +356,54 @@ pub fn simulate_into(
     })
 }
 
-/// Sum `edges` into `out` for the nodes `lo..lo + out.len()` from the
-/// history `h` (a ring of `ring` steps of `n` nodes, `ring` a power of
+/// Sum `taps` into `out` for the nodes `lo..lo + out.len()` from the
+/// doubled history `h` (2 `ring` slots of `n` nodes, `ring` a power of
 /// two) at step `step`.
-fn couple(edges: &Edges, h: &[f64], (ring, n): (usize, usize), step: usize, lo: usize, out: &mut [f64]) {
-    let mask = ring - 1;
-    // a slot not yet written (a step before 0) holds the initial value
-    let at = |back: usize, j: usize| h[(step.wrapping_sub(back) & mask) * n + j];
+fn couple(taps: &Taps, h: &[f64], (ring, n): (usize, usize), step: usize, lo: usize, out: &mut [f64]) {
+    // the slots an edge can read: from the current one to `ring` before it
+    // (a slot not yet written, a step before 0, holds the initial value)
+    let window = &h[(step & (ring - 1)) * n..][..(ring + 1) * n];
     for (r, o) in out.iter_mut().enumerate() {
         let i = lo + r;
-        let row = &edges.edges[edges.start[i]..edges.start[i + 1]];
-        // four partial sums, edge k into sum k mod 4, added pairwise at the
-        // end: a fixed order (so no thread count changes it) that does not
-        // wait on one long chain of additions
-        let value = |e: &Edge| {
-            let (j, lag, f) = (e.source as usize, e.lag as usize, e.frac);
-            if edges.on_grid || f == 0.0 {
-                e.weight * at(lag, j)
-            } else {
-                e.weight * ((1.0 - f) * at(lag, j) + f * at(lag + 1, j))
-            }
+        let (a, b) = (taps.start[i], taps.start[i + 1]);
+        let (weight, at) = (&taps.weight[a..b], &taps.at[a..b]);
+        *o = if taps.frac.is_empty() {
+            sum4(weight.len(), |k| weight[k] * window[at[k]])
+        } else {
+            let frac = &taps.frac[a..b];
+            sum4(weight.len(), |k| {
+                let (x, f) = (window[at[k]], frac[k]);
+                if f == 0.0 {
+                    weight[k] * x
+                } else {
+                    weight[k] * ((1.0 - f) * x + f * window[at[k] - n])
+                }
+            })
         };
-        let (mut a0, mut a1, mut a2, mut a3) = (0.0, 0.0, 0.0, 0.0);
-        let quads = row.chunks_exact(4);
-        let rest = quads.remainder();
-        for q in quads {
-            a0 += value(&q[0]);
-            a1 += value(&q[1]);
-            a2 += value(&q[2]);
-            a3 += value(&q[3]);
-        }
-        for (k, e) in rest.iter().enumerate() {
-            match k {
-                0 => a0 += value(e),
-                1 => a1 += value(e),
-                _ => a2 += value(e),
-            }
-        }
-        *o = (a0 + a1) + (a2 + a3);
     }
+}
+
+/// The sum of `value(k)` for k in 0..len: term k into partial sum k mod
+/// 4, the four added pairwise at the end. A fixed order (so no thread
+/// count changes it) that does not wait on one long chain of additions.
+#[inline(always)]
+fn sum4(len: usize, value: impl Fn(usize) -> f64) -> f64 {
+    let (mut a0, mut a1, mut a2, mut a3) = (0.0, 0.0, 0.0, 0.0);
+    let quads = len / 4 * 4;
+    for k in (0..quads).step_by(4) {
+        a0 += value(k);
+        a1 += value(k + 1);
+        a2 += value(k + 2);
+        a3 += value(k + 3);
+    }
+    for k in quads..len {
+        match k - quads {
+            0 => a0 += value(k),
+            1 => a1 += value(k),
+            _ => a2 += value(k),
+        }
+    }
+    (a0 + a1) + (a2 + a3)
 }
 
 /// Nodes per thread at least: a step of fewer costs less than the two
@@ -390,6 +427,7 @@ struct World<'a> {
     states: Vec<Ptr>,
     per: Vec<Ptr>,
     history: Vec<Ptr>,
+    taps: &'a [Taps],
     sums: &'a [SumConfig],
     stimuli: &'a [StimulusConfig],
     ring: usize,
@@ -445,10 +483,10 @@ impl<'a> Chunk<'a> {
         // SAFETY: the chunk writes its own nodes of the per-node arrays and
         // states; the histories are only read while chunks advance.
         unsafe {
-            for (sum, h) in w.sums.iter().zip(&w.history) {
+            for ((sum, taps), h) in w.sums.iter().zip(w.taps).zip(&w.history) {
                 let out = std::slice::from_raw_parts_mut(w.per[sum.slot].0.add(lo), len);
-                let h = std::slice::from_raw_parts(h.0, w.ring * w.n);
-                couple(&sum.edges, h, (w.ring, w.n), step, lo, out);
+                let h = std::slice::from_raw_parts(h.0, 2 * w.ring * w.n);
+                couple(taps, h, (w.ring, w.n), step, lo, out);
             }
             for nz in &mut self.noise {
                 nz.step(w.dt, std::slice::from_raw_parts_mut(w.per[nz.cfg.slot].0.add(lo), len));
@@ -538,7 +576,13 @@ impl Lead<'_, '_> {
                     break;
                 }
                 chunks[0].lock().unwrap_or_else(|e| e.into_inner()).advance(w, step);
-                barrier.wait();
+                // alone, no barrier: its wait costs a system call per step
+                let sync = || {
+                    if chunks.len() > 1 {
+                        barrier.wait();
+                    }
+                };
+                sync();
                 done = step + 1;
                 merged.clear();
                 for c in chunks {
@@ -555,21 +599,26 @@ impl Lead<'_, '_> {
                     unsafe {
                         let from = std::slice::from_raw_parts(w.states[self.first_output + s].0, w.n);
                         std::slice::from_raw_parts_mut(h.0.add(slot), w.n).copy_from_slice(from);
+                        let mirror = slot + w.ring * w.n;
+                        std::slice::from_raw_parts_mut(h.0.add(mirror), w.n).copy_from_slice(from);
                     }
                 }
-                let (st, pe) = unsafe { (w.view(&w.states), w.view(&w.per)) };
-                if done % 1000 == 0 || done == steps {
-                    if let Some((i, s)) = non_finite(&st[..self.m.states.len()]) {
-                        failed = Some(diverged(self.m, i, s, done, self.cfg.dt));
+                let (check, due) = (done % 1000 == 0 || done == steps, done % every == 0);
+                if check || due {
+                    let (st, pe) = unsafe { (w.view(&w.states), w.view(&w.per)) };
+                    if check {
+                        if let Some((i, s)) = non_finite(&st[..self.m.states.len()]) {
+                            failed = Some(diverged(self.m, i, s, done, self.cfg.dt));
+                        }
                     }
-                }
-                if done % every == 0 && failed.is_none() {
-                    sample(&mut self.node, self.cfg, &st, &pe, done as f64 * w.dt, rec);
+                    if due && failed.is_none() {
+                        sample(&mut self.node, self.cfg, &st, &pe, done as f64 * w.dt, rec);
+                    }
                 }
                 if failed.is_some() || rec.stop() {
                     stop.store(true, Ordering::Release);
                 }
-                barrier.wait();
+                sync();
             }
             match failed {
                 Some(d) => Err(d),
