@@ -163,7 +163,8 @@ fn push_fixed(out: &mut String, v: f64) {
     // below 1e6, v * 1e9 < 1e15 is within 1/16 of the exact product, so
     // a fraction more than 0.1 from one half rounds as the exact one does
     let x = v.abs() * 1e9;
-    if !(v.abs() < 1e6) || ((x - x.floor()) - 0.5).abs() < 0.1 {
+    let small = v.abs() < 1e6; // false for NaN too
+    if !small || ((x - x.floor()) - 0.5).abs() < 0.1 {
         out.push_str(&fixed(v));
         return;
     }
