@@ -43,6 +43,7 @@ pub mod diag;
 pub mod experiment;
 pub mod explain;
 pub mod field;
+pub mod infer;
 pub mod ir;
 pub mod kernel;
 pub mod output;

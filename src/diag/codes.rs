@@ -76,6 +76,8 @@ codes! {
     NoFixedPoint = "E0510", "no fixed point found";
     SingularJacobian = "E0511", "singular Jacobian at a fixed point";
     NotAnalyzable = "E0512", "model cannot be analyzed";
+    NoSensitivity = "E0513", "sensitivities cannot be derived";
+    BadData = "E0514", "data cannot be fitted";
     Internal = "E0999", "internal compiler error";
     StateNeverChanges = "W0201", "state never changes";
     UnitShadowsName = "W0301", "a unit hides a declared name";

@@ -41,6 +41,7 @@ mod kinetic;
 pub mod kmath;
 pub mod propagate;
 pub mod segment;
+pub mod sensitivity;
 pub mod table;
 mod trig;
 

@@ -136,7 +136,7 @@ impl Out<'_> {
 
 /// A variable's display unit: the one it was written in, else the
 /// dimension's usual one.
-fn display(unit: &Option<ir::UnitHint>, dim: &units::Dim) -> (String, f64) {
+pub fn display(unit: &Option<ir::UnitHint>, dim: &units::Dim) -> (String, f64) {
     match unit {
         Some(u) if u.scale.is_finite() && u.scale != 0.0 && !u.text.contains("degC") => (u.text.clone(), u.scale),
         _ => units::display_unit(dim),

@@ -1,0 +1,1 @@
+//! The Fisher information (to come).

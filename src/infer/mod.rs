@@ -1,0 +1,328 @@
+//! From models back to data: forward sensitivities, the Fisher
+//! information and identifiability, and fitting parameters to a trace.
+//!
+//! Input: a configured point run (a neuron or a rate model, one of it),
+//! the parameters of interest and the observed state. Output: a
+//! [`Problem`] that simulates the model and the derivative of its
+//! trajectory with respect to the parameters in one JIT-compiled kernel
+//! ([`crate::kernel::sensitivity`]), for any parameter values without
+//! recompiling (the parameters of interest are read from per-neuron
+//! arrays, so new values are new array contents). [`fisher`] builds the
+//! Fisher information and the identifiability report on it; [`fit`] the
+//! Levenberg-Marquardt fit.
+//!
+//! Invariants: the trajectory and its sensitivities are those of the
+//! scheme as it runs (the same kernel instructions as `neuroc run` with
+//! the same method and step, without rate tables), so they agree with
+//! central finite differences of the simulation to rounding; initial
+//! values that depend on the parameters start with their derivatives
+//! (differentiated symbolically through the initial expressions).
+
+pub mod fisher;
+pub mod fit;
+
+use crate::codegen::jit;
+use crate::diag::{Code, Diagnostic};
+use crate::experiment::{Body, Run};
+use crate::ir::eval::{eval, eval_params, eval_values, Env};
+use crate::ir::{ExprId, Model, Var};
+use crate::kernel::{self, Kernel};
+use crate::source::Span;
+
+/// A model, its parameters of interest and its observed state, compiled
+/// once with its sensitivity equations.
+pub struct Problem {
+    model: Model,
+    kernel: Kernel,
+    code: jit::Compiled,
+    /// The parameters of interest (indices into the model's parameters).
+    wrt: Vec<usize>,
+    /// The observed state.
+    observe: usize,
+    /// Every parameter's value (SI) as the run configures it.
+    base: Vec<f64>,
+    value_exprs: Vec<ExprId>,
+    /// d(initial state i)/d(parameter j) as expressions, per j then i
+    /// (None: zero), for the states in initialization order.
+    init_diff: Vec<Vec<(Option<ExprId>, Vec<(usize, ExprId)>)>>,
+    dt: f64,
+    steps: usize,
+    every: usize,
+    span: Span,
+}
+
+/// A simulated trajectory of the observed state and its sensitivities.
+#[derive(Clone, Debug, Default)]
+pub struct Trajectory {
+    /// Sample times, s (the start included).
+    pub t: Vec<f64>,
+    /// The observed state at each sample (SI).
+    pub y: Vec<f64>,
+    /// d y / d parameter j at each sample: `dy[j][k]`.
+    pub dy: Vec<Vec<f64>>,
+}
+
+impl Problem {
+    /// The problem of `run` (a point run) for the parameters named in
+    /// `wrt` and the state `observe`. `span` locates the request in the
+    /// diagnostics (the command line).
+    pub fn new(run: &Run, wrt: &[String], observe: &str, span: Span) -> Result<Problem, Box<Diagnostic>> {
+        let refuse = |what: String, help: &str| {
+            Box::new(Diagnostic::error(Code::NoSensitivity, what).at(span, "asked here").help(help.to_string()))
+        };
+        let Body::Point(p) = &run.body else {
+            return Err(refuse(
+                format!(
+                    "sensitivities are derived for neurons and rate models run alone; `{}` is a {}",
+                    run.target,
+                    run.kind.keyword()
+                ),
+                "analyze or fit one neuron or rate model (`--model NAME`)",
+            ));
+        };
+        let mut m = p.model.clone();
+        m.tables.clear();
+        if !m.kinetics.is_empty() {
+            return Err(refuse(
+                format!("`{}` has kinetic schemes, whose initial occupancies are steady states that depend on every rate; their sensitivities are not derived", m.name),
+                "fit or analyze a model whose channels are gates",
+            ));
+        }
+        if !crate::ir::noise::noise_params(&m).is_empty() {
+            return Err(refuse(
+                format!("`{}` has noise inside it; sensitivities are derived for deterministic models", m.name),
+                "remove the `noise` lines to analyze or fit the deterministic model",
+            ));
+        }
+        let mut ids = Vec::new();
+        for name in wrt {
+            let Some(q) = m.params.iter().position(|x| &x.name == name) else {
+                let known: Vec<&str> = m.params.iter().map(|x| x.name.as_str()).collect();
+                return Err(refuse(
+                    format!("`{}` has no parameter `{name}`", m.name),
+                    &format!("its parameters: {}", known.join(", ")),
+                ));
+            };
+            if ids.contains(&q) {
+                return Err(refuse(format!("`{name}` is named twice"), "name each parameter once"));
+            }
+            ids.push(q);
+        }
+        if ids.is_empty() {
+            return Err(refuse("no parameter named".into(), "name the parameters, separated by commas: gNa,gK"));
+        }
+        // a parameter computed from one of interest would be folded in at
+        // its value before the change
+        for (q, par) in m.params.iter().enumerate() {
+            let expr = p.param_overrides.get(q).copied().flatten().unwrap_or(par.value);
+            let reads = crate::schemes::deps(&m, expr);
+            if let Some(&j) = ids.iter().find(|&&j| reads.contains(&Var::Param(j))) {
+                return Err(refuse(
+                    format!("parameter `{}` is computed from `{}`", par.name, m.params[j].name),
+                    "name parameters that no other parameter is computed from, or set the computed one with `--set`",
+                ));
+            }
+        }
+        let Some(observe) = m.states.iter().position(|s| s.name == observe) else {
+            let known: Vec<&str> = m.states.iter().map(|s| s.name.as_str()).collect();
+            return Err(refuse(
+                format!("`{}` has no state `{observe}` to observe", m.name),
+                &format!("its states: {}", known.join(", ")),
+            ));
+        };
+        let base = eval_params(&m, &p.param_overrides);
+        let value_exprs: Vec<ExprId> = m
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| p.value_overrides.get(i).copied().flatten().unwrap_or(v.expr))
+            .collect();
+        let sig = kernel::Signature {
+            params: &base,
+            per_neuron: &ids,
+            value_overrides: &p.value_overrides,
+            ports: &[],
+            outputs: &[],
+            per_step: &[],
+        };
+        let unsupported = |kernel::Unsupported(why): kernel::Unsupported| refuse(format!("`{}`: {why}", m.name), "");
+        let plain = kernel::build_full(&m, &p.plan, &sig, run.dt).map_err(unsupported)?;
+        let derived = ids.len()..ids.len() + plain.propagators.entries.len();
+        let wrt_arrays: Vec<u32> = (0..ids.len() as u32).collect();
+        let k = kernel::sensitivity::augment(&plain, &wrt_arrays, derived).map_err(unsupported)?;
+        let code = jit::compile(&k, false).map_err(|e| {
+            Box::new(Diagnostic::internal(format!("JIT compilation failed: {e}")).at(m.span, "this model"))
+        })?;
+        // the initial values' derivatives, symbolically
+        let mut dm = m.clone();
+        for (v, &e) in value_exprs.iter().enumerate() {
+            dm.values[v].expr = e;
+        }
+        let mut init_diff = Vec::new();
+        for &q in &ids {
+            let mut per = Vec::new();
+            for &i in &m.init_order {
+                let e = dm.states[i].init;
+                let direct = crate::symbolic::diff(&mut dm, e, Var::Param(q))
+                    .map_err(|why| refuse(format!("the initial value of `{}`: {why}", m.states[i].name), ""))?;
+                let mut through = Vec::new();
+                for s in crate::schemes::deps(&dm, e) {
+                    if let Var::State(s) = s {
+                        let d = crate::symbolic::diff(&mut dm, e, Var::State(s))
+                            .map_err(|why| refuse(format!("the initial value of `{}`: {why}", m.states[i].name), ""))?;
+                        through.push((s, d));
+                    }
+                }
+                per.push((Some(direct), through));
+            }
+            init_diff.push(per);
+        }
+        Ok(Problem {
+            model: dm,
+            kernel: k,
+            code,
+            wrt: ids,
+            observe,
+            base,
+            value_exprs,
+            init_diff,
+            dt: run.dt,
+            steps: (run.duration / run.dt).round().max(0.0) as usize,
+            every: run.sample_every.max(1),
+            span,
+        })
+    }
+
+    /// The parameters of interest's names.
+    pub fn names(&self) -> Vec<String> {
+        self.wrt.iter().map(|&q| self.model.params[q].name.clone()).collect()
+    }
+
+    /// The parameters of interest's values as the run sets them (SI).
+    pub fn values(&self) -> Vec<f64> {
+        self.wrt.iter().map(|&q| self.base[q]).collect()
+    }
+
+    /// The observed state's name.
+    pub fn observed(&self) -> &str {
+        &self.model.states[self.observe].name
+    }
+
+    /// The display unit of each parameter of interest and its scale (the
+    /// displayed number is SI / scale: `mV`, 1e-3), and the observed
+    /// state's.
+    pub fn units(&self) -> (Vec<(String, f64)>, (String, f64)) {
+        let display = |unit: &Option<crate::ir::UnitHint>, dim: &crate::units::Dim| {
+            crate::experiment::execute::display(unit, dim)
+        };
+        let params = self.wrt.iter().map(|&q| display(&self.model.params[q].unit, &self.model.params[q].dim)).collect();
+        let s = &self.model.states[self.observe];
+        (params, display(&s.unit, &s.dim))
+    }
+
+    /// Where the request was made.
+    pub fn span(&self) -> Span {
+        self.span
+    }
+
+    /// Simulates the model at `theta` (the parameters of interest, SI) and
+    /// its sensitivities. A trajectory that stops being finite is E0506.
+    pub fn simulate(&self, theta: &[f64]) -> Result<Trajectory, Box<Diagnostic>> {
+        let m = &self.model;
+        let np = self.wrt.len();
+        let mut params = self.base.clone();
+        for (&q, &v) in self.wrt.iter().zip(theta) {
+            params[q] = v;
+        }
+        // initial states and their derivatives
+        let ns_model = m.states.len();
+        let mut y = vec![f64::NAN; ns_model];
+        let mut values = Vec::new();
+        for &i in &m.init_order {
+            eval_values(m, 0.0, &y, &params, &self.value_exprs, &mut values);
+            y[i] = eval(m, m.states[i].init, &Env { t: 0.0, states: &y, params: &params, values: &values, args: &[] });
+        }
+        let ns = self.kernel.states.len() / (np + 1);
+        let mut states: Vec<Vec<f64>> = vec![vec![0.0]; self.kernel.states.len()];
+        for (s, v) in y.iter().enumerate() {
+            states[s][0] = *v;
+        }
+        if ns > ns_model && self.kernel.states[ns_model] == "refractory_until" {
+            states[ns_model][0] = f64::NEG_INFINITY;
+        }
+        for (j, per) in self.init_diff.iter().enumerate() {
+            let mut dy = vec![0.0; ns_model];
+            for (&i, (direct, through)) in m.init_order.iter().zip(per) {
+                eval_values(m, 0.0, &y, &params, &self.value_exprs, &mut values);
+                let env = Env { t: 0.0, states: &y, params: &params, values: &values, args: &[] };
+                let mut d = direct.map_or(0.0, |e| eval(m, e, &env));
+                for &(s, e) in through {
+                    d += eval(m, e, &env) * dy[s];
+                }
+                dy[i] = d;
+            }
+            for (s, v) in dy.into_iter().enumerate() {
+                states[ns + j * ns + s][0] = v;
+            }
+        }
+        // parameter arrays: the parameters of interest, the derived
+        // propagators, their derivatives
+        let per_neuron: Vec<(usize, Vec<f64>)> = self.wrt.iter().map(|&q| (q, vec![params[q]])).collect();
+        let mut arrays = kernel::param_arrays(&self.kernel, m, &params, &self.value_exprs, &per_neuron);
+        for &q in &self.wrt {
+            let d = kernel::propagate::derived_derivatives(&self.kernel, m, &params, &self.value_exprs, q)
+                .map_err(|why| Box::new(Diagnostic::error(Code::NoSensitivity, why).at(self.span, "asked here")))?;
+            arrays.extend(d.into_iter().map(|x| vec![x]));
+        }
+        let emitting = self.kernel.events.len().max(1);
+        let (mut idx, mut tim) = (vec![0i64; emitting], vec![0.0; emitting]);
+        let mut out = Trajectory { dy: vec![Vec::new(); np], ..Trajectory::default() };
+        let sample = |states: &[Vec<f64>], t: f64, out: &mut Trajectory| {
+            out.t.push(t);
+            out.y.push(states[self.observe][0]);
+            for (j, d) in out.dy.iter_mut().enumerate() {
+                d.push(states[ns + j * ns + self.observe][0]);
+            }
+        };
+        sample(&states, 0.0, &mut out);
+        let pp: Vec<*const f64> = arrays.iter().map(|a| a.as_ptr()).collect();
+        for step in 0..self.steps {
+            let (t, t_next) = (step as f64 * self.dt, (step + 1) as f64 * self.dt);
+            let sp: Vec<*mut f64> = states.iter_mut().map(|a| a.as_mut_ptr()).collect();
+            // SAFETY: one neuron; every array has one element and lives
+            // through the call
+            unsafe { self.code.call(&sp, &pp, 1, (t, t_next), &mut idx, &mut tim) };
+            if (step + 1) % self.every == 0 {
+                if !states[self.observe][0].is_finite() {
+                    return Err(Box::new(
+                        Diagnostic::error(
+                            Code::NumericalBlowUp,
+                            format!(
+                                "`{}` diverged at t = {} ms for {}",
+                                self.observed(),
+                                crate::units::format_number(t_next * 1e3),
+                                self.describe(theta)
+                            ),
+                        )
+                        .at(self.span, "asked here")
+                        .help("start from parameters nearer the data, or bound them"),
+                    ));
+                }
+                sample(&states, t_next, &mut out);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `gNa = 120 mS/cm^2, gK = 36 mS/cm^2` for `theta`.
+    pub fn describe(&self, theta: &[f64]) -> String {
+        let (units, _) = self.units();
+        self.names()
+            .iter()
+            .zip(theta)
+            .zip(units)
+            .map(|((n, v), (u, f))| format!("{n} = {} {u}", crate::units::format_number(v / f)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

@@ -1,0 +1,249 @@
+//! Forward sensitivities of a kernel: the derivative of one step with
+//! respect to chosen parameters, built as more instructions of the same
+//! kernel, so that the JIT compiles the model and its sensitivity
+//! equations into one function.
+//!
+//! Input: a built [`Kernel`] whose parameters of interest are per-neuron
+//! arrays (`Param(q)`), and the range of its arrays that hold derived
+//! propagators (see [`super::propagate`]). Output: a kernel with the same
+//! instructions followed by their derivatives (forward mode over the SSA
+//! instructions: each instruction's derivative is built from its
+//! operands' derivatives by the chain rule, once per parameter), whose
+//! states are the model's states followed by, for each parameter j, the
+//! derivative of every state with respect to it (`d(V)/d(gNa)`), and
+//! whose parameter arrays are the original ones followed by, for each
+//! parameter j, the derivative of every derived propagator entry with
+//! respect to it (filled by [`super::propagate::derived_derivatives`]).
+//!
+//! What this differentiates is the discrete map of one step, the scheme
+//! as it runs (exponential Euler, exact propagators, Runge-Kutta stages,
+//! unrolled Newton iterations), not the continuous sensitivity equations:
+//! the results equal the derivatives of the simulated trajectory, which is
+//! what a fit of the simulated model to data needs, and they agree with
+//! central finite differences of the simulation to rounding. Events: an
+//! event that fires selects its assignments' values and their
+//! derivatives; the firing itself is piecewise constant (its derivative is
+//! zero almost everywhere), and the event's interpolated time is
+//! differentiated like any value, so the refractory end `t_spike + t_ref`
+//! carries d t_spike / d p = -(dV/dp) / (dV/dt) at the crossing: the
+//! discrete form of the jump condition of hybrid systems (the saltation
+//! matrix; Hiskens & Pai 2000, IEEE Trans. Circuits Syst. I 47:204).
+
+use super::{eliminate_dead, kmath, Cmp, Inst, Kernel, Unsupported, Val};
+use std::ops::Range;
+
+/// The kernel with its forward sensitivities with respect to the
+/// parameter arrays `wrt` (indices into `k.params`); `derived` is the
+/// range of `k.params` that holds derived propagator entries.
+pub fn augment(k: &Kernel, wrt: &[u32], derived: Range<usize>) -> Result<Kernel, Unsupported> {
+    if !k.tables.is_empty() {
+        return Err(Unsupported(
+            "sensitivities are not derived through rate tables (run without tables: `--no-tables`)".into(),
+        ));
+    }
+    let ns = k.states.len();
+    let np = k.params.len();
+    let ne = derived.len();
+    let mut t = Tape { insts: k.insts.clone(), zero: None, one: None };
+    let mut stores = k.stores.clone();
+    let mut states = k.states.clone();
+    let mut params = k.params.clone();
+    for (j, &q) in wrt.iter().enumerate() {
+        let p_name = k.params.get(q as usize).cloned().unwrap_or_default();
+        let mut d: Vec<Option<Val>> = vec![None; k.insts.len()];
+        for (v, inst) in k.insts.iter().enumerate() {
+            let input = Input { j, q, ns, np, ne, derived: &derived };
+            d[v] = t.derive(v as Val, inst, &d, &input)?;
+        }
+        for (s, name) in k.states.iter().enumerate() {
+            let dv = match d[k.stores[s] as usize] {
+                Some(dv) => dv,
+                None => t.zero(),
+            };
+            stores.push(dv);
+            states.push(format!("d({name})/d({p_name})"));
+        }
+        for e in 0..ne {
+            params.push(format!("d({})/d({p_name})", k.params[derived.start + e]));
+        }
+    }
+    let out = Kernel {
+        insts: t.insts,
+        states,
+        params,
+        stores,
+        events: k.events.clone(),
+        dt: k.dt,
+        tables: Vec::new(),
+        propagators: k.propagators.clone(),
+    };
+    Ok(eliminate_dead(out))
+}
+
+/// Where parameter j's derivatives read their inputs.
+struct Input<'a> {
+    j: usize,
+    /// The parameter array differentiated by.
+    q: u32,
+    ns: usize,
+    np: usize,
+    ne: usize,
+    derived: &'a Range<usize>,
+}
+
+/// The instructions being appended to.
+struct Tape {
+    insts: Vec<Inst>,
+    zero: Option<Val>,
+    one: Option<Val>,
+}
+
+impl Tape {
+    fn push(&mut self, i: Inst) -> Val {
+        self.insts.push(i);
+        (self.insts.len() - 1) as Val
+    }
+
+    fn zero(&mut self) -> Val {
+        match self.zero {
+            Some(z) => z,
+            None => {
+                let z = self.push(Inst::Const(0.0));
+                self.zero = Some(z);
+                z
+            }
+        }
+    }
+
+    fn one(&mut self) -> Val {
+        match self.one {
+            Some(z) => z,
+            None => {
+                let z = self.push(Inst::Const(1.0));
+                self.one = Some(z);
+                z
+            }
+        }
+    }
+
+    fn constant(&mut self, c: f64) -> Val {
+        self.push(Inst::Const(c))
+    }
+
+    fn add(&mut self, a: Option<Val>, b: Option<Val>) -> Option<Val> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(self.push(Inst::Add(a, b))),
+            (a, None) => a,
+            (None, b) => b,
+        }
+    }
+
+    fn sub(&mut self, a: Option<Val>, b: Option<Val>) -> Option<Val> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(self.push(Inst::Sub(a, b))),
+            (a, None) => a,
+            (None, Some(b)) => Some(self.push(Inst::Neg(b))),
+        }
+    }
+
+    /// x * dy.
+    fn times(&mut self, x: Val, dy: Option<Val>) -> Option<Val> {
+        dy.map(|dy| self.push(Inst::Mul(x, dy)))
+    }
+
+    /// mask ? a : b for derivatives (a missing one is zero).
+    fn select(&mut self, mask: Val, a: Option<Val>, b: Option<Val>) -> Option<Val> {
+        if a.is_none() && b.is_none() {
+            return None;
+        }
+        let a = a.unwrap_or_else(|| self.zero());
+        let b = b.unwrap_or_else(|| self.zero());
+        Some(self.push(Inst::Select(mask, a, b)))
+    }
+
+    /// The derivative of instruction `v` (`inst`), given its operands'.
+    fn derive(&mut self, v: Val, inst: &Inst, d: &[Option<Val>], at: &Input) -> Result<Option<Val>, Unsupported> {
+        let dv = |x: Val| d[x as usize];
+        Ok(match *inst {
+            Inst::Const(_) | Inst::Time | Inst::TimeNext => None,
+            Inst::State(s) => Some(self.push(Inst::State((at.ns + at.j * at.ns) as u32 + s))),
+            Inst::Param(p) if p == at.q => Some(self.one()),
+            Inst::Param(p) if at.derived.contains(&(p as usize)) => {
+                let e = p as usize - at.derived.start;
+                Some(self.push(Inst::Param((at.np + at.j * at.ne + e) as u32)))
+            }
+            Inst::Param(_) => None,
+            // masks and steps are piecewise constant
+            Inst::Step(_) | Inst::Cmp(..) | Inst::And(..) | Inst::Or(..) | Inst::Not(_) => None,
+            Inst::Neg(a) => dv(a).map(|da| self.push(Inst::Neg(da))),
+            Inst::Add(a, b) => self.add(dv(a), dv(b)),
+            Inst::Sub(a, b) => self.sub(dv(a), dv(b)),
+            Inst::Mul(a, b) => {
+                let (x, y) = (self.times(a, dv(b)), self.times(b, dv(a)));
+                self.add(x, y)
+            }
+            Inst::MulAdd(a, b, c) => {
+                let (x, y) = (self.times(a, dv(b)), self.times(b, dv(a)));
+                let xy = self.add(x, y);
+                self.add(xy, dv(c))
+            }
+            Inst::Div(a, b) => {
+                // (da - v db) / b
+                let vdb = self.times(v, dv(b));
+                let num = self.sub(dv(a), vdb);
+                num.map(|n| self.push(Inst::Div(n, b)))
+            }
+            Inst::Min(a, b) => {
+                let lt = self.push(Inst::Cmp(Cmp::Lt, a, b));
+                self.select(lt, dv(a), dv(b))
+            }
+            Inst::Max(a, b) => {
+                let gt = self.push(Inst::Cmp(Cmp::Gt, a, b));
+                self.select(gt, dv(a), dv(b))
+            }
+            Inst::Sqrt(a) => dv(a).map(|da| {
+                let half = self.constant(0.5);
+                let h = self.push(Inst::Mul(half, da));
+                self.push(Inst::Div(h, v))
+            }),
+            Inst::Abs(a) => dv(a).map(|da| {
+                let zero = self.zero();
+                let neg = self.push(Inst::Cmp(Cmp::Lt, a, zero));
+                let minus = self.push(Inst::Neg(da));
+                self.push(Inst::Select(neg, minus, da))
+            }),
+            Inst::Exp(a) => self.times(v, dv(a)),
+            Inst::Log(a) => dv(a).map(|da| self.push(Inst::Div(da, a))),
+            Inst::Efun(a) => dv(a).map(|da| {
+                let g = self.efun_slope(a);
+                self.push(Inst::Mul(g, da))
+            }),
+            Inst::Select(c, a, b) => self.select(c, dv(a), dv(b)),
+            Inst::Lookup { .. } => {
+                return Err(Unsupported(
+                    "sensitivities are not derived through rate tables (run without tables)".into(),
+                ))
+            }
+        })
+    }
+
+    /// d/du of u / (e^u - 1), on the same two branches as
+    /// [`kmath::efun`]: the series' slope -1/2 + u/6 near 0, else
+    /// (D - u E) / D^2 with E = e^u, D = E - 1.
+    fn efun_slope(&mut self, u: Val) -> Val {
+        let sixth = self.constant(1.0 / 6.0);
+        let half = self.constant(-0.5);
+        let series = self.push(Inst::MulAdd(u, sixth, half));
+        let e = self.push(Inst::Exp(u));
+        let one = self.one();
+        let den = self.push(Inst::Sub(e, one));
+        let ue = self.push(Inst::Mul(u, e));
+        let num = self.push(Inst::Sub(den, ue));
+        let den2 = self.push(Inst::Mul(den, den));
+        let direct = self.push(Inst::Div(num, den2));
+        let abs = self.push(Inst::Abs(u));
+        let small = self.constant(kmath::EFUN_SMALL);
+        let near = self.push(Inst::Cmp(Cmp::Lt, abs, small));
+        self.push(Inst::Select(near, series, direct))
+    }
+}
