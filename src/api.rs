@@ -456,6 +456,90 @@ impl Experiment {
         crate::analyze::analyze(&run, &opts).map_err(|d| self.error(vec![*d]))
     }
 
+    /// The model of the run with its sensitivities with respect to the
+    /// parameters `params` (comma-separated names, as `--fit gNa,gK`
+    /// writes them), observing the state `observe`: what
+    /// `analyze --identifiability` and `fit` work on.
+    pub fn problem(&mut self, params: &str, observe: &str) -> Result<crate::infer::Problem, Error> {
+        let file = self.source("--parameters", params);
+        let span = Span::new(file, 0..params.len());
+        let names: Vec<String> = params.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        let run = self.configure()?;
+        crate::infer::Problem::new(&run, &names, observe.trim(), span).map_err(|d| self.error(vec![*d]))
+    }
+
+    /// What `neuroc analyze --identifiability P1,P2 --observe X --noise
+    /// SD` computes: the Fisher information of the observed state sampled
+    /// at every recorded step with Gaussian noise of SD `noise` (with the
+    /// state's unit), at the parameters' values, and what it says.
+    pub fn identifiability(
+        &mut self,
+        params: &str,
+        observe: &str,
+        noise: &str,
+    ) -> Result<crate::infer::fisher::Report, Error> {
+        let p = self.problem(params, observe)?;
+        let sigma = self.observation_noise(&p, noise)?;
+        crate::infer::fisher::report(&p, &p.values(), sigma).map_err(|d| self.error(vec![*d]))
+    }
+
+    /// What `neuroc fit --data FILE --fit P1,P2 --to X` computes: the
+    /// parameters fitted to the CSV `data` (a `t_ms` column and the
+    /// observed state's, as `run -o` writes them) by Levenberg-Marquardt
+    /// from the model's values and `starts - 1` more random starts within a
+    /// factor `range` of them.
+    pub fn fit(
+        &mut self,
+        params: &str,
+        observe: &str,
+        data: &Path,
+        starts: usize,
+        range: f64,
+    ) -> Result<(crate::infer::Problem, crate::infer::fit::Fit), Error> {
+        let p = self.problem(params, observe)?;
+        let text = std::fs::read_to_string(data)
+            .map_err(|e| Error::io(format!("cannot read the data `{}`: {e}", data.display())))?;
+        let values = crate::infer::fit::read_csv(&text, &p).map_err(|why| {
+            self.error(vec![Diagnostic::error(Code::BadData, format!("`{}`: {why}", data.display())).help(
+                "the data is a CSV with a `t_ms` column and the observed state's column in its display unit (`V_mV`), as `neuroc run -o` writes it",
+            )])
+        })?;
+        let run = self.configure()?;
+        crate::infer::fit::check(&p, &values, run.duration).map_err(|d| self.error(vec![*d]))?;
+        let start = p.values();
+        let mut opts = crate::infer::fit::Options::around(&start);
+        let range = if range.is_finite() && range > 1.0 { range } else { 10.0 };
+        opts.bounds =
+            start.iter().map(|&x| if x > 0.0 { (x / range, x * range) } else { (x * range, x / range) }).collect();
+        opts.extra_starts = starts.saturating_sub(1);
+        opts.seed = run.seed;
+        let f = crate::infer::fit::fit(&p, &values, &start, &opts).map_err(|d| self.error(vec![*d]))?;
+        Ok((p, f))
+    }
+
+    /// The observation noise's SD in SI, checked to have the observed
+    /// state's unit.
+    fn observation_noise(&mut self, p: &crate::infer::Problem, text: &str) -> Result<f64, Error> {
+        let Some(expr) = self.expr("--noise", text) else {
+            return Err(self.error(self.pending.list.clone()));
+        };
+        let mut ctx = experiment::settings::Ctx::new(&self.compiled);
+        let v = ctx.constant(&expr, p.observed_dim(), "the observation noise");
+        let mut diags = ctx.diags.list;
+        match v {
+            Some(v) if v > 0.0 && v.is_finite() => Ok(v),
+            Some(_) => {
+                diags.push(
+                    Diagnostic::error(Code::BadSetting, "the observation noise must be positive")
+                        .at(expr.span, "this SD")
+                        .help("the SD of the measurement errors, with the observed state's unit: --noise 1mV"),
+                );
+                Err(self.error(diags))
+            }
+            None => Err(self.error(diags)),
+        }
+    }
+
     /// The manifest's description of the run.
     fn manifest(&self, run: &Run) -> Value {
         let c = &self.compiled;

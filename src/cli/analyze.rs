@@ -9,6 +9,10 @@ pub(super) struct Args<'a> {
     pub json: Option<&'a PathBuf>,
     pub continuation: Option<&'a str>,
     pub coupling: Option<&'a str>,
+    /// (parameters, observed state) for `--identifiability`.
+    pub identifiability: Option<(&'a str, &'a str)>,
+    pub noise: &'a str,
+    pub duration: Option<&'a str>,
 }
 
 pub(super) fn analyze(path: &Path, a: &Args) -> i32 {
@@ -27,6 +31,25 @@ pub(super) fn analyze(path: &Path, a: &Args) -> i32 {
     for s in a.set {
         exp.assign(s);
     }
+    if let Some(d) = a.duration {
+        exp.duration(d);
+    }
+    if let Some((params, observe)) = a.identifiability {
+        return match exp.identifiability(params, observe, a.noise) {
+            Ok(r) => {
+                print!("{}", r.text());
+                write_json(a.json, &r.json())
+            }
+            Err(e) => {
+                e.eprint();
+                if e.is_io() {
+                    2
+                } else {
+                    1
+                }
+            }
+        };
+    }
     let report = match exp.analyze(a.continuation, a.coupling) {
         Ok(r) => r,
         Err(e) => {
@@ -35,8 +58,13 @@ pub(super) fn analyze(path: &Path, a: &Args) -> i32 {
         }
     };
     print!("{}", report.text());
-    if let Some(out) = a.json {
-        let text = serde_json::to_string_pretty(&report.json()).unwrap_or_default();
+    write_json(a.json, &report.json())
+}
+
+/// Writes the report's JSON where `--json` asks; the exit code.
+pub(super) fn write_json(out: Option<&PathBuf>, value: &serde_json::Value) -> i32 {
+    if let Some(out) = out {
+        let text = serde_json::to_string_pretty(value).unwrap_or_default();
         if let Err(e) = std::fs::write(out, text + "\n") {
             eprintln!("error: cannot write `{}`: {e}", out.display());
             return 2;

@@ -6,6 +6,7 @@
 mod analyze;
 mod check;
 mod explain;
+mod fit;
 mod run;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -26,6 +27,8 @@ use std::path::PathBuf;
                   neuroc run examples/hh_population.neuro --neurons 1000 --record V --sample 0.1ms\n  \
                   neuroc explain examples/hodgkin_huxley.neuro\n  \
                   neuroc analyze examples/wilson_cowan.neuro --continue P=0:2:101\n  \
+                  neuroc analyze examples/lif.neuro --identifiability tau_m,R --observe V --noise 0.5mV\n  \
+                  neuroc fit examples/hodgkin_huxley.neuro --data out/V.csv --fit NaT.gbar,Kdr.gbar --to V\n  \
                   neuroc plot out/\n\n\
                   Every value on the command line takes its unit (`--dt 0.01ms`, `--set g=2nS`); a wrong \
                   unit is reported like an error in the file, pointing at the flag.\n\n\
@@ -106,6 +109,62 @@ enum Command {
         /// optionally with the range: --coupling K=0:2:201
         #[arg(long, value_name = "NAME[=FROM:TO:STEPS]", allow_hyphen_values = true)]
         coupling: Option<String>,
+        /// a neuron or rate model: which of these parameters the observed state
+        /// identifies (Fisher information from the forward sensitivities, its
+        /// eigen-directions, Cramer-Rao bounds, non-identifiable combinations):
+        /// --identifiability NaT.gbar,Kdr.gbar --observe V --noise 1mV
+        #[arg(long, value_name = "P1,P2,...", requires_all = ["observe", "noise"])]
+        identifiability: Option<String>,
+        /// the observed state for --identifiability (sampled at every recorded step)
+        #[arg(long, value_name = "STATE")]
+        observe: Option<String>,
+        /// the SD of the observation's errors, with the state's unit: --noise 1mV
+        #[arg(long, value_name = "SD", allow_hyphen_values = true)]
+        noise: Option<String>,
+        /// simulated time for --identifiability, with a unit (default: the simulate block's)
+        #[arg(long, allow_hyphen_values = true)]
+        duration: Option<String>,
+    },
+    /// Fit parameters of a neuron or rate model to a recorded trace: least
+    /// squares by Levenberg-Marquardt on the model's forward sensitivities, in
+    /// log-parameters within bounds, from the model's values (and more random
+    /// starts); prints the estimate with 95% confidence intervals from the
+    /// Fisher information. The trace is a CSV with `t_ms` and the state's column
+    /// (`V_mV`), as `neuroc run -o` writes it.
+    ///
+    /// Example: neuroc fit examples/hodgkin_huxley.neuro --data trace.csv --fit NaT.gbar,Kdr.gbar --to V
+    Fit {
+        file: PathBuf,
+        /// the CSV trace to fit
+        #[arg(long, value_name = "CSV")]
+        data: PathBuf,
+        /// the parameters to fit, comma-separated
+        #[arg(long = "fit", value_name = "P1,P2,...")]
+        params: String,
+        /// the state the trace records
+        #[arg(long = "to", value_name = "STATE")]
+        observe: String,
+        /// which model (default: the first `simulate` block's, or the only one)
+        #[arg(long)]
+        model: Option<String>,
+        /// override a parameter or input (also where the fit starts): --set NaT.gbar=100mS/cm^2
+        #[arg(long = "set", value_name = "NAME=VALUE", allow_hyphen_values = true)]
+        set: Vec<String>,
+        /// simulated time, with a unit (at least the trace's length)
+        #[arg(long, allow_hyphen_values = true)]
+        duration: Option<String>,
+        /// time step, with a unit
+        #[arg(long, allow_hyphen_values = true)]
+        dt: Option<String>,
+        /// starting points: the model's values, then random ones within the bounds
+        #[arg(long, default_value_t = 1)]
+        starts: usize,
+        /// bounds: each parameter within this factor of its starting value
+        #[arg(long, default_value_t = 10.0)]
+        range: f64,
+        /// write `fit.csv` (t_ms, data, model, residual) and `fit.json` here
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -217,7 +276,18 @@ pub fn main() -> i32 {
                 2
             }
         },
-        Command::Analyze { file, model, set, json, continuation, coupling } => analyze::analyze(
+        Command::Analyze {
+            file,
+            model,
+            set,
+            json,
+            continuation,
+            coupling,
+            identifiability,
+            observe,
+            noise,
+            duration,
+        } => analyze::analyze(
             &file,
             &analyze::Args {
                 model: model.as_deref(),
@@ -225,6 +295,24 @@ pub fn main() -> i32 {
                 json: json.as_ref(),
                 continuation: continuation.as_deref(),
                 coupling: coupling.as_deref(),
+                identifiability: identifiability.as_deref().zip(observe.as_deref()),
+                noise: noise.as_deref().unwrap_or(""),
+                duration: duration.as_deref(),
+            },
+        ),
+        Command::Fit { file, data, params, observe, model, set, duration, dt, starts, range, output } => fit::fit(
+            &file,
+            &fit::Args {
+                data: &data,
+                params: &params,
+                observe: &observe,
+                model: model.as_deref(),
+                set: &set,
+                duration: duration.as_deref(),
+                dt: dt.as_deref(),
+                starts,
+                range,
+                output: output.as_deref(),
             },
         ),
         Command::Explain { file, model, method, dt, ir } => {

@@ -1,1 +1,404 @@
-//! Fitting (to come).
+//! Fitting parameters to a recorded trace: least squares by
+//! Levenberg-Marquardt on the sensitivities, in log-parameters (positive
+//! parameters) within bounds, from several starts.
+//!
+//! Input: a [`Problem`], the data (times and values of the observed
+//! state, SI) and [`Options`]. Output: a [`Fit`]: the estimate, its
+//! residuals, the noise SD estimated from them, and 95% confidence
+//! intervals from the Fisher information at the estimate (the covariance
+//! of log-parameters s^2 (J^T J)^-1, intervals exp(ln theta +/- 1.96 SD)).
+//! The model is sampled at the data's times by linear interpolation
+//! between its recorded steps (its sensitivities likewise, so the
+//! Jacobian is that of what is compared).
+//!
+//! Levenberg-Marquardt with Marquardt's scaling (J^T J + lambda
+//! diag(J^T J)) delta = -J^T r: lambda shrinks tenfold after a step that
+//! lowers the sum of squares and grows tenfold after one that does not;
+//! the fit stops when a step changes the sum of squares by less than 1e-12
+//! of itself, or after `max_iterations`.
+
+use super::{fisher, Problem, Trajectory};
+use crate::diag::{Code, Diagnostic};
+
+/// Observations of the problem's observed state.
+#[derive(Clone, Debug, Default)]
+pub struct Data {
+    /// Times, s, ascending.
+    pub t: Vec<f64>,
+    /// Values, SI.
+    pub y: Vec<f64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Bounds per parameter (SI): the fit stays within them.
+    pub bounds: Vec<(f64, f64)>,
+    /// Starting points besides the given one: each parameter drawn
+    /// log-uniformly within its bounds.
+    pub extra_starts: usize,
+    pub max_iterations: usize,
+    pub seed: u64,
+}
+
+impl Options {
+    /// Bounds of a factor 10 around `start`, no extra starts.
+    pub fn around(start: &[f64]) -> Options {
+        Options {
+            bounds: start.iter().map(|&x| if x > 0.0 { (x / 10.0, x * 10.0) } else { (x * 10.0, x / 10.0) }).collect(),
+            extra_starts: 0,
+            max_iterations: 200,
+            seed: 1,
+        }
+    }
+}
+
+/// A finished fit.
+#[derive(Clone, Debug)]
+pub struct Fit {
+    pub names: Vec<String>,
+    pub theta: Vec<f64>,
+    /// 95% confidence intervals (SI).
+    pub ci95: Vec<(f64, f64)>,
+    /// Relative SD of each parameter (log-parameter SD).
+    pub relative_sd: Vec<f64>,
+    /// Sum of squared residuals and the noise SD they give,
+    /// sqrt(SSR / (n - p)).
+    pub ssr: f64,
+    pub sigma: f64,
+    /// Model minus data at each data point (SI).
+    pub residuals: Vec<f64>,
+    /// The model at the data's times (SI).
+    pub model: Vec<f64>,
+    pub iterations: usize,
+    pub converged: bool,
+    /// Which start gave the best fit (0: the one given) of how many.
+    pub best_start: usize,
+    pub starts: usize,
+}
+
+/// The model and its sensitivities at the data's times.
+fn at_data(traj: &Trajectory, data: &Data) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let n = traj.t.len();
+    let p = traj.dy.len();
+    let mut y = Vec::with_capacity(data.t.len());
+    let mut dy = vec![Vec::with_capacity(data.t.len()); p];
+    let mut k = 0;
+    for &t in &data.t {
+        while k + 2 < n && traj.t[k + 1] <= t {
+            k += 1;
+        }
+        let (t0, t1) = (traj.t[k], traj.t[(k + 1).min(n - 1)]);
+        let w = if t1 > t0 { ((t - t0) / (t1 - t0)).clamp(0.0, 1.0) } else { 0.0 };
+        let lerp = |a: &[f64]| a[k] + w * (a[(k + 1).min(n - 1)] - a[k]);
+        y.push(lerp(&traj.y));
+        for j in 0..p {
+            dy[j].push(lerp(&traj.dy[j]));
+        }
+    }
+    (y, dy)
+}
+
+/// Reads data from CSV text: a `t_ms` column (ms) and the observed
+/// state's column, named as `run -o` writes it (`V_mV`: in the unit after
+/// the name, which must be the state's display unit) or by the bare name
+/// (in the display unit). Other columns are ignored.
+pub fn read_csv(text: &str, p: &Problem) -> Result<Data, String> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
+    let header: Vec<&str> = lines.next().ok_or("the file is empty")?.split(',').map(str::trim).collect();
+    let (_, (unit, scale)) = p.units();
+    let name = p.observed();
+    let want = crate::output::header(name, &unit);
+    let t_col = header.iter().position(|h| *h == "t_ms").ok_or("no `t_ms` column (time in ms)")?;
+    let y_col = header.iter().position(|h| *h == want || *h == name).ok_or_else(|| {
+        let other = header.iter().find(|h| h.starts_with(&format!("{name}_")));
+        match other {
+            Some(h) => format!("the column `{h}` is not in {unit}: name it `{want}` with values in {unit}"),
+            None => format!("no `{want}` column (`{name}` in {unit})"),
+        }
+    })?;
+    let mut data = Data::default();
+    for (i, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        let get = |c: usize| -> Result<f64, String> {
+            let cell = cells.get(c).ok_or_else(|| format!("row {} has {} cells", i + 2, cells.len()))?;
+            cell.parse::<f64>().map_err(|_| format!("row {}: `{cell}` is not a number", i + 2))
+        };
+        data.t.push(get(t_col)? * 1e-3);
+        data.y.push(get(y_col)? * scale);
+    }
+    Ok(data)
+}
+
+/// Checks the data against the problem: enough points, finite, ascending
+/// times within the run.
+pub fn check(p: &Problem, data: &Data, duration: f64) -> Result<(), Box<Diagnostic>> {
+    let bad = |what: String| {
+        Box::new(
+            Diagnostic::error(Code::BadData, what)
+                .at(p.span(), "fitting this")
+                .help("the data is a CSV with a time column in ms (`t_ms`) and the observed variable in its display unit, as `neuroc run -o` writes it"),
+        )
+    };
+    let np = p.names().len();
+    if data.t.len() <= np {
+        return Err(bad(format!(
+            "{} data points for {np} parameters: a fit needs more points than parameters",
+            data.t.len()
+        )));
+    }
+    if let Some(i) = (0..data.t.len()).find(|&i| !data.t[i].is_finite() || !data.y[i].is_finite()) {
+        return Err(bad(format!("data point {} is not a finite number", i + 1)));
+    }
+    if let Some(i) = (1..data.t.len()).find(|&i| data.t[i] <= data.t[i - 1]) {
+        return Err(bad(format!("the data's times do not increase at point {}", i + 1)));
+    }
+    let last = data.t[data.t.len() - 1];
+    if data.t[0] < 0.0 || last > duration * (1.0 + 1e-9) {
+        return Err(bad(format!(
+            "the data spans {} to {} ms, outside the run's 0 to {} ms",
+            crate::units::format_number(data.t[0] * 1e3),
+            crate::units::format_number(last * 1e3),
+            crate::units::format_number(duration * 1e3)
+        )));
+    }
+    Ok(())
+}
+
+/// Fits the problem's parameters to `data` from `start` (SI).
+pub fn fit(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Fit, Box<Diagnostic>> {
+    let np = start.len();
+    let mut starts = vec![start.to_vec()];
+    let mut rng = crate::runtime::stream::Stream::new(opts.seed, 17, 0);
+    for _ in 0..opts.extra_starts {
+        starts.push(
+            opts.bounds
+                .iter()
+                .map(|&(lo, hi)| {
+                    let u = rng.uniform();
+                    if lo > 0.0 {
+                        (lo.ln() + u * (hi.ln() - lo.ln())).exp()
+                    } else {
+                        lo + u * (hi - lo)
+                    }
+                })
+                .collect(),
+        );
+    }
+    let mut best: Option<(usize, Lm)> = None;
+    let mut first_error = None;
+    for (i, s) in starts.iter().enumerate() {
+        match descend(p, data, s, opts) {
+            Ok(lm) => {
+                if best.as_ref().is_none_or(|(_, b)| lm.ssr < b.ssr) {
+                    best = Some((i, lm));
+                }
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let Some((best_start, lm)) = best else {
+        return Err(first_error.unwrap_or_else(|| Box::new(Diagnostic::internal("no start"))));
+    };
+    // intervals from the Fisher information at the estimate
+    let traj = p.simulate(&lm.theta)?;
+    let (model, dy) = at_data(&traj, data);
+    let residuals: Vec<f64> = model.iter().zip(&data.y).map(|(m, d)| m - d).collect();
+    let ssr: f64 = residuals.iter().map(|r| r * r).sum();
+    let dof = (data.y.len() - np).max(1) as f64;
+    let sigma = (ssr / dof).sqrt();
+    let at = Trajectory { t: data.t.clone(), y: model.clone(), dy };
+    let info = fisher::information(&at, &lm.theta, sigma.max(f64::MIN_POSITIVE));
+    let cov = inverse(&info);
+    let relative_sd: Vec<f64> =
+        (0..np).map(|j| cov.as_ref().map_or(f64::INFINITY, |c| c[j][j].max(0.0).sqrt())).collect();
+    let ci95 = (0..np)
+        .map(|j| {
+            let (x, s) = (lm.theta[j], relative_sd[j]);
+            if x > 0.0 {
+                ((x.ln() - 1.96 * s).exp(), (x.ln() + 1.96 * s).exp())
+            } else {
+                (x - 1.96 * s * x.abs(), x + 1.96 * s * x.abs())
+            }
+        })
+        .collect();
+    Ok(Fit {
+        names: p.names(),
+        theta: lm.theta,
+        ci95,
+        relative_sd,
+        ssr,
+        sigma,
+        residuals,
+        model,
+        iterations: lm.iterations,
+        converged: lm.converged,
+        best_start,
+        starts: starts.len(),
+    })
+}
+
+/// One Levenberg-Marquardt descent.
+struct Lm {
+    theta: Vec<f64>,
+    ssr: f64,
+    iterations: usize,
+    converged: bool,
+}
+
+fn descend(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm, Box<Diagnostic>> {
+    let np = start.len();
+    // log coordinates for positive parameters, plain ones otherwise
+    let log: Vec<bool> = start.iter().zip(&opts.bounds).map(|(&x, &(lo, _))| x > 0.0 && lo > 0.0).collect();
+    let to_x = |th: &[f64]| -> Vec<f64> { th.iter().zip(&log).map(|(&t, &l)| if l { t.ln() } else { t }).collect() };
+    let to_theta = |x: &[f64]| -> Vec<f64> {
+        x.iter()
+            .zip(&log)
+            .zip(&opts.bounds)
+            .map(|((&v, &l), &(lo, hi))| (if l { v.exp() } else { v }).clamp(lo, hi))
+            .collect()
+    };
+    let eval = |theta: &[f64]| -> Result<(f64, Vec<f64>, Vec<Vec<f64>>), Box<Diagnostic>> {
+        let traj = p.simulate(theta)?;
+        let (y, dy) = at_data(&traj, data);
+        let r: Vec<f64> = y.iter().zip(&data.y).map(|(m, d)| m - d).collect();
+        let ssr = r.iter().map(|x| x * x).sum();
+        // the Jacobian in the fit's coordinates
+        let jac: Vec<Vec<f64>> =
+            (0..np).map(|j| dy[j].iter().map(|d| if log[j] { d * theta[j] } else { *d }).collect()).collect();
+        Ok((ssr, r, jac))
+    };
+    let mut theta = to_theta(&to_x(start));
+    let (mut ssr, mut r, mut jac) = eval(&theta)?;
+    let mut lambda = 1e-3;
+    let mut converged = false;
+    let mut iterations = 0;
+    while iterations < opts.max_iterations {
+        iterations += 1;
+        // normal equations
+        let mut a = vec![vec![0.0; np]; np];
+        let mut g = vec![0.0; np];
+        for i in 0..np {
+            for j in 0..=i {
+                a[i][j] = jac[i].iter().zip(&jac[j]).map(|(x, y)| x * y).sum();
+                a[j][i] = a[i][j];
+            }
+            g[i] = jac[i].iter().zip(&r).map(|(x, y)| x * y).sum();
+        }
+        let mut stepped = false;
+        while lambda < 1e12 {
+            let mut m = a.clone();
+            for (i, row) in m.iter_mut().enumerate() {
+                row[i] += lambda * a[i][i].max(1e-300);
+            }
+            let Some(delta) = crate::schemes::linalg::solve(
+                &crate::schemes::linalg::Mat { n: np, a: m.into_iter().flatten().collect() },
+                &g.iter().map(|x| -x).collect::<Vec<_>>(),
+            ) else {
+                lambda *= 10.0;
+                continue;
+            };
+            let x: Vec<f64> = to_x(&theta).iter().zip(&delta).map(|(a, b)| a + b).collect();
+            let trial = to_theta(&x);
+            match eval(&trial) {
+                Ok((s, r2, j2)) if s < ssr => {
+                    let change = (ssr - s) / ssr.max(f64::MIN_POSITIVE);
+                    theta = trial;
+                    ssr = s;
+                    r = r2;
+                    jac = j2;
+                    lambda = (lambda / 10.0).max(1e-12);
+                    stepped = true;
+                    if change < 1e-12 {
+                        converged = true;
+                    }
+                    break;
+                }
+                _ => lambda *= 10.0,
+            }
+        }
+        if !stepped {
+            // no step lowers the sum of squares: a minimum to rounding
+            converged = true;
+        }
+        if converged {
+            break;
+        }
+    }
+    Ok(Lm { theta, ssr, iterations, converged })
+}
+
+/// The inverse of a small symmetric positive definite matrix, or None.
+fn inverse(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
+    let n = a.len();
+    let m = crate::schemes::linalg::Mat { n, a: a.iter().flatten().copied().collect() };
+    let cols: Option<Vec<Vec<f64>>> = (0..n)
+        .map(|j| {
+            let e: Vec<f64> = (0..n).map(|i| f64::from(u8::from(i == j))).collect();
+            crate::schemes::linalg::solve(&m, &e)
+        })
+        .collect();
+    let cols = cols?;
+    Some((0..n).map(|i| (0..n).map(|j| cols[j][i]).collect()).collect())
+}
+
+impl Fit {
+    /// The fit as JSON (SI values and display units).
+    pub fn json(&self, p: &Problem) -> serde_json::Value {
+        let (units, (yu, ys)) = p.units();
+        serde_json::json!({
+            "observed": p.observed(),
+            "points": self.residuals.len(),
+            "residual_sd": self.sigma / ys,
+            "residual_sd_unit": yu,
+            "ssr_si": self.ssr,
+            "iterations": self.iterations,
+            "converged": self.converged,
+            "starts": self.starts,
+            "best_start": self.best_start,
+            "parameters": self.names.iter().enumerate().map(|(j, n)| serde_json::json!({
+                "name": n,
+                "unit": units[j].0,
+                "value": self.theta[j] / units[j].1,
+                "ci95": [self.ci95[j].0 / units[j].1, self.ci95[j].1 / units[j].1],
+                "relative_sd": if self.relative_sd[j].is_finite() { serde_json::json!(self.relative_sd[j]) } else { serde_json::Value::Null },
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The fit for people.
+    pub fn text(&self, p: &Problem) -> String {
+        use std::fmt::Write;
+        let (units, (yu, ys)) = p.units();
+        let fmt = super::sig;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "fit of {} to `{}`: {} points, residual SD {} {yu}, {} iterations{}{}",
+            self.names.join(", "),
+            p.observed(),
+            self.residuals.len(),
+            fmt(self.sigma / ys),
+            self.iterations,
+            if self.converged { "" } else { " (stopped before converging)" },
+            if self.starts > 1 {
+                format!(", best of {} starts (start {})", self.starts, self.best_start)
+            } else {
+                String::new()
+            }
+        );
+        for (j, name) in self.names.iter().enumerate() {
+            let (u, f) = &units[j];
+            let _ = writeln!(
+                s,
+                "  {name:<14} = {} {u}   95% CI [{}, {}]   (+/- {:.3}%)",
+                fmt(self.theta[j] / f),
+                fmt(self.ci95[j].0 / f),
+                fmt(self.ci95[j].1 / f),
+                100.0 * self.relative_sd[j]
+            );
+        }
+        s
+    }
+}

@@ -220,6 +220,11 @@ impl Problem {
         (params, display(&s.unit, &s.dim))
     }
 
+    /// The observed state's dimension.
+    pub fn observed_dim(&self) -> crate::units::Dim {
+        self.model.states[self.observe].dim
+    }
+
     /// Where the request was made.
     pub fn span(&self) -> Span {
         self.span
@@ -236,12 +241,8 @@ impl Problem {
         }
         // initial states and their derivatives
         let ns_model = m.states.len();
-        let mut y = vec![f64::NAN; ns_model];
+        let y = self.simulate_initial(&params);
         let mut values = Vec::new();
-        for &i in &m.init_order {
-            eval_values(m, 0.0, &y, &params, &self.value_exprs, &mut values);
-            y[i] = eval(m, m.states[i].init, &Env { t: 0.0, states: &y, params: &params, values: &values, args: &[] });
-        }
         let ns = self.kernel.states.len() / (np + 1);
         let mut states: Vec<Vec<f64>> = vec![vec![0.0]; self.kernel.states.len()];
         for (s, v) in y.iter().enumerate() {
@@ -314,6 +315,18 @@ impl Problem {
         Ok(out)
     }
 
+    /// The initial states for every parameter's value `params` (SI).
+    fn simulate_initial(&self, params: &[f64]) -> Vec<f64> {
+        let m = &self.model;
+        let mut y = vec![f64::NAN; m.states.len()];
+        let mut values = Vec::new();
+        for &i in &m.init_order {
+            eval_values(m, 0.0, &y, params, &self.value_exprs, &mut values);
+            y[i] = eval(m, m.states[i].init, &Env { t: 0.0, states: &y, params, values: &values, args: &[] });
+        }
+        y
+    }
+
     /// `gNa = 120 mS/cm^2, gK = 36 mS/cm^2` for `theta`.
     pub fn describe(&self, theta: &[f64]) -> String {
         let (units, _) = self.units();
@@ -321,8 +334,26 @@ impl Problem {
             .iter()
             .zip(theta)
             .zip(units)
-            .map(|((n, v), (u, f))| format!("{n} = {} {u}", crate::units::format_number(v / f)))
+            .map(|((n, v), (u, f))| format!("{n} = {} {u}", sig(v / f)))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// `x` with 6 significant digits, trailing zeros dropped (`120.000012`,
+/// `0.3`, `2.82334e-10`).
+pub(crate) fn sig(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let e = x.abs().log10().floor() as i32;
+    if !(-4..6).contains(&e) {
+        return format!("{x:.5e}");
+    }
+    let s = format!("{x:.*}", (5 - e).max(0) as usize);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
     }
 }
