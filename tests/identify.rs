@@ -105,6 +105,7 @@ fn fisher_intervals_cover_the_truth_at_their_rate() {
         let data = noisy(&p, &truth, 10, 0.05, rep);
         let f = fit::fit(&p, &data, &start, &opts).expect("fits");
         assert!(f.converged, "repeat {rep}");
+        #[allow(clippy::needless_range_loop)]
         for j in 0..truth.len() {
             if f.ci95[j].0 <= truth[j] && truth[j] <= f.ci95[j].1 {
                 covered[j] += 1;
@@ -129,6 +130,7 @@ fn hodgkin_huxley_conductances_are_recovered_from_a_noisy_trace() {
     let start = [truth[0] * 0.8, truth[1] * 1.25];
     let f = fit::fit(&p, &data, &start, &fit::Options::around(&start)).expect("fits");
     eprintln!("{}", f.text(&p));
+    #[allow(clippy::needless_range_loop)]
     for j in 0..2 {
         let err = (f.theta[j] - truth[j]).abs() / truth[j];
         assert!(err < 0.02, "{}: {:.3}% off", f.names[j], 100.0 * err);
@@ -150,7 +152,7 @@ fn bad_requests_are_diagnosed() {
     assert!(d.message.contains("no parameter `nope`") && d.help.as_deref().unwrap_or("").contains("tau"), "{d:?}");
     let d = err(problem_from(&e, &["tau"], "y"));
     assert_eq!(d.code, Code::NoSensitivity);
-    assert!(d.message.contains("no state `y`"), "{d:?}");
+    assert!(d.message.contains("no state or value `y`"), "{d:?}");
     let d = err(problem_from(&e, &["tau", "tau"], "x"));
     assert!(d.message.contains("named twice"), "{d:?}");
     // a parameter computed from the one of interest
@@ -170,4 +172,92 @@ fn bad_requests_are_diagnosed() {
     let data = fit::Data { t: vec![0.001, 0.002, 0.5], y: vec![1.0, 1.1, 1.2] };
     let d = fit::check(&p, &data, 0.04).expect_err("refused");
     assert!(d.message.contains("outside the run"), "{d:?}");
+}
+
+#[test]
+fn a_trace_written_by_run_is_fitted_through_the_library_api() {
+    // the trace `neuroc run -o` writes, fitted from 15% off by
+    // `Experiment::fit` (what `neuroc fit` calls)
+    let dir = std::env::temp_dir().join(format!("neuroc-fit-{}", std::process::id()));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/lif.neuro");
+    let mut e = Experiment::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
+    e.duration("100 ms").record("V");
+    e.run_to(&dir, neuroc::output::Format::Csv).unwrap_or_else(|e| panic!("{}", e.render()));
+    let mut e = Experiment::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
+    e.duration("100 ms").set("tau_m", "23 ms").set("R", "85 Mohm");
+    let (p, f) = e.fit("tau_m, R", "V", &dir.join("V.csv"), 1, 10.0).unwrap_or_else(|e| panic!("{}", e.render()));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(p.names(), ["tau_m", "R"]);
+    // the CSV holds about 10 significant digits
+    assert!((f.theta[0] / 20e-3 - 1.0).abs() < 1e-6, "{}", f.text(&p));
+    assert!((f.theta[1] / 100e6 - 1.0).abs() < 1e-6, "{}", f.text(&p));
+    // a column in another unit is refused with E0514
+    let bad = std::env::temp_dir().join(format!("neuroc-fit-bad-{}.csv", std::process::id()));
+    std::fs::write(&bad, "t_ms,V_V\n0,-0.07\n1,-0.069\n2,-0.068\n").expect("writes");
+    let err = e.fit("tau_m", "V", &bad, 1, 10.0).map(|_| ()).expect_err("refused");
+    let _ = std::fs::remove_file(&bad);
+    assert_eq!(err.diagnostics[0].code, Code::BadData);
+    assert!(err.render().contains("`V_V` is not in mV"), "{}", err.render());
+}
+
+/// The report of `examples/identifiability_hh.neuro`'s model `model`.
+fn clamp_report(model: &str, wrt: &[&str], observe: &str, noise: &str, set: &[(&str, &str)]) -> fisher::Report {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/identifiability_hh.neuro");
+    let mut e = Experiment::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
+    e.model(model);
+    for (k, v) in set {
+        e.set(k, v);
+    }
+    e.identifiability(&wrt.join(","), observe, noise).unwrap_or_else(|e| panic!("{}", e.render()))
+}
+
+#[test]
+fn voltage_clamp_identifies_what_current_clamp_cannot() {
+    let all = ["NaT.gbar", "Kdr.gbar", "Leak.g"];
+    // current clamp with the current and capacitance unknown: one exact
+    // symmetry, every parameter scaled together
+    let mut five = all.to_vec();
+    five.extend(["C_m", "I_amp"]);
+    let r = clamp_report("SquidCurrentClamp", &five, "V", "1 mV", &[]);
+    assert_eq!(r.structural.len(), 1, "{}", r.text());
+    let (v, symmetry) = &r.structural[0];
+    assert!(v.iter().all(|x| (x - 1.0 / 5f64.sqrt()).abs() < 1e-6), "{v:?}");
+    assert_eq!(*symmetry, Some(true));
+    assert!(r.text().contains("only the ratios of NaT.gbar, Kdr.gbar, Leak.g, C_m, I_amp"), "{}", r.text());
+    // with them known: spikes identify the conductances; below threshold
+    // sodium is known several times less precisely
+    let spiking = clamp_report("SquidCurrentClamp", &all, "V", "1 mV", &[]);
+    let below = clamp_report("SquidCurrentClamp", &all, "V", "1 mV", &[("I_amp", "2 uA/cm^2")]);
+    assert!(spiking.structural.is_empty() && below.structural.is_empty());
+    assert!(below.relative_sd[0] > 3.0 * spiking.relative_sd[0], "{}\n{}", spiking.text(), below.text());
+    // voltage clamp, observed through the clamp current (a derived value)
+    let clamp = clamp_report("SquidVoltageClamp", &all, "I_clamp", "0.1 uA/cm^2", &[]);
+    assert!(clamp.structural.is_empty(), "{}", clamp.text());
+    assert!(clamp.relative_sd.iter().all(|&s| s < 1e-3), "{}", clamp.text());
+    // the active conductances over a hundred times better than from spikes
+    for j in 0..2 {
+        assert!(clamp.relative_sd[j] < spiking.relative_sd[j] / 100.0, "{}", clamp.text());
+    }
+}
+
+#[test]
+fn a_derived_value_is_observed_with_its_derivatives() {
+    // the clamp current's sensitivities against central differences
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/identifiability_hh.neuro");
+    let mut e = Experiment::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
+    e.model("SquidVoltageClamp");
+    let p = e.problem("NaT.gbar,Kdr.gbar,Leak.g", "I_clamp").unwrap_or_else(|e| panic!("{}", e.render()));
+    let theta = p.values();
+    let at = p.simulate(&theta).expect("simulates");
+    for j in 0..3 {
+        let h = 1e-6 * theta[j];
+        let mut up = theta.clone();
+        up[j] += h;
+        let mut down = theta.clone();
+        down[j] -= h;
+        let (a, b) = (p.simulate(&up).expect("simulates"), p.simulate(&down).expect("simulates"));
+        let scale = at.dy[j].iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        let worst = (0..at.y.len()).map(|k| ((a.y[k] - b.y[k]) / (2.0 * h) - at.dy[j][k]).abs()).fold(0.0f64, f64::max);
+        assert!(worst < 1e-6 * scale, "parameter {j}: {worst:e} of {scale:e}");
+    }
 }

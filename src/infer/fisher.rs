@@ -63,6 +63,7 @@ pub struct Report {
 }
 
 /// F = J^T J / sigma^2 in log-parameters from a trajectory at `theta`.
+#[allow(clippy::needless_range_loop)] // a symmetric matrix's lower triangle
 pub fn information(traj: &Trajectory, theta: &[f64], sigma: f64) -> Vec<Vec<f64>> {
     let p = theta.len();
     let mut f = vec![vec![0.0; p]; p];
@@ -87,6 +88,7 @@ pub fn information(traj: &Trajectory, theta: &[f64], sigma: f64) -> Vec<Vec<f64>
 /// Eigenvalues (descending) and unit eigenvectors of a symmetric matrix,
 /// by cyclic Jacobi rotations (accurate to rounding relative to the
 /// largest eigenvalue, enough for the few parameters of a fit).
+#[allow(clippy::needless_range_loop)] // rotations of rows and columns p and q
 pub fn eigen(a: &[Vec<f64>]) -> Vec<(f64, Vec<f64>)> {
     let n = a.len();
     let mut a: Vec<Vec<f64>> = a.to_vec();
@@ -151,7 +153,8 @@ pub fn report(p: &Problem, theta: &[f64], sigma: f64) -> Result<Report, Box<Diag
     let eigen = eigen(&fim);
     let top = eigen.first().map_or(0.0, |e| e.0);
     let n = theta.len();
-    let zero = |l: f64| !(l > RANK_TOL * top) || top <= 0.0;
+    // NaN counts as zero
+    let zero = |l: f64| l.partial_cmp(&(RANK_TOL * top)) != Some(std::cmp::Ordering::Greater) || top <= 0.0;
     let mut structural = Vec::new();
     let mut practical = Vec::new();
     for (l, v) in &eigen {
@@ -244,15 +247,13 @@ impl Report {
     pub fn text(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let fmt = super::sig;
         let _ = writeln!(
             s,
-            "identifiability of {} from `{}` ({} samples, noise SD {} {}):",
+            "identifiability of {} from `{}` ({} samples, noise SD {}):",
             self.names.join(", "),
             self.observed,
             self.samples,
-            fmt(self.sigma / self.sigma_unit.1),
-            self.sigma_unit.0
+            super::with_unit(self.sigma / self.sigma_unit.1, &self.sigma_unit.0)
         );
         let _ = writeln!(s, "  at:");
         for (i, name) in self.names.iter().enumerate() {
@@ -263,7 +264,7 @@ impl Report {
             } else {
                 "not identifiable".into()
             };
-            let _ = writeln!(s, "    {name:<14} = {} {u}   {bound}", fmt(self.values[i] / f));
+            let _ = writeln!(s, "    {name:<14} = {:<16} {bound}", super::with_unit(self.values[i] / f, u));
         }
         let _ = writeln!(s, "  Fisher information in log-parameters, eigenvalues (SD along each direction):");
         for (l, v) in &self.eigen {
@@ -323,6 +324,10 @@ impl Report {
                 let power = if (r.abs() - 1.0).abs() < 1e-3 { String::new() } else { format!("^{:.3}", r.abs()) };
                 let op = if r > 0.0 { "*" } else { "/" };
                 Some(format!("{} {op} {}{power}", self.names[*i], self.names[*j]))
+            }
+            many if many.iter().all(|&i| (v[i] - v[many[0]]).abs() < 1e-3) => {
+                let names: Vec<&str> = many.iter().map(|&i| self.names[i].as_str()).collect();
+                Some(format!("the ratios of {} (scaling them all together changes nothing)", names.join(", ")))
             }
             _ => None,
         }

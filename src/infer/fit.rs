@@ -15,7 +15,9 @@
 //! diag(J^T J)) delta = -J^T r: lambda shrinks tenfold after a step that
 //! lowers the sum of squares and grows tenfold after one that does not;
 //! the fit stops when a step changes the sum of squares by less than 1e-12
-//! of itself, or after `max_iterations`.
+//! of itself, or after `max_iterations`. Each start is fitted on growing
+//! windows of the data (the first 5%, then doubling), so that a trace of
+//! many spikes does not trap the descent in a misaligned minimum.
 
 use super::{fisher, Problem, Trajectory};
 use crate::diag::{Code, Diagnostic};
@@ -77,6 +79,7 @@ pub struct Fit {
 }
 
 /// The model and its sensitivities at the data's times.
+#[allow(clippy::needless_range_loop)] // parameter j of each row
 fn at_data(traj: &Trajectory, data: &Data) -> (Vec<f64>, Vec<Vec<f64>>) {
     let n = traj.t.len();
     let p = traj.dy.len();
@@ -187,7 +190,7 @@ pub fn fit(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Fi
     let mut best: Option<(usize, Lm)> = None;
     let mut first_error = None;
     for (i, s) in starts.iter().enumerate() {
-        match descend(p, data, s, opts) {
+        match grow(p, data, s, opts) {
             Ok(lm) => {
                 if best.as_ref().is_none_or(|(_, b)| lm.ssr < b.ssr) {
                     best = Some((i, lm));
@@ -239,6 +242,10 @@ pub fn fit(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Fi
     })
 }
 
+/// The sum of squares, the residuals and the Jacobian (per parameter) at
+/// a point.
+type Residuals = (f64, Vec<f64>, Vec<Vec<f64>>);
+
 /// One Levenberg-Marquardt descent.
 struct Lm {
     theta: Vec<f64>,
@@ -247,7 +254,35 @@ struct Lm {
     converged: bool,
 }
 
+/// Descents on growing windows of the data: the first `WINDOW` of its
+/// points (at least 10 per parameter), then twice as many, up to all of
+/// them, each from the last estimate. A trace of many spikes has a sum of
+/// squares with a minimum per spike-time alignment; on a short window the
+/// start is in the right basin, and each doubling keeps it there
+/// (continuation in the horizon, as in fits of oscillators by growing
+/// intervals).
+fn grow(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm, Box<Diagnostic>> {
+    let n = data.t.len();
+    let mut len = ((n as f64 * WINDOW) as usize).max(10 * start.len()).min(n);
+    let mut theta = start.to_vec();
+    let mut iterations = 0;
+    loop {
+        let part = Data { t: data.t[..len].to_vec(), y: data.y[..len].to_vec() };
+        let lm = descend(p, &part, &theta, opts)?;
+        iterations += lm.iterations;
+        theta = lm.theta;
+        if len == n {
+            return Ok(Lm { theta, ssr: lm.ssr, iterations, converged: lm.converged });
+        }
+        len = (len * 2).min(n);
+    }
+}
+
+/// The first window of [`grow`], as a fraction of the data's points.
+const WINDOW: f64 = 0.05;
+
 fn descend(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm, Box<Diagnostic>> {
+    let until = data.t.last().copied().unwrap_or(0.0);
     let np = start.len();
     // log coordinates for positive parameters, plain ones otherwise
     let log: Vec<bool> = start.iter().zip(&opts.bounds).map(|(&x, &(lo, _))| x > 0.0 && lo > 0.0).collect();
@@ -259,8 +294,8 @@ fn descend(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm
             .map(|((&v, &l), &(lo, hi))| (if l { v.exp() } else { v }).clamp(lo, hi))
             .collect()
     };
-    let eval = |theta: &[f64]| -> Result<(f64, Vec<f64>, Vec<Vec<f64>>), Box<Diagnostic>> {
-        let traj = p.simulate(theta)?;
+    let eval = |theta: &[f64]| -> Result<Residuals, Box<Diagnostic>> {
+        let traj = p.simulate_until(theta, until)?;
         let (y, dy) = at_data(&traj, data);
         let r: Vec<f64> = y.iter().zip(&data.y).map(|(m, d)| m - d).collect();
         let ssr = r.iter().map(|x| x * x).sum();
@@ -375,11 +410,11 @@ impl Fit {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "fit of {} to `{}`: {} points, residual SD {} {yu}, {} iterations{}{}",
+            "fit of {} to `{}`: {} points, residual SD {}, {} iterations{}{}",
             self.names.join(", "),
             p.observed(),
             self.residuals.len(),
-            fmt(self.sigma / ys),
+            super::with_unit(self.sigma / ys, &yu),
             self.iterations,
             if self.converged { "" } else { " (stopped before converging)" },
             if self.starts > 1 {
@@ -392,8 +427,8 @@ impl Fit {
             let (u, f) = &units[j];
             let _ = writeln!(
                 s,
-                "  {name:<14} = {} {u}   95% CI [{}, {}]   (+/- {:.3}%)",
-                fmt(self.theta[j] / f),
+                "  {name:<14} = {:<16} 95% CI [{}, {}]   (+/- {:.3}%)",
+                super::with_unit(self.theta[j] / f, u),
                 fmt(self.ci95[j].0 / f),
                 fmt(self.ci95[j].1 / f),
                 100.0 * self.relative_sd[j]

@@ -37,19 +37,32 @@ pub struct Problem {
     code: jit::Compiled,
     /// The parameters of interest (indices into the model's parameters).
     wrt: Vec<usize>,
-    /// The observed state.
-    observe: usize,
+    /// What is observed.
+    observe: Observed,
     /// Every parameter's value (SI) as the run configures it.
     base: Vec<f64>,
     value_exprs: Vec<ExprId>,
     /// d(initial state i)/d(parameter j) as expressions, per j then i
     /// (None: zero), for the states in initialization order.
-    init_diff: Vec<Vec<(Option<ExprId>, Vec<(usize, ExprId)>)>>,
+    init_diff: Vec<Vec<InitDiff>>,
     dt: f64,
     steps: usize,
     every: usize,
     span: Span,
 }
+
+/// What a problem observes: a state, or a value computed from the states
+/// (an input, a derived value such as a clamp current) with its
+/// derivatives, d v/d p and (state, d v/d state), per parameter.
+enum Observed {
+    State(usize),
+    Value { value: usize, direct: Vec<ExprId>, through: Vec<Vec<(usize, ExprId)>> },
+}
+
+/// An initial value's derivative with respect to one parameter: its
+/// direct part, and its parts through the states it reads (state, d
+/// init / d state).
+type InitDiff = (Option<ExprId>, Vec<(usize, ExprId)>);
 
 /// A simulated trajectory of the observed state and its sensitivities.
 #[derive(Clone, Debug, Default)]
@@ -123,13 +136,8 @@ impl Problem {
                 ));
             }
         }
-        let Some(observe) = m.states.iter().position(|s| s.name == observe) else {
-            let known: Vec<&str> = m.states.iter().map(|s| s.name.as_str()).collect();
-            return Err(refuse(
-                format!("`{}` has no state `{observe}` to observe", m.name),
-                &format!("its states: {}", known.join(", ")),
-            ));
-        };
+        let state = m.states.iter().position(|s| s.name == observe);
+        let value = m.values.iter().position(|v| v.name == observe);
         let base = eval_params(&m, &p.param_overrides);
         let value_exprs: Vec<ExprId> = m
             .values
@@ -177,6 +185,34 @@ impl Problem {
             }
             init_diff.push(per);
         }
+        let observe = match (state, value) {
+            (Some(s), _) => Observed::State(s),
+            (None, Some(v)) => {
+                let e = value_exprs[v];
+                let fail = |why: String| refuse(format!("the value `{observe}`: {why}"), "");
+                let mut direct = Vec::new();
+                let mut through = Vec::new();
+                for &q in &ids {
+                    direct.push(crate::symbolic::diff(&mut dm, e, Var::Param(q)).map_err(fail)?);
+                    let mut per = Vec::new();
+                    for r in crate::schemes::deps(&dm, e) {
+                        if let Var::State(s) = r {
+                            per.push((s, crate::symbolic::diff(&mut dm, e, Var::State(s)).map_err(fail)?));
+                        }
+                    }
+                    through.push(per);
+                }
+                Observed::Value { value: v, direct, through }
+            }
+            (None, None) => {
+                let known: Vec<&str> =
+                    m.states.iter().map(|s| s.name.as_str()).chain(m.values.iter().map(|v| v.name.as_str())).collect();
+                return Err(refuse(
+                    format!("`{}` has no state or value `{observe}` to observe", m.name),
+                    &format!("its states and values: {}", known.join(", ")),
+                ));
+            }
+        };
         Ok(Problem {
             model: dm,
             kernel: k,
@@ -203,9 +239,12 @@ impl Problem {
         self.wrt.iter().map(|&q| self.base[q]).collect()
     }
 
-    /// The observed state's name.
+    /// The observed variable's name.
     pub fn observed(&self) -> &str {
-        &self.model.states[self.observe].name
+        match &self.observe {
+            Observed::State(s) => &self.model.states[*s].name,
+            Observed::Value { value, .. } => &self.model.values[*value].name,
+        }
     }
 
     /// The display unit of each parameter of interest and its scale (the
@@ -216,13 +255,19 @@ impl Problem {
             crate::experiment::execute::display(unit, dim)
         };
         let params = self.wrt.iter().map(|&q| display(&self.model.params[q].unit, &self.model.params[q].dim)).collect();
-        let s = &self.model.states[self.observe];
-        (params, display(&s.unit, &s.dim))
+        let observed = match &self.observe {
+            Observed::State(s) => display(&self.model.states[*s].unit, &self.model.states[*s].dim),
+            Observed::Value { value, .. } => display(&self.model.values[*value].unit, &self.model.values[*value].dim),
+        };
+        (params, observed)
     }
 
     /// The observed state's dimension.
     pub fn observed_dim(&self) -> crate::units::Dim {
-        self.model.states[self.observe].dim
+        match &self.observe {
+            Observed::State(s) => self.model.states[*s].dim,
+            Observed::Value { value, .. } => self.model.values[*value].dim,
+        }
     }
 
     /// Where the request was made.
@@ -233,6 +278,12 @@ impl Problem {
     /// Simulates the model at `theta` (the parameters of interest, SI) and
     /// its sensitivities. A trajectory that stops being finite is E0506.
     pub fn simulate(&self, theta: &[f64]) -> Result<Trajectory, Box<Diagnostic>> {
+        self.simulate_until(theta, f64::INFINITY)
+    }
+
+    /// [`Problem::simulate`] up to the first recorded step at or after
+    /// `until` (s), or the run's end.
+    pub fn simulate_until(&self, theta: &[f64], until: f64) -> Result<Trajectory, Box<Diagnostic>> {
         let m = &self.model;
         let np = self.wrt.len();
         let mut params = self.base.clone();
@@ -278,23 +329,43 @@ impl Problem {
         let emitting = self.kernel.events.len().max(1);
         let (mut idx, mut tim) = (vec![0i64; emitting], vec![0.0; emitting]);
         let mut out = Trajectory { dy: vec![Vec::new(); np], ..Trajectory::default() };
-        let sample = |states: &[Vec<f64>], t: f64, out: &mut Trajectory| {
+        let sample = |states: &[Vec<f64>], t: f64, out: &mut Trajectory, values: &mut Vec<f64>| {
             out.t.push(t);
-            out.y.push(states[self.observe][0]);
-            for (j, d) in out.dy.iter_mut().enumerate() {
-                d.push(states[ns + j * ns + self.observe][0]);
+            match &self.observe {
+                Observed::State(s) => {
+                    out.y.push(states[*s][0]);
+                    for (j, d) in out.dy.iter_mut().enumerate() {
+                        d.push(states[ns + j * ns + s][0]);
+                    }
+                }
+                Observed::Value { value, direct, through } => {
+                    let y: Vec<f64> = states[..ns_model].iter().map(|a| a[0]).collect();
+                    eval_values(m, t, &y, &params, &self.value_exprs, values);
+                    let env = Env { t, states: &y, params: &params, values, args: &[] };
+                    out.y.push(values[*value]);
+                    for (j, d) in out.dy.iter_mut().enumerate() {
+                        let mut x = eval(m, direct[j], &env);
+                        for &(s, e) in &through[j] {
+                            x += eval(m, e, &env) * states[ns + j * ns + s][0];
+                        }
+                        d.push(x);
+                    }
+                }
             }
         };
-        sample(&states, 0.0, &mut out);
+        sample(&states, 0.0, &mut out, &mut values);
         let pp: Vec<*const f64> = arrays.iter().map(|a| a.as_ptr()).collect();
         for step in 0..self.steps {
+            if out.t.last().is_some_and(|&t| t >= until) {
+                break;
+            }
             let (t, t_next) = (step as f64 * self.dt, (step + 1) as f64 * self.dt);
             let sp: Vec<*mut f64> = states.iter_mut().map(|a| a.as_mut_ptr()).collect();
             // SAFETY: one neuron; every array has one element and lives
             // through the call
             unsafe { self.code.call(&sp, &pp, 1, (t, t_next), &mut idx, &mut tim) };
             if (step + 1) % self.every == 0 {
-                if !states[self.observe][0].is_finite() {
+                if states[..ns_model].iter().any(|a| !a[0].is_finite()) {
                     return Err(Box::new(
                         Diagnostic::error(
                             Code::NumericalBlowUp,
@@ -309,7 +380,7 @@ impl Problem {
                         .help("start from parameters nearer the data, or bound them"),
                     ));
                 }
-                sample(&states, t_next, &mut out);
+                sample(&states, t_next, &mut out, &mut values);
             }
         }
         Ok(out)
@@ -355,5 +426,14 @@ pub(crate) fn sig(x: f64) -> String {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         s
+    }
+}
+
+/// `120 mS/cm^2`, or `16` for a plain number.
+pub(crate) fn with_unit(x: f64, unit: &str) -> String {
+    if unit.is_empty() || unit == "1" {
+        sig(x)
+    } else {
+        format!("{} {unit}", sig(x))
     }
 }
