@@ -87,11 +87,11 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
                 conns.push(PendingConnection { via, from, to, settings, span: stmt.span, file: file.as_ref() });
             }
             ast::StmtKind::Drive { targets, source, settings, via } => {
-                if source.name != "poisson" && source.name != "spikes" {
+                if !["poisson", "spikes", "rate"].contains(&source.name.as_str()) {
                     ctx.fail(
                         Diagnostic::error(Code::NotSimulatedYet, format!("`{}` drives are not simulated yet", source.name))
                             .at(source.span, "not a generator")
-                            .help("drive with `poisson(rate = ..., n = ..., w = ...) via PORT` or `spikes(times = at(5 ms, 12 ms), w = ...) via PORT`"),
+                            .help("drive with `poisson(rate = ..., n = ..., w = ...) via PORT`, `spikes(times = at(5 ms, 12 ms), w = ...) via PORT`, or a rate model's input with `rate(of = POP, tau = ...) via INPUT`"),
                     );
                     return None;
                 }
@@ -182,7 +182,15 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
         ctx.table_flags(&flags.tables, &mut models)?;
     }
     let connections = connect::connections(ctx, &pops, &conns, dt)?;
-    let drive_list = connect::drives(ctx, &pops, &drives, duration, seed)?;
+    let (drive_list, pending_readouts) = connect::drives(ctx, &pops, &drives, duration, seed)?;
+    // spikes to rates: the inputs they set become parameters
+    let readouts = pending_readouts
+        .into_iter()
+        .map(|r| {
+            let param = super::settings::input_as_param(&mut pops[r.to].model, r.value);
+            crate::runtime::network::Readout { from: r.from, to: r.to, param, gain: r.gain, kernel: r.kernel }
+        })
+        .collect();
     let Recorders { probes, rates, every, weights, lfp } = recorders(ctx, net, &pops, &names)?;
     if let Some((targets, _)) = &weights {
         if let Some(&pi) = targets.iter().find(|&&pi| !connections.iter().any(|c| c.to == pi && c.stdp.is_some())) {
@@ -197,7 +205,7 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
     let default_every = every.map_or(1, |e| ((e / dt).round() as usize).max(1));
     let sample_every = ctx.sample_every(flags.sample.as_ref(), dt, duration, default_every)?;
     spread_parameters_are_leaves(ctx, &pops, &params, span)?;
-    let network = Network { name: net.name.name.clone(), populations: pops, connections, drives: drive_list };
+    let network = Network { name: net.name.name.clone(), populations: pops, connections, drives: drive_list, readouts };
     connect::fits(ctx, &network, dt, duration, span)?;
     let method = method.map_or(Method::Auto, |m| m.0);
     kernels(ctx, &network, &params, method, dt, span)?;

@@ -33,6 +33,9 @@ pub(super) struct Runner {
     /// White and escape noises: (parameter array, what is drawn, each
     /// neuron's stream).
     pub noise: Vec<(usize, crate::runtime::noise::Draw, Vec<crate::runtime::noise::Stream>)>,
+    /// Inputs set by readouts (spikes to a rate): (parameter, position
+    /// among the kernel's parameter arrays).
+    pub inputs: Vec<(usize, usize)>,
 }
 
 /// Every population built.
@@ -82,7 +85,16 @@ fn population(
             tables: vec![],
             propagators: Default::default(),
         };
-        let runner = Runner { kernel, code: None, states: vec![], ring, ports, param_arrays: vec![], noise: vec![] };
+        let runner = Runner {
+            kernel,
+            code: None,
+            states: vec![],
+            ring,
+            ports,
+            param_arrays: vec![],
+            noise: vec![],
+            inputs: vec![],
+        };
         return Ok((runner, vec![], 0.0));
     }
     let mut m = pop.model.clone();
@@ -113,7 +125,17 @@ fn population(
             spread_params.push((p, vec![0.0; pop.count]));
         }
     }
+    // inputs that readouts rewrite every step, like noises
+    let read_in: Vec<usize> = net.readouts.iter().filter(|r| r.to == pi).map(|r| r.param).collect();
+    for &p in &read_in {
+        if !spread_params.iter().any(|(q, _)| *q == p) {
+            spread_params.push((p, vec![0.0; pop.count]));
+        }
+    }
+    let per_step: Vec<usize> = noise.iter().chain(&read_in).copied().collect();
     let per_neuron: Vec<usize> = spread_params.iter().map(|(i, _)| *i).collect();
+    let inputs: Vec<(usize, usize)> =
+        read_in.iter().filter_map(|&p| per_neuron.iter().position(|&q| q == p).map(|at| (p, at))).collect();
     kernel::check_tables(&m, &params, &per_neuron)?;
     let sig = kernel::Signature {
         params: &params,
@@ -121,7 +143,7 @@ fn population(
         value_overrides: &no_values,
         ports: &ports,
         outputs: &[],
-        per_step: &noise,
+        per_step: &per_step,
     };
     let kernel = crate::runtime::population::kernel_depth(&m)
         .and_then(|()| kernel::build_full(&m, &plan, &sig, cfg.dt))
@@ -156,7 +178,7 @@ fn population(
             Some((at, *draw, crate::runtime::noise::streams(cfg.seed, &m.params[*p].name, pi, 0..pop.count)))
         })
         .collect();
-    Ok((Runner { kernel, code, states, ring, ports, param_arrays, noise }, notes, seconds))
+    Ok((Runner { kernel, code, states, ring, ports, param_arrays, noise, inputs }, notes, seconds))
 }
 
 /// The ports population `pi` receives on: those of its incoming

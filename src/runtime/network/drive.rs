@@ -55,10 +55,72 @@ impl<'n> Drives<'n> {
                 }
                 continue;
             }
-            let lambda = d.n * d.rate * self.dt;
+            let rate = match d.rate_of {
+                // SAFETY: the workers wait at the barrier
+                Some((pop, state, factor)) => {
+                    unsafe { st.views[pop].state(state) }.and_then(|a| a.first()).map_or(0.0, |x| (factor * x).max(0.0))
+                }
+                None => d.rate,
+            };
+            let lambda = d.n * rate * self.dt;
             for i in 0..view.count {
                 // SAFETY: the workers wait at the barrier; i < count
                 unsafe { *slot.add(i) += d.w * poisson_count(&mut self.rngs[k], lambda) as f64 };
+            }
+        }
+    }
+}
+
+/// The readouts (spikes to rates) with their filters' states.
+pub(super) struct Readouts<'n> {
+    readouts: &'n [super::Readout],
+    /// Per readout: the population's size, the position of its input among
+    /// the target's parameter arrays, and the filter's two stages.
+    state: Vec<(f64, usize, [f64; 2])>,
+    dt: f64,
+}
+
+impl<'n> Readouts<'n> {
+    pub fn new(net: &'n Network, cfg: &NetConfig, runners: &[Runner]) -> Readouts<'n> {
+        let state = net
+            .readouts
+            .iter()
+            .map(|r| {
+                let at = runners[r.to].inputs.iter().find(|(p, _)| *p == r.param).map_or(usize::MAX, |x| x.1);
+                (net.populations[r.from].count.max(1) as f64, at, [0.0; 2])
+            })
+            .collect();
+        Readouts { readouts: &net.readouts, state, dt: cfg.dt }
+    }
+
+    /// After step `step`: each readout's filter takes the step's spikes of
+    /// its source, and its target's input for the next step is set. Only
+    /// while the workers wait at the barrier.
+    pub fn after(&mut self, st: &Stepping) {
+        use super::RateKernel;
+        for (r, (n, at, f)) in self.readouts.iter().zip(&mut self.state) {
+            let count: usize =
+                st.outputs.iter().map(|o| o.lock().unwrap_or_else(|e| e.into_inner())[r.from].len()).sum();
+            let x = count as f64 / (*n * self.dt);
+            let rate = match r.kernel {
+                RateKernel::Bin => x,
+                RateKernel::Exponential(tau) => {
+                    let a = (-self.dt / tau).exp();
+                    f[0] = a * f[0] + (1.0 - a) * x;
+                    f[0]
+                }
+                RateKernel::Alpha(tau) => {
+                    let a = (-self.dt / tau).exp();
+                    f[0] = a * f[0] + (1.0 - a) * x;
+                    f[1] = a * f[1] + (1.0 - a) * f[0];
+                    f[1]
+                }
+            };
+            let view = &st.views[r.to];
+            let Some(p) = view.params.get(*at) else { continue };
+            for i in 0..view.count {
+                // SAFETY: the workers wait at the barrier; i < count
+                unsafe { *p.0.add(i) = r.gain * rate };
             }
         }
     }

@@ -148,6 +148,38 @@ pub struct Drive {
     /// `spikes(times = ...)`: these spike times (s, sorted) reach every
     /// neuron of the population, instead of Poisson trains.
     pub times: Option<Vec<f64>>,
+    /// `rate = FACTOR * M.X`: the rate follows state X of the rate model
+    /// of population M (its first unit), read at the start of each step:
+    /// (population, state, factor), the rate FACTOR * X clipped at 0.
+    pub rate_of: Option<(usize, usize, f64)>,
+}
+
+/// `drive M with rate(of = P, tau = ..., gain = ...) via X`: spikes to a
+/// rate. Input X of population M's model (made a parameter rewritten every
+/// step) is `gain` times the rate of population P per neuron, filtered by
+/// a causal kernel of unit area, so that the mean rate crosses the
+/// interface unchanged.
+#[derive(Clone, Debug)]
+pub struct Readout {
+    pub from: usize,
+    pub to: usize,
+    /// The parameter of `to`'s model that the readout sets.
+    pub param: usize,
+    pub gain: f64,
+    pub kernel: RateKernel,
+}
+
+/// How spikes become a rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RateKernel {
+    /// The spikes of the last step over (neurons x dt).
+    Bin,
+    /// e^(-t/tau) / tau, as an exact one-step recursion whose sum over
+    /// the steps is exactly one: r' = a r + (1 - a) count / (N dt), a =
+    /// e^(-dt/tau).
+    Exponential(f64),
+    /// t e^(-t/tau) / tau^2: two such stages in a row.
+    Alpha(f64),
 }
 
 #[derive(Clone, Debug)]
@@ -156,6 +188,7 @@ pub struct Network {
     pub populations: Vec<Population>,
     pub connections: Vec<Connection>,
     pub drives: Vec<Drive>,
+    pub readouts: Vec<Readout>,
 }
 
 #[derive(Clone, Debug)]
@@ -335,10 +368,11 @@ pub fn simulate_into(
         let mut delivery = deliver::Delivery::new(net, csrs, &offsets, (cfg.dt, steps));
         out.connectivity_bytes += delivery.plastic_bytes();
         let mut drives = drive::Drives::new(net, cfg, &runners);
+        let mut readouts = drive::Readouts::new(net, cfg, &runners);
         let threads = step::threads(cfg, &runners, net);
         let stepping = step::Stepping::new(&mut runners, net, threads, (cfg.dt, cfg.duration), span)?;
         out.compile_seconds += stepping.compile_seconds;
-        out.outcome = run(net, cfg, span, steps, &stepping, &mut drives, &mut delivery, rec)?;
+        out.outcome = run(net, cfg, span, steps, &stepping, (&mut drives, &mut readouts), &mut delivery, rec)?;
         out.warnings = stepping.warnings(net, out.outcome.steps);
         delivery.weights(rec);
     }
@@ -355,7 +389,7 @@ fn run(
     span: Span,
     steps: usize,
     stepping: &step::Stepping,
-    drives: &mut drive::Drives,
+    (drives, readouts): (&mut drive::Drives, &mut drive::Readouts),
     delivery: &mut deliver::Delivery,
     rec: &mut dyn Recorder,
 ) -> Result<Outcome, Box<Diagnostic>> {
@@ -387,6 +421,7 @@ fn run(
                         Diagnostic::internal("a network worker thread failed").at(span, "this network"),
                     ));
                 }
+                readouts.after(stepping);
                 delivery.step(step, stepping, rec);
                 let t_next = (step + 1) as f64 * cfg.dt;
                 if !cfg.weights.is_empty() && (step + 1) % cfg.weights_every.max(1) == 0 {

@@ -1,0 +1,218 @@
+//! Hybrid spike-rate coupling (issue 16): a rate model inside a network,
+//! rates into Poisson spikes (`drive P with poisson(rate = FACTOR * M.X,
+//! ...)`) and spikes into a rate (`drive M with rate(of = P, ...) via
+//! INPUT`), checked for the statistics of the spikes, the rate recovered,
+//! the charge carried across, and the diagnostics of bad interfaces.
+
+use neuroc::diag::Code;
+use neuroc::Experiment;
+
+fn run(text: &str) -> neuroc::Results {
+    let e = Experiment::from_source("hybrid.neuro", text, None).unwrap_or_else(|e| panic!("{}", e.render()));
+    e.run().unwrap_or_else(|e| panic!("{}", e.render())).0
+}
+
+/// The last row of table `name`, without its time column.
+fn last_row(r: &neuroc::Results, name: &str) -> Vec<f64> {
+    let t = r.table(name).unwrap_or_else(|| panic!("no table {name}"));
+    let row = t.data.row(t.data.nrows() - 1);
+    row.iter().skip(1).copied().collect()
+}
+
+/// A neuron that integrates the weights it receives (a charge, in pA s
+/// per 1 ms of each weight), and a rate model relaxing from x0 to x_inf.
+const MODELS: &str = "
+neuron Counter {
+    state c = 0 pA*s
+    dc/dt = 0 pA
+    on spike in(w: pA) { c += w * 1 ms }
+}
+rate Level {
+    parameter x0 = 0.5, x_inf = 1, tau = 200 ms
+    state x = x0
+    dx/dt = (x_inf - x) / tau
+}
+";
+
+#[test]
+fn a_rate_becomes_poisson_trains_carrying_rate_times_n_times_w() {
+    // rate 40 Hz * x(t), x from 0.5 to 1 with tau = 200 ms, n = 50 trains
+    // of 2 pA: per neuron, a Poisson count of mean 50 * 40 Hz * int x dt
+    let text = format!(
+        "{MODELS}
+network Hybrid {{
+    population C = 400 x Counter
+    population M = 1 x Level
+    drive C with poisson(rate = 40 Hz * M.x, n = 50, w = 2 pA) via in
+    record c(C[0:400], every = 1 s)
+}}
+simulate Hybrid {{ dt = 0.1 ms, duration = 2 s }}
+"
+    );
+    let r = run(&text);
+    let charge = last_row(&r, "c_C");
+    assert_eq!(charge.len(), 400);
+    // the rate the drive read at each step's start: x of the exact
+    // propagator on the grid
+    let (dt, tau, steps) = (1e-4, 0.2, 20_000);
+    let integral: f64 = (0..steps).map(|s| 1.0 - 0.5 * (-(s as f64) * dt / tau).exp()).sum::<f64>() * dt;
+    let mean_count = 50.0 * 40.0 * integral;
+    // counts: each weight is 2 pA * 1 ms = 2e-3 pA s
+    let counts: Vec<f64> = charge.iter().map(|c| c / 2e-3).collect();
+    assert!(counts.iter().all(|c| (c - c.round()).abs() < 1e-6), "whole counts");
+    // the mean charge per neuron and second: rate x n x w, within 1%
+    let mean = counts.iter().sum::<f64>() / 400.0;
+    assert!((mean / mean_count - 1.0).abs() < 0.01, "mean count {mean} vs {mean_count}");
+    // and within 3 standard errors of the Poisson mean
+    assert!((mean - mean_count).abs() < 3.0 * (mean_count / 400.0).sqrt(), "mean count {mean} vs {mean_count}");
+    // Poisson dispersion: sum (c - mu)^2 / mu is chi-square with 400
+    // degrees of freedom (mean 400, SD 28)
+    let chi2: f64 = counts.iter().map(|c| (c - mean_count).powi(2) / mean_count).sum();
+    assert!((chi2 - 400.0).abs() < 4.0 * 800f64.sqrt(), "chi-square {chi2} for 400 neurons");
+}
+
+/// Neurons that fire every T from phases spread uniformly: the
+/// population's rate is 1/T at every moment, up to its granularity.
+const CLOCKS: &str = "
+neuron Clock {
+    parameter T = 10 ms
+    state ph = 0
+    dph/dt = 1 / T
+    on ph >= 1 { ph = ph - 1; emit spike }
+}
+rate Meter {
+    input r_in = 0 Hz
+    state n = 0
+    dn/dt = r_in
+}
+";
+
+fn clocks(kernel: &str) -> (Vec<f64>, usize) {
+    let text = format!(
+        "{CLOCKS}
+network Read {{
+    population S = 1000 x Clock
+    population M = 1 x Meter
+    drive M with rate(of = S, {kernel}) via r_in
+    record n(M[0:1], every = 100 ms)
+}}
+simulate Read {{ dt = 0.1 ms, duration = 1 s, ph = uniform(0, 1) }}
+"
+    );
+    let r = run(&text);
+    let t = r.table("n_M").expect("n recorded");
+    let n: Vec<f64> = (0..t.data.nrows()).map(|i| t.data[[i, 1]]).collect();
+    (n, r.spikes().len())
+}
+
+#[test]
+fn spikes_become_the_rate_they_carry() {
+    // binned: the integrated rate is the spikes per neuron, exactly (the
+    // last step's spikes reach the rate model at the next step)
+    let (n, _) = clocks("kernel = bin");
+    let text = format!(
+        "{CLOCKS}
+network Read {{
+    population S = 1000 x Clock
+    population M = 1 x Meter
+    drive M with rate(of = S, kernel = bin) via r_in
+}}
+simulate Read {{ dt = 0.1 ms, duration = 999.9 ms, ph = uniform(0, 1) }}
+"
+    );
+    let spikes_before_last_step = run(&text).spikes().len();
+    let last = n[n.len() - 1];
+    assert!((last - spikes_before_last_step as f64 / 1000.0).abs() < 1e-9, "{last} vs {spikes_before_last_step}");
+    // exponential and alpha kernels: 100 Hz recovered within 1% over the
+    // second half second, and the exponential's area is one (charge kept:
+    // what is missing at the end is the filter's tail, rate x tau)
+    for (kernel, tail) in [("tau = 10 ms", 1.0), ("kernel = alpha, tau = 5 ms", 1.0)] {
+        let (n, spikes) = clocks(kernel);
+        let rate = (n[10] - n[5]) / 0.5;
+        assert!((rate / 100.0 - 1.0).abs() < 0.01, "{kernel}: {rate} Hz");
+        let per_neuron = spikes as f64 / 1000.0;
+        assert!((n[10] + tail - per_neuron).abs() < 0.05, "{kernel}: {} + {tail} vs {per_neuron}", n[10]);
+    }
+}
+
+#[test]
+fn a_rate_and_spikes_close_a_loop() {
+    // Wilson-Cowan's E drives a LIF population (beside a background),
+    // whose rate drives its P
+    let text = |gain: &str| {
+        format!(
+            "
+import \"wilson_cowan.neuro\"
+import \"lif.neuro\"
+network Loop {{
+    population E = 400 x LIFExp
+    population M = 1 x WilsonCowan
+    drive E with poisson(rate = 1000 Hz, n = 1, w = 200 pA) via exc
+    drive E with poisson(rate = 2000 Hz * M.E, n = 1, w = 200 pA) via exc
+    drive M with rate(of = E, tau = 10 ms, gain = {gain}) via P
+    record E(M[0:1], every = 10 ms)
+}}
+simulate Loop {{ dt = 0.1 ms, duration = 300 ms }}
+"
+        )
+    };
+    let closed = run(&text("0.05 s"));
+    let open = run(&text("0 s"));
+    let (e_closed, e_open) = (last_row(&closed, "E_M")[0], last_row(&open, "E_M")[0]);
+    let rate = |r: &neuroc::Results| r.spikes().len() as f64 / 400.0 / 0.3;
+    // open: P = 0 keeps E at 0 and the LIFs see the background alone;
+    // closed: their rate lifts E, which lifts their rate
+    assert!(e_open.abs() < 1e-12, "E open {e_open}");
+    assert!(e_closed > 0.05, "E closed {e_closed}");
+    assert!(rate(&closed) > 1.2 * rate(&open), "{} vs {} Hz", rate(&closed), rate(&open));
+}
+
+fn error(text: &str) -> neuroc::diag::Diagnostic {
+    let err = match Experiment::from_source("hybrid.neuro", text, None) {
+        Ok(e) => e.configure().map(|_| ()).expect_err("refused"),
+        Err(e) => e,
+    };
+    err.diagnostics.into_iter().next().expect("a diagnostic")
+}
+
+#[test]
+fn bad_interfaces_are_diagnosed() {
+    let net = |drive: &str| {
+        format!(
+            "{MODELS}{CLOCKS}
+network Bad {{
+    population C = 10 x Counter
+    population S = 10 x Clock
+    population M = 1 x Meter
+    population L = 1 x Level
+    {drive}
+}}
+simulate Bad {{ dt = 0.1 ms, duration = 10 ms }}
+"
+        )
+    };
+    // a factor whose unit does not make a rate
+    let d = error(&net("drive C with poisson(rate = 40 mV * L.x, n = 5, w = 2 pA) via in"));
+    assert_eq!(d.code, Code::ValueDimension, "{d:?}");
+    // a rate that follows a spiking population
+    let d = error(&net("drive C with poisson(rate = 40 Hz * S.ph, n = 5, w = 2 pA) via in"));
+    assert!(d.message.contains("not one rate model"), "{d:?}");
+    let d = error(&net("drive C with poisson(rate = 40 Hz * L.y, n = 5, w = 2 pA) via in"));
+    assert!(d.message.contains("no state `y`"), "{d:?}");
+    let d = error(&net("drive C with poisson(rate = 40 Hz * Q.x, n = 5, w = 2 pA) via in"));
+    assert!(d.message.contains("no population `Q`"), "{d:?}");
+    // a readout into something that is not an input, of an unknown
+    // population, with a gain of the wrong unit, or an unknown kernel
+    let d = error(&net("drive M with rate(of = S, tau = 5 ms) via n"));
+    assert!(d.message.contains("no input `n`"), "{d:?}");
+    let d = error(&net("drive M with rate(of = Z, tau = 5 ms) via r_in"));
+    assert!(d.message.contains("no population `Z`"), "{d:?}");
+    let d = error(&net("drive M with rate(of = S, tau = 5 ms, gain = 2 s) via r_in"));
+    assert_eq!(d.code, Code::ValueDimension, "{d:?}");
+    let d = error(&net("drive M with rate(of = S, tau = 5 ms, kernel = boxcar) via r_in"));
+    assert!(d.message.contains("unknown rate kernel `boxcar`"), "{d:?}");
+    let d = error(&net("drive M with rate(of = S) via r_in"));
+    assert!(d.message.contains("needs its width"), "{d:?}");
+    let d = error(&net("drive L with rate(of = S, tau = 5 ms) via x0"));
+    assert!(d.message.contains("no input `x0`"), "{d:?}");
+}
