@@ -54,6 +54,7 @@ const CASES: &[(&str, &str, &str)] = &[
     ("stdlib_wilson_cowan", "tests/golden/stdlib_models.neuro", "--model WilsonCowan --duration 100ms"),
     ("stdlib_jansen_rit", "tests/golden/stdlib_models.neuro", "--model JansenRit --duration 200ms"),
     ("stdlib_density", "tests/golden/stdlib_models.neuro", "--model LIFDensity --duration 20ms"),
+    ("hybrid_wc", "examples/hybrid_wilson_cowan.neuro", "--duration 100ms"),
 ];
 
 fn repo() -> PathBuf {

@@ -468,6 +468,9 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
         .iter()
         .zip(&rec.counts)
         .map(|(p, &count)| {
+            if p.model.kind == crate::syntax::ast::ModelKind::Rate && count == 0 {
+                return format!("{} ({} x rate model {})", p.name, p.count, p.model.name);
+            }
             format!(
                 "{} {} neurons {:.2} Hz",
                 p.name,
