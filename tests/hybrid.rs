@@ -196,7 +196,7 @@ simulate Bad {{ dt = 0.1 ms, duration = 10 ms }}
     assert_eq!(d.code, Code::ValueDimension, "{d:?}");
     // a rate that follows a spiking population
     let d = error(&net("drive C with poisson(rate = 40 Hz * S.ph, n = 5, w = 2 pA) via in"));
-    assert!(d.message.contains("not one rate model"), "{d:?}");
+    assert!(d.message.contains("not one rate model or density"), "{d:?}");
     let d = error(&net("drive C with poisson(rate = 40 Hz * L.y, n = 5, w = 2 pA) via in"));
     assert!(d.message.contains("no state `y`"), "{d:?}");
     let d = error(&net("drive C with poisson(rate = 40 Hz * Q.x, n = 5, w = 2 pA) via in"));
@@ -215,4 +215,98 @@ simulate Bad {{ dt = 0.1 ms, duration = 10 ms }}
     assert!(d.message.contains("needs its width"), "{d:?}");
     let d = error(&net("drive L with rate(of = S, tau = 5 ms) via x0"));
     assert!(d.message.contains("no input `x0`"), "{d:?}");
+}
+
+/// A density of LIF neurons whose input rate is set from a network, and
+/// neurons firing every T with evenly spread phases (a steady rate).
+const DENSITY: &str = "
+density Pop {
+    parameter tau = 20 ms, J = 0.1 mV, C = 1000
+    input nu_in = 0 Hz
+    mu = C * J * tau * nu_in
+    sigma2 = C * J^2 * tau * nu_in
+    variable V in [-40 mV, V_th] cells = 400
+    drift(V) = (mu - V) / tau
+    diffusion = sigma2 / (2 * tau) + 0.05 mV^2/ms
+    threshold V_th = 20 mV, reset V_r = 10 mV, refractory 2 ms
+    output nu = flux at V_th
+}
+neuron Clock {
+    parameter T = 100 ms
+    state ph = 0
+    dph/dt = 1 / T
+    on ph >= 1 { ph = ph - 1; emit spike }
+}
+neuron Counter {
+    state c = 0 pA*s
+    dc/dt = 0 pA
+    on spike in(w: pA) { c += w * 1 ms }
+}
+";
+
+#[test]
+fn a_density_in_a_network_reaches_its_own_stationary_rate() {
+    // 1000 clocks at 10 Hz, read through a 50 ms kernel into the
+    // density's input; its rate settles where the density alone, at a
+    // constant 10 Hz, is stationary
+    let text = format!(
+        "{DENSITY}
+network Net {{
+    population S = 1000 x Clock
+    population D = 1 x Pop
+    population C = 200 x Counter
+    drive D with rate(of = S, tau = 50 ms) via nu_in
+    drive C with poisson(rate = D.nu, n = 20, w = 1 pA) via in
+    record nu(D[0:1], every = 0.1 ms), c(C[0:200], every = 0.1 ms)
+}}
+simulate Net {{ dt = 0.1 ms, duration = 1.5 s, ph = linspace(0, 1) }}
+"
+    );
+    let r = run(&text);
+    let nu = r.table("nu_D").expect("nu recorded");
+    let trace: Vec<f64> = (0..nu.data.nrows()).map(|i| nu.data[[i, 1]]).collect();
+    let settled = trace[trace.len() - 1];
+    // the density alone, input held at 10 Hz, from its stationary state
+    let mut alone = Experiment::from_source(
+        "d.neuro",
+        &format!("{DENSITY}\nsimulate Pop {{ dt = 0.1 ms, duration = 10 ms, initial = stationary }}\n"),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render()));
+    alone.set("nu_in", "10 Hz");
+    let (res, _) = alone.run().unwrap_or_else(|e| panic!("{}", e.render()));
+    let stationary = res.table("nu").expect("rate").data[[0, 1]];
+    assert!(stationary > 1.0, "{stationary} Hz");
+    assert!((settled / stationary - 1.0).abs() < 0.005, "in the network {settled} Hz, alone {stationary} Hz");
+    // its output drives Poisson trains: the charge each counter received
+    // is n x w x the integral of the rate it read (one step late)
+    let integral: f64 = trace[..trace.len() - 1].iter().sum::<f64>() * 1e-4;
+    let charge = last_row(&r, "c_C");
+    let mean = charge.iter().sum::<f64>() / charge.len() as f64;
+    let expected = 20.0 * 1e-3 * integral; // pA s: n = 20, w * 1 ms = 1e-3 pA s
+    assert!((mean / expected - 1.0).abs() < 0.01, "{mean} vs {expected} pA s");
+}
+
+#[test]
+fn densities_refuse_spike_connections_and_counts() {
+    let d = error(&format!(
+        "{DENSITY}
+network Bad {{
+    population S = 10 x Clock
+    population D = 1 x Pop
+    connect D -> S via in (p = 0.1, w = 1 mV)
+}}
+simulate Bad {{ dt = 0.1 ms, duration = 10 ms }}
+"
+    ));
+    assert!(d.message.contains("`D` is a density"), "{d:?}");
+    let d = error(&format!(
+        "{DENSITY}
+network Bad {{
+    population D = 5 x Pop
+}}
+simulate Bad {{ dt = 0.1 ms, duration = 10 ms }}
+"
+    ));
+    assert!(d.message.contains("a density stands for a whole population"), "{d:?}");
 }

@@ -247,6 +247,16 @@ impl<'m> Density<'m> {
         self.m.reads_through(id, &self.values, |v| v == Var::Time)
     }
 
+    /// The state that holds the output (the threshold flux).
+    pub fn output_state(&self) -> usize {
+        self.def.output_state
+    }
+
+    /// The state that stands for the density's variable.
+    pub fn variable(&self) -> usize {
+        self.def.var
+    }
+
     pub fn grid(&self) -> Grid {
         Grid::new(self.lo, self.threshold, self.cells, self.grading)
     }

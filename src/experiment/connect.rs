@@ -447,9 +447,9 @@ fn rate_of(ctx: &mut Ctx, pops: &[Population], e: &ast::Expr) -> Option<(usize, 
         );
     };
     let m = &pops[pi].model;
-    if m.kind != ModelKind::Rate || pops[pi].count != 1 || pops[pi].cells.is_some() {
+    if !matches!(m.kind, ModelKind::Rate | ModelKind::Density) || pops[pi].count != 1 || pops[pi].cells.is_some() {
         return ctx.reject(
-            format!("`{pop}` is not one rate model"),
+            format!("`{pop}` is not one rate model or density"),
             base.span,
             "a rate follows a rate model",
             "make it a population of one rate model: `population M = 1 x WilsonCowan`",

@@ -181,6 +181,16 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
         let mut models: Vec<&mut ir::Model> = pops.iter_mut().map(|p| &mut p.model).collect();
         ctx.table_flags(&flags.tables, &mut models)?;
     }
+    for c in &conns {
+        if let Some(&pi) = c.from.iter().chain(&c.to).find(|&&pi| pops[pi].model.kind == ModelKind::Density) {
+            return ctx.reject(
+                format!("`{}` is a density: it has no spikes to send or ports to receive", pops[pi].name),
+                c.span,
+                "a connection of a density",
+                "couple a density through rates: `drive D with rate(of = E, ...) via INPUT` and `drive E with poisson(rate = K * D.rate, ...)`",
+            );
+        }
+    }
     let connections = connect::connections(ctx, &pops, &conns, dt)?;
     let (drive_list, pending_readouts) = connect::drives(ctx, &pops, &drives, duration, seed)?;
     // spikes to rates: the inputs they set become parameters
@@ -359,11 +369,19 @@ fn populations(ctx: &mut Ctx, net: &ast::Model, flags: &Flags) -> Option<Vec<Pop
             }
             return None;
         };
-        if !matches!(m.kind, ModelKind::Neuron | ModelKind::Rate | ModelKind::Cell) {
+        if m.kind == ModelKind::Density && *size != 1 {
+            return ctx.reject(
+                format!("a density stands for a whole population: `{}` cannot have {size} of them", name.name),
+                stmt.span,
+                "one density",
+                format!("write `population {} = 1 x {}`", name.name, model.name),
+            );
+        }
+        if !matches!(m.kind, ModelKind::Neuron | ModelKind::Rate | ModelKind::Cell | ModelKind::Density) {
             ctx.fail(
                 Diagnostic::error(Code::WrongKind, format!("`{}` is a {}, not a neuron", model.name, m.kind.keyword()))
                     .at(model.span, "populations are made of neurons")
-                    .help("use a neuron model, or a cell"),
+                    .help("use a neuron model, a cell, a rate model or a density"),
             );
             return None;
         }
@@ -761,8 +779,8 @@ fn kernels(
     span: Span,
 ) -> Option<()> {
     for (pi, pop) in net.populations.iter().enumerate() {
-        if pop.cells.is_some() {
-            continue; // built when the cell was configured
+        if pop.cells.is_some() || pop.model.kind == ModelKind::Density {
+            continue; // built when the cell was configured; a density has no kernel
         }
         let mut m = pop.model.clone();
         let asked = m.method.as_ref().and_then(|(x, _)| Method::parse(x)).unwrap_or(method);

@@ -471,6 +471,9 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
             if p.model.kind == crate::syntax::ast::ModelKind::Rate && count == 0 {
                 return format!("{} ({} x rate model {})", p.name, p.count, p.model.name);
             }
+            if p.model.kind == crate::syntax::ast::ModelKind::Density {
+                return format!("{} (density {})", p.name, p.model.name);
+            }
             format!(
                 "{} {} neurons {:.2} Hz",
                 p.name,

@@ -97,6 +97,31 @@ fn population(
         };
         return Ok((runner, vec![], 0.0));
     }
+    if pop.model.kind == crate::syntax::ast::ModelKind::Density {
+        // stepped by `density::Densities`, its states mirrored here
+        let kernel = Kernel {
+            insts: vec![],
+            states: pop.model.states.iter().map(|s| s.name.clone()).collect(),
+            params: vec![],
+            stores: vec![],
+            events: vec![],
+            dt: cfg.dt,
+            tables: vec![],
+            propagators: Default::default(),
+        };
+        let states = vec![vec![0.0; pop.count]; pop.model.states.len()];
+        let runner = Runner {
+            kernel,
+            code: None,
+            states,
+            ring: vec![],
+            ports,
+            param_arrays: vec![],
+            noise: vec![],
+            inputs: vec![],
+        };
+        return Ok((runner, vec![], 0.0));
+    }
     let mut m = pop.model.clone();
     // the model's own `method =` (which the experiment replaces with a
     // method asked for by the run), else the network's

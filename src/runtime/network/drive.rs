@@ -56,7 +56,8 @@ impl<'n> Drives<'n> {
                 continue;
             }
             let rate = match d.rate_of {
-                // SAFETY: the workers wait at the barrier
+                // SAFETY: the workers wait at the barrier (a density's
+                // states are mirrored into its arrays)
                 Some((pop, state, factor)) => {
                     unsafe { st.views[pop].state(state) }.and_then(|a| a.first()).map_or(0.0, |x| (factor * x).max(0.0))
                 }
@@ -96,7 +97,7 @@ impl<'n> Readouts<'n> {
     /// After step `step`: each readout's filter takes the step's spikes of
     /// its source, and its target's input for the next step is set. Only
     /// while the workers wait at the barrier.
-    pub fn after(&mut self, st: &Stepping) {
+    pub fn after(&mut self, st: &Stepping, densities: &mut super::density::Densities) {
         use super::RateKernel;
         for (r, (n, at, f)) in self.readouts.iter().zip(&mut self.state) {
             let count: usize =
@@ -116,6 +117,10 @@ impl<'n> Readouts<'n> {
                     f[1]
                 }
             };
+            if densities.is_density(r.to) {
+                densities.set(r.to, r.param, r.gain * rate);
+                continue;
+            }
             let view = &st.views[r.to];
             let Some(p) = view.params.get(*at) else { continue };
             for i in 0..view.count {

@@ -37,6 +37,7 @@
 mod build;
 mod connect;
 mod deliver;
+mod density;
 mod drive;
 mod probe;
 mod stdp;
@@ -369,10 +370,12 @@ pub fn simulate_into(
         out.connectivity_bytes += delivery.plastic_bytes();
         let mut drives = drive::Drives::new(net, cfg, &runners);
         let mut readouts = drive::Readouts::new(net, cfg, &runners);
+        let mut densities = density::Densities::new(net, cfg.dt, span, &mut runners)?;
         let threads = step::threads(cfg, &runners, net);
         let stepping = step::Stepping::new(&mut runners, net, threads, (cfg.dt, cfg.duration), span)?;
         out.compile_seconds += stepping.compile_seconds;
-        out.outcome = run(net, cfg, span, steps, &stepping, (&mut drives, &mut readouts), &mut delivery, rec)?;
+        out.outcome =
+            run(net, cfg, span, steps, &stepping, (&mut drives, &mut readouts, &mut densities), &mut delivery, rec)?;
         out.warnings = stepping.warnings(net, out.outcome.steps);
         delivery.weights(rec);
     }
@@ -389,7 +392,7 @@ fn run(
     span: Span,
     steps: usize,
     stepping: &step::Stepping,
-    (drives, readouts): (&mut drive::Drives, &mut drive::Readouts),
+    (drives, readouts, densities): (&mut drive::Drives, &mut drive::Readouts, &mut density::Densities),
     delivery: &mut deliver::Delivery,
     rec: &mut dyn Recorder,
 ) -> Result<Outcome, Box<Diagnostic>> {
@@ -421,7 +424,8 @@ fn run(
                         Diagnostic::internal("a network worker thread failed").at(span, "this network"),
                     ));
                 }
-                readouts.after(stepping);
+                readouts.after(stepping, densities);
+                densities.step(step, stepping)?;
                 delivery.step(step, stepping, rec);
                 let t_next = (step + 1) as f64 * cfg.dt;
                 if !cfg.weights.is_empty() && (step + 1) % cfg.weights_every.max(1) == 0 {

@@ -209,7 +209,12 @@ impl<'r> Stepping<'r> {
         let runners: &'r [Runner] = runners;
         let chunks: Vec<Vec<(usize, usize)>> = views
             .iter()
-            .map(|v| {
+            .zip(&net.populations)
+            .map(|(v, p)| {
+                if p.model.kind == crate::syntax::ast::ModelKind::Density {
+                    // stepped on the main thread (`density::Densities`)
+                    return vec![(0, 0); threads];
+                }
                 let size = v.count.div_ceil(threads).div_ceil(2) * 2;
                 (0..threads).map(|w| ((w * size).min(v.count), ((w + 1) * size).min(v.count))).collect()
             })
