@@ -469,18 +469,65 @@ impl Experiment {
     }
 
     /// What `neuroc analyze --identifiability P1,P2 --observe X --noise
-    /// SD` computes: the Fisher information of the observed state sampled
-    /// at every recorded step with Gaussian noise of SD `noise` (with the
-    /// state's unit), at the parameters' values, and what it says.
+    /// SD [--profile P]` computes: the Fisher information of the observed
+    /// state sampled at every recorded step with Gaussian noise of SD
+    /// `noise` (with the state's unit), at the parameters' values, and
+    /// what it says; and the profile of each parameter in `profiles`
+    /// (`NAME`, or `NAME=LO:HI:N` in its display unit; by default 21
+    /// values over +/- 4 Cramer-Rao SDs in log, or a factor 2 each way).
     pub fn identifiability(
         &mut self,
         params: &str,
         observe: &str,
         noise: &str,
+        profiles: &[String],
     ) -> Result<crate::infer::fisher::Report, Error> {
         let p = self.problem(params, observe)?;
         let sigma = self.observation_noise(&p, noise)?;
-        crate::infer::fisher::report(&p, &p.values(), sigma).map_err(|d| self.error(vec![*d]))
+        let theta = p.values();
+        let mut report = crate::infer::fisher::report(&p, &theta, sigma).map_err(|d| self.error(vec![*d]))?;
+        let (units, _) = p.units();
+        for spec in profiles {
+            let file = self.source("--profile", spec);
+            let span = Span::new(file, 0..spec.len());
+            let bad = |why: String| {
+                Diagnostic::error(Code::BadSetting, why)
+                    .at(span, "this profile")
+                    .help("--profile NAME, or NAME=LO:HI:N with LO and HI in the parameter's unit: --profile NaT.gbar=100:140:21")
+            };
+            let (name, range) = match spec.split_once('=') {
+                Some((n, r)) => (n.trim(), Some(r)),
+                None => (spec.trim(), None),
+            };
+            let Some(k) = report.names.iter().position(|n| n == name) else {
+                return Err(self.error(vec![bad(format!("`{name}` is not among the parameters analyzed"))]));
+            };
+            let values: Vec<f64> = match range {
+                Some(r) => {
+                    let parts: Vec<&str> = r.split(':').map(str::trim).collect();
+                    let nums: Option<Vec<f64>> = parts.iter().map(|x| x.parse::<f64>().ok()).collect();
+                    match nums.as_deref() {
+                        Some(&[lo, hi, n]) if lo < hi && (2.0..=1000.0).contains(&n) && n.fract() == 0.0 => {
+                            let n = n as usize;
+                            (0..n).map(|i| (lo + (hi - lo) * i as f64 / (n - 1) as f64) * units[k].1).collect()
+                        }
+                        _ => {
+                            return Err(
+                                self.error(vec![bad(format!("`{r}` is not LO:HI:N with LO < HI and 2 <= N <= 1000"))])
+                            )
+                        }
+                    }
+                }
+                None => {
+                    let sd = report.relative_sd[k];
+                    let half = if sd.is_finite() && sd > 0.0 { (4.0 * sd).min(2f64.ln()) } else { 2f64.ln() };
+                    (0..21).map(|i| theta[k] * (half * (i as f64 - 10.0) / 10.0).exp()).collect()
+                }
+            };
+            let pr = crate::infer::fisher::profile(&p, &theta, sigma, k, &values).map_err(|d| self.error(vec![*d]))?;
+            report.profiles.push(pr);
+        }
+        Ok(report)
     }
 
     /// What `neuroc fit --data FILE --fit P1,P2 --to X` computes: the

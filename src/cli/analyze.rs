@@ -12,6 +12,8 @@ pub(super) struct Args<'a> {
     /// (parameters, observed state) for `--identifiability`.
     pub identifiability: Option<(&'a str, &'a str)>,
     pub noise: &'a str,
+    pub profiles: &'a [String],
+    pub output: Option<&'a Path>,
     pub duration: Option<&'a str>,
 }
 
@@ -35,9 +37,18 @@ pub(super) fn analyze(path: &Path, a: &Args) -> i32 {
         exp.duration(d);
     }
     if let Some((params, observe)) = a.identifiability {
-        return match exp.identifiability(params, observe, a.noise) {
+        return match exp.identifiability(params, observe, a.noise, a.profiles) {
             Ok(r) => {
                 print!("{}", r.text());
+                if let Some(dir) = a.output {
+                    match r.write(dir) {
+                        Ok(files) => println!("wrote {} files to {}", files.len(), dir.display()),
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            return 2;
+                        }
+                    }
+                }
                 write_json(a.json, &r.json())
             }
             Err(e) => {

@@ -121,6 +121,14 @@ enum Command {
         /// the SD of the observation's errors, with the state's unit: --noise 1mV
         #[arg(long, value_name = "SD", allow_hyphen_values = true)]
         noise: Option<String>,
+        /// with --identifiability: the profile of a parameter (the others refitted at each
+        /// value, against the noise-free trace): NAME, or NAME=LO:HI:N in its unit (repeatable)
+        #[arg(long, value_name = "NAME[=LO:HI:N]", requires = "identifiability")]
+        profile: Vec<String>,
+        /// with --identifiability: write the report, the eigenvalue spectrum and the
+        /// profiles here as JSON and CSV, with their SVG plots
+        #[arg(short, long, requires = "identifiability")]
+        output: Option<PathBuf>,
         /// simulated time for --identifiability, with a unit (default: the simulate block's)
         #[arg(long, allow_hyphen_values = true)]
         duration: Option<String>,
@@ -286,6 +294,8 @@ pub fn main() -> i32 {
             identifiability,
             observe,
             noise,
+            profile,
+            output,
             duration,
         } => analyze::analyze(
             &file,
@@ -297,6 +307,8 @@ pub fn main() -> i32 {
                 coupling: coupling.as_deref(),
                 identifiability: identifiability.as_deref().zip(observe.as_deref()),
                 noise: noise.as_deref().unwrap_or(""),
+                profiles: &profile,
+                output: output.as_deref(),
                 duration: duration.as_deref(),
             },
         ),

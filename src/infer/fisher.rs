@@ -60,6 +60,45 @@ pub struct Report {
     pub practical: Vec<(Vec<f64>, f64)>,
     /// Whether the model has events (not part of the symmetry check).
     pub has_events: bool,
+    /// Profiles asked for (see [`profile`]).
+    pub profiles: Vec<Profile>,
+}
+
+/// The profile of one parameter with the model's own noise-free
+/// trajectory as the data: chi-square(value) = min over the others of
+/// SSR / sigma^2.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub name: String,
+    /// (value SI, chi-square).
+    pub points: Vec<(f64, f64)>,
+    /// The 95% interval where chi-square < 3.84, linearly interpolated;
+    /// None on a side where the profile never reached it (not identifiable
+    /// that way within the range).
+    pub interval: (Option<f64>, Option<f64>),
+}
+
+/// 95% quantile of chi-square with one degree of freedom.
+pub const CHI2_95: f64 = 3.841_458_820_694_124;
+
+/// The profile of parameter `k` of `p` at `theta` with noise `sigma`,
+/// over `values` (SI, ascending), each refitted by Levenberg-Marquardt.
+pub fn profile(p: &Problem, theta: &[f64], sigma: f64, k: usize, values: &[f64]) -> Result<Profile, Box<Diagnostic>> {
+    let traj = p.simulate(theta)?;
+    let data = super::fit::Data { t: traj.t[1..].to_vec(), y: traj.y[1..].to_vec() };
+    let opts = super::fit::Options::around(theta);
+    let points: Vec<(f64, f64)> = super::fit::profile(p, &data, theta, k, values, &opts)?
+        .into_iter()
+        .map(|(v, ssr)| (v, ssr / (sigma * sigma)))
+        .collect();
+    // the crossings of the threshold on each side of the minimum
+    let best = (0..points.len()).min_by(|&a, &b| points[a].1.total_cmp(&points[b].1)).unwrap_or(0);
+    let cross = |a: (f64, f64), b: (f64, f64)| a.0 + (CHI2_95 - a.1) / (b.1 - a.1) * (b.0 - a.0);
+    let lo = (1..=best).rev().find(|&i| points[i - 1].1 >= CHI2_95).map(|i| cross(points[i], points[i - 1]));
+    let hi = (best..points.len().saturating_sub(1))
+        .find(|&i| points[i + 1].1 >= CHI2_95)
+        .map(|i| cross(points[i], points[i + 1]));
+    Ok(Profile { name: p.names()[k].clone(), points, interval: (lo, hi) })
 }
 
 /// F = J^T J / sigma^2 in log-parameters from a trajectory at `theta`.
@@ -195,6 +234,7 @@ pub fn report(p: &Problem, theta: &[f64], sigma: f64) -> Result<Report, Box<Diag
         structural,
         practical,
         has_events: !p.model.events.is_empty(),
+        profiles: Vec::new(),
     })
 }
 
@@ -291,6 +331,21 @@ impl Report {
         for (v, sd) in &self.practical {
             let _ = writeln!(s, "  poorly identified: {} (SD {:.1}% in this direction)", self.direction(v), 100.0 * sd);
         }
+        for pr in &self.profiles {
+            let j = self.names.iter().position(|n| *n == pr.name).unwrap_or(0);
+            let (u, f) = &self.units[j];
+            let side = |x: Option<f64>| x.map_or("not reached".to_string(), |x| super::with_unit(x / f, u));
+            let _ = writeln!(
+                s,
+                "  profile of {} (the others refitted; chi-square against the noise-free trace): 95% interval [{}, {}]",
+                pr.name,
+                side(pr.interval.0),
+                side(pr.interval.1)
+            );
+            for (v, c) in &pr.points {
+                let _ = writeln!(s, "    {:<18} chi2 {:.4}", super::with_unit(v / f, u), c);
+            }
+        }
         s
     }
 
@@ -333,6 +388,41 @@ impl Report {
         }
     }
 
+    /// Writes the report into `dir`: `identifiability.json`, `eigen.csv`
+    /// (each direction's log10 eigenvalue, the spectrum's plot) and
+    /// `profile_NAME.csv` (value in its unit, chi-square) per profile, then
+    /// their SVG plots. The files written.
+    pub fn write(&self, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
+        use std::fmt::Write as _;
+        let fail = |e: std::io::Error| format!("cannot write in `{}`: {e}", dir.display());
+        std::fs::create_dir_all(dir).map_err(fail)?;
+        let mut files = Vec::new();
+        let json = serde_json::to_string_pretty(&self.json()).unwrap_or_default() + "\n";
+        let path = dir.join("identifiability.json");
+        std::fs::write(&path, json).map_err(fail)?;
+        files.push(path);
+        let mut eigen = String::from("direction,log10_eigenvalue\n");
+        for (i, (l, _)) in self.eigen.iter().enumerate() {
+            let _ = writeln!(eigen, "{},{}", i + 1, l.max(f64::MIN_POSITIVE).log10());
+        }
+        let path = dir.join("eigen.csv");
+        std::fs::write(&path, eigen).map_err(fail)?;
+        files.push(path);
+        for pr in &self.profiles {
+            let j = self.names.iter().position(|n| *n == pr.name).unwrap_or(0);
+            let (u, f) = &self.units[j];
+            let mut csv = format!("{},chi2\n", crate::output::header(&pr.name, u));
+            for (v, c) in &pr.points {
+                let _ = writeln!(csv, "{},{c}", v / f);
+            }
+            let path = dir.join(format!("profile_{}.csv", pr.name.replace(['.', '/'], "_")));
+            std::fs::write(&path, csv).map_err(fail)?;
+            files.push(path);
+        }
+        files.extend(crate::plot::plot_dir(dir)?);
+        Ok(files)
+    }
+
     /// The report as JSON.
     pub fn json(&self) -> Value {
         let num = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
@@ -354,6 +444,12 @@ impl Report {
                 "symmetry_of_the_model": sym,
             })).collect::<Vec<_>>(),
             "poorly_identified": self.practical.iter().map(|(v, sd)| json!({"vector": v, "sd": sd})).collect::<Vec<_>>(),
+            "profiles": self.profiles.iter().map(|pr| json!({
+                "name": pr.name,
+                "values_si": pr.points.iter().map(|x| x.0).collect::<Vec<_>>(),
+                "chi2": pr.points.iter().map(|x| x.1).collect::<Vec<_>>(),
+                "interval95_si": [pr.interval.0, pr.interval.1],
+            })).collect::<Vec<_>>(),
         })
     }
 }

@@ -300,8 +300,24 @@ fn descend(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm
         let r: Vec<f64> = y.iter().zip(&data.y).map(|(m, d)| m - d).collect();
         let ssr = r.iter().map(|x| x * x).sum();
         // the Jacobian in the fit's coordinates
-        let jac: Vec<Vec<f64>> =
-            (0..np).map(|j| dy[j].iter().map(|d| if log[j] { d * theta[j] } else { *d }).collect()).collect();
+        // a parameter held (bounds lo = hi, a profile's) has no column
+        let jac: Vec<Vec<f64>> = (0..np)
+            .map(|j| {
+                let held = opts.bounds[j].0 == opts.bounds[j].1;
+                dy[j]
+                    .iter()
+                    .map(|d| {
+                        if held {
+                            0.0
+                        } else if log[j] {
+                            d * theta[j]
+                        } else {
+                            *d
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
         Ok((ssr, r, jac))
     };
     let mut theta = to_theta(&to_x(start));
@@ -325,7 +341,8 @@ fn descend(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm
         while lambda < 1e12 {
             let mut m = a.clone();
             for (i, row) in m.iter_mut().enumerate() {
-                row[i] += lambda * a[i][i].max(1e-300);
+                // a held parameter's row: delta = 0
+                row[i] += if a[i][i] == 0.0 { 1.0 } else { lambda * a[i][i] };
             }
             let Some(delta) = crate::schemes::linalg::solve(
                 &crate::schemes::linalg::Mat { n: np, a: m.into_iter().flatten().collect() },
@@ -362,6 +379,32 @@ fn descend(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm
         }
     }
     Ok(Lm { theta, ssr, iterations, converged })
+}
+
+/// The profile of parameter `k`: at each of `values` (SI), parameter k
+/// held there and the others fitted again from `theta` (the estimate),
+/// the sum of squares reached. With data of noise SD sigma, SSR / sigma^2
+/// minus its minimum is the profile's chi-square (Raue et al. 2009): where
+/// it stays below 3.84 is the likelihood-based 95% interval, and a profile
+/// that stays flat marks a non-identifiable parameter.
+pub fn profile(
+    p: &Problem,
+    data: &Data,
+    theta: &[f64],
+    k: usize,
+    values: &[f64],
+    opts: &Options,
+) -> Result<Vec<(f64, f64)>, Box<Diagnostic>> {
+    let mut out = Vec::with_capacity(values.len());
+    for &v in values {
+        let mut o = opts.clone();
+        o.bounds[k] = (v, v);
+        let mut start = theta.to_vec();
+        start[k] = v;
+        let lm = descend(p, data, &start, &o)?;
+        out.push((v, lm.ssr));
+    }
+    Ok(out)
 }
 
 /// The inverse of a small symmetric positive definite matrix, or None.
