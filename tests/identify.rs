@@ -305,3 +305,38 @@ fn profiles_match_the_fisher_bounds_and_stay_flat_where_nothing_is_known() {
     let err = e.identifiability("a,c", "x", "0.01", &["a=2:1:5".into()]).map(|_| ()).expect_err("refused");
     assert_eq!(err.diagnostics[0].code, Code::BadSetting);
 }
+
+#[test]
+fn a_model_without_sensitivities_is_fitted_derivative_free() {
+    // a Markov sodium channel (kinetic scheme): no sensitivities, so no
+    // Fisher report, but a fit by Nelder-Mead with intervals from central
+    // differences
+    let text = "
+import \"markov.neuro\"
+import \"hh.neuro\"
+neuron M {
+    parameter C_m = 1 uF/cm^2, I_amp = 10 uA/cm^2
+    state V = -65 mV
+    use NaMarkov, Kdr, Leak
+    dV/dt = (I_amp * step(t - 2 ms) - currents) / C_m
+}
+simulate M { dt = 0.01 ms, duration = 20 ms, method = rk4 }
+";
+    let mut e = source(text);
+    let err = e.identifiability("NaMarkov.gbar,Kdr.gbar", "V", "1 mV", &[]).map(|_| ()).expect_err("refused");
+    assert_eq!(err.diagnostics[0].code, Code::NoSensitivity);
+    assert!(err.render().contains("kinetic schemes"), "{}", err.render());
+    let p = e.problem("NaMarkov.gbar,Kdr.gbar", "V").unwrap_or_else(|e| panic!("{}", e.render()));
+    assert!(p.without_sensitivities().is_some());
+    let truth = p.values();
+    let data = noisy(&p, &truth, 10, 0.5e-3, 3);
+    let start = [truth[0] * 0.85, truth[1] * 1.15];
+    let f = fit::fit(&p, &data, &start, &fit::Options::around(&start)).expect("fits");
+    eprintln!("{}", f.text(&p));
+    assert!(f.derivative_free.is_some() && f.converged);
+    for j in 0..2 {
+        let err = (f.theta[j] - truth[j]).abs() / truth[j];
+        assert!(err < 0.02, "{}: {:.3}% off", f.names[j], 100.0 * err);
+        assert!(f.relative_sd[j].is_finite() && f.relative_sd[j] < 0.05);
+    }
+}

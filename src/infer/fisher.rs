@@ -187,6 +187,13 @@ pub fn eigen(a: &[Vec<f64>]) -> Vec<(f64, Vec<f64>)> {
 /// The identifiability report of `p` at `theta` (SI) with observation
 /// noise `sigma` (SI).
 pub fn report(p: &Problem, theta: &[f64], sigma: f64) -> Result<Report, Box<Diagnostic>> {
+    if let Some(why) = p.without_sensitivities() {
+        return Err(Box::new(
+            Diagnostic::error(crate::diag::Code::NoSensitivity, why.to_string()).at(p.span(), "asked here").help(
+                "the Fisher information needs the sensitivities; `neuroc fit` still fits such a model, derivative-free",
+            ),
+        ));
+    }
     let traj = p.simulate(theta)?;
     let fim = information(&traj, theta, sigma);
     let eigen = eigen(&fim);

@@ -76,6 +76,8 @@ pub struct Fit {
     /// Which start gave the best fit (0: the one given) of how many.
     pub best_start: usize,
     pub starts: usize,
+    /// Why the fit was derivative-free (Nelder-Mead), when it was.
+    pub derivative_free: Option<String>,
 }
 
 /// The model and its sensitivities at the data's times.
@@ -206,7 +208,21 @@ pub fn fit(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Fi
     };
     // intervals from the Fisher information at the estimate
     let traj = p.simulate(&lm.theta)?;
-    let (model, dy) = at_data(&traj, data);
+    let (model, mut dy) = at_data(&traj, data);
+    if p.without_sensitivities().is_some() {
+        // the Jacobian by central differences of the simulation
+        dy.clear();
+        for j in 0..np {
+            let h = 1e-6 * lm.theta[j].abs().max(f64::MIN_POSITIVE);
+            let shifted = |s: f64| -> Result<Vec<f64>, Box<Diagnostic>> {
+                let mut th = lm.theta.clone();
+                th[j] += s * h;
+                Ok(at_data(&p.simulate(&th)?, data).0)
+            };
+            let (up, down) = (shifted(1.0)?, shifted(-1.0)?);
+            dy.push(up.iter().zip(&down).map(|(a, b)| (a - b) / (2.0 * h)).collect());
+        }
+    }
     let residuals: Vec<f64> = model.iter().zip(&data.y).map(|(m, d)| m - d).collect();
     let ssr: f64 = residuals.iter().map(|r| r * r).sum();
     let dof = (data.y.len() - np).max(1) as f64;
@@ -239,6 +255,7 @@ pub fn fit(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Fi
         converged: lm.converged,
         best_start,
         starts: starts.len(),
+        derivative_free: p.without_sensitivities().map(str::to_string),
     })
 }
 
@@ -255,7 +272,8 @@ struct Lm {
 }
 
 /// Descents on growing windows of the data: the first `WINDOW` of its
-/// points (at least 10 per parameter), then twice as many, up to all of
+/// points (at least 10 per parameter, and twice as many as it takes the
+/// trace to move a tenth of its range), then twice as many, up to all of
 /// them, each from the last estimate. A trace of many spikes has a sum of
 /// squares with a minimum per spike-time alignment; on a short window the
 /// start is in the right basin, and each doubling keeps it there
@@ -263,12 +281,21 @@ struct Lm {
 /// intervals).
 fn grow(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm, Box<Diagnostic>> {
     let n = data.t.len();
-    let mut len = ((n as f64 * WINDOW) as usize).max(10 * start.len()).min(n);
+    // the first window reaches past where the trace has moved a tenth of
+    // its range (a window of a flat trace says nothing, and a fit on it
+    // would wander)
+    let (lo, hi) = data.y.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| (a.min(y), b.max(y)));
+    let moved = data.y.iter().position(|&y| (y - data.y[0]).abs() > 0.1 * (hi - lo)).unwrap_or(0);
+    let mut len = ((n as f64 * WINDOW) as usize).max(10 * start.len()).max(2 * moved).min(n);
     let mut theta = start.to_vec();
     let mut iterations = 0;
     loop {
         let part = Data { t: data.t[..len].to_vec(), y: data.y[..len].to_vec() };
-        let lm = descend(p, &part, &theta, opts)?;
+        let lm = if p.without_sensitivities().is_some() {
+            nelder_mead(p, &part, &theta, opts)?
+        } else {
+            descend(p, &part, &theta, opts)?
+        };
         iterations += lm.iterations;
         theta = lm.theta;
         if len == n {
@@ -276,6 +303,97 @@ fn grow(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm, B
         }
         len = (len * 2).min(n);
     }
+}
+
+/// The derivative-free fallback for models without sensitivities:
+/// Nelder-Mead (1965) on the sum of squares, in the same coordinates as
+/// [`descend`] (log for positive parameters, within the bounds), from a
+/// simplex of steps of 10%, with the standard coefficients (reflection 1,
+/// expansion 2, contraction and shrink 1/2); it stops when the values at
+/// the simplex's vertices agree to 1e-12 of the best, or after 200 x (1 +
+/// parameters)^2 simulations.
+fn nelder_mead(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm, Box<Diagnostic>> {
+    let np = start.len();
+    let until = data.t.last().copied().unwrap_or(0.0);
+    let log: Vec<bool> = start.iter().zip(&opts.bounds).map(|(&x, &(lo, _))| x > 0.0 && lo > 0.0).collect();
+    let to_theta = |x: &[f64]| -> Vec<f64> {
+        x.iter()
+            .zip(&log)
+            .zip(&opts.bounds)
+            .map(|((&v, &l), &(lo, hi))| (if l { v.exp() } else { v }).clamp(lo, hi))
+            .collect()
+    };
+    let ssr = |x: &[f64]| -> f64 {
+        match p.simulate_until(&to_theta(x), until) {
+            Ok(traj) => {
+                let (y, _) = at_data(&traj, data);
+                y.iter().zip(&data.y).map(|(m, d)| (m - d) * (m - d)).sum()
+            }
+            Err(_) => f64::INFINITY,
+        }
+    };
+    let x0: Vec<f64> = start.iter().zip(&log).map(|(&t, &l)| if l { t.ln() } else { t }).collect();
+    let mut simplex: Vec<(Vec<f64>, f64)> = vec![(x0.clone(), ssr(&x0))];
+    for j in 0..np {
+        let mut x = x0.clone();
+        x[j] += if log[j] { 0.1 } else { 0.1 * x[j].abs().max(1e-12) };
+        let f = ssr(&x);
+        simplex.push((x, f));
+    }
+    let budget = 200 * (np + 1) * (np + 1);
+    let mut evals = np + 1;
+    let mut converged = false;
+    let mut iterations = 0;
+    while evals < budget {
+        iterations += 1;
+        simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let (best, worst) = (simplex[0].1, simplex[np].1);
+        if worst - best <= 1e-12 * best.abs() + 1e-300 {
+            converged = true;
+            break;
+        }
+        let centroid: Vec<f64> =
+            (0..np).map(|k| simplex[..np].iter().map(|(x, _)| x[k]).sum::<f64>() / np as f64).collect();
+        let toward =
+            |c: f64| -> Vec<f64> { centroid.iter().zip(&simplex[np].0).map(|(m, w)| m + c * (m - w)).collect() };
+        let xr = toward(1.0);
+        let fr = ssr(&xr);
+        evals += 1;
+        if fr < best {
+            let xe = toward(2.0);
+            let fe = ssr(&xe);
+            evals += 1;
+            simplex[np] = if fe < fr { (xe, fe) } else { (xr, fr) };
+        } else if fr < simplex[np - 1].1 {
+            simplex[np] = (xr, fr);
+        } else {
+            let (xc, fc) = if fr < worst {
+                let xc = toward(0.5);
+                let f = ssr(&xc);
+                (xc, f)
+            } else {
+                let xc = toward(-0.5);
+                let f = ssr(&xc);
+                (xc, f)
+            };
+            evals += 1;
+            if fc < worst.min(fr) {
+                simplex[np] = (xc, fc);
+            } else {
+                // shrink toward the best
+                let b = simplex[0].0.clone();
+                for v in simplex.iter_mut().skip(1) {
+                    let x: Vec<f64> = v.0.iter().zip(&b).map(|(x, b)| b + 0.5 * (x - b)).collect();
+                    let f = ssr(&x);
+                    *v = (x, f);
+                }
+                evals += np;
+            }
+        }
+    }
+    simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let (x, f) = simplex.swap_remove(0);
+    Ok(Lm { theta: to_theta(&x), ssr: f, iterations, converged })
 }
 
 /// The first window of [`grow`], as a fraction of the data's points.
@@ -435,6 +553,7 @@ impl Fit {
             "converged": self.converged,
             "starts": self.starts,
             "best_start": self.best_start,
+            "method": if self.derivative_free.is_some() { "nelder-mead" } else { "levenberg-marquardt" },
             "parameters": self.names.iter().enumerate().map(|(j, n)| serde_json::json!({
                 "name": n,
                 "unit": units[j].0,
@@ -466,6 +585,9 @@ impl Fit {
                 String::new()
             }
         );
+        if let Some(why) = &self.derivative_free {
+            let _ = writeln!(s, "  derivative-free (Nelder-Mead; intervals from central differences): {why}");
+        }
         for (j, name) in self.names.iter().enumerate() {
             let (u, f) = &units[j];
             let _ = writeln!(

@@ -45,6 +45,8 @@ pub struct Problem {
     /// d(initial state i)/d(parameter j) as expressions, per j then i
     /// (None: zero), for the states in initialization order.
     init_diff: Vec<Vec<InitDiff>>,
+    /// Why the kernel has no sensitivities (None: it has them).
+    plain_why: Option<String>,
     dt: f64,
     steps: usize,
     every: usize,
@@ -95,12 +97,14 @@ impl Problem {
         };
         let mut m = p.model.clone();
         m.tables.clear();
-        if !m.kinetics.is_empty() {
-            return Err(refuse(
-                format!("`{}` has kinetic schemes, whose initial occupancies are steady states that depend on every rate; their sensitivities are not derived", m.name),
-                "fit or analyze a model whose channels are gates",
-            ));
-        }
+        // why the sensitivities cannot be derived (the problem then only
+        // simulates: fits fall back to a derivative-free method)
+        let mut plain_why = (!m.kinetics.is_empty()).then(|| {
+            format!(
+                "`{}` has kinetic schemes, whose initial occupancies are steady states of every rate; their sensitivities are not derived",
+                m.name
+            )
+        });
         if !crate::ir::noise::noise_params(&m).is_empty() {
             return Err(refuse(
                 format!("`{}` has noise inside it; sensitivities are derived for deterministic models", m.name),
@@ -157,7 +161,16 @@ impl Problem {
         let plain = kernel::build_full(&m, &p.plan, &sig, run.dt).map_err(unsupported)?;
         let derived = ids.len()..ids.len() + plain.propagators.entries.len();
         let wrt_arrays: Vec<u32> = (0..ids.len() as u32).collect();
-        let k = kernel::sensitivity::augment(&plain, &wrt_arrays, derived).map_err(unsupported)?;
+        let k = match plain_why {
+            Some(_) => plain,
+            None => match kernel::sensitivity::augment(&plain, &wrt_arrays, derived) {
+                Ok(k) => k,
+                Err(kernel::Unsupported(why)) => {
+                    plain_why = Some(format!("`{}`: {why}", m.name));
+                    plain
+                }
+            },
+        };
         let code = jit::compile(&k, false).map_err(|e| {
             Box::new(Diagnostic::internal(format!("JIT compilation failed: {e}")).at(m.span, "this model"))
         })?;
@@ -167,7 +180,7 @@ impl Problem {
             dm.values[v].expr = e;
         }
         let mut init_diff = Vec::new();
-        for &q in &ids {
+        for &q in ids.iter().filter(|_| plain_why.is_none()) {
             let mut per = Vec::new();
             for &i in &m.init_order {
                 let e = dm.states[i].init;
@@ -192,7 +205,7 @@ impl Problem {
                 let fail = |why: String| refuse(format!("the value `{observe}`: {why}"), "");
                 let mut direct = Vec::new();
                 let mut through = Vec::new();
-                for &q in &ids {
+                for &q in ids.iter().filter(|_| plain_why.is_none()) {
                     direct.push(crate::symbolic::diff(&mut dm, e, Var::Param(q)).map_err(fail)?);
                     let mut per = Vec::new();
                     for r in crate::schemes::deps(&dm, e) {
@@ -222,11 +235,18 @@ impl Problem {
             base,
             value_exprs,
             init_diff,
+            plain_why,
             dt: run.dt,
             steps: (run.duration / run.dt).round().max(0.0) as usize,
             every: run.sample_every.max(1),
             span,
         })
+    }
+
+    /// Why the sensitivities are not derived for this model, if they are
+    /// not: the problem then simulates the trajectory alone.
+    pub fn without_sensitivities(&self) -> Option<&str> {
+        self.plain_why.as_deref()
     }
 
     /// The parameters of interest's names.
@@ -294,7 +314,8 @@ impl Problem {
         let ns_model = m.states.len();
         let y = self.simulate_initial(&params);
         let mut values = Vec::new();
-        let ns = self.kernel.states.len() / (np + 1);
+        let sens = self.plain_why.is_none();
+        let ns = if sens { self.kernel.states.len() / (np + 1) } else { self.kernel.states.len() };
         let mut states: Vec<Vec<f64>> = vec![vec![0.0]; self.kernel.states.len()];
         for (s, v) in y.iter().enumerate() {
             states[s][0] = *v;
@@ -321,14 +342,14 @@ impl Problem {
         // propagators, their derivatives
         let per_neuron: Vec<(usize, Vec<f64>)> = self.wrt.iter().map(|&q| (q, vec![params[q]])).collect();
         let mut arrays = kernel::param_arrays(&self.kernel, m, &params, &self.value_exprs, &per_neuron);
-        for &q in &self.wrt {
+        for &q in self.wrt.iter().filter(|_| sens) {
             let d = kernel::propagate::derived_derivatives(&self.kernel, m, &params, &self.value_exprs, q)
                 .map_err(|why| Box::new(Diagnostic::error(Code::NoSensitivity, why).at(self.span, "asked here")))?;
             arrays.extend(d.into_iter().map(|x| vec![x]));
         }
         let emitting = self.kernel.events.len().max(1);
         let (mut idx, mut tim) = (vec![0i64; emitting], vec![0.0; emitting]);
-        let mut out = Trajectory { dy: vec![Vec::new(); np], ..Trajectory::default() };
+        let mut out = Trajectory { dy: vec![Vec::new(); if sens { np } else { 0 }], ..Trajectory::default() };
         let sample = |states: &[Vec<f64>], t: f64, out: &mut Trajectory, values: &mut Vec<f64>| {
             out.t.push(t);
             match &self.observe {
@@ -395,6 +416,7 @@ impl Problem {
             eval_values(m, 0.0, &y, params, &self.value_exprs, &mut values);
             y[i] = eval(m, m.states[i].init, &Env { t: 0.0, states: &y, params, values: &values, args: &[] });
         }
+        crate::runtime::kinetic_steady_states(m, params, &self.value_exprs, &mut y);
         y
     }
 
