@@ -334,6 +334,7 @@ simulate M { dt = 0.01 ms, duration = 20 ms, method = rk4 }
     let f = fit::fit(&p, &data, &start, &fit::Options::around(&start)).expect("fits");
     eprintln!("{}", f.text(&p));
     assert!(f.derivative_free.is_some() && f.converged);
+    #[allow(clippy::needless_range_loop)]
     for j in 0..2 {
         let err = (f.theta[j] - truth[j]).abs() / truth[j];
         assert!(err < 0.02, "{}: {:.3}% off", f.names[j], 100.0 * err);
