@@ -465,7 +465,19 @@ impl Experiment {
         let span = Span::new(file, 0..params.len());
         let names: Vec<String> = params.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
         let run = self.configure()?;
-        crate::infer::Problem::new(&run, &names, observe.trim(), span).map_err(|d| self.error(vec![*d]))
+        let p = crate::infer::Problem::new(&run, &names, observe.trim(), span).map_err(|d| self.error(vec![*d]))?;
+        // log-parameters: relative changes of a zero mean nothing
+        if let Some((name, _)) = p.names().iter().zip(p.values()).find(|(_, v)| *v == 0.0 || !v.is_finite()) {
+            return Err(self.error(vec![Diagnostic::error(
+                Code::NoSensitivity,
+                format!(
+                    "`{name}` is 0 here: its relative sensitivity and its fit in log-parameters need a nonzero value"
+                ),
+            )
+            .at(span, "asked here")
+            .help(format!("start it elsewhere with `--set {name}=...`"))]));
+        }
+        Ok(p)
     }
 
     /// What `neuroc analyze --identifiability P1,P2 --observe X --noise
@@ -555,7 +567,10 @@ impl Experiment {
         crate::infer::fit::check(&p, &values, run.duration).map_err(|d| self.error(vec![*d]))?;
         let start = p.values();
         let mut opts = crate::infer::fit::Options::around(&start);
-        let range = if range.is_finite() && range > 1.0 { range } else { 10.0 };
+        if !(range.is_finite() && range > 1.0) {
+            return Err(self.error(vec![Diagnostic::error(Code::BadSetting, format!("a range of {range}"))
+                .help("--range is the factor each parameter may move from its start, above 1: --range 10")]));
+        }
         opts.bounds =
             start.iter().map(|&x| if x > 0.0 { (x / range, x * range) } else { (x * range, x / range) }).collect();
         opts.extra_starts = starts.saturating_sub(1);

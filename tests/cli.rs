@@ -785,3 +785,66 @@ fn analyze_prints_and_writes_json() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("error[E0503]"), "{}", text(&o));
 }
+
+#[test]
+fn fit_and_identifiability_from_the_command_line() {
+    // a trace written by `run`, fitted back from 20% off, with the plots
+    let dir = tmp("fit");
+    let out = dir.join("lif");
+    let o = neuroc(&["run", "examples/lif.neuro", "--duration", "100ms", "-o", out.to_str().unwrap(), "-q"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let fitted = dir.join("fit");
+    let o = neuroc(&[
+        "fit",
+        "examples/lif.neuro",
+        "--data",
+        out.join("V.csv").to_str().unwrap(),
+        "--fit",
+        "tau_m,R",
+        "--to",
+        "V",
+        "--duration",
+        "100ms",
+        "--set",
+        "tau_m=24ms",
+        "-o",
+        fitted.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("tau_m          = 20 ms"), "{}", text(&o));
+    for f in ["fit.csv", "fit.json"] {
+        assert!(fitted.join(f).exists(), "{f}");
+    }
+    assert!(std::fs::read_dir(&fitted).unwrap().any(|e| e.unwrap().path().extension().is_some_and(|x| x == "svg")));
+    // the report, its profile and its files
+    let report = dir.join("id");
+    let o = neuroc(&[
+        "analyze",
+        "examples/lif.neuro",
+        "--identifiability",
+        "tau_m,R",
+        "--observe",
+        "V",
+        "--noise",
+        "0.5mV",
+        "--duration",
+        "100ms",
+        "--profile",
+        "R",
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Cramer-Rao") && text(&o).contains("profile of R"), "{}", text(&o));
+    for f in ["identifiability.json", "eigen.csv", "eigen.svg", "profile_R.csv", "profile_R.svg"] {
+        assert!(report.join(f).exists(), "{f}");
+    }
+    // bad requests: a noise in the wrong unit, data that is not there
+    let o =
+        neuroc(&["analyze", "examples/lif.neuro", "--identifiability", "tau_m", "--observe", "V", "--noise", "1ms"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("E0307"), "{}", text(&o));
+    let o = neuroc(&["fit", "examples/lif.neuro", "--data", "no/such.csv", "--fit", "tau_m", "--to", "V"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("cannot read the data"), "{}", text(&o));
+}

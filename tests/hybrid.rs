@@ -106,6 +106,32 @@ simulate Read {{ dt = 0.1 ms, duration = 1 s, ph = uniform(0, 1) }}
 }
 
 #[test]
+fn two_readouts_into_one_input_add_up() {
+    // two halves of the clocks read into the same input: the same
+    // integrated rate as all of them read at once (per neuron of each
+    // half, so twice the per-neuron rate)
+    let text = format!(
+        "{CLOCKS}
+network Read {{
+    population A = 500 x Clock
+    population B = 500 x Clock
+    population M = 1 x Meter
+    drive M with rate(of = A, kernel = bin) via r_in
+    drive M with rate(of = B, kernel = bin) via r_in
+    record n(M[0:1], every = 100 ms)
+}}
+simulate Read {{ dt = 0.1 ms, duration = 1 s, ph = uniform(0, 1) }}
+"
+    );
+    let r = run(&text);
+    let n = last_row(&r, "n_M")[0];
+    let spikes_in_time = r.spikes().iter().filter(|(_, t)| *t < 999.95).count();
+    // each half's spikes over its 500 neurons, summed
+    assert!((n - spikes_in_time as f64 / 500.0).abs() < 0.05, "{n} vs {}", spikes_in_time as f64 / 500.0);
+    assert!((n / 200.0 - 1.0).abs() < 0.02, "{n}");
+}
+
+#[test]
 fn spikes_become_the_rate_they_carry() {
     // binned: the integrated rate is the spikes per neuron, exactly (the
     // last step's spikes reach the rate model at the next step)
@@ -215,6 +241,11 @@ simulate Bad {{ dt = 0.1 ms, duration = 10 ms }}
     assert!(d.message.contains("needs its width"), "{d:?}");
     let d = error(&net("drive L with rate(of = S, tau = 5 ms) via x0"));
     assert!(d.message.contains("no input `x0`"), "{d:?}");
+    // a rate model does not spike; spike lists do not follow a rate
+    let d = error(&net("drive M with rate(of = L, tau = 5 ms) via r_in"));
+    assert!(d.message.contains("`L` does not spike"), "{d:?}");
+    let d = error(&net("drive C with spikes(times = at(1 ms), rate = 40 Hz * L.x, w = 2 pA) via in"));
+    assert!(d.message.contains("only a Poisson drive's rate can follow"), "{d:?}");
 }
 
 /// A density of LIF neurons whose input rate is set from a network, and

@@ -304,6 +304,23 @@ fn profiles_match_the_fisher_bounds_and_stay_flat_where_nothing_is_known() {
     assert!(err.render().contains("not among the parameters analyzed"), "{}", err.render());
     let err = e.identifiability("a,c", "x", "0.01", &["a=2:1:5".into()]).map(|_| ()).expect_err("refused");
     assert_eq!(err.diagnostics[0].code, Code::BadSetting);
+    // a grid that misses the point: chi-square counted from its least
+    // value, an interval only where the profile dips below the threshold
+    let mut e = source(RELAX);
+    let r = e
+        .identifiability("tau,x_inf", "x", "0.01", &["tau=11:12:5".into()])
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let pr = &r.profiles[0];
+    assert!(
+        pr.points.iter().any(|(_, c)| *c == 0.0) && pr.points.windows(2).all(|w| w[0].0 < w[1].0),
+        "{:?}",
+        pr.points
+    );
+    assert!(pr.interval.0.is_none(), "{:?}", pr.interval);
+    // a parameter at 0 has no relative sensitivity
+    let mut e = source("rate Z {\n    parameter k = 10 Hz, b = 0\n    state x = 1\n    dx/dt = -k * x + b * k\n}\nsimulate Z { dt = 0.1 ms, duration = 10 ms }\n");
+    let err = e.identifiability("k,b", "x", "0.01", &[]).map(|_| ()).expect_err("refused");
+    assert!(err.render().contains("`b` is 0 here"), "{}", err.render());
 }
 
 #[test]

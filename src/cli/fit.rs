@@ -68,9 +68,14 @@ pub(super) fn fit(path: &Path, a: &Args) -> i32 {
     let written = std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(dir.join("fit.csv"), csv))
         .and_then(|()| std::fs::write(dir.join("fit.json"), json));
-    match written {
-        Ok(()) => {
-            println!("wrote {} and {} ({name})", dir.join("fit.csv").display(), dir.join("fit.json").display());
+    match written.map_err(|e| e.to_string()).and_then(|()| neuroc::plot::plot_dir(dir)) {
+        Ok(plots) => {
+            println!(
+                "wrote {}, {} and {} plots ({name}: data, model, residual)",
+                dir.join("fit.csv").display(),
+                dir.join("fit.json").display(),
+                plots.len()
+            );
             0
         }
         Err(e) => {

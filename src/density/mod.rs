@@ -370,7 +370,7 @@ impl<'m> Density<'m> {
 
     /// One RK4 step of the ODE states from t to t + dt (the density's own
     /// variable is not among them; the output holds its last value).
-    fn advance_odes(&self, y: &mut [f64], t: f64, dt: f64) {
+    pub(crate) fn advance_odes(&self, y: &mut [f64], t: f64, dt: f64) {
         let mut vals = Vec::new();
         let mut rates = |y: &[f64], t: f64| -> Vec<f64> {
             eval::eval_values(self.m, t, y, &self.params, &self.values, &mut vals);

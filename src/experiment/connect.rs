@@ -388,6 +388,14 @@ pub(super) fn drives(
             Some(st) => Some(rate_of(ctx, pops, &st.value)?),
             None => None,
         };
+        if rate_of.is_some() && d.source.name != "poisson" {
+            return ctx.reject(
+                "only a Poisson drive's rate can follow a population",
+                d.source.span,
+                "not poisson(...)",
+                "`drive E with poisson(rate = 50 Hz * M.E, n = 100, w = ...) via PORT`",
+            );
+        }
         let settings: Vec<ast::Binding> =
             d.settings.iter().filter(|st| !(rate_of.is_some() && st.name.name == "rate")).cloned().collect();
         for &b in &d.to {
@@ -561,6 +569,28 @@ fn readout(
     };
     if pops[from].count == 0 {
         return ctx.reject("an empty population has no rate", d.span, "empty", "read a population with neurons");
+    }
+    if matches!(pops[from].model.kind, ModelKind::Rate | ModelKind::Density) {
+        return ctx.reject(
+            format!("`{}` does not spike: a rate readout reads a population of neurons or cells", pops[from].name),
+            d.source.span,
+            "no spikes to read",
+            format!(
+                "read a rate model's or density's state directly: `rate = FACTOR * {}.X` in a Poisson drive",
+                pops[from].name
+            ),
+        );
+    }
+    if pops[to].cells.is_some() {
+        return ctx.reject(
+            format!(
+                "`{}` is a population of cells: a rate readout sets an input of a rate model, a density or a neuron",
+                pops[to].name
+            ),
+            d.span,
+            "cells have no such input",
+            "read the spikes into a rate model's or a density's input",
+        );
     }
     let gain = match gain {
         Some(g) => g,

@@ -194,10 +194,19 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
     let connections = connect::connections(ctx, &pops, &conns, dt)?;
     let (drive_list, pending_readouts) = connect::drives(ctx, &pops, &drives, duration, seed)?;
     // spikes to rates: the inputs they set become parameters
+    // one parameter per input, however many readouts add into it
+    let mut made: Vec<((usize, usize), usize)> = Vec::new();
     let readouts = pending_readouts
         .into_iter()
         .map(|r| {
-            let param = super::settings::input_as_param(&mut pops[r.to].model, r.value);
+            let param = match made.iter().find(|(key, _)| *key == (r.to, r.value)) {
+                Some(&(_, p)) => p,
+                None => {
+                    let p = super::settings::input_as_param(&mut pops[r.to].model, r.value);
+                    made.push(((r.to, r.value), p));
+                    p
+                }
+            };
             crate::runtime::network::Readout { from: r.from, to: r.to, param, gain: r.gain, kernel: r.kernel }
         })
         .collect();
@@ -812,7 +821,9 @@ fn kernels(
         let no_values = vec![None; m.values.len()];
         if let Err(kernel::Unsupported(why)) = crate::runtime::population::kernel_depth(&m).and_then(|()| {
             // random parameters are per-step arrays, as in the run
-            let noise = crate::ir::noise::noise_params(&m);
+            let mut noise = crate::ir::noise::noise_params(&m);
+            // and the inputs readouts rewrite every step
+            noise.extend(net.readouts.iter().filter(|r| r.to == pi).map(|r| r.param));
             let mut per = per.clone();
             for &p in &noise {
                 if !per.contains(&p) {

@@ -66,7 +66,7 @@ pub struct Report {
 
 /// The profile of one parameter with the model's own noise-free
 /// trajectory as the data: chi-square(value) = min over the others of
-/// SSR / sigma^2.
+/// SSR / sigma^2, less its least value over the grid.
 #[derive(Clone, Debug)]
 pub struct Profile {
     pub name: String,
@@ -87,16 +87,25 @@ pub fn profile(p: &Problem, theta: &[f64], sigma: f64, k: usize, values: &[f64])
     let traj = p.simulate(theta)?;
     let data = super::fit::Data { t: traj.t[1..].to_vec(), y: traj.y[1..].to_vec() };
     let opts = super::fit::Options::around(theta);
-    let points: Vec<(f64, f64)> = super::fit::profile(p, &data, theta, k, values, &opts)?
+    let mut values = values.to_vec();
+    values.sort_by(f64::total_cmp);
+    let raw: Vec<(f64, f64)> = super::fit::profile(p, &data, theta, k, &values, &opts)?
         .into_iter()
         .map(|(v, ssr)| (v, ssr / (sigma * sigma)))
         .collect();
-    // the crossings of the threshold on each side of the minimum
+    // chi-square above the profile's least value (zero at theta when theta
+    // is on the grid and the refits find the minimum)
+    let least = raw.iter().map(|x| x.1).fold(f64::INFINITY, f64::min);
+    let points: Vec<(f64, f64)> = raw.into_iter().map(|(v, c)| (v, c - least)).collect();
+    // the first crossings of the threshold on each side of the minimum
     let best = (0..points.len()).min_by(|&a, &b| points[a].1.total_cmp(&points[b].1)).unwrap_or(0);
     let cross = |a: (f64, f64), b: (f64, f64)| a.0 + (CHI2_95 - a.1) / (b.1 - a.1) * (b.0 - a.0);
-    let lo = (1..=best).rev().find(|&i| points[i - 1].1 >= CHI2_95).map(|i| cross(points[i], points[i - 1]));
+    let lo = (1..=best)
+        .rev()
+        .find(|&i| points[i - 1].1 >= CHI2_95 && points[i].1 < CHI2_95)
+        .map(|i| cross(points[i], points[i - 1]));
     let hi = (best..points.len().saturating_sub(1))
-        .find(|&i| points[i + 1].1 >= CHI2_95)
+        .find(|&i| points[i + 1].1 >= CHI2_95 && points[i].1 < CHI2_95)
         .map(|i| cross(points[i], points[i + 1]));
     Ok(Profile { name: p.names()[k].clone(), points, interval: (lo, hi) })
 }
@@ -184,6 +193,35 @@ pub fn eigen(a: &[Vec<f64>]) -> Vec<(f64, Vec<f64>)> {
     out
 }
 
+/// Each parameter's SD in log-parameters from the Fisher information
+/// `fim` (its inverse's diagonal, through the eigen-decomposition): a
+/// parameter with weight on a direction whose eigenvalue is below
+/// [`RANK_TOL`] of the largest is unbounded (infinite).
+pub fn log_sds(fim: &[Vec<f64>]) -> Vec<f64> {
+    let eigen = eigen(fim);
+    let top = eigen.first().map_or(0.0, |e| e.0);
+    let zero = |l: f64| l.partial_cmp(&(RANK_TOL * top)) != Some(std::cmp::Ordering::Greater) || top <= 0.0;
+    (0..fim.len())
+        .map(|i| {
+            let mut var = 0.0;
+            for (l, v) in &eigen {
+                if zero(*l) {
+                    if v[i].abs() > 1e-6 {
+                        return f64::INFINITY;
+                    }
+                } else {
+                    var += v[i] * v[i] / l;
+                }
+            }
+            if var.is_finite() {
+                var.sqrt()
+            } else {
+                f64::INFINITY
+            }
+        })
+        .collect()
+}
+
 /// The identifiability report of `p` at `theta` (SI) with observation
 /// noise `sigma` (SI).
 pub fn report(p: &Problem, theta: &[f64], sigma: f64) -> Result<Report, Box<Diagnostic>> {
@@ -198,7 +236,6 @@ pub fn report(p: &Problem, theta: &[f64], sigma: f64) -> Result<Report, Box<Diag
     let fim = information(&traj, theta, sigma);
     let eigen = eigen(&fim);
     let top = eigen.first().map_or(0.0, |e| e.0);
-    let n = theta.len();
     // NaN counts as zero
     let zero = |l: f64| l.partial_cmp(&(RANK_TOL * top)) != Some(std::cmp::Ordering::Greater) || top <= 0.0;
     let mut structural = Vec::new();
@@ -210,22 +247,8 @@ pub fn report(p: &Problem, theta: &[f64], sigma: f64) -> Result<Report, Box<Diag
             practical.push((v.clone(), 1.0 / l.sqrt()));
         }
     }
-    // Cramer-Rao: diag(F^-1) through the eigen-decomposition; a parameter
-    // with a weight on a zero direction is unbounded
-    let relative_sd = (0..n)
-        .map(|i| {
-            let mut var = 0.0;
-            for (l, v) in &eigen {
-                if v[i].abs() > 1e-6 && zero(*l) {
-                    return f64::INFINITY;
-                }
-                if !zero(*l) {
-                    var += v[i] * v[i] / l;
-                }
-            }
-            var.sqrt()
-        })
-        .collect();
+    // Cramer-Rao: diag(F^-1)
+    let relative_sd = log_sds(&fim);
     let (units, sigma_unit) = p.units();
     Ok(Report {
         names: p.names(),

@@ -225,13 +225,11 @@ pub fn fit(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Fi
     }
     let residuals: Vec<f64> = model.iter().zip(&data.y).map(|(m, d)| m - d).collect();
     let ssr: f64 = residuals.iter().map(|r| r * r).sum();
-    let dof = (data.y.len() - np).max(1) as f64;
+    let dof = data.y.len().saturating_sub(np).max(1) as f64;
     let sigma = (ssr / dof).sqrt();
     let at = Trajectory { t: data.t.clone(), y: model.clone(), dy };
     let info = fisher::information(&at, &lm.theta, sigma.max(f64::MIN_POSITIVE));
-    let cov = inverse(&info);
-    let relative_sd: Vec<f64> =
-        (0..np).map(|j| cov.as_ref().map_or(f64::INFINITY, |c| c[j][j].max(0.0).sqrt())).collect();
+    let relative_sd = fisher::log_sds(&info);
     let ci95 = (0..np)
         .map(|j| {
             let (x, s) = (lm.theta[j], relative_sd[j]);
@@ -523,20 +521,6 @@ pub fn profile(
         out.push((v, lm.ssr));
     }
     Ok(out)
-}
-
-/// The inverse of a small symmetric positive definite matrix, or None.
-fn inverse(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
-    let n = a.len();
-    let m = crate::schemes::linalg::Mat { n, a: a.iter().flatten().copied().collect() };
-    let cols: Option<Vec<Vec<f64>>> = (0..n)
-        .map(|j| {
-            let e: Vec<f64> = (0..n).map(|i| f64::from(u8::from(i == j))).collect();
-            crate::schemes::linalg::solve(&m, &e)
-        })
-        .collect();
-    let cols = cols?;
-    Some((0..n).map(|i| (0..n).map(|j| cols[j][i]).collect()).collect())
 }
 
 impl Fit {

@@ -386,13 +386,25 @@ impl Problem {
             // through the call
             unsafe { self.code.call(&sp, &pp, 1, (t, t_next), &mut idx, &mut tim) };
             if (step + 1) % self.every == 0 {
-                if states[..ns_model].iter().any(|a| !a[0].is_finite()) {
+                let bad = |range: std::ops::Range<usize>| {
+                    states[range].iter().enumerate().any(|(s, a)| !a[0].is_finite() && !(s >= ns_model && s < ns))
+                };
+                let what = if bad(0..ns) {
+                    Some(format!("`{}` diverged", self.observed()))
+                } else if bad(ns..states.len()) {
+                    Some(
+                        "the sensitivities stopped being finite (a derivative that is infinite on the trajectory)"
+                            .to_string(),
+                    )
+                } else {
+                    None
+                };
+                if let Some(what) = what {
                     return Err(Box::new(
                         Diagnostic::error(
                             Code::NumericalBlowUp,
                             format!(
-                                "`{}` diverged at t = {} ms for {}",
-                                self.observed(),
+                                "{what} at t = {} ms for {}",
                                 crate::units::format_number(t_next * 1e3),
                                 self.describe(theta)
                             ),

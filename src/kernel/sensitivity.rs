@@ -202,9 +202,13 @@ impl Tape {
                 self.select(gt, dv(a), dv(b))
             }
             Inst::Sqrt(a) => dv(a).map(|da| {
+                // 0 where sqrt is 0 (its slope is infinite there)
                 let half = self.constant(0.5);
                 let h = self.push(Inst::Mul(half, da));
-                self.push(Inst::Div(h, v))
+                let q = self.push(Inst::Div(h, v));
+                let zero = self.zero();
+                let pos = self.push(Inst::Cmp(Cmp::Gt, v, zero));
+                self.push(Inst::Select(pos, q, zero))
             }),
             Inst::Abs(a) => dv(a).map(|da| {
                 let zero = self.zero();
@@ -229,7 +233,8 @@ impl Tape {
 
     /// d/du of u / (e^u - 1), on the same two branches as
     /// [`kmath::efun`]: the series' slope -1/2 + u/6 near 0, else
-    /// (D - u E) / D^2 with E = e^u, D = E - 1.
+    /// (D - u E) / D^2 with E = e^u, D = E - 1; 0 above u = 700, where
+    /// the slope (-u e^-u) is below 1e-300 and E overflows.
     fn efun_slope(&mut self, u: Val) -> Val {
         let sixth = self.constant(1.0 / 6.0);
         let half = self.constant(-0.5);
@@ -244,6 +249,10 @@ impl Tape {
         let abs = self.push(Inst::Abs(u));
         let small = self.constant(kmath::EFUN_SMALL);
         let near = self.push(Inst::Cmp(Cmp::Lt, abs, small));
-        self.push(Inst::Select(near, series, direct))
+        let slope = self.push(Inst::Select(near, series, direct));
+        let big = self.constant(700.0);
+        let over = self.push(Inst::Cmp(Cmp::Gt, u, big));
+        let zero = self.zero();
+        self.push(Inst::Select(over, zero, slope))
     }
 }

@@ -92,6 +92,9 @@ impl<'n> Densities<'n> {
         let t = (step + 1) as f64 * self.dt;
         for (pi, u) in self.units.iter_mut().enumerate() {
             let Some(u) = u else { continue };
+            if !u.d.ode.is_empty() {
+                u.d.advance_odes(&mut u.y, t - self.dt, self.dt);
+            }
             if u.moved || u.d.time_dependent {
                 let f = u.d.fluxes(&u.grid, t, &u.y).map_err(Box::new)?;
                 u.solver.set_fluxes(f);

@@ -99,6 +99,8 @@ impl<'n> Readouts<'n> {
     /// while the workers wait at the barrier.
     pub fn after(&mut self, st: &Stepping, densities: &mut super::density::Densities) {
         use super::RateKernel;
+        // each input: the sum of the readouts into it
+        let mut sums: Vec<(usize, usize, usize, f64)> = Vec::new();
         for (r, (n, at, f)) in self.readouts.iter().zip(&mut self.state) {
             let count: usize =
                 st.outputs.iter().map(|o| o.lock().unwrap_or_else(|e| e.into_inner())[r.from].len()).sum();
@@ -117,15 +119,21 @@ impl<'n> Readouts<'n> {
                     f[1]
                 }
             };
-            if densities.is_density(r.to) {
-                densities.set(r.to, r.param, r.gain * rate);
+            match sums.iter_mut().find(|(to, p, _, _)| *to == r.to && *p == r.param) {
+                Some(s) => s.3 += r.gain * rate,
+                None => sums.push((r.to, r.param, *at, r.gain * rate)),
+            }
+        }
+        for (to, param, at, value) in sums {
+            if densities.is_density(to) {
+                densities.set(to, param, value);
                 continue;
             }
-            let view = &st.views[r.to];
-            let Some(p) = view.params.get(*at) else { continue };
+            let view = &st.views[to];
+            let Some(p) = view.params.get(at) else { continue };
             for i in 0..view.count {
                 // SAFETY: the workers wait at the barrier; i < count
-                unsafe { *p.0.add(i) = r.gain * rate };
+                unsafe { *p.0.add(i) = value };
             }
         }
     }
