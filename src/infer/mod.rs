@@ -387,7 +387,7 @@ impl Problem {
             unsafe { self.code.call(&sp, &pp, 1, (t, t_next), &mut idx, &mut tim) };
             if (step + 1) % self.every == 0 {
                 let bad = |range: std::ops::Range<usize>| {
-                    states[range].iter().enumerate().any(|(s, a)| !a[0].is_finite() && !(s >= ns_model && s < ns))
+                    states[range].iter().enumerate().any(|(s, a)| !a[0].is_finite() && !(ns_model..ns).contains(&s))
                 };
                 let what = if bad(0..ns) {
                     Some(format!("`{}` diverged", self.observed()))
