@@ -76,7 +76,8 @@ pub enum Failure {
 /// Runs `run`, streaming its tables into `sink`; `stop` is polled at least
 /// once per step (Ctrl-C).
 pub fn execute(run: &Run, sink: &mut dyn Sink, stop: &dyn Fn() -> bool) -> Result<Summary, Failure> {
-    let mut out = Out { sink, error: None, stop, t: 0.0 };
+    let progress = run.progress.then(|| Progress::new(run.duration));
+    let mut out = Out { sink, error: None, stop, t: 0.0, progress };
     let start = std::time::Instant::now();
     let result = match &run.body {
         Body::Point(p) => point(run, p, &mut out),
@@ -86,6 +87,9 @@ pub fn execute(run: &Run, sink: &mut dyn Sink, stop: &dyn Fn() -> bool) -> Resul
         Body::Brain(b) => brain::brain(run, b, &mut out),
         Body::Cell(c) => cell::cell(run, c, &mut out),
     };
+    if let Some(p) = out.progress.take() {
+        p.finish();
+    }
     if let Some(e) = out.error.take() {
         return Err(Failure::Io(e));
     }
@@ -107,6 +111,58 @@ struct Out<'a> {
     stop: &'a dyn Fn() -> bool,
     /// The last time a sample or spike was seen.
     t: f64,
+    /// The progress bar of a run that asked for one.
+    progress: Option<Progress>,
+}
+
+/// A progress bar for every kind of run, shown once a run has taken a
+/// second (on stderr, and only when it is a terminal: indicatif hides it
+/// otherwise), advanced from the simulated time the run has reached as
+/// the runtimes poll [`Out::stop`] (every step).
+struct Progress {
+    start: std::time::Instant,
+    duration: f64,
+    polls: std::cell::Cell<u32>,
+    bar: std::cell::RefCell<Option<indicatif::ProgressBar>>,
+}
+
+impl Progress {
+    fn new(duration: f64) -> Progress {
+        Progress { start: std::time::Instant::now(), duration, polls: 0.into(), bar: None.into() }
+    }
+
+    /// Called at every poll: every 1024th looks at the clock.
+    fn tick(&self, t: f64) {
+        let n = self.polls.get().wrapping_add(1);
+        self.polls.set(n);
+        if n % 1024 != 0 {
+            return;
+        }
+        let mut bar = self.bar.borrow_mut();
+        if bar.is_none() {
+            if self.start.elapsed().as_secs_f64() < 1.0 {
+                return;
+            }
+            let b = indicatif::ProgressBar::with_draw_target(Some(1000), indicatif::ProgressDrawTarget::stderr())
+                .with_elapsed(self.start.elapsed());
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {percent}% of the simulated time, eta {eta}",
+            ) {
+                b.set_style(style);
+            }
+            *bar = Some(b);
+        }
+        if let Some(b) = bar.as_ref() {
+            let done = (t / self.duration.max(f64::MIN_POSITIVE)).clamp(0.0, 1.0);
+            b.set_position((done * 1000.0) as u64);
+        }
+    }
+
+    fn finish(self) {
+        if let Some(b) = self.bar.into_inner() {
+            b.finish_and_clear();
+        }
+    }
 }
 
 impl Out<'_> {
@@ -130,6 +186,9 @@ impl Out<'_> {
     }
 
     fn stop(&self) -> bool {
+        if let Some(p) = &self.progress {
+            p.tick(self.t);
+        }
         self.error.is_some() || (self.stop)()
     }
 }
@@ -174,7 +233,7 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
                 param_overrides: p.param_overrides.clone(),
                 value_overrides: p.value_overrides.clone(),
                 rtol: 1e-8,
-                progress: run.progress,
+                progress: false, // the run's bar is `Out`'s
                 input_spikes,
                 input_port: p.train.as_ref().and_then(|s| s.port.clone()),
                 init_overrides: p.init_spreads.iter().map(|(s, d, k)| (*s, spread(*d, 1, run.seed, *k)[0])).collect(),
@@ -580,7 +639,7 @@ fn density(run: &Run, d: &DensityRun, out: &mut Out) -> Result<Summary, Box<Diag
         scheme: d.scheme,
         initial: d.initial,
         sample_every: run.sample_every,
-        progress: run.progress,
+        progress: false, // the run's bar is `Out`'s
     };
     let start = std::time::Instant::now();
     let end = dens.simulate_into(&cfg, &mut rec).map_err(Box::new)?;
