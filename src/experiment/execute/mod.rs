@@ -135,7 +135,7 @@ impl Progress {
     fn tick(&self, t: f64) {
         let n = self.polls.get().wrapping_add(1);
         self.polls.set(n);
-        if n % 1024 != 0 {
+        if !n.is_multiple_of(1024) {
             return;
         }
         let mut bar = self.bar.borrow_mut();
