@@ -4,7 +4,10 @@
 //! field's cells), a space-time image; several quantities one plot each
 //! (`NAME-COLUMN.svg`); `x, y, value` columns (a sheet) an image; any other
 //! two columns (`V_mV,p_per_mV`) a line plot against the first. SVG needs
-//! no fonts on the machine: the viewer draws the text.
+//! no fonts on the machine: the viewer draws the text. Each plot is also
+//! drawn as a PNG (800 x 360, plotters' bitmap back end) with the font the
+//! project ships (`assets/fonts/DejaVuSans.ttf`, compiled in), so PNGs
+//! come out the same on a machine without fonts.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -59,6 +62,11 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, String> {
         }
         for (file, svg) in out {
             std::fs::write(&file, svg).map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+            written.push(file);
+        }
+        // the same figures as PNG
+        for (file, fig) in figures(&csv, &cols, &rows) {
+            png(&file, &fig)?;
             written.push(file);
         }
     }
@@ -293,4 +301,180 @@ fn raster(rows: &[(f64, f64)]) -> String {
     }
     out.push_str("</svg>\n");
     out
+}
+
+/// A figure for the bitmap back end: axes, labels and what is drawn.
+struct Figure {
+    x: (f64, f64),
+    y: (f64, f64),
+    xlabel: String,
+    ylabel: String,
+    marks: Vec<Mark>,
+}
+
+enum Mark {
+    /// A line through points, in the k-th color.
+    Line(Vec<(f64, f64)>, usize),
+    /// Dots (a raster).
+    Dots(Vec<(f64, f64)>),
+    /// Cells of width w and height h (data units) centered at (x, y),
+    /// colored by value over `range`.
+    Cells { w: f64, h: f64, cells: Vec<(f64, f64, f64)>, range: (f64, f64) },
+}
+
+/// The PNG figures of one CSV (the same choices as the SVG ones).
+fn figures(csv: &Path, cols: &[&str], rows: &[Vec<f64>]) -> Vec<(PathBuf, Figure)> {
+    let stem = csv.with_extension("");
+    let line = |k: usize| -> Vec<(f64, f64)> {
+        let stride = (rows.len() / 3000).max(1);
+        rows.iter().step_by(stride).map(|r| (r[0], r[k])).filter(|p| p.1.is_finite()).collect()
+    };
+    let fig = |x: (f64, f64), y: (f64, f64), xl: &str, yl: &str, marks: Vec<Mark>| Figure {
+        x,
+        y,
+        xlabel: xl.to_string(),
+        ylabel: yl.to_string(),
+        marks,
+    };
+    let xr = || range(rows.iter().map(|r| r[0]));
+    let yr = |k: usize| range(rows.iter().map(|r| r[k]));
+    let mut out = Vec::new();
+    match cols {
+        ["neuron", "t_ms"] => {
+            let stride = (rows.len() / 200_000).max(1);
+            let dots: Vec<(f64, f64)> = rows.iter().step_by(stride).map(|r| (r[1], r[0])).collect();
+            let x = range(rows.iter().map(|r| r[1]).chain([0.0]));
+            let y = range(rows.iter().map(|r| r[0]).chain([0.0]));
+            out.push((csv.with_extension("png"), fig(x, y, "t (ms)", "neuron", vec![Mark::Dots(dots)])));
+        }
+        ["t_ms", y] => {
+            out.push((csv.with_extension("png"), fig(xr(), yr(1), "t (ms)", &label(y), vec![Mark::Line(line(1), 0)])))
+        }
+        ["t_ms", ys @ ..] if !ys.is_empty() => {
+            let quantity = |c: &str| c.split('@').next().unwrap_or(c).to_string();
+            let same = ys.iter().all(|c| quantity(c) == quantity(ys[0]));
+            let all = range(rows.iter().flat_map(|r| r[1..].iter().copied()));
+            if same && ys.len() > 12 {
+                let cells = ys.len();
+                let (ts, cs) = (rows.len().div_ceil(200).max(1), cells.div_ceil(128).max(1));
+                let t = xr();
+                let w = (t.1 - t.0) / rows.len().div_ceil(ts).max(1) as f64;
+                let mut c = Vec::new();
+                for r in rows.iter().step_by(ts) {
+                    for j in (1..=cells).step_by(cs) {
+                        c.push((r[0], j as f64 - 0.5, r[j]));
+                    }
+                }
+                let mark = Mark::Cells { w: w.max(f64::MIN_POSITIVE), h: cs as f64, cells: c, range: all };
+                let yl = format!("cell ({}: blue low, red high)", label(&quantity(ys[0])));
+                out.push((csv.with_extension("png"), fig(t, (0.0, cells as f64), "t (ms)", &yl, vec![mark])));
+            } else if same {
+                let marks = (1..=ys.len()).map(|k| Mark::Line(line(k), k - 1)).collect();
+                out.push((csv.with_extension("png"), fig(xr(), all, "t (ms)", &label(&quantity(ys[0])), marks)));
+            } else {
+                for (k, y) in ys.iter().enumerate() {
+                    let file = PathBuf::from(format!("{}-{}.png", stem.display(), y.replace(['/', '@'], "_")));
+                    out.push((file, fig(xr(), yr(k + 1), "t (ms)", &label(y), vec![Mark::Line(line(k + 1), 0)])));
+                }
+            }
+        }
+        [x, y, v] if x.starts_with('x') && y.starts_with('y') => {
+            let distinct = |k: usize| {
+                let mut v: Vec<f64> = rows.iter().map(|r| r[k]).filter(|x| x.is_finite()).collect();
+                v.sort_by(f64::total_cmp);
+                v.dedup();
+                v.len().max(1) as f64
+            };
+            let (xs, ys) = (xr(), yr(1));
+            let (w, h) = ((xs.1 - xs.0) / distinct(0), (ys.1 - ys.0) / distinct(1));
+            let cells = rows.iter().take(1_000_000).map(|r| (r[0], r[1], r[2])).collect();
+            let mark = Mark::Cells { w, h, cells, range: yr(2) };
+            let yl = format!("y ({}: blue low, red high)", label(v));
+            out.push((csv.with_extension("png"), fig(xs, ys, "x", &yl, vec![mark])));
+        }
+        [x, y] => {
+            out.push((csv.with_extension("png"), fig(xr(), yr(1), &label(x), &label(y), vec![Mark::Line(line(1), 0)])))
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The shipped font, registered with plotters once.
+fn font() -> Result<(), String> {
+    static DONE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = DONE.get_or_init(|| {
+        plotters::style::register_font(
+            "sans-serif",
+            plotters::style::FontStyle::Normal,
+            include_bytes!("../assets/fonts/DejaVuSans.ttf"),
+        )
+        .is_ok()
+    });
+    if *ok {
+        Ok(())
+    } else {
+        Err("the shipped font could not be read".into())
+    }
+}
+
+/// Draws `fig` into the PNG `file`.
+fn png(file: &Path, fig: &Figure) -> Result<(), String> {
+    use plotters::prelude::*;
+    font()?;
+    let fail = |e: &dyn std::fmt::Display| format!("cannot draw `{}`: {e}", file.display());
+    let palette = [
+        RGBColor(70, 130, 180),
+        RGBColor(178, 34, 34),
+        RGBColor(46, 139, 87),
+        RGBColor(255, 140, 0),
+        RGBColor(128, 0, 128),
+        RGBColor(128, 128, 128),
+    ];
+    let root = BitMapBackend::new(file, (W as u32, H as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d(fig.x.0..fig.x.1, fig.y.0..fig.y.1)
+        .map_err(|e| fail(&e))?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc(fig.xlabel.as_str())
+        .y_desc(fig.ylabel.as_str())
+        .x_label_formatter(&|v| format!("{v}"))
+        .y_label_formatter(&|v| format!("{v}"))
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14))
+        .draw()
+        .map_err(|e| fail(&e))?;
+    for mark in &fig.marks {
+        match mark {
+            Mark::Line(pts, k) => {
+                let color = palette[k % palette.len()];
+                chart.draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(1))).map_err(|e| fail(&e))?;
+            }
+            Mark::Dots(pts) => {
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 1, BLACK.filled()))).map_err(|e| fail(&e))?;
+            }
+            Mark::Cells { w, h, cells, range } => {
+                let shade = |v: f64| {
+                    let f = ((v - range.0) / (range.1 - range.0)).clamp(0.0, 1.0);
+                    let f = if f.is_finite() { f } else { 0.0 };
+                    RGBColor((255.0 * f) as u8, (80.0 * (1.0 - (2.0 * f - 1.0).abs())) as u8, (255.0 * (1.0 - f)) as u8)
+                };
+                chart
+                    .draw_series(cells.iter().map(|&(x, y, v)| {
+                        // a little wider than a cell: no seams where pixels round
+                        let (hw, hh) = (0.55 * w, 0.55 * h);
+                        Rectangle::new([(x - hw, y - hh), (x + hw, y + hh)], shade(v).filled())
+                    }))
+                    .map_err(|e| fail(&e))?;
+            }
+        }
+    }
+    root.present().map_err(|e| fail(&e))?;
+    Ok(())
 }

@@ -302,7 +302,7 @@ fn population_from_the_simulate_block() {
 }
 
 #[test]
-fn plot_writes_svg_for_each_recording() {
+fn plot_writes_svg_and_png_for_each_recording() {
     let out = tmp("plot");
     let o = neuroc(&["run", "examples/lif.neuro", "-o", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
@@ -314,6 +314,17 @@ fn plot_writes_svg_for_each_recording() {
     }
     let v = std::fs::read_to_string(out.join("V.svg")).unwrap();
     assert!(v.contains("<polyline") && v.contains("V (mV)"));
+    // and PNGs, drawn with the shipped font (no system font needed): the
+    // signature, 800 x 360 in the header, and more than a blank image
+    for f in ["V.png", "spikes.png"] {
+        let png = std::fs::read(out.join(f)).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{f}");
+        assert_eq!(&png[12..16], b"IHDR");
+        let (w, h) =
+            (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
+        assert_eq!((w, h), (800, 360), "{f}");
+        assert!(png.len() > 5_000, "{f}: {} bytes", png.len());
+    }
     let empty = tmp("plot-empty");
     let o = neuroc(&["plot", empty.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));

@@ -61,7 +61,8 @@ enum Command {
         #[command(flatten)]
         opts: Box<RunOpts>,
     },
-    /// Plot what `run` wrote: each `NAME.csv` becomes `NAME.svg` (spikes as a raster).
+    /// Plot what `run` wrote: each `NAME.csv` becomes `NAME.svg` and `NAME.png` (spikes as a
+    /// raster, a field's cells as a space-time image); the PNG's font ships with neuroc.
     Plot {
         /// the directory `run -o` wrote
         dir: PathBuf,
