@@ -19,24 +19,10 @@ pub(super) struct Args<'a> {
 }
 
 pub(super) fn fit(path: &Path, a: &Args) -> i32 {
-    let mut exp = match neuroc::Experiment::load(path) {
+    let mut exp = match super::load(path, a.model, a.set, a.duration) {
         Ok(e) => e,
-        Err(e) => {
-            e.eprint();
-            return if e.is_io() { 2 } else { 1 };
-        }
+        Err(code) => return code,
     };
-    let warnings: Vec<_> = exp.warnings().into_iter().cloned().collect();
-    exp.eprint(&warnings);
-    if let Some(m) = a.model {
-        exp.model(m);
-    }
-    for s in a.set {
-        exp.assign(s);
-    }
-    if let Some(d) = a.duration {
-        exp.duration(d);
-    }
     if let Some(d) = a.dt {
         exp.dt(d);
     }

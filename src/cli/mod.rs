@@ -261,6 +261,36 @@ struct RunOpts {
     table: Vec<String>,
 }
 
+/// Loads `path` with what `analyze` and `fit` share: the model, `--set`
+/// and `--duration`; warnings printed. On failure, the diagnostics printed
+/// and the exit code.
+fn load(
+    path: &std::path::Path,
+    model: Option<&str>,
+    set: &[String],
+    duration: Option<&str>,
+) -> Result<neuroc::Experiment, i32> {
+    let mut exp = match neuroc::Experiment::load(path) {
+        Ok(e) => e,
+        Err(e) => {
+            e.eprint();
+            return Err(if e.is_io() { 2 } else { 1 });
+        }
+    };
+    let warnings: Vec<_> = exp.warnings().into_iter().cloned().collect();
+    exp.eprint(&warnings);
+    if let Some(m) = model {
+        exp.model(m);
+    }
+    for s in set {
+        exp.assign(s);
+    }
+    if let Some(d) = duration {
+        exp.duration(d);
+    }
+    Ok(exp)
+}
+
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,

@@ -303,6 +303,32 @@ fn grow(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm, B
     }
 }
 
+/// The coordinates a descent moves in: log for positive parameters with
+/// positive bounds, plain otherwise; parameters clamped to their bounds.
+struct Coords<'o> {
+    log: Vec<bool>,
+    bounds: &'o [(f64, f64)],
+}
+
+impl<'o> Coords<'o> {
+    fn new(start: &[f64], opts: &'o Options) -> Coords<'o> {
+        let log = start.iter().zip(&opts.bounds).map(|(&x, &(lo, _))| x > 0.0 && lo > 0.0).collect();
+        Coords { log, bounds: &opts.bounds }
+    }
+
+    fn x(&self, theta: &[f64]) -> Vec<f64> {
+        theta.iter().zip(&self.log).map(|(&t, &l)| if l { t.ln() } else { t }).collect()
+    }
+
+    fn theta(&self, x: &[f64]) -> Vec<f64> {
+        x.iter()
+            .zip(&self.log)
+            .zip(self.bounds)
+            .map(|((&v, &l), &(lo, hi))| (if l { v.exp() } else { v }).clamp(lo, hi))
+            .collect()
+    }
+}
+
 /// The derivative-free fallback for models without sensitivities:
 /// Nelder-Mead (1965) on the sum of squares, in the same coordinates as
 /// [`descend`] (log for positive parameters, within the bounds), from a
@@ -313,14 +339,9 @@ fn grow(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm, B
 fn nelder_mead(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm, Box<Diagnostic>> {
     let np = start.len();
     let until = data.t.last().copied().unwrap_or(0.0);
-    let log: Vec<bool> = start.iter().zip(&opts.bounds).map(|(&x, &(lo, _))| x > 0.0 && lo > 0.0).collect();
-    let to_theta = |x: &[f64]| -> Vec<f64> {
-        x.iter()
-            .zip(&log)
-            .zip(&opts.bounds)
-            .map(|((&v, &l), &(lo, hi))| (if l { v.exp() } else { v }).clamp(lo, hi))
-            .collect()
-    };
+    let c = Coords::new(start, opts);
+    let log = &c.log;
+    let to_theta = |x: &[f64]| c.theta(x);
     let ssr = |x: &[f64]| -> f64 {
         match p.simulate_until(&to_theta(x), until) {
             Ok(traj) => {
@@ -330,7 +351,7 @@ fn nelder_mead(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Resul
             Err(_) => f64::INFINITY,
         }
     };
-    let x0: Vec<f64> = start.iter().zip(&log).map(|(&t, &l)| if l { t.ln() } else { t }).collect();
+    let x0 = c.x(start);
     let mut simplex: Vec<(Vec<f64>, f64)> = vec![(x0.clone(), ssr(&x0))];
     for j in 0..np {
         let mut x = x0.clone();
@@ -400,16 +421,10 @@ const WINDOW: f64 = 0.05;
 fn descend(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm, Box<Diagnostic>> {
     let until = data.t.last().copied().unwrap_or(0.0);
     let np = start.len();
-    // log coordinates for positive parameters, plain ones otherwise
-    let log: Vec<bool> = start.iter().zip(&opts.bounds).map(|(&x, &(lo, _))| x > 0.0 && lo > 0.0).collect();
-    let to_x = |th: &[f64]| -> Vec<f64> { th.iter().zip(&log).map(|(&t, &l)| if l { t.ln() } else { t }).collect() };
-    let to_theta = |x: &[f64]| -> Vec<f64> {
-        x.iter()
-            .zip(&log)
-            .zip(&opts.bounds)
-            .map(|((&v, &l), &(lo, hi))| (if l { v.exp() } else { v }).clamp(lo, hi))
-            .collect()
-    };
+    let c = Coords::new(start, opts);
+    let log = &c.log;
+    let to_x = |th: &[f64]| c.x(th);
+    let to_theta = |x: &[f64]| c.theta(x);
     let eval = |theta: &[f64]| -> Result<Residuals, Box<Diagnostic>> {
         let traj = p.simulate_until(theta, until)?;
         let (y, dy) = at_data(&traj, data);
