@@ -341,3 +341,42 @@ simulate Bad {{ dt = 0.1 ms, duration = 10 ms }}
     ));
     assert!(d.message.contains("a density stands for a whole population"), "{d:?}");
 }
+
+#[test]
+fn gamma_trains_are_regular_at_their_rate() {
+    // 2000 counters, each fed one gamma train of shape k at 20 Hz for
+    // 10 s: counts of mean 200 and Fano factor CV^2 = 1/k (renewal
+    // theory), started in the stationary state; k = 1 is Poisson
+    for (k, fano_want) in [(1, 1.0), (4, 0.25), (16, 0.0625)] {
+        let text = format!(
+            "{MODELS}
+network G {{
+    population C = 2000 x Counter
+    drive C with gamma(rate = 20 Hz, k = {k}, n = 1, w = 1 pA) via in
+    record c(C[0:2000], every = 10 s)
+}}
+simulate G {{ dt = 0.1 ms, duration = 10 s }}
+"
+        );
+        let r = run(&text);
+        let counts: Vec<f64> = last_row(&r, "c_C").iter().map(|c| c / 1e-3).collect();
+        let n = counts.len() as f64;
+        let mean = counts.iter().sum::<f64>() / n;
+        let var = counts.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let fano = var / mean;
+        assert!((mean / 200.0 - 1.0).abs() < 0.01, "k = {k}: mean count {mean}");
+        // the variance's sampling error is sqrt(2 / n) = 3% of it
+        assert!((fano / fano_want - 1.0).abs() < 0.15, "k = {k}: Fano {fano}, want {fano_want}");
+    }
+    // a gamma drive needs its shape
+    let d = error(&format!(
+        "{MODELS}
+network G {{
+    population C = 10 x Counter
+    drive C with gamma(rate = 20 Hz, n = 1, w = 1 pA) via in
+}}
+simulate G {{ dt = 0.1 ms, duration = 10 ms }}
+"
+    ));
+    assert!(d.message.contains("needs its shape"), "{d:?}");
+}

@@ -942,7 +942,16 @@ fn small_network(
             stdp: None,
             span: Default::default(),
         }],
-        drives: vec![Drive { to: 0, port: "exc".into(), rate: 5e3, n: 1.0, w: 0.2e-3, times: None, rate_of: None }],
+        drives: vec![Drive {
+            to: 0,
+            port: "exc".into(),
+            rate: 5e3,
+            n: 1.0,
+            w: 0.2e-3,
+            times: None,
+            rate_of: None,
+            shape: None,
+        }],
         readouts: vec![],
     };
     let cfg = NetConfig {

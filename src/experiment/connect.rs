@@ -388,7 +388,7 @@ pub(super) fn drives(
             Some(st) => Some(rate_of(ctx, pops, &st.value)?),
             None => None,
         };
-        if rate_of.is_some() && d.source.name != "poisson" {
+        if rate_of.is_some() && !["poisson", "gamma"].contains(&d.source.name.as_str()) {
             return ctx.reject(
                 "only a Poisson drive's rate can follow a population",
                 d.source.span,
@@ -396,12 +396,39 @@ pub(super) fn drives(
                 "`drive E with poisson(rate = 50 Hz * M.E, n = 100, w = ...) via PORT`",
             );
         }
-        let settings: Vec<ast::Binding> =
-            d.settings.iter().filter(|st| !(rate_of.is_some() && st.name.name == "rate")).cloned().collect();
+        // `gamma(..., k = K)`: the trains' shape
+        let mut shape = None;
+        if d.source.name == "gamma" {
+            let Some(st) = d.settings.iter().find(|st| st.name.name == "k") else {
+                return ctx.reject(
+                    "a gamma drive needs its shape",
+                    d.source.span,
+                    "no `k`",
+                    "`gamma(rate = 20 Hz, k = 4, n = 100, w = ...)`: k = 1 is Poisson, larger k more regular (CV 1/sqrt(k))",
+                );
+            };
+            shape =
+                Some(ctx.count(&st.value, "`k`", 1, 100, "the shape of the trains' intervals, 1 to 100: `k = 4`")?
+                    as u32);
+        }
+        let settings: Vec<ast::Binding> = d
+            .settings
+            .iter()
+            .filter(|st| !(rate_of.is_some() && st.name.name == "rate") && st.name.name != "k")
+            .cloned()
+            .collect();
         for &b in &d.to {
             let wdim = port_weight(ctx, &pops[b], via)?;
             let (rate, n, w, times) = drive_settings(ctx, d.source, &settings, wdim, duration, seed)?;
-            out.push(Drive { to: b, port: via.name.clone(), rate, n, w, times, rate_of });
+            if shape.is_some() && n * pops[b].count as f64 > 1e8 {
+                return ctx.reject(
+                    format!("{} gamma trains into `{}`", n * pops[b].count as f64, pops[b].name),
+                    d.span,
+                    "each train keeps its own state",
+                    "at most 10^8 gamma trains per drive; a Poisson drive has no such limit",
+                );
+            }
+            out.push(Drive { to: b, port: via.name.clone(), rate, n, w, times, rate_of, shape });
         }
     }
     Some((out, readouts))

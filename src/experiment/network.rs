@@ -87,7 +87,7 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
                 conns.push(PendingConnection { via, from, to, settings, span: stmt.span, file: file.as_ref() });
             }
             ast::StmtKind::Drive { targets, source, settings, via } => {
-                if !["poisson", "spikes", "rate"].contains(&source.name.as_str()) {
+                if !["poisson", "gamma", "spikes", "rate"].contains(&source.name.as_str()) {
                     ctx.fail(
                         Diagnostic::error(Code::NotSimulatedYet, format!("`{}` drives are not simulated yet", source.name))
                             .at(source.span, "not a generator")

@@ -16,6 +16,9 @@ pub(super) struct Drives<'n> {
     rngs: Vec<SplitMix64>,
     /// Per drive, the port of its population (index into its ring).
     ports: Vec<usize>,
+    /// Per gamma drive, each train's operational time left to its next
+    /// spike (neuron-major, n per neuron; in units of the mean interval).
+    gamma: Vec<Vec<f64>>,
     dt: f64,
 }
 
@@ -31,6 +34,7 @@ impl<'n> Drives<'n> {
                 .iter()
                 .map(|d| runners[d.to].ports.iter().position(|p| *p == d.port).unwrap_or(0))
                 .collect(),
+            gamma: net.drives.iter().enumerate().map(|(k, d)| gamma_start(d, net, cfg.seed, k)).collect(),
             dt: cfg.dt,
         }
     }
@@ -63,6 +67,27 @@ impl<'n> Drives<'n> {
                 }
                 None => d.rate,
             };
+            if let Some(shape) = d.shape {
+                // time rescaling: each train advances by rate x dt in units
+                // of its mean interval, and spikes as it uses up intervals
+                // drawn from Gamma(shape) / shape
+                let step = rate * self.dt;
+                let n = d.n as usize;
+                let (trains, rng) = (&mut self.gamma[k], &mut self.rngs[k]);
+                for i in 0..view.count {
+                    let mut count = 0u64;
+                    for left in &mut trains[i * n..(i + 1) * n] {
+                        *left -= step;
+                        while *left <= 0.0 {
+                            count += 1;
+                            *left += gamma_interval(rng, shape, shape);
+                        }
+                    }
+                    // SAFETY: the workers wait at the barrier; i < count
+                    unsafe { *slot.add(i) += d.w * count as f64 };
+                }
+                continue;
+            }
             let lambda = d.n * rate * self.dt;
             for i in 0..view.count {
                 // SAFETY: the workers wait at the barrier; i < count
@@ -137,6 +162,33 @@ impl<'n> Readouts<'n> {
             }
         }
     }
+}
+
+/// Gamma(k) / shape for a whole k: minus the log of a product of k
+/// uniforms, over `shape` (k = shape: an interval of mean 1; k = shape + 1:
+/// a length-biased one).
+fn gamma_interval(rng: &mut SplitMix64, k: u32, shape: u32) -> f64 {
+    let mut prod = 1.0;
+    for _ in 0..k {
+        prod *= rng.next_open01();
+    }
+    -prod.ln() / f64::from(shape)
+}
+
+/// The starting state of drive `k`'s gamma trains: each train in its
+/// stationary state, the time to its first spike a uniform fraction of a
+/// length-biased interval (Gamma(shape + 1) / shape), from a stream of its
+/// own. Empty for other drives.
+fn gamma_start(d: &Drive, net: &Network, seed: u64, k: usize) -> Vec<f64> {
+    let Some(shape) = d.shape else { return Vec::new() };
+    let mut rng = SplitMix64::new(seed ^ (0x6a33_0000 + k as u64).wrapping_mul(0x94d0_49bb_1331_11eb));
+    let trains = net.populations[d.to].count * d.n as usize;
+    (0..trains)
+        .map(|_| {
+            let biased = gamma_interval(&mut rng, shape + 1, shape);
+            rng.next_open01() * biased
+        })
+        .collect()
 }
 
 /// A Poisson count of mean `lambda`: Knuth's product of uniforms up to

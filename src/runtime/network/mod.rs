@@ -153,6 +153,9 @@ pub struct Drive {
     /// of population M (its first unit), read at the start of each step:
     /// (population, state, factor), the rate FACTOR * X clipped at 0.
     pub rate_of: Option<(usize, usize, f64)>,
+    /// `gamma(..., k = K)`: each of the n trains a gamma renewal process
+    /// of shape K (CV 1/sqrt K) instead of Poisson.
+    pub shape: Option<u32>,
 }
 
 /// `drive M with rate(of = P, tau = ..., gain = ...) via X`: spikes to a
