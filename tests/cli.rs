@@ -234,7 +234,7 @@ fn later_kinds_are_checked_but_not_simulated_yet() {
     let g = d.join("drive.neuro");
     std::fs::write(
         &g,
-        "import \"lif.neuro\"\nnetwork Net {\n    population E = 80 x LIF\n    drive E with gamma(rate = 20 Hz, n = 100, w = 0.1 mV)\n}\nsimulate Net { dt = 0.1 ms, duration = 10 ms }\n",
+        "import \"lif.neuro\"\nnetwork Net {\n    population E = 80 x LIF\n    drive E with sinusoidal(rate = 20 Hz, n = 100, w = 0.1 mV)\n}\nsimulate Net { dt = 0.1 ms, duration = 10 ms }\n",
     )
     .unwrap();
     let o = neuroc(&["run", g.to_str().unwrap(), "-o", d.to_str().unwrap()]);
