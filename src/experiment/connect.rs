@@ -2,6 +2,7 @@
 //! [`Connection`]s and [`Drive`]s, connection files read and checked, and
 //! the memory the connectivity will take estimated before it is drawn.
 
+use super::hybrid;
 use super::network::{PendingConnection, PendingDrive};
 use super::point::{parse_train, Train};
 use super::settings::Ctx;
@@ -364,7 +365,7 @@ pub(super) fn drives(
     pending: &[PendingDrive],
     duration: f64,
     seed: u64,
-) -> Option<(Vec<Drive>, Vec<PendingReadout>)> {
+) -> Option<(Vec<Drive>, Vec<hybrid::PendingReadout>)> {
     let mut out = Vec::new();
     let mut readouts = Vec::new();
     for d in pending {
@@ -378,14 +379,14 @@ pub(super) fn drives(
         };
         if d.source.name == "rate" {
             for &b in &d.to {
-                readouts.push(readout(ctx, pops, b, d, via)?);
+                readouts.push(hybrid::readout(ctx, pops, b, d, via)?);
             }
             continue;
         }
         // `rate = FACTOR * M.X`: a rate that follows a rate model's state
-        let follows = d.settings.iter().find(|st| st.name.name == "rate" && has_member(&st.value));
+        let follows = d.settings.iter().find(|st| st.name.name == "rate" && hybrid::has_member(&st.value));
         let rate_of = match follows {
-            Some(st) => Some(rate_of(ctx, pops, &st.value)?),
+            Some(st) => Some(hybrid::rate_of(ctx, pops, &st.value)?),
             None => None,
         };
         if rate_of.is_some() && !["poisson", "gamma"].contains(&d.source.name.as_str()) {
@@ -396,21 +397,7 @@ pub(super) fn drives(
                 "`drive E with poisson(rate = 50 Hz * M.E, n = 100, w = ...) via PORT`",
             );
         }
-        // `gamma(..., k = K)`: the trains' shape
-        let mut shape = None;
-        if d.source.name == "gamma" {
-            let Some(st) = d.settings.iter().find(|st| st.name.name == "k") else {
-                return ctx.reject(
-                    "a gamma drive needs its shape",
-                    d.source.span,
-                    "no `k`",
-                    "`gamma(rate = 20 Hz, k = 4, n = 100, w = ...)`: k = 1 is Poisson, larger k more regular (CV 1/sqrt(k))",
-                );
-            };
-            shape =
-                Some(ctx.count(&st.value, "`k`", 1, 100, "the shape of the trains' intervals, 1 to 100: `k = 4`")?
-                    as u32);
-        }
+        let shape = hybrid::gamma_shape(ctx, d)?;
         let settings: Vec<ast::Binding> = d
             .settings
             .iter()
@@ -432,225 +419,6 @@ pub(super) fn drives(
         }
     }
     Some((out, readouts))
-}
-
-/// `drive M with rate(of = P, ...) via X` before X is made a parameter:
-/// the target's input (index into its values) and the rest.
-pub(super) struct PendingReadout {
-    pub from: usize,
-    pub to: usize,
-    pub value: usize,
-    pub gain: f64,
-    pub kernel: network::RateKernel,
-}
-
-/// Whether `e` reads a population's state (`M.E`).
-fn has_member(e: &ast::Expr) -> bool {
-    match &e.kind {
-        ast::ExprKind::Member(..) => true,
-        ast::ExprKind::Unary(_, a) => has_member(a),
-        ast::ExprKind::Binary(_, a, b) => has_member(a) || has_member(b),
-        _ => false,
-    }
-}
-
-/// `rate = FACTOR * M.X` (or `M.X * FACTOR`, or `M.X`): (population M,
-/// state X, FACTOR in SI), with FACTOR X a rate.
-fn rate_of(ctx: &mut Ctx, pops: &[Population], e: &ast::Expr) -> Option<(usize, usize, f64)> {
-    let form = "a rate that follows a rate model is `FACTOR * M.X`: a constant times a state of population M, e.g. `rate = 50 Hz * M.E`";
-    let (member, factor) = match &e.kind {
-        ast::ExprKind::Member(..) => (e, None),
-        ast::ExprKind::Binary(ast::BinOp::Mul, a, b) if matches!(b.kind, ast::ExprKind::Member(..)) => {
-            (&**b, Some(&**a))
-        }
-        ast::ExprKind::Binary(ast::BinOp::Mul, a, b) if matches!(a.kind, ast::ExprKind::Member(..)) => {
-            (&**a, Some(&**b))
-        }
-        _ => return ctx.reject("this rate cannot follow a population", e.span, "not FACTOR * M.X", form),
-    };
-    let ast::ExprKind::Member(base, state) = &member.kind else { return None };
-    let ast::ExprKind::Name(pop) = &base.kind else {
-        return ctx.reject("this rate cannot follow a population", member.span, "not M.X", form);
-    };
-    let Some(pi) = pops.iter().position(|p| &p.name == pop) else {
-        let names: Vec<&str> = pops.iter().map(|p| p.name.as_str()).collect();
-        return ctx.reject(
-            format!("no population `{pop}` in this network"),
-            base.span,
-            "unknown population",
-            format!("its populations: {}", names.join(", ")),
-        );
-    };
-    let m = &pops[pi].model;
-    if !matches!(m.kind, ModelKind::Rate | ModelKind::Density) || pops[pi].count != 1 || pops[pi].cells.is_some() {
-        return ctx.reject(
-            format!("`{pop}` is not one rate model or density"),
-            base.span,
-            "a rate follows a rate model",
-            "make it a population of one rate model: `population M = 1 x WilsonCowan`",
-        );
-    }
-    let Some(si) = m.states.iter().position(|s| s.name == state.name) else {
-        let names: Vec<&str> = m.states.iter().map(|s| s.name.as_str()).collect();
-        return ctx.reject(
-            format!("`{}` has no state `{}`", m.name, state.name),
-            state.span,
-            "not a state",
-            format!("its states: {}", names.join(", ")),
-        );
-    };
-    let want = units::dims::rate().div(&m.states[si].dim).unwrap_or(Dim::NONE);
-    let f = match factor {
-        Some(f) => ctx.finite(f, want, "the factor of a rate that follows a state")?,
-        None if m.states[si].dim == units::dims::rate() => 1.0,
-        None => {
-            return ctx.reject(
-                format!("`{}.{}` is not a rate", pop, state.name),
-                member.span,
-                "needs a factor",
-                format!("multiply it by a constant in {}: `50 Hz * {pop}.{}`", units::pretty(&want), state.name),
-            )
-        }
-    };
-    Some((pi, si, f))
-}
-
-/// `drive M with rate(of = P, tau = 10 ms, gain = ..., kernel = exponential) via X`.
-fn readout(
-    ctx: &mut Ctx,
-    pops: &[Population],
-    to: usize,
-    d: &PendingDrive,
-    via: &ast::Ident,
-) -> Option<PendingReadout> {
-    let m = &pops[to].model;
-    let Some(value) = super::settings::input(m, &via.name) else {
-        let inputs: Vec<&str> =
-            m.values.iter().filter(|v| v.kind == crate::ir::ValueKind::Input).map(|v| v.name.as_str()).collect();
-        return ctx.reject(
-            format!("`{}` has no input `{}` for a rate to set", m.name, via.name),
-            via.span,
-            "not an input",
-            if inputs.is_empty() {
-                format!("declare one in `{}`: `input P = 0`", m.name)
-            } else {
-                format!("its inputs: {}", inputs.join(", "))
-            },
-        );
-    };
-    let xdim = m.values[value].dim;
-    let (mut from, mut tau, mut gain, mut kernel) = (None, None, None, "exponential".to_string());
-    for st in d.settings {
-        match st.name.name.as_str() {
-            "of" => {
-                let ast::ExprKind::Name(name) = &st.value.kind else {
-                    return ctx.reject("`of` names a population", st.value.span, "not a name", "`of = E`");
-                };
-                match pops.iter().position(|p| &p.name == name) {
-                    Some(pi) => from = Some(pi),
-                    None => {
-                        let names: Vec<&str> = pops.iter().map(|p| p.name.as_str()).collect();
-                        return ctx.reject(
-                            format!("no population `{name}` in this network"),
-                            st.value.span,
-                            "unknown population",
-                            format!("its populations: {}", names.join(", ")),
-                        );
-                    }
-                }
-            }
-            "tau" => {
-                let t = ctx.finite(&st.value, units::dims::time(), "`tau`")?;
-                if t <= 0.0 {
-                    return ctx.reject("`tau` must be positive", st.value.span, "not positive", "e.g. `tau = 10 ms`");
-                }
-                tau = Some(t);
-            }
-            "gain" => {
-                let want = xdim.div(&units::dims::rate()).unwrap_or(Dim::NONE);
-                gain = Some(ctx.finite(&st.value, want, "`gain` (the input per unit of rate)")?);
-            }
-            "kernel" => {
-                let ast::ExprKind::Name(name) = &st.value.kind else {
-                    return ctx.reject("`kernel` is a name", st.value.span, "not a name", "exponential, alpha or bin");
-                };
-                kernel = name.clone();
-            }
-            _ => {
-                return ctx.unknown(
-                    "rate readout setting",
-                    &st.name,
-                    &["of", "tau", "gain", "kernel"],
-                    "`rate(of = E, tau = 10 ms, gain = ...)`",
-                )
-            }
-        }
-    }
-    let Some(from) = from else {
-        return ctx.reject(
-            "a rate readout needs the population it reads",
-            d.source.span,
-            "of which population?",
-            "`rate(of = E, tau = 10 ms, gain = ...)`",
-        );
-    };
-    if pops[from].count == 0 {
-        return ctx.reject("an empty population has no rate", d.span, "empty", "read a population with neurons");
-    }
-    if matches!(pops[from].model.kind, ModelKind::Rate | ModelKind::Density) {
-        return ctx.reject(
-            format!("`{}` does not spike: a rate readout reads a population of neurons or cells", pops[from].name),
-            d.source.span,
-            "no spikes to read",
-            format!(
-                "read a rate model's or density's state directly: `rate = FACTOR * {}.X` in a Poisson drive",
-                pops[from].name
-            ),
-        );
-    }
-    if pops[to].cells.is_some() {
-        return ctx.reject(
-            format!(
-                "`{}` is a population of cells: a rate readout sets an input of a rate model, a density or a neuron",
-                pops[to].name
-            ),
-            d.span,
-            "cells have no such input",
-            "read the spikes into a rate model's or a density's input",
-        );
-    }
-    let gain = match gain {
-        Some(g) => g,
-        None if xdim == units::dims::rate() => 1.0,
-        None => {
-            return ctx.reject(
-                format!("input `{}` is not a rate: a `gain` must say how a rate becomes it", via.name),
-                d.source.span,
-                "needs a gain",
-                format!("`gain = ...` in {}", units::pretty(&xdim.div(&units::dims::rate()).unwrap_or(Dim::NONE))),
-            )
-        }
-    };
-    let need_tau = |ctx: &mut Ctx| -> Option<f64> {
-        match tau {
-            Some(t) => Some(t),
-            None => ctx.reject("this kernel needs its width", d.source.span, "no `tau`", "`tau = 10 ms`"),
-        }
-    };
-    let kernel = match kernel.as_str() {
-        "exponential" => network::RateKernel::Exponential(need_tau(ctx)?),
-        "alpha" => network::RateKernel::Alpha(need_tau(ctx)?),
-        "bin" => network::RateKernel::Bin,
-        other => {
-            return ctx.reject(
-                format!("unknown rate kernel `{other}`"),
-                d.source.span,
-                "not a kernel",
-                "exponential (default), alpha or bin",
-            )
-        }
-    };
-    Some(PendingReadout { from, to, value, gain, kernel })
 }
 
 /// A drive's settings: `poisson(rate = ..., n = ..., w = ...)` or

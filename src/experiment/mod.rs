@@ -35,6 +35,7 @@ pub mod couple;
 pub mod density;
 pub mod execute;
 pub mod field;
+mod hybrid;
 mod matfile;
 pub mod network;
 mod observe;

@@ -181,35 +181,11 @@ pub(super) fn configure(ctx: &mut Ctx, net: &ast::Model, block: Option<&ast::Sim
         let mut models: Vec<&mut ir::Model> = pops.iter_mut().map(|p| &mut p.model).collect();
         ctx.table_flags(&flags.tables, &mut models)?;
     }
-    for c in &conns {
-        if let Some(&pi) = c.from.iter().chain(&c.to).find(|&&pi| pops[pi].model.kind == ModelKind::Density) {
-            return ctx.reject(
-                format!("`{}` is a density: it has no spikes to send or ports to receive", pops[pi].name),
-                c.span,
-                "a connection of a density",
-                "couple a density through rates: `drive D with rate(of = E, ...) via INPUT` and `drive E with poisson(rate = K * D.rate, ...)`",
-            );
-        }
-    }
+    super::hybrid::no_density_connections(ctx, &pops, &conns)?;
     let connections = connect::connections(ctx, &pops, &conns, dt)?;
     let (drive_list, pending_readouts) = connect::drives(ctx, &pops, &drives, duration, seed)?;
     // spikes to rates: the inputs they set become parameters
-    // one parameter per input, however many readouts add into it
-    let mut made: Vec<((usize, usize), usize)> = Vec::new();
-    let readouts = pending_readouts
-        .into_iter()
-        .map(|r| {
-            let param = match made.iter().find(|(key, _)| *key == (r.to, r.value)) {
-                Some(&(_, p)) => p,
-                None => {
-                    let p = super::settings::input_as_param(&mut pops[r.to].model, r.value);
-                    made.push(((r.to, r.value), p));
-                    p
-                }
-            };
-            crate::runtime::network::Readout { from: r.from, to: r.to, param, gain: r.gain, kernel: r.kernel }
-        })
-        .collect();
+    let readouts = super::hybrid::readouts(&mut pops, pending_readouts);
     let Recorders { probes, rates, every, weights, lfp } = recorders(ctx, net, &pops, &names)?;
     if let Some((targets, _)) = &weights {
         if let Some(&pi) = targets.iter().find(|&&pi| !connections.iter().any(|c| c.to == pi && c.stdp.is_some())) {

@@ -47,6 +47,9 @@ pub struct Problem {
     init_diff: Vec<Vec<InitDiff>>,
     /// Why the kernel has no sensitivities (None: it has them).
     plain_why: Option<String>,
+    /// Per parameter of interest, dA/dp of each per-neuron exact block
+    /// (empty without sensitivities).
+    matrix_diff: Vec<Vec<Vec<ExprId>>>,
     dt: f64,
     steps: usize,
     every: usize,
@@ -179,6 +182,12 @@ impl Problem {
         for (v, &e) in value_exprs.iter().enumerate() {
             dm.values[v].expr = e;
         }
+        let mut matrix_diff = Vec::new();
+        for &q in ids.iter().filter(|_| plain_why.is_none()) {
+            let da = kernel::propagate::matrix_derivatives(&k, &mut dm, q)
+                .map_err(|why| refuse(format!("an exact propagator's matrix: {why}"), ""))?;
+            matrix_diff.push(da);
+        }
         let mut init_diff = Vec::new();
         for &q in ids.iter().filter(|_| plain_why.is_none()) {
             let mut per = Vec::new();
@@ -236,6 +245,7 @@ impl Problem {
             value_exprs,
             init_diff,
             plain_why,
+            matrix_diff,
             dt: run.dt,
             steps: (run.duration / run.dt).round().max(0.0) as usize,
             every: run.sample_every.max(1),
@@ -342,9 +352,8 @@ impl Problem {
         // propagators, their derivatives
         let per_neuron: Vec<(usize, Vec<f64>)> = self.wrt.iter().map(|&q| (q, vec![params[q]])).collect();
         let mut arrays = kernel::param_arrays(&self.kernel, m, &params, &self.value_exprs, &per_neuron);
-        for &q in self.wrt.iter().filter(|_| sens) {
-            let d = kernel::propagate::derived_derivatives(&self.kernel, m, &params, &self.value_exprs, q)
-                .map_err(|why| Box::new(Diagnostic::error(Code::NoSensitivity, why).at(self.span, "asked here")))?;
+        for da in &self.matrix_diff {
+            let d = kernel::propagate::derived_derivatives(&self.kernel, m, &params, &self.value_exprs, da);
             arrays.extend(d.into_iter().map(|x| vec![x]));
         }
         let emitting = self.kernel.events.len().max(1);

@@ -353,56 +353,63 @@ fn entries_for(k: &Kernel, m: &Model, params: &[f64], value_exprs: &[ExprId]) ->
         .collect()
 }
 
+/// dA/dp for each per-neuron block of `k` (row-major, as the blocks'
+/// matrices), differentiated symbolically into `m`'s arena (whose values
+/// should hold the run's expressions, inputs' overrides included). Built
+/// once; [`derived_derivatives`] evaluates them for each parameter point.
+pub fn matrix_derivatives(k: &Kernel, m: &mut Model, wrt: usize) -> Result<Vec<Vec<ExprId>>, String> {
+    k.propagators
+        .blocks
+        .iter()
+        .map(|b| b.a.iter().map(|&e| crate::symbolic::diff(m, e, Var::Param(wrt))).collect())
+        .collect()
+}
+
 /// The derivatives of one neuron's derived entries (in the order of
-/// [`Propagators::entries`]) with respect to parameter `wrt`, for the
-/// parameter values `params`: dA/dp is differentiated symbolically and
-/// the derivatives of Phi = e^{A dt} and Psi = int_0^dt e^{A s} ds are the
-/// upper right blocks of the propagators of [[A, dA/dp], [0, A]] (Van
-/// Loan 1978), exact as the propagators themselves are.
+/// [`Propagators::entries`]) with respect to the parameter whose
+/// [`matrix_derivatives`] are `da`, for the parameter values `params`:
+/// those of Phi = e^{A dt} and Psi = int_0^dt e^{A s} ds are the upper
+/// right blocks of the propagators of [[A, dA/dp], [0, A]] (Van Loan
+/// 1978), exact as the propagators themselves are.
 pub fn derived_derivatives(
     k: &Kernel,
     m: &Model,
     params: &[f64],
     value_exprs: &[ExprId],
-    wrt: usize,
-) -> Result<Vec<f64>, String> {
+    da: &[Vec<ExprId>],
+) -> Vec<f64> {
     let pr = &k.propagators;
     if pr.entries.is_empty() {
-        return Ok(Vec::new());
+        return Vec::new();
     }
-    let mut m = m.clone();
-    for (v, &e) in value_exprs.iter().enumerate() {
-        if let Some(value) = m.values.get_mut(v) {
-            value.expr = e;
-        }
-    }
-    let values = constant_values(&m, params, value_exprs);
-    let mut props = Vec::with_capacity(pr.blocks.len());
-    for b in &pr.blocks {
-        let n = b.size;
-        let da: Vec<ExprId> =
-            b.a.iter().map(|&e| crate::symbolic::diff(&mut m, e, Var::Param(wrt))).collect::<Result<_, _>>()?;
-        let a = matrix(&m, &b.a, n, params, &values);
-        let d = matrix(&m, &da, n, params, &values);
-        let mut big = linalg::Mat::zeros(2 * n);
-        for i in 0..n {
-            for j in 0..n {
-                big.set(i, j, a.get(i, j));
-                big.set(n + i, n + j, a.get(i, j));
-                big.set(i, n + j, d.get(i, j));
+    let values = constant_values(m, params, value_exprs);
+    let props: Vec<_> = pr
+        .blocks
+        .iter()
+        .zip(da)
+        .map(|(b, da)| {
+            let n = b.size;
+            let a = matrix(m, &b.a, n, params, &values);
+            let d = matrix(m, da, n, params, &values);
+            let mut big = linalg::Mat::zeros(2 * n);
+            for i in 0..n {
+                for j in 0..n {
+                    big.set(i, j, a.get(i, j));
+                    big.set(n + i, n + j, a.get(i, j));
+                    big.set(i, n + j, d.get(i, j));
+                }
             }
-        }
-        props.push((n, linalg::propagators(&big, k.dt)));
-    }
-    Ok(pr
-        .entries
+            (n, linalg::propagators(&big, k.dt))
+        })
+        .collect();
+    pr.entries
         .iter()
         .map(|e| {
             let (n, (phi, psi)) = &props[e.block as usize];
             let mat = if e.which == Which::Phi { phi } else { psi };
             mat.get(e.row as usize, n + e.col as usize)
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]

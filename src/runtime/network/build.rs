@@ -39,6 +39,30 @@ pub(super) struct Runner {
 }
 
 /// Every population built.
+impl Runner {
+    /// A population stepped by something other than a kernel (cells,
+    /// densities): its state arrays (named) and input rings only.
+    fn without_kernel(
+        names: Vec<String>,
+        states: Vec<Vec<f64>>,
+        ring: Vec<Vec<Vec<f64>>>,
+        ports: Vec<String>,
+        dt: f64,
+    ) -> Runner {
+        let kernel = Kernel {
+            insts: vec![],
+            states: names,
+            params: vec![],
+            stores: vec![],
+            events: vec![],
+            dt,
+            tables: vec![],
+            propagators: Default::default(),
+        };
+        Runner { kernel, code: None, states, ring, ports, param_arrays: vec![], noise: vec![], inputs: vec![] }
+    }
+}
+
 pub(super) struct Built {
     pub runners: Vec<Runner>,
     /// One line per population's rate table (`E: rate table in V: ...`).
@@ -75,52 +99,13 @@ fn population(
         // stepped by its blocks of cells (`step`): only the input ring
         let slots = max_delay_into(net, pi, cfg.dt).min(steps + 1) + 1;
         let ring = vec![vec![vec![0.0; pop.count]; slots]; ports.len()];
-        let kernel = Kernel {
-            insts: vec![],
-            states: vec![],
-            params: vec![],
-            stores: vec![],
-            events: vec![],
-            dt: cfg.dt,
-            tables: vec![],
-            propagators: Default::default(),
-        };
-        let runner = Runner {
-            kernel,
-            code: None,
-            states: vec![],
-            ring,
-            ports,
-            param_arrays: vec![],
-            noise: vec![],
-            inputs: vec![],
-        };
-        return Ok((runner, vec![], 0.0));
+        return Ok((Runner::without_kernel(vec![], vec![], ring, ports, cfg.dt), vec![], 0.0));
     }
     if pop.model.kind == crate::syntax::ast::ModelKind::Density {
         // stepped by `density::Densities`, its states mirrored here
-        let kernel = Kernel {
-            insts: vec![],
-            states: pop.model.states.iter().map(|s| s.name.clone()).collect(),
-            params: vec![],
-            stores: vec![],
-            events: vec![],
-            dt: cfg.dt,
-            tables: vec![],
-            propagators: Default::default(),
-        };
+        let names = pop.model.states.iter().map(|s| s.name.clone()).collect();
         let states = vec![vec![0.0; pop.count]; pop.model.states.len()];
-        let runner = Runner {
-            kernel,
-            code: None,
-            states,
-            ring: vec![],
-            ports,
-            param_arrays: vec![],
-            noise: vec![],
-            inputs: vec![],
-        };
-        return Ok((runner, vec![], 0.0));
+        return Ok((Runner::without_kernel(names, states, vec![], ports, cfg.dt), vec![], 0.0));
     }
     let mut m = pop.model.clone();
     // the model's own `method =` (which the experiment replaces with a
