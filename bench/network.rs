@@ -41,6 +41,9 @@ struct Run {
     compile_ms: f64,
     peak_mib: f64,
     bytes_per_synapse: f64,
+    /// Synapses, and spikes written to `spikes.csv`.
+    synapses: f64,
+    spikes: usize,
 }
 
 /// A file of the repository.
@@ -58,6 +61,7 @@ fn run(text: &str, extra: &[&str], duration: &str, interp: bool, threads: usize)
     let file = dir.join("net.neuro");
     std::fs::write(&file, text).expect("write model");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_neuroc"));
+    let _ = std::fs::remove_dir_all(dir.join("out"));
     cmd.arg("run").arg(&file).arg("-o").arg(dir.join("out")).args(extra);
     if interp {
         cmd.args(["--backend", "interp"]);
@@ -75,7 +79,10 @@ fn run(text: &str, extra: &[&str], duration: &str, interp: bool, threads: usize)
         let start = line.find(marker).unwrap_or_else(|| panic!("no `{marker}` in: {line}")) + marker.len();
         line[start..].split_whitespace().next().and_then(|x| x.parse().ok()).unwrap_or(f64::NAN)
     };
+    let spikes = std::fs::read_to_string(dir.join("out").join("spikes.csv")).map_or(0, |t| t.lines().count() - 1);
     Run {
+        synapses: number_before(" synapses"),
+        spikes,
         seconds: after(" ms) in "),
         compile_ms: if interp { 0.0 } else { number_before(" ms of JIT") },
         peak_mib: number_before(" MiB"),
@@ -140,4 +147,58 @@ fn main() {
         }
     }
     println!("\nratios above 1 mean neuroc is faster; Brian2/NEST ratios compare with another machine's run");
+    brunel(&lengths);
+}
+
+/// Brunel's model A (examples/brunel2000.neuro, BrunelSR: 12,500 LIF
+/// neurons, 15.6 M synapses, about 330 Hz), on 1 and 2 threads: the run
+/// time, ns per synaptic event and per neuron-step, and the ratio to NEST
+/// measured here in the same run when `NEUROC_NEST_PYTHON` names a Python
+/// with NEST (bench/brunel_nest.py).
+fn brunel(lengths: &[u32]) {
+    let example = source("examples/brunel2000.neuro");
+    let nest = std::env::var("NEUROC_NEST_PYTHON").ok();
+    println!(
+        "\nBrunel model A (BrunelSR), dt = 0.1 ms; NEST measured here: {}\n",
+        nest.as_deref().unwrap_or("no (set NEUROC_NEST_PYTHON)")
+    );
+    println!(
+        "{:>6} {:>8} {:>9} {:>9} {:>8} {:>12} {:>14} {:>10} {:>9} {:>8}",
+        "sim s", "threads", "run s", "peak MiB", "B/syn", "ns/event", "ns/neuron-step", "1 thr / n", "NEST s", "NEST x"
+    );
+    for &length in lengths.iter().filter(|&&l| l <= 2) {
+        let mut one_thread = f64::NAN;
+        for threads in [1, 2] {
+            let r = run(&example, &["--model", "BrunelSR"], &format!("{length} s"), false, threads);
+            if threads == 1 {
+                one_thread = r.seconds;
+            }
+            let neurons = 12_500.0;
+            let events = r.spikes as f64 * r.synapses / neurons;
+            let neuron_steps = neurons * f64::from(length) / 1e-4;
+            let nest_s = nest.as_deref().map_or(f64::NAN, |py| nest_seconds(py, threads, length));
+            println!(
+                "{:>6} {:>8} {:>9.3} {:>9.0} {:>8.1} {:>12.3} {:>14.2} {:>10.2} {:>9.3} {:>8.2}",
+                length,
+                threads,
+                r.seconds,
+                r.peak_mib,
+                r.bytes_per_synapse,
+                r.seconds * 1e9 / events,
+                r.seconds * 1e9 / neuron_steps,
+                one_thread / r.seconds,
+                nest_s,
+                nest_s / r.seconds,
+            );
+        }
+    }
+}
+
+/// NEST's run-only seconds for Brunel A (bench/brunel_nest.py).
+fn nest_seconds(python: &str, threads: usize, seconds: u32) -> f64 {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/brunel_nest.py");
+    let out = Command::new(python).arg(script).arg(threads.to_string()).arg(seconds.to_string()).output();
+    let Ok(out) = out else { return f64::NAN };
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim().rsplit(' ').nth(1).and_then(|x| x.parse().ok()).unwrap_or(f64::NAN)
 }

@@ -323,7 +323,11 @@ fn brunel_at_half_the_coupling_agrees_with_a_plain_simulation() {
 ///   100 Hz) of irregular neurons (CV > 0.8) firing well below it, at the
 ///   mean-field rate (within 10%);
 /// - C, AI (g = 5, eta = 2): irregular (CV > 0.8), at the mean-field rate
-///   (within 10%), less synchronous than A and B (Fano factor);
+///   (within 10%), less synchronous than A (Fano factor) and with a weaker
+///   population oscillation than B (its spectral peak over the median: at
+///   12,500 neurons the AI state keeps a damped oscillation, and the Fano
+///   factor in 1 ms bins did not separate it from B across seeds, 106-145
+///   against 140-197 for seeds 1-4, where the peaks' prominence did);
 /// - D, SI slow (g = 4.5, eta = 0.9): a slow population oscillation (below
 ///   60 Hz), neurons firing irregularly (CV > 0.5) at a low rate (< 15 Hz).
 #[test]
@@ -339,15 +343,16 @@ fn brunel_fig8_regimes_show_their_signatures() {
     };
     let (sr_rate, sr_cv, sr_fano, _, sr_ratio) = run("BrunelSR", 300);
     assert!(sr_rate > 100.0 && sr_cv < 0.2 && sr_ratio > 1000.0, "SR: {sr_rate} Hz, CV {sr_cv}, peak {sr_ratio}x");
-    let (b_rate, b_cv, b_fano, b_f, b_ratio) = run("BrunelSIFast", 500);
+    let (b_rate, b_cv, _, b_f, b_ratio) = run("BrunelSIFast", 500);
     let (b_mf, _) = mean_field_at(6.0, 4.0, 0.2);
     assert!(b_f > 100.0 && b_ratio > 50.0 && b_cv > 0.8, "SI fast: peak {b_f} Hz at {b_ratio}x, CV {b_cv}");
     assert!(b_rate < b_f / 2.0 && ((b_rate - b_mf) / b_mf).abs() < 0.1, "SI fast: {b_rate} Hz (mean field {b_mf})");
-    let (ai_rate, ai_cv, ai_fano, _, _) = run("BrunelAI", 600);
+    let (ai_rate, ai_cv, ai_fano, _, ai_ratio) = run("BrunelAI", 600);
     let (ai_mf, _) = mean_field_at(5.0, 2.0, 0.2);
     assert!(ai_cv > 0.8, "AI: CV {ai_cv}");
     assert!(((ai_rate - ai_mf) / ai_mf).abs() < 0.1, "AI: {ai_rate} Hz vs mean field {ai_mf} Hz");
-    assert!(ai_fano < b_fano && ai_fano < sr_fano, "AI Fano {ai_fano} vs SI fast {b_fano}, SR {sr_fano}");
+    assert!(ai_fano < sr_fano / 5.0, "AI Fano {ai_fano} vs SR {sr_fano}");
+    assert!(ai_ratio < b_ratio, "AI's spectral peak at {ai_ratio}x the median vs SI fast's {b_ratio}x");
     let (d_rate, d_cv, _, d_f, d_ratio) = run("BrunelSISlow", 600);
     assert!(
         d_f < 60.0 && d_ratio > 50.0 && d_cv > 0.5 && d_rate < 15.0,
@@ -479,6 +484,34 @@ fn spikes_do_not_depend_on_the_thread_count() {
             for (a, b) in one.iter().zip(&many) {
                 assert!(a.0 == b.0 && a.1 == b.1, "{example}, {threads} threads: {a:?} vs {b:?}");
             }
+        }
+    }
+}
+
+/// Every thread delivers onto its own targets and adds the drives to its
+/// own neurons: the spikes are the same bit for bit on 1, 2, 3 and 4
+/// threads for a network with every kind of delivery at once: short-term
+/// plasticity, per-synapse weights and delays, fixed in-degree, and
+/// Poisson and gamma drives (odd population sizes, so chunks are uneven).
+#[test]
+fn delivery_does_not_depend_on_the_thread_count() {
+    let src = "import \"plasticity.neuro\"\n\
+neuron L {\n    parameter tau = 20 ms\n    state V = 0 mV\n    dV/dt = -V / tau\n    on spike exc(w: mV) { V += w }\n    on spike inh(w: mV) { V += w }\n    on V >= 20 mV { V = 10 mV; emit spike; refractory 2 ms }\n}\n\
+network Mix {\n    population E = 401 x L\n    population I = 99 x L\n\
+    connect E -> E, I via exc (p = 0.1, w = 0.4 mV, delay = 1.5 ms, plasticity = TMFacilitating)\n\
+    connect E -> I via exc (p = 0.05, w = uniform(0.1 mV, 0.5 mV), delay = uniform(1 ms, 4 ms))\n\
+    connect I -> E, I via inh (k = 20, w = -1.2 mV, delay = 2 ms)\n\
+    drive E, I with gamma(rate = 20 Hz, k = 4, n = 500, w = 0.2 mV) via exc\n\
+    drive E with poisson(rate = 5 Hz, n = 100, w = 0.3 mV) via exc\n\
+    record spikes(E, I)\n}\n\
+simulate Mix { dt = 0.1 ms, duration = 300 ms, seed = 3, V = uniform(0 mV, 20 mV) }\n";
+    let one = spikes_of("mix-t1", src, &["--threads", "1"]);
+    assert!(one.len() > 1000, "only {} spikes", one.len());
+    for threads in ["2", "3", "4"] {
+        let many = spikes_of(&format!("mix-t{threads}"), src, &["--threads", threads]);
+        assert_eq!(one.len(), many.len(), "spike counts with {threads} threads");
+        for (a, b) in one.iter().zip(&many) {
+            assert!(a.0 == b.0 && a.1 == b.1, "{threads} threads: {a:?} vs {b:?}");
         }
     }
 }

@@ -5,6 +5,7 @@
 
 /// SplitMix64 (Steele, Lea & Flood 2014): a small, statistically sound
 /// 64-bit generator, used here to draw Poisson trains from a seed.
+#[derive(Clone)]
 pub struct SplitMix64(u64);
 
 impl SplitMix64 {

@@ -80,7 +80,7 @@ impl Stream {
 
     /// A uniform number on (0, 1].
     #[inline]
-    fn open01(&mut self) -> f64 {
+    pub fn open01(&mut self) -> f64 {
         ((self.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 

@@ -30,7 +30,7 @@ pub(super) struct Csr {
 
 impl Csr {
     /// Bytes of the arrays.
-    fn bytes(&self) -> usize {
+    pub fn bytes(&self) -> usize {
         self.offsets.len() * std::mem::size_of::<usize>()
             + self.targets.len() * std::mem::size_of::<u32>()
             + self.weights.as_ref().map_or(0, |w| w.len() * std::mem::size_of::<f64>())
@@ -40,9 +40,8 @@ impl Csr {
 
 /// A network's connectivity.
 pub(super) struct Connectivity {
-    /// Per source population, its outgoing connections' CSR, in the order
-    /// of `Network::connections`; `None` when the recorder asked to stop.
-    pub csrs: Option<Vec<Vec<Csr>>>,
+    /// Per connection, its CSR; `None` when the recorder asked to stop.
+    pub csrs: Option<Vec<Csr>>,
     pub synapses: usize,
     /// Bytes of every CSR.
     pub bytes: usize,
@@ -57,7 +56,7 @@ pub(super) fn connect(
     offsets: &[usize],
     rec: &mut dyn Recorder,
 ) -> Connectivity {
-    let mut csrs: Vec<Vec<Csr>> = (0..net.populations.len()).map(|_| Vec::new()).collect();
+    let mut csrs: Vec<Csr> = Vec::with_capacity(net.connections.len());
     let (mut synapses, mut bytes) = (0, 0);
     for (ci, c) in net.connections.iter().enumerate() {
         if rec.stop() {
@@ -79,7 +78,7 @@ pub(super) fn connect(
                 }
             }
         }
-        csrs[c.from].push(csr);
+        csrs.push(csr);
     }
     Connectivity { csrs: Some(csrs), synapses, bytes }
 }
@@ -154,36 +153,36 @@ fn one_to_one(na: usize, nb: usize) -> (Vec<usize>, Vec<u32>) {
 }
 
 /// Each target gets exactly k sources, drawn uniformly with replacement
-/// (no self-connections within a population); the (source, target) pairs
-/// are then sorted by source.
+/// (no self-connections within a population), target by target; stored by
+/// source, each source's targets in increasing order. Two passes over the
+/// same draws (one to count each source's synapses, one to place them), so
+/// that nothing but the CSR is ever held.
 fn by_in_degree(rng: &mut SplitMix64, na: usize, nb: usize, recurrent: bool, k: usize) -> (Vec<usize>, Vec<u32>) {
-    let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(nb * k);
-    for j in 0..nb {
-        let mut got = 0;
-        while got < k && na > usize::from(recurrent) {
-            let i = ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * na as f64) as usize;
-            if recurrent && i == j {
-                continue;
+    let start = rng.clone();
+    let draw = |rng: &mut SplitMix64, each: &mut dyn FnMut(usize, usize)| {
+        for j in 0..nb {
+            let mut got = 0;
+            while got < k && na > usize::from(recurrent) {
+                let i = ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * na as f64) as usize;
+                if recurrent && i == j {
+                    continue;
+                }
+                each(i.min(na - 1), j);
+                got += 1;
             }
-            pairs.push((i.min(na - 1) as u32, j as u32));
-            got += 1;
         }
+    };
+    let mut offsets = vec![0usize; na + 1];
+    draw(rng, &mut |i, _| offsets[i + 1] += 1);
+    for i in 0..na {
+        offsets[i + 1] += offsets[i];
     }
-    pairs.sort_unstable();
-    let mut offsets = Vec::with_capacity(na + 1);
-    let mut targets = Vec::with_capacity(pairs.len());
-    offsets.push(0);
-    let mut it = pairs.iter().peekable();
-    for i in 0..na as u32 {
-        while let Some(&&(src, tgt)) = it.peek() {
-            if src != i {
-                break;
-            }
-            targets.push(tgt);
-            it.next();
-        }
-        offsets.push(targets.len());
-    }
+    let mut targets = vec![0u32; offsets[na]];
+    let mut cursor = offsets.clone();
+    draw(&mut start.clone(), &mut |i, j| {
+        targets[cursor[i]] = j as u32;
+        cursor[i] += 1;
+    });
     (offsets, targets)
 }
 

@@ -6,14 +6,17 @@
 //! applies a step's summed input at the start of the step. A delay past
 //! the run's end has no slot and is dropped.
 //!
-//! Order: population by population, each worker's chunk in turn, so
-//! neuron by neuron: the order does not depend on the thread count, and
-//! the sums in the ring (and the plasticity states) are added in it.
+//! Here, on the calling thread while the workers wait: the recorder, the
+//! short-term plasticity states (advanced spike by spike, in order, into
+//! the step's scales), and the connections with spike-timing dependent
+//! plasticity ([`Plastic`]), whose events at the synapses (presynaptic
+//! spikes, postsynaptic spikes arriving back) run in time order, each
+//! presynaptic one delivering its synapses' updated weights. The other
+//! connections are delivered by the workers, each onto its own targets,
+//! at the start of the next step ([`super::fanout`]).
 //!
-//! A connection with spike-timing dependent plasticity ([`Plastic`])
-//! delivers apart, after the others: its step's events at the synapses
-//! (presynaptic spikes, postsynaptic spikes arriving back) run in time
-//! order, each presynaptic one delivering its synapses' updated weights.
+//! Order: population by population, each worker's chunk in turn, so
+//! neuron by neuron: the order does not depend on the thread count.
 
 use super::connect::Csr;
 use super::stdp::{Plastic, Spike, SynEvent};
@@ -25,18 +28,17 @@ use crate::runtime::Recorder;
 /// each neuron's last spike.
 type StpState = (Vec<Vec<f64>>, Vec<f64>);
 
-/// The connectivity and plasticity states, by source population.
+/// The plasticity states, and the connections with spike-timing
+/// dependent plasticity.
 pub(super) struct Delivery<'n> {
     net: &'n Network,
-    /// Per source population, its connections' CSR, in connection order.
-    csrs: Vec<Vec<Csr>>,
-    /// Per source population, the indices of its connections.
-    conn_of: Vec<Vec<usize>>,
     /// Per connection with plasticity, its states.
     stp_state: Vec<Option<StpState>>,
+    /// Per population, its outgoing connections with short-term plasticity.
+    stp_of: Vec<Vec<usize>>,
     /// Per connection with spike-timing dependent plasticity, its state
-    /// and its place in `csrs`.
-    plastic: Vec<Option<(Plastic, (usize, usize))>>,
+    /// and its synapses.
+    plastic: Vec<Option<(Plastic, Csr)>>,
     /// Scratch: a plastic connection's events of a step, and the spikes
     /// of its source and target populations.
     events: Vec<SynEvent>,
@@ -47,35 +49,35 @@ pub(super) struct Delivery<'n> {
 }
 
 impl<'n> Delivery<'n> {
+    /// The delivery of `net`'s connections (`csrs`, per connection): those
+    /// with spike-timing dependent plasticity are kept here, the others are
+    /// handed back for the workers ([`super::fanout::Fanout`]).
     pub fn new(
         net: &'n Network,
-        mut csrs: Vec<Vec<Csr>>,
+        csrs: Vec<Csr>,
         offsets: &'n [usize],
         (dt, steps): (f64, usize),
-    ) -> Delivery<'n> {
-        let conn_of: Vec<Vec<usize>> = (0..net.populations.len())
-            .map(|pi| net.connections.iter().enumerate().filter(|(_, c)| c.from == pi).map(|(k, _)| k).collect())
-            .collect();
-        let plastic = net
-            .connections
-            .iter()
-            .enumerate()
-            .map(|(ci, c)| {
-                let rule = c.stdp.clone()?;
-                let k = conn_of[c.from].iter().position(|&x| x == ci)?;
-                let csr: &mut Csr = &mut csrs[c.from][k];
-                let count = net.populations[c.to].count;
-                let sources = csr.offsets.len().saturating_sub(1);
-                // the weights move into the plastic state (`spike` skips the connection)
-                let p = Plastic::new(
-                    rule,
-                    (sources, count, csr.targets.len()),
-                    (c.w, csr.weights.take()),
-                    (csr.delay_steps, steps),
-                );
-                Some((p, (c.from, k)))
-            })
-            .collect();
+    ) -> (Delivery<'n>, Vec<Option<Csr>>) {
+        let mut rest = Vec::with_capacity(csrs.len());
+        let mut plastic = Vec::with_capacity(csrs.len());
+        for (c, mut csr) in net.connections.iter().zip(csrs) {
+            let Some(rule) = c.stdp.clone() else {
+                rest.push(Some(csr));
+                plastic.push(None);
+                continue;
+            };
+            let count = net.populations[c.to].count;
+            let sources = csr.offsets.len().saturating_sub(1);
+            // the weights move into the plastic state
+            let p = Plastic::new(
+                rule,
+                (sources, count, csr.targets.len()),
+                (c.w, csr.weights.take()),
+                (csr.delay_steps, steps),
+            );
+            plastic.push(Some((p, csr)));
+            rest.push(None);
+        }
         let stp_state = net
             .connections
             .iter()
@@ -84,33 +86,39 @@ impl<'n> Delivery<'n> {
                 c.stp.as_ref().map(|s| (vec![s.initial(); n], vec![0.0; n]))
             })
             .collect();
-        Delivery {
+        let stp_of = (0..net.populations.len())
+            .map(|pi| {
+                (0..net.connections.len())
+                    .filter(|&ci| net.connections[ci].from == pi && net.connections[ci].stp.is_some())
+                    .collect()
+            })
+            .collect();
+        let delivery = Delivery {
             net,
-            csrs,
-            conn_of,
             stp_state,
+            stp_of,
             plastic,
             events: Vec::new(),
             spikes: (Vec::new(), Vec::new()),
             offsets,
             dt,
-        }
+        };
+        (delivery, rest)
     }
 
-    /// Bytes the plastic connections keep beyond their connectivity.
-    pub fn plastic_bytes(&self) -> usize {
-        self.plastic.iter().flatten().map(|(p, _)| p.bytes()).sum()
+    /// Bytes the plastic connections keep: their connectivity and states.
+    pub fn bytes(&self) -> usize {
+        self.plastic.iter().flatten().map(|(p, csr)| p.bytes() + csr.bytes()).sum()
     }
 
     /// Hands `rec` the mean, SD, min and max of the weights of each plastic
     /// connection onto `targets` at `now` (every arrival so far applied).
     pub fn stats(&mut self, now: f64, targets: &[usize], rec: &mut dyn Recorder) {
         for (ci, slot) in self.plastic.iter_mut().enumerate() {
-            let Some((p, (from, k))) = slot else { continue };
+            let Some((p, csr)) = slot else { continue };
             if !targets.contains(&self.net.connections[ci].to) {
                 continue;
             }
-            let csr = &self.csrs[*from][*k];
             p.flush((&csr.offsets, &csr.targets), true);
             let n = p.w.len();
             // summed from the first weight, so that equal weights give SD 0
@@ -132,13 +140,11 @@ impl<'n> Delivery<'n> {
     /// Applies every arrival so far and hands `rec` every plastic
     /// synapse's weight (SI).
     pub fn weights(&mut self, rec: &mut dyn Recorder) {
-        for (p, (from, k)) in self.plastic.iter_mut().flatten() {
-            let csr = &self.csrs[*from][*k];
+        for (p, csr) in self.plastic.iter_mut().flatten() {
             p.flush((&csr.offsets, &csr.targets), true);
         }
-        for (ci, (p, (from, k))) in self.plastic.iter().enumerate().filter_map(|(ci, p)| Some((ci, p.as_ref()?))) {
+        for (ci, (p, csr)) in self.plastic.iter().enumerate().filter_map(|(ci, p)| Some((ci, p.as_ref()?))) {
             let c = &self.net.connections[ci];
-            let csr = &self.csrs[*from][*k];
             for i in 0..csr.offsets.len().saturating_sub(1) {
                 for s in csr.offsets[i]..csr.offsets[i + 1] {
                     let post = self.offsets[c.to] + csr.targets[s] as usize;
@@ -148,15 +154,32 @@ impl<'n> Delivery<'n> {
         }
     }
 
-    /// Hands `rec` and the rings the spikes of step `step`. Only while the
-    /// workers wait at the barrier.
+    /// Hands `rec` the spikes of step `step`, delivers the plastic
+    /// connections' and leaves the others in `st`'s pending spikes, with
+    /// their short-term plasticity's scales, for the workers to deliver at
+    /// the start of the next step. Only while the workers wait.
     pub fn step(&mut self, step: usize, st: &Stepping, rec: &mut dyn Recorder) {
+        let mut pending = st.pending.write().unwrap_or_else(|e| e.into_inner());
+        let pending = &mut *pending;
+        pending.step = Some(step);
+        pending.spikes.resize_with(st.views.len(), Vec::new);
+        pending.scales.resize_with(self.net.connections.len(), Vec::new);
+        pending.spikes.iter_mut().for_each(Vec::clear);
+        pending.scales.iter_mut().for_each(Vec::clear);
         for pi in 0..st.views.len() {
             for out in &st.outputs {
                 let out = out.lock().unwrap_or_else(|e| e.into_inner());
                 for &(i, ts) in &out[pi] {
                     rec.spike(self.offsets[pi] + i, ts);
-                    self.spike(step, pi, i, ts, st);
+                    pending.spikes[pi].push(i as u32);
+                    for &ci in &self.stp_of[pi] {
+                        let stp = self.net.connections[ci].stp.as_deref();
+                        if let (Some(stp), Some((ys, last))) = (stp, &mut self.stp_state[ci]) {
+                            stp.advance(&mut ys[i], ts - last[i]);
+                            last[i] = ts;
+                            pending.scales[ci].push(stp.spike(&mut ys[i], ts));
+                        }
+                    }
                 }
             }
         }
@@ -170,8 +193,7 @@ impl<'n> Delivery<'n> {
     /// Plastic connection `ci`'s events of step `step`, in time order.
     fn plastic_step(&mut self, step: usize, ci: usize, st: &Stepping) {
         let c = &self.net.connections[ci];
-        let Some((p, (from, k))) = self.plastic[ci].as_mut() else { return };
-        let csr = &self.csrs[*from][*k];
+        let Some((p, csr)) = self.plastic[ci].as_mut() else { return };
         let (pre, post) = &mut self.spikes;
         pre.clear();
         post.clear();
@@ -198,51 +220,5 @@ impl<'n> Delivery<'n> {
             }
         }
         p.flush((&csr.offsets, &csr.targets), false);
-    }
-
-    /// Neuron `i` of population `pi` spiked at `ts` during step `step`: its
-    /// weight into every target's ring.
-    fn spike(&mut self, step: usize, pi: usize, i: usize, ts: f64, st: &Stepping) {
-        for (k, &ci) in self.conn_of[pi].iter().enumerate() {
-            let c = &self.net.connections[ci];
-            if c.stdp.is_some() {
-                continue; // delivered by `plastic_step`
-            }
-            let csr = &self.csrs[pi][k];
-            let ring = &st.views[c.to].ring[csr.port];
-            let slots = ring.len();
-            let range = csr.offsets[i]..csr.offsets[i + 1];
-            let scale = match (&c.stp, &mut self.stp_state[ci]) {
-                (Some(stp), Some((ys, last))) => {
-                    stp.advance(&mut ys[i], ts - last[i]);
-                    last[i] = ts;
-                    stp.spike(&mut ys[i], ts)
-                }
-                _ => 1.0,
-            };
-            // SAFETY: the workers wait at the barrier; targets < count
-            unsafe {
-                match (&csr.weights, &csr.delays) {
-                    (None, None) if csr.delay_steps >= slots => {} // after the end
-                    (None, None) => {
-                        let acc = ring[(step + csr.delay_steps) % slots].0;
-                        let w = c.w * scale;
-                        for &j in &csr.targets[range] {
-                            *acc.add(j as usize) += w;
-                        }
-                    }
-                    (weights, delays) => {
-                        for k in range {
-                            let d = delays.as_ref().map_or(csr.delay_steps, |d| d[k] as usize);
-                            if d >= slots {
-                                continue; // arrives after the end
-                            }
-                            let w = weights.as_ref().map_or(c.w, |w| w[k]) * scale;
-                            *ring[(step + d) % slots].0.add(csr.targets[k] as usize) += w;
-                        }
-                    }
-                }
-            }
-        }
     }
 }

@@ -1,97 +1,166 @@
 //! Drives: input added to a population's port before each step. A Poisson
 //! drive adds, to every neuron, its weight times a Poisson count of mean
-//! `n rate dt`, drawn neuron by neuron from a stream of its own (`seed ^
-//! (0x5eed_0000 + k) * 0xbf58_476d_1ce4_e5b9` for drive k); a `spikes(times
-//! = ...)` drive adds its weight once per listed spike time in [t, t + dt)
-//! to every neuron.
+//! `n rate dt`, drawn from the neuron's own stream (stream `0x5eed_0000 +
+//! k` of [`Stream`] for drive k); a gamma drive's n trains per neuron use
+//! the same stream, for their stationary starts and then their intervals;
+//! a `spikes(times = ...)` drive adds its weight once per listed spike time
+//! in [t, t + dt) to every neuron.
+//!
+//! Each worker adds the drives to its own chunk of neurons at the start of
+//! its step; since every neuron has its own stream, the input does not
+//! depend on the thread count. A rate that follows a rate model's state is
+//! read on the calling thread before the step ([`Drives::prepare`]).
 
 use super::build::Runner;
-use super::step::Stepping;
+use super::step::{PopView, Stepping};
 use super::{Drive, NetConfig, Network};
 use crate::runtime::spikegen::SplitMix64;
+use crate::runtime::stream::Stream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// A source of uniform numbers on (0, 1].
+pub trait Open01 {
+    fn open01(&mut self) -> f64;
+}
+
+impl Open01 for SplitMix64 {
+    fn open01(&mut self) -> f64 {
+        self.next_open01()
+    }
+}
+
+impl Open01 for Stream {
+    fn open01(&mut self) -> f64 {
+        Stream::open01(self)
+    }
+}
+
+/// One worker's part of a drive: the streams of its neurons (from
+/// `first` on) and, for a gamma drive, each train's operational time left
+/// to its next spike (neuron-major, n per neuron; in units of the mean
+/// interval).
+struct Part {
+    first: usize,
+    streams: Vec<Stream>,
+    gamma: Vec<f64>,
+}
 
 /// The drives with their streams and target ports.
 pub(super) struct Drives<'n> {
     drives: &'n [Drive],
-    rngs: Vec<SplitMix64>,
     /// Per drive, the port of its population (index into its ring).
     ports: Vec<usize>,
-    /// Per gamma drive, each train's operational time left to its next
-    /// spike (neuron-major, n per neuron; in units of the mean interval).
-    gamma: Vec<Vec<f64>>,
+    /// Per drive, per worker: its part.
+    parts: Vec<Vec<Mutex<Part>>>,
+    /// Per drive, this step's rate (the bits of an f64), set by `prepare`.
+    rates: Vec<AtomicU64>,
     dt: f64,
 }
 
 impl<'n> Drives<'n> {
-    pub fn new(net: &'n Network, cfg: &NetConfig, runners: &[Runner]) -> Drives<'n> {
+    /// The drives of `net`, each split by the workers' `chunks`.
+    pub fn new(net: &'n Network, cfg: &NetConfig, runners: &[Runner], chunks: &[Vec<(usize, usize)>]) -> Drives<'n> {
+        let parts = net
+            .drives
+            .iter()
+            .enumerate()
+            .map(|(k, d)| {
+                chunks[d.to]
+                    .iter()
+                    .map(|&(a, b)| {
+                        let mut streams: Vec<Stream> =
+                            (a..b).map(|i| Stream::new(cfg.seed, 0x5eed_0000 + k as u64, i)).collect();
+                        let gamma = gamma_start(d, &mut streams);
+                        Mutex::new(Part { first: a, streams, gamma })
+                    })
+                    .collect()
+            })
+            .collect();
         Drives {
             drives: &net.drives,
-            rngs: (0..net.drives.len())
-                .map(|k| SplitMix64::new(cfg.seed ^ (0x5eed_0000 + k as u64).wrapping_mul(0xbf58_476d_1ce4_e5b9)))
-                .collect(),
             ports: net
                 .drives
                 .iter()
                 .map(|d| runners[d.to].ports.iter().position(|p| *p == d.port).unwrap_or(0))
                 .collect(),
-            gamma: net.drives.iter().enumerate().map(|(k, d)| gamma_start(d, net, cfg.seed, k)).collect(),
+            parts,
+            rates: net.drives.iter().map(|d| AtomicU64::new(d.rate.to_bits())).collect(),
             dt: cfg.dt,
         }
     }
 
-    /// Adds every drive's input for step `step`. Only while the workers wait
-    /// at the barrier.
-    pub fn add(&mut self, step: usize, st: &Stepping) {
+    /// Reads the rates that follow a rate model's state, for the next
+    /// step. Only while the workers wait at the barrier.
+    pub fn prepare(&self, st: &Stepping) {
+        for (d, rate) in self.drives.iter().zip(&self.rates) {
+            if let Some((pop, state, factor)) = d.rate_of {
+                // SAFETY: the workers wait at the barrier (a density's
+                // states are mirrored into its arrays)
+                let x = unsafe { st.views[pop].state(state) }
+                    .and_then(|a| a.first())
+                    .map_or(0.0, |x| (factor * x).max(0.0));
+                rate.store(x.to_bits(), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Worker `w`'s share of step `step`: every drive's input added to its
+    /// chunk of the drive's population.
+    ///
+    /// # Safety
+    /// Worker `w` alone touches its chunks of the rings while the step
+    /// runs (the module doc of `step`).
+    pub unsafe fn add(&self, w: usize, step: usize, views: &[PopView], slots_of: &[usize]) {
         let t = step as f64 * self.dt;
         let t_next = (step + 1) as f64 * self.dt;
         for (k, d) in self.drives.iter().enumerate() {
-            let view = &st.views[d.to];
-            let slot = view.ring[self.ports[k]][step % st.slots_of[d.to]].0;
+            let mut part = self.parts[k][w].lock().unwrap_or_else(|e| e.into_inner());
+            let part = &mut *part;
+            let n_here = part.streams.len();
+            if n_here == 0 {
+                continue;
+            }
+            // SAFETY: the chunk [first, first + n_here) is this worker's
+            let slot = unsafe {
+                std::slice::from_raw_parts_mut(
+                    views[d.to].ring[self.ports[k]][step % slots_of[d.to]].0.add(part.first),
+                    n_here,
+                )
+            };
             if let Some(times) = &d.times {
                 // the spikes in [t, t + dt) arrive at this step
                 let (a, b) = (t - 1e-12 * self.dt, t_next - 1e-12 * self.dt);
                 let count = times.partition_point(|&s| s < b) - times.partition_point(|&s| s < a);
                 if count > 0 {
-                    for i in 0..view.count {
-                        // SAFETY: the workers wait at the barrier; i < count
-                        unsafe { *slot.add(i) += d.w * count as f64 };
-                    }
+                    slot.iter_mut().for_each(|x| *x += d.w * count as f64);
                 }
                 continue;
             }
-            let rate = match d.rate_of {
-                // SAFETY: the workers wait at the barrier (a density's
-                // states are mirrored into its arrays)
-                Some((pop, state, factor)) => {
-                    unsafe { st.views[pop].state(state) }.and_then(|a| a.first()).map_or(0.0, |x| (factor * x).max(0.0))
-                }
-                None => d.rate,
-            };
+            let rate = f64::from_bits(self.rates[k].load(Ordering::Relaxed));
             if let Some(shape) = d.shape {
                 // time rescaling: each train advances by rate x dt in units
                 // of its mean interval, and spikes as it uses up intervals
                 // drawn from Gamma(shape) / shape
-                let step = rate * self.dt;
+                let advance = rate * self.dt;
                 let n = d.n as usize;
-                let (trains, rng) = (&mut self.gamma[k], &mut self.rngs[k]);
-                for i in 0..view.count {
+                for ((x, trains), stream) in slot.iter_mut().zip(part.gamma.chunks_mut(n.max(1))).zip(&mut part.streams)
+                {
                     let mut count = 0u64;
-                    for left in &mut trains[i * n..(i + 1) * n] {
-                        *left -= step;
+                    for left in trains {
+                        *left -= advance;
                         while *left <= 0.0 {
                             count += 1;
-                            *left += gamma_interval(rng, shape, shape);
+                            *left += gamma_interval(stream, shape, shape);
                         }
                     }
-                    // SAFETY: the workers wait at the barrier; i < count
-                    unsafe { *slot.add(i) += d.w * count as f64 };
+                    *x += d.w * count as f64;
                 }
                 continue;
             }
             let lambda = d.n * rate * self.dt;
-            for i in 0..view.count {
-                // SAFETY: the workers wait at the barrier; i < count
-                unsafe { *slot.add(i) += d.w * poisson_count(&mut self.rngs[k], lambda) as f64 };
+            for (x, stream) in slot.iter_mut().zip(&mut part.streams) {
+                *x += d.w * poisson_count(stream, lambda) as f64;
             }
         }
     }
@@ -167,47 +236,48 @@ impl<'n> Readouts<'n> {
 /// Gamma(k) / shape for a whole k: minus the log of a product of k
 /// uniforms, over `shape` (k = shape: an interval of mean 1; k = shape + 1:
 /// a length-biased one).
-fn gamma_interval(rng: &mut SplitMix64, k: u32, shape: u32) -> f64 {
+fn gamma_interval(rng: &mut impl Open01, k: u32, shape: u32) -> f64 {
     let mut prod = 1.0;
     for _ in 0..k {
-        prod *= rng.next_open01();
+        prod *= rng.open01();
     }
     -prod.ln() / f64::from(shape)
 }
 
-/// The starting state of drive `k`'s gamma trains: each train in its
-/// stationary state, the time to its first spike a uniform fraction of a
-/// length-biased interval (Gamma(shape + 1) / shape), from a stream of its
-/// own. Empty for other drives.
-fn gamma_start(d: &Drive, net: &Network, seed: u64, k: usize) -> Vec<f64> {
+/// The starting state of a drive's gamma trains onto the neurons of
+/// `streams`: each train in its stationary state, the time to its first
+/// spike a uniform fraction of a length-biased interval (Gamma(shape + 1)
+/// / shape), from its neuron's stream. Empty for other drives.
+fn gamma_start(d: &Drive, streams: &mut [Stream]) -> Vec<f64> {
     let Some(shape) = d.shape else { return Vec::new() };
-    let mut rng = SplitMix64::new(seed ^ (0x6a33_0000 + k as u64).wrapping_mul(0x94d0_49bb_1331_11eb));
-    let trains = net.populations[d.to].count * d.n as usize;
-    (0..trains)
-        .map(|_| {
-            let biased = gamma_interval(&mut rng, shape + 1, shape);
-            rng.next_open01() * biased
-        })
-        .collect()
+    let n = d.n as usize;
+    let mut trains = Vec::with_capacity(streams.len() * n);
+    for stream in streams {
+        for _ in 0..n {
+            let biased = gamma_interval(stream, shape + 1, shape);
+            trains.push(stream.open01() * biased);
+        }
+    }
+    trains
 }
 
 /// A Poisson count of mean `lambda`: Knuth's product of uniforms up to
 /// lambda = 30, above it the normal approximation (rounded, at least 0).
-pub fn poisson_count(rng: &mut SplitMix64, lambda: f64) -> u64 {
+pub fn poisson_count(rng: &mut impl Open01, lambda: f64) -> u64 {
     if lambda <= 0.0 {
         return 0;
     }
     if lambda <= 30.0 {
         let limit = (-lambda).exp();
         let mut k = 0;
-        let mut p = rng.next_open01();
+        let mut p = rng.open01();
         while p > limit {
             k += 1;
-            p *= rng.next_open01();
+            p *= rng.open01();
         }
         return k;
     }
-    let (u1, u2) = (rng.next_open01(), rng.next_open01());
+    let (u1, u2) = (rng.open01(), rng.open01());
     let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
     (lambda + lambda.sqrt() * z).round().max(0.0) as u64
 }

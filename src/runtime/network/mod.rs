@@ -17,14 +17,17 @@
 //!   (fixed probability or fixed in-degree without self-connections within
 //!   a population, one-to-one, or a table) and stored by source (CSR), with
 //!   per-synapse weights and delays only when the connection draws them;
-//! - then per step: [`drive`](self::drive) adds the drives' input;
-//!   [`step`](self::step) advances every population's chunks on the worker
-//!   threads; [`deliver`](self::deliver) hands the step's spikes to the
-//!   recorder and adds each weight (scaled by short-term plasticity) to the
+//! - then per step, on the worker threads ([`step`](self::step)), each on
+//!   its own chunk of every population: [`drive`](self::drive) adds the
+//!   drives' input; [`fanout`](self::fanout) delivers the last step's
+//!   spikes, each weight (scaled by short-term plasticity) added to the
 //!   target's port accumulator for step s + delay/dt (at least one step
-//!   later), in a ring buffer per population and port; [`probe`] samples
-//!   the probes; every 1000 steps and at the end, a neuron that is not
-//!   finite stops the run (E0506).
+//!   later), in a ring buffer per population and port; the kernels advance
+//!   the neurons; then, on the calling thread, [`deliver`](self::deliver)
+//!   hands the step's spikes to the recorder, advances short-term
+//!   plasticity and delivers the connections with spike-timing dependent
+//!   plasticity; [`probe`] samples the probes; every 1000 steps and at the
+//!   end, a neuron that is not finite stops the run (E0506).
 //!
 //! [`synapse`](self::synapse) holds what the CLI asks of synapse models:
 //! their ports, whether they can be lumped, short-term plasticity.
@@ -39,6 +42,7 @@ mod connect;
 mod deliver;
 mod density;
 mod drive;
+mod fanout;
 mod probe;
 mod stdp;
 mod step;
@@ -369,16 +373,19 @@ pub fn simulate_into(
         warnings: Vec::new(),
     };
     if let Some(csrs) = conn.csrs {
-        let mut delivery = deliver::Delivery::new(net, csrs, &offsets, (cfg.dt, steps));
-        out.connectivity_bytes += delivery.plastic_bytes();
-        let mut drives = drive::Drives::new(net, cfg, &runners);
+        let (mut delivery, rest) = deliver::Delivery::new(net, csrs, &offsets, (cfg.dt, steps));
         let mut readouts = drive::Readouts::new(net, cfg, &runners);
         let mut densities = density::Densities::new(net, cfg.dt, span, &mut runners)?;
         let threads = step::threads(cfg, &runners, net);
-        let stepping = step::Stepping::new(&mut runners, net, threads, (cfg.dt, cfg.duration), span)?;
+        let chunks = step::chunks(net, threads);
+        let drives = drive::Drives::new(net, cfg, &runners, &chunks);
+        let fanout = fanout::Fanout::new(net, rest, &chunks);
+        out.connectivity_bytes = delivery.bytes() + fanout.bytes;
+        let stepping =
+            step::Stepping::new(&mut runners, net, (&fanout, &drives), threads, (cfg.dt, cfg.duration), span)?;
         out.compile_seconds += stepping.compile_seconds;
         out.outcome =
-            run(net, cfg, span, steps, &stepping, (&mut drives, &mut readouts, &mut densities), &mut delivery, rec)?;
+            run(net, cfg, span, steps, &stepping, (&drives, &mut readouts, &mut densities), &mut delivery, rec)?;
         out.warnings = stepping.warnings(net, out.outcome.steps);
         delivery.weights(rec);
     }
@@ -395,7 +402,7 @@ fn run(
     span: Span,
     steps: usize,
     stepping: &step::Stepping,
-    (drives, readouts, densities): (&mut drive::Drives, &mut drive::Readouts, &mut density::Densities),
+    (drives, readouts, densities): (&drive::Drives, &mut drive::Readouts, &mut density::Densities),
     delivery: &mut deliver::Delivery,
     rec: &mut dyn Recorder,
 ) -> Result<Outcome, Box<Diagnostic>> {
@@ -421,7 +428,7 @@ fn run(
                     }
                     return Ok(Outcome { steps: step, stopped: true });
                 }
-                drives.add(step, stepping);
+                drives.prepare(stepping);
                 if stepping.step(step, &mut bufs).is_err() {
                     return Err(Box::new(
                         Diagnostic::internal("a network worker thread failed").at(span, "this network"),

@@ -1,10 +1,12 @@
 //! Stepping a network's populations on worker threads. Each worker owns a
 //! contiguous chunk of every population (worker 0 is the calling thread);
-//! a step is: the caller adds the drives; barrier; every worker steps its
-//! chunks by their kernels (JIT or interpreter), collects their spikes in
-//! neuron order and clears their input slot; barrier; the caller delivers
-//! the spikes. Chunks only split the work: the results do not depend on
-//! the thread count.
+//! a step is: barrier; every worker adds the drives to its chunk
+//! ([`super::drive`]), delivers the last step's spikes onto its chunk
+//! ([`super::fanout`]), steps its chunks by their kernels (JIT or
+//! interpreter), collects their spikes in neuron order and clears their
+//! input slot; barrier; the caller records the spikes and leaves them for
+//! the next step's delivery ([`super::deliver`]). Chunks only split the
+//! work: the results do not depend on the thread count.
 //!
 //! Invariant of the raw views: between the two barriers of a step, worker
 //! `w` alone touches neurons `chunks[p][w]` of population `p`'s arrays;
@@ -12,6 +14,8 @@
 //! any array. The arrays belong to the runners, which outlive the views.
 
 use super::build::Runner;
+use super::drive::Drives;
+use super::fanout::{Fanout, Pending};
 use super::{NetConfig, Network};
 use crate::cable::population::Cells;
 use crate::cable::sim::{Block, Failure};
@@ -21,7 +25,7 @@ use crate::kernel::{self, Kernel};
 use crate::runtime::population::{excursion, excursion_warning, Excursion};
 use crate::source::Span;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 /// One worker's spikes of a step, per population: (neuron, time), in
 /// neuron order.
@@ -147,6 +151,11 @@ pub(super) struct Stepping<'r> {
     emitting: Vec<usize>,
     /// Per worker, its spikes of the step.
     pub outputs: Vec<Mutex<StepSpikes>>,
+    /// The last step's spikes, left by the calling thread for the workers
+    /// to deliver through `fanout` at the start of the next step.
+    pub pending: RwLock<Pending>,
+    fanout: &'r Fanout,
+    drives: &'r Drives<'r>,
     /// Per worker and population: the first lookup outside a rate table.
     excursions: Vec<Mutex<Vec<Option<Excursion>>>>,
     barrier: SpinBarrier,
@@ -179,6 +188,22 @@ pub(super) fn threads(cfg: &NetConfig, runners: &[Runner], net: &Network) -> usi
     }
 }
 
+/// Per population, per worker: its neurons [a, b), contiguous chunks of
+/// even sizes (so that the JIT's pairs of neurons stay within a chunk).
+pub(super) fn chunks(net: &Network, threads: usize) -> Vec<Vec<(usize, usize)>> {
+    net.populations
+        .iter()
+        .map(|p| {
+            if p.model.kind == crate::syntax::ast::ModelKind::Density {
+                // stepped on the main thread (`density::Densities`)
+                return vec![(0, 0); threads];
+            }
+            let size = p.count.div_ceil(threads).div_ceil(2) * 2;
+            (0..threads).map(|w| ((w * size).min(p.count), ((w + 1) * size).min(p.count))).collect()
+        })
+        .collect()
+}
+
 impl<'r> Stepping<'r> {
     /// Views of the runners' arrays, split into `threads` chunks per
     /// population (even sizes, so that the JIT's pairs of neurons stay
@@ -187,6 +212,7 @@ impl<'r> Stepping<'r> {
     pub fn new(
         runners: &'r mut [Runner],
         net: &'r Network,
+        (fanout, drives): (&'r Fanout, &'r Drives<'r>),
         threads: usize,
         (dt, duration): (f64, f64),
         span: Span,
@@ -207,18 +233,7 @@ impl<'r> Stepping<'r> {
             })
             .collect();
         let runners: &'r [Runner] = runners;
-        let chunks: Vec<Vec<(usize, usize)>> = views
-            .iter()
-            .zip(&net.populations)
-            .map(|(v, p)| {
-                if p.model.kind == crate::syntax::ast::ModelKind::Density {
-                    // stepped on the main thread (`density::Densities`)
-                    return vec![(0, 0); threads];
-                }
-                let size = v.count.div_ceil(threads).div_ceil(2) * 2;
-                (0..threads).map(|w| ((w * size).min(v.count), ((w + 1) * size).min(v.count))).collect()
-            })
-            .collect();
+        let chunks = chunks(net, threads);
         let mut compile_seconds = 0.0;
         let mut cells = Vec::new();
         for (pi, p) in net.populations.iter().enumerate() {
@@ -256,6 +271,9 @@ impl<'r> Stepping<'r> {
             slots_of: runners.iter().map(|r| r.ring.first().map_or(1, |p| p.len())).collect(),
             emitting: runners.iter().map(|r| r.kernel.events.iter().filter(|e| e.emits).count().max(1)).collect(),
             outputs: (0..threads).map(|_| Mutex::new(vec![Vec::new(); runners.len()])).collect(),
+            pending: RwLock::new(Pending::default()),
+            fanout,
+            drives,
             excursions: (0..threads).map(|_| Mutex::new(vec![None; runners.len()])).collect(),
             barrier: SpinBarrier::new(threads),
             step_now: AtomicUsize::new(0),
@@ -325,6 +343,13 @@ impl<'r> Stepping<'r> {
     fn work(&self, w: usize, step: usize, bufs: &mut Buffers) {
         let t = step as f64 * self.dt;
         let t_next = (step + 1) as f64 * self.dt;
+        {
+            // SAFETY: this worker's chunks of the rings are its own while the step runs
+            unsafe { self.drives.add(w, step, &self.views, &self.slots_of) };
+            let pending = self.pending.read().unwrap_or_else(|e| e.into_inner());
+            // SAFETY: this worker's chunks of the rings are its own while the step runs
+            unsafe { self.fanout.deliver(w, &pending, &self.views) };
+        }
         let mut out = self.outputs[w].lock().unwrap_or_else(|e| e.into_inner());
         for (pi, view) in self.views.iter().enumerate() {
             let (a, b) = self.chunks[pi][w];

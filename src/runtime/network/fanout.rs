@@ -1,0 +1,250 @@
+//! Parallel delivery. The connections without spike-timing dependent
+//! plasticity are split by target: each source's row of synapses is
+//! partitioned (stably) by the worker that owns its target, so that worker
+//! `w` delivers every spike of a step onto its own chunk of each target
+//! population, at the start of the next step, while the other workers do
+//! the same onto theirs. No two workers write the same accumulator.
+//!
+//! Order: a target's accumulator receives its additions connection by
+//! connection, spike by spike in (population, neuron) order, synapse by
+//! synapse in the row's order, whatever the thread count (the partition
+//! keeps the order of the synapses that reach one worker): the sums, and
+//! so the spikes, are the same bit for bit on any number of threads.
+
+use super::connect::Csr;
+use super::step::PopView;
+use super::Network;
+
+/// A connection's synapses, each source's row split by worker.
+struct Split {
+    /// Index into `Network::connections`.
+    conn: usize,
+    to: usize,
+    port: usize,
+    w: f64,
+    delay_steps: usize,
+    /// Whether its weights are scaled by short-term plasticity (the
+    /// scales are in `Pending::scales[conn]`).
+    stp: bool,
+    /// Source i's synapses onto worker w's chunk are `offsets[i * workers +
+    /// w]..offsets[i * workers + w + 1]`.
+    offsets: Vec<usize>,
+    targets: Targets,
+    weights: Option<Vec<f64>>,
+    delays: Option<Vec<u32>>,
+}
+
+/// The synapses' targets: two bytes each when the target population has
+/// at most 65,536 neurons (delivery reads them from memory at every
+/// spike, so their size is its speed).
+enum Targets {
+    Narrow(Vec<u16>),
+    Wide(Vec<u32>),
+}
+
+impl Targets {
+    fn bytes(&self) -> usize {
+        match self {
+            Targets::Narrow(t) => t.len() * 2,
+            Targets::Wide(t) => t.len() * 4,
+        }
+    }
+}
+
+/// A target's index, narrow or wide.
+trait Index: Copy {
+    fn at(self) -> usize;
+}
+
+impl Index for u16 {
+    fn at(self) -> usize {
+        usize::from(self)
+    }
+}
+
+impl Index for u32 {
+    fn at(self) -> usize {
+        self as usize
+    }
+}
+
+/// Adds `weight` to `acc[j]` for each target j.
+///
+/// # Safety
+/// Every target is within the accumulator, and no other thread touches it.
+#[inline]
+unsafe fn add_each<T: Index>(acc: *mut f64, targets: &[T], weight: f64) {
+    for &j in targets {
+        // SAFETY: the caller's
+        unsafe { *acc.add(j.at()) += weight };
+    }
+}
+
+/// The connections that the workers deliver, by source population.
+pub(super) struct Fanout {
+    by_source: Vec<Vec<Split>>,
+    workers: usize,
+    /// Bytes of the rows' offsets and of the synapses' targets, weights
+    /// and delays.
+    pub bytes: usize,
+}
+
+/// One step's spikes, for the workers to deliver at the start of the next.
+#[derive(Default)]
+pub(super) struct Pending {
+    /// The step they were emitted in (`None`: nothing to deliver).
+    pub step: Option<usize>,
+    /// Per population, the neurons that spiked, in order.
+    pub spikes: Vec<Vec<u32>>,
+    /// Per connection with short-term plasticity, per spike of its source
+    /// (in `spikes` order), the factor its release scales the weight by.
+    pub scales: Vec<Vec<f64>>,
+}
+
+impl Fanout {
+    /// Splits `csrs` (per connection; those taken out, the plastic ones,
+    /// are `None`) by the workers' `chunks` of each population.
+    pub fn new(net: &Network, csrs: Vec<Option<Csr>>, chunks: &[Vec<(usize, usize)>]) -> Fanout {
+        let workers = chunks.first().map_or(1, |c| c.len()).max(1);
+        let mut by_source: Vec<Vec<Split>> = (0..net.populations.len()).map(|_| Vec::new()).collect();
+        let mut bytes = 0;
+        for (ci, csr) in csrs.into_iter().enumerate() {
+            let Some(csr) = csr else { continue };
+            let c = &net.connections[ci];
+            let count = net.populations[c.to].count;
+            let split = split(ci, csr, (&chunks[c.to], count), workers, (c.w, c.stp.is_some(), c.to));
+            bytes += split.offsets.len() * size_of::<usize>()
+                + split.targets.bytes()
+                + split.weights.as_ref().map_or(0, |w| w.len() * size_of::<f64>())
+                + split.delays.as_ref().map_or(0, |d| d.len() * size_of::<u32>());
+            by_source[c.from].push(split);
+        }
+        Fanout { by_source, workers, bytes }
+    }
+
+    /// Worker `w`'s share of delivering `pending`: every spike's weight
+    /// onto the targets in its chunks, into the ring slot of step + delay.
+    ///
+    /// # Safety
+    /// Worker `w` alone touches its chunks of the rings while the step
+    /// runs (the module doc of `step`).
+    pub unsafe fn deliver(&self, w: usize, pending: &Pending, views: &[PopView]) {
+        let Some(step) = pending.step else { return };
+        let stride = self.workers;
+        for (pi, spikes) in pending.spikes.iter().enumerate() {
+            if spikes.is_empty() {
+                continue;
+            }
+            for s in &self.by_source[pi] {
+                let ring = &views[s.to].ring[s.port];
+                let slots = ring.len();
+                let scale = |k: usize| if s.stp { pending.scales[s.conn][k] } else { 1.0 };
+                let row = |i: u32| {
+                    let at = i as usize * stride + w;
+                    s.offsets[at]..s.offsets[at + 1]
+                };
+                match (&s.weights, &s.delays) {
+                    (None, None) if s.delay_steps >= slots => {} // after the end
+                    (None, None) => {
+                        let acc = ring[(step + s.delay_steps) % slots].0;
+                        for (k, &i) in spikes.iter().enumerate() {
+                            let weight = s.w * scale(k);
+                            // SAFETY: the targets are in this worker's chunk, < count
+                            match &s.targets {
+                                Targets::Narrow(t) => unsafe { add_each(acc, &t[row(i)], weight) },
+                                Targets::Wide(t) => unsafe { add_each(acc, &t[row(i)], weight) },
+                            }
+                        }
+                    }
+                    (weights, delays) => {
+                        for (k, &i) in spikes.iter().enumerate() {
+                            let factor = scale(k);
+                            for q in row(i) {
+                                let d = delays.as_ref().map_or(s.delay_steps, |d| d[q] as usize);
+                                if d >= slots {
+                                    continue; // arrives after the end
+                                }
+                                let weight = weights.as_ref().map_or(s.w, |x| x[q]) * factor;
+                                let j = match &s.targets {
+                                    Targets::Narrow(t) => usize::from(t[q]),
+                                    Targets::Wide(t) => t[q] as usize,
+                                };
+                                // SAFETY: as above
+                                unsafe { *ring[(step + d) % slots].0.add(j) += weight };
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Connection `conn`'s CSR with each row partitioned stably by the worker
+/// whose chunk holds the target.
+fn split(
+    conn: usize,
+    mut csr: Csr,
+    (chunks, count): (&[(usize, usize)], usize),
+    workers: usize,
+    (w, stp, to): (f64, bool, usize),
+) -> Split {
+    let sources = csr.offsets.len().saturating_sub(1);
+    let owner = |j: u32| chunks.iter().position(|&(_, b)| (j as usize) < b).unwrap_or(workers - 1);
+    let mut offsets = Vec::with_capacity(sources * workers + 1);
+    offsets.push(0);
+    if workers == 1 {
+        offsets.extend_from_slice(&csr.offsets[1..]);
+    } else {
+        // a row's synapses by owner, keeping their order within an owner
+        let mut order: Vec<usize> = Vec::new();
+        let mut targets = Vec::new();
+        let mut weights = Vec::new();
+        let mut delays = Vec::new();
+        for i in 0..sources {
+            let (lo, hi) = (csr.offsets[i], csr.offsets[i + 1]);
+            order.clear();
+            order.extend(lo..hi);
+            order.sort_by_key(|&q| owner(csr.targets[q])); // stable
+            let mut counts = vec![0; workers];
+            for &q in &order {
+                counts[owner(csr.targets[q])] += 1;
+            }
+            let start = offsets[offsets.len() - 1];
+            let mut at = start;
+            for c in counts {
+                at += c;
+                offsets.push(at);
+            }
+            targets.clear();
+            targets.extend(order.iter().map(|&q| csr.targets[q]));
+            csr.targets[lo..hi].copy_from_slice(&targets);
+            if let Some(ws) = csr.weights.as_mut() {
+                weights.clear();
+                weights.extend(order.iter().map(|&q| ws[q]));
+                ws[lo..hi].copy_from_slice(&weights);
+            }
+            if let Some(ds) = csr.delays.as_mut() {
+                delays.clear();
+                delays.extend(order.iter().map(|&q| ds[q]));
+                ds[lo..hi].copy_from_slice(&delays);
+            }
+        }
+    }
+    Split {
+        conn,
+        to,
+        port: csr.port,
+        w,
+        delay_steps: csr.delay_steps,
+        stp,
+        offsets,
+        targets: if count <= 1 << 16 {
+            Targets::Narrow(csr.targets.iter().map(|&j| j as u16).collect())
+        } else {
+            Targets::Wide(csr.targets)
+        },
+        weights: csr.weights,
+        delays: csr.delays,
+    }
+}
