@@ -1,14 +1,14 @@
 """NEST's run of examples/brunel2000.neuro's model A (BrunelSR), for the
 ratio that `cargo bench --bench network` prints.
 
-    python bench/brunel_nest.py [threads] [seconds]
+    python bench/brunel_nest.py [threads] [seconds] [g] [eta]
 
 Brunel (2000): 10,000 excitatory and 2,500 inhibitory iaf_psc_delta neurons
 (tau_m = 20 ms, theta = 20 mV, V_reset = 10 mV, t_ref = 2 ms, E_L = 0), each
 receiving C_E = 1000 excitatory and C_I = 250 inhibitory inputs (fixed
-in-degree, multapses allowed, no autapses) of J = 0.2 mV and -g J with
-g = 3, delay 1.5 ms, and a Poisson generator of eta nu_thr C_E with
-eta = 2 (nu_thr = 5 Hz). Prints the mean rate and the seconds that
+in-degree, multapses allowed, no autapses) of J = 0.2 mV and -g J,
+delay 1.5 ms, and a Poisson generator of eta nu_thr C_E (nu_thr = 5 Hz);
+g = 3, eta = 2 (BrunelSR) unless given (BrunelAI: g = 5, eta = 2). Prints the mean rate and the seconds that
 Simulate takes (the network built, the run only).
 """
 
@@ -19,11 +19,13 @@ import nest
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
+g = float(sys.argv[3]) if len(sys.argv) > 3 else 3.0
+eta = float(sys.argv[4]) if len(sys.argv) > 4 else 2.0
 
 nest.ResetKernel()
 nest.set_verbosity("M_ERROR")
 nest.SetKernelStatus({"resolution": 0.1, "local_num_threads": threads, "rng_seed": 1})
-J, g, eta, CE, CI = 0.2, 3.0, 2.0, 1000, 250
+J, CE, CI = 0.2, 1000, 250
 params = {"tau_m": 20.0, "V_th": 20.0, "V_reset": 10.0, "t_ref": 2.0, "E_L": 0.0, "C_m": 250.0}
 E = nest.Create("iaf_psc_delta", 10000, params=params)
 I = nest.Create("iaf_psc_delta", 2500, params=params)
@@ -42,4 +44,4 @@ start = time.perf_counter()
 nest.Simulate(seconds * 1000.0 - 1.0)
 run = time.perf_counter() - start
 rate = rec.n_events / 12500 / seconds
-print(f"NEST {nest.__version__} Brunel A: {rate:.1f} Hz, {threads} thread(s), {run:.3f} s")
+print(f"NEST {nest.__version__} Brunel A (g = {g}, eta = {eta}): {rate:.1f} Hz, {threads} thread(s), {run:.3f} s")

@@ -16,6 +16,13 @@
 //! Each length runs on 1 and on 2 threads (`--threads`); the spikes are the
 //! same (tests/network.rs checks it), only the wall time differs.
 //!
+//! Then Brunel's model A (examples/brunel2000.neuro) in its SR and AI
+//! regimes on 1 and 2 threads, with ns per synaptic event and per
+//! neuron-step, and NEST's time measured in the same run when
+//! `NEUROC_NEST_PYTHON` names a Python that imports nest:
+//!
+//!   NEUROC_NEST_PYTHON=/tmp/nestenv/bin/python NEUROC_BENCH_SECONDS=1 cargo bench --bench network
+//!
 //! `COBAHH+tab` is COBAHH with its neuron's rates tabulated in V
 //! (`--table "V in [-100 mV, 100 mV], step = 0.1 mV"`): Brian2 and NEST
 //! compute every rate, so its ratios to them compare a tabulated run with
@@ -150,54 +157,68 @@ fn main() {
     brunel(&lengths);
 }
 
-/// Brunel's model A (examples/brunel2000.neuro, BrunelSR: 12,500 LIF
-/// neurons, 15.6 M synapses, about 330 Hz), on 1 and 2 threads: the run
-/// time, ns per synaptic event and per neuron-step, and the ratio to NEST
-/// measured here in the same run when `NEUROC_NEST_PYTHON` names a Python
-/// with NEST (bench/brunel_nest.py).
+/// Brunel's model A (examples/brunel2000.neuro: 12,500 LIF neurons, 15.6
+/// M synapses) in two of its regimes, BrunelSR (synchronous regular, about
+/// 330 Hz: delivery-bound) and BrunelAI (asynchronous irregular, about 27
+/// Hz), on 1 and 2 threads: the run time, ns per synaptic event and per
+/// neuron-step, and the ratio to NEST measured here in the same run when
+/// `NEUROC_NEST_PYTHON` names a Python with NEST (bench/brunel_nest.py).
 fn brunel(lengths: &[u32]) {
     let example = source("examples/brunel2000.neuro");
     let nest = std::env::var("NEUROC_NEST_PYTHON").ok();
     println!(
-        "\nBrunel model A (BrunelSR), dt = 0.1 ms; NEST measured here: {}\n",
+        "\nBrunel model A, dt = 0.1 ms; NEST measured here: {}\n",
         nest.as_deref().unwrap_or("no (set NEUROC_NEST_PYTHON)")
     );
     println!(
-        "{:>6} {:>8} {:>9} {:>9} {:>8} {:>12} {:>14} {:>10} {:>9} {:>8}",
-        "sim s", "threads", "run s", "peak MiB", "B/syn", "ns/event", "ns/neuron-step", "1 thr / n", "NEST s", "NEST x"
+        "{:<9} {:>6} {:>8} {:>9} {:>9} {:>6} {:>9} {:>14} {:>10} {:>9} {:>8}",
+        "regime",
+        "sim s",
+        "threads",
+        "run s",
+        "peak MiB",
+        "B/syn",
+        "ns/event",
+        "ns/neuron-step",
+        "1 thr / n",
+        "NEST s",
+        "NEST x"
     );
-    for &length in lengths.iter().filter(|&&l| l <= 2) {
-        let mut one_thread = f64::NAN;
-        for threads in [1, 2] {
-            let r = run(&example, &["--model", "BrunelSR"], &format!("{length} s"), false, threads);
-            if threads == 1 {
-                one_thread = r.seconds;
+    for (model, g_eta) in [("BrunelSR", ["3", "2"]), ("BrunelAI", ["5", "2"])] {
+        for &length in lengths.iter().filter(|&&l| l <= 2) {
+            let mut one_thread = f64::NAN;
+            for threads in [1, 2] {
+                let r = run(&example, &["--model", model], &format!("{length} s"), false, threads);
+                if threads == 1 {
+                    one_thread = r.seconds;
+                }
+                let neurons = 12_500.0;
+                let events = r.spikes as f64 * r.synapses / neurons;
+                let neuron_steps = neurons * f64::from(length) / 1e-4;
+                let nest_s = nest.as_deref().map_or(f64::NAN, |py| nest_seconds(py, threads, length, g_eta));
+                println!(
+                    "{:<9} {:>6} {:>8} {:>9.3} {:>9.0} {:>6.1} {:>9.3} {:>14.2} {:>10.2} {:>9.3} {:>8.2}",
+                    model,
+                    length,
+                    threads,
+                    r.seconds,
+                    r.peak_mib,
+                    r.bytes_per_synapse,
+                    r.seconds * 1e9 / events,
+                    r.seconds * 1e9 / neuron_steps,
+                    one_thread / r.seconds,
+                    nest_s,
+                    nest_s / r.seconds,
+                );
             }
-            let neurons = 12_500.0;
-            let events = r.spikes as f64 * r.synapses / neurons;
-            let neuron_steps = neurons * f64::from(length) / 1e-4;
-            let nest_s = nest.as_deref().map_or(f64::NAN, |py| nest_seconds(py, threads, length));
-            println!(
-                "{:>6} {:>8} {:>9.3} {:>9.0} {:>8.1} {:>12.3} {:>14.2} {:>10.2} {:>9.3} {:>8.2}",
-                length,
-                threads,
-                r.seconds,
-                r.peak_mib,
-                r.bytes_per_synapse,
-                r.seconds * 1e9 / events,
-                r.seconds * 1e9 / neuron_steps,
-                one_thread / r.seconds,
-                nest_s,
-                nest_s / r.seconds,
-            );
         }
     }
 }
 
-/// NEST's run-only seconds for Brunel A (bench/brunel_nest.py).
-fn nest_seconds(python: &str, threads: usize, seconds: u32) -> f64 {
+/// NEST's run-only seconds for Brunel A with (g, eta) (bench/brunel_nest.py).
+fn nest_seconds(python: &str, threads: usize, seconds: u32, g_eta: [&str; 2]) -> f64 {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/brunel_nest.py");
-    let out = Command::new(python).arg(script).arg(threads.to_string()).arg(seconds.to_string()).output();
+    let out = Command::new(python).arg(script).args([threads.to_string(), seconds.to_string()]).args(g_eta).output();
     let Ok(out) = out else { return f64::NAN };
     let text = String::from_utf8_lossy(&out.stdout);
     text.trim().rsplit(' ').nth(1).and_then(|x| x.parse().ok()).unwrap_or(f64::NAN)
