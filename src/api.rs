@@ -157,6 +157,15 @@ impl Experiment {
         ast::Ident { name: text.trim().to_string(), span: Span::new(file, 0..text.len()) }
     }
 
+    /// Forgets every setting given so far: the next run uses the file's
+    /// own `simulate` values again (for one compiled file run many times
+    /// with different settings, as the Python package does).
+    pub fn clear_settings(&mut self) -> &mut Self {
+        self.flags = Flags { progress: false, ..Flags::default() };
+        self.pending = Diagnostics::default();
+        self
+    }
+
     /// Which model to run (default: the first `simulate` block's, or the
     /// file's only model).
     pub fn model(&mut self, name: &str) -> &mut Self {
