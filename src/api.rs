@@ -650,6 +650,51 @@ impl Experiment {
     }
 }
 
+/// An NMODL mechanism translated into a `.neuro` channel.
+pub struct Imported {
+    /// The channel's name (the mechanism's SUFFIX).
+    pub name: String,
+    /// The channel's `.neuro` text, checked by the compiler.
+    pub text: String,
+    /// What the translation left out or changed (TABLE, CONSERVE, ...).
+    pub notes: Vec<String>,
+}
+
+/// Translates the NMODL file at `path` (a density mechanism: SUFFIX,
+/// PARAMETER, STATE, ASSIGNED, BREAKPOINT, INITIAL, DERIVATIVE, KINETIC,
+/// PROCEDURE, FUNCTION, USEION reading reversal potentials and writing
+/// currents) into a `.neuro` channel, and compiles the result. What
+/// cannot be translated is E0702 at its NMODL line.
+pub fn import_nmodl(path: impl AsRef<Path>) -> Result<Imported, Error> {
+    let path = path.as_ref();
+    let text = read_source(path).map_err(Error::io)?;
+    import_nmodl_text(&path.display().to_string(), &text)
+}
+
+/// [`import_nmodl`] on NMODL text named `name`.
+pub fn import_nmodl_text(name: &str, text: &str) -> Result<Imported, Error> {
+    let mut sources = SourceMap::new();
+    let file = sources.add(name, text, None);
+    let imported = crate::nmodl::import(file, text).map_err(|diagnostics| Error { diagnostics, io: None, sources })?;
+    // the channel must compile: a failure here is neuroc's, not the file's
+    let check = format!(
+        "{}\nneuron ImportCheck {{\n    state V = -65 mV\n    use {}\n    dV/dt = -currents / 1 uF/cm^2\n}}\n",
+        imported.text, imported.name
+    );
+    let compiled = crate::compile_source(&format!("{name} (imported)"), &check, None);
+    if compiled.diagnostics.has_errors() {
+        let mut diagnostics = compiled.diagnostics.list.clone();
+        diagnostics.insert(
+            0,
+            Diagnostic::internal(format!("the channel imported from {name} does not compile"))
+                .at(Span::new(compiled.root, 0..0), "")
+                .help("please report this with the .mod file"),
+        );
+        return Err(Error { diagnostics, io: None, sources: compiled.sources.clone() });
+    }
+    Ok(Imported { name: imported.name, text: imported.text, notes: imported.notes })
+}
+
 /// Reads a source file, or says why not.
 pub fn read_source(path: &Path) -> Result<String, String> {
     if path.is_dir() {

@@ -46,6 +46,7 @@ pub mod field;
 pub mod infer;
 pub mod ir;
 pub mod kernel;
+pub mod nmodl;
 pub mod output;
 pub mod plot;
 pub mod resolve;
@@ -56,7 +57,7 @@ pub mod symbolic;
 pub mod syntax;
 pub mod units;
 
-pub use api::{read_source, Error, Experiment};
+pub use api::{import_nmodl, import_nmodl_text, read_source, Error, Experiment, Imported};
 pub use experiment::{Backend, Summary};
 pub use output::{Format, Results};
 

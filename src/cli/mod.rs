@@ -61,6 +61,24 @@ enum Command {
         #[command(flatten)]
         opts: Box<RunOpts>,
     },
+    /// Translate an NMODL mechanism (NEURON's .mod file) into a `.neuro` channel.
+    ///
+    /// Reads density mechanisms: SUFFIX, USEION reading reversal potentials and writing
+    /// currents, NONSPECIFIC_CURRENT, PARAMETER/STATE/ASSIGNED with units, BREAKPOINT with
+    /// SOLVE ... METHOD cnexp/derivimplicit/sparse, INITIAL, DERIVATIVE, KINETIC (~ reactions,
+    /// CONSERVE), PROCEDURE (inlined), FUNCTION (an `fn`), if/else, TABLE (ignored: rates are
+    /// computed exactly). VERBATIM, POINTER, NET_RECEIVE, POINT_PROCESS and ionic
+    /// concentrations are E0702 at their line. Writes the channel to `-o FILE`, or prints it.
+    ///
+    ///   neuroc import hh.mod -o hh.neuro
+    ///   then, in a model: import "hh.neuro" and `use hh` in a neuron
+    Import {
+        /// the .mod file
+        file: PathBuf,
+        /// write the channel here instead of printing it
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Plot what `run` wrote: each `NAME.csv` becomes `NAME.svg` and `NAME.png` (spikes as a
     /// raster, a field's cells as a space-time image); the PNG's font ships with neuroc.
     Plot {
@@ -303,6 +321,37 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Check { files } => check::check(&files),
         Command::Run { file, opts } => run::run(&file, &opts),
+        Command::Import { file, output } => match neuroc::import_nmodl(&file) {
+            Ok(imported) => {
+                for n in &imported.notes {
+                    eprintln!("note: {n}");
+                }
+                match output {
+                    None => {
+                        print!("{}", imported.text);
+                        0
+                    }
+                    Some(out) => match std::fs::write(&out, &imported.text) {
+                        Ok(()) => {
+                            println!("wrote channel `{}` to {}", imported.name, out.display());
+                            0
+                        }
+                        Err(e) => {
+                            eprintln!("error: cannot write {}: {e}", out.display());
+                            2
+                        }
+                    },
+                }
+            }
+            Err(e) => {
+                e.eprint();
+                if e.is_io() {
+                    2
+                } else {
+                    1
+                }
+            }
+        },
         Command::Plot { dir } => match neuroc::plot::plot_dir(&dir) {
             Ok(files) => {
                 for f in &files {

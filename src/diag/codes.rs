@@ -2,7 +2,8 @@
 //! published; `docs/errors.md` documents each with a minimal example.
 //!
 //! Stages: E01xx syntax, E02xx names and structure, E03xx units, E04xx
-//! schemes, E05xx runtime configuration; W for warnings.
+//! schemes, E05xx runtime configuration, E07xx NMODL import; W for
+//! warnings.
 
 macro_rules! codes {
     ($($variant:ident = $code:literal, $title:literal;)*) => {
@@ -78,6 +79,9 @@ codes! {
     NotAnalyzable = "E0512", "model cannot be analyzed";
     NoSensitivity = "E0513", "sensitivities cannot be derived";
     BadData = "E0514", "data cannot be fitted";
+    NmodlSyntax = "E0701", "NMODL syntax neuroc does not read";
+    NmodlUnsupported = "E0702", "NMODL construct that cannot be imported";
+    NmodlName = "E0703", "NMODL name or unit without a meaning";
     Internal = "E0999", "internal compiler error";
     StateNeverChanges = "W0201", "state never changes";
     UnitShadowsName = "W0301", "a unit hides a declared name";

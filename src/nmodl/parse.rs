@@ -1,0 +1,366 @@
+//! NMODL text -> [`Mod`]: the blocks `neuroc import` translates, each
+//! statement with its span. Syntax errors are E0701 at the place pest
+//! stopped.
+
+use crate::diag::{Code, Diagnostic};
+use crate::source::{FileId, Span};
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "grammar/nmodl.pest"]
+struct NmodlParser;
+
+#[derive(Clone, Debug)]
+pub enum Expr {
+    Num(f64),
+    Var(String, Span),
+    Call(String, Vec<Expr>, Span),
+    Neg(Box<Expr>),
+    Not(Box<Expr>),
+    Bin(String, Box<Expr>, Box<Expr>),
+}
+
+#[derive(Clone, Debug)]
+pub enum Stmt {
+    Local(Vec<String>),
+    Solve {
+        name: String,
+        method: Option<(String, String)>,
+        span: Span,
+    },
+    Table,
+    Conserve,
+    Reaction {
+        from: Vec<String>,
+        to: Vec<String>,
+        forward: Expr,
+        backward: Expr,
+        span: Span,
+    },
+    If {
+        cond: Expr,
+        then: Vec<Stmt>,
+        otherwise: Vec<Stmt>,
+    },
+    Deriv {
+        name: String,
+        value: Expr,
+        span: Span,
+    },
+    Assign {
+        name: String,
+        value: Expr,
+        span: Span,
+    },
+    Call {
+        name: String,
+        args: Vec<Expr>,
+        span: Span,
+    },
+    /// Something `import` cannot translate: what, and where.
+    Unsupported(String, Span),
+}
+
+/// A declared variable: name, value (parameters), unit text, where.
+#[derive(Clone, Debug)]
+pub struct Decl {
+    pub name: String,
+    pub value: Option<f64>,
+    pub unit: Option<String>,
+    pub span: Span,
+}
+
+/// A procedure or function: name, formal arguments, body.
+#[derive(Clone, Debug)]
+pub struct Routine {
+    pub name: String,
+    pub formals: Vec<String>,
+    pub body: Vec<Stmt>,
+    pub span: Span,
+}
+
+/// `USEION ion READ ... WRITE ...`.
+#[derive(Clone, Debug, Default)]
+pub struct Ion {
+    pub name: String,
+    pub read: Vec<(String, Span)>,
+    pub write: Vec<(String, Span)>,
+}
+
+/// A parsed .mod file.
+#[derive(Debug, Default)]
+pub struct Mod {
+    pub title: Option<String>,
+    pub suffix: Option<(String, Span)>,
+    pub ions: Vec<Ion>,
+    pub nonspecific: Vec<(String, Span)>,
+    pub parameters: Vec<Decl>,
+    pub states: Vec<Decl>,
+    pub assigned: Vec<Decl>,
+    /// (user unit name, what it stands for), from UNITS.
+    pub units: Vec<(String, String)>,
+    pub breakpoint: Option<Vec<Stmt>>,
+    pub initial: Option<Vec<Stmt>>,
+    pub derivatives: Vec<Routine>,
+    pub kinetics: Vec<Routine>,
+    pub procedures: Vec<Routine>,
+    pub functions: Vec<Routine>,
+    /// Constructs that cannot be translated: what, and where.
+    pub unsupported: Vec<(String, Span)>,
+}
+
+/// Parses `text` (file `file`) into a [`Mod`], or E0701 at the error.
+pub fn parse(file: FileId, text: &str) -> Result<Mod, Box<Diagnostic>> {
+    let mut pairs = NmodlParser::parse(Rule::file, text).map_err(|e| {
+        let at = match e.location {
+            pest::error::InputLocation::Pos(p) => p..(p + 1).min(text.len()),
+            pest::error::InputLocation::Span((a, b)) => a..b,
+        };
+        let expected = match &e.variant {
+            pest::error::ErrorVariant::ParsingError { positives, .. } if !positives.is_empty() => {
+                let names: Vec<String> = positives.iter().take(6).map(|r| format!("{r:?}")).collect();
+                format!("expected {}", names.join(", "))
+            }
+            _ => "not NMODL here".to_string(),
+        };
+        Box::new(
+            Diagnostic::error(Code::NmodlSyntax, "this is not NMODL that `neuroc import` reads")
+                .at(Span::new(file, at), expected)
+                .help("neuroc reads the NMODL of NEURON's density mechanisms; check the block's braces and statements"),
+        )
+    })?;
+    let mut m = Mod::default();
+    let root = pairs.next().expect("the file rule");
+    let span = |p: &Pair<Rule>| Span::new(file, p.as_span().start()..p.as_span().end());
+    for b in root.into_inner() {
+        let sp = span(&b);
+        match b.as_rule() {
+            Rule::title => m.title = Some(b.as_str().trim_start_matches("TITLE").trim().to_string()),
+            Rule::verbatim => m.unsupported.push(("VERBATIM (C code)".into(), sp)),
+            Rule::net_receive => m.unsupported.push(("NET_RECEIVE (synaptic events)".into(), sp)),
+            Rule::unsupported_block => {
+                let word = b.as_str().split_whitespace().next().unwrap_or("").to_string();
+                m.unsupported.push((format!("a {word} block"), sp));
+            }
+            Rule::neuron_block => neuron(&mut m, b, file),
+            Rule::units_block => {
+                for d in b.into_inner() {
+                    let parts: Vec<String> = d.into_inner().map(|p| p.as_str().to_string()).collect();
+                    if parts.len() == 2 {
+                        m.units.push((strip(&parts[0]), strip(&parts[1])));
+                    }
+                }
+            }
+            Rule::parameter_block | Rule::constant_block => {
+                m.parameters.extend(b.into_inner().map(|d| decl(d, file)));
+            }
+            Rule::state_block => m.states.extend(b.into_inner().map(|d| decl(d, file))),
+            Rule::assigned_block => m.assigned.extend(b.into_inner().map(|d| decl(d, file))),
+            Rule::breakpoint => m.breakpoint = Some(body(b.into_inner().next().expect("body"), file)),
+            Rule::initial => m.initial = Some(body(b.into_inner().next().expect("body"), file)),
+            Rule::derivative | Rule::kinetic => {
+                let kinetic = b.as_rule() == Rule::kinetic;
+                let mut it = b.into_inner();
+                let name = it.next().expect("name").as_str().to_string();
+                let stmts = body(it.next().expect("body"), file);
+                let r = Routine { name, formals: vec![], body: stmts, span: sp };
+                if kinetic {
+                    m.kinetics.push(r)
+                } else {
+                    m.derivatives.push(r)
+                }
+            }
+            Rule::procedure | Rule::function => {
+                let is_fn = b.as_rule() == Rule::function;
+                let mut name = String::new();
+                let mut formals = Vec::new();
+                let mut stmts = Vec::new();
+                for p in b.into_inner() {
+                    match p.as_rule() {
+                        Rule::ident => name = p.as_str().to_string(),
+                        Rule::formals => {
+                            formals =
+                                p.into_inner().map(|f| f.into_inner().next().expect("name").as_str().into()).collect()
+                        }
+                        Rule::body => stmts = body(p, file),
+                        _ => {}
+                    }
+                }
+                let r = Routine { name, formals, body: stmts, span: sp };
+                if is_fn {
+                    m.functions.push(r)
+                } else {
+                    m.procedures.push(r)
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(m)
+}
+
+/// `(mV)` -> `mV`.
+fn strip(s: &str) -> String {
+    s.trim().trim_start_matches('(').trim_end_matches(')').trim().to_string()
+}
+
+fn neuron(m: &mut Mod, b: Pair<Rule>, file: FileId) {
+    let span = |p: &Pair<Rule>| Span::new(file, p.as_span().start()..p.as_span().end());
+    let names = |p: Pair<Rule>| -> Vec<(String, Span)> {
+        p.into_inner()
+            .flat_map(|l| l.into_inner())
+            .map(|i| (i.as_str().to_string(), Span::new(file, i.as_span().start()..i.as_span().end())))
+            .collect()
+    };
+    for s in b.into_inner() {
+        let sp = span(&s);
+        match s.as_rule() {
+            Rule::suffix => {
+                let i = s.into_inner().next().expect("name");
+                m.suffix = Some((i.as_str().to_string(), sp));
+            }
+            Rule::point_process => {
+                m.unsupported.push(("POINT_PROCESS (a point mechanism: only density mechanisms)".into(), sp))
+            }
+            Rule::useion => {
+                let mut ion = Ion::default();
+                for p in s.into_inner() {
+                    let field = |p: Pair<Rule>| {
+                        p.into_inner()
+                            .flat_map(|l| l.into_inner())
+                            .map(|i| (i.as_str().to_string(), Span::new(file, i.as_span().start()..i.as_span().end())))
+                            .collect::<Vec<_>>()
+                    };
+                    match p.as_rule() {
+                        Rule::ident => ion.name = p.as_str().to_string(),
+                        Rule::read => ion.read = field(p),
+                        Rule::write => ion.write = field(p),
+                        _ => {}
+                    }
+                }
+                m.ions.push(ion);
+            }
+            Rule::nonspecific => m.nonspecific.extend(names(s)),
+            Rule::electrode => m.unsupported.push(("ELECTRODE_CURRENT".into(), sp)),
+            Rule::pointer => m.unsupported.push(("POINTER (a variable of another mechanism)".into(), sp)),
+            Rule::external => m.unsupported.push(("EXTERNAL (a variable of another mechanism)".into(), sp)),
+            _ => {}
+        }
+    }
+}
+
+fn decl(d: Pair<Rule>, file: FileId) -> Decl {
+    let span = Span::new(file, d.as_span().start()..d.as_span().end());
+    let mut it = d.into_inner();
+    let name = it.next().expect("name").as_str().to_string();
+    let mut value = None;
+    let mut unit = None;
+    for p in it {
+        match p.as_rule() {
+            Rule::signed if value.is_none() => value = p.as_str().replace(' ', "").parse().ok(),
+            Rule::unit if unit.is_none() => unit = Some(strip(p.as_str())),
+            _ => {}
+        }
+    }
+    Decl { name, value, unit, span }
+}
+
+fn body(b: Pair<Rule>, file: FileId) -> Vec<Stmt> {
+    b.into_inner().filter_map(|s| stmt(s, file)).collect()
+}
+
+fn stmt(s: Pair<Rule>, file: FileId) -> Option<Stmt> {
+    let span = Span::new(file, s.as_span().start()..s.as_span().end());
+    Some(match s.as_rule() {
+        Rule::local => Stmt::Local(s.into_inner().flat_map(|l| l.into_inner()).map(|i| i.as_str().into()).collect()),
+        Rule::solve => {
+            let mut it = s.into_inner();
+            let name = it.next().expect("name").as_str().to_string();
+            let method =
+                it.next().map(|k| (k.as_str().to_string(), it.next().map_or(String::new(), |m| m.as_str().into())));
+            Stmt::Solve { name, method, span }
+        }
+        Rule::table => Stmt::Table,
+        Rule::conserve => Stmt::Conserve,
+        Rule::units_onoff | Rule::compartment => return None,
+        Rule::verbatim => Stmt::Unsupported("VERBATIM (C code)".into(), span),
+        Rule::watch_like => Stmt::Unsupported(format!("`{}`", s.as_str().trim()), span),
+        Rule::reaction => {
+            let mut it = s.into_inner();
+            let side = |p: Pair<Rule>| p.into_inner().map(|i| i.as_str().to_string()).collect::<Vec<_>>();
+            let from = side(it.next().expect("left"));
+            let to = side(it.next().expect("right"));
+            let forward = expr(it.next().expect("kf"), file);
+            let backward = expr(it.next().expect("kb"), file);
+            Stmt::Reaction { from, to, forward, backward, span }
+        }
+        Rule::if_stmt => {
+            let mut it = s.into_inner().filter(|p| !matches!(p.as_rule(), Rule::kw_if | Rule::kw_else));
+            let cond = expr(it.next().expect("condition"), file);
+            let then = body(it.next().expect("then"), file);
+            let otherwise = match it.next() {
+                Some(p) if p.as_rule() == Rule::if_stmt => stmt(p, file).into_iter().collect(),
+                Some(p) => body(p, file),
+                None => vec![],
+            };
+            Stmt::If { cond, then, otherwise }
+        }
+        Rule::deriv_assign | Rule::assign => {
+            let deriv = s.as_rule() == Rule::deriv_assign;
+            let mut it = s.into_inner();
+            let name = it.next().expect("name").as_str().to_string();
+            let value = expr(it.next().expect("value"), file);
+            if deriv {
+                Stmt::Deriv { name, value, span }
+            } else {
+                Stmt::Assign { name, value, span }
+            }
+        }
+        Rule::call_stmt => match expr(s.into_inner().next().expect("call"), file) {
+            Expr::Call(name, args, span) => Stmt::Call { name, args, span },
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+fn expr(p: Pair<Rule>, file: FileId) -> Expr {
+    let span = Span::new(file, p.as_span().start()..p.as_span().end());
+    match p.as_rule() {
+        Rule::expr | Rule::and_e | Rule::cmp | Rule::sum | Rule::product => {
+            let mut it = p.into_inner();
+            let mut left = expr(it.next().expect("operand"), file);
+            while let Some(op) = it.next() {
+                let right = expr(it.next().expect("operand"), file);
+                left = Expr::Bin(op.as_str().to_string(), Box::new(left), Box::new(right));
+            }
+            left
+        }
+        Rule::unary => {
+            let parts: Vec<Pair<Rule>> = p.into_inner().collect();
+            let (ops, last) = parts.split_at(parts.len() - 1);
+            let mut e = expr(last[0].clone(), file);
+            for op in ops.iter().rev() {
+                e = if op.as_str() == "-" { Expr::Neg(Box::new(e)) } else { Expr::Not(Box::new(e)) };
+            }
+            e
+        }
+        Rule::power => {
+            let mut it = p.into_inner();
+            let base = expr(it.next().expect("base"), file);
+            match it.next() {
+                Some(e) => Expr::Bin("^".into(), Box::new(base), Box::new(expr(e, file))),
+                None => base,
+            }
+        }
+        Rule::number => Expr::Num(p.as_str().parse().unwrap_or(f64::NAN)),
+        Rule::ident => Expr::Var(p.as_str().to_string(), span),
+        Rule::call => {
+            let mut it = p.into_inner();
+            let name = it.next().expect("name").as_str().to_string();
+            Expr::Call(name, it.map(|a| expr(a, file)).collect(), span)
+        }
+        _ => Expr::Num(f64::NAN),
+    }
+}
