@@ -7,7 +7,9 @@
 //! no fonts on the machine: the viewer draws the text. Each plot is also
 //! drawn as a PNG (800 x 360, plotters' bitmap back end) with the font the
 //! project ships (`assets/fonts/DejaVuSans.ttf`, compiled in), so PNGs
-//! come out the same on a machine without fonts.
+//! come out the same on a machine without fonts. Beside a network's
+//! `spikes.csv`, each `rate_P.csv` also gives `raster_rate_P.svg`/`.png`:
+//! the raster above the population rate, on one time axis.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -70,10 +72,75 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, String> {
             written.push(file);
         }
     }
+    raster_and_rates(dir, &mut written)?;
     if written.is_empty() {
         return Err(format!("no recordings (`t_ms,...` or `neuron,t_ms` CSV files) in `{}`", dir.display()));
     }
     Ok(written)
+}
+
+/// A network's spikes above and a population's rate below, on one time
+/// axis: `raster_rate_P.svg` and `.png` for each `rate_P.csv` beside a
+/// `spikes.csv`.
+fn raster_and_rates(dir: &Path, written: &mut Vec<PathBuf>) -> Result<(), String> {
+    let read = |p: &Path| -> Result<Option<Vec<Vec<f64>>>, String> {
+        let Ok(text) = std::fs::read_to_string(p) else { return Ok(None) };
+        let mut lines = text.lines();
+        let width = lines.next().map_or(0, |h| h.split(',').count());
+        if width != 2 {
+            return Ok(None);
+        }
+        numbers(p, lines, 2).map(Some)
+    };
+    let Some(spikes) = read(&dir.join("spikes.csv"))? else { return Ok(()) };
+    let mut rates: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "csv")
+                && p.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s.starts_with("rate_"))
+        })
+        .collect();
+    rates.sort();
+    let dots: Vec<(f64, f64)> = spikes.iter().map(|r| (r[0], r[1])).collect();
+    for rate_csv in rates {
+        let Some(rate) = read(&rate_csv)? else { continue };
+        let pop = rate_csv.file_stem().and_then(|s| s.to_str()).unwrap_or("rate_").trim_start_matches("rate_");
+        let line: Vec<(f64, f64)> = rate.iter().map(|r| (r[0], r[1])).collect();
+        let x = range(dots.iter().map(|r| r.1).chain(line.iter().map(|r| r.0)).chain([0.0]));
+        let ylabel = format!("rate of {pop} (Hz)");
+        // SVG: the two panels nested in one figure twice as tall
+        let top = raster_in(&dots, x);
+        let bottom = line_plot_in(&line, x, "t (ms)", &ylabel);
+        let svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{}\">\n{}<g transform=\"translate(0 {H})\">\n{}</g>\n</svg>\n",
+            2.0 * H,
+            top,
+            bottom
+        );
+        let file = dir.join(format!("raster_rate_{pop}.svg"));
+        std::fs::write(&file, svg).map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+        written.push(file);
+        let file = dir.join(format!("raster_rate_{pop}.png"));
+        let stride = (dots.len() / 200_000).max(1);
+        let upper = Figure {
+            x,
+            y: range(dots.iter().map(|r| r.0).chain([0.0])),
+            xlabel: "t (ms)".into(),
+            ylabel: "neuron".into(),
+            marks: vec![Mark::Dots(dots.iter().step_by(stride).map(|r| (r.1, r.0)).collect())],
+        };
+        let lower = Figure {
+            x,
+            y: range(line.iter().map(|r| r.1).chain([0.0])),
+            xlabel: "t (ms)".into(),
+            ylabel,
+            marks: vec![Mark::Line(line.clone(), 0)],
+        };
+        png_panels(&file, &[upper, lower])?;
+        written.push(file);
+    }
+    Ok(())
 }
 
 /// The rows of a table, each `width` numbers; a row that is not is an
@@ -270,8 +337,12 @@ fn sheet(rows: &[Vec<f64>], quantity: &str) -> String {
 }
 
 fn line_plot(rows: &[(f64, f64)], xlabel: &str, ylabel: &str) -> String {
-    let x = range(rows.iter().map(|r| r.0));
-    let y = range(rows.iter().map(|r| r.1));
+    line_plot_in(rows, range(rows.iter().map(|r| r.0)), xlabel, ylabel)
+}
+
+/// [`line_plot`] over the time range `x`.
+fn line_plot_in(rows: &[(f64, f64)], x: (f64, f64), xlabel: &str, ylabel: &str) -> String {
+    let y = range(rows.iter().map(|r| r.1).chain([0.0]));
     let mut out = String::new();
     frame(&mut out, x, y, xlabel, &label(ylabel));
     // at most ~4 points per pixel column
@@ -286,7 +357,11 @@ fn line_plot(rows: &[(f64, f64)], xlabel: &str, ylabel: &str) -> String {
 }
 
 fn raster(rows: &[(f64, f64)]) -> String {
-    let x = range(rows.iter().map(|r| r.1).chain([0.0]));
+    raster_in(rows, range(rows.iter().map(|r| r.1).chain([0.0])))
+}
+
+/// [`raster`] over the time range `x`.
+fn raster_in(rows: &[(f64, f64)], x: (f64, f64)) -> String {
     let y = range(rows.iter().map(|r| r.0).chain([0.0]));
     let mut out = String::new();
     frame(&mut out, x, y, "t (ms)", "neuron");
@@ -420,9 +495,30 @@ fn font() -> Result<(), String> {
 
 /// Draws `fig` into the PNG `file`.
 fn png(file: &Path, fig: &Figure) -> Result<(), String> {
+    png_panels(file, std::slice::from_ref(fig))
+}
+
+/// Draws `figs` one above the other into the PNG `file`, each 800 x 360.
+fn png_panels(file: &Path, figs: &[Figure]) -> Result<(), String> {
     use plotters::prelude::*;
     font()?;
     let fail = |e: &dyn std::fmt::Display| format!("cannot draw `{}`: {e}", file.display());
+    let root = BitMapBackend::new(file, (W as u32, H as u32 * figs.len().max(1) as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    for (area, fig) in root.split_evenly((figs.len().max(1), 1)).iter().zip(figs) {
+        draw(area, fig).map_err(|e| fail(&e))?;
+    }
+    root.present().map_err(|e| fail(&e))?;
+    Ok(())
+}
+
+/// Draws `fig` on `area`.
+fn draw(
+    area: &plotters::drawing::DrawingArea<plotters::prelude::BitMapBackend<'_>, plotters::coord::Shift>,
+    fig: &Figure,
+) -> Result<(), String> {
+    use plotters::prelude::*;
+    let fail = |e: &dyn std::fmt::Display| e.to_string();
     let palette = [
         RGBColor(70, 130, 180),
         RGBColor(178, 34, 34),
@@ -431,9 +527,7 @@ fn png(file: &Path, fig: &Figure) -> Result<(), String> {
         RGBColor(128, 0, 128),
         RGBColor(128, 128, 128),
     ];
-    let root = BitMapBackend::new(file, (W as u32, H as u32)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(&e))?;
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(64)
@@ -475,6 +569,5 @@ fn png(file: &Path, fig: &Figure) -> Result<(), String> {
             }
         }
     }
-    root.present().map_err(|e| fail(&e))?;
     Ok(())
 }

@@ -325,6 +325,31 @@ fn plot_writes_svg_and_png_for_each_recording() {
         assert_eq!((w, h), (800, 360), "{f}");
         assert!(png.len() > 5_000, "{f}: {} bytes", png.len());
     }
+    // a network: its raster above its population rate, on one time axis
+    let net = tmp("plot-net");
+    let o = neuroc(&[
+        "run",
+        "examples/brunel2000.neuro",
+        "--model",
+        "BrunelAI",
+        "--duration",
+        "60ms",
+        "-o",
+        net.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = neuroc(&["plot", net.to_str().unwrap()]);
+    assert!(o.status.success() && text(&o).contains("raster_rate_E.png"), "{}", text(&o));
+    let svg = std::fs::read_to_string(net.join("raster_rate_E.svg")).unwrap();
+    assert!(
+        svg.contains("<rect x=")
+            && svg.contains("<polyline")
+            && svg.contains("rate of E (Hz)")
+            && svg.contains("neuron")
+    );
+    let png = std::fs::read(net.join("raster_rate_E.png")).unwrap();
+    let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!(h, 720, "two panels");
     let empty = tmp("plot-empty");
     let o = neuroc(&["plot", empty.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));

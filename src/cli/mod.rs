@@ -80,7 +80,8 @@ enum Command {
         output: Option<PathBuf>,
     },
     /// Plot what `run` wrote: each `NAME.csv` becomes `NAME.svg` and `NAME.png` (spikes as a
-    /// raster, a field's cells as a space-time image); the PNG's font ships with neuroc.
+    /// raster, a field's cells as a space-time image, a network's raster above each population
+    /// rate as `raster_rate_P`); the PNG's font ships with neuroc.
     Plot {
         /// the directory `run -o` wrote
         dir: PathBuf,
@@ -250,7 +251,7 @@ struct RunOpts {
     backend: Option<BackendArg>,
     /// threads (results do not depend on it). Default: every core for
     /// populations; for networks, more than one only when a step has enough
-    /// work to pay for the synchronization (about 5 x 10^5 kernel operations)
+    /// work to pay for the synchronization (about 10^5 operations per thread)
     #[arg(long, allow_hyphen_values = true)]
     threads: Option<String>,
     /// the seed of every random draw (default: the simulate block's, else 1)

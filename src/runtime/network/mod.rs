@@ -376,7 +376,7 @@ pub fn simulate_into(
         let (mut delivery, rest) = deliver::Delivery::new(net, csrs, &offsets, (cfg.dt, steps));
         let mut readouts = drive::Readouts::new(net, cfg, &runners);
         let mut densities = density::Densities::new(net, cfg.dt, span, &mut runners)?;
-        let threads = step::threads(cfg, &runners, net);
+        let threads = step::threads(cfg, &runners, net, out.synapses);
         let chunks = step::chunks(net, threads);
         let drives = drive::Drives::new(net, cfg, &runners, &chunks);
         let fanout = fanout::Fanout::new(net, rest, &chunks);

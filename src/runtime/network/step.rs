@@ -166,12 +166,14 @@ pub(super) struct Stepping<'r> {
 }
 
 /// The number of threads: `cfg.threads` (at most 64), or for 0 one per
-/// half million kernel operations per step, at most one per core.
-pub(super) fn threads(cfg: &NetConfig, runners: &[Runner], net: &Network) -> usize {
+/// 100,000 operations per step, at most one per core: a kernel operation
+/// per neuron counts one, a compartment 60, and a synapse 1/20 (its
+/// share of the drives and the delivery, which run on every thread).
+pub(super) fn threads(cfg: &NetConfig, runners: &[Runner], net: &Network, synapses: usize) -> usize {
     match cfg.threads {
         0 => {
             // two barriers per step cost a few microseconds: worth it only
-            // when a step has about half a million kernel operations or more
+            // when a step has about 10^5 operations per thread or more
             let work: usize = runners
                 .iter()
                 .zip(&net.populations)
@@ -180,9 +182,10 @@ pub(super) fn threads(cfg: &NetConfig, runners: &[Runner], net: &Network) -> usi
                     Some(c) => c.compartments() * 60,
                     None => r.kernel.insts.len() * p.count,
                 })
-                .sum();
+                .sum::<usize>()
+                + synapses / 20;
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (work / 250_000).clamp(1, cores)
+            (work / 100_000).clamp(1, cores)
         }
         t => t.clamp(1, 64),
     }
