@@ -253,6 +253,36 @@ proptest! {
     }
 }
 
+/// The JIT keeps what it compiled: the same kernel again shares the
+/// machine code (and computes the same), a kernel that differs by one
+/// constant gets code of its own.
+#[test]
+fn the_jit_reuses_a_kernel_it_compiled_before() {
+    let kernel = |rate: &str| {
+        let m = model_from_source(&format!("rate D {{\n    state y = 1\n    dy/dt = -y / {rate}\n}}\n"), "D");
+        let cfg = pop_config(&m, 4, 1.0, 1, Backend::Jit, 1);
+        let mut mm = m.clone();
+        let (plan, _) = schemes::derive_plan(&mut mm, Method::Euler);
+        population::build_kernel(&mm, &plan.unwrap(), &cfg).unwrap().0
+    };
+    let (a, b, c) = (kernel("7 s"), kernel("7 s"), kernel("8 s"));
+    let first = neuroc::codegen::jit::compile(&a, false).unwrap();
+    let again = neuroc::codegen::jit::compile(&b, false).unwrap();
+    let other = neuroc::codegen::jit::compile(&c, false).unwrap();
+    assert!(again.shares_code_with(&first));
+    assert!(!other.shares_code_with(&first));
+    let step = |code: &neuroc::codegen::jit::Compiled| {
+        let mut y = vec![1.0; 4];
+        let states = [y.as_mut_ptr()];
+        // SAFETY: one state array of 4 values, no parameters, no events
+        unsafe { code.call(&states, &[], 4, (0.0, 1.0), &mut [], &mut []) };
+        y[0]
+    };
+    assert_eq!(step(&first).to_bits(), step(&again).to_bits());
+    // one Euler step of 1 ms
+    assert!((step(&first) - (1.0 - 1e-3 / 7.0)).abs() < 1e-15 && (step(&other) - (1.0 - 1e-3 / 8.0)).abs() < 1e-15);
+}
+
 /// exp and log on every kind of input, through the JIT and the kernel
 /// interpreter: identical bits, and within 2 ulp of the platform's libm for
 /// normal results.

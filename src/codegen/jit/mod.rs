@@ -49,14 +49,23 @@ type SegmentFn =
     unsafe extern "C" fn(*const *mut f64, *const *const f64, i64, f64, f64, *mut i64, *mut f64, *mut f64) -> i64;
 
 /// The code: one function, or the segments' functions in order.
+#[derive(Clone)]
 enum Code {
     Whole(KernelFn),
     Segments { funcs: Vec<SegmentFn>, slots: usize },
 }
 
-/// A compiled kernel; owns its code.
-pub struct Compiled {
+/// What the machine code needs alive: its module (the memory it is in)
+/// and the rate tables it reads.
+struct Owned {
     _module: JITModule,
+    _tables: Vec<Box<[f64]>>,
+}
+
+/// A compiled kernel; its copies share the code.
+#[derive(Clone)]
+pub struct Compiled {
+    _owned: std::sync::Arc<Owned>,
     code: Code,
     /// The Cranelift IR, for `explain --ir` (empty unless
     /// [`Options::keep_ir`]).
@@ -73,16 +82,21 @@ pub struct Compiled {
     pub largest_function: usize,
     n_states: usize,
     n_params: usize,
-    /// The rate tables the code reads (their addresses are baked in).
-    _tables: Vec<Box<[f64]>>,
 }
 
 // The code is immutable after finalization and the function is pure over its
-// arguments, so it may be called from several threads at once.
-unsafe impl Send for Compiled {}
-unsafe impl Sync for Compiled {}
+// arguments, so it may be called from several threads at once; the module
+// and tables are only kept alive, never touched.
+unsafe impl Send for Owned {}
+unsafe impl Sync for Owned {}
 
 impl Compiled {
+    /// Whether `other` runs the same machine code (one came from the
+    /// other, or from [`compile`]'s cache).
+    pub fn shares_code_with(&self, other: &Compiled) -> bool {
+        std::sync::Arc::ptr_eq(&self._owned, &other._owned)
+    }
+
     /// Advances neurons `0..n` of the arrays one step from time `t` to `t_next`.
     ///
     /// # Safety
@@ -199,9 +213,46 @@ pub struct Options {
 }
 
 /// Compiles a kernel. `speed` selects Cranelift's `opt_level = "speed"`.
+///
+/// The process keeps the last [`CACHED`] kernels compiled this way: the
+/// same kernel again (a run repeated from a library or Python loop, a
+/// sweep over parameters that stay parameters) shares the code compiled
+/// before, and its `compile_seconds` is what the lookup took.
 pub fn compile(kernel: &Kernel, speed: bool) -> Result<Compiled, String> {
-    compile_with(kernel, Options { speed, weight: SEGMENT_WEIGHT, keep_ir: false })
+    use std::hash::Hasher as _;
+    let start = std::time::Instant::now();
+    // the kernel's identity: a hash of everything it holds, as Debug prints it
+    struct Hash(std::collections::hash_map::DefaultHasher);
+    impl std::fmt::Write for Hash {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut h = Hash(std::collections::hash_map::DefaultHasher::new());
+    let _ = std::fmt::Write::write_fmt(&mut h, format_args!("{speed} {SEGMENT_WEIGHT} {kernel:?}"));
+    let key = (h.0.finish(), kernel.insts.len(), kernel.states.len(), kernel.params.len());
+    static CACHE: std::sync::Mutex<Vec<(Key, Compiled)>> = std::sync::Mutex::new(Vec::new());
+    let hit = CACHE.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(k, _)| *k == key).map(|(_, c)| c.clone());
+    if let Some(mut c) = hit {
+        c.compile_seconds = start.elapsed().as_secs_f64();
+        return Ok(c);
+    }
+    let c = compile_with(kernel, Options { speed, weight: SEGMENT_WEIGHT, keep_ir: false })?;
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= CACHED {
+        cache.remove(0);
+    }
+    cache.push((key, c.clone()));
+    Ok(c)
 }
+
+/// A kernel's identity in [`compile`]'s cache: a hash of its text and its
+/// sizes (instructions, states, parameters).
+type Key = (u64, usize, usize, usize);
+
+/// How many compiled kernels [`compile`] keeps.
+pub const CACHED: usize = 32;
 
 /// [`compile`], cutting the kernel into segments of at most `weight`
 /// (tests force small segments).
@@ -279,7 +330,7 @@ pub fn compile_with(kernel: &Kernel, opts: Options) -> Result<Compiled, String> 
         Code::Segments { funcs, slots: cut.slots }
     };
     Ok(Compiled {
-        _module: module,
+        _owned: std::sync::Arc::new(Owned { _module: module, _tables: tables }),
         code,
         ir: out.ir,
         compile_seconds: start.elapsed().as_secs_f64(),
@@ -288,7 +339,6 @@ pub fn compile_with(kernel: &Kernel, opts: Options) -> Result<Compiled, String> 
         largest_function: out.largest,
         n_states: kernel.states.len(),
         n_params: kernel.params.len(),
-        _tables: tables,
     })
 }
 
