@@ -23,6 +23,10 @@
 //!
 //!   NEUROC_NEST_PYTHON=/tmp/nestenv/bin/python NEUROC_BENCH_SECONDS=1 cargo bench --bench network
 //!
+//! `NEUROC_BENCH_SCALE=1` adds Brunel's model A scaled to 10^6 neurons
+//! (1.25 G synapses, about 5 GiB): its peak memory against the
+//! connectivity plus the state.
+//!
 //! `COBAHH+tab` is COBAHH with its neuron's rates tabulated in V
 //! (`--table "V in [-100 mV, 100 mV], step = 0.1 mV"`): Brian2 and NEST
 //! compute every rate, so its ratios to them compare a tabulated run with
@@ -155,6 +159,35 @@ fn main() {
     }
     println!("\nratios above 1 mean neuroc is faster; Brian2/NEST ratios compare with another machine's run");
     brunel(&lengths);
+    if std::env::var("NEUROC_BENCH_SCALE").is_ok() {
+        scale();
+    }
+}
+
+/// Brunel's model A (AI) scaled to 1,000,000 neurons and 1.25 G synapses,
+/// 100 ms on 2 threads (`NEUROC_BENCH_SCALE=1`; about 5 GiB and a minute):
+/// the peak memory against the connectivity's bytes plus the neurons'
+/// state (V and its parameter arrays, two input ports of 16 ring slots).
+fn scale() {
+    let text = source("examples/brunel2000.neuro")
+        .replace("population E = 10000 x BrunelLIF", "population E = 800000 x BrunelLIF")
+        .replace("population I = 2500 x BrunelLIF", "population I = 200000 x BrunelLIF")
+        .replace("record spikes(E, I), rate(E, bin = 0.5 ms)", "record rate(E, bin = 0.5 ms)");
+    let r = run(&text, &["--model", "BrunelAI"], "100 ms", false, 2);
+    let neurons = 1e6;
+    let connectivity = r.synapses * r.bytes_per_synapse / (1 << 20) as f64;
+    let state = neurons * 8.0 * (4.0 + 2.0 * 16.0) / (1 << 20) as f64;
+    println!(
+        "\nBrunel A (AI), 10^6 neurons, {:.2e} synapses, 100 ms on 2 threads: {:.1} s (connectivity drawn included), \
+         peak {:.0} MiB = {:.2} x (connectivity {:.0} MiB at {:.1} B/synapse + state {:.0} MiB)",
+        r.synapses,
+        r.seconds,
+        r.peak_mib,
+        r.peak_mib / (connectivity + state),
+        connectivity,
+        r.bytes_per_synapse,
+        state
+    );
 }
 
 /// Brunel's model A (examples/brunel2000.neuro: 12,500 LIF neurons, 15.6
