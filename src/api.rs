@@ -677,8 +677,9 @@ pub fn import_nmodl_text(name: &str, text: &str) -> Result<Imported, Error> {
     let file = sources.add(name, text, None);
     let imported = crate::nmodl::import(file, text).map_err(|diagnostics| Error { diagnostics, io: None, sources })?;
     // the channel must compile: a failure here is neuroc's, not the file's
+    let rhs = if imported.text.contains("\n    current ") { "-currents / 1 uF/cm^2" } else { "0 mV/ms" };
     let check = format!(
-        "{}\nneuron ImportCheck {{\n    state V = -65 mV\n    use {}\n    dV/dt = -currents / 1 uF/cm^2\n}}\n",
+        "{}\nneuron ImportCheck {{\n    state V = -65 mV\n    use {}\n    dV/dt = {rhs}\n}}\n",
         imported.text, imported.name
     );
     let compiled = crate::compile_source(&format!("{name} (imported)"), &check, None);

@@ -163,6 +163,22 @@ fn what_cannot_be_imported_is_diagnosed_at_its_line() {
         let got = refused("ih.mod", &text);
         assert_eq!(got, vec![(code.to_string(), lines)], "{extra}: {got:?}");
     }
+    // arrays, loops and flux reactions, each at its line
+    let kin = std::fs::read_to_string(repo("tests/nmodl/nam.mod")).unwrap();
+    let arrays = [
+        ("STATE { m0h0 m1h0 m2h0 m3h0 m0h1 m1h1 m2h1 m3h1 }", "STATE { m0h0 m1h0 m2h0 m3h0 m0h1 m1h1 m2h1 m3h1 c[4] }"),
+        ("    rates(v)\n    ~ m0h0", "    rates(v)\n    FROM i = 0 TO 3 { c[i] = 0 }\n    ~ m0h0"),
+        ("    rates(v)\n    ~ m0h0", "    rates(v)\n    ~ m0h0 << (1)\n    ~ m0h0"),
+    ];
+    for (from, to) in arrays {
+        assert!(kin.contains(from), "{from}");
+        let text = kin.replacen(from, to, 1);
+        let line = text[..text.find(to).unwrap()].matches('\n').count()
+            + 1
+            + to[..to.rfind('\n').map_or(0, |k| k)].matches('\n').count();
+        let got = refused("nam.mod", &text);
+        assert_eq!(got, vec![("E0702".to_string(), line)], "{to}: {got:?}");
+    }
     // a syntax error, an unknown unit, a name read before it is assigned
     let got = refused("bad.mod", &base.replace("q' = (qinf - q) / qtau", "q' = (qinf - q) / "));
     assert_eq!(got[0].0, "E0701", "{got:?}");
@@ -170,6 +186,35 @@ fn what_cannot_be_imported_is_diagnosed_at_its_line() {
     assert_eq!(got, vec![("E0703".into(), 23)], "{got:?}");
     let got = refused("bad.mod", &base.replace("q' = (qinf - q) / qtau", "q' = (qinf - q) / qtau2"));
     assert_eq!(got, vec![("E0703".into(), 47)], "{got:?}");
+}
+
+/// What real .mod files carry besides the equations: ontology tags,
+/// numbers with units in expressions, printf, PROTECT, LOCAL at file
+/// level, rates per ms, bare blocks. The channel computes what the
+/// equations say: a gate relaxing to 0.5 with tau = 2 ms.
+#[test]
+fn the_trimmings_of_real_files_are_read() {
+    let text = "NEURON {\n    SUFFIX trim\n    REPRESENTS NCIT:C17008\n    USEION k READ ek WRITE ik REPRESENTS CHEBI:29103\n    \
+                RANGE gbar\n}\nUNITS { (mA) = (milliamp) (mV) = (millivolt) (S) = (siemens) }\nLOCAL scratch\n\
+                PARAMETER { gbar = 0.001 (S/cm2) rate = 0.5 (/ms) }\nSTATE { n }\nASSIGNED { v (mV) ek (mV) ik (mA/cm2) }\n\
+                INITIAL { n = 0 printf(\"n = %g\\n\", n) }\nBREAKPOINT {\n    SOLVE states METHOD cnexp\n    \
+                { ik = gbar * n * (v - ek) }\n}\nDERIVATIVE states {\n    PROTECT scratch = 1 (ms)\n    \
+                n' = (0.5 - n) * rate / (scratch * 1 (/ms))\n}\n";
+    let imported = neuroc::import_nmodl_text("trim.mod", text).unwrap_or_else(|e| panic!("{e}"));
+    assert!(imported.notes.iter().any(|n| n.contains("printf")), "{:?}", imported.notes);
+    let src = format!(
+        "{}\n{}",
+        imported.text,
+        cell("Cell", "trim", "0 uA/cm^2").replace("duration = 100 ms", "duration = 10 ms")
+    );
+    let mut e = Experiment::from_source("t.neuro", &src, None).unwrap_or_else(|e| panic!("{e}"));
+    e.model("Cell").record("trim.n");
+    let (r, _) = e.run().unwrap_or_else(|e| panic!("{e}"));
+    let table = r.tables.iter().find(|t| t.name.contains("trim.n")).expect("trim.n recorded");
+    let n = table.data.column(1).to_vec();
+    // n(t) = 0.5 (1 - exp(-t / 2 ms)) at t = 10 ms
+    let exact = 0.5 * (1.0 - (-10.0f64 / 2.0).exp());
+    assert!((n[n.len() - 1] - exact).abs() < 1e-6, "{} vs {exact}", n[n.len() - 1]);
 }
 
 #[test]

@@ -19,6 +19,10 @@ pub enum Expr {
     Neg(Box<Expr>),
     Not(Box<Expr>),
     Bin(String, Box<Expr>, Box<Expr>),
+    /// `x[i]`: an array element (not translated).
+    Index(String, Span),
+    /// A string (printf's format).
+    Str(Span),
 }
 
 #[derive(Clone, Debug)]
@@ -69,6 +73,8 @@ pub struct Decl {
     pub value: Option<f64>,
     pub unit: Option<String>,
     pub span: Span,
+    /// Declared as an array (`x[4]`: not translated).
+    pub array: bool,
 }
 
 /// A procedure or function: name, formal arguments, body.
@@ -138,6 +144,13 @@ pub fn parse(file: FileId, text: &str) -> Result<Mod, Box<Diagnostic>> {
         match b.as_rule() {
             Rule::title => m.title = Some(b.as_str().trim_start_matches("TITLE").trim().to_string()),
             Rule::verbatim => m.unsupported.push(("VERBATIM (C code)".into(), sp)),
+            Rule::include => m.unsupported.push(("INCLUDE (another file's text)".into(), sp)),
+            Rule::top_local => m.assigned.extend(b.into_inner().map(|item| {
+                let span = Span::new(file, item.as_span().start()..item.as_span().end());
+                let mut it = item.into_inner();
+                let name = it.next().map_or(String::new(), |i| i.as_str().to_string());
+                Decl { name, value: None, unit: None, span, array: it.next().is_some() }
+            })),
             Rule::net_receive => m.unsupported.push(("NET_RECEIVE (synaptic events)".into(), sp)),
             Rule::unsupported_block => {
                 let word = b.as_str().split_whitespace().next().unwrap_or("").to_string();
@@ -244,6 +257,7 @@ fn neuron(m: &mut Mod, b: Pair<Rule>, file: FileId) {
             Rule::nonspecific => m.nonspecific.extend(names(s)),
             Rule::electrode => m.unsupported.push(("ELECTRODE_CURRENT".into(), sp)),
             Rule::pointer => m.unsupported.push(("POINTER (a variable of another mechanism)".into(), sp)),
+            Rule::random => m.unsupported.push(("RANDOM (random streams)".into(), sp)),
             Rule::external => m.unsupported.push(("EXTERNAL (a variable of another mechanism)".into(), sp)),
             _ => {}
         }
@@ -256,24 +270,44 @@ fn decl(d: Pair<Rule>, file: FileId) -> Decl {
     let name = it.next().expect("name").as_str().to_string();
     let mut value = None;
     let mut unit = None;
+    let mut array = false;
     for p in it {
         match p.as_rule() {
+            Rule::array => array = true,
             Rule::signed if value.is_none() => value = p.as_str().replace(' ', "").parse().ok(),
             Rule::unit if unit.is_none() => unit = Some(strip(p.as_str())),
             _ => {}
         }
     }
-    Decl { name, value, unit, span }
+    Decl { name, value, unit, span, array }
 }
 
 fn body(b: Pair<Rule>, file: FileId) -> Vec<Stmt> {
-    b.into_inner().filter_map(|s| stmt(s, file)).collect()
+    let mut out = Vec::new();
+    for s in b.into_inner() {
+        if s.as_rule() == Rule::body {
+            out.extend(body(s, file)); // a bare block: its statements in place
+        } else if let Some(st) = stmt(s, file) {
+            out.push(st);
+        }
+    }
+    out
 }
 
 fn stmt(s: Pair<Rule>, file: FileId) -> Option<Stmt> {
     let span = Span::new(file, s.as_span().start()..s.as_span().end());
     Some(match s.as_rule() {
-        Rule::local => Stmt::Local(s.into_inner().flat_map(|l| l.into_inner()).map(|i| i.as_str().into()).collect()),
+        Rule::local => {
+            let items: Vec<Pair<Rule>> = s.into_inner().collect();
+            if items.iter().any(|i| i.clone().into_inner().nth(1).is_some()) {
+                Stmt::Unsupported("a LOCAL array".into(), span)
+            } else {
+                Stmt::Local(
+                    items.iter().filter_map(|i| i.clone().into_inner().next()).map(|i| i.as_str().into()).collect(),
+                )
+            }
+        }
+        Rule::include => Stmt::Unsupported("INCLUDE (another file's text)".into(), span),
         Rule::solve => {
             let mut it = s.into_inner();
             let name = it.next().expect("name").as_str().to_string();
@@ -285,6 +319,10 @@ fn stmt(s: Pair<Rule>, file: FileId) -> Option<Stmt> {
         Rule::conserve => Stmt::Conserve,
         Rule::units_onoff | Rule::compartment => return None,
         Rule::verbatim => Stmt::Unsupported("VERBATIM (C code)".into(), span),
+        Rule::loop_stmt => Stmt::Unsupported("a loop (FROM ... TO, while)".into(), span),
+        Rule::flux => Stmt::Unsupported("a flux reaction (`~ A << (f)`, `~ A -> (k)`)".into(), span),
+        Rule::protect => return stmt(s.into_inner().next()?, file),
+        Rule::array_assign => Stmt::Unsupported("an array element".into(), span),
         Rule::watch_like => Stmt::Unsupported(format!("`{}`", s.as_str().trim()), span),
         Rule::reaction => {
             let mut it = s.into_inner();
@@ -347,7 +385,8 @@ fn expr(p: Pair<Rule>, file: FileId) -> Expr {
             e
         }
         Rule::power => {
-            let mut it = p.into_inner();
+            // a number's unit (`1 (ms)`) is NMODL's annotation for modlunit: not its value
+            let mut it = p.into_inner().filter(|q| q.as_rule() != Rule::unit);
             let base = expr(it.next().expect("base"), file);
             match it.next() {
                 Some(e) => Expr::Bin("^".into(), Box::new(base), Box::new(expr(e, file))),
@@ -355,6 +394,8 @@ fn expr(p: Pair<Rule>, file: FileId) -> Expr {
             }
         }
         Rule::number => Expr::Num(p.as_str().parse().unwrap_or(f64::NAN)),
+        Rule::indexed => Expr::Index(p.as_str().to_string(), span),
+        Rule::string => Expr::Str(span),
         Rule::ident => Expr::Var(p.as_str().to_string(), span),
         Rule::call => {
             let mut it = p.into_inner();

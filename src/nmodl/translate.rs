@@ -159,10 +159,7 @@ fn unit(text: &str, aliases: &[(String, String)]) -> Result<Option<String>, Stri
         }
         let part = part.trim();
         if part.is_empty() {
-            if k == 0 {
-                out.push('1');
-            }
-            continue;
+            continue; // `/ms`: a rate, written `/ms` in .neuro too
         }
         for (j, factor) in part.split(['-', ' ', '*']).filter(|f| !f.is_empty()).enumerate() {
             if j > 0 {
@@ -202,6 +199,8 @@ fn map_unit(name: &str) -> Option<String> {
         "molar" => "M",
         "micron" | "microns" => "um",
         "millisecond" => "ms",
+        "millimho" => "mS",
+        "liter" => "L",
         "second" => "s",
         "degC" => "degC",
         "coulomb" => "C",
@@ -258,6 +257,16 @@ impl<'m> Translator<'m> {
         Ok(match e {
             Expr::Num(x) => number(*x),
             Expr::Var(name, span) => self.lookup(env, name, *span)?,
+            Expr::Str(span) => {
+                return Err(Box::new(unsupported("a string", *span, "strings are only printf's, which neuroc drops")))
+            }
+            Expr::Index(what, span) => {
+                return Err(Box::new(unsupported(
+                    &format!("the array element `{what}`"),
+                    *span,
+                    "neuroc's channels have no arrays: write the elements as names of their own",
+                )))
+            }
             Expr::Neg(a) => format!("(-{})", self.expr(a, env)?),
             Expr::Not(a) => format!("(not {})", self.expr(a, env)?),
             Expr::Bin(op, a, b) => {
@@ -436,7 +445,17 @@ impl<'m> Translator<'m> {
                     if what != Block::Kinetic {
                         return Err(Box::new(unsupported("a reaction outside a KINETIC block", *span, "move it")));
                     }
-                    if from.len() != 1 || to.len() != 1 {
+                    if let Some(sp) = from.iter().chain(to).find(|s| s.contains('[')) {
+                        return Err(Box::new(unsupported(
+                            &format!("the array species `{sp}`"),
+                            *span,
+                            "neuroc's channels have no arrays: write the elements as names of their own",
+                        )));
+                    }
+                    if from.len() != 1
+                        || to.len() != 1
+                        || from.iter().chain(to).any(|s| s.starts_with(|c: char| c.is_ascii_digit()))
+                    {
                         return Err(Box::new(unsupported(
                             "a reaction between more than two species",
                             *span,
@@ -522,6 +541,13 @@ impl<'m> Translator<'m> {
         span: Span,
         env: &mut HashMap<String, String>,
     ) -> Result<(), Box<Diagnostic>> {
+        if name == "printf" {
+            let note = "printf statements are dropped";
+            if !self.notes.iter().any(|n| n == note) {
+                self.notes.push(note.into());
+            }
+            return Ok(());
+        }
         let Some(p) = self.m.procedures.iter().find(|p| p.name == name) else {
             if self.m.functions.iter().any(|f| f.name == name) || builtin(name).is_some() {
                 return Ok(()); // a function called for nothing
@@ -589,6 +615,9 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
         .map(|(what, span)| unsupported(what, *span, "neuroc imports density mechanisms written in NMODL alone"))
         .collect();
     let Some((name, _)) = m.suffix.clone() else {
+        if !errors.is_empty() {
+            return Err(errors); // a POINT_PROCESS or ARTIFICIAL_CELL, said already
+        }
         errors.push(
             Diagnostic::error(Code::NmodlUnsupported, "no SUFFIX: not a density mechanism")
                 .at(Span::new(whole.file, 0..0), "the NEURON block names none")
@@ -678,6 +707,13 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
             }
         }
     };
+    for d in m.parameters.iter().chain(&m.states).chain(&m.assigned).filter(|d| d.array) {
+        errors.push(unsupported(
+            &format!("the array `{}`", d.name),
+            d.span,
+            "neuroc's channels have no arrays: write the elements as names of their own",
+        ));
+    }
     for p in &m.parameters {
         if matches!(p.name.as_str(), "v" | "celsius" | "t" | "dt") {
             if p.name == "celsius" {
