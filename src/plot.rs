@@ -46,7 +46,7 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, String> {
                 let quantity = |c: &str| c.split('@').next().unwrap_or(c).to_string();
                 let same = ys.iter().all(|c| quantity(c) == quantity(ys[0]));
                 if same && ys.len() > 12 {
-                    out.push((csv.with_extension("svg"), space_time(&rows, &quantity(ys[0]))));
+                    out.push((csv.with_extension("svg"), space_time(&rows, &quantity(ys[0]), cell_axis(ys))));
                 } else if same {
                     out.push((csv.with_extension("svg"), lines_plot(&rows, &quantity(ys[0]))));
                 } else {
@@ -281,12 +281,28 @@ fn color(v: f64, r: (f64, f64)) -> String {
 
 /// A field on a ring over time: t across, the cell up, the value as color
 /// (at most 200 times and 128 cells drawn).
-fn space_time(rows: &[Vec<f64>], quantity: &str) -> String {
+/// The axis of columns headed `Q@NAME=VALUE` (a density's `p_per_mV@V_mV=-29.9`,
+/// evenly spaced): its label and the range the cells cover; `None` for
+/// plain cell numbers (`u@0`).
+fn cell_axis(ys: &[&str]) -> Option<(String, (f64, f64))> {
+    let parse = |c: &str| -> Option<(String, f64)> {
+        let (name, value) = c.split_once('@')?.1.split_once('=')?;
+        Some((name.to_string(), value.parse().ok()?))
+    };
+    let first = parse(ys.first()?)?;
+    let last = parse(ys.last()?)?;
+    let n = ys.len() as f64;
+    let half = (last.1 - first.1) / (n - 1.0).max(1.0) / 2.0;
+    (first.0 == last.0 && last.1 > first.1).then(|| (label(&first.0), (first.1 - half, last.1 + half)))
+}
+
+fn space_time(rows: &[Vec<f64>], quantity: &str, axis: Option<(String, (f64, f64))>) -> String {
     let cells = rows.first().map_or(0, |r| r.len() - 1);
     let t = range(rows.iter().map(|r| r[0]));
     let v = range(rows.iter().flat_map(|r| r[1..].iter().copied()));
     let mut out = String::new();
-    frame(&mut out, t, (0.0, cells as f64), "t (ms)", &format!("cell ({}: blue low, red high)", label(quantity)));
+    let (name, y) = axis.unwrap_or_else(|| ("cell".into(), (0.0, cells as f64)));
+    frame(&mut out, t, y, "t (ms)", &format!("{name} ({}: blue low, red high)", label(quantity)));
     let (ts, cs) = (rows.len().div_ceil(200).max(1), cells.div_ceil(128).max(1));
     let (w, h) = ((W - LEFT - RIGHT) / rows.len().div_ceil(ts) as f64, (H - TOP - BOTTOM) / cells.div_ceil(cs) as f64);
     for (i, r) in rows.iter().step_by(ts).enumerate() {
@@ -434,15 +450,17 @@ fn figures(csv: &Path, cols: &[&str], rows: &[Vec<f64>]) -> Vec<(PathBuf, Figure
                 let (ts, cs) = (rows.len().div_ceil(200).max(1), cells.div_ceil(128).max(1));
                 let t = xr();
                 let w = (t.1 - t.0) / rows.len().div_ceil(ts).max(1) as f64;
+                let (name, y) = cell_axis(ys).unwrap_or_else(|| ("cell".into(), (0.0, cells as f64)));
+                let per_cell = (y.1 - y.0) / cells as f64;
                 let mut c = Vec::new();
                 for r in rows.iter().step_by(ts) {
                     for j in (1..=cells).step_by(cs) {
-                        c.push((r[0], j as f64 - 0.5, r[j]));
+                        c.push((r[0], y.0 + (j as f64 - 0.5) * per_cell, r[j]));
                     }
                 }
-                let mark = Mark::Cells { w: w.max(f64::MIN_POSITIVE), h: cs as f64, cells: c, range: all };
-                let yl = format!("cell ({}: blue low, red high)", label(&quantity(ys[0])));
-                out.push((csv.with_extension("png"), fig(t, (0.0, cells as f64), "t (ms)", &yl, vec![mark])));
+                let mark = Mark::Cells { w: w.max(f64::MIN_POSITIVE), h: cs as f64 * per_cell, cells: c, range: all };
+                let yl = format!("{name} ({}: blue low, red high)", label(&quantity(ys[0])));
+                out.push((csv.with_extension("png"), fig(t, y, "t (ms)", &yl, vec![mark])));
             } else if same {
                 let marks = (1..=ys.len()).map(|k| Mark::Line(line(k), k - 1)).collect();
                 out.push((csv.with_extension("png"), fig(xr(), all, "t (ms)", &label(&quantity(ys[0])), marks)));

@@ -356,6 +356,42 @@ fn plot_writes_svg_and_png_for_each_recording() {
     assert!(text(&o).contains("no recordings"));
 }
 
+/// A density run also writes p(V, t) (`density_t.csv`, about 200 times
+/// over the run, columns headed by V): each snapshot holds the mass not in
+/// the refractory state (at most one), the last one is the final density
+/// of `density.csv`, and `plot` draws it as an image against V in mV.
+#[test]
+fn a_density_writes_and_plots_p_of_v_and_t() {
+    let out = tmp("density-t");
+    let o = neuroc(&["run", "examples/lif_density.neuro", "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let read = |f: &str| -> (Vec<String>, Vec<Vec<f64>>) {
+        let t = std::fs::read_to_string(out.join(f)).unwrap();
+        let mut lines = t.lines();
+        let head = lines.next().unwrap().split(',').map(String::from).collect();
+        (head, lines.map(|l| l.split(',').map(|x| x.parse().unwrap()).collect()).collect())
+    };
+    let (head, rows) = read("density_t.csv");
+    let (_, last) = read("density.csv");
+    assert_eq!(head.len(), 1 + last.len(), "one column per cell");
+    assert!(head[1].starts_with("p_per_mV@V_mV=") && rows.len() > 150 && rows.len() < 260, "{} rows", rows.len());
+    let dv = last[1][0] - last[0][0];
+    for r in &rows {
+        let mass: f64 = r[1..].iter().sum::<f64>() * dv;
+        assert!(mass > 0.9 && mass <= 1.0 + 1e-9, "t = {} ms: mass {mass}", r[0]);
+    }
+    let end = rows.last().unwrap();
+    assert!((end[0] - 220.0).abs() < 1e-9, "the last snapshot at the end: {}", end[0]);
+    for (p, cell) in end[1..].iter().zip(&last) {
+        assert!((p - cell[1]).abs() <= 1e-9 * cell[1].abs().max(1e-30), "{p} vs {}", cell[1]);
+    }
+    let o = neuroc(&["plot", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let svg = std::fs::read_to_string(out.join("density_t.svg")).unwrap();
+    assert!(svg.contains("V (mV) (p (1/mV): blue low, red high)") && svg.contains("<rect"), "axis label");
+    assert!(out.join("density_t.png").exists());
+}
+
 #[test]
 fn overflowing_parameter_is_reported() {
     let d = tmp("overflow");

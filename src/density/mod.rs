@@ -436,6 +436,11 @@ impl<'m> Density<'m> {
         let per_face = self.reads_time_per_face(self.def.drift) || self.reads_time_per_face(self.def.diffusion);
         let (mut seen, mut now) = (Vec::new(), Vec::new());
         self.uniform_values(0.0, &y, &mut seen);
+        // p(V, t) for the recorder that asks for it, from t = 0 on
+        let snapshot = rec.density_every().map(|every| ((every / cfg.dt).round() as usize).max(1));
+        if snapshot.is_some() {
+            rec.density(0.0, &solver.p);
+        }
         let mut y_seen = y.clone();
         for k in 1..=steps {
             if rec.stop() {
@@ -480,6 +485,9 @@ impl<'m> Density<'m> {
                 sample.extend(self.ode.iter().map(|&i| y[i]));
                 rec.sample(t, &sample);
                 sum = 0.0;
+            }
+            if snapshot.is_some_and(|n| k % n == 0) {
+                rec.density(t, &solver.p);
             }
             end.outcome.steps = k;
             if let Some(b) = &bar {

@@ -34,6 +34,13 @@ pub trait Recorder {
     fn stop(&self) -> bool {
         false
     }
+    /// A population density's p per cell (SI: per unit of its variable)
+    /// at `t`, handed on every [`Recorder::density_every`] seconds.
+    fn density(&mut self, _t: f64, _p: &[f64]) {}
+    /// How often (s) the recorder wants a density's p(V, t); `None`: never.
+    fn density_every(&self) -> Option<f64> {
+        None
+    }
     /// A warning found while running (W0501, a state past 1e100).
     fn warning(&mut self, _d: crate::diag::Diagnostic) {}
 }

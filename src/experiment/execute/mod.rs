@@ -533,6 +533,9 @@ struct DensityRecorder<'o, 'a> {
     scales: Vec<f64>,
     last_rate: f64,
     row: Vec<f64>,
+    /// p(V, t): its table (opened at the first snapshot), its columns, and
+    /// the interval between snapshots (s).
+    density: (Option<TableId>, Vec<Column>, f64),
 }
 
 impl Recorder for DensityRecorder<'_, '_> {
@@ -551,6 +554,28 @@ impl Recorder for DensityRecorder<'_, '_> {
 
     fn stop(&self) -> bool {
         self.out.stop()
+    }
+
+    fn density_every(&self) -> Option<f64> {
+        Some(self.density.2)
+    }
+
+    fn density(&mut self, t: f64, p: &[f64]) {
+        let id = match self.density.0 {
+            Some(id) => id,
+            None => {
+                let id = self.out.open(Table { name: "density_t".into(), columns: self.density.1.clone() });
+                self.density.0 = Some(id);
+                id
+            }
+        };
+        self.row.clear();
+        self.row.push(t * 1e3);
+        // per unit of the variable, in its display unit (as density.csv)
+        self.row.extend(p.iter().map(|x| x * self.scale));
+        let row = std::mem::take(&mut self.row);
+        self.out.row(id, &row);
+        self.row = row;
     }
 }
 
@@ -584,7 +609,23 @@ fn density(run: &Run, d: &DensityRun, out: &mut Out) -> Result<Summary, Box<Diag
         scales.push(scale);
     }
     let id = out.open(Table { name: def.output.clone(), columns });
-    let mut rec = DensityRecorder { out, id, scale: unit.scale, scales, last_rate: f64::NAN, row: Vec::new() };
+    // p(V, t) at about 200 times over the run, at least one sample apart
+    let grid = dens.grid();
+    let mut snapshot = vec![general("t_ms".into(), "ms", 1e-3)];
+    snapshot.extend((0..grid.cells()).map(|i| {
+        let v = units::format_number(grid.center(i) / unit.scale);
+        general(format!("p_per_{u}@{}_{u}={v}", var.name), &format!("1/{}", unit.text), 1.0 / unit.scale)
+    }));
+    let every = (run.duration / 200.0).max(run.dt * run.sample_every.max(1) as f64);
+    let mut rec = DensityRecorder {
+        out,
+        id,
+        scale: unit.scale,
+        scales,
+        last_rate: f64::NAN,
+        row: Vec::new(),
+        density: (None, snapshot, every),
+    };
     let cfg = density::Config {
         dt: run.dt,
         duration: run.duration,
@@ -596,7 +637,7 @@ fn density(run: &Run, d: &DensityRun, out: &mut Out) -> Result<Summary, Box<Diag
     let start = std::time::Instant::now();
     let end = dens.simulate_into(&cfg, &mut rec).map_err(Box::new)?;
     let wall = start.elapsed().as_secs_f64();
-    let grid = end.grid.clone().unwrap_or_else(|| dens.grid());
+    let grid = end.grid.clone().unwrap_or(grid);
     let columns = vec![
         general(format!("{}_{u}", var.name), &unit.text, unit.scale),
         general(format!("p_per_{u}"), &format!("1/{}", unit.text), 1.0 / unit.scale),
