@@ -83,11 +83,12 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, String> {
 /// axis: `raster_rate_P.svg` and `.png` for each `rate_P.csv` beside a
 /// `spikes.csv`.
 fn raster_and_rates(dir: &Path, written: &mut Vec<PathBuf>) -> Result<(), String> {
+    // two columns: `neuron,t_ms` (spikes) or `t_ms,...` (a rate in time)
     let read = |p: &Path| -> Result<Option<Vec<Vec<f64>>>, String> {
         let Ok(text) = std::fs::read_to_string(p) else { return Ok(None) };
         let mut lines = text.lines();
-        let width = lines.next().map_or(0, |h| h.split(',').count());
-        if width != 2 {
+        let head: Vec<&str> = lines.next().map_or(vec![], |h| h.split(',').collect());
+        if head.len() != 2 || !head.contains(&"t_ms") {
             return Ok(None);
         }
         numbers(p, lines, 2).map(Some)
@@ -245,10 +246,17 @@ fn label(column: &str) -> String {
     if let Some(unit) = column.strip_prefix("p_per_") {
         return format!("p (1/{unit})");
     }
-    match column.split_once('_') {
-        Some((name, unit)) if !unit.is_empty() => format!("{name} ({})", unit.replace("_per_", "/")),
-        _ => column.to_string(),
+    // `NAME_UNIT`, the unit's `/` written `_per_` (`I_amp_uA_per_cm2`):
+    // the unit is the last word and the words `per` joins to it
+    let words: Vec<&str> = column.split('_').collect();
+    let mut at = words.len().saturating_sub(1);
+    while at >= 2 && words[at - 1] == "per" {
+        at -= 2;
     }
+    if at == 0 {
+        return column.to_string();
+    }
+    format!("{} ({})", words[..at].join("_"), words[at..].join("_").replace("_per_", "/"))
 }
 
 const COLORS: [&str; 6] = ["steelblue", "firebrick", "seagreen", "darkorange", "purple", "gray"];

@@ -356,6 +356,46 @@ fn plot_writes_svg_and_png_for_each_recording() {
     assert!(text(&o).contains("no recordings"));
 }
 
+/// A population with a parameter spread over it writes each neuron's rate
+/// against the parameter (`rate_by_mu.csv`, in the parameter's order): for
+/// LIF neurons the f-I curve 1 / (t_ref + tau ln(mu / (mu - theta))),
+/// within the count's resolution over 1 s; `plot` draws it against mu.
+#[test]
+fn a_population_writes_its_rate_against_a_spread_parameter() {
+    let d = tmp("rate-by");
+    let f = d.join("fi.neuro");
+    std::fs::write(
+        &f,
+        "neuron L {\n    parameter tau = 10 ms, theta = 10 mV, t_ref = 2 ms, mu = 0 mV\n    state V = 0 mV\n    \
+         dV/dt = (mu - V) / tau\n    on V >= theta { V = 0 mV; emit spike; refractory t_ref }\n}\n\
+         simulate L { dt = 0.01 ms, duration = 1 s, neurons = 36, mu = linspace(5 mV, 40 mV) }\n",
+    )
+    .unwrap();
+    let out = d.join("out");
+    let o = neuroc(&["run", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let table = std::fs::read_to_string(out.join("rate_by_mu.csv")).unwrap();
+    let mut lines = table.lines();
+    assert_eq!(lines.next(), Some("mu_mV,rate_Hz"));
+    let rows: Vec<(f64, f64)> = lines
+        .map(|l| {
+            let (a, b) = l.split_once(',').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), 36);
+    assert!(rows.windows(2).all(|w| w[0].0 < w[1].0), "in the parameter's order");
+    for &(mu, rate) in &rows {
+        let f = if mu > 10.0 { 1.0 / (2e-3 + 10e-3 * (mu / (mu - 10.0)).ln()) } else { 0.0 };
+        assert!((rate - f).abs() <= 1.5, "mu = {mu} mV: {rate} Hz vs {f} Hz");
+    }
+    assert!(rows[35].1 > 100.0, "the strongest drive fires fast");
+    let o = neuroc(&["plot", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let svg = std::fs::read_to_string(out.join("rate_by_mu.svg")).unwrap();
+    assert!(svg.contains("mu (mV)") && svg.contains("rate (Hz)"), "axis labels");
+}
+
 /// A density run also writes p(V, t) (`density_t.csv`, about 200 times
 /// over the run, columns headed by V): each snapshot holds the mass not in
 /// the refractory state (at most one), the last one is the final density

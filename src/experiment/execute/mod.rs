@@ -199,11 +199,13 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
             }
         }
         Backend::Jit | Backend::Interp => {
+            let per_neuron: Vec<(usize, Vec<f64>)> =
+                p.param_spreads.iter().map(|(q, d, k)| (*q, spread(*d, p.n, run.seed, *k))).collect();
             let cfg = population::PopConfig {
                 n: p.n,
                 dt: run.dt,
                 duration: run.duration,
-                per_neuron: p.param_spreads.iter().map(|(q, d, k)| (*q, spread(*d, p.n, run.seed, *k))).collect(),
+                per_neuron: per_neuron.clone(),
                 param_overrides: p.param_overrides.clone(),
                 value_overrides: p.value_overrides.clone(),
                 init_per_neuron: p.init_spreads.iter().map(|(s, d, k)| (*s, spread(*d, p.n, run.seed, *k))).collect(),
@@ -222,6 +224,7 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
             };
             let r = population::simulate_into(m, &p.plan, &cfg, &mut rec)?;
             rec.steps = r.outcome.steps;
+            rates_by_parameter(m, &per_neuron, &mut rec, r.outcome.steps as f64 * run.dt);
             summary.compile_seconds = r.compile_seconds;
             summary.warnings = r.warnings;
             let mut note = if p.backend == Backend::Jit {
@@ -253,6 +256,35 @@ fn point(run: &Run, p: &PointRun, out: &mut Out) -> Result<Summary, Box<Diagnost
         summary.seconds,
     );
     Ok(summary)
+}
+
+/// A population with a parameter spread over its neurons: each neuron's
+/// rate (spikes over the time run) against its value of the parameter, in
+/// the parameter's order (`rate_by_I_amp.csv`: an f-I curve when the
+/// parameter is a current), one table per spread parameter.
+fn rates_by_parameter(m: &ir::Model, per_neuron: &[(usize, Vec<f64>)], rec: &mut recorder::PointRecorder, ran: f64) {
+    if rec.per_neuron.is_empty() || ran <= 0.0 {
+        return;
+    }
+    for (q, values) in per_neuron {
+        let Some(param) = m.params.get(*q) else { continue };
+        if values.windows(2).all(|w| w[0] == w[1]) {
+            continue; // the same everywhere: not a sweep
+        }
+        let (unit, scale) = display(&param.unit, &param.dim);
+        let u = header_unit(&unit);
+        let head = if u.is_empty() || u == "1" { param.name.clone() } else { format!("{}_{u}", param.name) };
+        let columns = vec![
+            Column::headed(head, &unit, scale, Style::General),
+            Column::headed("rate_Hz".into(), "Hz", 1.0, Style::General),
+        ];
+        let id = rec.out.open(Table { name: format!("rate_by_{}", param.name.replace('.', "_")), columns });
+        let mut order: Vec<usize> = (0..values.len().min(rec.per_neuron.len())).collect();
+        order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+        for i in order {
+            rec.out.row(id, &[values[i] / scale, rec.per_neuron[i] as f64 / ran]);
+        }
+    }
 }
 
 // ------------------------------------------------------------ networks

@@ -24,6 +24,9 @@ pub(super) struct PointRecorder<'o, 'a> {
     /// the gain matrix (sensors x regions), the display scale, the row
     /// being built).
     pub(super) project: Option<(TableId, usize, crate::experiment::connectome::Matrix, f64, Vec<f64>)>,
+    /// A population's spikes per neuron (empty unless a parameter is
+    /// spread over it), for its rates against that parameter.
+    pub(super) per_neuron: Vec<u64>,
 }
 
 impl Recorder for PointRecorder<'_, '_> {
@@ -66,6 +69,9 @@ impl Recorder for PointRecorder<'_, '_> {
 
     fn spike(&mut self, neuron: usize, t: f64) {
         self.count += 1;
+        if let Some(c) = self.per_neuron.get_mut(neuron) {
+            *c += 1;
+        }
         self.out.t = self.out.t.max(t);
         self.out.row(self.spikes, &[neuron as f64, t * 1e3]);
     }
@@ -153,5 +159,6 @@ pub(super) fn point_recorder<'o, 'a>(out: &'o mut Out<'a>, p: &PointRun, mean_of
         warnings: vec![],
         capture: None,
         project: None,
+        per_neuron: if p.n > 1 && !p.param_spreads.is_empty() { vec![0; p.n] } else { vec![] },
     }
 }
