@@ -9,7 +9,10 @@
 //! project ships (`assets/fonts/DejaVuSans.ttf`, compiled in), so PNGs
 //! come out the same on a machine without fonts. Beside a network's
 //! `spikes.csv`, each `rate_P.csv` also gives `raster_rate_P.svg`/`.png`:
-//! the raster above the population rate, on one time axis.
+//! the raster above the population rate, on one time axis. A square
+//! table with named columns (a functional connectivity) is a matrix image;
+//! columns headed `Q@NAME=VALUE` (a density's p(V, t)) an image against
+//! NAME.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -59,7 +62,10 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, String> {
             [x, y, v] if x.starts_with('x') && y.starts_with('y') => {
                 out.push((csv.with_extension("svg"), sheet(&rows, v)))
             }
-            [x, y] => out.push((csv.with_extension("svg"), line_plot(&column(1), &label(x), y))),
+            [x, y] if !is_matrix(&cols, &rows) => {
+                out.push((csv.with_extension("svg"), line_plot(&column(1), &label(x), y)))
+            }
+            _ if is_matrix(&cols, &rows) => out.push((csv.with_extension("svg"), matrix(&rows))),
             _ => continue,
         }
         for (file, svg) in out {
@@ -330,6 +336,36 @@ fn space_time(rows: &[Vec<f64>], quantity: &str, axis: Option<(String, (f64, f64
     out
 }
 
+/// Whether a table is a square matrix (a functional connectivity: as
+/// many rows as columns, headed by names, not a time column).
+fn is_matrix(cols: &[&str], rows: &[Vec<f64>]) -> bool {
+    cols.len() >= 3 && rows.len() == cols.len() && cols[0] != "t_ms" && !cols[0].starts_with('x')
+}
+
+/// A square matrix as an image: row 0 on top, column 0 on the left.
+fn matrix(rows: &[Vec<f64>]) -> String {
+    let n = rows.len();
+    let v = range(rows.iter().flat_map(|r| r.iter().copied()));
+    let mut out = String::new();
+    frame(&mut out, (0.0, n as f64), (0.0, n as f64), "column", "row (blue low, red high; row 0 on top)");
+    let (w, h) = ((W - LEFT - RIGHT) / n as f64, (H - TOP - BOTTOM) / n as f64);
+    for (i, r) in rows.iter().enumerate() {
+        for (j, &x) in r.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                r#"<rect x="{:.2}" y="{:.2}" width="{:.2}" height="{:.2}" fill="{}"/>"#,
+                LEFT + j as f64 * w,
+                TOP + i as f64 * h,
+                w + 0.3,
+                h + 0.3,
+                color(x, v)
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
 /// A sheet's final frame: rows `x, y, value`.
 fn sheet(rows: &[Vec<f64>], quantity: &str) -> String {
     let x = range(rows.iter().map(|r| r[0]));
@@ -493,8 +529,20 @@ fn figures(csv: &Path, cols: &[&str], rows: &[Vec<f64>]) -> Vec<(PathBuf, Figure
             let yl = format!("y ({}: blue low, red high)", label(v));
             out.push((csv.with_extension("png"), fig(xs, ys, "x", &yl, vec![mark])));
         }
-        [x, y] => {
+        [x, y] if !is_matrix(cols, rows) => {
             out.push((csv.with_extension("png"), fig(xr(), yr(1), &label(x), &label(y), vec![Mark::Line(line(1), 0)])))
+        }
+        _ if is_matrix(cols, rows) => {
+            let n = rows.len();
+            let cells = rows
+                .iter()
+                .enumerate()
+                .flat_map(|(i, r)| r.iter().enumerate().map(move |(j, &v)| (j as f64 + 0.5, (n - i) as f64 - 0.5, v)))
+                .collect();
+            let all = range(rows.iter().flat_map(|r| r.iter().copied()));
+            let mark = Mark::Cells { w: 1.0, h: 1.0, cells, range: all };
+            let yl = "row (blue low, red high; row 0 on top)";
+            out.push((csv.with_extension("png"), fig((0.0, n as f64), (0.0, n as f64), "column", yl, vec![mark])));
         }
         _ => {}
     }

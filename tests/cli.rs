@@ -396,6 +396,33 @@ fn a_population_writes_its_rate_against_a_spread_parameter() {
     assert!(svg.contains("mu (mV)") && svg.contains("rate (Hz)"), "axis labels");
 }
 
+/// A brain's functional connectivity (`fc_x.csv`, a square matrix of
+/// correlations) is drawn as a matrix image, row 0 on top.
+#[test]
+fn plot_draws_a_functional_connectivity_as_a_matrix() {
+    let d = tmp("fc-plot");
+    std::fs::write(d.join("w.csv"), "0 0 0\n1 0 0\n0 0 0\n").unwrap();
+    let f = d.join("b.neuro");
+    std::fs::write(
+        &f,
+        "rate Lin {\n    parameter tau = 10 ms\n    input u = 0, v = 0\n    state x = 0\n    dx/dt = (-x + u + v) / tau\n}\n\
+         brain B {\n    node = Lin\n    connectivity \"w.csv\"\n    couple node.v += 2 * sum_j(C[i, j] * node[j].x(t - 2 ms))\n    \
+         noise node.u = ou(0.1 / sqrt(1 ms), 5 ms)\n}\nsimulate B { dt = 0.1 ms, duration = 1 s, method = euler, fc = x, seed = 3 }\n",
+    )
+    .unwrap();
+    let out = d.join("out");
+    let o = neuroc(&["run", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = neuroc(&["plot", out.to_str().unwrap()]);
+    assert!(o.status.success() && text(&o).contains("fc_x.png"), "{}", text(&o));
+    let svg = std::fs::read_to_string(out.join("fc_x.svg")).unwrap();
+    // the plot's frame and nine cells
+    assert_eq!(svg.matches("<rect x=").count(), 1 + 9, "{svg}");
+    assert!(svg.contains("row 0 on top"));
+    let png = std::fs::read(out.join("fc_x.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}
+
 /// A density run also writes p(V, t) (`density_t.csv`, about 200 times
 /// over the run, columns headed by V): each snapshot holds the mass not in
 /// the refractory state (at most one), the last one is the final density
