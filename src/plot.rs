@@ -66,6 +66,13 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, String> {
                 out.push((csv.with_extension("svg"), line_plot(&column(1), &label(x), y)))
             }
             _ if is_matrix(&cols, &rows) => out.push((csv.with_extension("svg"), matrix(&rows))),
+            ["pre", "post", "weight", ..] => {
+                let (m, n) = connectivity(&rows);
+                // the last block of postsynaptic neurons on top, as the axis counts
+                let flipped: Vec<Vec<f64>> = m.into_iter().rev().collect();
+                let labels = ("presynaptic neuron", "postsynaptic neuron (summed weight)");
+                out.push((csv.with_extension("svg"), matrix_in(&flipped, ((0.0, n), (0.0, n)), labels)));
+            }
             _ => continue,
         }
         for (file, svg) in out {
@@ -336,6 +343,22 @@ fn space_time(rows: &[Vec<f64>], quantity: &str, axis: Option<(String, (f64, f64
     out
 }
 
+/// A network's synapses (`pre, post, weight, ...`) as a matrix of summed
+/// weights, post (rows) by pre (columns), in at most 100 x 100 blocks of
+/// neurons; and the number of neurons it spans.
+fn connectivity(rows: &[Vec<f64>]) -> (Vec<Vec<f64>>, f64) {
+    let n = rows.iter().map(|r| r[0].max(r[1])).fold(0.0f64, f64::max) + 1.0;
+    let b = (n as usize).clamp(1, 100);
+    let mut m = vec![vec![0.0; b]; b];
+    for r in rows {
+        let (pre, post) = ((r[0] / n * b as f64) as usize, (r[1] / n * b as f64) as usize);
+        if let Some(cell) = m.get_mut(post.min(b - 1)).and_then(|row| row.get_mut(pre.min(b - 1))) {
+            *cell += r[2];
+        }
+    }
+    (m, n)
+}
+
 /// Whether a table is a square matrix (a functional connectivity: as
 /// many rows as columns, headed by names, not a time column).
 fn is_matrix(cols: &[&str], rows: &[Vec<f64>]) -> bool {
@@ -344,11 +367,19 @@ fn is_matrix(cols: &[&str], rows: &[Vec<f64>]) -> bool {
 
 /// A square matrix as an image: row 0 on top, column 0 on the left.
 fn matrix(rows: &[Vec<f64>]) -> String {
+    let n = rows.len() as f64;
+    matrix_in(rows, ((0.0, n), (0.0, n)), ("column", "row (blue low, red high; row 0 on top)"))
+}
+
+/// A matrix as an image over the axes' ranges `x` (columns) and `y`
+/// (rows, the first on top), with their labels.
+fn matrix_in(rows: &[Vec<f64>], (x, y): ((f64, f64), (f64, f64)), (xl, yl): (&str, &str)) -> String {
     let n = rows.len();
     let v = range(rows.iter().flat_map(|r| r.iter().copied()));
     let mut out = String::new();
-    frame(&mut out, (0.0, n as f64), (0.0, n as f64), "column", "row (blue low, red high; row 0 on top)");
-    let (w, h) = ((W - LEFT - RIGHT) / n as f64, (H - TOP - BOTTOM) / n as f64);
+    frame(&mut out, x, y, xl, yl);
+    let cols = rows.first().map_or(1, Vec::len).max(1);
+    let (w, h) = ((W - LEFT - RIGHT) / cols as f64, (H - TOP - BOTTOM) / n.max(1) as f64);
     for (i, r) in rows.iter().enumerate() {
         for (j, &x) in r.iter().enumerate() {
             let _ = writeln!(
@@ -531,6 +562,22 @@ fn figures(csv: &Path, cols: &[&str], rows: &[Vec<f64>]) -> Vec<(PathBuf, Figure
         }
         [x, y] if !is_matrix(cols, rows) => {
             out.push((csv.with_extension("png"), fig(xr(), yr(1), &label(x), &label(y), vec![Mark::Line(line(1), 0)])))
+        }
+        ["pre", "post", "weight", ..] => {
+            let (m, n) = connectivity(rows);
+            let b = m.len();
+            let size = n / b as f64;
+            let cells = m
+                .iter()
+                .enumerate()
+                .flat_map(|(i, r)| {
+                    r.iter().enumerate().map(move |(j, &v)| ((j as f64 + 0.5) * size, (i as f64 + 0.5) * size, v))
+                })
+                .collect();
+            let all = range(m.iter().flat_map(|r| r.iter().copied()));
+            let mark = Mark::Cells { w: size, h: size, cells, range: all };
+            let yl = "postsynaptic neuron (summed weight)";
+            out.push((csv.with_extension("png"), fig((0.0, n), (0.0, n), "presynaptic neuron", yl, vec![mark])));
         }
         _ if is_matrix(cols, rows) => {
             let n = rows.len();

@@ -421,6 +421,16 @@ fn plot_draws_a_functional_connectivity_as_a_matrix() {
     assert!(svg.contains("row 0 on top"));
     let png = std::fs::read(out.join("fc_x.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // and a network's synapses as its connectivity matrix (blocks of neurons)
+    let net = d.join("net");
+    let o =
+        neuroc(&["run", "examples/cuba.neuro", "--duration", "5ms", "--save-synapses", "-o", net.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = neuroc(&["plot", net.to_str().unwrap()]);
+    assert!(o.status.success() && text(&o).contains("synapses.png"), "{}", text(&o));
+    let svg = std::fs::read_to_string(net.join("synapses.svg")).unwrap();
+    assert_eq!(svg.matches("<rect x=").count(), 1 + 100 * 100, "4000 neurons in 100 x 100 blocks");
+    assert!(svg.contains("presynaptic neuron") && svg.contains("postsynaptic neuron (summed weight)"));
 }
 
 /// A density run also writes p(V, t) (`density_t.csv`, about 200 times
