@@ -491,22 +491,28 @@ fn spikes_do_not_depend_on_the_thread_count() {
 /// Every thread delivers onto its own targets and adds the drives to its
 /// own neurons: the spikes are the same bit for bit on 1, 2, 3 and 4
 /// threads for a network with every kind of delivery at once: short-term
-/// plasticity, per-synapse weights and delays, fixed in-degree, and
-/// Poisson and gamma drives (odd population sizes, so chunks are uneven).
+/// plasticity, per-synapse weights and delays, fixed in-degree, Poisson and
+/// gamma drives, spike-timing dependent plasticity sharing a port with
+/// fixed synapses, one-step delays, and a population past 65,536 neurons
+/// (4-byte targets); odd population sizes, so chunks are uneven.
 #[test]
 fn delivery_does_not_depend_on_the_thread_count() {
-    let src = "import \"plasticity.neuro\"\n\
+    let src = "import \"plasticity.neuro\"\nimport \"stdp.neuro\"\n\
 neuron L {\n    parameter tau = 20 ms\n    state V = 0 mV\n    dV/dt = -V / tau\n    on spike exc(w: mV) { V += w }\n    on spike inh(w: mV) { V += w }\n    on V >= 20 mV { V = 10 mV; emit spike; refractory 2 ms }\n}\n\
-network Mix {\n    population E = 401 x L\n    population I = 99 x L\n\
+network Mix {\n    population E = 401 x L\n    population I = 99 x L\n    population B = 70001 x L\n\
     connect E -> E, I via exc (p = 0.1, w = 0.4 mV, delay = 1.5 ms, plasticity = TMFacilitating)\n\
     connect E -> I via exc (p = 0.05, w = uniform(0.1 mV, 0.5 mV), delay = uniform(1 ms, 4 ms))\n\
     connect I -> E, I via inh (k = 20, w = -1.2 mV, delay = 2 ms)\n\
+    connect E -> E via exc (k = 10, w = 0.2 mV, delay = 0.1 ms, plasticity = STDPAdditive)\n\
+    connect E -> B via exc (k = 3, w = 12 mV, delay = 0.1 ms)\n\
     drive E, I with gamma(rate = 20 Hz, k = 4, n = 500, w = 0.2 mV) via exc\n\
     drive E with poisson(rate = 5 Hz, n = 100, w = 0.3 mV) via exc\n\
-    record spikes(E, I)\n}\n\
-simulate Mix { dt = 0.1 ms, duration = 300 ms, seed = 3, V = uniform(0 mV, 20 mV) }\n";
+    record spikes(E, I, B)\n}\n\
+simulate Mix { dt = 0.1 ms, duration = 200 ms, seed = 3, V = uniform(0 mV, 20 mV) }\n";
     let one = spikes_of("mix-t1", src, &["--threads", "1"]);
     assert!(one.len() > 1000, "only {} spikes", one.len());
+    let big = one.iter().filter(|s| s.0 >= 500).count();
+    assert!(big > 100, "the population past 65,536 neurons fired {big} spikes");
     for threads in ["2", "3", "4"] {
         let many = spikes_of(&format!("mix-t{threads}"), src, &["--threads", threads]);
         assert_eq!(one.len(), many.len(), "spike counts with {threads} threads");

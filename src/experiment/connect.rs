@@ -484,8 +484,9 @@ pub(super) fn drive_settings(
 }
 
 /// E0503 when the populations' states and the connectivity would not fit in
-/// memory: per synapse a 4-byte target, plus 8 for a drawn weight and 4 for
-/// a drawn delay, twice while an in-degree rule sorts its pairs.
+/// memory: per synapse a 4-byte target (all the connections are drawn
+/// before narrow targets replace them), plus 8 for a drawn weight and 4
+/// for a drawn delay.
 pub(super) fn fits(ctx: &mut Ctx, net: &Network, dt: f64, duration: f64, span: Span) -> Option<()> {
     let mut bytes = 0.0;
     for p in &net.populations {
@@ -494,8 +495,7 @@ pub(super) fn fits(ctx: &mut Ctx, net: &Network, dt: f64, duration: f64, span: S
     }
     for c in &net.connections {
         let (na, nb) = (net.populations[c.from].count as f64, net.populations[c.to].count as f64);
-        // in-degree draws are sorted through a buffer of pairs: twice
-        let synapses = expected_synapses(net, c) * if matches!(c.rule, Rule::InDegree(_)) { 2.0 } else { 1.0 };
+        let synapses = expected_synapses(net, c);
         let per = 4.0 + if c.w_spread.is_some() { 8.0 } else { 0.0 } + if c.delay_range.is_some() { 4.0 } else { 0.0 };
         bytes += synapses * per + (na + 1.0) * 8.0;
         if c.stdp.is_some() {

@@ -5,11 +5,12 @@
 //! population, at the start of the next step, while the other workers do
 //! the same onto theirs. No two workers write the same accumulator.
 //!
-//! Order: a target's accumulator receives its additions connection by
-//! connection, spike by spike in (population, neuron) order, synapse by
-//! synapse in the row's order, whatever the thread count (the partition
-//! keeps the order of the synapses that reach one worker): the sums, and
-//! so the spikes, are the same bit for bit on any number of threads.
+//! Order: a target's accumulator receives its additions source population
+//! by source population, then connection by connection, spike by spike in
+//! neuron order, synapse by synapse in the row's order, whatever the
+//! thread count (the partition keeps the order of the synapses that reach
+//! one worker): the sums, and so the spikes, are the same bit for bit on
+//! any number of threads.
 
 use super::connect::Csr;
 use super::step::PopView;
@@ -26,9 +27,12 @@ struct Split {
     /// Whether its weights are scaled by short-term plasticity (the
     /// scales are in `Pending::scales[conn]`).
     stp: bool,
-    /// Source i's synapses onto worker w's chunk are `offsets[i * workers +
-    /// w]..offsets[i * workers + w + 1]`.
+    /// Source i's synapses are `offsets[i]..offsets[i + 1]`; those onto
+    /// worker w's chunk start `cuts[i * (workers - 1) + w - 1]` after the
+    /// row's start (w > 0) and end where worker w + 1's start (or the row
+    /// ends): 4 bytes per source and extra worker.
     offsets: Vec<usize>,
+    cuts: Vec<u32>,
     targets: Targets,
     weights: Option<Vec<f64>>,
     delays: Option<Vec<u32>>,
@@ -114,6 +118,7 @@ impl Fanout {
             let count = net.populations[c.to].count;
             let split = split(ci, csr, (&chunks[c.to], count), workers, (c.w, c.stp.is_some(), c.to));
             bytes += split.offsets.len() * size_of::<usize>()
+                + split.cuts.len() * size_of::<u32>()
                 + split.targets.bytes()
                 + split.weights.as_ref().map_or(0, |w| w.len() * size_of::<f64>())
                 + split.delays.as_ref().map_or(0, |d| d.len() * size_of::<u32>());
@@ -140,8 +145,18 @@ impl Fanout {
                 let slots = ring.len();
                 let scale = |k: usize| if s.stp { pending.scales[s.conn][k] } else { 1.0 };
                 let row = |i: u32| {
-                    let at = i as usize * stride + w;
-                    s.offsets[at]..s.offsets[at + 1]
+                    let i = i as usize;
+                    let (lo, hi) = (s.offsets[i], s.offsets[i + 1]);
+                    let cut = |k: usize| {
+                        if k == 0 {
+                            lo
+                        } else if k == stride {
+                            hi
+                        } else {
+                            lo + s.cuts[i * (stride - 1) + k - 1] as usize
+                        }
+                    };
+                    cut(w)..cut(w + 1)
                 };
                 match (&s.weights, &s.delays) {
                     (None, None) if s.delay_steps >= slots => {} // after the end
@@ -190,31 +205,28 @@ fn split(
     (w, stp, to): (f64, bool, usize),
 ) -> Split {
     let sources = csr.offsets.len().saturating_sub(1);
-    let owner = |j: u32| chunks.iter().position(|&(_, b)| (j as usize) < b).unwrap_or(workers - 1);
-    let mut offsets = Vec::with_capacity(sources * workers + 1);
-    offsets.push(0);
-    if workers == 1 {
-        offsets.extend_from_slice(&csr.offsets[1..]);
-    } else {
+    // the chunk that holds j: the first whose end is past it
+    let owner = |j: u32| chunks.partition_point(|&(_, b)| b <= j as usize).min(workers - 1);
+    let mut cuts = Vec::with_capacity(sources * (workers - 1));
+    if workers > 1 {
         // a row's synapses by owner, keeping their order within an owner
         let mut order: Vec<usize> = Vec::new();
-        let mut targets = Vec::new();
-        let mut weights = Vec::new();
-        let mut delays = Vec::new();
+        let mut counts = vec![0usize; workers];
+        let (mut targets, mut weights, mut delays) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..sources {
             let (lo, hi) = (csr.offsets[i], csr.offsets[i + 1]);
+            debug_assert!(csr.targets[lo..hi].iter().all(|&j| (j as usize) < count), "a target past its population");
             order.clear();
             order.extend(lo..hi);
             order.sort_by_key(|&q| owner(csr.targets[q])); // stable
-            let mut counts = vec![0; workers];
+            counts.iter_mut().for_each(|c| *c = 0);
             for &q in &order {
                 counts[owner(csr.targets[q])] += 1;
             }
-            let start = offsets[offsets.len() - 1];
-            let mut at = start;
-            for c in counts {
+            let mut at = 0;
+            for c in &counts[..workers - 1] {
                 at += c;
-                offsets.push(at);
+                cuts.push(u32::try_from(at).unwrap_or(u32::MAX));
             }
             targets.clear();
             targets.extend(order.iter().map(|&q| csr.targets[q]));
@@ -238,7 +250,8 @@ fn split(
         w,
         delay_steps: csr.delay_steps,
         stp,
-        offsets,
+        offsets: csr.offsets,
+        cuts,
         targets: if count <= 1 << 16 {
             Targets::Narrow(csr.targets.iter().map(|&j| j as u16).collect())
         } else {
