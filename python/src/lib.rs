@@ -263,6 +263,10 @@ fn compile(py: Python<'_>, source: &str, name: &str) -> PyResult<Model> {
     Ok(Model { experiment: Mutex::new(experiment), name: name.to_string() })
 }
 
+/// neuroc: load a `.neuro` model (`neuroc.load(path)` or
+/// `neuroc.compile(text)`), run it (`Model.run(duration=..., set={...},
+/// record=[...])`) and get NumPy arrays (`Results`); errors raise
+/// `neuroc.NeurocError` with the rendered diagnostic.
 #[pymodule]
 #[pyo3(name = "neuroc")]
 fn neuroc_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
