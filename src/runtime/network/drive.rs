@@ -55,11 +55,13 @@ struct Part {
 const POISSON_TABLE_MAX: f64 = 30.0;
 
 /// The cumulative probabilities P(K <= k) of a Poisson count of mean
-/// `lambda` (at most 30), up to where the rest is below 2^-53.
-fn poisson_cdf(lambda: f64) -> Vec<f64> {
+/// `lambda` (at most 30), up to where the rest is below 2^-53, into `cdf`
+/// (reused: a rate that follows a model changes every step).
+fn poisson_cdf(lambda: f64, cdf: &mut Vec<f64>) {
     let mut p = (-lambda).exp();
     let mut sum = p;
-    let mut cdf = vec![sum];
+    cdf.clear();
+    cdf.push(sum);
     let mut k = 0.0;
     while 1.0 - sum > f64::EPSILON / 2.0 && cdf.len() < 200 {
         k += 1.0;
@@ -67,7 +69,6 @@ fn poisson_cdf(lambda: f64) -> Vec<f64> {
         sum += p;
         cdf.push(sum);
     }
-    cdf
 }
 
 /// The drives with their streams and target ports.
@@ -190,7 +191,8 @@ impl<'n> Drives<'n> {
                 continue;
             }
             if part.table.0 != lambda {
-                part.table = (lambda, poisson_cdf(lambda));
+                part.table.0 = lambda;
+                poisson_cdf(lambda, &mut part.table.1);
             }
             // all but the last: a u beyond it counts as the last
             let cdf = &part.table.1[..part.table.1.len() - 1];
@@ -330,7 +332,8 @@ mod tests {
     #[test]
     fn inverted_counts_have_the_poisson_moments() {
         for lambda in [0.05, 1.0, 7.5, 29.0] {
-            let cdf = poisson_cdf(lambda);
+            let mut cdf = Vec::new();
+            poisson_cdf(lambda, &mut cdf);
             assert!((cdf[cdf.len() - 1] - 1.0).abs() < 1e-15, "lambda {lambda}: ends at {}", cdf[cdf.len() - 1]);
             let cdf = &cdf[..cdf.len() - 1];
             let mut s = Stream::new(7, 1, 0);

@@ -33,6 +33,7 @@ pub(super) type StepSpikes = Vec<Vec<(usize, f64)>>;
 
 /// A raw pointer the worker threads share; each touches its own chunk.
 #[derive(Clone, Copy)]
+#[repr(transparent)]
 pub(super) struct Ptr(pub *mut f64);
 // SAFETY: workers write disjoint chunks between barriers (module doc).
 unsafe impl Send for Ptr {}
@@ -121,9 +122,13 @@ impl SpinBarrier {
     }
 }
 
-/// The JIT's spike buffers of one worker, per population: one step's
-/// spikes of its chunk (neurons x emitting events).
-pub(super) type Buffers = Vec<(Vec<i64>, Vec<f64>)>;
+/// One worker's reused buffers: the JIT's spike buffers per population
+/// (one step's spikes of its chunk: neurons x emitting events), and the
+/// lists of the state and parameter arrays' addresses a kernel call takes.
+pub(super) struct Buffers {
+    spikes: Vec<(Vec<i64>, Vec<f64>)>,
+    arrays: (Vec<Ptr>, Vec<Ptr>),
+}
 
 /// A population of cells, stepped by blocks: one block of consecutive
 /// cells per worker (`None` once it failed, or for an empty chunk).
@@ -290,11 +295,13 @@ impl<'r> Stepping<'r> {
 
     /// Worker `w`'s spike buffers.
     pub fn buffers(&self, w: usize) -> Buffers {
-        self.chunks
+        let spikes = self
+            .chunks
             .iter()
             .zip(&self.emitting)
             .map(|(c, &e)| (vec![0; (c[w].1 - c[w].0) * e], vec![0.0; (c[w].1 - c[w].0) * e]))
-            .collect()
+            .collect();
+        Buffers { spikes, arrays: (Vec::new(), Vec::new()) }
     }
 
     /// Starts workers 1.. on `scope`: each waits for a step, steps its
@@ -388,15 +395,20 @@ impl<'r> Stepping<'r> {
                 }
                 match code {
                     Some(code) => {
-                        let sp: Vec<*mut f64> = view.states.iter().map(|p| p.0.add(a)).collect();
-                        let pp: Vec<*const f64> = view
-                            .params
-                            .iter()
-                            .map(|p| p.0.add(a) as *const f64)
-                            .chain(view.ring.iter().map(|port| port[now].0.add(a) as *const f64))
-                            .collect();
-                        let (idx, tim) = &mut bufs[pi];
-                        let count = code.call(&sp, &pp, n, (t, t_next), idx, tim);
+                        // the arrays' pointers, in this worker's reused lists (no
+                        // allocation per step)
+                        let (sp, pp) = &mut bufs.arrays;
+                        sp.clear();
+                        sp.extend(view.states.iter().map(|p| Ptr(p.0.add(a))));
+                        pp.clear();
+                        pp.extend(view.params.iter().map(|p| Ptr(p.0.add(a))));
+                        pp.extend(view.ring.iter().map(|port| Ptr(port[now].0.add(a))));
+                        // SAFETY: `Ptr` is a transparent `*mut f64`, which has the
+                        // layout of `*const f64`
+                        let sp_ptrs: &[*mut f64] = std::slice::from_raw_parts(sp.as_ptr().cast(), sp.len());
+                        let pp_ptrs: &[*const f64] = std::slice::from_raw_parts(pp.as_ptr().cast(), pp.len());
+                        let (idx, tim) = &mut bufs.spikes[pi];
+                        let count = code.call(sp_ptrs, pp_ptrs, n, (t, t_next), idx, tim);
                         for k in 0..count {
                             out[pi].push((a + idx[k] as usize, tim[k]));
                         }
