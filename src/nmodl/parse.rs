@@ -125,7 +125,13 @@ pub fn parse(file: FileId, text: &str) -> Result<Mod, Box<Diagnostic>> {
         };
         let expected = match &e.variant {
             pest::error::ErrorVariant::ParsingError { positives, .. } if !positives.is_empty() => {
-                let names: Vec<String> = positives.iter().take(6).map(|r| format!("{r:?}")).collect();
+                let mut names: Vec<&str> = Vec::new();
+                for name in positives.iter().map(describe) {
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+                names.truncate(6);
                 format!("expected {}", names.join(", "))
             }
             _ => "not NMODL here".to_string(),
@@ -211,6 +217,28 @@ pub fn parse(file: FileId, text: &str) -> Result<Mod, Box<Diagnostic>> {
         }
     }
     Ok(m)
+}
+
+/// What a grammar rule is, in a user's words (for E0701).
+fn describe(r: &Rule) -> &'static str {
+    match r {
+        Rule::ident | Rule::word | Rule::idlist | Rule::local_item => "a name",
+        Rule::number | Rule::signed => "a number",
+        Rule::unit => "a unit in parentheses",
+        Rule::expr | Rule::and_e | Rule::cmp | Rule::sum | Rule::product | Rule::unary | Rule::power => "an expression",
+        Rule::body | Rule::raw_body => "`{`",
+        Rule::kw_if => "`if`",
+        Rule::kw_else => "`else`",
+        Rule::EOI => "the end of the file",
+        Rule::suffix | Rule::point_process | Rule::useion | Rule::nonspecific | Rule::range | Rule::global => {
+            "a NEURON statement (SUFFIX, USEION, RANGE, ...)"
+        }
+        Rule::unit_def => "a unit definition `(mV) = (millivolt)`",
+        Rule::param_decl | Rule::var_decl => "a declaration `name = value (unit)`",
+        Rule::string => "a string",
+        Rule::array => "`[`",
+        _ => "a block or statement of NMODL",
+    }
 }
 
 /// `(mV)` -> `mV`.
