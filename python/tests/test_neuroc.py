@@ -106,6 +106,14 @@ def test_compile_from_text():
     assert np.allclose(x, np.exp(-t / 10.0), rtol=1e-12, atol=1e-14)
 
 
+def test_a_network_gives_the_same_spikes_on_any_number_of_threads():
+    m = neuroc.load(CUBA)
+    one = m.run(duration="100 ms", seed=5, threads=1).spikes
+    for threads in (2, 3):
+        many = m.run(duration="100 ms", seed=5, threads=threads).spikes
+        assert np.array_equal(one[0], many[0]) and np.array_equal(one[1], many[1]), threads
+
+
 def test_runs_release_the_gil_and_go_at_once_on_threads():
     # another Python thread keeps counting while a run goes
     m = neuroc.load(CUBA)
