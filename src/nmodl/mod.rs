@@ -4,6 +4,7 @@
 //! E0701 (syntax), E0702 (a construct neuroc cannot translate, with its
 //! NMODL line), E0703 (a name or unit without a meaning).
 
+mod names;
 pub mod parse;
 pub mod translate;
 

@@ -143,7 +143,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Mod, Box<Diagnostic>> {
         )
     })?;
     let mut m = Mod::default();
-    let root = pairs.next().expect("the file rule");
+    let root = pairs.next().expect("the file rule"); // ok: the grammar guarantees this pair
     let span = |p: &Pair<Rule>| Span::new(file, p.as_span().start()..p.as_span().end());
     for b in root.into_inner() {
         let sp = span(&b);
@@ -176,13 +176,13 @@ pub fn parse(file: FileId, text: &str) -> Result<Mod, Box<Diagnostic>> {
             }
             Rule::state_block => m.states.extend(b.into_inner().map(|d| decl(d, file))),
             Rule::assigned_block => m.assigned.extend(b.into_inner().map(|d| decl(d, file))),
-            Rule::breakpoint => m.breakpoint = Some(body(b.into_inner().next().expect("body"), file)),
-            Rule::initial => m.initial = Some(body(b.into_inner().next().expect("body"), file)),
+            Rule::breakpoint => m.breakpoint = Some(body(b.into_inner().next().expect("body"), file)), // ok: the grammar guarantees this pair
+            Rule::initial => m.initial = Some(body(b.into_inner().next().expect("body"), file)), // ok: the grammar guarantees this pair
             Rule::derivative | Rule::kinetic => {
                 let kinetic = b.as_rule() == Rule::kinetic;
                 let mut it = b.into_inner();
-                let name = it.next().expect("name").as_str().to_string();
-                let stmts = body(it.next().expect("body"), file);
+                let name = it.next().expect("name").as_str().to_string(); // ok: the grammar guarantees this pair
+                let stmts = body(it.next().expect("body"), file); // ok: the grammar guarantees this pair
                 let r = Routine { name, formals: vec![], body: stmts, span: sp };
                 if kinetic {
                     m.kinetics.push(r)
@@ -201,6 +201,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Mod, Box<Diagnostic>> {
                         Rule::formals => {
                             formals =
                                 p.into_inner().map(|f| f.into_inner().next().expect("name").as_str().into()).collect()
+                            // ok: the grammar guarantees this pair
                         }
                         Rule::body => stmts = body(p, file),
                         _ => {}
@@ -258,7 +259,7 @@ fn neuron(m: &mut Mod, b: Pair<Rule>, file: FileId) {
         let sp = span(&s);
         match s.as_rule() {
             Rule::suffix => {
-                let i = s.into_inner().next().expect("name");
+                let i = s.into_inner().next().expect("name"); // ok: the grammar guarantees this pair
                 m.suffix = Some((i.as_str().to_string(), sp));
             }
             Rule::point_process => {
@@ -295,7 +296,7 @@ fn neuron(m: &mut Mod, b: Pair<Rule>, file: FileId) {
 fn decl(d: Pair<Rule>, file: FileId) -> Decl {
     let span = Span::new(file, d.as_span().start()..d.as_span().end());
     let mut it = d.into_inner();
-    let name = it.next().expect("name").as_str().to_string();
+    let name = it.next().expect("name").as_str().to_string(); // ok: the grammar guarantees this pair
     let mut value = None;
     let mut unit = None;
     let mut array = false;
@@ -338,7 +339,7 @@ fn stmt(s: Pair<Rule>, file: FileId) -> Option<Stmt> {
         Rule::include => Stmt::Unsupported("INCLUDE (another file's text)".into(), span),
         Rule::solve => {
             let mut it = s.into_inner();
-            let name = it.next().expect("name").as_str().to_string();
+            let name = it.next().expect("name").as_str().to_string(); // ok: the grammar guarantees this pair
             let method =
                 it.next().map(|k| (k.as_str().to_string(), it.next().map_or(String::new(), |m| m.as_str().into())));
             Stmt::Solve { name, method, span }
@@ -355,16 +356,16 @@ fn stmt(s: Pair<Rule>, file: FileId) -> Option<Stmt> {
         Rule::reaction => {
             let mut it = s.into_inner();
             let side = |p: Pair<Rule>| p.into_inner().map(|i| i.as_str().to_string()).collect::<Vec<_>>();
-            let from = side(it.next().expect("left"));
-            let to = side(it.next().expect("right"));
-            let forward = expr(it.next().expect("kf"), file);
-            let backward = expr(it.next().expect("kb"), file);
+            let from = side(it.next().expect("left")); // ok: the grammar guarantees this pair
+            let to = side(it.next().expect("right")); // ok: the grammar guarantees this pair
+            let forward = expr(it.next().expect("kf"), file); // ok: the grammar guarantees this pair
+            let backward = expr(it.next().expect("kb"), file); // ok: the grammar guarantees this pair
             Stmt::Reaction { from, to, forward, backward, span }
         }
         Rule::if_stmt => {
             let mut it = s.into_inner().filter(|p| !matches!(p.as_rule(), Rule::kw_if | Rule::kw_else));
-            let cond = expr(it.next().expect("condition"), file);
-            let then = body(it.next().expect("then"), file);
+            let cond = expr(it.next().expect("condition"), file); // ok: the grammar guarantees this pair
+            let then = body(it.next().expect("then"), file); // ok: the grammar guarantees this pair
             let otherwise = match it.next() {
                 Some(p) if p.as_rule() == Rule::if_stmt => stmt(p, file).into_iter().collect(),
                 Some(p) => body(p, file),
@@ -375,8 +376,8 @@ fn stmt(s: Pair<Rule>, file: FileId) -> Option<Stmt> {
         Rule::deriv_assign | Rule::assign => {
             let deriv = s.as_rule() == Rule::deriv_assign;
             let mut it = s.into_inner();
-            let name = it.next().expect("name").as_str().to_string();
-            let value = expr(it.next().expect("value"), file);
+            let name = it.next().expect("name").as_str().to_string(); // ok: the grammar guarantees this pair
+            let value = expr(it.next().expect("value"), file); // ok: the grammar guarantees this pair
             if deriv {
                 Stmt::Deriv { name, value, span }
             } else {
@@ -384,6 +385,7 @@ fn stmt(s: Pair<Rule>, file: FileId) -> Option<Stmt> {
             }
         }
         Rule::call_stmt => match expr(s.into_inner().next().expect("call"), file) {
+            // ok: the grammar guarantees this pair
             Expr::Call(name, args, span) => Stmt::Call { name, args, span },
             _ => return None,
         },
@@ -396,9 +398,9 @@ fn expr(p: Pair<Rule>, file: FileId) -> Expr {
     match p.as_rule() {
         Rule::expr | Rule::and_e | Rule::cmp | Rule::sum | Rule::product => {
             let mut it = p.into_inner();
-            let mut left = expr(it.next().expect("operand"), file);
+            let mut left = expr(it.next().expect("operand"), file); // ok: the grammar guarantees this pair
             while let Some(op) = it.next() {
-                let right = expr(it.next().expect("operand"), file);
+                let right = expr(it.next().expect("operand"), file); // ok: the grammar guarantees this pair
                 left = Expr::Bin(op.as_str().to_string(), Box::new(left), Box::new(right));
             }
             left
@@ -415,7 +417,7 @@ fn expr(p: Pair<Rule>, file: FileId) -> Expr {
         Rule::power => {
             // a number's unit (`1 (ms)`) is NMODL's annotation for modlunit: not its value
             let mut it = p.into_inner().filter(|q| q.as_rule() != Rule::unit);
-            let base = expr(it.next().expect("base"), file);
+            let base = expr(it.next().expect("base"), file); // ok: the grammar guarantees this pair
             match it.next() {
                 Some(e) => Expr::Bin("^".into(), Box::new(base), Box::new(expr(e, file))),
                 None => base,
@@ -427,7 +429,7 @@ fn expr(p: Pair<Rule>, file: FileId) -> Expr {
         Rule::ident => Expr::Var(p.as_str().to_string(), span),
         Rule::call => {
             let mut it = p.into_inner();
-            let name = it.next().expect("name").as_str().to_string();
+            let name = it.next().expect("name").as_str().to_string(); // ok: the grammar guarantees this pair
             Expr::Call(name, it.map(|a| expr(a, file)).collect(), span)
         }
         _ => Expr::Num(f64::NAN),

@@ -162,3 +162,32 @@ pub(super) fn point_recorder<'o, 'a>(out: &'o mut Out<'a>, p: &PointRun, mean_of
         per_neuron: if p.n > 1 && !p.param_spreads.is_empty() { vec![0; p.n] } else { vec![] },
     }
 }
+
+/// A population with a parameter spread over its neurons: each neuron's
+/// rate (spikes over the time run) against its value of the parameter, in
+/// the parameter's order (`rate_by_I_amp.csv`: an f-I curve when the
+/// parameter is a current), one table per spread parameter.
+pub(super) fn rates_by_parameter(m: &ir::Model, per_neuron: &[(usize, Vec<f64>)], rec: &mut PointRecorder, ran: f64) {
+    if rec.per_neuron.is_empty() || ran <= 0.0 {
+        return;
+    }
+    for (q, values) in per_neuron {
+        let Some(param) = m.params.get(*q) else { continue };
+        if values.windows(2).all(|w| w[0] == w[1]) {
+            continue; // the same everywhere: not a sweep
+        }
+        let (unit, scale) = display(&param.unit, &param.dim);
+        let u = header_unit(&unit);
+        let head = if u.is_empty() || u == "1" { param.name.clone() } else { format!("{}_{u}", param.name) };
+        let columns = vec![
+            Column::headed(head, &unit, scale, Style::General),
+            Column::headed("rate_Hz".into(), "Hz", 1.0, Style::General),
+        ];
+        let id = rec.out.open(Table { name: format!("rate_by_{}", param.name.replace('.', "_")), columns });
+        let mut order: Vec<usize> = (0..values.len().min(rec.per_neuron.len())).collect();
+        order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+        for i in order {
+            rec.out.row(id, &[values[i] / scale, rec.per_neuron[i] as f64 / ran]);
+        }
+    }
+}
