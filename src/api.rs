@@ -38,7 +38,7 @@ pub struct Error {
 }
 
 impl Error {
-    fn io(message: String) -> Error {
+    pub(crate) fn io(message: String) -> Error {
         Error { diagnostics: vec![], io: Some(message), sources: SourceMap::new() }
     }
 
@@ -91,7 +91,7 @@ impl Experiment {
     pub fn load(path: impl AsRef<Path>) -> Result<Experiment, Error> {
         let path = path.as_ref();
         let text = read_source(path).map_err(Error::io)?;
-        let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let canon = crate::vfs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         let mut e = Experiment::from_source(&path.display().to_string(), &text, Some(canon))?;
         e.path = Some(path.to_path_buf());
         Ok(e)
@@ -698,10 +698,10 @@ pub fn import_nmodl_text(name: &str, text: &str) -> Result<Imported, Error> {
 
 /// Reads a source file, or says why not.
 pub fn read_source(path: &Path) -> Result<String, String> {
-    if path.is_dir() {
+    if crate::vfs::is_dir(path) {
         return Err(format!("`{}` is a directory, not a .neuro file", path.display()));
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let bytes = crate::vfs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     String::from_utf8(bytes).map_err(|e| {
         format!("`{}` is not UTF-8 text (invalid byte at offset {})", path.display(), e.utf8_error().valid_up_to())
     })

@@ -50,12 +50,14 @@ pub mod nmodl;
 pub mod output;
 pub mod plot;
 pub mod resolve;
+pub mod runner;
 pub mod runtime;
 pub mod schemes;
 pub mod source;
 pub mod symbolic;
 pub mod syntax;
 pub mod units;
+pub mod vfs;
 
 pub use api::{import_nmodl, import_nmodl_text, read_source, Error, Experiment, Imported};
 pub use experiment::{Backend, Summary};

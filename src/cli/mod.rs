@@ -4,6 +4,10 @@
 //! has errors, 2 usage or file errors, 130 interrupted (Ctrl-C).
 
 mod analyze;
+mod build;
+// the runner's entry: called by the runtime library (runner/), not by neuroc
+#[allow(unused_imports)]
+pub use build::runner_main;
 mod check;
 mod explain;
 mod fit;
@@ -60,6 +64,36 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         opts: Box<RunOpts>,
+    },
+    /// Compile a model once into a standalone executable (or an object file for C).
+    ///
+    /// The runner carries the model's kernels as machine code and the files the model reads
+    /// (its source, imports and data files), and takes the flags of `neuroc run` (`--set`,
+    /// `--duration`, `--threads`, `-o`, ...): it writes the same files with the same numbers,
+    /// on a machine with neither neuroc nor the source. A setting that changes a kernel's
+    /// code (a parameter the model folds in, `--dt`, `--method`) is compiled when the runner
+    /// starts, as `neuroc run` would, unless the runner is given `--prebuilt-only`.
+    ///
+    /// Linking needs a C compiler driver (`cc`, or the one `CC` names) and the runtime library
+    /// `libneuroc_runner.a` beside neuroc (`cargo build --release -p neuroc-runner`), or named
+    /// by NEUROC_RUNTIME.
+    ///
+    ///   neuroc build examples/hodgkin_huxley.neuro -o hh
+    ///   ./hh --set I_amp=8uA/cm^2 --duration 200ms -o out/
+    ///   neuroc build examples/lif.neuro --emit obj -o lif.o   (writes lif.o and lif.h)
+    Build {
+        /// the .neuro file
+        file: PathBuf,
+        /// the executable (or object file) to write (default: the file's name, without .neuro)
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// `exe`: a runner; `obj`: the kernels as exported functions in an object file, with a
+        /// C header beside it (FILE.h) describing each kernel's arrays
+        #[arg(long, value_enum, default_value_t = EmitArg::Exe)]
+        emit: EmitArg,
+        /// which simulate block or model (as `run --model`)
+        #[arg(long)]
+        model: Option<String>,
     },
     /// Translate an NMODL mechanism (NEURON's .mod file) into a `.neuro` channel.
     ///
@@ -201,6 +235,12 @@ enum BackendArg {
     Jit,
     Interp,
     Reference,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum EmitArg {
+    Exe,
+    Obj,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -353,6 +393,7 @@ pub fn main() -> i32 {
                 }
             }
         },
+        Command::Build { file, output, emit, model } => build::build(&file, output, emit, model),
         Command::Plot { dir } => match neuroc::plot::plot_dir(&dir) {
             Ok(files) => {
                 for f in &files {

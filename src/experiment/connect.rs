@@ -526,21 +526,22 @@ pub(super) fn expected_synapses(net: &Network, c: &Connection) -> f64 {
 /// columns in that order. Indices are within the source (`na`) and target
 /// (`nb`) populations.
 pub(super) fn read_synapse_table(path: &Path, na: usize, nb: usize) -> Result<SynapseTable, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if meta.is_dir() {
+    if crate::vfs::is_dir(path) {
         return Err("it is a directory".into());
     }
     let rows: Vec<Vec<f64>>;
     let mut cols = vec!["pre".to_string(), "post".into(), "weight".into(), "delay_ms".into()];
     if path.extension().is_some_and(|e| e == "npy") {
-        let arr: ndarray::Array2<f64> = ndarray_npy::read_npy(path).map_err(|e| e.to_string())?;
+        use ndarray_npy::ReadNpyExt;
+        let bytes = crate::vfs::read(path).map_err(|e| e.to_string())?;
+        let arr = ndarray::Array2::<f64>::read_npy(bytes.as_slice()).map_err(|e| e.to_string())?;
         if !(2..=4).contains(&arr.ncols()) {
             return Err(format!("the array has {} columns, not 2 to 4", arr.ncols()));
         }
         cols.truncate(arr.ncols());
         rows = arr.rows().into_iter().map(|r| r.to_vec()).collect();
     } else {
-        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        let bytes = crate::vfs::read(path).map_err(|e| e.to_string())?;
         let text = String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())?;
         let mut lines = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
         let header = lines.next().ok_or("the file is empty")?;

@@ -45,10 +45,10 @@ pub fn read_matrix(path: &Path) -> Result<Matrix, String> {
         return read_npy(path);
     }
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("mat")) {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+        let bytes = crate::vfs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
         return super::matfile::read_mat(&bytes);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let text = crate::vfs::read_to_string(path).map_err(|e| format!("cannot be read: {e}"))?;
     parse_text(&text)
 }
 
@@ -88,10 +88,10 @@ pub fn parse_text(text: &str) -> Result<Matrix, String> {
 fn read_npy(path: &Path) -> Result<Matrix, String> {
     use ndarray::Array2;
     use ndarray_npy::ReadNpyExt;
-    let open = || std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"));
-    let a: Array2<f64> = match Array2::<f64>::read_npy(open()?) {
+    let bytes = crate::vfs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let a: Array2<f64> = match Array2::<f64>::read_npy(bytes.as_slice()) {
         Ok(a) => a,
-        Err(e64) => match Array2::<f32>::read_npy(open()?) {
+        Err(e64) => match Array2::<f32>::read_npy(bytes.as_slice()) {
             Ok(a) => a.mapv(f64::from),
             Err(_) => return Err(format!("is not a 2-D .npy array of f64 or f32: {e64}")),
         },
@@ -114,8 +114,9 @@ pub fn read_vector(path: &Path) -> Result<Vec<f64>, String> {
 /// of a TVB folder, at the archive's root or in a folder inside it.
 pub fn read_tvb_zip(path: &Path) -> Result<(Matrix, Matrix, Vec<String>), String> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"))?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| format!("is not a zip archive: {e}"))?;
+    let file = crate::vfs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(file)).map_err(|e| format!("is not a zip archive: {e}"))?;
     let names: Vec<String> = archive.file_names().filter_map(|n| n.ok().map(|n| n.into_owned())).collect();
     let mut text = |name: &str| -> Result<Option<String>, String> {
         let Some(entry) = names.iter().find(|n| n.rsplit('/').next() == Some(name)) else { return Ok(None) };
@@ -146,7 +147,7 @@ pub fn read_tvb_zip(path: &Path) -> Result<(Matrix, Matrix, Vec<String>), String
 pub fn read_tvb(dir: &Path) -> Result<(Matrix, Matrix, Vec<String>), String> {
     let file = |name: &str| {
         let p = dir.join(name);
-        if p.is_file() {
+        if crate::vfs::is_file(&p) {
             Ok(p)
         } else {
             Err(format!("has no `{name}` (a TVB connectivity folder holds weights.txt, tract_lengths.txt and centres.txt; TVB's connectivity_76.zip is read as it is)"))
@@ -155,7 +156,7 @@ pub fn read_tvb(dir: &Path) -> Result<(Matrix, Matrix, Vec<String>), String> {
     let weights = read_matrix(&file("weights.txt")?).map_err(|e| format!("weights.txt {e}"))?;
     let lengths = read_matrix(&file("tract_lengths.txt")?).map_err(|e| format!("tract_lengths.txt {e}"))?;
     let labels = match dir.join("centres.txt") {
-        p if p.is_file() => std::fs::read_to_string(&p)
+        p if crate::vfs::is_file(&p) => crate::vfs::read_to_string(&p)
             .map_err(|e| format!("centres.txt cannot be read: {e}"))?
             .lines()
             .filter_map(|l| l.split_whitespace().next().map(str::to_string))

@@ -136,7 +136,7 @@ pub fn load(sources: &mut SourceMap, root: FileId) -> (Library, Diagnostics) {
 fn key_of(sources: &SourceMap, file: FileId) -> String {
     sources
         .path(file)
-        .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()).display().to_string())
+        .map(|p| crate::vfs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string())
         .unwrap_or_else(|| format!("<memory>/{}", sources.name(file)))
 }
 
@@ -175,16 +175,16 @@ fn find_import(
     let mut problem = Missing;
     if let Some(dir) = sources.path(from).and_then(Path::parent) {
         let candidate = dir.join(wanted);
-        let is_self = candidate.canonicalize().ok().as_deref() == sources.path(from);
+        let is_self = crate::vfs::canonicalize(&candidate).ok().as_deref() == sources.path(from);
         if is_self {
             problem = ItSelf;
-        } else if candidate.is_dir() {
+        } else if crate::vfs::is_dir(&candidate) {
             problem = Directory;
-        } else if candidate.is_file() {
-            match std::fs::read(&candidate) {
+        } else if crate::vfs::is_file(&candidate) {
+            match crate::vfs::read(&candidate) {
                 Ok(bytes) => match String::from_utf8(bytes) {
                     Ok(text) => {
-                        let canon = candidate.canonicalize().unwrap_or(candidate.clone());
+                        let canon = crate::vfs::canonicalize(&candidate).unwrap_or(candidate.clone());
                         return Ok((candidate.display().to_string(), text, Some(canon)));
                     }
                     Err(e) => problem = NotText(e.utf8_error().valid_up_to()),

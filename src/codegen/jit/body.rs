@@ -12,7 +12,7 @@
 //! a mask comes back in the form it was stored (i64x2 lanes of all ones,
 //! or a scalar widened to i64).
 
-use super::emit::{Emitter, Lanes};
+use super::emit::{Emitter, Lanes, TableBase};
 use crate::kernel::{operands, segment, Inst, Kernel, Val};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, BlockArg, InstBuilder, MemFlagsData, Value};
@@ -59,12 +59,12 @@ struct Ptrs<'a> {
     t_next: Value,
     sidx: Value,
     stime: Value,
-    /// Each rate table's address.
-    tables: &'a [i64],
+    /// Where each rate table lies.
+    tables: &'a [TableBase],
     scratch: Option<Value>,
 }
 
-pub(super) fn emit_function(b: &mut FunctionBuilder, piece: &Piece, table_addrs: &[i64]) {
+pub(super) fn emit_function(b: &mut FunctionBuilder, piece: &Piece, tables: &[TableBase]) {
     let entry = b.create_block();
     let head4 = b.create_block();
     let body4 = b.create_block();
@@ -98,7 +98,7 @@ pub(super) fn emit_function(b: &mut FunctionBuilder, piece: &Piece, table_addrs:
         (Arrays::Loaded(state_ptrs), Arrays::Loaded(param_ptrs))
     };
     let scratch = p.get(7).copied().filter(|_| piece.segment);
-    let ptrs = Ptrs { states, params, t, t_next, sidx, stime, tables: table_addrs, scratch };
+    let ptrs = Ptrs { states, params, t, t_next, sidx, stime, tables, scratch };
     let zero = b.ins().iconst(types::I64, 0);
     b.ins().jump(head4, &[arg(zero), arg(zero)]);
 
@@ -281,7 +281,7 @@ fn emit_body(
                 Some(x) => x,
                 None => match *inst {
                     Inst::Lookup { table, col, at: arg } => {
-                        e.lookup(&k.tables[table as usize], p.tables[table as usize], arg, col)
+                        e.lookup(&k.tables[table as usize], (table as usize, p.tables[table as usize]), arg, col)
                     }
                     ref other => e.inst(other),
                 },

@@ -4,7 +4,7 @@
 
 use crate::kernel::{kmath, table, Cmp, Inst, Val};
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{types, Endianness, InstBuilder, MemFlagsData, Type, Value};
+use cranelift_codegen::ir::{types, Endianness, GlobalValue, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 use std::collections::HashMap;
 
@@ -31,6 +31,14 @@ impl Lanes {
 }
 
 /// Emits instructions for the groups of a loop body, one group at a time.
+/// Where a rate table lies: at an address known now (the JIT), or at a
+/// data symbol the linker places (an object file).
+#[derive(Clone, Copy)]
+pub(super) enum TableBase {
+    Address(i64),
+    Symbol(GlobalValue),
+}
+
 pub(super) struct Emitter<'a, 'b> {
     pub b: &'a mut FunctionBuilder<'b>,
     pub lanes: Lanes,
@@ -45,7 +53,7 @@ pub(super) struct Emitter<'a, 'b> {
     pub resolved: Vec<HashMap<Val, (Value, usize)>>,
     /// (table address, argument, group) -> the fraction within the row and
     /// each lane's row address: computed once for all of a table's columns.
-    pub located: HashMap<(i64, Val, usize), (Value, Vec<Value>)>,
+    pub located: HashMap<(usize, Val, usize), (Value, Vec<Value>)>,
 }
 
 impl Emitter<'_, '_> {
@@ -117,9 +125,9 @@ impl Emitter<'_, '_> {
     /// `Table::locate` and `Table::interpolate`, the row found once per
     /// table and group. With two lanes each lane's (y, dy) pair is one
     /// 16-byte load; two unpacks make the y and dy vectors.
-    pub fn lookup(&mut self, t: &table::Table, addr: i64, at: Val, col: u32) -> Value {
+    pub fn lookup(&mut self, t: &table::Table, (index, base): (usize, TableBase), at: Val, col: u32) -> Value {
         let flags = MemFlagsData::new().with_notrap().with_readonly();
-        let key = (addr, at, self.g);
+        let key = (index, at, self.g);
         let (frac, rows) = match self.located.get(&key) {
             Some(found) => found.clone(),
             None => {
@@ -138,7 +146,10 @@ impl Emitter<'_, '_> {
                 let shifted = self.b.ins().fadd(fl, two52);
                 let bits = self.bits_to_int(shifted);
                 let lanes = if self.lanes == Lanes::Two { 2 } else { 1 };
-                let base = self.b.ins().iconst(types::I64, addr);
+                let base = match base {
+                    TableBase::Address(addr) => self.b.ins().iconst(types::I64, addr),
+                    TableBase::Symbol(gv) => self.b.ins().symbol_value(types::I64, gv),
+                };
                 let last = self.b.ins().iconst(types::I64, (t.rows - 1) as i64);
                 let row_bytes = (t.cols * 16) as i64;
                 let rows: Vec<Value> = (0..lanes)

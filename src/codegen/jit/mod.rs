@@ -33,10 +33,12 @@ pub use body::CHUNK;
 use crate::kernel::{segment, Kernel};
 use body::Piece;
 use cranelift_codegen::ir::{types, AbiParam, Signature, UserFuncName};
+use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{Linkage, Module};
+use cranelift_module::{DataId, FuncId, Linkage, Module};
+use emit::TableBase;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -58,7 +60,8 @@ enum Code {
 /// What the machine code needs alive: its module (the memory it is in)
 /// and the rate tables it reads.
 struct Owned {
-    _module: JITModule,
+    /// None for kernels linked into the program ([`install_prebuilt`]).
+    _module: Option<JITModule>,
     _tables: Vec<Box<[f64]>>,
 }
 
@@ -219,19 +222,25 @@ pub struct Options {
 /// sweep over parameters that stay parameters) shares the code compiled
 /// before, and its `compile_seconds` is what the lookup took.
 pub fn compile(kernel: &Kernel, speed: bool) -> Result<Compiled, String> {
-    use std::hash::Hasher as _;
     let start = std::time::Instant::now();
     // the kernel's identity: a hash of everything it holds, as Debug prints it
-    struct Hash(std::collections::hash_map::DefaultHasher);
-    impl std::fmt::Write for Hash {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            self.0.write(s.as_bytes());
-            Ok(())
+    let key = key_of(kernel, speed);
+    if let Some(list) = RECORDING.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        if !list.iter().any(|r| r.key == key) {
+            list.push(Recorded { key, kernel: kernel.clone(), speed });
         }
     }
-    let mut h = Hash(std::collections::hash_map::DefaultHasher::new());
-    let _ = std::fmt::Write::write_fmt(&mut h, format_args!("{speed} {SEGMENT_WEIGHT} {kernel:?}"));
-    let key = (h.0.finish(), kernel.insts.len(), kernel.states.len(), kernel.params.len());
+    if let Some(mut c) = prebuilt(key) {
+        c.compile_seconds = start.elapsed().as_secs_f64();
+        PREBUILT_USED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Ok(c);
+    }
+    if PREBUILT_ONLY.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err("this kernel is not one the runner was built with (a setting changed its code: a parameter \
+                    the model folds in, the time step or the method); run without --prebuilt-only to compile it"
+            .into());
+    }
+    JIT_COMPILED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     static CACHE: std::sync::Mutex<Vec<(Key, Compiled)>> = std::sync::Mutex::new(Vec::new());
     let hit = CACHE.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(k, _)| *k == key).map(|(_, c)| c.clone());
     if let Some(mut c) = hit {
@@ -249,7 +258,120 @@ pub fn compile(kernel: &Kernel, speed: bool) -> Result<Compiled, String> {
 
 /// A kernel's identity in [`compile`]'s cache: a hash of its text and its
 /// sizes (instructions, states, parameters).
-type Key = (u64, usize, usize, usize);
+pub type Key = (u64, usize, usize, usize);
+
+/// A kernel [`compile`] was asked for while [`record`] was on.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub key: Key,
+    pub kernel: Kernel,
+    pub speed: bool,
+}
+
+static RECORDING: std::sync::Mutex<Option<Vec<Recorded>>> = std::sync::Mutex::new(None);
+
+/// Starts (or, with `false`, stops) recording every kernel [`compile`] is
+/// asked for; what was recorded since the last start is returned, in
+/// order, each kernel once. `neuroc build` records a run's kernels to
+/// compile them into an object file.
+pub fn record(on: bool) -> Vec<Recorded> {
+    let mut slot = RECORDING.lock().unwrap_or_else(|e| e.into_inner());
+    let taken = slot.take().unwrap_or_default();
+    if on {
+        *slot = Some(Vec::new());
+    }
+    taken
+}
+
+/// The kernels linked into this program by `neuroc build`, found by key.
+static PREBUILT: std::sync::OnceLock<Vec<(Key, Compiled)>> = std::sync::OnceLock::new();
+static PREBUILT_USED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static PREBUILT_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes [`compile`] refuse a kernel that is not among the prebuilt ones
+/// (a runner's `--prebuilt-only`).
+pub fn prebuilt_only(on: bool) {
+    PREBUILT_ONLY.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+static JIT_COMPILED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many kernels [`compile`] took from the program's prebuilt ones, and
+/// how many it compiled (or found in its cache) since the process began.
+pub fn kernel_origins() -> (usize, usize) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (PREBUILT_USED.load(Relaxed), JIT_COMPILED.load(Relaxed))
+}
+
+fn prebuilt(key: Key) -> Option<Compiled> {
+    PREBUILT.get()?.iter().find(|(k, _)| *k == key).map(|(_, c)| c.clone())
+}
+
+/// The first word of a prebuilt-kernel registry: "NEUROCK1".
+pub const REGISTRY_MAGIC: u64 = u64::from_le_bytes(*b"NEUROCK1");
+
+/// Makes [`compile`] answer with the kernels of a registry that
+/// [`object::emit`](crate::codegen::object) wrote and the linker placed:
+/// words `MAGIC, count`, then per kernel `key (4 words), states, params,
+/// slots (0: one whole function), functions, function addresses...`.
+/// Returns how many kernels it holds; a second call changes nothing.
+///
+/// # Safety
+/// `registry` must point at such a registry, its addresses at functions
+/// compiled with [`KernelFn`]'s signature (or, cut, with a segment's).
+pub unsafe fn install_prebuilt(registry: *const u64) -> Result<usize, String> {
+    let word = |i: usize| unsafe { registry.add(i).read() };
+    if registry.is_null() || word(0) != REGISTRY_MAGIC {
+        return Err("the program's kernel registry is damaged".into());
+    }
+    let count = word(1) as usize;
+    let mut list = Vec::with_capacity(count);
+    let mut at = 2;
+    for _ in 0..count {
+        let key = (word(at), word(at + 1) as usize, word(at + 2) as usize, word(at + 3) as usize);
+        let (n_states, n_params, slots, n_funcs) =
+            (word(at + 4) as usize, word(at + 5) as usize, word(at + 6) as usize, word(at + 7) as usize);
+        let addrs: Vec<*const u8> = (0..n_funcs).map(|j| word(at + 8 + j) as *const u8).collect();
+        at += 8 + n_funcs;
+        let code = if slots == 0 {
+            // SAFETY: the registry's writer declared the function so.
+            Code::Whole(unsafe { std::mem::transmute::<*const u8, KernelFn>(addrs[0]) })
+        } else {
+            let funcs =
+                addrs.iter().map(|&a| unsafe { std::mem::transmute::<*const u8, SegmentFn>(a) }).collect::<Vec<_>>();
+            Code::Segments { funcs, slots }
+        };
+        let compiled = Compiled {
+            _owned: std::sync::Arc::new(Owned { _module: None, _tables: Vec::new() }),
+            code,
+            ir: String::new(),
+            compile_seconds: 0.0,
+            segments: n_funcs,
+            clif_insts: 0,
+            largest_function: 0,
+            n_states,
+            n_params,
+        };
+        list.push((key, compiled));
+    }
+    let n = list.len();
+    let _ = PREBUILT.set(list);
+    Ok(n)
+}
+
+/// The key [`compile`] files a kernel under.
+pub fn key_of(kernel: &Kernel, speed: bool) -> Key {
+    use std::hash::Hasher as _;
+    struct Hash(std::collections::hash_map::DefaultHasher);
+    impl std::fmt::Write for Hash {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut h = Hash(std::collections::hash_map::DefaultHasher::new());
+    let _ = std::fmt::Write::write_fmt(&mut h, format_args!("{speed} {SEGMENT_WEIGHT} {kernel:?}"));
+    (h.0.finish(), kernel.insts.len(), kernel.states.len(), kernel.params.len())
+}
 
 /// How many compiled kernels [`compile`] keeps.
 pub const CACHED: usize = 32;
@@ -260,26 +382,42 @@ pub fn compile_segmented(kernel: &Kernel, speed: bool, weight: usize) -> Result<
     compile_with(kernel, Options { speed, weight, keep_ir: false })
 }
 
-/// Compiles a kernel as `opts` say.
-pub fn compile_with(kernel: &Kernel, opts: Options) -> Result<Compiled, String> {
-    let (speed, weight) = (opts.speed, opts.weight);
-    let start = std::time::Instant::now();
+/// Cranelift's target: this machine, optimizing for speed or not; `pic`
+/// for code an executable links (an object file), else for the JIT.
+pub(crate) fn isa(speed: bool, pic: bool) -> Result<OwnedTargetIsa, String> {
     let mut flags = settings::builder();
     let set =
         |f: &mut settings::Builder, k: &str, v: &str| f.set(k, v).map_err(|e| format!("cranelift setting {k}: {e}"));
     set(&mut flags, "opt_level", if speed { "speed" } else { "none" })?;
     set(&mut flags, "use_colocated_libcalls", "false")?;
-    set(&mut flags, "is_pic", "false")?;
-    let isa = cranelift_native::builder()
+    set(&mut flags, "is_pic", if pic { "true" } else { "false" })?;
+    cranelift_native::builder()
         .map_err(|e| format!("this machine is not supported by Cranelift: {e}"))?
         .finish(settings::Flags::new(flags))
-        .map_err(|e| format!("cranelift: {e}"))?;
-    let mut module = JITModule::new(JITBuilder::with_isa(isa, cranelift_module::default_libcall_names()));
-    let cut = segment::cut(kernel, weight);
-    let whole = cut.list.len() == 1;
-    if cut.slots.saturating_mul(CHUNK * 8) > i32::MAX as usize {
-        return Err(format!("the kernel passes {} values between its segments, too many", cut.slots));
-    }
+        .map_err(|e| format!("cranelift: {e}"))
+}
+
+/// Where the functions of [`define_kernel`] find the rate tables.
+pub(crate) enum Tables<'a> {
+    /// In this process, at these addresses (the JIT).
+    Addresses(&'a [i64]),
+    /// As data symbols of the module (an object file).
+    Symbols(&'a [DataId]),
+}
+
+/// A kernel defined in a module: its functions in order, and the slots
+/// its segments pass values through (0: one whole function).
+pub(crate) struct Defined {
+    pub ids: Vec<FuncId>,
+    pub slots: usize,
+    ir: String,
+    clif_insts: usize,
+    largest: usize,
+}
+
+/// A kernel function's signature ([`KernelFn`]; a segment's, `whole`
+/// false, has the scratch block last).
+pub(crate) fn signature<M: Module>(module: &M, whole: bool) -> Signature {
     let ptr = types::I64;
     let mut sig = module.make_signature();
     for ty in [ptr, ptr, types::I64, types::F64, types::F64, ptr, ptr] {
@@ -289,9 +427,27 @@ pub fn compile_with(kernel: &Kernel, opts: Options) -> Result<Compiled, String> 
         sig.params.push(AbiParam::new(ptr));
     }
     sig.returns.push(AbiParam::new(types::I64));
-    let tables: Vec<Box<[f64]>> = kernel.tables.iter().map(|t| t.data.clone().into_boxed_slice()).collect();
-    let table_addrs: Vec<i64> = tables.iter().map(|t| t.as_ptr() as i64).collect();
-    let mut out = Functions { keep_ir: opts.keep_ir, ir: String::new(), clif_insts: 0, largest: 0, ids: Vec::new() };
+    sig
+}
+
+/// Cuts a kernel into segments of at most `weight` and defines one
+/// function per segment in `module`, named `name` (one function) or
+/// `name_J`, with `linkage`.
+pub(crate) fn define_kernel<M: Module>(
+    module: &mut M,
+    kernel: &Kernel,
+    (name, linkage): (&str, Linkage),
+    weight: usize,
+    tables: &Tables,
+    keep_ir: bool,
+) -> Result<Defined, String> {
+    let cut = segment::cut(kernel, weight);
+    let whole = cut.list.len() == 1;
+    if cut.slots.saturating_mul(CHUNK * 8) > i32::MAX as usize {
+        return Err(format!("the kernel passes {} values between its segments, too many", cut.slots));
+    }
+    let sig = signature(module, whole);
+    let mut out = Functions { keep_ir, ir: String::new(), clif_insts: 0, largest: 0, ids: Vec::new() };
     let last = cut.list.len() - 1;
     for (j, seg) in cut.list.iter().enumerate() {
         let piece = Piece {
@@ -309,16 +465,35 @@ pub fn compile_with(kernel: &Kernel, opts: Options) -> Result<Compiled, String> 
             finishes: j == last,
             segment: !whole,
         };
-        let name = if whole { "neuroc_kernel".to_string() } else { format!("neuroc_kernel_{j}") };
-        define(&mut module, &name, &sig, &piece, &table_addrs, &mut out)?;
+        let name = if whole { name.to_string() } else { format!("{name}_{j}") };
+        define(module, (&name, linkage), &sig, &piece, tables, &mut out)?;
     }
+    let slots = if whole { 0 } else { cut.slots.max(1) };
+    Ok(Defined { ids: out.ids, slots, ir: out.ir, clif_insts: out.clif_insts, largest: out.largest })
+}
+
+/// Compiles a kernel as `opts` say.
+pub fn compile_with(kernel: &Kernel, opts: Options) -> Result<Compiled, String> {
+    let start = std::time::Instant::now();
+    let mut module =
+        JITModule::new(JITBuilder::with_isa(isa(opts.speed, false)?, cranelift_module::default_libcall_names()));
+    let tables: Vec<Box<[f64]>> = kernel.tables.iter().map(|t| t.data.clone().into_boxed_slice()).collect();
+    let table_addrs: Vec<i64> = tables.iter().map(|t| t.as_ptr() as i64).collect();
+    let defined = define_kernel(
+        &mut module,
+        kernel,
+        ("neuroc_kernel", Linkage::Local),
+        opts.weight,
+        &Tables::Addresses(&table_addrs),
+        opts.keep_ir,
+    )?;
     module.finalize_definitions().map_err(|e| e.to_string())?;
-    let code = if whole {
-        let code = module.get_finalized_function(out.ids[0]);
+    let code = if defined.slots == 0 {
+        let code = module.get_finalized_function(defined.ids[0]);
         // SAFETY: the function was declared with exactly this signature.
         Code::Whole(unsafe { std::mem::transmute::<*const u8, KernelFn>(code) })
     } else {
-        let funcs = out
+        let funcs = defined
             .ids
             .iter()
             .map(|&id| {
@@ -327,16 +502,16 @@ pub fn compile_with(kernel: &Kernel, opts: Options) -> Result<Compiled, String> 
                 unsafe { std::mem::transmute::<*const u8, SegmentFn>(code) }
             })
             .collect();
-        Code::Segments { funcs, slots: cut.slots }
+        Code::Segments { funcs, slots: defined.slots }
     };
     Ok(Compiled {
-        _owned: std::sync::Arc::new(Owned { _module: module, _tables: tables }),
+        _owned: std::sync::Arc::new(Owned { _module: Some(module), _tables: tables }),
         code,
-        ir: out.ir,
+        ir: defined.ir,
         compile_seconds: start.elapsed().as_secs_f64(),
-        segments: cut.list.len(),
-        clif_insts: out.clif_insts,
-        largest_function: out.largest,
+        segments: defined.ids.len(),
+        clif_insts: defined.clif_insts,
+        largest_function: defined.largest,
         n_states: kernel.states.len(),
         n_params: kernel.params.len(),
     })
@@ -348,26 +523,32 @@ struct Functions {
     ir: String,
     clif_insts: usize,
     largest: usize,
-    ids: Vec<cranelift_module::FuncId>,
+    ids: Vec<FuncId>,
 }
 
 /// Declares, builds and compiles the function of one piece.
-fn define(
-    module: &mut JITModule,
-    name: &str,
+fn define<M: Module>(
+    module: &mut M,
+    (name, linkage): (&str, Linkage),
     sig: &Signature,
     piece: &Piece,
-    table_addrs: &[i64],
+    tables: &Tables,
     out: &mut Functions,
 ) -> Result<(), String> {
-    let id = module.declare_function(name, Linkage::Local, sig).map_err(|e| e.to_string())?;
+    let id = module.declare_function(name, linkage, sig).map_err(|e| e.to_string())?;
     let mut ctx = module.make_context();
     ctx.func.signature = sig.clone();
     ctx.func.name = UserFuncName::user(0, id.as_u32());
+    let bases: Vec<TableBase> = match tables {
+        Tables::Addresses(addrs) => addrs.iter().map(|&a| TableBase::Address(a)).collect(),
+        Tables::Symbols(ids) => {
+            ids.iter().map(|&d| TableBase::Symbol(module.declare_data_in_func(d, &mut ctx.func))).collect()
+        }
+    };
     let mut fctx = FunctionBuilderContext::new();
     {
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-        body::emit_function(&mut b, piece, table_addrs);
+        body::emit_function(&mut b, piece, &bases);
         b.finalize(module.isa().frontend_config());
     }
     if out.keep_ir {

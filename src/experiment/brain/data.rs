@@ -130,12 +130,12 @@ fn file<'a>(ctx: &mut Ctx, p: &mut Parts<'a>, (key, written): (&'a ast::Ident, &
         )
     };
     if let Some(why) = unreadable(full) {
-        if !(full.is_dir() && matches!(key.name.as_str(), "connectivity" | "tvb")) {
+        if !(crate::vfs::is_dir(full) && matches!(key.name.as_str(), "connectivity" | "tvb")) {
             return fail(ctx, why.into());
         }
     }
     match key.name.as_str() {
-        "connectivity" | "weights" | "tvb" if full.is_dir() => match connectome::read_tvb(full) {
+        "connectivity" | "weights" | "tvb" if crate::vfs::is_dir(full) => match connectome::read_tvb(full) {
             Ok((w, l, labels)) => {
                 p.weights = Some((w, span));
                 p.lengths = Some((l, span));
@@ -169,7 +169,7 @@ fn file<'a>(ctx: &mut Ctx, p: &mut Parts<'a>, (key, written): (&'a ast::Ident, &
             Ok(m) => p.empirical_fc = Some((m, span)),
             Err(why) => fail(ctx, why),
         },
-        "labels" => match std::fs::read_to_string(full) {
+        "labels" => match crate::vfs::read_to_string(full) {
             Ok(s) => p.labels = s.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect(),
             Err(e) => fail(ctx, format!("cannot be read: {e}")),
         },
@@ -348,9 +348,11 @@ pub(super) fn per_node_values(
 
 /// Why a data file cannot be used, if it cannot.
 fn unreadable(path: &Path) -> Option<&'static str> {
-    match std::fs::metadata(path) {
-        Err(_) => Some("does not exist"),
-        Ok(m) if m.is_dir() => Some("is a directory, not a file"),
-        Ok(_) => std::fs::File::open(path).err().map(|_| "cannot be read"),
+    if crate::vfs::is_dir(path) {
+        Some("is a directory, not a file")
+    } else if !crate::vfs::exists(path) {
+        Some("does not exist")
+    } else {
+        (!crate::vfs::readable(path)).then_some("cannot be read")
     }
 }

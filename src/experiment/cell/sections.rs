@@ -138,7 +138,7 @@ pub(super) fn sections(
                 "remove the `section` statements, or the `morphology` line",
             );
         }
-        let text = match std::fs::read_to_string(&full) {
+        let text = match crate::vfs::read_to_string(&full) {
             Ok(t) => t,
             Err(e) => {
                 ctx.fail(
