@@ -99,6 +99,7 @@ fn main() {
         ("chain", "values", vec![sized(5000), sized(20000)]),
         ("wc", "nodes (n^2 terms)", vec![sized(10), sized(20), sized(40), sized(80)]),
     ];
+    nmodl_imports();
     println!("compile cost against model size (each case in its own process)");
     println!(
         "{:<7} {:>7} {:<18} {:>10} {:>10} {:>10} {:>9} {:>11} {:>11}",
@@ -127,4 +128,26 @@ fn main() {
             );
         }
     }
+}
+
+/// `neuroc import` per mechanism: NMODL read, translated and the channel
+/// compiled (the library call), median of 21 after one warm-up.
+fn nmodl_imports() {
+    println!("neuroc import per mechanism (tests/nmodl; parse, translate, compile the channel)");
+    println!("{:<6} {:>8} {:>10}", "mod", "lines", "ms");
+    for name in ["hh", "kv1", "ih", "nam", "cat", "cad"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/nmodl/{name}.mod"));
+        let text = std::fs::read_to_string(&path).expect("the test mechanisms");
+        let mut times: Vec<f64> = (0..22)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                neuroc::import_nmodl_text(name, &text).expect("imports");
+                start.elapsed().as_secs_f64()
+            })
+            .skip(1)
+            .collect();
+        times.sort_by(f64::total_cmp);
+        println!("{name:<6} {:>8} {:>10.2}", text.lines().count(), times[times.len() / 2] * 1e3);
+    }
+    println!();
 }

@@ -678,9 +678,23 @@ pub fn import_nmodl_text(name: &str, text: &str) -> Result<Imported, Error> {
     let imported = crate::nmodl::import(file, text).map_err(|diagnostics| Error { diagnostics, io: None, sources })?;
     // the channel must compile: a failure here is neuroc's, not the file's
     let rhs = if imported.text.contains("\n    current ") { "-currents / 1 uF/cm^2" } else { "0 mV/ms" };
+    // what the channel reads of its ions: concentrations as parameters, an
+    // ion's current from a channel that carries none
+    let mut extra = String::new();
+    let mut uses = imported.name.clone();
+    let mut channels = String::new();
+    for a in &imported.ambient {
+        match a.strip_prefix("i_") {
+            Some(ion) => {
+                channels += &format!("channel ImportCheck_{ion} {{\n    ion {ion}\n    current i = 0 mA/cm^2\n}}\n");
+                uses += &format!(", ImportCheck_{ion}");
+            }
+            None => extra += &format!("    parameter {a} = 1 mM\n"),
+        }
+    }
     let check = format!(
-        "{}\nneuron ImportCheck {{\n    state V = -65 mV\n    use {}\n    dV/dt = {rhs}\n}}\n",
-        imported.text, imported.name
+        "{}\n{channels}neuron ImportCheck {{\n    state V = -65 mV\n{extra}    use {uses}\n    dV/dt = {rhs}\n}}\n",
+        imported.text
     );
     let compiled = crate::compile_source(&format!("{name} (imported)"), &check, None);
     if compiled.diagnostics.has_errors() {

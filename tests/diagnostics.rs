@@ -488,3 +488,45 @@ fn less_than_a_negative_number_parses() {
     let src = "rate R {\n    state x = 0\n    F = if x < -0.25 then 0 else x + 0.25\n    G = if x <-1 then 1 else 0\n    dx/dt = (1 - x + F + G) / 1 s\n}\n";
     assert_eq!(neuroc::check(src), "", "no diagnostics");
 }
+
+#[test]
+fn ion_concentrations_need_one_source() {
+    let channel = "channel CaT {\n    ion ca\n    parameter pbar = 0.2 mm/s\n    current i = pbar * 2 * 96485 C/mol * (ca_i - ca_o)\n}\n";
+    // nobody declares them
+    check(
+        "ion_undeclared",
+        &format!("{channel}neuron Cell {{\n    state V = -65 mV\n    use CaT\n    dV/dt = -currents / 1 uF/cm^2\n}}\n"),
+    );
+    // the neuron and a pool both declare ca_i; ca_o is not a concentration
+    check(
+        "ion_two_sources",
+        &format!(
+            "{channel}channel Pool {{\n    state ca_i = 50 nM\n    dca_i/dt = -ca_i / 100 ms\n}}\n\
+             neuron Cell {{\n    parameter ca_i = 50 nM, ca_o = 2 mV\n    state V = -65 mV\n    use CaT, Pool\n    \
+             dV/dt = -currents / 1 uF/cm^2\n}}\n"
+        ),
+    );
+}
+
+#[test]
+fn ion_currents_need_a_channel_that_carries_them() {
+    check(
+        "ion_current_uncarried",
+        "channel Pool {\n    parameter depth = 0.1 um\n    state ca_i = 50 nM\n    \
+         dca_i/dt = -i_ca / (2 * 96485 C/mol * depth)\n}\nchannel K {\n    ion k: ik\n    ion ca\n    \
+         current ik = 1 mS/cm^2 * (V + 80 mV)\n    current il = 1 mS/cm^2 * V\n}\n\
+         neuron Cell {\n    state V = -65 mV\n    use Pool, K\n    dV/dt = -currents / 1 uF/cm^2\n}\n\
+         rate R {\n    ion ca\n    state x = 0\n    dx/dt = -x / 1 ms\n}\n",
+    );
+}
+
+/// Every diagnostic code has its section in docs/errors.md.
+#[test]
+fn every_code_is_documented() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/errors.md")).unwrap();
+    for code in neuroc::diag::Code::ALL {
+        let c = code.as_str();
+        assert!(doc.contains(&format!("\n## {c}\n")), "{c} has no section in docs/errors.md");
+        assert!(doc.contains(&format!("[{c}](#{})", c.to_lowercase())), "{c} is not in the table of docs/errors.md");
+    }
+}

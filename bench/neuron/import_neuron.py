@@ -20,7 +20,7 @@ import numpy as np
 root = pathlib.Path(__file__).resolve().parents[2]
 neuroc = root / "target" / "release" / "neuroc"
 work = pathlib.Path(tempfile.mkdtemp(prefix="neuroc-import-"))
-for name in ["hh", "kv1", "ih", "nam"]:
+for name in ["hh", "kv1", "ih", "nam", "cat", "cad"]:
     shutil.copy(root / "tests" / "nmodl" / f"{name}.mod", work)
 # NEURON has an `hh` of its own (el = -54.3 mV): ours runs there as `hhmod`
 (work / "hhmod.mod").write_text((work / "hh.mod").read_text().replace("SUFFIX hh", "SUFFIX hhmod"))
@@ -47,6 +47,8 @@ cases = {
         -3.0,
     ),
     "nam": ({"hhmod": {"gnabar_hhmod": 0.0}, "nam": {}}, ["hh.gnabar=0S/cm^2"], 10.0),
+    # a GHK calcium current into a calcium pool (cao: NEURON's default 2 mM)
+    "cat": ({"hhmod": {}, "cat": {}, "cad": {}}, [], 10.0),
 }
 times = np.arange(0.0, 100.0 + 1e-9, 0.1)
 
@@ -77,11 +79,11 @@ def neuron_trace(mechs, amp):
 
 
 def neuroc_trace(name, flags, amp):
-    channels = [{"hh": "hh", "kv1": "kv1", "ih": "hcn", "nam": "nam"}[name]]
+    channels = [{"hh": "hh", "kv1": "kv1", "ih": "hcn", "nam": "nam", "cat": "cat, cad"}[name]]
     if name != "hh":
         channels.insert(0, "hh")
     imports = []
-    for c in sorted({"hh", name}):
+    for c in sorted({"hh", name} | ({"cad"} if name == "cat" else set())):
         out = work / f"{c}_imported.neuro"
         mod = work / (f"{c}.mod.txt" if c == "hh" else f"{c}.mod")
         subprocess.run([neuroc, "import", mod, "-o", out], check=True, capture_output=True)
@@ -91,7 +93,7 @@ def neuroc_trace(name, flags, amp):
         "\n".join(imports)
         + f"""
 neuron Cell {{
-    parameter C_m = 1 uF/cm^2
+    parameter C_m = 1 uF/cm^2, ca_o = 2 mM
     state V = -65 mV
     use {", ".join(channels)}
     input I_ext = {amp} uA/cm^2 * step(t - 5 ms)

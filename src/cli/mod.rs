@@ -97,12 +97,13 @@ enum Command {
     },
     /// Translate an NMODL mechanism (NEURON's .mod file) into a `.neuro` channel.
     ///
-    /// Reads density mechanisms: SUFFIX, USEION reading reversal potentials and writing
-    /// currents, NONSPECIFIC_CURRENT, PARAMETER/STATE/ASSIGNED with units, BREAKPOINT with
-    /// SOLVE ... METHOD cnexp/derivimplicit/sparse, INITIAL, DERIVATIVE, KINETIC (~ reactions,
+    /// Reads density mechanisms: SUFFIX, USEION (reversal potentials, currents and
+    /// concentrations: GHK currents, calcium pools), NONSPECIFIC_CURRENT,
+    /// PARAMETER/STATE/ASSIGNED with units, BREAKPOINT with SOLVE ... METHOD
+    /// cnexp/derivimplicit/sparse, INITIAL, DERIVATIVE, KINETIC (~ reactions,
     /// CONSERVE), PROCEDURE (inlined), FUNCTION (an `fn`), if/else, TABLE (ignored: rates are
-    /// computed exactly). VERBATIM, POINTER, NET_RECEIVE, POINT_PROCESS and ionic
-    /// concentrations are E0702 at their line. Writes the channel to `-o FILE`, or prints it.
+    /// computed exactly). VERBATIM, POINTER, NET_RECEIVE and POINT_PROCESS are E0702
+    /// at their line. Writes the channel to `-o FILE`, or prints it.
     ///
     ///   neuroc import hh.mod -o hh.neuro
     ///   then, in a model: import "hh.neuro" and `use hh` in a neuron

@@ -52,6 +52,7 @@ codes! {
     BadTable = "E0218", "malformed rate table";
     DataFile = "E0219", "data file missing or unreadable";
     BadCoupling = "E0220", "coupling the connectome cannot compute";
+    Ion = "E0221", "ion concentration or current without a source";
     DimensionMismatch = "E0301", "dimension mismatch";
     UnknownUnit = "E0302", "unknown unit";
     NeedsDimensionless = "E0303", "argument must be dimensionless";

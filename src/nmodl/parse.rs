@@ -166,8 +166,14 @@ pub fn parse(file: FileId, text: &str) -> Result<Mod, Box<Diagnostic>> {
             Rule::units_block => {
                 for d in b.into_inner() {
                     let parts: Vec<String> = d.into_inner().map(|p| p.as_str().to_string()).collect();
-                    if parts.len() == 2 {
-                        m.units.push((strip(&parts[0]), strip(&parts[1])));
+                    // `(mA) = (milliamp)`; a constant in a unit of its own:
+                    // `FARADAY = (faraday) (coulomb)` keeps both, "faraday coulomb"
+                    match parts.as_slice() {
+                        [alias, meaning] => m.units.push((strip(alias), strip(meaning))),
+                        [alias, meaning, target] => {
+                            m.units.push((strip(alias), format!("{} {}", strip(meaning), strip(target))))
+                        }
+                        _ => {}
                     }
                 }
             }

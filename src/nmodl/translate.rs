@@ -26,6 +26,9 @@ pub struct Imported {
     pub name: String,
     pub text: String,
     pub notes: Vec<String>,
+    /// The ion names the channel reads but does not compute (`ca_i`,
+    /// `ca_o`, `i_ca`): what a neuron using it must supply.
+    pub ambient: Vec<String>,
 }
 
 struct Translator<'m> {
@@ -48,6 +51,9 @@ struct Translator<'m> {
     fn_lines: Vec<String>,
     notes: Vec<String>,
     depth: usize,
+    /// NMODL names whose `.neuro` name is not their safe form: a
+    /// concentration the mechanism computes as a STATE (`cai` -> `ca_i`).
+    renames: HashMap<String, String>,
 }
 
 fn unsupported(what: &str, span: Span, help: &str) -> Diagnostic {
@@ -57,6 +63,11 @@ fn unsupported(what: &str, span: Span, help: &str) -> Diagnostic {
 }
 
 impl<'m> Translator<'m> {
+    /// The `.neuro` name of an NMODL state.
+    fn neuro_name(&self, nmodl: &str) -> String {
+        self.renames.get(nmodl).cloned().unwrap_or_else(|| safe(nmodl))
+    }
+
     fn fresh(&mut self, base: &str) -> String {
         let first = safe(base);
         if self.taken.insert(first.clone()) {
@@ -262,7 +273,7 @@ impl<'m> Translator<'m> {
                     }
                     let v = self.expr(value, env)?;
                     let scale = unit.map_or(String::new(), |u| format!(" * (1 {u})"));
-                    self.lines.push(format!("d{}/dt = {v}{scale} / 1 ms", safe(name)));
+                    self.lines.push(format!("d{}/dt = {v}{scale} / 1 ms", self.neuro_name(name)));
                 }
                 Stmt::Reaction { from, to, forward, backward, span } => {
                     if what != Block::Kinetic {
@@ -462,6 +473,7 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
         fn_lines: Vec::new(),
         notes: Vec::new(),
         depth: 0,
+        renames: HashMap::new(),
     };
     t.base.insert("v".into(), "(V / 1 mV)".into());
     t.base.insert("celsius".into(), "((celsius - 0 degC) / 1 K)".into());
@@ -469,11 +481,16 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
     t.base.insert("PI".into(), number(std::f64::consts::PI));
     // NEURON's constants (nrnunits, 2019 SI values)
     for (alias, meaning) in &m.units {
-        match meaning.as_str() {
-            "faraday" => {
+        let mut words = meaning.split_whitespace();
+        let (what, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+        match (what, target) {
+            ("faraday", "" | "coulomb" | "coulombs" | "coul") => {
                 t.base.insert(alias.clone(), number(96_485.332_123_310_02));
             }
-            "k-mole" => {
+            ("faraday", "kilocoulombs" | "kilocoulomb") => {
+                t.base.insert(alias.clone(), number(96.485_332_123_310_02));
+            }
+            ("k-mole", "" | "joule/degC" | "joule/degK" | "joule/K") => {
                 t.base.insert(alias.clone(), number(8.314_462_618_153_24));
             }
             _ => {}
@@ -481,36 +498,90 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
     }
     let mut params: Vec<String> = Vec::new();
     let mut currents: Vec<(String, Span)> = m.nonspecific.clone();
+    // the ion the channel's currents carry, the ion names it reads from its
+    // neuron, and the concentrations it computes as ASSIGNED values
+    let mut carried: Vec<(String, String)> = Vec::new();
+    let mut ambient: Vec<String> = Vec::new();
+    let mut computed: Vec<(String, String, Span)> = Vec::new();
+    // a variable's declared unit (NMODL spelling), for the ion names
+    let declared = |v: &str, default: &str| -> String {
+        let d = m.assigned.iter().chain(&m.states).find(|d| d.name == v);
+        match d.and_then(|d| unit(d.unit.as_deref().unwrap_or(""), &m.units).ok().flatten()) {
+            Some(u) => u,
+            None => default.to_string(),
+        }
+    };
+    let is_state = |v: &str| m.states.iter().any(|s| s.name == v);
     for ion in &m.ions {
+        let x = &ion.name;
+        let concentration = |v: &str| {
+            if *v == format!("{x}i") {
+                Some(format!("{x}_i"))
+            } else if *v == format!("{x}o") {
+                Some(format!("{x}_o"))
+            } else {
+                None
+            }
+        };
+        let writes = |v: &str| ion.write.iter().any(|(w, _)| w == v);
         for (v, span) in &ion.read {
-            if *v == format!("e{}", ion.name) {
+            if *v == format!("e{x}") {
                 if !m.parameters.iter().any(|p| &p.name == v) {
-                    params.push(format!("parameter {v} = {} mV", number(default_reversal(&ion.name))));
+                    params.push(format!("parameter {v} = {} mV", number(default_reversal(x))));
                     t.base.insert(v.clone(), format!("({v} / 1 mV)"));
                     t.taken.insert(v.clone());
                 }
-            } else if *v == format!("i{}", ion.name) {
-                errors.push(unsupported(
-                    &format!("reading the current `{v}`"),
-                    *span,
-                    "only reversal potentials can be read",
-                ));
+                if ion.write.iter().any(|(w, _)| concentration(w).is_some()) {
+                    t.notes.push(format!(
+                        "`{v}` is a parameter: NEURON would recompute it from the concentrations this mechanism \
+                         writes (the Nernst equation); write `E = R T / (z F) ln(c_o / c_i)` in the channel for that"
+                    ));
+                }
+            } else if *v == format!("i{x}") {
+                if writes(v) {
+                    errors.push(unsupported(
+                        &format!("reading its own current `{v}`"),
+                        *span,
+                        "a mechanism reads the currents of the others",
+                    ));
+                    continue;
+                }
+                let u = declared(v, "mA/cm^2");
+                let name = format!("i_{x}");
+                t.base.insert(v.clone(), format!("({name} / (1 {u}))"));
+                t.taken.insert(name.clone());
+                ambient.push(name);
+            } else if let Some(name) = concentration(v) {
+                if !writes(v) {
+                    let u = declared(v, "mM");
+                    t.base.insert(v.clone(), format!("({name} / (1 {u}))"));
+                    t.taken.insert(name.clone());
+                    ambient.push(name);
+                }
             } else {
                 errors.push(unsupported(
-                    &format!("the ionic concentration `{v}`"),
+                    &format!("reading `{v}` of the ion `{x}`"),
                     *span,
-                    "neuroc has no ion concentrations yet: mechanisms that read or write them (calcium pools, GHK currents) cannot be imported",
+                    &format!("a mechanism reads an ion's reversal potential `e{x}`, current `i{x}` and concentrations `{x}i`, `{x}o`"),
                 ));
             }
         }
         for (v, span) in &ion.write {
-            if *v == format!("i{}", ion.name) {
+            if *v == format!("i{x}") {
+                carried.push((x.clone(), safe(v)));
                 currents.push((v.clone(), *span));
+            } else if let Some(name) = concentration(v) {
+                t.taken.insert(name.clone());
+                if is_state(v) {
+                    t.renames.insert(v.clone(), name);
+                } else {
+                    computed.push((v.clone(), name, *span));
+                }
             } else {
                 errors.push(unsupported(
-                    &format!("writing the ionic concentration `{v}`"),
+                    &format!("writing `{v}` of the ion `{x}`"),
                     *span,
-                    "neuroc has no ion concentrations yet: calcium pools cannot be imported",
+                    &format!("a mechanism writes an ion's current `i{x}` or its concentrations `{x}i`, `{x}o`"),
                 ));
             }
         }
@@ -565,7 +636,7 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
     }
     for s in &m.states {
         let u = unit_of(s, &mut errors);
-        let n = safe(&s.name);
+        let n = t.neuro_name(&s.name);
         t.taken.insert(n.clone());
         t.base.insert(s.name.clone(), u.as_ref().map_or(n.clone(), |u| format!("({n} / (1 {u}))")));
         t.states.insert(s.name.clone(), u);
@@ -611,6 +682,16 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
             ),
         }
     }
+    for (v, name, span) in &computed {
+        match env.get(v) {
+            Some(value) => current_lines.push(format!("{name} = {value} * (1 {})", declared(v, "mM"))),
+            None => errors.push(
+                Diagnostic::error(Code::NmodlName, format!("the concentration `{v}` is written but never assigned"))
+                    .at(*span, "declared here")
+                    .help("assign it in BREAKPOINT or in the DERIVATIVE block BREAKPOINT solves"),
+            ),
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -631,6 +712,11 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
         writeln!(out, "# Note: {n}.").ok();
     }
     writeln!(out, "channel {} {{", safe(&name)).ok();
+    // which ion carries which current: `ion ca` when one ion carries them all
+    match carried.as_slice() {
+        [(x, _)] if m.nonspecific.is_empty() => writeln!(out, "    ion {x}").ok(),
+        _ => carried.iter().map(|(x, c)| writeln!(out, "    ion {x}: {c}").ok()).last().flatten(),
+    };
     for p in &params {
         writeln!(out, "    {p}").ok();
     }
@@ -641,7 +727,7 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
         }
     }
     for s in &m.states {
-        let n = safe(&s.name);
+        let n = t.neuro_name(&s.name);
         let unit = t.states[&s.name].clone();
         let init = t.initial.get(&s.name).cloned();
         if species.contains(&n) && init.is_none() && t.steady {
@@ -674,5 +760,5 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
         writeln!(out, "    {c}").ok();
     }
     writeln!(out, "}}").ok();
-    Ok(Imported { name: safe(&name), text: out, notes: t.notes })
+    Ok(Imported { name: safe(&name), text: out, notes: t.notes, ambient })
 }

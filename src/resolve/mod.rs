@@ -30,6 +30,7 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("epileptor.neuro", include_str!("../../stdlib/epileptor.neuro")),
     ("wendling.neuro", include_str!("../../stdlib/wendling.neuro")),
     ("noise.neuro", include_str!("../../stdlib/noise.neuro")),
+    ("calcium.neuro", include_str!("../../stdlib/calcium.neuro")),
 ];
 
 /// Every model visible from the root file, and the `simulate` blocks of the

@@ -199,6 +199,12 @@ pub enum StmtKind {
     Fn(FnDef),
     Gate(Gate),
     Current(Binding),
+    /// `ion ca` (every current of the channel) or `ion na: ina` (the
+    /// currents named): the ion that carries a channel's currents.
+    Ion {
+        ion: Ident,
+        currents: Option<Vec<Ident>>,
+    },
     Use(Vec<Ident>),
     Kinetic(Vec<Reaction>),
     /// `factor * dX/dt = rhs` (factor is usually absent)

@@ -154,6 +154,12 @@ impl Lowerer {
                 let value = self.expr(it.next()?);
                 StmtKind::Current(Binding { name, value })
             }
+            Rule::ion_stmt => {
+                let mut it = self.parts(pair).map(|p| self.ident(p));
+                let ion = it.next()?;
+                let named: Vec<Ident> = it.collect();
+                StmtKind::Ion { ion, currents: (!named.is_empty()).then_some(named) }
+            }
             Rule::use_stmt => StmtKind::Use(self.parts(pair).map(|p| self.ident(p)).collect()),
             Rule::kinetic => StmtKind::Kinetic(
                 self.parts(pair)

@@ -52,7 +52,9 @@ impl<'a> Lower<'a> {
         }
     }
 
-    pub(super) fn use_channel(&mut self, host: &'a ast::Model, name: &'a ast::Ident) {
+    /// Declares a used channel's names in a space of its own; returns the
+    /// channel, to be lowered once every channel is declared.
+    pub(super) fn use_channel(&mut self, host: &'a ast::Model, name: &'a ast::Ident) -> Option<&'a ast::Model> {
         let Some(ch) = self.lib.get(&name.name) else {
             let mut d = Diagnostic::error(Code::UnknownModel, format!("no channel named `{}`", name.name))
                 .at(name.span, "not found");
@@ -64,7 +66,7 @@ impl<'a> Lower<'a> {
                 }
             };
             self.err(d);
-            return;
+            return None;
         };
         if !matches!(ch.kind, ast::ModelKind::Channel | ast::ModelKind::Synapse) {
             self.err(
@@ -75,7 +77,7 @@ impl<'a> Lower<'a> {
                 .at(name.span, "`use` takes channels and synapses")
                 .with_label(ch.name.span, "defined here"),
             );
-            return;
+            return None;
         }
         if host.kind != ast::ModelKind::Neuron {
             self.err(
@@ -83,14 +85,14 @@ impl<'a> Lower<'a> {
                     .at(name.span, "used here")
                     .help("move the `use` into a neuron model"),
             );
-            return;
+            return None;
         }
         if self.m.channels.contains(&name.name) {
             self.err(
                 Diagnostic::error(Code::Duplicate, format!("channel `{}` is used twice", name.name))
                     .at(name.span, "used again here"),
             );
-            return;
+            return None;
         }
         self.m.channels.push(name.name.clone());
         let space = self.spaces.len();
@@ -99,8 +101,10 @@ impl<'a> Lower<'a> {
             entries: HashMap::new(),
             order: vec![],
             currents: vec![],
+            ions: vec![],
         });
         self.collect(space, ch);
+        self.check_ions(space);
         // The host's V and temperature, unless the channel declares its own;
         // a synapse reads the host's V as `V_post`.
         for ambient in ["V", "celsius", "V_post"] {
@@ -114,9 +118,7 @@ impl<'a> Lower<'a> {
             };
             self.spaces[space].entries.entry(ambient.to_string()).or_insert(e);
         }
-        self.lower_all(ch);
-        // lower_all of the channel used `space` via the spaces stack below
-        let _ = space;
+        Some(ch)
     }
 
     pub(super) fn gate(&mut self, space: usize, g: &'a ast::Gate, span: Span) {

@@ -219,11 +219,15 @@ impl<'a> Lower<'a> {
                     Some(i) => Var::Value(i),
                     None => return self.error_node(span),
                 },
-                _ => {
-                    let d = self.unknown_name(scope.space, n, span, scope.locals);
-                    self.err(d);
-                    return self.error_node(span);
-                }
+                _ => match self.ion_symbol(scope.space, n, span) {
+                    Some(Some(v)) => v,
+                    Some(None) => return self.error_node(span),
+                    None => {
+                        let d = self.unknown_name(scope.space, n, span, scope.locals);
+                        self.err(d);
+                        return self.error_node(span);
+                    }
+                },
             },
         };
         if scope.mode == Mode::Constant && !matches!(var, Var::Param(_)) {

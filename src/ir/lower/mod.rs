@@ -11,6 +11,7 @@
 //! cycles (E0205).
 
 mod channels;
+mod ions;
 pub use channels::table_step;
 mod density;
 mod events;
@@ -84,6 +85,8 @@ struct Space<'a> {
     order: Vec<String>,
     /// The channel's `current` names, in order.
     currents: Vec<String>,
+    /// Which ion carries which of its currents (`ion` statements).
+    ions: Vec<ions::IonDecl>,
 }
 
 /// What a density takes from the neuron it is derived from (`use N`).
@@ -139,6 +142,8 @@ struct Lower<'a> {
     /// The help line of E0201 for each unknown name of a space.
     unknown_help: std::cell::RefCell<HashMap<(usize, String), String>>,
     currents: Slot,
+    /// Each ion's current (`i_ca`), summed once.
+    ion_currents: HashMap<String, Slot>,
     /// The space each state was declared in.
     state_space: HashMap<usize, usize>,
     /// States whose initial value was lowered (or tried).
@@ -180,6 +185,7 @@ impl<'a> Lower<'a> {
             param_names: Default::default(),
             unknown_help: Default::default(),
             currents: Slot::Todo,
+            ion_currents: HashMap::new(),
             state_space: HashMap::new(),
             init_tried: std::collections::HashSet::new(),
             init_busy: std::collections::HashSet::new(),
@@ -196,7 +202,13 @@ impl<'a> Lower<'a> {
 
     fn run(&mut self, model: &'a ast::Model) {
         self.root = Some(model);
-        self.spaces.push(Space { prefix: String::new(), entries: HashMap::new(), order: vec![], currents: vec![] });
+        self.spaces.push(Space {
+            prefix: String::new(),
+            entries: HashMap::new(),
+            order: vec![],
+            currents: vec![],
+            ions: vec![],
+        });
         if model.kind == ast::ModelKind::Density {
             self.density(model);
             return;
@@ -212,6 +224,7 @@ impl<'a> Lower<'a> {
             _ => {}
         }
         self.collect(0, model);
+        self.check_ions(0);
         if model.kind == ast::ModelKind::Field {
             self.field_domain(model);
         }
@@ -225,8 +238,11 @@ impl<'a> Lower<'a> {
             })
             .flatten()
             .collect();
-        for u in uses {
-            self.use_channel(model, u);
+        // every channel's names first, then their definitions: one channel
+        // may read what another declares (a calcium pool's `ca_i`)
+        let used: Vec<&'a ast::Model> = uses.into_iter().filter_map(|u| self.use_channel(model, u)).collect();
+        for ch in used {
+            self.lower_all(ch);
         }
         self.lower_all(model);
         if model.kind == ast::ModelKind::Neuron {
@@ -340,6 +356,7 @@ impl<'a> Lower<'a> {
                 ast::StmtKind::Kernel(f) if model.kind == ast::ModelKind::Field => {
                     self.declare(space, &f.name, Decl::Fn(f));
                 }
+                ast::StmtKind::Ion { ion, currents } => self.declare_ion(space, model, ion, currents.as_deref()),
                 ast::StmtKind::Use(_)
                 | ast::StmtKind::Ode { .. }
                 | ast::StmtKind::SpikeWhen { .. }
@@ -738,7 +755,13 @@ pub const BUILTINS: &[&str] = &[
 pub fn lower_constant(e: &ast::Expr) -> (Option<(f64, Dim)>, Diagnostics) {
     let lib = Library::default();
     let mut lw = Lower::new(&lib, Model::new(String::new(), ast::ModelKind::Rate, e.span));
-    lw.spaces.push(Space { prefix: String::new(), entries: HashMap::new(), order: vec![], currents: vec![] });
+    lw.spaces.push(Space {
+        prefix: String::new(),
+        entries: HashMap::new(),
+        order: vec![],
+        currents: vec![],
+        ions: vec![],
+    });
     let scope = Scope { space: 0, locals: &[], mode: Mode::Constant };
     let id = lw.expr(&scope, e);
     let result = match lw.m.arena.ty(id) {
