@@ -65,6 +65,10 @@ pub struct Bundle {
     pub model: PathBuf,
     /// The `--model` given to the build, if any.
     pub model_name: Option<String>,
+    /// [`jit::build_id`] of the build: the runtime must have the same.
+    pub build_id: u64,
+    /// The processor features the kernels were compiled for.
+    pub features: Vec<String>,
     /// Every file (and directory, and canonical path) the build read.
     pub files: Vec<(PathBuf, Entry)>,
 }
@@ -80,12 +84,15 @@ impl Bundle {
         put(&mut out, self.version.as_bytes());
         put(&mut out, &path(&self.model));
         put(&mut out, self.model_name.as_deref().unwrap_or("").as_bytes());
+        out.extend(self.build_id.to_le_bytes());
+        put(&mut out, self.features.join(",").as_bytes());
         out.extend((self.files.len() as u64).to_le_bytes());
         for (p, e) in &self.files {
             let (kind, body) = match e {
                 Entry::File(b) => (0u8, b.clone()),
                 Entry::Dir => (1, Vec::new()),
                 Entry::Canonical(c) => (2, path(c)),
+                Entry::Missing => (3, Vec::new()),
             };
             out.push(kind);
             put(&mut out, &path(p));
@@ -102,6 +109,8 @@ impl Bundle {
         let version = r.text()?;
         let model = PathBuf::from(r.text()?);
         let model_name = Some(r.text()?).filter(|s| !s.is_empty());
+        let build_id = r.word()?;
+        let features = r.text()?.split(',').filter(|f| !f.is_empty()).map(str::to_string).collect();
         let count = r.word()? as usize;
         let mut files = Vec::with_capacity(count.min(1 << 16));
         for _ in 0..count {
@@ -114,11 +123,15 @@ impl Bundle {
                     Entry::Dir
                 }
                 2 => Entry::Canonical(PathBuf::from(r.text()?)),
+                3 => {
+                    r.block()?;
+                    Entry::Missing
+                }
                 _ => return Err(damaged()),
             };
             files.push((p, e));
         }
-        Ok(Bundle { version, model, model_name, files })
+        Ok(Bundle { version, model, model_name, build_id, features, files })
     }
 }
 
@@ -154,6 +167,9 @@ impl<'a> Reader<'a> {
 
 /// Builds a runner (or, with `emit_object`, an object file and header).
 pub fn build(opts: &BuildOptions) -> Result<Built, Error> {
+    // recording is process-wide: one build at a time
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
     let start = std::time::Instant::now();
     vfs::record(true);
     jit::record(true);
@@ -176,10 +192,12 @@ pub fn build(opts: &BuildOptions) -> Result<Built, Error> {
         version: env!("CARGO_PKG_VERSION").to_string(),
         model: opts.file.clone(),
         model_name: opts.model.clone(),
+        build_id: jit::build_id(),
+        features: jit::host_features().map_err(Error::io)?,
         files,
     };
     let t = std::time::Instant::now();
-    let objects = object::runner_objects(&kernels, &bundle.encode()).map_err(Error::io)?;
+    let objects = vec![object::runner_object(&kernels, &bundle.encode()).map_err(Error::io)?];
     let code = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
     let runtime = runtime_library(opts.runtime.as_deref()).map_err(Error::io)?;
@@ -355,6 +373,22 @@ pub unsafe fn start(registry: *const u64, bundle: &[u8]) -> Result<Started, Stri
             env!("CARGO_PKG_VERSION")
         ));
     }
+    if bundle.build_id != jit::build_id() {
+        return Err(format!(
+            "this runner's kernels were compiled by a different build of neuroc {} than its runtime library; \
+             build it again with the neuroc that built libneuroc_runner.a",
+            bundle.version
+        ));
+    }
+    let here = jit::host_features()?;
+    let lacking: Vec<&str> = bundle.features.iter().filter(|f| !here.contains(f)).map(String::as_str).collect();
+    if !lacking.is_empty() {
+        return Err(format!(
+            "this runner was built for a processor with {} and this one lacks {}: build it again on this machine",
+            bundle.features.join(", "),
+            lacking.join(", ")
+        ));
+    }
     vfs::install(bundle.files.clone());
     let kernels = unsafe { jit::install_prebuilt(registry)? };
     Ok(Started { bundle, kernels })
@@ -370,10 +404,13 @@ mod tests {
             version: "0.1.0".into(),
             model: "examples/x.neuro".into(),
             model_name: Some("sim".into()),
+            build_id: 42,
+            features: vec!["has_sse41".into(), "has_avx".into()],
             files: vec![
                 ("examples/x.neuro".into(), Entry::File(b"neuron N {}".to_vec())),
                 ("examples".into(), Entry::Dir),
                 ("examples/x.neuro".into(), Entry::Canonical("/abs/examples/x.neuro".into())),
+                ("examples/calcium.neuro".into(), Entry::Missing),
             ],
         };
         let bytes = b.encode();

@@ -17,6 +17,9 @@ use std::sync::{Mutex, OnceLock};
 pub enum Entry {
     File(Vec<u8>),
     Dir,
+    /// Nothing was there (an import looked for beside the model before
+    /// the standard library): a runner does not ask its own disk.
+    Missing,
     /// What `canonicalize` answered.
     Canonical(PathBuf),
 }
@@ -27,7 +30,7 @@ type Files = BTreeMap<(PathBuf, u8), Entry>;
 /// directory) and have a canonical form.
 fn kind(e: &Entry) -> u8 {
     match e {
-        Entry::File(_) | Entry::Dir => 0,
+        Entry::File(_) | Entry::Dir | Entry::Missing => 0,
         Entry::Canonical(_) => 1,
     }
 }
@@ -63,12 +66,21 @@ fn note(path: &Path, e: Entry) {
     }
 }
 
+/// Records that nothing is at `path`, when nothing is.
+fn note_missing(path: &Path) {
+    if !path.exists() {
+        note(path, Entry::Missing);
+    }
+}
+
 /// The bytes of a file.
 pub fn read(path: &Path) -> io::Result<Vec<u8>> {
-    if let Some(Entry::File(bytes)) = installed(path, 0) {
-        return Ok(bytes.clone());
+    match installed(path, 0) {
+        Some(Entry::File(bytes)) => return Ok(bytes.clone()),
+        Some(_) => return Err(io::Error::new(io::ErrorKind::NotFound, "not a file the runner carries")),
+        None => {}
     }
-    let bytes = std::fs::read(path)?;
+    let bytes = std::fs::read(path).inspect_err(|_| note_missing(path))?;
     note(path, Entry::File(bytes.clone()));
     Ok(bytes)
 }
@@ -83,7 +95,10 @@ pub fn is_file(path: &Path) -> bool {
     match installed(path, 0) {
         Some(Entry::File(_)) => true,
         Some(_) => false,
-        None => path.is_file(),
+        None => {
+            note_missing(path);
+            path.is_file()
+        }
     }
 }
 
@@ -95,18 +110,29 @@ pub fn is_dir(path: &Path) -> bool {
     let dir = path.is_dir();
     if dir {
         note(path, Entry::Dir);
+    } else {
+        note_missing(path);
     }
     dir
 }
 
 /// Whether the path exists, as a file or a directory.
 pub fn exists(path: &Path) -> bool {
-    installed(path, 0).is_some() || path.exists()
+    match installed(path, 0) {
+        Some(e) => *e != Entry::Missing,
+        None => {
+            note_missing(path);
+            path.exists()
+        }
+    }
 }
 
 /// Whether the file can be opened for reading (without reading it).
 pub fn readable(path: &Path) -> bool {
-    matches!(installed(path, 0), Some(Entry::File(_))) || std::fs::File::open(path).is_ok()
+    match installed(path, 0) {
+        Some(e) => matches!(e, Entry::File(_)),
+        None => std::fs::File::open(path).is_ok(),
+    }
 }
 
 /// The canonical path, as the file system gave it when recorded.
@@ -137,7 +163,12 @@ mod tests {
         assert!(got.contains(&(a.clone(), Entry::File(b"one".to_vec()))));
         assert!(got.contains(&(dir.clone(), Entry::Dir)));
         assert!(!got.iter().any(|(p, _)| p == &b), "an unread file is not recorded");
+        record(true);
         assert!(read(&dir.join("missing")).is_err());
+        assert!(!is_file(&dir.join("gone.neuro")));
+        let got = record(false);
+        assert!(got.contains(&(dir.join("missing"), Entry::Missing)));
+        assert!(got.contains(&(dir.join("gone.neuro"), Entry::Missing)));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -520,6 +520,17 @@ fn ion_currents_need_a_channel_that_carries_them() {
     );
 }
 
+#[test]
+fn a_concentration_computed_from_the_current_it_drives_is_a_cycle() {
+    check(
+        "ion_cycle",
+        "channel CaT {\n    ion ca\n    current i = 1 mS/cm^2 * (V - 100 mV) * ca_i / 1 mM\n}\n\
+         channel Pool {\n    ca_i = 0.1 mM - i_ca * 1 mM*cm^2/mA\n}\n\
+         neuron Cell {\n    parameter ca_o = 2 mM\n    state V = -65 mV\n    use CaT, Pool\n    \
+         dV/dt = -currents / 1 uF/cm^2\n}\n",
+    );
+}
+
 /// Every diagnostic code has its section in docs/errors.md.
 #[test]
 fn every_code_is_documented() {

@@ -398,8 +398,10 @@ fn a_spiking_population_and_its_density_in_a_loop_fire_as_the_spiking_network() 
         let (r, _) = e.run().unwrap_or_else(|e| panic!("{}", e.render()));
         let spiking = r.spikes().iter().filter(|(_, t)| (400.0..1200.0).contains(t)).count() as f64 / 1600.0;
         let density = r.table("nu_D").map(|nu| {
-            let rows: Vec<f64> =
-                (0..nu.data.nrows()).filter(|&i| (400.0..1200.0).contains(&nu.data[[i, 0]])).map(|i| nu.data[[i, 1]]).collect();
+            let rows: Vec<f64> = (0..nu.data.nrows())
+                .filter(|&i| (400.0..1200.0).contains(&nu.data[[i, 0]]))
+                .map(|i| nu.data[[i, 1]])
+                .collect();
             rows.iter().sum::<f64>() / rows.len() as f64
         });
         (spiking, density)

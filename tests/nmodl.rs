@@ -157,6 +157,16 @@ fn a_ghk_calcium_current_and_a_calcium_pool_match_the_standard_library() {
         let c = r.table(ca).expect("ca").column(ca).expect("column").to_vec();
         (v, c)
     };
+    // a PARAMETER with the ion's name gives way to the ion's (NEURON's rule)
+    let shadowed = neuroc::import_nmodl_text(
+        "cat.mod",
+        &std::fs::read_to_string(repo("tests/nmodl/cat.mod"))
+            .unwrap()
+            .replace("    pbar = 0.0002 (cm/s)\n", "    pbar = 0.0002 (cm/s)\n    cao = 7 (mM)\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!shadowed.text.contains("parameter cao") && shadowed.text.contains("ca_o / (1 mM)"), "{}", shadowed.text);
+    assert!(shadowed.notes.iter().any(|n| n.contains("`cao`")), "{:?}", shadowed.notes);
     let ((v1, c1), (v2, c2)) = (run("Mine", "CaPool.ca_i"), run("Theirs", "cad.ca_i"));
     let (rel, range) = compare(&v1, &v2);
     let (crel, crange) = compare(&c1, &c2);

@@ -4,7 +4,7 @@
 //! linker takes.
 //!
 //! Two shapes:
-//! - [`runner_objects`]: a runner's kernels, a registry the runtime looks
+//! - [`runner_object`]: a runner's kernels, a registry the runtime looks
 //!   them up in by their [`jit::Key`], the bundle of the model's files, and
 //!   `main`, which hands both to `neuroc_runner_main` in the runtime
 //!   library (`runner/`);
@@ -47,55 +47,24 @@ fn tables(module: &mut ObjectModule, kernel: &Kernel, prefix: &str) -> Result<Ve
         .collect()
 }
 
-/// The objects of a runner (one per optimization setting the kernels
-/// were compiled with, the first holding `main`).
-pub fn runner_objects(kernels: &[Recorded], bundle: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+/// The object of a runner. Its kernels are compiled as runs compile them
+/// (`opt_level = "none"`: every run's kernels are; one recorded with
+/// `speed` would be the same arithmetic, Cranelift's optimizations keep
+/// IEEE semantics, in code that is not optimized).
+pub fn runner_object(kernels: &[Recorded], bundle: &[u8]) -> Result<Vec<u8>, String> {
     let mut main = module(false, "neuroc_runner")?;
-    let mut fast = kernels.iter().any(|r| r.speed).then(|| module(true, "neuroc_runner_fast")).transpose()?;
     // the registry's words, and where each kernel's function addresses go
     let mut words = vec![REGISTRY_MAGIC, kernels.len() as u64];
     let mut addresses: Vec<(usize, FuncId)> = Vec::new();
     for (i, r) in kernels.iter().enumerate() {
         let name = format!("neuroc_k{i}");
-        let (ids, slots) = match (&mut fast, r.speed) {
-            (Some(fast), true) => {
-                let t = tables(fast, &r.kernel, &name)?;
-                let d = define_kernel(
-                    fast,
-                    &r.kernel,
-                    (&name, Linkage::Export),
-                    SEGMENT_WEIGHT,
-                    &Tables::Symbols(&t),
-                    false,
-                )?;
-                // the same functions, as imports of the main object
-                let whole = d.slots == 0;
-                let ids = (0..d.ids.len())
-                    .map(|j| {
-                        let n = if whole { name.clone() } else { format!("{name}_{j}") };
-                        main.declare_function(&n, Linkage::Import, &jit::signature(&main, whole))
-                            .map_err(|e| e.to_string())
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                (ids, d.slots)
-            }
-            _ => {
-                let t = tables(&mut main, &r.kernel, &name)?;
-                let d = define_kernel(
-                    &mut main,
-                    &r.kernel,
-                    (&name, Linkage::Local),
-                    SEGMENT_WEIGHT,
-                    &Tables::Symbols(&t),
-                    false,
-                )?;
-                (d.ids, d.slots)
-            }
-        };
+        let t = tables(&mut main, &r.kernel, &name)?;
+        let d =
+            define_kernel(&mut main, &r.kernel, (&name, Linkage::Local), SEGMENT_WEIGHT, &Tables::Symbols(&t), false)?;
         let (k0, k1, k2, k3) = r.key;
         words.extend([k0, k1 as u64, k2 as u64, k3 as u64]);
-        words.extend([r.kernel.states.len() as u64, r.kernel.params.len() as u64, slots as u64, ids.len() as u64]);
-        for id in ids {
+        words.extend([r.kernel.states.len() as u64, r.kernel.params.len() as u64, d.slots as u64, d.ids.len() as u64]);
+        for id in d.ids {
             addresses.push((words.len(), id));
             words.push(0);
         }
@@ -114,11 +83,7 @@ pub fn runner_objects(kernels: &[Recorded], bundle: &[u8]) -> Result<Vec<Vec<u8>
     data.define(bundle.to_vec().into_boxed_slice());
     main.define_data(bundle_id, &data).map_err(|e| e.to_string())?;
     define_main(&mut main, registry, (bundle_id, bundle.len()))?;
-    let mut out = vec![emit(main)?];
-    if let Some(fast) = fast {
-        out.push(emit(fast)?);
-    }
-    Ok(out)
+    emit(main)
 }
 
 /// `int main(int argc, char **argv)`: returns

@@ -503,14 +503,9 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
     let mut carried: Vec<(String, String)> = Vec::new();
     let mut ambient: Vec<String> = Vec::new();
     let mut computed: Vec<(String, String, Span)> = Vec::new();
-    // a variable's declared unit (NMODL spelling), for the ion names
-    let declared = |v: &str, default: &str| -> String {
-        let d = m.assigned.iter().chain(&m.states).find(|d| d.name == v);
-        match d.and_then(|d| unit(d.unit.as_deref().unwrap_or(""), &m.units).ok().flatten()) {
-            Some(u) => u,
-            None => default.to_string(),
-        }
-    };
+    // NEURON hands ion variables over in fixed units (mM, mA/cm2, mV),
+    // whatever unit a file declares them in
+    let declared = |_: &str, fixed: &str| -> String { fixed.to_string() };
     let is_state = |v: &str| m.states.iter().any(|s| s.name == v);
     for ion in &m.ions {
         let x = &ion.name;
@@ -609,6 +604,15 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
         ));
     }
     for p in &m.parameters {
+        if ambient.iter().any(|a| a.replace('_', "") == p.name) {
+            // `cao = 2 (mM)` beside `USEION ca READ cao`: NEURON's value is the ion's
+            t.notes.push(format!(
+                "the PARAMETER `{}` is the ion's concentration the mechanism reads: the neuron's `{}`",
+                p.name,
+                ambient.iter().find(|a| a.replace('_', "") == p.name).map_or("", String::as_str)
+            ));
+            continue;
+        }
         if matches!(p.name.as_str(), "v" | "celsius" | "t" | "dt") {
             if p.name == "celsius" {
                 t.notes.push("`celsius` in PARAMETER is NEURON's global temperature: the neuron's `celsius`".into());

@@ -358,6 +358,31 @@ pub unsafe fn install_prebuilt(registry: *const u64) -> Result<usize, String> {
     Ok(n)
 }
 
+/// The processor features Cranelift compiles for on this machine (the
+/// boolean ISA flags that are on: `has_sse41`, `has_avx`, `has_fma`...).
+pub fn host_features() -> Result<Vec<String>, String> {
+    let isa = isa(false, true)?;
+    Ok(isa.isa_flags().iter().filter(|f| f.as_bool() == Some(true)).map(|f| f.name.to_string()).collect())
+}
+
+/// What makes prebuilt kernels usable by this build: the keys of
+/// [`key_of`] (the hasher and the kernels' Debug text, probed on an empty
+/// kernel), the chunk of segmented kernels and the weight they are cut at.
+pub fn build_id() -> u64 {
+    let probe = Kernel {
+        insts: Vec::new(),
+        states: vec!["x".into()],
+        params: Vec::new(),
+        stores: Vec::new(),
+        events: Vec::new(),
+        dt: 1.0,
+        tables: Vec::new(),
+        propagators: Default::default(),
+    };
+    let (h, ..) = key_of(&probe, false);
+    h ^ (CHUNK as u64).rotate_left(17) ^ (SEGMENT_WEIGHT as u64).rotate_left(41)
+}
+
 /// The key [`compile`] files a kernel under.
 pub fn key_of(kernel: &Kernel, speed: bool) -> Key {
     use std::hash::Hasher as _;

@@ -273,7 +273,21 @@ impl<'a> Lower<'a> {
     pub(super) fn ion_current(&mut self, ion: &str, span: Span) -> Option<usize> {
         match self.ion_currents.get(ion) {
             Some(Slot::Done(i)) => return Some(*i),
-            Some(Slot::Failed | Slot::Busy) => return None,
+            Some(Slot::Failed) => return None,
+            Some(Slot::Busy) => {
+                // a current that depends on itself through a concentration
+                // (a pool's derived `ca_i` read by the channel it sums)
+                self.err(
+                    Diagnostic::error(Code::Cycle, format!("`i_{ion}` is defined in terms of itself"))
+                        .at(span, "read while it is being summed")
+                        .help(format!(
+                            "make the concentration the currents read a state (`state {ion}_i` with its equation), \
+                             not a value computed from `i_{ion}`"
+                        )),
+                );
+                self.ion_currents.insert(ion.to_string(), Slot::Failed);
+                return None;
+            }
             _ => {}
         }
         self.ion_currents.insert(ion.to_string(), Slot::Busy);
