@@ -91,3 +91,37 @@ fn lif_with_resets_sensitivities_equal_finite_differences() {
         assert!(err < 1e-6, "parameter {j}: relative difference {err:e}");
     }
 }
+
+/// A population of parameter points stepped together by the one kernel
+/// (f64x2 lanes, an odd neuron on the scalar tail) gives each point the
+/// trajectory and sensitivities it gets alone, bit for bit: HH, and a LIF
+/// whose neurons spike and reset at different times.
+#[test]
+fn a_population_of_points_gives_each_its_own_sensitivities() {
+    let cases = [
+        problem("examples/hodgkin_huxley.neuro", &[("duration", "25 ms")], &["NaT.gbar", "Kdr.gbar", "Leak.g"], "V"),
+        problem("examples/lif.neuro", &[("duration", "120 ms")], &["tau_m", "R", "V_r"], "V"),
+    ];
+    for p in &cases {
+        let theta = p.values();
+        let points: Vec<Vec<f64>> = [1.0, 0.9, 1.1, 0.95, 1.05]
+            .iter()
+            .enumerate()
+            .map(|(k, f)| {
+                theta.iter().enumerate().map(|(j, x)| x * if j == k % theta.len() { *f } else { 1.0 }).collect()
+            })
+            .collect();
+        let together = p.simulate_many(&points).expect("simulates");
+        assert_eq!(together.len(), points.len());
+        for (point, got) in points.iter().zip(&together) {
+            let alone = p.simulate(point).expect("simulates");
+            assert_eq!(got.t, alone.t);
+            assert!(got.y.iter().zip(&alone.y).all(|(a, b)| a.to_bits() == b.to_bits()), "{:?}", p.names());
+            for (a, b) in got.dy.iter().zip(&alone.dy) {
+                assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "{:?}", p.names());
+            }
+        }
+        // the points differ: so do their trajectories
+        assert!(together[1].y != together[2].y);
+    }
+}

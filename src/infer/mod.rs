@@ -314,71 +314,105 @@ impl Problem {
     /// [`Problem::simulate`] up to the first recorded step at or after
     /// `until` (s), or the run's end.
     pub fn simulate_until(&self, theta: &[f64], until: f64) -> Result<Trajectory, Box<Diagnostic>> {
+        let mut one = self.simulate_many_until(&[theta.to_vec()], until)?;
+        Ok(one.remove(0))
+    }
+
+    /// The model and its sensitivities at every point of `thetas` at once:
+    /// a population of the model, one neuron per point, stepped together
+    /// by the one kernel (f64x2 lanes over neurons, as any population
+    /// runs). Each trajectory is the one [`Problem::simulate`] gives at its
+    /// point, bit for bit. A trajectory that stops being finite is E0506.
+    pub fn simulate_many(&self, thetas: &[Vec<f64>]) -> Result<Vec<Trajectory>, Box<Diagnostic>> {
+        self.simulate_many_until(thetas, f64::INFINITY)
+    }
+
+    fn simulate_many_until(&self, thetas: &[Vec<f64>], until: f64) -> Result<Vec<Trajectory>, Box<Diagnostic>> {
         let m = &self.model;
         let np = self.wrt.len();
-        let mut params = self.base.clone();
-        for (&q, &v) in self.wrt.iter().zip(theta) {
-            params[q] = v;
-        }
-        // initial states and their derivatives
+        let n = thetas.len();
+        let points: Vec<Vec<f64>> = thetas
+            .iter()
+            .map(|theta| {
+                let mut params = self.base.clone();
+                for (&q, &v) in self.wrt.iter().zip(theta) {
+                    params[q] = v;
+                }
+                params
+            })
+            .collect();
+        // initial states and their derivatives, neuron by neuron
         let ns_model = m.states.len();
-        let y = self.simulate_initial(&params);
         let mut values = Vec::new();
         let sens = self.plain_why.is_none();
         let ns = if sens { self.kernel.states.len() / (np + 1) } else { self.kernel.states.len() };
-        let mut states: Vec<Vec<f64>> = vec![vec![0.0]; self.kernel.states.len()];
-        for (s, v) in y.iter().enumerate() {
-            states[s][0] = *v;
-        }
-        if ns > ns_model && self.kernel.states[ns_model] == "refractory_until" {
-            states[ns_model][0] = f64::NEG_INFINITY;
-        }
-        for (j, per) in self.init_diff.iter().enumerate() {
-            let mut dy = vec![0.0; ns_model];
-            for (&i, (direct, through)) in m.init_order.iter().zip(per) {
-                eval_values(m, 0.0, &y, &params, &self.value_exprs, &mut values);
-                let env = Env { t: 0.0, states: &y, params: &params, values: &values, args: &[] };
-                let mut d = direct.map_or(0.0, |e| eval(m, e, &env));
-                for &(s, e) in through {
-                    d += eval(m, e, &env) * dy[s];
-                }
-                dy[i] = d;
+        let mut states: Vec<Vec<f64>> = vec![vec![0.0; n]; self.kernel.states.len()];
+        for (k, params) in points.iter().enumerate() {
+            let y = self.simulate_initial(params);
+            for (s, v) in y.iter().enumerate() {
+                states[s][k] = *v;
             }
-            for (s, v) in dy.into_iter().enumerate() {
-                states[ns + j * ns + s][0] = v;
+            if ns > ns_model && self.kernel.states[ns_model] == "refractory_until" {
+                states[ns_model][k] = f64::NEG_INFINITY;
+            }
+            for (j, per) in self.init_diff.iter().enumerate() {
+                let mut dy = vec![0.0; ns_model];
+                for (&i, (direct, through)) in m.init_order.iter().zip(per) {
+                    eval_values(m, 0.0, &y, params, &self.value_exprs, &mut values);
+                    let env = Env { t: 0.0, states: &y, params, values: &values, args: &[] };
+                    let mut d = direct.map_or(0.0, |e| eval(m, e, &env));
+                    for &(s, e) in through {
+                        d += eval(m, e, &env) * dy[s];
+                    }
+                    dy[i] = d;
+                }
+                for (s, v) in dy.into_iter().enumerate() {
+                    states[ns + j * ns + s][k] = v;
+                }
             }
         }
         // parameter arrays: the parameters of interest, the derived
-        // propagators, their derivatives
-        let per_neuron: Vec<(usize, Vec<f64>)> = self.wrt.iter().map(|&q| (q, vec![params[q]])).collect();
-        let mut arrays = kernel::param_arrays(&self.kernel, m, &params, &self.value_exprs, &per_neuron);
+        // propagators, their derivatives; one entry per neuron
+        let per_neuron: Vec<(usize, Vec<f64>)> =
+            self.wrt.iter().map(|&q| (q, points.iter().map(|p| p[q]).collect())).collect();
+        let mut arrays = kernel::param_arrays(&self.kernel, m, &self.base, &self.value_exprs, &per_neuron);
         for da in &self.matrix_diff {
-            let d = kernel::propagate::derived_derivatives(&self.kernel, m, &params, &self.value_exprs, da);
-            arrays.extend(d.into_iter().map(|x| vec![x]));
+            let per: Vec<Vec<f64>> = points
+                .iter()
+                .map(|params| kernel::propagate::derived_derivatives(&self.kernel, m, params, &self.value_exprs, da))
+                .collect();
+            for e in 0..per.first().map_or(0, Vec::len) {
+                arrays.push(per.iter().map(|d| d[e]).collect());
+            }
         }
         let emitting = self.kernel.events.len().max(1);
-        let (mut idx, mut tim) = (vec![0i64; emitting], vec![0.0; emitting]);
-        let mut out = Trajectory { dy: vec![Vec::new(); if sens { np } else { 0 }], ..Trajectory::default() };
-        let sample = |states: &[Vec<f64>], t: f64, out: &mut Trajectory, values: &mut Vec<f64>| {
-            out.t.push(t);
-            match &self.observe {
-                Observed::State(s) => {
-                    out.y.push(states[*s][0]);
-                    for (j, d) in out.dy.iter_mut().enumerate() {
-                        d.push(states[ns + j * ns + s][0]);
-                    }
-                }
-                Observed::Value { value, direct, through } => {
-                    let y: Vec<f64> = states[..ns_model].iter().map(|a| a[0]).collect();
-                    eval_values(m, t, &y, &params, &self.value_exprs, values);
-                    let env = Env { t, states: &y, params: &params, values, args: &[] };
-                    out.y.push(values[*value]);
-                    for (j, d) in out.dy.iter_mut().enumerate() {
-                        let mut x = eval(m, direct[j], &env);
-                        for &(s, e) in &through[j] {
-                            x += eval(m, e, &env) * states[ns + j * ns + s][0];
+        let (mut idx, mut tim) = (vec![0i64; emitting * n], vec![0.0; emitting * n]);
+        let mut out: Vec<Trajectory> = (0..n)
+            .map(|_| Trajectory { dy: vec![Vec::new(); if sens { np } else { 0 }], ..Trajectory::default() })
+            .collect();
+        let sample = |states: &[Vec<f64>], t: f64, out: &mut [Trajectory], values: &mut Vec<f64>| {
+            for (k, o) in out.iter_mut().enumerate() {
+                o.t.push(t);
+                match &self.observe {
+                    Observed::State(s) => {
+                        o.y.push(states[*s][k]);
+                        for (j, d) in o.dy.iter_mut().enumerate() {
+                            d.push(states[ns + j * ns + s][k]);
                         }
-                        d.push(x);
+                    }
+                    Observed::Value { value, direct, through } => {
+                        let params = &points[k];
+                        let y: Vec<f64> = states[..ns_model].iter().map(|a| a[k]).collect();
+                        eval_values(m, t, &y, params, &self.value_exprs, values);
+                        let env = Env { t, states: &y, params, values, args: &[] };
+                        o.y.push(values[*value]);
+                        for (j, d) in o.dy.iter_mut().enumerate() {
+                            let mut x = eval(m, direct[j], &env);
+                            for &(s, e) in &through[j] {
+                                x += eval(m, e, &env) * states[ns + j * ns + s][k];
+                            }
+                            d.push(x);
+                        }
                     }
                 }
             }
@@ -386,41 +420,43 @@ impl Problem {
         sample(&states, 0.0, &mut out, &mut values);
         let pp: Vec<*const f64> = arrays.iter().map(|a| a.as_ptr()).collect();
         for step in 0..self.steps {
-            if out.t.last().is_some_and(|&t| t >= until) {
+            if out[0].t.last().is_some_and(|&t| t >= until) {
                 break;
             }
             let (t, t_next) = (step as f64 * self.dt, (step + 1) as f64 * self.dt);
             let sp: Vec<*mut f64> = states.iter_mut().map(|a| a.as_mut_ptr()).collect();
-            // SAFETY: one neuron; every array has one element and lives
-            // through the call
-            unsafe { self.code.call(&sp, &pp, 1, (t, t_next), &mut idx, &mut tim) };
+            // SAFETY: every state and parameter array holds n values and
+            // lives through the call; the spike buffers hold n per event
+            unsafe { self.code.call(&sp, &pp, n, (t, t_next), &mut idx, &mut tim) };
             if (step + 1) % self.every == 0 {
-                let bad = |range: std::ops::Range<usize>| {
-                    states[range].iter().enumerate().any(|(s, a)| !a[0].is_finite() && !(ns_model..ns).contains(&s))
-                };
-                let what = if bad(0..ns) {
-                    Some(format!("`{}` diverged", self.observed()))
-                } else if bad(ns..states.len()) {
-                    Some(
-                        "the sensitivities stopped being finite (a derivative that is infinite on the trajectory)"
-                            .to_string(),
-                    )
-                } else {
-                    None
-                };
-                if let Some(what) = what {
-                    return Err(Box::new(
-                        Diagnostic::error(
-                            Code::NumericalBlowUp,
-                            format!(
-                                "{what} at t = {} ms for {}",
-                                crate::units::format_number(t_next * 1e3),
-                                self.describe(theta)
-                            ),
+                for (k, theta) in thetas.iter().enumerate() {
+                    let bad = |range: std::ops::Range<usize>| {
+                        states[range].iter().enumerate().any(|(s, a)| !a[k].is_finite() && !(ns_model..ns).contains(&s))
+                    };
+                    let what = if bad(0..ns) {
+                        Some(format!("`{}` diverged", self.observed()))
+                    } else if bad(ns..states.len()) {
+                        Some(
+                            "the sensitivities stopped being finite (a derivative that is infinite on the trajectory)"
+                                .to_string(),
                         )
-                        .at(self.span, "asked here")
-                        .help("start from parameters nearer the data, or bound them"),
-                    ));
+                    } else {
+                        None
+                    };
+                    if let Some(what) = what {
+                        return Err(Box::new(
+                            Diagnostic::error(
+                                Code::NumericalBlowUp,
+                                format!(
+                                    "{what} at t = {} ms for {}",
+                                    crate::units::format_number(t_next * 1e3),
+                                    self.describe(theta)
+                                ),
+                            )
+                            .at(self.span, "asked here")
+                            .help("start from parameters nearer the data, or bound them"),
+                        ));
+                    }
                 }
                 sample(&states, t_next, &mut out, &mut values);
             }

@@ -51,7 +51,8 @@ impl Results {
         self.tables.iter().find(|t| t.name == name)
     }
 
-    /// The spikes as (neuron, time in ms), in time order.
+    /// The spikes as (neuron, time in ms), step by step (and within a
+    /// step, neuron by neuron: the times within one step are not sorted).
     pub fn spikes(&self) -> Vec<(usize, f64)> {
         let Some(t) = self.table("spikes") else { return vec![] };
         t.data.rows().into_iter().map(|r| (r[0] as usize, r[1])).collect()
