@@ -59,7 +59,7 @@ fn main() {
     // (`Problem::simulate_many`, one parameter point per neuron)
     let n = 1000;
     let mut pop = Experiment::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
-    pop.duration("100 ms").sample("1 ms").neurons(&n.to_string()).record("V[0:1]");
+    pop.duration("100 ms").sample("1 ms").neurons(&n.to_string()).record("V[0:1]").threads("1");
     let plain_pop = best(|| pop.run().unwrap_or_else(|e| panic!("{}", e.render())));
     println!();
     println!("HH population, {n} neurons, 100 ms at dt = 0.01 ms, 1 thread");

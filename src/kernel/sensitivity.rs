@@ -44,7 +44,8 @@ pub fn augment(k: &Kernel, wrt: &[u32], derived: Range<usize>) -> Result<Kernel,
     let ns = k.states.len();
     let np = k.params.len();
     let ne = derived.len();
-    let mut t = Tape { insts: k.insts.clone(), zero: None, one: None };
+    let mut t =
+        Tape { insts: k.insts.clone(), zero: None, one: None, slopes: Default::default(), negated: Default::default() };
     let mut stores = k.stores.clone();
     let mut states = k.states.clone();
     let mut params = k.params.clone();
@@ -96,6 +97,11 @@ struct Tape {
     insts: Vec<Inst>,
     zero: Option<Val>,
     one: Option<Val>,
+    /// The slope of each `Efun` operand, formed once for every parameter
+    /// (it does not depend on which parameter is differentiated by).
+    slopes: std::collections::HashMap<Val, Val>,
+    /// `-v` of each quotient v, formed once.
+    negated: std::collections::HashMap<Val, Val>,
 }
 
 impl Tape {
@@ -178,19 +184,44 @@ impl Tape {
             Inst::Neg(a) => dv(a).map(|da| self.push(Inst::Neg(da))),
             Inst::Add(a, b) => self.add(dv(a), dv(b)),
             Inst::Sub(a, b) => self.sub(dv(a), dv(b)),
-            Inst::Mul(a, b) => {
-                let (x, y) = (self.times(a, dv(b)), self.times(b, dv(a)));
-                self.add(x, y)
-            }
-            Inst::MulAdd(a, b, c) => {
-                let (x, y) = (self.times(a, dv(b)), self.times(b, dv(a)));
-                let xy = self.add(x, y);
-                self.add(xy, dv(c))
-            }
+            Inst::Mul(a, b) => match (dv(a), dv(b)) {
+                // a db + b da, the second product fused into the sum
+                (Some(da), Some(db)) => {
+                    let x = self.push(Inst::Mul(b, da));
+                    Some(self.push(Inst::MulAdd(a, db, x)))
+                }
+                (da, db) => {
+                    let (x, y) = (self.times(a, db), self.times(b, da));
+                    self.add(x, y)
+                }
+            },
+            Inst::MulAdd(a, b, c) => match (dv(a), dv(b), dv(c)) {
+                // a db + (b da + dc), fused
+                (Some(da), Some(db), Some(dc)) => {
+                    let x = self.push(Inst::MulAdd(b, da, dc));
+                    Some(self.push(Inst::MulAdd(a, db, x)))
+                }
+                (da, db, dc) => {
+                    let (x, y) = (self.times(a, db), self.times(b, da));
+                    let xy = self.add(x, y);
+                    self.add(xy, dc)
+                }
+            },
             Inst::Div(a, b) => {
-                // (da - v db) / b
-                let vdb = self.times(v, dv(b));
-                let num = self.sub(dv(a), vdb);
+                // (da - v db) / b, the product fused into the difference
+                let num = match (dv(a), dv(b)) {
+                    (Some(da), Some(db)) => {
+                        let minus_v = *self.negated.entry(v).or_insert_with_key(|&v| {
+                            self.insts.push(Inst::Neg(v));
+                            (self.insts.len() - 1) as Val
+                        });
+                        Some(self.push(Inst::MulAdd(minus_v, db, da)))
+                    }
+                    (da, db) => {
+                        let vdb = self.times(v, db);
+                        self.sub(da, vdb)
+                    }
+                };
                 num.map(|n| self.push(Inst::Div(n, b)))
             }
             Inst::Min(a, b) => {
@@ -236,6 +267,9 @@ impl Tape {
     /// (D - u E) / D^2 with E = e^u, D = E - 1; 0 above u = 700, where
     /// the slope (-u e^-u) is below 1e-300 and E overflows.
     fn efun_slope(&mut self, u: Val) -> Val {
+        if let Some(&s) = self.slopes.get(&u) {
+            return s;
+        }
         let sixth = self.constant(1.0 / 6.0);
         let half = self.constant(-0.5);
         let series = self.push(Inst::MulAdd(u, sixth, half));
@@ -253,6 +287,8 @@ impl Tape {
         let big = self.constant(700.0);
         let over = self.push(Inst::Cmp(Cmp::Gt, u, big));
         let zero = self.zero();
-        self.push(Inst::Select(over, zero, slope))
+        let s = self.push(Inst::Select(over, zero, slope));
+        self.slopes.insert(u, s);
+        s
     }
 }
