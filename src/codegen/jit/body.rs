@@ -13,6 +13,7 @@
 //! or a scalar widened to i64).
 
 use super::emit::{Emitter, Lanes, TableBase};
+use super::lazy::Class;
 use crate::kernel::{operands, segment, Inst, Kernel, Val};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, BlockArg, InstBuilder, MemFlagsData, Value};
@@ -41,6 +42,8 @@ pub(super) struct Piece<'k> {
     /// Whether it is a segment: a scratch block after the usual
     /// arguments, the arrays' addresses read where they are used.
     pub segment: bool,
+    /// A whole kernel's split around its events ([`super::lazy`]).
+    pub lazy: Option<Vec<Class>>,
 }
 
 /// The arrays' addresses: loaded once at entry (a whole kernel), or read
@@ -263,6 +266,9 @@ fn emit_body(
         resolved: vec![HashMap::new(); groups],
         located: HashMap::new(),
     };
+    if let Some(classes) = &piece.lazy {
+        return emit_split(&mut e, piece, p, &mut at, classes, (i, count));
+    }
     let mut stored = 0;
     for v in piece.insts.clone() {
         let inst = &k.insts[v];
@@ -306,6 +312,127 @@ fn emit_body(
     } else {
         count
     }
+}
+
+/// Emits group `e.g`'s value of instruction `v` of a whole kernel.
+fn emit_one(e: &mut Emitter, k: &Kernel, p: &Ptrs, at: &mut Addresses, v: usize) {
+    let inst = k.insts[v];
+    let value = match leaf(e, p, at, &inst) {
+        Some(x) => x,
+        None => match inst {
+            Inst::Lookup { table, col, at: arg } => {
+                e.lookup(&k.tables[table as usize], (table as usize, p.tables[table as usize]), arg, col)
+            }
+            ref other => e.inst(other),
+        },
+    };
+    e.vals[e.g][v] = value;
+}
+
+/// A whole kernel split around its events ([`super::lazy`]): the eager
+/// instructions; a branch on whether any lane of the body fires; in the
+/// firing block the lazy instructions, the gated selects and the spikes;
+/// in the other the selects' second operands; where they meet, the rest
+/// and the stores.
+fn emit_split(
+    e: &mut Emitter,
+    piece: &Piece,
+    p: &Ptrs,
+    at: &mut Addresses,
+    classes: &[Class],
+    (i, count): (Value, Value),
+) -> Value {
+    let k = piece.k;
+    let groups = at.offsets.len();
+    let n = k.insts.len();
+    for g in 0..groups {
+        e.vals[g] = vec![Value::from_u32(u32::MAX); n];
+    }
+    let each = |e: &mut Emitter, at: &mut Addresses, class: Class| {
+        for v in (0..n).filter(|&v| classes[v] == class) {
+            for g in 0..groups {
+                e.g = g;
+                emit_one(e, k, p, at, v);
+            }
+        }
+    };
+    each(e, at, Class::Eager);
+    // does any lane of any group fire an event?
+    let mut any: Option<Value> = None;
+    for g in 0..groups {
+        e.g = g;
+        for ev in &k.events {
+            let mask = e.v(ev.fire);
+            let lane_any = match e.lanes {
+                Lanes::One => mask,
+                Lanes::Two => e.b.ins().vany_true(mask),
+            };
+            any = Some(match any {
+                None => lane_any,
+                Some(a) => e.b.ins().bor(a, lane_any),
+            });
+        }
+    }
+    let any = any.expect("a split kernel has events"); // ok: lazy::plan requires them
+    let gated: Vec<usize> = (0..n).filter(|&v| classes[v] == Class::Gated).collect();
+    let firing = e.b.create_block();
+    let quiet = e.b.create_block();
+    let meet = e.b.create_block();
+    let num = e.lanes.num();
+    for _ in 0..gated.len() * groups {
+        e.b.append_block_param(meet, num);
+    }
+    let count_at_meet = e.b.append_block_param(meet, types::I64);
+    e.b.ins().brif(any, firing, &[], quiet, &[]);
+    // firing: the lazy part, the selects, the spikes
+    e.b.switch_to_block(firing);
+    let located = e.located.clone();
+    each(e, at, Class::Lazy);
+    each(e, at, Class::Gated);
+    let fired = if piece.finishes { finish(e, piece, p, at, i, count) } else { count };
+    let mut args: Vec<BlockArg> = Vec::new();
+    for &v in &gated {
+        for g in 0..groups {
+            args.push(BlockArg::Value(e.vals[g][v]));
+        }
+    }
+    args.push(BlockArg::Value(fired));
+    e.b.ins().jump(meet, &args);
+    // values the firing block computed do not reach the others
+    e.located = located;
+    // quiet: each select's second operand
+    e.b.switch_to_block(quiet);
+    let mut args: Vec<BlockArg> = Vec::new();
+    for &v in &gated {
+        // a chain of gated selects (several events) ends at an eager value
+        let mut other = v;
+        while classes[other] == Class::Gated {
+            let Inst::Select(_, _, b) = k.insts[other] else { unreachable!("a gated instruction is a select") }; // ok: lazy::plan
+            other = b as usize;
+        }
+        for g in 0..groups {
+            e.g = g;
+            args.push(BlockArg::Value(e.v(other as u32)));
+        }
+    }
+    args.push(BlockArg::Value(count));
+    e.b.ins().jump(meet, &args);
+    // where they meet
+    e.b.switch_to_block(meet);
+    let params = e.b.block_params(meet).to_vec();
+    for (j, &v) in gated.iter().enumerate() {
+        for g in 0..groups {
+            e.vals[g][v] = params[j * groups + g];
+        }
+    }
+    each(e, at, Class::After);
+    for g in 0..groups {
+        e.g = g;
+        for &(s, _) in piece.stores {
+            store(e, piece, p, at, s, piece.insts.end);
+        }
+    }
+    count_at_meet
 }
 
 /// Stores group `e.g`'s new value of state `s`, read at instruction `u`.

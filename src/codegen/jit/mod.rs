@@ -26,6 +26,7 @@
 
 mod body;
 mod emit;
+mod lazy;
 
 pub use crate::kernel::segment::SEGMENT_WEIGHT;
 pub use body::CHUNK;
@@ -489,6 +490,11 @@ pub(crate) fn define_kernel<M: Module>(
             stores: &seg.stores,
             finishes: j == last,
             segment: !whole,
+            lazy: if whole && std::env::var_os("NEUROC_NO_LAZY").is_none() {
+                lazy::plan(kernel, &seg.stores)
+            } else {
+                None
+            },
         };
         let name = if whole { name.to_string() } else { format!("{name}_{j}") };
         define(module, (&name, linkage), &sig, &piece, tables, &mut out)?;
