@@ -31,6 +31,17 @@ fn best<T>(f: impl Fn() -> T) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// One line of the sensitivities' table: k parameters took `s` seconds.
+fn row(k: usize, s: f64, plain: f64) {
+    println!(
+        "{:<34} {:>9.3} {:>9.2} {:>7}",
+        format!("with sensitivities of {k}"),
+        s,
+        s / plain,
+        format!("<= {}", k + 1)
+    );
+}
+
 fn main() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hodgkin_huxley.neuro");
     let mut e = Experiment::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
@@ -46,13 +57,7 @@ fn main() {
         let p = Problem::new(&run, &names, "V", Span::default()).unwrap_or_else(|d| panic!("{}", d.message));
         let theta = p.values();
         let s = best(|| p.simulate(&theta).expect("simulates"));
-        println!(
-            "{:<34} {:>9.3} {:>9.2} {:>7}",
-            format!("with sensitivities of {k}"),
-            s,
-            s / plain,
-            format!("<= {}", k + 1)
-        );
+        row(k, s, plain);
     }
     // a population: 1,000 HH neurons stepped together, plain (a population
     // run) against the same neurons with their sensitivities
@@ -72,13 +77,7 @@ fn main() {
         let p = Problem::new(&run, &names, "V", Span::default()).unwrap_or_else(|d| panic!("{}", d.message));
         let points = vec![p.values(); n];
         let s = best(|| p.simulate_many(&points).expect("simulates"));
-        println!(
-            "{:<34} {:>9.3} {:>9.2} {:>7}",
-            format!("with sensitivities of {k}"),
-            s,
-            s / plain_pop,
-            format!("<= {}", k + 1)
-        );
+        row(k, s, plain_pop);
     }
     println!();
     // the fit

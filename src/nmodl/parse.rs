@@ -205,9 +205,8 @@ pub fn parse(file: FileId, text: &str) -> Result<Mod, Box<Diagnostic>> {
                     match p.as_rule() {
                         Rule::ident => name = p.as_str().to_string(),
                         Rule::formals => {
-                            formals =
-                                p.into_inner().map(|f| f.into_inner().next().expect("name").as_str().into()).collect()
-                            // ok: the grammar guarantees this pair
+                            let name = |f: Pair<Rule>| f.into_inner().next().expect("name").as_str().into(); // ok: the grammar guarantees this pair
+                            formals = p.into_inner().map(name).collect()
                         }
                         Rule::body => stmts = body(p, file),
                         _ => {}
@@ -390,11 +389,13 @@ fn stmt(s: Pair<Rule>, file: FileId) -> Option<Stmt> {
                 Stmt::Assign { name, value, span }
             }
         }
-        Rule::call_stmt => match expr(s.into_inner().next().expect("call"), file) {
-            // ok: the grammar guarantees this pair
-            Expr::Call(name, args, span) => Stmt::Call { name, args, span },
-            _ => return None,
-        },
+        Rule::call_stmt => {
+            let call = s.into_inner().next().expect("call"); // ok: the grammar guarantees this pair
+            match expr(call, file) {
+                Expr::Call(name, args, span) => Stmt::Call { name, args, span },
+                _ => return None,
+            }
+        }
         _ => return None,
     })
 }

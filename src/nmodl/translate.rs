@@ -73,8 +73,8 @@ impl<'m> Translator<'m> {
         if self.taken.insert(first.clone()) {
             return first;
         }
-        (2..).map(|k| format!("{}_{k}", base)).find(|n| self.taken.insert(n.clone())).expect("a free name")
-        // ok: an unbounded range of names always has a free one
+        let free = (2..).map(|k| format!("{}_{k}", base)).find(|n| self.taken.insert(n.clone()));
+        free.expect("a free name") // ok: an unbounded range of names always has a free one
     }
 
     fn lookup(&self, env: &HashMap<String, String>, name: &str, span: Span) -> Result<String, Box<Diagnostic>> {
@@ -505,7 +505,6 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
     let mut computed: Vec<(String, String, Span)> = Vec::new();
     // NEURON hands ion variables over in fixed units (mM, mA/cm2, mV),
     // whatever unit a file declares them in
-    let declared = |_: &str, fixed: &str| -> String { fixed.to_string() };
     let is_state = |v: &str| m.states.iter().any(|s| s.name == v);
     for ion in &m.ions {
         let x = &ion.name;
@@ -541,15 +540,13 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
                     ));
                     continue;
                 }
-                let u = declared(v, "mA/cm^2");
                 let name = format!("i_{x}");
-                t.base.insert(v.clone(), format!("({name} / (1 {u}))"));
+                t.base.insert(v.clone(), format!("({name} / (1 mA/cm^2))"));
                 t.taken.insert(name.clone());
                 ambient.push(name);
             } else if let Some(name) = concentration(v) {
                 if !writes(v) {
-                    let u = declared(v, "mM");
-                    t.base.insert(v.clone(), format!("({name} / (1 {u}))"));
+                    t.base.insert(v.clone(), format!("({name} / (1 mM))"));
                     t.taken.insert(name.clone());
                     ambient.push(name);
                 }
@@ -688,7 +685,7 @@ pub fn translate(m: &Mod, whole: Span) -> Result<Imported, Vec<Diagnostic>> {
     }
     for (v, name, span) in &computed {
         match env.get(v) {
-            Some(value) => current_lines.push(format!("{name} = {value} * (1 {})", declared(v, "mM"))),
+            Some(value) => current_lines.push(format!("{name} = {value} * (1 mM)")),
             None => errors.push(
                 Diagnostic::error(Code::NmodlName, format!("the concentration `{v}` is written but never assigned"))
                     .at(*span, "declared here")

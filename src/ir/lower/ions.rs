@@ -167,9 +167,10 @@ impl<'a> Lower<'a> {
         let root = self.root.map(|r| r.kind);
         if root == Some(ast::ModelKind::Channel) && space == 0 {
             // a channel checked alone: stand-ins, as its `V` of 0 mV
+            // (dimension, display unit and its SI scale, value in that unit)
             let (dim, unit, value) = match part {
-                IonPart::Current => (Dim::from_ints([-2, 0, 0, 1, 0, 0, 0]), "mA/cm^2", 0.0),
-                _ => (concentration(), "mM", 1.0),
+                IonPart::Current => (Dim::from_ints([-2, 0, 0, 1, 0, 0, 0]), ("mA/cm^2", 10.0), 0.0),
+                _ => (concentration(), ("mM", 1.0), 1.0),
             };
             return Some(Some(Var::Param(self.stand_in(n, dim, unit, value, span))));
         }
@@ -253,11 +254,10 @@ impl<'a> Lower<'a> {
     }
 
     /// A parameter standing in for an ion name in a channel checked alone.
-    fn stand_in(&mut self, n: &str, dim: Dim, unit: &str, value: f64, span: Span) -> usize {
+    fn stand_in(&mut self, n: &str, dim: Dim, (unit, scale): (&str, f64), value: f64, span: Span) -> usize {
         if let Some(i) = self.m.param(n) {
             return i;
         }
-        let scale = lookup_unit_scale(unit);
         let v = self.m.arena.add(NodeKind::Const(value * scale), Ty::Num(dim), span);
         self.m.params.push(Param {
             name: n.into(),
@@ -329,14 +329,6 @@ impl<'a> Lower<'a> {
         let i = self.m.values.len() - 1;
         self.ion_currents.insert(ion.to_string(), Slot::Done(i));
         Some(i)
-    }
-}
-
-fn lookup_unit_scale(unit: &str) -> f64 {
-    match unit {
-        "mM" => 1.0,       // 1 mM = 1 mol/m^3
-        "mA/cm^2" => 10.0, // 1 mA/cm^2 = 10 A/m^2
-        _ => 1.0,
     }
 }
 
