@@ -543,3 +543,22 @@ fn sensors_see_the_regions_through_the_lead_field() {
     let s = results.table("eeg_x").unwrap();
     assert!((s.data[[0, 1]] - 6.0).abs() < 1e-12, "{}", s.data[[0, 1]]);
 }
+
+/// A coupled input recorded on every region is its base value plus what
+/// the coupling adds (an input's override reads a value defined after it).
+#[test]
+fn a_coupled_input_is_recorded_with_its_coupling() {
+    let mut e = Experiment::load(common_path("examples/brain_jansen_rit.neuro")).unwrap_or_else(|e| panic!("{e}"));
+    e.duration("5 ms").record("p[0:76]");
+    let (t, p) = trace(&e, "p");
+    assert_eq!(p.len(), 76);
+    // at t = 0 the sums are zero: p is the base, 120 to 270 /s
+    for (i, series) in p.iter().enumerate() {
+        assert!((series[0] - (120.0 + 2.0 * i as f64)).abs() < 1e-9, "region {i}: p(0) = {}", series[0]);
+        assert!(series.iter().all(|x| x.is_finite()), "region {i}: p not finite");
+    }
+    // later the coupling adds K times the weighted rates, at most K * 5 /s
+    let last = t.len() - 1;
+    let added: Vec<f64> = (0..76).map(|i| p[i][last] - (120.0 + 2.0 * i as f64)).collect();
+    assert!(added.iter().all(|&a| a > 0.0 && a <= 0.5 * 5.0), "added {added:?}");
+}

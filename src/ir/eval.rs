@@ -220,13 +220,30 @@ pub fn constant_values(m: &Model, params: &[f64]) -> Vec<f64> {
     out
 }
 
-/// Evaluates every derived value and input, in dependency order, into `out`.
+/// Evaluates every derived value and input into `out`. The model's own
+/// values come in dependency order; an override (a brain's coupling added
+/// to an input) may read a value after it, so with overrides the values
+/// are evaluated again until none changes.
 pub fn eval_values(m: &Model, t: f64, states: &[f64], params: &[f64], exprs: &[ExprId], out: &mut Vec<f64>) {
     out.clear();
-    for e in exprs {
-        let env = Env { t, states, params, values: out, args: &[] };
-        let v = eval(m, *e, &env);
-        out.push(v);
+    out.resize(exprs.len(), f64::NAN);
+    let pass = |out: &mut Vec<f64>| {
+        let mut changed = false;
+        for (i, e) in exprs.iter().enumerate() {
+            let v = eval(m, *e, &Env { t, states, params, values: out, args: &[] });
+            changed |= v.to_bits() != out[i].to_bits();
+            out[i] = v;
+        }
+        changed
+    };
+    pass(out);
+    let overridden = exprs.iter().zip(&m.values).any(|(e, v)| *e != v.expr);
+    if overridden {
+        for _ in 0..exprs.len() {
+            if !pass(out) {
+                break;
+            }
+        }
     }
 }
 
