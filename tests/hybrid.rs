@@ -422,3 +422,245 @@ fn a_spiking_population_and_its_density_in_a_loop_fire_as_the_spiking_network() 
     let alone = r.spikes().iter().filter(|(_, t)| (400.0..1200.0).contains(t)).count() as f64 / 1600.0;
     assert!(alone < 0.9 * all, "without the loop {alone} Hz, with it {all} Hz");
 }
+
+// ------------------------------------------------- networks as brain regions
+
+/// A directory of its own under the target's temporary folder.
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-hybrid-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A node that relaxes to its input rate (what it receives, low-pass
+/// filtered with unit gain), and a column of LIF neurons with no drive of
+/// its own.
+const LEAKY_AND_COLUMN: &str = "
+import \"lif.neuro\"
+rate Leaky {
+    parameter tau = 10 ms
+    input p = 0 /s
+    state x = 0 /s
+    dx/dt = (p - x) / tau
+}
+network Column {
+    population E = 200 x LIFExp
+}
+";
+
+/// Two regions: region 0 a column driven by its node's input p, region 1
+/// a node receiving only what region 0 sends (`w.csv`: 1 from 0 to 1).
+fn two_regions(send: &str, drive_rate: &str) -> neuroc::Results {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let d = tmp(&format!("two-{}", RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+    std::fs::write(d.join("w.csv"), "0,0\n1,0\n").unwrap();
+    let text = format!(
+        "{LEAKY_AND_COLUMN}
+brain B {{
+    node = Leaky
+    connectivity \"w.csv\"
+    parameter K = 1
+    couple node.p += K * sum_j(C[i, j] * node[j].x)
+    region 0 = Column {{
+        drive E with poisson(rate = {drive_rate}, n = 1, w = 40 pA) via exc
+        {send}
+    }}
+}}
+simulate B {{ dt = 0.1 ms, duration = 2 s, p = linspace(8000 /s, 0 /s) }}
+"
+    );
+    let path = d.join("b.neuro");
+    std::fs::write(&path, &text).unwrap();
+    let mut e = Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    e.sample("1 ms");
+    e.run().unwrap_or_else(|e| panic!("{e}")).0
+}
+
+/// Column `k` of table `name` as (t in ms, value) pairs.
+fn column(r: &neuroc::Results, name: &str, k: usize) -> Vec<(f64, f64)> {
+    let t = r.table(name).unwrap_or_else(|| panic!("no table {name}"));
+    t.data.rows().into_iter().map(|row| (row[0], row[k])).collect()
+}
+
+/// Rates to spikes: the column in the brain, driven by its node's input,
+/// is spike for spike the network alone driven at that rate. Spikes to
+/// rates: the node fed by the column relaxes to the column's rate per
+/// neuron times the gain, within 1% over the run (the rate crosses the
+/// interface unchanged).
+#[test]
+fn a_network_region_meets_the_brain_at_both_interfaces() {
+    let alone = run(&format!(
+        "{LEAKY_AND_COLUMN}
+network Alone {{
+    population E = 200 x LIFExp
+    drive E with poisson(rate = 8000 Hz, n = 1, w = 40 pA) via exc
+}}
+simulate Alone {{ dt = 0.1 ms, duration = 2 s }}
+"
+    ));
+    let spikes = |r: &neuroc::Results, name: &str| -> Vec<(u64, u64)> {
+        let t = r.table(name).unwrap_or_else(|| panic!("no table {name}"));
+        t.data.rows().into_iter().map(|row| (row[0].to_bits(), row[1].to_bits())).collect()
+    };
+    let want = spikes(&alone, "spikes");
+    assert!(want.len() > 10_000, "the column fires: {} spikes", want.len());
+    for (send, gain) in
+        [("send rate(of = E, tau = 5 ms)", 1.0), ("send rate(of = E, kernel = alpha, tau = 3 ms, gain = 0.5)", 0.5)]
+    {
+        let r = two_regions(send, "node.p");
+        assert_eq!(spikes(&r, "spikes_r0"), want, "{send}: the column differs from the network alone");
+        // the input it was handed, every sample: region 0's p
+        assert!(column(&r, "region_r0", 1).iter().all(|&(_, p)| p == 8000.0));
+        // after 200 ms: node 1's mean x against the column's rate
+        let from = 200.0;
+        let x: Vec<f64> = column(&r, "x", 2).into_iter().filter(|&(t, _)| t > from).map(|x| x.1).collect();
+        let mean_x = x.iter().sum::<f64>() / x.len() as f64;
+        let late = want.iter().filter(|s| f64::from_bits(s.1) > from).count();
+        let rate = late as f64 / (200.0 * (2000.0 - from) * 1e-3);
+        assert!((mean_x / (gain * rate) - 1.0).abs() < 0.01, "{send}: node 1 at {mean_x} /s, column at {rate} Hz");
+    }
+    // a factor on the node's value: twice p
+    let r = two_regions("send rate(of = E, tau = 5 ms)", "2 * node.p");
+    assert!(column(&r, "region_r0", 1).iter().all(|&(_, p)| p == 16000.0));
+}
+
+/// A region can be a density: what it sends is its output rate, which the
+/// node fed by it follows.
+#[test]
+fn a_density_region_sends_its_output_rate() {
+    let d = tmp("density-region");
+    std::fs::write(d.join("w.csv"), "0,0\n1,0\n").unwrap();
+    let text = format!(
+        "{LEAKY_AND_COLUMN}
+import \"lif_density.neuro\"
+network Pool {{
+    population D = 1 x LIFDensity
+}}
+brain B {{
+    node = Leaky
+    connectivity \"w.csv\"
+    couple node.p += sum_j(C[i, j] * node[j].x)
+    region 0 = Pool {{ send rate(of = D.rate) }}
+}}
+simulate B {{ dt = 0.1 ms, duration = 500 ms }}
+"
+    );
+    let path = d.join("b.neuro");
+    std::fs::write(&path, &text).unwrap();
+    let mut e = Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    e.sample("1 ms");
+    let r = e.run().unwrap_or_else(|e| panic!("{e}")).0;
+    let sent = column(&r, "region_r0", 1);
+    let x = column(&r, "x", 2);
+    let (s_end, x_end) = (sent[sent.len() - 1].1, x[x.len() - 1].1);
+    // mu = 20 mV at threshold, sigma = 5 mV: a few tens of Hz, stationary by then
+    assert!(s_end > 5.0 && s_end < 100.0, "the density fires at {s_end} Hz");
+    assert!((x_end / s_end - 1.0).abs() < 0.01, "node 1 at {x_end} /s, the density at {s_end} Hz");
+}
+
+/// The example: a spiking Jansen-Rit column in a brain of masses fires at
+/// a few Hz, with the alpha rhythm of the mass model, and the rest of the
+/// brain goes on much as with every region a mass.
+#[test]
+fn a_spiking_column_in_a_jansen_rit_brain_has_an_alpha_rhythm() {
+    let mut e = Experiment::load(neuroc_repo("examples/brain_column.neuro")).unwrap_or_else(|e| panic!("{e}"));
+    e.duration("1.5 s").sample("1 ms");
+    let r = e.run().unwrap_or_else(|e| panic!("{e}")).0;
+    let sent: Vec<f64> = column(&r, "region_l00", 2).into_iter().filter(|&(t, _)| t > 500.0).map(|x| x.1).collect();
+    let mean = sent.iter().sum::<f64>() / sent.len() as f64;
+    assert!((0.5..5.0).contains(&mean), "the pyramidal cells fire at {mean} Hz");
+    // the strongest frequency of what it sends, 1 to 40 Hz in 0.5 Hz steps
+    let power = |f: f64| {
+        let (mut c, mut s) = (0.0, 0.0);
+        for (k, x) in sent.iter().enumerate() {
+            let ph = 2.0 * std::f64::consts::PI * f * k as f64 * 1e-3;
+            c += (x - mean) * ph.cos();
+            s += (x - mean) * ph.sin();
+        }
+        c * c + s * s
+    };
+    let peak = (2..=80).map(|k| k as f64 * 0.5).max_by(|a, b| power(*a).total_cmp(&power(*b))).unwrap();
+    assert!((8.0..=13.0).contains(&peak), "the column's rhythm peaks at {peak} Hz");
+}
+
+fn neuroc_repo(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+#[test]
+fn bad_regions_are_diagnosed() {
+    let d = tmp("bad-regions");
+    std::fs::write(d.join("w.csv"), "0,0\n1,0\n").unwrap();
+    let brain = |region: &str| {
+        let text = format!(
+            "{LEAKY_AND_COLUMN}
+brain B {{
+    node = Leaky
+    connectivity \"w.csv\"
+    couple node.p += sum_j(C[i, j] * node[j].x)
+    {region}
+}}
+simulate B {{ dt = 0.1 ms, duration = 10 ms }}
+"
+        );
+        let path = d.join("b.neuro");
+        std::fs::write(&path, &text).unwrap();
+        let err = match Experiment::load(&path) {
+            Ok(e) => e.configure().map(|_| ()).expect_err("refused"),
+            Err(e) => e,
+        };
+        err.diagnostics.into_iter().next().expect("a diagnostic")
+    };
+    let ok_body = "drive E with poisson(rate = node.p, n = 1, w = 40 pA) via exc\n send rate(of = E, tau = 5 ms)";
+    let cases = [
+        (format!("region 2 = Column {{ {ok_body} }}"), Code::BadSetting, "region 2 of a brain of 2"),
+        (format!("region \"V1\" = Column {{ {ok_body} }}"), Code::BadSetting, "no region labelled"),
+        (format!("region 0 = Leaky {{ {ok_body} }}"), Code::BadSetting, "not a network"),
+        (format!("region 0 = Nothing {{ {ok_body} }}"), Code::UnknownModel, "no model named `Nothing`"),
+        (
+            format!("region 0 = Column {{ {ok_body} }}\n region 0 = Column {{ {ok_body} }}"),
+            Code::BadSetting,
+            "already stood in for",
+        ),
+        ("region 0 = Column { drive E with poisson(rate = node.p, n = 1, w = 40 pA) via exc }".into(), Code::BadSetting, "must say what it sends"),
+        (
+            "region 0 = Column { drive E with poisson(rate = node.q, n = 1, w = 40 pA) via exc\n send rate(of = E, tau = 5 ms) }".into(),
+            Code::BadSetting,
+            "not a name of the node",
+        ),
+        (
+            "region 0 = Column { drive E with poisson(rate = node.x, n = 1, w = 40 pA) via exc\n send rate(of = E, tau = 5 ms) }".into(),
+            Code::BadSetting,
+            "is a state",
+        ),
+        (
+            "region 0 = Column { drive E with poisson(rate = 2 mV * node.p, n = 1, w = 40 pA) via exc\n send rate(of = E, tau = 5 ms) }".into(),
+            Code::ValueDimension,
+            "",
+        ),
+        (
+            "region 0 = Column { drive E with poisson(rate = node.p, n = 1, w = 40 pA) via exc\n send rate(of = E, tau = 5 ms, gain = 1 mV) }".into(),
+            Code::ValueDimension,
+            "",
+        ),
+        (
+            "region 0 = Column { drive E with poisson(rate = node.p, n = 1, w = 40 pA) via exc\n send rate(of = Q, tau = 5 ms) }".into(),
+            Code::BadSetting,
+            "no population `Q`",
+        ),
+        (
+            "region 0 = Column { population F = 3 x LIFExp\n send rate(of = E, tau = 5 ms) }".into(),
+            Code::BadSetting,
+            "holds `drive` and `send`",
+        ),
+        ("region 0 = Column { send spikes(of = E) }".into(), Code::BadSetting, "sends a rate"),
+    ];
+    for (region, code, words) in cases {
+        let e = brain(&region);
+        assert_eq!(e.code, code, "{region}: {}", e.message);
+        assert!(e.message.contains(words), "{region}: {}", e.message);
+        assert!(e.help.is_some(), "{region}: no help");
+    }
+}

@@ -152,6 +152,12 @@ fn a_runner_carries_its_data_files() {
 }
 
 #[test]
+fn a_runner_steps_a_network_inside_a_brain() {
+    // a region of spiking neurons: its network's kernels prebuilt too
+    same_as_run("brain_column", &["--duration", "100ms"]);
+}
+
+#[test]
 fn a_setting_that_changes_a_kernel_compiles_it_unless_prebuilt_only() {
     let (exe, alone) = runner("hodgkin_huxley");
     let set = ["--set", "I_amp=12uA/cm^2", "--duration", "30ms", "-o", "set"];

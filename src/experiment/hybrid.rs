@@ -115,9 +115,37 @@ pub(super) fn readout(
             },
         );
     };
+    if pops[to].cells.is_some() {
+        return ctx.reject(
+            format!(
+                "`{}` is a population of cells: a rate readout sets an input of a rate model, a density or a neuron",
+                pops[to].name
+            ),
+            d.span,
+            "cells have no such input",
+            "read the spikes into a rate model's or a density's input",
+        );
+    }
     let xdim = m.values[value].dim;
+    let (from, gain, kernel) =
+        rate_settings(ctx, pops, d.settings, (xdim, &format!("input `{}`", via.name)), (d.source.span, d.span))?;
+    Some(PendingReadout { from, to, value, gain, kernel })
+}
+
+/// The settings of `rate(of = P, tau = 10 ms, gain = ..., kernel = ...)`
+/// (spikes to a rate) for a quantity of dimension `xdim` (`what`, for
+/// messages): the population read, the gain in SI (1 when `xdim` is a rate
+/// and none is given), the kernel. `source` is where `rate` is written,
+/// `at` the statement.
+pub(super) fn rate_settings(
+    ctx: &mut Ctx,
+    pops: &[Population],
+    settings: &[ast::Binding],
+    (xdim, what): (Dim, &str),
+    (source, at): (crate::source::Span, crate::source::Span),
+) -> Option<(usize, f64, network::RateKernel)> {
     let (mut from, mut tau, mut gain, mut kernel) = (None, None, None, "exponential".to_string());
-    for st in d.settings {
+    for st in settings {
         match st.name.name.as_str() {
             "of" => {
                 let ast::ExprKind::Name(name) = &st.value.kind else {
@@ -166,18 +194,18 @@ pub(super) fn readout(
     let Some(from) = from else {
         return ctx.reject(
             "a rate readout needs the population it reads",
-            d.source.span,
+            source,
             "of which population?",
             "`rate(of = E, tau = 10 ms, gain = ...)`",
         );
     };
     if pops[from].count == 0 {
-        return ctx.reject("an empty population has no rate", d.span, "empty", "read a population with neurons");
+        return ctx.reject("an empty population has no rate", at, "empty", "read a population with neurons");
     }
     if matches!(pops[from].model.kind, ModelKind::Rate | ModelKind::Density) {
         return ctx.reject(
             format!("`{}` does not spike: a rate readout reads a population of neurons or cells", pops[from].name),
-            d.source.span,
+            source,
             "no spikes to read",
             format!(
                 "read a rate model's or density's state directly: `rate = FACTOR * {}.X` in a Poisson drive",
@@ -185,24 +213,13 @@ pub(super) fn readout(
             ),
         );
     }
-    if pops[to].cells.is_some() {
-        return ctx.reject(
-            format!(
-                "`{}` is a population of cells: a rate readout sets an input of a rate model, a density or a neuron",
-                pops[to].name
-            ),
-            d.span,
-            "cells have no such input",
-            "read the spikes into a rate model's or a density's input",
-        );
-    }
     let gain = match gain {
         Some(g) => g,
         None if xdim == units::dims::rate() => 1.0,
         None => {
             return ctx.reject(
-                format!("input `{}` is not a rate: a `gain` must say how a rate becomes it", via.name),
-                d.source.span,
+                format!("{what} is not a rate: a `gain` must say how a rate becomes it"),
+                source,
                 "needs a gain",
                 format!("`gain = ...` in {}", units::pretty(&xdim.div(&units::dims::rate()).unwrap_or(Dim::NONE))),
             )
@@ -211,7 +228,7 @@ pub(super) fn readout(
     let need_tau = |ctx: &mut Ctx| -> Option<f64> {
         match tau {
             Some(t) => Some(t),
-            None => ctx.reject("this kernel needs its width", d.source.span, "no `tau`", "`tau = 10 ms`"),
+            None => ctx.reject("this kernel needs its width", source, "no `tau`", "`tau = 10 ms`"),
         }
     };
     let kernel = match kernel.as_str() {
@@ -221,13 +238,13 @@ pub(super) fn readout(
         other => {
             return ctx.reject(
                 format!("unknown rate kernel `{other}`"),
-                d.source.span,
+                source,
                 "not a kernel",
                 "exponential (default), alpha or bin",
             )
         }
     };
-    Some(PendingReadout { from, to, value, gain, kernel })
+    Some((from, gain, kernel))
 }
 
 /// `gamma(..., k = K)`: the trains' shape (1 to 100); None for other

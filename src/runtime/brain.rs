@@ -248,6 +248,28 @@ impl NoiseState<'_> {
     }
 }
 
+/// Regions whose nodes are stood in for by something stepped with the
+/// brain (networks of spiking neurons): what they send along their edges
+/// is theirs, not their node's. The kernel still steps the node model at
+/// those regions, driven as every node is (its states are recorded as
+/// usual: the model the stand-in replaces, on the same input).
+pub trait StandIns {
+    /// The regions stood in for, increasing.
+    fn regions(&self) -> &[usize];
+    /// What each region sends at t = 0: region-major, one value per sum.
+    fn start(&mut self, sent: &mut [f64]);
+    /// Step `step`, after the nodes took it: `value(r, v)` is value `v`
+    /// of the node model at the `r`-th region (its inputs with what the
+    /// couplings added over the step); writes what each region sends at
+    /// the step's end (region-major, one value per sum).
+    fn step(
+        &mut self,
+        step: usize,
+        value: &mut dyn FnMut(usize, usize) -> f64,
+        sent: &mut [f64],
+    ) -> Result<(), Box<Diagnostic>>;
+}
+
 /// Runs a brain: `cfg` as for a population of `cfg.n` nodes (its
 /// `per_neuron` arrays include the sums' and row sums'), `sums` the
 /// couplings. Hands `rec` each sample (t = 0 and every `sample_every`
@@ -257,6 +279,7 @@ pub fn simulate_into(
     plan: &Plan,
     cfg: &PopConfig,
     extras: &Extras,
+    mut stand_ins: Option<&mut dyn StandIns>,
     rec: &mut dyn Recorder,
 ) -> Result<PopOutcome, Box<Diagnostic>> {
     let Extras { sums, noises, stimuli, seed } = *extras;
@@ -310,6 +333,15 @@ pub fn simulate_into(
         };
         states[first_output + s] = sent;
     }
+    if let Some(si) = stand_ins.as_deref_mut() {
+        let mut sent = vec![0.0; si.regions().len() * sums.len()];
+        si.start(&mut sent);
+        for (r, &i) in si.regions().iter().enumerate() {
+            for s in 0..sums.len() {
+                states[first_output + s][i] = sent[r * sums.len() + s];
+            }
+        }
+    }
     let reach = sums.iter().map(|s| s.edges.reach()).max().unwrap_or(0);
     // a power of two, so that a slot is a mask away
     let ring = (reach + 2).next_power_of_two();
@@ -345,7 +377,7 @@ pub fn simulate_into(
         code: code.as_ref(),
         dt: cfg.dt,
     };
-    let lead = Lead { m, cfg, steps, first_output, node, world: &world };
+    let lead = Lead { m, cfg, steps, first_output, node, world: &world, stand_ins };
     let done = lead.run(&chunks, rec)?;
     Ok(PopOutcome {
         outcome: Outcome { steps: done, stopped: done < steps },
@@ -529,16 +561,17 @@ impl<'a> Chunk<'a> {
 
 /// The calling thread's part: its chunk, then between two barriers per
 /// step the bookkeeping of the whole brain.
-struct Lead<'a, 'w> {
+struct Lead<'a, 'w, 's> {
     m: &'a Model,
     cfg: &'a PopConfig,
     steps: usize,
     first_output: usize,
     node: Node<'a>,
     world: &'w World<'a>,
+    stand_ins: Option<&'w mut (dyn StandIns + 's)>,
 }
 
-impl Lead<'_, '_> {
+impl Lead<'_, '_, '_> {
     /// Runs every step; chunk 0 here, the others on threads of their own.
     /// Returns the steps done.
     fn run(mut self, chunks: &[std::sync::Mutex<Chunk>], rec: &mut dyn Recorder) -> Result<usize, Box<Diagnostic>> {
@@ -571,6 +604,7 @@ impl Lead<'_, '_> {
             let mut done = 0;
             let mut failed = None;
             let mut merged = Vec::new();
+            let mut sent = Vec::new();
             for step in 0..steps {
                 if stop.load(Ordering::Acquire) {
                     break;
@@ -591,6 +625,12 @@ impl Lead<'_, '_> {
                 merged.sort_by_key(|x| x.0);
                 for &(i, t) in &merged {
                     rec.spike(i, t);
+                }
+                if let Some(si) = self.stand_ins.take() {
+                    if let Err(d) = self.stand_in(&mut *si, step, &mut sent) {
+                        failed = Some(d);
+                    }
+                    self.stand_ins = Some(si);
                 }
                 let slot = (done & (w.ring - 1)) * w.n;
                 for (s, h) in w.history.iter().enumerate() {
@@ -625,6 +665,36 @@ impl Lead<'_, '_> {
                 None => Ok(done),
             }
         })
+    }
+}
+
+impl Lead<'_, '_, '_> {
+    /// Step `step` of the stand-ins, with the chunks waiting: what their
+    /// regions send replaces their nodes' outputs.
+    fn stand_in(&mut self, si: &mut dyn StandIns, step: usize, sent: &mut Vec<f64>) -> Result<(), Box<Diagnostic>> {
+        let w = self.world;
+        let nsums = w.sums.len();
+        sent.clear();
+        sent.resize(si.regions().len() * nsums, 0.0);
+        {
+            // SAFETY: the chunks wait at the barrier
+            let (st, pe) = unsafe { (w.view(&w.states), w.view(&w.per)) };
+            let regions = si.regions().to_vec();
+            let node = &mut self.node;
+            let t = step as f64 * w.dt;
+            let mut value = |r: usize, v: usize| {
+                node.values_of(&st, &pe, regions[r], t);
+                node.values[v]
+            };
+            si.step(step, &mut value, sent)?;
+        }
+        for (r, &i) in si.regions().iter().enumerate() {
+            for s in 0..nsums {
+                // SAFETY: the chunks wait; no view of the states is alive
+                unsafe { *w.states[self.first_output + s].0.add(i) = sent[r * nsums + s] };
+            }
+        }
+        Ok(())
     }
 }
 

@@ -306,6 +306,21 @@ pub enum StmtKind {
         section: Ident,
         settings: Vec<Binding>,
     },
+    /// `region 3 = MODEL { statements }` (or `region "label" = ...`) in a
+    /// brain: a region whose node is a network, with its interfaces.
+    BrainRegion {
+        at: RegionRef,
+        /// Where `at` is written.
+        at_span: crate::source::Span,
+        model: Ident,
+        stmts: Vec<Stmt>,
+    },
+    /// `send rate(of = E, tau = 10 ms)` in a brain's region: what the
+    /// region sends along its edges.
+    Send {
+        source: Ident,
+        settings: Vec<Binding>,
+    },
     /// `region NAME { statements }` in a cell: a membrane's statements
     /// (`use` of channels) for the sections the name selects.
     Region {
@@ -314,6 +329,13 @@ pub enum StmtKind {
         selector: Option<Expr>,
         stmts: Vec<Stmt>,
     },
+}
+
+/// A brain's region: by its number (from 0) or its label.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RegionRef {
+    Index(u64),
+    Label(String),
 }
 
 #[derive(Clone, Debug)]

@@ -399,6 +399,23 @@ impl Lowerer {
                 };
                 StmtKind::Region { name, selector, stmts: it.filter_map(|p| self.stmt(p)).collect() }
             }
+            Rule::brain_region => {
+                let mut it = self.parts(pair);
+                let at_pair = it.next()?;
+                let at_span = self.span(&at_pair);
+                let at = if at_pair.as_rule() == Rule::string {
+                    RegionRef::Label(string_text(&at_pair))
+                } else {
+                    RegionRef::Index(at_pair.as_str().trim().parse().unwrap_or(u64::MAX))
+                };
+                let model = self.ident(it.next()?);
+                StmtKind::BrainRegion { at, at_span, model, stmts: it.filter_map(|p| self.stmt(p)).collect() }
+            }
+            Rule::send => {
+                let mut it = self.parts(pair);
+                let source = self.ident(it.next()?);
+                StmtKind::Send { source, settings: self.settings(it.next()?) }
+            }
             Rule::derived => {
                 let mut it = pair.into_inner();
                 let name = self.ident(it.next()?);

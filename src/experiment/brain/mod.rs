@@ -27,6 +27,7 @@ use super::{Body, Flags, Run};
 
 mod data;
 mod extras;
+pub mod regions;
 use crate::diag::{Code, Diagnostic};
 use crate::ir::{self, NodeKind, Ty, Var};
 use crate::source::Span;
@@ -62,6 +63,8 @@ pub struct BrainRun {
     /// and whether it subtracts (`-=`); the input's override is
     /// `base + __coupleK` (or `-`).
     pub targets: Vec<(usize, usize, bool)>,
+    /// Regions whose node is a network (`region 3 = Column { ... }`).
+    pub regions: Option<regions::Regions>,
 }
 
 /// `eeg = eeg`: a sensor signal per sample, the lead field (gain) matrix
@@ -213,6 +216,9 @@ pub(super) fn configure<'a>(
     if !flags.record.iter().any(|r| r.name.contains('[')) {
         p.record_neurons = (0..n).collect();
     }
+    let sent: Vec<Dim> = specs.iter().map(|s| p.model.values[s.sent].dim).collect();
+    let regions =
+        regions::configure(ctx, model, &p.model, (&sent, &parts.labels, n), (run.dt, run.duration, run.seed), flags)?;
     let fc = extras::fc_spec(ctx, &mut p, block, parts.empirical_fc.take(), n)?;
     let eeg = extras::eeg_spec(ctx, &mut p, block, parts.leadfield.take(), n)?;
     if p.backend == super::Backend::Reference {
@@ -240,6 +246,7 @@ pub(super) fn configure<'a>(
         fc,
         eeg,
         targets: coupled,
+        regions,
     }));
     Some(run)
 }

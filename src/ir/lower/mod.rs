@@ -631,6 +631,10 @@ impl<'a> Lower<'a> {
                     }
                     self.m.pending.push(Pending { what: "connection".into(), span: stmt.span });
                 }
+                ast::StmtKind::BrainRegion { model: m, .. } => {
+                    self.require_model(m);
+                    self.m.pending.push(Pending { what: "region".into(), span: stmt.span });
+                }
                 other => self.m.pending.push(Pending { what: stmt_word(other).into(), span: stmt.span }),
             }
         }
@@ -738,6 +742,7 @@ fn stmt_word(s: &ast::StmtKind) -> &'static str {
         Drive { .. } => "drive",
         Record(_) => "recording",
         Derived(_) | DerivedFn(_) => "definition",
+        Send { .. } => "send",
         _ => "statement",
     }
 }

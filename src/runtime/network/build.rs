@@ -15,7 +15,7 @@ use crate::diag::Diagnostic;
 use crate::ir::eval::{eval, eval_params, eval_values, Env};
 use crate::ir::{ExprId, Model};
 use crate::kernel::{self, Kernel};
-use crate::runtime::spikegen::spread;
+use crate::runtime::spikegen::{spread, Spread};
 use crate::schemes;
 use crate::source::Span;
 
@@ -119,8 +119,9 @@ fn population(
     crate::runtime::check_params(&m, &params)?;
     let no_values: Vec<Option<ExprId>> = vec![None; m.values.len()];
     // per-neuron parameters: (index, values), drawn from streams of their own
-    let spread_params: Vec<(usize, Vec<f64>)> = cfg
-        .params
+    let spread_params: Vec<(usize, Vec<f64>)> = pop
+        .spreads(cfg)
+        .1
         .iter()
         .enumerate()
         .filter_map(|(k, (name, sp))| {
@@ -175,7 +176,7 @@ fn population(
         None
     };
     let seconds = code.as_ref().map_or(0.0, |c| c.compile_seconds);
-    let states = initial_states(&m, &kernel, &params, pop.count, cfg, pi);
+    let states = initial_states(&m, &kernel, &params, pop.count, (cfg, pop.spreads(cfg).0), pi);
     // a delay past the end of the run never arrives: no slot for it
     let slots = max_delay_into(net, pi, cfg.dt).min(steps + 1) + 1;
     let ring = vec![vec![vec![0.0; pop.count]; slots]; ports.len()];
@@ -221,7 +222,14 @@ fn max_delay_into(net: &Network, pi: usize, dt: f64) -> usize {
 
 /// Initial states of population `pi` (SoA): the model's, then the spreads
 /// of `cfg.init` for the states it has; `refractory_until` at -inf.
-fn initial_states(m: &Model, k: &Kernel, params: &[f64], n: usize, cfg: &NetConfig, pi: usize) -> Vec<Vec<f64>> {
+fn initial_states(
+    m: &Model,
+    k: &Kernel,
+    params: &[f64],
+    n: usize,
+    (cfg, init): (&NetConfig, &[(String, Spread)]),
+    pi: usize,
+) -> Vec<Vec<f64>> {
     let exprs: Vec<ExprId> = m.values.iter().map(|v| v.expr).collect();
     let mut y = vec![f64::NAN; m.states.len()];
     let mut values = Vec::new();
@@ -234,7 +242,7 @@ fn initial_states(m: &Model, k: &Kernel, params: &[f64], n: usize, cfg: &NetConf
     while out.len() < k.states.len() {
         out.push(vec![f64::NEG_INFINITY; n]); // refractory_until
     }
-    for (si, (name, s)) in cfg.init.iter().enumerate() {
+    for (si, (name, s)) in init.iter().enumerate() {
         if let Some(state) = m.state(name) {
             out[state] = spread(*s, n, cfg.seed, 1000 + (pi as u64) * 64 + si as u64);
         }

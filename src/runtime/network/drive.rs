@@ -130,6 +130,14 @@ impl<'n> Drives<'n> {
         }
     }
 
+    /// Sets drive `k`'s rate for the steps to come (a rate from outside
+    /// the network). Only while the workers wait at the barrier.
+    pub fn set_rate(&self, k: usize, rate: f64) {
+        if let Some(r) = self.rates.get(k) {
+            r.store(rate.max(0.0).to_bits(), Ordering::Relaxed);
+        }
+    }
+
     /// Worker `w`'s share of step `step`: every drive's input added to its
     /// chunk of the drive's population.
     ///
@@ -233,27 +241,13 @@ impl<'n> Readouts<'n> {
     /// its source, and its target's input for the next step is set. Only
     /// while the workers wait at the barrier.
     pub fn after(&mut self, st: &Stepping, densities: &mut super::density::Densities) {
-        use super::RateKernel;
         // each input: the sum of the readouts into it
         let mut sums: Vec<(usize, usize, usize, f64)> = Vec::new();
         for (r, (n, at, f)) in self.readouts.iter().zip(&mut self.state) {
             let count: usize =
                 st.outputs.iter().map(|o| o.lock().unwrap_or_else(|e| e.into_inner())[r.from].len()).sum();
             let x = count as f64 / (*n * self.dt);
-            let rate = match r.kernel {
-                RateKernel::Bin => x,
-                RateKernel::Exponential(tau) => {
-                    let a = (-self.dt / tau).exp();
-                    f[0] = a * f[0] + (1.0 - a) * x;
-                    f[0]
-                }
-                RateKernel::Alpha(tau) => {
-                    let a = (-self.dt / tau).exp();
-                    f[0] = a * f[0] + (1.0 - a) * x;
-                    f[1] = a * f[1] + (1.0 - a) * f[0];
-                    f[1]
-                }
-            };
+            let rate = r.kernel.filter(f, x, self.dt);
             match sums.iter_mut().find(|(to, p, _, _)| *to == r.to && *p == r.param) {
                 Some(s) => s.3 += r.gain * rate,
                 None => sums.push((r.to, r.param, *at, r.gain * rate)),

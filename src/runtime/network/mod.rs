@@ -69,12 +69,35 @@ pub struct Population {
     pub model: Model,
     pub count: usize,
     pub cells: Option<std::sync::Arc<crate::cable::population::Cells>>,
+    /// Initial values and parameters spread over this population's
+    /// neurons in place of the run's (`NetConfig::init`, `params`): a
+    /// network that is one region of a brain keeps its own.
+    pub spreads: Option<std::sync::Arc<Spreads>>,
+}
+
+/// A spread of a state or parameter, by name.
+pub type Named = (String, Spread);
+
+/// Initial values and parameters spread over neurons, by name.
+#[derive(Clone, Debug, Default)]
+pub struct Spreads {
+    pub init: Vec<(String, Spread)>,
+    pub params: Vec<(String, Spread)>,
 }
 
 impl Population {
     /// `count` neurons of `model`.
     pub fn of(name: &str, model: Model, count: usize) -> Population {
-        Population { name: name.into(), model, count, cells: None }
+        Population { name: name.into(), model, count, cells: None, spreads: None }
+    }
+
+    /// The spreads of initial values and parameters over this
+    /// population: its own, else the run's.
+    pub fn spreads<'a>(&'a self, cfg: &'a NetConfig) -> (&'a [Named], &'a [Named]) {
+        match &self.spreads {
+            Some(s) => (&s.init, &s.params),
+            None => (&cfg.init, &cfg.params),
+        }
     }
 
     /// The input ports and their weights' units: a neuron's `on spike
@@ -188,6 +211,28 @@ pub enum RateKernel {
     Exponential(f64),
     /// t e^(-t/tau) / tau^2: two such stages in a row.
     Alpha(f64),
+}
+
+impl RateKernel {
+    /// The filtered rate after a step of `dt` in which `x` (spikes over
+    /// neurons x dt) came in; `stages` holds the filter's state (zero at
+    /// the start).
+    pub fn filter(&self, stages: &mut [f64; 2], x: f64, dt: f64) -> f64 {
+        match *self {
+            RateKernel::Bin => x,
+            RateKernel::Exponential(tau) => {
+                let a = (-dt / tau).exp();
+                stages[0] = a * stages[0] + (1.0 - a) * x;
+                stages[0]
+            }
+            RateKernel::Alpha(tau) => {
+                let a = (-dt / tau).exp();
+                stages[0] = a * stages[0] + (1.0 - a) * x;
+                stages[1] = a * stages[1] + (1.0 - a) * stages[0];
+                stages[1]
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -353,6 +398,23 @@ pub fn simulate_into(
     span: Span,
     rec: &mut dyn Recorder,
 ) -> Result<NetOutcome, Box<Diagnostic>> {
+    simulate_stepped(net, cfg, span, rec, &mut drive_steps)
+}
+
+/// Builds a network and hands it to `driver`, which steps it with
+/// [`Session::step`] (as many steps as it likes, up to `cfg.duration`),
+/// setting the rates of drives whose rate comes from outside
+/// ([`Session::set_rate`]) and reading each step's spikes
+/// ([`Session::spike_count`]) in between, and returns how far it went.
+/// What the network records goes to `rec` as in [`simulate_into`]. This
+/// is how a brain steps a region that is a network with its other nodes.
+pub fn simulate_stepped(
+    net: &Network,
+    cfg: &NetConfig,
+    span: Span,
+    rec: &mut dyn Recorder,
+    driver: Driver,
+) -> Result<NetOutcome, Box<Diagnostic>> {
     let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
     let mut offsets = Vec::new();
     let mut total = 0;
@@ -384,8 +446,9 @@ pub fn simulate_into(
         let stepping =
             step::Stepping::new(&mut runners, net, (&fanout, &drives), threads, (cfg.dt, cfg.duration), span)?;
         out.compile_seconds += stepping.compile_seconds;
-        out.outcome =
-            run(net, cfg, span, steps, &stepping, (&drives, &mut readouts, &mut densities), &mut delivery, rec)?;
+        let phases =
+            Phases { stepping: &stepping, drives: &drives, readouts: &mut readouts, densities: &mut densities };
+        out.outcome = session(net, cfg, span, phases, &mut delivery, rec, driver)?;
         out.warnings = stepping.warnings(net, out.outcome.steps);
         delivery.weights(rec);
     }
@@ -393,67 +456,149 @@ pub fn simulate_into(
     Ok(out)
 }
 
-/// The steps: drives, the populations stepped, spikes delivered, probes
-/// sampled, divergence checked; `rec.stop()` asked before each step.
-#[allow(clippy::too_many_arguments)] // the phases' states, each its own
-fn run(
-    net: &Network,
-    cfg: &NetConfig,
+/// What drives a network's steps: the full run ([`simulate_into`]), or
+/// a caller that steps it one step at a time ([`simulate_stepped`]).
+pub type Driver<'d> = &'d mut dyn FnMut(&mut Session) -> Result<Outcome, Box<Diagnostic>>;
+
+/// The full run: the first sample, then every step until the end or
+/// until `rec.stop()`.
+pub fn drive_steps(s: &mut Session) -> Result<Outcome, Box<Diagnostic>> {
+    s.sample_first();
+    for step in 0..s.steps {
+        if s.rec.stop() {
+            // a failure found before the stop is still reported
+            if let Some(d) = s.phases.stepping.diverged(s.net, step as f64 * s.cfg.dt, s.span) {
+                return Err(d);
+            }
+            return Ok(Outcome { steps: step, stopped: true });
+        }
+        s.step()?;
+    }
+    Ok(Outcome { steps: s.steps, stopped: false })
+}
+
+/// The phases of a step, each with its own state.
+struct Phases<'p, 'n> {
+    stepping: &'p step::Stepping<'n>,
+    drives: &'p drive::Drives<'n>,
+    readouts: &'p mut drive::Readouts<'n>,
+    densities: &'p mut density::Densities<'n>,
+}
+
+/// A network being stepped: its phases, the recorder, and the next step.
+pub struct Session<'p, 'n> {
+    net: &'p Network,
+    cfg: &'p NetConfig,
     span: Span,
+    phases: Phases<'p, 'n>,
+    delivery: &'p mut deliver::Delivery<'n>,
+    rec: &'p mut dyn Recorder,
+    bufs: step::Buffers,
+    values: Vec<f64>,
+    /// The next step, and how many the run has.
+    next: usize,
     steps: usize,
-    stepping: &step::Stepping,
-    (drives, readouts, densities): (&drive::Drives, &mut drive::Readouts, &mut density::Densities),
-    delivery: &mut deliver::Delivery,
-    rec: &mut dyn Recorder,
+}
+
+impl Session<'_, '_> {
+    /// The steps of the run (`cfg.duration / cfg.dt`).
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// Sets the rate of drive `k` (index into `Network::drives`) for the
+    /// steps to come.
+    pub fn set_rate(&self, k: usize, rate: f64) {
+        self.phases.drives.set_rate(k, rate);
+    }
+
+    /// Spikes population `pop` fired in the last step.
+    pub fn spike_count(&self, pop: usize) -> usize {
+        self.phases.stepping.outputs.iter().map(|o| o.lock().unwrap_or_else(|e| e.into_inner())[pop].len()).sum()
+    }
+
+    /// State `state` of the first unit of population `pop` (a rate
+    /// model's or a density's), between steps.
+    pub fn state(&self, pop: usize, state: usize) -> f64 {
+        // SAFETY: between steps the workers wait at the barrier
+        unsafe { self.phases.stepping.views[pop].state(state) }.and_then(|a| a.first().copied()).unwrap_or(f64::NAN)
+    }
+
+    /// The probes' sample at t = 0: once, before the first step.
+    pub fn sample_first(&mut self) {
+        if !self.cfg.probes.is_empty() || !self.cfg.lfp.is_empty() {
+            probe::sample(self.cfg, self.phases.stepping, 0.0, &mut self.values, self.rec);
+        }
+        if !self.cfg.weights.is_empty() {
+            self.delivery.stats(0.0, &self.cfg.weights, self.rec);
+        }
+    }
+
+    /// One step: drives, the populations stepped, spikes delivered,
+    /// probes sampled, divergence checked (every 1000 steps and at the
+    /// last). Fails past the run's end, when a worker fails, and when a
+    /// neuron diverges.
+    pub fn step(&mut self) -> Result<(), Box<Diagnostic>> {
+        let (step, cfg, net, span) = (self.next, self.cfg, self.net, self.span);
+        if step >= self.steps {
+            return Err(Box::new(Diagnostic::internal("a network stepped past its run").at(span, "this network")));
+        }
+        let Phases { stepping, drives, readouts, densities } = &mut self.phases;
+        drives.prepare(stepping);
+        if stepping.step(step, &mut self.bufs).is_err() {
+            return Err(Box::new(Diagnostic::internal("a network worker thread failed").at(span, "this network")));
+        }
+        readouts.after(stepping, densities);
+        densities.step(step, stepping)?;
+        self.delivery.step(step, stepping, self.rec);
+        self.next = step + 1;
+        let t_next = (step + 1) as f64 * cfg.dt;
+        if !cfg.weights.is_empty() && (step + 1) % cfg.weights_every.max(1) == 0 {
+            self.delivery.stats(t_next, &cfg.weights, self.rec);
+        }
+        let sampled = !cfg.probes.is_empty() || !cfg.lfp.is_empty();
+        if sampled && (step + 1) % cfg.sample_every.max(1) == 0 {
+            probe::sample(cfg, stepping, t_next, &mut self.values, self.rec);
+        }
+        // a diverged neuron stops the run
+        if (step + 1) % 1000 == 0 || step + 1 == self.steps {
+            if let Some(d) = stepping.diverged(net, t_next, span) {
+                return Err(d);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The steps, as `driver` takes them, with the workers started and
+/// stopped around it.
+fn session<'p, 'n>(
+    net: &'p Network,
+    cfg: &'p NetConfig,
+    span: Span,
+    phases: Phases<'p, 'n>,
+    delivery: &'p mut deliver::Delivery<'n>,
+    rec: &'p mut dyn Recorder,
+    driver: Driver,
 ) -> Result<Outcome, Box<Diagnostic>> {
+    let stepping = phases.stepping;
+    let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
     std::thread::scope(|scope| {
         stepping.spawn(scope);
         let _guard = stepping.guard();
-        let mut bufs = stepping.buffers(0);
-        let mut values = Vec::new();
-        let every = cfg.sample_every.max(1);
-        let mut steps_loop = || {
-            let sampled = !cfg.probes.is_empty() || !cfg.lfp.is_empty();
-            if sampled {
-                probe::sample(cfg, stepping, 0.0, &mut values, rec);
-            }
-            if !cfg.weights.is_empty() {
-                delivery.stats(0.0, &cfg.weights, rec);
-            }
-            for step in 0..steps {
-                if rec.stop() {
-                    // a failure found before the stop is still reported
-                    if let Some(d) = stepping.diverged(net, step as f64 * cfg.dt, span) {
-                        return Err(d);
-                    }
-                    return Ok(Outcome { steps: step, stopped: true });
-                }
-                drives.prepare(stepping);
-                if stepping.step(step, &mut bufs).is_err() {
-                    return Err(Box::new(
-                        Diagnostic::internal("a network worker thread failed").at(span, "this network"),
-                    ));
-                }
-                readouts.after(stepping, densities);
-                densities.step(step, stepping)?;
-                delivery.step(step, stepping, rec);
-                let t_next = (step + 1) as f64 * cfg.dt;
-                if !cfg.weights.is_empty() && (step + 1) % cfg.weights_every.max(1) == 0 {
-                    delivery.stats(t_next, &cfg.weights, rec);
-                }
-                if sampled && (step + 1) % every == 0 {
-                    probe::sample(cfg, stepping, t_next, &mut values, rec);
-                }
-                // a diverged neuron stops the run
-                if (step + 1) % 1000 == 0 || step + 1 == steps {
-                    if let Some(d) = stepping.diverged(net, t_next, span) {
-                        return Err(d);
-                    }
-                }
-            }
-            Ok(Outcome { steps, stopped: false })
+        let mut s = Session {
+            net,
+            cfg,
+            span,
+            phases,
+            delivery,
+            rec,
+            bufs: stepping.buffers(0),
+            values: Vec::new(),
+            next: 0,
+            steps,
         };
-        let result = steps_loop();
+        let result = driver(&mut s);
         stepping.finish();
         result
     })
