@@ -358,3 +358,39 @@ simulate M { dt = 0.01 ms, duration = 20 ms, method = rk4 }
         assert!(f.relative_sd[j].is_finite() && f.relative_sd[j] < 0.05);
     }
 }
+
+/// A brain's coupling and a node parameter fitted to one region's trace
+/// as `neuroc run -o` writes it (`E@1`), through the brain's
+/// sensitivities, from 20% off.
+#[test]
+fn a_brain_is_fitted_to_one_region_of_its_run() {
+    let dir = std::env::temp_dir().join(format!("neuroc-fit-brain-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a folder");
+    std::fs::write(dir.join("w.csv"), "0,1,0.5\n0.8,0,0\n0.3,0.6,0\n").expect("writes");
+    std::fs::write(dir.join("l.csv"), "0,12.3,30\n12.3,0,7.7\n30,7.7,0\n").expect("writes");
+    let path = dir.join("b.neuro");
+    std::fs::write(
+        &path,
+        "import \"wilson_cowan.neuro\"
+brain B {
+    node = WilsonCowan
+    connectivity \"w.csv\", lengths \"l.csv\", speed = 3 m/s
+    parameter K = 0.8
+    couple node.P += K * sum_j(C[i, j] * node[j].E(t - delay[i, j]))
+}
+simulate B { dt = 0.1 ms, duration = 200 ms, method = rk4, P = linspace(0.9, 1.6) }
+",
+    )
+    .expect("writes");
+    let mut e = Experiment::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
+    e.record("E[0:3]");
+    let out = dir.join("out");
+    e.run_to(&out, neuroc::output::Format::Csv).unwrap_or_else(|e| panic!("{}", e.render()));
+    let mut e = Experiment::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
+    e.set("K", "0.64").set("c1", "19");
+    let (p, f) = e.fit("K, c1", "E[1]", &out.join("E.csv"), 1, 10.0).unwrap_or_else(|e| panic!("{}", e.render()));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!((f.theta[0] / 0.8 - 1.0).abs() < 1e-5, "{}", f.text(&p));
+    assert!((f.theta[1] / 16.0 - 1.0).abs() < 1e-5, "{}", f.text(&p));
+}

@@ -125,3 +125,70 @@ fn a_population_of_points_gives_each_its_own_sensitivities() {
         assert!(together[1].y != together[2].y);
     }
 }
+
+/// A brain: three Wilson-Cowan regions coupled through interpolated
+/// delays. The sensitivities of one region's E and of the mean over the
+/// regions, with respect to the global coupling and a node parameter,
+/// carried through the sums and the histories of what the regions sent,
+/// equal central finite differences; and the trajectory is the one
+/// `neuroc run` writes.
+#[test]
+fn brain_sensitivities_equal_finite_differences() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-sens-brain-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("w.csv"), "0,1,0.5\n0.8,0,0\n0.3,0.6,0\n").unwrap();
+    std::fs::write(dir.join("l.csv"), "0,12.3,30\n12.3,0,7.7\n30,7.7,0\n").unwrap();
+    let path = dir.join("b.neuro");
+    std::fs::write(
+        &path,
+        "import \"wilson_cowan.neuro\"
+brain B {
+    node = WilsonCowan
+    connectivity \"w.csv\", lengths \"l.csv\", speed = 3 m/s
+    parameter K = 0.8
+    couple node.P += K * sum_j(C[i, j] * node[j].E(t - delay[i, j]))
+}
+simulate B { dt = 0.1 ms, duration = 150 ms, method = rk4, P = linspace(0.9, 1.6) }
+",
+    )
+    .unwrap();
+    let e = Experiment::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
+    let run = e.configure().unwrap_or_else(|e| panic!("{}", e.render()));
+    let names: Vec<String> = ["K", "c1", "tau"].iter().map(|s| s.to_string()).collect();
+    for observe in ["E[1]", "E"] {
+        let p = Problem::new(&run, &names, observe, Span::default()).unwrap_or_else(|d| panic!("{}", d.message));
+        assert!(p.without_sensitivities().is_none());
+        for (j, err) in against_differences(&p, 1e-5).into_iter().enumerate() {
+            assert!(err < 1e-6, "{observe}: parameter {} differs from finite differences by {err:e}", names[j]);
+        }
+    }
+    // an observer's signal, a value of the states: BOLD on region 0 over
+    // 1 s, the regions at their fixed points (lower inputs)
+    let bold = dir.join("bold.neuro");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("    couple node.P", "    observe bold = BalloonWindkessel(node.E)\n    couple node.P");
+    let text = text.replace("duration = 150 ms", "duration = 1 s").replace("linspace(0.9, 1.6)", "linspace(0.3, 0.6)");
+    std::fs::write(&bold, format!("import \"bold.neuro\"\n{text}")).unwrap();
+    let e = Experiment::load(&bold).unwrap_or_else(|e| panic!("{}", e.render()));
+    let bold_run = e.configure().unwrap_or_else(|e| panic!("{}", e.render()));
+    let p = Problem::new(&bold_run, &names[..2], "bold_bold[0]", Span::default())
+        .unwrap_or_else(|d| panic!("{}", d.message));
+    // BOLD's `1 - q` cancels (q is 1 at rest): the differences need a
+    // larger step than the states' before their rounding is small
+    for (j, err) in against_differences(&p, 1e-3).into_iter().enumerate() {
+        assert!(err < 2e-6, "bold: parameter {} differs from finite differences by {err:e}", names[j]);
+    }
+    // the trajectory is the brain's as it runs
+    let p = Problem::new(&run, &names, "E[2]", Span::default()).unwrap_or_else(|d| panic!("{}", d.message));
+    let traj = p.simulate(&p.values()).expect("simulates");
+    let mut e = Experiment::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
+    e.record("E[2:3]");
+    let (r, _) = e.run().unwrap_or_else(|e| panic!("{}", e.render()));
+    let t = r.table("E").expect("E recorded");
+    let ran: Vec<f64> = t.data.column(1).to_vec();
+    assert_eq!(ran.len(), traj.y.len());
+    let worst = ran.iter().zip(&traj.y).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-12, "the problem's trajectory differs from the run by {worst:e}");
+}

@@ -164,13 +164,15 @@ enum Command {
         /// optionally with the range: --coupling K=0:2:201
         #[arg(long, value_name = "NAME[=FROM:TO:STEPS]", allow_hyphen_values = true)]
         coupling: Option<String>,
-        /// a neuron or rate model: which of these parameters the observed state
-        /// identifies (Fisher information from the forward sensitivities, its
+        /// a neuron, rate model or brain: which of these parameters the observed
+        /// state identifies (Fisher information from the forward sensitivities, its
         /// eigen-directions, Cramer-Rao bounds, non-identifiable combinations):
         /// --identifiability NaT.gbar,Kdr.gbar --observe V --noise 1mV
         #[arg(long, value_name = "P1,P2,...", requires_all = ["observe", "noise"])]
         identifiability: Option<String>,
-        /// the observed state for --identifiability (sampled at every recorded step)
+        /// the observed state for --identifiability (sampled at every recorded step);
+        /// a brain's: one region's, E[3], or the mean over the regions, E; or a value
+        /// of the states (an observer's BOLD, bold_bold)
         #[arg(long, value_name = "STATE")]
         observe: Option<String>,
         /// the SD of the observation's errors, with the state's unit: --noise 1mV
@@ -188,7 +190,7 @@ enum Command {
         #[arg(long, allow_hyphen_values = true)]
         duration: Option<String>,
     },
-    /// Fit parameters of a neuron or rate model to a recorded trace: least
+    /// Fit parameters of a neuron, rate model or brain to a recorded trace: least
     /// squares by Levenberg-Marquardt on the model's forward sensitivities, in
     /// log-parameters within bounds, from the model's values (and more random
     /// starts); prints the estimate with 95% confidence intervals from the
@@ -204,7 +206,8 @@ enum Command {
         /// the parameters to fit, comma-separated
         #[arg(long = "fit", value_name = "P1,P2,...")]
         params: String,
-        /// the state the trace records
+        /// the state the trace records (a brain's region: E[3], read from the column
+        /// `E_1@3` that `run -o` writes)
         #[arg(long = "to", value_name = "STATE")]
         observe: String,
         /// which model (default: the first `simulate` block's, or the only one)

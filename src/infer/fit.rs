@@ -112,15 +112,26 @@ pub fn read_csv(text: &str, p: &Problem) -> Result<Data, String> {
     let header: Vec<&str> = lines.next().ok_or("the file is empty")?.split(',').map(str::trim).collect();
     let (_, (unit, scale)) = p.units();
     let name = p.observed();
-    let want = crate::output::header(name, &unit);
+    let mut want = crate::output::header(name, &unit);
+    let mut name = name.to_string();
+    // one region of a brain: its column as `run -o` writes it (`E_1@3`,
+    // `y1_mV@3`)
+    let mut also = None;
+    if let Some(k) = p.region() {
+        also = Some(format!("{name}_{}@{k}", crate::output::header_unit(&unit)));
+        want = format!("{want}@{k}");
+        name = format!("{name}@{k}");
+    }
+    let name = name.as_str();
     let t_col = header.iter().position(|h| *h == "t_ms").ok_or("no `t_ms` column (time in ms)")?;
-    let y_col = header.iter().position(|h| *h == want || *h == name).ok_or_else(|| {
-        let other = header.iter().find(|h| h.starts_with(&format!("{name}_")));
-        match other {
-            Some(h) => format!("the column `{h}` is not in {unit}: name it `{want}` with values in {unit}"),
-            None => format!("no `{want}` column (`{name}` in {unit})"),
-        }
-    })?;
+    let y_col =
+        header.iter().position(|h| *h == want || *h == name || Some(*h) == also.as_deref()).ok_or_else(|| {
+            let other = header.iter().find(|h| h.starts_with(&format!("{name}_")));
+            match other {
+                Some(h) => format!("the column `{h}` is not in {unit}: name it `{want}` with values in {unit}"),
+                None => format!("no `{want}` column (`{name}` in {unit})"),
+            }
+        })?;
     let mut data = Data::default();
     for (i, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();

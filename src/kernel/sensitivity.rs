@@ -4,16 +4,18 @@
 //! equations into one function.
 //!
 //! Input: a built [`Kernel`] whose parameters of interest are per-neuron
-//! arrays (`Param(q)`), and the range of its arrays that hold derived
-//! propagators (see [`super::propagate`]). Output: a kernel with the same
+//! arrays (`Param(q)`), and its arrays whose derivatives are inputs of
+//! the kernel too: derived propagators (see [`super::propagate`]), a
+//! brain's sums over the other regions. Output: a kernel with the same
 //! instructions followed by their derivatives (forward mode over the SSA
 //! instructions: each instruction's derivative is built from its
 //! operands' derivatives by the chain rule, once per parameter), whose
 //! states are the model's states followed by, for each parameter j, the
 //! derivative of every state with respect to it (`d(V)/d(gNa)`), and
 //! whose parameter arrays are the original ones followed by, for each
-//! parameter j, the derivative of every derived propagator entry with
-//! respect to it (filled by [`super::propagate::derived_derivatives`]).
+//! parameter j, the derivative of each of those arrays with respect to it
+//! (a propagator's filled by [`super::propagate::derived_derivatives`], a
+//! sum's by the brain that forms it).
 //!
 //! What this differentiates is the discrete map of one step, the scheme
 //! as it runs (exponential Euler, exact propagators, Runge-Kutta stages,
@@ -30,12 +32,11 @@
 //! matrix; Hiskens & Pai 2000, IEEE Trans. Circuits Syst. I 47:204).
 
 use super::{eliminate_dead, kmath, Cmp, Inst, Kernel, Unsupported, Val};
-use std::ops::Range;
 
 /// The kernel with its forward sensitivities with respect to the
-/// parameter arrays `wrt` (indices into `k.params`); `derived` is the
-/// range of `k.params` that holds derived propagator entries.
-pub fn augment(k: &Kernel, wrt: &[u32], derived: Range<usize>) -> Result<Kernel, Unsupported> {
+/// parameter arrays `wrt` (indices into `k.params`); `derived` lists the
+/// arrays of `k.params` whose derivatives are given as arrays too.
+pub fn augment(k: &Kernel, wrt: &[u32], derived: &[usize]) -> Result<Kernel, Unsupported> {
     if !k.tables.is_empty() {
         return Err(Unsupported(
             "sensitivities are not derived through rate tables (run without tables: `--no-tables`)".into(),
@@ -53,7 +54,7 @@ pub fn augment(k: &Kernel, wrt: &[u32], derived: Range<usize>) -> Result<Kernel,
         let p_name = k.params.get(q as usize).cloned().unwrap_or_default();
         let mut d: Vec<Option<Val>> = vec![None; k.insts.len()];
         for (v, inst) in k.insts.iter().enumerate() {
-            let input = Input { j, q, ns, np, ne, derived: &derived };
+            let input = Input { j, q, ns, np, ne, derived };
             d[v] = t.derive(v as Val, inst, &d, &input)?;
         }
         for (s, name) in k.states.iter().enumerate() {
@@ -64,8 +65,8 @@ pub fn augment(k: &Kernel, wrt: &[u32], derived: Range<usize>) -> Result<Kernel,
             stores.push(dv);
             states.push(format!("d({name})/d({p_name})"));
         }
-        for e in 0..ne {
-            params.push(format!("d({})/d({p_name})", k.params[derived.start + e]));
+        for &e in derived {
+            params.push(format!("d({})/d({p_name})", k.params[e]));
         }
     }
     let out = Kernel {
@@ -89,7 +90,7 @@ struct Input<'a> {
     ns: usize,
     np: usize,
     ne: usize,
-    derived: &'a Range<usize>,
+    derived: &'a [usize],
 }
 
 /// The instructions being appended to.
@@ -175,7 +176,7 @@ impl Tape {
             Inst::State(s) => Some(self.push(Inst::State((at.ns + at.j * at.ns) as u32 + s))),
             Inst::Param(p) if p == at.q => Some(self.one()),
             Inst::Param(p) if at.derived.contains(&(p as usize)) => {
-                let e = p as usize - at.derived.start;
+                let e = at.derived.iter().position(|&x| x == p as usize).unwrap_or(0);
                 Some(self.push(Inst::Param((at.np + at.j * at.ne + e) as u32)))
             }
             Inst::Param(_) => None,
