@@ -192,3 +192,27 @@ simulate B { dt = 0.1 ms, duration = 150 ms, method = rk4, P = linspace(0.9, 1.6
     let worst = ran.iter().zip(&traj.y).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     assert!(worst < 1e-12, "the problem's trajectory differs from the run by {worst:e}");
 }
+
+/// Spike times as the observation: each spike's interpolated time and
+/// its derivatives (the jump condition at the crossing), against central
+/// finite differences of the spike times, on the LIF (exact propagator,
+/// resets, a refractory period that ends on a step) and HH (its spikes
+/// after the current step, each carrying the ones before it).
+#[test]
+fn spike_time_sensitivities_equal_finite_differences() {
+    let lif = problem("examples/lif.neuro", &[("duration", "150 ms")], &["tau_m", "R", "V_r", "E_L"], "spikes");
+    let hh = problem(
+        "examples/hodgkin_huxley.neuro",
+        &[("duration", "60 ms")],
+        &["NaT.gbar", "Kdr.gbar", "Leak.g", "C_m"],
+        "spikes",
+    );
+    for (p, least) in [(&lif, 4), (&hh, 3)] {
+        let t = p.simulate(&p.values()).expect("simulates");
+        assert!(t.spikes && t.y.len() >= least, "{} spikes", t.y.len());
+        assert_eq!(t.t, t.y, "the samples are the spike times");
+        for (j, err) in against_differences(p, 1e-6).into_iter().enumerate() {
+            assert!(err < 1e-6, "parameter {j}: relative difference {err:e}");
+        }
+    }
+}

@@ -171,8 +171,8 @@ enum Command {
         #[arg(long, value_name = "P1,P2,...", requires_all = ["observe", "noise"])]
         identifiability: Option<String>,
         /// the observed state for --identifiability (sampled at every recorded step);
-        /// a brain's: one region's, E[3], or the mean over the regions, E; or a value
-        /// of the states (an observer's BOLD, bold_bold)
+        /// `spikes`: a neuron's spike times; a brain's: one region's, E[3], or the mean
+        /// over the regions, E; or a value of the states (an observer's BOLD, bold_bold)
         #[arg(long, value_name = "STATE")]
         observe: Option<String>,
         /// the SD of the observation's errors, with the state's unit: --noise 1mV
@@ -207,7 +207,8 @@ enum Command {
         #[arg(long = "fit", value_name = "P1,P2,...")]
         params: String,
         /// the state the trace records (a brain's region: E[3], read from the column
-        /// `E_1@3` that `run -o` writes)
+        /// `E_1@3` that `run -o` writes), or `spikes`: spike times (`t_ms`, as in
+        /// the `spikes.csv` that `run -o` writes)
         #[arg(long = "to", value_name = "STATE")]
         observe: String,
         /// which model (default: the first `simulate` block's, or the only one)

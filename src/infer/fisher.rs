@@ -85,7 +85,9 @@ pub const CHI2_95: f64 = 3.841_458_820_694_124;
 /// over `values` (SI, ascending), each refitted by Levenberg-Marquardt.
 pub fn profile(p: &Problem, theta: &[f64], sigma: f64, k: usize, values: &[f64]) -> Result<Profile, Box<Diagnostic>> {
     let traj = p.simulate(theta)?;
-    let data = super::fit::Data { t: traj.t[1..].to_vec(), y: traj.y[1..].to_vec() };
+    // the trace after its start, or every spike
+    let from = usize::from(!traj.spikes);
+    let data = super::fit::Data { t: traj.t[from..].to_vec(), y: traj.y[from..].to_vec() };
     let opts = super::fit::Options::around(theta);
     let mut values = values.to_vec();
     values.sort_by(f64::total_cmp);

@@ -80,11 +80,20 @@ pub struct Fit {
     pub derivative_free: Option<String>,
 }
 
-/// The model and its sensitivities at the data's times.
+/// The model and its sensitivities at the data's times. Spike times are
+/// matched in order: the model's k-th spike against the data's k-th; a
+/// spike the model does not fire counts as at the end of its run, with no
+/// derivative (extra model spikes are not compared).
 #[allow(clippy::needless_range_loop)] // parameter j of each row
 fn at_data(traj: &Trajectory, data: &Data) -> (Vec<f64>, Vec<Vec<f64>>) {
     let n = traj.t.len();
     let p = traj.dy.len();
+    if traj.spikes {
+        let y = (0..data.t.len()).map(|k| traj.y.get(k).copied().unwrap_or(traj.end)).collect();
+        let dy =
+            traj.dy.iter().map(|d| (0..data.t.len()).map(|k| d.get(k).copied().unwrap_or(0.0)).collect()).collect();
+        return (y, dy);
+    }
     let mut y = Vec::with_capacity(data.t.len());
     let mut dy = vec![Vec::with_capacity(data.t.len()); p];
     let mut k = 0;
@@ -110,6 +119,29 @@ fn at_data(traj: &Trajectory, data: &Data) -> (Vec<f64>, Vec<Vec<f64>>) {
 pub fn read_csv(text: &str, p: &Problem) -> Result<Data, String> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
     let header: Vec<&str> = lines.next().ok_or("the file is empty")?.split(',').map(str::trim).collect();
+    if p.spikes() {
+        // spike times: the `t_ms` column (`spikes.csv` as `run -o` writes
+        // it), of one neuron (`neuron` 0 when there is such a column)
+        let t_col = header.iter().position(|h| *h == "t_ms").ok_or("no `t_ms` column (spike times in ms)")?;
+        let n_col = header.iter().position(|h| *h == "neuron");
+        let mut data = Data::default();
+        for (i, line) in lines.enumerate() {
+            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+            let get = |c: usize| -> Result<f64, String> {
+                let cell = cells.get(c).ok_or_else(|| format!("row {} has {} cells", i + 2, cells.len()))?;
+                cell.parse::<f64>().map_err(|_| format!("row {}: `{cell}` is not a number", i + 2))
+            };
+            if let Some(c) = n_col {
+                if get(c)? != 0.0 {
+                    continue;
+                }
+            }
+            let t = get(t_col)? * 1e-3;
+            data.t.push(t);
+            data.y.push(t);
+        }
+        return Ok(data);
+    }
     let (_, (unit, scale)) = p.units();
     let name = p.observed();
     let mut want = crate::output::header(name, &unit);
@@ -238,7 +270,7 @@ pub fn fit(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Fi
     let ssr: f64 = residuals.iter().map(|r| r * r).sum();
     let dof = data.y.len().saturating_sub(np).max(1) as f64;
     let sigma = (ssr / dof).sqrt();
-    let at = Trajectory { t: data.t.clone(), y: model.clone(), dy };
+    let at = Trajectory { t: data.t.clone(), y: model.clone(), dy, ..Trajectory::default() };
     let info = fisher::information(&at, &lm.theta, sigma.max(f64::MIN_POSITIVE));
     let relative_sd = fisher::log_sds(&info);
     let ci95 = (0..np)
@@ -296,6 +328,10 @@ fn grow(p: &Problem, data: &Data, start: &[f64], opts: &Options) -> Result<Lm, B
     let (lo, hi) = data.y.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| (a.min(y), b.max(y)));
     let moved = data.y.iter().position(|&y| (y - data.y[0]).abs() > 0.1 * (hi - lo)).unwrap_or(0);
     let mut len = ((n as f64 * WINDOW) as usize).max(10 * start.len()).max(2 * moved).min(n);
+    if p.spikes() {
+        // spike times: the first few pin the parameters' basin
+        len = (start.len() + 1).min(n);
+    }
     let mut theta = start.to_vec();
     let mut iterations = 0;
     loop {

@@ -87,7 +87,15 @@ struct BrainPart {
 /// derivatives, d v/d p and (state, d v/d state), per parameter.
 enum Observed {
     State(usize),
-    Value { value: usize, direct: Vec<ExprId>, through: Vec<Vec<(usize, ExprId)>> },
+    /// The spike times: the kernel's state (added for it) holding the
+    /// time of the last spike, whose derivatives are those of the spike
+    /// time.
+    Spikes(usize),
+    Value {
+        value: usize,
+        direct: Vec<ExprId>,
+        through: Vec<Vec<(usize, ExprId)>>,
+    },
 }
 
 /// An initial value's derivative with respect to one parameter: its
@@ -104,6 +112,11 @@ pub struct Trajectory {
     pub y: Vec<f64>,
     /// d y / d parameter j at each sample: `dy[j][k]`.
     pub dy: Vec<Vec<f64>>,
+    /// The samples are spike times (`t` and `y` both), matched to data in
+    /// order.
+    pub spikes: bool,
+    /// Where the simulation ended, s.
+    pub end: f64,
 }
 
 impl Problem {
@@ -256,7 +269,34 @@ impl Problem {
             per_step: &sum_params,
         };
         let unsupported = |kernel::Unsupported(why): kernel::Unsupported| refuse(format!("`{}`: {why}", m.name), "");
-        let plain = kernel::build_full(&m, &p.plan, &sig, run.dt).map_err(unsupported)?;
+        let mut plain = kernel::build_full(&m, &p.plan, &sig, run.dt).map_err(unsupported)?;
+        // spike times: a state holding the last one, stored when the spike
+        // event fires (its derivatives are the spike time's)
+        let spike_state = if observe == "spikes" {
+            if brain.is_some() {
+                return Err(refuse(
+                    "a brain's regions do not spike: observe a state".into(),
+                    "observe a state of the regions (`E`, `E[3]`)",
+                ));
+            }
+            let emitting: Vec<&kernel::KEvent> = plain.events.iter().filter(|e| e.emits).collect();
+            let [e] = emitting[..] else {
+                return Err(refuse(
+                    format!("`{}` has {} spike events: spike times are observed for one", m.name, emitting.len()),
+                    "observe a state, or a model with one `emit spike`",
+                ));
+            };
+            let (fire, time) = (e.fire, e.time);
+            let at = plain.states.len();
+            plain.insts.push(kernel::Inst::State(at as u32));
+            let last = (plain.insts.len() - 1) as kernel::Val;
+            plain.insts.push(kernel::Inst::Select(fire, time, last));
+            plain.stores.push((plain.insts.len() - 1) as kernel::Val);
+            plain.states.push("t_spike".into());
+            Some(at)
+        } else {
+            None
+        };
         let first_output = plain.states.len() - sent.len();
         // the arrays whose derivatives are inputs: the propagators', then
         // the sums' (the kernel's arrays: per-neuron ones, then propagators)
@@ -323,9 +363,10 @@ impl Problem {
             }
             sent_diff.push(per);
         }
-        let observe = match (state, value) {
-            (Some(s), _) => Observed::State(s),
-            (None, Some(v)) => {
+        let observe = match (spike_state, state, value) {
+            (Some(s), _, _) => Observed::Spikes(s),
+            (None, Some(s), _) => Observed::State(s),
+            (None, None, Some(v)) => {
                 let e = value_exprs[v];
                 if crate::schemes::deps(&dm, e).iter().any(|x| matches!(x, Var::Param(q) if sum_params.contains(q))) {
                     return Err(refuse(
@@ -348,7 +389,7 @@ impl Problem {
                 }
                 Observed::Value { value: v, direct, through }
             }
-            (None, None) => {
+            (None, None, None) => {
                 let known: Vec<&str> =
                     m.states.iter().map(|s| s.name.as_str()).chain(m.values.iter().map(|v| v.name.as_str())).collect();
                 return Err(refuse(
@@ -422,6 +463,7 @@ impl Problem {
         match &self.observe {
             Observed::State(s) => &self.model.states[*s].name,
             Observed::Value { value, .. } => &self.model.values[*value].name,
+            Observed::Spikes(_) => "spikes",
         }
     }
 
@@ -436,6 +478,7 @@ impl Problem {
         let observed = match &self.observe {
             Observed::State(s) => display(&self.model.states[*s].unit, &self.model.states[*s].dim),
             Observed::Value { value, .. } => display(&self.model.values[*value].unit, &self.model.values[*value].dim),
+            Observed::Spikes(_) => ("ms".to_string(), 1e-3),
         };
         (params, observed)
     }
@@ -445,7 +488,13 @@ impl Problem {
         match &self.observe {
             Observed::State(s) => self.model.states[*s].dim,
             Observed::Value { value, .. } => self.model.values[*value].dim,
+            Observed::Spikes(_) => crate::units::dims::time(),
         }
+    }
+
+    /// Whether the problem observes spike times.
+    pub fn spikes(&self) -> bool {
+        matches!(self.observe, Observed::Spikes(_))
     }
 
     /// Where the request was made.
@@ -551,6 +600,7 @@ impl Problem {
                             d.push(states[ns + j * ns + s][k]);
                         }
                     }
+                    Observed::Spikes(_) => {}
                     Observed::Value { value, direct, through } => {
                         let params = &points[k];
                         let y: Vec<f64> = states[..ns_model].iter().map(|a| a[k]).collect();
@@ -568,17 +618,38 @@ impl Problem {
                 }
             }
         };
-        sample(&states, 0.0, &mut out, &mut values);
+        let spike_state = match self.observe {
+            Observed::Spikes(s) => Some(s),
+            _ => None,
+        };
+        if spike_state.is_none() {
+            sample(&states, 0.0, &mut out, &mut values);
+        }
         let pp: Vec<*const f64> = arrays.iter().map(|a| a.as_ptr()).collect();
+        let mut end = 0.0;
         for step in 0..self.steps {
-            if out[0].t.last().is_some_and(|&t| t >= until) {
+            if end >= until {
                 break;
             }
             let (t, t_next) = (step as f64 * self.dt, (step + 1) as f64 * self.dt);
             let sp: Vec<*mut f64> = states.iter_mut().map(|a| a.as_mut_ptr()).collect();
             // SAFETY: every state and parameter array holds n values and
             // lives through the call; the spike buffers hold n per event
-            unsafe { self.code.call(&sp, &pp, n, (t, t_next), &mut idx, &mut tim) };
+            let count = unsafe { self.code.call(&sp, &pp, n, (t, t_next), &mut idx, &mut tim) };
+            end = t_next;
+            if let Some(st) = spike_state {
+                // each spike's time and its derivatives, from the state that
+                // holds the last one
+                for s in 0..count {
+                    let k = idx[s] as usize;
+                    let o = &mut out[k];
+                    o.t.push(tim[s]);
+                    o.y.push(states[st][k]);
+                    for (j, d) in o.dy.iter_mut().enumerate() {
+                        d.push(states[ns + j * ns + st][k]);
+                    }
+                }
+            }
             if (step + 1) % self.every == 0 {
                 for (k, theta) in thetas.iter().enumerate() {
                     let bad = |range: std::ops::Range<usize>| {
@@ -609,8 +680,18 @@ impl Problem {
                         ));
                     }
                 }
-                sample(&states, t_next, &mut out, &mut values);
+                if spike_state.is_none() {
+                    sample(&states, t_next, &mut out, &mut values);
+                }
             }
+            // a sampled trace stops at its first sample at or after `until`
+            if spike_state.is_none() {
+                end = out[0].t.last().copied().unwrap_or(0.0);
+            }
+        }
+        for o in &mut out {
+            o.spikes = spike_state.is_some();
+            o.end = end;
         }
         Ok(out)
     }
@@ -738,6 +819,7 @@ impl Problem {
                             row[1 + j] += states[ns + j * ns + st][i];
                         }
                     }
+                    Observed::Spikes(_) => {}
                     Observed::Value { value, direct, through } => {
                         let params = &region_params[i];
                         let y: Vec<f64> = states[..ns_model].iter().map(|a| a[i]).collect();
