@@ -69,6 +69,17 @@ pub(super) fn run(path: &Path, o: &RunOpts) -> i32 {
         FormatArg::Csv => Format::Csv,
         FormatArg::Npy => Format::Npy,
     };
+    // spread over MPI processes: rank 0 writes, the others only run
+    if neuroc::runtime::network::ranks::rank() != 0 {
+        exp.progress(false);
+        return match exp.run() {
+            Ok(_) => 0,
+            Err(e) => {
+                e.eprint();
+                1
+            }
+        };
+    }
     match exp.run_to(&o.output, format) {
         Ok((summary, files)) => {
             for n in &summary.notes {

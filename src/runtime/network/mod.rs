@@ -44,6 +44,7 @@ mod density;
 mod drive;
 mod fanout;
 mod probe;
+pub mod ranks;
 mod stdp;
 mod step;
 mod synapse;
@@ -438,13 +439,21 @@ pub fn simulate_stepped(
         let (mut delivery, rest) = deliver::Delivery::new(net, csrs, &offsets, (cfg.dt, steps));
         let mut readouts = drive::Readouts::new(net, cfg, &runners);
         let mut densities = density::Densities::new(net, cfg.dt, span, &mut runners)?;
-        let threads = step::threads(cfg, &runners, net, out.synapses);
+        // spread over MPI ranks: one chunk of each population per rank
+        let ranks = ranks::Ranks::world();
+        if ranks.is_some() {
+            distributable(net, cfg, span)?;
+        }
+        let threads = match ranks {
+            Some(r) => r.size,
+            None => step::threads(cfg, &runners, net, out.synapses),
+        };
         let chunks = step::chunks(net, threads);
         let drives = drive::Drives::new(net, cfg, &runners, &chunks);
         let fanout = fanout::Fanout::new(net, rest, &chunks);
         out.connectivity_bytes = delivery.bytes() + fanout.bytes;
         let stepping =
-            step::Stepping::new(&mut runners, net, (&fanout, &drives), threads, (cfg.dt, cfg.duration), span)?;
+            step::Stepping::new(&mut runners, net, (&fanout, &drives), (threads, ranks), (cfg.dt, cfg.duration), span)?;
         out.compile_seconds += stepping.compile_seconds;
         let phases =
             Phases { stepping: &stepping, drives: &drives, readouts: &mut readouts, densities: &mut densities };
@@ -465,7 +474,10 @@ pub type Driver<'d> = &'d mut dyn FnMut(&mut Session) -> Result<Outcome, Box<Dia
 pub fn drive_steps(s: &mut Session) -> Result<Outcome, Box<Diagnostic>> {
     s.sample_first();
     for step in 0..s.steps {
-        if s.rec.stop() {
+        // a stop is every rank's when the network is spread over them
+        let stop = s.rec.stop();
+        let stop = s.phases.stepping.ranks().map_or(stop, |r| r.any(stop));
+        if stop {
             // a failure found before the stop is still reported
             if let Some(d) = s.phases.stepping.diverged(s.net, step as f64 * s.cfg.dt, s.span) {
                 return Err(d);
@@ -562,7 +574,24 @@ impl Session<'_, '_> {
         }
         // a diverged neuron stops the run
         if (step + 1) % 1000 == 0 || step + 1 == self.steps {
-            if let Some(d) = stepping.diverged(net, t_next, span) {
+            let d = stepping.diverged(net, t_next, span);
+            if let Some(r) = stepping.ranks() {
+                // a neuron of another rank: every rank stops with it
+                if r.any(d.is_some()) && d.is_none() {
+                    return Err(Box::new(
+                        Diagnostic::error(
+                            Code::NumericalBlowUp,
+                            format!(
+                                "a neuron diverged in another process by t = {} ms",
+                                crate::units::format_number(t_next * 1e3)
+                            ),
+                        )
+                        .at(span, "this network")
+                        .help("the process that holds it reports which"),
+                    ));
+                }
+            }
+            if let Some(d) = d {
                 return Err(d);
             }
         }
@@ -593,7 +622,7 @@ fn session<'p, 'n>(
             phases,
             delivery,
             rec,
-            bufs: stepping.buffers(0),
+            bufs: stepping.buffers(stepping.me()),
             values: Vec::new(),
             next: 0,
             steps,
@@ -602,6 +631,41 @@ fn session<'p, 'n>(
         stepping.finish();
         result
     })
+}
+
+/// What a network spread over processes runs today: populations of
+/// point neurons with static, short-term plastic or per-synapse
+/// connections and Poisson, gamma or spike-time drives. The rest keeps
+/// state that one rank would advance for all (rate models, densities,
+/// rates that follow them, plastic weights, cells, LFP sums): refused.
+fn distributable(net: &Network, cfg: &NetConfig, span: Span) -> Result<(), Box<Diagnostic>> {
+    use crate::syntax::ast::ModelKind;
+    let why = if let Some(p) =
+        net.populations.iter().find(|p| matches!(p.model.kind, ModelKind::Rate | ModelKind::Density))
+    {
+        Some(format!("population `{}` is a {} model", p.name, p.model.kind.keyword()))
+    } else if let Some(p) = net.populations.iter().find(|p| p.cells.is_some()) {
+        Some(format!("population `{}` is of cells", p.name))
+    } else if !net.readouts.is_empty() || net.drives.iter().any(|d| d.rate_of.is_some()) {
+        Some("its rates follow populations".to_string())
+    } else if net.connections.iter().any(|c| c.stdp.is_some()) {
+        Some("it has spike-timing dependent plasticity".to_string())
+    } else if !cfg.lfp.is_empty() {
+        Some("it records an LFP proxy".to_string())
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(Box::new(
+            Diagnostic::error(
+                Code::NotSimulatedYet,
+                format!("`{}` cannot be spread over MPI processes yet: {why}", net.name),
+            )
+            .at(span, "this network")
+            .help("run it in one process, with --threads"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A delay in whole steps, at least 1 (a huge or infinite one: past any run).

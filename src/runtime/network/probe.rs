@@ -34,9 +34,14 @@ pub(super) fn sample(cfg: &NetConfig, st: &Stepping, t: f64, values: &mut Vec<f6
         let (a, b) = (a.min(n), b.min(n).max(a.min(n)));
         // SAFETY: the workers wait at the barrier
         match unsafe { view.state(s) } {
-            Some(arr) => values.extend_from_slice(&arr[a..b]),
+            // spread over processes: each rank gives its own neurons'
+            // values, and zeros summed in from the others leave them exact
+            Some(arr) => values.extend((a..b).map(|i| if st.owns(pi, i) { arr[i] } else { 0.0 })),
             None => values.extend(std::iter::repeat_n(f64::NAN, b - a)),
         }
+    }
+    if let Some(r) = st.ranks() {
+        r.sum(values);
     }
     for (pi, states) in &cfg.lfp {
         let Some(view) = st.views.get(*pi) else {

@@ -16,6 +16,7 @@
 use super::build::Runner;
 use super::drive::Drives;
 use super::fanout::{Fanout, Pending};
+use super::ranks::Ranks;
 use super::{NetConfig, Network};
 use crate::cable::population::Cells;
 use crate::cable::sim::{Block, Failure};
@@ -166,7 +167,12 @@ pub(super) struct Stepping<'r> {
     barrier: SpinBarrier,
     step_now: AtomicUsize,
     done: AtomicBool,
-    threads: usize,
+    /// Workers in this process: all of them, or one (its rank's chunk)
+    /// when the network is spread over processes.
+    local: usize,
+    /// The worker this thread is (its rank under MPI, else 0).
+    me: usize,
+    ranks: Option<Ranks>,
     dt: f64,
 }
 
@@ -221,10 +227,15 @@ impl<'r> Stepping<'r> {
         runners: &'r mut [Runner],
         net: &'r Network,
         (fanout, drives): (&'r Fanout, &'r Drives<'r>),
-        threads: usize,
+        (threads, ranks): (usize, Option<Ranks>),
         (dt, duration): (f64, f64),
         span: Span,
     ) -> Result<Stepping<'r>, Box<Diagnostic>> {
+        // under MPI: one chunk per rank, this process steps its own
+        let (local, me) = match ranks {
+            Some(r) => (1, r.rank),
+            None => (threads, 0),
+        };
         let views: Vec<PopView> = runners
             .iter_mut()
             .zip(&net.populations)
@@ -283,12 +294,14 @@ impl<'r> Stepping<'r> {
             fanout,
             drives,
             excursions: (0..threads).map(|_| Mutex::new(vec![None; runners.len()])).collect(),
-            barrier: SpinBarrier::new(threads),
+            barrier: SpinBarrier::new(local),
             step_now: AtomicUsize::new(0),
             done: AtomicBool::new(false),
             views,
             chunks,
-            threads,
+            local,
+            me,
+            ranks,
             dt,
         })
     }
@@ -307,7 +320,7 @@ impl<'r> Stepping<'r> {
     /// Starts workers 1.. on `scope`: each waits for a step, steps its
     /// chunks, and waits again, until [`Stepping::finish`].
     pub fn spawn<'s>(&'s self, scope: &'s std::thread::Scope<'s, '_>) {
-        for w in 1..self.threads {
+        for w in 1..self.local {
             let mut bufs = self.buffers(w);
             scope.spawn(move || loop {
                 let _guard = BreakOnPanic(&self.barrier);
@@ -321,18 +334,63 @@ impl<'r> Stepping<'r> {
         }
     }
 
-    /// Steps every population over step `step`, worker 0 on this thread.
-    /// `Err` when a worker thread failed.
+    /// Steps every population over step `step`, this thread's worker
+    /// here (then, under MPI, every rank's spikes gathered). `Err` when a
+    /// worker thread failed.
     pub fn step(&self, step: usize, bufs: &mut Buffers) -> Result<(), ()> {
         self.step_now.store(step, Ordering::Release);
         let _guard = BreakOnPanic(&self.barrier);
         self.barrier.wait();
-        self.work(0, step, bufs);
+        self.work(self.me, step, bufs);
         self.barrier.wait();
         if self.barrier.is_broken() {
-            Err(())
-        } else {
-            Ok(())
+            return Err(());
+        }
+        if let Some(r) = self.ranks {
+            self.exchange(r);
+        }
+        Ok(())
+    }
+
+    /// This thread's worker.
+    pub fn me(&self) -> usize {
+        self.me
+    }
+
+    /// The ranks a network is spread over, if it is.
+    pub fn ranks(&self) -> Option<Ranks> {
+        self.ranks
+    }
+
+    /// Whether neuron `i` of population `pi` is stepped by this process.
+    pub fn owns(&self, pi: usize, i: usize) -> bool {
+        match self.ranks {
+            Some(r) => self.chunks.get(pi).is_some_and(|c| (c[r.rank].0..c[r.rank].1).contains(&i)),
+            None => true,
+        }
+    }
+
+    /// Every rank's spikes of the step into its worker's slot of
+    /// `outputs`, as (population, neuron, time) records.
+    fn exchange(&self, r: Ranks) {
+        let mine: Vec<f64> = {
+            let out = self.outputs[self.me].lock().unwrap_or_else(|e| e.into_inner());
+            out.iter()
+                .enumerate()
+                .flat_map(|(pi, list)| list.iter().flat_map(move |&(i, t)| [pi as f64, i as f64, t]))
+                .collect()
+        };
+        for (w, data) in r.gather(&mine).into_iter().enumerate() {
+            if w == self.me {
+                continue;
+            }
+            let mut out = self.outputs[w].lock().unwrap_or_else(|e| e.into_inner());
+            out.iter_mut().for_each(Vec::clear);
+            for rec in data.chunks_exact(3) {
+                if let Some(list) = out.get_mut(rec[0] as usize) {
+                    list.push((rec[1] as usize, rec[2]));
+                }
+            }
         }
     }
 

@@ -1,0 +1,112 @@
+//! Networks spread over MPI processes (issue 19; the `mpi` feature, run
+//! by `.ci/run` where Open MPI is installed): `mpirun -np N neuroc run`
+//! writes the same files, bit for bit, as one process, for CUBA, COBAHH
+//! and Brunel's model A with its Poisson drives, sampled states and
+//! rates; and what cannot be spread yet is refused on every rank.
+#![cfg(feature = "mpi")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn tmp(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-mpi-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `neuroc run` with `args`, under `mpirun -np ranks` (0: without it).
+fn run(ranks: usize, args: &[&str]) -> std::process::Output {
+    let exe = env!("CARGO_BIN_EXE_neuroc");
+    let mut c = if ranks == 0 {
+        Command::new(exe)
+    } else {
+        let mut c = Command::new("mpirun");
+        c.args(["--oversubscribe", "-np", &ranks.to_string(), exe]);
+        c
+    };
+    c.arg("run").args(args).arg("-q");
+    // CI runs as root
+    c.env("OMPI_ALLOW_RUN_AS_ROOT", "1").env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    c.output().expect("mpirun and neuroc start")
+}
+
+/// The files a run wrote, by name (run.json, which holds the command,
+/// left out).
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn same_over_ranks(name: &str, model: &str, extra: &[&str], ranks: &[usize]) {
+    let base = tmp(name);
+    let one = base.join("one");
+    let mut args = vec![model, "-o", one.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = run(0, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want = files(&one);
+    assert!(want.iter().any(|(n, data)| n == "spikes.csv" && data.len() > 1000), "{name}: few spikes");
+    for &np in ranks {
+        let dir = base.join(format!("np{np}"));
+        let mut args = vec![model, "-o", dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = run(np, &args);
+        assert!(o.status.success(), "{name}, {np} ranks: {}", String::from_utf8_lossy(&o.stderr));
+        let got = files(&dir);
+        assert_eq!(
+            got.iter().map(|f| &f.0).collect::<Vec<_>>(),
+            want.iter().map(|f| &f.0).collect::<Vec<_>>(),
+            "{name}, {np} ranks: other files"
+        );
+        for ((file, a), (_, b)) in got.iter().zip(&want) {
+            assert!(a == b, "{name}, {np} ranks: {file} differs from one process");
+        }
+    }
+}
+
+#[test]
+fn cuba_is_the_same_on_one_two_and_four_ranks() {
+    same_over_ranks("cuba", &format!("{ROOT}/examples/cuba.neuro"), &["--duration", "200ms"], &[1, 2, 4]);
+}
+
+#[test]
+fn cobahh_is_the_same_on_two_ranks() {
+    same_over_ranks("cobahh", &format!("{ROOT}/examples/cobahh.neuro"), &["--duration", "50ms"], &[2]);
+}
+
+#[test]
+fn brunel_with_poisson_drives_states_and_rates_is_the_same_on_two_and_three_ranks() {
+    // BrunelAI, with sampled membrane potentials on both sides of a rank's
+    // boundary and a binned rate
+    let dir = tmp("brunel-model");
+    let text = std::fs::read_to_string(format!("{ROOT}/examples/brunel2000.neuro")).unwrap().replace(
+        "    record spikes(E, I), rate(E, bin = 0.5 ms)",
+        "    record spikes(E, I), rate(E, bin = 0.5 ms), V(E[4995:5005], every = 1 ms), V(I[0:3], every = 1 ms)",
+    );
+    assert!(text.contains("V(E[4995:5005]"));
+    let model = dir.join("brunel.neuro");
+    std::fs::write(&model, text).unwrap();
+    let model = model.to_str().unwrap().to_string();
+    same_over_ranks("brunel", &model, &["--model", "BrunelAI", "--duration", "30ms"], &[2, 3]);
+}
+
+#[test]
+fn what_cannot_be_spread_is_refused_on_every_rank() {
+    let dir = tmp("refused");
+    let o = run(
+        2,
+        &[&format!("{ROOT}/examples/hybrid_wilson_cowan.neuro"), "--duration", "5ms", "-o", dir.to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("cannot be spread over MPI processes yet").count(), 2, "{err}");
+}
