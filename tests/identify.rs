@@ -4,6 +4,7 @@
 //! Levenberg-Marquardt recovers Hodgkin-Huxley's conductances from a
 //! noisy voltage trace.
 
+mod common;
 use neuroc::diag::Code;
 use neuroc::infer::{fisher, fit, Problem};
 use neuroc::runtime::stream::{layers, Stream};
@@ -365,24 +366,7 @@ simulate M { dt = 0.01 ms, duration = 20 ms, method = rk4 }
 #[test]
 fn a_brain_is_fitted_to_one_region_of_its_run() {
     let dir = std::env::temp_dir().join(format!("neuroc-fit-brain-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a folder");
-    std::fs::write(dir.join("w.csv"), "0,1,0.5\n0.8,0,0\n0.3,0.6,0\n").expect("writes");
-    std::fs::write(dir.join("l.csv"), "0,12.3,30\n12.3,0,7.7\n30,7.7,0\n").expect("writes");
-    let path = dir.join("b.neuro");
-    std::fs::write(
-        &path,
-        "import \"wilson_cowan.neuro\"
-brain B {
-    node = WilsonCowan
-    connectivity \"w.csv\", lengths \"l.csv\", speed = 3 m/s
-    parameter K = 0.8
-    couple node.P += K * sum_j(C[i, j] * node[j].E(t - delay[i, j]))
-}
-simulate B { dt = 0.1 ms, duration = 200 ms, method = rk4, P = linspace(0.9, 1.6) }
-",
-    )
-    .expect("writes");
+    let path = common::three_region_brain(&dir, "200 ms");
     let mut e = Experiment::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
     e.record("E[0:3]");
     let out = dir.join("out");

@@ -5,6 +5,7 @@
 //! rk4), Wilson-Cowan (rk4) and a LIF with resets and a refractory period
 //! (exact propagator whose matrix reads the parameter).
 
+mod common;
 use neuroc::infer::{Problem, Trajectory};
 use neuroc::source::Span;
 use neuroc::Experiment;
@@ -135,24 +136,7 @@ fn a_population_of_points_gives_each_its_own_sensitivities() {
 #[test]
 fn brain_sensitivities_equal_finite_differences() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-sens-brain-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("w.csv"), "0,1,0.5\n0.8,0,0\n0.3,0.6,0\n").unwrap();
-    std::fs::write(dir.join("l.csv"), "0,12.3,30\n12.3,0,7.7\n30,7.7,0\n").unwrap();
-    let path = dir.join("b.neuro");
-    std::fs::write(
-        &path,
-        "import \"wilson_cowan.neuro\"
-brain B {
-    node = WilsonCowan
-    connectivity \"w.csv\", lengths \"l.csv\", speed = 3 m/s
-    parameter K = 0.8
-    couple node.P += K * sum_j(C[i, j] * node[j].E(t - delay[i, j]))
-}
-simulate B { dt = 0.1 ms, duration = 150 ms, method = rk4, P = linspace(0.9, 1.6) }
-",
-    )
-    .unwrap();
+    let path = common::three_region_brain(&dir, "150 ms");
     let e = Experiment::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
     let run = e.configure().unwrap_or_else(|e| panic!("{}", e.render()));
     let names: Vec<String> = ["K", "c1", "tau"].iter().map(|s| s.to_string()).collect();

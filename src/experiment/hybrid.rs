@@ -31,19 +31,23 @@ pub(super) fn has_member(e: &ast::Expr) -> bool {
     }
 }
 
+/// `FACTOR * M.X`, `M.X * FACTOR` or `M.X`: (`M.X`, FACTOR).
+pub(super) fn factor_times_member(e: &ast::Expr) -> Option<(&ast::Expr, Option<&ast::Expr>)> {
+    let member = |x: &ast::Expr| matches!(x.kind, ast::ExprKind::Member(..));
+    match &e.kind {
+        ast::ExprKind::Member(..) => Some((e, None)),
+        ast::ExprKind::Binary(ast::BinOp::Mul, a, b) if member(b) => Some((b, Some(a))),
+        ast::ExprKind::Binary(ast::BinOp::Mul, a, b) if member(a) => Some((a, Some(b))),
+        _ => None,
+    }
+}
+
 /// `rate = FACTOR * M.X` (or `M.X * FACTOR`, or `M.X`): (population M,
 /// state X, FACTOR in SI), with FACTOR X a rate.
 pub(super) fn rate_of(ctx: &mut Ctx, pops: &[Population], e: &ast::Expr) -> Option<(usize, usize, f64)> {
     let form = "a rate that follows a rate model is `FACTOR * M.X`: a constant times a state of population M, e.g. `rate = 50 Hz * M.E`";
-    let (member, factor) = match &e.kind {
-        ast::ExprKind::Member(..) => (e, None),
-        ast::ExprKind::Binary(ast::BinOp::Mul, a, b) if matches!(b.kind, ast::ExprKind::Member(..)) => {
-            (&**b, Some(&**a))
-        }
-        ast::ExprKind::Binary(ast::BinOp::Mul, a, b) if matches!(a.kind, ast::ExprKind::Member(..)) => {
-            (&**a, Some(&**b))
-        }
-        _ => return ctx.reject("this rate cannot follow a population", e.span, "not FACTOR * M.X", form),
+    let Some((member, factor)) = factor_times_member(e) else {
+        return ctx.reject("this rate cannot follow a population", e.span, "not FACTOR * M.X", form);
     };
     let ast::ExprKind::Member(base, state) = &member.kind else { return None };
     let ast::ExprKind::Name(pop) = &base.kind else {

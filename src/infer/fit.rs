@@ -127,10 +127,7 @@ pub fn read_csv(text: &str, p: &Problem) -> Result<Data, String> {
         let mut data = Data::default();
         for (i, line) in lines.enumerate() {
             let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-            let get = |c: usize| -> Result<f64, String> {
-                let cell = cells.get(c).ok_or_else(|| format!("row {} has {} cells", i + 2, cells.len()))?;
-                cell.parse::<f64>().map_err(|_| format!("row {}: `{cell}` is not a number", i + 2))
-            };
+            let get = |c: usize| cell(&cells, c, i);
             if let Some(c) = n_col {
                 if get(c)? != 0.0 {
                     continue;
@@ -167,14 +164,17 @@ pub fn read_csv(text: &str, p: &Problem) -> Result<Data, String> {
     let mut data = Data::default();
     for (i, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        let get = |c: usize| -> Result<f64, String> {
-            let cell = cells.get(c).ok_or_else(|| format!("row {} has {} cells", i + 2, cells.len()))?;
-            cell.parse::<f64>().map_err(|_| format!("row {}: `{cell}` is not a number", i + 2))
-        };
+        let get = |c: usize| cell(&cells, c, i);
         data.t.push(get(t_col)? * 1e-3);
         data.y.push(get(y_col)? * scale);
     }
     Ok(data)
+}
+
+/// Cell `c` of data row `i` (from 0, after the header) as a number.
+fn cell(cells: &[&str], c: usize, i: usize) -> Result<f64, String> {
+    let text = cells.get(c).ok_or_else(|| format!("row {} has {} cells", i + 2, cells.len()))?;
+    text.parse::<f64>().map_err(|_| format!("row {}: `{text}` is not a number", i + 2))
 }
 
 /// Checks the data against the problem: enough points, finite, ascending

@@ -666,18 +666,7 @@ impl Problem {
                         None
                     };
                     if let Some(what) = what {
-                        return Err(Box::new(
-                            Diagnostic::error(
-                                Code::NumericalBlowUp,
-                                format!(
-                                    "{what} at t = {} ms for {}",
-                                    crate::units::format_number(t_next * 1e3),
-                                    self.describe(theta)
-                                ),
-                            )
-                            .at(self.span, "asked here")
-                            .help("start from parameters nearer the data, or bound them"),
-                        ));
+                        return Err(self.blew_up(&what, t_next, theta));
                     }
                 }
                 if spike_state.is_none() {
@@ -892,23 +881,24 @@ impl Problem {
                     } else {
                         "the sensitivities stopped being finite".to_string()
                     };
-                    return Err(Box::new(
-                        Diagnostic::error(
-                            Code::NumericalBlowUp,
-                            format!(
-                                "{what} at t = {} ms for {}",
-                                crate::units::format_number(t_next * 1e3),
-                                self.describe(theta)
-                            ),
-                        )
-                        .at(self.span, "asked here")
-                        .help("start from parameters nearer the data, or bound them"),
-                    ));
+                    return Err(self.blew_up(&what, t_next, theta));
                 }
                 sample(&states, t_next, &mut out);
             }
         }
         Ok(out)
+    }
+
+    /// E0506: `what` stopped being finite by `t` at `theta`.
+    fn blew_up(&self, what: &str, t: f64, theta: &[f64]) -> Box<Diagnostic> {
+        Box::new(
+            Diagnostic::error(
+                Code::NumericalBlowUp,
+                format!("{what} at t = {} ms for {}", crate::units::format_number(t * 1e3), self.describe(theta)),
+            )
+            .at(self.span, "asked here")
+            .help("start from parameters nearer the data, or bound them"),
+        )
     }
 
     /// The initial states for every parameter's value `params` (SI).

@@ -201,3 +201,27 @@ pub fn mean_field_at(g: f64, eta: f64, j: f64) -> (f64, f64) {
     let (mu, sigma) = moments(nu);
     siegert_cv(mu, sigma)
 }
+
+/// Three Wilson-Cowan regions coupled through delays that fall between
+/// steps (interpolated), written into `dir` with their connectome;
+/// returns the model's path.
+pub fn three_region_brain(dir: &std::path::Path, duration: &str) -> PathBuf {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).expect("a folder");
+    std::fs::write(dir.join("w.csv"), "0,1,0.5\n0.8,0,0\n0.3,0.6,0\n").expect("writes");
+    std::fs::write(dir.join("l.csv"), "0,12.3,30\n12.3,0,7.7\n30,7.7,0\n").expect("writes");
+    let path = dir.join("b.neuro");
+    let text = format!(
+        "import \"wilson_cowan.neuro\"
+brain B {{
+    node = WilsonCowan
+    connectivity \"w.csv\", lengths \"l.csv\", speed = 3 m/s
+    parameter K = 0.8
+    couple node.P += K * sum_j(C[i, j] * node[j].E(t - delay[i, j]))
+}}
+simulate B {{ dt = 0.1 ms, duration = {duration}, method = rk4, P = linspace(0.9, 1.6) }}
+"
+    );
+    std::fs::write(&path, text).expect("writes");
+    path
+}

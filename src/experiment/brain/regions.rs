@@ -361,15 +361,8 @@ fn interfaces<'a>(ctx: &mut Ctx, node: &ir::Model, stmts: &'a [ast::Stmt]) -> Op
 fn node_rate(ctx: &mut Ctx, node: &ir::Model, e: &ast::Expr) -> Option<(usize, f64)> {
     let form =
         "a rate that follows the region's node is `FACTOR * node.X`: e.g. `rate = node.p` or `rate = 2 * node.p`";
-    let (member, factor) = match &e.kind {
-        ast::ExprKind::Member(..) => (e, None),
-        ast::ExprKind::Binary(ast::BinOp::Mul, a, b) if matches!(b.kind, ast::ExprKind::Member(..)) => {
-            (&**b, Some(&**a))
-        }
-        ast::ExprKind::Binary(ast::BinOp::Mul, a, b) if matches!(a.kind, ast::ExprKind::Member(..)) => {
-            (&**a, Some(&**b))
-        }
-        _ => return ctx.reject("this rate cannot follow the node", e.span, "not FACTOR * node.X", form),
+    let Some((member, factor)) = hybrid::factor_times_member(e) else {
+        return ctx.reject("this rate cannot follow the node", e.span, "not FACTOR * node.X", form);
     };
     let ast::ExprKind::Member(base, x) = &member.kind else { return None };
     if !matches!(&base.kind, ast::ExprKind::Name(b) if b == "node") {
