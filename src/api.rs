@@ -341,6 +341,27 @@ impl Experiment {
         }
     }
 
+    /// Runs and keeps nothing but the summary (an MPI rank other than 0:
+    /// rank 0 writes the tables).
+    pub fn run_discarding(&self) -> Result<Summary, Error> {
+        struct Discard;
+        impl crate::output::Sink for Discard {
+            fn open(&mut self, _: crate::output::Table) -> std::io::Result<crate::output::TableId> {
+                Ok(0)
+            }
+            fn row(&mut self, _: crate::output::TableId, _: &[f64]) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let run = self.configure()?;
+        let stop = self.stop.clone();
+        match experiment::execute(&run, &mut Discard, &move || stop.load(Ordering::Relaxed)) {
+            Ok(s) => Ok(s),
+            Err(Failure::Model { diagnostic, .. }) => Err(self.error(vec![*diagnostic])),
+            Err(Failure::Io(e)) => Err(Error::io(e.to_string())),
+        }
+    }
+
     /// Runs and streams every table to `dir` (see `output::files`): the
     /// summary and the files written. A simulation that fails still writes
     /// what it recorded, with `run.json` marked failed.

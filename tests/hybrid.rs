@@ -656,6 +656,7 @@ simulate B {{ dt = 0.1 ms, duration = 10 ms }}
             "holds `drive` and `send`",
         ),
         ("region 0 = Column { send spikes(of = E) }".into(), Code::BadSetting, "sends a rate"),
+        ("send rate(of = E, tau = 5 ms)".into(), Code::BadSetting, "belongs in a region"),
     ];
     for (region, code, words) in cases {
         let e = brain(&region);

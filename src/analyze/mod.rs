@@ -334,6 +334,14 @@ fn coupling_param(m: &Model, b: &BrainRun) -> Vec<usize> {
 }
 
 fn brain_report(run: &Run, b: &BrainRun, opts: &Options) -> Result<BrainReport, Box<Diagnostic>> {
+    if b.regions.is_some() {
+        return Err(fail(
+            Code::NotAnalyzable,
+            run.span,
+            format!("`{}` has regions that are networks: its fixed points are not the nodes'", run.target),
+            "analyze the brain of masses alone (without its `region` statements)",
+        ));
+    }
     if let Some(s) = &opts.continuation {
         return Err(fail(
             Code::BadSetting,

@@ -69,16 +69,26 @@ pub(super) fn run(path: &Path, o: &RunOpts) -> i32 {
         FormatArg::Csv => Format::Csv,
         FormatArg::Npy => Format::Npy,
     };
-    // spread over MPI processes: rank 0 writes, the others only run
-    if neuroc::runtime::network::ranks::rank() != 0 {
-        exp.progress(false);
-        return match exp.run() {
-            Ok(_) => 0,
-            Err(e) => {
-                e.eprint();
-                1
+    // spread over MPI processes: rank 0 writes, the others only run; and
+    // all of them stop here together when rank 0 cannot write
+    if let Some(r) = neuroc::runtime::network::ranks::Ranks::world() {
+        let unwritable = (r.rank == 0).then(|| writable(&o.output)).and_then(Result::err);
+        if r.any(unwritable.is_some()) {
+            if let Some(e) = unwritable {
+                eprintln!("error: cannot write to `{}`: {e}", o.output.display());
             }
-        };
+            return 2;
+        }
+        if r.rank != 0 {
+            exp.progress(false);
+            return match exp.run_discarding() {
+                Ok(_) => 0,
+                Err(e) => {
+                    e.eprint();
+                    1
+                }
+            };
+        }
     }
     match exp.run_to(&o.output, format) {
         Ok((summary, files)) => {
@@ -118,6 +128,14 @@ pub(super) fn run(path: &Path, o: &RunOpts) -> i32 {
             }
         }
     }
+}
+
+/// Whether files can be written in `dir` (made if missing).
+fn writable(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".neuroc-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
 }
 
 /// The process's peak resident memory (Linux: VmHWM), MiB.

@@ -93,6 +93,11 @@ pub(super) fn parts<'a>(ctx: &mut Ctx<'a>, model: &'a ast::Model) -> Option<Part
             ast::StmtKind::Derived(b) if b.name.name == "node" => p.node = node(ctx, &b.value),
             ast::StmtKind::Parameter(_) => p.params.push(stmt),
             ast::StmtKind::Couple { .. } => p.couples.push(stmt),
+            ast::StmtKind::Send { .. } => ctx.fail(
+                Diagnostic::error(Code::BadSetting, "`send` belongs in a region that is a network")
+                    .at(stmt.span, "at the brain's top level")
+                    .help("write it inside `region N = NETWORK { ... }`: what that region sends"),
+            ),
             ast::StmtKind::Noise { target, value } => {
                 if let Some(n) = extras::noise(ctx, target, value, stmt.span) {
                     p.noises.push(n);

@@ -219,6 +219,9 @@ pub(super) fn configure<'a>(
     let sent: Vec<Dim> = specs.iter().map(|s| p.model.values[s.sent].dim).collect();
     let regions =
         regions::configure(ctx, model, &p.model, (&sent, &parts.labels, n), (run.dt, run.duration, run.seed), flags)?;
+    if let Some(r) = &regions {
+        p.notes.extend(r.notes.iter().cloned());
+    }
     let fc = extras::fc_spec(ctx, &mut p, block, parts.empirical_fc.take(), n)?;
     let eeg = extras::eeg_spec(ctx, &mut p, block, parts.leadfield.take(), n)?;
     if p.backend == super::Backend::Reference {

@@ -41,6 +41,8 @@ pub struct Regions {
     pub regions: Vec<Region>,
     /// The JIT (else the kernel interpreter).
     pub jit: bool,
+    /// Notes for the run's summary.
+    pub notes: Vec<String>,
 }
 
 /// One region stood in for by a network.
@@ -95,6 +97,7 @@ pub(super) fn configure(
         readouts: Vec::new(),
     };
     let mut regions: Vec<Region> = Vec::new();
+    let mut notes = Vec::new();
     for stmt in stmts {
         let ast::StmtKind::BrainRegion { at, at_span, model, stmts: inner } = &stmt.kind else { continue };
         let i = region_index(ctx, at, *at_span, labels, n)?;
@@ -108,6 +111,12 @@ pub(super) fn configure(
         }
         let label = labels.get(i).map_or_else(|| format!("r{i}"), |l| file_safe(l));
         let net = region_network(ctx, model, i)?;
+        if net.stmts.iter().any(|s| matches!(s.kind, ast::StmtKind::Record(_))) {
+            notes.push(format!(
+                "region {i} (`{}`): the network's own `record` statements are not used in a brain; its spikes and rates go to spikes_{label} and region_{label}",
+                model.name
+            ));
+        }
         let parts = interfaces(ctx, node, inner)?;
         let sub = configure_network(ctx, net, &parts, (dt, duration, seed), flags)?;
         let first = network.populations.len();
@@ -141,7 +150,7 @@ pub(super) fn configure(
         append(&mut network, sub, &label);
     }
     regions.sort_by_key(|r| r.node);
-    Some(Some(Regions { network, regions, jit: flags.backend != Some(super::super::Backend::Interp) }))
+    Some(Some(Regions { network, regions, jit: flags.backend != Some(super::super::Backend::Interp), notes }))
 }
 
 /// `send rate(of = P, tau = ..., gain = ..., kernel = ...)` (spikes of

@@ -122,9 +122,8 @@ impl<'n> Drives<'n> {
             if let Some((pop, state, factor)) = d.rate_of {
                 // SAFETY: the workers wait at the barrier (a density's
                 // states are mirrored into its arrays)
-                let x = unsafe { st.views[pop].state(state) }
-                    .and_then(|a| a.first())
-                    .map_or(0.0, |x| (factor * x).max(0.0));
+                let x =
+                    unsafe { st.views[pop].state(state) }.and_then(|a| a.first()).map_or(0.0, |x| usable(factor * x));
                 rate.store(x.to_bits(), Ordering::Relaxed);
             }
         }
@@ -134,7 +133,7 @@ impl<'n> Drives<'n> {
     /// the network). Only while the workers wait at the barrier.
     pub fn set_rate(&self, k: usize, rate: f64) {
         if let Some(r) = self.rates.get(k) {
-            r.store(rate.max(0.0).to_bits(), Ordering::Relaxed);
+            r.store(usable(rate).to_bits(), Ordering::Relaxed);
         }
     }
 
@@ -212,6 +211,17 @@ impl<'n> Drives<'n> {
                 *x += d.w * f64::from(k);
             }
         }
+    }
+}
+
+/// A rate a drive can draw from: negative and NaN rates are 0, and so is
+/// an infinite one (its source diverged, which the run reports at its
+/// next check; a gamma train would never use up an infinite advance).
+fn usable(rate: f64) -> f64 {
+    if rate.is_finite() {
+        rate.max(0.0)
+    } else {
+        0.0
     }
 }
 

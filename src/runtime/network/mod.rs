@@ -399,7 +399,8 @@ pub fn simulate_into(
     span: Span,
     rec: &mut dyn Recorder,
 ) -> Result<NetOutcome, Box<Diagnostic>> {
-    simulate_stepped(net, cfg, span, rec, &mut drive_steps)
+    // under `mpirun`, spread over the ranks
+    simulate_with(net, cfg, span, rec, &mut drive_steps, ranks::Ranks::world())
 }
 
 /// Builds a network and hands it to `driver`, which steps it with
@@ -409,12 +410,26 @@ pub fn simulate_into(
 /// ([`Session::spike_count`]) in between, and returns how far it went.
 /// What the network records goes to `rec` as in [`simulate_into`]. This
 /// is how a brain steps a region that is a network with its other nodes.
+/// It runs in this process (under `mpirun`, every rank runs it whole: its
+/// caller decides its steps, and stops, alone).
 pub fn simulate_stepped(
     net: &Network,
     cfg: &NetConfig,
     span: Span,
     rec: &mut dyn Recorder,
     driver: Driver,
+) -> Result<NetOutcome, Box<Diagnostic>> {
+    simulate_with(net, cfg, span, rec, driver, None)
+}
+
+/// A network's run, spread over `ranks` when given.
+fn simulate_with(
+    net: &Network,
+    cfg: &NetConfig,
+    span: Span,
+    rec: &mut dyn Recorder,
+    driver: Driver,
+    ranks: Option<ranks::Ranks>,
 ) -> Result<NetOutcome, Box<Diagnostic>> {
     let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
     let mut offsets = Vec::new();
@@ -440,7 +455,6 @@ pub fn simulate_stepped(
         let mut readouts = drive::Readouts::new(net, cfg, &runners);
         let mut densities = density::Densities::new(net, cfg.dt, span, &mut runners)?;
         // spread over MPI ranks: one chunk of each population per rank
-        let ranks = ranks::Ranks::world();
         if ranks.is_some() {
             distributable(net, cfg, span)?;
         }
