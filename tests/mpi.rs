@@ -1,8 +1,10 @@
 //! Networks spread over MPI processes (issue 19; the `mpi` feature, run
 //! by `.ci/run` where Open MPI is installed): `mpirun -np N neuroc run`
-//! writes the same files, bit for bit, as one process, for CUBA, COBAHH
-//! and Brunel's model A with its Poisson drives, sampled states and
-//! rates; and what cannot be spread yet is refused on every rank.
+//! writes the same files, bit for bit, as one process, for CUBA (also
+//! with per-synapse weights and delays), COBAHH and Brunel's model A with
+//! its Poisson drives, sampled states and rates, each rank holding the
+//! synapses onto its own neurons; and what cannot be spread yet is
+//! refused on every rank.
 #![cfg(feature = "mpi")]
 
 use std::path::{Path, PathBuf};
@@ -76,6 +78,21 @@ fn same_over_ranks(name: &str, model: &str, extra: &[&str], ranks: &[usize]) {
 #[test]
 fn cuba_is_the_same_on_one_two_and_four_ranks() {
     same_over_ranks("cuba", &format!("{ROOT}/examples/cuba.neuro"), &["--duration", "200ms"], &[1, 2, 4]);
+}
+
+#[test]
+fn per_synapse_weights_and_delays_are_the_same_on_three_ranks() {
+    // CUBA with each synapse's weight and delay drawn: the ranks keep the
+    // synapses onto their own neurons, with the values one process draws
+    let dir = tmp("spread-model");
+    let text = std::fs::read_to_string(format!("{ROOT}/examples/cuba.neuro")).unwrap().replace(
+        "connect E -> E, I via exc (p = 0.02, w = 1.62 mV)",
+        "connect E -> E, I via exc (p = 0.02, w = uniform(1 mV, 2.2 mV), delay = uniform(0.5 ms, 3 ms))",
+    );
+    assert!(text.contains("uniform(1 mV"));
+    let model = dir.join("cuba.neuro");
+    std::fs::write(&model, text).unwrap();
+    same_over_ranks("spread", model.to_str().unwrap(), &["--duration", "200ms"], &[3]);
 }
 
 #[test]

@@ -49,11 +49,14 @@ pub(super) struct Connectivity {
 
 /// Draws every connection, handing each synapse to `rec` when
 /// `cfg.keep_synapses`; asks `rec.stop()` before each connection.
+/// `local`, when the network is spread over processes: per population,
+/// the neurons this one steps; only the synapses onto them are kept, drawn
+/// from the same streams as in one process.
 pub(super) fn connect(
     net: &Network,
     cfg: &NetConfig,
     runners: &[Runner],
-    offsets: &[usize],
+    (offsets, local): (&[usize], Option<&[(usize, usize)]>),
     rec: &mut dyn Recorder,
 ) -> Connectivity {
     let mut csrs: Vec<Csr> = Vec::with_capacity(net.connections.len());
@@ -63,7 +66,8 @@ pub(super) fn connect(
             return Connectivity { csrs: None, synapses, bytes };
         }
         let port = runners[c.to].ports.iter().position(|p| *p == c.port).unwrap_or(0);
-        let csr = draw(net, ci, c, cfg, port);
+        let keep = local.map_or((0, usize::MAX), |l| l[c.to]);
+        let csr = draw(net, ci, c, cfg, port, keep);
         synapses += csr.targets.len();
         bytes += csr.bytes();
         if cfg.keep_synapses {
@@ -83,22 +87,33 @@ pub(super) fn connect(
     Connectivity { csrs: Some(csrs), synapses, bytes }
 }
 
-/// Connection `ci`'s synapses onto `port` of its target.
-fn draw(net: &Network, ci: usize, c: &Connection, cfg: &NetConfig, port: usize) -> Csr {
+/// Connection `ci`'s synapses onto `port` of its target, those onto
+/// targets `keep.0..keep.1` (all: `(0, usize::MAX)`). The random numbers
+/// drawn do not depend on `keep`: the synapses kept are those one process
+/// draws, with their weights and delays.
+fn draw(net: &Network, ci: usize, c: &Connection, cfg: &NetConfig, port: usize, keep: (usize, usize)) -> Csr {
+    let per_synapse = c.w_spread.is_some() || c.delay_range.is_some() || matches!(c.rule, Rule::Table);
+    if per_synapse && keep != (0, usize::MAX) {
+        // weights and delays come in the order of all the synapses: draw
+        // them all, then keep the local ones
+        return keep_targets(draw(net, ci, c, cfg, port, (0, usize::MAX)), keep);
+    }
     let (na, nb) = (net.populations[c.from].count, net.populations[c.to].count);
     let mut rng = SplitMix64::new(cfg.seed ^ (ci as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let recurrent = c.from == c.to;
     let (offsets, targets, table_weights, table_delays) = match (c.rule, &c.table) {
         (Rule::Probability(p), _) => {
-            let (o, t) = by_probability(&mut rng, na, nb, recurrent, p);
+            let (o, t) = by_probability(&mut rng, na, nb, recurrent, p, keep);
             (o, t, None, None)
         }
         (Rule::OneToOne, _) => {
             let (o, t) = one_to_one(na, nb);
-            (o, t, None, None)
+            let csr = Csr { offsets: o, targets: t, delay_steps: 0, port, weights: None, delays: None };
+            let csr = keep_targets(csr, keep);
+            (csr.offsets, csr.targets, None, None)
         }
         (Rule::InDegree(k), _) => {
-            let (o, t) = by_in_degree(&mut rng, na, nb, recurrent, k);
+            let (o, t) = by_in_degree(&mut rng, na, nb, recurrent, k, keep);
             (o, t, None, None)
         }
         (Rule::Table, Some(t)) => from_table(t, na, cfg.dt),
@@ -121,7 +136,14 @@ fn draw(net: &Network, ci: usize, c: &Connection, cfg: &NetConfig, port: usize) 
 
 /// Each pair (i, j) independently with probability p, source by source
 /// (no self-connections within a population).
-fn by_probability(rng: &mut SplitMix64, na: usize, nb: usize, recurrent: bool, p: f64) -> (Vec<usize>, Vec<u32>) {
+fn by_probability(
+    rng: &mut SplitMix64,
+    na: usize,
+    nb: usize,
+    recurrent: bool,
+    p: f64,
+    (lo, hi): (usize, usize),
+) -> (Vec<usize>, Vec<u32>) {
     let mut offsets = Vec::with_capacity(na + 1);
     let mut targets = Vec::new();
     offsets.push(0);
@@ -130,7 +152,7 @@ fn by_probability(rng: &mut SplitMix64, na: usize, nb: usize, recurrent: bool, p
             if recurrent && i == j {
                 continue;
             }
-            if 1.0 - rng.next_open01() < p {
+            if 1.0 - rng.next_open01() < p && (lo..hi).contains(&j) {
                 targets.push(j as u32);
             }
         }
@@ -157,7 +179,14 @@ fn one_to_one(na: usize, nb: usize) -> (Vec<usize>, Vec<u32>) {
 /// source, each source's targets in increasing order. Two passes over the
 /// same draws (one to count each source's synapses, one to place them), so
 /// that nothing but the CSR is ever held.
-fn by_in_degree(rng: &mut SplitMix64, na: usize, nb: usize, recurrent: bool, k: usize) -> (Vec<usize>, Vec<u32>) {
+fn by_in_degree(
+    rng: &mut SplitMix64,
+    na: usize,
+    nb: usize,
+    recurrent: bool,
+    k: usize,
+    (lo, hi): (usize, usize),
+) -> (Vec<usize>, Vec<u32>) {
     let start = rng.clone();
     let draw = |rng: &mut SplitMix64, each: &mut dyn FnMut(usize, usize)| {
         for j in 0..nb {
@@ -167,7 +196,10 @@ fn by_in_degree(rng: &mut SplitMix64, na: usize, nb: usize, recurrent: bool, k: 
                 if recurrent && i == j {
                     continue;
                 }
-                each(i.min(na - 1), j);
+                // a target of another process: drawn, not kept
+                if (lo..hi).contains(&j) {
+                    each(i.min(na - 1), j);
+                }
                 got += 1;
             }
         }
@@ -184,6 +216,30 @@ fn by_in_degree(rng: &mut SplitMix64, na: usize, nb: usize, recurrent: bool, k: 
         cursor[i] += 1;
     });
     (offsets, targets)
+}
+
+/// `csr` with only its synapses onto targets `lo..hi` (and their weights
+/// and delays), in the same order.
+fn keep_targets(csr: Csr, (lo, hi): (usize, usize)) -> Csr {
+    if (lo, hi) == (0, usize::MAX) {
+        return csr;
+    }
+    let kept = |k: usize| (lo..hi).contains(&(csr.targets[k] as usize));
+    let mut offsets = Vec::with_capacity(csr.offsets.len());
+    offsets.push(0);
+    let mut at = Vec::new();
+    for row in csr.offsets.windows(2) {
+        at.extend((row[0]..row[1]).filter(|&k| kept(k)));
+        offsets.push(at.len());
+    }
+    Csr {
+        offsets,
+        targets: at.iter().map(|&k| csr.targets[k]).collect(),
+        delay_steps: csr.delay_steps,
+        port: csr.port,
+        weights: csr.weights.as_ref().map(|w| at.iter().map(|&k| w[k]).collect()),
+        delays: csr.delays.as_ref().map(|d| at.iter().map(|&k| d[k]).collect()),
+    }
 }
 
 /// A table's synapses, sorted by source (stably: the file's order within

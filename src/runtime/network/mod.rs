@@ -438,9 +438,21 @@ fn simulate_with(
         offsets.push(total);
         total += p.count;
     }
+    if ranks.is_some() {
+        distributable(net, cfg, span)?;
+    }
     let built = build::populations(net, cfg, span, steps)?;
     let mut runners = built.runners;
-    let conn = connect::connect(net, cfg, &runners, &offsets, rec);
+    // spread over ranks, each keeps the synapses onto its own targets
+    let local: Option<Vec<(usize, usize)>> =
+        ranks.map(|r| step::chunks(net, r.size).into_iter().map(|c| c[r.rank]).collect());
+    let mut conn = connect::connect(net, cfg, &runners, (&offsets, local.as_deref()), rec);
+    if let Some(r) = ranks {
+        // the whole network's figures, for the summary
+        let mut counts = [conn.synapses as f64, conn.bytes as f64];
+        r.sum(&mut counts);
+        (conn.synapses, conn.bytes) = (counts[0] as usize, counts[1] as usize);
+    }
     let mut out = NetOutcome {
         outcome: Outcome { steps: 0, stopped: true },
         offsets: Vec::new(),
@@ -455,9 +467,6 @@ fn simulate_with(
         let mut readouts = drive::Readouts::new(net, cfg, &runners);
         let mut densities = density::Densities::new(net, cfg.dt, span, &mut runners)?;
         // spread over MPI ranks: one chunk of each population per rank
-        if ranks.is_some() {
-            distributable(net, cfg, span)?;
-        }
         let threads = match ranks {
             Some(r) => r.size,
             None => step::threads(cfg, &runners, net, out.synapses),
@@ -466,6 +475,11 @@ fn simulate_with(
         let drives = drive::Drives::new(net, cfg, &runners, &chunks);
         let fanout = fanout::Fanout::new(net, rest, &chunks);
         out.connectivity_bytes = delivery.bytes() + fanout.bytes;
+        if let Some(r) = ranks {
+            let mut b = [out.connectivity_bytes as f64];
+            r.sum(&mut b);
+            out.connectivity_bytes = b[0] as usize;
+        }
         let stepping =
             step::Stepping::new(&mut runners, net, (&fanout, &drives), (threads, ranks), (cfg.dt, cfg.duration), span)?;
         out.compile_seconds += stepping.compile_seconds;
@@ -666,6 +680,8 @@ fn distributable(net: &Network, cfg: &NetConfig, span: Span) -> Result<(), Box<D
         Some("it has spike-timing dependent plasticity".to_string())
     } else if !cfg.lfp.is_empty() {
         Some("it records an LFP proxy".to_string())
+    } else if cfg.keep_synapses {
+        Some("it keeps its synapses (each rank holds those onto its own neurons)".to_string())
     } else {
         None
     };
