@@ -13,6 +13,9 @@ use super::{delay_steps, Connection, NetConfig, Network, Rule, SynapseTable};
 use crate::runtime::spikegen::{spread, SplitMix64, Spread};
 use crate::runtime::Recorder;
 
+/// Neurons `a..b` of a population, as `(a, b)`.
+type Range = (usize, usize);
+
 /// Compressed connectivity of one connection: targets of source i are
 /// `targets[offsets[i]..offsets[i + 1]]`.
 pub(super) struct Csr {
@@ -56,7 +59,7 @@ pub(super) fn connect(
     net: &Network,
     cfg: &NetConfig,
     runners: &[Runner],
-    (offsets, local): (&[usize], Option<&[(usize, usize)]>),
+    (offsets, local): (&[usize], Option<&[Range]>),
     rec: &mut dyn Recorder,
 ) -> Connectivity {
     let mut csrs: Vec<Csr> = Vec::with_capacity(net.connections.len());
