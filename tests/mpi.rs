@@ -3,8 +3,10 @@
 //! writes the same files, bit for bit, as one process, for CUBA (also
 //! with per-synapse weights and delays), COBAHH and Brunel's model A with
 //! its Poisson drives, sampled states and rates, each rank holding the
-//! synapses onto its own neurons; and what cannot be spread yet is
-//! refused on every rank.
+//! synapses onto its own neurons; spikes exchanged every step (CUBA,
+//! COBAHH: delays of one step) or once per minimum delay (Brunel: 15
+//! steps; the drawn delays: 5); and what cannot be spread yet is refused
+//! on every rank.
 #![cfg(feature = "mpi")]
 
 use std::path::{Path, PathBuf};

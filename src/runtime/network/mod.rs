@@ -502,9 +502,14 @@ pub type Driver<'d> = &'d mut dyn FnMut(&mut Session) -> Result<Outcome, Box<Dia
 pub fn drive_steps(s: &mut Session) -> Result<Outcome, Box<Diagnostic>> {
     s.sample_first();
     for step in 0..s.steps {
-        // a stop is every rank's when the network is spread over them
+        // a stop is every rank's when the network is spread over them,
+        // agreed on when the held spikes have just been exchanged
         let stop = s.rec.stop();
-        let stop = s.phases.stepping.ranks().map_or(stop, |r| r.any(stop));
+        let stop = match s.phases.stepping.ranks() {
+            Some(r) if step % s.batch == 0 => r.any(stop),
+            Some(_) => false,
+            None => stop,
+        };
         if stop {
             // a failure found before the stop is still reported
             if let Some(d) = s.phases.stepping.diverged(s.net, step as f64 * s.cfg.dt, s.span) {
@@ -538,6 +543,11 @@ pub struct Session<'p, 'n> {
     /// The next step, and how many the run has.
     next: usize,
     steps: usize,
+    /// Spread over ranks: the spikes are exchanged every `batch` steps
+    /// (the shortest delay: no spike is needed sooner), this process's
+    /// held until then.
+    batch: usize,
+    held: Vec<step::StepSpikes>,
 }
 
 impl Session<'_, '_> {
@@ -590,7 +600,30 @@ impl Session<'_, '_> {
         }
         readouts.after(stepping, densities);
         densities.step(step, stepping)?;
-        self.delivery.step(step, stepping, self.rec);
+        match stepping.ranks() {
+            None => self.delivery.step(step, stepping, self.rec),
+            Some(r) => {
+                self.held.push(stepping.local_spikes());
+                if self.held.len() == self.batch || step + 1 == self.steps {
+                    // every rank's spikes of the held steps, recorded and
+                    // delivered step by step, in the order of one process
+                    let first = step + 1 - self.held.len();
+                    let all = stepping.exchange(r, &self.held);
+                    self.held.clear();
+                    let n = all.len();
+                    for (k, per_rank) in all.into_iter().enumerate() {
+                        stepping.set_spikes(per_rank);
+                        self.delivery.step(first + k, stepping, self.rec);
+                        // a batch of one (delays of one step) leaves the last
+                        // step's spikes to the next step's start, as one
+                        // process does, after its drives
+                        if self.batch > 1 || k + 1 < n {
+                            stepping.deliver_now();
+                        }
+                    }
+                }
+            }
+        }
         self.next = step + 1;
         let t_next = (step + 1) as f64 * cfg.dt;
         if !cfg.weights.is_empty() && (step + 1) % cfg.weights_every.max(1) == 0 {
@@ -654,6 +687,8 @@ fn session<'p, 'n>(
             values: Vec::new(),
             next: 0,
             steps,
+            batch: min_delay(net, cfg.dt),
+            held: Vec::new(),
         };
         let result = driver(&mut s);
         stepping.finish();
@@ -696,6 +731,22 @@ fn distributable(net: &Network, cfg: &NetConfig, span: Span) -> Result<(), Box<D
         )),
         None => Ok(()),
     }
+}
+
+/// The shortest delay of any synapse, in steps (1 without connections).
+fn min_delay(net: &Network, dt: f64) -> usize {
+    net.connections
+        .iter()
+        .map(|c| {
+            let table_min = c
+                .table
+                .as_ref()
+                .and_then(|t| t.delays.as_ref())
+                .map(|d| d.iter().cloned().fold(f64::INFINITY, f64::min));
+            delay_steps(table_min.unwrap_or(c.delay_range.map_or(c.delay, |r| r.0)), dt)
+        })
+        .min()
+        .unwrap_or(1)
 }
 
 /// A delay in whole steps, at least 1 (a huge or infinite one: past any run).

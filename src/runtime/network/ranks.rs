@@ -1,11 +1,12 @@
 //! A network spread over processes (MPI ranks, with the `mpi` feature):
 //! each rank steps a contiguous block of every population, the blocks
 //! the threads of one process would take (`step::chunks` with one chunk
-//! per rank), and after every step the ranks exchange their spikes
-//! (`MPI_Allgatherv`), so that each holds every spike of the step in the
-//! order one process gives them: every rank delivers them onto its own
-//! targets and records them, and rank 0 writes the output. Results are
-//! bit for bit those of one process (`tests/mpi.rs`).
+//! per rank), holding the synapses onto it, and once per minimum delay
+//! the ranks exchange the spikes of the steps since the last exchange
+//! (`MPI_Allgatherv`), so that each holds every spike in the order one
+//! process gives them: every rank delivers them onto its own targets
+//! and records them, and rank 0 writes the output. Results are bit for
+//! bit those of one process (`tests/mpi.rs`).
 //!
 //! Without the feature, or outside `mpirun`, [`Ranks::world`] is `None`
 //! and nothing here runs.

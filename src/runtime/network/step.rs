@@ -346,9 +346,6 @@ impl<'r> Stepping<'r> {
         if self.barrier.is_broken() {
             return Err(());
         }
-        if let Some(r) = self.ranks {
-            self.exchange(r);
-        }
         Ok(())
     }
 
@@ -370,28 +367,50 @@ impl<'r> Stepping<'r> {
         }
     }
 
-    /// Every rank's spikes of the step into its worker's slot of
-    /// `outputs`, as (population, neuron, time) records.
-    fn exchange(&self, r: Ranks) {
-        let mine: Vec<f64> = {
-            let out = self.outputs[self.me].lock().unwrap_or_else(|e| e.into_inner());
-            out.iter()
-                .enumerate()
-                .flat_map(|(pi, list)| list.iter().flat_map(move |&(i, t)| [pi as f64, i as f64, t]))
-                .collect()
-        };
+    /// This process's spikes of the last step, per population.
+    pub fn local_spikes(&self) -> StepSpikes {
+        self.outputs[self.me].lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Every rank's spikes of `batch` (this one's, step by step) gathered:
+    /// per step of the batch, per rank, per population.
+    pub fn exchange(&self, r: Ranks, batch: &[StepSpikes]) -> Vec<Vec<StepSpikes>> {
+        // records of (step within the batch, population, neuron, time)
+        let mine: Vec<f64> = batch
+            .iter()
+            .enumerate()
+            .flat_map(|(k, out)| {
+                out.iter()
+                    .enumerate()
+                    .flat_map(move |(pi, list)| list.iter().flat_map(move |&(i, t)| [k as f64, pi as f64, i as f64, t]))
+            })
+            .collect();
+        let pops = self.views.len();
+        let mut all = vec![vec![vec![Vec::new(); pops]; r.size]; batch.len()];
         for (w, data) in r.gather(&mine).into_iter().enumerate() {
-            if w == self.me {
-                continue;
-            }
-            let mut out = self.outputs[w].lock().unwrap_or_else(|e| e.into_inner());
-            out.iter_mut().for_each(Vec::clear);
-            for rec in data.chunks_exact(3) {
-                if let Some(list) = out.get_mut(rec[0] as usize) {
-                    list.push((rec[1] as usize, rec[2]));
+            for rec in data.chunks_exact(4) {
+                if let Some(list) = all.get_mut(rec[0] as usize).and_then(|k| k[w].get_mut(rec[1] as usize)) {
+                    list.push((rec[2] as usize, rec[3]));
                 }
             }
         }
+        all
+    }
+
+    /// Sets the spikes of the step of every worker (rank).
+    pub fn set_spikes(&self, per_worker: Vec<StepSpikes>) {
+        for (w, spikes) in per_worker.into_iter().enumerate() {
+            *self.outputs[w].lock().unwrap_or_else(|e| e.into_inner()) = spikes;
+        }
+    }
+
+    /// Delivers the pending spikes onto this process's targets now (not
+    /// at the start of the next step), and clears them.
+    pub fn deliver_now(&self) {
+        let mut pending = self.pending.write().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: one worker in this process, and it waits
+        unsafe { self.fanout.deliver(self.me, &pending, &self.views) };
+        pending.step = None;
     }
 
     /// Breaks the barrier if this thread unwinds while the guard lives (a
