@@ -31,6 +31,21 @@ pub(super) fn has_member(e: &ast::Expr) -> bool {
     }
 }
 
+/// State `state` of model `m`, or E0503 naming its states.
+pub(super) fn state_of(ctx: &mut Ctx, m: &crate::ir::Model, state: &ast::Ident) -> Option<usize> {
+    let found = m.state(&state.name);
+    if found.is_none() {
+        let names: Vec<&str> = m.states.iter().map(|s| s.name.as_str()).collect();
+        return ctx.reject(
+            format!("`{}` has no state `{}`", m.name, state.name),
+            state.span,
+            "not a state",
+            format!("its states: {}", names.join(", ")),
+        );
+    }
+    found
+}
+
 /// `FACTOR * M.X`, `M.X * FACTOR` or `M.X`: (`M.X`, FACTOR).
 pub(super) fn factor_times_member(e: &ast::Expr) -> Option<(&ast::Expr, Option<&ast::Expr>)> {
     let member = |x: &ast::Expr| matches!(x.kind, ast::ExprKind::Member(..));
@@ -71,15 +86,7 @@ pub(super) fn rate_of(ctx: &mut Ctx, pops: &[Population], e: &ast::Expr) -> Opti
             "make it a population of one rate model: `population M = 1 x WilsonCowan`",
         );
     }
-    let Some(si) = m.states.iter().position(|s| s.name == state.name) else {
-        let names: Vec<&str> = m.states.iter().map(|s| s.name.as_str()).collect();
-        return ctx.reject(
-            format!("`{}` has no state `{}`", m.name, state.name),
-            state.span,
-            "not a state",
-            format!("its states: {}", names.join(", ")),
-        );
-    };
+    let si = state_of(ctx, m, state)?;
     let want = units::dims::rate().div(&m.states[si].dim).unwrap_or(Dim::NONE);
     let f = match factor {
         Some(f) => ctx.finite(f, want, "the factor of a rate that follows a state")?,

@@ -191,15 +191,7 @@ fn send_of(
             format!("`send rate(of = {name}, tau = 10 ms)`"),
         );
     }
-    let Some(s) = m.state(&state.name) else {
-        let names: Vec<&str> = m.states.iter().map(|s| s.name.as_str()).collect();
-        return ctx.reject(
-            format!("`{}` has no state `{}`", m.name, state.name),
-            state.span,
-            "not a state",
-            format!("its states: {}", names.join(", ")),
-        );
-    };
+    let s = hybrid::state_of(ctx, m, state)?;
     let sdim = m.states[s].dim;
     let mut gain = None;
     for st in settings {
