@@ -288,9 +288,11 @@ pub fn explain(model: &Model, method: Method, dt: f64) -> String {
         let _ = write!(out, "{}", describe_tables(&m, plan.as_ref(), &params, dt));
     }
     if !m.pending.is_empty() {
+        // a network's, field's, density's or brain's statements: the run
+        // configures them (`neuroc run`, `check`)
         let _ = writeln!(
             out,
-            "  not simulated yet: {}",
+            "  configured by the run: {}",
             m.pending.iter().map(|p| p.what.as_str()).collect::<Vec<_>>().join(", ")
         );
     }
