@@ -258,8 +258,8 @@ pub trait StandIns {
     fn regions(&self) -> &[usize];
     /// What each region sends at t = 0: region-major, one value per sum.
     fn start(&mut self, sent: &mut [f64]);
-    /// Step `step`, after the nodes took it: `value(r, v)` is value `v`
-    /// of the node model at the `r`-th region (its inputs with what the
+    /// Step `step`, after the nodes took it: `value(i, v)` is value `v`
+    /// of the node model at node `i` (its inputs with what the
     /// couplings added over the step); writes what each region sends at
     /// the step's end (region-major, one value per sum).
     fn step(
@@ -679,11 +679,10 @@ impl Lead<'_, '_, '_> {
         {
             // SAFETY: the chunks wait at the barrier
             let (st, pe) = unsafe { (w.view(&w.states), w.view(&w.per)) };
-            let regions = si.regions().to_vec();
             let node = &mut self.node;
             let t = step as f64 * w.dt;
-            let mut value = |r: usize, v: usize| {
-                node.values_of(&st, &pe, regions[r], t);
+            let mut value = |i: usize, v: usize| {
+                node.values_of(&st, &pe, i, t);
                 node.values[v]
             };
             si.step(step, &mut value, sent)?;

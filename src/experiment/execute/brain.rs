@@ -375,9 +375,9 @@ impl StandIns for Columns<'_, '_, '_, '_> {
         sent: &mut [f64],
     ) -> Result<(), Box<Diagnostic>> {
         self.inputs.clear();
-        for (r, region) in self.regions.regions.iter().enumerate() {
+        for region in &self.regions.regions {
             for &(drive, v, factor) in &region.inputs {
-                let rate = (factor * value(r, v)).max(0.0);
+                let rate = (factor * value(region.node, v)).max(0.0);
                 self.session.set_rate(drive, rate);
                 self.inputs.push(rate);
             }
