@@ -28,18 +28,22 @@ fn emit(module: ObjectModule) -> Result<Vec<u8>, String> {
     module.finish().emit().map_err(|e| format!("the object file could not be written: {e}"))
 }
 
-/// Defines a kernel's rate tables as read-only data, 16-byte aligned.
+/// Defines a kernel's rate tables, then its constant pool
+/// ([`jit::constant_pool`]), as read-only data, 16-byte aligned.
 fn tables(module: &mut ObjectModule, kernel: &Kernel, prefix: &str) -> Result<Vec<DataId>, String> {
+    let pool = jit::constant_pool(kernel);
     kernel
         .tables
         .iter()
+        .map(|t| t.data.as_slice())
+        .chain([pool.as_slice()])
         .enumerate()
-        .map(|(j, t)| {
+        .map(|(j, values)| {
             let id = module
                 .declare_data(&format!("{prefix}_table{j}"), Linkage::Local, false, false)
                 .map_err(|e| e.to_string())?;
             let mut data = DataDescription::new();
-            data.define(t.data.iter().flat_map(|x| x.to_le_bytes()).collect());
+            data.define(values.iter().flat_map(|x| x.to_le_bytes()).collect());
             data.set_align(16);
             module.define_data(id, &data).map_err(|e| e.to_string())?;
             Ok(id)

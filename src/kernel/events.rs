@@ -157,9 +157,27 @@ fn condition(
         None => None,
     };
     if let Some((_, l1)) = lv {
-        // a level that ran away to NaN within the step counts as crossed
-        let nan = b.push_raw(Inst::Cmp(Cmp::Ne, l1, l1));
-        c1 = b.push_raw(Inst::Or(c1, nan));
+        // a level that ran away to NaN within the step counts as crossed:
+        // x >= y (or x <= y) with the level x - y (or y - x) becomes one
+        // comparison, not (x < y), which is the same for every input
+        // (x - y is NaN only where either is NaN or both are the same
+        // infinity, where x >= y holds)
+        let unordered = match (b.insts[c1 as usize], b.insts[l1 as usize]) {
+            (Inst::Cmp(Cmp::Ge, x, y), Inst::Sub(p, q)) if (p, q) == (x, y) || (p, q) == (y, x) => {
+                Some(Inst::Cmp(Cmp::NotLt, x, y))
+            }
+            (Inst::Cmp(Cmp::Le, x, y), Inst::Sub(p, q)) if (p, q) == (x, y) || (p, q) == (y, x) => {
+                Some(Inst::Cmp(Cmp::NotGt, x, y))
+            }
+            _ => None,
+        };
+        c1 = match unordered {
+            Some(inst) => b.push_raw(inst),
+            None => {
+                let nan = b.push_raw(Inst::Cmp(Cmp::Ne, l1, l1));
+                b.push_raw(Inst::Or(c1, nan))
+            }
+        };
     }
     let not0 = b.push_raw(Inst::Not(c0));
     let mut fire = b.push_raw(Inst::And(not0, c1));

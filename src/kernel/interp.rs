@@ -32,6 +32,8 @@ pub fn apply(inst: &Inst, get: &dyn Fn(Val) -> f64) -> f64 {
                 Cmp::Ge => x >= y,
                 Cmp::Eq => x == y,
                 Cmp::Ne => x != y,
+                Cmp::NotLt => !(x < y),
+                Cmp::NotGt => !(x > y),
             })
         }
         Inst::And(a, b) => truth(get(a) != 0.0 && get(b) != 0.0),

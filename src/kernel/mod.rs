@@ -63,6 +63,11 @@ pub enum Cmp {
     Ge,
     Eq,
     Ne,
+    /// `!(x < y)`: `x >= y`, or either is NaN (a level crossed upward
+    /// or run away to NaN: one comparison).
+    NotLt,
+    /// `!(x > y)`: `x <= y`, or either is NaN.
+    NotGt,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

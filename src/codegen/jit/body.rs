@@ -60,11 +60,16 @@ struct Ptrs<'a> {
     params: Arrays,
     t: Value,
     t_next: Value,
+    /// `t` and `t_next` in both lanes, splatted once before the loop.
+    t2: Value,
+    t_next2: Value,
     sidx: Value,
     stime: Value,
     /// Where each rate table lies.
     tables: &'a [TableBase],
     scratch: Option<Value>,
+    /// The constant pool's address.
+    pool: Option<Value>,
 }
 
 pub(super) fn emit_function(b: &mut FunctionBuilder, piece: &Piece, tables: &[TableBase]) {
@@ -101,7 +106,16 @@ pub(super) fn emit_function(b: &mut FunctionBuilder, piece: &Piece, tables: &[Ta
         (Arrays::Loaded(state_ptrs), Arrays::Loaded(param_ptrs))
     };
     let scratch = p.get(7).copied().filter(|_| piece.segment);
-    let ptrs = Ptrs { states, params, t, t_next, sidx, stime, tables, scratch };
+    // the constant pool's address, in a register through the loop
+    let pool = match tables.last() {
+        Some(TableBase::Address(a)) => Some(b.ins().iconst(types::I64, *a)),
+        Some(TableBase::Symbol(gv)) => Some(b.ins().symbol_value(types::I64, *gv)),
+        None => None,
+    };
+
+    let t2 = b.ins().splat(types::F64X2, t);
+    let t_next2 = b.ins().splat(types::F64X2, t_next);
+    let ptrs = Ptrs { states, params, t, t_next, t2, t_next2, sidx, stime, tables, scratch, pool };
     let zero = b.ins().iconst(types::I64, 0);
     b.ins().jump(head4, &[arg(zero), arg(zero)]);
 
@@ -183,8 +197,14 @@ fn leaf(e: &mut Emitter, p: &Ptrs, at: &mut Addresses, inst: &Inst) -> Option<Va
             let addr = e.b.ins().iadd(base, offset);
             e.b.ins().load(e.lanes.num(), flags, addr, 0)
         }
-        Inst::Time => e.splat(p.t),
-        Inst::TimeNext => e.splat(p.t_next),
+        Inst::Time => match e.lanes {
+            Lanes::One => p.t,
+            Lanes::Two => p.t2,
+        },
+        Inst::TimeNext => match e.lanes {
+            Lanes::One => p.t_next,
+            Lanes::Two => p.t_next2,
+        },
         _ => return None,
     })
 }
@@ -237,6 +257,22 @@ fn export(e: &mut Emitter, p: &Ptrs, at: &mut Addresses, inst: &Inst, value: Val
     e.b.ins().store(flags, stored, base, slot_offset(slot));
 }
 
+/// Each constant's byte offset in [`jit::constant_pool`](super::constant_pool)
+/// (-1 for other instructions).
+fn pool_offsets(k: &Kernel) -> Vec<i32> {
+    let mut next = 0;
+    k.insts
+        .iter()
+        .map(|inst| match inst {
+            Inst::Const(_) => {
+                next += 16;
+                next - 16
+            }
+            _ => -1,
+        })
+        .collect()
+}
+
 /// Emits the piece for `groups` groups of `lanes` neurons starting at
 /// index `i`; returns the new spike count.
 fn emit_body(
@@ -265,6 +301,10 @@ fn emit_body(
         start: piece.insts.start,
         resolved: vec![HashMap::new(); groups],
         located: HashMap::new(),
+        insts: &k.insts,
+        pool: p.pool.map(|base| (base, pool_offsets(k))),
+        loaded: HashMap::new(),
+        reads: 0,
     };
     if let Some(classes) = &piece.lazy {
         return emit_split(&mut e, piece, p, &mut at, classes, (i, count));
@@ -356,24 +396,39 @@ fn emit_split(
             }
         }
     };
-    each(e, at, Class::Eager);
+    let (early, firing_only) = store_places(k, classes);
+    // the eager part, each early store as soon as its value and every
+    // read of the state are emitted (the value then holds no register)
+    for v in (0..n).filter(|&v| classes[v] == Class::Eager) {
+        for g in 0..groups {
+            e.g = g;
+            emit_one(e, k, p, at, v);
+        }
+        for (s, _) in early.iter().enumerate().filter(|&(_, &at_v)| at_v == Some(v)) {
+            for g in 0..groups {
+                e.g = g;
+                store(e, piece, p, at, s as u32, piece.insts.end);
+            }
+        }
+    }
     // does any lane of any group fire an event?
+    // (the masks of every group and event or-ed, then one test)
     let mut any: Option<Value> = None;
     for g in 0..groups {
         e.g = g;
         for ev in &k.events {
             let mask = e.v(ev.fire);
-            let lane_any = match e.lanes {
-                Lanes::One => mask,
-                Lanes::Two => e.b.ins().vany_true(mask),
-            };
             any = Some(match any {
-                None => lane_any,
-                Some(a) => e.b.ins().bor(a, lane_any),
+                None => mask,
+                Some(a) => e.b.ins().bor(a, mask),
             });
         }
     }
     let any = any.expect("a split kernel has events"); // ok: lazy::plan requires them
+    let any = match e.lanes {
+        Lanes::One => any,
+        Lanes::Two => e.b.ins().vany_true(any),
+    };
     let gated: Vec<usize> = (0..n).filter(|&v| classes[v] == Class::Gated).collect();
     let firing = e.b.create_block();
     let quiet = e.b.create_block();
@@ -389,6 +444,12 @@ fn emit_split(
     let located = e.located.clone();
     each(e, at, Class::Lazy);
     each(e, at, Class::Gated);
+    for s in (0..k.stores.len()).filter(|&s| firing_only[s]) {
+        for g in 0..groups {
+            e.g = g;
+            store(e, piece, p, at, s as u32, piece.insts.end);
+        }
+    }
     let fired = if piece.finishes { finish(e, piece, p, at, i, count) } else { count };
     let mut args: Vec<BlockArg> = Vec::new();
     for &v in &gated {
@@ -428,11 +489,43 @@ fn emit_split(
     each(e, at, Class::After);
     for g in 0..groups {
         e.g = g;
-        for &(s, _) in piece.stores {
+        for &(s, _) in piece.stores.iter().filter(|&&(s, _)| early[s as usize].is_none() && !firing_only[s as usize]) {
             store(e, piece, p, at, s, piece.insts.end);
         }
     }
     count_at_meet
+}
+
+/// Where a split kernel stores each state, if not where the two blocks
+/// meet: eagerly, after instruction `Some(v)`, when its new value is eager
+/// and every read of the state is eager and at or before `v`; or only in
+/// the firing block, when a neuron that does not fire keeps the value it
+/// has (a gated select whose other operand is the state itself).
+fn store_places(k: &Kernel, classes: &[Class]) -> (Vec<Option<usize>>, Vec<bool>) {
+    let reads = |s: usize| k.insts.iter().enumerate().filter(move |(_, i)| **i == Inst::State(s as u32)).map(|(v, _)| v);
+    let early = (0..k.stores.len())
+        .map(|s| {
+            let value = k.stores[s] as usize;
+            if classes[value] != Class::Eager || reads(s).any(|v| classes[v] != Class::Eager) {
+                return None;
+            }
+            Some(reads(s).fold(value, usize::max))
+        })
+        .collect();
+    let firing_only = (0..k.stores.len())
+        .map(|s| {
+            let mut other = k.stores[s] as usize;
+            if classes[other] != Class::Gated {
+                return false;
+            }
+            while classes[other] == Class::Gated {
+                let Inst::Select(_, _, b) = k.insts[other] else { return false };
+                other = b as usize;
+            }
+            k.insts[other] == Inst::State(s as u32)
+        })
+        .collect();
+    (early, firing_only)
 }
 
 /// Stores group `e.g`'s new value of state `s`, read at instruction `u`.

@@ -4,7 +4,7 @@
 
 use crate::kernel::{kmath, table, Cmp, Inst, Val};
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{types, Endianness, GlobalValue, InstBuilder, MemFlagsData, Type, Value};
+use cranelift_codegen::ir::{types, Block, Endianness, GlobalValue, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 use std::collections::HashMap;
 
@@ -54,7 +54,19 @@ pub(super) struct Emitter<'a, 'b> {
     /// (table address, argument, group) -> the fraction within the row and
     /// each lane's row address: computed once for all of a table's columns.
     pub located: HashMap<(usize, Val, usize), (Value, Vec<Value>)>,
+    /// The kernel's instructions, to see which operands are constants.
+    pub insts: &'a [Inst],
+    /// The constant pool's address and each constant's offset in it.
+    pub pool: Option<(Value, Vec<i32>)>,
+    /// The constants loaded lately: the value, its block, and the count of
+    /// operands read when it was loaded.
+    pub loaded: HashMap<Val, (Value, Block, u32)>,
+    pub reads: u32,
 }
+
+/// Operands read within which a constant loaded for one group serves the
+/// next: the groups of a body are emitted instruction by instruction.
+const SHARED_WITHIN: u32 = 4;
 
 impl Emitter<'_, '_> {
     pub fn v(&self, x: u32) -> Value {
@@ -64,11 +76,48 @@ impl Emitter<'_, '_> {
         }
     }
 
-    pub fn splat(&mut self, scalar: Value) -> Value {
-        match self.lanes {
-            Lanes::One => scalar,
-            Lanes::Two => self.b.ins().splat(types::F64X2, scalar),
+    /// The operands of a commutative operation, a constant second: x86
+    /// then reads it from the constant pool as the instruction's memory
+    /// operand, with no load and no register of its own.
+    fn commuted(&mut self, a: Val, c: Val) -> (Value, Value) {
+        let konst = |x: Val| matches!(self.insts.get(x as usize), Some(Inst::Const(_)));
+        if konst(a) && !konst(c) {
+            let x = self.v(c);
+            (x, self.arg(a))
+        } else {
+            self.args(a, c)
         }
+    }
+
+    /// Operand `x` of an instruction emitted next. A constant of a vector
+    /// body is loaded from the pool here, just before its one use, so
+    /// Cranelift folds the load into the instruction (a memory operand)
+    /// where x86 allows one, and no constant holds a register meanwhile.
+    fn arg(&mut self, x: Val) -> Value {
+        self.reads += 1;
+        if let (Lanes::Two, Some((base, offsets))) = (self.lanes, &self.pool) {
+            if let Some(&off) = offsets.get(x as usize).filter(|&&off| off >= 0) {
+                let (base, block) = (*base, self.b.current_block());
+                if let Some(&(value, at, read)) = self.loaded.get(&x) {
+                    if Some(at) == block && self.reads - read <= SHARED_WITHIN {
+                        return value;
+                    }
+                }
+                let flags = MemFlagsData::new().with_notrap().with_readonly();
+                let value = self.b.ins().load(types::F64X2, flags, base, off);
+                if let Some(block) = block {
+                    self.loaded.insert(x, (value, block, self.reads));
+                }
+                return value;
+            }
+        }
+        self.v(x)
+    }
+
+    /// Two operands, the second loaded last (see [`Self::arg`]).
+    fn args(&mut self, a: Val, c: Val) -> (Value, Value) {
+        let a = self.arg(a);
+        (a, self.arg(c))
     }
 
     pub fn konst(&mut self, c: f64) -> Value {
@@ -338,27 +387,27 @@ impl Emitter<'_, '_> {
                 self.b.ins().fneg(a)
             }
             Inst::Add(a, c) => {
-                let (a, c) = (self.v(a), self.v(c));
+                let (a, c) = self.commuted(a, c);
                 self.b.ins().fadd(a, c)
             }
             Inst::Sub(a, c) => {
-                let (a, c) = (self.v(a), self.v(c));
+                let (a, c) = self.args(a, c);
                 self.b.ins().fsub(a, c)
             }
             Inst::Mul(a, c) => {
-                let (a, c) = (self.v(a), self.v(c));
+                let (a, c) = self.commuted(a, c);
                 self.b.ins().fmul(a, c)
             }
             Inst::Div(a, c) => {
-                let (a, c) = (self.v(a), self.v(c));
+                let (a, c) = self.args(a, c);
                 self.b.ins().fdiv(a, c)
             }
             Inst::Min(a, c) => {
-                let (a, c) = (self.v(a), self.v(c));
+                let (a, c) = self.args(a, c);
                 self.b.ins().fmin(a, c)
             }
             Inst::Max(a, c) => {
-                let (a, c) = (self.v(a), self.v(c));
+                let (a, c) = self.args(a, c);
                 self.b.ins().fmax(a, c)
             }
             Inst::Sqrt(a) => {
@@ -404,7 +453,7 @@ impl Emitter<'_, '_> {
                 self.select(ge, one, z)
             }
             Inst::Cmp(c, a, d) => {
-                let (a, d) = (self.v(a), self.v(d));
+                let (a, d) = self.args(a, d);
                 let cc = match c {
                     Cmp::Lt => FloatCC::LessThan,
                     Cmp::Le => FloatCC::LessThanOrEqual,
@@ -412,6 +461,8 @@ impl Emitter<'_, '_> {
                     Cmp::Ge => FloatCC::GreaterThanOrEqual,
                     Cmp::Eq => FloatCC::Equal,
                     Cmp::Ne => FloatCC::NotEqual,
+                    Cmp::NotLt => FloatCC::UnorderedOrGreaterThanOrEqual,
+                    Cmp::NotGt => FloatCC::UnorderedOrLessThanOrEqual,
                 };
                 self.cmp(cc, a, d)
             }
@@ -431,7 +482,8 @@ impl Emitter<'_, '_> {
                 }
             }
             Inst::Select(m, a, c) => {
-                let (m, a, c) = (self.v(m), self.v(a), self.v(c));
+                let m = self.v(m);
+                let (a, c) = self.args(a, c);
                 self.select(m, a, c)
             }
             Inst::MulAdd(a, m, c) => {

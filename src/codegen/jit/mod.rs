@@ -423,7 +423,29 @@ pub(crate) fn isa(speed: bool, pic: bool) -> Result<OwnedTargetIsa, String> {
         .map_err(|e| format!("cranelift: {e}"))
 }
 
-/// Where the functions of [`define_kernel`] find the rate tables.
+/// The kernel's constants, each twice (an `f64x2`), in the order of its
+/// instructions: the last of the arrays [`Tables`] gives, after the rate
+/// tables. A vector body reads a constant from here where it is used, so
+/// that x86 takes it as an instruction's memory operand
+/// ([`emit::Emitter::arg`]).
+pub(crate) fn constant_pool(kernel: &Kernel) -> Vec<f64> {
+    let mut pool: Vec<f64> = kernel
+        .insts
+        .iter()
+        .filter_map(|inst| match *inst {
+            crate::kernel::Inst::Const(c) => Some([c, c]),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    if pool.is_empty() {
+        pool.extend([0.0, 0.0]);
+    }
+    pool
+}
+
+/// Where the functions of [`define_kernel`] find the rate tables (and,
+/// last, the [`constant_pool`]).
 pub(crate) enum Tables<'a> {
     /// In this process, at these addresses (the JIT).
     Addresses(&'a [i64]),
@@ -508,7 +530,8 @@ pub fn compile_with(kernel: &Kernel, opts: Options) -> Result<Compiled, String> 
     let start = std::time::Instant::now();
     let mut module =
         JITModule::new(JITBuilder::with_isa(isa(opts.speed, false)?, cranelift_module::default_libcall_names()));
-    let tables: Vec<Box<[f64]>> = kernel.tables.iter().map(|t| t.data.clone().into_boxed_slice()).collect();
+    let mut tables: Vec<Box<[f64]>> = kernel.tables.iter().map(|t| t.data.clone().into_boxed_slice()).collect();
+    tables.push(constant_pool(kernel).into_boxed_slice());
     let table_addrs: Vec<i64> = tables.iter().map(|t| t.as_ptr() as i64).collect();
     let defined = define_kernel(
         &mut module,
