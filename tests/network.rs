@@ -522,6 +522,40 @@ simulate Mix { dt = 0.1 ms, duration = 200 ms, seed = 3, V = uniform(0 mV, 20 mV
     }
 }
 
+/// With several threads and no state the calling thread advances between
+/// steps, a network runs in slices of its shortest delay (here 7 steps),
+/// one barrier per slice, each step's spikes delivered during the next
+/// slice: the spikes are still those of one thread, bit for bit, with
+/// per-synapse delays, fixed in-degree, Poisson and gamma drives, 4-byte
+/// targets, uneven chunks, and slices cut short at every 1000th step
+/// (1000 is not a multiple of 7) and at the end.
+#[test]
+fn slices_of_the_shortest_delay_do_not_change_the_spikes() {
+    let src = "neuron L {\n    parameter tau = 20 ms\n    state V = 0 mV\n    dV/dt = -V / tau\n    on spike exc(w: mV) { V += w }\n    on spike inh(w: mV) { V += w }\n    on V >= 20 mV { V = 10 mV; emit spike; refractory 2 ms }\n}\n\
+network Sliced {\n    population E = 401 x L\n    population I = 99 x L\n    population B = 70001 x L\n\
+    connect E -> E, I via exc (p = 0.1, w = 0.4 mV, delay = 0.7 ms)\n\
+    connect E -> I via exc (p = 0.05, w = uniform(0.1 mV, 0.5 mV), delay = uniform(0.9 ms, 4 ms))\n\
+    connect I -> E, I via inh (k = 20, w = -1.2 mV, delay = 2 ms)\n\
+    connect E -> B via exc (k = 3, w = 12 mV, delay = 0.8 ms)\n\
+    connect B -> E via exc (k = 2, w = 0.05 mV, delay = 1.2 ms)\n\
+    drive E, I with gamma(rate = 20 Hz, k = 4, n = 500, w = 0.2 mV) via exc\n\
+    drive E with poisson(rate = 5 Hz, n = 100, w = 0.3 mV) via exc\n\
+    record spikes(E, I, B), rate(E, bin = 1 ms)\n}\n\
+simulate Sliced { dt = 0.1 ms, duration = 250.3 ms, seed = 5, V = uniform(0 mV, 20 mV) }\n";
+    let one = spikes_of("sliced-t1", src, &["--threads", "1"]);
+    assert!(one.len() > 1000, "only {} spikes", one.len());
+    assert!(one.iter().any(|s| s.1 > 250.0), "no spike in the last slice");
+    let big = one.iter().filter(|s| s.0 >= 500).count();
+    assert!(big > 100, "the population past 65,536 neurons fired {big} spikes");
+    for threads in ["2", "3", "4"] {
+        let many = spikes_of(&format!("sliced-t{threads}"), src, &["--threads", threads]);
+        assert_eq!(one.len(), many.len(), "spike counts with {threads} threads");
+        for (a, b) in one.iter().zip(&many) {
+            assert!(a.0 == b.0 && a.1 == b.1, "{threads} threads: {a:?} vs {b:?}");
+        }
+    }
+}
+
 /// `connect ... via Exc`, a synapse model the target neuron does not use:
 /// the compiler inserts it into the neuron, one set of states shared by all
 /// its synapses (lumping). The spikes equal those of the same network

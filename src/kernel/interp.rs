@@ -32,8 +32,9 @@ pub fn apply(inst: &Inst, get: &dyn Fn(Val) -> f64) -> f64 {
                 Cmp::Ge => x >= y,
                 Cmp::Eq => x == y,
                 Cmp::Ne => x != y,
-                Cmp::NotLt => !(x < y),
-                Cmp::NotGt => !(x > y),
+                // unordered (a NaN) counts as true
+                Cmp::NotLt => x.partial_cmp(&y) != Some(std::cmp::Ordering::Less),
+                Cmp::NotGt => x.partial_cmp(&y) != Some(std::cmp::Ordering::Greater),
             })
         }
         Inst::And(a, b) => truth(get(a) != 0.0 && get(b) != 0.0),

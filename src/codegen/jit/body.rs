@@ -502,7 +502,8 @@ fn emit_split(
 /// the firing block, when a neuron that does not fire keeps the value it
 /// has (a gated select whose other operand is the state itself).
 fn store_places(k: &Kernel, classes: &[Class]) -> (Vec<Option<usize>>, Vec<bool>) {
-    let reads = |s: usize| k.insts.iter().enumerate().filter(move |(_, i)| **i == Inst::State(s as u32)).map(|(v, _)| v);
+    let reads =
+        |s: usize| k.insts.iter().enumerate().filter(move |(_, i)| **i == Inst::State(s as u32)).map(|(v, _)| v);
     let early = (0..k.stores.len())
         .map(|s| {
             let value = k.stores[s] as usize;

@@ -106,6 +106,11 @@ impl<'n> Delivery<'n> {
         (delivery, rest)
     }
 
+    /// The global index of population `pi`'s first neuron.
+    pub fn offset(&self, pi: usize) -> usize {
+        self.offsets[pi]
+    }
+
     /// Bytes the plastic connections keep: their connectivity and states.
     pub fn bytes(&self) -> usize {
         self.plastic.iter().flatten().map(|(p, csr)| p.bytes() + csr.bytes()).sum()

@@ -135,15 +135,35 @@ impl Fanout {
     /// runs (the module doc of `step`).
     pub unsafe fn deliver(&self, w: usize, pending: &Pending, views: &[PopView]) {
         let Some(step) = pending.step else { return };
+        let scales = |conn: usize, k: usize| pending.scales[conn][k];
+        // SAFETY: the caller's
+        unsafe { self.deliver_from(w, step, |pi| pending.spikes[pi].iter().copied(), &scales, views) };
+    }
+
+    /// Worker `w`'s share of delivering the spikes of step `step`:
+    /// `spikes(pi)` gives population `pi`'s in neuron order (each call
+    /// from the first), `scales(conn, k)` the short-term plasticity
+    /// factor of the k-th spike of a connection's source.
+    ///
+    /// # Safety
+    /// As [`Fanout::deliver`].
+    pub unsafe fn deliver_from<I: Iterator<Item = u32>>(
+        &self,
+        w: usize,
+        step: usize,
+        spikes: impl Fn(usize) -> I,
+        scales: &dyn Fn(usize, usize) -> f64,
+        views: &[PopView],
+    ) {
         let stride = self.workers;
-        for (pi, spikes) in pending.spikes.iter().enumerate() {
-            if spikes.is_empty() {
+        for pi in 0..self.by_source.len() {
+            if spikes(pi).next().is_none() {
                 continue;
             }
             for s in &self.by_source[pi] {
                 let ring = &views[s.to].ring[s.port];
                 let slots = ring.len();
-                let scale = |k: usize| if s.stp { pending.scales[s.conn][k] } else { 1.0 };
+                let scale = |k: usize| if s.stp { scales(s.conn, k) } else { 1.0 };
                 let row = |i: u32| {
                     let i = i as usize;
                     let (lo, hi) = (s.offsets[i], s.offsets[i + 1]);
@@ -162,7 +182,7 @@ impl Fanout {
                     (None, None) if s.delay_steps >= slots => {} // after the end
                     (None, None) => {
                         let acc = ring[(step + s.delay_steps) % slots].0;
-                        for (k, &i) in spikes.iter().enumerate() {
+                        for (k, i) in spikes(pi).enumerate() {
                             let weight = s.w * scale(k);
                             // SAFETY: the targets are in this worker's chunk, < count
                             match &s.targets {
@@ -172,7 +192,7 @@ impl Fanout {
                         }
                     }
                     (weights, delays) => {
-                        for (k, &i) in spikes.iter().enumerate() {
+                        for (k, i) in spikes(pi).enumerate() {
                             let factor = scale(k);
                             for q in row(i) {
                                 let d = delays.as_ref().map_or(s.delay_steps, |d| d[q] as usize);

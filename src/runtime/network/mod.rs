@@ -45,6 +45,7 @@ mod drive;
 mod fanout;
 mod probe;
 pub mod ranks;
+mod slice;
 mod stdp;
 mod step;
 mod synapse;
@@ -500,6 +501,9 @@ pub type Driver<'d> = &'d mut dyn FnMut(&mut Session) -> Result<Outcome, Box<Dia
 /// The full run: the first sample, then every step until the end or
 /// until `rec.stop()`.
 pub fn drive_steps(s: &mut Session) -> Result<Outcome, Box<Diagnostic>> {
+    if let Some(sliced) = slice::drive(s) {
+        return sliced;
+    }
     s.sample_first();
     for step in 0..s.steps {
         // a stop is every rank's when the network is spread over them,

@@ -17,6 +17,7 @@ use super::build::Runner;
 use super::drive::Drives;
 use super::fanout::{Fanout, Pending};
 use super::ranks::Ranks;
+use super::slice::{Command, Slice};
 use super::{NetConfig, Network};
 use crate::cable::population::Cells;
 use crate::cable::sim::{Block, Failure};
@@ -165,8 +166,17 @@ pub(super) struct Stepping<'r> {
     /// Per worker and population: the first lookup outside a rate table.
     excursions: Vec<Mutex<Vec<Option<Excursion>>>>,
     barrier: SpinBarrier,
-    step_now: AtomicUsize,
-    done: AtomicBool,
+    /// What the workers do after each passage of the barrier, by the
+    /// passage's parity ([`Command`]): written by the calling thread
+    /// before it waits, read by each worker after it passes. (A worker
+    /// reads the command of passage g before the calling thread can
+    /// reach passage g + 2.)
+    commands: [Mutex<Command>; 2],
+    /// Passages of the barrier the calling thread has made.
+    passages: AtomicUsize,
+    /// Per worker, its spikes of a slice of steps, in two buffers (the
+    /// last slice's are delivered while the next is stepped).
+    pub(super) slices: Vec<[RwLock<Vec<StepSpikes>>; 2]>,
     /// Workers in this process: all of them, or one (its rank's chunk)
     /// when the network is spread over processes.
     local: usize,
@@ -295,8 +305,9 @@ impl<'r> Stepping<'r> {
             drives,
             excursions: (0..threads).map(|_| Mutex::new(vec![None; runners.len()])).collect(),
             barrier: SpinBarrier::new(local),
-            step_now: AtomicUsize::new(0),
-            done: AtomicBool::new(false),
+            commands: [Mutex::new(Command::Idle), Mutex::new(Command::Idle)],
+            passages: AtomicUsize::new(0),
+            slices: (0..threads).map(|_| [RwLock::new(Vec::new()), RwLock::new(Vec::new())]).collect(),
             views,
             chunks,
             local,
@@ -322,26 +333,49 @@ impl<'r> Stepping<'r> {
     pub fn spawn<'s>(&'s self, scope: &'s std::thread::Scope<'s, '_>) {
         for w in 1..self.local {
             let mut bufs = self.buffers(w);
-            scope.spawn(move || loop {
+            scope.spawn(move || {
                 let _guard = BreakOnPanic(&self.barrier);
-                self.barrier.wait();
-                if self.done.load(Ordering::Acquire) || self.barrier.is_broken() {
-                    return;
+                let mut passages = 0;
+                let mut last: Option<Slice> = None;
+                loop {
+                    self.barrier.wait();
+                    if self.barrier.is_broken() {
+                        return;
+                    }
+                    let command = *self.commands[passages % 2].lock().unwrap_or_else(|e| e.into_inner());
+                    passages += 1;
+                    match command {
+                        Command::Step(step) => {
+                            self.work(w, step, &mut bufs);
+                            self.barrier.wait();
+                            passages += 1;
+                        }
+                        Command::Slice(first, len, delay) => {
+                            last = Some(self.slice(w, (first, len, delay), last, &mut bufs))
+                        }
+                        Command::Idle => {}
+                        Command::Leave => return,
+                    }
                 }
-                self.work(w, self.step_now.load(Ordering::Acquire), &mut bufs);
-                self.barrier.wait();
             });
         }
+    }
+
+    /// Has every worker pass the barrier and then do `command`.
+    pub(super) fn issue(&self, command: Command) {
+        let n = self.passages.fetch_add(1, Ordering::Relaxed);
+        *self.commands[n % 2].lock().unwrap_or_else(|e| e.into_inner()) = command;
+        self.barrier.wait();
     }
 
     /// Steps every population over step `step`, this thread's worker
     /// here (then, under MPI, every rank's spikes gathered). `Err` when a
     /// worker thread failed.
     pub fn step(&self, step: usize, bufs: &mut Buffers) -> Result<(), ()> {
-        self.step_now.store(step, Ordering::Release);
         let _guard = BreakOnPanic(&self.barrier);
-        self.barrier.wait();
+        self.issue(Command::Step(step));
         self.work(self.me, step, bufs);
+        self.passages.fetch_add(1, Ordering::Relaxed);
         self.barrier.wait();
         if self.barrier.is_broken() {
             return Err(());
@@ -421,15 +455,86 @@ impl<'r> Stepping<'r> {
 
     /// Lets the workers leave.
     pub fn finish(&self) {
-        self.done.store(true, Ordering::Release);
-        self.barrier.wait();
+        self.issue(Command::Leave);
     }
 
-    /// Worker `w`'s share of step `step`: for each population, its chunk
-    /// stepped, its spikes into `outputs[w]`, its input slot cleared.
+    /// Whether a worker thread failed (the barrier no longer holds).
+    pub fn broken(&self) -> bool {
+        self.barrier.is_broken()
+    }
+
+    /// Workers in this process.
+    pub fn local(&self) -> usize {
+        self.local
+    }
+
+    /// Worker `w`'s share of a slice of steps [first, first + len), after
+    /// `last`, with `delay` the shortest delay in steps (no slice is
+    /// longer). Its spikes go into the buffer `last` does not use.
+    /// Every worker's spikes of a step s of `last` are delivered during
+    /// step s + delay - 1 (s + 1 with delays of one step), after its
+    /// drives, so each step delivers one step's spikes as step by step;
+    /// those still undelivered at the end of the slice then. The ring
+    /// slots receive the same additions in the same order as step by
+    /// step: spikes step after step, and the drives of a step after the
+    /// spikes of the steps before the last (with delays of one step,
+    /// before the last's).
+    pub(super) fn slice(
+        &self,
+        w: usize,
+        (first, len, delay): (usize, usize, usize),
+        last: Option<Slice>,
+        bufs: &mut Buffers,
+    ) -> Slice {
+        let buf = last.map_or(0, |l| 1 - l.buf);
+        let mut out = self.slices[w][buf].write().unwrap_or_else(|e| e.into_inner());
+        if out.len() < len {
+            out.resize_with(len, Vec::new);
+        }
+        let before: Vec<_> = match last {
+            Some(l) => {
+                self.slices[..self.local].iter().map(|s| s[l.buf].read().unwrap_or_else(|e| e.into_inner())).collect()
+            }
+            None => Vec::new(),
+        };
+        let held = last.map_or(0..0, |l| l.first..l.first + l.len);
+        let deliver = |step: usize| {
+            let k = step - held.start;
+            // every worker's spikes of that step, population by population, in worker (neuron) order
+            let spikes = |pi: usize| before.iter().flat_map(move |b| b[k][pi].iter().map(|&(i, _)| i as u32));
+            // SAFETY: this worker's chunks of the rings are its own while the slice runs
+            unsafe { self.fanout.deliver_from(w, step, spikes, &|_, _| 1.0, &self.views) };
+        };
+        // a step's spikes one step before they are needed (with delays of
+        // one step, when they are), after that step's drives: so they never
+        // land in the slot the drives and the kernel are working on, which
+        // costs the drives a quarter more (stores scattered just before
+        // loads of the same lines)
+        let lead = if delay > 1 { delay - 1 } else { 1 };
+        if delay > 1 {
+            if let Some(s) = first.checked_sub(delay).filter(|s| held.contains(s)) {
+                deliver(s);
+            }
+        }
+        for k in 0..len {
+            let step = first + k;
+            // SAFETY: as above
+            unsafe { self.drives.add(w, step, &self.views, &self.slots_of) };
+            if let Some(s) = step.checked_sub(lead).filter(|s| held.contains(s)) {
+                deliver(s);
+            }
+            self.advance(w, step, bufs, &mut out[k]);
+        }
+        for step in (first + len).saturating_sub(lead).max(held.start)..held.end {
+            deliver(step);
+        }
+        Slice { first, len, buf }
+    }
+
+    /// Worker `w`'s share of step `step`: the drives and the last step's
+    /// spikes added to its chunks, then [`Stepping::advance`] into
+    /// `outputs[w]`.
     fn work(&self, w: usize, step: usize, bufs: &mut Buffers) {
-        let t = step as f64 * self.dt;
-        let t_next = (step + 1) as f64 * self.dt;
         {
             // SAFETY: this worker's chunks of the rings are its own while the step runs
             unsafe { self.drives.add(w, step, &self.views, &self.slots_of) };
@@ -438,6 +543,15 @@ impl<'r> Stepping<'r> {
             unsafe { self.fanout.deliver(w, &pending, &self.views) };
         }
         let mut out = self.outputs[w].lock().unwrap_or_else(|e| e.into_inner());
+        self.advance(w, step, bufs, &mut out);
+    }
+
+    /// Worker `w`'s chunks stepped over step `step` (their inputs added):
+    /// for each population, its spikes into `out`, its input slot cleared.
+    pub(super) fn advance(&self, w: usize, step: usize, bufs: &mut Buffers, out: &mut StepSpikes) {
+        let t = step as f64 * self.dt;
+        let t_next = (step + 1) as f64 * self.dt;
+        out.resize_with(self.views.len(), Vec::new);
         for (pi, view) in self.views.iter().enumerate() {
             let (a, b) = self.chunks[pi][w];
             out[pi].clear();

@@ -1,0 +1,157 @@
+//! Stepping a network in slices of steps, one barrier per slice, as NEST
+//! runs in slices of the minimum delay: a spike of step s reaches its
+//! targets at step s + d at the earliest, d being the shortest delay, so
+//! the workers can step d steps each on its own, and deliver every
+//! worker's spikes of those steps during the next slice, each step's
+//! just before they are needed. Each worker keeps its spikes of a slice
+//! in one of two buffers and delivers the other's (the slice before); the
+//! calling thread records them meanwhile. Every ring slot receives the
+//! same additions in the same order as step by step
+//! ([`Stepping::slice`]), so the spikes are those of one thread, bit for
+//! bit.
+//!
+//! The workers stop together (the calling thread waits for them at an
+//! extra passage of the barrier, [`Stepping::sync`]) every 1000 steps and
+//! at the end, to look for diverged neurons, and when the run is asked to
+//! stop (between slices).
+//!
+//! Networks that need the calling thread between steps are stepped step
+//! by step ([`sliceable`]): rate models and densities, rates that follow
+//! them, short-term or spike-timing dependent plasticity (their states
+//! advance on the calling thread, spike by spike), cells, sampled states
+//! and LFP proxies; and a network stepped by its caller (a brain's region).
+
+use super::step::Stepping;
+use super::{Outcome, Session};
+use crate::diag::Diagnostic;
+
+/// What the workers do after a passage of the barrier.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Command {
+    /// Step the given step, then wait at the barrier again.
+    Step(usize),
+    /// Step the slice [first, first + len) (the shortest delay last).
+    Slice(usize, usize, usize),
+    /// Nothing: wait for the next passage.
+    Idle,
+    /// The run is over: leave.
+    Leave,
+}
+
+/// A slice stepped: its steps, and the buffer that holds its spikes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Slice {
+    pub first: usize,
+    pub len: usize,
+    pub buf: usize,
+}
+
+impl Stepping<'_> {
+    /// Starts every worker on the slice [first, first + len) after `last`,
+    /// and steps this thread's part. The other workers may still be at
+    /// it when this returns: `last`'s spikes can be read, not this
+    /// slice's.
+    pub(super) fn start_slice(
+        &self,
+        (first, len, delay): (usize, usize, usize),
+        last: Option<Slice>,
+        bufs: &mut super::step::Buffers,
+    ) -> Slice {
+        self.issue(Command::Slice(first, len, delay));
+        self.slice(self.me(), (first, len, delay), last, bufs)
+    }
+
+    /// Waits until every worker has finished its slice and waits at the
+    /// barrier: then the calling thread alone touches the arrays.
+    pub(super) fn sync(&self) {
+        self.issue(Command::Idle);
+    }
+}
+
+/// Whether `s` can be stepped in slices: several workers in this process,
+/// and nothing that the calling thread does between steps (module doc).
+fn sliceable(s: &Session) -> bool {
+    use crate::syntax::ast::ModelKind;
+    let (net, cfg, st) = (s.net, s.cfg, s.phases.stepping);
+    st.ranks().is_none()
+        && st.local() > 1
+        && std::env::var_os("NEUROC_NO_SLICES").is_none()
+        && cfg.probes.is_empty()
+        && cfg.lfp.is_empty()
+        && cfg.weights.is_empty()
+        && net.readouts.is_empty()
+        && net.drives.iter().all(|d| d.rate_of.is_none())
+        && net.connections.iter().all(|c| c.stp.is_none() && c.stdp.is_none())
+        && net
+            .populations
+            .iter()
+            .all(|p| p.cells.is_none() && !matches!(p.model.kind, ModelKind::Rate | ModelKind::Density))
+}
+
+/// The full run in slices of at most the shortest delay (and never across
+/// a multiple of 1000 steps, where divergence is looked for), when the
+/// network allows it; `None` when it does not.
+pub(super) fn drive(s: &mut Session) -> Option<Result<Outcome, Box<Diagnostic>>> {
+    if !sliceable(s) {
+        return None;
+    }
+    s.sample_first();
+    let st = s.phases.stepping;
+    let (steps, dt) = (s.steps, s.cfg.dt);
+    let mut last: Option<Slice> = None;
+    let mut recorded = true;
+    let mut step = 0;
+    while step < steps {
+        if s.rec.stop() {
+            st.sync();
+            if let Some(l) = last.filter(|_| !recorded) {
+                record(s, l);
+            }
+            if let Some(d) = st.diverged(s.net, step as f64 * dt, s.span) {
+                return Some(Err(d));
+            }
+            s.next = step;
+            return Some(Ok(Outcome { steps: step, stopped: true }));
+        }
+        let len = s.batch.min(steps - step).min(1000 - step % 1000);
+        let slice = st.start_slice((step, len, s.batch), last, &mut s.bufs);
+        if st.broken() {
+            return Some(Err(Box::new(
+                Diagnostic::internal("a network worker thread failed").at(s.span, "this network"),
+            )));
+        }
+        if let Some(l) = last.filter(|_| !recorded) {
+            record(s, l);
+        }
+        (last, recorded) = (Some(slice), false);
+        step += len;
+        if step % 1000 == 0 || step == steps {
+            st.sync();
+            record(s, slice);
+            recorded = true;
+            if let Some(d) = st.diverged(s.net, step as f64 * dt, s.span) {
+                return Some(Err(d));
+            }
+        }
+    }
+    s.next = step;
+    Some(Ok(Outcome { steps, stopped: false }))
+}
+
+/// Hands the recorder a slice's spikes: step by step, population by
+/// population, worker by worker (so neuron by neuron), as step by step.
+fn record(s: &mut Session, slice: Slice) {
+    let st = s.phases.stepping;
+    let buffers: Vec<_> =
+        st.slices[..st.local()].iter().map(|b| b[slice.buf].read().unwrap_or_else(|e| e.into_inner())).collect();
+    for k in 0..slice.len {
+        for pi in 0..st.views.len() {
+            let offset = s.delivery.offset(pi);
+            for b in &buffers {
+                for &(i, t) in &b[k][pi] {
+                    s.rec.spike(offset + i, t);
+                }
+            }
+        }
+    }
+}
