@@ -84,14 +84,22 @@ fn cuba_is_the_same_on_one_two_and_four_ranks() {
 
 #[test]
 fn per_synapse_weights_and_delays_are_the_same_on_three_ranks() {
-    // CUBA with each synapse's weight and delay drawn: the ranks keep the
-    // synapses onto their own neurons, with the values one process draws
+    // CUBA with each synapse's weight and delay drawn (by probability,
+    // uniform; by in-degree, normal): each rank draws only its synapses
+    // (those onto its own neurons), each value by its synapse's index in
+    // the whole connection, and gets the values one process draws
     let dir = tmp("spread-model");
-    let text = std::fs::read_to_string(format!("{ROOT}/examples/cuba.neuro")).unwrap().replace(
-        "connect E -> E, I via exc (p = 0.02, w = 1.62 mV)",
-        "connect E -> E, I via exc (p = 0.02, w = uniform(1 mV, 2.2 mV), delay = uniform(0.5 ms, 3 ms))",
-    );
-    assert!(text.contains("uniform(1 mV"));
+    let text = std::fs::read_to_string(format!("{ROOT}/examples/cuba.neuro"))
+        .unwrap()
+        .replace(
+            "connect E -> E, I via exc (p = 0.02, w = 1.62 mV)",
+            "connect E -> E, I via exc (p = 0.02, w = uniform(1 mV, 2.2 mV), delay = uniform(0.5 ms, 3 ms))",
+        )
+        .replace(
+            "connect I -> E, I via inh (p = 0.02, w = -9 mV)",
+            "connect I -> E, I via inh (k = 16, w = normal(-9 mV, 1 mV), delay = uniform(0.2 ms, 1 ms))",
+        );
+    assert!(text.contains("uniform(1 mV") && text.contains("normal(-9 mV"));
     let model = dir.join("cuba.neuro");
     std::fs::write(&model, text).unwrap();
     same_over_ranks("spread", model.to_str().unwrap(), &["--duration", "200ms"], &[3]);

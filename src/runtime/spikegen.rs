@@ -82,9 +82,43 @@ pub fn spread(s: Spread, n: usize, seed: u64, stream: u64) -> Vec<f64> {
     }
 }
 
+/// Value `k` of [`spread`]`(s, n, seed, stream)`, computed alone: the
+/// stream is a counter (SplitMix64), so draw k is reached by one jump. A
+/// process that holds a part of a connection draws its synapses' values
+/// by their index in the whole connection.
+pub fn spread_at(s: Spread, n: usize, seed: u64, stream: u64, k: usize) -> f64 {
+    let start = seed ^ stream.wrapping_mul(0xd1b5_4a32_d192_ed03);
+    let at = |draws: usize| SplitMix64::new(start.wrapping_add((draws as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+    match s {
+        Spread::Linspace(lo, hi) => {
+            if n == 1 {
+                lo
+            } else {
+                lo + (hi - lo) * k as f64 / (n - 1) as f64
+            }
+        }
+        Spread::Uniform(lo, hi) => lo + (hi - lo) * (1.0 - at(k).next_open01()),
+        Spread::Normal(mu, sigma) => {
+            let mut rng = at(2 * k);
+            let (u1, u2) = (rng.next_open01(), rng.next_open01());
+            mu + sigma * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spread_value_alone_is_the_same_as_in_the_whole() {
+        for s in [Spread::Linspace(-1.0, 3.0), Spread::Uniform(0.5, 2.0), Spread::Normal(1.0, 0.3)] {
+            let all = spread(s, 1000, 42, 7);
+            for k in [0, 1, 2, 499, 999] {
+                assert_eq!(all[k].to_bits(), spread_at(s, 1000, 42, 7, k).to_bits(), "{s:?} value {k}");
+            }
+        }
+    }
 
     #[test]
     fn poisson_train_has_the_right_rate_and_cv() {

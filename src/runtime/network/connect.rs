@@ -10,7 +10,7 @@
 
 use super::build::Runner;
 use super::{delay_steps, Connection, NetConfig, Network, Rule, SynapseTable};
-use crate::runtime::spikegen::{spread, SplitMix64, Spread};
+use crate::runtime::spikegen::{spread, spread_at, SplitMix64, Spread};
 use crate::runtime::Recorder;
 
 /// Neurons `a..b` of a population, as `(a, b)`.
@@ -95,40 +95,58 @@ pub(super) fn connect(
 /// drawn do not depend on `keep`: the synapses kept are those one process
 /// draws, with their weights and delays.
 fn draw(net: &Network, ci: usize, c: &Connection, cfg: &NetConfig, port: usize, keep: (usize, usize)) -> Csr {
-    let per_synapse = c.w_spread.is_some() || c.delay_range.is_some() || matches!(c.rule, Rule::Table);
-    if per_synapse && keep != (0, usize::MAX) {
-        // weights and delays come in the order of all the synapses: draw
-        // them all, then keep the local ones
+    if matches!(c.rule, Rule::Table) && keep != (0, usize::MAX) {
+        // a table's weights and delays come in its order: read them all,
+        // then keep the local ones
         return keep_targets(draw(net, ci, c, cfg, port, (0, usize::MAX)), keep);
     }
+    // per-synapse weights and delays come in the order of all the
+    // synapses: a part of the connection takes each of its synapses'
+    // by its index in the whole ([`spread_at`])
+    let per_synapse = c.w_spread.is_some() || c.delay_range.is_some();
+    let indices = per_synapse && keep != (0, usize::MAX);
     let (na, nb) = (net.populations[c.from].count, net.populations[c.to].count);
     let mut rng = SplitMix64::new(cfg.seed ^ (ci as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let recurrent = c.from == c.to;
+    // the kept synapses' indices in the whole connection, and its size,
+    // when asked
+    let mut index: Option<(Vec<usize>, usize)> = indices.then(|| (Vec::new(), 0));
     let (offsets, targets, table_weights, table_delays) = match (c.rule, &c.table) {
         (Rule::Probability(p), _) => {
-            let (o, t) = by_probability(&mut rng, na, nb, recurrent, p, keep);
+            let (o, t) = by_probability(&mut rng, (na, nb), recurrent, p, keep, index.as_mut());
             (o, t, None, None)
         }
         (Rule::OneToOne, _) => {
             let (o, t) = one_to_one(na, nb);
             let csr = Csr { offsets: o, targets: t, delay_steps: 0, port, weights: None, delays: None };
             let csr = keep_targets(csr, keep);
+            if let Some((index, total)) = index.as_mut() {
+                // synapse i (of source i) is the i-th of the whole
+                index.extend(csr.targets.iter().map(|&j| j as usize));
+                *total = na.min(nb);
+            }
             (csr.offsets, csr.targets, None, None)
         }
         (Rule::InDegree(k), _) => {
-            let (o, t) = by_in_degree(&mut rng, na, nb, recurrent, k, keep);
+            let (o, t) = by_in_degree(&mut rng, (na, nb), recurrent, k, keep, index.as_mut());
             (o, t, None, None)
         }
         (Rule::Table, Some(t)) => from_table(t, na, cfg.dt),
         // a table rule without its table: no synapses
         (Rule::Table, None) => (vec![0; na + 1], Vec::new(), None, None),
     };
-    // per-synapse weights and delays, from streams of their own, in CSR order
-    let weights =
-        table_weights.or_else(|| c.w_spread.map(|sp| spread(sp, targets.len(), cfg.seed, 0x3e19_0000 + ci as u64)));
+    // per-synapse weights and delays, from streams of their own, in the
+    // order of the whole connection's synapses
+    let values = |sp: Spread, stream: u64| -> Vec<f64> {
+        match &index {
+            Some((index, total)) => index.iter().map(|&k| spread_at(sp, *total, cfg.seed, stream, k)).collect(),
+            None => spread(sp, targets.len(), cfg.seed, stream),
+        }
+    };
+    let weights = table_weights.or_else(|| c.w_spread.map(|sp| values(sp, 0x3e19_0000 + ci as u64)));
     let delays = table_delays.or_else(|| {
         c.delay_range.map(|(lo, hi)| {
-            spread(Spread::Uniform(lo, hi), targets.len(), cfg.seed, 0xde1a_0000 + ci as u64)
+            values(Spread::Uniform(lo, hi), 0xde1a_0000 + ci as u64)
                 .into_iter()
                 .map(|d| delay_steps(d, cfg.dt) as u32)
                 .collect::<Vec<u32>>()
@@ -139,27 +157,39 @@ fn draw(net: &Network, ci: usize, c: &Connection, cfg: &NetConfig, port: usize, 
 
 /// Each pair (i, j) independently with probability p, source by source
 /// (no self-connections within a population).
+/// Only the synapses onto `lo..hi` are kept; `index` (when given)
+/// receives each kept synapse's index among all of them, and their count.
 fn by_probability(
     rng: &mut SplitMix64,
-    na: usize,
-    nb: usize,
+    (na, nb): (usize, usize),
     recurrent: bool,
     p: f64,
     (lo, hi): (usize, usize),
+    mut index: Option<&mut (Vec<usize>, usize)>,
 ) -> (Vec<usize>, Vec<u32>) {
     let mut offsets = Vec::with_capacity(na + 1);
     let mut targets = Vec::new();
+    let mut all = 0;
     offsets.push(0);
     for i in 0..na {
         for j in 0..nb {
             if recurrent && i == j {
                 continue;
             }
-            if 1.0 - rng.next_open01() < p && (lo..hi).contains(&j) {
-                targets.push(j as u32);
+            if 1.0 - rng.next_open01() < p {
+                if (lo..hi).contains(&j) {
+                    targets.push(j as u32);
+                    if let Some((index, _)) = index.as_deref_mut() {
+                        index.push(all);
+                    }
+                }
+                all += 1;
             }
         }
         offsets.push(targets.len());
+    }
+    if let Some((_, total)) = index {
+        *total = all;
     }
     (offsets, targets)
 }
@@ -181,17 +211,21 @@ fn one_to_one(na: usize, nb: usize) -> (Vec<usize>, Vec<u32>) {
 /// (no self-connections within a population), target by target; stored by
 /// source, each source's targets in increasing order. Two passes over the
 /// same draws (one to count each source's synapses, one to place them), so
-/// that nothing but the CSR is ever held.
+/// that nothing but the CSR is ever held. Only the synapses onto `lo..hi`
+/// are kept; `index` (when given) receives each kept synapse's index
+/// among all of them, and their count (then each source's count of all
+/// its synapses is held too).
 fn by_in_degree(
     rng: &mut SplitMix64,
-    na: usize,
-    nb: usize,
+    (na, nb): (usize, usize),
     recurrent: bool,
     k: usize,
     (lo, hi): (usize, usize),
+    index: Option<&mut (Vec<usize>, usize)>,
 ) -> (Vec<usize>, Vec<u32>) {
     let start = rng.clone();
-    let draw = |rng: &mut SplitMix64, each: &mut dyn FnMut(usize, usize)| {
+    // each synapse, kept or not: (source, target, kept)
+    let draw = |rng: &mut SplitMix64, each: &mut dyn FnMut(usize, usize, bool)| {
         for j in 0..nb {
             let mut got = 0;
             while got < k && na > usize::from(recurrent) {
@@ -200,24 +234,50 @@ fn by_in_degree(
                     continue;
                 }
                 // a target of another process: drawn, not kept
-                if (lo..hi).contains(&j) {
-                    each(i.min(na - 1), j);
-                }
+                each(i.min(na - 1), j, (lo..hi).contains(&j));
                 got += 1;
             }
         }
     };
+    let prefix = |counts: &mut Vec<usize>| {
+        for i in 0..na {
+            counts[i + 1] += counts[i];
+        }
+    };
     let mut offsets = vec![0usize; na + 1];
-    draw(rng, &mut |i, _| offsets[i + 1] += 1);
-    for i in 0..na {
-        offsets[i + 1] += offsets[i];
-    }
+    let mut whole = index.as_ref().map(|_| vec![0usize; na + 1]);
+    draw(rng, &mut |i, _, kept| {
+        if kept {
+            offsets[i + 1] += 1;
+        }
+        if let Some(w) = whole.as_mut() {
+            w[i + 1] += 1;
+        }
+    });
+    prefix(&mut offsets);
     let mut targets = vec![0u32; offsets[na]];
     let mut cursor = offsets.clone();
-    draw(&mut start.clone(), &mut |i, j| {
-        targets[cursor[i]] = j as u32;
-        cursor[i] += 1;
-    });
+    match (index, whole) {
+        (Some((index, total)), Some(mut whole)) => {
+            prefix(&mut whole);
+            *total = whole[na];
+            index.resize(targets.len(), 0);
+            draw(&mut start.clone(), &mut |i, j, kept| {
+                if kept {
+                    targets[cursor[i]] = j as u32;
+                    index[cursor[i]] = whole[i];
+                    cursor[i] += 1;
+                }
+                whole[i] += 1;
+            });
+        }
+        _ => draw(&mut start.clone(), &mut |i, j, kept| {
+            if kept {
+                targets[cursor[i]] = j as u32;
+                cursor[i] += 1;
+            }
+        }),
+    }
     (offsets, targets)
 }
 
