@@ -142,12 +142,11 @@ pub(super) fn drive(s: &mut Session) -> Option<Result<Outcome, Box<Diagnostic>>>
 /// population, worker by worker (so neuron by neuron), as step by step.
 fn record(s: &mut Session, slice: Slice) {
     let st = s.phases.stepping;
-    let buffers: Vec<_> =
-        st.slices[..st.local()].iter().map(|b| b[slice.buf].read().unwrap_or_else(|e| e.into_inner())).collect();
+    let buffers = st.slice_spikes(Some(slice));
     for k in 0..slice.len {
         for pi in 0..st.views.len() {
             let offset = s.delivery.offset(pi);
-            for b in &buffers {
+            for b in buffers.iter().flatten() {
                 for &(i, t) in &b[k][pi] {
                     s.rec.spike(offset + i, t);
                 }

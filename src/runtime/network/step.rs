@@ -27,7 +27,10 @@ use crate::kernel::{self, Kernel};
 use crate::runtime::population::{excursion, excursion_warning, Excursion};
 use crate::source::Span;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
+
+/// The most threads a network runs on.
+pub(super) const MAX_THREADS: usize = 64;
 
 /// One worker's spikes of a step, per population: (neuron, time), in
 /// neuron order.
@@ -206,9 +209,9 @@ pub(super) fn threads(cfg: &NetConfig, runners: &[Runner], net: &Network, synaps
                 .sum::<usize>()
                 + synapses / 20;
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (work / 100_000).clamp(1, cores)
+            (work / 100_000).clamp(1, cores.min(MAX_THREADS))
         }
-        t => t.clamp(1, 64),
+        t => t.clamp(1, MAX_THREADS),
     }
 }
 
@@ -491,17 +494,12 @@ impl<'r> Stepping<'r> {
         if out.len() < len {
             out.resize_with(len, Vec::new);
         }
-        let before: Vec<_> = match last {
-            Some(l) => {
-                self.slices[..self.local].iter().map(|s| s[l.buf].read().unwrap_or_else(|e| e.into_inner())).collect()
-            }
-            None => Vec::new(),
-        };
+        let before = self.slice_spikes(last);
         let held = last.map_or(0..0, |l| l.first..l.first + l.len);
         let deliver = |step: usize| {
             let k = step - held.start;
             // every worker's spikes of that step, population by population, in worker (neuron) order
-            let spikes = |pi: usize| before.iter().flat_map(move |b| b[k][pi].iter().map(|&(i, _)| i as u32));
+            let spikes = |pi: usize| before.iter().flatten().flat_map(move |b| b[k][pi].iter().map(|&(i, _)| i as u32));
             // SAFETY: this worker's chunks of the rings are its own while the slice runs
             unsafe { self.fanout.deliver_from(w, step, spikes, &|_, _| 1.0, &self.views) };
         };
@@ -529,6 +527,18 @@ impl<'r> Stepping<'r> {
             deliver(step);
         }
         Slice { first, len, buf }
+    }
+
+    /// Every worker's spikes of slice `slice`, in worker order (read
+    /// locks, in an array: no allocation per slice).
+    pub(super) fn slice_spikes(
+        &self,
+        slice: Option<Slice>,
+    ) -> [Option<RwLockReadGuard<'_, Vec<StepSpikes>>>; MAX_THREADS] {
+        std::array::from_fn(|u| {
+            let s = slice.filter(|_| u < self.local)?;
+            Some(self.slices[u][s.buf].read().unwrap_or_else(|e| e.into_inner()))
+        })
     }
 
     /// Worker `w`'s share of step `step`: the drives and the last step's
