@@ -11,7 +11,13 @@
 //!   here in the same session on a 50 ms slice and scaled;
 //! - against Brian2 C++ standalone and NEST, 1 thread, from the figures in
 //!   `tests/reference/network/README.md` (measured on this class of
-//!   machine, not in this run: rerun them where you have them installed).
+//!   machine, not in this run: rerun them where you have them installed);
+//! - against Brian2 C++ standalone measured here, in the same run, on the
+//!   same number of threads, when `NEUROC_BRIAN2_PYTHON` names a Python
+//!   that imports brian2 (`bench/cuba_brian2.py`, `bench/cobahh_brian2.py`:
+//!   Brian2's own timing of its run loop, its C++ compilation excluded):
+//!
+//!   NEUROC_BRIAN2_PYTHON=/tmp/brianenv/bin/python cargo bench --bench network
 //!
 //! Each length runs on 1 and on 2 threads (`--threads`); the spikes are the
 //! same (tests/network.rs checks it), only the wall time differs.
@@ -121,6 +127,8 @@ fn main() {
         "Brian2 x",
         "NEST x"
     );
+    let brian2 = std::env::var("NEUROC_BRIAN2_PYTHON").ok();
+    let mut brian2_seconds = std::collections::HashMap::new();
     let cobahh = source("examples/cobahh.neuro");
     let tabulated: &[&str] = &["--table", "V in [-100 mV, 100 mV], step = 0.1 mV"];
     let models = [
@@ -139,7 +147,13 @@ fn main() {
                     one_thread = r.seconds;
                 }
                 let per_second = r.seconds / length as f64;
-                let (brian, nest) = reference_seconds(model, length).map_or((f64::NAN, f64::NAN), |(b, n)| (b, n));
+                let (mut brian, nest) = reference_seconds(model, length).map_or((f64::NAN, f64::NAN), |(b, n)| (b, n));
+                if let Some(py) = &brian2 {
+                    let script = if model.starts_with("CUBA") { "cuba" } else { "cobahh" };
+                    brian = *brian2_seconds
+                        .entry((script, length, threads))
+                        .or_insert_with(|| brian2_run(py, script, length, threads));
+                }
                 println!(
                     "{:<10} {:>6} {:>8} {:>9.3} {:>11.1} {:>9.0} {:>8.1} {:>10.1} {:>10.2} {:>10.2} {:>10.2}",
                     model,
@@ -157,7 +171,14 @@ fn main() {
             }
         }
     }
-    println!("\nratios above 1 mean neuroc is faster; Brian2/NEST ratios compare with another machine's run");
+    println!(
+        "\nratios above 1 mean neuroc is faster; {}; NEST ratios compare with another machine's run",
+        if brian2.is_some() {
+            "Brian2 measured here, in this run, on as many threads"
+        } else {
+            "Brian2 ratios compare with another machine's run (set NEUROC_BRIAN2_PYTHON to measure it here)"
+        }
+    );
     brunel(&lengths);
     if std::env::var("NEUROC_BENCH_SCALE").is_ok() {
         scale();
@@ -246,6 +267,17 @@ fn brunel(lengths: &[u32]) {
             }
         }
     }
+}
+
+/// Brian2 C++ standalone's run-only seconds for bench/SCRIPT_brian2.py
+/// (`cuba` or `cobahh`), `seconds` simulated on `threads` threads.
+fn brian2_run(python: &str, script: &str, seconds: u32, threads: usize) -> f64 {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("bench/{script}_brian2.py"));
+    let out = Command::new(python).arg(path).args([seconds.to_string(), threads.to_string()]).output();
+    let Ok(out) = out else { return f64::NAN };
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "... run 0.447 s; rates ..."
+    text.split("run ").nth(1).and_then(|x| x.split_whitespace().next()).and_then(|x| x.parse().ok()).unwrap_or(f64::NAN)
 }
 
 /// NEST's run-only seconds for Brunel A with (g, eta) (bench/brunel_nest.py).

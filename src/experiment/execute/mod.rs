@@ -63,6 +63,9 @@ pub struct Summary {
     /// Wall-clock time of the simulation (compilation excluded), s.
     pub seconds: f64,
     pub compile_seconds: f64,
+    /// Building a network before its first step (its connections drawn),
+    /// JIT compilation excluded, s (not in `seconds`).
+    pub build_seconds: f64,
 }
 
 /// Why a run did not complete.
@@ -497,9 +500,12 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
         })
         .collect();
     let per_synapse = r.connectivity_bytes as f64 / r.synapses.max(1) as f64;
-    let compiled =
-        if n.jit { format!(" after {:.1} ms of JIT compilation", r.compile_seconds * 1e3) } else { String::new() };
-    let seconds = wall - r.compile_seconds;
+    let compiled = format!(
+        " after {:.2} s building it{}",
+        r.build_seconds,
+        if n.jit { format!(" and {:.1} ms of JIT compilation", r.compile_seconds * 1e3) } else { String::new() }
+    );
+    let seconds = wall - r.compile_seconds - r.build_seconds;
     Ok(Summary {
         line: format!(
             "{}: {}; {} synapses ({per_synapse:.1} B each); {} ms (dt = {} ms) in {seconds:.2} s{compiled}",
@@ -523,6 +529,7 @@ fn network(run: &Run, n: &NetworkRun, out: &mut Out) -> Result<Summary, Box<Diag
         spikes: rec.counts.iter().sum(),
         seconds,
         compile_seconds: r.compile_seconds,
+        build_seconds: r.build_seconds,
         ..Summary::default()
     })
 }

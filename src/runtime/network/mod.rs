@@ -318,6 +318,9 @@ pub struct NetOutcome {
     /// and delays), for the per-synapse figure `run` prints.
     pub connectivity_bytes: usize,
     pub compile_seconds: f64,
+    /// Building the network before its first step (states, connections
+    /// drawn and split by thread), JIT compilation excluded, s.
+    pub build_seconds: f64,
     /// One line per population's rate table (`E: rate table in V: ...`).
     pub tables: Vec<String>,
     /// W0401 per population whose rate table's argument left its range.
@@ -432,6 +435,7 @@ fn simulate_with(
     driver: Driver,
     ranks: Option<ranks::Ranks>,
 ) -> Result<NetOutcome, Box<Diagnostic>> {
+    let start = std::time::Instant::now();
     let steps = (cfg.duration / cfg.dt).round().max(0.0) as usize;
     let mut offsets = Vec::new();
     let mut total = 0;
@@ -460,6 +464,7 @@ fn simulate_with(
         synapses: conn.synapses,
         connectivity_bytes: conn.bytes,
         compile_seconds: built.compile_seconds,
+        build_seconds: 0.0,
         tables: built.tables,
         warnings: Vec::new(),
     };
@@ -484,6 +489,7 @@ fn simulate_with(
         let stepping =
             step::Stepping::new(&mut runners, net, (&fanout, &drives), (threads, ranks), (cfg.dt, cfg.duration), span)?;
         out.compile_seconds += stepping.compile_seconds;
+        out.build_seconds = start.elapsed().as_secs_f64() - out.compile_seconds;
         let phases =
             Phases { stepping: &stepping, drives: &drives, readouts: &mut readouts, densities: &mut densities };
         out.outcome = session(net, cfg, span, phases, &mut delivery, rec, driver)?;
