@@ -9,6 +9,7 @@
 //! connection, in CSR order, as each is built: nothing keeps them.
 
 use super::build::Runner;
+use super::gaps::{Gap, Packed, Stream};
 use super::{delay_steps, Connection, NetConfig, Network, Rule, SynapseTable};
 use crate::runtime::spikegen::{spread, spread_at, SplitMix64, Spread};
 use crate::runtime::Recorder;
@@ -29,12 +30,30 @@ pub(super) struct Csr {
     /// the connection draws them.
     pub weights: Option<Vec<f64>>,
     pub delays: Option<Vec<u32>>,
+    /// The targets drawn straight into gaps, when the synapses share the
+    /// connection's weight and delay and nothing reads them one by one:
+    /// `targets` is then empty and `offsets` are positions among the gaps.
+    pub gaps: Option<Drawn>,
+}
+
+/// A connection's targets as gaps ([`super::gaps`]), each row's from
+/// `from` (the first neuron this process steps).
+pub(super) struct Drawn {
+    pub stream: Stream,
+    pub from: usize,
+    pub synapses: usize,
 }
 
 impl Csr {
+    /// The number of synapses.
+    pub fn synapses(&self) -> usize {
+        self.gaps.as_ref().map_or(self.targets.len(), |g| g.synapses)
+    }
+
     /// Bytes of the arrays.
     pub fn bytes(&self) -> usize {
-        self.offsets.len() * std::mem::size_of::<usize>()
+        self.gaps.as_ref().map_or(0, |g| g.stream.bytes())
+            + self.offsets.len() * std::mem::size_of::<usize>()
             + self.targets.len() * std::mem::size_of::<u32>()
             + self.weights.as_ref().map_or(0, |w| w.len() * std::mem::size_of::<f64>())
             + self.delays.as_ref().map_or(0, |d| d.len() * std::mem::size_of::<u32>())
@@ -71,7 +90,7 @@ pub(super) fn connect(
         let port = runners[c.to].ports.iter().position(|p| *p == c.port).unwrap_or(0);
         let keep = local.map_or((0, usize::MAX), |l| l[c.to]);
         let csr = draw(net, ci, c, cfg, port, keep);
-        synapses += csr.targets.len();
+        synapses += csr.synapses();
         bytes += csr.bytes();
         if cfg.keep_synapses {
             let (from0, to0) = (offsets[c.from], offsets[c.to]);
@@ -111,6 +130,7 @@ fn draw(net: &Network, ci: usize, c: &Connection, cfg: &NetConfig, port: usize, 
     // the kept synapses' indices in the whole connection, and its size,
     // when asked
     let mut index: Option<(Vec<usize>, usize)> = indices.then(|| (Vec::new(), 0));
+    let mut drawn = None;
     let (offsets, targets, table_weights, table_delays) = match (c.rule, &c.table) {
         (Rule::Probability(p), _) => {
             let (o, t) = by_probability(&mut rng, (na, nb), recurrent, p, keep, index.as_mut());
@@ -118,7 +138,7 @@ fn draw(net: &Network, ci: usize, c: &Connection, cfg: &NetConfig, port: usize, 
         }
         (Rule::OneToOne, _) => {
             let (o, t) = one_to_one(na, nb);
-            let csr = Csr { offsets: o, targets: t, delay_steps: 0, port, weights: None, delays: None };
+            let csr = Csr { offsets: o, targets: t, delay_steps: 0, port, weights: None, delays: None, gaps: None };
             let csr = keep_targets(csr, keep);
             if let Some((index, total)) = index.as_mut() {
                 // synapse i (of source i) is the i-th of the whole
@@ -128,7 +148,10 @@ fn draw(net: &Network, ci: usize, c: &Connection, cfg: &NetConfig, port: usize, 
             (csr.offsets, csr.targets, None, None)
         }
         (Rule::InDegree(k), _) => {
-            let (o, t) = by_in_degree(&mut rng, (na, nb), recurrent, k, keep, index.as_mut());
+            // straight into gaps when nothing reads the targets one by one
+            let gaps = !per_synapse && c.stdp.is_none() && !cfg.keep_synapses;
+            let (o, t, d) = by_in_degree(&mut rng, (na, nb), (recurrent, k), keep, index.as_mut(), gaps);
+            drawn = d;
             (o, t, None, None)
         }
         (Rule::Table, Some(t)) => from_table(t, na, cfg.dt),
@@ -152,7 +175,7 @@ fn draw(net: &Network, ci: usize, c: &Connection, cfg: &NetConfig, port: usize, 
                 .collect::<Vec<u32>>()
         })
     });
-    Csr { offsets, targets, delay_steps: delay_steps(c.delay, cfg.dt), port, weights, delays }
+    Csr { offsets, targets, delay_steps: delay_steps(c.delay, cfg.dt), port, weights, delays, gaps: drawn }
 }
 
 /// Each pair (i, j) independently with probability p, source by source
@@ -218,11 +241,11 @@ fn one_to_one(na: usize, nb: usize) -> (Vec<usize>, Vec<u32>) {
 fn by_in_degree(
     rng: &mut SplitMix64,
     (na, nb): (usize, usize),
-    recurrent: bool,
-    k: usize,
+    (recurrent, k): (bool, usize),
     (lo, hi): (usize, usize),
     index: Option<&mut (Vec<usize>, usize)>,
-) -> (Vec<usize>, Vec<u32>) {
+    gaps: bool,
+) -> (Vec<usize>, Vec<u32>, Option<Drawn>) {
     let start = rng.clone();
     // each synapse, kept or not: (source, target, kept)
     let draw = |rng: &mut SplitMix64, each: &mut dyn FnMut(usize, usize, bool)| {
@@ -246,15 +269,44 @@ fn by_in_degree(
     };
     let mut offsets = vec![0usize; na + 1];
     let mut whole = index.as_ref().map(|_| vec![0usize; na + 1]);
-    draw(rng, &mut |i, _, kept| {
+    // with gaps: per source, its last target so far and its gaps of one
+    // and of two bytes (targets come in increasing order)
+    let gaps = gaps && index.is_none() && std::env::var_os("NEUROC_NO_GAPS").is_none();
+    let mut last = if gaps { vec![lo as u32; na] } else { Vec::new() };
+    let mut units = if gaps { [vec![0usize; na + 1], vec![0usize; na + 1]] } else { [Vec::new(), Vec::new()] };
+    draw(rng, &mut |i, j, kept| {
         if kept {
             offsets[i + 1] += 1;
+            if gaps {
+                let at = last[i] as usize;
+                units[0][i + 1] += Packed::<u8>::units(at, j);
+                units[1][i + 1] += Packed::<u16>::units(at, j);
+                last[i] = j as u32;
+            }
         }
         if let Some(w) = whole.as_mut() {
             w[i + 1] += 1;
         }
     });
     prefix(&mut offsets);
+    if gaps {
+        let synapses = offsets[na];
+        let indices = synapses * if nb <= 1 << 16 { 2 } else { 4 };
+        let [mut one, mut two] = units;
+        let (bytes_one, bytes_two) = (one.iter().sum::<usize>(), 2 * two.iter().sum::<usize>());
+        if bytes_one.min(bytes_two) < indices {
+            last.fill(lo as u32);
+            let stream = if bytes_one <= bytes_two {
+                prefix(&mut one);
+                Stream::One(gapped(&draw, &mut start.clone(), one.clone(), &mut last))
+            } else {
+                prefix(&mut two);
+                Stream::Two(gapped(&draw, &mut start.clone(), two.clone(), &mut last))
+            };
+            let offsets = if bytes_one <= bytes_two { one } else { two };
+            return (offsets, Vec::new(), Some(Drawn { stream, from: lo, synapses }));
+        }
+    }
     let mut targets = vec![0u32; offsets[na]];
     let mut cursor = offsets.clone();
     match (index, whole) {
@@ -278,7 +330,30 @@ fn by_in_degree(
             }
         }),
     }
-    (offsets, targets)
+    (offsets, targets, None)
+}
+
+/// Draws a connection's synapses from a stream, handing each to a
+/// callback as (source, target, kept).
+type Draws<'a> = dyn Fn(&mut SplitMix64, &mut dyn FnMut(usize, usize, bool)) + 'a;
+
+/// The second pass of [`by_in_degree`] into gaps of type `T`: source i's
+/// start at `cursor[i]` (the prefix sums of its gaps), each from the last
+/// target (`last`: the first neuron kept, at the start).
+fn gapped<T: Gap>(
+    draw: &Draws<'_>,
+    rng: &mut SplitMix64,
+    mut cursor: Vec<usize>,
+    last: &mut [u32],
+) -> Packed<T> {
+    let mut packed = Packed::<T>::zeroed(cursor.last().copied().unwrap_or(0));
+    draw(rng, &mut |i, j, kept| {
+        if kept {
+            packed.put(&mut cursor[i], last[i] as usize, j);
+            last[i] = j as u32;
+        }
+    });
+    packed
 }
 
 /// `csr` with only its synapses onto targets `lo..hi` (and their weights
@@ -302,6 +377,7 @@ fn keep_targets(csr: Csr, (lo, hi): (usize, usize)) -> Csr {
         port: csr.port,
         weights: csr.weights.as_ref().map(|w| at.iter().map(|&k| w[k]).collect()),
         delays: csr.delays.as_ref().map(|d| at.iter().map(|&k| d[k]).collect()),
+        gaps: None,
     }
 }
 

@@ -22,6 +22,7 @@
 //! (`NEUROC_NO_GAPS=1` keeps the indices, for comparison).
 
 use super::connect::Csr;
+use super::gaps::{fit, pack, Stream};
 use super::step::PopView;
 use super::Network;
 
@@ -75,24 +76,7 @@ enum Plain {
 /// neurons (one every 800) two.
 enum Targets {
     Plain(Plain),
-    Gaps8(Packed<u8>),
-    Gaps16(Packed<u16>),
-}
-
-/// Gaps written over the words of the targets they were made from (no
-/// second copy while a connection is packed), then shrunk to fit.
-struct Packed<T> {
-    words: Vec<u32>,
-    len: usize,
-    gap: std::marker::PhantomData<T>,
-}
-
-impl<T: Gap> Packed<T> {
-    fn gaps(&self) -> &[T] {
-        // SAFETY: `Gap` is for u8 and u16 alone (aligned within a u32, any
-        // bits a value), and `pack` wrote `len` of them into `words`
-        unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<T>(), self.len) }
-    }
+    Gaps(Stream),
 }
 
 impl Plain {
@@ -115,8 +99,7 @@ impl Rows {
     fn bytes(&self) -> usize {
         match self {
             Rows::Shared(Targets::Plain(t)) => t.bytes(),
-            Rows::Shared(Targets::Gaps8(g)) => g.len,
-            Rows::Shared(Targets::Gaps16(g)) => g.len * 2,
+            Rows::Shared(Targets::Gaps(g)) => g.bytes(),
             Rows::Each { targets, weights, delays } => {
                 targets.bytes()
                     + weights.as_ref().map_or(0, |w| w.len() * size_of::<f64>())
@@ -143,35 +126,6 @@ impl Index for u32 {
     }
 }
 
-/// A gap between targets, of one or two bytes.
-trait Gap: Copy + Eq {
-    /// The largest gap: moves on without a synapse.
-    const SKIP: Self;
-    fn at(self) -> usize;
-    /// A gap below `SKIP`.
-    fn of(gap: usize) -> Self;
-}
-
-impl Gap for u8 {
-    const SKIP: u8 = u8::MAX;
-    fn at(self) -> usize {
-        usize::from(self)
-    }
-    fn of(gap: usize) -> u8 {
-        gap as u8
-    }
-}
-
-impl Gap for u16 {
-    const SKIP: u16 = u16::MAX;
-    fn at(self) -> usize {
-        usize::from(self)
-    }
-    fn of(gap: usize) -> u16 {
-        gap as u16
-    }
-}
-
 /// Adds `weight` to `acc[j]` for each target j.
 ///
 /// # Safety
@@ -181,23 +135,6 @@ unsafe fn add_each<T: Index>(acc: *mut f64, targets: &[T], weight: f64) {
     for &j in targets {
         // SAFETY: the caller's
         unsafe { *acc.add(j.at()) += weight };
-    }
-}
-
-/// Adds `weight` to `acc[j]` for each target j, the targets given by
-/// their gaps from `acc`'s start.
-///
-/// # Safety
-/// As [`add_each`].
-#[inline]
-unsafe fn add_gaps<T: Gap>(acc: *mut f64, gaps: &[T], weight: f64) {
-    let mut j = 0;
-    for &g in gaps {
-        j += g.at();
-        if g != T::SKIP {
-            // SAFETY: the caller's
-            unsafe { *acc.add(j) += weight };
-        }
     }
 }
 
@@ -303,8 +240,7 @@ impl Fanout {
                             match targets {
                                 Targets::Plain(Plain::Narrow(t)) => unsafe { add_each(acc, &t[row(i)], weight) },
                                 Targets::Plain(Plain::Wide(t)) => unsafe { add_each(acc, &t[row(i)], weight) },
-                                Targets::Gaps8(g) => unsafe { add_gaps(from, &g.gaps()[row(i)], weight) },
-                                Targets::Gaps16(g) => unsafe { add_gaps(from, &g.gaps()[row(i)], weight) },
+                                Targets::Gaps(g) => unsafe { g.deliver(from, row(i), weight) },
                             }
                         }
                     }
@@ -337,6 +273,14 @@ fn split(
     workers: usize,
     (w, stp, to): (f64, bool, usize),
 ) -> Split {
+    let bases: Vec<usize> = (0..workers).map(|k| chunks.get(k).map_or(0, |c| c.0)).collect();
+    if let Some(mut drawn) = csr.gaps.take() {
+        // drawn as gaps: each row in increasing order, so already by owner
+        let mut offsets = csr.offsets;
+        let cuts = drawn.stream.rebase(&mut offsets, drawn.from, chunks);
+        let rows = Rows::Shared(Targets::Gaps(drawn.stream));
+        return Split { conn, to, port: csr.port, w, delay_steps: csr.delay_steps, stp, offsets, cuts, bases, rows };
+    }
     let sources = csr.offsets.len().saturating_sub(1);
     // the chunk that holds j: the first whose end is past it
     let owner = |j: u32| chunks.partition_point(|&(_, b)| b <= j as usize).min(workers - 1);
@@ -376,7 +320,6 @@ fn split(
             }
         }
     }
-    let bases: Vec<usize> = (0..workers).map(|k| chunks.get(k).map_or(0, |c| c.0)).collect();
     let mut offsets = csr.offsets;
     let rows = match (csr.weights, csr.delays) {
         (None, None) => Rows::Shared(shared(csr.targets, (&mut offsets, &mut cuts), &bases, count)),
@@ -394,33 +337,10 @@ fn plain(targets: Vec<u32>, count: usize) -> Plain {
     }
 }
 
-/// Each worker's part of each row: (row, worker, its synapses), in the
-/// order they are stored.
-fn segments<'a>(
-    offsets: &'a [usize],
-    cuts: &'a [u32],
-    workers: usize,
-) -> impl Iterator<Item = (usize, usize, std::ops::Range<usize>)> + 'a {
-    (0..offsets.len().saturating_sub(1)).flat_map(move |i| {
-        let (lo, hi) = (offsets[i], offsets[i + 1]);
-        let cut = move |k: usize| {
-            if k == 0 {
-                lo
-            } else if k == workers {
-                hi
-            } else {
-                lo + cuts[i * (workers - 1) + k - 1] as usize
-            }
-        };
-        (0..workers).map(move |k| (i, k, cut(k)..cut(k + 1)))
-    })
-}
-
 /// The targets of a connection whose synapses share its weight and delay,
 /// in their smallest form ([`Targets`]); `offsets` and `cuts` are moved to
 /// positions among the gaps when gaps are chosen.
 fn shared(targets: Vec<u32>, (offsets, cuts): (&mut [usize], &mut [u32]), bases: &[usize], count: usize) -> Targets {
-    let workers = bases.len();
     let plain_bytes = targets.len() * if count <= 1 << 16 { 2 } else { 4 };
     if std::env::var_os("NEUROC_NO_GAPS").is_some() {
         // indices only, for comparison
@@ -429,98 +349,15 @@ fn shared(targets: Vec<u32>, (offsets, cuts): (&mut [usize], &mut [u32]), bases:
     let g8 = fit::<u8>(&targets, (offsets, cuts), bases).map(|n| (n, 1));
     let g16 = fit::<u16>(&targets, (offsets, cuts), bases).map(|n| (n * 2, 2));
     match [g8, g16].into_iter().flatten().min() {
-        Some((bytes, 1)) if bytes < plain_bytes => Targets::Gaps8(pack(targets, (offsets, cuts), bases, workers)),
-        Some((bytes, _)) if bytes < plain_bytes => Targets::Gaps16(pack(targets, (offsets, cuts), bases, workers)),
+        Some((bytes, 1)) if bytes < plain_bytes => Targets::Gaps(Stream::One(pack(targets, (offsets, cuts), bases))),
+        Some((bytes, _)) if bytes < plain_bytes => Targets::Gaps(Stream::Two(pack(targets, (offsets, cuts), bases))),
         _ => Targets::Plain(plain(targets, count)),
     }
 }
 
-/// How many gaps of type `T` the targets take, when every worker's part
-/// of every row is in increasing order from its chunk's start and the gaps
-/// can be written over the targets as they are read (`None` otherwise).
-fn fit<T: Gap>(targets: &[u32], (offsets, cuts): (&[usize], &[u32]), bases: &[usize]) -> Option<usize> {
-    let skip = T::SKIP.at();
-    let per_word = 4 / size_of::<T>();
-    let mut written = 0;
-    for (_, k, range) in segments(offsets, cuts, bases.len()) {
-        let mut at = bases[k];
-        for q in range {
-            let j = targets[q] as usize;
-            let gap = j.checked_sub(at)?;
-            written += gap / skip + 1;
-            // the gaps so far end before the next target to be read
-            if written > (q + 1) * per_word {
-                return None;
-            }
-            at = j;
-        }
-    }
-    Some(written)
-}
-
-/// The targets as gaps of type `T`, written over their own storage
-/// (`fit` said they can be); `offsets` and `cuts` become positions among
-/// the gaps.
-fn pack<T: Gap>(
-    mut words: Vec<u32>,
-    (offsets, cuts): (&mut [usize], &mut [u32]),
-    bases: &[usize],
-    workers: usize,
-) -> Packed<T> {
-    let skip = T::SKIP.at();
-    let base = words.as_mut_ptr();
-    let out = base.cast::<T>();
-    let mut len = 0;
-    let mut row_cuts = vec![0u32; workers.saturating_sub(1)];
-    for i in 0..offsets.len().saturating_sub(1) {
-        let (lo, hi) = (offsets[i], offsets[i + 1]);
-        let at_cuts = i * (workers - 1)..(i + 1) * (workers - 1);
-        row_cuts.copy_from_slice(&cuts[at_cuts.clone()]);
-        let cut = |k: usize| {
-            if k == 0 {
-                lo
-            } else if k == workers {
-                hi
-            } else {
-                lo + row_cuts[k - 1] as usize
-            }
-        };
-        let start = len;
-        offsets[i] = start;
-        for k in 0..workers {
-            if k > 0 {
-                cuts[at_cuts.start + k - 1] = u32::try_from(len - start).unwrap_or(u32::MAX);
-            }
-            let mut at = bases[k];
-            for q in cut(k)..cut(k + 1) {
-                // SAFETY: q < words.len(), and `fit` checked that the gaps
-                // written so far end before word q + 1 (u8 and u16 are
-                // aligned within it)
-                unsafe {
-                    let j = *base.add(q) as usize;
-                    let mut gap = j - at;
-                    while gap >= skip {
-                        out.add(len).write(T::SKIP);
-                        len += 1;
-                        gap -= skip;
-                    }
-                    out.add(len).write(T::of(gap));
-                    len += 1;
-                    at = j;
-                }
-            }
-        }
-    }
-    if let Some(last) = offsets.last_mut() {
-        *last = len;
-    }
-    words.truncate((len * size_of::<T>()).div_ceil(4));
-    words.shrink_to_fit();
-    Packed { words, len, gap: std::marker::PhantomData }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::gaps::segments;
     use super::*;
     use crate::runtime::spikegen::SplitMix64;
 
@@ -560,8 +397,7 @@ mod tests {
                     match t {
                         Targets::Plain(Plain::Narrow(t)) => add_each(acc.as_mut_ptr(), &t[range], weight),
                         Targets::Plain(Plain::Wide(t)) => add_each(acc.as_mut_ptr(), &t[range], weight),
-                        Targets::Gaps8(g) => add_gaps(acc.as_mut_ptr().add(bases[k]), &g.gaps()[range], weight),
-                        Targets::Gaps16(g) => add_gaps(acc.as_mut_ptr().add(bases[k]), &g.gaps()[range], weight),
+                        Targets::Gaps(g) => g.deliver(acc.as_mut_ptr().add(bases[k]), range, weight),
                     }
                 }
                 acc
@@ -587,8 +423,8 @@ mod tests {
             let t = shared(targets, (&mut o, &mut c), &bases, count);
             let got = match &t {
                 Targets::Plain(_) => "plain",
-                Targets::Gaps8(_) => "8",
-                Targets::Gaps16(_) => "16",
+                Targets::Gaps(Stream::One(_)) => "8",
+                Targets::Gaps(Stream::Two(_)) => "16",
             };
             assert_eq!(got, form, "case {seed}");
             assert_eq!(delivered(&t, &o, &c, &bases, count), expected, "case {seed}");

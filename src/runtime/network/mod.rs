@@ -43,6 +43,7 @@ mod deliver;
 mod density;
 mod drive;
 mod fanout;
+mod gaps;
 mod probe;
 pub mod ranks;
 mod slice;
