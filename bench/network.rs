@@ -55,6 +55,8 @@ fn reference_seconds(model: &str, seconds: u32) -> Option<(f64, f64)> {
 
 struct Run {
     seconds: f64,
+    /// Building the network (drawing its connections), before the run.
+    build_seconds: f64,
     compile_ms: f64,
     peak_mib: f64,
     bytes_per_synapse: f64,
@@ -101,6 +103,7 @@ fn run(text: &str, extra: &[&str], duration: &str, interp: bool, threads: usize)
         synapses: number_before(" synapses"),
         spikes,
         seconds: after(" ms) in "),
+        build_seconds: number_before(" s building it"),
         compile_ms: if interp { 0.0 } else { number_before(" ms of JIT") },
         peak_mib: number_before(" MiB"),
         bytes_per_synapse: number_before(" B each"),
@@ -199,10 +202,11 @@ fn scale() {
     let connectivity = r.synapses * r.bytes_per_synapse / (1 << 20) as f64;
     let state = neurons * 8.0 * (4.0 + 2.0 * 16.0) / (1 << 20) as f64;
     println!(
-        "\nBrunel A (AI), 10^6 neurons, {:.2e} synapses, 100 ms on 2 threads: {:.1} s (connectivity drawn included), \
-         peak {:.0} MiB = {:.2} x (connectivity {:.0} MiB at {:.1} B/synapse + state {:.0} MiB)",
+        "\nBrunel A (AI), 10^6 neurons, {:.2e} synapses, 100 ms on 2 threads: {:.1} s after {:.1} s drawing the \
+         connectivity, peak {:.0} MiB = {:.2} x (connectivity {:.0} MiB at {:.1} B/synapse + state {:.0} MiB)",
         r.synapses,
         r.seconds,
+        r.build_seconds,
         r.peak_mib,
         r.peak_mib / (connectivity + state),
         connectivity,

@@ -269,18 +269,20 @@ fn by_in_degree(
     };
     let mut offsets = vec![0usize; na + 1];
     let mut whole = index.as_ref().map(|_| vec![0usize; na + 1]);
-    // with gaps: per source, its last target so far and its gaps of one
-    // and of two bytes (targets come in increasing order)
+    // with gaps: per source, its last target so far and its count of
+    // gaps, of one byte when a source's targets are on average less than
+    // 128 neurons apart (about na / k: each reaches about k nb / na of the
+    // nb targets), else of two
     let gaps = gaps && index.is_none() && std::env::var_os("NEUROC_NO_GAPS").is_none();
+    let one_byte = na < 128 * k;
     let mut last = if gaps { vec![lo as u32; na] } else { Vec::new() };
-    let mut units = if gaps { [vec![0usize; na + 1], vec![0usize; na + 1]] } else { [Vec::new(), Vec::new()] };
+    let mut units = if gaps { vec![0usize; na + 1] } else { Vec::new() };
     draw(rng, &mut |i, j, kept| {
         if kept {
             offsets[i + 1] += 1;
             if gaps {
                 let at = last[i] as usize;
-                units[0][i + 1] += Packed::<u8>::units(at, j);
-                units[1][i + 1] += Packed::<u16>::units(at, j);
+                units[i + 1] += if one_byte { Packed::<u8>::units(at, j) } else { Packed::<u16>::units(at, j) };
                 last[i] = j as u32;
             }
         }
@@ -289,23 +291,19 @@ fn by_in_degree(
         }
     });
     prefix(&mut offsets);
-    if gaps {
-        let synapses = offsets[na];
-        let indices = synapses * if nb <= 1 << 16 { 2 } else { 4 };
-        let [mut one, mut two] = units;
-        let (bytes_one, bytes_two) = (one.iter().sum::<usize>(), 2 * two.iter().sum::<usize>());
-        if bytes_one.min(bytes_two) < indices {
-            last.fill(lo as u32);
-            let stream = if bytes_one <= bytes_two {
-                prefix(&mut one);
-                Stream::One(gapped(&draw, &mut start.clone(), one.clone(), &mut last))
-            } else {
-                prefix(&mut two);
-                Stream::Two(gapped(&draw, &mut start.clone(), two.clone(), &mut last))
-            };
-            let offsets = if bytes_one <= bytes_two { one } else { two };
-            return (offsets, Vec::new(), Some(Drawn { stream, from: lo, synapses }));
-        }
+    let synapses = offsets[na];
+    let bytes = units.iter().sum::<usize>() * if one_byte { 1 } else { 2 };
+    if gaps && bytes < synapses * if nb <= 1 << 16 { 2 } else { 4 } {
+        drop(offsets);
+        prefix(&mut units);
+        last.fill(lo as u32);
+        let cursor = units.clone();
+        let stream = if one_byte {
+            Stream::One(gapped(&draw, &mut start.clone(), cursor, &mut last))
+        } else {
+            Stream::Two(gapped(&draw, &mut start.clone(), cursor, &mut last))
+        };
+        return (units, Vec::new(), Some(Drawn { stream, from: lo, synapses }));
     }
     let mut targets = vec![0u32; offsets[na]];
     let mut cursor = offsets.clone();
@@ -340,12 +338,7 @@ type Draws<'a> = dyn Fn(&mut SplitMix64, &mut dyn FnMut(usize, usize, bool)) + '
 /// The second pass of [`by_in_degree`] into gaps of type `T`: source i's
 /// start at `cursor[i]` (the prefix sums of its gaps), each from the last
 /// target (`last`: the first neuron kept, at the start).
-fn gapped<T: Gap>(
-    draw: &Draws<'_>,
-    rng: &mut SplitMix64,
-    mut cursor: Vec<usize>,
-    last: &mut [u32],
-) -> Packed<T> {
+fn gapped<T: Gap>(draw: &Draws<'_>, rng: &mut SplitMix64, mut cursor: Vec<usize>, last: &mut [u32]) -> Packed<T> {
     let mut packed = Packed::<T>::zeroed(cursor.last().copied().unwrap_or(0));
     draw(rng, &mut |i, j, kept| {
         if kept {
