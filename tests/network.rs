@@ -10,6 +10,11 @@ use std::process::Command;
 /// Writes `src` to a fresh directory and runs `neuroc run` on it with
 /// `args`; returns the output and the output directory.
 fn run_source(tag: &str, src: &str, args: &[&str]) -> (std::process::Output, PathBuf) {
+    run_source_with(tag, src, args, &[])
+}
+
+/// `run_source` with environment variables set for the run.
+fn run_source_with(tag: &str, src: &str, args: &[&str], envs: &[(&str, &str)]) -> (std::process::Output, PathBuf) {
     let dir =
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-net-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -19,6 +24,7 @@ fn run_source(tag: &str, src: &str, args: &[&str]) -> (std::process::Output, Pat
     let o = Command::new(env!("CARGO_BIN_EXE_neuroc"))
         .args(["run", file.to_str().unwrap(), "-o", out.to_str().unwrap()])
         .args(args)
+        .envs(envs.iter().copied())
         .output()
         .unwrap();
     (o, out)
@@ -528,9 +534,10 @@ simulate Mix { dt = 0.1 ms, duration = 200 ms, seed = 3, V = uniform(0 mV, 20 mV
 /// slice: the spikes are still those of one thread, bit for bit, with
 /// per-synapse delays, fixed in-degree, Poisson and gamma drives, 4-byte
 /// targets, uneven chunks, and slices cut short at every 1000th step
-/// (1000 is not a multiple of 7) and at the end.
+/// (1000 is not a multiple of 7) and at the end. Targets stored as gaps
+/// give the spikes of targets stored as indices, step by step.
 #[test]
-fn slices_of_the_shortest_delay_do_not_change_the_spikes() {
+fn slices_of_the_shortest_delay_and_targets_as_gaps_do_not_change_the_spikes() {
     let src = "neuron L {\n    parameter tau = 20 ms\n    state V = 0 mV\n    dV/dt = -V / tau\n    on spike exc(w: mV) { V += w }\n    on spike inh(w: mV) { V += w }\n    on V >= 20 mV { V = 10 mV; emit spike; refractory 2 ms }\n}\n\
 network Sliced {\n    population E = 401 x L\n    population I = 99 x L\n    population B = 70001 x L\n\
     connect E -> E, I via exc (p = 0.1, w = 0.4 mV, delay = 0.7 ms)\n\
@@ -553,6 +560,16 @@ simulate Sliced { dt = 0.1 ms, duration = 250.3 ms, seed = 5, V = uniform(0 mV, 
         for (a, b) in one.iter().zip(&many) {
             assert!(a.0 == b.0 && a.1 == b.1, "{threads} threads: {a:?} vs {b:?}");
         }
+    }
+    // the targets as indices instead of gaps (one- and two-byte gaps
+    // above: p = 0.1 packed, k = 20 and k = 3 onto 70,001 drawn as gaps),
+    // step by step: the same spikes
+    for threads in ["1", "3"] {
+        let tag = format!("indices-t{threads}");
+        let envs = [("NEUROC_NO_GAPS", "1"), ("NEUROC_NO_SLICES", "1")];
+        let (o, out) = run_source_with(&tag, src, &["--threads", threads], &envs);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(first_columns::<usize, f64>(&out.join("spikes.csv")), one, "indices on {threads} threads");
     }
 }
 
