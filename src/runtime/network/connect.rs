@@ -237,7 +237,10 @@ fn one_to_one(na: usize, nb: usize) -> (Vec<usize>, Vec<u32>) {
 /// that nothing but the CSR is ever held. Only the synapses onto `lo..hi`
 /// are kept; `index` (when given) receives each kept synapse's index
 /// among all of them, and their count (then each source's count of all
-/// its synapses is held too).
+/// its synapses is held too). With `gaps` (and no `index`), the targets
+/// are written as gaps from `lo` ([`super::gaps`]) when that is smaller
+/// than indices: the first pass then sizes each source's gaps, and the
+/// returned offsets are positions among them.
 fn by_in_degree(
     rng: &mut SplitMix64,
     (na, nb): (usize, usize),

@@ -55,7 +55,8 @@ impl<T: Gap> Packed<T> {
 /// their gaps from `acc`'s start.
 ///
 /// # Safety
-/// As [`add_each`].
+/// Every target is within the accumulator, and no other thread touches
+/// it.
 #[inline]
 pub(super) unsafe fn add_gaps<T: Gap>(acc: *mut f64, gaps: &[T], weight: f64) {
     let mut j = 0;
