@@ -276,7 +276,7 @@ fn by_in_degree(
     // gaps, of one byte when a source's targets are on average less than
     // 128 neurons apart (about na / k: each reaches about k nb / na of the
     // nb targets), else of two
-    let gaps = gaps && index.is_none() && std::env::var_os("NEUROC_NO_GAPS").is_none();
+    let gaps = gaps && index.is_none() && super::gaps::wanted();
     let one_byte = na < 128 * k;
     let mut last = if gaps { vec![lo as u32; na] } else { Vec::new() };
     let mut units = if gaps { vec![0usize; na + 1] } else { Vec::new() };

@@ -22,7 +22,7 @@
 //! (`NEUROC_NO_GAPS=1` keeps the indices, for comparison).
 
 use super::connect::Csr;
-use super::gaps::{fit, pack, Stream};
+use super::gaps::{fit, pack, part, Stream};
 use super::step::PopView;
 use super::Network;
 
@@ -215,20 +215,7 @@ impl Fanout {
                 let ring = &views[s.to].ring[s.port];
                 let slots = ring.len();
                 let scale = |k: usize| if s.stp { scales(s.conn, k) } else { 1.0 };
-                let row = |i: u32| {
-                    let i = i as usize;
-                    let (lo, hi) = (s.offsets[i], s.offsets[i + 1]);
-                    let cut = |k: usize| {
-                        if k == 0 {
-                            lo
-                        } else if k == stride {
-                            hi
-                        } else {
-                            lo + s.cuts[i * (stride - 1) + k - 1] as usize
-                        }
-                    };
-                    cut(w)..cut(w + 1)
-                };
+                let row = |i: u32| part((&s.offsets, &s.cuts), stride, i as usize, w);
                 match &s.rows {
                     Rows::Shared(_) if s.delay_steps >= slots => {} // after the end
                     Rows::Shared(targets) => {
@@ -342,7 +329,7 @@ fn plain(targets: Vec<u32>, count: usize) -> Plain {
 /// positions among the gaps when gaps are chosen.
 fn shared(targets: Vec<u32>, (offsets, cuts): (&mut [usize], &mut [u32]), bases: &[usize], count: usize) -> Targets {
     let plain_bytes = targets.len() * if count <= 1 << 16 { 2 } else { 4 };
-    if std::env::var_os("NEUROC_NO_GAPS").is_some() {
+    if !super::gaps::wanted() {
         // indices only, for comparison
         return Targets::Plain(plain(targets, count));
     }

@@ -69,6 +69,24 @@ pub(super) unsafe fn add_gaps<T: Gap>(acc: *mut f64, gaps: &[T], weight: f64) {
     }
 }
 
+/// Worker `k`'s part of row `i` (of `workers`): row i is
+/// `offsets[i]..offsets[i + 1]`, and a worker's part past the first starts
+/// `cuts[i * (workers - 1) + k - 1]` after the row's start.
+#[inline]
+pub(super) fn part((offsets, cuts): (&[usize], &[u32]), workers: usize, i: usize, k: usize) -> std::ops::Range<usize> {
+    let (lo, hi) = (offsets[i], offsets[i + 1]);
+    let at = |k: usize| {
+        if k == 0 {
+            lo
+        } else if k == workers {
+            hi
+        } else {
+            lo + cuts[i * (workers - 1) + k - 1] as usize
+        }
+    };
+    at(k)..at(k + 1)
+}
+
 /// Each worker's part of each row: (row, worker, its synapses), in the
 /// order they are stored.
 pub(super) fn segments<'a>(
@@ -76,19 +94,24 @@ pub(super) fn segments<'a>(
     cuts: &'a [u32],
     workers: usize,
 ) -> impl Iterator<Item = (usize, usize, std::ops::Range<usize>)> + 'a {
-    (0..offsets.len().saturating_sub(1)).flat_map(move |i| {
-        let (lo, hi) = (offsets[i], offsets[i + 1]);
-        let cut = move |k: usize| {
-            if k == 0 {
-                lo
-            } else if k == workers {
-                hi
-            } else {
-                lo + cuts[i * (workers - 1) + k - 1] as usize
-            }
-        };
-        (0..workers).map(move |k| (i, k, cut(k)..cut(k + 1)))
-    })
+    (0..offsets.len().saturating_sub(1))
+        .flat_map(move |i| (0..workers).map(move |k| (i, k, part((offsets, cuts), workers, i, k))))
+}
+
+/// Hands on the gap `gap` as gaps of type `T`: `SKIP`s, then one below it.
+#[inline]
+fn split_gap<T: Gap>(mut gap: usize, mut put: impl FnMut(T)) {
+    while gap >= T::SKIP.at() {
+        put(T::SKIP);
+        gap -= T::SKIP.at();
+    }
+    put(T::of(gap));
+}
+
+/// Whether targets may be stored as gaps (`NEUROC_NO_GAPS` keeps them as
+/// indices, for comparison).
+pub(super) fn wanted() -> bool {
+    std::env::var_os("NEUROC_NO_GAPS").is_none()
 }
 
 /// How many gaps of type `T` the targets take, when every worker's part
@@ -123,56 +146,36 @@ pub(super) fn pack<T: Gap>(
     bases: &[usize],
 ) -> Packed<T> {
     let workers = bases.len();
-    let skip = T::SKIP.at();
+    let (mut at_gaps, mut cuts_gaps) = (vec![0], Vec::with_capacity(cuts.len()));
     let base = words.as_mut_ptr();
     let out = base.cast::<T>();
     let mut len = 0;
-    let mut row_cuts = vec![0u32; workers.saturating_sub(1)];
-    for i in 0..offsets.len().saturating_sub(1) {
-        let (lo, hi) = (offsets[i], offsets[i + 1]);
-        let at_cuts = i * (workers - 1)..(i + 1) * (workers - 1);
-        row_cuts.copy_from_slice(&cuts[at_cuts.clone()]);
-        let cut = |k: usize| {
-            if k == 0 {
-                lo
-            } else if k == workers {
-                hi
-            } else {
-                lo + row_cuts[k - 1] as usize
-            }
-        };
-        let start = len;
-        offsets[i] = start;
-        for k in 0..workers {
-            if k > 0 {
-                cuts[at_cuts.start + k - 1] = u32::try_from(len - start).unwrap_or(u32::MAX);
-            }
-            let mut at = bases[k];
-            for q in cut(k)..cut(k + 1) {
-                // SAFETY: q < words.len(), and `fit` checked that the gaps
-                // written so far end before word q + 1 (u8 and u16 are
-                // aligned within it)
-                unsafe {
-                    let j = *base.add(q) as usize;
-                    let mut gap = j - at;
-                    while gap >= skip {
-                        out.add(len).write(T::SKIP);
-                        len += 1;
-                        gap -= skip;
-                    }
-                    out.add(len).write(T::of(gap));
-                    len += 1;
-                    at = j;
-                }
-            }
+    for (i, k, range) in segments(offsets, cuts, workers) {
+        if k > 0 {
+            cuts_gaps.push(u32::try_from(len - at_gaps[i]).unwrap_or(u32::MAX));
+        }
+        let mut at = bases[k];
+        for q in range {
+            // SAFETY: q < words.len(), and `fit` checked that the gaps
+            // written so far end before word q + 1 (u8 and u16 are
+            // aligned within it)
+            let j = unsafe { *base.add(q) } as usize;
+            split_gap::<T>(j - at, |g| {
+                // SAFETY: as above
+                unsafe { out.add(len).write(g) };
+                len += 1;
+            });
+            at = j;
+        }
+        if k + 1 == workers {
+            at_gaps.push(len);
         }
     }
-    if let Some(last) = offsets.last_mut() {
-        *last = len;
-    }
-    words.truncate((len * size_of::<T>()).div_ceil(4));
-    words.shrink_to_fit();
-    Packed { words, len, gap: std::marker::PhantomData }
+    offsets.copy_from_slice(&at_gaps[..offsets.len()]);
+    cuts.copy_from_slice(&cuts_gaps);
+    let mut packed = Packed { words, len, gap: std::marker::PhantomData };
+    packed.trim();
+    packed
 }
 
 impl<T: Gap> Packed<T> {
@@ -189,14 +192,16 @@ impl<T: Gap> Packed<T> {
     /// Writes the gap from `at` to `j` (`at <= j`) at `cursor`, moving it on.
     pub fn put(&mut self, cursor: &mut usize, at: usize, j: usize) {
         let gaps = self.gaps_mut();
-        let mut gap = j - at;
-        while gap >= T::SKIP.at() {
-            gaps[*cursor] = T::SKIP;
+        split_gap::<T>(j - at, |g| {
+            gaps[*cursor] = g;
             *cursor += 1;
-            gap -= T::SKIP.at();
-        }
-        gaps[*cursor] = T::of(gap);
-        *cursor += 1;
+        });
+    }
+
+    /// Gives back the words beyond the gaps.
+    fn trim(&mut self) {
+        self.words.truncate((self.len * size_of::<T>()).div_ceil(4));
+        self.words.shrink_to_fit();
     }
 
     /// How many gaps the one from `at` to `j` takes.
@@ -248,8 +253,7 @@ impl<T: Gap> Packed<T> {
             *last = write;
         }
         self.len = write;
-        self.words.truncate((write * size_of::<T>()).div_ceil(4));
-        self.words.shrink_to_fit();
+        self.trim();
         cuts
     }
 }
