@@ -171,6 +171,12 @@ pub struct Kernel {
     /// Names of the parameter arrays: the per-neuron parameters, the
     /// derived arrays of `propagators`, the ports' inputs.
     pub params: Vec<String>,
+    /// The last `consumed` parameter arrays are inputs the step consumes
+    /// (a network's ports, one slot of their rings): compiled code sets
+    /// each neuron's entry to 0 once its step has read it, so that no
+    /// second pass clears the slot. The arrays must be writable. The
+    /// interpreter reads them only; its caller clears them.
+    pub consumed: usize,
     /// The values stored into each state array at the end of the step.
     pub stores: Vec<Val>,
     pub events: Vec<KEvent>,
@@ -289,6 +295,7 @@ pub fn build_full(m: &Model, plan: &Plan, sig: &Signature, dt: f64) -> Result<Ke
         insts,
         states: state_names,
         params: params_names,
+        consumed: 0,
         stores,
         events,
         dt,

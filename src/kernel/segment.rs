@@ -258,6 +258,7 @@ mod tests {
             insts: vec![State(0), Mul(0, 0), Add(1, 0), Exp(2), Mul(3, 2), Add(4, 1), Const(2.0), Mul(5, 6)],
             states: vec!["x".into()],
             params: vec![],
+            consumed: 0,
             stores: vec![7],
             events: vec![KEvent { fire: 4, time: 5, emits: true }],
             dt: 1e-4,

@@ -73,6 +73,7 @@ pub fn augment(k: &Kernel, wrt: &[u32], derived: &[usize]) -> Result<Kernel, Uns
         insts: t.insts,
         states,
         params,
+        consumed: 0,
         stores,
         events: k.events.clone(),
         dt: k.dt,

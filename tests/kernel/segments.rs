@@ -163,3 +163,94 @@ fn jit_work_grows_linearly_with_the_kernel() {
     }
     assert!(small[1] > 1, "the small ring is cut too ({} segment)", small[1]);
 }
+
+/// A network's neuron reads its ports' inputs and, compiled, clears them
+/// as it reads them ([`Kernel::consumed`]): whole, split around its events
+/// and cut into segments, the states and spikes are the interpreter's bit
+/// for bit, and every input slot is zero after each step.
+#[test]
+fn compiled_kernels_clear_the_inputs_they_consume() {
+    let m = model_from_file("examples/cuba.neuro", "CubaLIF");
+    let mut m2 = m.clone();
+    let (plan, _) = schemes::derive_plan(&mut m2, Method::Auto);
+    let plan = plan.expect("plan");
+    let (_, params) =
+        population::build_kernel(&m2, &plan, &pop_config(&m2, 1, 0.1, 1, Backend::Interp, 1)).expect("kernel");
+    let ports = ["exc".to_string(), "inh".to_string()];
+    let overrides = vec![None; m2.values.len()];
+    let k = neuroc::kernel::build_with_ports(&m2, &plan, &params, &[], &overrides, &ports, 1e-4).expect("kernel");
+    let k = Kernel { consumed: ports.len(), ..k };
+    assert_eq!(k.params.len(), 2, "the two ports' inputs are its parameters");
+    let n = 103;
+    // inputs that make some neurons fire: different per neuron and step
+    let input = |s: usize, port: usize, i: usize| {
+        if port == 0 {
+            1e-3 * ((i + s) % 7) as f64
+        } else {
+            -2e-3 * f64::from(u8::from((i * s).is_multiple_of(3)))
+        }
+    };
+    let init: Vec<Vec<f64>> = k
+        .states
+        .iter()
+        .map(|name| {
+            (0..n)
+                .map(|i| {
+                    if name == "V" {
+                        -60e-3 + 1e-4 * i as f64
+                    } else if name == "refractory_until" {
+                        f64::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let steps = 400;
+    let run = |code: Option<&Compiled>| -> Run {
+        let mut states = init.clone();
+        let mut inputs = vec![vec![0.0; n]; ports.len()];
+        let (mut idx, mut tim) = (vec![0i64; n], vec![0.0; n]);
+        let mut spikes = Vec::new();
+        for s in 0..steps {
+            for (p, slot) in inputs.iter_mut().enumerate() {
+                for (i, x) in slot.iter_mut().enumerate() {
+                    *x += input(s, p, i);
+                }
+            }
+            let (t, t_next) = (s as f64 * k.dt, (s + 1) as f64 * k.dt);
+            match code {
+                None => {
+                    let mut st: Vec<&mut [f64]> = states.iter_mut().map(|v| v.as_mut_slice()).collect();
+                    let pa: Vec<&[f64]> = inputs.iter().map(|v| v.as_slice()).collect();
+                    let mut fired = Vec::new();
+                    neuroc::kernel::interp::step(&k, &mut st, &pa, t, t_next, &mut fired);
+                    spikes.extend(fired.into_iter().map(|(i, at)| (s, i, at.to_bits())));
+                    // the interpreter leaves the clearing to its caller
+                    inputs.iter_mut().for_each(|v| v.fill(0.0));
+                }
+                Some(c) => {
+                    let st: Vec<*mut f64> = states.iter_mut().map(|v| v.as_mut_ptr()).collect();
+                    let pa: Vec<*const f64> = inputs.iter_mut().map(|v| v.as_mut_ptr().cast_const()).collect();
+                    // SAFETY: one array of n values per state and per input
+                    // (writable: the kernel clears them), room for n spikes.
+                    let count = unsafe { c.call(&st, &pa, n, (t, t_next), &mut idx, &mut tim) };
+                    spikes.extend((0..count).map(|j| (s, idx[j] as usize, tim[j].to_bits())));
+                    for (p, slot) in inputs.iter().enumerate() {
+                        assert!(slot.iter().all(|&x| x == 0.0), "port {p}'s input is left after step {s}");
+                    }
+                }
+            }
+        }
+        spikes.sort();
+        (states, spikes)
+    };
+    let interp = run(None);
+    assert!(interp.1.len() > 50, "only {} spikes", interp.1.len());
+    let whole = jit::compile(&k, false).expect("jit");
+    assert_same(&interp, &run(Some(&whole)), "whole");
+    let cut = jit::compile_segmented(&k, false, 8).expect("segmented jit");
+    assert!(cut.segments >= 2, "only {} segment", cut.segments);
+    assert_same(&interp, &run(Some(&cut)), "cut");
+}

@@ -348,6 +348,7 @@ fn emit_body(
         }
     }
     if piece.finishes {
+        consume(&mut e, piece, p, &mut at);
         finish(&mut e, piece, p, &mut at, i, count)
     } else {
         count
@@ -493,6 +494,7 @@ fn emit_split(
             store(e, piece, p, at, s, piece.insts.end);
         }
     }
+    consume(e, piece, p, at);
     count_at_meet
 }
 
@@ -539,6 +541,23 @@ fn store(e: &mut Emitter, piece: &Piece, p: &Ptrs, at: &mut Addresses, s: u32, u
     let addr = e.b.ins().iadd(base, at.offsets[e.g]);
     let val = e.v(v);
     e.b.ins().store(MemFlagsData::new().with_notrap(), val, addr, 0);
+}
+
+/// The last piece's zeros over the inputs the kernel consumes
+/// ([`Kernel::consumed`]), after every read of them (earlier segments run
+/// before it on the same neurons).
+fn consume(e: &mut Emitter, piece: &Piece, p: &Ptrs, at: &mut Addresses) {
+    let k = piece.k;
+    let groups = at.offsets.len();
+    for s in k.params.len().saturating_sub(k.consumed)..k.params.len() {
+        for g in 0..groups {
+            e.g = g;
+            let base = at.array(e.b, &p.params, true, s as u32);
+            let addr = e.b.ins().iadd(base, at.offsets[g]);
+            let zero = e.konst(0.0);
+            e.b.ins().store(MemFlagsData::new().with_notrap(), zero, addr, 0);
+        }
+    }
 }
 
 /// The last piece's spikes, written as a compact list without branches:

@@ -148,6 +148,7 @@ mod tests {
             ],
             states: vec!["x".into()],
             params: vec![],
+            consumed: 0,
             stores: vec![11],
             events: vec![KEvent { fire: 4, time: 8, emits: true }],
             dt: 1.0,

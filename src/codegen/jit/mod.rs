@@ -374,6 +374,7 @@ pub fn build_id() -> u64 {
         insts: Vec::new(),
         states: vec!["x".into()],
         params: Vec::new(),
+        consumed: 0,
         stores: Vec::new(),
         events: Vec::new(),
         dt: 1.0,

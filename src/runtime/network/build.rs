@@ -53,6 +53,7 @@ impl Runner {
             insts: vec![],
             states: names,
             params: vec![],
+            consumed: 0,
             stores: vec![],
             events: vec![],
             dt,
@@ -166,6 +167,8 @@ fn population(
             )
         })?;
     kernel::check_built_tables(&m, &kernel)?;
+    // compiled code clears each input slot as it reads it
+    let kernel = Kernel { consumed: ports.len(), ..kernel };
     let notes: Vec<String> = crate::runtime::population::table_notes(&m, &kernel)
         .into_iter()
         .map(|n| format!("{}: {n}", pop.name))

@@ -613,6 +613,8 @@ impl<'r> Stepping<'r> {
                         for k in 0..count {
                             out[pi].push((a + idx[k] as usize, tim[k]));
                         }
+                        // the kernel cleared the slot as it read it
+                        continue;
                     }
                     None => {
                         let mut sts: Vec<&mut [f64]> =
