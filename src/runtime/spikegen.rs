@@ -21,6 +21,11 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
+    /// Moves on by `draws` draws at once (the stream is a counter).
+    pub fn skip(&mut self, draws: u64) {
+        self.0 = self.0.wrapping_add(draws.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    }
+
     /// Uniform in (0, 1]: 53 random bits.
     pub fn next_open01(&mut self) -> f64 {
         ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64

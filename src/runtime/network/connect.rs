@@ -9,7 +9,8 @@
 //! connection, in CSR order, as each is built: nothing keeps them.
 
 use super::build::Runner;
-use super::gaps::{Gap, Packed, Stream};
+use super::gaps::Stream;
+use super::indegree::{self, Shape};
 use super::{delay_steps, Connection, NetConfig, Network, Rule, SynapseTable};
 use crate::runtime::spikegen::{spread, spread_at, SplitMix64, Spread};
 use crate::runtime::Recorder;
@@ -148,11 +149,20 @@ fn draw(net: &Network, ci: usize, c: &Connection, cfg: &NetConfig, port: usize, 
             (csr.offsets, csr.targets, None, None)
         }
         (Rule::InDegree(k), _) => {
-            // straight into gaps when nothing reads the targets one by one
-            let gaps = !per_synapse && c.stdp.is_none() && !cfg.keep_synapses;
-            let (o, t, d) = by_in_degree(&mut rng, (na, nb), (recurrent, k), keep, index.as_mut(), gaps);
-            drawn = d;
-            (o, t, None, None)
+            let shape = Shape { na, nb, k, recurrent };
+            match index.as_mut() {
+                Some(index) => {
+                    let (o, t) = by_in_degree_indexed(&mut rng, shape, keep, index);
+                    (o, t, None, None)
+                }
+                None => {
+                    // straight into gaps when nothing reads the targets one by one
+                    let gaps = !per_synapse && c.stdp.is_none() && !cfg.keep_synapses && super::gaps::wanted();
+                    let (o, t, d) = indegree::draw(&rng, shape, keep, gaps, drawing_threads(cfg, keep, nb * k));
+                    drawn = d;
+                    (o, t, None, None)
+                }
+            }
         }
         (Rule::Table, Some(t)) => from_table(t, na, cfg.dt),
         // a table rule without its table: no synapses
@@ -230,126 +240,58 @@ fn one_to_one(na: usize, nb: usize) -> (Vec<usize>, Vec<u32>) {
     (offsets, targets)
 }
 
-/// Each target gets exactly k sources, drawn uniformly with replacement
-/// (no self-connections within a population), target by target; stored by
-/// source, each source's targets in increasing order. Two passes over the
-/// same draws (one to count each source's synapses, one to place them), so
-/// that nothing but the CSR is ever held. Only the synapses onto `lo..hi`
-/// are kept; `index` (when given) receives each kept synapse's index
-/// among all of them, and their count (then each source's count of all
-/// its synapses is held too). With `gaps` (and no `index`), the targets
-/// are written as gaps from `lo` ([`super::gaps`]) when that is smaller
-/// than indices: the first pass then sizes each source's gaps, and the
-/// returned offsets are positions among them.
-fn by_in_degree(
-    rng: &mut SplitMix64,
-    (na, nb): (usize, usize),
-    (recurrent, k): (bool, usize),
-    (lo, hi): (usize, usize),
-    index: Option<&mut (Vec<usize>, usize)>,
-    gaps: bool,
-) -> (Vec<usize>, Vec<u32>, Option<Drawn>) {
-    let start = rng.clone();
-    // each synapse, kept or not: (source, target, kept)
-    let draw = |rng: &mut SplitMix64, each: &mut dyn FnMut(usize, usize, bool)| {
-        for j in 0..nb {
-            let mut got = 0;
-            while got < k && na > usize::from(recurrent) {
-                let i = ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * na as f64) as usize;
-                if recurrent && i == j {
-                    continue;
-                }
-                // a target of another process: drawn, not kept
-                each(i.min(na - 1), j, (lo..hi).contains(&j));
-                got += 1;
-            }
-        }
+/// Threads to draw `synapses` with: those asked for (all the cores when
+/// the run chooses), one per million synapses at most; one in a process
+/// of several (`keep`: its targets), unless asked for.
+fn drawing_threads(cfg: &NetConfig, keep: (usize, usize), synapses: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let asked = match cfg.threads {
+        0 if keep != (0, usize::MAX) => 1,
+        0 => cores,
+        t => t,
     };
+    asked.clamp(1, super::step::MAX_THREADS).min(synapses.div_ceil(1 << 20).max(1))
+}
+
+/// Fixed in-degree ([`indegree`]) in a process that holds a part of a
+/// connection with per-synapse values: every synapse is drawn, those onto
+/// `lo..hi` kept as indices, and `index` receives each kept synapse's
+/// index among all of them (by source, then in drawing order), and their
+/// count.
+fn by_in_degree_indexed(
+    rng: &mut SplitMix64,
+    shape: Shape,
+    (lo, hi): (usize, usize),
+    (index, total): &mut (Vec<usize>, usize),
+) -> (Vec<usize>, Vec<u32>) {
+    let na = shape.na;
+    let start = rng.clone();
     let prefix = |counts: &mut Vec<usize>| {
         for i in 0..na {
             counts[i + 1] += counts[i];
         }
     };
-    let mut offsets = vec![0usize; na + 1];
-    let mut whole = index.as_ref().map(|_| vec![0usize; na + 1]);
-    // with gaps: per source, its last target so far and its count of
-    // gaps, of one byte when a source's targets are on average less than
-    // 128 neurons apart (about na / k: each reaches about k nb / na of the
-    // nb targets), else of two
-    let gaps = gaps && index.is_none() && super::gaps::wanted();
-    let one_byte = na < 128 * k;
-    let mut last = if gaps { vec![lo as u32; na] } else { Vec::new() };
-    let mut units = if gaps { vec![0usize; na + 1] } else { Vec::new() };
-    draw(rng, &mut |i, j, kept| {
-        if kept {
-            offsets[i + 1] += 1;
-            if gaps {
-                let at = last[i] as usize;
-                units[i + 1] += if one_byte { Packed::<u8>::units(at, j) } else { Packed::<u16>::units(at, j) };
-                last[i] = j as u32;
-            }
-        }
-        if let Some(w) = whole.as_mut() {
-            w[i + 1] += 1;
-        }
+    // per source, its synapses kept and its synapses in all
+    let (mut offsets, mut whole) = (vec![0usize; na + 1], vec![0usize; na + 1]);
+    shape.each(rng, (0, shape.nb), |i, j| {
+        offsets[i + 1] += usize::from((lo..hi).contains(&j));
+        whole[i + 1] += 1;
     });
     prefix(&mut offsets);
-    let synapses = offsets[na];
-    let bytes = units.iter().sum::<usize>() * if one_byte { 1 } else { 2 };
-    if gaps && bytes < synapses * if nb <= 1 << 16 { 2 } else { 4 } {
-        drop(offsets);
-        prefix(&mut units);
-        last.fill(lo as u32);
-        let cursor = units.clone();
-        let stream = if one_byte {
-            Stream::One(gapped(&draw, &mut start.clone(), cursor, &mut last))
-        } else {
-            Stream::Two(gapped(&draw, &mut start.clone(), cursor, &mut last))
-        };
-        return (units, Vec::new(), Some(Drawn { stream, from: lo, synapses }));
-    }
+    prefix(&mut whole);
+    *total = whole[na];
     let mut targets = vec![0u32; offsets[na]];
+    index.resize(targets.len(), 0);
     let mut cursor = offsets.clone();
-    match (index, whole) {
-        (Some((index, total)), Some(mut whole)) => {
-            prefix(&mut whole);
-            *total = whole[na];
-            index.resize(targets.len(), 0);
-            draw(&mut start.clone(), &mut |i, j, kept| {
-                if kept {
-                    targets[cursor[i]] = j as u32;
-                    index[cursor[i]] = whole[i];
-                    cursor[i] += 1;
-                }
-                whole[i] += 1;
-            });
+    shape.each(&mut start.clone(), (0, shape.nb), |i, j| {
+        if (lo..hi).contains(&j) {
+            targets[cursor[i]] = j as u32;
+            index[cursor[i]] = whole[i];
+            cursor[i] += 1;
         }
-        _ => draw(&mut start.clone(), &mut |i, j, kept| {
-            if kept {
-                targets[cursor[i]] = j as u32;
-                cursor[i] += 1;
-            }
-        }),
-    }
-    (offsets, targets, None)
-}
-
-/// Draws a connection's synapses from a stream, handing each to a
-/// callback as (source, target, kept).
-type Draws<'a> = dyn Fn(&mut SplitMix64, &mut dyn FnMut(usize, usize, bool)) + 'a;
-
-/// The second pass of [`by_in_degree`] into gaps of type `T`: source i's
-/// start at `cursor[i]` (the prefix sums of its gaps), each from the last
-/// target (`last`: the first neuron kept, at the start).
-fn gapped<T: Gap>(draw: &Draws<'_>, rng: &mut SplitMix64, mut cursor: Vec<usize>, last: &mut [u32]) -> Packed<T> {
-    let mut packed = Packed::<T>::zeroed(cursor.last().copied().unwrap_or(0));
-    draw(rng, &mut |i, j, kept| {
-        if kept {
-            packed.put(&mut cursor[i], last[i] as usize, j);
-            last[i] = j as u32;
-        }
+        whole[i] += 1;
     });
-    packed
+    (offsets, targets)
 }
 
 /// `csr` with only its synapses onto targets `lo..hi` (and their weights

@@ -7,7 +7,7 @@
 //! one every 800 (a million neurons) two bytes instead of four.
 
 /// A gap between targets, of one or two bytes.
-pub(super) trait Gap: Copy + Eq {
+pub(super) trait Gap: Copy + Eq + Send + Sync {
     /// The largest gap: moves on without a synapse.
     const SKIP: Self;
     fn at(self) -> usize;
@@ -198,6 +198,38 @@ impl<T: Gap> Packed<T> {
         });
     }
 
+    /// Where threads that fill parts of the gaps apart write them
+    /// ([`put_at`]).
+    pub fn shared(&mut self) -> Shared<T> {
+        Shared(self.gaps_mut().as_mut_ptr(), self.len)
+    }
+}
+
+/// The gaps of a [`Packed`], written by several threads, each at its own
+/// positions.
+#[derive(Clone, Copy)]
+pub(super) struct Shared<T>(*mut T, usize);
+
+// SAFETY: the threads write disjoint positions ([`put_at`]'s contract)
+unsafe impl<T: Send> Send for Shared<T> {}
+// SAFETY: as above
+unsafe impl<T: Sync> Sync for Shared<T> {}
+
+/// [`Packed::put`] through [`Shared`].
+///
+/// # Safety
+/// No other thread writes the positions from `cursor` that the gap takes.
+#[inline]
+pub(super) unsafe fn put_at<T: Gap>(out: Shared<T>, cursor: &mut usize, at: usize, j: usize) {
+    split_gap::<T>(j - at, |g| {
+        assert!(*cursor < out.1, "a gap past the stream"); // ok: the sizing pass counted every gap
+                                                           // SAFETY: within the gaps (checked), and this thread's alone (the caller's)
+        unsafe { out.0.add(*cursor).write(g) };
+        *cursor += 1;
+    });
+}
+
+impl<T: Gap> Packed<T> {
     /// Gives back the words beyond the gaps.
     fn trim(&mut self) {
         self.words.truncate((self.len * size_of::<T>()).div_ceil(4));

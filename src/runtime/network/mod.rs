@@ -44,6 +44,7 @@ mod density;
 mod drive;
 mod fanout;
 mod gaps;
+mod indegree;
 mod probe;
 pub mod ranks;
 mod slice;

@@ -1,0 +1,363 @@
+//! Fixed in-degree, drawn on several threads: each target gets exactly k
+//! sources, drawn uniformly with replacement (no self-connections within a
+//! population), target by target from one stream, and the synapses are
+//! stored by source, each source's targets in increasing order.
+//!
+//! The stream is a counter, and target j's draws start after k draws per
+//! target before it and the draws a self-connection rejected (a quick scan
+//! counts those; without self-connections a jump reaches it). So the
+//! targets are drawn in contiguous parts, each from its own place in the
+//! stream and on its own thread, and the synapses are the same whatever
+//! the number of parts: part t holds the rows' synapses onto its targets,
+//! which follow those of the parts before it in every row.
+//!
+//! Two passes over the same draws, so that nothing but the result is ever
+//! held: one sizes each part of each row, one writes it there. The rows
+//! are written as gaps ([`super::gaps`], each row's from the first target
+//! kept) when that is smaller than indices, else as indices.
+
+use super::connect::Drawn;
+use super::gaps::{put_at, Gap, Packed, Stream};
+use crate::runtime::spikegen::SplitMix64;
+
+/// A connection drawn by fixed in-degree.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Shape {
+    /// Source and target neurons.
+    pub na: usize,
+    pub nb: usize,
+    /// Sources per target.
+    pub k: usize,
+    /// Within one population: no self-connections.
+    pub recurrent: bool,
+}
+
+/// No target yet, in a part of a row.
+const NONE: u32 = u32::MAX;
+
+impl Shape {
+    /// Whether the targets draw at all (a population of one neuron has no
+    /// source but itself).
+    fn draws(&self) -> bool {
+        self.na > usize::from(self.recurrent)
+    }
+
+    /// A draw's source (before rejecting a self-connection).
+    #[inline]
+    fn source(&self, rng: &mut SplitMix64) -> usize {
+        ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * self.na as f64) as usize
+    }
+
+    /// Each synapse onto targets `a..b` as (source, target), from `rng` at
+    /// the start of target a's draws.
+    #[inline]
+    pub fn each(&self, rng: &mut SplitMix64, (a, b): (usize, usize), mut f: impl FnMut(usize, usize)) {
+        if !self.draws() {
+            return;
+        }
+        for j in a..b {
+            let mut got = 0;
+            while got < self.k {
+                let i = self.source(rng);
+                if self.recurrent && i == j {
+                    continue;
+                }
+                f(i.min(self.na - 1), j);
+                got += 1;
+            }
+        }
+    }
+
+    /// The stream at the start of each target of `starts` (increasing),
+    /// from the stream at target 0's.
+    fn seek(&self, rng: &SplitMix64, starts: &[usize]) -> Vec<SplitMix64> {
+        let mut at = rng.clone();
+        let mut from = 0;
+        let mut out = Vec::with_capacity(starts.len());
+        for &to in starts {
+            if self.draws() && self.recurrent {
+                // the draws each target takes: k, and one more per rejection
+                for j in from..to {
+                    let mut got = 0;
+                    while got < self.k {
+                        got += usize::from(self.source(&mut at) != j);
+                    }
+                }
+            } else if self.draws() {
+                at.skip(((to - from) * self.k) as u64);
+            }
+            from = to;
+            out.push(at.clone());
+        }
+        out
+    }
+}
+
+/// A connection's rows by fixed in-degree onto targets `lo..hi` (all:
+/// `(0, usize::MAX)`), on up to `threads` threads, from `rng` at the start
+/// of the connection's draws: (offsets, targets) as indices, or with
+/// `gaps` (when that is smaller) the offsets among the gaps and the gaps.
+pub(super) fn draw(
+    rng: &SplitMix64,
+    shape: Shape,
+    (lo, hi): (usize, usize),
+    gaps: bool,
+    threads: usize,
+) -> (Vec<usize>, Vec<u32>, Option<Drawn>) {
+    let (lo, hi) = (lo.min(shape.nb), hi.min(shape.nb));
+    let parts = threads.clamp(1, (hi - lo).max(1));
+    let bounds: Vec<(usize, usize)> =
+        (0..parts).map(|t| (lo + (hi - lo) * t / parts, lo + (hi - lo) * (t + 1) / parts)).collect();
+    let starts = shape.seek(rng, &bounds.iter().map(|b| b.0).collect::<Vec<_>>());
+    let job = Job { shape, bounds: &bounds, starts: &starts };
+    let synapses = if shape.draws() { (hi - lo) * shape.k } else { 0 };
+    let index_bytes = synapses * if shape.nb <= 1 << 16 { 2 } else { 4 };
+    if gaps {
+        // one byte when a source's targets are on average less than 128
+        // neurons apart (about na / k: each reaches about k nb / na of the
+        // nb targets), else two
+        let drawn = if shape.na < 128 * shape.k {
+            job.gaps::<u8>(lo, index_bytes).map(|(o, g)| (o, Stream::One(g)))
+        } else {
+            job.gaps::<u16>(lo, index_bytes).map(|(o, g)| (o, Stream::Two(g)))
+        };
+        if let Some((offsets, stream)) = drawn {
+            return (offsets, Vec::new(), Some(Drawn { stream, from: lo, synapses }));
+        }
+    }
+    let (offsets, targets) = job.indices(synapses);
+    (offsets, targets, None)
+}
+
+/// The targets split into parts, each drawn from its place in the stream.
+struct Job<'a> {
+    shape: Shape,
+    bounds: &'a [(usize, usize)],
+    starts: &'a [SplitMix64],
+}
+
+/// Part t's share of each row, sized by the first pass: its count of gaps
+/// or synapses (then where it writes them), and with gaps, its first and
+/// last target (then the target its first gap is from).
+struct Sizes {
+    units: Vec<usize>,
+    first: Vec<u32>,
+    last: Vec<u32>,
+}
+
+impl Job<'_> {
+    /// `f(t, input t)` for each part, on a thread each, in order.
+    fn each_part<I: Send, R: Send>(&self, inputs: Vec<I>, f: impl Fn(usize, I) -> R + Sync) -> Vec<R> {
+        if inputs.len() == 1 {
+            return inputs.into_iter().map(|x| f(0, x)).collect();
+        }
+        std::thread::scope(|s| {
+            let f = &f;
+            let handles: Vec<_> = inputs.into_iter().enumerate().map(|(t, x)| s.spawn(move || f(t, x))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        })
+    }
+
+    /// Part t's synapses, as (source, target).
+    #[inline]
+    fn synapses(&self, t: usize, f: impl FnMut(usize, usize)) {
+        self.shape.each(&mut self.starts[t].clone(), self.bounds[t], f);
+    }
+
+    /// The rows as gaps of type `T` from `lo`, when they take fewer than
+    /// `than` bytes: (offsets among the gaps, gaps).
+    fn gaps<T: Gap>(&self, lo: usize, than: usize) -> Option<(Vec<usize>, Packed<T>)> {
+        let na = self.shape.na;
+        let mut sizes = self.each_part(vec![(); self.bounds.len()], |t, ()| {
+            let mut s = Sizes { units: vec![0; na], first: vec![NONE; na], last: vec![0; na] };
+            self.synapses(t, |i, j| {
+                if s.first[i] == NONE {
+                    s.first[i] = j as u32;
+                } else {
+                    s.units[i] += Packed::<T>::units(s.last[i] as usize, j);
+                }
+                s.last[i] = j as u32;
+            });
+            s
+        });
+        // each row's parts in order: part t's first gap is from the last
+        // target of the parts before it (or from `lo`); its units become
+        // where it writes, its first target the one its gaps start from
+        let mut offsets = Vec::with_capacity(na + 1);
+        offsets.push(0);
+        for i in 0..na {
+            let (mut at, mut from) = (offsets[i], lo);
+            for s in sizes.iter_mut() {
+                if s.first[i] == NONE {
+                    continue;
+                }
+                let units = Packed::<T>::units(from, s.first[i] as usize) + s.units[i];
+                (s.units[i], s.first[i]) = (at, from as u32);
+                at += units;
+                from = s.last[i] as usize;
+            }
+            offsets.push(at);
+        }
+        if offsets[na] * size_of::<T>() >= than {
+            return None;
+        }
+        let mut packed = Packed::<T>::zeroed(offsets[na]);
+        let out = packed.shared();
+        let parts = sizes.into_iter().map(|s| (s.units, s.first)).collect();
+        self.each_part(parts, |t, (mut cursor, mut last): (Vec<usize>, Vec<u32>)| {
+            self.synapses(t, |i, j| {
+                // SAFETY: part t's share of row i is its own, sized by the
+                // first pass over the same draws
+                unsafe { put_at(out, &mut cursor[i], last[i] as usize, j) };
+                last[i] = j as u32;
+            });
+        });
+        Some((offsets, packed))
+    }
+
+    /// The rows as indices: (offsets, targets) of `synapses` in all.
+    fn indices(&self, synapses: usize) -> (Vec<usize>, Vec<u32>) {
+        let na = self.shape.na;
+        let mut counts = self.each_part(vec![(); self.bounds.len()], |t, ()| {
+            let mut count = vec![0usize; na];
+            self.synapses(t, |i, _| count[i] += 1);
+            count
+        });
+        let mut offsets = Vec::with_capacity(na + 1);
+        offsets.push(0);
+        for i in 0..na {
+            let mut at = offsets[i];
+            for count in counts.iter_mut() {
+                (count[i], at) = (at, at + count[i]);
+            }
+            offsets.push(at);
+        }
+        debug_assert_eq!(offsets[na], synapses, "every target has its k sources");
+        let mut targets = vec![0u32; offsets[na]];
+        let out = Indices(targets.as_mut_ptr(), targets.len());
+        self.each_part(counts, |t, mut cursor: Vec<usize>| {
+            self.synapses(t, |i, j| {
+                // SAFETY: part t's share of row i is its own, sized by the
+                // first pass over the same draws
+                unsafe { out.write(cursor[i], j as u32) };
+                cursor[i] += 1;
+            });
+        });
+        (offsets, targets)
+    }
+}
+
+/// The targets, written by several threads, each at its own positions.
+#[derive(Clone, Copy)]
+struct Indices(*mut u32, usize);
+
+impl Indices {
+    /// Writes target `j` at `at`.
+    ///
+    /// # Safety
+    /// No other thread writes position `at`.
+    #[inline]
+    unsafe fn write(self, at: usize, j: u32) {
+        assert!(at < self.1, "a synapse past the rows"); // ok: the first pass counted every synapse
+                                                         // SAFETY: within the targets (checked), and this thread's (the caller's)
+        unsafe { self.0.add(at).write(j) };
+    }
+}
+
+// SAFETY: the threads write disjoint positions
+unsafe impl Send for Indices {}
+// SAFETY: as above
+unsafe impl Sync for Indices {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each row of (offsets, gaps from `from`) as its targets.
+    fn decode<T: Gap>(offsets: &[usize], gaps: &[T], from: usize) -> Vec<Vec<usize>> {
+        offsets
+            .windows(2)
+            .map(|w| {
+                let mut j = from;
+                let mut row = Vec::new();
+                for &g in &gaps[w[0]..w[1]] {
+                    j += g.at();
+                    if g != T::SKIP {
+                        row.push(j);
+                    }
+                }
+                row
+            })
+            .collect()
+    }
+
+    /// The rows as one stream draws them, target by target, then sorted
+    /// by source (keeping the targets' order).
+    fn expected(shape: Shape, seed: u64, (lo, hi): (usize, usize)) -> Vec<Vec<usize>> {
+        let mut rows = vec![Vec::new(); shape.na];
+        shape.each(&mut SplitMix64::new(seed), (0, shape.nb), |i, j| {
+            if (lo..hi).contains(&j) {
+                rows[i].push(j);
+            }
+        });
+        rows
+    }
+
+    fn rows_of(drawn: (Vec<usize>, Vec<u32>, Option<Drawn>)) -> (Vec<Vec<usize>>, &'static str) {
+        match drawn {
+            (offsets, _, Some(Drawn { stream: Stream::One(g), from, .. })) => {
+                (decode(&offsets, g.gaps(), from), "one byte")
+            }
+            (offsets, _, Some(Drawn { stream: Stream::Two(g), from, .. })) => {
+                (decode(&offsets, g.gaps(), from), "two bytes")
+            }
+            (offsets, targets, None) => (
+                offsets.windows(2).map(|w| targets[w[0]..w[1]].iter().map(|&j| j as usize).collect()).collect(),
+                "indices",
+            ),
+        }
+    }
+
+    /// Any number of threads, as gaps or as indices, for all targets or a
+    /// process's part of them, gives the rows of one stream drawn in order.
+    #[test]
+    fn parts_on_threads_draw_the_rows_of_one_stream() {
+        let cases = [
+            // self-connections rejected, one-byte gaps
+            (Shape { na: 400, nb: 400, k: 40, recurrent: true }, (0, usize::MAX), "one byte"),
+            // sources far apart: two-byte gaps, with escapes past 65,535
+            (Shape { na: 60_000, nb: 200_000, k: 2, recurrent: false }, (0, usize::MAX), "two bytes"),
+            // a process's part, and a one-neuron population
+            (Shape { na: 500, nb: 500, k: 25, recurrent: true }, (120, 377), "one byte"),
+            (Shape { na: 1, nb: 1, k: 3, recurrent: true }, (0, usize::MAX), "indices"),
+        ];
+        for (shape, keep, form) in cases {
+            let want = expected(shape, 7, keep);
+            for threads in [1, 2, 3, 5] {
+                for gaps in [true, false] {
+                    let (rows, got) = rows_of(draw(&SplitMix64::new(7), shape, keep, gaps, threads));
+                    assert_eq!(got, if gaps { form } else { "indices" }, "{shape:?} on {threads} threads");
+                    assert_eq!(rows, want, "{shape:?} on {threads} threads, gaps {gaps}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn seeking_a_target_lands_where_drawing_up_to_it_ends() {
+        for recurrent in [true, false] {
+            let shape = Shape { na: 50, nb: 50, k: 30, recurrent };
+            let mut rng = SplitMix64::new(3);
+            let mut at = vec![rng.clone()];
+            for j in 0..shape.nb {
+                shape.each(&mut rng, (j, j + 1), |_, _| {});
+                at.push(rng.clone());
+            }
+            let starts = [0, 1, 17, 49, 50];
+            let sought = shape.seek(&SplitMix64::new(3), &starts);
+            for (s, r) in starts.iter().zip(&sought) {
+                assert_eq!(r.clone().next_u64(), at[*s].clone().next_u64(), "target {s}, recurrent {recurrent}");
+            }
+        }
+    }
+}
