@@ -182,7 +182,14 @@ fn population(
     let states = initial_states(&m, &kernel, &params, pop.count, (cfg, pop.spreads(cfg).0), pi);
     // a delay past the end of the run never arrives: no slot for it
     let slots = max_delay_into(net, pi, cfg.dt).min(steps + 1) + 1;
-    let ring = vec![vec![vec![0.0; pop.count]; slots]; ports.len()];
+    // each slot its own zeroed allocation, on huge pages when large
+    // (delivery adds into it at random)
+    let slot = || {
+        let v = vec![0.0; pop.count];
+        super::pages::huge(&v);
+        v
+    };
+    let ring = (0..ports.len()).map(|_| (0..slots).map(|_| slot()).collect()).collect();
     let exprs: Vec<ExprId> = m.values.iter().map(|v| v.expr).collect();
     let param_arrays = kernel::param_arrays(&kernel, &m, &params, &exprs, &spread_params);
     let noise = crate::ir::noise::random_params(&m)

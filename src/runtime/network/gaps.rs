@@ -179,9 +179,11 @@ pub(super) fn pack<T: Gap>(
 }
 
 impl<T: Gap> Packed<T> {
-    /// Room for `len` gaps, zero.
+    /// Room for `len` gaps, zero (on huge pages where it is large).
     pub fn zeroed(len: usize) -> Packed<T> {
-        Packed { words: vec![0; (len * size_of::<T>()).div_ceil(4)], len, gap: std::marker::PhantomData }
+        let words = vec![0; (len * size_of::<T>()).div_ceil(4)];
+        super::pages::huge(&words);
+        Packed { words, len, gap: std::marker::PhantomData }
     }
 
     fn gaps_mut(&mut self) -> &mut [T] {

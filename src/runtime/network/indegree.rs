@@ -234,6 +234,7 @@ impl Job<'_> {
         }
         debug_assert_eq!(offsets[na], synapses, "every target has its k sources");
         let mut targets = vec![0u32; offsets[na]];
+        super::pages::huge(&targets);
         let out = Indices(targets.as_mut_ptr(), targets.len());
         self.each_part(counts, |t, mut cursor: Vec<usize>| {
             self.synapses(t, |i, j| {

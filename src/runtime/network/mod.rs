@@ -45,6 +45,7 @@ mod drive;
 mod fanout;
 mod gaps;
 mod indegree;
+mod pages;
 mod probe;
 pub mod ranks;
 mod slice;
