@@ -11,6 +11,7 @@
 use super::build::Runner;
 use super::gaps::Stream;
 use super::indegree::{self, Shape};
+use super::probability;
 use super::{delay_steps, Connection, NetConfig, Network, Rule, SynapseTable};
 use crate::runtime::spikegen::{spread, spread_at, SplitMix64, Spread};
 use crate::runtime::Recorder;
@@ -134,7 +135,10 @@ fn draw(net: &Network, ci: usize, c: &Connection, cfg: &NetConfig, port: usize, 
     let mut drawn = None;
     let (offsets, targets, table_weights, table_delays) = match (c.rule, &c.table) {
         (Rule::Probability(p), _) => {
-            let (o, t) = by_probability(&mut rng, (na, nb), recurrent, p, keep, index.as_mut());
+            let (o, t) = match index.as_mut() {
+                Some(index) => by_probability_indexed(&mut rng, (na, nb), recurrent, p, keep, index),
+                None => probability::draw(&rng, (na, nb), (recurrent, p), keep, drawing_threads(cfg, keep, na * nb)),
+            };
             (o, t, None, None)
         }
         (Rule::OneToOne, _) => {
@@ -188,17 +192,17 @@ fn draw(net: &Network, ci: usize, c: &Connection, cfg: &NetConfig, port: usize, 
     Csr { offsets, targets, delay_steps: delay_steps(c.delay, cfg.dt), port, weights, delays, gaps: drawn }
 }
 
-/// Each pair (i, j) independently with probability p, source by source
-/// (no self-connections within a population).
-/// Only the synapses onto `lo..hi` are kept; `index` (when given)
-/// receives each kept synapse's index among all of them, and their count.
-fn by_probability(
+/// By probability ([`probability`]) in a process that holds a part of a
+/// connection with per-synapse values: every pair is drawn, the synapses
+/// onto `lo..hi` kept, and `index` receives each kept synapse's index
+/// among all of them, and their count.
+fn by_probability_indexed(
     rng: &mut SplitMix64,
     (na, nb): (usize, usize),
     recurrent: bool,
     p: f64,
     (lo, hi): (usize, usize),
-    mut index: Option<&mut (Vec<usize>, usize)>,
+    (index, total): &mut (Vec<usize>, usize),
 ) -> (Vec<usize>, Vec<u32>) {
     let mut offsets = Vec::with_capacity(na + 1);
     let mut targets = Vec::new();
@@ -212,18 +216,14 @@ fn by_probability(
             if 1.0 - rng.next_open01() < p {
                 if (lo..hi).contains(&j) {
                     targets.push(j as u32);
-                    if let Some((index, _)) = index.as_deref_mut() {
-                        index.push(all);
-                    }
+                    index.push(all);
                 }
                 all += 1;
             }
         }
         offsets.push(targets.len());
     }
-    if let Some((_, total)) = index {
-        *total = all;
-    }
+    *total = all;
     (offsets, targets)
 }
 
@@ -240,17 +240,17 @@ fn one_to_one(na: usize, nb: usize) -> (Vec<usize>, Vec<u32>) {
     (offsets, targets)
 }
 
-/// Threads to draw `synapses` with: those asked for (all the cores when
-/// the run chooses), one per million synapses at most; one in a process
+/// Threads to draw `draws` with: those asked for (all the cores when
+/// the run chooses), one per million draws at most; one in a process
 /// of several (`keep`: its targets), unless asked for.
-fn drawing_threads(cfg: &NetConfig, keep: (usize, usize), synapses: usize) -> usize {
+fn drawing_threads(cfg: &NetConfig, keep: (usize, usize), draws: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let asked = match cfg.threads {
         0 if keep != (0, usize::MAX) => 1,
         0 => cores,
         t => t,
     };
-    asked.clamp(1, super::step::MAX_THREADS).min(synapses.div_ceil(1 << 20).max(1))
+    asked.clamp(1, super::step::MAX_THREADS).min(draws.div_ceil(1 << 20).max(1))
 }
 
 /// Fixed in-degree ([`indegree`]) in a process that holds a part of a

@@ -146,18 +146,6 @@ struct Sizes {
 }
 
 impl Job<'_> {
-    /// `f(t, input t)` for each part, on a thread each, in order.
-    fn each_part<I: Send, R: Send>(&self, inputs: Vec<I>, f: impl Fn(usize, I) -> R + Sync) -> Vec<R> {
-        if inputs.len() == 1 {
-            return inputs.into_iter().map(|x| f(0, x)).collect();
-        }
-        std::thread::scope(|s| {
-            let f = &f;
-            let handles: Vec<_> = inputs.into_iter().enumerate().map(|(t, x)| s.spawn(move || f(t, x))).collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-        })
-    }
-
     /// Part t's synapses, as (source, target).
     #[inline]
     fn synapses(&self, t: usize, f: impl FnMut(usize, usize)) {
@@ -168,7 +156,7 @@ impl Job<'_> {
     /// `than` bytes: (offsets among the gaps, gaps).
     fn gaps<T: Gap>(&self, lo: usize, than: usize) -> Option<(Vec<usize>, Packed<T>)> {
         let na = self.shape.na;
-        let mut sizes = self.each_part(vec![(); self.bounds.len()], |t, ()| {
+        let mut sizes = on_threads(vec![(); self.bounds.len()], |t, ()| {
             let mut s = Sizes { units: vec![0; na], first: vec![NONE; na], last: vec![0; na] };
             self.synapses(t, |i, j| {
                 if s.first[i] == NONE {
@@ -204,7 +192,7 @@ impl Job<'_> {
         let mut packed = Packed::<T>::zeroed(offsets[na]);
         let out = packed.shared();
         let parts = sizes.into_iter().map(|s| (s.units, s.first)).collect();
-        self.each_part(parts, |t, (mut cursor, mut last): (Vec<usize>, Vec<u32>)| {
+        on_threads(parts, |t, (mut cursor, mut last): (Vec<usize>, Vec<u32>)| {
             self.synapses(t, |i, j| {
                 // SAFETY: part t's share of row i is its own, sized by the
                 // first pass over the same draws
@@ -218,7 +206,7 @@ impl Job<'_> {
     /// The rows as indices: (offsets, targets) of `synapses` in all.
     fn indices(&self, synapses: usize) -> (Vec<usize>, Vec<u32>) {
         let na = self.shape.na;
-        let mut counts = self.each_part(vec![(); self.bounds.len()], |t, ()| {
+        let mut counts = on_threads(vec![(); self.bounds.len()], |t, ()| {
             let mut count = vec![0usize; na];
             self.synapses(t, |i, _| count[i] += 1);
             count
@@ -236,7 +224,7 @@ impl Job<'_> {
         let mut targets = vec![0u32; offsets[na]];
         super::pages::huge(&targets);
         let out = Indices(targets.as_mut_ptr(), targets.len());
-        self.each_part(counts, |t, mut cursor: Vec<usize>| {
+        on_threads(counts, |t, mut cursor: Vec<usize>| {
             self.synapses(t, |i, j| {
                 // SAFETY: part t's share of row i is its own, sized by the
                 // first pass over the same draws
@@ -246,6 +234,19 @@ impl Job<'_> {
         });
         (offsets, targets)
     }
+}
+
+/// `f(t, input t)` for each input, on a thread each (the calling one when
+/// there is one), the results in order.
+pub(super) fn on_threads<I: Send, R: Send>(inputs: Vec<I>, f: impl Fn(usize, I) -> R + Sync) -> Vec<R> {
+    if inputs.len() == 1 {
+        return inputs.into_iter().map(|x| f(0, x)).collect();
+    }
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = inputs.into_iter().enumerate().map(|(t, x)| s.spawn(move || f(t, x))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
 }
 
 /// The targets, written by several threads, each at its own positions.

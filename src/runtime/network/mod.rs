@@ -46,6 +46,7 @@ mod fanout;
 mod gaps;
 mod indegree;
 mod pages;
+mod probability;
 mod probe;
 pub mod ranks;
 mod slice;
