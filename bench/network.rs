@@ -29,9 +29,14 @@
 //!
 //!   NEUROC_NEST_PYTHON=/tmp/nestenv/bin/python NEUROC_BENCH_SECONDS=1 cargo bench --bench network
 //!
+//! After each regime, two one-thread copies run at once: on two free cores
+//! each is as fast as alone, so 2 x (alone) / (the slower copy) is what
+//! two cores give on this machine at that moment, the ceiling of the
+//! 2-thread speed-up, printed beside it.
+//!
 //! `NEUROC_BENCH_SCALE=1` adds Brunel's model A scaled to 10^6 neurons
-//! (1.25 G synapses, about 5 GiB): its peak memory against the
-//! connectivity plus the state.
+//! (1.25 G synapses, about 2.7 GiB): its build time and peak memory
+//! against the connectivity plus the state.
 //!
 //! `COBAHH+tab` is COBAHH with its neuron's rates tabulated in V
 //! (`--table "V in [-100 mV, 100 mV], step = 0.1 mV"`): Brian2 and NEST
@@ -73,9 +78,14 @@ fn source(path: &str) -> String {
 /// Runs the network of `text` for `duration` (a `.neuro` duration literal)
 /// with `extra` flags, and reads `neuroc run`'s summary line.
 fn run(text: &str, extra: &[&str], duration: &str, interp: bool, threads: usize) -> Run {
+    run_in("", text, extra, duration, interp, threads)
+}
+
+/// [`run`] in a folder of its own, named by `tag` (runs at the same time).
+fn run_in(tag: &str, text: &str, extra: &[&str], duration: &str, interp: bool, threads: usize) -> Run {
     let text = text.replace("duration = 1 s", &format!("duration = {duration}"));
     let dir =
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-bench-net-{}", std::process::id()));
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("neuroc-bench-net-{}{tag}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("net.neuro");
     std::fs::write(&file, text).expect("write model");
@@ -189,7 +199,7 @@ fn main() {
 }
 
 /// Brunel's model A (AI) scaled to 1,000,000 neurons and 1.25 G synapses,
-/// 100 ms on 2 threads (`NEUROC_BENCH_SCALE=1`; about 5 GiB and a minute):
+/// 100 ms on 2 threads (`NEUROC_BENCH_SCALE=1`; about 2.7 GiB and a minute):
 /// the peak memory against the connectivity's bytes plus the neurons'
 /// state (V and its parameter arrays, two input ports of 16 ring slots).
 fn scale() {
@@ -244,7 +254,7 @@ fn brunel(lengths: &[u32]) {
     );
     for (model, g_eta) in [("BrunelSR", ["3", "2"]), ("BrunelAI", ["5", "2"])] {
         for &length in lengths.iter().filter(|&&l| l <= 2) {
-            let mut one_thread = f64::NAN;
+            let (mut one_thread, mut two_threads) = (f64::NAN, f64::NAN);
             for threads in [1, 2] {
                 let r = run(&example, &["--model", model], &format!("{length} s"), false, threads);
                 if threads == 1 {
@@ -268,7 +278,34 @@ fn brunel(lengths: &[u32]) {
                     nest_s,
                     nest_s / r.seconds,
                 );
+                if threads == 2 {
+                    two_threads = one_thread / r.seconds;
+                }
             }
+            // what two cores give here: two one-thread runs at once, each
+            // as fast as alone on two free cores (the ceiling of 2 threads)
+            let copies: Vec<f64> = std::thread::scope(|s| {
+                let runs: Vec<_> = (0..2)
+                    .map(|k| {
+                        let (example, duration) = (&example, format!("{length} s"));
+                        s.spawn(move || {
+                            run_in(&format!("-copy{k}"), example, &["--model", model], &duration, false, 1).seconds
+                        })
+                    })
+                    .collect();
+                runs.into_iter().map(|h| h.join().expect("a copy ran")).collect()
+            });
+            let slowest = copies.iter().copied().fold(0.0, f64::max);
+            println!(
+                "{:<9} two 1-thread runs at once: {:.3} s and {:.3} s: the two cores give {:.2}x one \
+                 (2 threads gave {:.2}x, {:.0}% of that)",
+                "",
+                copies[0],
+                copies[1],
+                2.0 * one_thread / slowest,
+                two_threads,
+                100.0 * two_threads / (2.0 * one_thread / slowest)
+            );
         }
     }
 }
