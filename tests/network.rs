@@ -573,6 +573,34 @@ simulate Sliced { dt = 0.1 ms, duration = 250.3 ms, seed = 5, V = uniform(0 mV, 
     }
 }
 
+/// Sampled states within slices: each worker samples its own neurons
+/// after each sampled step and the calling thread puts them together, so
+/// ranges across the workers' chunks, sampled every step or every few,
+/// give the files of a run step by step on one thread, byte for byte.
+#[test]
+fn states_sampled_within_slices_are_those_of_steps() {
+    let src = "neuron L {\n    parameter tau = 20 ms\n    state V = 0 mV\n    dV/dt = -V / tau\n    on spike exc(w: mV) { V += w }\n    on spike inh(w: mV) { V += w }\n    on V >= 20 mV { V = 10 mV; emit spike; refractory 2 ms }\n}\n\
+network Sampled {\n    population E = 401 x L\n    population I = 99 x L\n\
+    connect E -> E, I via exc (p = 0.1, w = 0.4 mV, delay = 0.7 ms)\n\
+    connect I -> E, I via inh (k = 20, w = -1.2 mV, delay = 2 ms)\n\
+    drive E, I with poisson(rate = 5 Hz, n = 500, w = 0.3 mV) via exc\n\
+    record spikes(E, I), V(E[100:300], every = 0.3 ms), V(I[0:99])\n}\n\
+simulate Sampled { dt = 0.1 ms, duration = 50.3 ms, seed = 5, V = uniform(0 mV, 20 mV) }\n";
+    let (o, steps) = run_source_with("sampled-steps", src, &["--threads", "1"], &[("NEUROC_NO_SLICES", "1")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let read =
+        |dir: &std::path::Path, f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    let v_e = read(&steps, "V_E.csv");
+    assert!(v_e.lines().count() > 150, "V_E.csv has {} lines", v_e.lines().count());
+    for threads in ["2", "3"] {
+        let (o, sliced) = run_source(&format!("sampled-t{threads}"), src, &["--threads", threads]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        for f in ["V_E.csv", "V_I.csv", "spikes.csv"] {
+            assert!(read(&sliced, f) == read(&steps, f), "{f} on {threads} threads differs from step by step");
+        }
+    }
+}
+
 /// `connect ... via Exc`, a synapse model the target neuron does not use:
 /// the compiler inserts it into the neuron, one set of states shared by all
 /// its synapses (lumping). The spikes equal those of the same network

@@ -490,8 +490,15 @@ fn simulate_with(
             r.sum(&mut b);
             out.connectivity_bytes = b[0] as usize;
         }
-        let stepping =
-            step::Stepping::new(&mut runners, net, (&fanout, &drives), (threads, ranks), (cfg.dt, cfg.duration), span)?;
+        let stepping = step::Stepping::new(
+            &mut runners,
+            net,
+            (&fanout, &drives),
+            (threads, ranks),
+            (cfg.dt, cfg.duration),
+            (&cfg.probes, cfg.sample_every),
+            span,
+        )?;
         out.compile_seconds += stepping.compile_seconds;
         out.build_seconds = start.elapsed().as_secs_f64() - out.compile_seconds;
         let phases =

@@ -15,11 +15,17 @@
 //! at the end, to look for diverged neurons, and when the run is asked to
 //! stop (between slices).
 //!
+//! Sampled states are read by the workers, each its own neurons after each
+//! sampled step of the slice ([`super::probe::Sampled`]), and put
+//! together when the slice is recorded.
+//!
 //! Networks that need the calling thread between steps are stepped step
 //! by step ([`sliceable`]): rate models and densities, rates that follow
 //! them, short-term or spike-timing dependent plasticity (their states
-//! advance on the calling thread, spike by spike), cells, sampled states
-//! and LFP proxies; and a network stepped by its caller (a brain's region).
+//! advance on the calling thread, spike by spike), cells, recorded
+//! weights and LFP proxies (a sum over a population, whose order the
+//! workers' parts would change); and a network stepped by its caller (a
+//! brain's region).
 
 use super::step::Stepping;
 use super::{Outcome, Session};
@@ -76,7 +82,6 @@ fn sliceable(s: &Session) -> bool {
     st.ranks().is_none()
         && st.local() > 1
         && std::env::var_os("NEUROC_NO_SLICES").is_none()
-        && cfg.probes.is_empty()
         && cfg.lfp.is_empty()
         && cfg.weights.is_empty()
         && net.readouts.is_empty()
@@ -101,17 +106,20 @@ pub(super) fn drive(s: &mut Session) -> Option<Result<Outcome, Box<Diagnostic>>>
     let mut last: Option<Slice> = None;
     let mut recorded = true;
     let mut step = 0;
+    // where the recorder asked to stop, as step by step: before that step
+    let mut stop_at: Option<usize> = None;
     while step < steps {
-        if s.rec.stop() {
+        if stop_at.is_some() || s.rec.stop() {
             st.sync();
-            if let Some(l) = last.filter(|_| !recorded) {
-                record(s, l);
+            if let Some(l) = last.filter(|_| !recorded && stop_at.is_none()) {
+                stop_at = record(s, l);
             }
             if let Some(d) = st.diverged(s.net, step as f64 * dt, s.span) {
                 return Some(Err(d));
             }
-            s.next = step;
-            return Some(Ok(Outcome { steps: step, stopped: true }));
+            let stopped = stop_at.unwrap_or(step);
+            s.next = stopped;
+            return Some(Ok(Outcome { steps: stopped, stopped: true }));
         }
         let len = s.batch.min(steps - step).min(1000 - step % 1000);
         let slice = st.start_slice((step, len, s.batch), last, &mut s.bufs);
@@ -121,29 +129,44 @@ pub(super) fn drive(s: &mut Session) -> Option<Result<Outcome, Box<Diagnostic>>>
             )));
         }
         if let Some(l) = last.filter(|_| !recorded) {
-            record(s, l);
+            stop_at = record(s, l);
         }
         (last, recorded) = (Some(slice), false);
         step += len;
         if step % 1000 == 0 || step == steps {
             st.sync();
-            record(s, slice);
+            if stop_at.is_none() {
+                stop_at = record(s, slice);
+            }
             recorded = true;
             if let Some(d) = st.diverged(s.net, step as f64 * dt, s.span) {
                 return Some(Err(d));
             }
         }
     }
+    if let Some(at) = stop_at {
+        s.next = at;
+        return Some(Ok(Outcome { steps: at, stopped: true }));
+    }
     s.next = step;
     Some(Ok(Outcome { steps, stopped: false }))
 }
 
-/// Hands the recorder a slice's spikes: step by step, population by
-/// population, worker by worker (so neuron by neuron), as step by step.
-fn record(s: &mut Session, slice: Slice) {
+/// Hands the recorder a slice's spikes and samples: step by step, the
+/// spikes population by population, worker by worker (so neuron by
+/// neuron), then the probes' sample after the step when there is one, as
+/// step by step; and as step by step, asks it before each step whether
+/// to stop: the step it stopped before, if it did (the workers have
+/// stepped past it, but nothing of those steps is handed on).
+fn record(s: &mut Session, slice: Slice) -> Option<usize> {
     let st = s.phases.stepping;
     let buffers = st.slice_spikes(Some(slice));
+    let samples = st.slice_samples(slice);
+    let mut m = 0;
     for k in 0..slice.len {
+        if s.rec.stop() {
+            return Some(slice.first + k);
+        }
         for pi in 0..st.views.len() {
             let offset = s.delivery.offset(pi);
             for b in buffers.iter().flatten() {
@@ -152,5 +175,12 @@ fn record(s: &mut Session, slice: Slice) {
                 }
             }
         }
+        let step = slice.first + k;
+        if st.sampled.after(step) {
+            super::probe::assemble(st, &samples, m, &mut s.values);
+            s.rec.sample((step + 1) as f64 * s.cfg.dt, &s.values);
+            m += 1;
+        }
     }
+    None
 }

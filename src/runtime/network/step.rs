@@ -180,6 +180,8 @@ pub(super) struct Stepping<'r> {
     /// Per worker, its spikes of a slice of steps, in two buffers (the
     /// last slice's are delivered while the next is stepped).
     pub(super) slices: Vec<[RwLock<Vec<StepSpikes>>; 2]>,
+    /// The probes, sampled by the workers within slices.
+    pub(super) sampled: super::probe::Sampled<'r>,
     /// Workers in this process: all of them, or one (its rank's chunk)
     /// when the network is spread over processes.
     local: usize,
@@ -242,6 +244,7 @@ impl<'r> Stepping<'r> {
         (fanout, drives): (&'r Fanout, &'r Drives<'r>),
         (threads, ranks): (usize, Option<Ranks>),
         (dt, duration): (f64, f64),
+        (probes, sample_every): (&'r [(usize, usize, usize, usize)], usize),
         span: Span,
     ) -> Result<Stepping<'r>, Box<Diagnostic>> {
         // under MPI: one chunk per rank, this process steps its own
@@ -311,6 +314,11 @@ impl<'r> Stepping<'r> {
             commands: [Mutex::new(Command::Idle), Mutex::new(Command::Idle)],
             passages: AtomicUsize::new(0),
             slices: (0..threads).map(|_| [RwLock::new(Vec::new()), RwLock::new(Vec::new())]).collect(),
+            sampled: super::probe::Sampled {
+                probes,
+                every: sample_every,
+                values: (0..threads).map(|_| [RwLock::new(Vec::new()), RwLock::new(Vec::new())]).collect(),
+            },
             views,
             chunks,
             local,
@@ -491,6 +499,8 @@ impl<'r> Stepping<'r> {
     ) -> Slice {
         let buf = last.map_or(0, |l| 1 - l.buf);
         let mut out = self.slices[w][buf].write().unwrap_or_else(|e| e.into_inner());
+        let mut sampled = self.sampled.values[w][buf].write().unwrap_or_else(|e| e.into_inner());
+        sampled.clear();
         if out.len() < len {
             out.resize_with(len, Vec::new);
         }
@@ -522,6 +532,9 @@ impl<'r> Stepping<'r> {
                 deliver(s);
             }
             self.advance(w, step, bufs, &mut out[k]);
+            if self.sampled.after(step) {
+                super::probe::own_part(self, w, &mut sampled);
+            }
         }
         for step in (first + len).saturating_sub(lead).max(held.start)..held.end {
             deliver(step);
@@ -539,6 +552,19 @@ impl<'r> Stepping<'r> {
             let s = slice.filter(|_| u < self.local)?;
             Some(self.slices[u][s.buf].read().unwrap_or_else(|e| e.into_inner()))
         })
+    }
+
+    /// Every worker's samples of slice `slice`, in worker order (as
+    /// [`Stepping::slice_spikes`]).
+    pub(super) fn slice_samples(&self, slice: Slice) -> [Option<RwLockReadGuard<'_, Vec<f64>>>; MAX_THREADS] {
+        std::array::from_fn(|u| {
+            (u < self.local).then(|| self.sampled.values[u][slice.buf].read().unwrap_or_else(|e| e.into_inner()))
+        })
+    }
+
+    /// Worker `w`'s neurons [a, b) of population `pi`.
+    pub(super) fn chunk(&self, pi: usize, w: usize) -> (usize, usize) {
+        self.chunks[pi][w]
     }
 
     /// Worker `w`'s share of step `step`: the drives and the last step's
