@@ -136,9 +136,9 @@ struct Job<'a> {
     starts: &'a [SplitMix64],
 }
 
-/// Part t's share of each row, sized by the first pass: its count of gaps
-/// or synapses (then where it writes them), and with gaps, its first and
-/// last target (then the target its first gap is from).
+/// Part t's share of each row as gaps, sized by the first pass: its gaps
+/// after its first target (then where it writes them), its first target
+/// (then the target its first gap is from) and its last.
 struct Sizes {
     units: Vec<usize>,
     first: Vec<u32>,
