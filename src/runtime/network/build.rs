@@ -15,7 +15,7 @@ use crate::diag::Diagnostic;
 use crate::ir::eval::{eval, eval_params, eval_values, Env};
 use crate::ir::{ExprId, Model};
 use crate::kernel::{self, Kernel};
-use crate::runtime::spikegen::{spread, Spread};
+use crate::runtime::spikegen::{spread_at, Spread};
 use crate::schemes;
 use crate::source::Span;
 
@@ -36,6 +36,12 @@ pub(super) struct Runner {
     /// Inputs set by readouts (spikes to a rate): (parameter, position
     /// among the kernel's parameter arrays).
     pub inputs: Vec<(usize, usize)>,
+    /// The first neuron the arrays hold: they hold neurons `first..` of
+    /// the population, all of them in one process, the process's own
+    /// block when the network is spread over several.
+    pub first: usize,
+    /// How many neurons the arrays hold.
+    pub held: usize,
 }
 
 /// Every population built.
@@ -47,7 +53,7 @@ impl Runner {
         states: Vec<Vec<f64>>,
         ring: Vec<Vec<Vec<f64>>>,
         ports: Vec<String>,
-        dt: f64,
+        (dt, count): (f64, usize),
     ) -> Runner {
         let kernel = Kernel {
             insts: vec![],
@@ -60,7 +66,8 @@ impl Runner {
             tables: vec![],
             propagators: Default::default(),
         };
-        Runner { kernel, code: None, states, ring, ports, param_arrays: vec![], noise: vec![], inputs: vec![] }
+        let (param_arrays, noise, inputs) = (vec![], vec![], vec![]);
+        Runner { kernel, code: None, states, ring, ports, param_arrays, noise, inputs, first: 0, held: count }
     }
 }
 
@@ -74,10 +81,19 @@ pub(super) struct Built {
 /// Builds every population of `net` for a run of `steps` steps. Fails when
 /// a population has no plan, a parameter is not finite (E0103), a table is
 /// wrong (E0218), or a model cannot be a kernel or be compiled (E0404).
-pub(super) fn populations(net: &Network, cfg: &NetConfig, span: Span, steps: usize) -> Result<Built, Box<Diagnostic>> {
+/// `local`, when the network is spread over processes: per population,
+/// the neurons this one steps, the only ones its arrays hold.
+pub(super) fn populations(
+    net: &Network,
+    cfg: &NetConfig,
+    span: Span,
+    steps: usize,
+    local: Option<&[(usize, usize)]>,
+) -> Result<Built, Box<Diagnostic>> {
     let mut built = Built { runners: Vec::new(), tables: Vec::new(), compile_seconds: 0.0 };
     for (pi, pop) in net.populations.iter().enumerate() {
-        let (runner, notes, seconds) = population(net, pi, pop, cfg, span, steps)?;
+        let held = local.map_or((0, pop.count), |l| l[pi]);
+        let (runner, notes, seconds) = population(net, (pi, pop, held), cfg, span, steps)?;
         built.runners.push(runner);
         built.tables.extend(notes);
         built.compile_seconds += seconds;
@@ -85,12 +101,13 @@ pub(super) fn populations(net: &Network, cfg: &NetConfig, span: Span, steps: usi
     Ok(built)
 }
 
-/// Builds population `pi`: its runner, its rate tables' notes, and the
-/// seconds its JIT compilation took.
+/// Builds population `pi`, its arrays for neurons `lo..hi` (a kernel's
+/// population; cells and densities hold all of theirs): its runner, its
+/// rate tables' notes, and the seconds its JIT compilation took. Every
+/// per-neuron value is the one the neuron gets in a whole population.
 fn population(
     net: &Network,
-    pi: usize,
-    pop: &Population,
+    (pi, pop, (lo, hi)): (usize, &Population, (usize, usize)),
     cfg: &NetConfig,
     span: Span,
     steps: usize,
@@ -100,13 +117,13 @@ fn population(
         // stepped by its blocks of cells (`step`): only the input ring
         let slots = max_delay_into(net, pi, cfg.dt).min(steps + 1) + 1;
         let ring = vec![vec![vec![0.0; pop.count]; slots]; ports.len()];
-        return Ok((Runner::without_kernel(vec![], vec![], ring, ports, cfg.dt), vec![], 0.0));
+        return Ok((Runner::without_kernel(vec![], vec![], ring, ports, (cfg.dt, pop.count)), vec![], 0.0));
     }
     if pop.model.kind == crate::syntax::ast::ModelKind::Density {
         // stepped by `density::Densities`, its states mirrored here
         let names = pop.model.states.iter().map(|s| s.name.clone()).collect();
         let states = vec![vec![0.0; pop.count]; pop.model.states.len()];
-        return Ok((Runner::without_kernel(names, states, vec![], ports, cfg.dt), vec![], 0.0));
+        return Ok((Runner::without_kernel(names, states, vec![], ports, (cfg.dt, pop.count)), vec![], 0.0));
     }
     let mut m = pop.model.clone();
     // the model's own `method =` (which the experiment replaces with a
@@ -126,7 +143,8 @@ fn population(
         .iter()
         .enumerate()
         .filter_map(|(k, (name, sp))| {
-            m.param(name).map(|i| (i, spread(*sp, pop.count, cfg.seed, 0x9a4a_0000 + (pi as u64) * 64 + k as u64)))
+            let stream = 0x9a4a_0000 + (pi as u64) * 64 + k as u64;
+            m.param(name).map(|i| (i, (lo..hi).map(|j| spread_at(*sp, pop.count, cfg.seed, stream, j)).collect()))
         })
         .collect();
     // white noises: per-neuron arrays refilled at every step
@@ -134,14 +152,14 @@ fn population(
     let mut spread_params = spread_params;
     for &p in &noise {
         if !spread_params.iter().any(|(q, _)| *q == p) {
-            spread_params.push((p, vec![0.0; pop.count]));
+            spread_params.push((p, vec![0.0; hi - lo]));
         }
     }
     // inputs that readouts rewrite every step, like noises
     let read_in: Vec<usize> = net.readouts.iter().filter(|r| r.to == pi).map(|r| r.param).collect();
     for &p in &read_in {
         if !spread_params.iter().any(|(q, _)| *q == p) {
-            spread_params.push((p, vec![0.0; pop.count]));
+            spread_params.push((p, vec![0.0; hi - lo]));
         }
     }
     let per_step: Vec<usize> = noise.iter().chain(&read_in).copied().collect();
@@ -179,13 +197,13 @@ fn population(
         None
     };
     let seconds = code.as_ref().map_or(0.0, |c| c.compile_seconds);
-    let states = initial_states(&m, &kernel, &params, pop.count, (cfg, pop.spreads(cfg).0), pi);
+    let states = initial_states(&m, &kernel, &params, (pop.count, lo, hi), (cfg, pop.spreads(cfg).0), pi);
     // a delay past the end of the run never arrives: no slot for it
     let slots = max_delay_into(net, pi, cfg.dt).min(steps + 1) + 1;
     // each slot its own zeroed allocation, on huge pages when large
     // (delivery adds into it at random)
     let slot = || {
-        let v = vec![0.0; pop.count];
+        let v = vec![0.0; hi - lo];
         super::pages::huge(&v);
         v
     };
@@ -196,10 +214,11 @@ fn population(
         .iter()
         .filter_map(|(p, draw)| {
             let at = per_neuron.iter().position(|q| q == p)?;
-            Some((at, *draw, crate::runtime::noise::streams(cfg.seed, &m.params[*p].name, pi, 0..pop.count)))
+            Some((at, *draw, crate::runtime::noise::streams(cfg.seed, &m.params[*p].name, pi, lo..hi)))
         })
         .collect();
-    Ok((Runner { kernel, code, states, ring, ports, param_arrays, noise, inputs }, notes, seconds))
+    let runner = Runner { kernel, code, states, ring, ports, param_arrays, noise, inputs, first: lo, held: hi - lo };
+    Ok((runner, notes, seconds))
 }
 
 /// The ports population `pi` receives on: those of its incoming
@@ -236,10 +255,11 @@ fn initial_states(
     m: &Model,
     k: &Kernel,
     params: &[f64],
-    n: usize,
+    (count, lo, hi): (usize, usize, usize),
     (cfg, init): (&NetConfig, &[(String, Spread)]),
     pi: usize,
 ) -> Vec<Vec<f64>> {
+    let n = hi - lo;
     let exprs: Vec<ExprId> = m.values.iter().map(|v| v.expr).collect();
     let mut y = vec![f64::NAN; m.states.len()];
     let mut values = Vec::new();
@@ -254,7 +274,8 @@ fn initial_states(
     }
     for (si, (name, s)) in init.iter().enumerate() {
         if let Some(state) = m.state(name) {
-            out[state] = spread(*s, n, cfg.seed, 1000 + (pi as u64) * 64 + si as u64);
+            let stream = 1000 + (pi as u64) * 64 + si as u64;
+            out[state] = (lo..hi).map(|j| spread_at(*s, count, cfg.seed, stream, j)).collect();
         }
     }
     out

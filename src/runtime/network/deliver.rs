@@ -219,7 +219,7 @@ impl<'n> Delivery<'n> {
                 p.pre_spike((&csr.offsets, &csr.targets), n as usize, t, |j, w| {
                     if let Some(acc) = acc {
                         // SAFETY: the workers wait at the barrier; targets < count
-                        unsafe { *acc.add(j as usize) += w };
+                        unsafe { *acc.wrapping_add(j as usize) += w };
                     }
                 });
             }

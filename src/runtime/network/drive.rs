@@ -84,8 +84,15 @@ pub(super) struct Drives<'n> {
 }
 
 impl<'n> Drives<'n> {
-    /// The drives of `net`, each split by the workers' `chunks`.
-    pub fn new(net: &'n Network, cfg: &NetConfig, runners: &[Runner], chunks: &[Vec<(usize, usize)>]) -> Drives<'n> {
+    /// The drives of `net`, each split by the workers' `chunks`; `only`,
+    /// when the network is spread over processes: the worker this one is
+    /// (the others' parts hold no streams here).
+    pub fn new(
+        net: &'n Network,
+        cfg: &NetConfig,
+        runners: &[Runner],
+        (chunks, only): (&[Vec<(usize, usize)>], Option<usize>),
+    ) -> Drives<'n> {
         let parts = net
             .drives
             .iter()
@@ -93,7 +100,9 @@ impl<'n> Drives<'n> {
             .map(|(k, d)| {
                 chunks[d.to]
                     .iter()
-                    .map(|&(a, b)| {
+                    .enumerate()
+                    .map(|(w, &(a, b))| {
+                        let b = if only.is_some_and(|me| me != w) { a } else { b };
                         let mut streams: Vec<Stream> =
                             (a..b).map(|i| Stream::new(cfg.seed, 0x5eed_0000 + k as u64, i)).collect();
                         let gamma = gamma_start(d, &mut streams);
@@ -156,7 +165,7 @@ impl<'n> Drives<'n> {
             // SAFETY: the chunk [first, first + n_here) is this worker's
             let slot = unsafe {
                 std::slice::from_raw_parts_mut(
-                    views[d.to].ring[self.ports[k]][step % slots_of[d.to]].0.add(part.first),
+                    views[d.to].ring[self.ports[k]][step % slots_of[d.to]].0.wrapping_add(part.first),
                     n_here,
                 )
             };
@@ -270,9 +279,9 @@ impl<'n> Readouts<'n> {
             }
             let view = &st.views[to];
             let Some(p) = view.params.get(at) else { continue };
-            for i in 0..view.count {
-                // SAFETY: the workers wait at the barrier; i < count
-                unsafe { *p.0.add(i) = value };
+            for i in view.first..view.first + view.held {
+                // SAFETY: the workers wait at the barrier; a neuron held
+                unsafe { *p.0.wrapping_add(i) = value };
             }
         }
     }

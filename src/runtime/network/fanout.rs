@@ -134,7 +134,7 @@ impl Index for u32 {
 unsafe fn add_each<T: Index>(acc: *mut f64, targets: &[T], weight: f64) {
     for &j in targets {
         // SAFETY: the caller's
-        unsafe { *acc.add(j.at()) += weight };
+        unsafe { *acc.wrapping_add(j.at()) += weight };
     }
 }
 
@@ -221,7 +221,7 @@ impl Fanout {
                     Rows::Shared(targets) => {
                         let acc = ring[(step + s.delay_steps) % slots].0;
                         // SAFETY (all four): the targets are in this worker's chunk, < count
-                        let from = unsafe { acc.add(s.bases[w]) };
+                        let from = acc.wrapping_add(s.bases[w]);
                         for (k, i) in spikes(pi).enumerate() {
                             let weight = s.w * scale(k);
                             match targets {
@@ -241,7 +241,7 @@ impl Fanout {
                                 }
                                 let weight = weights.as_ref().map_or(s.w, |x| x[q]) * factor;
                                 // SAFETY: as above
-                                unsafe { *ring[(step + d) % slots].0.add(targets.at(q)) += weight };
+                                unsafe { *ring[(step + d) % slots].0.wrapping_add(targets.at(q)) += weight };
                             }
                         }
                     }

@@ -450,11 +450,11 @@ fn simulate_with(
     if ranks.is_some() {
         distributable(net, cfg, span)?;
     }
-    let built = build::populations(net, cfg, span, steps)?;
-    let mut runners = built.runners;
-    // spread over ranks, each keeps the synapses onto its own targets
+    // spread over ranks, each holds its own neurons and the synapses onto them
     let local: Option<Vec<(usize, usize)>> =
         ranks.map(|r| step::chunks(net, r.size).into_iter().map(|c| c[r.rank]).collect());
+    let built = build::populations(net, cfg, span, steps, local.as_deref())?;
+    let mut runners = built.runners;
     let mut conn = connect::connect(net, cfg, &runners, (&offsets, local.as_deref()), rec);
     if let Some(r) = ranks {
         // the whole network's figures, for the summary
@@ -482,7 +482,7 @@ fn simulate_with(
             None => step::threads(cfg, &runners, net, out.synapses),
         };
         let chunks = step::chunks(net, threads);
-        let drives = drive::Drives::new(net, cfg, &runners, &chunks);
+        let drives = drive::Drives::new(net, cfg, &runners, (&chunks, ranks.map(|r| r.rank)));
         let fanout = fanout::Fanout::new(net, rest, &chunks);
         out.connectivity_bytes = delivery.bytes() + fanout.bytes;
         if let Some(r) = ranks {

@@ -50,7 +50,7 @@ pub(super) fn own_part(st: &Stepping, w: usize, out: &mut Vec<f64>) {
         match view.states.get(p.1) {
             // SAFETY: the worker's own chunk, which it alone touches while
             // the slice runs
-            Some(arr) => out.extend(range.map(|i| unsafe { *arr.0.add(i) })),
+            Some(arr) => out.extend(range.map(|i| unsafe { *arr.0.wrapping_add(i) })),
             None => out.extend(std::iter::repeat_n(f64::NAN, range.len())),
         }
     }
@@ -109,7 +109,7 @@ pub(super) fn sample(cfg: &NetConfig, st: &Stepping, t: f64, values: &mut Vec<f6
         match unsafe { view.state(s) } {
             // spread over processes: each rank gives its own neurons'
             // values, and zeros summed in from the others leave them exact
-            Some(arr) => values.extend((a..b).map(|i| if st.owns(pi, i) { arr[i] } else { 0.0 })),
+            Some(arr) => values.extend((a..b).map(|i| if st.owns(pi, i) { arr[i - view.first] } else { 0.0 })),
             None => values.extend(std::iter::repeat_n(f64::NAN, b - a)),
         }
     }

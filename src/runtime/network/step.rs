@@ -52,7 +52,11 @@ unsafe impl Send for GaussPtr {}
 unsafe impl Sync for GaussPtr {}
 
 /// A population's state arrays, per-neuron parameters and input ring
-/// (`ring[port][slot]`), as raw pointers to their first neuron.
+/// (`ring[port][slot]`), as raw pointers to where its neuron 0 is or
+/// would be: the arrays hold neurons `first..first + held` (all of them,
+/// or a process's block when the network is spread over several), so
+/// neuron i is at `wrapping_add(i)` for the neurons held, and nowhere
+/// else may be read.
 pub(super) struct PopView {
     pub states: Vec<Ptr>,
     pub params: Vec<Ptr>,
@@ -61,16 +65,20 @@ pub(super) struct PopView {
     pub ring: Vec<Vec<Ptr>>,
     /// Neurons in the population.
     pub count: usize,
+    /// The neurons the arrays hold: `first..first + held`.
+    pub first: usize,
+    pub held: usize,
 }
 
 impl PopView {
-    /// State array `s`, whole.
+    /// State array `s`: the neurons held (from `first`).
     ///
     /// # Safety
     /// Only while the workers wait at the barrier (module doc).
     pub unsafe fn state(&self, s: usize) -> Option<&[f64]> {
-        // SAFETY: the array holds `count` values; the caller keeps the workers out
-        self.states.get(s).map(|p| unsafe { std::slice::from_raw_parts(p.0 as *const f64, self.count) })
+        // SAFETY: the array holds `held` values from neuron `first`; the
+        // caller keeps the workers out
+        self.states.get(s).map(|p| unsafe { std::slice::from_raw_parts(p.0.wrapping_add(self.first), self.held) })
     }
 }
 
@@ -255,16 +263,24 @@ impl<'r> Stepping<'r> {
         let views: Vec<PopView> = runners
             .iter_mut()
             .zip(&net.populations)
-            .map(|(r, p)| PopView {
-                count: p.count,
-                states: r.states.iter_mut().map(|s| Ptr(s.as_mut_ptr())).collect(),
-                params: r.param_arrays.iter_mut().map(|s| Ptr(s.as_mut_ptr())).collect(),
-                noise: r.noise.iter_mut().map(|(at, d, g)| (*at, *d, GaussPtr(g.as_mut_ptr()))).collect(),
-                ring: r
-                    .ring
-                    .iter_mut()
-                    .map(|port| port.iter_mut().map(|slot| Ptr(slot.as_mut_ptr())).collect())
-                    .collect(),
+            .map(|(r, p)| {
+                // where neuron 0 would be: wrapping, as it is outside the
+                // arrays when they start past it
+                let first = r.first;
+                let base = |a: &mut Vec<f64>| Ptr(a.as_mut_ptr().wrapping_sub(first));
+                PopView {
+                    count: p.count,
+                    first,
+                    held: r.held,
+                    states: r.states.iter_mut().map(base).collect(),
+                    params: r.param_arrays.iter_mut().map(base).collect(),
+                    noise: r
+                        .noise
+                        .iter_mut()
+                        .map(|(at, d, g)| (*at, *d, GaussPtr(g.as_mut_ptr().wrapping_sub(first))))
+                        .collect(),
+                    ring: r.ring.iter_mut().map(|port| port.iter_mut().map(base).collect()).collect(),
+                }
             })
             .collect();
         let runners: &'r [Runner] = runners;
@@ -607,7 +623,9 @@ impl<'r> Stepping<'r> {
                 if seen[pi].is_none() {
                     // SAFETY: as below; read before this worker's step writes
                     let state = |i: usize| {
-                        view.states.get(i).map(|p| unsafe { std::slice::from_raw_parts(p.0.add(a) as *const f64, n) })
+                        view.states
+                            .get(i)
+                            .map(|p| unsafe { std::slice::from_raw_parts(p.0.wrapping_add(a) as *const f64, n) })
                     };
                     seen[pi] = excursion(kernel, state).map(|(ti, i, v)| (ti, step, a + i, v));
                 }
@@ -616,8 +634,8 @@ impl<'r> Stepping<'r> {
             // while the step runs; the arrays outlive the threads.
             unsafe {
                 for (at, draw, g) in &view.noise {
-                    let values = std::slice::from_raw_parts_mut(view.params[*at].0.add(a), n);
-                    let streams = std::slice::from_raw_parts_mut(g.0.add(a), n);
+                    let values = std::slice::from_raw_parts_mut(view.params[*at].0.wrapping_add(a), n);
+                    let streams = std::slice::from_raw_parts_mut(g.0.wrapping_add(a), n);
                     crate::runtime::noise::fill(values, streams, self.dt, *draw);
                 }
                 match code {
@@ -626,10 +644,10 @@ impl<'r> Stepping<'r> {
                         // allocation per step)
                         let (sp, pp) = &mut bufs.arrays;
                         sp.clear();
-                        sp.extend(view.states.iter().map(|p| Ptr(p.0.add(a))));
+                        sp.extend(view.states.iter().map(|p| Ptr(p.0.wrapping_add(a))));
                         pp.clear();
-                        pp.extend(view.params.iter().map(|p| Ptr(p.0.add(a))));
-                        pp.extend(view.ring.iter().map(|port| Ptr(port[now].0.add(a))));
+                        pp.extend(view.params.iter().map(|p| Ptr(p.0.wrapping_add(a))));
+                        pp.extend(view.ring.iter().map(|port| Ptr(port[now].0.wrapping_add(a))));
                         // SAFETY: `Ptr` is a transparent `*mut f64`, which has the
                         // layout of `*const f64`
                         let sp_ptrs: &[*mut f64] = std::slice::from_raw_parts(sp.as_ptr().cast(), sp.len());
@@ -643,13 +661,18 @@ impl<'r> Stepping<'r> {
                         continue;
                     }
                     None => {
-                        let mut sts: Vec<&mut [f64]> =
-                            view.states.iter().map(|p| std::slice::from_raw_parts_mut(p.0.add(a), n)).collect();
+                        let mut sts: Vec<&mut [f64]> = view
+                            .states
+                            .iter()
+                            .map(|p| std::slice::from_raw_parts_mut(p.0.wrapping_add(a), n))
+                            .collect();
                         let prs: Vec<&[f64]> = view
                             .params
                             .iter()
-                            .map(|p| std::slice::from_raw_parts(p.0.add(a), n))
-                            .chain(view.ring.iter().map(|port| std::slice::from_raw_parts(port[now].0.add(a), n)))
+                            .map(|p| std::slice::from_raw_parts(p.0.wrapping_add(a), n))
+                            .chain(
+                                view.ring.iter().map(|port| std::slice::from_raw_parts(port[now].0.wrapping_add(a), n)),
+                            )
                             .collect();
                         let mut local = Vec::new();
                         kernel::interp::step(kernel, &mut sts, &prs, t, t_next, &mut local);
@@ -657,7 +680,7 @@ impl<'r> Stepping<'r> {
                     }
                 }
                 for port in &view.ring {
-                    std::slice::from_raw_parts_mut(port[now].0.add(a), n).iter_mut().for_each(|x| *x = 0.0);
+                    std::slice::from_raw_parts_mut(port[now].0.wrapping_add(a), n).iter_mut().for_each(|x| *x = 0.0);
                 }
             }
         }
@@ -688,7 +711,7 @@ impl<'r> Stepping<'r> {
             // SAFETY: the workers wait at the barrier
             let bad = (0..nm).find_map(|s| {
                 let a = unsafe { v.state(s) }?;
-                a.iter().position(|x| !x.is_finite()).map(|i| (i, s, a[i]))
+                a.iter().position(|x| !x.is_finite()).map(|i| (v.first + i, s, a[i]))
             });
             if let Some((i, s, x)) = bad {
                 let model = &net.populations[pi].model;
@@ -766,7 +789,7 @@ unsafe fn step_cells(
             let mut inputs = vec![vec![0.0; n]; cs.cells.sites.len()];
             for (port, slots) in view.ring.iter().enumerate() {
                 // SAFETY: the caller's
-                let slot = unsafe { std::slice::from_raw_parts(slots[now].0.add(a) as *const f64, n) };
+                let slot = unsafe { std::slice::from_raw_parts(slots[now].0.wrapping_add(a) as *const f64, n) };
                 for (x, y) in inputs[cs.site_of_port[port]].iter_mut().zip(slot) {
                     *x += y;
                 }
@@ -786,6 +809,6 @@ unsafe fn step_cells(
     }
     for port in &view.ring {
         // SAFETY: the caller's
-        unsafe { std::slice::from_raw_parts_mut(port[now].0.add(a), n) }.iter_mut().for_each(|x| *x = 0.0);
+        unsafe { std::slice::from_raw_parts_mut(port[now].0.wrapping_add(a), n) }.iter_mut().for_each(|x| *x = 0.0);
     }
 }
