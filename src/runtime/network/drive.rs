@@ -38,6 +38,9 @@ impl Open01 for Stream {
     }
 }
 
+/// Per worker, its neurons [a, b) of a population.
+type Chunks = Vec<(usize, usize)>;
+
 /// One worker's part of a drive: the streams of its neurons (from
 /// `first` on) and, for a gamma drive, each train's operational time left
 /// to its next spike (neuron-major, n per neuron; in units of the mean
@@ -91,7 +94,7 @@ impl<'n> Drives<'n> {
         net: &'n Network,
         cfg: &NetConfig,
         runners: &[Runner],
-        (chunks, only): (&[Vec<(usize, usize)>], Option<usize>),
+        (chunks, only): (&[Chunks], Option<usize>),
     ) -> Drives<'n> {
         let parts = net
             .drives
