@@ -27,7 +27,7 @@ use crate::kernel::{self, Kernel};
 use crate::runtime::population::{excursion, excursion_warning, Excursion};
 use crate::source::Span;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Mutex, RwLock};
 
 /// The most threads a network runs on.
 pub(super) const MAX_THREADS: usize = 64;
@@ -172,8 +172,8 @@ pub(super) struct Stepping<'r> {
     /// The last step's spikes, left by the calling thread for the workers
     /// to deliver through `fanout` at the start of the next step.
     pub pending: RwLock<Pending>,
-    fanout: &'r Fanout,
-    drives: &'r Drives<'r>,
+    pub(super) fanout: &'r Fanout,
+    pub(super) drives: &'r Drives<'r>,
     /// Per worker and population: the first lookup outside a rate table.
     excursions: Vec<Mutex<Vec<Option<Excursion>>>>,
     barrier: SpinBarrier,
@@ -493,89 +493,6 @@ impl<'r> Stepping<'r> {
     /// Workers in this process.
     pub fn local(&self) -> usize {
         self.local
-    }
-
-    /// Worker `w`'s share of a slice of steps [first, first + len), after
-    /// `last`, with `delay` the shortest delay in steps (no slice is
-    /// longer). Its spikes go into the buffer `last` does not use.
-    /// Every worker's spikes of a step s of `last` are delivered during
-    /// step s + delay - 1 (s + 1 with delays of one step), after its
-    /// drives, so each step delivers one step's spikes as step by step;
-    /// those still undelivered at the end of the slice then. The ring
-    /// slots receive the same additions in the same order as step by
-    /// step: spikes step after step, and the drives of a step after the
-    /// spikes of the steps before the last (with delays of one step,
-    /// before the last's).
-    pub(super) fn slice(
-        &self,
-        w: usize,
-        (first, len, delay): (usize, usize, usize),
-        last: Option<Slice>,
-        bufs: &mut Buffers,
-    ) -> Slice {
-        let buf = last.map_or(0, |l| 1 - l.buf);
-        let mut out = self.slices[w][buf].write().unwrap_or_else(|e| e.into_inner());
-        let mut sampled = self.sampled.values[w][buf].write().unwrap_or_else(|e| e.into_inner());
-        sampled.clear();
-        if out.len() < len {
-            out.resize_with(len, Vec::new);
-        }
-        let before = self.slice_spikes(last);
-        let held = last.map_or(0..0, |l| l.first..l.first + l.len);
-        let deliver = |step: usize| {
-            let k = step - held.start;
-            // every worker's spikes of that step, population by population, in worker (neuron) order
-            let spikes = |pi: usize| before.iter().flatten().flat_map(move |b| b[k][pi].iter().map(|&(i, _)| i as u32));
-            // SAFETY: this worker's chunks of the rings are its own while the slice runs
-            unsafe { self.fanout.deliver_from(w, step, spikes, &|_, _| 1.0, &self.views) };
-        };
-        // a step's spikes one step before they are needed (with delays of
-        // one step, when they are), after that step's drives: so they never
-        // land in the slot the drives and the kernel are working on, which
-        // costs the drives a quarter more (stores scattered just before
-        // loads of the same lines)
-        let lead = if delay > 1 { delay - 1 } else { 1 };
-        if delay > 1 {
-            if let Some(s) = first.checked_sub(delay).filter(|s| held.contains(s)) {
-                deliver(s);
-            }
-        }
-        for k in 0..len {
-            let step = first + k;
-            // SAFETY: as above
-            unsafe { self.drives.add(w, step, &self.views, &self.slots_of) };
-            if let Some(s) = step.checked_sub(lead).filter(|s| held.contains(s)) {
-                deliver(s);
-            }
-            self.advance(w, step, bufs, &mut out[k]);
-            if self.sampled.after(step) {
-                super::probe::own_part(self, w, &mut sampled);
-            }
-        }
-        for step in (first + len).saturating_sub(lead).max(held.start)..held.end {
-            deliver(step);
-        }
-        Slice { first, len, buf }
-    }
-
-    /// Every worker's spikes of slice `slice`, in worker order (read
-    /// locks, in an array: no allocation per slice).
-    pub(super) fn slice_spikes(
-        &self,
-        slice: Option<Slice>,
-    ) -> [Option<RwLockReadGuard<'_, Vec<StepSpikes>>>; MAX_THREADS] {
-        std::array::from_fn(|u| {
-            let s = slice.filter(|_| u < self.local)?;
-            Some(self.slices[u][s.buf].read().unwrap_or_else(|e| e.into_inner()))
-        })
-    }
-
-    /// Every worker's samples of slice `slice`, in worker order (as
-    /// [`Stepping::slice_spikes`]).
-    pub(super) fn slice_samples(&self, slice: Slice) -> [Option<RwLockReadGuard<'_, Vec<f64>>>; MAX_THREADS] {
-        std::array::from_fn(|u| {
-            (u < self.local).then(|| self.sampled.values[u][slice.buf].read().unwrap_or_else(|e| e.into_inner()))
-        })
     }
 
     /// Worker `w`'s neurons [a, b) of population `pi`.
