@@ -340,3 +340,46 @@ fn from_table(t: &SynapseTable, na: usize, dt: f64) -> FromTable {
     let delays = t.delays.as_ref().map(|d| order.iter().map(|&k| delay_steps(d[k], dt) as u32).collect::<Vec<u32>>());
     (offsets, targets, weights, delays)
 }
+
+/// `f(t, input t)` for each input, on a thread each (the calling one when
+/// there is one), the results in order: the parts of a connection drawn
+/// on threads ([`indegree`], [`probability`]).
+pub(super) fn on_threads<I: Send, R: Send>(inputs: Vec<I>, f: impl Fn(usize, I) -> R + Sync) -> Vec<R> {
+    if inputs.len() == 1 {
+        return inputs.into_iter().map(|x| f(0, x)).collect();
+    }
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = inputs.into_iter().enumerate().map(|(t, x)| s.spawn(move || f(t, x))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
+}
+
+/// An array that several threads write, each at positions of its own
+/// (rows of synapses drawn in parts).
+#[derive(Clone, Copy)]
+pub(super) struct Shared<T>(*mut T, usize);
+
+// SAFETY: the threads write disjoint positions (`write`'s contract)
+unsafe impl<T: Send> Send for Shared<T> {}
+// SAFETY: as above
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    pub fn new(array: &mut [T]) -> Shared<T> {
+        Shared(array.as_mut_ptr(), array.len())
+    }
+
+    /// Writes `value` at `at`.
+    ///
+    /// # Safety
+    /// No other thread writes position `at` meanwhile, and the array
+    /// outlives the writes.
+    #[inline]
+    pub unsafe fn write(self, at: usize, value: T) {
+        // ok: the first pass over the same draws counted every position
+        assert!(at < self.1, "a synapse past its rows");
+        // SAFETY: within the array (checked), and this thread's (the caller's)
+        unsafe { self.0.add(at).write(value) };
+    }
+}

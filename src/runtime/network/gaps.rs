@@ -6,6 +6,8 @@
 //! (Brunel's model A, 12,500 neurons) takes one byte instead of two, and
 //! one every 800 (a million neurons) two bytes instead of four.
 
+use super::connect::Shared;
+
 /// A gap between targets, of one or two bytes.
 pub(super) trait Gap: Copy + Eq + Send + Sync {
     /// The largest gap: moves on without a synapse.
@@ -203,19 +205,9 @@ impl<T: Gap> Packed<T> {
     /// Where threads that fill parts of the gaps apart write them
     /// ([`put_at`]).
     pub fn shared(&mut self) -> Shared<T> {
-        Shared(self.gaps_mut().as_mut_ptr(), self.len)
+        Shared::new(self.gaps_mut())
     }
 }
-
-/// The gaps of a [`Packed`], written by several threads, each at its own
-/// positions.
-#[derive(Clone, Copy)]
-pub(super) struct Shared<T>(*mut T, usize);
-
-// SAFETY: the threads write disjoint positions ([`put_at`]'s contract)
-unsafe impl<T: Send> Send for Shared<T> {}
-// SAFETY: as above
-unsafe impl<T: Sync> Sync for Shared<T> {}
 
 /// [`Packed::put`] through [`Shared`].
 ///
@@ -224,9 +216,8 @@ unsafe impl<T: Sync> Sync for Shared<T> {}
 #[inline]
 pub(super) unsafe fn put_at<T: Gap>(out: Shared<T>, cursor: &mut usize, at: usize, j: usize) {
     split_gap::<T>(j - at, |g| {
-        assert!(*cursor < out.1, "a gap past the stream"); // ok: the sizing pass counted every gap
-                                                           // SAFETY: within the gaps (checked), and this thread's alone (the caller's)
-        unsafe { out.0.add(*cursor).write(g) };
+        // SAFETY: the caller's
+        unsafe { out.write(*cursor, g) };
         *cursor += 1;
     });
 }

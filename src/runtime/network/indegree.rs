@@ -17,6 +17,7 @@
 //! kept) when that is smaller than indices, else as indices.
 
 use super::connect::Drawn;
+use super::connect::{on_threads, Shared};
 use super::gaps::{put_at, Gap, Packed, Stream};
 use crate::runtime::spikegen::SplitMix64;
 
@@ -223,7 +224,7 @@ impl Job<'_> {
         debug_assert_eq!(offsets[na], synapses, "every target has its k sources");
         let mut targets = vec![0u32; offsets[na]];
         super::pages::huge(&targets);
-        let out = Indices(targets.as_mut_ptr(), targets.len());
+        let out = Shared::new(&mut targets);
         on_threads(counts, |t, mut cursor: Vec<usize>| {
             self.synapses(t, |i, j| {
                 // SAFETY: part t's share of row i is its own, sized by the
@@ -235,41 +236,6 @@ impl Job<'_> {
         (offsets, targets)
     }
 }
-
-/// `f(t, input t)` for each input, on a thread each (the calling one when
-/// there is one), the results in order.
-pub(super) fn on_threads<I: Send, R: Send>(inputs: Vec<I>, f: impl Fn(usize, I) -> R + Sync) -> Vec<R> {
-    if inputs.len() == 1 {
-        return inputs.into_iter().map(|x| f(0, x)).collect();
-    }
-    std::thread::scope(|s| {
-        let f = &f;
-        let handles: Vec<_> = inputs.into_iter().enumerate().map(|(t, x)| s.spawn(move || f(t, x))).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-    })
-}
-
-/// The targets, written by several threads, each at its own positions.
-#[derive(Clone, Copy)]
-struct Indices(*mut u32, usize);
-
-impl Indices {
-    /// Writes target `j` at `at`.
-    ///
-    /// # Safety
-    /// No other thread writes position `at`.
-    #[inline]
-    unsafe fn write(self, at: usize, j: u32) {
-        assert!(at < self.1, "a synapse past the rows"); // ok: the first pass counted every synapse
-                                                         // SAFETY: within the targets (checked), and this thread's (the caller's)
-        unsafe { self.0.add(at).write(j) };
-    }
-}
-
-// SAFETY: the threads write disjoint positions
-unsafe impl Send for Indices {}
-// SAFETY: as above
-unsafe impl Sync for Indices {}
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,7 @@
 //! passes over the same draws (one counts each row, one writes it into
 //! its place), so the targets are held once, at their size.
 
-use super::indegree::on_threads;
+use super::connect::on_threads;
 use crate::runtime::spikegen::SplitMix64;
 
 /// The rows by probability `p` of `na` sources onto `nb` targets (within
