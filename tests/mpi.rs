@@ -22,7 +22,7 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 /// `neuroc run` with `args`, under `mpirun -np ranks` (0: without it).
-fn run(ranks: usize, args: &[&str]) -> std::process::Output {
+fn command(ranks: usize, args: &[&str]) -> Command {
     let exe = env!("CARGO_BIN_EXE_neuroc");
     let mut c = if ranks == 0 {
         Command::new(exe)
@@ -31,10 +31,15 @@ fn run(ranks: usize, args: &[&str]) -> std::process::Output {
         c.args(["--oversubscribe", "-np", &ranks.to_string(), exe]);
         c
     };
-    c.arg("run").args(args).arg("-q");
+    c.arg("run").args(args);
     // CI runs as root
     c.env("OMPI_ALLOW_RUN_AS_ROOT", "1").env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-    c.output().expect("mpirun and neuroc start")
+    c
+}
+
+/// [`command`], quiet, run.
+fn run(ranks: usize, args: &[&str]) -> std::process::Output {
+    command(ranks, args).arg("-q").output().expect("mpirun and neuroc start")
 }
 
 /// The files a run wrote, by name (run.json, which holds the command,
@@ -86,8 +91,9 @@ fn cuba_is_the_same_on_one_two_and_four_ranks() {
 fn per_synapse_weights_and_delays_are_the_same_on_three_ranks() {
     // CUBA with each synapse's weight and delay drawn (by probability,
     // uniform; by in-degree, normal): each rank draws only its synapses
-    // (those onto its own neurons), each value by its synapse's index in
-    // the whole connection, and gets the values one process draws
+    // (those onto its own neurons), each value by its synapse's key (the
+    // place in the connection's stream of the draw that made it), and gets
+    // the values one process draws
     let dir = tmp("spread-model");
     let text = std::fs::read_to_string(format!("{ROOT}/examples/cuba.neuro"))
         .unwrap()
@@ -103,6 +109,49 @@ fn per_synapse_weights_and_delays_are_the_same_on_three_ranks() {
     let model = dir.join("cuba.neuro");
     std::fs::write(&model, text).unwrap();
     same_over_ranks("spread", model.to_str().unwrap(), &["--duration", "200ms"], &[3]);
+}
+
+/// Each rank holds its share of the synapses and neurons, and no more:
+/// Brunel's model A at 20,000 neurons with each synapse's weight and delay
+/// drawn (2 x 10^7 synapses of 14 bytes, 280 MB in one process). Rank 0's
+/// peak (what `run` prints: VmHWM) against one process's, which a rank
+/// that drew or held the whole connection would reach; a few tens of MiB
+/// (the program, Open MPI) are every process's.
+#[test]
+fn a_rank_holds_its_share_of_the_synapses() {
+    let dir = tmp("share-model");
+    let text = std::fs::read_to_string(format!("{ROOT}/examples/brunel2000.neuro"))
+        .unwrap()
+        .replace("population E = 10000 x", "population E = 16000 x")
+        .replace("population I = 2500 x", "population I = 4000 x")
+        .replace(
+            "(k = 1000, w = J, delay = 1.5 ms)",
+            "(k = 800, w = normal(0.2 mV, 0.02 mV), delay = uniform(1 ms, 2 ms))",
+        )
+        .replace(
+            "(k = 250, w = -g * J, delay = 1.5 ms)",
+            "(k = 200, w = normal(-1 mV, 0.1 mV), delay = uniform(1 ms, 2 ms))",
+        );
+    assert!(text.contains("16000 x") && text.contains("k = 800, w = normal"));
+    let model = dir.join("brunel.neuro");
+    std::fs::write(&model, text).unwrap();
+    let peak = |ranks: usize| {
+        let out = dir.join(format!("np{ranks}"));
+        let args = [model.to_str().unwrap(), "--model", "BrunelAI", "--duration", "10ms", "-o", out.to_str().unwrap()];
+        let o = command(ranks, &args).output().expect("mpirun and neuroc start");
+        assert!(o.status.success(), "{ranks} ranks: {}", String::from_utf8_lossy(&o.stderr));
+        let said = String::from_utf8_lossy(&o.stdout);
+        assert!(said.contains("20000000 synapses"), "{ranks} ranks: {said}");
+        let mib =
+            said.split("peak memory ").nth(1).and_then(|r| r.split(' ').next()).and_then(|m| m.parse::<f64>().ok());
+        mib.unwrap_or_else(|| panic!("{ranks} ranks: no peak memory in {said}"))
+    };
+    let one = peak(0);
+    assert!(one > 280.0, "one process holds the 280 MB of synapses: {one} MiB");
+    for (ranks, share) in [(2, 0.6), (4, 0.4)] {
+        let rank = peak(ranks);
+        assert!(rank < share * one, "rank 0 of {ranks}: {rank} MiB against {one} MiB in one process");
+    }
 }
 
 #[test]

@@ -429,12 +429,14 @@ fn per_synapse_delivery_matches_shared_weights() {
     assert_eq!(fixed, spikes_of("spread", &spread, &[]));
 }
 
-/// Random delays must be bounded; spreads must be known functions.
+/// Random delays must be bounded; spreads must be known functions, and
+/// per-synapse weights drawn.
 #[test]
 fn bad_random_settings_are_diagnosed() {
     for (bad, code, tag) in [
         ("delay = uniform(1 ms, 3 ms)", "delay = normal(2 ms, 1 ms)", "normal-delay"),
         ("seed = SEED", "seed = 1, V = gauss(0 mV, 1 mV)", "unknown-spread"),
+        ("w = normal(1 mV, 0.2 mV)", "w = linspace(0 mV, 1 mV)", "linspace-weight"),
     ] {
         let src = RANDOM_NET.replace("SEED", "1").replace(bad.replace("SEED", "1").as_str(), code);
         let (o, _) = run_source(tag, &src, &[]);

@@ -201,6 +201,14 @@ fn settings_of(ctx: &mut Ctx, settings: &[ast::Binding], wdim: Option<Dim>, dt: 
             "w" => {
                 let wd = wdim.unwrap_or(Dim::NONE);
                 match ctx.spread(&s.value, wd, "`w`")? {
+                    Some(Spread::Linspace(..)) => {
+                        return ctx.reject(
+                            "weights per synapse are drawn from `normal(mean, sd)` or `uniform(lo, hi)`",
+                            s.value.span,
+                            "an even spread has no order over the synapses",
+                            "draw them, as `w = normal(1 mV, 0.2 mV)`, or give one weight, as `w = 1 mV`",
+                        );
+                    }
                     Some(sp) => w_spread = Some(sp),
                     None => w = ctx.finite(&s.value, wd, "`w`")?,
                 }

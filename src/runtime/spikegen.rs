@@ -8,13 +8,26 @@
 #[derive(Clone)]
 pub struct SplitMix64(u64);
 
+/// SplitMix64's step (the golden ratio's 64 bits), and its inverse modulo
+/// 2^64 (odd, so it has one: five Newton steps from 3 correct bits).
+const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+const GAMMA_INVERSE: u64 = {
+    let mut x = GAMMA;
+    let mut i = 0;
+    while i < 5 {
+        x = x.wrapping_mul(2u64.wrapping_sub(GAMMA.wrapping_mul(x)));
+        i += 1;
+    }
+    x
+};
+
 impl SplitMix64 {
     pub fn new(seed: u64) -> SplitMix64 {
         SplitMix64(seed)
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        self.0 = self.0.wrapping_add(GAMMA);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -23,7 +36,14 @@ impl SplitMix64 {
 
     /// Moves on by `draws` draws at once (the stream is a counter).
     pub fn skip(&mut self, draws: u64) {
-        self.0 = self.0.wrapping_add(draws.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        self.0 = self.0.wrapping_add(draws.wrapping_mul(GAMMA));
+    }
+
+    /// The draws taken since the stream was at `origin` (the stream is a
+    /// counter, so its state tells its place).
+    #[inline]
+    pub fn draws_since(&self, origin: &SplitMix64) -> u64 {
+        self.0.wrapping_sub(origin.0).wrapping_mul(GAMMA_INVERSE)
     }
 
     /// Uniform in (0, 1]: 53 random bits.
@@ -93,10 +113,10 @@ pub fn spread(s: Spread, n: usize, seed: u64, stream: u64) -> Vec<f64> {
 /// by their index in the whole connection.
 pub fn spread_at(s: Spread, n: usize, seed: u64, stream: u64, k: usize) -> f64 {
     let start = seed ^ stream.wrapping_mul(0xd1b5_4a32_d192_ed03);
-    let at = |draws: usize| SplitMix64::new(start.wrapping_add((draws as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+    let at = |draws: usize| SplitMix64::new(start.wrapping_add((draws as u64).wrapping_mul(GAMMA)));
     match s {
         Spread::Linspace(lo, hi) => {
-            if n == 1 {
+            if n <= 1 {
                 lo
             } else {
                 lo + (hi - lo) * k as f64 / (n - 1) as f64
@@ -114,6 +134,22 @@ pub fn spread_at(s: Spread, n: usize, seed: u64, stream: u64, k: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stream_tells_the_draws_it_took() {
+        let origin = SplitMix64::new(0xdead_beef);
+        let mut rng = origin.clone();
+        for n in [1u64, 2, 1000] {
+            for _ in 0..n {
+                rng.next_u64();
+            }
+            let mut jumped = origin.clone();
+            jumped.skip(rng.draws_since(&origin));
+            assert_eq!(jumped.next_u64(), rng.clone().next_u64(), "after {n} more draws");
+        }
+        assert_eq!(rng.draws_since(&origin), 1003);
+        assert_eq!(GAMMA.wrapping_mul(GAMMA_INVERSE), 1);
+    }
 
     #[test]
     fn a_spread_value_alone_is_the_same_as_in_the_whole() {

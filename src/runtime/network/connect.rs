@@ -4,16 +4,19 @@
 //!
 //! Streams of random numbers, each its own: connection `c` draws its pairs
 //! from `seed ^ (c + 1) * 0x9e37_79b9_7f4a_7c15`, its weights from stream
-//! `0x3e19_0000 + c` and its delays from `0xde1a_0000 + c`, in CSR order.
+//! `0x3e19_0000 + c` and its delays from `0xde1a_0000 + c`, each synapse's
+//! at its key: the number of the connection's draws before the one that
+//! made it (the pairs before it, for a rule by probability), so any part of
+//! the connection, on any thread or process, gives a synapse the same.
 //! Synapses are handed to the recorder (`keep_synapses`) connection by
 //! connection, in CSR order, as each is built: nothing keeps them.
 
 use super::build::Runner;
 use super::gaps::Stream;
-use super::indegree::{self, Shape};
+use super::indegree::{self, Form, Shape};
 use super::probability;
 use super::{delay_steps, Connection, NetConfig, Network, Rule, SynapseTable};
-use crate::runtime::spikegen::{spread, spread_at, SplitMix64, Spread};
+use crate::runtime::spikegen::{spread_at, SplitMix64, Spread};
 use crate::runtime::Recorder;
 
 /// Neurons `a..b` of a population, as `(a, b)`.
@@ -121,110 +124,81 @@ fn draw(net: &Network, ci: usize, c: &Connection, cfg: &NetConfig, port: usize, 
         // then keep the local ones
         return keep_targets(draw(net, ci, c, cfg, port, (0, usize::MAX)), keep);
     }
-    // per-synapse weights and delays come in the order of all the
-    // synapses: a part of the connection takes each of its synapses'
-    // by its index in the whole ([`spread_at`])
+    // per-synapse weights and delays are drawn by each synapse's key (the
+    // place of the draw that made it in the connection's stream), so a
+    // part of the connection draws only its own
     let per_synapse = c.w_spread.is_some() || c.delay_range.is_some();
-    let indices = per_synapse && keep != (0, usize::MAX);
     let (na, nb) = (net.populations[c.from].count, net.populations[c.to].count);
-    let mut rng = SplitMix64::new(cfg.seed ^ (ci as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let rng = SplitMix64::new(cfg.seed ^ (ci as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let recurrent = c.from == c.to;
-    // the kept synapses' indices in the whole connection, and its size,
-    // when asked
-    let mut index: Option<(Vec<usize>, usize)> = indices.then(|| (Vec::new(), 0));
     let mut drawn = None;
-    let (offsets, targets, table_weights, table_delays) = match (c.rule, &c.table) {
+    let (offsets, targets, keys, table_weights, table_delays) = match (c.rule, &c.table) {
         (Rule::Probability(p), _) => {
-            let (o, t) = match index.as_mut() {
-                Some(index) => by_probability_indexed(&mut rng, (na, nb), recurrent, p, keep, index),
-                None => probability::draw(&rng, (na, nb), (recurrent, p), keep, drawing_threads(cfg, keep, na * nb)),
-            };
-            (o, t, None, None)
+            let threads = drawing_threads(cfg, keep, na * nb);
+            let (o, t, keys) = probability::draw(&rng, (na, nb), (recurrent, p), keep, (threads, per_synapse));
+            (o, t, keys, None, None)
         }
         (Rule::OneToOne, _) => {
             let (o, t) = one_to_one(na, nb);
             let csr = Csr { offsets: o, targets: t, delay_steps: 0, port, weights: None, delays: None, gaps: None };
             let csr = keep_targets(csr, keep);
-            if let Some((index, total)) = index.as_mut() {
-                // synapse i (of source i) is the i-th of the whole
-                index.extend(csr.targets.iter().map(|&j| j as usize));
-                *total = na.min(nb);
-            }
-            (csr.offsets, csr.targets, None, None)
+            // synapse i (of source i, onto target i) is keyed i
+            let keys = per_synapse.then(|| csr.targets.iter().map(|&j| j as u64).collect());
+            (csr.offsets, csr.targets, keys, None, None)
         }
         (Rule::InDegree(k), _) => {
             let shape = Shape { na, nb, k, recurrent };
-            match index.as_mut() {
-                Some(index) => {
-                    let (o, t) = by_in_degree_indexed(&mut rng, shape, keep, index);
-                    (o, t, None, None)
-                }
-                None => {
-                    // straight into gaps when nothing reads the targets one by one
-                    let gaps = !per_synapse && c.stdp.is_none() && !cfg.keep_synapses && super::gaps::wanted();
-                    let (o, t, d) = indegree::draw(&rng, shape, keep, gaps, drawing_threads(cfg, keep, nb * k));
-                    drawn = d;
-                    (o, t, None, None)
-                }
-            }
+            // straight into gaps when nothing reads the targets one by one
+            let form = if per_synapse {
+                Form::Keyed
+            } else if c.stdp.is_none() && !cfg.keep_synapses && super::gaps::wanted() {
+                Form::Gaps
+            } else {
+                Form::Indices
+            };
+            let (o, t, d, keys) = indegree::draw(&rng, shape, keep, form, drawing_threads(cfg, keep, nb * k));
+            drawn = d;
+            (o, t, keys, None, None)
         }
-        (Rule::Table, Some(t)) => from_table(t, na, cfg.dt),
+        (Rule::Table, Some(t)) => {
+            let (o, t, w, d) = from_table(t, na, cfg.dt);
+            // a value the table does not give is drawn by the synapse's place
+            let keys = per_synapse.then(|| (0..t.len() as u64).collect());
+            (o, t, keys, w, d)
+        }
         // a table rule without its table: no synapses
-        (Rule::Table, None) => (vec![0; na + 1], Vec::new(), None, None),
+        (Rule::Table, None) => (vec![0; na + 1], Vec::new(), None, None, None),
     };
-    // per-synapse weights and delays, from streams of their own, in the
-    // order of the whole connection's synapses
-    let values = |sp: Spread, stream: u64| -> Vec<f64> {
-        match &index {
-            Some((index, total)) => index.iter().map(|&k| spread_at(sp, *total, cfg.seed, stream, k)).collect(),
-            None => spread(sp, targets.len(), cfg.seed, stream),
-        }
-    };
-    let weights = table_weights.or_else(|| c.w_spread.map(|sp| values(sp, 0x3e19_0000 + ci as u64)));
+    // per-synapse weights and delays, from streams of their own, each
+    // synapse's from its key, on threads; the delays first, then the
+    // weights in the keys' place (so no third array of eight bytes per
+    // synapse is ever held)
+    let threads = drawing_threads(cfg, keep, targets.len());
     let delays = table_delays.or_else(|| {
-        c.delay_range.map(|(lo, hi)| {
-            values(Spread::Uniform(lo, hi), 0xde1a_0000 + ci as u64)
-                .into_iter()
-                .map(|d| delay_steps(d, cfg.dt) as u32)
-                .collect::<Vec<u32>>()
-        })
+        let (lo, hi) = c.delay_range?;
+        let keys = keys.as_ref()?;
+        let mut steps = vec![0u32; keys.len()];
+        in_parts(&mut steps, threads, |at, part| {
+            for (step, &key) in part.iter_mut().zip(&keys[at..]) {
+                let d = spread_at(Spread::Uniform(lo, hi), 0, cfg.seed, 0xde1a_0000 + ci as u64, key as usize);
+                *step = delay_steps(d, cfg.dt) as u32;
+            }
+        });
+        Some(steps)
+    });
+    let weights = table_weights.or_else(|| {
+        let sp = c.w_spread?;
+        let mut keys = keys?;
+        let stream = 0x3e19_0000 + ci as u64;
+        in_parts(&mut keys, threads, |_, part| {
+            for key in part {
+                *key = spread_at(sp, 0, cfg.seed, stream, *key as usize).to_bits();
+            }
+        });
+        // the same allocation, seen as weights
+        Some(keys.into_iter().map(f64::from_bits).collect())
     });
     Csr { offsets, targets, delay_steps: delay_steps(c.delay, cfg.dt), port, weights, delays, gaps: drawn }
-}
-
-/// By probability ([`probability`]) in a process that holds a part of a
-/// connection with per-synapse values: every pair is drawn, the synapses
-/// onto `lo..hi` kept, and `index` receives each kept synapse's index
-/// among all of them, and their count.
-fn by_probability_indexed(
-    rng: &mut SplitMix64,
-    (na, nb): (usize, usize),
-    recurrent: bool,
-    p: f64,
-    (lo, hi): (usize, usize),
-    (index, total): &mut (Vec<usize>, usize),
-) -> (Vec<usize>, Vec<u32>) {
-    let mut offsets = Vec::with_capacity(na + 1);
-    let mut targets = Vec::new();
-    let mut all = 0;
-    offsets.push(0);
-    for i in 0..na {
-        for j in 0..nb {
-            if recurrent && i == j {
-                continue;
-            }
-            if 1.0 - rng.next_open01() < p {
-                if (lo..hi).contains(&j) {
-                    targets.push(j as u32);
-                    index.push(all);
-                }
-                all += 1;
-            }
-        }
-        offsets.push(targets.len());
-    }
-    *total = all;
-    (offsets, targets)
 }
 
 /// Source i to target i.
@@ -251,47 +225,6 @@ fn drawing_threads(cfg: &NetConfig, keep: (usize, usize), draws: usize) -> usize
         t => t,
     };
     asked.clamp(1, super::step::MAX_THREADS).min(draws.div_ceil(1 << 20).max(1))
-}
-
-/// Fixed in-degree ([`indegree`]) in a process that holds a part of a
-/// connection with per-synapse values: every synapse is drawn, those onto
-/// `lo..hi` kept as indices, and `index` receives each kept synapse's
-/// index among all of them (by source, then in drawing order), and their
-/// count.
-fn by_in_degree_indexed(
-    rng: &mut SplitMix64,
-    shape: Shape,
-    (lo, hi): (usize, usize),
-    (index, total): &mut (Vec<usize>, usize),
-) -> (Vec<usize>, Vec<u32>) {
-    let na = shape.na;
-    let start = rng.clone();
-    let prefix = |counts: &mut Vec<usize>| {
-        for i in 0..na {
-            counts[i + 1] += counts[i];
-        }
-    };
-    // per source, its synapses kept and its synapses in all
-    let (mut offsets, mut whole) = (vec![0usize; na + 1], vec![0usize; na + 1]);
-    shape.each(rng, (0, shape.nb), |i, j| {
-        offsets[i + 1] += usize::from((lo..hi).contains(&j));
-        whole[i + 1] += 1;
-    });
-    prefix(&mut offsets);
-    prefix(&mut whole);
-    *total = whole[na];
-    let mut targets = vec![0u32; offsets[na]];
-    index.resize(targets.len(), 0);
-    let mut cursor = offsets.clone();
-    shape.each(&mut start.clone(), (0, shape.nb), |i, j| {
-        if (lo..hi).contains(&j) {
-            targets[cursor[i]] = j as u32;
-            index[cursor[i]] = whole[i];
-            cursor[i] += 1;
-        }
-        whole[i] += 1;
-    });
-    (offsets, targets)
 }
 
 /// `csr` with only its synapses onto targets `lo..hi` (and their weights
@@ -353,6 +286,14 @@ pub(super) fn on_threads<I: Send, R: Send>(inputs: Vec<I>, f: impl Fn(usize, I) 
         let handles: Vec<_> = inputs.into_iter().enumerate().map(|(t, x)| s.spawn(move || f(t, x))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     })
+}
+
+/// `f(first index, part)` over `threads` contiguous parts of `array`, each
+/// on a thread.
+fn in_parts<T: Send>(array: &mut [T], threads: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    let size = array.len().div_ceil(threads.max(1)).max(1);
+    let parts: Vec<(usize, &mut [T])> = array.chunks_mut(size).enumerate().map(|(p, c)| (p * size, c)).collect();
+    on_threads(parts, |_, (at, part)| f(at, part));
 }
 
 /// An array that several threads write, each at positions of its own

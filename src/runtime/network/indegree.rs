@@ -49,10 +49,10 @@ impl Shape {
         ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * self.na as f64) as usize
     }
 
-    /// Each synapse onto targets `a..b` as (source, target), from `rng` at
-    /// the start of target a's draws.
+    /// Each synapse onto targets `a..b` as (source, target, the stream just
+    /// after its draw), from `rng` at the start of target a's draws.
     #[inline]
-    pub fn each(&self, rng: &mut SplitMix64, (a, b): (usize, usize), mut f: impl FnMut(usize, usize)) {
+    pub fn each(&self, rng: &mut SplitMix64, (a, b): (usize, usize), mut f: impl FnMut(usize, usize, &SplitMix64)) {
         if !self.draws() {
             return;
         }
@@ -63,7 +63,7 @@ impl Shape {
                 if self.recurrent && i == j {
                     continue;
                 }
-                f(i.min(self.na - 1), j);
+                f(i.min(self.na - 1), j, rng);
                 got += 1;
             }
         }
@@ -94,26 +94,37 @@ impl Shape {
     }
 }
 
+/// How [`draw`] writes the rows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Form {
+    /// As gaps when that is smaller, else as indices.
+    Gaps,
+    /// As indices.
+    Indices,
+    /// As indices, with each synapse's key.
+    Keyed,
+}
+
 /// A connection's rows by fixed in-degree onto targets `lo..hi` (all:
 /// `(0, usize::MAX)`), on up to `threads` threads, from `rng` at the start
-/// of the connection's draws: (offsets, targets) as indices, or with
-/// `gaps` (when that is smaller) the offsets among the gaps and the gaps.
+/// of the connection's draws: (offsets, targets) as indices, or as `form`
+/// asks the offsets among the gaps and the gaps, or the synapses' keys.
 pub(super) fn draw(
     rng: &SplitMix64,
     shape: Shape,
     (lo, hi): (usize, usize),
-    gaps: bool,
+    form: Form,
     threads: usize,
-) -> (Vec<usize>, Vec<u32>, Option<Drawn>) {
+) -> (Vec<usize>, Vec<u32>, Option<Drawn>, Option<Vec<u64>>) {
     let (lo, hi) = (lo.min(shape.nb), hi.min(shape.nb));
     let parts = threads.clamp(1, (hi - lo).max(1));
     let bounds: Vec<(usize, usize)> =
         (0..parts).map(|t| (lo + (hi - lo) * t / parts, lo + (hi - lo) * (t + 1) / parts)).collect();
     let starts = shape.seek(rng, &bounds.iter().map(|b| b.0).collect::<Vec<_>>());
-    let job = Job { shape, bounds: &bounds, starts: &starts };
+    let job = Job { shape, bounds: &bounds, starts: &starts, origin: rng };
     let synapses = if shape.draws() { (hi - lo) * shape.k } else { 0 };
     let index_bytes = synapses * if shape.nb <= 1 << 16 { 2 } else { 4 };
-    if gaps {
+    if form == Form::Gaps {
         // one byte when a source's targets are on average less than 128
         // neurons apart (about na / k: each reaches about k nb / na of the
         // nb targets), else two
@@ -123,11 +134,11 @@ pub(super) fn draw(
             job.gaps::<u16>(lo, index_bytes).map(|(o, g)| (o, Stream::Two(g)))
         };
         if let Some((offsets, stream)) = drawn {
-            return (offsets, Vec::new(), Some(Drawn { stream, from: lo, synapses }));
+            return (offsets, Vec::new(), Some(Drawn { stream, from: lo, synapses }), None);
         }
     }
-    let (offsets, targets) = job.indices(synapses);
-    (offsets, targets, None)
+    let (offsets, targets, keys) = job.indices(synapses, form == Form::Keyed);
+    (offsets, targets, None, keys)
 }
 
 /// The targets split into parts, each drawn from its place in the stream.
@@ -135,6 +146,8 @@ struct Job<'a> {
     shape: Shape,
     bounds: &'a [(usize, usize)],
     starts: &'a [SplitMix64],
+    /// The stream at the connection's first draw.
+    origin: &'a SplitMix64,
 }
 
 /// Part t's share of each row as gaps, sized by the first pass: its gaps
@@ -149,8 +162,16 @@ struct Sizes {
 impl Job<'_> {
     /// Part t's synapses, as (source, target).
     #[inline]
-    fn synapses(&self, t: usize, f: impl FnMut(usize, usize)) {
-        self.shape.each(&mut self.starts[t].clone(), self.bounds[t], f);
+    fn synapses(&self, t: usize, mut f: impl FnMut(usize, usize)) {
+        self.shape.each(&mut self.starts[t].clone(), self.bounds[t], |i, j, _| f(i, j));
+    }
+
+    /// Part t's synapses, as (source, target, key): the key counts the
+    /// connection's draws before the one that made the synapse.
+    #[inline]
+    fn keyed(&self, t: usize, mut f: impl FnMut(usize, usize, u64)) {
+        self.shape
+            .each(&mut self.starts[t].clone(), self.bounds[t], |i, j, at| f(i, j, at.draws_since(self.origin) - 1));
     }
 
     /// The rows as gaps of type `T` from `lo`, when they take fewer than
@@ -204,8 +225,9 @@ impl Job<'_> {
         Some((offsets, packed))
     }
 
-    /// The rows as indices: (offsets, targets) of `synapses` in all.
-    fn indices(&self, synapses: usize) -> (Vec<usize>, Vec<u32>) {
+    /// The rows as indices: (offsets, targets) of `synapses` in all, and
+    /// with `keys` each synapse's key.
+    fn indices(&self, synapses: usize, keys: bool) -> (Vec<usize>, Vec<u32>, Option<Vec<u64>>) {
         let na = self.shape.na;
         let mut counts = on_threads(vec![(); self.bounds.len()], |t, ()| {
             let mut count = vec![0usize; na];
@@ -224,16 +246,25 @@ impl Job<'_> {
         debug_assert_eq!(offsets[na], synapses, "every target has its k sources");
         let mut targets = vec![0u32; offsets[na]];
         super::pages::huge(&targets);
-        let out = Shared::new(&mut targets);
+        let mut keyed = if keys { vec![0u64; offsets[na]] } else { Vec::new() };
+        let (out, key_out) = (Shared::new(&mut targets), Shared::new(&mut keyed));
         on_threads(counts, |t, mut cursor: Vec<usize>| {
-            self.synapses(t, |i, j| {
-                // SAFETY: part t's share of row i is its own, sized by the
-                // first pass over the same draws
-                unsafe { out.write(cursor[i], j as u32) };
-                cursor[i] += 1;
-            });
+            // SAFETY (both): part t's share of row i is its own, sized by
+            // the first pass over the same draws
+            if keys {
+                self.keyed(t, |i, j, key| {
+                    unsafe { out.write(cursor[i], j as u32) };
+                    unsafe { key_out.write(cursor[i], key) };
+                    cursor[i] += 1;
+                });
+            } else {
+                self.synapses(t, |i, j| {
+                    unsafe { out.write(cursor[i], j as u32) };
+                    cursor[i] += 1;
+                });
+            }
         });
-        (offsets, targets)
+        (offsets, targets, keys.then_some(keyed))
     }
 }
 
@@ -263,7 +294,7 @@ mod tests {
     /// by source (keeping the targets' order).
     fn expected(shape: Shape, seed: u64, (lo, hi): (usize, usize)) -> Vec<Vec<usize>> {
         let mut rows = vec![Vec::new(); shape.na];
-        shape.each(&mut SplitMix64::new(seed), (0, shape.nb), |i, j| {
+        shape.each(&mut SplitMix64::new(seed), (0, shape.nb), |i, j, _| {
             if (lo..hi).contains(&j) {
                 rows[i].push(j);
             }
@@ -271,15 +302,17 @@ mod tests {
         rows
     }
 
-    fn rows_of(drawn: (Vec<usize>, Vec<u32>, Option<Drawn>)) -> (Vec<Vec<usize>>, &'static str) {
+    type Rows = (Vec<usize>, Vec<u32>, Option<Drawn>, Option<Vec<u64>>);
+
+    fn rows_of(drawn: Rows) -> (Vec<Vec<usize>>, &'static str) {
         match drawn {
-            (offsets, _, Some(Drawn { stream: Stream::One(g), from, .. })) => {
+            (offsets, _, Some(Drawn { stream: Stream::One(g), from, .. }), _) => {
                 (decode(&offsets, g.gaps(), from), "one byte")
             }
-            (offsets, _, Some(Drawn { stream: Stream::Two(g), from, .. })) => {
+            (offsets, _, Some(Drawn { stream: Stream::Two(g), from, .. }), _) => {
                 (decode(&offsets, g.gaps(), from), "two bytes")
             }
-            (offsets, targets, None) => (
+            (offsets, targets, None, _) => (
                 offsets.windows(2).map(|w| targets[w[0]..w[1]].iter().map(|&j| j as usize).collect()).collect(),
                 "indices",
             ),
@@ -302,11 +335,49 @@ mod tests {
         for (shape, keep, form) in cases {
             let want = expected(shape, 7, keep);
             for threads in [1, 2, 3, 5] {
-                for gaps in [true, false] {
+                for gaps in [Form::Gaps, Form::Indices] {
                     let (rows, got) = rows_of(draw(&SplitMix64::new(7), shape, keep, gaps, threads));
-                    assert_eq!(got, if gaps { form } else { "indices" }, "{shape:?} on {threads} threads");
-                    assert_eq!(rows, want, "{shape:?} on {threads} threads, gaps {gaps}");
+                    assert_eq!(
+                        got,
+                        if gaps == Form::Gaps { form } else { "indices" },
+                        "{shape:?} on {threads} threads"
+                    );
+                    assert_eq!(rows, want, "{shape:?} on {threads} threads, {gaps:?}");
                 }
+            }
+        }
+    }
+
+    /// Each synapse's key is the place of its draw in the stream, the same
+    /// whatever part drew it: drawing from there gives its source again.
+    #[test]
+    fn a_synapses_key_is_the_place_of_its_draw() {
+        let shape = Shape { na: 300, nb: 300, k: 20, recurrent: true };
+        let origin = SplitMix64::new(5);
+        let (offsets, targets, _, keys) = draw(&origin, shape, (0, usize::MAX), Form::Keyed, 1);
+        let keys = keys.expect("keys asked for");
+        let mut all: Vec<u64> = keys.clone();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), keys.len(), "one key per synapse");
+        for i in 0..shape.na {
+            for q in offsets[i]..offsets[i + 1] {
+                let mut at = origin.clone();
+                at.skip(keys[q]);
+                assert_eq!(shape.source(&mut at), i, "synapse {q} onto {}", targets[q]);
+            }
+        }
+        // a process's part, on threads: the same keys for the same synapses
+        for (keep, threads) in [((0, usize::MAX), 3), ((40, 217), 1), ((40, 217), 4)] {
+            let (o, t, _, k) = draw(&origin, shape, keep, Form::Keyed, threads);
+            let k = k.expect("keys asked for");
+            for i in 0..shape.na {
+                let mine: Vec<(u32, u64)> = (o[i]..o[i + 1]).map(|q| (t[q], k[q])).collect();
+                let whole: Vec<(u32, u64)> = (offsets[i]..offsets[i + 1])
+                    .map(|q| (targets[q], keys[q]))
+                    .filter(|&(j, _)| (keep.0..keep.1).contains(&(j as usize)))
+                    .collect();
+                assert_eq!(mine, whole, "row {i}, keep {keep:?}, {threads} threads");
             }
         }
     }
@@ -318,7 +389,7 @@ mod tests {
             let mut rng = SplitMix64::new(3);
             let mut at = vec![rng.clone()];
             for j in 0..shape.nb {
-                shape.each(&mut rng, (j, j + 1), |_, _| {});
+                shape.each(&mut rng, (j, j + 1), |_, _, _| {});
                 at.push(rng.clone());
             }
             let starts = [0, 1, 17, 49, 50];
