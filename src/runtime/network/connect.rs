@@ -311,6 +311,12 @@ impl<T> Shared<T> {
         Shared(array.as_mut_ptr(), array.len())
     }
 
+    /// Position `at`'s address (not read: for a prefetch).
+    #[inline]
+    pub fn at(self, at: usize) -> *const T {
+        self.0.wrapping_add(at.min(self.1))
+    }
+
     /// Writes `value` at `at`.
     ///
     /// # Safety

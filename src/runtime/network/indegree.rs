@@ -14,7 +14,14 @@
 //! Two passes over the same draws, so that nothing but the result is ever
 //! held: one sizes each part of each row, one writes it there. The rows
 //! are written as gaps ([`super::gaps`], each row's from the first target
-//! kept) when that is smaller than indices, else as indices.
+//! kept) when that is smaller than indices, else as indices, and then,
+//! when asked, with each synapse's key: the place in the stream of the
+//! draw that made it, which names it the same way in any part
+//! ([`super::connect`] draws its weight and delay by it).
+//!
+//! Each draw updates its source's row, and a million rows lie far beyond
+//! the caches: each part draws a few synapses ahead of the one it stores,
+//! fetching the rows (and where they write) meanwhile ([`Job::ahead`]).
 
 use super::connect::Drawn;
 use super::connect::{on_threads, Shared};
@@ -150,20 +157,62 @@ struct Job<'a> {
     origin: &'a SplitMix64,
 }
 
-/// Part t's share of each row as gaps, sized by the first pass: its gaps
+/// Part t's share of row i as gaps, sized by the first pass: its gaps
 /// after its first target (then where it writes them), its first target
-/// (then the target its first gap is from) and its last.
-struct Sizes {
-    units: Vec<usize>,
-    first: Vec<u32>,
-    last: Vec<u32>,
+/// (then the target its first gap is from) and its last. One struct per
+/// row, so that a synapse touches one cache line of them, not three (the
+/// rows of a million neurons are far beyond the caches).
+#[derive(Clone, Copy)]
+struct Share {
+    units: usize,
+    first: u32,
+    last: u32,
+}
+
+/// No share of a row yet.
+const EMPTY: Share = Share { units: 0, first: NONE, last: 0 };
+
+/// Where part t writes the rest of row i, and the target its next gap is
+/// from (one struct per row, as [`Share`]).
+#[derive(Clone, Copy)]
+struct Cursor {
+    at: usize,
+    from: u32,
 }
 
 impl Job<'_> {
-    /// Part t's synapses, as (source, target).
+    /// Part t's synapses, as [`Self::keyed`], each handed to `f` a few
+    /// draws after `touch` was told its source, and `near` half as many:
+    /// the rows of a million sources lie far beyond the caches, and
+    /// `touch` fetches the source's row (`near`, what the row points to)
+    /// meanwhile, so that several are on their way at once.
     #[inline]
-    fn synapses(&self, t: usize, mut f: impl FnMut(usize, usize)) {
-        self.shape.each(&mut self.starts[t].clone(), self.bounds[t], |i, j, _| f(i, j));
+    fn ahead<S>(
+        &self,
+        t: usize,
+        state: &mut S,
+        (touch, near): (impl Fn(&S, usize), impl Fn(&S, usize)),
+        mut f: impl FnMut(&mut S, usize, usize, u64),
+    ) {
+        const AHEAD: usize = 32;
+        let mut ring = [(0usize, 0usize, 0u64); AHEAD];
+        let mut n = 0usize;
+        self.keyed(t, |i, j, key| {
+            touch(state, i);
+            if n >= AHEAD / 2 {
+                near(state, ring[(n - AHEAD / 2) % AHEAD].0);
+            }
+            let slot = &mut ring[n % AHEAD];
+            if n >= AHEAD {
+                f(state, slot.0, slot.1, slot.2);
+            }
+            *slot = (i, j, key);
+            n += 1;
+        });
+        for q in n.saturating_sub(AHEAD)..n {
+            let (i, j, key) = ring[q % AHEAD];
+            f(state, i, j, key);
+        }
     }
 
     /// Part t's synapses, as (source, target, key): the key counts the
@@ -179,47 +228,55 @@ impl Job<'_> {
     fn gaps<T: Gap>(&self, lo: usize, than: usize) -> Option<(Vec<usize>, Packed<T>)> {
         let na = self.shape.na;
         let mut sizes = on_threads(vec![(); self.bounds.len()], |t, ()| {
-            let mut s = Sizes { units: vec![0; na], first: vec![NONE; na], last: vec![0; na] };
-            self.synapses(t, |i, j| {
-                if s.first[i] == NONE {
-                    s.first[i] = j as u32;
+            let mut s = super::pages::filled(na, EMPTY);
+            let touch = |s: &Vec<Share>, i: usize| fetch(s.as_ptr().wrapping_add(i));
+            self.ahead(t, &mut s, (touch, |_: &Vec<Share>, _| {}), |s, i, j, _| {
+                let row = &mut s[i];
+                if row.first == NONE {
+                    row.first = j as u32;
                 } else {
-                    s.units[i] += Packed::<T>::units(s.last[i] as usize, j);
+                    row.units += Packed::<T>::units(row.last as usize, j);
                 }
-                s.last[i] = j as u32;
+                row.last = j as u32;
             });
             s
         });
         // each row's parts in order: part t's first gap is from the last
-        // target of the parts before it (or from `lo`); its units become
-        // where it writes, its first target the one its gaps start from
+        // target of the parts before it (or from `lo`); it writes from
+        // where the parts before it end
         let mut offsets = Vec::with_capacity(na + 1);
         offsets.push(0);
+        let mut cursors: Vec<Vec<Cursor>> =
+            sizes.iter().map(|_| super::pages::filled(na, Cursor { at: 0, from: 0 })).collect();
         for i in 0..na {
             let (mut at, mut from) = (offsets[i], lo);
-            for s in sizes.iter_mut() {
-                if s.first[i] == NONE {
+            for (s, c) in sizes.iter_mut().zip(cursors.iter_mut()) {
+                let share = s[i];
+                if share.first == NONE {
                     continue;
                 }
-                let units = Packed::<T>::units(from, s.first[i] as usize) + s.units[i];
-                (s.units[i], s.first[i]) = (at, from as u32);
-                at += units;
-                from = s.last[i] as usize;
+                c[i] = Cursor { at, from: from as u32 };
+                at += Packed::<T>::units(from, share.first as usize) + share.units;
+                from = share.last as usize;
             }
             offsets.push(at);
         }
+        drop(sizes);
         if offsets[na] * size_of::<T>() >= than {
             return None;
         }
         let mut packed = Packed::<T>::zeroed(offsets[na]);
         let out = packed.shared();
-        let parts = sizes.into_iter().map(|s| (s.units, s.first)).collect();
-        on_threads(parts, |t, (mut cursor, mut last): (Vec<usize>, Vec<u32>)| {
-            self.synapses(t, |i, j| {
+        on_threads(cursors, |t, mut cursor: Vec<Cursor>| {
+            let touch = |c: &Vec<Cursor>, i: usize| fetch(c.as_ptr().wrapping_add(i));
+            // the row's cursor is in the cache by then: fetch where it writes
+            let near = |c: &Vec<Cursor>, i: usize| fetch(out.at(c[i].at));
+            self.ahead(t, &mut cursor, (touch, near), |cursor, i, j, _| {
+                let c = &mut cursor[i];
                 // SAFETY: part t's share of row i is its own, sized by the
                 // first pass over the same draws
-                unsafe { put_at(out, &mut cursor[i], last[i] as usize, j) };
-                last[i] = j as u32;
+                unsafe { put_at(out, &mut c.at, c.from as usize, j) };
+                c.from = j as u32;
             });
         });
         Some((offsets, packed))
@@ -229,9 +286,10 @@ impl Job<'_> {
     /// with `keys` each synapse's key.
     fn indices(&self, synapses: usize, keys: bool) -> (Vec<usize>, Vec<u32>, Option<Vec<u64>>) {
         let na = self.shape.na;
+        let touch = |c: &Vec<usize>, i: usize| fetch(c.as_ptr().wrapping_add(i));
         let mut counts = on_threads(vec![(); self.bounds.len()], |t, ()| {
-            let mut count = vec![0usize; na];
-            self.synapses(t, |i, _| count[i] += 1);
+            let mut count = super::pages::filled(na, 0usize);
+            self.ahead(t, &mut count, (touch, |_: &Vec<usize>, _| {}), |count, i, _, _| count[i] += 1);
             count
         });
         let mut offsets = Vec::with_capacity(na + 1);
@@ -249,23 +307,38 @@ impl Job<'_> {
         let mut keyed = if keys { vec![0u64; offsets[na]] } else { Vec::new() };
         let (out, key_out) = (Shared::new(&mut targets), Shared::new(&mut keyed));
         on_threads(counts, |t, mut cursor: Vec<usize>| {
-            // SAFETY (both): part t's share of row i is its own, sized by
-            // the first pass over the same draws
-            if keys {
-                self.keyed(t, |i, j, key| {
-                    unsafe { out.write(cursor[i], j as u32) };
+            // the row's cursor is in the cache by then: fetch where it writes
+            let near = |c: &Vec<usize>, i: usize| {
+                fetch(out.at(c[i]));
+                if keys {
+                    fetch(key_out.at(c[i]));
+                }
+            };
+            self.ahead(t, &mut cursor, (touch, near), |cursor, i, j, key| {
+                // SAFETY (both): part t's share of row i is its own, sized
+                // by the first pass over the same draws
+                unsafe { out.write(cursor[i], j as u32) };
+                if keys {
                     unsafe { key_out.write(cursor[i], key) };
-                    cursor[i] += 1;
-                });
-            } else {
-                self.synapses(t, |i, j| {
-                    unsafe { out.write(cursor[i], j as u32) };
-                    cursor[i] += 1;
-                });
-            }
+                }
+                cursor[i] += 1;
+            });
         });
         (offsets, targets, keys.then_some(keyed))
     }
+}
+
+/// Asks the CPU to bring `at`'s cache line closer (a hint: nothing is
+/// read, and nothing happens off x86-64).
+#[inline(always)]
+fn fetch<T>(at: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing and cannot fault, whatever the address
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
 }
 
 #[cfg(test)]

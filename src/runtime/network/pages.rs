@@ -10,19 +10,32 @@
 /// nothing changes where it is not taken (other systems, or the kernel's
 /// transparent huge pages off).
 pub(super) fn huge<T>(array: &[T]) {
+    advise(array.as_ptr(), size_of_val(array));
+}
+
+/// `n` copies of `value`, on huge pages where they span several (as
+/// [`huge`], asked before the values touch the pages).
+pub(super) fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    advise(v.as_ptr(), n * size_of::<T>());
+    v.resize(n, value);
+    v
+}
+
+/// [`huge`] over the `bytes` from `ptr`.
+fn advise<T>(ptr: *const T, bytes: usize) {
     const HUGE: usize = 2 << 20;
-    let bytes = std::mem::size_of_val(array);
     if bytes < 4 * HUGE || std::env::var_os("NEUROC_NO_HUGE").is_some() {
         return;
     }
     #[cfg(target_os = "linux")]
     {
         // the whole huge pages within the array
-        let start = (array.as_ptr() as usize).next_multiple_of(HUGE);
-        let end = (array.as_ptr() as usize + bytes) / HUGE * HUGE;
+        let start = (ptr as usize).next_multiple_of(HUGE);
+        let end = (ptr as usize + bytes) / HUGE * HUGE;
         if end > start {
-            // SAFETY: advice over pages of this array alone; it changes
-            // no contents
+            // SAFETY: advice over pages of this allocation alone; it
+            // changes no contents
             unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
         }
     }
