@@ -20,7 +20,11 @@
 //!   NEUROC_BRIAN2_PYTHON=/tmp/brianenv/bin/python cargo bench --bench network
 //!
 //! Each length runs on 1 and on 2 threads (`--threads`); the spikes are the
-//! same (tests/network.rs checks it), only the wall time differs.
+//! same (tests/network.rs checks it), only the wall time differs. Each row
+//! gives ns per synaptic event (spikes x mean out-degree) and per
+//! neuron-step, each the whole run seen one way. With Brian2 and 10 s
+//! runs, CUBA on one thread then runs three times against Brian2,
+//! alternated, and the best of each is compared.
 //!
 //! Then Brunel's model A (examples/brunel2000.neuro) in its SR and AI
 //! regimes on 1 and 2 threads, with ns per synaptic event and per
@@ -127,7 +131,7 @@ fn main() {
     };
     println!("networks, dt = 0.1 ms; reference figures (1 thread): tests/reference/network/README.md\n");
     println!(
-        "{:<10} {:>6} {:>8} {:>9} {:>11} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10}",
+        "{:<10} {:>6} {:>8} {:>9} {:>11} {:>9} {:>8} {:>9} {:>14} {:>10} {:>10} {:>10} {:>10}",
         "model",
         "sim s",
         "threads",
@@ -135,6 +139,8 @@ fn main() {
         "compile ms",
         "peak MiB",
         "B/syn",
+        "ns/event",
+        "ns/neuron-step",
         "interp x",
         "1 thr / n",
         "Brian2 x",
@@ -167,8 +173,12 @@ fn main() {
                         .entry((script, length, threads))
                         .or_insert_with(|| brian2_run(py, script, length, threads));
                 }
+                // both networks: 4000 neurons; events = spikes x mean out-degree
+                let neurons = 4000.0;
+                let events = r.spikes as f64 * r.synapses / neurons;
+                let neuron_steps = neurons * f64::from(length) / 1e-4;
                 println!(
-                    "{:<10} {:>6} {:>8} {:>9.3} {:>11.1} {:>9.0} {:>8.1} {:>10.1} {:>10.2} {:>10.2} {:>10.2}",
+                    "{:<10} {:>6} {:>8} {:>9.3} {:>11.1} {:>9.0} {:>8.1} {:>9.2} {:>14.3} {:>10.1} {:>10.2} {:>10.2} {:>10.2}",
                     model,
                     length,
                     threads,
@@ -176,6 +186,8 @@ fn main() {
                     r.compile_ms,
                     r.peak_mib,
                     r.bytes_per_synapse,
+                    r.seconds * 1e9 / events,
+                    r.seconds * 1e9 / neuron_steps,
                     slice / per_second,
                     one_thread / r.seconds,
                     brian / r.seconds,
@@ -192,6 +204,9 @@ fn main() {
             "Brian2 ratios compare with another machine's run (set NEUROC_BRIAN2_PYTHON to measure it here)"
         }
     );
+    if let (Some(py), true) = (&brian2, lengths.contains(&10)) {
+        cuba_pairs(py);
+    }
     brunel(&lengths);
     if std::env::var("NEUROC_BENCH_SCALE").is_ok() {
         scale();
@@ -223,6 +238,23 @@ fn scale() {
         r.bytes_per_synapse,
         state
     );
+}
+
+/// CUBA 10 s on one thread against Brian2 (the target), three
+/// times each, alternated: this machine's speed moves by a third from one
+/// minute to the next, so each pair ran in the same moment, and the best
+/// of each compares the two at their fastest.
+fn cuba_pairs(python: &str) {
+    let example = source("examples/cuba.neuro");
+    println!("\nCUBA 10 s, 1 thread, against Brian2, alternated (run only):");
+    let (mut ours, mut theirs) = (f64::INFINITY, f64::INFINITY);
+    for pair in 1..=3 {
+        let a = run(&example, &[], "10 s", false, 1).seconds;
+        let b = brian2_run(python, "cuba", 10, 1);
+        println!("  pair {pair}: neuroc {a:.3} s, Brian2 {b:.3} s: Brian2 / neuroc {:.2}", b / a);
+        (ours, theirs) = (ours.min(a), theirs.min(b));
+    }
+    println!("  best of three: neuroc {ours:.3} s, Brian2 {theirs:.3} s: Brian2 / neuroc {:.2}", theirs / ours);
 }
 
 /// Brunel's model A (examples/brunel2000.neuro: 12,500 LIF neurons, 15.6

@@ -170,6 +170,14 @@ impl Addresses {
         }
     }
 
+    /// Group `g`'s first neuron in the array at `base`: the address of
+    /// group 0's, and how many bytes further (one register for every
+    /// group's index, the groups told apart by the displacement).
+    fn element(&self, b: &mut FunctionBuilder, base: Value, g: usize, lanes: Lanes) -> (Value, i32) {
+        let width = if lanes == Lanes::Two { 2 } else { 1 };
+        (b.ins().iadd(base, self.offsets[0]), (g * width * 8) as i32)
+    }
+
     /// Group `g`'s first neuron in the scratch block.
     fn scratch(&mut self, b: &mut FunctionBuilder, p: &Ptrs, g: usize) -> Value {
         let base = p.scratch.expect("a segment's function has a scratch block"); // ok: Piece::segment set with it
@@ -185,17 +193,16 @@ fn slot_offset(slot: u32) -> i32 {
 /// A leaf read from memory or the arguments, for group `e.g`.
 fn leaf(e: &mut Emitter, p: &Ptrs, at: &mut Addresses, inst: &Inst) -> Option<Value> {
     let flags = MemFlagsData::new().with_notrap();
-    let offset = at.offsets[e.g];
     Some(match *inst {
         Inst::State(s) => {
             let base = at.array(e.b, &p.states, false, s);
-            let addr = e.b.ins().iadd(base, offset);
-            e.b.ins().load(e.lanes.num(), flags, addr, 0)
+            let (addr, disp) = at.element(e.b, base, e.g, e.lanes);
+            e.b.ins().load(e.lanes.num(), flags, addr, disp)
         }
         Inst::Param(s) => {
             let base = at.array(e.b, &p.params, true, s);
-            let addr = e.b.ins().iadd(base, offset);
-            e.b.ins().load(e.lanes.num(), flags, addr, 0)
+            let (addr, disp) = at.element(e.b, base, e.g, e.lanes);
+            e.b.ins().load(e.lanes.num(), flags, addr, disp)
         }
         Inst::Time => match e.lanes {
             Lanes::One => p.t,
@@ -538,9 +545,9 @@ fn store(e: &mut Emitter, piece: &Piece, p: &Ptrs, at: &mut Addresses, s: u32, u
         operand(e, piece, p, at, v, u);
     }
     let base = at.array(e.b, &p.states, false, s);
-    let addr = e.b.ins().iadd(base, at.offsets[e.g]);
+    let (addr, disp) = at.element(e.b, base, e.g, e.lanes);
     let val = e.v(v);
-    e.b.ins().store(MemFlagsData::new().with_notrap(), val, addr, 0);
+    e.b.ins().store(MemFlagsData::new().with_notrap(), val, addr, disp);
 }
 
 /// The last piece's zeros over the inputs the kernel consumes
@@ -553,9 +560,9 @@ fn consume(e: &mut Emitter, piece: &Piece, p: &Ptrs, at: &mut Addresses) {
         for g in 0..groups {
             e.g = g;
             let base = at.array(e.b, &p.params, true, s as u32);
-            let addr = e.b.ins().iadd(base, at.offsets[g]);
+            let (addr, disp) = at.element(e.b, base, g, e.lanes);
             let zero = e.konst(0.0);
-            e.b.ins().store(MemFlagsData::new().with_notrap(), zero, addr, 0);
+            e.b.ins().store(MemFlagsData::new().with_notrap(), zero, addr, disp);
         }
     }
 }
