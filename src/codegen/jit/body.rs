@@ -556,12 +556,13 @@ fn store(e: &mut Emitter, piece: &Piece, p: &Ptrs, at: &mut Addresses, s: u32, u
 fn consume(e: &mut Emitter, piece: &Piece, p: &Ptrs, at: &mut Addresses) {
     let k = piece.k;
     let groups = at.offsets.len();
+    // one zero for every store (Cranelift makes each constant anew)
+    let zero = e.konst(0.0);
     for s in k.params.len().saturating_sub(k.consumed)..k.params.len() {
         for g in 0..groups {
             e.g = g;
             let base = at.array(e.b, &p.params, true, s as u32);
             let (addr, disp) = at.element(e.b, base, g, e.lanes);
-            let zero = e.konst(0.0);
             e.b.ins().store(MemFlagsData::new().with_notrap(), zero, addr, disp);
         }
     }
