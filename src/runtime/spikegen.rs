@@ -108,9 +108,9 @@ pub fn spread(s: Spread, n: usize, seed: u64, stream: u64) -> Vec<f64> {
 }
 
 /// Value `k` of [`spread`]`(s, n, seed, stream)`, computed alone: the
-/// stream is a counter (SplitMix64), so draw k is reached by one jump. A
-/// process that holds a part of a connection draws its synapses' values
-/// by their index in the whole connection.
+/// stream is a counter (SplitMix64), so draw k is reached by one jump. An
+/// MPI rank draws its neurons' values by their index in the population,
+/// and a connection its synapses' by their keys (`network::connect`).
 pub fn spread_at(s: Spread, n: usize, seed: u64, stream: u64, k: usize) -> f64 {
     let start = seed ^ stream.wrapping_mul(0xd1b5_4a32_d192_ed03);
     let at = |draws: usize| SplitMix64::new(start.wrapping_add((draws as u64).wrapping_mul(GAMMA)));
