@@ -182,36 +182,36 @@ struct Cursor {
 
 impl Job<'_> {
     /// Part t's synapses, as [`Self::keyed`], each handed to `f` a few
-    /// draws after `touch` was told its source, and `near` half as many:
-    /// the rows of a million sources lie far beyond the caches, and
-    /// `touch` fetches the source's row (`near`, what the row points to)
-    /// meanwhile, so that several are on their way at once.
+    /// draws after its source's row of `rows` was fetched, and `near` told
+    /// its source half as many draws before: the rows of a million sources
+    /// lie far beyond the caches, and this way several are on their way at
+    /// once (`near` fetches what the row, by then in the cache, points to).
     #[inline]
-    fn ahead<S>(
+    fn ahead<R>(
         &self,
         t: usize,
-        state: &mut S,
-        (touch, near): (impl Fn(&S, usize), impl Fn(&S, usize)),
-        mut f: impl FnMut(&mut S, usize, usize, u64),
+        rows: &mut [R],
+        near: impl Fn(&[R], usize),
+        mut f: impl FnMut(&mut [R], usize, usize, u64),
     ) {
         const AHEAD: usize = 32;
         let mut ring = [(0usize, 0usize, 0u64); AHEAD];
         let mut n = 0usize;
         self.keyed(t, |i, j, key| {
-            touch(state, i);
+            fetch(rows.as_ptr().wrapping_add(i));
             if n >= AHEAD / 2 {
-                near(state, ring[(n - AHEAD / 2) % AHEAD].0);
+                near(rows, ring[(n - AHEAD / 2) % AHEAD].0);
             }
             let slot = &mut ring[n % AHEAD];
             if n >= AHEAD {
-                f(state, slot.0, slot.1, slot.2);
+                f(rows, slot.0, slot.1, slot.2);
             }
             *slot = (i, j, key);
             n += 1;
         });
         for q in n.saturating_sub(AHEAD)..n {
             let (i, j, key) = ring[q % AHEAD];
-            f(state, i, j, key);
+            f(rows, i, j, key);
         }
     }
 
@@ -227,18 +227,22 @@ impl Job<'_> {
     /// `than` bytes: (offsets among the gaps, gaps).
     fn gaps<T: Gap>(&self, lo: usize, than: usize) -> Option<(Vec<usize>, Packed<T>)> {
         let na = self.shape.na;
-        let mut sizes = on_threads(vec![(); self.bounds.len()], |t, ()| {
+        let sizes = on_threads(vec![(); self.bounds.len()], |t, ()| {
             let mut s = super::pages::filled(na, EMPTY);
-            let touch = |s: &Vec<Share>, i: usize| fetch(s.as_ptr().wrapping_add(i));
-            self.ahead(t, &mut s, (touch, |_: &Vec<Share>, _| {}), |s, i, j, _| {
-                let row = &mut s[i];
-                if row.first == NONE {
-                    row.first = j as u32;
-                } else {
-                    row.units += Packed::<T>::units(row.last as usize, j);
-                }
-                row.last = j as u32;
-            });
+            self.ahead(
+                t,
+                &mut s,
+                |_, _| {},
+                |s, i, j, _| {
+                    let row = &mut s[i];
+                    if row.first == NONE {
+                        row.first = j as u32;
+                    } else {
+                        row.units += Packed::<T>::units(row.last as usize, j);
+                    }
+                    row.last = j as u32;
+                },
+            );
             s
         });
         // each row's parts in order: part t's first gap is from the last
@@ -250,7 +254,7 @@ impl Job<'_> {
             sizes.iter().map(|_| super::pages::filled(na, Cursor { at: 0, from: 0 })).collect();
         for i in 0..na {
             let (mut at, mut from) = (offsets[i], lo);
-            for (s, c) in sizes.iter_mut().zip(cursors.iter_mut()) {
+            for (s, c) in sizes.iter().zip(cursors.iter_mut()) {
                 let share = s[i];
                 if share.first == NONE {
                     continue;
@@ -268,10 +272,9 @@ impl Job<'_> {
         let mut packed = Packed::<T>::zeroed(offsets[na]);
         let out = packed.shared();
         on_threads(cursors, |t, mut cursor: Vec<Cursor>| {
-            let touch = |c: &Vec<Cursor>, i: usize| fetch(c.as_ptr().wrapping_add(i));
             // the row's cursor is in the cache by then: fetch where it writes
-            let near = |c: &Vec<Cursor>, i: usize| fetch(out.at(c[i].at));
-            self.ahead(t, &mut cursor, (touch, near), |cursor, i, j, _| {
+            let near = |c: &[Cursor], i: usize| fetch(out.at(c[i].at));
+            self.ahead(t, &mut cursor, near, |cursor, i, j, _| {
                 let c = &mut cursor[i];
                 // SAFETY: part t's share of row i is its own, sized by the
                 // first pass over the same draws
@@ -286,10 +289,9 @@ impl Job<'_> {
     /// with `keys` each synapse's key.
     fn indices(&self, synapses: usize, keys: bool) -> (Vec<usize>, Vec<u32>, Option<Vec<u64>>) {
         let na = self.shape.na;
-        let touch = |c: &Vec<usize>, i: usize| fetch(c.as_ptr().wrapping_add(i));
         let mut counts = on_threads(vec![(); self.bounds.len()], |t, ()| {
             let mut count = super::pages::filled(na, 0usize);
-            self.ahead(t, &mut count, (touch, |_: &Vec<usize>, _| {}), |count, i, _, _| count[i] += 1);
+            self.ahead(t, &mut count, |_, _| {}, |count, i, _, _| count[i] += 1);
             count
         });
         let mut offsets = Vec::with_capacity(na + 1);
@@ -308,13 +310,13 @@ impl Job<'_> {
         let (out, key_out) = (Shared::new(&mut targets), Shared::new(&mut keyed));
         on_threads(counts, |t, mut cursor: Vec<usize>| {
             // the row's cursor is in the cache by then: fetch where it writes
-            let near = |c: &Vec<usize>, i: usize| {
+            let near = |c: &[usize], i: usize| {
                 fetch(out.at(c[i]));
                 if keys {
                     fetch(key_out.at(c[i]));
                 }
             };
-            self.ahead(t, &mut cursor, (touch, near), |cursor, i, j, key| {
+            self.ahead(t, &mut cursor, near, |cursor, i, j, key| {
                 // SAFETY (both): part t's share of row i is its own, sized
                 // by the first pass over the same draws
                 unsafe { out.write(cursor[i], j as u32) };
@@ -428,7 +430,7 @@ mod tests {
         let shape = Shape { na: 300, nb: 300, k: 20, recurrent: true };
         let origin = SplitMix64::new(5);
         let (offsets, targets, _, keys) = draw(&origin, shape, (0, usize::MAX), Form::Keyed, 1);
-        let keys = keys.expect("keys asked for");
+        let keys = keys.expect("keys asked for"); // ok: a test
         let mut all: Vec<u64> = keys.clone();
         all.sort_unstable();
         all.dedup();
@@ -443,7 +445,7 @@ mod tests {
         // a process's part, on threads: the same keys for the same synapses
         for (keep, threads) in [((0, usize::MAX), 3), ((40, 217), 1), ((40, 217), 4)] {
             let (o, t, _, k) = draw(&origin, shape, keep, Form::Keyed, threads);
-            let k = k.expect("keys asked for");
+            let k = k.expect("keys asked for"); // ok: a test
             for i in 0..shape.na {
                 let mine: Vec<(u32, u64)> = (o[i]..o[i + 1]).map(|q| (t[q], k[q])).collect();
                 let whole: Vec<(u32, u64)> = (offsets[i]..offsets[i + 1])
